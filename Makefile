@@ -1,0 +1,159 @@
+# sqlited: one Makefile for the daemon, libsqlited, sqlited-cli and the tests.
+#
+#   make            build everything into build/
+#   make run        start the daemon on ./var/sqlited.db and ./var/sqlited.sock
+#   make test       build and run the Criterion suite
+#   make asan       the suite under AddressSanitizer + UBSan (build-asan/)
+#   make install    PREFIX=/usr/local DESTDIR= : binaries, library, header, .pc
+#   make clean      remove build output
+#
+# Missing Debian packages are installed on first use (through sudo when not
+# root), so a fresh machine needs nothing but make and a compiler.
+
+VERSION := 0.1.0
+SOVERSION := 0
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+
+# ------------------------------------------------------------- dependencies
+DEPS_PKGS := libuv msgpack sqlite3 libsystemd criterion
+DEBIAN_DEPS := libuv1-dev libmsgpack-dev libsqlite3-dev libcriterion-dev \
+               libsystemd-dev pkg-config
+NODEPS_GOALS := clean format format-check help
+
+ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+DEPS_STATUS := $(shell command -v pkg-config >/dev/null 2>&1 && \
+                 pkg-config --exists $(DEPS_PKGS) && echo ok)
+ifneq ($(DEPS_STATUS),ok)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+$(info sqlited: installing missing Debian packages: $(DEBIAN_DEPS))
+DEPS_INSTALL := $(shell { $(SUDO) apt-get update && \
+    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y \
+    $(DEBIAN_DEPS); } >&2 && echo ok)
+ifneq ($(DEPS_INSTALL),ok)
+$(error sqlited: could not install $(DEBIAN_DEPS); install them and retry)
+endif
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags libuv msgpack sqlite3 libsystemd)
+DAEMON_LIBS := $(shell pkg-config --libs libuv msgpack sqlite3 libsystemd)
+CLIENT_LIBS := $(shell pkg-config --libs msgpack)
+TEST_CFLAGS := $(shell pkg-config --cflags criterion)
+TEST_LIBS := $(shell pkg-config --libs criterion)
+endif
+
+# ------------------------------------------------------------------- flags
+CC ?= cc
+CFLAGS ?= -O2 -g
+SAN_FLAGS ?=
+WARN := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 \
+        -Wwrite-strings -Wmissing-prototypes -Werror
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN_FLAGS) -D_GNU_SOURCE -fPIC \
+             -fvisibility=hidden -pthread -MMD -MP -Iinclude -Iprotocol \
+             $(PKG_CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS) -pthread
+
+# ------------------------------------------------------------------- sources
+PROTO_SRC := $(wildcard protocol/*.c)
+DAEMON_SRC := $(wildcard daemon/*.c)
+LIB_SRC := client/sqlited.c
+CLI_SRC := client/cli.c
+TEST_SRC := $(wildcard tests/unit/*.c tests/integration/*.c tests/helpers/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+PROTO_OBJ := $(call obj,$(PROTO_SRC))
+DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
+LIB_OBJ := $(call obj,$(LIB_SRC)) $(PROTO_OBJ)
+CLI_OBJ := $(call obj,$(CLI_SRC))
+TEST_OBJ := $(call obj,$(TEST_SRC))
+
+DAEMON := $(BUILD)/sqlited
+CLI := $(BUILD)/sqlited-cli
+STATIC_LIB := $(BUILD)/libsqlited.a
+SHARED_LIB := $(BUILD)/libsqlited.so.$(VERSION)
+TEST_BIN := $(BUILD)/tests/run-tests
+
+.PHONY: all run test asan install uninstall clean format format-check help
+all: $(DAEMON) $(CLI) $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/sqlited.pc
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The tests find the daemon they start through this absolute path.
+$(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(TEST_CFLAGS) -Itests/helpers \
+    -DSQLITED_BIN='"$(abspath $(DAEMON))"' \
+    -DSQLITED_CLI='"$(abspath $(CLI))"'
+
+$(DAEMON): $(DAEMON_OBJ) $(PROTO_OBJ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
+
+$(STATIC_LIB): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(SHARED_LIB): $(LIB_OBJ)
+	$(CC) $(ALL_LDFLAGS) -shared -Wl,-soname,libsqlited.so.$(SOVERSION) \
+	    -o $@ $^ $(CLIENT_LIBS)
+	ln -sf libsqlited.so.$(VERSION) $(BUILD)/libsqlited.so.$(SOVERSION)
+	ln -sf libsqlited.so.$(VERSION) $(BUILD)/libsqlited.so
+
+$(CLI): $(CLI_OBJ) $(STATIC_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
+
+$(BUILD)/sqlited.pc: Makefile
+	@mkdir -p $(@D)
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' \
+	    'includedir=$${prefix}/include' '' 'Name: sqlited' \
+	    'Description: client library of the sqlited SQLite server' \
+	    'Version: $(VERSION)' 'Requires.private: msgpack' \
+	    'Libs: -L$${libdir} -lsqlited' 'Cflags: -I$${includedir}' > $@
+
+$(TEST_BIN): $(TEST_OBJ) $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(DAEMON_LIBS)
+
+# ------------------------------------------------------------------ targets
+run: $(DAEMON) $(CLI)
+	@mkdir -p var
+	exec $(DAEMON) --database ./var/sqlited.db --socket ./var/sqlited.sock
+
+test: all $(TEST_BIN)
+	$(TEST_BIN) $(TEST_ARGS)
+
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS='-O1 -g' \
+	    SAN_FLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
+	    test
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
+	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(DAEMON) $(CLI) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(STATIC_LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(SHARED_LIB) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libsqlited.so.$(VERSION) \
+	    $(DESTDIR)$(PREFIX)/lib/libsqlited.so.$(SOVERSION)
+	ln -sf libsqlited.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libsqlited.so
+	install -m 644 include/sqlited.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/sqlited.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/sqlited $(DESTDIR)$(PREFIX)/bin/sqlited-cli \
+	    $(DESTDIR)$(PREFIX)/lib/libsqlited.* \
+	    $(DESTDIR)$(PREFIX)/include/sqlited.h \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/sqlited.pc
+
+clean:
+	rm -rf build build-asan
+
+FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_SRC)
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_SRC)
+
+help:
+	@sed -n '2,10s/^# \{0,1\}//p' Makefile
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

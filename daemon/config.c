@@ -1,0 +1,204 @@
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "rpc.h"
+#include "sqlited.h"
+
+void config_defaults(struct config *cfg)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    *cfg = (struct config){
+        .database = "./var/sqlited.db",
+        .socket = SQLITED_DEFAULT_SOCKET,
+        .socket_mode = 0660,
+        .readers = cpus < 2 ? 2 : (unsigned)cpus,
+        .synchronous = "FULL",
+        .busy_timeout_ms = 5000,
+        .cache_size = -2000,
+        .mmap_size = 0,
+        .max_message_size = RPC_MAX_MESSAGE_DEFAULT,
+        .shutdown_grace_ms = 10000,
+        .log_level = LOG_INFO,
+    };
+}
+
+static void usage(FILE *out)
+{
+    fprintf(
+        out,
+        "usage: sqlited [options]\n"
+        "\n"
+        "Serve one SQLite database to local clients over a Unix socket.\n"
+        "\n"
+        "  -d, --database PATH        database file (default "
+        "./var/sqlited.db)\n"
+        "  -s, --socket PATH          Unix socket (default "
+        "./var/sqlited.sock)\n"
+        "      --socket-mode MODE     octal permissions of the socket (default "
+        "0660)\n"
+        "  -r, --readers N            reader threads (default: CPUs, at least "
+        "2)\n"
+        "      --synchronous LEVEL    OFF, NORMAL, FULL or EXTRA (default "
+        "FULL)\n"
+        "      --busy-timeout MS      wait for locks held by other processes\n"
+        "                             (default 5000)\n"
+        "      --cache-size N         PRAGMA cache_size: pages, or KiB if "
+        "negative\n"
+        "                             (default -2000)\n"
+        "      --mmap-size BYTES      PRAGMA mmap_size (default 0)\n"
+        "      --max-message-size B   largest request or response (default "
+        "67108864)\n"
+        "      --shutdown-grace MS    on SIGTERM, time left to work in flight "
+        "before\n"
+        "                             it is interrupted (default 10000)\n"
+        "      --log-level LEVEL      error, warn, info or debug (default "
+        "info)\n"
+        "  -h, --help                 show this help\n"
+        "  -V, --version              show the version\n");
+}
+
+/* Parses a decimal integer in [min, max]; returns 0 or -1. */
+static int parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+enum {
+    OPT_SOCKET_MODE = 256,
+    OPT_SYNCHRONOUS,
+    OPT_BUSY_TIMEOUT,
+    OPT_CACHE_SIZE,
+    OPT_MMAP_SIZE,
+    OPT_MAX_MESSAGE,
+    OPT_SHUTDOWN_GRACE,
+    OPT_LOG_LEVEL,
+};
+
+int config_parse(struct config *cfg, int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"database", required_argument, NULL, 'd'},
+        {"socket", required_argument, NULL, 's'},
+        {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+        {"readers", required_argument, NULL, 'r'},
+        {"synchronous", required_argument, NULL, OPT_SYNCHRONOUS},
+        {"busy-timeout", required_argument, NULL, OPT_BUSY_TIMEOUT},
+        {"cache-size", required_argument, NULL, OPT_CACHE_SIZE},
+        {"mmap-size", required_argument, NULL, OPT_MMAP_SIZE},
+        {"max-message-size", required_argument, NULL, OPT_MAX_MESSAGE},
+        {"shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    static const char *const sync_levels[] = {"OFF", "NORMAL", "FULL", "EXTRA"};
+    int64_t v;
+    int c;
+
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":d:s:r:hV", options, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            cfg->database = optarg;
+            break;
+        case 's':
+            cfg->socket = optarg;
+            break;
+        case OPT_SOCKET_MODE: {
+            char *end;
+            errno = 0;
+            unsigned long mode = strtoul(optarg, &end, 8);
+            if (errno || end == optarg || *end || mode > 0777)
+                goto bad_value;
+            cfg->socket_mode = (mode_t)mode;
+            break;
+        }
+        case 'r':
+            if (parse_int(optarg, 1, 256, &v))
+                goto bad_value;
+            cfg->readers = (unsigned)v;
+            break;
+        case OPT_SYNCHRONOUS: {
+            size_t i, n = sizeof(sync_levels) / sizeof(sync_levels[0]);
+            for (i = 0; i < n; i++)
+                if (strcasecmp(optarg, sync_levels[i]) == 0)
+                    break;
+            if (i == n)
+                goto bad_value;
+            cfg->synchronous = sync_levels[i];
+            break;
+        }
+        case OPT_BUSY_TIMEOUT:
+            if (parse_int(optarg, 0, INT32_MAX, &v))
+                goto bad_value;
+            cfg->busy_timeout_ms = (int)v;
+            break;
+        case OPT_CACHE_SIZE:
+            if (parse_int(optarg, INT32_MIN, INT32_MAX, &v))
+                goto bad_value;
+            cfg->cache_size = v;
+            break;
+        case OPT_MMAP_SIZE:
+            if (parse_int(optarg, 0, INT64_MAX, &v))
+                goto bad_value;
+            cfg->mmap_size = v;
+            break;
+        case OPT_MAX_MESSAGE:
+            /* Below 4 KiB not even an error reply with its message fits. */
+            if (parse_int(optarg, 4096, (int64_t)1 << 31, &v))
+                goto bad_value;
+            cfg->max_message_size = (size_t)v;
+            break;
+        case OPT_SHUTDOWN_GRACE:
+            if (parse_int(optarg, 0, INT32_MAX, &v))
+                goto bad_value;
+            cfg->shutdown_grace_ms = (unsigned)v;
+            break;
+        case OPT_LOG_LEVEL:
+            if (log_parse_level(optarg, &cfg->log_level))
+                goto bad_value;
+            break;
+        case 'h':
+            usage(stdout);
+            return 1;
+        case 'V':
+            printf("sqlited %s\n", SQLITED_VERSION);
+            return 1;
+        case ':':
+            fprintf(stderr, "sqlited: option %s needs a value\n",
+                    argv[optind - 1]);
+            return -1;
+        default:
+            fprintf(stderr, "sqlited: unknown option %s (see --help)\n",
+                    argv[optind - 1]);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "sqlited: unexpected argument '%s' (see --help)\n",
+                argv[optind]);
+        return -1;
+    }
+    return 0;
+
+bad_value:
+    fprintf(stderr, "sqlited: invalid value '%s' for %s (see --help)\n", optarg,
+            argv[optind - 1]);
+    return -1;
+}

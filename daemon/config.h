@@ -1,0 +1,33 @@
+/* The daemon's settings: defaults, command-line flags, --help. */
+#ifndef SQLITED_CONFIG_H
+#define SQLITED_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "log.h"
+
+struct config {
+    const char *database;       /* path of the database file */
+    const char *socket;         /* path of the Unix socket */
+    mode_t socket_mode;         /* permissions of the socket file */
+    unsigned readers;           /* reader threads */
+    const char *synchronous;    /* OFF, NORMAL, FULL or EXTRA */
+    int busy_timeout_ms;        /* sqlite3_busy_timeout */
+    int64_t cache_size;         /* PRAGMA cache_size (negative: KiB) */
+    int64_t mmap_size;          /* PRAGMA mmap_size, bytes */
+    size_t max_message_size;    /* largest message in either direction */
+    unsigned shutdown_grace_ms; /* on SIGTERM, time for work in flight */
+    enum log_level log_level;
+};
+
+/* Fills @cfg with the embedded defaults. */
+void config_defaults(struct config *cfg);
+
+/* Parses the command line into @cfg (strings point into @argv). Returns 0 to
+ * go on, 1 when --help or --version was answered (exit 0), -1 after printing
+ * an error that names the bad flag (exit 2). */
+int config_parse(struct config *cfg, int argc, char **argv);
+
+#endif /* SQLITED_CONFIG_H */

@@ -1,0 +1,293 @@
+#include "conn.h"
+
+#include <stdlib.h>
+
+#include "dispatch.h"
+#include "log.h"
+#include "rpc.h"
+#include "server.h"
+#include "sqlited.h"
+
+/* Bytes asked for per read, and what an idle connection's buffer shrinks
+ * back to after a large message. */
+#define READ_SIZE (64u << 10)
+
+static void conn_read_more(struct conn *c);
+
+/* A connection is freed once its handle is closed and no job or write still
+ * points at it; whichever of those ends last frees it. */
+static void conn_maybe_free(struct conn *c)
+{
+    if (!c->closed || c->ninflight > 0 || c->writes > 0)
+        return;
+    struct server *s = c->srv;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    codec_decoder_close(&c->dec);
+    free(c);
+    server_conn_gone(s);
+}
+
+static void on_close(uv_handle_t *handle)
+{
+    struct conn *c = handle->data;
+    c->closed = true;
+    conn_maybe_free(c);
+}
+
+void conn_close(struct conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    c->reading = false;
+    for (struct job *job = c->inflight; job; job = job->next_inflight)
+        atomic_store(&job->cancelled, true);
+    uv_close((uv_handle_t *)&c->pipe, on_close);
+}
+
+/* A draining connection closes as soon as nothing is owed to its client. */
+static void conn_check_drained(struct conn *c)
+{
+    if (c->draining && c->ninflight == 0 && c->writes == 0)
+        conn_close(c);
+}
+
+void conn_drain(struct conn *c)
+{
+    if (c->closing)
+        return;
+    c->draining = true;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->pipe);
+        c->reading = false;
+    }
+    conn_check_drained(c);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    struct job *job = req->data;
+    struct conn *c = job->conn;
+
+    c->writes--;
+    c->queued -= job->reply_len;
+    job_free(job);
+    if (status < 0 && !c->closing) {
+        log_debug("connection %p: write failed: %s", (void *)c,
+                  uv_strerror(status));
+        conn_close(c);
+    }
+    if (c->closing) {
+        conn_maybe_free(c);
+        return;
+    }
+    conn_check_drained(c);
+    conn_read_more(c);
+}
+
+void conn_send(struct conn *c, struct job *job)
+{
+    if (c->closing || job->reply == NULL) {
+        /* No reply means the worker ran out of memory encoding even an
+         * error: the client would wait forever, so hang up instead. */
+        if (job->reply == NULL && !c->closing && !atomic_load(&job->cancelled))
+            conn_close(c);
+        job_free(job);
+        return;
+    }
+    uv_buf_t buf = uv_buf_init(job->reply, (unsigned)job->reply_len);
+    job->write.data = job;
+    int rc = uv_write(&job->write, (uv_stream_t *)&c->pipe, &buf, 1, on_write);
+    if (rc < 0) {
+        log_debug("connection %p: write: %s", (void *)c, uv_strerror(rc));
+        job_free(job);
+        conn_close(c);
+        return;
+    }
+    c->writes++;
+    c->queued += job->reply_len;
+}
+
+void conn_send_error(struct conn *c, uint32_t msgid, int code,
+                     const char *message)
+{
+    struct job *job = job_new(c, RPC_METHOD_COUNT, msgid);
+    if (job)
+        job_fail(job, code, message);
+    if (job == NULL || job->reply == NULL) {
+        job_free(job);
+        conn_close(c);
+        return;
+    }
+    conn_send(c, job);
+}
+
+void conn_send_notification(struct conn *c, int code, const char *message)
+{
+    struct job *job = job_new(c, RPC_METHOD_COUNT, 0);
+    struct codec_buf b;
+    codec_buf_init(&b, 0);
+    rpc_pack_error_notification(&b, code, message);
+    if (job && b.error == CODEC_BUF_OK)
+        job->reply = codec_buf_steal(&b, &job->reply_len);
+    codec_buf_close(&b);
+    if (job == NULL || job->reply == NULL) {
+        job_free(job);
+        conn_close(c);
+        return;
+    }
+    conn_send(c, job);
+}
+
+void conn_track(struct conn *c, struct job *job)
+{
+    job->prev_inflight = NULL;
+    job->next_inflight = c->inflight;
+    if (c->inflight)
+        c->inflight->prev_inflight = job;
+    c->inflight = job;
+    c->ninflight++;
+}
+
+void conn_complete(struct job *job)
+{
+    struct conn *c = job->conn;
+
+    if (job->prev_inflight)
+        job->prev_inflight->next_inflight = job->next_inflight;
+    else
+        c->inflight = job->next_inflight;
+    if (job->next_inflight)
+        job->next_inflight->prev_inflight = job->prev_inflight;
+    c->ninflight--;
+
+    if (c->closing) {
+        job_free(job);
+        conn_maybe_free(c);
+        return;
+    }
+    conn_send(c, job);
+    if (!c->closing) {
+        conn_check_drained(c);
+        conn_read_more(c);
+    }
+}
+
+static bool conn_has_room(const struct conn *c)
+{
+    return !c->draining && !c->closing && c->ninflight < CONN_MAX_INFLIGHT &&
+           c->queued < CONN_MAX_QUEUED;
+}
+
+/* Dispatches the complete messages already buffered, as long as the
+ * connection has room for more work. */
+static void conn_process(struct conn *c)
+{
+    const char *msg;
+    size_t len;
+
+    while (conn_has_room(c)) {
+        int status = codec_decoder_next(&c->dec, &msg, &len);
+        if (status == CODEC_NEED_MORE)
+            break;
+        if (status == CODEC_MESSAGE) {
+            dispatch_message(c, msg, len);
+            continue;
+        }
+        /* The framing is lost: say why, then hang up once it is written. */
+        log_info("connection %p: %s", (void *)c, codec_decoder_error(&c->dec));
+        conn_send_notification(
+            c, status == CODEC_TOO_LARGE ? SQLITED_TOO_LARGE : SQLITED_PROTOCOL,
+            codec_decoder_error(&c->dec));
+        conn_drain(c);
+        return;
+    }
+    if (codec_decoder_pending(&c->dec) == 0)
+        codec_decoder_shrink(&c->dec, READ_SIZE);
+}
+
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+    struct conn *c = handle->data;
+    char *space;
+    size_t n;
+    (void)suggested;
+    if (codec_decoder_reserve(&c->dec, READ_SIZE, &space, &n) != 0) {
+        *buf = uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS */
+        return;
+    }
+    *buf = uv_buf_init(space, (unsigned)n);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct conn *c = stream->data;
+    (void)buf;
+
+    if (nread > 0) {
+        codec_decoder_commit(&c->dec, (size_t)nread);
+        conn_process(c);
+        if (c->reading && !conn_has_room(c)) {
+            uv_read_stop(stream);
+            c->reading = false;
+        }
+    } else if (nread == UV_EOF) {
+        /* The client will send nothing more, but may still be waiting for
+         * answers (a shut-down write side): finish them, then close. */
+        conn_drain(c);
+    } else if (nread < 0) {
+        log_debug("connection %p: read: %s", (void *)c,
+                  uv_strerror((int)nread));
+        conn_close(c);
+    }
+}
+
+/* Resumes reading when the connection has room again, first dispatching
+ * messages that arrived while it was paused. */
+static void conn_read_more(struct conn *c)
+{
+    if (c->reading || !conn_has_room(c))
+        return;
+    conn_process(c);
+    if (!conn_has_room(c))
+        return;
+    int rc = uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+    if (rc < 0) {
+        log_warn("connection %p: read: %s", (void *)c, uv_strerror(rc));
+        conn_close(c);
+        return;
+    }
+    c->reading = true;
+}
+
+void conn_accept(struct server *s, uv_stream_t *listener)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        log_error("out of memory accepting a connection");
+        return;
+    }
+    c->srv = s;
+    codec_decoder_init(&c->dec, &s->limits);
+    uv_pipe_init(&s->loop, &c->pipe, 0);
+    c->pipe.data = c;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+
+    int rc = uv_accept(listener, (uv_stream_t *)&c->pipe);
+    if (rc < 0) {
+        log_warn("accept: %s", uv_strerror(rc));
+        conn_close(c);
+        return;
+    }
+    log_debug("connection %p: accepted", (void *)c);
+    conn_read_more(c);
+}

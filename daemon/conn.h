@@ -1,0 +1,62 @@
+/* Handle a single client connection: read, frame, reply, backpressure. */
+#ifndef SQLITED_CONN_H
+#define SQLITED_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "codec.h"
+#include "job.h"
+
+struct server;
+
+/* Per-connection bounds: past either, the daemon stops reading from the
+ * connection until the client has read its replies. */
+#define CONN_MAX_INFLIGHT 1024
+#define CONN_MAX_QUEUED (16u << 20) /* reply bytes not yet written */
+
+struct conn {
+    uv_pipe_t pipe;
+    struct server *srv;
+    struct conn *prev, *next; /* the server's list */
+    struct codec_decoder dec;
+    struct job *inflight; /* jobs at the workers, linked by *_inflight */
+    unsigned ninflight;
+    size_t queued; /* reply bytes handed to libuv, not yet written */
+    unsigned writes;
+    bool reading;
+    bool draining; /* read no more; close once replies are out */
+    bool closing;  /* uv_close called */
+    bool closed;   /* close callback ran */
+};
+
+/* Accepts a connection from @listener. Failures are logged; the listener
+ * keeps going. */
+void conn_accept(struct server *s, uv_stream_t *listener);
+
+/* A worker finished @job: send its reply, or drop it if the client left. */
+void conn_complete(struct job *job);
+
+/* Sends an encoded reply (job->reply) that the loop thread made itself. The
+ * connection takes the job. */
+void conn_send(struct conn *c, struct job *job);
+
+/* Encodes and sends an error response to @msgid, or with no msgid an error
+ * notification. */
+void conn_send_error(struct conn *c, uint32_t msgid, int code,
+                     const char *message);
+void conn_send_notification(struct conn *c, int code, const char *message);
+
+/* Hands @job to a worker: it counts as in flight until conn_complete(). */
+void conn_track(struct conn *c, struct job *job);
+
+/* Stops reading and closes the connection once its replies are written;
+ * work in flight finishes first. */
+void conn_drain(struct conn *c);
+
+/* Closes the connection now; work in flight is cancelled, replies dropped. */
+void conn_close(struct conn *c);
+
+#endif /* SQLITED_CONN_H */

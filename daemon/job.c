@@ -1,0 +1,104 @@
+#include "job.h"
+
+#include <stdlib.h>
+
+struct job *job_new(struct conn *conn, enum rpc_method method, uint32_t msgid)
+{
+    struct job *job = calloc(1, sizeof(*job));
+    if (job == NULL)
+        return NULL;
+    job->conn = conn;
+    job->method = method;
+    job->msgid = msgid;
+    atomic_init(&job->cancelled, false);
+    return job;
+}
+
+void job_free(struct job *job)
+{
+    if (job == NULL)
+        return;
+    free(job->msg);
+    free(job->reply);
+    free(job);
+}
+
+void job_fail(struct job *job, int code, const char *message)
+{
+    struct codec_buf b;
+    codec_buf_init(&b, 0);
+    rpc_pack_error_response(&b, job->msgid, code, message);
+    free(job->reply);
+    job->reply = NULL;
+    job->reply_len = 0;
+    if (b.error == CODEC_BUF_OK)
+        job->reply = codec_buf_steal(&b, &job->reply_len);
+    codec_buf_close(&b);
+}
+
+int job_queue_init(struct job_queue *q)
+{
+    *q = (struct job_queue){0};
+    if (pthread_mutex_init(&q->mutex, NULL))
+        return -1;
+    if (pthread_cond_init(&q->cond, NULL)) {
+        pthread_mutex_destroy(&q->mutex);
+        return -1;
+    }
+    return 0;
+}
+
+void job_queue_close(struct job_queue *q)
+{
+    pthread_cond_destroy(&q->cond);
+    pthread_mutex_destroy(&q->mutex);
+}
+
+void job_queue_push(struct job_queue *q, struct job *job)
+{
+    job->next = NULL;
+    pthread_mutex_lock(&q->mutex);
+    if (q->tail)
+        q->tail->next = job;
+    else
+        q->head = job;
+    q->tail = job;
+    q->length++;
+    pthread_cond_signal(&q->cond);
+    pthread_mutex_unlock(&q->mutex);
+}
+
+struct job *job_queue_pop(struct job_queue *q)
+{
+    pthread_mutex_lock(&q->mutex);
+    while (q->head == NULL && !q->closed)
+        pthread_cond_wait(&q->cond, &q->mutex);
+    struct job *job = q->head;
+    if (job) {
+        q->head = job->next;
+        if (q->head == NULL)
+            q->tail = NULL;
+        q->length--;
+        job->next = NULL;
+    }
+    pthread_mutex_unlock(&q->mutex);
+    return job;
+}
+
+struct job *job_queue_take_all(struct job_queue *q)
+{
+    pthread_mutex_lock(&q->mutex);
+    struct job *jobs = q->head;
+    q->head = q->tail = NULL;
+    q->length = 0;
+    pthread_mutex_unlock(&q->mutex);
+    return jobs;
+}
+
+void job_queue_shutdown(struct job_queue *q)
+{
+    pthread_mutex_lock(&q->mutex);
+    q->closed = true;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->mutex);
+}

@@ -1,0 +1,75 @@
+/* A request on its way through the daemon, and the queues that carry it.
+ *
+ * The loop thread builds a job from a decoded request, a worker thread (the
+ * writer or a reader) runs it and encodes the reply, and the loop thread
+ * writes the reply to the client and frees the job.
+ */
+#ifndef SQLITED_JOB_H
+#define SQLITED_JOB_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "codec.h"
+#include "rpc.h"
+
+struct conn;
+
+struct job {
+    struct job *next;                          /* in a queue */
+    struct job *prev_inflight, *next_inflight; /* in conn's in-flight list */
+    struct conn *conn;                         /* loop thread only */
+
+    enum rpc_method method;
+    uint32_t msgid;
+    char *msg; /* the request's bytes, owned; the pointers below point in */
+    const char *sql;
+    uint32_t sql_len;
+    struct codec_reader params; /* on the first value; unused when nparams 0 */
+    uint32_t nparams;
+    bool named; /* params is a map (else an array) */
+
+    /* Set by the loop thread when the client has gone: a worker skips the job
+     * or interrupts it, and its reply is dropped. */
+    atomic_bool cancelled;
+
+    /* The encoded reply, owned; written by the loop thread. */
+    char *reply;
+    size_t reply_len;
+    uv_write_t write; /* while the reply is being written */
+};
+
+/* Allocates a zeroed job for @conn. Returns NULL on out-of-memory. */
+struct job *job_new(struct conn *conn, enum rpc_method method, uint32_t msgid);
+/* Frees the job, its message and its reply. Accepts NULL. */
+void job_free(struct job *job);
+
+/* Stores an encoded error reply for the job, replacing any reply. On
+ * out-of-memory the reply stays NULL and the client is told nothing; the
+ * caller decides (the loop closes such a connection). */
+void job_fail(struct job *job, int code, const char *message);
+
+/* A FIFO of jobs shared between threads. */
+struct job_queue {
+    pthread_mutex_t mutex;
+    pthread_cond_t cond;
+    struct job *head, *tail;
+    size_t length;
+    bool closed;
+};
+
+int job_queue_init(struct job_queue *q);
+/* The queue must be empty. */
+void job_queue_close(struct job_queue *q);
+void job_queue_push(struct job_queue *q, struct job *job);
+/* Waits for a job. Returns NULL once the queue is shut down and empty. */
+struct job *job_queue_pop(struct job_queue *q);
+/* Takes every queued job at once, in order, without waiting; NULL if none. */
+struct job *job_queue_take_all(struct job_queue *q);
+/* Wakes every waiter; pops return NULL when nothing is left. */
+void job_queue_shutdown(struct job_queue *q);
+
+#endif /* SQLITED_JOB_H */

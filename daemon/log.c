@@ -1,0 +1,55 @@
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static enum log_level max_level = LOG_INFO;
+
+static const struct {
+    const char *name;
+    const char *prefix; /* sd-daemon.h's SD_ERR, SD_WARNING, ... */
+} levels[] = {
+    [LOG_ERROR] = {"error", "<3>"},
+    [LOG_WARN] = {"warn", "<4>"},
+    [LOG_INFO] = {"info", "<6>"},
+    [LOG_DEBUG] = {"debug", "<7>"},
+};
+
+void log_set_level(enum log_level level)
+{
+    max_level = level;
+}
+
+int log_parse_level(const char *name, enum log_level *level)
+{
+    for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+        if (strcmp(name, levels[i].name) == 0) {
+            *level = (enum log_level)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+void log_write(enum log_level level, const char *fmt, ...)
+{
+    if (level > max_level)
+        return;
+    /* One buffer, one write(2): lines from different threads never mix. */
+    char line[1024];
+    int n = snprintf(line, sizeof(line), "%ssqlited: %s: ",
+                     isatty(STDERR_FILENO) ? "" : levels[level].prefix,
+                     levels[level].name);
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (len > sizeof(line) - 2)
+        len = sizeof(line) - 2;
+    line[len++] = '\n';
+    ssize_t rc = write(STDERR_FILENO, line, len);
+    (void)rc; /* nowhere left to report a failed log write */
+}

@@ -1,0 +1,31 @@
+/* sqlited: serve one SQLite database to local clients over a Unix socket. */
+#include <signal.h>
+#include <stdlib.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    struct server server;
+
+    config_defaults(&cfg);
+    int rc = config_parse(&cfg, argc, argv);
+    if (rc != 0)
+        return rc > 0 ? EXIT_SUCCESS : 2;
+    log_set_level(cfg.log_level);
+
+    /* A client that hangs up while we write must cost an EPIPE, not the
+     * process. */
+    signal(SIGPIPE, SIG_IGN);
+
+    int status = EXIT_FAILURE;
+    if (server_init(&server, &cfg) == 0 && server_run(&server) == 0)
+        status = EXIT_SUCCESS;
+    server_close(&server);
+    if (status == EXIT_SUCCESS)
+        log_info("stopped cleanly");
+    return status;
+}

@@ -1,0 +1,92 @@
+#include "readers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "db.h"
+
+struct reader_arg {
+    struct readers *rd;
+    struct worker *w;
+};
+
+static void *reader_main(void *arg)
+{
+    struct readers *rd = ((struct reader_arg *)arg)->rd;
+    struct worker *w = ((struct reader_arg *)arg)->w;
+    struct job *job;
+
+    free(arg);
+    while ((job = job_queue_pop(&rd->queue)) != NULL) {
+        if (execute_job(w, job) == EXECUTE_FORWARD)
+            writer_submit(rd->writer, job);
+        else
+            rd->done(job, rd->done_arg);
+    }
+    return NULL;
+}
+
+int readers_start(struct readers *rd, const struct config *cfg,
+                  struct writer *writer, const atomic_bool *stop,
+                  job_done_fn *done, void *done_arg, char *err, size_t errlen)
+{
+    *rd =
+        (struct readers){.writer = writer, .done = done, .done_arg = done_arg};
+    rd->workers = calloc(cfg->readers, sizeof(*rd->workers));
+    rd->threads = calloc(cfg->readers, sizeof(*rd->threads));
+    if (rd->workers == NULL || rd->threads == NULL ||
+        job_queue_init(&rd->queue)) {
+        snprintf(err, errlen, "out of memory starting the readers");
+        free(rd->workers);
+        free(rd->threads);
+        return -1;
+    }
+    for (unsigned i = 0; i < cfg->readers; i++) {
+        sqlite3 *db;
+        struct reader_arg *arg = malloc(sizeof(*arg));
+        if (arg == NULL) {
+            snprintf(err, errlen, "out of memory starting the readers");
+            goto fail;
+        }
+        if (db_open_reader(cfg, &db, err, errlen) != SQLITE_OK) {
+            free(arg);
+            goto fail;
+        }
+        execute_init(&rd->workers[i], db, false, cfg->max_message_size, stop);
+        *arg = (struct reader_arg){.rd = rd, .w = &rd->workers[i]};
+        if (pthread_create(&rd->threads[i], NULL, reader_main, arg)) {
+            snprintf(err, errlen, "cannot start reader thread %u", i);
+            free(arg);
+            db_close(db);
+            goto fail;
+        }
+        rd->count++;
+    }
+    return 0;
+
+fail:
+    readers_stop(rd);
+    return -1;
+}
+
+void readers_submit(struct readers *rd, struct job *job)
+{
+    job_queue_push(&rd->queue, job);
+}
+
+void readers_stop(struct readers *rd)
+{
+    if (rd->workers == NULL)
+        return;
+    job_queue_shutdown(&rd->queue);
+    for (unsigned i = 0; i < rd->count; i++) {
+        pthread_join(rd->threads[i], NULL);
+        db_close(rd->workers[i].db);
+    }
+    job_queue_close(&rd->queue);
+    free(rd->workers);
+    free(rd->threads);
+    rd->workers = NULL;
+    rd->threads = NULL;
+    rd->count = 0;
+}

@@ -1,0 +1,31 @@
+/* The reader threads: each owns one read-only connection; together they
+ * serve queries in parallel, taking them in arrival order. */
+#ifndef SQLITED_READERS_H
+#define SQLITED_READERS_H
+
+#include "writer.h"
+
+struct readers {
+    struct worker *workers;
+    pthread_t *threads;
+    unsigned count; /* threads started */
+    struct job_queue queue;
+    struct writer *writer; /* takes queries that turn out to write */
+    job_done_fn *done;
+    void *done_arg;
+};
+
+/* Opens cfg->readers read-only connections and starts a thread for each.
+ * Start the writer first. Returns 0, or -1 with a message in @err. */
+int readers_start(struct readers *rd, const struct config *cfg,
+                  struct writer *writer, const atomic_bool *stop,
+                  job_done_fn *done, void *done_arg, char *err, size_t errlen);
+
+/* Queues @job for the next free reader; thread-safe. */
+void readers_submit(struct readers *rd, struct job *job);
+
+/* Finishes the queued jobs, then joins the threads and closes the
+ * connections. Stop the readers before the writer: they may forward to it. */
+void readers_stop(struct readers *rd);
+
+#endif /* SQLITED_READERS_H */

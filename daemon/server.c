@@ -1,0 +1,345 @@
+#include "server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "rpc.h"
+#include "sqlited.h"
+
+/* Runs on a worker thread: hand the finished job to the loop. */
+static void on_job_done(struct job *job, void *arg)
+{
+    struct server *s = arg;
+    job_queue_push(&s->done, job);
+    uv_async_send(&s->wakeup);
+}
+
+/* uv_async_send coalesces: one wake-up may stand for many jobs. */
+static void on_wakeup(uv_async_t *async)
+{
+    struct server *s = async->data;
+    struct job *job = job_queue_take_all(&s->done);
+    while (job) {
+        struct job *next = job->next;
+        conn_complete(job);
+        job = next;
+    }
+}
+
+static void on_handle_closed(uv_handle_t *handle)
+{
+    (void)handle;
+}
+
+/* Once shutting down and every connection is gone, close the remaining
+ * handles; uv_run then returns. */
+static void server_maybe_finish(struct server *s)
+{
+    if (!s->shutting_down || s->nconns > 0 ||
+        uv_is_closing((uv_handle_t *)&s->wakeup))
+        return;
+    uv_close((uv_handle_t *)&s->wakeup, on_handle_closed);
+    uv_close((uv_handle_t *)&s->grace, on_handle_closed);
+    uv_close((uv_handle_t *)&s->sigint, on_handle_closed);
+    uv_close((uv_handle_t *)&s->sigterm, on_handle_closed);
+}
+
+void server_conn_gone(struct server *s)
+{
+    s->nconns--;
+    server_maybe_finish(s);
+}
+
+static void on_grace_over(uv_timer_t *timer)
+{
+    struct server *s = timer->data;
+    log_warn("shutdown grace period over: interrupting work in flight");
+    atomic_store(&s->stop, true);
+}
+
+static void on_listener_closed(uv_handle_t *handle)
+{
+    struct server *s = handle->data;
+    if (s->owns_socket && unlink(s->cfg->socket) != 0 && errno != ENOENT)
+        log_warn("cannot remove %s: %s", s->cfg->socket, strerror(errno));
+}
+
+/* First signal: stop accepting, let work in flight finish and its replies
+ * go out, then close. A second signal, or the grace period running out,
+ * interrupts what still runs. */
+static void on_signal(uv_signal_t *handle, int signum)
+{
+    struct server *s = handle->data;
+
+    if (s->shutting_down) {
+        log_warn("%s again: interrupting work in flight", strsignal(signum));
+        atomic_store(&s->stop, true);
+        return;
+    }
+    log_info("%s: shutting down", strsignal(signum));
+    sd_notify(0, "STOPPING=1");
+    s->shutting_down = true;
+    uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+    uv_timer_start(&s->grace, on_grace_over, s->cfg->shutdown_grace_ms, 0);
+    for (struct conn *c = s->conns, *next; c; c = next) {
+        next = c->next; /* conn_drain may free c */
+        conn_drain(c);
+    }
+    server_maybe_finish(s);
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct server *s = listener->data;
+    if (status < 0) {
+        log_warn("listen: %s", uv_strerror(status));
+        return;
+    }
+    conn_accept(s, listener);
+}
+
+/* Creates the missing directories above @path (like mkdir -p on dirname). */
+static int make_parent_dirs(const char *path)
+{
+    char *copy = strdup(path);
+    if (copy == NULL)
+        return -1;
+    for (char *p = copy + 1; (p = strchr(p, '/')) != NULL; p++) {
+        *p = '\0';
+        if (mkdir(copy, 0750) != 0 && errno != EEXIST) {
+            free(copy);
+            return -1;
+        }
+        *p = '/';
+    }
+    free(copy);
+    return 0;
+}
+
+/* Deals with a file already at the socket path: another daemon's live
+ * socket (refuse), a stale one left by a crash (remove), or something else
+ * (refuse, never delete what is not ours). */
+static int clear_socket_path(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : -1;
+    if (!S_ISSOCK(st.st_mode)) {
+        log_error("%s exists and is not a socket; not touching it", path);
+        return -1;
+    }
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    memcpy(addr.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int rc = connect(fd, (struct sockaddr *)&addr, sizeof(addr));
+    int err = errno;
+    close(fd);
+    if (rc == 0) {
+        log_error("another daemon is already listening on %s", path);
+        return -1;
+    }
+    if (err != ECONNREFUSED) {
+        log_error("cannot probe %s: %s", path, strerror(err));
+        return -1;
+    }
+    log_info("removing stale socket %s", path);
+    return unlink(path);
+}
+
+static int listen_socket(struct server *s)
+{
+    const struct config *cfg = s->cfg;
+    int rc;
+
+    uv_pipe_init(&s->loop, &s->listener, 0);
+    s->listener.data = s;
+
+    /* Socket activation: systemd bound the socket and passes it as fd 3. */
+    int n = sd_listen_fds(1);
+    if (n > 1) {
+        log_error("systemd passed %d sockets; sqlited takes exactly one", n);
+        return -1;
+    }
+    if (n == 1) {
+        if ((rc = uv_pipe_open(&s->listener, SD_LISTEN_FDS_START)) < 0) {
+            log_error("cannot use the socket from systemd: %s",
+                      uv_strerror(rc));
+            return -1;
+        }
+    } else {
+        if (strlen(cfg->socket) >=
+            sizeof(((struct sockaddr_un *)0)->sun_path)) {
+            log_error("socket path %s is too long", cfg->socket);
+            return -1;
+        }
+        if (make_parent_dirs(cfg->socket) != 0 ||
+            clear_socket_path(cfg->socket) != 0) {
+            if (errno)
+                log_error("cannot prepare %s: %s", cfg->socket,
+                          strerror(errno));
+            return -1;
+        }
+        /* Bind under a umask that leaves no wider access than asked for,
+         * even for the instant before the chmod. */
+        mode_t old = umask(0777 & ~cfg->socket_mode);
+        rc = uv_pipe_bind(&s->listener, cfg->socket);
+        umask(old);
+        if (rc < 0) {
+            log_error("cannot bind %s: %s", cfg->socket, uv_strerror(rc));
+            return -1;
+        }
+        s->owns_socket = true;
+        if (chmod(cfg->socket, cfg->socket_mode) != 0) {
+            log_error("cannot chmod %s: %s", cfg->socket, strerror(errno));
+            return -1;
+        }
+    }
+    if ((rc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection)) < 0) {
+        log_error("cannot listen on %s: %s", cfg->socket, uv_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* The result of `hello` never changes while the daemon runs: encode it once. */
+static int encode_hello(struct server *s, const char *sqlite_version)
+{
+    struct codec_buf b;
+    codec_buf_init(&b, 0);
+    msgpack_pack_map(&b.pk, 5);
+    codec_pack_cstr(&b, "server");
+    codec_pack_cstr(&b, "sqlited");
+    codec_pack_cstr(&b, "version");
+    codec_pack_cstr(&b, SQLITED_VERSION);
+    codec_pack_cstr(&b, "protocol");
+    msgpack_pack_int(&b.pk, SQLITED_PROTOCOL_VERSION);
+    codec_pack_cstr(&b, "sqlite_version");
+    codec_pack_cstr(&b, sqlite_version);
+    codec_pack_cstr(&b, "limits");
+    msgpack_pack_map(&b.pk, 5);
+    codec_pack_cstr(&b, "max_message_size");
+    msgpack_pack_uint64(&b.pk, s->limits.max_message);
+    codec_pack_cstr(&b, "max_depth");
+    msgpack_pack_uint32(&b.pk, s->limits.max_depth);
+    codec_pack_cstr(&b, "max_items");
+    msgpack_pack_uint32(&b.pk, s->limits.max_items);
+    codec_pack_cstr(&b, "max_sql_length");
+    msgpack_pack_uint32(&b.pk, RPC_MAX_SQL_LENGTH);
+    codec_pack_cstr(&b, "max_params");
+    msgpack_pack_uint32(&b.pk, RPC_MAX_PARAMS);
+    if (b.error == CODEC_BUF_OK)
+        s->hello = codec_buf_steal(&b, &s->hello_len);
+    codec_buf_close(&b);
+    return s->hello ? 0 : -1;
+}
+
+int server_init(struct server *s, const struct config *cfg)
+{
+    char err[512];
+
+    memset(s, 0, sizeof(*s));
+    s->cfg = cfg;
+    s->limits = (struct codec_limits){
+        .max_message = cfg->max_message_size,
+        .max_depth = RPC_MAX_DEPTH,
+        .max_items = RPC_MAX_ITEMS,
+    };
+    atomic_init(&s->stop, false);
+    if (uv_loop_init(&s->loop) != 0 || job_queue_init(&s->done) != 0) {
+        log_error("cannot create the event loop");
+        return -1;
+    }
+    /* Known before the loop runs, so that the loop thread never has to ask
+     * SQLite anything. */
+    if (encode_hello(s, sqlite3_libversion()) != 0) {
+        log_error("out of memory");
+        return -1;
+    }
+    uv_async_init(&s->loop, &s->wakeup, on_wakeup);
+    s->wakeup.data = s;
+    uv_timer_init(&s->loop, &s->grace);
+    s->grace.data = s;
+    uv_signal_init(&s->loop, &s->sigint);
+    s->sigint.data = s;
+    uv_signal_init(&s->loop, &s->sigterm);
+    s->sigterm.data = s;
+    uv_signal_start(&s->sigint, on_signal, SIGINT);
+    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    /* The socket first: a second daemon started by mistake must not touch
+     * the database of the one already serving it. */
+    if (listen_socket(s) != 0)
+        return -1;
+    if (make_parent_dirs(cfg->database) != 0) {
+        log_error("cannot create the directory of %s: %s", cfg->database,
+                  strerror(errno));
+        return -1;
+    }
+    if (writer_start(&s->writer, cfg, &s->stop, on_job_done, s, err,
+                     sizeof(err)) != 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    if (readers_start(&s->readers, cfg, &s->writer, &s->stop, on_job_done, s,
+                      err, sizeof(err)) != 0) {
+        log_error("%s", err);
+        return -1;
+    }
+
+    return 0;
+}
+
+int server_run(struct server *s)
+{
+    log_info("ready: database %s, socket %s; connect with: sqlited-cli -s %s "
+             "\"select sqlite_version()\"",
+             s->cfg->database, s->cfg->socket, s->cfg->socket);
+    sd_notifyf(0, "READY=1\nSTATUS=serving %s on %s\nMAINPID=%lu",
+               s->cfg->database, s->cfg->socket, (unsigned long)getpid());
+    return uv_run(&s->loop, UV_RUN_DEFAULT) == 0 ? 0 : 1;
+}
+
+/* Walk callback for a failed start: close whatever handles were opened. */
+static void close_any(uv_handle_t *handle, void *arg)
+{
+    struct server *s = arg;
+    if (uv_is_closing(handle))
+        return;
+    uv_close(handle, handle == (uv_handle_t *)&s->listener ? on_listener_closed
+                                                           : on_handle_closed);
+}
+
+void server_close(struct server *s)
+{
+    /* After a failed start some handles are still open: close them so the
+     * loop can be closed. After a normal run this finds nothing. */
+    uv_walk(&s->loop, close_any, s);
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+
+    readers_stop(&s->readers);
+    writer_stop(&s->writer);
+    /* Replies of jobs finished after their connection went are dropped. */
+    struct job *job = job_queue_take_all(&s->done);
+    while (job) {
+        struct job *next = job->next;
+        job_free(job);
+        job = next;
+    }
+    job_queue_close(&s->done);
+    int rc = uv_loop_close(&s->loop);
+    if (rc != 0)
+        log_error("event loop not clean at exit: %s", uv_strerror(rc));
+    free(s->hello);
+    s->hello = NULL;
+}

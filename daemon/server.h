@@ -1,0 +1,52 @@
+/* The daemon's event loop: listening socket, connections, signals, the hand
+ * off between the loop thread and the worker threads, and shutdown. */
+#ifndef SQLITED_SERVER_H
+#define SQLITED_SERVER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <uv.h>
+
+#include "codec.h"
+#include "config.h"
+#include "job.h"
+#include "readers.h"
+#include "writer.h"
+
+struct conn;
+
+struct server {
+    const struct config *cfg;
+    uv_loop_t loop;
+    uv_pipe_t listener;
+    uv_signal_t sigint, sigterm;
+    uv_async_t wakeup;     /* a worker finished jobs */
+    uv_timer_t grace;      /* shutdown grace period */
+    struct job_queue done; /* finished jobs, drained by the loop */
+    atomic_bool stop;      /* running statements must end now */
+    struct writer writer;
+    struct readers readers;
+    struct codec_limits limits; /* of requests */
+    struct conn *conns;         /* every connection not yet freed */
+    unsigned nconns;
+    bool shutting_down;
+    bool owns_socket; /* we bound it (not systemd): unlink at exit */
+    char *hello;      /* the encoded result of `hello` */
+    size_t hello_len;
+};
+
+/* Opens the database, starts the worker threads and binds the socket (or
+ * takes the one systemd passed). Returns 0, or -1 after logging why. */
+int server_init(struct server *s, const struct config *cfg);
+
+/* Serves until SIGINT or SIGTERM, then drains and closes every handle.
+ * Returns 0 when everything closed cleanly. */
+int server_run(struct server *s);
+
+/* Stops the threads (checkpointing the database) and frees everything. */
+void server_close(struct server *s);
+
+/* For conn.c: a connection was freed; the server may be done draining. */
+void server_conn_gone(struct server *s);
+
+#endif /* SQLITED_SERVER_H */
