@@ -73,7 +73,8 @@ STATIC_LIB := $(BUILD)/libsqlited.a
 SHARED_LIB := $(BUILD)/libsqlited.so.$(VERSION)
 TEST_BIN := $(BUILD)/tests/run-tests
 
-.PHONY: all run test asan install uninstall clean format format-check help
+.PHONY: all run test asan install uninstall clean format format-check help \
+        $(BUILD)/sqlited.pc
 all: $(DAEMON) $(CLI) $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/sqlited.pc
 
 $(BUILD)/obj/%.o: %.c
@@ -101,9 +102,10 @@ $(SHARED_LIB): $(LIB_OBJ)
 $(CLI): $(CLI_OBJ) $(STATIC_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
 
-$(BUILD)/sqlited.pc: Makefile
+# Always rewritten (it is tiny), so that it carries the PREFIX of this run.
+$(BUILD)/sqlited.pc:
 	@mkdir -p $(@D)
-	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' \
+	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' \
 	    'includedir=$${prefix}/include' '' 'Name: sqlited' \
 	    'Description: client library of the sqlited SQLite server' \
 	    'Version: $(VERSION)' 'Requires.private: msgpack' \

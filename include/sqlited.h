@@ -16,7 +16,8 @@
  * sqlited_strerror() names any code; sqlited_errmsg() returns the message of
  * the last failed call on a connection. Each function says whether the
  * connection is still usable after it fails; in short, it is, unless the error
- * is SQLITED_ECLOSED, SQLITED_EPROTO or a negated errno from the socket.
+ * is SQLITED_ECLOSED, SQLITED_EPROTO or a negated errno from the socket or
+ * from reading a reply (-ENOMEM).
  *
  * Thread safety. A connection (sqlited *) and everything obtained from it is
  * not internally locked: use it from one thread at a time. It may move between
@@ -74,6 +75,10 @@ extern "C" {
 enum sqlited_errno { SQLITED_ERRNO_MAP(SQLITED_ERRNO_ENUM) };
 #undef SQLITED_ERRNO_ENUM
 
+/* sqlited_rows_next() results, equal to SQLITE_ROW and SQLITE_DONE. */
+#define SQLITED_ROW 100
+#define SQLITED_DONE 101
+
 /* Value types, equal to SQLite's fundamental datatypes: SQLITE_INTEGER (1),
  * SQLITE_FLOAT (2), SQLITE_TEXT (3), SQLITE_BLOB (4), SQLITE_NULL (5). */
 enum sqlited_type {
@@ -108,8 +113,11 @@ SQLITED_API const char *sqlited_codename(int rc);
  *
  * On success stores a new connection in *@out and returns 0. On failure
  * stores NULL in *@out and returns a negated errno (-ENOENT: no socket there,
- * -ECONNREFUSED: nothing listening, -ETIMEDOUT, -ENAMETOOLONG, -ENOMEM),
- * SQLITED_EVERSION or SQLITED_EPROTO. */
+ * or an empty @path; -ECONNREFUSED: nothing listening; -ETIMEDOUT,
+ * -ENAMETOOLONG, -ENOMEM), SQLITED_EVERSION, SQLITED_EPROTO, SQLITED_ECLOSED
+ * (the daemon hung up during the handshake), SQLITED_EMISUSE (NULL @out), or
+ * the daemon's own code when it refuses the handshake
+ * (SQLITED_SHUTTING_DOWN). */
 SQLITED_API int sqlited_open(const char *path, int timeout_ms, sqlited **out);
 
 /* Closes the connection and frees everything obtained from it that is still
@@ -151,8 +159,14 @@ SQLITED_API unsigned sqlited_max_params(sqlited *db);
  *
  * Returns 0, or a SQLite result code (> 0) or daemon code (< 0) from the
  * daemon, with its message in sqlited_errmsg(); the connection stays usable.
- * SQLITED_ECLOSED, SQLITED_EPROTO and negated errno values mean the
- * connection is broken: close it. On failure *@rows is NULL. */
+ * These client-side failures also leave it usable: SQLITED_EMISUSE (NULL
+ * @db or @sql; NULL @rows for sqlited_query), SQLITED_TOO_LARGE (the request
+ * is larger than sqlited_max_message_size(); nothing was sent), and -ENOMEM
+ * before the request was sent. SQLITED_ECLOSED, SQLITED_EPROTO and other
+ * negated errno values mean the connection is broken: close it. -ENOMEM
+ * while copying the rows of a result means the statement was applied
+ * (sqlited_changes() tells) but its rows are lost. On failure *@rows is
+ * NULL. */
 SQLITED_API int sqlited_exec(sqlited *db, const char *sql,
                              const sqlited_params *params, sqlited_rows **rows);
 
@@ -189,9 +203,11 @@ SQLITED_API int64_t sqlited_last_insert_rowid(sqlited *db);
  * count or names do not match the statement (SQLITE_RANGE) rather than
  * binding NULL in silence.
  *
- * Each sqlited_params_add_* copies its value and returns 0, -ENOMEM, or
- * SQLITED_EMISUSE (mixed styles, NULL list, a negative length other than -1);
- * after a failure the list is unchanged.
+ * Each sqlited_params_add_* copies its value and returns 0, -ENOMEM,
+ * SQLITED_TOO_LARGE (text or a blob over 4 GiB - 1, MessagePack's limit), or
+ * SQLITED_EMISUSE (mixed styles, NULL list, a negative length other than -1,
+ * NULL data with a length other than 0); after a failure the list is
+ * unchanged.
  */
 
 SQLITED_API int sqlited_params_open(sqlited_params **out);
@@ -205,7 +221,8 @@ SQLITED_API int sqlited_params_add_int64(sqlited_params *p, const char *name,
                                          int64_t value);
 SQLITED_API int sqlited_params_add_double(sqlited_params *p, const char *name,
                                           double value);
-/* @text is UTF-8; @len is its length in bytes, or -1 to use strlen(). */
+/* @text is UTF-8; @len is its length in bytes, or -1 to use strlen().
+ * @text may be NULL when @len is 0 (an empty string). */
 SQLITED_API int sqlited_params_add_text(sqlited_params *p, const char *name,
                                         const char *text, int64_t len);
 /* @len bytes from @data; @data may be NULL when @len is 0 (an empty blob). */
@@ -221,8 +238,11 @@ SQLITED_API int sqlited_params_add_null(sqlited_params *p, const char *name);
  * outlive it.
  */
 
-/* Moves to the next row. Returns SQLITE_ROW (100) when there is one,
- * SQLITE_DONE (101) after the last, or SQLITED_EMISUSE for NULL. */
+/* Moves to the next row. Returns SQLITED_ROW (100, SQLITE_ROW) when there is
+ * one, SQLITED_DONE (101, SQLITE_DONE) after the last, SQLITED_EMISUSE for
+ * NULL, SQLITED_EPROTO when the daemon's result is malformed (every later
+ * call returns it too), or -ENOMEM (there is no current row; the call may be
+ * retried). */
 SQLITED_API int sqlited_rows_next(sqlited_rows *rows);
 
 /* Frees the result. Accepts NULL. */
@@ -246,8 +266,9 @@ SQLITED_API int64_t sqlited_rows_last_insert_rowid(const sqlited_rows *rows);
  * Column type is one of enum sqlited_type; SQLITED_NULL when there is no
  * current row or @i is out of range. Conversions follow SQLite's for the
  * numeric types (an INTEGER read as double, a FLOAT read as int64 truncates,
- * NULL reads as 0); TEXT and BLOB read as numbers parse like sqlite3 does not:
- * they read as 0. sqlited_column_text() returns NUL-terminated UTF-8 for TEXT
+ * NULL reads as 0); TEXT read as a number parses its leading integer (int64)
+ * or decimal number (double) as sqlite3 does ('12abc' reads as 12), else 0;
+ * BLOB reads as 0. sqlited_column_text() returns NUL-terminated UTF-8 for TEXT
  * (NULL for other types); sqlited_column_blob() returns the bytes of a TEXT
  * or BLOB (NULL for other types and for an empty blob);
  * sqlited_column_bytes() their length. Pointers stay valid until the next

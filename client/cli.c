@@ -1,0 +1,734 @@
+/* sqlited-cli: run SQL on the daemon and print the rows like the sqlite3 shell.
+ *
+ * A client of the public libsqlited API only. Exit status: 0 success, 1 an
+ * error answered by the daemon (or a local failure such as a write error), 2
+ * a usage error or a failed connection.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sqlited.h"
+
+#define PROG "sqlited-cli"
+
+enum { EXIT_DAEMON_ERROR = 1, EXIT_USAGE = 2 };
+
+enum mode { MODE_LIST, MODE_TABLE, MODE_CSV, MODE_JSON, MODE_LINE };
+
+static const struct {
+    const char *name;
+    enum mode mode;
+} modes[] = {
+    {"list", MODE_LIST}, {"table", MODE_TABLE}, {"csv", MODE_CSV},
+    {"json", MODE_JSON}, {"line", MODE_LINE},
+};
+
+static void usage(FILE *f)
+{
+    fputs("Usage: " PROG " [options] SQL\n"
+          "       " PROG " [options] ping\n"
+          "       " PROG " [options] < script.sql\n"
+          "\n"
+          "Runs SQL (one argument, which may hold several statements; '-'\n"
+          "reads it from standard input) on the sqlited daemon and prints\n"
+          "the rows it returns. 'ping' checks that the daemon answers.\n"
+          "\n"
+          "Options:\n"
+          "  -s, --socket PATH   daemon socket (default: $SQLITED_SOCKET, "
+          "else\n"
+          "                      " SQLITED_DEFAULT_SOCKET ")\n"
+          "  -m, --mode MODE     output: list, table, csv, json, line "
+          "(default list)\n"
+          "      --header        print column names (default for table, "
+          "csv)\n"
+          "      --no-header     do not print column names (default for "
+          "list)\n"
+          "  -t, --timeout MS    connect timeout in milliseconds, 0 for none\n"
+          "                      (default 5000)\n"
+          "  -h, --help          show this help and exit\n"
+          "  -V, --version       show the version and exit\n"
+          "\n"
+          "Exit status: 0 success, 1 the daemon reported an error, 2 usage\n"
+          "error or no connection.\n",
+          f);
+}
+
+static int usage_error(const char *what, const char *arg)
+{
+    if (arg)
+        fprintf(stderr, "%s: %s: %s\n", PROG, what, arg);
+    else
+        fprintf(stderr, "%s: %s\n", PROG, what);
+    fprintf(stderr, "Try '%s --help' for more information.\n", PROG);
+    return EXIT_USAGE;
+}
+
+/* With a standard descriptor closed, the socket would take its number and
+ * the rows would be written into the connection. Occupy it with /dev/null,
+ * opened read-only so that writing to it still fails and is reported. */
+static void hold_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF)
+            open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* ------------------------------------------------------------ text buffer */
+
+struct sbuf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+static void sbuf_add(struct sbuf *b, const void *data, size_t n)
+{
+    if (b->oom)
+        return;
+    if (n > b->cap - b->len) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap - b->len < n) {
+            if (cap > SIZE_MAX / 2) {
+                b->oom = true;
+                return;
+            }
+            cap *= 2;
+        }
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->p + b->len, data, n);
+    b->len += n;
+}
+
+static void sbuf_adds(struct sbuf *b, const char *s)
+{
+    sbuf_add(b, s, strlen(s));
+}
+
+/* ----------------------------------------------------------------- values */
+
+/* Formats a REAL with the fewest digits (15 to 17) that read back as the
+ * same double, always recognisable as a REAL ("1.0", not "1"). */
+static void format_real(double d, char *buf, size_t size)
+{
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, size, "%.*g", digits, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    if (!strpbrk(buf, ".e") && !strstr(buf, "inf") && !strstr(buf, "nan"))
+        strncat(buf, ".0", size - strlen(buf) - 1);
+}
+
+static void add_hex(struct sbuf *b, const unsigned char *p, size_t n)
+{
+    static const char digits[] = "0123456789ABCDEF";
+
+    for (size_t i = 0; i < n; i++) {
+        char h[2] = {digits[p[i] >> 4], digits[p[i] & 15]};
+        sbuf_add(b, h, 2);
+    }
+}
+
+/* Appends the text form of column @i (list, line, table and csv modes):
+ * NULL as nothing, a BLOB as X'0A1B'. */
+static void add_value(struct sbuf *b, const sqlited_rows *rows, int i)
+{
+    char num[64];
+
+    switch (sqlited_column_type(rows, i)) {
+    case SQLITED_INTEGER:
+        snprintf(num, sizeof(num), "%" PRId64, sqlited_column_int64(rows, i));
+        sbuf_adds(b, num);
+        break;
+    case SQLITED_FLOAT:
+        format_real(sqlited_column_double(rows, i), num, sizeof(num));
+        sbuf_adds(b, num);
+        break;
+    case SQLITED_TEXT:
+        sbuf_add(b, sqlited_column_blob(rows, i),
+                 sqlited_column_bytes(rows, i));
+        break;
+    case SQLITED_BLOB:
+        sbuf_add(b, "X'", 2);
+        add_hex(b, sqlited_column_blob(rows, i), sqlited_column_bytes(rows, i));
+        sbuf_add(b, "'", 1);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Length of the valid UTF-8 sequence at @s (@n bytes left), 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    uint32_t cp;
+    size_t len;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+        len = 2;
+        cp = s[0] & 0x1F;
+    } else if ((s[0] & 0xF0) == 0xE0) {
+        len = 3;
+        cp = s[0] & 0x0F;
+    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+        len = 4;
+        cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    if (len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)))
+        return 0;
+    if (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))
+        return 0;
+    return len;
+}
+
+/* Appends @s as a JSON string. Control characters become \u00XX; bytes that
+ * are not valid UTF-8 (SQLite TEXT may hold any bytes) become U+FFFD, so the
+ * output is always valid JSON. */
+static void add_json_string(struct sbuf *b, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+
+    sbuf_add(b, "\"", 1);
+    while (i < n) {
+        size_t len = utf8_seq(p + i, n - i);
+        if (len == 0) {
+            sbuf_adds(b, "\\ufffd");
+            i++;
+        } else if (p[i] == '"' || p[i] == '\\') {
+            char esc[2] = {'\\', (char)p[i]};
+            sbuf_add(b, esc, 2);
+            i++;
+        } else if (p[i] < 0x20) {
+            char esc[8];
+            snprintf(esc, sizeof(esc), "\\u%04X", p[i]);
+            sbuf_adds(b, esc);
+            i++;
+        } else {
+            sbuf_add(b, p + i, len);
+            i += len;
+        }
+    }
+    sbuf_add(b, "\"", 1);
+}
+
+static void add_json_value(struct sbuf *b, const sqlited_rows *rows, int i)
+{
+    char num[64];
+    double d;
+
+    switch (sqlited_column_type(rows, i)) {
+    case SQLITED_INTEGER:
+        snprintf(num, sizeof(num), "%" PRId64, sqlited_column_int64(rows, i));
+        sbuf_adds(b, num);
+        break;
+    case SQLITED_FLOAT:
+        d = sqlited_column_double(rows, i);
+        if (d != d || d - d != 0) { /* NaN or infinite: JSON has neither */
+            sbuf_adds(b, "null");
+            break;
+        }
+        format_real(d, num, sizeof(num));
+        sbuf_adds(b, num);
+        break;
+    case SQLITED_TEXT:
+        add_json_string(b, sqlited_column_blob(rows, i),
+                        sqlited_column_bytes(rows, i));
+        break;
+    case SQLITED_BLOB:
+        sbuf_add(b, "\"", 1);
+        add_hex(b, sqlited_column_blob(rows, i), sqlited_column_bytes(rows, i));
+        sbuf_add(b, "\"", 1);
+        break;
+    default:
+        sbuf_adds(b, "null");
+        break;
+    }
+}
+
+/* Appends @s as a CSV field (RFC 4180): quoted when it holds a comma, a
+ * quote, CR or LF, with quotes doubled. */
+static void add_csv_field(struct sbuf *b, const char *s, size_t n)
+{
+    bool quote = false;
+
+    for (size_t i = 0; i < n && !quote; i++)
+        quote = s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n';
+    if (!quote) {
+        sbuf_add(b, s, n);
+        return;
+    }
+    sbuf_add(b, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"')
+            sbuf_add(b, "\"", 1);
+        sbuf_add(b, s + i, 1);
+    }
+    sbuf_add(b, "\"", 1);
+}
+
+/* Display width of UTF-8 text in characters (code points). */
+static size_t text_width(const char *s, size_t n)
+{
+    size_t w = 0;
+
+    for (size_t i = 0; i < n; i++)
+        w += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return w;
+}
+
+/* ---------------------------------------------------------------- output */
+
+struct printer {
+    enum mode mode;
+    bool header;
+    FILE *out;
+};
+
+/* errno of the first failed write to standard output, kept for the message:
+ * later stdio calls may change errno before it is reported. */
+static int out_errno;
+
+static bool out_failed(FILE *out)
+{
+    if (!ferror(out))
+        return false;
+    if (!out_errno)
+        out_errno = errno ? errno : EIO;
+    return true;
+}
+
+static void emit(const struct printer *pr, const struct sbuf *b)
+{
+    fwrite(b->p ? b->p : "", 1, b->len, pr->out);
+}
+
+/* Prints @n spaces or dashes. */
+static void pad(FILE *out, int c, size_t n)
+{
+    while (n-- > 0)
+        putc(c, out);
+}
+
+/* .mode table needs every cell before the first line to know the widths:
+ * the cells are rendered into one buffer, then laid out. */
+static int print_table(const struct printer *pr, sqlited_rows *rows)
+{
+    int ncols = sqlited_rows_column_count(rows);
+    size_t *width = calloc((size_t)ncols + 1, sizeof(*width));
+    size_t *off = NULL, noff = 0, capoff = 0;
+    struct sbuf cells = {0}, line = {0};
+    int rc = SQLITED_DONE;
+
+    if (!width)
+        return -ENOMEM;
+    for (int i = 0; i < ncols; i++) {
+        const char *name = sqlited_rows_column_name(rows, i);
+        width[i] = text_width(name, strlen(name));
+    }
+    /* off[k] is where cell k starts; the cell ends where the next starts. */
+    for (;;) {
+        rc = sqlited_rows_next(rows);
+        if (rc != SQLITED_ROW)
+            break;
+        for (int i = 0; i < ncols; i++) {
+            if (noff + 2 > capoff) {
+                size_t cap = capoff ? capoff * 2 : 64;
+                size_t *p = realloc(off, cap * sizeof(*off));
+                if (!p) {
+                    rc = -ENOMEM;
+                    goto out;
+                }
+                off = p;
+                capoff = cap;
+            }
+            off[noff++] = cells.len;
+            add_value(&cells, rows, i);
+            if (cells.oom) {
+                rc = -ENOMEM;
+                goto out;
+            }
+            size_t w =
+                text_width(cells.p + off[noff - 1], cells.len - off[noff - 1]);
+            if (w > width[i])
+                width[i] = w;
+        }
+    }
+    if (rc != SQLITED_DONE || noff == 0)
+        goto out;
+    off[noff] = cells.len;
+
+    /* +---+---+ */
+    sbuf_add(&line, "+", 1);
+    for (int i = 0; i < ncols; i++) {
+        for (size_t k = 0; k < width[i] + 2; k++)
+            sbuf_add(&line, "-", 1);
+        sbuf_add(&line, "+", 1);
+    }
+    sbuf_add(&line, "\n", 1);
+    if (line.oom) {
+        rc = -ENOMEM;
+        goto out;
+    }
+
+    emit(pr, &line);
+    if (pr->header) {
+        /* Names are centred, as in the sqlite3 shell. */
+        putc('|', pr->out);
+        for (int i = 0; i < ncols; i++) {
+            const char *name = sqlited_rows_column_name(rows, i);
+            size_t len = strlen(name), w = text_width(name, len);
+            putc(' ', pr->out);
+            pad(pr->out, ' ', (width[i] - w) / 2);
+            fwrite(name, 1, len, pr->out);
+            pad(pr->out, ' ', (width[i] - w + 1) / 2);
+            fputs(" |", pr->out);
+        }
+        putc('\n', pr->out);
+        emit(pr, &line);
+    }
+    for (size_t k = 0; k < noff && !out_failed(pr->out);) {
+        putc('|', pr->out);
+        for (int i = 0; i < ncols; i++, k++) {
+            const char *s = cells.p + off[k];
+            size_t len = off[k + 1] - off[k];
+            putc(' ', pr->out);
+            fwrite(s, 1, len, pr->out);
+            pad(pr->out, ' ', width[i] - text_width(s, len));
+            fputs(" |", pr->out);
+        }
+        putc('\n', pr->out);
+    }
+    emit(pr, &line);
+
+out:
+    free(line.p);
+    free(width);
+    free(off);
+    free(cells.p);
+    return rc;
+}
+
+/* Prints every row in one of the streaming modes. Returns SQLITED_DONE
+ * or the failure of sqlited_rows_next(). */
+static int print_stream(const struct printer *pr, sqlited_rows *rows)
+{
+    int ncols = sqlited_rows_column_count(rows);
+    struct sbuf b = {0};
+    int line_width = 5; /* the sqlite3 shell's minimum in .mode line */
+    uint64_t n = 0;
+    int rc;
+
+    for (int i = 0; i < ncols; i++) {
+        size_t len = strlen(sqlited_rows_column_name(rows, i));
+        if (len > (size_t)line_width)
+            line_width = len > INT_MAX ? INT_MAX : (int)len;
+    }
+
+    while ((rc = sqlited_rows_next(rows)) == SQLITED_ROW) {
+        b.len = 0;
+        if (n == 0 && pr->header &&
+            (pr->mode == MODE_LIST || pr->mode == MODE_CSV)) {
+            for (int i = 0; i < ncols; i++) {
+                const char *name = sqlited_rows_column_name(rows, i);
+                if (i > 0)
+                    sbuf_add(&b, pr->mode == MODE_CSV ? "," : "|", 1);
+                if (pr->mode == MODE_CSV)
+                    add_csv_field(&b, name, strlen(name));
+                else
+                    sbuf_adds(&b, name);
+            }
+            sbuf_adds(&b, pr->mode == MODE_CSV ? "\r\n" : "\n");
+        }
+        switch (pr->mode) {
+        case MODE_LIST:
+            for (int i = 0; i < ncols; i++) {
+                if (i > 0)
+                    sbuf_add(&b, "|", 1);
+                add_value(&b, rows, i);
+            }
+            sbuf_add(&b, "\n", 1);
+            break;
+        case MODE_CSV:
+            for (int i = 0; i < ncols; i++) {
+                struct sbuf v = {0};
+                if (i > 0)
+                    sbuf_add(&b, ",", 1);
+                add_value(&v, rows, i);
+                if (v.oom)
+                    b.oom = true;
+                add_csv_field(&b, v.p, v.len);
+                free(v.p);
+            }
+            sbuf_add(&b, "\r\n", 2);
+            break;
+        case MODE_JSON:
+            sbuf_adds(&b, n == 0 ? "[{" : ",\n{");
+            for (int i = 0; i < ncols; i++) {
+                const char *name = sqlited_rows_column_name(rows, i);
+                if (i > 0)
+                    sbuf_add(&b, ",", 1);
+                add_json_string(&b, name, strlen(name));
+                sbuf_add(&b, ":", 1);
+                add_json_value(&b, rows, i);
+            }
+            sbuf_add(&b, "}", 1);
+            break;
+        default: /* MODE_LINE */
+            if (n > 0)
+                sbuf_add(&b, "\n", 1);
+            for (int i = 0; i < ncols; i++) {
+                const char *name = sqlited_rows_column_name(rows, i);
+                size_t len = strlen(name);
+                for (size_t k = len; k < (size_t)line_width; k++)
+                    sbuf_add(&b, " ", 1);
+                sbuf_add(&b, name, len);
+                sbuf_add(&b, " = ", 3);
+                add_value(&b, rows, i);
+                sbuf_add(&b, "\n", 1);
+            }
+            break;
+        }
+        if (b.oom) {
+            rc = -ENOMEM;
+            break;
+        }
+        emit(pr, &b);
+        n++;
+        if (out_failed(pr->out))
+            break;
+    }
+    if (pr->mode == MODE_JSON && n > 0 && rc == SQLITED_DONE)
+        fputs("]\n", pr->out);
+    free(b.p);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- running */
+
+/* Exit status for a failed call: the daemon's own answers are 1; a lost or
+ * unusable connection is 2, like a failed connect. */
+static int failure_status(int rc)
+{
+    if (rc == SQLITED_ECLOSED || rc == SQLITED_EPROTO || rc == SQLITED_EVERSION)
+        return EXIT_USAGE;
+    if (rc < 0 && rc > -1000 && rc != -ENOMEM)
+        return EXIT_USAGE; /* a socket errno */
+    return EXIT_DAEMON_ERROR;
+}
+
+static int report_call_error(sqlited *db, int rc)
+{
+    fprintf(stderr, "%s: %s: %s\n", PROG, sqlited_errname(db),
+            sqlited_errmsg(db));
+    return failure_status(rc);
+}
+
+static int report_connect_error(const char *path, int rc)
+{
+    /* errno values read best in the C library's own words. */
+    const char *why =
+        rc < 0 && rc > -1000 ? strerror(-rc) : sqlited_strerror(rc);
+    const char *hint = "";
+
+    if (rc == -ENOENT || rc == -ECONNREFUSED)
+        hint = " (is the daemon running? start it with make run)";
+    fprintf(stderr, "%s: cannot connect to %s: %s%s\n", PROG, path, why, hint);
+    return EXIT_USAGE;
+}
+
+/* Reads all of standard input into a NUL-terminated string. */
+static int read_stdin(char **out)
+{
+    struct sbuf b = {0};
+    char chunk[65536];
+    size_t n;
+
+    while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
+        sbuf_add(&b, chunk, n);
+    if (ferror(stdin)) {
+        fprintf(stderr, "%s: cannot read SQL from standard input: %s\n", PROG,
+                strerror(errno));
+        free(b.p);
+        return EXIT_USAGE;
+    }
+    sbuf_add(&b, "", 1);
+    if (b.oom) {
+        fprintf(stderr, "%s: %s\n", PROG, strerror(ENOMEM));
+        free(b.p);
+        return EXIT_DAEMON_ERROR;
+    }
+    if (memchr(b.p, '\0', b.len - 1)) {
+        fprintf(stderr, "%s: SQL on standard input holds a NUL byte\n", PROG);
+        free(b.p);
+        return EXIT_USAGE;
+    }
+    *out = b.p;
+    return 0;
+}
+
+/* Flushes standard output; a failure (closed descriptor, full disk, reader
+ * gone) is an error of the run. */
+static int finish_output(int status)
+{
+    errno = 0;
+    if (fflush(stdout) != 0 || out_failed(stdout)) {
+        fprintf(stderr, "%s: cannot write output: %s\n", PROG,
+                strerror(out_errno ? out_errno
+                         : errno   ? errno
+                                   : EIO));
+        return status ? status : EXIT_DAEMON_ERROR;
+    }
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"socket", required_argument, NULL, 's'},
+        {"mode", required_argument, NULL, 'm'},
+        {"header", no_argument, NULL, 'H'},
+        {"no-header", no_argument, NULL, 'N'},
+        {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    struct printer pr = {.mode = MODE_LIST, .out = stdout};
+    const char *path = getenv("SQLITED_SOCKET");
+    const char *sql_arg = NULL;
+    char *sql_buf = NULL;
+    sqlited_rows *rows = NULL;
+    sqlited *db = NULL;
+    int header = -1, timeout_ms = 5000;
+    int opt, rc, status;
+
+    hold_std_fds();
+    /* A reader that went away is reported as a write error (EPIPE), not a
+     * silent death by signal. */
+    signal(SIGPIPE, SIG_IGN);
+
+    if (!path || !*path)
+        path = SQLITED_DEFAULT_SOCKET;
+    while ((opt = getopt_long(argc, argv, "s:m:t:hV", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 's':
+            path = optarg;
+            break;
+        case 'm': {
+            size_t i;
+            for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+                if (strcmp(optarg, modes[i].name) == 0)
+                    break;
+            if (i == sizeof(modes) / sizeof(modes[0]))
+                return usage_error("unknown mode (list, table, csv, json, "
+                                   "line)",
+                                   optarg);
+            pr.mode = modes[i].mode;
+            break;
+        }
+        case 'H':
+            header = 1;
+            break;
+        case 'N':
+            header = 0;
+            break;
+        case 't': {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < 0 || v > INT_MAX)
+                return usage_error("invalid timeout", optarg);
+            timeout_ms = (int)v;
+            break;
+        }
+        case 'h':
+            usage(stdout);
+            return finish_output(0);
+        case 'V':
+            printf("%s %s (protocol %d)\n", PROG, SQLITED_VERSION,
+                   SQLITED_PROTOCOL_VERSION);
+            return finish_output(0);
+        default:
+            return usage_error("invalid option", NULL);
+        }
+    }
+    if (argc - optind > 1)
+        return usage_error("too many arguments (pass the SQL as one quoted "
+                           "argument)",
+                           NULL);
+    if (optind < argc)
+        sql_arg = argv[optind];
+    pr.header =
+        header >= 0 ? header : (pr.mode == MODE_TABLE || pr.mode == MODE_CSV);
+
+    if (!sql_arg || strcmp(sql_arg, "-") == 0) {
+        if (!sql_arg && isatty(STDIN_FILENO))
+            return usage_error("no SQL given (pass it as an argument, or "
+                               "on standard input)",
+                               NULL);
+        status = read_stdin(&sql_buf);
+        if (status)
+            return status;
+        sql_arg = sql_buf;
+    }
+
+    rc = sqlited_open(path, timeout_ms, &db);
+    if (rc) {
+        free(sql_buf);
+        return report_connect_error(path, rc);
+    }
+
+    if (strcmp(sql_arg, "ping") == 0 && !sql_buf) {
+        rc = sqlited_ping(db);
+        status = rc ? report_call_error(db, rc) : 0;
+        if (!rc)
+            puts("pong");
+    } else {
+        rc = sqlited_exec(db, sql_arg, NULL, &rows);
+        if (rc) {
+            status = report_call_error(db, rc);
+        } else {
+            rc = pr.mode == MODE_TABLE ? print_table(&pr, rows)
+                                       : print_stream(&pr, rows);
+            status = 0;
+            if (rc != SQLITED_DONE && !out_failed(stdout)) {
+                fprintf(stderr, "%s: %s: reading the result: %s\n", PROG,
+                        sqlited_codename(rc), sqlited_strerror(rc));
+                status = failure_status(rc);
+            }
+        }
+    }
+    sqlited_rows_close(rows);
+    sqlited_close(db);
+    free(sql_buf);
+    return finish_output(status);
+}

@@ -1,0 +1,1383 @@
+/* libsqlited: connect to the daemon, make synchronous calls, decode results.
+ *
+ * One connection is one blocking Unix stream socket. A call encodes its
+ * request into db->req, sends it whole, then reads messages through the
+ * shared stream decoder until the response with its msgid arrives. Any
+ * transport failure (EOF, a socket errno, bytes that are not a valid reply)
+ * leaves the stream at an unknown position, so it breaks the connection for
+ * good; an error answered by the daemon does not.
+ */
+#include "sqlited.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "rpc.h"
+
+/* SQLite's step codes, returned by sqlited_rows_next(). The library does not
+ * include sqlite3.h: it neither links SQLite nor needs it. */
+#define RC_ROW 100
+#define RC_DONE 101
+
+#define READ_CHUNK ((size_t)64 * 1024)
+/* The client trusts the daemon more than the daemon trusts clients: results
+ * may be large, but never beyond what a sane reply can hold. */
+#define CLIENT_MAX_MESSAGE ((size_t)1 << 31)
+/* Buffer memory a connection keeps between calls after a large message. */
+#define KEEP_BYTES ((size_t)256 * 1024)
+
+enum params_style { STYLE_NONE, STYLE_POSITIONAL, STYLE_NAMED };
+
+struct sqlited_params {
+    struct codec_buf buf; /* encoded values; for named lists key then value */
+    uint32_t count;
+    enum params_style style;
+};
+
+struct sqlited {
+    int fd;      /* -1 once broken or closed */
+    bool broken; /* the stream is unusable: later calls fail at once */
+    uint32_t next_msgid;
+    struct codec_decoder dec;
+    struct codec_buf req;
+
+    /* The last call's outcome. errname and errmsg point to static strings,
+     * to errbuf, or to the owned copies below. */
+    int errcode;
+    const char *errname;
+    const char *errmsg;
+    char *errname_owned;
+    char *errmsg_owned;
+    char errbuf[256];
+
+    /* An error notification received during the current call: if the daemon
+     * then closes the connection, it explains why. */
+    bool note;
+    int note_code;
+    char *note_msg;
+
+    char *server_version;
+    char *sqlite_version;
+    size_t max_message;
+    unsigned max_params;
+
+    int64_t changes;
+    int64_t last_insert_rowid;
+};
+
+enum rows_state { ROWS_BEFORE, ROWS_ON_ROW, ROWS_DONE, ROWS_BAD };
+
+struct sqlited_rows {
+    char *data; /* private copy of the result map; readers point into it */
+    size_t len;
+    char **names; /* ncols NUL-terminated names, one allocation */
+    int ncols;
+    uint64_t nrows;
+    uint64_t index;           /* rows consumed so far */
+    struct codec_reader next; /* on the array header of row @index */
+    int64_t changes;
+    int64_t last_insert_rowid;
+    struct codec_value *values; /* the current row, ncols entries */
+    char *text;                 /* NUL-terminated copies of its TEXT values */
+    size_t text_cap;
+    enum rows_state state;
+};
+
+/* ------------------------------------------------------------------ codes */
+
+SQLITED_API const char *sqlited_strerror(int rc)
+{
+    return rpc_code_text(rc);
+}
+
+SQLITED_API const char *sqlited_codename(int rc)
+{
+    return rpc_code_name(rc);
+}
+
+/* ------------------------------------------------------------ last error */
+
+static void err_free_owned(sqlited *db)
+{
+    free(db->errname_owned);
+    free(db->errmsg_owned);
+    db->errname_owned = NULL;
+    db->errmsg_owned = NULL;
+}
+
+/* Records @code with the static message @msg (NULL: the code's own text) and
+ * returns @code. */
+static int err_set(sqlited *db, int code, const char *msg)
+{
+    err_free_owned(db);
+    db->errcode = code;
+    db->errname = code ? rpc_code_name(code) : "OK";
+    db->errmsg = msg ? msg : code ? rpc_code_text(code) : "not an error";
+    return code;
+}
+
+__attribute__((format(printf, 3, 4))) static int err_setf(sqlited *db, int code,
+                                                          const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(db->errbuf, sizeof(db->errbuf), fmt, ap);
+    va_end(ap);
+    return err_set(db, code, db->errbuf);
+}
+
+static char *copy_string(const char *s, size_t len)
+{
+    char *c = malloc(len + 1);
+
+    if (c) {
+        if (len)
+            memcpy(c, s, len);
+        c[len] = '\0';
+    }
+    return c;
+}
+
+/* Records @code with copies of @name and @msg (either may be NULL: the code's
+ * own name or text is used). Out of memory, it falls back to static strings
+ * rather than failing: the error itself matters more than its wording. */
+static int err_copy(sqlited *db, int code, const char *name, size_t name_len,
+                    const char *msg, size_t msg_len)
+{
+    char *n = name ? copy_string(name, name_len) : NULL;
+    char *m = msg ? copy_string(msg, msg_len) : NULL;
+
+    err_set(db, code, NULL);
+    if (n) {
+        db->errname_owned = n;
+        db->errname = n;
+    }
+    if (m) {
+        db->errmsg_owned = m;
+        db->errmsg = m;
+    }
+    return code;
+}
+
+static int err_ok(sqlited *db)
+{
+    return err_set(db, 0, NULL);
+}
+
+static void note_clear(sqlited *db)
+{
+    free(db->note_msg);
+    db->note_msg = NULL;
+    db->note = false;
+}
+
+/* The stream is lost: close the socket so that later calls fail at once. */
+static int conn_break(sqlited *db, int code)
+{
+    if (db->fd >= 0)
+        close(db->fd);
+    db->fd = -1;
+    db->broken = true;
+    return code;
+}
+
+/* -------------------------------------------------------------- transport */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until @fd is ready for @events or @deadline (monotonic ms, < 0 for
+ * none) passes. Returns 0, -ETIMEDOUT or a negated errno. */
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        struct pollfd pfd = {.fd = fd, .events = events};
+        int timeout = -1;
+
+        if (deadline >= 0) {
+            int64_t left = deadline - now_ms();
+            if (left < 0)
+                left = 0;
+            timeout = left > INT_MAX ? INT_MAX : (int)left;
+        }
+        int n = poll(&pfd, 1, timeout);
+        if (n > 0)
+            return 0;
+        if (n == 0)
+            return -ETIMEDOUT;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+/* Sends all of @data. Returns 0 or a negated errno. */
+static int conn_send(sqlited *db, const char *data, size_t len,
+                     int64_t deadline)
+{
+    int flags = MSG_NOSIGNAL | (deadline >= 0 ? MSG_DONTWAIT : 0);
+
+    while (len > 0) {
+        if (deadline >= 0) {
+            int rc = wait_fd(db->fd, POLLOUT, deadline);
+            if (rc)
+                return rc;
+        }
+        ssize_t n = send(db->fd, data, len, flags);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (deadline >= 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                continue;
+            return -errno;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Reads until the decoder holds a complete message and returns it in
+ * *@msg and *@len (valid until the next decoder call). Returns 0,
+ * SQLITED_ECLOSED at end of stream, SQLITED_EPROTO when the bytes are not
+ * acceptable MessagePack (with the error recorded), or a negated errno. */
+static int conn_read_message(sqlited *db, int64_t deadline, const char **msg,
+                             size_t *len)
+{
+    for (;;) {
+        int st = codec_decoder_next(&db->dec, msg, len);
+        if (st == CODEC_MESSAGE)
+            return 0;
+        if (st != CODEC_NEED_MORE)
+            return err_setf(db, SQLITED_EPROTO,
+                            "malformed reply from the daemon: %s",
+                            codec_decoder_error(&db->dec));
+
+        char *space;
+        size_t room;
+        int rc = codec_decoder_reserve(&db->dec, READ_CHUNK, &space, &room);
+        if (rc)
+            return -ENOMEM;
+        if (deadline >= 0) {
+            rc = wait_fd(db->fd, POLLIN, deadline);
+            if (rc)
+                return rc;
+        }
+        ssize_t n = recv(db->fd, space, room, deadline >= 0 ? MSG_DONTWAIT : 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (deadline >= 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return SQLITED_ECLOSED;
+        codec_decoder_commit(&db->dec, (size_t)n);
+    }
+}
+
+/* Remembers an error notification ([2, "error", [{error}]]) for the rest of
+ * the call. Other notifications are ignored: protocol version 1 has none,
+ * and a later version may add some. */
+static void note_record(sqlited *db, const struct rpc_message *m)
+{
+    static const char method[] = "error";
+    struct codec_reader r = m->params;
+    const char *msg;
+    uint32_t msg_len;
+    int code;
+
+    if (m->method_len != sizeof(method) - 1 ||
+        memcmp(m->method, method, sizeof(method) - 1) != 0 || m->nparams < 1)
+        return;
+    if (rpc_read_error(&r, &code, NULL, NULL, &msg, &msg_len))
+        return;
+    note_clear(db);
+    db->note = true;
+    db->note_code = code;
+    db->note_msg = msg ? copy_string(msg, msg_len) : NULL;
+}
+
+/* Fails the call after the daemon closed the stream: with the message of an
+ * error notification that came first, if any. */
+static int closed_by_daemon(sqlited *db)
+{
+    if (db->note && db->note_msg) {
+        err_copy(db, SQLITED_ECLOSED, NULL, 0, db->note_msg,
+                 strlen(db->note_msg));
+        return SQLITED_ECLOSED;
+    }
+    if (db->note)
+        return err_setf(db, SQLITED_ECLOSED,
+                        "connection closed by the daemon after %s",
+                        sqlited_codename(db->note_code));
+    return err_set(db, SQLITED_ECLOSED, "connection closed by the daemon");
+}
+
+/* Waits for the response to @msgid and decodes its envelope into @m, whose
+ * readers point into the decoder's buffer (valid until the next read).
+ * Returns 0, or a transport failure, recorded, with the connection broken. */
+static int conn_await(sqlited *db, uint32_t msgid, int64_t deadline,
+                      struct rpc_message *m)
+{
+    for (;;) {
+        const char *msg, *why = "";
+        size_t len;
+        bool has_msgid;
+        int rc = conn_read_message(db, deadline, &msg, &len);
+
+        if (rc == SQLITED_EPROTO)
+            return conn_break(db, rc);
+        /* A daemon that closes after an error notification may leave our
+         * request unread, which turns the end of stream into a reset. */
+        if (rc == SQLITED_ECLOSED || (rc == -ECONNRESET && db->note))
+            return conn_break(db, closed_by_daemon(db));
+        if (rc == -ETIMEDOUT)
+            return conn_break(db, err_set(db, rc,
+                                          "timed out waiting for "
+                                          "the daemon's reply"));
+        if (rc)
+            return conn_break(db, err_set(db, rc, NULL));
+
+        if (rpc_parse(msg, len, m, &has_msgid, &why))
+            return conn_break(db, err_setf(db, SQLITED_EPROTO,
+                                           "malformed reply from the "
+                                           "daemon: %s",
+                                           why ? why : "bad envelope"));
+        switch (m->kind) {
+        case RPC_RESPONSE:
+            if (m->msgid != msgid)
+                return conn_break(
+                    db,
+                    err_setf(db, SQLITED_EPROTO,
+                             "reply to request %lu while waiting for %lu",
+                             (unsigned long)m->msgid, (unsigned long)msgid));
+            return 0;
+        case RPC_NOTIFICATION:
+            note_record(db, m);
+            break;
+        default:
+            return conn_break(
+                db, err_set(db, SQLITED_EPROTO, "the daemon sent a request"));
+        }
+    }
+}
+
+/* Starts a request in db->req: [0, msgid, method, [ with @nparams values
+ * for the caller to pack. Returns the msgid. */
+static uint32_t req_begin(sqlited *db, const char *method, uint32_t nparams)
+{
+    uint32_t msgid = db->next_msgid++;
+
+    /* A large request's buffer is not kept for the life of the connection. */
+    if (db->req.cap > KEEP_BYTES) {
+        size_t limit = db->req.limit;
+        codec_buf_close(&db->req);
+        codec_buf_init(&db->req, limit);
+    }
+    codec_buf_reset(&db->req);
+    rpc_pack_request_head(&db->req, msgid, method, nparams);
+    return msgid;
+}
+
+/* Accepts a daemon error code as a call result: SQLite codes (> 0) and the
+ * daemon's own. Client codes, errno values and 0 never come from the wire; a
+ * reply that claims them is malformed. */
+static bool wire_code_valid(int code)
+{
+    return code > 0 || (code <= -1000 && code > -1100);
+}
+
+/* Sends the request in db->req and waits for its response. Returns 0 with
+ * the envelope in @m (result reader ready), the daemon's error code with its
+ * name and message recorded (connection usable), or a failure of the
+ * request or the transport, recorded. */
+static int conn_call(sqlited *db, uint32_t msgid, int64_t deadline,
+                     struct rpc_message *m)
+{
+    int rc;
+
+    if (db->req.error == CODEC_BUF_NOMEM)
+        return err_set(db, -ENOMEM, NULL);
+    if (db->req.error != CODEC_BUF_OK)
+        return err_setf(db, SQLITED_TOO_LARGE,
+                        "request larger than the daemon's limit of %zu bytes",
+                        db->max_message);
+
+    note_clear(db);
+    /* The previous reply is consumed: give back a large read buffer. */
+    codec_decoder_shrink(&db->dec, KEEP_BYTES);
+
+    rc = conn_send(db, db->req.data, db->req.len, deadline);
+    if (rc) {
+        /* A daemon that hung up may have said why first: read what is
+         * already there, without waiting. An orderly end of stream (with or
+         * without an error notification before it) is a close like any
+         * other, reported as SQLITED_ECLOSED. */
+        if (rc == -EPIPE || rc == -ECONNRESET) {
+            int drained = conn_await(db, msgid, now_ms(), m);
+            if (drained == SQLITED_ECLOSED)
+                return drained;
+        }
+        if (rc == -ETIMEDOUT)
+            return conn_break(db, err_set(db, rc,
+                                          "timed out sending to the "
+                                          "daemon"));
+        return conn_break(db, err_set(db, rc, NULL));
+    }
+
+    rc = conn_await(db, msgid, deadline, m);
+    if (rc)
+        return rc;
+    if (!m->is_error)
+        return 0;
+
+    struct codec_reader r = m->error;
+    const char *name, *msg;
+    uint32_t name_len, msg_len;
+    int code;
+    if (rpc_read_error(&r, &code, &name, &name_len, &msg, &msg_len) ||
+        !wire_code_valid(code))
+        return conn_break(db, err_set(db, SQLITED_EPROTO,
+                                      "malformed error object from the "
+                                      "daemon"));
+    return err_copy(db, code, name, name_len, msg, msg_len);
+}
+
+/* ------------------------------------------------------- map walking help */
+
+static bool key_is(const char *k, uint32_t len, const char *want)
+{
+    size_t n = strlen(want);
+    return len == n && memcmp(k, want, n) == 0;
+}
+
+/* Reads a map key. Returns 0 with a string key, 1 when the key is of another
+ * type (then skipped, with its value still to read), -1 on malformed bytes. */
+static int read_key(struct codec_reader *r, const char **k, uint32_t *len)
+{
+    if (codec_read_str(r, k, len) == 0)
+        return 0;
+    return codec_skip(r) ? -1 : 1;
+}
+
+/* ---------------------------------------------------------- connection */
+
+/* Reads the "limits" map of the handshake. Returns 0 or -1 (malformed). */
+static int hello_limits(sqlited *db, struct codec_reader *r)
+{
+    uint32_t n;
+
+    if (codec_read_map(r, &n))
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        uint32_t klen;
+        int kr = read_key(r, &k, &klen);
+        int64_t v;
+
+        if (kr < 0)
+            return -1;
+        if (kr == 0 && key_is(k, klen, "max_message_size")) {
+            if (codec_read_int64(r, &v) || v < 0)
+                return -1;
+            db->max_message =
+                (uint64_t)v > SIZE_MAX ? SIZE_MAX : (size_t)(uint64_t)v;
+        } else if (kr == 0 && key_is(k, klen, "max_params")) {
+            if (codec_read_int64(r, &v) || v < 0 || v > UINT_MAX)
+                return -1;
+            db->max_params = (unsigned)v;
+        } else if (codec_skip(r)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Checks and stores the handshake result. The protocol version is judged
+ * first: a daemon of another version may shape the rest differently. */
+static int hello_parse(sqlited *db, struct codec_reader r)
+{
+    bool have_protocol = false, bad = false;
+    int64_t protocol = 0;
+    uint32_t n;
+
+    if (codec_read_map(&r, &n))
+        return err_set(db, SQLITED_EPROTO, "handshake reply is not a map");
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k, *s;
+        uint32_t klen, slen;
+        char **dst = NULL;
+        int kr = read_key(&r, &k, &klen);
+
+        if (kr < 0)
+            return err_set(db, SQLITED_EPROTO, "malformed handshake reply");
+        if (kr == 0 && key_is(k, klen, "protocol")) {
+            struct codec_reader probe = r;
+            if (codec_read_int64(&probe, &protocol) == 0) {
+                have_protocol = true;
+                r = probe;
+                continue;
+            }
+            bad = true;
+        } else if (kr == 0 && key_is(k, klen, "limits")) {
+            struct codec_reader probe = r;
+            if (hello_limits(db, &probe) == 0) {
+                r = probe;
+                continue;
+            }
+            bad = true;
+        } else if (kr == 0 && key_is(k, klen, "version")) {
+            dst = &db->server_version;
+        } else if (kr == 0 && key_is(k, klen, "sqlite_version")) {
+            dst = &db->sqlite_version;
+        }
+        if (dst && codec_read_str(&r, &s, &slen) == 0) {
+            free(*dst);
+            *dst = copy_string(s, slen);
+            if (!*dst)
+                return err_set(db, -ENOMEM, NULL);
+            continue;
+        }
+        if (dst)
+            bad = true;
+        if (codec_skip(&r))
+            return err_set(db, SQLITED_EPROTO, "malformed handshake reply");
+    }
+    if (!have_protocol)
+        return err_set(db, SQLITED_EPROTO,
+                       "handshake reply has no protocol version");
+    if (protocol != SQLITED_PROTOCOL_VERSION)
+        return err_setf(db, SQLITED_EVERSION,
+                        "the daemon speaks protocol %lld, this library %d",
+                        (long long)protocol, SQLITED_PROTOCOL_VERSION);
+    if (bad)
+        return err_set(db, SQLITED_EPROTO, "malformed handshake reply");
+    return 0;
+}
+
+/* Connects @fd to @addr within @deadline. The socket is non-blocking here. */
+static int connect_socket(int fd, const struct sockaddr_un *addr,
+                          socklen_t addr_len, int64_t deadline)
+{
+    for (;;) {
+        if (connect(fd, (const struct sockaddr *)addr, addr_len) == 0)
+            return 0;
+        if (errno == EINPROGRESS || errno == EINTR) {
+            int err = 0;
+            socklen_t len = sizeof(err);
+            int rc = wait_fd(fd, POLLOUT, deadline);
+            if (rc)
+                return rc;
+            if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len))
+                return -errno;
+            return -err;
+        }
+        if (errno != EAGAIN)
+            return -errno;
+        /* A Unix socket whose listen backlog is full refuses a non-blocking
+         * connect with EAGAIN and cannot be polled for room: retry until
+         * the deadline, as a blocking connect would wait. */
+        int pause = 10;
+        if (deadline >= 0) {
+            int64_t left = deadline - now_ms();
+            if (left <= 0)
+                return -ETIMEDOUT;
+            if (left < pause)
+                pause = (int)left;
+        }
+        poll(NULL, 0, pause);
+    }
+}
+
+SQLITED_API int sqlited_open(const char *path, int timeout_ms, sqlited **out)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    struct codec_limits limits = {
+        .max_message = CLIENT_MAX_MESSAGE,
+        .max_depth = RPC_MAX_DEPTH,
+        .max_items = UINT32_MAX,
+    };
+    struct rpc_message m;
+    int64_t deadline;
+    sqlited *db;
+    size_t path_len;
+    int rc, flags;
+
+    if (!out)
+        return SQLITED_EMISUSE;
+    *out = NULL;
+    if (!path)
+        path = SQLITED_DEFAULT_SOCKET;
+    path_len = strlen(path);
+    if (path_len == 0)
+        return -ENOENT;
+    if (path_len >= sizeof(addr.sun_path))
+        return -ENAMETOOLONG;
+    memcpy(addr.sun_path, path, path_len + 1);
+    deadline = timeout_ms > 0 ? now_ms() + timeout_ms : -1;
+
+    db = calloc(1, sizeof(*db));
+    if (!db)
+        return -ENOMEM;
+    db->fd = -1;
+    db->next_msgid = 1;
+    db->max_message = RPC_MAX_MESSAGE_DEFAULT;
+    db->max_params = RPC_MAX_PARAMS;
+    codec_decoder_init(&db->dec, &limits);
+    codec_buf_init(&db->req, 0);
+    err_ok(db);
+
+    db->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (db->fd < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    rc = connect_socket(
+        db->fd, &addr,
+        (socklen_t)(offsetof(struct sockaddr_un, sun_path) + path_len + 1),
+        deadline);
+    if (rc)
+        goto fail;
+    /* Calls block; the handshake polls before each read and write instead
+     * so that the deadline still applies. */
+    flags = fcntl(db->fd, F_GETFL);
+    if (flags < 0 || fcntl(db->fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+        rc = -errno;
+        goto fail;
+    }
+
+    rc = conn_call(db, req_begin(db, "hello", 0), deadline, &m);
+    if (rc)
+        goto fail;
+    rc = hello_parse(db, m.result);
+    if (rc)
+        goto fail;
+    if (!db->server_version)
+        db->server_version = copy_string("", 0);
+    if (!db->sqlite_version)
+        db->sqlite_version = copy_string("", 0);
+    if (!db->server_version || !db->sqlite_version) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    /* Refuse here what the daemon would refuse by closing the connection. */
+    db->req.limit = db->max_message > 0 ? db->max_message : SIZE_MAX;
+    err_ok(db);
+    *out = db;
+    return 0;
+
+fail:
+    sqlited_close(db);
+    return rc;
+}
+
+SQLITED_API void sqlited_close(sqlited *db)
+{
+    if (!db)
+        return;
+    if (db->fd >= 0)
+        close(db->fd);
+    codec_decoder_close(&db->dec);
+    codec_buf_close(&db->req);
+    err_free_owned(db);
+    note_clear(db);
+    free(db->server_version);
+    free(db->sqlite_version);
+    free(db);
+}
+
+/* Common entry of every call: NULL and broken connections fail here. */
+static int call_begin(sqlited *db)
+{
+    if (db->broken)
+        return err_set(db, SQLITED_ECLOSED,
+                       "the connection was closed by an earlier error");
+    return 0;
+}
+
+SQLITED_API int sqlited_ping(sqlited *db)
+{
+    struct rpc_message m;
+    const char *s;
+    uint32_t len;
+    int rc;
+
+    if (!db)
+        return SQLITED_EMISUSE;
+    rc = call_begin(db);
+    if (rc)
+        return rc;
+    rc = conn_call(db, req_begin(db, "ping", 0), -1, &m);
+    if (rc)
+        return rc;
+    if (codec_read_str(&m.result, &s, &len) || !key_is(s, len, "pong"))
+        return conn_break(
+            db, err_set(db, SQLITED_EPROTO, "the daemon did not answer pong"));
+    return err_ok(db);
+}
+
+SQLITED_API const char *sqlited_server_version(sqlited *db)
+{
+    return db ? db->server_version : "";
+}
+
+SQLITED_API const char *sqlited_sqlite_version(sqlited *db)
+{
+    return db ? db->sqlite_version : "";
+}
+
+SQLITED_API size_t sqlited_max_message_size(sqlited *db)
+{
+    return db ? db->max_message : 0;
+}
+
+SQLITED_API unsigned sqlited_max_params(sqlited *db)
+{
+    return db ? db->max_params : 0;
+}
+
+SQLITED_API int sqlited_errcode(sqlited *db)
+{
+    return db ? db->errcode : SQLITED_EMISUSE;
+}
+
+SQLITED_API const char *sqlited_errname(sqlited *db)
+{
+    return db ? db->errname : sqlited_codename(SQLITED_EMISUSE);
+}
+
+SQLITED_API const char *sqlited_errmsg(sqlited *db)
+{
+    return db ? db->errmsg : sqlited_strerror(SQLITED_EMISUSE);
+}
+
+SQLITED_API int64_t sqlited_changes(sqlited *db)
+{
+    return db ? db->changes : 0;
+}
+
+SQLITED_API int64_t sqlited_last_insert_rowid(sqlited *db)
+{
+    return db ? db->last_insert_rowid : 0;
+}
+
+/* ---------------------------------------------------------------- results */
+
+/* What a result map holds, found in one pass over its keys. */
+struct result_scan {
+    bool has_columns, has_rows, has_changes, has_rowid;
+    struct codec_reader columns; /* on the first name */
+    uint32_t ncols;
+    struct codec_reader rows; /* on the first row */
+    uint32_t nrows;
+    int64_t changes, rowid;
+};
+
+/* Walks the result map in @r (keys in any order, unknown keys skipped).
+ * Returns 0 or -1 when it is malformed. Row contents are checked later, one
+ * row at a time, by sqlited_rows_next(). */
+static int result_scan(struct codec_reader r, struct result_scan *s)
+{
+    uint32_t n;
+
+    memset(s, 0, sizeof(*s));
+    if (codec_read_map(&r, &n))
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        uint32_t klen;
+        int kr = read_key(&r, &k, &klen);
+
+        if (kr < 0)
+            return -1;
+        if (kr == 0 && key_is(k, klen, "columns")) {
+            if (s->has_columns || codec_read_array(&r, &s->ncols))
+                return -1;
+            s->has_columns = true;
+            s->columns = r;
+            for (uint32_t c = 0; c < s->ncols; c++) {
+                const char *name;
+                uint32_t len;
+                if (codec_read_str(&r, &name, &len))
+                    return -1;
+            }
+        } else if (kr == 0 && key_is(k, klen, "rows")) {
+            if (s->has_rows || codec_read_array(&r, &s->nrows))
+                return -1;
+            s->has_rows = true;
+            s->rows = r;
+            for (uint32_t row = 0; row < s->nrows; row++)
+                if (codec_skip(&r))
+                    return -1;
+        } else if (kr == 0 && key_is(k, klen, "changes")) {
+            if (s->has_changes || codec_read_int64(&r, &s->changes))
+                return -1;
+            s->has_changes = true;
+        } else if (kr == 0 && key_is(k, klen, "last_insert_rowid")) {
+            if (s->has_rowid || codec_read_int64(&r, &s->rowid))
+                return -1;
+            s->has_rowid = true;
+        } else if (codec_skip(&r)) {
+            return -1;
+        }
+    }
+    /* SQLite allows at most 32767 columns; an int must hold the count. */
+    if (s->ncols > INT_MAX)
+        return -1;
+    return 0;
+}
+
+/* Moves @r from the buffer at @from to the same offset in @to. */
+static void rebase(struct codec_reader *r, const char *from, const char *to,
+                   size_t len)
+{
+    size_t off = (size_t)((const char *)r->p - from);
+
+    codec_reader_init(r, to + off, len - off);
+}
+
+/* Builds a sqlited_rows from the result value at @start (@len bytes): copies
+ * it, then the column names. Returns 0 or -ENOMEM. */
+static int rows_build(const struct result_scan *s, const char *start,
+                      size_t len, sqlited_rows **out)
+{
+    sqlited_rows *rows = calloc(1, sizeof(*rows));
+    struct codec_reader cr;
+    size_t bytes, n = s->ncols;
+    char *p;
+
+    *out = NULL;
+    if (!rows)
+        return -ENOMEM;
+    rows->data = malloc(len ? len : 1);
+    if (!rows->data)
+        goto nomem;
+    memcpy(rows->data, start, len);
+    rows->len = len;
+    rows->ncols = (int)s->ncols;
+    rows->nrows = s->nrows;
+    rows->changes = s->has_changes ? s->changes : 0;
+    rows->last_insert_rowid = s->has_rowid ? s->rowid : 0;
+    if (s->has_rows) {
+        rows->next = s->rows;
+        rebase(&rows->next, start, rows->data, len);
+    }
+
+    /* Names: one block of pointers followed by the strings. Every name took
+     * at least one byte of the message, so these sizes cannot overflow. */
+    bytes = n * sizeof(char *);
+    cr = s->columns;
+    for (size_t i = 0; i < n; i++) {
+        const char *name;
+        uint32_t nlen;
+        codec_read_str(&cr, &name, &nlen);
+        bytes += (size_t)nlen + 1;
+    }
+    rows->names = malloc(bytes ? bytes : 1);
+    rows->values = calloc(n ? n : 1, sizeof(*rows->values));
+    if (!rows->names || !rows->values)
+        goto nomem;
+    p = (char *)(rows->names + n);
+    cr = s->columns;
+    for (size_t i = 0; i < n; i++) {
+        const char *name;
+        uint32_t nlen;
+        codec_read_str(&cr, &name, &nlen);
+        memcpy(p, name, nlen);
+        p[nlen] = '\0';
+        rows->names[i] = p;
+        p += (size_t)nlen + 1;
+    }
+    *out = rows;
+    return 0;
+
+nomem:
+    sqlited_rows_close(rows);
+    return -ENOMEM;
+}
+
+/* Shared body of sqlited_exec() and sqlited_query(). */
+static int run_sql(sqlited *db, const char *method, const char *sql,
+                   const sqlited_params *params, sqlited_rows **rows,
+                   bool is_query)
+{
+    bool with_params = params && params->count > 0;
+    struct result_scan scan;
+    struct rpc_message m;
+    struct codec_reader end;
+    uint32_t msgid;
+    int rc;
+
+    if (rows)
+        *rows = NULL;
+    if (!db)
+        return SQLITED_EMISUSE;
+    if (!sql)
+        return err_set(db, SQLITED_EMISUSE, "sql is NULL");
+    if (is_query && !rows)
+        return err_set(db, SQLITED_EMISUSE,
+                       "sqlited_query() needs a rows out-parameter");
+    rc = call_begin(db);
+    if (rc)
+        return rc;
+
+    msgid = req_begin(db, method, with_params ? 2 : 1);
+    codec_pack_cstr(&db->req, sql);
+    if (with_params) {
+        if (params->style == STYLE_NAMED)
+            msgpack_pack_map(&db->req.pk, params->count);
+        else
+            msgpack_pack_array(&db->req.pk, params->count);
+        codec_buf_append(&db->req, params->buf.data, params->buf.len);
+    }
+    rc = conn_call(db, msgid, -1, &m);
+    if (rc)
+        return rc;
+
+    end = m.result;
+    if (result_scan(m.result, &scan) || codec_skip(&end))
+        return conn_break(db, err_set(db, SQLITED_EPROTO,
+                                      "malformed result from the daemon"));
+    /* A read has no counts; it leaves those of the last write in place.
+     * They are recorded first: the call succeeded on the daemon even if
+     * copying the rows runs out of memory below. */
+    if (!is_query || scan.has_changes) {
+        db->changes = scan.has_changes ? scan.changes : 0;
+        db->last_insert_rowid = scan.has_rowid ? scan.rowid : 0;
+    }
+    if (rows) {
+        const char *start = (const char *)m.result.p;
+        rc = rows_build(&scan, start, (size_t)((const char *)end.p - start),
+                        rows);
+        if (rc)
+            return err_set(db, rc, NULL);
+    }
+    return err_ok(db);
+}
+
+SQLITED_API int sqlited_exec(sqlited *db, const char *sql,
+                             const sqlited_params *params, sqlited_rows **rows)
+{
+    return run_sql(db, "exec", sql, params, rows, false);
+}
+
+SQLITED_API int sqlited_query(sqlited *db, const char *sql,
+                              const sqlited_params *params, sqlited_rows **rows)
+{
+    return run_sql(db, "query", sql, params, rows, true);
+}
+
+/* Reads one row's values into rows->values, NUL-terminating TEXT values in
+ * rows->text. Only on success does the row position move, so after -ENOMEM
+ * the same row can be tried again. */
+static int rows_decode(sqlited_rows *rows)
+{
+    struct codec_reader r = rows->next;
+    struct codec_value *v = rows->values;
+    size_t need = 0;
+    uint32_t n;
+    char *p;
+
+    if (codec_read_array(&r, &n) || n != (uint32_t)rows->ncols)
+        return SQLITED_EPROTO;
+    for (uint32_t i = 0; i < n; i++) {
+        if (codec_read(&r, &v[i]))
+            return SQLITED_EPROTO;
+        switch (v[i].type) {
+        case CODEC_NIL:
+        case CODEC_INT:
+        case CODEC_FLOAT:
+        case CODEC_BIN:
+            break;
+        case CODEC_STR:
+            need += (size_t)v[i].v.s.len + 1;
+            break;
+        case CODEC_BOOL: /* not sent by the daemon; read as SQLite would */
+            v[i].v.i = v[i].v.b ? 1 : 0;
+            v[i].type = CODEC_INT;
+            break;
+        case CODEC_UINT: /* above INT64_MAX: SQLite would make it a REAL */
+            v[i].v.f = (double)v[i].v.u;
+            v[i].type = CODEC_FLOAT;
+            break;
+        default:
+            return SQLITED_EPROTO;
+        }
+    }
+    if (need > rows->text_cap) {
+        p = realloc(rows->text, need);
+        if (!p)
+            return -ENOMEM;
+        rows->text = p;
+        rows->text_cap = need;
+    }
+    p = rows->text;
+    for (uint32_t i = 0; i < n; i++) {
+        if (v[i].type != CODEC_STR)
+            continue;
+        memcpy(p, v[i].v.s.ptr, v[i].v.s.len);
+        p[v[i].v.s.len] = '\0';
+        v[i].v.s.ptr = p;
+        p += (size_t)v[i].v.s.len + 1;
+    }
+    rows->next = r;
+    return 0;
+}
+
+SQLITED_API int sqlited_rows_next(sqlited_rows *rows)
+{
+    int rc;
+
+    if (!rows)
+        return SQLITED_EMISUSE;
+    if (rows->state == ROWS_BAD)
+        return SQLITED_EPROTO;
+    if (rows->state == ROWS_DONE || rows->index >= rows->nrows) {
+        rows->state = ROWS_DONE;
+        return RC_DONE;
+    }
+    rc = rows_decode(rows);
+    if (rc == SQLITED_EPROTO) {
+        rows->state = ROWS_BAD;
+        return rc;
+    }
+    if (rc) {
+        /* Out of memory: no current row, but the next call may succeed. */
+        rows->state = ROWS_BEFORE;
+        return rc;
+    }
+    rows->index++;
+    rows->state = ROWS_ON_ROW;
+    return RC_ROW;
+}
+
+SQLITED_API void sqlited_rows_close(sqlited_rows *rows)
+{
+    if (!rows)
+        return;
+    free(rows->data);
+    free(rows->names);
+    free(rows->values);
+    free(rows->text);
+    free(rows);
+}
+
+SQLITED_API int sqlited_rows_column_count(const sqlited_rows *rows)
+{
+    return rows ? rows->ncols : 0;
+}
+
+SQLITED_API const char *sqlited_rows_column_name(const sqlited_rows *rows,
+                                                 int i)
+{
+    if (!rows || i < 0 || i >= rows->ncols)
+        return NULL;
+    return rows->names[i];
+}
+
+SQLITED_API uint64_t sqlited_rows_count(const sqlited_rows *rows)
+{
+    return rows ? rows->nrows : 0;
+}
+
+SQLITED_API int64_t sqlited_rows_changes(const sqlited_rows *rows)
+{
+    return rows ? rows->changes : 0;
+}
+
+SQLITED_API int64_t sqlited_rows_last_insert_rowid(const sqlited_rows *rows)
+{
+    return rows ? rows->last_insert_rowid : 0;
+}
+
+/* The value of column @i of the current row, or NULL. */
+static const struct codec_value *cell(const sqlited_rows *rows, int i)
+{
+    if (!rows || rows->state != ROWS_ON_ROW || i < 0 || i >= rows->ncols)
+        return NULL;
+    return &rows->values[i];
+}
+
+SQLITED_API int sqlited_column_type(const sqlited_rows *rows, int i)
+{
+    const struct codec_value *v = cell(rows, i);
+
+    if (!v)
+        return SQLITED_NULL;
+    switch (v->type) {
+    case CODEC_INT:
+        return SQLITED_INTEGER;
+    case CODEC_FLOAT:
+        return SQLITED_FLOAT;
+    case CODEC_STR:
+        return SQLITED_TEXT;
+    case CODEC_BIN:
+        return SQLITED_BLOB;
+    default:
+        return SQLITED_NULL;
+    }
+}
+
+/* A REAL read as an integer, as SQLite's doubleToInt64: truncated, clamped
+ * to the int64 range, and NaN (which SQLite never stores) as 0. */
+static int64_t double_to_int64(double d)
+{
+    if (isnan(d))
+        return 0;
+    if (d <= (double)INT64_MIN)
+        return INT64_MIN;
+    if (d >= (double)INT64_MAX)
+        return INT64_MAX;
+    return (int64_t)d;
+}
+
+/* Where the number at the start of @s begins, as SQLite's text-to-number
+ * conversions see it: after white space and a sign, a digit or a '.' then a
+ * digit. Returns false when @s does not start with a decimal number; a
+ * leading "0x" reads as 0, as in SQLite, so strtod() must not see it. */
+static bool text_is_number(const char *s)
+{
+    while (*s == ' ' || (*s >= '\t' && *s <= '\r'))
+        s++;
+    if (*s == '+' || *s == '-')
+        s++;
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+        return false;
+    if (*s == '.')
+        s++;
+    return *s >= '0' && *s <= '9';
+}
+
+SQLITED_API int64_t sqlited_column_int64(const sqlited_rows *rows, int i)
+{
+    const struct codec_value *v = cell(rows, i);
+
+    if (!v)
+        return 0;
+    switch (v->type) {
+    case CODEC_INT:
+        return v->v.i;
+    case CODEC_FLOAT:
+        return double_to_int64(v->v.f);
+    case CODEC_STR:
+        /* strtoll() reads a leading integer, clamps on overflow and gives 0
+         * for text that does not start with one: as sqlite3_column_int64. */
+        return strtoll(v->v.s.ptr, NULL, 10);
+    default:
+        return 0;
+    }
+}
+
+SQLITED_API double sqlited_column_double(const sqlited_rows *rows, int i)
+{
+    const struct codec_value *v = cell(rows, i);
+
+    if (!v)
+        return 0.0;
+    switch (v->type) {
+    case CODEC_INT:
+        return (double)v->v.i;
+    case CODEC_FLOAT:
+        return v->v.f;
+    case CODEC_STR:
+        /* Leading decimal number only: strtod() would also take "inf",
+         * "nan" and hex floats, which SQLite reads as 0. */
+        return text_is_number(v->v.s.ptr) ? strtod(v->v.s.ptr, NULL) : 0.0;
+    default:
+        return 0.0;
+    }
+}
+
+SQLITED_API const char *sqlited_column_text(const sqlited_rows *rows, int i)
+{
+    const struct codec_value *v = cell(rows, i);
+
+    return v && v->type == CODEC_STR ? v->v.s.ptr : NULL;
+}
+
+SQLITED_API const void *sqlited_column_blob(const sqlited_rows *rows, int i)
+{
+    const struct codec_value *v = cell(rows, i);
+
+    if (!v)
+        return NULL;
+    if (v->type == CODEC_STR)
+        return v->v.s.ptr;
+    if (v->type == CODEC_BIN && v->v.s.len > 0)
+        return v->v.s.ptr;
+    return NULL;
+}
+
+SQLITED_API size_t sqlited_column_bytes(const sqlited_rows *rows, int i)
+{
+    const struct codec_value *v = cell(rows, i);
+
+    if (v && (v->type == CODEC_STR || v->type == CODEC_BIN))
+        return v->v.s.len;
+    return 0;
+}
+
+/* ------------------------------------------------------------- parameters */
+
+SQLITED_API int sqlited_params_open(sqlited_params **out)
+{
+    sqlited_params *p;
+
+    if (!out)
+        return SQLITED_EMISUSE;
+    p = calloc(1, sizeof(*p));
+    *out = p;
+    if (!p)
+        return -ENOMEM;
+    codec_buf_init(&p->buf, 0);
+    p->style = STYLE_NONE;
+    return 0;
+}
+
+SQLITED_API void sqlited_params_close(sqlited_params *p)
+{
+    if (!p)
+        return;
+    codec_buf_close(&p->buf);
+    free(p);
+}
+
+SQLITED_API void sqlited_params_clear(sqlited_params *p)
+{
+    if (!p)
+        return;
+    codec_buf_reset(&p->buf);
+    p->count = 0;
+    p->style = STYLE_NONE;
+}
+
+SQLITED_API unsigned sqlited_params_count(const sqlited_params *p)
+{
+    return p ? p->count : 0;
+}
+
+/* Checks that a value named @name (NULL: positional) may join @p, then packs
+ * the name of a named value. Stores in *@mark where the list ended. */
+static int params_begin(sqlited_params *p, const char *name, size_t *mark)
+{
+    enum params_style style = name ? STYLE_NAMED : STYLE_POSITIONAL;
+
+    if (!p)
+        return SQLITED_EMISUSE;
+    if (p->style != STYLE_NONE && p->style != style)
+        return SQLITED_EMISUSE;
+    if (p->count == UINT32_MAX)
+        return SQLITED_TOO_LARGE;
+    *mark = p->buf.len;
+    if (name)
+        codec_pack_cstr(&p->buf, name);
+    return 0;
+}
+
+/* Completes the value begun at @mark: counts it, or rolls the list back to
+ * @mark when the encoding ran out of memory. */
+static int params_end(sqlited_params *p, const char *name, size_t mark)
+{
+    if (p->buf.error != CODEC_BUF_OK) {
+        p->buf.len = mark;
+        p->buf.error = CODEC_BUF_OK;
+        return -ENOMEM;
+    }
+    p->count++;
+    p->style = name ? STYLE_NAMED : STYLE_POSITIONAL;
+    return 0;
+}
+
+SQLITED_API int sqlited_params_add_int64(sqlited_params *p, const char *name,
+                                         int64_t value)
+{
+    size_t mark;
+    int rc = params_begin(p, name, &mark);
+
+    if (rc)
+        return rc;
+    msgpack_pack_int64(&p->buf.pk, value);
+    return params_end(p, name, mark);
+}
+
+SQLITED_API int sqlited_params_add_double(sqlited_params *p, const char *name,
+                                          double value)
+{
+    size_t mark;
+    int rc = params_begin(p, name, &mark);
+
+    if (rc)
+        return rc;
+    msgpack_pack_double(&p->buf.pk, value);
+    return params_end(p, name, mark);
+}
+
+SQLITED_API int sqlited_params_add_text(sqlited_params *p, const char *name,
+                                        const char *text, int64_t len)
+{
+    size_t mark;
+    int rc;
+
+    if (len < -1 || (!text && len != 0))
+        return SQLITED_EMISUSE;
+    if (len == -1)
+        len = (int64_t)strlen(text);
+    /* MessagePack strings hold at most 2^32-1 bytes. */
+    if ((uint64_t)len > UINT32_MAX)
+        return SQLITED_TOO_LARGE;
+    rc = params_begin(p, name, &mark);
+    if (rc)
+        return rc;
+    codec_pack_str(&p->buf, text ? text : "", (size_t)len);
+    return params_end(p, name, mark);
+}
+
+SQLITED_API int sqlited_params_add_blob(sqlited_params *p, const char *name,
+                                        const void *data, size_t len)
+{
+    size_t mark;
+    int rc;
+
+    if (!data && len != 0)
+        return SQLITED_EMISUSE;
+    if (len > UINT32_MAX)
+        return SQLITED_TOO_LARGE;
+    rc = params_begin(p, name, &mark);
+    if (rc)
+        return rc;
+    msgpack_pack_bin(&p->buf.pk, len);
+    if (len > 0)
+        msgpack_pack_bin_body(&p->buf.pk, data, len);
+    return params_end(p, name, mark);
+}
+
+SQLITED_API int sqlited_params_add_null(sqlited_params *p, const char *name)
+{
+    size_t mark;
+    int rc = params_begin(p, name, &mark);
+
+    if (rc)
+        return rc;
+    msgpack_pack_nil(&p->buf.pk);
+    return params_end(p, name, mark);
+}
