@@ -30,12 +30,40 @@ static int progress(void *arg)
     return atomic_load(w->stop);
 }
 
+/* Settings the daemon owns: a client changing them would break every other
+ * client (journal_mode away from WAL, say), so setting them is refused.
+ * Reading them stays allowed. */
+static const char *const managed_pragmas[] = {
+    "journal_mode", "locking_mode",   "query_only",      "synchronous",
+    "mmap_size",    "cache_size",     "busy_timeout",    "temp_store",
+    "foreign_keys", "trusted_schema", "writable_schema",
+};
+
+static int authorize(void *arg, int action, const char *a, const char *b,
+                     const char *db, const char *trigger)
+{
+    struct worker *w = arg;
+    (void)db;
+    (void)trigger;
+    if (action != SQLITE_PRAGMA || a == NULL || b == NULL)
+        return SQLITE_OK;
+    for (size_t i = 0; i < sizeof(managed_pragmas) / sizeof(*managed_pragmas);
+         i++) {
+        if (sqlite3_stricmp(a, managed_pragmas[i]) == 0) {
+            w->denied = managed_pragmas[i];
+            return SQLITE_DENY;
+        }
+    }
+    return SQLITE_OK;
+}
+
 void execute_init(struct worker *w, sqlite3 *db, bool writer, size_t max_reply,
                   const atomic_bool *stop)
 {
     *w = (struct worker){
         .db = db, .writer = writer, .max_reply = max_reply, .stop = stop};
     sqlite3_progress_handler(db, PROGRESS_STEPS, progress, w);
+    sqlite3_set_authorizer(db, authorize, w);
 }
 
 __attribute__((format(printf, 3, 4))) static int fail(struct run *r, int code,
@@ -60,6 +88,11 @@ static int fail_sqlite(struct run *r, int rc)
     int code = sqlite3_extended_errcode(r->w->db);
     if (code == SQLITE_OK)
         code = rc;
+    if (code == SQLITE_AUTH && r->w->denied)
+        return fail(r, code,
+                    "PRAGMA %s is set by the daemon (see sqlited --help) "
+                    "and cannot be changed by a client",
+                    r->w->denied);
     return fail(r, code, "%s", sqlite3_errmsg(r->w->db));
 }
 
@@ -406,6 +439,7 @@ enum execute_result execute_job(struct worker *w, struct job *job)
     if (atomic_load(&job->cancelled))
         return EXECUTE_DONE;
     w->current = job;
+    w->denied = NULL;
     codec_buf_init(&out, w->max_reply);
     rpc_pack_response_head(&out, job->msgid);
 

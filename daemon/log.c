@@ -2,10 +2,12 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static enum log_level max_level = LOG_INFO;
+static int journal = -1; /* stderr goes to systemd's journal: 1, no: 0 */
 
 static const struct {
     const char *name;
@@ -39,9 +41,12 @@ void log_write(enum log_level level, const char *fmt, ...)
         return;
     /* One buffer, one write(2): lines from different threads never mix. */
     char line[1024];
+    /* systemd sets JOURNAL_STREAM when stderr is the journal, which then
+     * takes the priority from the prefix; anywhere else it is noise. */
+    if (journal < 0)
+        journal = getenv("JOURNAL_STREAM") != NULL;
     int n = snprintf(line, sizeof(line), "%ssqlited: %s: ",
-                     isatty(STDERR_FILENO) ? "" : levels[level].prefix,
-                     levels[level].name);
+                     journal ? levels[level].prefix : "", levels[level].name);
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);

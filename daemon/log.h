@@ -9,8 +9,8 @@ void log_set_level(enum log_level level);
 /* Parses "error", "warn", "info", "debug". Returns 0 or -1. */
 int log_parse_level(const char *name, enum log_level *level);
 
-/* Writes one line, prefixed with a syslog priority ("<3>") that the journal
- * understands and a terminal reader can ignore. Thread-safe: one write(2). */
+/* Writes one line to stderr; under systemd, prefixed with the syslog priority
+ * ("<3>") the journal understands. Thread-safe: one write(2) per line. */
 void log_write(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -60,11 +60,20 @@ void server_conn_gone(struct server *s)
     server_maybe_finish(s);
 }
 
+/* The grace period ends in two steps: first running statements are
+ * interrupted, so their clients learn why; a second later connections whose
+ * clients still do not read their answers are closed. */
 static void on_grace_over(uv_timer_t *timer)
 {
     struct server *s = timer->data;
-    log_warn("shutdown grace period over: interrupting work in flight");
-    atomic_store(&s->stop, true);
+    if (!atomic_load(&s->stop)) {
+        log_warn("shutdown grace period over: interrupting work in flight");
+        atomic_store(&s->stop, true);
+        uv_timer_start(&s->grace, on_grace_over, 1000, 0);
+        return;
+    }
+    for (struct conn *c = s->conns; c; c = c->next)
+        conn_close(c);
 }
 
 static void on_listener_closed(uv_handle_t *handle)
