@@ -50,11 +50,18 @@ void conn_close(struct conn *c)
     uv_close((uv_handle_t *)&c->pipe, on_close);
 }
 
-/* A draining connection closes as soon as nothing is owed to its client. */
+/* A draining connection closes as soon as nothing is owed to its client; so
+ * does every connection once the daemon is shutting down. */
 static void conn_check_drained(struct conn *c)
 {
-    if (c->draining && c->ninflight == 0 && c->writes == 0)
+    if ((c->draining || c->srv->shutting_down) && c->ninflight == 0 &&
+        c->writes == 0)
         conn_close(c);
+}
+
+void conn_shutdown(struct conn *c)
+{
+    conn_check_drained(c);
 }
 
 void conn_drain(struct conn *c)

@@ -14,7 +14,7 @@ struct server;
 
 /* Per-connection bounds: past either, the daemon stops reading from the
  * connection until the client has read its replies. */
-#define CONN_MAX_INFLIGHT 1024
+#define CONN_MAX_INFLIGHT 32
 #define CONN_MAX_QUEUED (16u << 20) /* reply bytes not yet written */
 
 struct conn {
@@ -55,6 +55,11 @@ void conn_track(struct conn *c, struct job *job);
 /* Stops reading and closes the connection once its replies are written;
  * work in flight finishes first. */
 void conn_drain(struct conn *c);
+
+/* The daemon is shutting down: the connection closes once nothing is owed
+ * to its client. Until then it keeps reading, so that a request sent in the
+ * meantime is answered (with SQLITED_SHUTTING_DOWN) rather than lost. */
+void conn_shutdown(struct conn *c);
 
 /* Closes the connection now; work in flight is cancelled, replies dropped. */
 void conn_close(struct conn *c);

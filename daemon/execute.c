@@ -30,31 +30,100 @@ static int progress(void *arg)
     return atomic_load(w->stop);
 }
 
-/* Settings the daemon owns: a client changing them would break every other
- * client (journal_mode away from WAL, say), so setting them is refused.
- * Reading them stays allowed. */
-static const char *const managed_pragmas[] = {
-    "journal_mode", "locking_mode",   "query_only",      "synchronous",
-    "mmap_size",    "cache_size",     "busy_timeout",    "temp_store",
-    "foreign_keys", "trusted_schema", "writable_schema",
+/* Per-connection settings. The daemon's connections serve every client, so
+ * a client setting one would change it for all the others (journal_mode away
+ * from WAL, CHECK constraints off, ...): setting them is refused, reading them
+ * stays allowed. Settings stored in the database file itself (user_version,
+ * application_id, page_size, auto_vacuum) and commands (wal_checkpoint,
+ * optimize, integrity_check, ...) are not in this list. */
+static const char *const connection_pragmas[] = {
+    "automatic_index",
+    "busy_timeout",
+    "cache_size",
+    "cache_spill",
+    "case_sensitive_like",
+    "cell_size_check",
+    "checkpoint_fullfsync",
+    "count_changes",
+    "data_store_directory",
+    "default_cache_size",
+    "empty_result_callbacks",
+    "encoding",
+    "foreign_keys",
+    "full_column_names",
+    "fullfsync",
+    "hard_heap_limit",
+    "ignore_check_constraints",
+    "journal_mode",
+    "journal_size_limit",
+    "legacy_alter_table",
+    "legacy_file_format",
+    "locking_mode",
+    "max_page_count",
+    "mmap_size",
+    "query_only",
+    "read_uncommitted",
+    "recursive_triggers",
+    "reverse_unordered_selects",
+    "secure_delete",
+    "short_column_names",
+    "soft_heap_limit",
+    "synchronous",
+    "temp_store",
+    "temp_store_directory",
+    "threads",
+    "trusted_schema",
+    "wal_autocheckpoint",
+    "writable_schema",
 };
 
+/* Refuses what would outlive the request on a connection other clients
+ * share, or reach beyond the one database the daemon serves, and records
+ * why: SQLite itself would only say "not authorized". */
 static int authorize(void *arg, int action, const char *a, const char *b,
                      const char *db, const char *trigger)
 {
     struct worker *w = arg;
-    (void)db;
     (void)trigger;
-    if (action != SQLITE_PRAGMA || a == NULL || b == NULL)
-        return SQLITE_OK;
-    for (size_t i = 0; i < sizeof(managed_pragmas) / sizeof(*managed_pragmas);
-         i++) {
-        if (sqlite3_stricmp(a, managed_pragmas[i]) == 0) {
-            w->denied = managed_pragmas[i];
-            return SQLITE_DENY;
+
+    switch (action) {
+    case SQLITE_PRAGMA:
+        if (b == NULL)
+            return SQLITE_OK;
+        for (size_t i = 0;
+             i < sizeof(connection_pragmas) / sizeof(*connection_pragmas);
+             i++) {
+            if (sqlite3_stricmp(a, connection_pragmas[i]) == 0) {
+                snprintf(w->denied, sizeof(w->denied),
+                         "PRAGMA %s is a setting of the daemon's shared "
+                         "connections and cannot be changed by a client",
+                         connection_pragmas[i]);
+                return SQLITE_DENY;
+            }
         }
+        return SQLITE_OK;
+    case SQLITE_ATTACH:
+    case SQLITE_DETACH:
+        snprintf(w->denied, sizeof(w->denied),
+                 "ATTACH and DETACH are not allowed: the daemon serves one "
+                 "database");
+        return SQLITE_DENY;
+    case SQLITE_CREATE_VTABLE:
+        if (db == NULL || sqlite3_stricmp(db, "temp") != 0)
+            return SQLITE_OK;
+        /* fall through */
+    case SQLITE_CREATE_TEMP_INDEX:
+    case SQLITE_CREATE_TEMP_TABLE:
+    case SQLITE_CREATE_TEMP_TRIGGER:
+    case SQLITE_CREATE_TEMP_VIEW:
+        snprintf(w->denied, sizeof(w->denied),
+                 "temporary tables, views, indexes and triggers are not "
+                 "allowed: they would outlive the request on a connection "
+                 "other clients share");
+        return SQLITE_DENY;
+    default:
+        return SQLITE_OK;
     }
-    return SQLITE_OK;
 }
 
 void execute_init(struct worker *w, sqlite3 *db, bool writer, size_t max_reply,
@@ -88,11 +157,8 @@ static int fail_sqlite(struct run *r, int rc)
     int code = sqlite3_extended_errcode(r->w->db);
     if (code == SQLITE_OK)
         code = rc;
-    if (code == SQLITE_AUTH && r->w->denied)
-        return fail(r, code,
-                    "PRAGMA %s is set by the daemon (see sqlited --help) "
-                    "and cannot be changed by a client",
-                    r->w->denied);
+    if (code == SQLITE_AUTH && r->w->denied[0])
+        return fail(r, code, "%s", r->w->denied);
     return fail(r, code, "%s", sqlite3_errmsg(r->w->db));
 }
 
@@ -155,6 +221,9 @@ static int bind_value(struct run *r, sqlite3_stmt *st, int i)
  * the bare name ("id") with any of SQLite's three named prefixes. */
 static int named_index(sqlite3_stmt *st, const char *key, uint32_t len)
 {
+    /* A NUL inside the key would cut it short and name another parameter. */
+    if (memchr(key, '\0', len) != NULL)
+        return 0;
     char small[128];
     char *name = len + 2 <= sizeof(small) ? small : malloc(len + 2);
     if (name == NULL)
@@ -252,9 +321,18 @@ static int pack_row(struct run *r, sqlite3_stmt *st, int ncols,
             break;
         case SQLITE_TEXT: {
             const char *s = (const char *)sqlite3_column_text(st, i);
+            size_t n = (size_t)sqlite3_column_bytes(st, i);
             if (s == NULL)
                 return fail(r, SQLITE_NOMEM, "out of memory");
-            codec_pack_str(out, s, (size_t)sqlite3_column_bytes(st, i));
+            /* SQLite stores whatever bytes it is given as TEXT. A str must
+             * be UTF-8 or strict decoders reject the whole reply, so other
+             * bytes travel as bin: nothing is lost, and the type says so. */
+            if (codec_utf8_valid(s, n)) {
+                codec_pack_str(out, s, n);
+            } else {
+                msgpack_pack_bin(&out->pk, n);
+                msgpack_pack_bin_body(&out->pk, s, n);
+            }
             break;
         }
         case SQLITE_BLOB: {
@@ -439,7 +517,7 @@ enum execute_result execute_job(struct worker *w, struct job *job)
     if (atomic_load(&job->cancelled))
         return EXECUTE_DONE;
     w->current = job;
-    w->denied = NULL;
+    w->denied[0] = '\0';
     codec_buf_init(&out, w->max_reply);
     rpc_pack_response_head(&out, job->msgid);
 

@@ -19,7 +19,7 @@ struct worker {
     size_t max_reply;        /* bytes; a larger result is SQLITED_TOO_LARGE */
     const atomic_bool *stop; /* set when running statements must end */
     struct job *current;     /* the job running now, for the progress handler */
-    const char *denied;      /* why the authorizer last refused, or NULL */
+    char denied[160];        /* why the authorizer last refused, or "" */
 };
 
 /* Prepares @w to run jobs on @db (installs its progress handler). */

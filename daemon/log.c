@@ -45,8 +45,9 @@ void log_write(enum log_level level, const char *fmt, ...)
      * takes the priority from the prefix; anywhere else it is noise. */
     if (journal < 0)
         journal = getenv("JOURNAL_STREAM") != NULL;
-    int n = snprintf(line, sizeof(line), "%ssqlited: %s: ",
-                     journal ? levels[level].prefix : "", levels[level].name);
+    int n = snprintf(line, sizeof(line),
+                     "%ssqlited: %s: ", journal ? levels[level].prefix : "",
+                     levels[level].name);
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);

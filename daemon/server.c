@@ -101,8 +101,8 @@ static void on_signal(uv_signal_t *handle, int signum)
     uv_close((uv_handle_t *)&s->listener, on_listener_closed);
     uv_timer_start(&s->grace, on_grace_over, s->cfg->shutdown_grace_ms, 0);
     for (struct conn *c = s->conns, *next; c; c = next) {
-        next = c->next; /* conn_drain may free c */
-        conn_drain(c);
+        next = c->next; /* closing may free c */
+        conn_shutdown(c);
     }
     server_maybe_finish(s);
 }

@@ -1,0 +1,949 @@
+/* Start a real sqlited daemon for a test, and talk to it (see harness.h). */
+#include "harness.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define MAX_ARGS 64
+
+int64_t harness_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int remaining_ms(int64_t deadline)
+{
+    int64_t left = deadline - harness_now_ms();
+    return left < 0 ? 0 : (int)left;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000,
+                          .tv_nsec = (long)(ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static int status_code(int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return -1;
+}
+
+/* ---------------------------------------------------------------- spawning
+ *
+ * Everything the child needs is prepared before fork(), so that between
+ * fork() and exec() it only makes async-signal-safe calls.
+ */
+
+/* An environment for children: ours, without anything that would make the
+ * daemon think systemd started it, plus @extra (may be NULL). */
+static char **child_environ(const char *extra)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 2, sizeof(*env));
+    cr_assert_not_null(env);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *e = environ[i];
+        if (strncmp(e, "NOTIFY_SOCKET=", 14) == 0 ||
+            strncmp(e, "LISTEN_FDS=", 11) == 0 ||
+            strncmp(e, "LISTEN_PID=", 11) == 0 ||
+            strncmp(e, "LISTEN_FDNAMES=", 15) == 0 ||
+            strncmp(e, "WATCHDOG_USEC=", 14) == 0 ||
+            strncmp(e, "WATCHDOG_PID=", 13) == 0)
+            continue;
+        env[k++] = environ[i];
+    }
+    if (extra)
+        env[k++] = (char *)extra;
+    env[k] = NULL;
+    return env;
+}
+
+/* Runs in the child after fork(): dies with the test process, sets up the
+ * standard descriptors (and fd 3 when @listen_fd is not -1, as systemd's
+ * socket activation does, writing the child's pid into @pid_slot), and
+ * execs. Never returns. */
+static void child_exec(pid_t parent, int in_fd, int out_fd, int err_fd,
+                       int listen_fd, char *pid_slot, const char *const *argv,
+                       char **env)
+{
+    /* A test that crashes or times out must not leave a daemon behind. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(127);
+    /* Restore what a test process may have changed. */
+    signal(SIGPIPE, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
+        _exit(127);
+    if (listen_fd >= 0) {
+        if (listen_fd == 3) {
+            if (fcntl(3, F_SETFD, 0) < 0)
+                _exit(127);
+        } else if (dup2(listen_fd, 3) < 0) {
+            _exit(127);
+        }
+        /* The pid in decimal, by hand: snprintf is not async-signal-safe. */
+        char digits[16];
+        int n = 0;
+        for (unsigned long pid = (unsigned long)getpid(); pid; pid /= 10)
+            digits[n++] = (char)('0' + pid % 10);
+        while (n > 0)
+            *pid_slot++ = digits[--n];
+        *pid_slot = '\0';
+    }
+    execve(argv[0], (char *const *)argv, env);
+    _exit(127);
+}
+
+void daemon_argv(const struct daemon *d, const char *const *extra_args,
+                 const char **argv, size_t max)
+{
+    size_t n = 0;
+    const char *base[] = {SQLITED_BIN,  "--database",  d->db_path, "--socket",
+                          d->sock_path, "--log-level", "warn"};
+    for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++) {
+        cr_assert_lt(n, max - 1);
+        argv[n++] = base[i];
+    }
+    for (size_t i = 0; extra_args && extra_args[i]; i++) {
+        cr_assert_lt(n, max - 1, "too many daemon arguments");
+        argv[n++] = extra_args[i];
+    }
+    argv[n] = NULL;
+}
+
+static void daemon_make_dir(struct daemon *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->notify_fd = -1;
+    strcpy(d->dir, "/tmp/sqlited-test-XXXXXX");
+    cr_assert_not_null(mkdtemp(d->dir), "mkdtemp: %s", strerror(errno));
+    d->has_dir = true;
+    snprintf(d->db_path, sizeof(d->db_path), "%s/test.db", d->dir);
+    snprintf(d->sock_path, sizeof(d->sock_path), "%s/sqlited.sock", d->dir);
+    snprintf(d->notify_path, sizeof(d->notify_path), "%s/notify.sock", d->dir);
+    snprintf(d->log_path, sizeof(d->log_path), "%s/daemon.log", d->dir);
+
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    strcpy(addr.sun_path, d->notify_path);
+    d->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(d->notify_fd, 0, "socket: %s", strerror(errno));
+    cr_assert_eq(bind(d->notify_fd, (struct sockaddr *)&addr, sizeof(addr)), 0,
+                 "bind %s: %s", d->notify_path, strerror(errno));
+}
+
+/* Discards datagrams left from an earlier run (STOPPING=1, say). */
+static void drain_notify(struct daemon *d)
+{
+    char buf[1024];
+    while (recv(d->notify_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+        ;
+}
+
+static bool has_ready_line(const char *s)
+{
+    for (const char *p = s; (p = strstr(p, "READY=1")) != NULL; p++)
+        if ((p == s || p[-1] == '\n') && (p[7] == '\0' || p[7] == '\n'))
+            return true;
+    return false;
+}
+
+static void daemon_spawn(struct daemon *d, const char *const *extra_args,
+                         int listen_fd)
+{
+    const char *argv[MAX_ARGS];
+    char notify_env[160];
+    char listen_fds_env[] = "LISTEN_FDS=1";
+    char listen_pid_env[32] = "LISTEN_PID=";
+
+    cr_assert_eq(d->pid, 0, "the daemon is already running");
+    daemon_argv(d, extra_args, argv, MAX_ARGS);
+    snprintf(notify_env, sizeof(notify_env), "NOTIFY_SOCKET=%s",
+             d->notify_path);
+    char **env = child_environ(notify_env);
+    if (listen_fd >= 0) {
+        size_t n = 0;
+        while (env[n])
+            n++;
+        char **grown = realloc(env, (n + 3) * sizeof(*env));
+        cr_assert_not_null(grown);
+        env = grown;
+        env[n++] = listen_fds_env;
+        env[n++] = listen_pid_env;
+        env[n] = NULL;
+    }
+    int log_fd =
+        open(d->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    cr_assert_geq(log_fd, 0, "open %s: %s", d->log_path, strerror(errno));
+    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    cr_assert_geq(null_fd, 0);
+    drain_notify(d);
+
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
+    if (pid == 0)
+        child_exec(parent, null_fd, null_fd, log_fd, listen_fd,
+                   listen_pid_env + strlen("LISTEN_PID="), argv, env);
+    d->pid = pid;
+    close(log_fd);
+    close(null_fd);
+    free(env);
+
+    /* Wait for READY=1, watching for an early exit. */
+    int64_t deadline = harness_now_ms() + HARNESS_READY_TIMEOUT_MS;
+    for (;;) {
+        int status;
+        pid_t w = waitpid(d->pid, &status, WNOHANG);
+        if (w == d->pid) {
+            d->pid = 0;
+            char *log = daemon_log(d);
+            cr_assert_fail("sqlited exited with status %d before it was "
+                           "ready; its stderr:\n%s",
+                           status_code(status), log);
+        }
+        int left = remaining_ms(deadline);
+        if (left == 0) {
+            char *log = daemon_log(d);
+            daemon_kill(d);
+            cr_assert_fail("sqlited not ready after %d ms; its stderr:\n%s",
+                           HARNESS_READY_TIMEOUT_MS, log);
+        }
+        struct pollfd pfd = {.fd = d->notify_fd, .events = POLLIN};
+        if (poll(&pfd, 1, left < 20 ? left : 20) <= 0)
+            continue;
+        char buf[4096];
+        ssize_t n = recv(d->notify_fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+        if (n <= 0)
+            continue;
+        buf[n] = '\0';
+        if (has_ready_line(buf))
+            return;
+    }
+}
+
+void daemon_start(struct daemon *d, const char *const *extra_args)
+{
+    daemon_make_dir(d);
+    daemon_spawn(d, extra_args, -1);
+}
+
+void daemon_start_activated(struct daemon *d, const char *const *extra_args)
+{
+    daemon_make_dir(d);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    strcpy(addr.sun_path, d->sock_path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0, "socket: %s", strerror(errno));
+    cr_assert_eq(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0,
+                 "bind %s: %s", d->sock_path, strerror(errno));
+    cr_assert_eq(listen(fd, 64), 0);
+    daemon_spawn(d, extra_args, fd);
+    close(fd);
+}
+
+void daemon_restart(struct daemon *d, const char *const *extra_args)
+{
+    cr_assert(d->has_dir, "daemon_restart before daemon_start");
+    daemon_spawn(d, extra_args, -1);
+}
+
+void daemon_signal(struct daemon *d, int sig)
+{
+    cr_assert_gt(d->pid, 0, "the daemon is not running");
+    cr_assert_eq(kill(d->pid, sig), 0, "kill: %s", strerror(errno));
+}
+
+int daemon_wait(struct daemon *d, int timeout_ms)
+{
+    if (d->pid <= 0)
+        return -1;
+    int64_t deadline = harness_now_ms() + timeout_ms;
+    for (;;) {
+        int status;
+        pid_t w = waitpid(d->pid, &status, WNOHANG);
+        if (w == d->pid) {
+            d->pid = 0;
+            return status_code(status);
+        }
+        if (w < 0 && errno != EINTR) {
+            d->pid = 0;
+            return -1;
+        }
+        if (remaining_ms(deadline) == 0)
+            return -1;
+        sleep_ms(5);
+    }
+}
+
+int daemon_stop(struct daemon *d)
+{
+    if (d->pid <= 0)
+        return -1;
+    kill(d->pid, SIGTERM);
+    int code = daemon_wait(d, HARNESS_STOP_TIMEOUT_MS);
+    if (code < 0 && d->pid > 0)
+        daemon_kill(d);
+    return code;
+}
+
+void daemon_kill(struct daemon *d)
+{
+    if (d->pid <= 0)
+        return;
+    kill(d->pid, SIGKILL);
+    int status;
+    while (waitpid(d->pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    d->pid = 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+                        struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* Signs that the daemon hit a defect a sanitizer or libuv caught. */
+static const char *const log_alarms[] = {
+    "ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+    "ERROR: ThreadSanitizer",  "WARNING: ThreadSanitizer",
+    "runtime error:",          "event loop not clean",
+};
+
+void daemon_cleanup(struct daemon *d)
+{
+    /* A daemon still running is stopped the way an operator would, so that
+     * every test also checks that it stops cleanly. */
+    int status = 0;
+    bool timed_out = false;
+    if (d->pid > 0) {
+        status = daemon_stop(d);
+        timed_out = status < 0;
+    }
+    char *log = d->has_dir ? daemon_log(d) : NULL;
+    if (d->notify_fd >= 0 && d->has_dir) {
+        close(d->notify_fd);
+        d->notify_fd = -1;
+    }
+    if (d->has_dir) {
+        nftw(d->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        d->has_dir = false;
+    }
+    if (log == NULL)
+        return;
+    const char *alarm = NULL;
+    for (size_t i = 0; i < sizeof(log_alarms) / sizeof(log_alarms[0]); i++)
+        if (strstr(log, log_alarms[i]))
+            alarm = log_alarms[i];
+    cr_assert_not(timed_out, "sqlited did not stop on SIGTERM; its stderr:\n%s",
+                  log);
+    cr_assert_eq(status, 0,
+                 "sqlited exited with status %d on SIGTERM; its stderr:\n%s",
+                 status, log);
+    cr_assert_null(alarm, "sqlited reported \"%s\"; its stderr:\n%s", alarm,
+                   log);
+    free(log);
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    cr_assert_not_null(buf);
+    buf[0] = '\0';
+    if (f == NULL)
+        return buf;
+    size_t n;
+    while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len < 2) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            cr_assert_not_null(buf);
+        }
+    }
+    buf[len] = '\0';
+    fclose(f);
+    return buf;
+}
+
+char *daemon_log(const struct daemon *d)
+{
+    return read_file(d->log_path);
+}
+
+/* -------------------------------------------------------------- processes */
+
+struct capture {
+    int fd;
+    char *data;
+    size_t len, cap;
+};
+
+static void capture_read(struct capture *c)
+{
+    if (c->cap - c->len < 4096) {
+        c->cap = c->cap ? c->cap * 2 : 8192;
+        c->data = realloc(c->data, c->cap);
+        cr_assert_not_null(c->data);
+    }
+    ssize_t n = read(c->fd, c->data + c->len, c->cap - c->len - 1);
+    if (n > 0) {
+        c->len += (size_t)n;
+    } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+        close(c->fd);
+        c->fd = -1;
+    }
+}
+
+void harness_run(const char *const *argv, const char *stdin_data,
+                 int timeout_ms, struct harness_output *o)
+{
+    int in[2], out[2], err[2];
+
+    memset(o, 0, sizeof(*o));
+    cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
+    cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
+    cr_assert_eq(pipe2(err, O_CLOEXEC), 0);
+    char **env = child_environ(NULL);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
+    if (pid == 0)
+        child_exec(parent, in[0], out[1], err[1], -1, NULL, argv, env);
+    free(env);
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+
+    int64_t deadline = harness_now_ms() + timeout_ms;
+    const char *feed = stdin_data ? stdin_data : "";
+    size_t feed_left = strlen(feed);
+    int in_fd = in[1];
+    fcntl(in_fd, F_SETFL, O_NONBLOCK);
+    if (feed_left == 0) {
+        close(in_fd);
+        in_fd = -1;
+    }
+    struct capture cout = {.fd = out[0]}, cerr = {.fd = err[0]};
+    bool timed_out = false;
+    while (cout.fd >= 0 || cerr.fd >= 0) {
+        struct pollfd pfd[3] = {{.fd = cout.fd, .events = POLLIN},
+                                {.fd = cerr.fd, .events = POLLIN},
+                                {.fd = in_fd, .events = POLLOUT}};
+        int left = remaining_ms(deadline);
+        if (left == 0) {
+            timed_out = true;
+            break;
+        }
+        if (poll(pfd, 3, left) <= 0)
+            continue;
+        if (pfd[0].revents)
+            capture_read(&cout);
+        if (pfd[1].revents)
+            capture_read(&cerr);
+        if (in_fd >= 0 && pfd[2].revents) {
+            ssize_t n = write(in_fd, feed, feed_left);
+            if (n > 0) {
+                feed += n;
+                feed_left -= (size_t)n;
+            }
+            if (feed_left == 0 || (n < 0 && errno != EAGAIN)) {
+                close(in_fd);
+                in_fd = -1;
+            }
+        }
+    }
+    if (in_fd >= 0)
+        close(in_fd);
+    if (cout.fd >= 0)
+        close(cout.fd);
+    if (cerr.fd >= 0)
+        close(cerr.fd);
+
+    int status = 0;
+    for (;;) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid)
+            break;
+        if (timed_out || remaining_ms(deadline) == 0) {
+            timed_out = true;
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            break;
+        }
+        sleep_ms(5);
+    }
+    o->status = timed_out ? -1 : status_code(status);
+    o->out = cout.data ? cout.data : calloc(1, 1);
+    o->out_len = cout.len;
+    o->out[o->out_len] = '\0';
+    o->err = cerr.data ? cerr.data : calloc(1, 1);
+    o->err_len = cerr.len;
+    o->err[o->err_len] = '\0';
+}
+
+void harness_output_free(struct harness_output *o)
+{
+    free(o->out);
+    free(o->err);
+    o->out = o->err = NULL;
+}
+
+long harness_status_kb(pid_t pid, const char *field)
+{
+    char path[64], line[256];
+    size_t flen = strlen(field);
+    long kb = -1;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, field, flen) == 0 && line[flen] == ':') {
+            sscanf(line + flen + 1, "%ld", &kb);
+            break;
+        }
+    fclose(f);
+    return kb;
+}
+
+long harness_rss_kb(pid_t pid)
+{
+    return harness_status_kb(pid, "VmRSS");
+}
+
+bool harness_wait_gone(const char *path, int timeout_ms)
+{
+    int64_t deadline = harness_now_ms() + timeout_ms;
+    struct stat st;
+    while (lstat(path, &st) == 0) {
+        if (remaining_ms(deadline) == 0)
+            return false;
+        sleep_ms(5);
+    }
+    return errno == ENOENT;
+}
+
+/* ------------------------------------------------------------ libsqlited */
+
+sqlited *harness_connect(struct daemon *d)
+{
+    sqlited *db = NULL;
+    int rc = sqlited_open(d->sock_path, HARNESS_IO_TIMEOUT_MS, &db);
+    cr_assert_eq(rc, 0, "sqlited_open(%s): %d %s", d->sock_path, rc,
+                 sqlited_strerror(rc));
+    cr_assert_not_null(db);
+    return db;
+}
+
+void harness_exec(sqlited *db, const char *sql)
+{
+    int rc = sqlited_exec(db, sql, NULL, NULL);
+    cr_assert_eq(rc, 0, "exec(%s): %d %s: %s", sql, rc, sqlited_errname(db),
+                 sqlited_errmsg(db));
+}
+
+int64_t harness_query_int(sqlited *db, const char *sql)
+{
+    sqlited_rows *rows = NULL;
+    int rc = sqlited_query(db, sql, NULL, &rows);
+    cr_assert_eq(rc, 0, "query(%s): %d %s: %s", sql, rc, sqlited_errname(db),
+                 sqlited_errmsg(db));
+    cr_assert_eq(sqlited_rows_column_count(rows), 1, "query(%s)", sql);
+    cr_assert_eq(sqlited_rows_next(rows), 100, "query(%s): no row", sql);
+    cr_assert_eq(sqlited_column_type(rows, 0), SQLITED_INTEGER,
+                 "query(%s): not an integer", sql);
+    int64_t v = sqlited_column_int64(rows, 0);
+    cr_assert_eq(sqlited_rows_next(rows), 101, "query(%s): more rows", sql);
+    sqlited_rows_close(rows);
+    return v;
+}
+
+/* -------------------------------------------------------------- raw socket */
+
+int harness_raw_connect_path(const char *path)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(addr.sun_path))
+        return -ENAMETOOLONG;
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+int harness_raw_connect(struct daemon *d)
+{
+    int fd = harness_raw_connect_path(d->sock_path);
+    cr_assert_geq(fd, 0, "connect %s: %s", d->sock_path, strerror(-fd));
+    return fd;
+}
+
+int harness_try_send(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    int64_t deadline = harness_now_ms() + HARNESS_IO_TIMEOUT_MS;
+    while (len > 0) {
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        int left = remaining_ms(deadline);
+        if (left == 0)
+            return -ETIMEDOUT;
+        int n = poll(&pfd, 1, left);
+        if (n < 0 && errno != EINTR)
+            return -errno;
+        if (n <= 0)
+            continue;
+        ssize_t w = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            return -errno;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+void harness_send(int fd, const void *data, size_t len)
+{
+    int rc = harness_try_send(fd, data, len);
+    cr_assert_eq(rc, 0, "send of %zu bytes: %s", len, strerror(-rc));
+}
+
+void harness_send_buf(int fd, struct codec_buf *b)
+{
+    cr_assert_eq(b->error, CODEC_BUF_OK, "encoding the request failed");
+    harness_send(fd, b->data, b->len);
+    codec_buf_reset(b);
+}
+
+void harness_pack_request(struct codec_buf *b, uint32_t msgid,
+                          const char *method, uint32_t nparams)
+{
+    msgpack_pack_array(&b->pk, 4);
+    msgpack_pack_uint32(&b->pk, 0);
+    msgpack_pack_uint32(&b->pk, msgid);
+    msgpack_pack_str(&b->pk, strlen(method));
+    msgpack_pack_str_body(&b->pk, method, strlen(method));
+    msgpack_pack_array(&b->pk, nparams);
+}
+
+void harness_pack_sql(struct codec_buf *b, uint32_t msgid, const char *method,
+                      const char *sql)
+{
+    harness_pack_request(b, msgid, method, 1);
+    msgpack_pack_str(&b->pk, strlen(sql));
+    msgpack_pack_str_body(&b->pk, sql, strlen(sql));
+}
+
+void harness_reader_init(struct harness_reader *r, int fd)
+{
+    /* Looser than the daemon's limits: the tests check what the daemon
+     * sends, not what it would accept. */
+    static const struct codec_limits limits = {
+        .max_message = (size_t)1 << 30,
+        .max_depth = CODEC_DEPTH_CEILING,
+        .max_items = UINT32_MAX,
+    };
+    r->fd = fd;
+    codec_decoder_init(&r->dec, &limits);
+}
+
+void harness_reader_close(struct harness_reader *r)
+{
+    codec_decoder_close(&r->dec);
+}
+
+int harness_read_message(struct harness_reader *r, int timeout_ms, char **msg,
+                         size_t *len)
+{
+    int64_t deadline = harness_now_ms() + timeout_ms;
+    for (;;) {
+        const char *m;
+        size_t n;
+        int status = codec_decoder_next(&r->dec, &m, &n);
+        if (status == CODEC_MESSAGE) {
+            *msg = malloc(n ? n : 1);
+            cr_assert_not_null(*msg);
+            memcpy(*msg, m, n);
+            *len = n;
+            return 1;
+        }
+        if (status != CODEC_NEED_MORE)
+            return -EPROTO;
+
+        struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
+        int left = remaining_ms(deadline);
+        if (left == 0)
+            return -ETIMEDOUT;
+        int p = poll(&pfd, 1, left);
+        if (p < 0 && errno != EINTR)
+            return -errno;
+        if (p <= 0)
+            continue;
+        char *space;
+        size_t room;
+        cr_assert_eq(codec_decoder_reserve(&r->dec, 64 * 1024, &space, &room),
+                     0);
+        ssize_t got = recv(r->fd, space, room, MSG_DONTWAIT);
+        if (got < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            return -errno;
+        }
+        if (got == 0)
+            return codec_decoder_pending(&r->dec) == 0 ? 0 : -EPROTO;
+        codec_decoder_commit(&r->dec, (size_t)got);
+    }
+}
+
+bool harness_read_eof(struct harness_reader *r, int timeout_ms)
+{
+    char *msg = NULL;
+    size_t len;
+    int rc = harness_read_message(r, timeout_ms, &msg, &len);
+    free(msg);
+    return rc == 0 || rc == -ECONNRESET;
+}
+
+static void copy_str(char *dst, size_t cap, const char *s, uint32_t len)
+{
+    size_t n = len < cap - 1 ? len : cap - 1;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
+/* Reads an error object {code, primary, name, message} into @rep. */
+static int parse_error_object(struct codec_reader *r, struct reply *rep,
+                              char *why, size_t why_len)
+{
+    uint32_t n;
+    bool has_code = false;
+    if (codec_read_map(r, &n)) {
+        snprintf(why, why_len, "the error is not a map");
+        return -1;
+    }
+    rep->is_error = true;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *key;
+        uint32_t key_len;
+        if (codec_read_str(r, &key, &key_len)) {
+            snprintf(why, why_len, "an error key is not a string");
+            return -1;
+        }
+        struct codec_value v;
+        if (codec_read(r, &v) ||
+            (v.type == CODEC_ARRAY || v.type == CODEC_MAP)) {
+            snprintf(why, why_len, "error value is malformed or a container");
+            return -1;
+        }
+        if (key_len == 4 && memcmp(key, "code", 4) == 0) {
+            if (v.type != CODEC_INT) {
+                snprintf(why, why_len, "error code is not an integer");
+                return -1;
+            }
+            rep->code = v.v.i;
+            has_code = true;
+        } else if (key_len == 7 && memcmp(key, "primary", 7) == 0) {
+            if (v.type != CODEC_INT) {
+                snprintf(why, why_len, "error primary is not an integer");
+                return -1;
+            }
+            rep->primary = v.v.i;
+            rep->has_primary = true;
+        } else if (key_len == 4 && memcmp(key, "name", 4) == 0) {
+            if (v.type != CODEC_STR) {
+                snprintf(why, why_len, "error name is not a string");
+                return -1;
+            }
+            copy_str(rep->name, sizeof(rep->name), v.v.s.ptr, v.v.s.len);
+        } else if (key_len == 7 && memcmp(key, "message", 7) == 0) {
+            if (v.type != CODEC_STR) {
+                snprintf(why, why_len, "error message is not a string");
+                return -1;
+            }
+            copy_str(rep->message, sizeof(rep->message), v.v.s.ptr, v.v.s.len);
+        }
+    }
+    if (!has_code) {
+        snprintf(why, why_len, "the error has no code");
+        return -1;
+    }
+    return 0;
+}
+
+int harness_parse_reply(char *msg, size_t len, struct reply *rep, char *why,
+                        size_t why_len)
+{
+    struct codec_reader r;
+    struct codec_value v;
+    uint32_t n;
+
+    memset(rep, 0, sizeof(*rep));
+    rep->msg = msg;
+    rep->len = len;
+    codec_reader_init(&r, msg, len);
+    if (codec_read_array(&r, &n) || (n != 3 && n != 4)) {
+        snprintf(why, why_len, "not an array of 3 or 4");
+        return -1;
+    }
+    int64_t kind;
+    if (codec_read_int64(&r, &kind) || kind != (n == 4 ? 1 : 2)) {
+        snprintf(why, why_len, "bad kind for an array of %u", n);
+        return -1;
+    }
+    rep->kind = (int)kind;
+    if (n == 4) {
+        if (codec_read_uint32(&r, &rep->msgid)) {
+            snprintf(why, why_len, "msgid is not a uint32");
+            return -1;
+        }
+        struct codec_reader at = r;
+        if (codec_read(&r, &v)) {
+            snprintf(why, why_len, "error value is malformed");
+            return -1;
+        }
+        if (v.type != CODEC_NIL) {
+            r = at;
+            if (parse_error_object(&r, rep, why, why_len))
+                return -1;
+        }
+        rep->result = r;
+        if (codec_read(&r, &v) || (rep->is_error && v.type != CODEC_NIL)) {
+            snprintf(why, why_len, "result missing, or not nil with an error");
+            return -1;
+        }
+        r = rep->result;
+        if (codec_skip(&r) || !codec_at_end(&r)) {
+            snprintf(why, why_len, "bytes after the result");
+            return -1;
+        }
+        return 0;
+    }
+    const char *method;
+    uint32_t mlen;
+    if (codec_read_str(&r, &method, &mlen)) {
+        snprintf(why, why_len, "notification method is not a string");
+        return -1;
+    }
+    copy_str(rep->method, sizeof(rep->method), method, mlen);
+    if (codec_read_array(&r, &n) || n < 1) {
+        snprintf(why, why_len, "notification params is not a non-empty array");
+        return -1;
+    }
+    rep->result = r;
+    if (parse_error_object(&r, rep, why, why_len))
+        return -1;
+    return 0;
+}
+
+void harness_read_reply(struct harness_reader *r, struct reply *rep)
+{
+    char *msg = NULL;
+    size_t len = 0;
+    char why[128];
+
+    memset(rep, 0, sizeof(*rep));
+    int rc = harness_read_message(r, HARNESS_IO_TIMEOUT_MS, &msg, &len);
+    cr_assert_eq(rc, 1, "no reply from the daemon: %s",
+                 rc == 0 ? "end of stream" : strerror(-rc));
+    if (harness_parse_reply(msg, len, rep, why, sizeof(why)) != 0) {
+        char *hex = harness_hex(msg, len);
+        cr_assert_fail("malformed reply (%s): %s", why, hex);
+    }
+}
+
+void reply_free(struct reply *rep)
+{
+    free(rep->msg);
+    rep->msg = NULL;
+}
+
+bool harness_map_find(struct codec_reader map, const char *key,
+                      struct codec_reader *value)
+{
+    uint32_t n;
+    size_t key_len = strlen(key);
+    if (codec_read_map(&map, &n))
+        return false;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        uint32_t len;
+        if (codec_read_str(&map, &k, &len))
+            return false;
+        if (len == key_len && memcmp(k, key, len) == 0) {
+            *value = map;
+            return true;
+        }
+        if (codec_skip(&map))
+            return false;
+    }
+    return false;
+}
+
+bool harness_read_str_eq(struct codec_reader *r, const char *want)
+{
+    const char *s;
+    uint32_t len;
+    if (codec_read_str(r, &s, &len))
+        return false;
+    return len == strlen(want) && memcmp(s, want, len) == 0;
+}
+
+char *harness_hex(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    size_t shown = len > 512 ? 512 : len;
+    char *out = malloc(shown * 3 + 8);
+    cr_assert_not_null(out);
+    size_t k = 0;
+    for (size_t i = 0; i < shown; i++)
+        k += (size_t)sprintf(out + k, "%02x ", p[i]);
+    if (shown < len)
+        k += (size_t)sprintf(out + k, "...");
+    out[k] = '\0';
+    return out;
+}

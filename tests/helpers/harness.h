@@ -1,0 +1,224 @@
+/* Start a real sqlited daemon for a test, and talk to it raw or through
+ * libsqlited.
+ *
+ * Every integration test runs in its own process (Criterion forks) and starts
+ * its own daemon in a fresh temporary directory, told to listen on a socket
+ * there. The harness waits for the daemon's sd_notify "READY=1" on a
+ * datagram socket it bound in that directory, so a test never races the
+ * daemon's start-up. Everything that waits is bounded: a daemon that hangs
+ * fails the test instead of hanging it.
+ *
+ * The helpers fail the running test with cr_assert when something that is
+ * not under test goes wrong (the temporary directory cannot be made, the
+ * daemon never gets ready); helpers whose outcome a test may want to check
+ * return a status instead.
+ */
+#ifndef SQLITED_TEST_HARNESS_H
+#define SQLITED_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "codec.h"
+#include "sqlited.h"
+
+/* Bounds on waits. Generous: they only keep a broken daemon from hanging the
+ * suite, and are never part of what a test checks. */
+#define HARNESS_READY_TIMEOUT_MS 10000
+#define HARNESS_STOP_TIMEOUT_MS 30000
+#define HARNESS_IO_TIMEOUT_MS 30000
+#define HARNESS_RUN_TIMEOUT_MS 30000
+
+/* A daemon under test and the directory it lives in. Zero-initialise it
+ * (static storage does); daemon_cleanup() accepts one never started. */
+struct daemon {
+    pid_t pid;     /* 0 when not running */
+    int notify_fd; /* the NOTIFY_SOCKET the daemon reports READY=1 on */
+    bool has_dir;
+    char dir[64];        /* /tmp/sqlited-test-XXXXXX */
+    char db_path[128];   /* DIR/test.db */
+    char sock_path[128]; /* DIR/sqlited.sock */
+    char notify_path[128];
+    char log_path[128]; /* DIR/daemon.log: the daemon's stderr */
+};
+
+/* Makes a fresh temporary directory and starts SQLITED_BIN on it with
+ * `--database DIR/test.db --socket DIR/sqlited.sock --log-level warn` and
+ * @extra_args (NULL-terminated, may be NULL), then waits for READY=1. Fails
+ * the test if the daemon exits or is not ready in time. */
+void daemon_start(struct daemon *d, const char *const *extra_args);
+
+/* Like daemon_start(), but the harness binds and listens on the socket
+ * itself and hands it to the daemon as systemd's socket activation does:
+ * fd 3, LISTEN_FDS=1, LISTEN_PID=its pid. */
+void daemon_start_activated(struct daemon *d, const char *const *extra_args);
+
+/* Starts the daemon again on the same directory (same database and socket)
+ * after it stopped or was killed. Same checks as daemon_start(). */
+void daemon_restart(struct daemon *d, const char *const *extra_args);
+
+/* Sends @sig to the running daemon. */
+void daemon_signal(struct daemon *d, int sig);
+
+/* Waits up to @timeout_ms for the daemon to exit. Returns its exit code,
+ * 128 + the signal number if a signal killed it, or -1 if it is still
+ * running (it is then left running). */
+int daemon_wait(struct daemon *d, int timeout_ms);
+
+/* SIGTERM, then waits (bounded) for the exit. Returns as daemon_wait(); a
+ * daemon that does not stop in time is killed and -1 returned. */
+int daemon_stop(struct daemon *d);
+
+/* SIGKILL and reap. */
+void daemon_kill(struct daemon *d);
+
+/* Stops the daemon if it still runs (SIGTERM, bounded; SIGKILL if it hangs)
+ * and removes its directory. Then fails the test if that stop was not
+ * clean (exit status 0) or if the daemon's stderr, over all its runs, holds
+ * a sanitizer report. Safe to call on a daemon never started, and more than
+ * once. */
+void daemon_cleanup(struct daemon *d);
+
+/* The daemon's stderr so far (malloc'd, NUL-terminated; never NULL). */
+char *daemon_log(const struct daemon *d);
+
+/* The argument vector the harness would start the daemon with, for tests
+ * that run a daemon to completion with harness_run(): @argv receives at most
+ * @max entries including the NULL terminator. */
+void daemon_argv(const struct daemon *d, const char *const *extra_args,
+                 const char **argv, size_t max);
+
+/* -------------------------------------------------------------- processes */
+
+struct harness_output {
+    int status; /* exit code, 128 + signal, or -1 if killed on timeout */
+    char *out;  /* stdout, NUL-terminated */
+    size_t out_len;
+    char *err; /* stderr, NUL-terminated */
+    size_t err_len;
+};
+
+/* Runs @argv[0] (a path) with @argv, feeding @stdin_data (NULL: /dev/null)
+ * and capturing stdout and stderr, for at most @timeout_ms. */
+void harness_run(const char *const *argv, const char *stdin_data,
+                 int timeout_ms, struct harness_output *o);
+void harness_output_free(struct harness_output *o);
+
+/* Resident set size of @pid in KiB, from /proc/PID/status; -1 if unknown. */
+long harness_rss_kb(pid_t pid);
+/* Any "Field: N kB" line of /proc/PID/status ("VmSize", "VmHWM"), in KiB;
+ * -1 if unknown. */
+long harness_status_kb(pid_t pid, const char *field);
+
+/* Polls (bounded) until @path no longer exists. Returns true if it went. */
+bool harness_wait_gone(const char *path, int timeout_ms);
+
+/* ------------------------------------------------------------ libsqlited */
+
+/* sqlited_open() on the daemon's socket with a timeout; fails the test
+ * unless it succeeds. */
+sqlited *harness_connect(struct daemon *d);
+
+/* Runs @sql with sqlited_exec() and fails the test unless it succeeds. */
+void harness_exec(sqlited *db, const char *sql);
+
+/* Runs a query whose result is one integer and returns it; fails the test
+ * on any error or a result of another shape. */
+int64_t harness_query_int(sqlited *db, const char *sql);
+
+/* -------------------------------------------------------------- raw socket */
+
+/* A plain connected stream socket to the daemon (blocking, close-on-exec). */
+int harness_raw_connect(struct daemon *d);
+
+/* Connects to @path. Returns the fd or a negated errno. */
+int harness_raw_connect_path(const char *path);
+
+/* Writes all of @data, bounded in time. Returns 0 or a negated errno
+ * (-EPIPE when the daemon closed the connection, -ETIMEDOUT). */
+int harness_try_send(int fd, const void *data, size_t len);
+
+/* Writes all of @data; fails the test if that is not possible. */
+void harness_send(int fd, const void *data, size_t len);
+
+/* Sends the bytes collected in @b (checking it has no error) and resets
+ * it. */
+void harness_send_buf(int fd, struct codec_buf *b);
+
+/* Appends [0, msgid, method, [ to @b; the caller then packs @nparams
+ * values. Encoded with msgpack-c's packer directly. */
+void harness_pack_request(struct codec_buf *b, uint32_t msgid,
+                          const char *method, uint32_t nparams);
+
+/* Appends a complete [0, msgid, method, [sql]] request (query or exec
+ * without parameters). */
+void harness_pack_sql(struct codec_buf *b, uint32_t msgid, const char *method,
+                      const char *sql);
+
+/* Reads whole MessagePack messages from a socket with codec_decoder. */
+struct harness_reader {
+    int fd;
+    struct codec_decoder dec;
+};
+
+void harness_reader_init(struct harness_reader *r, int fd);
+/* Frees the decoder; does not close the fd. */
+void harness_reader_close(struct harness_reader *r);
+
+/* Reads one complete message within @timeout_ms into a malloc'd copy.
+ * Returns 1 with *@msg and *@len set, 0 on end of stream with no partial
+ * message pending, -ETIMEDOUT, -EPROTO for bytes that are not MessagePack
+ * (or a stream that ends inside a message), or another negated errno. */
+int harness_read_message(struct harness_reader *r, int timeout_ms, char **msg,
+                         size_t *len);
+
+/* True when the daemon closes the stream within @timeout_ms, with nothing
+ * more sent (or only what a reset discards). */
+bool harness_read_eof(struct harness_reader *r, int timeout_ms);
+
+/* A decoded response or error notification from the daemon. */
+struct reply {
+    char *msg; /* the message's bytes (owned) */
+    size_t len;
+    int kind;        /* 1 response, 2 notification */
+    uint32_t msgid;  /* responses */
+    char method[32]; /* notifications */
+    bool is_error;   /* an error object was present */
+    int64_t code;
+    int64_t primary;
+    bool has_primary;
+    char name[64];
+    char message[1024];
+    /* Responses: on the result value. Notifications: on params[0]. */
+    struct codec_reader result;
+};
+
+/* Reads one message (within HARNESS_IO_TIMEOUT_MS) and decodes it as a
+ * response [1, msgid, error, result] or notification [2, method, params]
+ * whose error objects are {code, primary, name, message}. Fails the test on
+ * end of stream, timeout, or a message of another shape. */
+void harness_read_reply(struct harness_reader *r, struct reply *rep);
+
+/* Decodes @msg[0..len) (which @rep takes over, freed by reply_free()) as
+ * harness_read_reply() does. Returns 0, or -1 with a reason in @why. */
+int harness_parse_reply(char *msg, size_t len, struct reply *rep, char *why,
+                        size_t why_len);
+void reply_free(struct reply *rep);
+
+/* With @map on a map header, finds @key and stores in *@value a reader on
+ * its value. Returns false when the map has no such key, or is malformed. */
+bool harness_map_find(struct codec_reader map, const char *key,
+                      struct codec_reader *value);
+
+/* Reads a string value and compares it with @want. */
+bool harness_read_str_eq(struct codec_reader *r, const char *want);
+
+/* Hex dump of @data for assertion messages (malloc'd). */
+char *harness_hex(const void *data, size_t len);
+
+/* Milliseconds on a monotonic clock. */
+int64_t harness_now_ms(void);
+
+#endif /* SQLITED_TEST_HARNESS_H */
