@@ -272,11 +272,26 @@ static void conn_read_more(struct conn *c)
     c->reading = true;
 }
 
+static void on_spare_closed(uv_handle_t *handle)
+{
+    struct server *s = handle->data;
+    s->spare_busy = false;
+}
+
 void conn_accept(struct server *s, uv_stream_t *listener)
 {
     struct conn *c = calloc(1, sizeof(*c));
     if (c == NULL) {
+        /* libuv stops watching the listener until the pending connection
+         * is accepted: take it and hang up, or nobody could connect again. */
         log_error("out of memory accepting a connection");
+        if (!s->spare_busy) {
+            uv_pipe_init(&s->loop, &s->spare, 0);
+            s->spare.data = s;
+            s->spare_busy = true;
+            uv_accept(listener, (uv_stream_t *)&s->spare);
+            uv_close((uv_handle_t *)&s->spare, on_spare_closed);
+        }
         return;
     }
     c->srv = s;

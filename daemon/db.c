@@ -46,6 +46,12 @@ static int configure(sqlite3 *db, const struct config *cfg, char *err,
     sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
     sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
     sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, RPC_MAX_SQL_LENGTH);
+    /* No value larger than a message can carry: a result holding one could
+     * never be sent, and building it would cost a worker that much memory. */
+    sqlite3_limit(db, SQLITE_LIMIT_LENGTH,
+                  cfg->max_message_size > INT32_MAX
+                      ? INT32_MAX
+                      : (int)cfg->max_message_size);
     sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, RPC_MAX_PARAMS);
 
     if ((rc = pragma(db, "PRAGMA foreign_keys=ON", NULL, err, errlen)) ||

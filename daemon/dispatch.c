@@ -206,6 +206,12 @@ static void handle_sql(struct request *req)
         reject(req, SQLITED_BAD_REQUEST, "SQL text is not valid UTF-8");
         return;
     }
+    /* SQLite stops reading at a NUL: whatever follows would be skipped in
+     * silence. */
+    if (memchr(sql, '\0', sql_len) != NULL) {
+        reject(req, SQLITED_BAD_REQUEST, "SQL text contains a NUL byte");
+        return;
+    }
 
     struct job *job = job_new(req->c, method, m->msgid);
     if (job == NULL) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "sqlited.h"
 
 /* How many virtual-machine steps pass between two looks at the stop flags:
@@ -30,52 +31,29 @@ static int progress(void *arg)
     return atomic_load(w->stop);
 }
 
-/* Per-connection settings. The daemon's connections serve every client, so
- * a client setting one would change it for all the others (journal_mode away
- * from WAL, CHECK constraints off, ...): setting them is refused, reading them
- * stays allowed. Settings stored in the database file itself (user_version,
- * application_id, page_size, auto_vacuum) and commands (wal_checkpoint,
- * optimize, integrity_check, ...) are not in this list. */
-static const char *const connection_pragmas[] = {
-    "automatic_index",
-    "busy_timeout",
-    "cache_size",
-    "cache_spill",
-    "case_sensitive_like",
-    "cell_size_check",
-    "checkpoint_fullfsync",
-    "count_changes",
-    "data_store_directory",
-    "default_cache_size",
-    "empty_result_callbacks",
-    "encoding",
-    "foreign_keys",
-    "full_column_names",
-    "fullfsync",
-    "hard_heap_limit",
-    "ignore_check_constraints",
-    "journal_mode",
-    "journal_size_limit",
-    "legacy_alter_table",
-    "legacy_file_format",
-    "locking_mode",
-    "max_page_count",
-    "mmap_size",
-    "query_only",
-    "read_uncommitted",
-    "recursive_triggers",
-    "reverse_unordered_selects",
-    "secure_delete",
-    "short_column_names",
-    "soft_heap_limit",
-    "synchronous",
-    "temp_store",
-    "temp_store_directory",
-    "threads",
-    "trusted_schema",
-    "wal_autocheckpoint",
-    "writable_schema",
+/* Pragmas a client may give an argument to. The daemon's connections serve
+ * every client, so a pragma that changes a connection (journal_mode away from
+ * WAL, CHECK constraints off, a heap limit, ...) would change it for all the
+ * others: only these are allowed, which change the database file itself
+ * (user_version), last one transaction (defer_foreign_keys), or merely take
+ * an argument (table_info). Reading any pragma is allowed. */
+static const char *const pragmas_with_argument[] = {
+    "application_id",    "auto_vacuum",      "defer_foreign_keys",
+    "foreign_key_check", "foreign_key_list", "incremental_vacuum",
+    "index_info",        "index_list",       "index_xinfo",
+    "integrity_check",   "optimize",         "page_size",
+    "quick_check",       "table_info",       "table_list",
+    "table_xinfo",       "user_version",     "wal_checkpoint",
 };
+
+static bool pragma_allowed(const char *name)
+{
+    size_t n = sizeof(pragmas_with_argument) / sizeof(*pragmas_with_argument);
+    for (size_t i = 0; i < n; i++)
+        if (sqlite3_stricmp(name, pragmas_with_argument[i]) == 0)
+            return true;
+    return false;
+}
 
 /* Refuses what would outlive the request on a connection other clients
  * share, or reach beyond the one database the daemon serves, and records
@@ -88,25 +66,26 @@ static int authorize(void *arg, int action, const char *a, const char *b,
 
     switch (action) {
     case SQLITE_PRAGMA:
-        if (b == NULL)
+        if (b == NULL || pragma_allowed(a))
             return SQLITE_OK;
-        for (size_t i = 0;
-             i < sizeof(connection_pragmas) / sizeof(*connection_pragmas);
-             i++) {
-            if (sqlite3_stricmp(a, connection_pragmas[i]) == 0) {
-                snprintf(w->denied, sizeof(w->denied),
-                         "PRAGMA %s is a setting of the daemon's shared "
-                         "connections and cannot be changed by a client",
-                         connection_pragmas[i]);
-                return SQLITE_DENY;
-            }
-        }
-        return SQLITE_OK;
+        snprintf(w->denied, sizeof(w->denied),
+                 "PRAGMA %s cannot be set by a client: it would change the "
+                 "connection every client shares (reading it is allowed)",
+                 a);
+        return SQLITE_DENY;
     case SQLITE_ATTACH:
+        /* VACUUM attaches a scratch database, named "", while it runs. */
+        if (w->stepping && a != NULL && a[0] == '\0')
+            return SQLITE_OK;
+        snprintf(w->denied, sizeof(w->denied), "%s",
+                 w->stepping ? "VACUUM INTO is not allowed: clients cannot "
+                               "write files on the daemon's host"
+                             : "ATTACH is not allowed: the daemon serves one "
+                               "database");
+        return SQLITE_DENY;
     case SQLITE_DETACH:
         snprintf(w->denied, sizeof(w->denied),
-                 "ATTACH and DETACH are not allowed: the daemon serves one "
-                 "database");
+                 "DETACH is not allowed: the daemon serves one database");
         return SQLITE_DENY;
     case SQLITE_CREATE_VTABLE:
         if (db == NULL || sqlite3_stricmp(db, "temp") != 0)
@@ -167,7 +146,8 @@ static int fail_sqlite(struct run *r, int rc)
 static bool only_filler(const char *p, const char *end)
 {
     while (p < end) {
-        if (strchr(" \t\n\f\r;", *p)) {
+        if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\f' || *p == '\r' ||
+            *p == ';') {
             p++;
         } else if (*p == '-' && p + 1 < end && p[1] == '-') {
             while (p < end && *p != '\n')
@@ -384,7 +364,12 @@ static int step_all(struct run *r, sqlite3_stmt *st, struct codec_buf *out)
         codec_pack_cstr(out, "rows");
         rows_at = codec_pack_array_later(out);
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    for (;;) {
+        r->w->stepping = true;
+        rc = sqlite3_step(st);
+        r->w->stepping = false;
+        if (rc != SQLITE_ROW)
+            break;
         if (ncols == 0)
             continue;
         if (pack_row(r, st, ncols, out) != SQLITE_OK)
@@ -507,6 +492,20 @@ static enum execute_result run(struct run *r)
     return result;
 }
 
+/* Ends the open transaction. The progress handler is off meanwhile: a
+ * shutdown in progress must not interrupt the rollback itself. Should the
+ * rollback still fail, every later job on this connection would run inside
+ * the stale transaction, so that is logged loudly. */
+static void rollback(struct worker *w)
+{
+    sqlite3_progress_handler(w->db, 0, NULL, NULL);
+    int rc = sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_progress_handler(w->db, PROGRESS_STEPS, progress, w);
+    if (rc != SQLITE_OK || !sqlite3_get_autocommit(w->db))
+        log_error("cannot roll back a transaction left open: %s",
+                  sqlite3_errmsg(w->db));
+}
+
 enum execute_result execute_job(struct worker *w, struct job *job)
 {
     struct codec_buf out;
@@ -523,10 +522,11 @@ enum execute_result execute_job(struct worker *w, struct job *job)
 
     result = run(&r);
 
+    w->current = NULL; /* nothing below may be interrupted for this job */
     /* Transaction control belongs to the daemon: SQL must not leave a
      * transaction open on a connection that other clients' requests use. */
     if (!sqlite3_get_autocommit(w->db)) {
-        sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+        rollback(w);
         if (r.code == 0)
             fail(&r, SQLITED_BAD_REQUEST,
                  w->writer ? "the SQL left a transaction open, so it was "
@@ -534,7 +534,6 @@ enum execute_result execute_job(struct worker *w, struct job *job)
                            : "transaction control (BEGIN, COMMIT, ...) is not "
                              "allowed in query");
     }
-    w->current = NULL;
     job->params = params; /* a forwarded job binds again on the writer */
 
     if (result == EXECUTE_FORWARD || atomic_load(&job->cancelled)) {

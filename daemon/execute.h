@@ -19,7 +19,8 @@ struct worker {
     size_t max_reply;        /* bytes; a larger result is SQLITED_TOO_LARGE */
     const atomic_bool *stop; /* set when running statements must end */
     struct job *current;     /* the job running now, for the progress handler */
-    char denied[160];        /* why the authorizer last refused, or "" */
+    bool stepping;           /* inside sqlite3_step(), for the authorizer */
+    char denied[192];        /* why the authorizer last refused, or "" */
 };
 
 /* Prepares @w to run jobs on @db (installs its progress handler). */

@@ -39,6 +39,7 @@ int readers_start(struct readers *rd, const struct config *cfg,
         snprintf(err, errlen, "out of memory starting the readers");
         free(rd->workers);
         free(rd->threads);
+        *rd = (struct readers){0};
         return -1;
     }
     for (unsigned i = 0; i < cfg->readers; i++) {

@@ -42,13 +42,15 @@ static void on_handle_closed(uv_handle_t *handle)
 }
 
 /* Once shutting down and every connection is gone, close the remaining
- * handles; uv_run then returns. */
+ * handles so that uv_run returns. The wake-up handle is only unreferenced: a
+ * worker may still be about to signal it, so server_close() closes it after
+ * the threads are joined. */
 static void server_maybe_finish(struct server *s)
 {
     if (!s->shutting_down || s->nconns > 0 ||
-        uv_is_closing((uv_handle_t *)&s->wakeup))
+        uv_is_closing((uv_handle_t *)&s->grace))
         return;
-    uv_close((uv_handle_t *)&s->wakeup, on_handle_closed);
+    uv_unref((uv_handle_t *)&s->wakeup);
     uv_close((uv_handle_t *)&s->grace, on_handle_closed);
     uv_close((uv_handle_t *)&s->sigint, on_handle_closed);
     uv_close((uv_handle_t *)&s->sigterm, on_handle_closed);
@@ -331,13 +333,12 @@ static void close_any(uv_handle_t *handle, void *arg)
 
 void server_close(struct server *s)
 {
-    /* After a failed start some handles are still open: close them so the
-     * loop can be closed. After a normal run this finds nothing. */
-    uv_walk(&s->loop, close_any, s);
-    uv_run(&s->loop, UV_RUN_DEFAULT);
-
     readers_stop(&s->readers);
     writer_stop(&s->writer);
+    /* Now no worker can signal any more. Close what is left open: the
+     * wake-up handle, and after a failed start everything else. */
+    uv_walk(&s->loop, close_any, s);
+    uv_run(&s->loop, UV_RUN_DEFAULT);
     /* Replies of jobs finished after their connection went are dropped. */
     struct job *job = job_queue_take_all(&s->done);
     while (job) {

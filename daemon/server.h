@@ -19,6 +19,8 @@ struct server {
     const struct config *cfg;
     uv_loop_t loop;
     uv_pipe_t listener;
+    uv_pipe_t spare; /* takes a connection refused for want of memory */
+    bool spare_busy;
     uv_signal_t sigint, sigterm;
     uv_async_t wakeup;     /* a worker finished jobs */
     uv_timer_t grace;      /* shutdown grace period */

@@ -260,13 +260,7 @@ void daemon_start(struct daemon *d, const char *const *extra_args)
 void daemon_start_activated(struct daemon *d, const char *const *extra_args)
 {
     daemon_make_dir(d);
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    strcpy(addr.sun_path, d->sock_path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert_geq(fd, 0, "socket: %s", strerror(errno));
-    cr_assert_eq(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0,
-                 "bind %s: %s", d->sock_path, strerror(errno));
-    cr_assert_eq(listen(fd, 64), 0);
+    int fd = harness_listen(d->sock_path, 64);
     daemon_spawn(d, extra_args, fd);
     close(fd);
 }
@@ -572,6 +566,28 @@ sqlited *harness_connect(struct daemon *d)
     return db;
 }
 
+sqlited *harness_start_connected(struct daemon *d,
+                                 const char *const *extra_args)
+{
+    daemon_start(d, extra_args);
+    return harness_connect(d);
+}
+
+void harness_cleanup_connected(struct daemon *d, sqlited **db)
+{
+    sqlited_close(*db);
+    *db = NULL;
+    daemon_cleanup(d);
+}
+
+sqlited_params *harness_params_new(void)
+{
+    sqlited_params *p = NULL;
+    cr_assert_eq(sqlited_params_open(&p), 0);
+    cr_assert_not_null(p);
+    return p;
+}
+
 void harness_exec(sqlited *db, const char *sql)
 {
     int rc = sqlited_exec(db, sql, NULL, NULL);
@@ -579,18 +595,34 @@ void harness_exec(sqlited *db, const char *sql)
                  sqlited_errmsg(db));
 }
 
-int64_t harness_query_int(sqlited *db, const char *sql)
+void harness_exec_fresh(struct daemon *d, const char *sql)
+{
+    sqlited *db = harness_connect(d);
+    harness_exec(db, sql);
+    sqlited_close(db);
+}
+
+sqlited_rows *harness_query(sqlited *db, const char *sql,
+                            sqlited_params *params)
 {
     sqlited_rows *rows = NULL;
-    int rc = sqlited_query(db, sql, NULL, &rows);
+    int rc = sqlited_query(db, sql, params, &rows);
     cr_assert_eq(rc, 0, "query(%s): %d %s: %s", sql, rc, sqlited_errname(db),
                  sqlited_errmsg(db));
+    return rows;
+}
+
+int64_t harness_query_int(sqlited *db, const char *sql)
+{
+    sqlited_rows *rows = harness_query(db, sql, NULL);
     cr_assert_eq(sqlited_rows_column_count(rows), 1, "query(%s)", sql);
-    cr_assert_eq(sqlited_rows_next(rows), 100, "query(%s): no row", sql);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW, "query(%s): no row",
+                 sql);
     cr_assert_eq(sqlited_column_type(rows, 0), SQLITED_INTEGER,
                  "query(%s): not an integer", sql);
     int64_t v = sqlited_column_int64(rows, 0);
-    cr_assert_eq(sqlited_rows_next(rows), 101, "query(%s): more rows", sql);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_DONE, "query(%s): more rows",
+                 sql);
     sqlited_rows_close(rows);
     return v;
 }
@@ -618,6 +650,21 @@ int harness_raw_connect(struct daemon *d)
 {
     int fd = harness_raw_connect_path(d->sock_path);
     cr_assert_geq(fd, 0, "connect %s: %s", d->sock_path, strerror(-fd));
+    return fd;
+}
+
+int harness_listen(const char *path, int backlog)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    cr_assert_lt(strlen(path), sizeof(addr.sun_path), "path too long: %s",
+                 path);
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0, "socket: %s", strerror(errno));
+    cr_assert_eq(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0,
+                 "bind %s: %s", path, strerror(errno));
+    cr_assert_eq(listen(fd, backlog), 0, "listen %s: %s", path,
+                 strerror(errno));
     return fd;
 }
 
@@ -747,6 +794,25 @@ bool harness_read_eof(struct harness_reader *r, int timeout_ms)
     int rc = harness_read_message(r, timeout_ms, &msg, &len);
     free(msg);
     return rc == 0 || rc == -ECONNRESET;
+}
+
+void harness_raw_open(struct harness_raw *c, struct daemon *d)
+{
+    c->fd = harness_raw_connect(d);
+    harness_reader_init(&c->r, c->fd);
+    codec_buf_init(&c->b, 0);
+    c->is_open = true;
+}
+
+void harness_raw_close(struct harness_raw *c)
+{
+    if (!c->is_open)
+        return;
+    codec_buf_close(&c->b);
+    harness_reader_close(&c->r);
+    close(c->fd);
+    c->fd = -1;
+    c->is_open = false;
 }
 
 static void copy_str(char *dst, size_t cap, const char *s, uint32_t len)
@@ -900,6 +966,34 @@ void reply_free(struct reply *rep)
 {
     free(rep->msg);
     rep->msg = NULL;
+}
+
+struct codec_reader harness_reply_rows(const struct reply *rep, uint32_t *nrows,
+                                       uint32_t *ncols)
+{
+    struct codec_reader rows;
+    cr_assert_not(rep->is_error, "msgid %u: %s: %s", rep->msgid, rep->name,
+                  rep->message);
+    cr_assert(harness_map_find(rep->result, "rows", &rows), "msgid %u: no rows",
+              rep->msgid);
+    cr_assert_eq(codec_read_array(&rows, nrows), 0, "msgid %u: rows",
+                 rep->msgid);
+    cr_assert_gt(*nrows, 0, "msgid %u: no row", rep->msgid);
+    cr_assert_eq(codec_read_array(&rows, ncols), 0, "msgid %u: row",
+                 rep->msgid);
+    return rows;
+}
+
+int64_t harness_reply_int(const struct reply *rep)
+{
+    uint32_t nrows, ncols;
+    int64_t v;
+    struct codec_reader row = harness_reply_rows(rep, &nrows, &ncols);
+    cr_assert_eq(nrows, 1, "msgid %u", rep->msgid);
+    cr_assert_eq(ncols, 1, "msgid %u", rep->msgid);
+    cr_assert_eq(codec_read_int64(&row, &v), 0, "msgid %u: not an int",
+                 rep->msgid);
+    return v;
 }
 
 bool harness_map_find(struct codec_reader map, const char *key,

@@ -31,6 +31,13 @@
 #define HARNESS_IO_TIMEOUT_MS 30000
 #define HARNESS_RUN_TIMEOUT_MS 30000
 
+/* About a second of work on a reader: long enough that a ping or a trivial
+ * query sent after it finishes first, or that it is still running when a
+ * test signals the daemon. Its one value is 3000000. */
+#define HARNESS_SLOW_SQL                                                       \
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "          \
+    "WHERE x < 3000000) SELECT count(*) FROM c"
+
 /* A daemon under test and the directory it lives in. Zero-initialise it
  * (static storage does); daemon_cleanup() accepts one never started. */
 struct daemon {
@@ -121,8 +128,33 @@ bool harness_wait_gone(const char *path, int timeout_ms);
  * unless it succeeds. */
 sqlited *harness_connect(struct daemon *d);
 
+/* daemon_start(), then harness_connect(): the fixture of the suites that
+ * talk to one daemon over one connection. Returns that connection. */
+sqlited *harness_start_connected(struct daemon *d,
+                                 const char *const *extra_args);
+
+/* Undoes harness_start_connected(): closes *@db unless it is NULL (a test
+ * closed it already), sets it to NULL, and then daemon_cleanup(@d), with
+ * that function's checks. */
+void harness_cleanup_connected(struct daemon *d, sqlited **db);
+
+/* A new, empty parameter list (sqlited_params_open()); fails the test if it
+ * cannot be made. The caller closes it. */
+sqlited_params *harness_params_new(void);
+
 /* Runs @sql with sqlited_exec() and fails the test unless it succeeds. */
 void harness_exec(sqlited *db, const char *sql);
+
+/* Connects to @d, runs @sql as harness_exec() does, and closes that
+ * connection again: for a test's own setup, or a write by another
+ * client. */
+void harness_exec_fresh(struct daemon *d, const char *sql);
+
+/* Runs @sql with sqlited_query() and @params (may be NULL) and fails the
+ * test unless it succeeds. Returns the result, before its first row; the
+ * caller closes it. */
+sqlited_rows *harness_query(sqlited *db, const char *sql,
+                            sqlited_params *params);
 
 /* Runs a query whose result is one integer and returns it; fails the test
  * on any error or a result of another shape. */
@@ -135,6 +167,10 @@ int harness_raw_connect(struct daemon *d);
 
 /* Connects to @path. Returns the fd or a negated errno. */
 int harness_raw_connect_path(const char *path);
+
+/* A new stream socket (close-on-exec) bound to @path and listening with
+ * @backlog; fails the test if that is not possible. Returns the fd. */
+int harness_listen(const char *path, int backlog);
 
 /* Writes all of @data, bounded in time. Returns 0 or a negated errno
  * (-EPIPE when the daemon closed the connection, -ETIMEDOUT). */
@@ -178,6 +214,25 @@ int harness_read_message(struct harness_reader *r, int timeout_ms, char **msg,
  * more sent (or only what a reset discards). */
 bool harness_read_eof(struct harness_reader *r, int timeout_ms);
 
+/* A raw connection with what talking over it takes: a reader on the socket
+ * and a buffer to build requests in (send it with harness_send_buf()).
+ * Zero-initialise it (static storage does); harness_raw_close() accepts one
+ * never opened. */
+struct harness_raw {
+    bool is_open;
+    int fd;
+    struct harness_reader r;
+    struct codec_buf b;
+};
+
+/* harness_raw_connect() to @d, with a reader on the socket and an empty
+ * buffer. */
+void harness_raw_open(struct harness_raw *c, struct daemon *d);
+
+/* Frees the buffer and the reader, and closes the socket. Safe to call on
+ * a connection never opened, and more than once. */
+void harness_raw_close(struct harness_raw *c);
+
 /* A decoded response or error notification from the daemon. */
 struct reply {
     char *msg; /* the message's bytes (owned) */
@@ -206,6 +261,17 @@ void harness_read_reply(struct harness_reader *r, struct reply *rep);
 int harness_parse_reply(char *msg, size_t len, struct reply *rep, char *why,
                         size_t why_len);
 void reply_free(struct reply *rep);
+
+/* With @rep a successful response to query or exec whose result has at
+ * least one row, returns a reader on the first value of the first row;
+ * *@nrows receives the number of rows and *@ncols the length of the first.
+ * Fails the test on an error or a result of another shape. */
+struct codec_reader harness_reply_rows(const struct reply *rep, uint32_t *nrows,
+                                       uint32_t *ncols);
+
+/* The integer of a result of exactly one row of one integer (a count, say);
+ * fails the test on an error or a result of another shape. */
+int64_t harness_reply_int(const struct reply *rep);
 
 /* With @map on a map header, finds @key and stores in *@value a reader on
  * its value. Returns false when the map has no such key, or is malformed. */

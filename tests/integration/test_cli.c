@@ -10,13 +10,11 @@ static struct daemon d;
 static void setup(void)
 {
     daemon_start(&d, NULL);
-    sqlited *db = harness_connect(&d);
     /* Two rows: text with a comma and with quotes, and a NULL. */
-    harness_exec(db, "CREATE TABLE p(id INTEGER PRIMARY KEY, name TEXT, "
-                     "note TEXT);"
-                     "INSERT INTO p VALUES (1, 'a,b', 'say \"hi\"'), "
-                     "(2, 'plain', NULL);");
-    sqlited_close(db);
+    harness_exec_fresh(&d, "CREATE TABLE p(id INTEGER PRIMARY KEY, name TEXT, "
+                           "note TEXT);"
+                           "INSERT INTO p VALUES (1, 'a,b', 'say \"hi\"'), "
+                           "(2, 'plain', NULL);");
 }
 
 static void teardown(void)

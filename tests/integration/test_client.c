@@ -13,9 +13,6 @@
 
 #include "harness.h"
 
-#define ROW 100
-#define DONE 101
-
 static struct daemon d;
 
 static void setup(void)
@@ -34,8 +31,7 @@ TestSuite(client, .init = setup, .fini = teardown, .timeout = 60);
 
 Test(client, params_mixing_styles)
 {
-    sqlited_params *p = NULL;
-    cr_assert_eq(sqlited_params_open(&p), 0);
+    sqlited_params *p = harness_params_new();
     cr_assert_eq(sqlited_params_add_int64(p, NULL, 1), 0);
     cr_assert_eq(sqlited_params_add_int64(p, ":a", 2), SQLITED_EMISUSE);
     cr_assert_eq(sqlited_params_add_text(p, "b", "x", -1), SQLITED_EMISUSE);
@@ -45,10 +41,8 @@ Test(client, params_mixing_styles)
     /* Unchanged by the failures: still one positional value that works. */
     cr_assert_eq(sqlited_params_count(p), 1);
     sqlited *db = harness_connect(&d);
-    sqlited_rows *rows = NULL;
-    int rc = sqlited_query(db, "SELECT ?", p, &rows);
-    cr_assert_eq(rc, 0, "%d %s", rc, sqlited_errmsg(db));
-    cr_assert_eq(sqlited_rows_next(rows), ROW);
+    sqlited_rows *rows = harness_query(db, "SELECT ?", p);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW);
     cr_assert_eq(sqlited_column_int64(rows, 0), 1);
     sqlited_rows_close(rows);
 
@@ -57,9 +51,8 @@ Test(client, params_mixing_styles)
     cr_assert_eq(sqlited_params_add_int64(p, ":a", 5), 0);
     cr_assert_eq(sqlited_params_add_int64(p, NULL, 6), SQLITED_EMISUSE);
     cr_assert_eq(sqlited_params_count(p), 1);
-    rc = sqlited_query(db, "SELECT :a", p, &rows);
-    cr_assert_eq(rc, 0, "%d %s", rc, sqlited_errmsg(db));
-    cr_assert_eq(sqlited_rows_next(rows), ROW);
+    rows = harness_query(db, "SELECT :a", p);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW);
     cr_assert_eq(sqlited_column_int64(rows, 0), 5);
     sqlited_rows_close(rows);
     sqlited_params_close(p);
@@ -178,12 +171,7 @@ static void fake_start(struct fake *f, const char *name, const char *reply,
 {
     memset(f, 0, sizeof(*f));
     snprintf(f->path, sizeof(f->path), "%s/%s", d.dir, name);
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    strcpy(addr.sun_path, f->path);
-    f->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert_geq(f->listen_fd, 0);
-    cr_assert_eq(bind(f->listen_fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-    cr_assert_eq(listen(f->listen_fd, 8), 0);
+    f->listen_fd = harness_listen(f->path, 8);
     f->reply = reply;
     f->reply_len = reply_len;
     f->patch_msgid = patch_msgid;
@@ -339,7 +327,7 @@ Test(client, column_accessors_out_of_range)
     cr_assert_eq(sqlited_column_int64(rows, 0), 0);
     cr_assert_null(sqlited_column_text(rows, 1));
 
-    cr_assert_eq(sqlited_rows_next(rows), ROW);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW);
     cr_assert_eq(sqlited_column_int64(rows, 0), 7);
     for (int i = -1; i <= 2; i += 3) {
         cr_assert_eq(sqlited_column_type(rows, i), SQLITED_NULL, "column %d",
@@ -353,7 +341,7 @@ Test(client, column_accessors_out_of_range)
     cr_assert_eq(sqlited_column_type(rows, 1000000), SQLITED_NULL);
 
     /* After the last row, no current row either. */
-    cr_assert_eq(sqlited_rows_next(rows), DONE);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_DONE);
     cr_assert_eq(sqlited_column_type(rows, 0), SQLITED_NULL);
     cr_assert_eq(sqlited_column_int64(rows, 0), 0);
     cr_assert_null(sqlited_column_text(rows, 1));
@@ -377,7 +365,7 @@ Test(client, column_conversions)
     sqlited_rows *rows = NULL;
     cr_assert_eq(
         sqlited_query(db, "SELECT 2.9, -2.9, 5, NULL, 1e300", NULL, &rows), 0);
-    cr_assert_eq(sqlited_rows_next(rows), ROW);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW);
     cr_assert_eq(sqlited_column_int64(rows, 0), 2);
     cr_assert_eq(sqlited_column_int64(rows, 1), -2);
     cr_assert(sqlited_column_double(rows, 2) == 5.0);
@@ -394,25 +382,24 @@ Test(client, column_conversions)
 Test(client, rows_outlive_the_connection)
 {
     sqlited *db = harness_connect(&d);
-    sqlited_rows *rows = NULL;
-    int rc = sqlited_query(db,
-                           "SELECT 1 AS n, 'one' AS name, x'0102' AS b "
-                           "UNION ALL SELECT 2, 'two', x'03'",
-                           NULL, &rows);
-    cr_assert_eq(rc, 0, "%s", sqlited_errmsg(db));
+    sqlited_rows *rows =
+        harness_query(db,
+                      "SELECT 1 AS n, 'one' AS name, x'0102' AS b "
+                      "UNION ALL SELECT 2, 'two', x'03'",
+                      NULL);
     sqlited_close(db);
     cr_assert_eq(sqlited_rows_column_count(rows), 3);
     cr_assert_str_eq(sqlited_rows_column_name(rows, 1), "name");
     cr_assert_eq(sqlited_rows_count(rows), 2);
-    cr_assert_eq(sqlited_rows_next(rows), ROW);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW);
     cr_assert_eq(sqlited_column_int64(rows, 0), 1);
     cr_assert_str_eq(sqlited_column_text(rows, 1), "one");
     cr_assert_eq(sqlited_column_bytes(rows, 2), 2);
     cr_assert_eq(memcmp(sqlited_column_blob(rows, 2), "\x01\x02", 2), 0);
-    cr_assert_eq(sqlited_rows_next(rows), ROW);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW);
     cr_assert_eq(sqlited_column_int64(rows, 0), 2);
     cr_assert_str_eq(sqlited_column_text(rows, 1), "two");
-    cr_assert_eq(sqlited_rows_next(rows), DONE);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_DONE);
     sqlited_rows_close(rows);
 }
 
@@ -423,8 +410,8 @@ Test(client, several_results_open_at_once)
     sqlited_rows *a = NULL, *b = NULL;
     cr_assert_eq(sqlited_query(db, "SELECT 'a'", NULL, &a), 0);
     cr_assert_eq(sqlited_query(db, "SELECT 'b'", NULL, &b), 0);
-    cr_assert_eq(sqlited_rows_next(b), ROW);
-    cr_assert_eq(sqlited_rows_next(a), ROW);
+    cr_assert_eq(sqlited_rows_next(b), SQLITED_ROW);
+    cr_assert_eq(sqlited_rows_next(a), SQLITED_ROW);
     cr_assert_str_eq(sqlited_column_text(a, 0), "a");
     cr_assert_str_eq(sqlited_column_text(b, 0), "b");
     sqlited_rows_close(a);

@@ -11,9 +11,6 @@
 
 #include "harness.h"
 
-#define ROW 100
-#define DONE 101
-
 enum { THREADS = 8, REQUESTS = 1000 };
 
 static struct daemon d;
@@ -60,7 +57,8 @@ static int query_int(struct client *c, sqlited *db, const char *sql,
     if (rc != 0)
         return fail(c, "client %d: %s: %d %s: %s", c->id, sql, rc,
                     sqlited_errname(db), sqlited_errmsg(db));
-    if (sqlited_rows_count(rows) != 1 || sqlited_rows_next(rows) != ROW ||
+    if (sqlited_rows_count(rows) != 1 ||
+        sqlited_rows_next(rows) != SQLITED_ROW ||
         sqlited_column_type(rows, 0) != SQLITED_INTEGER) {
         sqlited_rows_close(rows);
         return fail(c, "client %d: %s: not one integer", c->id, sql);
@@ -68,7 +66,7 @@ static int query_int(struct client *c, sqlited *db, const char *sql,
     *out = sqlited_column_int64(rows, 0);
     rc = sqlited_rows_next(rows);
     sqlited_rows_close(rows);
-    if (rc != DONE)
+    if (rc != SQLITED_DONE)
         return fail(c, "client %d: %s: more than one row", c->id, sql);
     return 0;
 }
@@ -122,7 +120,7 @@ static int client_run(struct client *c, sqlited *db, sqlited_params *p)
             char text[64];
             snprintf(text, sizeof(text), "client %d row %d", c->id, want);
             bool ok = sqlited_rows_count(rows) == 1 &&
-                      sqlited_rows_next(rows) == ROW &&
+                      sqlited_rows_next(rows) == SQLITED_ROW &&
                       sqlited_column_int64(rows, 0) == want &&
                       sqlited_column_text(rows, 1) &&
                       strcmp(sqlited_column_text(rows, 1), text) == 0;

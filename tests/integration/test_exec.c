@@ -6,33 +6,20 @@
 
 #include "harness.h"
 
-#define ROW 100
-#define DONE 101
-
 static struct daemon d;
 static sqlited *db;
 
 static void setup(void)
 {
-    daemon_start(&d, NULL);
-    db = harness_connect(&d);
+    db = harness_start_connected(&d, NULL);
 }
 
 static void teardown(void)
 {
-    sqlited_close(db);
-    db = NULL;
-    daemon_cleanup(&d);
+    harness_cleanup_connected(&d, &db);
 }
 
 TestSuite(exec, .init = setup, .fini = teardown, .timeout = 60);
-
-static sqlited_params *params_new(void)
-{
-    sqlited_params *p = NULL;
-    cr_assert_eq(sqlited_params_open(&p), 0);
-    return p;
-}
 
 #define assert_ok(rc)                                                          \
     cr_assert_eq((rc), 0, "rc %d %s: %s", (rc), sqlited_errname(db),           \
@@ -60,7 +47,7 @@ Test(exec, schema_script)
     /* A script with no SELECT returns no columns. */
     cr_assert_eq(sqlited_rows_column_count(rows), 0);
     cr_assert_eq(sqlited_rows_count(rows), 0);
-    cr_assert_eq(sqlited_rows_next(rows), DONE);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_DONE);
     sqlited_rows_close(rows);
 
     cr_assert_eq(harness_query_int(db, "SELECT count(*) FROM sqlite_schema "
@@ -75,7 +62,7 @@ Test(exec, changes_and_last_insert_rowid)
     harness_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
     /* A schema change alone changes no rows. */
     cr_assert_eq(sqlited_changes(db), 0);
-    sqlited_params *p = params_new();
+    sqlited_params *p = harness_params_new();
     for (int64_t i = 1; i <= 5; i++) {
         sqlited_rows *rows = NULL;
         sqlited_params_clear(p);
@@ -106,7 +93,7 @@ Test(exec, update_and_delete_changes)
                      "FROM c WHERE x < 10) INSERT INTO t SELECT x, 0 FROM c");
     cr_assert_eq(sqlited_changes(db), 10);
 
-    sqlited_params *p = params_new();
+    sqlited_params *p = harness_params_new();
     cr_assert_eq(sqlited_params_add_int64(p, ":max", 4), 0);
     sqlited_rows *rows = NULL;
     assert_ok(
@@ -141,7 +128,7 @@ Test(exec, insert_returning_via_exec)
 {
     harness_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
     harness_exec(db, "INSERT INTO t(v) VALUES ('a'), ('b')");
-    sqlited_params *p = params_new();
+    sqlited_params *p = harness_params_new();
     cr_assert_eq(sqlited_params_add_text(p, NULL, "c", -1), 0);
     sqlited_rows *rows = NULL;
     assert_ok(sqlited_exec(db, "INSERT INTO t(v) VALUES (?) RETURNING id, v", p,
@@ -153,10 +140,10 @@ Test(exec, insert_returning_via_exec)
     cr_assert_eq(sqlited_rows_count(rows), 1);
     cr_assert_eq(sqlited_rows_changes(rows), 1);
     cr_assert_eq(sqlited_rows_last_insert_rowid(rows), 3);
-    cr_assert_eq(sqlited_rows_next(rows), ROW);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW);
     cr_assert_eq(sqlited_column_int64(rows, 0), 3);
     cr_assert_str_eq(sqlited_column_text(rows, 1), "c");
-    cr_assert_eq(sqlited_rows_next(rows), DONE);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_DONE);
     sqlited_rows_close(rows);
     cr_assert_eq(sqlited_changes(db), 1);
     cr_assert_eq(sqlited_last_insert_rowid(db), 3);
@@ -177,11 +164,11 @@ Test(exec, insert_returning_via_query)
     cr_assert_eq(sqlited_rows_count(rows), 3);
     static const char *ups[] = {"X", "Y", "Z"};
     for (int i = 0; i < 3; i++) {
-        cr_assert_eq(sqlited_rows_next(rows), ROW);
+        cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW);
         cr_assert_eq(sqlited_column_int64(rows, 0), i + 1);
         cr_assert_str_eq(sqlited_column_text(rows, 1), ups[i]);
     }
-    cr_assert_eq(sqlited_rows_next(rows), DONE);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_DONE);
     cr_assert_eq(sqlited_rows_changes(rows), 3);
     cr_assert_eq(sqlited_rows_last_insert_rowid(rows), 3);
     sqlited_rows_close(rows);
@@ -199,14 +186,14 @@ Test(exec, query_of_a_write_statement)
     harness_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);"
                      "INSERT INTO t(v) VALUES ('a'), ('b'), ('c')");
     sqlited_rows *rows = NULL;
-    sqlited_params *p = params_new();
+    sqlited_params *p = harness_params_new();
     cr_assert_eq(sqlited_params_add_text(p, "$new", "z", -1), 0);
     assert_ok(
         sqlited_query(db, "UPDATE t SET v = $new WHERE id >= 2", p, &rows));
     sqlited_params_close(p);
     cr_assert_eq(sqlited_rows_column_count(rows), 0);
     cr_assert_eq(sqlited_rows_count(rows), 0);
-    cr_assert_eq(sqlited_rows_next(rows), DONE);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_DONE);
     cr_assert_eq(sqlited_rows_changes(rows), 2);
     sqlited_rows_close(rows);
     cr_assert_eq(sqlited_changes(db), 2);
@@ -253,11 +240,11 @@ Test(exec, script_returns_rows_of_last_select)
     cr_assert_eq(sqlited_rows_column_count(rows), 1);
     cr_assert_str_eq(sqlited_rows_column_name(rows, 0), "second");
     cr_assert_eq(sqlited_rows_count(rows), 2);
-    cr_assert_eq(sqlited_rows_next(rows), ROW);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW);
     cr_assert_eq(sqlited_column_int64(rows, 0), 10);
-    cr_assert_eq(sqlited_rows_next(rows), ROW);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW);
     cr_assert_eq(sqlited_column_int64(rows, 0), 20);
-    cr_assert_eq(sqlited_rows_next(rows), DONE);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_DONE);
     cr_assert_eq(sqlited_rows_changes(rows), 3);
     cr_assert_eq(sqlited_rows_last_insert_rowid(rows), 3);
     sqlited_rows_close(rows);
@@ -298,7 +285,7 @@ Test(exec, script_in_a_transaction)
 Test(exec, exec_params_all_styles)
 {
     harness_exec(db, "CREATE TABLE t(a, b)");
-    sqlited_params *p = params_new();
+    sqlited_params *p = harness_params_new();
     cr_assert_eq(sqlited_params_add_int64(p, "@b", 2), 0);
     cr_assert_eq(sqlited_params_add_int64(p, "a", 1), 0);
     assert_ok(sqlited_exec(db, "INSERT INTO t VALUES (:a, @b)", p, NULL));
@@ -311,7 +298,7 @@ Test(exec, read_your_writes_across_connections)
 {
     sqlited *other = harness_connect(&d);
     harness_exec(db, "CREATE TABLE t(v INTEGER)");
-    sqlited_params *p = params_new();
+    sqlited_params *p = harness_params_new();
     for (int64_t i = 1; i <= 200; i++) {
         sqlited_params_clear(p);
         cr_assert_eq(sqlited_params_add_int64(p, NULL, i), 0);

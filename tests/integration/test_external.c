@@ -15,8 +15,8 @@ static sqlite3 *ext;
 
 static void setup(void)
 {
-    daemon_start(&d, (const char *const[]){"--busy-timeout", "200", NULL});
-    db = harness_connect(&d);
+    db = harness_start_connected(
+        &d, (const char *const[]){"--busy-timeout", "200", NULL});
     harness_exec(db, "CREATE TABLE t(x INTEGER)");
     cr_assert_eq(sqlite3_open_v2(d.db_path, &ext, SQLITE_OPEN_READWRITE, NULL),
                  SQLITE_OK);
@@ -27,9 +27,7 @@ static void teardown(void)
 {
     sqlite3_close(ext);
     ext = NULL;
-    sqlited_close(db);
-    db = NULL;
-    daemon_cleanup(&d);
+    harness_cleanup_connected(&d, &db);
 }
 
 TestSuite(external, .init = setup, .fini = teardown, .timeout = 60);

@@ -8,7 +8,9 @@
  * connection" is certain. */
 #include <criterion/criterion.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -17,8 +19,8 @@ static sqlited *a, *b;
 
 static void setup(void)
 {
-    daemon_start(&d, (const char *const[]){"--readers", "1", NULL});
-    a = harness_connect(&d);
+    a = harness_start_connected(&d,
+                                (const char *const[]){"--readers", "1", NULL});
     b = harness_connect(&d);
     harness_exec(a, "CREATE TABLE parent(id INTEGER PRIMARY KEY);"
                     "CREATE TABLE child(pid INTEGER REFERENCES parent(id));"
@@ -27,10 +29,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-    sqlited_close(a);
     sqlited_close(b);
-    a = b = NULL;
-    daemon_cleanup(&d);
+    b = NULL;
+    harness_cleanup_connected(&d, &a);
 }
 
 TestSuite(isolation, .init = setup, .fini = teardown, .timeout = 60);
@@ -42,7 +43,7 @@ static int64_t exec_int(sqlited *db, const char *sql)
     sqlited_rows *rows = NULL;
     int rc = sqlited_exec(db, sql, NULL, &rows);
     cr_assert_eq(rc, 0, "%s: %d %s", sql, rc, sqlited_errmsg(db));
-    cr_assert_eq(sqlited_rows_next(rows), 100, "%s: no row", sql);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW, "%s: no row", sql);
     int64_t v = sqlited_column_int64(rows, 0);
     sqlited_rows_close(rows);
     return v;
@@ -74,7 +75,7 @@ Test(isolation, managed_pragmas_cannot_be_set)
     cr_assert_eq(harness_query_int(b, "PRAGMA foreign_keys"), 1);
     sqlited_rows *rows = NULL;
     cr_assert_eq(sqlited_exec(b, "PRAGMA journal_mode", NULL, &rows), 0);
-    cr_assert_eq(sqlited_rows_next(rows), 100);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW);
     cr_assert_str_eq(sqlited_column_text(rows, 0), "wal");
     sqlited_rows_close(rows);
     /* And they still hold for the other client. */
@@ -128,4 +129,63 @@ Test(isolation, attached_databases_do_not_outlive_the_request)
                  "client A's ATTACH is still there on the writer");
     cr_assert_eq(harness_query_int(b, count_sql), 0,
                  "client A's ATTACH is still there on the reader");
+}
+
+/* Pragmas are refused unless they are on the allowlist, so a setting
+ * nobody thought of (here a heap limit, which would make every statement
+ * of every client fail with SQLITE_NOMEM) cannot slip through, not even as
+ * a query, which SQLite counts as read-only and runs on a reader. */
+Test(isolation, unlisted_pragmas_cannot_be_set)
+{
+    assert_refused_pragma("PRAGMA hard_heap_limit = 200000", "hard_heap_limit");
+    assert_refused_pragma("PRAGMA soft_heap_limit = 200000", "soft_heap_limit");
+    assert_refused_pragma("PRAGMA wal_autocheckpoint = 0",
+                          "wal_autocheckpoint");
+    assert_refused_pragma("PRAGMA recursive_triggers = ON",
+                          "recursive_triggers");
+    assert_refused_pragma("PRAGMA case_sensitive_like = ON",
+                          "case_sensitive_like");
+    cr_assert_eq(harness_query_int(b, "SELECT count(*) FROM checked"), 0);
+}
+
+/* What changes the database file rather than the connection is allowed. */
+Test(isolation, database_pragmas_can_be_set)
+{
+    harness_exec(a, "PRAGMA user_version = 7");
+    cr_assert_eq(harness_query_int(b, "PRAGMA user_version"), 7);
+    harness_exec(a, "PRAGMA application_id = 1234");
+    cr_assert_eq(harness_query_int(b, "PRAGMA application_id"), 1234);
+    cr_assert_eq(exec_int(a, "PRAGMA wal_checkpoint(PASSIVE)"), 0);
+    sqlited_rows *rows = harness_query(b, "PRAGMA table_info(checked)", NULL);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW);
+    cr_assert_str_eq(sqlited_column_text(rows, 1), "n");
+    sqlited_rows_close(rows);
+}
+
+/* An in-memory database attached under a name is refused like a file. */
+Test(isolation, attach_of_an_unnamed_database_is_refused)
+{
+    int rc = sqlited_exec(a, "ATTACH '' AS scratch", NULL, NULL);
+    cr_assert_eq(rc, SQLITE_AUTH, "rc %d", rc);
+    cr_assert_str_eq(sqlited_errname(a), "SQLITE_AUTH");
+    cr_assert_not_null(strstr(sqlited_errmsg(a), "ATTACH is not allowed"), "%s",
+                       sqlited_errmsg(a));
+}
+
+/* VACUUM attaches a scratch database while it runs and must keep working;
+ * VACUUM INTO would write a file anywhere the daemon may write. */
+Test(isolation, vacuum_works_and_vacuum_into_is_refused)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "VACUUM INTO '%s/copy.db'", d.dir);
+    harness_exec(a, "INSERT INTO parent VALUES (1)");
+    harness_exec(a, "VACUUM");
+    cr_assert_eq(harness_query_int(b, "SELECT count(*) FROM parent"), 1);
+    int rc = sqlited_exec(a, path, NULL, NULL);
+    cr_assert_eq(rc, SQLITE_AUTH, "rc %d", rc);
+    cr_assert_not_null(strstr(sqlited_errmsg(a), "VACUUM INTO is not allowed"),
+                       "%s", sqlited_errmsg(a));
+    char file[4096];
+    snprintf(file, sizeof(file), "%s/copy.db", d.dir);
+    cr_assert_neq(access(file, F_OK), 0, "VACUUM INTO wrote %s", file);
 }

@@ -14,10 +14,6 @@
 
 #include "harness.h"
 
-#define SLOW_SQL                                                               \
-    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "          \
-    "WHERE x < 3000000) SELECT count(*) FROM c"
-
 /* Runs until interrupted. */
 #define ENDLESS_SQL                                                            \
     "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "         \
@@ -32,20 +28,17 @@ static void teardown(void)
 
 TestSuite(lifecycle, .fini = teardown, .timeout = 60);
 
-/* Sends @sql as query @msgid followed by ping @msgid + 1 in one write, and
- * waits for the pong: the daemon has then read the query and started it
- * (requests are read in order). */
-static void send_query_in_flight(int fd, struct harness_reader *r,
-                                 uint32_t msgid, const char *sql)
+/* Sends @sql as query @msgid followed by ping @msgid + 1 in one write on
+ * @c, and waits for the pong: the daemon has then read the query and
+ * started it (requests are read in order). */
+static void send_query_in_flight(struct harness_raw *c, uint32_t msgid,
+                                 const char *sql)
 {
-    struct codec_buf b;
-    codec_buf_init(&b, 0);
-    harness_pack_sql(&b, msgid, "query", sql);
-    harness_pack_request(&b, msgid + 1, "ping", 0);
-    harness_send_buf(fd, &b);
-    codec_buf_close(&b);
+    harness_pack_sql(&c->b, msgid, "query", sql);
+    harness_pack_request(&c->b, msgid + 1, "ping", 0);
+    harness_send_buf(c->fd, &c->b);
     struct reply rep;
-    harness_read_reply(r, &rep);
+    harness_read_reply(&c->r, &rep);
     cr_assert_eq(rep.msgid, msgid + 1,
                  "the query finished before the ping "
                  "was answered");
@@ -63,14 +56,12 @@ Test(lifecycle, client_disconnects_mid_query)
 {
     daemon_start(&d, NULL);
     for (int i = 0; i < 4; i++) {
-        int fd = harness_raw_connect(&d);
-        struct codec_buf b;
-        codec_buf_init(&b, 0);
-        harness_pack_sql(&b, 1, "query", SLOW_SQL);
-        harness_pack_sql(&b, 2, "exec", "CREATE TABLE IF NOT EXISTS t(x)");
-        harness_send_buf(fd, &b);
-        codec_buf_close(&b);
-        close(fd);
+        struct harness_raw c;
+        harness_raw_open(&c, &d);
+        harness_pack_sql(&c.b, 1, "query", HARNESS_SLOW_SQL);
+        harness_pack_sql(&c.b, 2, "exec", "CREATE TABLE IF NOT EXISTS t(x)");
+        harness_send_buf(c.fd, &c.b);
+        harness_raw_close(&c);
     }
     sqlited *db = harness_connect(&d);
     cr_assert_eq(sqlited_ping(db), 0);
@@ -87,30 +78,21 @@ Test(lifecycle, client_disconnects_mid_query)
 Test(lifecycle, sigterm_finishes_work_in_flight)
 {
     daemon_start(&d, NULL);
-    int fd = harness_raw_connect(&d);
-    struct harness_reader r;
-    harness_reader_init(&r, fd);
-    send_query_in_flight(fd, &r, 1, SLOW_SQL);
+    struct harness_raw c;
+    harness_raw_open(&c, &d);
+    send_query_in_flight(&c, 1, HARNESS_SLOW_SQL);
 
     daemon_signal(&d, SIGTERM);
     struct reply rep;
-    harness_read_reply(&r, &rep);
+    harness_read_reply(&c.r, &rep);
     cr_assert_eq(rep.msgid, 1);
     cr_assert_not(rep.is_error, "the query in flight failed: %s: %s", rep.name,
                   rep.message);
-    struct codec_reader rows;
-    uint32_t n;
-    int64_t count;
-    cr_assert(harness_map_find(rep.result, "rows", &rows));
-    cr_assert_eq(codec_read_array(&rows, &n), 0);
-    cr_assert_eq(codec_read_array(&rows, &n), 0);
-    cr_assert_eq(codec_read_int64(&rows, &count), 0);
-    cr_assert_eq(count, 3000000);
+    cr_assert_eq(harness_reply_int(&rep), 3000000);
     reply_free(&rep);
     /* Nothing owed any more: the daemon hangs up. */
-    cr_assert(harness_read_eof(&r, HARNESS_IO_TIMEOUT_MS));
-    harness_reader_close(&r);
-    close(fd);
+    cr_assert(harness_read_eof(&c.r, HARNESS_IO_TIMEOUT_MS));
+    harness_raw_close(&c);
 
     cr_assert_eq(daemon_wait(&d, HARNESS_STOP_TIMEOUT_MS), 0);
     cr_assert_not(file_exists(d.sock_path), "socket file left behind");
@@ -120,36 +102,29 @@ Test(lifecycle, sigterm_finishes_work_in_flight)
 Test(lifecycle, sigterm_commits_write_in_flight)
 {
     daemon_start(&d, NULL);
-    sqlited *db = harness_connect(&d);
-    harness_exec(db, "CREATE TABLE t(x)");
-    sqlited_close(db);
+    harness_exec_fresh(&d, "CREATE TABLE t(x)");
 
-    int fd = harness_raw_connect(&d);
-    struct harness_reader r;
-    harness_reader_init(&r, fd);
-    struct codec_buf b;
-    codec_buf_init(&b, 0);
-    harness_pack_sql(&b, 1, "exec",
+    struct harness_raw c;
+    harness_raw_open(&c, &d);
+    harness_pack_sql(&c.b, 1, "exec",
                      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
                      "FROM c WHERE x < 2000000) INSERT INTO t SELECT x FROM c");
-    harness_pack_request(&b, 2, "ping", 0);
-    harness_send_buf(fd, &b);
-    codec_buf_close(&b);
+    harness_pack_request(&c.b, 2, "ping", 0);
+    harness_send_buf(c.fd, &c.b);
     struct reply rep;
-    harness_read_reply(&r, &rep);
+    harness_read_reply(&c.r, &rep);
     cr_assert_eq(rep.msgid, 2);
     reply_free(&rep);
     daemon_signal(&d, SIGTERM);
-    harness_read_reply(&r, &rep);
+    harness_read_reply(&c.r, &rep);
     cr_assert_eq(rep.msgid, 1);
     cr_assert_not(rep.is_error, "%s: %s", rep.name, rep.message);
     reply_free(&rep);
-    harness_reader_close(&r);
-    close(fd);
+    harness_raw_close(&c);
     cr_assert_eq(daemon_wait(&d, HARNESS_STOP_TIMEOUT_MS), 0);
 
     daemon_restart(&d, NULL);
-    db = harness_connect(&d);
+    sqlited *db = harness_connect(&d);
     cr_assert_eq(harness_query_int(db, "SELECT count(*) FROM t"), 2000000);
     sqlited_close(db);
 }
@@ -158,10 +133,9 @@ Test(lifecycle, sigterm_commits_write_in_flight)
 Test(lifecycle, sigterm_stops_accepting)
 {
     daemon_start(&d, NULL);
-    int fd = harness_raw_connect(&d);
-    struct harness_reader r;
-    harness_reader_init(&r, fd);
-    send_query_in_flight(fd, &r, 1, SLOW_SQL);
+    struct harness_raw c;
+    harness_raw_open(&c, &d);
+    send_query_in_flight(&c, 1, HARNESS_SLOW_SQL);
     daemon_signal(&d, SIGTERM);
     /* The listening socket goes at once, long before the query ends. */
     cr_assert(harness_wait_gone(d.sock_path, HARNESS_STOP_TIMEOUT_MS));
@@ -170,12 +144,11 @@ Test(lifecycle, sigterm_stops_accepting)
     cr_assert_eq(rc, -ENOENT, "open during shutdown: %d", rc);
     cr_assert_null(db);
     struct reply rep;
-    harness_read_reply(&r, &rep);
+    harness_read_reply(&c.r, &rep);
     cr_assert_eq(rep.msgid, 1);
     cr_assert_not(rep.is_error, "%s: %s", rep.name, rep.message);
     reply_free(&rep);
-    harness_reader_close(&r);
-    close(fd);
+    harness_raw_close(&c);
     cr_assert_eq(daemon_wait(&d, HARNESS_STOP_TIMEOUT_MS), 0);
 }
 
@@ -203,13 +176,12 @@ Test(lifecycle, sigterm_with_idle_connections)
 Test(lifecycle, shutdown_grace_period_interrupts)
 {
     daemon_start(&d, (const char *const[]){"--shutdown-grace", "300", NULL});
-    int fd = harness_raw_connect(&d);
-    struct harness_reader r;
-    harness_reader_init(&r, fd);
-    send_query_in_flight(fd, &r, 1, ENDLESS_SQL);
+    struct harness_raw c;
+    harness_raw_open(&c, &d);
+    send_query_in_flight(&c, 1, ENDLESS_SQL);
     daemon_signal(&d, SIGTERM);
     struct reply rep;
-    harness_read_reply(&r, &rep);
+    harness_read_reply(&c.r, &rep);
     cr_assert_eq(rep.msgid, 1);
     cr_assert(rep.is_error);
     cr_assert_eq(rep.code, SQLITED_INTERRUPTED, "%lld %s: %s",
@@ -217,8 +189,7 @@ Test(lifecycle, shutdown_grace_period_interrupts)
     cr_assert_str_eq(rep.name, "SQLITED_INTERRUPTED");
     cr_assert_not_null(strstr(rep.message, "interrupted"));
     reply_free(&rep);
-    harness_reader_close(&r);
-    close(fd);
+    harness_raw_close(&c);
     cr_assert_eq(daemon_wait(&d, HARNESS_STOP_TIMEOUT_MS), 0);
     cr_assert_not(file_exists(d.sock_path));
 }
@@ -227,23 +198,21 @@ Test(lifecycle, shutdown_grace_period_interrupts)
 Test(lifecycle, second_signal_interrupts)
 {
     daemon_start(&d, NULL); /* the default grace period: 10 s */
-    int fd = harness_raw_connect(&d);
-    struct harness_reader r;
-    harness_reader_init(&r, fd);
-    send_query_in_flight(fd, &r, 1, ENDLESS_SQL);
+    struct harness_raw c;
+    harness_raw_open(&c, &d);
+    send_query_in_flight(&c, 1, ENDLESS_SQL);
     daemon_signal(&d, SIGTERM);
     /* The first signal has been handled once the socket file is gone. */
     cr_assert(harness_wait_gone(d.sock_path, HARNESS_STOP_TIMEOUT_MS));
     daemon_signal(&d, SIGINT);
     struct reply rep;
-    harness_read_reply(&r, &rep);
+    harness_read_reply(&c.r, &rep);
     cr_assert_eq(rep.msgid, 1);
     cr_assert_eq(rep.code, SQLITED_INTERRUPTED, "%lld %s: %s",
                  (long long)rep.code, rep.name, rep.message);
     cr_assert_str_eq(rep.name, "SQLITED_INTERRUPTED");
     reply_free(&rep);
-    harness_reader_close(&r);
-    close(fd);
+    harness_raw_close(&c);
     cr_assert_eq(daemon_wait(&d, HARNESS_STOP_TIMEOUT_MS), 0);
 }
 
@@ -259,9 +228,7 @@ Test(lifecycle, sigint_stops_cleanly)
 Test(lifecycle, clean_stop_checkpoints)
 {
     daemon_start(&d, NULL);
-    sqlited *db = harness_connect(&d);
-    harness_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES (1), (2)");
-    sqlited_close(db);
+    harness_exec_fresh(&d, "CREATE TABLE t(x); INSERT INTO t VALUES (1), (2)");
     cr_assert_eq(daemon_stop(&d), 0);
     char wal[160];
     snprintf(wal, sizeof(wal), "%s-wal", d.db_path);
@@ -299,16 +266,14 @@ Test(lifecycle, second_daemon_on_the_same_socket_refuses)
 Test(lifecycle, a_stale_socket_is_replaced)
 {
     daemon_start(&d, NULL);
-    sqlited *db = harness_connect(&d);
-    harness_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES (42)");
-    sqlited_close(db);
+    harness_exec_fresh(&d, "CREATE TABLE t(x); INSERT INTO t VALUES (42)");
     daemon_kill(&d);
     struct stat st;
     cr_assert_eq(lstat(d.sock_path, &st), 0, "SIGKILL removed the socket?");
     cr_assert(S_ISSOCK(st.st_mode));
 
     daemon_restart(&d, NULL);
-    db = harness_connect(&d);
+    sqlited *db = harness_connect(&d);
     cr_assert_eq(sqlited_ping(db), 0);
     cr_assert_eq(harness_query_int(db, "SELECT x FROM t"), 42);
     sqlited_close(db);
@@ -342,8 +307,7 @@ Test(lifecycle, acknowledged_writes_survive_sigkill)
     daemon_start(&d, NULL);
     sqlited *db = harness_connect(&d);
     harness_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
-    sqlited_params *p = NULL;
-    cr_assert_eq(sqlited_params_open(&p), 0);
+    sqlited_params *p = harness_params_new();
     for (int i = 1; i <= 100; i++) {
         char text[32];
         snprintf(text, sizeof(text), "row %d", i);
@@ -453,28 +417,22 @@ Test(lifecycle, socket_mode_flag)
 Test(lifecycle, request_during_shutdown_is_refused)
 {
     daemon_start(&d, NULL);
-    sqlited *db = harness_connect(&d);
-    harness_exec(db, "CREATE TABLE t(x)");
-    sqlited_close(db);
-    int fd = harness_raw_connect(&d);
-    struct harness_reader r;
-    harness_reader_init(&r, fd);
-    send_query_in_flight(fd, &r, 1, SLOW_SQL);
+    harness_exec_fresh(&d, "CREATE TABLE t(x)");
+    struct harness_raw c;
+    harness_raw_open(&c, &d);
+    send_query_in_flight(&c, 1, HARNESS_SLOW_SQL);
     daemon_signal(&d, SIGTERM);
     cr_assert(harness_wait_gone(d.sock_path, HARNESS_STOP_TIMEOUT_MS));
 
-    struct codec_buf b;
-    codec_buf_init(&b, 0);
-    harness_pack_sql(&b, 3, "exec", "INSERT INTO t VALUES (1)");
-    harness_send_buf(fd, &b);
-    codec_buf_close(&b);
+    harness_pack_sql(&c.b, 3, "exec", "INSERT INTO t VALUES (1)");
+    harness_send_buf(c.fd, &c.b);
 
     bool answered_1 = false, answered_3 = false;
     for (;;) {
         char *msg = NULL;
         size_t len;
         char why[128];
-        int rc = harness_read_message(&r, HARNESS_IO_TIMEOUT_MS, &msg, &len);
+        int rc = harness_read_message(&c.r, HARNESS_IO_TIMEOUT_MS, &msg, &len);
         if (rc != 1)
             break;
         struct reply rep;
@@ -491,14 +449,13 @@ Test(lifecycle, request_during_shutdown_is_refused)
         }
         reply_free(&rep);
     }
-    harness_reader_close(&r);
-    close(fd);
+    harness_raw_close(&c);
     cr_assert_eq(daemon_wait(&d, HARNESS_STOP_TIMEOUT_MS), 0);
     cr_assert(answered_1, "the query in flight was not answered");
 
     /* Not applied, whatever the answer. */
     daemon_restart(&d, NULL);
-    db = harness_connect(&d);
+    sqlited *db = harness_connect(&d);
     cr_assert_eq(harness_query_int(db, "SELECT count(*) FROM t"), 0);
     sqlited_close(db);
     cr_assert(answered_3,
@@ -545,18 +502,16 @@ Test(lifecycle, client_gone_during_a_large_reply)
 {
     daemon_start(&d, NULL);
     for (int i = 0; i < 3; i++) {
-        int fd = harness_raw_connect(&d);
-        struct codec_buf b;
-        codec_buf_init(&b, 0);
-        harness_pack_sql(&b, 1, "query", "SELECT zeroblob(8 * 1024 * 1024)");
-        harness_send_buf(fd, &b);
-        codec_buf_close(&b);
+        struct harness_raw c;
+        harness_raw_open(&c, &d);
+        harness_pack_sql(&c.b, 1, "query", "SELECT zeroblob(8 * 1024 * 1024)");
+        harness_send_buf(c.fd, &c.b);
         /* Wait for the first bytes of the reply, then hang up. */
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        struct pollfd pfd = {.fd = c.fd, .events = POLLIN};
         cr_assert_eq(poll(&pfd, 1, HARNESS_IO_TIMEOUT_MS), 1);
         char head[16];
-        cr_assert_gt(read(fd, head, sizeof(head)), 0);
-        close(fd);
+        cr_assert_gt(read(c.fd, head, sizeof(head)), 0);
+        harness_raw_close(&c);
     }
     sqlited *db = harness_connect(&d);
     cr_assert_eq(sqlited_ping(db), 0);

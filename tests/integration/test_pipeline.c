@@ -3,60 +3,35 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "harness.h"
 
-/* About a second of work on a reader: long enough that a ping or a trivial
- * query sent after it finishes first. */
-#define SLOW_SQL                                                               \
-    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "          \
-    "WHERE x < 3000000) SELECT count(*) FROM c"
-
 static struct daemon d;
-static int fd = -1;
-static struct harness_reader r;
-static struct codec_buf b;
+static struct harness_raw conn;
 
 static void setup(void)
 {
     /* Enough readers that a fast query never waits behind the slow one. */
     daemon_start(&d, (const char *const[]){"--readers", "4", NULL});
-    fd = harness_raw_connect(&d);
-    harness_reader_init(&r, fd);
-    codec_buf_init(&b, 0);
+    harness_raw_open(&conn, &d);
 }
 
 static void teardown(void)
 {
-    codec_buf_close(&b);
-    if (fd >= 0) {
-        harness_reader_close(&r);
-        close(fd);
-        fd = -1;
-    }
+    harness_raw_close(&conn);
     daemon_cleanup(&d);
 }
 
 TestSuite(pipeline, .init = setup, .fini = teardown, .timeout = 60);
 
-/* Reads a result {"columns": [...], "rows": [[v]]} holding one integer. */
-static int64_t result_int(const struct reply *rep)
+/* Appends request @msgid of @method: @sql with the one parameter @value. */
+static void pack_with_param(struct codec_buf *b, uint32_t msgid,
+                            const char *method, const char *sql, uint32_t value)
 {
-    struct codec_reader rows;
-    uint32_t n;
-    int64_t v;
-    cr_assert_not(rep->is_error, "msgid %u: %s: %s", rep->msgid, rep->name,
-                  rep->message);
-    cr_assert(harness_map_find(rep->result, "rows", &rows), "msgid %u",
-              rep->msgid);
-    cr_assert_eq(codec_read_array(&rows, &n), 0);
-    cr_assert_eq(n, 1);
-    cr_assert_eq(codec_read_array(&rows, &n), 0);
-    cr_assert_eq(n, 1);
-    cr_assert_eq(codec_read_int64(&rows, &v), 0, "msgid %u: not an int",
-                 rep->msgid);
-    return v;
+    harness_pack_request(b, msgid, method, 2);
+    codec_pack_cstr(b, sql);
+    msgpack_pack_array(&b->pk, 1);
+    msgpack_pack_uint32(&b->pk, value);
 }
 
 static bool is_pong(const struct reply *rep)
@@ -67,28 +42,28 @@ static bool is_pong(const struct reply *rep)
 
 Test(pipeline, slow_query_is_overtaken)
 {
-    harness_pack_sql(&b, 1, "query", SLOW_SQL);
-    harness_pack_request(&b, 2, "ping", 0);
-    harness_pack_sql(&b, 3, "query", "SELECT 6 * 7");
+    harness_pack_sql(&conn.b, 1, "query", HARNESS_SLOW_SQL);
+    harness_pack_request(&conn.b, 2, "ping", 0);
+    harness_pack_sql(&conn.b, 3, "query", "SELECT 6 * 7");
     /* One write: the daemon sees all three before any answer exists. */
-    harness_send_buf(fd, &b);
+    harness_send_buf(conn.fd, &conn.b);
 
     uint32_t order[3];
     bool seen[4] = {false};
     for (int i = 0; i < 3; i++) {
         struct reply rep;
-        harness_read_reply(&r, &rep);
+        harness_read_reply(&conn.r, &rep);
         cr_assert_eq(rep.kind, 1);
         cr_assert(rep.msgid >= 1 && rep.msgid <= 3 && !seen[rep.msgid],
                   "unexpected msgid %u", rep.msgid);
         seen[rep.msgid] = true;
         order[i] = rep.msgid;
         if (rep.msgid == 1)
-            cr_assert_eq(result_int(&rep), 3000000);
+            cr_assert_eq(harness_reply_int(&rep), 3000000);
         else if (rep.msgid == 2)
             cr_assert(is_pong(&rep));
         else
-            cr_assert_eq(result_int(&rep), 42);
+            cr_assert_eq(harness_reply_int(&rep), 42);
         reply_free(&rep);
     }
     /* The slow query's answer comes last; ping and the quick query do not
@@ -107,32 +82,27 @@ Test(pipeline, many_requests_without_reading)
     for (uint32_t id = 1; id <= N; id++) {
         switch (id % 5) {
         case 0:
-            harness_pack_request(&b, id, "ping", 0);
+            harness_pack_request(&conn.b, id, "ping", 0);
             break;
         case 1:
         case 2:
-            harness_pack_request(&b, id, "query", 2);
-            codec_pack_cstr(&b, "SELECT ? * 2");
-            msgpack_pack_array(&b.pk, 1);
-            msgpack_pack_uint32(&b.pk, id);
+            pack_with_param(&conn.b, id, "query", "SELECT ? * 2", id);
             break;
         case 3:
-            harness_pack_request(&b, id, "exec", 2);
-            codec_pack_cstr(&b, "INSERT INTO t VALUES (?)");
-            msgpack_pack_array(&b.pk, 1);
-            msgpack_pack_uint32(&b.pk, id);
+            pack_with_param(&conn.b, id, "exec", "INSERT INTO t VALUES (?)",
+                            id);
             break;
         default:
-            harness_pack_sql(&b, id, "query", "SELECT * FROM nope");
+            harness_pack_sql(&conn.b, id, "query", "SELECT * FROM nope");
             break;
         }
     }
-    harness_send_buf(fd, &b);
+    harness_send_buf(conn.fd, &conn.b);
 
     bool seen[N + 1] = {false};
     for (int i = 0; i < N; i++) {
         struct reply rep;
-        harness_read_reply(&r, &rep);
+        harness_read_reply(&conn.r, &rep);
         cr_assert_eq(rep.kind, 1);
         cr_assert(rep.msgid >= 1 && rep.msgid <= N, "msgid %u", rep.msgid);
         cr_assert_not(seen[rep.msgid], "msgid %u answered twice", rep.msgid);
@@ -143,7 +113,7 @@ Test(pipeline, many_requests_without_reading)
             break;
         case 1:
         case 2:
-            cr_assert_eq(result_int(&rep), (int64_t)rep.msgid * 2);
+            cr_assert_eq(harness_reply_int(&rep), (int64_t)rep.msgid * 2);
             break;
         case 3: {
             struct codec_reader v;
@@ -176,15 +146,13 @@ static void check_write_order(bool (*as_query)(uint32_t), bool ordered)
     sqlited *db = harness_connect(&d);
     harness_exec(db, "CREATE TABLE t(seq INTEGER PRIMARY KEY, v INTEGER)");
     for (uint32_t id = 1; id <= N; id++) {
-        harness_pack_request(&b, id, as_query(id) ? "query" : "exec", 2);
-        codec_pack_cstr(&b, "INSERT INTO t(v) VALUES (?)");
-        msgpack_pack_array(&b.pk, 1);
-        msgpack_pack_uint32(&b.pk, id);
+        pack_with_param(&conn.b, id, as_query(id) ? "query" : "exec",
+                        "INSERT INTO t(v) VALUES (?)", id);
     }
-    harness_send_buf(fd, &b);
+    harness_send_buf(conn.fd, &conn.b);
     for (int i = 0; i < N; i++) {
         struct reply rep;
-        harness_read_reply(&r, &rep);
+        harness_read_reply(&conn.r, &rep);
         cr_assert_not(rep.is_error, "msgid %u: %s", rep.msgid, rep.message);
         reply_free(&rep);
     }
@@ -237,27 +205,24 @@ Test(pipeline, thousands_of_requests)
     enum { N = 5000 };
     for (uint32_t id = 1; id <= N; id++) {
         if (id % 2) {
-            harness_pack_request(&b, id, "ping", 0);
+            harness_pack_request(&conn.b, id, "ping", 0);
         } else {
-            harness_pack_request(&b, id, "query", 2);
-            codec_pack_cstr(&b, "SELECT ?");
-            msgpack_pack_array(&b.pk, 1);
-            msgpack_pack_uint32(&b.pk, id);
+            pack_with_param(&conn.b, id, "query", "SELECT ?", id);
         }
     }
-    harness_send_buf(fd, &b);
+    harness_send_buf(conn.fd, &conn.b);
     bool *seen = calloc(N + 1, sizeof(*seen));
     cr_assert_not_null(seen);
     for (int i = 0; i < N; i++) {
         struct reply rep;
-        harness_read_reply(&r, &rep);
+        harness_read_reply(&conn.r, &rep);
         cr_assert(rep.msgid >= 1 && rep.msgid <= N && !seen[rep.msgid],
                   "msgid %u", rep.msgid);
         seen[rep.msgid] = true;
         if (rep.msgid % 2)
             cr_assert(is_pong(&rep));
         else
-            cr_assert_eq(result_int(&rep), rep.msgid);
+            cr_assert_eq(harness_reply_int(&rep), rep.msgid);
         reply_free(&rep);
     }
     free(seen);
@@ -268,36 +233,29 @@ Test(pipeline, thousands_of_requests)
 Test(pipeline, large_replies_without_reading)
 {
     enum { N = 48 };
-    for (uint32_t id = 1; id <= N; id++) {
-        harness_pack_request(&b, id, "query", 2);
-        codec_pack_cstr(&b, "SELECT zeroblob(?)");
-        msgpack_pack_array(&b.pk, 1);
-        msgpack_pack_uint32(&b.pk, 1u << 20);
-    }
-    harness_send_buf(fd, &b);
+    for (uint32_t id = 1; id <= N; id++)
+        pack_with_param(&conn.b, id, "query", "SELECT zeroblob(?)", 1u << 20);
+    harness_send_buf(conn.fd, &conn.b);
     bool seen[N + 1] = {false};
     for (int i = 0; i < N; i++) {
         struct reply rep;
-        harness_read_reply(&r, &rep);
+        harness_read_reply(&conn.r, &rep);
         cr_assert_not(rep.is_error, "msgid %u: %s", rep.msgid, rep.message);
         cr_assert(rep.msgid >= 1 && rep.msgid <= N && !seen[rep.msgid]);
         seen[rep.msgid] = true;
-        struct codec_reader rows;
+        uint32_t nrows, ncols;
+        struct codec_reader row = harness_reply_rows(&rep, &nrows, &ncols);
         struct codec_value v;
-        uint32_t n;
-        cr_assert(harness_map_find(rep.result, "rows", &rows));
-        cr_assert_eq(codec_read_array(&rows, &n), 0);
-        cr_assert_eq(codec_read_array(&rows, &n), 0);
-        cr_assert_eq(codec_read(&rows, &v), 0);
+        cr_assert_eq(codec_read(&row, &v), 0);
         cr_assert_eq(v.type, CODEC_BIN);
         cr_assert_eq(v.v.s.len, 1u << 20);
         reply_free(&rep);
     }
     /* The daemon still answers this connection. */
-    harness_pack_request(&b, 999, "ping", 0);
-    harness_send_buf(fd, &b);
+    harness_pack_request(&conn.b, 999, "ping", 0);
+    harness_send_buf(conn.fd, &conn.b);
     struct reply rep;
-    harness_read_reply(&r, &rep);
+    harness_read_reply(&conn.r, &rep);
     cr_assert_eq(rep.msgid, 999);
     cr_assert(is_pong(&rep));
     reply_free(&rep);
@@ -308,17 +266,15 @@ Test(pipeline, other_clients_still_served)
 {
     enum { N = 64 };
     for (uint32_t id = 1; id <= N; id++)
-        harness_pack_sql(&b, id, "query", SLOW_SQL);
-    harness_send_buf(fd, &b);
+        harness_pack_sql(&conn.b, id, "query", HARNESS_SLOW_SQL);
+    harness_send_buf(conn.fd, &conn.b);
     /* Not reading the answers; a second client gets its pings through. */
     sqlited *db = harness_connect(&d);
     for (int i = 0; i < 20; i++)
         cr_assert_eq(sqlited_ping(db), 0);
     sqlited_close(db);
     /* Closing the flooding connection cancels its work. */
-    harness_reader_close(&r);
-    close(fd);
-    fd = -1;
+    harness_raw_close(&conn);
     db = harness_connect(&d);
     cr_assert_eq(harness_query_int(db, "SELECT 1"), 1);
     sqlited_close(db);
@@ -334,23 +290,18 @@ Test(pipeline, unread_replies_are_bounded)
     enum { N = 200 };
     /* One reader: a query from another connection, answered, proves every
      * request queued before it has run. */
-    harness_reader_close(&r);
-    close(fd);
-    fd = -1;
+    harness_raw_close(&conn);
     daemon_cleanup(&d);
     daemon_start(&d, (const char *const[]){"--readers", "1", NULL});
-    int flood = harness_raw_connect(&d);
+    struct harness_raw flood;
+    harness_raw_open(&flood, &d);
     sqlited *db = harness_connect(&d);
     cr_assert_eq(harness_query_int(db, "SELECT 1"), 1);
     long rss_before = harness_rss_kb(d.pid);
 
-    for (uint32_t id = 1; id <= N; id++) {
-        harness_pack_request(&b, id, "query", 2);
-        codec_pack_cstr(&b, "SELECT zeroblob(?)");
-        msgpack_pack_array(&b.pk, 1);
-        msgpack_pack_uint32(&b.pk, 1u << 20);
-    }
-    harness_send_buf(flood, &b);
+    for (uint32_t id = 1; id <= N; id++)
+        pack_with_param(&flood.b, id, "query", "SELECT zeroblob(?)", 1u << 20);
+    harness_send_buf(flood.fd, &flood.b);
     /* Sent after the flood, on the same single reader: answered only once
      * the flood's queries have run. */
     cr_assert_eq(harness_query_int(db, "SELECT 2"), 2);
@@ -365,15 +316,12 @@ Test(pipeline, unread_replies_are_bounded)
                  N, rss_before, rss_after);
 
     /* Reading them all still works. */
-    struct harness_reader fr;
-    harness_reader_init(&fr, flood);
     for (int i = 0; i < N; i++) {
         struct reply rep;
-        harness_read_reply(&fr, &rep);
+        harness_read_reply(&flood.r, &rep);
         cr_assert_not(rep.is_error, "%s", rep.message);
         reply_free(&rep);
     }
-    harness_reader_close(&fr);
-    close(flood);
+    harness_raw_close(&flood);
     sqlited_close(db);
 }

@@ -5,44 +5,34 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "harness.h"
 
 static struct daemon d;
-static int fd = -1;
-static struct harness_reader r;
-static struct codec_buf b;
+static struct harness_raw conn;
 
 static void setup(void)
 {
     daemon_start(&d, NULL);
-    fd = harness_raw_connect(&d);
-    harness_reader_init(&r, fd);
-    codec_buf_init(&b, 0);
+    harness_raw_open(&conn, &d);
 }
 
 static void teardown(void)
 {
-    codec_buf_close(&b);
-    if (fd >= 0) {
-        harness_reader_close(&r);
-        close(fd);
-        fd = -1;
-    }
+    harness_raw_close(&conn);
     daemon_cleanup(&d);
 }
 
 TestSuite(raw, .init = setup, .fini = teardown, .timeout = 60);
 
-#define SEND(literal) harness_send(fd, literal, sizeof(literal) - 1)
+#define SEND(literal) harness_send(conn.fd, literal, sizeof(literal) - 1)
 
 /* Reads one message and requires it to be exactly @want. */
 static void expect_bytes(const char *want, size_t want_len)
 {
     char *msg = NULL;
     size_t len = 0;
-    int rc = harness_read_message(&r, HARNESS_IO_TIMEOUT_MS, &msg, &len);
+    int rc = harness_read_message(&conn.r, HARNESS_IO_TIMEOUT_MS, &msg, &len);
     cr_assert_eq(rc, 1, "no message: %d", rc);
     char *got_hex = harness_hex(msg, len),
          *want_hex = harness_hex(want, want_len);
@@ -55,7 +45,7 @@ static void expect_bytes(const char *want, size_t want_len)
 
 #define EXPECT(literal) expect_bytes(literal, sizeof(literal) - 1)
 
-/* ping with @msgid on @fd answers exactly [1, msgid, nil, "pong"]. */
+/* A ping on the suite's connection answers exactly [1, 99, nil, "pong"]. */
 static void assert_ping_works(void)
 {
     SEND("\x94\x00\x63\xa4ping\x90"); /* [0, 99, "ping", []] */
@@ -68,7 +58,7 @@ static void expect_error(uint32_t msgid, int code, const char *name,
                          const char *text)
 {
     struct reply rep;
-    harness_read_reply(&r, &rep);
+    harness_read_reply(&conn.r, &rep);
     cr_assert_eq(rep.kind, 1,
                  "expected a response, got a notification "
                  "(%s: %s)",
@@ -89,7 +79,7 @@ static void expect_error(uint32_t msgid, int code, const char *name,
 static void expect_notification(int code, const char *name)
 {
     struct reply rep;
-    harness_read_reply(&r, &rep);
+    harness_read_reply(&conn.r, &rep);
     cr_assert_eq(rep.kind, 2,
                  "expected a notification, got a response to "
                  "%u",
@@ -106,7 +96,7 @@ static void expect_notification(int code, const char *name)
 
 static void assert_closed_by_daemon(void)
 {
-    cr_assert(harness_read_eof(&r, HARNESS_IO_TIMEOUT_MS),
+    cr_assert(harness_read_eof(&conn.r, HARNESS_IO_TIMEOUT_MS),
               "the daemon did not close the connection");
 }
 
@@ -116,7 +106,7 @@ Test(raw, hello)
 {
     SEND("\x94\x00\x01\xa5hello\x90"); /* [0, 1, "hello", []] */
     struct reply rep;
-    harness_read_reply(&r, &rep);
+    harness_read_reply(&conn.r, &rep);
     cr_assert_eq(rep.kind, 1);
     cr_assert_eq(rep.msgid, 1);
     cr_assert_not(rep.is_error, "%s", rep.message);
@@ -182,8 +172,8 @@ Test(raw, query_with_params)
     SEND("\x94\x00\x02\xa5query\x92\xa8select ?\x91\x2a");
     char *msg = NULL;
     size_t len = 0;
-    cr_assert_eq(harness_read_message(&r, HARNESS_IO_TIMEOUT_MS, &msg, &len),
-                 1);
+    cr_assert_eq(
+        harness_read_message(&conn.r, HARNESS_IO_TIMEOUT_MS, &msg, &len), 1);
     /* [1, 2, nil, {"columns": ["?"], "rows": [[42]]}], with the rows
      * header in either of its encodings. (SQLite names the column of a bare
      * parameter "?"; PROTOCOL.md's example shows "select ?".) */
@@ -205,33 +195,26 @@ Test(raw, query_with_params)
 Test(raw, query_named_params)
 {
     /* [0, 4, "query", ["select :a * 10 + :b", {"a": 1, ":b": 2}]] */
-    harness_pack_request(&b, 4, "query", 2);
-    codec_pack_cstr(&b, "select :a * 10 + :b AS n");
-    msgpack_pack_map(&b.pk, 2);
-    codec_pack_cstr(&b, "a");
-    msgpack_pack_int(&b.pk, 1);
-    codec_pack_cstr(&b, ":b");
-    msgpack_pack_int(&b.pk, 2);
-    harness_send_buf(fd, &b);
+    harness_pack_request(&conn.b, 4, "query", 2);
+    codec_pack_cstr(&conn.b, "select :a * 10 + :b AS n");
+    msgpack_pack_map(&conn.b.pk, 2);
+    codec_pack_cstr(&conn.b, "a");
+    msgpack_pack_int(&conn.b.pk, 1);
+    codec_pack_cstr(&conn.b, ":b");
+    msgpack_pack_int(&conn.b.pk, 2);
+    harness_send_buf(conn.fd, &conn.b);
 
     struct reply rep;
-    harness_read_reply(&r, &rep);
+    harness_read_reply(&conn.r, &rep);
     cr_assert_eq(rep.msgid, 4);
     cr_assert_not(rep.is_error, "%s", rep.message);
     struct codec_reader v;
     uint32_t n;
-    int64_t i;
     cr_assert(harness_map_find(rep.result, "columns", &v));
     cr_assert_eq(codec_read_array(&v, &n), 0);
     cr_assert_eq(n, 1);
     cr_assert(harness_read_str_eq(&v, "n"));
-    cr_assert(harness_map_find(rep.result, "rows", &v));
-    cr_assert_eq(codec_read_array(&v, &n), 0);
-    cr_assert_eq(n, 1);
-    cr_assert_eq(codec_read_array(&v, &n), 0);
-    cr_assert_eq(n, 1);
-    cr_assert_eq(codec_read_int64(&v, &i), 0);
-    cr_assert_eq(i, 12);
+    cr_assert_eq(harness_reply_int(&rep), 12);
     reply_free(&rep);
 }
 
@@ -242,18 +225,15 @@ Test(raw, floats)
     /* [0, 5, "query", ["select 1.0, ?", [1.5f]]] */
     SEND("\x94\x00\x05\xa5query\x92\xadselect 1.0, ?\x91\xca\x3f\xc0\x00\x00");
     struct reply rep;
-    harness_read_reply(&r, &rep);
+    harness_read_reply(&conn.r, &rep);
     cr_assert_not(rep.is_error, "%s", rep.message);
-    struct codec_reader rows;
-    uint32_t n;
-    cr_assert(harness_map_find(rep.result, "rows", &rows));
-    cr_assert_eq(codec_read_array(&rows, &n), 0);
-    cr_assert_eq(codec_read_array(&rows, &n), 0);
-    cr_assert_eq(n, 2);
-    cr_assert_eq(memcmp(rows.p, "\xcb\x3f\xf0\x00\x00\x00\x00\x00\x00", 9), 0,
-                 "1.0 not sent as float 64: %s", harness_hex(rows.p, 9));
-    cr_assert_eq(memcmp(rows.p + 9, "\xcb\x3f\xf8\x00\x00\x00\x00\x00\x00", 9),
-                 0, "1.5 not sent as float 64: %s", harness_hex(rows.p + 9, 9));
+    uint32_t nrows, ncols;
+    struct codec_reader row = harness_reply_rows(&rep, &nrows, &ncols);
+    cr_assert_eq(ncols, 2);
+    cr_assert_eq(memcmp(row.p, "\xcb\x3f\xf0\x00\x00\x00\x00\x00\x00", 9), 0,
+                 "1.0 not sent as float 64: %s", harness_hex(row.p, 9));
+    cr_assert_eq(memcmp(row.p + 9, "\xcb\x3f\xf8\x00\x00\x00\x00\x00\x00", 9),
+                 0, "1.5 not sent as float 64: %s", harness_hex(row.p + 9, 9));
     reply_free(&rep);
 }
 
@@ -277,22 +257,22 @@ Test(raw, exec_result)
  * nil or an empty map. */
 Test(raw, optional_params_and_options)
 {
-    harness_pack_request(&b, 1, "query", 2);
-    codec_pack_cstr(&b, "SELECT 1");
-    msgpack_pack_nil(&b.pk);
-    harness_pack_request(&b, 2, "query", 3);
-    codec_pack_cstr(&b, "SELECT 1");
-    msgpack_pack_nil(&b.pk);
-    msgpack_pack_nil(&b.pk);
-    harness_pack_request(&b, 3, "query", 3);
-    codec_pack_cstr(&b, "SELECT 1");
-    msgpack_pack_array(&b.pk, 0);
-    msgpack_pack_map(&b.pk, 0);
-    harness_send_buf(fd, &b);
+    harness_pack_request(&conn.b, 1, "query", 2);
+    codec_pack_cstr(&conn.b, "SELECT 1");
+    msgpack_pack_nil(&conn.b.pk);
+    harness_pack_request(&conn.b, 2, "query", 3);
+    codec_pack_cstr(&conn.b, "SELECT 1");
+    msgpack_pack_nil(&conn.b.pk);
+    msgpack_pack_nil(&conn.b.pk);
+    harness_pack_request(&conn.b, 3, "query", 3);
+    codec_pack_cstr(&conn.b, "SELECT 1");
+    msgpack_pack_array(&conn.b.pk, 0);
+    msgpack_pack_map(&conn.b.pk, 0);
+    harness_send_buf(conn.fd, &conn.b);
     bool seen[4] = {false};
     for (int i = 0; i < 3; i++) {
         struct reply rep;
-        harness_read_reply(&r, &rep);
+        harness_read_reply(&conn.r, &rep);
         cr_assert(rep.msgid >= 1 && rep.msgid <= 3 && !seen[rep.msgid]);
         seen[rep.msgid] = true;
         cr_assert_not(rep.is_error, "msgid %u: %s: %s", rep.msgid, rep.name,
@@ -304,15 +284,15 @@ Test(raw, optional_params_and_options)
 /* The error object of a SQLite error: extended code, primary code, name. */
 Test(raw, sqlite_error_object)
 {
-    harness_pack_sql(&b, 6, "exec",
+    harness_pack_sql(&conn.b, 6, "exec",
                      "CREATE TABLE u(a UNIQUE); INSERT INTO u VALUES (1)");
-    harness_send_buf(fd, &b);
+    harness_send_buf(conn.fd, &conn.b);
     struct reply rep;
-    harness_read_reply(&r, &rep);
+    harness_read_reply(&conn.r, &rep);
     cr_assert_not(rep.is_error, "%s", rep.message);
     reply_free(&rep);
-    harness_pack_sql(&b, 7, "exec", "INSERT INTO u VALUES (1)");
-    harness_send_buf(fd, &b);
+    harness_pack_sql(&conn.b, 7, "exec", "INSERT INTO u VALUES (1)");
+    harness_send_buf(conn.fd, &conn.b);
     expect_error(7, 2067, "SQLITE_CONSTRAINT_UNIQUE",
                  "UNIQUE constraint failed: u.a");
 }
@@ -325,9 +305,9 @@ Test(raw, framing_across_writes)
     EXPECT("\x94\x01\x02\xc0\xa4pong");
     static const char q[] = "\x94\x00\x03\xa5query\x91\xa8select 9";
     for (size_t i = 0; i < sizeof(q) - 1; i++)
-        harness_send(fd, q + i, 1);
+        harness_send(conn.fd, q + i, 1);
     struct reply rep;
-    harness_read_reply(&r, &rep);
+    harness_read_reply(&conn.r, &rep);
     cr_assert_eq(rep.msgid, 3);
     cr_assert_not(rep.is_error, "%s", rep.message);
     reply_free(&rep);
@@ -337,11 +317,11 @@ Test(raw, framing_across_writes)
 Test(raw, half_closed_client_gets_answers)
 {
     SEND("\x94\x00\x01\xa5query\x91\xa8select 9\x94\x00\x02\xa4ping\x90");
-    cr_assert_eq(shutdown(fd, SHUT_WR), 0);
+    cr_assert_eq(shutdown(conn.fd, SHUT_WR), 0);
     bool seen[3] = {false};
     for (int i = 0; i < 2; i++) {
         struct reply rep;
-        harness_read_reply(&r, &rep);
+        harness_read_reply(&conn.r, &rep);
         cr_assert(rep.msgid == 1 || rep.msgid == 2);
         cr_assert_not(seen[rep.msgid]);
         seen[rep.msgid] = true;
@@ -406,7 +386,7 @@ Test(raw, unknown_message_type)
 {
     SEND("\x94\x07\x01\xa4ping\x90");
     struct reply rep;
-    harness_read_reply(&r, &rep);
+    harness_read_reply(&conn.r, &rep);
     cr_assert(rep.is_error);
     cr_assert_eq(rep.code, -1000);
     cr_assert_str_eq(rep.name, "SQLITED_BAD_REQUEST");
@@ -463,6 +443,19 @@ Test(raw, invalid_utf8_in_sql)
     assert_ping_works();
 }
 
+/* SQLite stops reading SQL at a NUL byte: what follows would be skipped in
+ * silence, so the daemon refuses such text and runs none of it. */
+Test(raw, nul_byte_in_sql)
+{
+    SEND("\x94\x00\x0b\xa4"
+         "exec\x91\xb8"
+         "create table t(x)\x00; drop");
+    expect_error(11, -1000, "SQLITED_BAD_REQUEST", "NUL byte");
+    SEND("\x94\x00\x0c\xa5query\x91\xabselect 1\x00;x");
+    expect_error(12, -1000, "SQLITED_BAD_REQUEST", "NUL byte");
+    assert_ping_works();
+}
+
 Test(raw, invalid_utf8_in_a_text_param)
 {
     SEND("\x94\x00\x0e\xa5query\x92\xa8select ?\x91\xa2\xc3\x28");
@@ -470,7 +463,7 @@ Test(raw, invalid_utf8_in_a_text_param)
     /* The same bytes as bin are fine. */
     SEND("\x94\x00\x0f\xa5query\x92\xa8select ?\x91\xc4\x02\xc3\x28");
     struct reply rep;
-    harness_read_reply(&r, &rep);
+    harness_read_reply(&conn.r, &rep);
     cr_assert_eq(rep.msgid, 15);
     cr_assert_not(rep.is_error, "%s", rep.message);
     reply_free(&rep);
@@ -488,17 +481,10 @@ Test(raw, uint64_above_int64_max)
     SEND("\x94\x00\x12\xa5query\x92\xa8select ?"
          "\x91\xcf\x7f\xff\xff\xff\xff\xff\xff\xff");
     struct reply rep;
-    harness_read_reply(&r, &rep);
+    harness_read_reply(&conn.r, &rep);
     cr_assert_eq(rep.msgid, 18);
     cr_assert_not(rep.is_error, "%s", rep.message);
-    struct codec_reader rows;
-    uint32_t n;
-    int64_t i;
-    cr_assert(harness_map_find(rep.result, "rows", &rows));
-    cr_assert_eq(codec_read_array(&rows, &n), 0);
-    cr_assert_eq(codec_read_array(&rows, &n), 0);
-    cr_assert_eq(codec_read_int64(&rows, &i), 0);
-    cr_assert_eq(i, INT64_MAX);
+    cr_assert_eq(harness_reply_int(&rep), INT64_MAX);
     reply_free(&rep);
 }
 
@@ -518,13 +504,13 @@ Test(raw, container_and_ext_params_refused)
 
 Test(raw, unknown_option)
 {
-    harness_pack_request(&b, 23, "query", 3);
-    codec_pack_cstr(&b, "SELECT 1");
-    msgpack_pack_nil(&b.pk);
-    msgpack_pack_map(&b.pk, 1);
-    codec_pack_cstr(&b, "timeout_ms");
-    msgpack_pack_int(&b.pk, 5);
-    harness_send_buf(fd, &b);
+    harness_pack_request(&conn.b, 23, "query", 3);
+    codec_pack_cstr(&conn.b, "SELECT 1");
+    msgpack_pack_nil(&conn.b.pk);
+    msgpack_pack_map(&conn.b.pk, 1);
+    codec_pack_cstr(&conn.b, "timeout_ms");
+    msgpack_pack_int(&conn.b.pk, 5);
+    harness_send_buf(conn.fd, &conn.b);
     expect_error(23, -1000, "SQLITED_BAD_REQUEST", "timeout_ms");
     assert_ping_works();
 }
@@ -586,15 +572,14 @@ Test(raw, large_declared_lengths_allocate_nothing)
      * the header after it. */
     SEND("\x94\x00\x01\xa4ping\x90\xdd\x00\x0f\xff\xff");
     EXPECT("\x94\x01\x01\xc0\xa4pong");
-    int fd2 = harness_raw_connect(&d);
+    struct harness_raw second;
+    harness_raw_open(&second, &d);
     /* A string of 60 MiB, under the 64 MiB message limit. */
-    harness_send(fd2, "\x94\x00\x01\xa4ping\x90\xdb\x03\xc0\x00\x00", 12);
-    struct harness_reader r2;
-    harness_reader_init(&r2, fd2);
+    harness_send(second.fd, "\x94\x00\x01\xa4ping\x90\xdb\x03\xc0\x00\x00", 12);
     char *msg = NULL;
     size_t len;
-    cr_assert_eq(harness_read_message(&r2, HARNESS_IO_TIMEOUT_MS, &msg, &len),
-                 1);
+    cr_assert_eq(
+        harness_read_message(&second.r, HARNESS_IO_TIMEOUT_MS, &msg, &len), 1);
     free(msg);
     long rss_after = harness_rss_kb(d.pid);
     long vm_after = harness_status_kb(d.pid, "VmSize");
@@ -605,8 +590,7 @@ Test(raw, large_declared_lengths_allocate_nothing)
     sqlited *other = harness_connect(&d);
     cr_assert_eq(harness_query_int(other, "SELECT 4"), 4);
     sqlited_close(other);
-    harness_reader_close(&r2);
-    close(fd2);
+    harness_raw_close(&second);
 }
 
 Test(raw, string_over_the_message_limit)
@@ -622,24 +606,24 @@ Test(raw, nesting_depth)
     /* [0, 1, "query", ["select ?", [[...[]...]]]]: the request, its params
      * and the value are 3 levels, 12 more and the innermost empty array
      * make 16. */
-    harness_pack_request(&b, 1, "query", 2);
-    codec_pack_cstr(&b, "select ?");
-    msgpack_pack_array(&b.pk, 1);
+    harness_pack_request(&conn.b, 1, "query", 2);
+    codec_pack_cstr(&conn.b, "select ?");
+    msgpack_pack_array(&conn.b.pk, 1);
     for (int i = 0; i < 12; i++)
-        msgpack_pack_array(&b.pk, 1);
-    msgpack_pack_array(&b.pk, 0);
-    harness_send_buf(fd, &b);
+        msgpack_pack_array(&conn.b.pk, 1);
+    msgpack_pack_array(&conn.b.pk, 0);
+    harness_send_buf(conn.fd, &conn.b);
     expect_error(1, -1000, "SQLITED_BAD_REQUEST", "array");
     assert_ping_works();
 
     /* Depth 17. */
-    harness_pack_request(&b, 2, "query", 2);
-    codec_pack_cstr(&b, "select ?");
-    msgpack_pack_array(&b.pk, 1);
+    harness_pack_request(&conn.b, 2, "query", 2);
+    codec_pack_cstr(&conn.b, "select ?");
+    msgpack_pack_array(&conn.b.pk, 1);
     for (int i = 0; i < 13; i++)
-        msgpack_pack_array(&b.pk, 1);
-    msgpack_pack_array(&b.pk, 0);
-    harness_send_buf(fd, &b);
+        msgpack_pack_array(&conn.b.pk, 1);
+    msgpack_pack_array(&conn.b.pk, 0);
+    harness_send_buf(conn.fd, &conn.b);
     expect_notification(-1002, "SQLITED_TOO_LARGE");
     assert_closed_by_daemon();
 }
@@ -648,16 +632,17 @@ Test(raw, nesting_depth)
  * statements": an empty array or map counts as no parameters. */
 Test(raw, exec_script_with_empty_params)
 {
-    harness_pack_request(&b, 1, "exec", 2);
-    codec_pack_cstr(&b, "CREATE TABLE a(x); CREATE TABLE b(x)");
-    msgpack_pack_array(&b.pk, 0);
-    harness_pack_request(&b, 2, "exec", 2);
-    codec_pack_cstr(&b, "INSERT INTO a VALUES (1); INSERT INTO b VALUES (2)");
-    msgpack_pack_map(&b.pk, 0);
-    harness_send_buf(fd, &b);
+    harness_pack_request(&conn.b, 1, "exec", 2);
+    codec_pack_cstr(&conn.b, "CREATE TABLE a(x); CREATE TABLE b(x)");
+    msgpack_pack_array(&conn.b.pk, 0);
+    harness_pack_request(&conn.b, 2, "exec", 2);
+    codec_pack_cstr(&conn.b,
+                    "INSERT INTO a VALUES (1); INSERT INTO b VALUES (2)");
+    msgpack_pack_map(&conn.b.pk, 0);
+    harness_send_buf(conn.fd, &conn.b);
     for (uint32_t id = 1; id <= 2; id++) {
         struct reply rep;
-        harness_read_reply(&r, &rep);
+        harness_read_reply(&conn.r, &rep);
         cr_assert_eq(rep.msgid, id);
         cr_assert_not(rep.is_error, "msgid %u: %s: %s", id, rep.name,
                       rep.message);
@@ -668,14 +653,14 @@ Test(raw, exec_script_with_empty_params)
 /* A map key names a parameter by all its bytes: "a\0x" is not "a". */
 Test(raw, param_name_with_a_nul_byte)
 {
-    harness_pack_request(&b, 1, "query", 2);
-    codec_pack_cstr(&b, "SELECT :a");
-    msgpack_pack_map(&b.pk, 1);
-    codec_pack_str(&b, "a\0x", 3);
-    msgpack_pack_int(&b.pk, 1);
-    harness_send_buf(fd, &b);
+    harness_pack_request(&conn.b, 1, "query", 2);
+    codec_pack_cstr(&conn.b, "SELECT :a");
+    msgpack_pack_map(&conn.b.pk, 1);
+    codec_pack_str(&conn.b, "a\0x", 3);
+    msgpack_pack_int(&conn.b.pk, 1);
+    harness_send_buf(conn.fd, &conn.b);
     struct reply rep;
-    harness_read_reply(&r, &rep);
+    harness_read_reply(&conn.r, &rep);
     cr_assert_eq(rep.msgid, 1);
     cr_assert(rep.is_error, "the key \"a\\0x\" was bound to :a");
     cr_assert_eq(rep.code, SQLITE_RANGE, "%lld %s: %s", (long long)rep.code,
@@ -690,19 +675,16 @@ Test(raw, param_name_with_a_nul_byte)
  * send valid UTF-8 str, or send such values some other way. */
 Test(raw, text_results_are_valid_utf8)
 {
-    harness_pack_sql(&b, 1, "query", "SELECT CAST(x'41ff42' AS TEXT)");
-    harness_send_buf(fd, &b);
+    harness_pack_sql(&conn.b, 1, "query", "SELECT CAST(x'41ff42' AS TEXT)");
+    harness_send_buf(conn.fd, &conn.b);
     struct reply rep;
-    harness_read_reply(&r, &rep);
+    harness_read_reply(&conn.r, &rep);
     cr_assert_eq(rep.msgid, 1);
     if (!rep.is_error) {
-        struct codec_reader rows;
+        uint32_t nrows, ncols;
+        struct codec_reader row = harness_reply_rows(&rep, &nrows, &ncols);
         struct codec_value v;
-        uint32_t n;
-        cr_assert(harness_map_find(rep.result, "rows", &rows));
-        cr_assert_eq(codec_read_array(&rows, &n), 0);
-        cr_assert_eq(codec_read_array(&rows, &n), 0);
-        cr_assert_eq(codec_read(&rows, &v), 0);
+        cr_assert_eq(codec_read(&row, &v), 0);
         if (v.type == CODEC_STR)
             cr_assert(codec_utf8_valid(v.v.s.ptr, v.v.s.len),
                       "a str that is not UTF-8: %s",

@@ -5,20 +5,15 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "harness.h"
-
-#define ROW 100
-#define DONE 101
 
 static struct daemon d;
 static sqlited *db;
 
 static void setup(void)
 {
-    daemon_start(&d, NULL);
-    db = harness_connect(&d);
+    db = harness_start_connected(&d, NULL);
     /* No declared type: the column has no affinity, so SQLite stores each
      * value exactly as bound (a REAL stays a REAL, -0.0 keeps its sign). */
     harness_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v)");
@@ -26,20 +21,10 @@ static void setup(void)
 
 static void teardown(void)
 {
-    sqlited_close(db);
-    db = NULL;
-    daemon_cleanup(&d);
+    harness_cleanup_connected(&d, &db);
 }
 
 TestSuite(values, .init = setup, .fini = teardown, .timeout = 60);
-
-static sqlited_params *params_new(void)
-{
-    sqlited_params *p = NULL;
-    cr_assert_eq(sqlited_params_open(&p), 0);
-    cr_assert_not_null(p);
-    return p;
-}
 
 /* Inserts row @id with the value the caller added to @p after the id, using
  * positional parameters; closes @p. */
@@ -56,16 +41,13 @@ static void insert_params(sqlited_params *p)
  * the rows positioned on that row. */
 static sqlited_rows *select_row(int64_t id, const char *sql_type)
 {
-    sqlited_params *p = params_new();
-    sqlited_rows *rows = NULL;
+    sqlited_params *p = harness_params_new();
     cr_assert_eq(sqlited_params_add_int64(p, NULL, id), 0);
-    int rc =
-        sqlited_query(db, "SELECT v, typeof(v) FROM t WHERE id = ?", p, &rows);
+    sqlited_rows *rows =
+        harness_query(db, "SELECT v, typeof(v) FROM t WHERE id = ?", p);
     sqlited_params_close(p);
-    cr_assert_eq(rc, 0, "select: %d %s: %s", rc, sqlited_errname(db),
-                 sqlited_errmsg(db));
     cr_assert_eq(sqlited_rows_count(rows), 1, "row %lld", (long long)id);
-    cr_assert_eq(sqlited_rows_next(rows), ROW);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW);
     cr_assert_str_eq(sqlited_column_text(rows, 1), sql_type, "row %lld: typeof",
                      (long long)id);
     return rows;
@@ -73,7 +55,7 @@ static sqlited_rows *select_row(int64_t id, const char *sql_type)
 
 static void insert_int(int64_t id, int64_t v)
 {
-    sqlited_params *p = params_new();
+    sqlited_params *p = harness_params_new();
     cr_assert_eq(sqlited_params_add_int64(p, NULL, id), 0);
     cr_assert_eq(sqlited_params_add_int64(p, NULL, v), 0);
     insert_params(p);
@@ -81,7 +63,7 @@ static void insert_int(int64_t id, int64_t v)
 
 static void insert_double(int64_t id, double v)
 {
-    sqlited_params *p = params_new();
+    sqlited_params *p = harness_params_new();
     cr_assert_eq(sqlited_params_add_int64(p, NULL, id), 0);
     cr_assert_eq(sqlited_params_add_double(p, NULL, v), 0);
     insert_params(p);
@@ -124,7 +106,7 @@ Test(values, integers)
         cr_assert_eq(sqlited_column_int64(rows, 0), ints[i],
                      "value %lld came back as %lld", (long long)ints[i],
                      (long long)sqlited_column_int64(rows, 0));
-        cr_assert_eq(sqlited_rows_next(rows), DONE);
+        cr_assert_eq(sqlited_rows_next(rows), SQLITED_DONE);
         sqlited_rows_close(rows);
     }
 }
@@ -160,8 +142,8 @@ Test(values, negative_zero_keeps_its_sign)
     sqlited_rows_close(rows);
 
     /* And -0.0 computed by SQLite itself. */
-    cr_assert_eq(sqlited_query(db, "SELECT -0.0", NULL, &rows), 0);
-    cr_assert_eq(sqlited_rows_next(rows), ROW);
+    rows = harness_query(db, "SELECT -0.0", NULL);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW);
     cr_assert_eq(sqlited_column_type(rows, 0), SQLITED_FLOAT);
     v = sqlited_column_double(rows, 0);
     cr_assert(v == 0.0 && signbit(v), "SELECT -0.0 gave %g", v);
@@ -204,7 +186,7 @@ Test(values, text)
     };
     size_t n = sizeof(texts) / sizeof(texts[0]);
     for (size_t i = 0; i < n; i++) {
-        sqlited_params *p = params_new();
+        sqlited_params *p = harness_params_new();
         cr_assert_eq(sqlited_params_add_int64(p, NULL, (int64_t)i + 1), 0);
         cr_assert_eq(sqlited_params_add_text(p, NULL, texts[i], -1), 0);
         insert_params(p);
@@ -225,7 +207,7 @@ Test(values, text)
 
 Test(values, text_with_nul_and_explicit_length)
 {
-    sqlited_params *p = params_new();
+    sqlited_params *p = harness_params_new();
     cr_assert_eq(sqlited_params_add_int64(p, NULL, 1), 0);
     cr_assert_eq(sqlited_params_add_text(p, NULL, "a\0bcdef", 3), 0);
     insert_params(p);
@@ -243,7 +225,7 @@ Test(values, long_text)
     for (size_t i = 0; i < len; i++)
         text[i] = (char)('a' + i % 26);
     text[len] = '\0';
-    sqlited_params *p = params_new();
+    sqlited_params *p = harness_params_new();
     cr_assert_eq(sqlited_params_add_int64(p, NULL, 1), 0);
     cr_assert_eq(sqlited_params_add_text(p, NULL, text, -1), 0);
     insert_params(p);
@@ -261,11 +243,11 @@ Test(values, blobs)
     for (int i = 0; i < 256; i++)
         all[i] = (unsigned char)i;
 
-    sqlited_params *p = params_new();
+    sqlited_params *p = harness_params_new();
     cr_assert_eq(sqlited_params_add_int64(p, NULL, 1), 0);
     cr_assert_eq(sqlited_params_add_blob(p, NULL, nuls, sizeof(nuls)), 0);
     insert_params(p);
-    p = params_new();
+    p = harness_params_new();
     cr_assert_eq(sqlited_params_add_int64(p, NULL, 2), 0);
     cr_assert_eq(sqlited_params_add_blob(p, NULL, all, sizeof(all)), 0);
     insert_params(p);
@@ -288,7 +270,7 @@ Test(values, blobs)
 /* An empty bin is an empty BLOB: not NULL, not TEXT. */
 Test(values, empty_blob_stays_a_blob)
 {
-    sqlited_params *p = params_new();
+    sqlited_params *p = harness_params_new();
     cr_assert_eq(sqlited_params_add_int64(p, NULL, 1), 0);
     cr_assert_eq(sqlited_params_add_blob(p, NULL, NULL, 0), 0);
     insert_params(p);
@@ -302,8 +284,8 @@ Test(values, empty_blob_stays_a_blob)
                  0);
 
     /* And an empty blob computed by SQLite. */
-    cr_assert_eq(sqlited_query(db, "SELECT x''", NULL, &rows), 0);
-    cr_assert_eq(sqlited_rows_next(rows), ROW);
+    rows = harness_query(db, "SELECT x''", NULL);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW);
     cr_assert_eq(sqlited_column_type(rows, 0), SQLITED_BLOB);
     cr_assert_eq(sqlited_column_bytes(rows, 0), 0);
     sqlited_rows_close(rows);
@@ -311,7 +293,7 @@ Test(values, empty_blob_stays_a_blob)
 
 Test(values, null)
 {
-    sqlited_params *p = params_new();
+    sqlited_params *p = harness_params_new();
     cr_assert_eq(sqlited_params_add_int64(p, NULL, 1), 0);
     cr_assert_eq(sqlited_params_add_null(p, NULL), 0);
     insert_params(p);
@@ -326,18 +308,16 @@ Test(values, null)
 /* Every type bound in one statement and returned by it. */
 Test(values, all_types_in_one_row)
 {
-    sqlited_params *p = params_new();
-    sqlited_rows *rows = NULL;
+    sqlited_params *p = harness_params_new();
     cr_assert_eq(sqlited_params_add_int64(p, NULL, -7), 0);
     cr_assert_eq(sqlited_params_add_double(p, NULL, 2.5), 0);
     cr_assert_eq(sqlited_params_add_text(p, NULL, "x\xc3\xa9", -1), 0);
     cr_assert_eq(sqlited_params_add_blob(p, NULL, "\0\1", 2), 0);
     cr_assert_eq(sqlited_params_add_null(p, NULL), 0);
-    int rc = sqlited_query(db, "SELECT ?, ?, ?, ?, ?", p, &rows);
+    sqlited_rows *rows = harness_query(db, "SELECT ?, ?, ?, ?, ?", p);
     sqlited_params_close(p);
-    cr_assert_eq(rc, 0, "%s", sqlited_errmsg(db));
     cr_assert_eq(sqlited_rows_column_count(rows), 5);
-    cr_assert_eq(sqlited_rows_next(rows), ROW);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW);
     cr_assert_eq(sqlited_column_type(rows, 0), SQLITED_INTEGER);
     cr_assert_eq(sqlited_column_int64(rows, 0), -7);
     cr_assert_eq(sqlited_column_type(rows, 1), SQLITED_FLOAT);
@@ -348,21 +328,19 @@ Test(values, all_types_in_one_row)
     cr_assert_eq(sqlited_column_bytes(rows, 3), 2);
     cr_assert_eq(memcmp(sqlited_column_blob(rows, 3), "\0\1", 2), 0);
     cr_assert_eq(sqlited_column_type(rows, 4), SQLITED_NULL);
-    cr_assert_eq(sqlited_rows_next(rows), DONE);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_DONE);
     sqlited_rows_close(rows);
 }
 
 /* ?NNN: the value list binds by index, whatever the order in the SQL. */
 Test(values, numbered_positional_params)
 {
-    sqlited_params *p = params_new();
-    sqlited_rows *rows = NULL;
+    sqlited_params *p = harness_params_new();
     cr_assert_eq(sqlited_params_add_text(p, NULL, "first", -1), 0);
     cr_assert_eq(sqlited_params_add_text(p, NULL, "second", -1), 0);
-    int rc = sqlited_query(db, "SELECT ?2, ?1, ?2", p, &rows);
+    sqlited_rows *rows = harness_query(db, "SELECT ?2, ?1, ?2", p);
     sqlited_params_close(p);
-    cr_assert_eq(rc, 0, "%s", sqlited_errmsg(db));
-    cr_assert_eq(sqlited_rows_next(rows), ROW);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW);
     cr_assert_str_eq(sqlited_column_text(rows, 0), "second");
     cr_assert_str_eq(sqlited_column_text(rows, 1), "first");
     cr_assert_str_eq(sqlited_column_text(rows, 2), "second");
@@ -374,7 +352,7 @@ Test(values, numbered_positional_params)
 static void insert_named(const char *sql, const char *id_key, const char *v_key,
                          int64_t id, const char *v)
 {
-    sqlited_params *p = params_new();
+    sqlited_params *p = harness_params_new();
     /* Keys in the opposite order to the SQL: names, not positions, bind. */
     cr_assert_eq(sqlited_params_add_text(p, v_key, v, -1), 0);
     cr_assert_eq(sqlited_params_add_int64(p, id_key, id), 0);
@@ -408,13 +386,11 @@ Test(values, named_params_bare_keys)
 /* One name used twice in the SQL is one parameter, given once. */
 Test(values, named_param_used_twice)
 {
-    sqlited_params *p = params_new();
-    sqlited_rows *rows = NULL;
+    sqlited_params *p = harness_params_new();
     cr_assert_eq(sqlited_params_add_int64(p, "x", 21), 0);
-    int rc = sqlited_query(db, "SELECT :x + :x AS twice", p, &rows);
+    sqlited_rows *rows = harness_query(db, "SELECT :x + :x AS twice", p);
     sqlited_params_close(p);
-    cr_assert_eq(rc, 0, "%s", sqlited_errmsg(db));
-    cr_assert_eq(sqlited_rows_next(rows), ROW);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW);
     cr_assert_eq(sqlited_column_int64(rows, 0), 42);
     sqlited_rows_close(rows);
 }
@@ -422,7 +398,7 @@ Test(values, named_param_used_twice)
 /* A parameter list is reusable across calls. */
 Test(values, params_reused)
 {
-    sqlited_params *p = params_new();
+    sqlited_params *p = harness_params_new();
     for (int64_t id = 1; id <= 3; id++) {
         sqlited_params_clear(p);
         cr_assert_eq(sqlited_params_count(p), 0);
@@ -439,12 +415,11 @@ Test(values, params_reused)
 
 Test(values, column_names_and_types)
 {
-    sqlited_rows *rows = NULL;
-    int rc = sqlited_query(db,
-                           "SELECT 1 AS a, 2.5 AS b, 'x' AS \"c d\", "
-                           "x'00ff' AS e, NULL AS f, 1 + 1",
-                           NULL, &rows);
-    cr_assert_eq(rc, 0, "%s", sqlited_errmsg(db));
+    sqlited_rows *rows =
+        harness_query(db,
+                      "SELECT 1 AS a, 2.5 AS b, 'x' AS \"c d\", "
+                      "x'00ff' AS e, NULL AS f, 1 + 1",
+                      NULL);
     cr_assert_eq(sqlited_rows_column_count(rows), 6);
     static const char *names[] = {"a", "b", "c d", "e", "f", "1 + 1"};
     static const int types[] = {SQLITED_INTEGER, SQLITED_FLOAT,
@@ -453,25 +428,24 @@ Test(values, column_names_and_types)
     for (int i = 0; i < 6; i++)
         cr_assert_str_eq(sqlited_rows_column_name(rows, i), names[i]);
     cr_assert_eq(sqlited_rows_count(rows), 1);
-    cr_assert_eq(sqlited_rows_next(rows), ROW);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW);
     for (int i = 0; i < 6; i++)
         cr_assert_eq(sqlited_column_type(rows, i), types[i], "column %d", i);
     cr_assert_eq(sqlited_column_int64(rows, 5), 2);
-    cr_assert_eq(sqlited_rows_next(rows), DONE);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_DONE);
     sqlited_rows_close(rows);
 }
 
 /* Column names come with the result even when there are no rows. */
 Test(values, columns_of_an_empty_result)
 {
-    sqlited_rows *rows = NULL;
-    int rc = sqlited_query(db, "SELECT id, v AS value FROM t", NULL, &rows);
-    cr_assert_eq(rc, 0, "%s", sqlited_errmsg(db));
+    sqlited_rows *rows =
+        harness_query(db, "SELECT id, v AS value FROM t", NULL);
     cr_assert_eq(sqlited_rows_column_count(rows), 2);
     cr_assert_str_eq(sqlited_rows_column_name(rows, 0), "id");
     cr_assert_str_eq(sqlited_rows_column_name(rows, 1), "value");
     cr_assert_eq(sqlited_rows_count(rows), 0);
-    cr_assert_eq(sqlited_rows_next(rows), DONE);
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_DONE);
     sqlited_rows_close(rows);
 }
 
@@ -480,17 +454,17 @@ Test(values, rows_count_and_order)
     harness_exec(db, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
                      "FROM c WHERE x < 1000) INSERT INTO t SELECT x, x * x "
                      "FROM c");
-    sqlited_rows *rows = NULL;
-    int rc = sqlited_query(db, "SELECT id, v FROM t ORDER BY id", NULL, &rows);
-    cr_assert_eq(rc, 0, "%s", sqlited_errmsg(db));
+    sqlited_rows *rows =
+        harness_query(db, "SELECT id, v FROM t ORDER BY id", NULL);
     cr_assert_eq(sqlited_rows_count(rows), 1000);
     int64_t n = 0;
-    while ((rc = sqlited_rows_next(rows)) == ROW) {
+    int rc;
+    while ((rc = sqlited_rows_next(rows)) == SQLITED_ROW) {
         n++;
         cr_assert_eq(sqlited_column_int64(rows, 0), n);
         cr_assert_eq(sqlited_column_int64(rows, 1), n * n);
     }
-    cr_assert_eq(rc, DONE);
+    cr_assert_eq(rc, SQLITED_DONE);
     cr_assert_eq(n, 1000);
     sqlited_rows_close(rows);
 }
@@ -499,53 +473,47 @@ Test(values, rows_count_and_order)
  * bind as the integers 1 and 0. */
 Test(values, booleans_bind_as_integers)
 {
-    int fd = harness_raw_connect(&d);
-    struct harness_reader r;
-    struct codec_buf b;
+    struct harness_raw c;
     struct reply rep;
 
-    harness_reader_init(&r, fd);
-    codec_buf_init(&b, 0);
-    harness_pack_request(&b, 9, "query", 2);
-    codec_pack_cstr(&b, "SELECT ?, typeof(?), ?, ? + 1");
-    msgpack_pack_array(&b.pk, 4);
-    msgpack_pack_true(&b.pk);
-    msgpack_pack_true(&b.pk);
-    msgpack_pack_false(&b.pk);
-    msgpack_pack_true(&b.pk);
-    harness_send_buf(fd, &b);
+    harness_raw_open(&c, &d);
+    harness_pack_request(&c.b, 9, "query", 2);
+    codec_pack_cstr(&c.b, "SELECT ?, typeof(?), ?, ? + 1");
+    msgpack_pack_array(&c.b.pk, 4);
+    msgpack_pack_true(&c.b.pk);
+    msgpack_pack_true(&c.b.pk);
+    msgpack_pack_false(&c.b.pk);
+    msgpack_pack_true(&c.b.pk);
+    harness_send_buf(c.fd, &c.b);
 
-    harness_read_reply(&r, &rep);
+    harness_read_reply(&c.r, &rep);
     cr_assert_eq(rep.kind, 1);
     cr_assert_eq(rep.msgid, 9);
     cr_assert_not(rep.is_error, "%s: %s", rep.name, rep.message);
-    struct codec_reader rows;
-    cr_assert(harness_map_find(rep.result, "rows", &rows));
-    uint32_t n;
-    cr_assert_eq(codec_read_array(&rows, &n), 0);
-    cr_assert_eq(n, 1);
-    cr_assert_eq(codec_read_array(&rows, &n), 0);
-    cr_assert_eq(n, 4);
+    uint32_t nrows, ncols;
+    struct codec_reader row = harness_reply_rows(&rep, &nrows, &ncols);
+    cr_assert_eq(nrows, 1);
+    cr_assert_eq(ncols, 4);
     struct codec_value v;
-    cr_assert_eq(codec_read(&rows, &v), 0);
+    cr_assert_eq(codec_read(&row, &v), 0);
     cr_assert_eq(v.type, CODEC_INT, "true came back with type %d", v.type);
     cr_assert_eq(v.v.i, 1);
-    cr_assert(harness_read_str_eq(&rows, "integer"));
-    cr_assert_eq(codec_read(&rows, &v), 0);
+    cr_assert(harness_read_str_eq(&row, "integer"));
+    cr_assert_eq(codec_read(&row, &v), 0);
     cr_assert_eq(v.type, CODEC_INT);
     cr_assert_eq(v.v.i, 0);
-    cr_assert_eq(codec_read(&rows, &v), 0);
+    cr_assert_eq(codec_read(&row, &v), 0);
     cr_assert_eq(v.type, CODEC_INT);
     cr_assert_eq(v.v.i, 2);
     reply_free(&rep);
 
     /* Stored in a table, a boolean is an INTEGER too. */
-    harness_pack_request(&b, 10, "exec", 2);
-    codec_pack_cstr(&b, "INSERT INTO t(id, v) VALUES (1, ?)");
-    msgpack_pack_array(&b.pk, 1);
-    msgpack_pack_true(&b.pk);
-    harness_send_buf(fd, &b);
-    harness_read_reply(&r, &rep);
+    harness_pack_request(&c.b, 10, "exec", 2);
+    codec_pack_cstr(&c.b, "INSERT INTO t(id, v) VALUES (1, ?)");
+    msgpack_pack_array(&c.b.pk, 1);
+    msgpack_pack_true(&c.b.pk);
+    harness_send_buf(c.fd, &c.b);
+    harness_read_reply(&c.r, &rep);
     cr_assert_eq(rep.msgid, 10);
     cr_assert_not(rep.is_error, "%s: %s", rep.name, rep.message);
     reply_free(&rep);
@@ -553,7 +521,5 @@ Test(values, booleans_bind_as_integers)
     cr_assert_eq(sqlited_column_int64(res, 0), 1);
     sqlited_rows_close(res);
 
-    codec_buf_close(&b);
-    harness_reader_close(&r);
-    close(fd);
+    harness_raw_close(&c);
 }
