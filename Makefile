@@ -84,7 +84,8 @@ $(BUILD)/obj/%.o: %.c
 # The tests find the daemon they start through this absolute path.
 $(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(TEST_CFLAGS) -Itests/helpers \
     -DSQLITED_BIN='"$(abspath $(DAEMON))"' \
-    -DSQLITED_CLI='"$(abspath $(CLI))"'
+    -DSQLITED_CLI='"$(abspath $(CLI))"' \
+    -DSQLITED_README_EXAMPLE='"$(abspath $(BUILD)/readme-example)"'
 
 $(DAEMON): $(DAEMON_OBJ) $(PROTO_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
@@ -115,12 +116,21 @@ $(TEST_BIN): $(TEST_OBJ) $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(DAEMON_LIBS)
 
+# The C example in README.md, built against the library as a user would: the
+# README cannot drift from the header unnoticed.
+README_EXAMPLE := $(BUILD)/readme-example
+$(README_EXAMPLE): README.md include/sqlited.h $(STATIC_LIB)
+	@mkdir -p $(@D)
+	awk '/^```c$$/{f=1;next} /^```$$/{f=0} f' README.md > $@.c
+	$(CC) $(WARN) $(SAN_FLAGS) -Iinclude -o $@ $@.c $(STATIC_LIB) \
+	    $(CLIENT_LIBS) -pthread
+
 # ------------------------------------------------------------------ targets
 run: $(DAEMON) $(CLI)
 	@mkdir -p var
 	exec $(DAEMON) --database ./var/sqlited.db --socket ./var/sqlited.sock
 
-test: all $(TEST_BIN)
+test: all $(TEST_BIN) $(README_EXAMPLE)
 	$(TEST_BIN) $(TEST_ARGS)
 
 asan:

@@ -2,6 +2,8 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -248,5 +250,24 @@ Test(cli, help_exits_0)
     cr_assert_eq(o.status, 0);
     cr_assert_not_null(strstr(o.out, "Usage: sqlited-cli"), "stdout: %s",
                        o.out);
+    harness_output_free(&o);
+}
+
+/* The C example in README.md (built by make test from the README itself)
+ * runs against a daemon at ./var/sqlited.sock and prints what it should. */
+Test(cli, readme_example_runs)
+{
+    char work[128], var[160], cmd[512];
+    snprintf(work, sizeof(work), "%s/work", d.dir);
+    snprintf(var, sizeof(var), "%s/var", work);
+    cr_assert_eq(mkdir(work, 0700), 0);
+    cr_assert_eq(symlink(d.dir, var), 0); /* ./var/sqlited.sock is ours */
+    snprintf(cmd, sizeof(cmd), "cd '%s' && exec '%s'", work,
+             SQLITED_README_EXAMPLE);
+    struct harness_output o;
+    harness_run((const char *const[]){"/bin/sh", "-c", cmd, NULL}, NULL,
+                HARNESS_RUN_TIMEOUT_MS, &o);
+    cr_assert_eq(o.status, 0, "exit %d: %s", o.status, o.err);
+    cr_assert_str_eq(o.out, "inserted row 1\n1 hello from C\n");
     harness_output_free(&o);
 }
