@@ -120,12 +120,11 @@ void conn_send(struct conn *c, struct job *job)
     c->queued += job->reply_len;
 }
 
-void conn_send_error(struct conn *c, uint32_t msgid, int code,
-                     const char *message)
+void conn_send_encoded(struct conn *c, struct codec_buf *b)
 {
-    struct job *job = job_new(c, RPC_METHOD_COUNT, msgid);
-    if (job)
-        job_fail(job, code, message);
+    struct job *job = job_new(c, RPC_METHOD_COUNT, 0);
+    if (job && b->error == CODEC_BUF_OK)
+        job->reply = codec_buf_steal(b, &job->reply_len);
     if (job == NULL || job->reply == NULL) {
         job_free(job);
         conn_close(c);
@@ -134,21 +133,23 @@ void conn_send_error(struct conn *c, uint32_t msgid, int code,
     conn_send(c, job);
 }
 
+void conn_send_error(struct conn *c, uint32_t msgid, int code,
+                     const char *message)
+{
+    struct codec_buf b;
+    codec_buf_init(&b, 0);
+    rpc_pack_error_response(&b, msgid, code, message);
+    conn_send_encoded(c, &b);
+    codec_buf_close(&b);
+}
+
 void conn_send_notification(struct conn *c, int code, const char *message)
 {
-    struct job *job = job_new(c, RPC_METHOD_COUNT, 0);
     struct codec_buf b;
     codec_buf_init(&b, 0);
     rpc_pack_error_notification(&b, code, message);
-    if (job && b.error == CODEC_BUF_OK)
-        job->reply = codec_buf_steal(&b, &job->reply_len);
+    conn_send_encoded(c, &b);
     codec_buf_close(&b);
-    if (job == NULL || job->reply == NULL) {
-        job_free(job);
-        conn_close(c);
-        return;
-    }
-    conn_send(c, job);
 }
 
 void conn_track(struct conn *c, struct job *job)

@@ -43,6 +43,11 @@ void conn_complete(struct job *job);
  * connection takes the job. */
 void conn_send(struct conn *c, struct job *job);
 
+/* Sends the message encoded in @b, taking its bytes. If it could not be
+ * encoded (out of memory), closes the connection instead: the client would
+ * otherwise wait for an answer forever. */
+void conn_send_encoded(struct conn *c, struct codec_buf *b);
+
 /* Encodes and sends an error response to @msgid, or with no msgid an error
  * notification. */
 void conn_send_error(struct conn *c, uint32_t msgid, int code,

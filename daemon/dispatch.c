@@ -14,6 +14,7 @@
 struct request {
     struct conn *c;
     struct rpc_message m;
+    enum rpc_method method;
     const char *msg;
     size_t len;
     char why[256];
@@ -35,20 +36,12 @@ reject(struct request *req, int code, const char *fmt, ...)
 /* Sends a reply whose result is @result[0..len), already encoded. */
 static void reply(struct request *req, const char *result, size_t len)
 {
-    struct job *job = job_new(req->c, RPC_METHOD_COUNT, req->m.msgid);
     struct codec_buf b;
     codec_buf_init(&b, 0);
     rpc_pack_response_head(&b, req->m.msgid);
     codec_buf_append(&b, result, len);
-    if (job && b.error == CODEC_BUF_OK)
-        job->reply = codec_buf_steal(&b, &job->reply_len);
+    conn_send_encoded(req->c, &b);
     codec_buf_close(&b);
-    if (job == NULL || job->reply == NULL) {
-        job_free(job);
-        conn_close(req->c);
-        return;
-    }
-    conn_send(req->c, job);
 }
 
 static int expect_no_params(struct request *req, const char *method)
@@ -177,8 +170,7 @@ static void handle_sql(struct request *req)
 {
     struct rpc_message *m = &req->m;
     struct codec_reader r = m->params;
-    enum rpc_method method = rpc_method_lookup(m->method, m->method_len);
-    const char *name = rpc_method_name(method);
+    const char *name = rpc_method_name(req->method);
     const char *sql;
     uint32_t sql_len;
 
@@ -213,7 +205,7 @@ static void handle_sql(struct request *req)
         return;
     }
 
-    struct job *job = job_new(req->c, method, m->msgid);
+    struct job *job = job_new(req->c, req->method, m->msgid);
     if (job == NULL) {
         reject(req, SQLITED_INTERNAL, "out of memory");
         return;
@@ -235,14 +227,14 @@ static void handle_sql(struct request *req)
     memcpy(job->msg, req->msg, req->len);
     job->sql = job->msg + (sql - req->msg);
     job->sql_len = sql_len;
-    if (job->nparams > 0)
-        codec_reader_init(
-            &job->params, job->msg + ((const char *)job->params.p - req->msg),
-            req->len - (size_t)((const char *)job->params.p - req->msg));
+    if (job->nparams > 0) {
+        size_t at = (size_t)((const char *)job->params.p - req->msg);
+        codec_reader_init(&job->params, job->msg + at, req->len - at);
+    }
 
     struct server *s = req->c->srv;
     conn_track(req->c, job);
-    if (method == RPC_QUERY)
+    if (req->method == RPC_QUERY)
         readers_submit(&s->readers, job);
     else
         writer_submit(&s->writer, job);
@@ -277,8 +269,8 @@ void dispatch_message(struct conn *c, const char *msg, size_t len)
                                      "send requests");
         return;
     }
-    enum rpc_method method = rpc_method_lookup(req.m.method, req.m.method_len);
-    if (method == RPC_METHOD_COUNT || handlers[method] == NULL) {
+    req.method = rpc_method_lookup(req.m.method, req.m.method_len);
+    if (req.method == RPC_METHOD_COUNT || handlers[req.method] == NULL) {
         bool printable = req.m.method_len <= 64 &&
                          codec_utf8_valid(req.m.method, req.m.method_len);
         reject(&req, SQLITED_UNKNOWN_METHOD, "no method named '%.*s'",
@@ -291,5 +283,5 @@ void dispatch_message(struct conn *c, const char *msg, size_t len)
                "the daemon is shutting down and takes no new requests");
         return;
     }
-    handlers[method](&req);
+    handlers[req.method](&req);
 }
