@@ -124,12 +124,29 @@ static void child_exec(pid_t parent, int in_fd, int out_fd, int err_fd,
     _exit(127);
 }
 
+bool harness_measures_memory(void)
+{
+#ifdef __SANITIZE_ADDRESS__
+    return false;
+#else
+    const char *bin = getenv("SQLITED_TEST_DAEMON");
+    return bin == NULL || bin[0] == '\0';
+#endif
+}
+
+const char *harness_daemon_bin(void)
+{
+    const char *bin = getenv("SQLITED_TEST_DAEMON");
+    return bin && bin[0] ? bin : SQLITED_BIN;
+}
+
 void daemon_argv(const struct daemon *d, const char *const *extra_args,
                  const char **argv, size_t max)
 {
     size_t n = 0;
-    const char *base[] = {SQLITED_BIN,  "--database",  d->db_path, "--socket",
-                          d->sock_path, "--log-level", "warn"};
+    const char *base[] = {
+        harness_daemon_bin(), "--database",  d->db_path, "--socket",
+        d->sock_path,         "--log-level", "warn"};
     for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++) {
         cr_assert_lt(n, max - 1);
         argv[n++] = base[i];

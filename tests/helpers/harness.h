@@ -88,6 +88,16 @@ void daemon_kill(struct daemon *d);
  * once. */
 void daemon_cleanup(struct daemon *d);
 
+/* Whether the daemon's memory figures mean anything: false when it runs
+ * under a sanitizer (ASan and TSan keep freed memory for a while), that is
+ * in an ASan build of the suite or with $SQLITED_TEST_DAEMON set. Tests skip
+ * their memory bounds then, and still check everything else. */
+bool harness_measures_memory(void);
+
+/* The daemon binary the tests run: $SQLITED_TEST_DAEMON when set (a build
+ * under another sanitizer, say), else the one this suite was built with. */
+const char *harness_daemon_bin(void);
+
 /* The daemon's stderr so far (malloc'd, NUL-terminated; never NULL). */
 char *daemon_log(const struct daemon *d);
 

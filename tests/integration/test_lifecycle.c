@@ -243,8 +243,9 @@ Test(lifecycle, second_daemon_on_the_same_socket_refuses)
     daemon_start(&d, NULL);
     char other_db[160];
     snprintf(other_db, sizeof(other_db), "%s/other.db", d.dir);
-    const char *argv[] = {SQLITED_BIN, "--database",  other_db, "--socket",
-                          d.sock_path, "--log-level", "error",  NULL};
+    const char *argv[] = {
+        harness_daemon_bin(), "--database",  other_db, "--socket",
+        d.sock_path,          "--log-level", "error",  NULL};
     struct harness_output o;
     harness_run(argv, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
     cr_assert_neq(o.status, -1, "the second daemon did not exit");
@@ -332,7 +333,7 @@ Test(lifecycle, acknowledged_writes_survive_sigkill)
 
 Test(lifecycle, help_exits_0)
 {
-    const char *argv[] = {SQLITED_BIN, "--help", NULL};
+    const char *argv[] = {harness_daemon_bin(), "--help", NULL};
     struct harness_output o;
     harness_run(argv, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
     cr_assert_eq(o.status, 0, "stderr: %s", o.err);
@@ -343,7 +344,7 @@ Test(lifecycle, help_exits_0)
 
 Test(lifecycle, version_exits_0)
 {
-    const char *argv[] = {SQLITED_BIN, "--version", NULL};
+    const char *argv[] = {harness_daemon_bin(), "--version", NULL};
     struct harness_output o;
     harness_run(argv, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
     cr_assert_eq(o.status, 0);
@@ -353,7 +354,7 @@ Test(lifecycle, version_exits_0)
 
 Test(lifecycle, unknown_flag_exits_2)
 {
-    const char *argv[] = {SQLITED_BIN, "--bogus", NULL};
+    const char *argv[] = {harness_daemon_bin(), "--bogus", NULL};
     struct harness_output o;
     harness_run(argv, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
     cr_assert_eq(o.status, 2);
@@ -369,7 +370,8 @@ Test(lifecycle, bad_flag_values_exit_2)
         {"--log-level", "loud", NULL},  {"--readers", NULL, NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        const char *argv[] = {SQLITED_BIN, cases[i][0], cases[i][1], NULL};
+        const char *argv[] = {harness_daemon_bin(), cases[i][0], cases[i][1],
+                              NULL};
         struct harness_output o;
         harness_run(argv, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
         cr_assert_eq(o.status, 2, "%s %s: status %d", cases[i][0],
@@ -485,9 +487,9 @@ Test(lifecycle, failed_start_leaves_no_socket)
 {
     daemon_start(&d, NULL);
     cr_assert_eq(daemon_stop(&d), 0);
-    const char *argv[] = {SQLITED_BIN, "--database", d.dir, /* a directory */
-                          "--socket",  d.sock_path,  "--log-level",
-                          "error",     NULL};
+    const char *argv[] = {
+        harness_daemon_bin(), "--database", d.dir, /* a directory */
+        "--socket",           d.sock_path,  "--log-level", "error", NULL};
     struct harness_output o;
     harness_run(argv, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
     cr_assert(o.status > 0 && o.status < 128, "status %d", o.status);
