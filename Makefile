@@ -166,6 +166,6 @@ format-check:
 	clang-format --dry-run --Werror $(FORMAT_SRC)
 
 help:
-	@sed -n '2,10s/^# \{0,1\}//p' Makefile
+	@sed -n '2,12s/^# \{0,1\}//p' Makefile
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,6 +1,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -297,17 +298,22 @@ int server_init(struct server *s, const struct config *cfg)
                   strerror(errno));
         return -1;
     }
-    if (writer_start(&s->writer, cfg, &s->stop, on_job_done, s, err,
-                     sizeof(err)) != 0) {
+    /* Signals are the loop's business: the worker threads start with every
+     * signal blocked (they inherit this thread's mask), so SIGTERM always
+     * reaches the loop thread and never interrupts a worker's disk I/O. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = writer_start(&s->writer, cfg, &s->stop, on_job_done, s, err,
+                          sizeof(err));
+    if (rc == 0)
+        rc = readers_start(&s->readers, cfg, &s->writer, &s->stop, on_job_done,
+                           s, err, sizeof(err));
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
         log_error("%s", err);
         return -1;
     }
-    if (readers_start(&s->readers, cfg, &s->writer, &s->stop, on_job_done, s,
-                      err, sizeof(err)) != 0) {
-        log_error("%s", err);
-        return -1;
-    }
-
     return 0;
 }
 
