@@ -140,7 +140,7 @@ Test(pipeline, many_requests_without_reading)
 /* Sends N inserts of 1..N, each as exec or as query according to
  * @as_query(id), and checks that the writer ran them in the order sent: the
  * rowid order is the order the writer ran them. */
-static void check_write_order(bool (*as_query)(uint32_t), bool ordered)
+static void assert_write_order(bool (*as_query)(uint32_t), bool ordered)
 {
     enum { N = 300 };
     sqlited *db = harness_connect(&d);
@@ -187,7 +187,7 @@ static bool every_third(uint32_t id)
 /* Writes from one connection run in the order they were sent. */
 Test(pipeline, execs_run_in_order)
 {
-    check_write_order(never, true);
+    assert_write_order(never, true);
 }
 
 /* A write sent as query is forwarded to the writer after a reader prepared
@@ -195,7 +195,7 @@ Test(pipeline, execs_run_in_order)
  * answer comes after it committed. */
 Test(pipeline, writes_sent_as_query_are_applied_once)
 {
-    check_write_order(every_third, false);
+    assert_write_order(every_third, false);
 }
 
 /* Thousands of requests, more than a connection may have in flight: the

@@ -28,7 +28,7 @@ TestSuite(raw, .init = setup, .fini = teardown, .timeout = 60);
 #define SEND(literal) harness_send(conn.fd, literal, sizeof(literal) - 1)
 
 /* Reads one message and requires it to be exactly @want. */
-static void expect_bytes(const char *want, size_t want_len)
+static void expect_bytes_n(const char *want, size_t want_len)
 {
     char *msg = NULL;
     size_t len = 0;
@@ -43,13 +43,14 @@ static void expect_bytes(const char *want, size_t want_len)
     free(msg);
 }
 
-#define EXPECT(literal) expect_bytes(literal, sizeof(literal) - 1)
+/* The next message must be exactly the bytes of string @literal. */
+#define expect_bytes(literal) expect_bytes_n(literal, sizeof(literal) - 1)
 
 /* A ping on the suite's connection answers exactly [1, 99, nil, "pong"]. */
 static void assert_ping_works(void)
 {
     SEND("\x94\x00\x63\xa4ping\x90"); /* [0, 99, "ping", []] */
-    EXPECT("\x94\x01\x63\xc0\xa4pong");
+    expect_bytes("\x94\x01\x63\xc0\xa4pong");
 }
 
 /* Reads an error response to @msgid with @code, @name and @text in its
@@ -147,22 +148,22 @@ Test(raw, hello)
 Test(raw, ping)
 {
     SEND("\x94\x00\x02\xa4ping\x90");
-    EXPECT("\x94\x01\x02\xc0\xa4pong");
+    expect_bytes("\x94\x01\x02\xc0\xa4pong");
 }
 
 /* msgid is echoed whatever its encoding, over its whole range. */
 Test(raw, msgid_range)
 {
     SEND("\x94\x00\x00\xa4ping\x90");
-    EXPECT("\x94\x01\x00\xc0\xa4pong");
+    expect_bytes("\x94\x01\x00\xc0\xa4pong");
     SEND("\x94\x00\xce\xff\xff\xff\xff\xa4ping\x90"); /* 2^32 - 1 */
-    EXPECT("\x94\x01\xce\xff\xff\xff\xff\xc0\xa4pong");
+    expect_bytes("\x94\x01\xce\xff\xff\xff\xff\xc0\xa4pong");
     /* 300 as uint16 and as a needlessly wide uint64: the daemon answers
      * with the shortest encoding. */
     SEND("\x94\x00\xcd\x01\x2c\xa4ping\x90");
-    EXPECT("\x94\x01\xcd\x01\x2c\xc0\xa4pong");
+    expect_bytes("\x94\x01\xcd\x01\x2c\xc0\xa4pong");
     SEND("\x94\x00\xcf\x00\x00\x00\x00\x00\x00\x01\x2c\xa4ping\x90");
-    EXPECT("\x94\x01\xcd\x01\x2c\xc0\xa4pong");
+    expect_bytes("\x94\x01\xcd\x01\x2c\xc0\xa4pong");
 }
 
 /* The session of PROTOCOL.md, byte for byte. */
@@ -243,14 +244,14 @@ Test(raw, exec_result)
     SEND("\x94\x00\x03\xa4"
          "exec\x91\xb1"
          "CREATE TABLE t(a)");
-    EXPECT("\x94\x01\x03\xc0\x82\xa7"
-           "changes\x00\xb1last_insert_rowid\x00");
+    expect_bytes("\x94\x01\x03\xc0\x82\xa7"
+                 "changes\x00\xb1last_insert_rowid\x00");
     /* [0, 4, "exec", ["INSERT INTO t VALUES (?), (?)", [nil, "x"]]] */
     SEND("\x94\x00\x04\xa4"
          "exec\x92\xbdINSERT INTO t VALUES (?), (?)"
          "\x92\xc0\xa1x");
-    EXPECT("\x94\x01\x04\xc0\x82\xa7"
-           "changes\x02\xb1last_insert_rowid\x02");
+    expect_bytes("\x94\x01\x04\xc0\x82\xa7"
+                 "changes\x02\xb1last_insert_rowid\x02");
 }
 
 /* Params may be absent or nil when the statement has none; options may be
@@ -301,8 +302,8 @@ Test(raw, sqlite_error_object)
 Test(raw, framing_across_writes)
 {
     SEND("\x94\x00\x01\xa4ping\x90\x94\x00\x02\xa4ping\x90");
-    EXPECT("\x94\x01\x01\xc0\xa4pong");
-    EXPECT("\x94\x01\x02\xc0\xa4pong");
+    expect_bytes("\x94\x01\x01\xc0\xa4pong");
+    expect_bytes("\x94\x01\x02\xc0\xa4pong");
     static const char q[] = "\x94\x00\x03\xa5query\x91\xa8select 9";
     for (size_t i = 0; i < sizeof(q) - 1; i++)
         harness_send(conn.fd, q + i, 1);
@@ -532,7 +533,7 @@ Test(raw, byte_c1_closes_the_connection)
 Test(raw, requests_before_a_bad_byte_are_answered)
 {
     SEND("\x94\x00\x01\xa4ping\x90\xc1\x94\x00\x02\xa4ping\x90");
-    EXPECT("\x94\x01\x01\xc0\xa4pong");
+    expect_bytes("\x94\x01\x01\xc0\xa4pong");
     expect_notification(-1003, "SQLITED_PROTOCOL");
     assert_closed_by_daemon();
 }
@@ -571,7 +572,7 @@ Test(raw, large_declared_lengths_allocate_nothing)
     /* A ping first, in the same write: its answer shows the daemon has read
      * the header after it. */
     SEND("\x94\x00\x01\xa4ping\x90\xdd\x00\x0f\xff\xff");
-    EXPECT("\x94\x01\x01\xc0\xa4pong");
+    expect_bytes("\x94\x01\x01\xc0\xa4pong");
     struct harness_raw second;
     harness_raw_open(&second, &d);
     /* A string of 60 MiB, under the 64 MiB message limit. */

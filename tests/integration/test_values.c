@@ -349,8 +349,8 @@ Test(values, numbered_positional_params)
 
 /* Inserts (id, v) with @sql using names @id_key and @v_key, and checks the
  * row. */
-static void insert_named(const char *sql, const char *id_key, const char *v_key,
-                         int64_t id, const char *v)
+static void assert_insert_named(const char *sql, const char *id_key,
+                                const char *v_key, int64_t id, const char *v)
 {
     sqlited_params *p = harness_params_new();
     /* Keys in the opposite order to the SQL: names, not positions, bind. */
@@ -367,20 +367,22 @@ static void insert_named(const char *sql, const char *id_key, const char *v_key,
 
 Test(values, named_params_all_prefixes)
 {
-    insert_named("INSERT INTO t(id, v) VALUES (:id, :v)", ":id", ":v", 1,
-                 "colon");
-    insert_named("INSERT INTO t(id, v) VALUES (@id, @v)", "@id", "@v", 2, "at");
-    insert_named("INSERT INTO t(id, v) VALUES ($id, $v)", "$id", "$v", 3,
-                 "dollar");
+    assert_insert_named("INSERT INTO t(id, v) VALUES (:id, :v)", ":id", ":v", 1,
+                        "colon");
+    assert_insert_named("INSERT INTO t(id, v) VALUES (@id, @v)", "@id", "@v", 2,
+                        "at");
+    assert_insert_named("INSERT INTO t(id, v) VALUES ($id, $v)", "$id", "$v", 3,
+                        "dollar");
 }
 
 Test(values, named_params_bare_keys)
 {
-    insert_named("INSERT INTO t(id, v) VALUES (:id, :v)", "id", "v", 1,
-                 "colon");
-    insert_named("INSERT INTO t(id, v) VALUES (@id, @v)", "id", "v", 2, "at");
-    insert_named("INSERT INTO t(id, v) VALUES ($id, $v)", "id", "v", 3,
-                 "dollar");
+    assert_insert_named("INSERT INTO t(id, v) VALUES (:id, :v)", "id", "v", 1,
+                        "colon");
+    assert_insert_named("INSERT INTO t(id, v) VALUES (@id, @v)", "id", "v", 2,
+                        "at");
+    assert_insert_named("INSERT INTO t(id, v) VALUES ($id, $v)", "id", "v", 3,
+                        "dollar");
 }
 
 /* One name used twice in the SQL is one parameter, given once. */
