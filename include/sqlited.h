@@ -122,8 +122,7 @@ SQLITED_API int sqlited_open(const char *path, int timeout_ms, sqlited **out);
 
 /* Closes the connection and frees everything obtained from it that is still
  * open, except sqlited_rows objects, which stay readable and must still be
- * closed with sqlited_rows_close(). Accepts NULL. A transaction still open on
- * the daemon is rolled back. */
+ * closed with sqlited_rows_close(). Accepts NULL. */
 SQLITED_API void sqlited_close(sqlited *db);
 
 /* Liveness check: one round trip answered by the daemon's event loop.
