@@ -65,6 +65,7 @@ extern "C" {
     X(TIMEOUT, -1005, "request deadline passed")                               \
     X(INTERRUPTED, -1006, "request interrupted")                               \
     X(INTERNAL, -1007, "internal error in the daemon")                         \
+    X(TX_EXPIRED, -1008, "the transaction is no longer open")                  \
     X(ECLOSED, -1100, "connection closed")                                     \
     X(EPROTO, -1101, "malformed reply from the daemon")                        \
     X(EMISUSE, -1102, "library used incorrectly")                              \

@@ -22,7 +22,13 @@
     X(HELLO, "hello")                                                          \
     X(PING, "ping")                                                            \
     X(QUERY, "query")                                                          \
-    X(EXEC, "exec")
+    X(EXEC, "exec")                                                            \
+    X(BATCH, "batch")                                                          \
+    X(BULK, "bulk")                                                            \
+    X(BEGIN, "begin")                                                          \
+    X(COMMIT, "commit")                                                        \
+    X(ROLLBACK, "rollback")                                                    \
+    X(STATS, "stats")
 
 #define RPC_METHOD_ENUM(id, name) RPC_##id,
 enum rpc_method { RPC_METHODS(RPC_METHOD_ENUM) RPC_METHOD_COUNT };
