@@ -207,7 +207,6 @@ static void tx_run(struct writer *wr, struct job *job)
     enum execute_result result = execute_job(w, job);
     w->in_tx = false;
     if (result == EXECUTE_LOST) {
-        wr->ended[wr->tx.id % WRITER_ENDED].id = 0;
         tx_end(wr, "SQLite rolled it back when a request in it failed");
         job->ended_tx = true;
         stats_add(&wr->stats->tx_rolled_back, 1);
@@ -295,7 +294,7 @@ static bool group_begin(struct writer *wr, struct job **group)
 {
     struct worker *w = &wr->worker;
 
-    for (;;) {
+    for (bool waited = false;; waited = true) {
         int64_t now = clock_now(), deadline = 0;
         struct job **link = group;
         while (*link) {
@@ -309,8 +308,12 @@ static bool group_begin(struct writer *wr, struct job **group)
                 continue;
             }
             *link = job->next;
-            if (expired && !atomic_load(&job->cancelled))
+            if (expired && atomic_load(&job->cancelled))
+                ; /* nothing to answer */
+            else if (expired && waited)
                 execute_fail_busy(w, job);
+            else if (expired)
+                execute_fail_timeout(w, job);
             finish(wr, job);
         }
         if (*group == NULL)
@@ -395,7 +398,7 @@ static void group_run(struct writer *wr, struct job *group)
         execute_rollback(w);
         for (job = ran; job; job = job->next)
             job_fail(job, code, message);
-    } else {
+    } else if (n > 0) {
         stats_add(&wr->stats->groups, 1);
         stats_add(&wr->stats->group_requests, n);
         stats_max(&wr->stats->group_max, n);
