@@ -29,7 +29,10 @@
     X(BEGIN, "begin")                                                          \
     X(COMMIT, "commit")                                                        \
     X(ROLLBACK, "rollback")                                                    \
-    X(STATS, "stats")
+    X(STATS, "stats")                                                          \
+    X(FETCH, "fetch")                                                          \
+    X(CLOSE, "close")                                                          \
+    X(EXPLAIN, "explain")
 
 #define RPC_METHOD_ENUM(id, name) RPC_##id,
 enum rpc_method { RPC_METHODS(RPC_METHOD_ENUM) RPC_METHOD_COUNT };
