@@ -38,6 +38,10 @@
 #define CLIENT_MAX_MESSAGE ((size_t)1 << 31)
 /* Buffer memory a connection keeps between calls after a large message. */
 #define KEEP_BYTES ((size_t)256 * 1024)
+/* Room for a formatted error message. */
+#define ERRBUF_SIZE 256
+/* The largest deadline the daemon accepts (option timeout_ms): one day. */
+#define MAX_TIMEOUT_MS 86400000
 
 enum params_style { STYLE_NONE, STYLE_POSITIONAL, STYLE_NAMED };
 
@@ -61,7 +65,7 @@ struct sqlited {
     const char *errmsg;
     char *errname_owned;
     char *errmsg_owned;
-    char errbuf[256];
+    char errbuf[ERRBUF_SIZE];
 
     /* An error notification received during the current call: if the daemon
      * then closes the connection, it explains why. */
@@ -76,6 +80,9 @@ struct sqlited {
 
     int64_t changes;
     int64_t last_insert_rowid;
+
+    int timeout_ms; /* sent as option timeout_ms when >= 0 */
+    int64_t tx_id;  /* the open interactive transaction, 0 when none */
 };
 
 enum rows_state { ROWS_BEFORE, ROWS_ON_ROW, ROWS_DONE, ROWS_BAD };
@@ -178,6 +185,44 @@ static int err_ok(sqlited *db)
     return err_set(db, 0, NULL);
 }
 
+/* The last error of a connection, moved out of it so that another call can
+ * run and the error be put back afterwards. */
+struct err_saved {
+    int code;
+    const char *name;
+    const char *msg; /* NULL when the message is in @buf */
+    char *name_owned;
+    char *msg_owned;
+    char buf[ERRBUF_SIZE];
+};
+
+static void err_save(sqlited *db, struct err_saved *e)
+{
+    e->code = db->errcode;
+    e->name = db->errname;
+    e->msg = db->errmsg == db->errbuf ? NULL : db->errmsg;
+    memcpy(e->buf, db->errbuf, sizeof(e->buf));
+    e->name_owned = db->errname_owned;
+    e->msg_owned = db->errmsg_owned;
+    db->errname_owned = NULL;
+    db->errmsg_owned = NULL;
+}
+
+static void err_restore(sqlited *db, const struct err_saved *e)
+{
+    err_free_owned(db);
+    db->errcode = e->code;
+    db->errname = e->name;
+    db->errname_owned = e->name_owned;
+    db->errmsg_owned = e->msg_owned;
+    if (e->msg) {
+        db->errmsg = e->msg;
+    } else {
+        memcpy(db->errbuf, e->buf, sizeof(db->errbuf));
+        db->errmsg = db->errbuf;
+    }
+}
+
 static void note_clear(sqlited *db)
 {
     free(db->note_msg);
@@ -185,13 +230,15 @@ static void note_clear(sqlited *db)
     db->note = false;
 }
 
-/* The stream is lost: close the socket so that later calls fail at once. */
+/* The stream is lost: close the socket so that later calls fail at once. The
+ * daemon rolls back the transaction of a connection that closes. */
 static int conn_break(sqlited *db, int code)
 {
     if (db->fd >= 0)
         close(db->fd);
     db->fd = -1;
     db->broken = true;
+    db->tx_id = 0;
     return code;
 }
 
@@ -460,6 +507,9 @@ static int conn_call(sqlited *db, uint32_t msgid, int64_t deadline,
         return conn_break(db, err_set(db, SQLITED_EPROTO,
                                       "malformed error object from the "
                                       "daemon"));
+    /* The daemon ended the transaction, so a new one may begin. */
+    if (code == SQLITED_TX_EXPIRED)
+        db->tx_id = 0;
     return err_copy(db, code, name, name_len, msg, msg_len);
 }
 
@@ -643,6 +693,7 @@ SQLITED_API int sqlited_open(const char *path, int timeout_ms, sqlited **out)
     db->next_msgid = 1;
     db->max_message = RPC_MAX_MESSAGE_DEFAULT;
     db->max_params = RPC_MAX_PARAMS;
+    db->timeout_ms = -1;
     codec_decoder_init(&db->dec, &limits);
     codec_buf_init(&db->req, 0);
     err_ok(db);
@@ -709,6 +760,8 @@ SQLITED_API void sqlited_close(sqlited *db)
 /* Common entry of every call: NULL and broken connections fail here. */
 static int call_begin(sqlited *db)
 {
+    if (!db)
+        return SQLITED_EMISUSE;
     if (db->broken)
         return err_set(db, SQLITED_ECLOSED,
                        "the connection was closed by an earlier error");
@@ -720,11 +773,8 @@ SQLITED_API int sqlited_ping(sqlited *db)
     struct rpc_message m;
     const char *s;
     uint32_t len;
-    int rc;
+    int rc = call_begin(db);
 
-    if (!db)
-        return SQLITED_EMISUSE;
-    rc = call_begin(db);
     if (rc)
         return rc;
     rc = conn_call(db, req_begin(db, "ping", 0), -1, &m);
@@ -916,12 +966,82 @@ nomem:
     return -ENOMEM;
 }
 
+/* ------------------------------------------------------------ SQL requests */
+
+/* Packs a parameter list: its array or map header, then its values. */
+static void params_pack(struct codec_buf *b, const sqlited_params *params)
+{
+    if (params->style == STYLE_NAMED)
+        msgpack_pack_map(&b->pk, params->count);
+    else
+        msgpack_pack_array(&b->pk, params->count);
+    codec_buf_append(b, params->buf.data, params->buf.len);
+}
+
+/* Entries of the options map that ends every SQL request on @db (query,
+ * exec, batch, bulk): the open transaction, the deadline, and for a batch
+ * "atomic": false. 0 when the request carries no options map. */
+static uint32_t opts_count(const sqlited *db, bool nonatomic)
+{
+    return (db->tx_id > 0) + (db->timeout_ms >= 0) + nonatomic;
+}
+
+/* Packs the options map counted by opts_count(), if it has any entry: the
+ * one place where a SQL request learns its transaction and its deadline. */
+static void opts_pack(sqlited *db, bool nonatomic)
+{
+    uint32_t n = opts_count(db, nonatomic);
+
+    if (n == 0)
+        return;
+    msgpack_pack_map(&db->req.pk, n);
+    if (db->tx_id > 0) {
+        codec_pack_cstr(&db->req, "tx");
+        msgpack_pack_int64(&db->req.pk, db->tx_id);
+    }
+    if (db->timeout_ms >= 0) {
+        codec_pack_cstr(&db->req, "timeout_ms");
+        msgpack_pack_int(&db->req.pk, db->timeout_ms);
+    }
+    if (nonatomic) {
+        codec_pack_cstr(&db->req, "atomic");
+        msgpack_pack_false(&db->req.pk);
+    }
+}
+
+/* Starts a SQL request: [0, msgid, method, [ with room for @nargs arguments,
+ * which the caller packs, and then the options map if there is one, which
+ * opts_pack() packs. Returns the msgid. */
+static uint32_t sql_req_begin(sqlited *db, const char *method, uint32_t nargs,
+                              bool nonatomic)
+{
+    return req_begin(db, method, nargs + (opts_count(db, nonatomic) > 0));
+}
+
+/* Sends the request in db->req and scans its result, a map as result_scan()
+ * reads it; *@end receives a reader just past it. Returns 0, or the call's
+ * error, recorded; a malformed result breaks the connection. */
+static int call_scan(sqlited *db, uint32_t msgid, struct rpc_message *m,
+                     struct result_scan *scan, struct codec_reader *end)
+{
+    int rc = conn_call(db, msgid, -1, m);
+
+    if (rc)
+        return rc;
+    *end = m->result;
+    if (result_scan(m->result, scan) || codec_skip(end))
+        return conn_break(db, err_set(db, SQLITED_EPROTO,
+                                      "malformed result from the daemon"));
+    return 0;
+}
+
 /* Shared body of sqlited_exec() and sqlited_query(). */
 static int run_sql(sqlited *db, const char *method, const char *sql,
                    const sqlited_params *params, sqlited_rows **rows,
                    bool is_query)
 {
     bool with_params = params && params->count > 0;
+    bool with_opts;
     struct result_scan scan;
     struct rpc_message m;
     struct codec_reader end;
@@ -941,23 +1061,19 @@ static int run_sql(sqlited *db, const char *method, const char *sql,
     if (rc)
         return rc;
 
-    msgid = req_begin(db, method, with_params ? 2 : 1);
+    /* [sql, params?, options?]: params is nil when only options follow. */
+    with_opts = opts_count(db, false) > 0;
+    msgid = sql_req_begin(db, method, with_params || with_opts ? 2 : 1, false);
     codec_pack_cstr(&db->req, sql);
-    if (with_params) {
-        if (params->style == STYLE_NAMED)
-            msgpack_pack_map(&db->req.pk, params->count);
-        else
-            msgpack_pack_array(&db->req.pk, params->count);
-        codec_buf_append(&db->req, params->buf.data, params->buf.len);
-    }
-    rc = conn_call(db, msgid, -1, &m);
+    if (with_params)
+        params_pack(&db->req, params);
+    else if (with_opts)
+        msgpack_pack_nil(&db->req.pk);
+    opts_pack(db, false);
+    rc = call_scan(db, msgid, &m, &scan, &end);
     if (rc)
         return rc;
 
-    end = m.result;
-    if (result_scan(m.result, &scan) || codec_skip(&end))
-        return conn_break(db, err_set(db, SQLITED_EPROTO,
-                                      "malformed result from the daemon"));
     /* A read has no counts; it leaves those of the last write in place.
      * They are recorded first: the call succeeded on the daemon even if
      * copying the rows runs out of memory below. */
@@ -1380,4 +1496,130 @@ SQLITED_API int sqlited_params_add_null(sqlited_params *p, const char *name)
         return rc;
     msgpack_pack_nil(&p->buf.pk);
     return params_end(p, name, mark);
+}
+
+/* ---------------------------------------------- deadlines and transactions */
+
+SQLITED_API int sqlited_set_timeout(sqlited *db, int timeout_ms)
+{
+    if (!db)
+        return SQLITED_EMISUSE;
+    if (timeout_ms < -1 || timeout_ms > MAX_TIMEOUT_MS)
+        return err_setf(db, SQLITED_EMISUSE,
+                        "timeout %d ms is not -1 or within 0 to %d", timeout_ms,
+                        MAX_TIMEOUT_MS);
+    db->timeout_ms = timeout_ms;
+    return err_ok(db);
+}
+
+SQLITED_API int64_t sqlited_tx_id(sqlited *db)
+{
+    return db ? db->tx_id : 0;
+}
+
+SQLITED_API int sqlited_begin(sqlited *db, int mode)
+{
+    static const char *const modes[] = {
+        [SQLITED_TX_DEFERRED] = "deferred",
+        [SQLITED_TX_IMMEDIATE] = "immediate",
+    };
+    struct rpc_message m;
+    int64_t id;
+    uint32_t msgid;
+    int rc = call_begin(db);
+
+    if (rc)
+        return rc;
+    if (mode != SQLITED_TX_DEFERRED && mode != SQLITED_TX_IMMEDIATE)
+        return err_setf(db, SQLITED_EMISUSE, "unknown transaction mode %d",
+                        mode);
+    if (db->tx_id)
+        return err_setf(db, SQLITED_EMISUSE, "transaction %lld is still open",
+                        (long long)db->tx_id);
+
+    msgid = req_begin(db, "begin", 1);
+    codec_pack_cstr(&db->req, modes[mode]);
+    rc = conn_call(db, msgid, -1, &m);
+    if (rc)
+        return rc;
+    /* Breaking the connection also ends a transaction we cannot name. */
+    if (codec_read_int64(&m.result, &id) || id <= 0)
+        return conn_break(db, err_set(db, SQLITED_EPROTO,
+                                      "the daemon's transaction id is not a "
+                                      "positive integer"));
+    db->tx_id = id;
+    return err_ok(db);
+}
+
+/* Shared body of sqlited_commit() and sqlited_rollback(): sends [tx] with
+ * @method. The result (nil) is not looked at. */
+static int tx_end(sqlited *db, const char *method)
+{
+    struct rpc_message m;
+    uint32_t msgid;
+    int rc = call_begin(db);
+
+    if (rc)
+        return rc;
+    if (!db->tx_id)
+        return err_set(db, SQLITED_EMISUSE, "no transaction is open");
+
+    msgid = req_begin(db, method, 1);
+    msgpack_pack_int64(&db->req.pk, db->tx_id);
+    rc = conn_call(db, msgid, -1, &m);
+    /* Out of memory while building the request, nothing was sent: the
+     * transaction is still open and the call may be retried. */
+    if (rc == -ENOMEM && !db->broken)
+        return rc;
+    /* Any answer ends the transaction: a COMMIT that fails is rolled back. */
+    db->tx_id = 0;
+    return rc ? rc : err_ok(db);
+}
+
+SQLITED_API int sqlited_commit(sqlited *db)
+{
+    return tx_end(db, "commit");
+}
+
+SQLITED_API int sqlited_rollback(sqlited *db)
+{
+    return tx_end(db, "rollback");
+}
+
+SQLITED_API int sqlited_transaction(sqlited *db, int mode, sqlited_tx_fn *fn,
+                                    void *arg)
+{
+    struct err_saved saved;
+    int64_t id;
+    int rc;
+
+    if (!db)
+        return SQLITED_EMISUSE;
+    if (!fn)
+        return err_set(db, SQLITED_EMISUSE, "fn is NULL");
+    rc = sqlited_begin(db, mode);
+    if (rc)
+        return rc;
+    id = db->tx_id;
+
+    rc = fn(db, arg);
+    if (rc == 0) {
+        if (db->tx_id != id)
+            return err_setf(db, SQLITED_EMISUSE,
+                            "transaction %lld ended inside the callback",
+                            (long long)id);
+        return sqlited_commit(db);
+    }
+
+    /* The error to report is fn's: that of the call that failed in it, or,
+     * when fn returns a code of its own, one that names it. */
+    if (db->errcode != rc)
+        err_setf(db, rc, "the transaction callback returned %d (%s)", rc,
+                 rpc_code_name(rc));
+    if (db->tx_id == id) {
+        err_save(db, &saved);
+        sqlited_rollback(db);
+        err_restore(db, &saved);
+    }
+    return rc;
 }

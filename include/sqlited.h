@@ -3,7 +3,8 @@
  * sqlited is a local daemon that owns one SQLite database; programs reach it
  * through a Unix socket instead of opening the file themselves. This library
  * hides the wire protocol (MessagePack-RPC, see protocol/PROTOCOL.md): open a
- * connection, run SQL with bound parameters, walk the rows of the result.
+ * connection, run SQL with bound parameters, walk the rows of the result; run
+ * statements inside an interactive transaction, with deadlines.
  *
  * Error model. Every call that can fail returns an int:
  *   0        success;
@@ -147,9 +148,11 @@ SQLITED_API unsigned sqlited_max_params(sqlited *db);
 /* Runs @sql on the daemon's writer connection.
  *
  * Without parameters (@params NULL or empty) @sql may hold several statements,
- * run in order (a schema script); the first that fails stops the script, and
- * the statements before it stay applied unless the script wraps itself in
- * BEGIN ... COMMIT. With parameters, @sql must be exactly one statement.
+ * run in order (a schema script); the first that fails stops the script. With
+ * parameters, @sql must be exactly one statement. A call is atomic: when any
+ * of its statements fails, nothing of it is applied. Transaction control in
+ * SQL (BEGIN, COMMIT, SAVEPOINT ...) is refused with SQLITED_BAD_REQUEST: use
+ * sqlited_begin() instead.
  *
  * If @rows is not NULL, *@rows receives the result (close it with
  * sqlited_rows_close()): the rows of the last statement that returns rows,
@@ -279,6 +282,99 @@ SQLITED_API double sqlited_column_double(const sqlited_rows *rows, int i);
 SQLITED_API const char *sqlited_column_text(const sqlited_rows *rows, int i);
 SQLITED_API const void *sqlited_column_blob(const sqlited_rows *rows, int i);
 SQLITED_API size_t sqlited_column_bytes(const sqlited_rows *rows, int i);
+
+/* ----------------------------------------------------------------- deadlines
+ */
+
+/* Sets the deadline the daemon gives every later sqlited_exec(),
+ * sqlited_query() on @db:
+ * @timeout_ms milliseconds from when the daemon reads the request; 0 means
+ * none; -1 (the initial state) sends nothing, so the daemon's default applies
+ * (its --timeout, 30 s unless configured). A request whose deadline passes
+ * before or while it runs fails with SQLITED_TIMEOUT and has no effect; the
+ * connection stays usable. Inside a transaction, SQLite may then end the
+ * whole transaction (later calls get SQLITED_TX_EXPIRED).
+ *
+ * The deadline is the daemon's: the library itself waits for the answer
+ * without limit. sqlited_begin(), sqlited_commit() and sqlited_rollback()
+ * carry no deadline.
+ *
+ * Returns 0, or SQLITED_EMISUSE (NULL @db, or @timeout_ms below -1 or above
+ * 86400000, one day), which leaves the setting as it was. */
+SQLITED_API int sqlited_set_timeout(sqlited *db, int timeout_ms);
+
+/* ------------------------------------------------- interactive transactions
+ *
+ * sqlited_begin() opens a transaction on the daemon's writer connection and
+ * remembers its id in @db. Until sqlited_commit() or sqlited_rollback(),
+ * every sqlited_exec() and sqlited_query() on @db runs inside it, in the
+ * order sent, and sees its uncommitted changes; other connections do not see
+ * them, and their writes wait until it ends. A call that fails inside the
+ * transaction is rolled back alone; the transaction stays open.
+ *
+ * The daemon ends a transaction by itself when it stays idle longer than its
+ * tx_idle_timeout_ms (5 s by default), when SQLite aborts it (a timed-out or
+ * interrupted write, a full disk), and when the connection closes. The next
+ * call then fails with SQLITED_TX_EXPIRED, whose message says why; any call
+ * answered so forgets the transaction (sqlited_tx_id() returns 0), so
+ * sqlited_begin() works again. Keep transactions short: while one is open,
+ * every other client's writes wait.
+ */
+
+enum sqlited_tx_mode {
+    SQLITED_TX_DEFERRED = 0,  /* BEGIN DEFERRED: locks on the first write */
+    SQLITED_TX_IMMEDIATE = 1, /* BEGIN IMMEDIATE: takes the write lock now */
+};
+
+/* Opens a transaction in @mode, one of enum sqlited_tx_mode (the two differ
+ * only towards other processes that open the database file directly).
+ *
+ * Returns 0 with the transaction open; SQLITED_EMISUSE without sending
+ * anything (NULL @db, an unknown @mode, or a transaction already open on
+ * @db); or an error from the daemon with the connection still usable and no
+ * transaction open. SQLITED_ECLOSED, SQLITED_EPROTO and negated errno values
+ * other than -ENOMEM mean the connection is broken. */
+SQLITED_API int sqlited_begin(sqlited *db, int mode);
+
+/* End the open transaction: sqlited_commit() applies its changes, durably,
+ * before it returns 0; sqlited_rollback() discards them.
+ *
+ * Whatever the outcome, the transaction is over afterwards and @db forgets
+ * it: if COMMIT itself fails (a deferred foreign key, say), the daemon rolls
+ * the transaction back and sqlited_commit() returns that error. The one
+ * exception is -ENOMEM with the connection still usable: the request could
+ * not be built, nothing was sent, and the transaction is still open.
+ *
+ * Returns 0; SQLITED_EMISUSE (NULL @db, or no transaction open); a code from
+ * the daemon (SQLITED_TX_EXPIRED when it had already ended the transaction),
+ * with the connection usable; or SQLITED_ECLOSED, SQLITED_EPROTO or a negated
+ * errno for a broken connection, whose transaction the daemon rolls back. */
+SQLITED_API int sqlited_commit(sqlited *db);
+SQLITED_API int sqlited_rollback(sqlited *db);
+
+/* The id of the transaction open on @db, a positive integer; 0 when none is
+ * (or @db is NULL). */
+SQLITED_API int64_t sqlited_tx_id(sqlited *db);
+
+/* The body of a transaction for sqlited_transaction(): returns 0 to commit,
+ * anything else to roll back. It must not end the transaction itself. */
+typedef int sqlited_tx_fn(sqlited *db, void *arg);
+
+/* Runs @fn(@db, @arg) inside a transaction opened in @mode: begins, calls
+ * @fn, then commits when it returns 0 and rolls back otherwise.
+ *
+ * Returns what sqlited_begin() returns when that fails (@fn is not called);
+ * else, when @fn returned 0, what sqlited_commit() returns; else @fn's return
+ * value, after the rollback. In that last case sqlited_errcode() and
+ * sqlited_errmsg() describe @fn's failure, not the rollback: the error of the
+ * call in @fn that failed when @fn returns its code, else a message naming
+ * @fn's return value. A rollback that finds the transaction already ended
+ * (SQLITED_TX_EXPIRED) is not an error here. SQLITED_EMISUSE also means NULL
+ * @db or @fn, or that @fn returned 0 but the transaction had ended inside it
+ * (@fn committed it, rolled it back, or ignored a SQLITED_TX_EXPIRED):
+ * nothing more was committed. */
+SQLITED_API int sqlited_transaction(sqlited *db, int mode, sqlited_tx_fn *fn,
+                                    void *arg);
 
 #ifdef __cplusplus
 }
