@@ -77,6 +77,7 @@ struct sqlited {
     char *sqlite_version;
     size_t max_message;
     unsigned max_params;
+    uint32_t max_items; /* elements of one array in a request */
 
     int64_t changes;
     int64_t last_insert_rowid;
@@ -456,13 +457,15 @@ static bool wire_code_valid(int code)
 
 /* Sends the request in db->req and waits for its response. Returns 0 with
  * the envelope in @m (result reader ready), the daemon's error code with its
- * name and message recorded (connection usable), or a failure of the
- * request or the transport, recorded. */
+ * name and message recorded (connection usable, m->is_error set, m->error
+ * on the error object), or a failure of the request or the transport,
+ * recorded (m->is_error false, or the connection broken). */
 static int conn_call(sqlited *db, uint32_t msgid, int64_t deadline,
                      struct rpc_message *m)
 {
     int rc;
 
+    m->is_error = false;
     if (db->req.error == CODEC_BUF_NOMEM)
         return err_set(db, -ENOMEM, NULL);
     if (db->req.error != CODEC_BUF_OK)
@@ -556,6 +559,9 @@ static int hello_limits(sqlited *db, struct codec_reader *r)
             if (codec_read_int64(r, &v) || v < 0 || v > UINT_MAX)
                 return -1;
             db->max_params = (unsigned)v;
+        } else if (kr == 0 && key_is(k, klen, "max_items")) {
+            if (codec_read_uint32(r, &db->max_items))
+                return -1;
         } else if (codec_skip(r)) {
             return -1;
         }
@@ -693,6 +699,7 @@ SQLITED_API int sqlited_open(const char *path, int timeout_ms, sqlited **out)
     db->next_msgid = 1;
     db->max_message = RPC_MAX_MESSAGE_DEFAULT;
     db->max_params = RPC_MAX_PARAMS;
+    db->max_items = RPC_MAX_ITEMS;
     db->timeout_ms = -1;
     codec_decoder_init(&db->dec, &limits);
     codec_buf_init(&db->req, 0);
@@ -1016,6 +1023,17 @@ static uint32_t sql_req_begin(sqlited *db, const char *method, uint32_t nargs,
                               bool nonatomic)
 {
     return req_begin(db, method, nargs + (opts_count(db, nonatomic) > 0));
+}
+
+/* Refuses, before sending, an array the daemon would answer by closing the
+ * connection: more than max_items elements. */
+static int check_items(sqlited *db, uint64_t n, const char *what)
+{
+    if (n <= db->max_items)
+        return 0;
+    return err_setf(db, SQLITED_TOO_LARGE,
+                    "%llu %s, more than the daemon's limit of %lu",
+                    (unsigned long long)n, what, (unsigned long)db->max_items);
 }
 
 /* Sends the request in db->req and scans its result, a map as result_scan()
@@ -1410,15 +1428,23 @@ static int params_begin(sqlited_params *p, const char *name, size_t *mark)
     return 0;
 }
 
+/* After appending to @b from @mark on: when that ran out of memory, drops
+ * what was appended, clears the error and returns -ENOMEM; else 0. */
+static int buf_undo_on_error(struct codec_buf *b, size_t mark)
+{
+    if (b->error == CODEC_BUF_OK)
+        return 0;
+    b->len = mark;
+    b->error = CODEC_BUF_OK;
+    return -ENOMEM;
+}
+
 /* Completes the value begun at @mark: counts it, or rolls the list back to
  * @mark when the encoding ran out of memory. */
 static int params_end(sqlited_params *p, const char *name, size_t mark)
 {
-    if (p->buf.error != CODEC_BUF_OK) {
-        p->buf.len = mark;
-        p->buf.error = CODEC_BUF_OK;
+    if (buf_undo_on_error(&p->buf, mark))
         return -ENOMEM;
-    }
     p->count++;
     p->style = name ? STYLE_NAMED : STYLE_POSITIONAL;
     return 0;
@@ -1622,4 +1648,396 @@ SQLITED_API int sqlited_transaction(sqlited *db, int mode, sqlited_tx_fn *fn,
         err_restore(db, &saved);
     }
     return rc;
+}
+
+/* ----------------------------------------------------------------- batches */
+
+enum step_state { STEP_NONE, STEP_DONE, STEP_FAILED };
+
+/* The outcome of one step in the last run of a batch. */
+struct batch_step {
+    enum step_state state;
+    int rc; /* STEP_FAILED */
+    /* STEP_DONE: the step's result map in b->result; STEP_FAILED: its
+     * message there, until it is copied to b->msgs. */
+    size_t off, len;
+    const char *errmsg; /* STEP_FAILED: NUL-terminated */
+};
+
+struct sqlited_batch {
+    struct codec_buf steps; /* [sql] or [sql, params], one after the other */
+    uint32_t count;
+    struct batch_step *step; /* count entries, room for cap */
+    uint32_t cap;
+
+    /* The last run: a copy of its result map, the failed steps' messages
+     * (NUL-terminated, one after the other), the failed step of an atomic
+     * run or -1. */
+    char *result;
+    char *msgs;
+    int failed_step;
+};
+
+/* Forgets the outcome of the last run. */
+static void batch_forget(sqlited_batch *b)
+{
+    free(b->result);
+    free(b->msgs);
+    b->result = NULL;
+    b->msgs = NULL;
+    b->failed_step = -1;
+    if (b->count)
+        memset(b->step, 0, b->count * sizeof(*b->step));
+}
+
+SQLITED_API int sqlited_batch_open(sqlited_batch **out)
+{
+    sqlited_batch *b;
+
+    if (!out)
+        return SQLITED_EMISUSE;
+    b = calloc(1, sizeof(*b));
+    *out = b;
+    if (!b)
+        return -ENOMEM;
+    codec_buf_init(&b->steps, 0);
+    b->failed_step = -1;
+    return 0;
+}
+
+SQLITED_API void sqlited_batch_close(sqlited_batch *b)
+{
+    if (!b)
+        return;
+    batch_forget(b);
+    codec_buf_close(&b->steps);
+    free(b->step);
+    free(b);
+}
+
+SQLITED_API void sqlited_batch_clear(sqlited_batch *b)
+{
+    if (!b)
+        return;
+    batch_forget(b);
+    codec_buf_reset(&b->steps);
+    b->count = 0;
+}
+
+SQLITED_API unsigned sqlited_batch_count(const sqlited_batch *b)
+{
+    return b ? b->count : 0;
+}
+
+SQLITED_API int sqlited_batch_add(sqlited_batch *b, const char *sql,
+                                  const sqlited_params *params)
+{
+    bool with_params = params && params->count > 0;
+    size_t mark;
+
+    if (!b || !sql)
+        return SQLITED_EMISUSE;
+    if (b->count == UINT32_MAX)
+        return SQLITED_TOO_LARGE;
+    if (b->count == b->cap) {
+        uint32_t cap = b->cap > UINT32_MAX / 2 ? UINT32_MAX
+                       : b->cap                ? b->cap * 2
+                                               : 8;
+        /* reallocarray() refuses a size that overflows. */
+        struct batch_step *step = reallocarray(b->step, cap, sizeof(*step));
+        if (!step)
+            return -ENOMEM;
+        b->step = step;
+        b->cap = cap;
+    }
+    mark = b->steps.len;
+    msgpack_pack_array(&b->steps.pk, with_params ? 2 : 1);
+    codec_pack_cstr(&b->steps, sql);
+    if (with_params)
+        params_pack(&b->steps, params);
+    if (buf_undo_on_error(&b->steps, mark))
+        return -ENOMEM;
+    memset(&b->step[b->count], 0, sizeof(*b->step));
+    b->count++;
+    return 0;
+}
+
+/* Consumes a nil at @r, if that is what comes next. */
+static bool read_nil(struct codec_reader *r)
+{
+    struct codec_reader probe = *r;
+    struct codec_value v;
+
+    if (codec_read(&probe, &v) || v.type != CODEC_NIL)
+        return false;
+    *r = probe;
+    return true;
+}
+
+/* Reads the "results" array of a batch result at @r into @b's steps:
+ * offsets from @start, and the counts summed into @changes and @rowid. */
+static int batch_scan_results(sqlited_batch *b, struct codec_reader *r,
+                              const char *start, int64_t *changes,
+                              int64_t *rowid)
+{
+    uint32_t n;
+
+    if (codec_read_array(r, &n) || n != b->count)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        struct batch_step *s = &b->step[i];
+        const char *from = (const char *)r->p;
+        struct result_scan scan;
+
+        if (read_nil(r))
+            continue;
+        if (s->state != STEP_NONE || result_scan(*r, &scan) || codec_skip(r))
+            return -1;
+        s->state = STEP_DONE;
+        s->off = (size_t)(from - start);
+        s->len = (size_t)((const char *)r->p - from);
+        *changes += scan.has_changes ? scan.changes : 0;
+        if (scan.has_rowid)
+            *rowid = scan.rowid;
+    }
+    return 0;
+}
+
+/* Reads the "errors" array of a batch result at @r into @b's steps, adding
+ * the room their messages take to *@msg_bytes. */
+static int batch_scan_errors(sqlited_batch *b, struct codec_reader *r,
+                             const char *start, size_t *msg_bytes)
+{
+    uint32_t n;
+
+    if (codec_read_array(r, &n) || n != b->count)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        struct batch_step *s = &b->step[i];
+        const char *msg;
+        uint32_t msg_len;
+        int code;
+
+        if (read_nil(r))
+            continue;
+        if (s->state != STEP_NONE ||
+            rpc_read_error(r, &code, NULL, NULL, &msg, &msg_len) ||
+            !wire_code_valid(code))
+            return -1;
+        s->state = STEP_FAILED;
+        s->rc = code;
+        if (msg) {
+            s->off = (size_t)(msg - start);
+            s->len = msg_len;
+            *msg_bytes += (size_t)msg_len + 1;
+        } else {
+            s->errmsg = rpc_code_text(code);
+        }
+    }
+    return 0;
+}
+
+/* Reads a batch result, {"results": [...], "errors": [...]} with one entry
+ * per step in each (errors may be absent), into @b's steps. Returns 0 or -1
+ * when it is malformed. Allocates nothing. */
+static int batch_scan(sqlited_batch *b, struct codec_reader r,
+                      size_t *msg_bytes, int64_t *changes, int64_t *rowid)
+{
+    const char *start = (const char *)r.p;
+    bool has_results = false, has_errors = false;
+    uint32_t n;
+
+    if (codec_read_map(&r, &n))
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        uint32_t klen;
+        int kr = read_key(&r, &k, &klen);
+
+        if (kr < 0)
+            return -1;
+        if (kr == 0 && key_is(k, klen, "results")) {
+            if (has_results || batch_scan_results(b, &r, start, changes, rowid))
+                return -1;
+            has_results = true;
+        } else if (kr == 0 && key_is(k, klen, "errors")) {
+            if (has_errors || batch_scan_errors(b, &r, start, msg_bytes))
+                return -1;
+            has_errors = true;
+        } else if (codec_skip(&r)) {
+            return -1;
+        }
+    }
+    return has_results ? 0 : -1;
+}
+
+/* Keeps the outcome of a successful run whose result map is at @r: copies
+ * it, with the failed steps' messages, and records the counts. */
+static int batch_take(sqlited *db, sqlited_batch *b, struct codec_reader r)
+{
+    const char *start = (const char *)r.p;
+    struct codec_reader end = r;
+    size_t len, msg_bytes = 0;
+    int64_t changes = 0, rowid = 0;
+    char *p;
+
+    if (codec_skip(&end) || batch_scan(b, r, &msg_bytes, &changes, &rowid)) {
+        batch_forget(b);
+        return conn_break(db, err_set(db, SQLITED_EPROTO,
+                                      "malformed batch result from the "
+                                      "daemon"));
+    }
+    /* The batch was applied, whatever happens below. */
+    db->changes = changes;
+    db->last_insert_rowid = rowid;
+
+    len = (size_t)((const char *)end.p - start);
+    b->result = malloc(len);
+    b->msgs = malloc(msg_bytes ? msg_bytes : 1);
+    if (!b->result || !b->msgs) {
+        batch_forget(b);
+        return err_set(db, -ENOMEM, NULL);
+    }
+    memcpy(b->result, start, len);
+    p = b->msgs;
+    for (uint32_t i = 0; i < b->count; i++) {
+        struct batch_step *s = &b->step[i];
+        if (s->state != STEP_FAILED || s->errmsg)
+            continue;
+        memcpy(p, b->result + s->off, s->len);
+        p[s->len] = '\0';
+        s->errmsg = p;
+        p += s->len + 1;
+    }
+    return err_ok(db);
+}
+
+/* Reads the "step" key of the error object at @r: the index of the failed
+ * step, or -1 when there is none. */
+static int64_t error_step(struct codec_reader r)
+{
+    uint32_t n;
+
+    if (codec_read_map(&r, &n))
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        uint32_t klen;
+        int64_t step;
+        int kr = read_key(&r, &k, &klen);
+
+        if (kr < 0)
+            return -1;
+        if (kr == 0 && key_is(k, klen, "step") &&
+            codec_read_int64(&r, &step) == 0)
+            return step >= 0 ? step : -1;
+        if (codec_skip(&r))
+            return -1;
+    }
+    return -1;
+}
+
+/* Records the failed step of an atomic run, named by the error object at
+ * @r, with the error db holds. Without memory for the message, the code's
+ * own text stands in. */
+static void batch_take_failure(sqlited *db, sqlited_batch *b,
+                               struct codec_reader r)
+{
+    int64_t step = error_step(r);
+    struct batch_step *s;
+    size_t len;
+
+    if (step < 0 || step >= b->count)
+        return;
+    s = &b->step[step];
+    b->failed_step = (int)step;
+    s->state = STEP_FAILED;
+    s->rc = db->errcode;
+    len = strlen(db->errmsg);
+    b->msgs = copy_string(db->errmsg, len);
+    s->errmsg = b->msgs ? b->msgs : rpc_code_text(s->rc);
+}
+
+SQLITED_API int sqlited_batch_run(sqlited *db, sqlited_batch *b, int flags)
+{
+    bool nonatomic = flags & SQLITED_BATCH_NONATOMIC;
+    struct rpc_message m;
+    uint32_t msgid;
+    int rc;
+
+    if (!db)
+        return SQLITED_EMISUSE;
+    if (!b)
+        return err_set(db, SQLITED_EMISUSE, "batch is NULL");
+    batch_forget(b);
+    if (flags & ~SQLITED_BATCH_NONATOMIC)
+        return err_setf(db, SQLITED_EMISUSE, "unknown batch flags %#x",
+                        (unsigned)flags);
+    if (b->count == 0)
+        return err_set(db, SQLITED_EMISUSE, "the batch is empty");
+    rc = call_begin(db);
+    if (rc)
+        return rc;
+    rc = check_items(db, b->count, "steps");
+    if (rc)
+        return rc;
+
+    msgid = sql_req_begin(db, "batch", 1, nonatomic);
+    msgpack_pack_array(&db->req.pk, b->count);
+    codec_buf_append(&db->req, b->steps.data, b->steps.len);
+    opts_pack(db, nonatomic);
+    rc = conn_call(db, msgid, -1, &m);
+    if (rc) {
+        if (m.is_error && !db->broken)
+            batch_take_failure(db, b, m.error);
+        return rc;
+    }
+    return batch_take(db, b, m.result);
+}
+
+SQLITED_API int sqlited_batch_failed_step(const sqlited_batch *b)
+{
+    return b ? b->failed_step : -1;
+}
+
+SQLITED_API int sqlited_batch_step_rc(const sqlited_batch *b, unsigned i)
+{
+    if (!b)
+        return SQLITED_EMISUSE;
+    if (i >= b->count)
+        return SQLITED_ERANGE;
+    return b->step[i].state == STEP_FAILED ? b->step[i].rc : 0;
+}
+
+SQLITED_API const char *sqlited_batch_step_errmsg(const sqlited_batch *b,
+                                                  unsigned i)
+{
+    if (!b || i >= b->count || b->step[i].state != STEP_FAILED)
+        return NULL;
+    return b->step[i].errmsg;
+}
+
+SQLITED_API int sqlited_batch_step_rows(sqlited_batch *b, unsigned i,
+                                        sqlited_rows **out)
+{
+    const struct batch_step *s;
+    struct codec_reader r;
+    struct result_scan scan;
+
+    if (out)
+        *out = NULL;
+    if (!b || !out)
+        return SQLITED_EMISUSE;
+    if (i >= b->count)
+        return SQLITED_ERANGE;
+    s = &b->step[i];
+    if (s->state == STEP_FAILED)
+        return s->rc;
+    if (s->state != STEP_DONE)
+        return SQLITED_EMISUSE;
+    codec_reader_init(&r, b->result + s->off, s->len);
+    /* Checked when the batch ran. */
+    if (result_scan(r, &scan))
+        return SQLITED_EPROTO;
+    return rows_build(&scan, b->result + s->off, s->len, out);
 }
