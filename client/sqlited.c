@@ -2041,3 +2041,59 @@ SQLITED_API int sqlited_batch_step_rows(sqlited_batch *b, unsigned i,
         return SQLITED_EPROTO;
     return rows_build(&scan, b->result + s->off, s->len, out);
 }
+
+/* -------------------------------------------------------------------- bulk */
+
+SQLITED_API int sqlited_exec_many(sqlited *db, const char *sql,
+                                  const sqlited_params *values,
+                                  unsigned per_set)
+{
+    struct result_scan scan;
+    struct rpc_message m;
+    struct codec_reader r, end;
+    uint32_t msgid, nsets;
+    int rc;
+
+    if (!db)
+        return SQLITED_EMISUSE;
+    if (!sql || !values)
+        return err_set(db, SQLITED_EMISUSE, "sql or values is NULL");
+    if (values->style == STYLE_NAMED)
+        return err_set(db, SQLITED_EMISUSE,
+                       "sqlited_exec_many() takes positional values");
+    if (per_set == 0 || values->count == 0 || values->count % per_set)
+        return err_setf(db, SQLITED_EMISUSE,
+                        "%lu values do not make sets of %u",
+                        (unsigned long)values->count, per_set);
+    rc = call_begin(db);
+    if (rc)
+        return rc;
+    nsets = values->count / per_set;
+    rc = check_items(db, nsets > per_set ? nsets : per_set,
+                     nsets > per_set ? "sets" : "values in a set");
+    if (rc)
+        return rc;
+
+    /* [sql, [[v, ...], ...], options?]: the values are split into sets by
+     * walking their encoding, which this library wrote. */
+    msgid = sql_req_begin(db, "bulk", 2, false);
+    codec_pack_cstr(&db->req, sql);
+    msgpack_pack_array(&db->req.pk, nsets);
+    codec_reader_init(&r, values->buf.data, values->buf.len);
+    for (uint32_t set = 0; set < nsets; set++) {
+        const uint8_t *from = r.p;
+        for (unsigned v = 0; v < per_set; v++)
+            if (codec_skip(&r))
+                return err_set(db, SQLITED_EMISUSE,
+                               "the parameter list is corrupt");
+        msgpack_pack_array(&db->req.pk, per_set);
+        codec_buf_append(&db->req, from, (size_t)(r.p - from));
+    }
+    opts_pack(db, false);
+    rc = call_scan(db, msgid, &m, &scan, &end);
+    if (rc)
+        return rc;
+    db->changes = scan.has_changes ? scan.changes : 0;
+    db->last_insert_rowid = scan.has_rowid ? scan.rowid : 0;
+    return err_ok(db);
+}

@@ -4,7 +4,7 @@
  * through a Unix socket instead of opening the file themselves. This library
  * hides the wire protocol (MessagePack-RPC, see protocol/PROTOCOL.md): open a
  * connection, run SQL with bound parameters, walk the rows of the result; run
- * several statements at once (batches) or inside an interactive
+ * several statements at once (batches, bulk inserts) or inside an interactive
  * transaction, with deadlines.
  *
  * Error model. Every call that can fail returns an int:
@@ -194,9 +194,10 @@ SQLITED_API const char *sqlited_errname(sqlited *db);
 SQLITED_API const char *sqlited_errmsg(sqlited *db);
 
 /* Rows changed by, and the rowid of the last INSERT of, the last successful
- * sqlited_exec(), writing sqlited_query() or sqlited_batch_run() on @db (0
- * before any). For a batch, changes is the total over its steps, and the
- * rowid is that of the last step that succeeded. */
+ * sqlited_exec(), writing sqlited_query(), sqlited_batch_run() or
+ * sqlited_exec_many() on @db (0 before any). For a batch or a bulk call,
+ * changes is the total over its steps or sets, and the rowid is that of the
+ * last step or set that succeeded. */
 SQLITED_API int64_t sqlited_changes(sqlited *db);
 SQLITED_API int64_t sqlited_last_insert_rowid(sqlited *db);
 
@@ -291,7 +292,7 @@ SQLITED_API size_t sqlited_column_bytes(const sqlited_rows *rows, int i);
  */
 
 /* Sets the deadline the daemon gives every later sqlited_exec(),
- * sqlited_query() and sqlited_batch_run() on @db:
+ * sqlited_query(), sqlited_batch_run() and sqlited_exec_many() on @db:
  * @timeout_ms milliseconds from when the daemon reads the request; 0 means
  * none; -1 (the initial state) sends nothing, so the daemon's default applies
  * (its --timeout, 30 s unless configured). A request whose deadline passes
@@ -311,11 +312,11 @@ SQLITED_API int sqlited_set_timeout(sqlited *db, int timeout_ms);
  *
  * sqlited_begin() opens a transaction on the daemon's writer connection and
  * remembers its id in @db. Until sqlited_commit() or sqlited_rollback(),
- * every sqlited_exec(), sqlited_query() and sqlited_batch_run() on @db runs
- * inside it, in the order sent, and sees its uncommitted changes; other
- * connections do not see them, and their writes wait until it ends. A call that
- * fails inside the transaction is rolled back alone; the transaction stays
- * open.
+ * every sqlited_exec(), sqlited_query(), sqlited_batch_run() and
+ * sqlited_exec_many() on @db runs inside it, in the order sent, and sees its
+ * uncommitted changes; other connections do not see them, and their writes
+ * wait until it ends. A call that fails inside the transaction is rolled back
+ * alone; the transaction stays open.
  *
  * The daemon ends a transaction by itself when it stays idle longer than its
  * tx_idle_timeout_ms (5 s by default), when SQLite aborts it (a timed-out or
@@ -467,6 +468,28 @@ SQLITED_API const char *sqlited_batch_step_errmsg(const sqlited_batch *b,
  * On failure *@out is NULL. */
 SQLITED_API int sqlited_batch_step_rows(sqlited_batch *b, unsigned i,
                                         sqlited_rows **out);
+
+/* --------------------------------------------------------------------- bulk
+ */
+
+/* Runs the one statement @sql once per parameter set, prepared once (the
+ * executemany of Python's sqlite3): for imports. @values is a positional
+ * list holding the sets end to end, @per_set values each, so
+ * sqlited_params_count(@values) / @per_set sets. @sql must return no rows.
+ *
+ * The call is atomic: when a set fails, nothing is applied, and the error's
+ * message starts with "step N: ", N the 0-based index of the set. On success
+ * sqlited_changes() is the total over all sets and
+ * sqlited_last_insert_rowid() that of the last insert.
+ *
+ * Returns 0; SQLITED_EMISUSE (NULL @db, @sql or @values, a named list, an
+ * empty list, @per_set 0 or not dividing the count) or SQLITED_TOO_LARGE
+ * (more sets, or values in a set, than the daemon's max_items, or a request
+ * larger than sqlited_max_message_size()) without sending anything; other
+ * errors as for sqlited_exec(). */
+SQLITED_API int sqlited_exec_many(sqlited *db, const char *sql,
+                                  const sqlited_params *values,
+                                  unsigned per_set);
 
 #ifdef __cplusplus
 }
