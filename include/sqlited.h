@@ -427,11 +427,15 @@ SQLITED_API unsigned sqlited_batch_count(const sqlited_batch *b);
  * Atomic (@flags 0): every step must succeed, or nothing of the batch is
  * applied. Returns 0, or the failed step's code with a message that starts
  * "step N: " (N 0-based) in sqlited_errmsg(); sqlited_batch_failed_step()
- * then names the step. A failure of the request as a whole (a deadline, say)
- * returns its code with sqlited_batch_failed_step() -1.
+ * then names the step (a deadline that passes while a step runs fails that
+ * step). A failure of the request as a whole (a deadline that passed before
+ * it started, a refused option) returns its code with
+ * sqlited_batch_failed_step() -1.
  *
  * SQLITED_BATCH_NONATOMIC: returns 0 once the request was carried out, even
- * when some steps failed; check each with sqlited_batch_step_rc().
+ * when some steps failed; check each with sqlited_batch_step_rc(). Inside a
+ * transaction, a step whose failure makes SQLite end the transaction fails
+ * the whole request, as an atomic step would.
  *
  * After 0, sqlited_changes() is the total over the steps and
  * sqlited_last_insert_rowid() that of the last step that succeeded.
@@ -446,15 +450,16 @@ SQLITED_API unsigned sqlited_batch_count(const sqlited_batch *b);
  * sqlited_exec(). */
 SQLITED_API int sqlited_batch_run(sqlited *db, sqlited_batch *b, int flags);
 
-/* After an atomic run that failed in a step: that step's 0-based index.
- * Otherwise -1 (also for NULL). */
+/* After a run that failed in a step (see sqlited_batch_run()): that step's
+ * 0-based index. Otherwise -1 (also for NULL). */
 SQLITED_API int sqlited_batch_failed_step(const sqlited_batch *b);
 
 /* The outcome of step @i (0-based) in the last run: 0, or its error code,
  * with its message from sqlited_batch_step_errmsg() (owned by @b, valid until
- * the next run, clear or close; NULL when the step did not fail). After an
- * atomic failure, the failed step reports its code and the others 0 (they
- * ran and were rolled back, or never ran); so do all steps before any run.
+ * the next run, clear or close; NULL when the step did not fail). After a
+ * run that failed in a step, that step reports its code and the others 0
+ * (they ran and were rolled back, or never ran); before any run, all report
+ * 0.
  * Returns SQLITED_ERANGE when @i is not a step of @b, SQLITED_EMISUSE for
  * NULL @b. */
 SQLITED_API int sqlited_batch_step_rc(const sqlited_batch *b, unsigned i);
