@@ -239,10 +239,14 @@ static bool serve_tx(struct writer *wr)
                  job->tx);
         } else if (job->tx != 0) {
             tx_answer_gone(wr, job);
-        } else if (job->method == RPC_BEGIN && job->conn == wr->tx.owner) {
+        } else if (job->conn == wr->tx.owner) {
+            /* It would wait for its own connection's transaction. */
             fail(job, SQLITED_BAD_REQUEST,
-                 "this connection already has transaction %" PRIu64
-                 " open; commit or roll it back first",
+                 job->method == RPC_BEGIN
+                     ? "this connection already has transaction %" PRIu64
+                       " open; commit or roll it back first"
+                     : "this connection has transaction %" PRIu64
+                       " open; send its writes with the option tx",
                  wr->tx.id);
         } else if (clock_passed(job->deadline, now)) {
             execute_fail_timeout(&wr->worker, job);
