@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authorizer.h"
 #include "clock.h"
 #include "cursor.h"
 #include "db.h"
@@ -92,97 +93,6 @@ static int busy(void *arg, int count)
     return backoff(arg, count);
 }
 
-/* Pragmas a client may give an argument to. The daemon's connections serve
- * every client, so a pragma that changes a connection (journal_mode away from
- * WAL, CHECK constraints off, a heap limit, ...) would change it for all the
- * others: only these are allowed, which change the database file itself
- * (user_version), last one transaction (defer_foreign_keys), or merely take
- * an argument (table_info). Reading any pragma is allowed. */
-static const char *const pragmas_with_argument[] = {
-    "application_id",    "auto_vacuum",      "defer_foreign_keys",
-    "foreign_key_check", "foreign_key_list", "incremental_vacuum",
-    "index_info",        "index_list",       "index_xinfo",
-    "integrity_check",   "optimize",         "page_size",
-    "quick_check",       "table_info",       "table_list",
-    "table_xinfo",       "user_version",     "wal_checkpoint",
-};
-
-static bool pragma_allowed(const char *name)
-{
-    size_t n = sizeof(pragmas_with_argument) / sizeof(*pragmas_with_argument);
-    for (size_t i = 0; i < n; i++)
-        if (sqlite3_stricmp(name, pragmas_with_argument[i]) == 0)
-            return true;
-    return false;
-}
-
-/* Refuses what would outlive the request on a connection other clients
- * share, or reach beyond the one database the daemon serves, and records
- * why: SQLite itself would only say "not authorized". */
-static int authorize(void *arg, int action, const char *a, const char *b,
-                     const char *db, const char *trigger)
-{
-    struct worker *w = arg;
-    (void)trigger;
-
-    if (w->internal)
-        return SQLITE_OK;
-    w->denied_code = SQLITE_AUTH;
-    switch (action) {
-    case SQLITE_TRANSACTION:
-    case SQLITE_SAVEPOINT:
-        if (w->stepping) /* VACUUM's own transaction */
-            return SQLITE_OK;
-        w->denied_code = SQLITED_BAD_REQUEST;
-        snprintf(w->denied, sizeof(w->denied),
-                 "transaction control (%s) is not allowed in SQL: the daemon "
-                 "runs each request in its own transaction; use the methods "
-                 "begin, commit and rollback, or batch for statements that "
-                 "must apply together",
-                 action == SQLITE_TRANSACTION ? a
-                 : strcmp(a, "BEGIN") == 0    ? "SAVEPOINT"
-                                              : a);
-        return SQLITE_DENY;
-    case SQLITE_PRAGMA:
-        if (b == NULL || pragma_allowed(a))
-            return SQLITE_OK;
-        snprintf(w->denied, sizeof(w->denied),
-                 "PRAGMA %s cannot be set by a client: it would change the "
-                 "connection every client shares (reading it is allowed)",
-                 a);
-        return SQLITE_DENY;
-    case SQLITE_ATTACH:
-        /* VACUUM attaches a scratch database, named "", while it runs. */
-        if (w->stepping && a != NULL && a[0] == '\0')
-            return SQLITE_OK;
-        snprintf(w->denied, sizeof(w->denied), "%s",
-                 w->stepping ? "VACUUM INTO is not allowed: clients cannot "
-                               "write files on the daemon's host"
-                             : "ATTACH is not allowed: the daemon serves one "
-                               "database");
-        return SQLITE_DENY;
-    case SQLITE_DETACH:
-        snprintf(w->denied, sizeof(w->denied),
-                 "DETACH is not allowed: the daemon serves one database");
-        return SQLITE_DENY;
-    case SQLITE_CREATE_VTABLE:
-        if (db == NULL || sqlite3_stricmp(db, "temp") != 0)
-            return SQLITE_OK;
-        /* fall through */
-    case SQLITE_CREATE_TEMP_INDEX:
-    case SQLITE_CREATE_TEMP_TABLE:
-    case SQLITE_CREATE_TEMP_TRIGGER:
-    case SQLITE_CREATE_TEMP_VIEW:
-        snprintf(w->denied, sizeof(w->denied),
-                 "temporary tables, views, indexes and triggers are not "
-                 "allowed: they would outlive the request on a connection "
-                 "other clients share");
-        return SQLITE_DENY;
-    default:
-        return SQLITE_OK;
-    }
-}
-
 int execute_init(struct worker *w, sqlite3 *db, bool writer,
                  const struct config *cfg, const atomic_bool *stop,
                  struct stats *stats)
@@ -195,21 +105,21 @@ int execute_init(struct worker *w, sqlite3 *db, bool writer,
                          .stats = stats};
     stmt_cache_init(&w->cache, cfg->statement_cache);
     sqlite3_progress_handler(db, PROGRESS_STEPS, progress, w);
-    sqlite3_set_authorizer(db, authorize, w);
+    authorizer_install(&w->auth, db);
     sqlite3_busy_handler(db, busy, w);
     if (!writer)
         return SQLITE_OK;
-    w->internal = true;
+    w->auth.internal = true;
     for (int c = 0; c < CONTROL_COUNT; c++) {
         int rc =
             sqlite3_prepare_v3(db, control_sql[c], -1,
                                SQLITE_PREPARE_PERSISTENT, &w->control[c], NULL);
         if (rc != SQLITE_OK) {
-            w->internal = false;
+            w->auth.internal = false;
             return rc;
         }
     }
-    w->internal = false;
+    w->auth.internal = false;
     return SQLITE_OK;
 }
 
@@ -237,10 +147,10 @@ int execute_control(struct worker *w, enum control c)
 {
     sqlite3_stmt *st = w->control[c];
     sqlite3_progress_handler(w->db, 0, NULL, NULL);
-    w->internal = true;
+    w->auth.internal = true;
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    w->internal = false;
+    w->auth.internal = false;
     sqlite3_progress_handler(w->db, PROGRESS_STEPS, progress, w);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
@@ -284,8 +194,8 @@ static int fail_sqlite(struct run *r, int rc)
     int code = sqlite3_extended_errcode(w->db);
     if (code == SQLITE_OK)
         code = rc;
-    if (code == SQLITE_AUTH && w->denied[0])
-        return fail(r, w->denied_code, "%s", w->denied);
+    if (code == SQLITE_AUTH && w->auth.denied[0])
+        return fail(r, w->auth.denied_code, "%s", w->auth.denied);
     if ((code & 0xff) == SQLITE_BUSY)
         return fail(r, code,
                     "%s: the database stayed locked by another process until "
@@ -534,9 +444,9 @@ static int pack_columns(struct run *r, sqlite3_stmt *st, int ncols,
 
 static int step(struct run *r, sqlite3_stmt *st)
 {
-    r->w->stepping = true;
+    r->w->auth.stepping = true;
     int rc = sqlite3_step(st);
-    r->w->stepping = false;
+    r->w->auth.stepping = false;
     return rc;
 }
 
@@ -1183,7 +1093,7 @@ enum execute_result execute_job(struct worker *w, struct job *job)
                          .step = -1,
                          .max_rows = job->max_rows,
                          .max_bytes = job->max_bytes};
-        w->denied[0] = '\0';
+        w->auth.denied[0] = '\0';
         codec_buf_reset(&out);
         rpc_pack_response_head(&out, job->msgid);
         result = attempt(&r);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "authorizer.h"
 #include "config.h"
 #include "job.h"
 #include "stats.h"
@@ -41,12 +42,9 @@ struct worker {
     struct job *current; /* the job running now, for the handlers */
     int64_t deadline;    /* the current job's (clock.h); 0: none */
     bool timed_out;      /* the progress handler stopped at the deadline */
-    bool stepping;       /* inside sqlite3_step(), for the authorizer */
-    bool internal;       /* running a control statement */
     bool in_tx;          /* a transaction is open: jobs get savepoints */
     bool grouped;        /* in a group commit: VACUUM must run alone */
-    int denied_code;     /* what the authorizer's refusal is reported as */
-    char denied[256];    /* why the authorizer last refused, or "" */
+    struct authorizer auth;
     sqlite3_stmt *control[CONTROL_COUNT]; /* writer only */
 };
 

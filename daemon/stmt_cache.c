@@ -4,7 +4,7 @@
 #include <string.h>
 
 struct stmt_entry {
-    struct stmt_entry *chain;        /* the next in its bucket */
+    struct stmt_entry *chain;         /* the next in its bucket */
     struct stmt_entry *newer, *older; /* the LRU list */
     sqlite3_stmt *st;
     uint64_t hash;

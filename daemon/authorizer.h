@@ -1,0 +1,26 @@
+/* What clients may do on the daemon's shared connections.
+ *
+ * Every client's SQL runs on connections other clients share, so SQL that
+ * would change a connection for all of them (most pragmas with a value),
+ * outlive its request (TEMP objects, transaction control) or reach beyond the
+ * one database (ATTACH, VACUUM INTO) is refused while it is prepared, and
+ * the reason kept for the error message: SQLite itself would only say "not
+ * authorized".
+ */
+#ifndef SQLITED_AUTHORIZER_H
+#define SQLITED_AUTHORIZER_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+
+struct authorizer {
+    bool internal;    /* the daemon's own statement: everything is allowed */
+    bool stepping;    /* inside sqlite3_step(): VACUUM's inner statements */
+    int denied_code;  /* what the last refusal is reported as */
+    char denied[256]; /* why the last statement was refused, or "" */
+};
+
+/* Installs the authorizer on @db, with its state in @auth. */
+void authorizer_install(struct authorizer *auth, sqlite3 *db);
+
+#endif /* SQLITED_AUTHORIZER_H */
