@@ -21,7 +21,10 @@ void config_defaults(struct config *cfg)
         .socket_mode = 0660,
         .readers = cpus < 2 ? 2 : (unsigned)cpus,
         .synchronous = "FULL",
-        .busy_timeout_ms = 5000,
+        .timeout_ms = 30000,
+        .tx_idle_timeout_ms = 5000,
+        .group_max = 1024,
+        .group_bytes = 16u << 20,
         .cache_size = -2000,
         .mmap_size = 0,
         .max_message_size = RPC_MAX_MESSAGE_DEFAULT,
@@ -48,8 +51,15 @@ static void usage(FILE *out)
         "2)\n"
         "      --synchronous LEVEL    OFF, NORMAL, FULL or EXTRA (default "
         "FULL)\n"
-        "      --busy-timeout MS      wait for locks held by other processes\n"
+        "      --timeout MS           a request's deadline unless it sets "
+        "timeout_ms;\n"
+        "                             0 for none (default 30000)\n"
+        "      --tx-idle-timeout MS   roll back a transaction idle this long\n"
         "                             (default 5000)\n"
+        "      --group-max N          most requests committed together "
+        "(default 1024)\n"
+        "      --group-bytes B        most request bytes committed together\n"
+        "                             (default 16777216)\n"
         "      --cache-size N         PRAGMA cache_size: pages, or KiB if "
         "negative\n"
         "                             (default -2000)\n"
@@ -80,7 +90,10 @@ static int parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
 enum {
     OPT_SOCKET_MODE = 256,
     OPT_SYNCHRONOUS,
-    OPT_BUSY_TIMEOUT,
+    OPT_TIMEOUT,
+    OPT_TX_IDLE_TIMEOUT,
+    OPT_GROUP_MAX,
+    OPT_GROUP_BYTES,
     OPT_CACHE_SIZE,
     OPT_MMAP_SIZE,
     OPT_MAX_MESSAGE,
@@ -96,7 +109,10 @@ int config_parse(struct config *cfg, int argc, char **argv)
         {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
         {"readers", required_argument, NULL, 'r'},
         {"synchronous", required_argument, NULL, OPT_SYNCHRONOUS},
-        {"busy-timeout", required_argument, NULL, OPT_BUSY_TIMEOUT},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"tx-idle-timeout", required_argument, NULL, OPT_TX_IDLE_TIMEOUT},
+        {"group-max", required_argument, NULL, OPT_GROUP_MAX},
+        {"group-bytes", required_argument, NULL, OPT_GROUP_BYTES},
         {"cache-size", required_argument, NULL, OPT_CACHE_SIZE},
         {"mmap-size", required_argument, NULL, OPT_MMAP_SIZE},
         {"max-message-size", required_argument, NULL, OPT_MAX_MESSAGE},
@@ -144,10 +160,25 @@ int config_parse(struct config *cfg, int argc, char **argv)
             cfg->synchronous = sync_levels[i];
             break;
         }
-        case OPT_BUSY_TIMEOUT:
-            if (parse_int(optarg, 0, INT32_MAX, &v))
+        case OPT_TIMEOUT:
+            if (parse_int(optarg, 0, RPC_MAX_TIMEOUT_MS, &v))
                 goto bad_value;
-            cfg->busy_timeout_ms = (int)v;
+            cfg->timeout_ms = (uint32_t)v;
+            break;
+        case OPT_TX_IDLE_TIMEOUT:
+            if (parse_int(optarg, 1, RPC_MAX_TIMEOUT_MS, &v))
+                goto bad_value;
+            cfg->tx_idle_timeout_ms = (uint32_t)v;
+            break;
+        case OPT_GROUP_MAX:
+            if (parse_int(optarg, 1, 1 << 20, &v))
+                goto bad_value;
+            cfg->group_max = (unsigned)v;
+            break;
+        case OPT_GROUP_BYTES:
+            if (parse_int(optarg, 1, INT64_MAX, &v))
+                goto bad_value;
+            cfg->group_bytes = (size_t)v;
             break;
         case OPT_CACHE_SIZE:
             if (parse_int(optarg, INT32_MIN, INT32_MAX, &v))

@@ -14,7 +14,10 @@ struct config {
     mode_t socket_mode;         /* permissions of the socket file */
     unsigned readers;           /* reader threads */
     const char *synchronous;    /* OFF, NORMAL, FULL or EXTRA */
-    int busy_timeout_ms;        /* sqlite3_busy_timeout */
+    uint32_t timeout_ms;        /* a request's default deadline; 0: none */
+    uint32_t tx_idle_timeout_ms; /* an idle transaction is rolled back */
+    unsigned group_max;         /* requests in one group commit */
+    size_t group_bytes;         /* request bytes in one group commit */
     int64_t cache_size;         /* PRAGMA cache_size (negative: KiB) */
     int64_t mmap_size;          /* PRAGMA mmap_size, bytes */
     size_t max_message_size;    /* largest message in either direction */

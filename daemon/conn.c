@@ -1,5 +1,6 @@
 #include "conn.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 
 #include "dispatch.h"
@@ -39,6 +40,27 @@ static void on_close(uv_handle_t *handle)
     conn_maybe_free(c);
 }
 
+/* The client has gone: roll its transaction back now, rather than let it
+ * hold up every writer until its idle timeout. The job keeps the connection
+ * alive until the writer is done with it. */
+static void conn_end_tx(struct conn *c)
+{
+    if (c->tx == 0)
+        return;
+    struct job *job = job_new(c, RPC_ROLLBACK, 0);
+    if (job == NULL) {
+        log_error("out of memory: transaction %" PRIu64
+                  " ends at its idle timeout",
+                  c->tx);
+        return;
+    }
+    job->tx = c->tx;
+    job->internal = true;
+    c->tx = 0;
+    conn_track(c, job);
+    writer_submit(&c->srv->writer, job);
+}
+
 void conn_close(struct conn *c)
 {
     if (c->closing)
@@ -47,6 +69,7 @@ void conn_close(struct conn *c)
     c->reading = false;
     for (struct job *job = c->inflight; job; job = job->next_inflight)
         atomic_store(&job->cancelled, true);
+    conn_end_tx(c);
     uv_close((uv_handle_t *)&c->pipe, on_close);
 }
 
@@ -136,9 +159,15 @@ void conn_send_encoded(struct conn *c, struct codec_buf *b)
 void conn_send_error(struct conn *c, uint32_t msgid, int code,
                      const char *message)
 {
+    conn_send_error_at(c, msgid, code, message, -1);
+}
+
+void conn_send_error_at(struct conn *c, uint32_t msgid, int code,
+                        const char *message, int64_t step)
+{
     struct codec_buf b;
     codec_buf_init(&b, 0);
-    rpc_pack_error_response(&b, msgid, code, message);
+    rpc_pack_error_response_at(&b, msgid, code, message, step);
     conn_send_encoded(c, &b);
     codec_buf_close(&b);
 }
@@ -173,8 +202,13 @@ void conn_complete(struct job *job)
     if (job->next_inflight)
         job->next_inflight->prev_inflight = job->prev_inflight;
     c->ninflight--;
+    if (job->opened_tx)
+        c->tx = job->tx;
+    if (job->ended_tx && job->tx == c->tx)
+        c->tx = 0;
 
     if (c->closing) {
+        conn_end_tx(c); /* a begin answered after the client left */
         job_free(job);
         conn_maybe_free(c);
         return;

@@ -26,6 +26,7 @@ struct conn {
     unsigned ninflight;
     size_t queued; /* reply bytes handed to libuv, not yet written */
     unsigned writes;
+    uint64_t tx; /* the open interactive transaction; 0: none */
     bool reading;
     bool draining; /* read no more; close once replies are out */
     bool closing;  /* uv_close called */
@@ -53,6 +54,10 @@ void conn_send_encoded(struct conn *c, struct codec_buf *b);
 void conn_send_error(struct conn *c, uint32_t msgid, int code,
                      const char *message);
 void conn_send_notification(struct conn *c, int code, const char *message);
+/* An error response whose error object names the failed step (>= 0) of a
+ * batch or bulk request; @step -1 is conn_send_error(). */
+void conn_send_error_at(struct conn *c, uint32_t msgid, int code,
+                        const char *message, int64_t step);
 
 /* Hands @job to a worker: it counts as in flight until conn_complete(). */
 void conn_track(struct conn *c, struct job *job);

@@ -40,7 +40,10 @@ static int configure(sqlite3 *db, const struct config *cfg, char *err,
     int rc;
 
     sqlite3_extended_result_codes(db, 1);
-    sqlite3_busy_timeout(db, cfg->busy_timeout_ms);
+    /* While the daemon starts (switching to WAL, say), wait a while for a
+     * process that holds the database; later the workers' busy handler
+     * waits each request's own deadline instead. */
+    sqlite3_busy_timeout(db, 5000);
     /* Clients must not load code into the daemon, nor write to the schema
      * tables directly and corrupt the database. */
     sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);

@@ -1,10 +1,13 @@
 #include "dispatch.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "rpc.h"
 #include "server.h"
@@ -17,6 +20,7 @@ struct request {
     enum rpc_method method;
     const char *msg;
     size_t len;
+    int64_t step; /* the batch step or bulk set being checked; -1: none */
     char why[256];
 };
 
@@ -25,11 +29,15 @@ typedef void handler_fn(struct request *req);
 __attribute__((format(printf, 3, 4))) static int
 reject(struct request *req, int code, const char *fmt, ...)
 {
+    int n = 0;
     va_list ap;
+    if (req->step >= 0)
+        n = snprintf(req->why, sizeof(req->why), "step %" PRId64 ": ",
+                     req->step);
     va_start(ap, fmt);
-    vsnprintf(req->why, sizeof(req->why), fmt, ap);
+    vsnprintf(req->why + n, sizeof(req->why) - (size_t)n, fmt, ap);
     va_end(ap);
-    conn_send_error(req->c, req->m.msgid, code, req->why);
+    conn_send_error_at(req->c, req->m.msgid, code, req->why, req->step);
     return code;
 }
 
@@ -63,6 +71,29 @@ static void handle_ping(struct request *req)
     static const char pong[] = {'\xa4', 'p', 'o', 'n', 'g'};
     if (expect_no_params(req, "ping") == 0)
         reply(req, pong, sizeof(pong));
+}
+
+static void handle_stats(struct request *req)
+{
+    struct stats *st = &req->c->srv->stats;
+    struct codec_buf b;
+
+    if (expect_no_params(req, "stats") != 0)
+        return;
+    codec_buf_init(&b, 0);
+#define STATS_COUNT(name) +1
+    msgpack_pack_map(&b.pk, 0 STATS_COUNTERS(STATS_COUNT));
+#undef STATS_COUNT
+#define STATS_PACK(name)                                                       \
+    codec_pack_cstr(&b, #name);                                                \
+    msgpack_pack_uint64(&b.pk, stats_get(&st->name));
+    STATS_COUNTERS(STATS_PACK)
+#undef STATS_PACK
+    if (b.error == CODEC_BUF_OK)
+        reply(req, b.data, b.len);
+    else
+        reject(req, SQLITED_INTERNAL, "out of memory");
+    codec_buf_close(&b);
 }
 
 /* Checks one parameter value: only what SQLite can store is accepted.
@@ -111,145 +142,324 @@ static int check_value(struct request *req, struct codec_reader *r,
                   label, problem);
 }
 
-/* Checks the params value (params[1]) and records it in @job. */
+/* Checks a parameter list (@what names it) and records it in @out. */
 static int check_params(struct request *req, struct codec_reader *r,
-                        struct job *job)
+                        const char *what, struct sql_req *out)
 {
     struct codec_value v;
     if (codec_read(r, &v))
-        return reject(req, SQLITED_BAD_REQUEST, "params[1] is malformed");
+        return reject(req, SQLITED_BAD_REQUEST, "%s is malformed", what);
     if (v.type == CODEC_NIL)
         return 0;
     if (v.type != CODEC_ARRAY && v.type != CODEC_MAP)
         return reject(req, SQLITED_BAD_REQUEST,
-                      "params[1] (the statement's parameters) must be an "
-                      "array, a map or nil");
+                      "%s (the statement's parameters) must be an array, a "
+                      "map or nil",
+                      what);
     if (v.v.n > RPC_MAX_PARAMS)
         return reject(req, SQLITED_TOO_LARGE,
                       "%u parameter values given; the limit is %d", v.v.n,
                       RPC_MAX_PARAMS);
-    job->named = v.type == CODEC_MAP;
-    job->nparams = v.v.n;
-    job->params = *r; /* rebased onto the job's copy later */
+    out->named = v.type == CODEC_MAP;
+    out->nparams = v.v.n;
+    out->params = *r;
     for (uint32_t i = 0; i < v.v.n; i++) {
         const char *key = NULL;
         uint32_t key_len = 0;
-        if (job->named && codec_read_str(r, &key, &key_len))
+        if (out->named && codec_read_str(r, &key, &key_len))
             return reject(req, SQLITED_BAD_REQUEST,
-                          "parameter names (the keys of params[1]) must be "
-                          "strings");
+                          "parameter names (the keys of %s) must be strings",
+                          what);
         if (check_value(req, r, i, key, key_len))
             return -1;
     }
     return 0;
 }
 
-static int check_options(struct request *req, struct codec_reader *r)
+/* Checks SQL text (@what names it) and records it in @out. */
+static int check_sql(struct request *req, struct codec_reader *r,
+                     const char *what, struct sql_req *out)
 {
-    struct codec_value v;
-    const char *key;
+    const char *sql;
     uint32_t len;
 
+    if (codec_read_str(r, &sql, &len))
+        return reject(req, SQLITED_BAD_REQUEST, "%s (sql) must be a string",
+                      what);
+    if (len == 0)
+        return reject(req, SQLITED_BAD_REQUEST, "empty SQL");
+    if (len > RPC_MAX_SQL_LENGTH)
+        return reject(req, SQLITED_TOO_LARGE,
+                      "SQL text of %u bytes; the limit is %u bytes", len,
+                      RPC_MAX_SQL_LENGTH);
+    if (!codec_utf8_valid(sql, len))
+        return reject(req, SQLITED_BAD_REQUEST, "SQL text is not valid UTF-8");
+    /* SQLite stops reading at a NUL: whatever follows would be skipped in
+     * silence. */
+    if (memchr(sql, '\0', len) != NULL)
+        return reject(req, SQLITED_BAD_REQUEST, "SQL text contains a NUL byte");
+    out->sql = sql;
+    out->sql_len = len;
+    return 0;
+}
+
+/* Reads an option whose value must be an integer in [min, max]. */
+static int option_int(struct request *req, struct codec_reader *r,
+                      const char *name, int64_t min, int64_t max, int64_t *out)
+{
+    struct codec_value v;
+    if (codec_read(r, &v) || v.type != CODEC_INT || v.v.i < min ||
+        v.v.i > max)
+        return reject(req, SQLITED_BAD_REQUEST,
+                      "option %s must be an integer from %" PRId64
+                      " to %" PRId64,
+                      name, min, max);
+    *out = v.v.i;
+    return 0;
+}
+
+/* Checks the options map (params[@at]) and records them in @job. */
+static int check_options(struct request *req, struct codec_reader *r,
+                         unsigned at, struct job *job)
+{
+    struct codec_value v;
+    int64_t i;
+
     if (codec_read(r, &v))
-        return reject(req, SQLITED_BAD_REQUEST, "params[2] is malformed");
-    if (v.type == CODEC_NIL || (v.type == CODEC_MAP && v.v.n == 0))
+        return reject(req, SQLITED_BAD_REQUEST, "params[%u] is malformed", at);
+    if (v.type == CODEC_NIL)
         return 0;
     if (v.type != CODEC_MAP)
         return reject(req, SQLITED_BAD_REQUEST,
-                      "params[2] (options) must be a map or nil");
-    if (codec_read_str(r, &key, &len))
-        return reject(req, SQLITED_BAD_REQUEST, "option names must be strings");
-    return reject(req, SQLITED_BAD_REQUEST, "unknown option '%.*s'",
-                  (int)(len > 64 ? 64 : len), key);
+                      "params[%u] (options) must be a map or nil", at);
+    for (uint32_t k = 0; k < v.v.n; k++) {
+        const char *key;
+        uint32_t len;
+        struct codec_value b;
+        if (codec_read_str(r, &key, &len))
+            return reject(req, SQLITED_BAD_REQUEST,
+                          "option names must be strings");
+        if (len == 10 && memcmp(key, "timeout_ms", len) == 0) {
+            if (option_int(req, r, "timeout_ms", 0, RPC_MAX_TIMEOUT_MS, &i))
+                return -1;
+            job->timeout_ms = (uint32_t)i;
+        } else if (len == 2 && memcmp(key, "tx", len) == 0) {
+            if (option_int(req, r, "tx", 1, INT64_MAX, &i))
+                return -1;
+            job->tx = (uint64_t)i;
+        } else if (len == 6 && memcmp(key, "atomic", len) == 0 &&
+                   req->method == RPC_BATCH) {
+            if (codec_read(r, &b) || b.type != CODEC_BOOL)
+                return reject(req, SQLITED_BAD_REQUEST,
+                              "option atomic must be true or false");
+            job->atomic = b.v.b;
+        } else {
+            return reject(req, SQLITED_BAD_REQUEST,
+                          "unknown option '%.*s' for %s",
+                          (int)(len > 64 ? 64 : len), key,
+                          rpc_method_name(req->method));
+        }
+    }
+    return 0;
 }
 
-/* query and exec: [sql, params?, options?]. Checks everything that can be
- * checked without the database, then queues a job with its own copy of the
- * message for the writer or the reader pool. */
-static void handle_sql(struct request *req)
+/* Makes a job for the request, with its own copy of the message (the read
+ * buffer is reused), and sets @r on the copy's first param. */
+static struct job *job_for(struct request *req, struct codec_reader *r)
 {
-    struct rpc_message *m = &req->m;
-    struct codec_reader r = m->params;
-    const char *name = rpc_method_name(req->method);
-    const char *sql;
-    uint32_t sql_len;
-
-    if (m->nparams < 1 || m->nparams > 3) {
-        reject(req, SQLITED_BAD_REQUEST,
-               "%s takes [sql, params?, options?], %u params given", name,
-               m->nparams);
-        return;
-    }
-    if (codec_read_str(&r, &sql, &sql_len)) {
-        reject(req, SQLITED_BAD_REQUEST, "params[0] (sql) must be a string");
-        return;
-    }
-    if (sql_len == 0) {
-        reject(req, SQLITED_BAD_REQUEST, "empty SQL");
-        return;
-    }
-    if (sql_len > RPC_MAX_SQL_LENGTH) {
-        reject(req, SQLITED_TOO_LARGE,
-               "SQL text of %u bytes; the limit is %u bytes", sql_len,
-               RPC_MAX_SQL_LENGTH);
-        return;
-    }
-    if (!codec_utf8_valid(sql, sql_len)) {
-        reject(req, SQLITED_BAD_REQUEST, "SQL text is not valid UTF-8");
-        return;
-    }
-    /* SQLite stops reading at a NUL: whatever follows would be skipped in
-     * silence. */
-    if (memchr(sql, '\0', sql_len) != NULL) {
-        reject(req, SQLITED_BAD_REQUEST, "SQL text contains a NUL byte");
-        return;
-    }
-
-    struct job *job = job_new(req->c, req->method, m->msgid);
-    if (job == NULL) {
-        reject(req, SQLITED_INTERNAL, "out of memory");
-        return;
-    }
-    if ((m->nparams >= 2 && check_params(req, &r, job)) ||
-        (m->nparams >= 3 && check_options(req, &r))) {
-        job_free(job);
-        return;
-    }
-
-    /* The job outlives the read buffer: give it its own copy, and point its
-     * SQL and parameters into that copy. */
-    job->msg = malloc(req->len);
-    if (job->msg == NULL) {
+    struct job *job = job_new(req->c, req->method, req->m.msgid);
+    if (job)
+        job->msg = malloc(req->len);
+    if (job == NULL || job->msg == NULL) {
         job_free(job);
         reject(req, SQLITED_INTERNAL, "out of memory");
-        return;
+        return NULL;
     }
     memcpy(job->msg, req->msg, req->len);
-    job->sql = job->msg + (sql - req->msg);
-    job->sql_len = sql_len;
-    if (job->nparams > 0) {
-        size_t at = (size_t)((const char *)job->params.p - req->msg);
-        codec_reader_init(&job->params, job->msg + at, req->len - at);
-    }
+    job->msg_len = req->len;
+    job->timeout_ms = req->c->srv->cfg->timeout_ms;
+    job->atomic = true;
+    size_t at = (size_t)((const char *)req->m.params.p - req->msg);
+    codec_reader_init(r, job->msg + at, req->len - at);
+    return job;
+}
 
+/* Sends a checked job to the worker that runs it: reads to the reader pool,
+ * unless they belong to a transaction, everything else to the writer. */
+static void submit(struct request *req, struct job *job)
+{
     struct server *s = req->c->srv;
+    job->deadline = clock_after_ms(job->timeout_ms);
     conn_track(req->c, job);
-    if (req->method == RPC_QUERY)
+    if (job->method == RPC_QUERY && job->tx == 0)
         readers_submit(&s->readers, job);
     else
         writer_submit(&s->writer, job);
 }
 
+/* Checks the number of params: from @min to @max. */
+static int expect_params(struct request *req, unsigned min, unsigned max,
+                         const char *shape)
+{
+    if (req->m.nparams >= min && req->m.nparams <= max)
+        return 0;
+    return reject(req, SQLITED_BAD_REQUEST, "%s takes %s, %u params given",
+                  rpc_method_name(req->method), shape, req->m.nparams);
+}
+
+/* query and exec: [sql, params?, options?]. Checks everything that can be
+ * checked without the database, then queues the job. */
+static void handle_sql(struct request *req)
+{
+    struct codec_reader r;
+    struct job *job;
+
+    if (expect_params(req, 1, 3, "[sql, params?, options?]") ||
+        (job = job_for(req, &r)) == NULL)
+        return;
+    if (check_sql(req, &r, "params[0]", &job->req) ||
+        (req->m.nparams >= 2 &&
+         check_params(req, &r, "params[1]", &job->req)) ||
+        (req->m.nparams >= 3 && check_options(req, &r, 2, job))) {
+        job_free(job);
+        return;
+    }
+    submit(req, job);
+}
+
+/* batch: [[[sql, params?], ...], options?] */
+static void handle_batch(struct request *req)
+{
+    struct codec_reader r;
+    struct job *job;
+
+    if (expect_params(req, 1, 2, "[steps, options?]") ||
+        (job = job_for(req, &r)) == NULL)
+        return;
+    if (codec_read_array(&r, &job->nitems) || job->nitems == 0) {
+        reject(req, SQLITED_BAD_REQUEST,
+               "params[0] (steps) must be a non-empty array of [sql, "
+               "params?]");
+        job_free(job);
+        return;
+    }
+    job->items = r;
+    for (uint32_t i = 0; i < job->nitems; i++) {
+        struct sql_req step = {0};
+        uint32_t n;
+        req->step = i;
+        if (codec_read_array(&r, &n) || n < 1 || n > 2) {
+            reject(req, SQLITED_BAD_REQUEST,
+                   "a step must be an array [sql, params?]");
+            job_free(job);
+            return;
+        }
+        if (check_sql(req, &r, "step[0]", &step) ||
+            (n == 2 && check_params(req, &r, "step[1]", &step))) {
+            job_free(job);
+            return;
+        }
+    }
+    req->step = -1;
+    if (req->m.nparams >= 2 && check_options(req, &r, 1, job)) {
+        job_free(job);
+        return;
+    }
+    submit(req, job);
+}
+
+/* bulk: [sql, [params, ...], options?] */
+static void handle_bulk(struct request *req)
+{
+    struct codec_reader r;
+    struct job *job;
+
+    if (expect_params(req, 2, 3, "[sql, sets, options?]") ||
+        (job = job_for(req, &r)) == NULL)
+        return;
+    if (check_sql(req, &r, "params[0]", &job->req))
+        goto fail;
+    if (codec_read_array(&r, &job->nitems) || job->nitems == 0) {
+        reject(req, SQLITED_BAD_REQUEST,
+               "params[1] (sets) must be a non-empty array of parameter "
+               "lists");
+        goto fail;
+    }
+    job->items = r;
+    for (uint32_t i = 0; i < job->nitems; i++) {
+        struct sql_req set = {0};
+        req->step = i;
+        if (check_params(req, &r, "the set", &set))
+            goto fail;
+    }
+    req->step = -1;
+    if (req->m.nparams >= 3 && check_options(req, &r, 2, job))
+        goto fail;
+    submit(req, job);
+    return;
+fail:
+    job_free(job);
+}
+
+static bool str_is(const struct codec_value *v, const char *word)
+{
+    return v->type == CODEC_STR && v->v.s.len == strlen(word) &&
+           strncasecmp(v->v.s.ptr, word, v->v.s.len) == 0;
+}
+
+/* begin: [mode?] */
+static void handle_begin(struct request *req)
+{
+    struct codec_reader r;
+    struct job *job;
+    struct codec_value mode = {.type = CODEC_NIL};
+
+    if (expect_params(req, 0, 1, "[mode?]") ||
+        (job = job_for(req, &r)) == NULL)
+        return;
+    if (req->m.nparams == 1 && codec_read(&r, &mode) != 0)
+        mode.type = CODEC_EXT; /* malformed: refused below */
+    if (mode.type != CODEC_NIL && !str_is(&mode, "deferred") &&
+        !str_is(&mode, "immediate")) {
+        reject(req, SQLITED_BAD_REQUEST,
+               "params[0] (mode) must be \"deferred\" or \"immediate\"");
+        job_free(job);
+        return;
+    }
+    job->immediate = str_is(&mode, "immediate");
+    submit(req, job);
+}
+
+/* commit and rollback: [tx] */
+static void handle_end(struct request *req)
+{
+    struct codec_reader r;
+    struct job *job;
+    int64_t tx;
+
+    if (expect_params(req, 1, 1, "[tx]") || (job = job_for(req, &r)) == NULL)
+        return;
+    if (codec_read_int64(&r, &tx) || tx < 1) {
+        reject(req, SQLITED_BAD_REQUEST,
+               "params[0] (tx) must be the positive id begin returned");
+        job_free(job);
+        return;
+    }
+    job->tx = (uint64_t)tx;
+    submit(req, job);
+}
+
 static handler_fn *const handlers[RPC_METHOD_COUNT] = {
-    [RPC_HELLO] = handle_hello,
-    [RPC_PING] = handle_ping,
-    [RPC_QUERY] = handle_sql,
-    [RPC_EXEC] = handle_sql,
+    [RPC_HELLO] = handle_hello,   [RPC_PING] = handle_ping,
+    [RPC_STATS] = handle_stats,   [RPC_QUERY] = handle_sql,
+    [RPC_EXEC] = handle_sql,      [RPC_BATCH] = handle_batch,
+    [RPC_BULK] = handle_bulk,     [RPC_BEGIN] = handle_begin,
+    [RPC_COMMIT] = handle_end,    [RPC_ROLLBACK] = handle_end,
 };
 
 void dispatch_message(struct conn *c, const char *msg, size_t len)
 {
-    struct request req = {.c = c, .msg = msg, .len = len};
+    struct request req = {.c = c, .msg = msg, .len = len, .step = -1};
     bool has_msgid = false;
     const char *why = NULL;
 

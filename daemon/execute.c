@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+#include "db.h"
 #include "log.h"
 #include "sqlited.h"
 
@@ -13,14 +15,31 @@
  * cost nothing measurable. */
 #define PROGRESS_STEPS 1000
 
+/* Busy waits: the first retry after about 1 ms, doubling up to 100 ms,
+ * each drawn from [d/2, 3d/2) so that waiters do not retry in lockstep. */
+#define BACKOFF_FIRST_NS (CLOCK_NS_PER_MS)
+#define BACKOFF_MAX_NS (100 * CLOCK_NS_PER_MS)
+
 /* The state of one job's execution. */
 struct run {
     struct worker *w;
     struct job *job;
     struct codec_buf *out;
     int64_t changes; /* rows changed by the statements themselves */
+    bool alone;      /* met VACUUM inside a group */
     int code;        /* the error, when a step failed */
+    int64_t step;    /* the batch step or bulk set that failed; -1: none */
     char message[512];
+};
+
+static const char *const control_sql[CONTROL_COUNT] = {
+    [CONTROL_BEGIN_DEFERRED] = "BEGIN DEFERRED",
+    [CONTROL_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+    [CONTROL_COMMIT] = "COMMIT",
+    [CONTROL_ROLLBACK] = "ROLLBACK",
+    [CONTROL_SAVEPOINT] = "SAVEPOINT sqlited",
+    [CONTROL_RELEASE] = "RELEASE sqlited",
+    [CONTROL_ROLLBACK_TO] = "ROLLBACK TO sqlited",
 };
 
 static int progress(void *arg)
@@ -28,7 +47,40 @@ static int progress(void *arg)
     struct worker *w = arg;
     if (w->current && atomic_load(&w->current->cancelled))
         return 1;
+    if (clock_passed(w->deadline, clock_now())) {
+        w->timed_out = true;
+        return 1;
+    }
     return atomic_load(w->stop);
+}
+
+/* Sleeps before retry @attempt (0, 1, ...) of work that met a lock held by
+ * another process. Returns false, without sleeping, when the work must give
+ * up instead: its deadline has passed, its client left, or the daemon is
+ * stopping. Never sleeps past the deadline. */
+static bool backoff(struct worker *w, int attempt)
+{
+    int64_t now = clock_now();
+    if (clock_passed(w->deadline, now) || atomic_load(w->stop) ||
+        (w->current && atomic_load(&w->current->cancelled)))
+        return false;
+    int64_t delay = BACKOFF_FIRST_NS << (attempt < 7 ? attempt : 7);
+    if (delay > BACKOFF_MAX_NS)
+        delay = BACKOFF_MAX_NS;
+    delay = delay / 2 + (int64_t)((uint64_t)random() % (uint64_t)delay);
+    if (w->deadline != 0 && now + delay > w->deadline)
+        delay = w->deadline - now;
+    struct timespec ts = {.tv_sec = delay / 1000000000,
+                          .tv_nsec = delay % 1000000000};
+    nanosleep(&ts, NULL);
+    stats_add(&w->stats->busy_retries, 1);
+    return true;
+}
+
+/* SQLite's busy handler: keep waiting, with backoff, until the deadline. */
+static int busy(void *arg, int count)
+{
+    return backoff(arg, count);
 }
 
 /* Pragmas a client may give an argument to. The daemon's connections serve
@@ -64,7 +116,24 @@ static int authorize(void *arg, int action, const char *a, const char *b,
     struct worker *w = arg;
     (void)trigger;
 
+    if (w->internal)
+        return SQLITE_OK;
+    w->denied_code = SQLITE_AUTH;
     switch (action) {
+    case SQLITE_TRANSACTION:
+    case SQLITE_SAVEPOINT:
+        if (w->stepping) /* VACUUM's own transaction */
+            return SQLITE_OK;
+        w->denied_code = SQLITED_BAD_REQUEST;
+        snprintf(w->denied, sizeof(w->denied),
+                 "transaction control (%s) is not allowed in SQL: the daemon "
+                 "runs each request in its own transaction; use the methods "
+                 "begin, commit and rollback, or batch for statements that "
+                 "must apply together",
+                 action == SQLITE_TRANSACTION ? a
+                 : strcmp(a, "BEGIN") == 0    ? "SAVEPOINT"
+                                              : a);
+        return SQLITE_DENY;
     case SQLITE_PRAGMA:
         if (b == NULL || pragma_allowed(a))
             return SQLITE_OK;
@@ -105,13 +174,65 @@ static int authorize(void *arg, int action, const char *a, const char *b,
     }
 }
 
-void execute_init(struct worker *w, sqlite3 *db, bool writer, size_t max_reply,
-                  const atomic_bool *stop)
+int execute_init(struct worker *w, sqlite3 *db, bool writer, size_t max_reply,
+                 const atomic_bool *stop, struct stats *stats)
 {
-    *w = (struct worker){
-        .db = db, .writer = writer, .max_reply = max_reply, .stop = stop};
+    *w = (struct worker){.db = db,
+                         .writer = writer,
+                         .max_reply = max_reply,
+                         .stop = stop,
+                         .stats = stats};
     sqlite3_progress_handler(db, PROGRESS_STEPS, progress, w);
     sqlite3_set_authorizer(db, authorize, w);
+    sqlite3_busy_handler(db, busy, w);
+    if (!writer)
+        return SQLITE_OK;
+    w->internal = true;
+    for (int c = 0; c < CONTROL_COUNT; c++) {
+        int rc = sqlite3_prepare_v3(db, control_sql[c], -1,
+                                    SQLITE_PREPARE_PERSISTENT, &w->control[c],
+                                    NULL);
+        if (rc != SQLITE_OK) {
+            w->internal = false;
+            return rc;
+        }
+    }
+    w->internal = false;
+    return SQLITE_OK;
+}
+
+void execute_close(struct worker *w)
+{
+    for (int c = 0; c < CONTROL_COUNT; c++)
+        sqlite3_finalize(w->control[c]);
+    db_close(w->db);
+    w->db = NULL;
+}
+
+/* The progress handler is off meanwhile: neither a deadline nor a shutdown
+ * may interrupt the daemon's own COMMIT or ROLLBACK. */
+int execute_control(struct worker *w, enum control c)
+{
+    sqlite3_stmt *st = w->control[c];
+    sqlite3_progress_handler(w->db, 0, NULL, NULL);
+    w->internal = true;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    w->internal = false;
+    sqlite3_progress_handler(w->db, PROGRESS_STEPS, progress, w);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Should the rollback fail, every later job on this connection would run
+ * inside the stale transaction, so that is logged loudly. */
+void execute_rollback(struct worker *w)
+{
+    if (sqlite3_get_autocommit(w->db))
+        return;
+    if (execute_control(w, CONTROL_ROLLBACK) != SQLITE_OK ||
+        !sqlite3_get_autocommit(w->db))
+        log_error("cannot roll back a transaction: %s",
+                  sqlite3_errmsg(w->db));
 }
 
 __attribute__((format(printf, 3, 4))) static int fail(struct run *r, int code,
@@ -129,21 +250,32 @@ __attribute__((format(printf, 3, 4))) static int fail(struct run *r, int code,
  * progress handler is reported as what it is. */
 static int fail_sqlite(struct run *r, int rc)
 {
-    if ((rc & 0xff) == SQLITE_INTERRUPT && atomic_load(r->w->stop))
+    struct worker *w = r->w;
+    if ((rc & 0xff) == SQLITE_INTERRUPT && w->timed_out)
+        return fail(r, SQLITED_TIMEOUT,
+                    "the request's deadline (%u ms) passed while it ran: it "
+                    "was interrupted and nothing of it was applied",
+                    r->job->timeout_ms);
+    if ((rc & 0xff) == SQLITE_INTERRUPT && atomic_load(w->stop))
         return fail(r, SQLITED_INTERRUPTED,
                     "interrupted: the daemon is shutting down and its grace "
                     "period is over");
-    int code = sqlite3_extended_errcode(r->w->db);
+    int code = sqlite3_extended_errcode(w->db);
     if (code == SQLITE_OK)
         code = rc;
-    if (code == SQLITE_AUTH && r->w->denied[0])
-        return fail(r, code, "%s", r->w->denied);
-    return fail(r, code, "%s", sqlite3_errmsg(r->w->db));
+    if (code == SQLITE_AUTH && w->denied[0])
+        return fail(r, w->denied_code, "%s", w->denied);
+    if ((code & 0xff) == SQLITE_BUSY)
+        return fail(r, code,
+                    "%s: the database stayed locked by another process until "
+                    "the request's deadline (%u ms)",
+                    sqlite3_errmsg(w->db), r->job->timeout_ms);
+    return fail(r, code, "%s", sqlite3_errmsg(w->db));
 }
 
 /* Skips what SQLite's tokenizer skips between statements: white space,
- * semicolons and comments. Returns true when nothing else is left. */
-static bool only_filler(const char *p, const char *end)
+ * semicolons and comments. Returns where the next statement starts. */
+static const char *skip_filler(const char *p, const char *end)
 {
     while (p < end) {
         if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\f' || *p == '\r' ||
@@ -157,10 +289,30 @@ static bool only_filler(const char *p, const char *end)
                 p++;
             p = p < end ? p + 2 : end; /* an open comment runs to the end */
         } else {
-            return false;
+            return p;
         }
     }
-    return true;
+    return end;
+}
+
+static bool only_filler(const char *p, const char *end)
+{
+    return skip_filler(p, end) == end;
+}
+
+/* True when the statement at @p is VACUUM, which cannot run inside a
+ * transaction. */
+static bool is_vacuum(const char *p, const char *end)
+{
+    static const char word[] = "vacuum";
+    const size_t n = sizeof(word) - 1;
+    p = skip_filler(p, end);
+    if ((size_t)(end - p) < n || sqlite3_strnicmp(p, word, (int)n) != 0)
+        return false;
+    p += n;
+    return p == end || !(*p == '_' || (*p >= '0' && *p <= '9') ||
+                         (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                         (unsigned char)*p >= 0x80);
 }
 
 /* ------------------------------------------------------------------ binding
@@ -169,10 +321,11 @@ static bool only_filler(const char *p, const char *end)
 /* Binds one value read from the request. The loop thread has checked types
  * already; anything else here is a defect, refused all the same. Text and
  * blobs are bound in place (SQLITE_STATIC): the request outlives the step. */
-static int bind_value(struct run *r, sqlite3_stmt *st, int i)
+static int bind_value(struct run *r, struct codec_reader *params,
+                      sqlite3_stmt *st, int i)
 {
     struct codec_value v;
-    if (codec_read(&r->job->params, &v))
+    if (codec_read(params, &v))
         return fail(r, SQLITED_BAD_REQUEST, "parameter %d is malformed", i);
     switch (v.type) {
     case CODEC_NIL:
@@ -231,24 +384,25 @@ static const char *param_label(sqlite3_stmt *st, int i, char *buf, size_t n)
     return buf;
 }
 
-/* Binds the job's parameters to @st, refusing any mismatch between the values
+/* Binds @req's parameters to @st, refusing any mismatch between the values
  * given and the parameters the statement has. */
-static int bind_params(struct run *r, sqlite3_stmt *st)
+static int bind_params(struct run *r, const struct sql_req *req,
+                       sqlite3_stmt *st)
 {
-    struct job *job = r->job;
+    struct codec_reader params = req->params;
     int count = sqlite3_bind_parameter_count(st);
     char label[16];
     int rc;
 
-    if (!job->named) {
-        if ((uint32_t)count != job->nparams)
+    if (!req->named) {
+        if ((uint32_t)count != req->nparams)
             return fail(r, SQLITE_RANGE,
                         "the statement has %d parameter%s but %u value%s "
                         "given",
-                        count, count == 1 ? "" : "s", job->nparams,
-                        job->nparams == 1 ? " was" : "s were");
+                        count, count == 1 ? "" : "s", req->nparams,
+                        req->nparams == 1 ? " was" : "s were");
         for (int i = 1; i <= count; i++)
-            if ((rc = bind_value(r, st, i)) != SQLITE_OK)
+            if ((rc = bind_value(r, &params, st, i)) != SQLITE_OK)
                 return r->code ? rc : fail_sqlite(r, rc);
         return SQLITE_OK;
     }
@@ -257,10 +411,10 @@ static int bind_params(struct run *r, sqlite3_stmt *st)
      * named exactly once. count <= RPC_MAX_PARAMS (SQLITE_LIMIT_VARIABLE_NUMBER
      * is set to it), so the bitmap fits on the stack. */
     uint8_t seen[(RPC_MAX_PARAMS + 8) / 8] = {0};
-    for (uint32_t k = 0; k < job->nparams; k++) {
+    for (uint32_t k = 0; k < req->nparams; k++) {
         const char *key;
         uint32_t len;
-        if (codec_read_str(&job->params, &key, &len))
+        if (codec_read_str(&params, &key, &len))
             return fail(r, SQLITED_BAD_REQUEST,
                         "parameter names must be strings");
         int i = named_index(st, key, len);
@@ -274,7 +428,7 @@ static int bind_params(struct run *r, sqlite3_stmt *st)
             return fail(r, SQLITE_RANGE, "parameter '%s' is given twice",
                         param_label(st, i, label, sizeof(label)));
         seen[i / 8] |= (uint8_t)(1u << (i % 8));
-        if ((rc = bind_value(r, st, i)) != SQLITE_OK)
+        if ((rc = bind_value(r, &params, st, i)) != SQLITE_OK)
             return r->code ? rc : fail_sqlite(r, rc);
     }
     for (int i = 1; i <= count; i++)
@@ -399,11 +553,19 @@ static void pack_counts(struct run *r, struct codec_buf *out)
 }
 
 /* Prepares the next statement of [*sql, end). Returns SQLITE_OK with *st NULL
- * when only white space and comments are left. */
+ * when only white space and comments are left. In a group, a VACUUM is not
+ * prepared: the job must run alone (r->alone). */
 static int prepare(struct run *r, const char **sql, const char *end,
                    sqlite3_stmt **st)
 {
     const char *tail;
+    enum rpc_method m = r->job->method;
+    *st = NULL;
+    if (r->w->grouped && (m == RPC_EXEC || m == RPC_QUERY) &&
+        is_vacuum(*sql, end)) {
+        r->alone = true;
+        return fail(r, SQLITED_INTERNAL, "VACUUM runs alone");
+    }
     int rc =
         sqlite3_prepare_v3(r->w->db, *sql, (int)(end - *sql), 0, st, &tail);
     if (rc != SQLITE_OK)
@@ -413,11 +575,12 @@ static int prepare(struct run *r, const char **sql, const char *end,
 }
 
 /* One statement, the usual case: the reply is encoded straight into r->out. */
-static enum execute_result run_one(struct run *r, sqlite3_stmt *st)
+static enum execute_result run_one(struct run *r, const struct sql_req *req,
+                                   sqlite3_stmt *st)
 {
     if (!r->w->writer && !sqlite3_stmt_readonly(st))
         return EXECUTE_FORWARD;
-    if (bind_params(r, st) != SQLITE_OK)
+    if (bind_params(r, req, st) != SQLITE_OK)
         return EXECUTE_DONE;
 
     bool counts = r->w->writer;
@@ -432,15 +595,15 @@ static enum execute_result run_one(struct run *r, sqlite3_stmt *st)
  * already prepared in @st and the rest in [sql, end). The rows of the last
  * statement with result columns are kept aside until the end, since only
  * then is it known which one that is. */
-static void run_script(struct run *r, sqlite3_stmt *st, const char *sql,
-                       const char *end)
+static void run_script(struct run *r, const struct sql_req *req,
+                       sqlite3_stmt *st, const char *sql, const char *end)
 {
     struct codec_buf rows;
     bool has_rows = false;
 
     codec_buf_init(&rows, r->w->max_reply);
     for (;;) {
-        int rc = bind_params(r, st);
+        int rc = bind_params(r, req, st);
         if (rc == SQLITE_OK && sqlite3_column_count(st) > 0) {
             codec_buf_reset(&rows);
             has_rows = true;
@@ -462,11 +625,12 @@ static void run_script(struct run *r, sqlite3_stmt *st, const char *sql,
     codec_buf_close(&rows);
 }
 
-/* Prepares the job's first statement and runs it alone or as a script. */
-static enum execute_result run(struct run *r)
+/* Prepares @req's first statement and runs it alone or as a script; @one
+ * refuses scripts (query). */
+static enum execute_result run_sql(struct run *r, const struct sql_req *req,
+                                   bool one)
 {
-    struct job *job = r->job;
-    const char *sql = job->sql, *end = job->sql + job->sql_len;
+    const char *sql = req->sql, *end = req->sql + req->sql_len;
     sqlite3_stmt *st = NULL;
     enum execute_result result = EXECUTE_DONE;
 
@@ -477,77 +641,276 @@ static enum execute_result run(struct run *r)
         return EXECUTE_DONE;
     }
     if (only_filler(sql, end))
-        result = run_one(r, st);
-    else if (job->method == RPC_QUERY)
+        result = run_one(r, req, st);
+    else if (one)
         fail(r, SQLITED_BAD_REQUEST,
              "query takes exactly one statement; send a script with exec");
-    else if (job->nparams > 0)
+    else if (req->nparams > 0)
         fail(r, SQLITED_BAD_REQUEST,
-             "exec with parameters takes exactly one statement");
+             "SQL with parameters must be exactly one statement");
     else {
-        run_script(r, st, sql, end);
+        run_script(r, req, st, sql, end);
         return EXECUTE_DONE; /* it finalized @st */
     }
     sqlite3_finalize(st);
     return result;
 }
 
-/* Ends the open transaction. The progress handler is off meanwhile: a
- * shutdown in progress must not interrupt the rollback itself. Should the
- * rollback still fail, every later job on this connection would run inside
- * the stale transaction, so that is logged loudly. */
-static void rollback(struct worker *w)
+/* Reads one parameter list (nil, an array or a map, checked by the loop
+ * thread) into @req and moves @r past it. */
+static int read_params(struct run *r, struct codec_reader *rd,
+                       struct sql_req *req)
 {
-    sqlite3_progress_handler(w->db, 0, NULL, NULL);
-    int rc = sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
-    sqlite3_progress_handler(w->db, PROGRESS_STEPS, progress, w);
-    if (rc != SQLITE_OK || !sqlite3_get_autocommit(w->db))
-        log_error("cannot roll back a transaction left open: %s",
-                  sqlite3_errmsg(w->db));
+    struct codec_value v;
+    req->nparams = 0;
+    req->named = false;
+    if (codec_read(rd, &v))
+        return fail(r, SQLITED_BAD_REQUEST, "malformed parameters");
+    if (v.type == CODEC_NIL)
+        return SQLITE_OK;
+    req->named = v.type == CODEC_MAP;
+    req->nparams = v.v.n;
+    req->params = *rd;
+    for (uint32_t i = 0; i < v.v.n * (req->named ? 2u : 1u); i++)
+        if (codec_skip(rd))
+            return fail(r, SQLITED_BAD_REQUEST, "malformed parameters");
+    return SQLITE_OK;
+}
+
+/* Prefixes the recorded error with the step that failed. */
+static void fail_step(struct run *r, uint32_t i)
+{
+    char prefix[16];
+    int n = snprintf(prefix, sizeof(prefix), "step %u: ", i);
+    size_t keep = sizeof(r->message) - (size_t)n - 1;
+    memmove(r->message + n, r->message, keep);
+    memcpy(r->message, prefix, (size_t)n);
+    r->message[sizeof(r->message) - 1] = '\0';
+    r->step = i;
+}
+
+/* True when SQLite rolled back the transaction the job ran in. */
+static bool tx_lost(const struct worker *w)
+{
+    return w->in_tx && sqlite3_get_autocommit(w->db);
+}
+
+/* batch: each step [sql, params?] in order. Atomic, the first failure fails
+ * the job (and its savepoint undoes the steps before); otherwise each step
+ * has a savepoint of its own and its error is reported in "errors". */
+static void run_batch(struct run *r)
+{
+    struct job *job = r->job;
+    struct codec_reader steps = job->items;
+    struct codec_buf errors;
+
+    codec_buf_init(&errors, r->w->max_reply);
+    msgpack_pack_map(&r->out->pk, 2);
+    codec_pack_cstr(r->out, "results");
+    msgpack_pack_array(&r->out->pk, job->nitems);
+    for (uint32_t i = 0; i < job->nitems; i++) {
+        struct sql_req req = {0};
+        uint32_t n;
+        if (codec_read_array(&steps, &n) ||
+            codec_read_str(&steps, &req.sql, &req.sql_len) ||
+            (n > 1 && read_params(r, &steps, &req) != SQLITE_OK)) {
+            fail(r, SQLITED_BAD_REQUEST, "malformed step");
+            fail_step(r, i);
+            break;
+        }
+        size_t mark = r->out->len;
+        r->changes = 0;
+        if (!job->atomic)
+            execute_control(r->w, CONTROL_SAVEPOINT);
+        run_sql(r, &req, false);
+        if (r->code != 0 && (job->atomic || tx_lost(r->w))) {
+            fail_step(r, i);
+            break;
+        }
+        if (r->code != 0) {
+            execute_control(r->w, CONTROL_ROLLBACK_TO);
+            codec_buf_truncate(r->out, mark);
+            msgpack_pack_nil(&r->out->pk);
+            rpc_pack_error(&errors, r->code, r->message);
+            r->code = 0;
+        } else {
+            msgpack_pack_nil(&errors.pk);
+        }
+        if (!job->atomic)
+            execute_control(r->w, CONTROL_RELEASE);
+    }
+    if (r->code == 0) {
+        codec_pack_cstr(r->out, "errors");
+        msgpack_pack_array(&r->out->pk, job->nitems);
+        if (errors.error)
+            fail_out(r, &errors);
+        codec_buf_append(r->out, errors.data, errors.len);
+    }
+    codec_buf_close(&errors);
+}
+
+/* bulk: one statement, prepared once, run for each parameter set. */
+static void run_bulk(struct run *r)
+{
+    struct job *job = r->job;
+    struct codec_reader sets = job->items;
+    const char *sql = job->req.sql, *end = sql + job->req.sql_len;
+    sqlite3_stmt *st;
+
+    if (prepare(r, &sql, end, &st) != SQLITE_OK)
+        return;
+    if (st == NULL || !only_filler(sql, end) || sqlite3_column_count(st) > 0)
+        fail(r, SQLITED_BAD_REQUEST,
+             st == NULL ? "no SQL statement in the text"
+             : sqlite3_column_count(st) > 0
+                 ? "bulk takes a statement that returns no rows; use batch "
+                   "for RETURNING or SELECT"
+                 : "bulk takes exactly one statement");
+    for (uint32_t i = 0; r->code == 0 && i < job->nitems; i++) {
+        struct sql_req req;
+        if (read_params(r, &sets, &req) == SQLITE_OK &&
+            bind_params(r, &req, st) == SQLITE_OK)
+            step_all(r, st, r->out); /* adds to r->changes */
+        if (r->code != 0)
+            fail_step(r, i);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    if (r->code == 0) {
+        msgpack_pack_map(&r->out->pk, 2);
+        pack_counts(r, r->out);
+    }
+}
+
+static enum execute_result run(struct run *r)
+{
+    switch (r->job->method) {
+    case RPC_BATCH:
+        run_batch(r);
+        return EXECUTE_DONE;
+    case RPC_BULK:
+        run_bulk(r);
+        return EXECUTE_DONE;
+    default:
+        return run_sql(r, &r->job->req, r->job->method == RPC_QUERY);
+    }
+}
+
+/* Runs the job once, in a savepoint when a transaction is open. */
+static enum execute_result attempt(struct run *r)
+{
+    struct worker *w = r->w;
+    int rc;
+
+    if (w->in_tx && (rc = execute_control(w, CONTROL_SAVEPOINT)) != SQLITE_OK) {
+        fail(r, rc, "cannot open a savepoint: %s", sqlite3_errmsg(w->db));
+        return tx_lost(w) ? EXECUTE_LOST : EXECUTE_DONE;
+    }
+    enum execute_result result = run(r);
+    if (tx_lost(w))
+        return EXECUTE_LOST;
+    if (w->in_tx) {
+        if (r->code != 0 || result != EXECUTE_DONE)
+            execute_control(w, CONTROL_ROLLBACK_TO);
+        execute_control(w, CONTROL_RELEASE);
+    } else if (!sqlite3_get_autocommit(w->db)) {
+        /* Cannot happen (the authorizer refuses transaction control), but a
+         * transaction left open would swallow every later job. */
+        execute_rollback(w);
+        if (r->code == 0)
+            fail(r, SQLITED_INTERNAL, "the SQL left a transaction open");
+    }
+    /* What cannot run inside a transaction (PRAGMA wal_checkpoint) says
+     * SQLITE_LOCKED there: in a group, try it again alone. */
+    if (r->alone || (w->grouped && (r->code & 0xff) == SQLITE_LOCKED &&
+                     (r->job->method == RPC_EXEC ||
+                      r->job->method == RPC_QUERY)))
+        return EXECUTE_ALONE;
+    return result;
+}
+
+/* Locks held by another process are waited out by the busy handler;
+ * SQLITE_BUSY still comes back when SQLite cannot wait (a snapshot that went stale),
+ * and then the whole job is tried again, as long as nothing of it stayed
+ * applied. */
+static bool worth_retrying(const struct run *r)
+{
+    return r->code > 0 && (r->code & 0xff) == SQLITE_BUSY &&
+           (r->w->in_tx || !r->w->writer);
+}
+
+static void count_timeout(struct worker *w, int code)
+{
+    if (code == SQLITED_TIMEOUT)
+        stats_add(&w->stats->timeouts, 1);
 }
 
 enum execute_result execute_job(struct worker *w, struct job *job)
 {
     struct codec_buf out;
-    struct run r = {.w = w, .job = job, .out = &out};
-    enum execute_result result = EXECUTE_DONE;
-    struct codec_reader params = job->params;
+    struct run r;
+    enum execute_result result;
 
     if (atomic_load(&job->cancelled))
         return EXECUTE_DONE;
-    w->current = job;
-    w->denied[0] = '\0';
-    codec_buf_init(&out, w->max_reply);
-    rpc_pack_response_head(&out, job->msgid);
-
-    result = run(&r);
-
-    w->current = NULL; /* nothing below may be interrupted for this job */
-    /* Transaction control belongs to the daemon: SQL must not leave a
-     * transaction open on a connection that other clients' requests use. */
-    if (!sqlite3_get_autocommit(w->db)) {
-        rollback(w);
-        if (r.code == 0)
-            fail(&r, SQLITED_BAD_REQUEST,
-                 w->writer ? "the SQL left a transaction open, so it was "
-                             "rolled back; end a script's BEGIN with COMMIT"
-                           : "transaction control (BEGIN, COMMIT, ...) is not "
-                             "allowed in query");
+    if (clock_passed(job->deadline, clock_now())) {
+        execute_fail_timeout(w, job);
+        return EXECUTE_DONE;
     }
-    job->params = params; /* a forwarded job binds again on the writer */
+    w->current = job;
+    w->deadline = job->deadline;
+    w->timed_out = false;
+    codec_buf_init(&out, w->max_reply);
+    for (int i = 0;; i++) {
+        r = (struct run){.w = w, .job = job, .out = &out, .step = -1};
+        w->denied[0] = '\0';
+        codec_buf_reset(&out);
+        rpc_pack_response_head(&out, job->msgid);
+        result = attempt(&r);
+        if (result != EXECUTE_DONE || !worth_retrying(&r) || !backoff(w, i))
+            break;
+    }
+    w->current = NULL;
+    w->deadline = 0;
 
-    if (result == EXECUTE_FORWARD || atomic_load(&job->cancelled)) {
+    if (result == EXECUTE_FORWARD || result == EXECUTE_ALONE ||
+        atomic_load(&job->cancelled)) {
         codec_buf_close(&out);
         return result;
     }
     if (r.code == 0 && out.error)
         fail_out(&r, &out);
+    if (r.code == 0 && result == EXECUTE_LOST)
+        fail(&r, SQLITED_INTERNAL, "SQLite rolled the transaction back");
     if (r.code != 0) {
-        job_fail(job, r.code, r.message);
+        job_fail_step(job, r.code, r.message, r.step);
+        count_timeout(w, r.code);
     } else {
         free(job->reply);
         job->reply = codec_buf_steal(&out, &job->reply_len);
     }
     codec_buf_close(&out);
-    return EXECUTE_DONE;
+    return result;
+}
+
+void execute_fail_timeout(struct worker *w, struct job *job)
+{
+    char message[160];
+    snprintf(message, sizeof(message),
+             "the request's deadline (%u ms) passed before it could run; "
+             "nothing of it was applied",
+             job->timeout_ms);
+    job_fail(job, SQLITED_TIMEOUT, message);
+    count_timeout(w, SQLITED_TIMEOUT);
+}
+
+void execute_fail_busy(struct worker *w, struct job *job)
+{
+    char message[200];
+    (void)w;
+    snprintf(message, sizeof(message),
+             "database is locked: another process held its write lock until "
+             "the request's deadline (%u ms); nothing of it was applied",
+             job->timeout_ms);
+    job_fail(job, SQLITE_BUSY, message);
 }

@@ -1,7 +1,9 @@
 /* Run one request's SQL on a connection and encode its reply.
  *
  * Used by the writer and the reader threads alike; each owns one struct
- * worker and never shares its connection.
+ * worker and never shares its connection. The writer also drives its
+ * transactions through here (execute_control), so that every statement on a
+ * connection passes the same authorizer, progress and busy handlers.
  */
 #ifndef SQLITED_EXECUTE_H
 #define SQLITED_EXECUTE_H
@@ -12,29 +14,76 @@
 #include <stddef.h>
 
 #include "job.h"
+#include "stats.h"
+
+/* The daemon's own transaction statements, prepared once on the writer. */
+enum control {
+    CONTROL_BEGIN_DEFERRED,
+    CONTROL_BEGIN_IMMEDIATE,
+    CONTROL_COMMIT,
+    CONTROL_ROLLBACK,
+    CONTROL_SAVEPOINT,
+    CONTROL_RELEASE,
+    CONTROL_ROLLBACK_TO,
+    CONTROL_COUNT
+};
 
 struct worker {
     sqlite3 *db;
     bool writer;             /* the read-write connection */
     size_t max_reply;        /* bytes; a larger result is SQLITED_TOO_LARGE */
     const atomic_bool *stop; /* set when running statements must end */
-    struct job *current;     /* the job running now, for the progress handler */
+    struct stats *stats;
+    struct job *current;     /* the job running now, for the handlers */
+    int64_t deadline;        /* the current job's (clock.h); 0: none */
+    bool timed_out;          /* the progress handler stopped at the deadline */
     bool stepping;           /* inside sqlite3_step(), for the authorizer */
-    char denied[192];        /* why the authorizer last refused, or "" */
+    bool internal;           /* running a control statement */
+    bool in_tx;              /* a transaction is open: jobs get savepoints */
+    bool grouped;            /* in a group commit: VACUUM must run alone */
+    int denied_code;         /* what the authorizer's refusal is reported as */
+    char denied[256];        /* why the authorizer last refused, or "" */
+    sqlite3_stmt *control[CONTROL_COUNT]; /* writer only */
 };
 
-/* Prepares @w to run jobs on @db (installs its progress handler). */
-void execute_init(struct worker *w, sqlite3 *db, bool writer, size_t max_reply,
-                  const atomic_bool *stop);
+/* Prepares @w to run jobs on @db: installs its handlers and, for the writer,
+ * prepares the control statements. Returns SQLITE_OK or an error code. */
+int execute_init(struct worker *w, sqlite3 *db, bool writer, size_t max_reply,
+                 const atomic_bool *stop, struct stats *stats);
+
+/* Finalizes the worker's statements and closes its connection. */
+void execute_close(struct worker *w);
 
 enum execute_result {
     EXECUTE_DONE,    /* job->reply holds the answer (NULL: nobody waits) */
     EXECUTE_FORWARD, /* a reader met a statement that writes: give the job to
                         the writer */
+    EXECUTE_ALONE,   /* in a group, the job holds VACUUM: nothing of it was
+                        applied; run it again outside any transaction */
+    EXECUTE_LOST,    /* the job failed (its reply says why) and SQLite rolled
+                        back the whole open transaction with it */
 };
 
-/* Runs @job (a query or an exec) on @w's connection and stores the encoded
- * response, success or error, in job->reply. A cancelled job gets no reply. */
+/* Runs @job (query, exec, batch or bulk) on @w's connection and stores the
+ * encoded response, success or error, in job->reply. Inside a transaction
+ * (w->in_tx) the job runs in its own savepoint, so a failed job leaves
+ * nothing behind. A job that was cancelled gets no reply; one whose deadline
+ * has passed gets SQLITED_TIMEOUT without running. */
 enum execute_result execute_job(struct worker *w, struct job *job);
+
+/* Runs control statement @c. BEGIN IMMEDIATE and COMMIT wait for locks held
+ * by other processes until w->deadline. Returns SQLITE_OK or the error,
+ * with its message in sqlite3_errmsg(w->db). */
+int execute_control(struct worker *w, enum control c);
+
+/* Rolls back the open transaction, if any; a failure is logged. */
+void execute_rollback(struct worker *w);
+
+/* Answers @job with SQLITED_TIMEOUT: its deadline passed before it ran. */
+void execute_fail_timeout(struct worker *w, struct job *job);
+
+/* Answers @job with SQLITE_BUSY: the database stayed locked by another
+ * process until its deadline. */
+void execute_fail_busy(struct worker *w, struct job *job);
 
 #endif /* SQLITED_EXECUTE_H */

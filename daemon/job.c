@@ -1,6 +1,9 @@
 #include "job.h"
 
+#include <errno.h>
 #include <stdlib.h>
+
+#include "clock.h"
 
 struct job *job_new(struct conn *conn, enum rpc_method method, uint32_t msgid)
 {
@@ -25,23 +28,51 @@ void job_free(struct job *job)
 
 void job_fail(struct job *job, int code, const char *message)
 {
-    struct codec_buf b;
-    codec_buf_init(&b, 0);
-    rpc_pack_error_response(&b, job->msgid, code, message);
+    job_fail_step(job, code, message, -1);
+}
+
+/* Replaces the job's reply with the encoding in @b, or with nothing when it
+ * could not be encoded. */
+static void job_store(struct job *job, struct codec_buf *b)
+{
     free(job->reply);
     job->reply = NULL;
     job->reply_len = 0;
-    if (b.error == CODEC_BUF_OK)
-        job->reply = codec_buf_steal(&b, &job->reply_len);
-    codec_buf_close(&b);
+    if (b->error == CODEC_BUF_OK)
+        job->reply = codec_buf_steal(b, &job->reply_len);
+    codec_buf_close(b);
+}
+
+void job_fail_step(struct job *job, int code, const char *message,
+                   int64_t step)
+{
+    struct codec_buf b;
+    codec_buf_init(&b, 0);
+    rpc_pack_error_response_at(&b, job->msgid, code, message, step);
+    job_store(job, &b);
+}
+
+void job_reply(struct job *job, const char *result, size_t len)
+{
+    struct codec_buf b;
+    codec_buf_init(&b, 0);
+    rpc_pack_response_head(&b, job->msgid);
+    codec_buf_append(&b, result, len);
+    job_store(job, &b);
 }
 
 int job_queue_init(struct job_queue *q)
 {
+    pthread_condattr_t attr;
     *q = (struct job_queue){0};
     if (pthread_mutex_init(&q->mutex, NULL))
         return -1;
-    if (pthread_cond_init(&q->cond, NULL)) {
+    /* Timed waits count on the clock deadlines use (clock.h). */
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(&q->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    if (rc) {
         pthread_mutex_destroy(&q->mutex);
         return -1;
     }
@@ -93,6 +124,36 @@ struct job *job_queue_take_all(struct job_queue *q)
     q->length = 0;
     pthread_mutex_unlock(&q->mutex);
     return jobs;
+}
+
+struct job *job_queue_wait_all(struct job_queue *q, int64_t until,
+                               bool *closed)
+{
+    struct timespec ts = {.tv_sec = until / 1000000000,
+                          .tv_nsec = until % 1000000000};
+    pthread_mutex_lock(&q->mutex);
+    while (q->head == NULL && !q->closed && !q->woken) {
+        if (until == 0)
+            pthread_cond_wait(&q->cond, &q->mutex);
+        else if (pthread_cond_timedwait(&q->cond, &q->mutex, &ts) ==
+                 ETIMEDOUT)
+            break;
+    }
+    struct job *jobs = q->head;
+    q->head = q->tail = NULL;
+    q->length = 0;
+    q->woken = false;
+    *closed = q->closed;
+    pthread_mutex_unlock(&q->mutex);
+    return jobs;
+}
+
+void job_queue_wake(struct job_queue *q)
+{
+    pthread_mutex_lock(&q->mutex);
+    q->woken = true;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->mutex);
 }
 
 void job_queue_shutdown(struct job_queue *q)

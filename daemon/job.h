@@ -18,6 +18,15 @@
 
 struct conn;
 
+/* One statement's SQL and parameters, pointing into a job's message. */
+struct sql_req {
+    const char *sql;
+    uint32_t sql_len;
+    struct codec_reader params; /* on the first value; unused when nparams 0 */
+    uint32_t nparams;
+    bool named; /* params is a map (else an array) */
+};
+
 struct job {
     struct job *next;                          /* in a queue */
     struct job *prev_inflight, *next_inflight; /* in conn's in-flight list */
@@ -26,11 +35,22 @@ struct job {
     enum rpc_method method;
     uint32_t msgid;
     char *msg; /* the request's bytes, owned; the pointers below point in */
-    const char *sql;
-    uint32_t sql_len;
-    struct codec_reader params; /* on the first value; unused when nparams 0 */
-    uint32_t nparams;
-    bool named; /* params is a map (else an array) */
+    size_t msg_len;
+    struct sql_req req;         /* query, exec; bulk: its sql alone */
+    struct codec_reader items;  /* batch: the steps; bulk: the sets */
+    uint32_t nitems;
+    bool atomic;                /* batch: all or nothing */
+    bool immediate;             /* begin: BEGIN IMMEDIATE */
+    bool alone;                 /* must run outside any transaction (VACUUM) */
+    bool internal;              /* rollback: the daemon's own, on a close */
+    uint32_t timeout_ms;        /* 0: no deadline */
+    int64_t deadline;           /* clock_now() value; 0: none */
+    uint64_t tx;                /* the transaction it runs in; 0: none.
+                                   begin: set by the writer to the new id */
+
+    /* Set by the writer for the loop thread: the connection's transaction
+     * opened (begin) or ended (commit, rollback, expiry). */
+    bool opened_tx, ended_tx;
 
     /* Set by the loop thread when the client has gone: a worker skips the job
      * or interrupts it, and its reply is dropped. */
@@ -51,6 +71,12 @@ void job_free(struct job *job);
  * out-of-memory the reply stays NULL and the client is told nothing; the
  * caller decides (the loop closes such a connection). */
 void job_fail(struct job *job, int code, const char *message);
+/* The same, for the failure of step @step (>= 0) of a batch or bulk: the
+ * error object carries "step". */
+void job_fail_step(struct job *job, int code, const char *message,
+                   int64_t step);
+/* Stores a successful reply whose result is @result[0..len), encoded. */
+void job_reply(struct job *job, const char *result, size_t len);
 
 /* A FIFO of jobs shared between threads. */
 struct job_queue {
@@ -59,6 +85,7 @@ struct job_queue {
     struct job *head, *tail;
     size_t length;
     bool closed;
+    bool woken; /* job_queue_wake() called since the last wait */
 };
 
 int job_queue_init(struct job_queue *q);
@@ -69,7 +96,14 @@ void job_queue_push(struct job_queue *q, struct job *job);
 struct job *job_queue_pop(struct job_queue *q);
 /* Takes every queued job at once, in order, without waiting; NULL if none. */
 struct job *job_queue_take_all(struct job_queue *q);
+/* Waits until a job is queued, the queue is shut down, or the clock reaches
+ * @until (0: no limit), then takes every queued job at once, in order. Sets
+ * *@closed when the queue is shut down. */
+struct job *job_queue_wait_all(struct job_queue *q, int64_t until,
+                               bool *closed);
 /* Wakes every waiter; pops return NULL when nothing is left. */
 void job_queue_shutdown(struct job_queue *q);
+/* Wakes every waiter without queuing anything. */
+void job_queue_wake(struct job_queue *q);
 
 #endif /* SQLITED_JOB_H */

@@ -28,7 +28,7 @@ static void *reader_main(void *arg)
 
 int readers_start(struct readers *rd, const struct config *cfg,
                   struct writer *writer, const atomic_bool *stop,
-                  job_done_fn *done, void *done_arg, char *err, size_t errlen)
+                  struct stats *stats, job_done_fn *done, void *done_arg, char *err, size_t errlen)
 {
     *rd =
         (struct readers){.writer = writer, .done = done, .done_arg = done_arg};
@@ -53,7 +53,8 @@ int readers_start(struct readers *rd, const struct config *cfg,
             free(arg);
             goto fail;
         }
-        execute_init(&rd->workers[i], db, false, cfg->max_message_size, stop);
+        execute_init(&rd->workers[i], db, false, cfg->max_message_size, stop,
+                     stats);
         *arg = (struct reader_arg){.rd = rd, .w = &rd->workers[i]};
         if (pthread_create(&rd->threads[i], NULL, reader_main, arg)) {
             snprintf(err, errlen, "cannot start reader thread %u", i);
@@ -82,7 +83,7 @@ void readers_stop(struct readers *rd)
     job_queue_shutdown(&rd->queue);
     for (unsigned i = 0; i < rd->count; i++) {
         pthread_join(rd->threads[i], NULL);
-        db_close(rd->workers[i].db);
+        execute_close(&rd->workers[i]);
     }
     job_queue_close(&rd->queue);
     free(rd->workers);

@@ -19,7 +19,8 @@ struct readers {
  * Start the writer first. Returns 0, or -1 with a message in @err. */
 int readers_start(struct readers *rd, const struct config *cfg,
                   struct writer *writer, const atomic_bool *stop,
-                  job_done_fn *done, void *done_arg, char *err, size_t errlen);
+                  struct stats *stats, job_done_fn *done, void *done_arg,
+                  char *err, size_t errlen);
 
 /* Queues @job for the next free reader; thread-safe. */
 void readers_submit(struct readers *rd, struct job *job);

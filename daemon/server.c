@@ -72,6 +72,7 @@ static void on_grace_over(uv_timer_t *timer)
     if (!atomic_load(&s->stop)) {
         log_warn("shutdown grace period over: interrupting work in flight");
         atomic_store(&s->stop, true);
+        writer_wake(&s->writer);
         uv_timer_start(&s->grace, on_grace_over, 1000, 0);
         return;
     }
@@ -96,6 +97,7 @@ static void on_signal(uv_signal_t *handle, int signum)
     if (s->shutting_down) {
         log_warn("%s again: interrupting work in flight", strsignal(signum));
         atomic_store(&s->stop, true);
+        writer_wake(&s->writer);
         return;
     }
     log_info("%s: shutting down", strsignal(signum));
@@ -240,7 +242,7 @@ static int encode_hello(struct server *s, const char *sqlite_version)
     codec_pack_cstr(&b, "sqlite_version");
     codec_pack_cstr(&b, sqlite_version);
     codec_pack_cstr(&b, "limits");
-    msgpack_pack_map(&b.pk, 5);
+    msgpack_pack_map(&b.pk, 7);
     codec_pack_cstr(&b, "max_message_size");
     msgpack_pack_uint64(&b.pk, s->limits.max_message);
     codec_pack_cstr(&b, "max_depth");
@@ -251,6 +253,10 @@ static int encode_hello(struct server *s, const char *sqlite_version)
     msgpack_pack_uint32(&b.pk, RPC_MAX_SQL_LENGTH);
     codec_pack_cstr(&b, "max_params");
     msgpack_pack_uint32(&b.pk, RPC_MAX_PARAMS);
+    codec_pack_cstr(&b, "timeout_ms");
+    msgpack_pack_uint32(&b.pk, s->cfg->timeout_ms);
+    codec_pack_cstr(&b, "tx_idle_timeout_ms");
+    msgpack_pack_uint32(&b.pk, s->cfg->tx_idle_timeout_ms);
     if (b.error == CODEC_BUF_OK)
         s->hello = codec_buf_steal(&b, &s->hello_len);
     codec_buf_close(&b);
@@ -304,11 +310,11 @@ int server_init(struct server *s, const struct config *cfg)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = writer_start(&s->writer, cfg, &s->stop, on_job_done, s, err,
-                          sizeof(err));
+    int rc = writer_start(&s->writer, cfg, &s->stop, &s->stats, on_job_done,
+                          s, err, sizeof(err));
     if (rc == 0)
-        rc = readers_start(&s->readers, cfg, &s->writer, &s->stop, on_job_done,
-                           s, err, sizeof(err));
+        rc = readers_start(&s->readers, cfg, &s->writer, &s->stop, &s->stats,
+                           on_job_done, s, err, sizeof(err));
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         log_error("%s", err);

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "job.h"
 #include "readers.h"
+#include "stats.h"
 #include "writer.h"
 
 struct conn;
@@ -26,6 +27,7 @@ struct server {
     uv_timer_t grace;      /* shutdown grace period */
     struct job_queue done; /* finished jobs, drained by the loop */
     atomic_bool stop;      /* running statements must end now */
+    struct stats stats;    /* kept by the workers, read by `stats` */
     struct writer writer;
     struct readers readers;
     struct codec_limits limits; /* of requests */

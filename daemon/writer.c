@@ -1,18 +1,483 @@
 #include "writer.h"
 
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 
+#include "clock.h"
 #include "db.h"
 #include "log.h"
+#include "sqlited.h"
+
+/* ------------------------------------------------------------ pending jobs
+ *
+ * Jobs taken from the queue wait in wr->pending, in arrival order, until
+ * their turn: a group commit takes them from the head; while a transaction
+ * is open, only its own jobs leave.
+ */
+
+static void pending_append(struct writer *wr, struct job *jobs)
+{
+    if (jobs == NULL)
+        return;
+    if (wr->pending_tail)
+        wr->pending_tail->next = jobs;
+    else
+        wr->pending = jobs;
+    while (jobs->next)
+        jobs = jobs->next;
+    wr->pending_tail = jobs;
+}
+
+/* Puts the list @jobs back at the head, in its order. */
+static void pending_prepend(struct writer *wr, struct job *jobs)
+{
+    if (jobs == NULL)
+        return;
+    struct job *last = jobs;
+    while (last->next)
+        last = last->next;
+    last->next = wr->pending;
+    if (wr->pending == NULL)
+        wr->pending_tail = last;
+    wr->pending = jobs;
+}
+
+/* Unlinks @job, which follows @prev (NULL: it is the head). */
+static void pending_remove(struct writer *wr, struct job *prev,
+                           struct job *job)
+{
+    if (prev)
+        prev->next = job->next;
+    else
+        wr->pending = job->next;
+    if (wr->pending_tail == job)
+        wr->pending_tail = prev;
+    job->next = NULL;
+}
+
+static void finish(struct writer *wr, struct job *job)
+{
+    wr->done(job, wr->done_arg);
+}
+
+/* Appends @job to the list ending at *@tail. */
+static void list_add(struct job ***tail, struct job *job)
+{
+    job->next = NULL;
+    **tail = job;
+    *tail = &job->next;
+}
+
+__attribute__((format(printf, 3, 4))) static void
+fail(struct job *job, int code, const char *fmt, ...)
+{
+    char message[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    job_fail(job, code, message);
+}
+
+/* Replies with an integer, or with nil when @value is negative. */
+static void reply_int(struct job *job, int64_t value)
+{
+    struct codec_buf b;
+    codec_buf_init(&b, 0);
+    if (value < 0)
+        msgpack_pack_nil(&b.pk);
+    else
+        msgpack_pack_int64(&b.pk, value);
+    if (b.error == CODEC_BUF_OK)
+        job_reply(job, b.data, b.len);
+    codec_buf_close(&b);
+}
+
+/* ------------------------------------------------------------ transactions
+ */
+
+__attribute__((format(printf, 2, 3))) static void
+tx_end(struct writer *wr, const char *fmt, ...)
+{
+    uint64_t id = wr->tx.id;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(wr->ended[id % WRITER_ENDED].why,
+              sizeof(wr->ended[0].why), fmt, ap);
+    va_end(ap);
+    wr->ended[id % WRITER_ENDED].id = id;
+    execute_rollback(&wr->worker);
+    wr->tx.id = 0;
+    wr->tx.owner = NULL;
+}
+
+/* A job names a transaction that is not open. */
+static void tx_answer_gone(struct writer *wr, struct job *job)
+{
+    uint64_t id = job->tx;
+    if (id > wr->last_tx) {
+        fail(job, SQLITED_BAD_REQUEST,
+             "there is no transaction %" PRIu64 "; begin returns the id",
+             id);
+        return;
+    }
+    job->ended_tx = true;
+    if (wr->ended[id % WRITER_ENDED].id == id)
+        fail(job, SQLITED_TX_EXPIRED,
+             "transaction %" PRIu64 " is no longer open: %s", id,
+             wr->ended[id % WRITER_ENDED].why);
+    else
+        fail(job, SQLITED_TX_EXPIRED,
+             "transaction %" PRIu64 " is no longer open", id);
+}
+
+static void tx_begin(struct writer *wr, struct job *job)
+{
+    struct worker *w = &wr->worker;
+
+    w->deadline = job->deadline;
+    w->current = job;
+    int rc = execute_control(w, job->immediate ? CONTROL_BEGIN_IMMEDIATE
+                                               : CONTROL_BEGIN_DEFERRED);
+    w->deadline = 0;
+    w->current = NULL;
+    if ((rc & 0xff) == SQLITE_BUSY) {
+        execute_fail_busy(w, job);
+        return;
+    }
+    if (rc != SQLITE_OK) {
+        fail(job, rc, "%s", sqlite3_errmsg(w->db));
+        return;
+    }
+    wr->tx.id = ++wr->last_tx;
+    wr->tx.owner = job->conn;
+    wr->tx.idle_deadline = clock_after_ms(wr->cfg->tx_idle_timeout_ms);
+    job->tx = wr->tx.id;
+    job->opened_tx = true;
+    stats_add(&wr->stats->tx_begun, 1);
+    reply_int(job, (int64_t)wr->tx.id);
+}
+
+static void tx_commit(struct writer *wr, struct job *job)
+{
+    struct worker *w = &wr->worker;
+
+    w->deadline = job->deadline;
+    int rc = execute_control(w, CONTROL_COMMIT);
+    w->deadline = 0;
+    job->ended_tx = true;
+    if (rc == SQLITE_OK) {
+        tx_end(wr, "it was committed");
+        stats_add(&wr->stats->tx_committed, 1);
+        reply_int(job, -1);
+        return;
+    }
+    fail(job, sqlite3_extended_errcode(w->db),
+         "COMMIT failed, so the transaction was rolled back: %s",
+         sqlite3_errmsg(w->db));
+    tx_end(wr, "its COMMIT failed and it was rolled back");
+    stats_add(&wr->stats->tx_rolled_back, 1);
+}
+
+/* Runs one job of the open transaction. */
+static void tx_run(struct writer *wr, struct job *job)
+{
+    struct worker *w = &wr->worker;
+
+    switch (job->method) {
+    case RPC_COMMIT:
+        tx_commit(wr, job);
+        return;
+    case RPC_ROLLBACK:
+        job->ended_tx = true;
+        if (job->internal) {
+            tx_end(wr, "its connection closed, so it was rolled back");
+            stats_add(&wr->stats->tx_expired, 1);
+        } else {
+            tx_end(wr, "it was rolled back");
+            stats_add(&wr->stats->tx_rolled_back, 1);
+        }
+        reply_int(job, -1);
+        return;
+    default:
+        break;
+    }
+    w->in_tx = true;
+    enum execute_result result = execute_job(w, job);
+    w->in_tx = false;
+    if (result == EXECUTE_LOST) {
+        tx_end(wr, "SQLite rolled it back when a request in it failed");
+        job->ended_tx = true;
+        stats_add(&wr->stats->tx_rolled_back, 1);
+        return;
+    }
+    wr->tx.idle_deadline = clock_after_ms(wr->cfg->tx_idle_timeout_ms);
+}
+
+/* With a transaction open: runs its next job, answers the jobs that need
+ * not wait, and ends the transaction when it idled too long. Returns true
+ * when it did anything. */
+static bool serve_tx(struct writer *wr)
+{
+    int64_t now = clock_now();
+    bool did = false;
+    struct job *prev = NULL, *next;
+
+    for (struct job *job = wr->pending; job; job = next) {
+        next = job->next;
+        if (job->tx == wr->tx.id && !atomic_load(&job->cancelled) &&
+            job->conn == wr->tx.owner) {
+            pending_remove(wr, prev, job);
+            tx_run(wr, job);
+            finish(wr, job);
+            return true;
+        }
+        if (atomic_load(&job->cancelled)) {
+            /* nothing to answer */
+        } else if (job->tx == wr->tx.id) {
+            fail(job, SQLITED_BAD_REQUEST,
+                 "transaction %" PRIu64 " belongs to another connection",
+                 job->tx);
+        } else if (job->tx != 0) {
+            tx_answer_gone(wr, job);
+        } else if (job->method == RPC_BEGIN && job->conn == wr->tx.owner) {
+            fail(job, SQLITED_BAD_REQUEST,
+                 "this connection already has transaction %" PRIu64
+                 " open; commit or roll it back first",
+                 wr->tx.id);
+        } else if (clock_passed(job->deadline, now)) {
+            execute_fail_timeout(&wr->worker, job);
+        } else {
+            prev = job; /* waits for the transaction to end */
+            continue;
+        }
+        pending_remove(wr, prev, job);
+        finish(wr, job);
+        did = true;
+    }
+    if (atomic_load(wr->worker.stop)) {
+        tx_end(wr, "the daemon shut down");
+        stats_add(&wr->stats->tx_expired, 1);
+        return true;
+    }
+    if (clock_passed(wr->tx.idle_deadline, now)) {
+        tx_end(wr,
+               "it was idle for longer than %u ms, so the daemon rolled it "
+               "back",
+               wr->cfg->tx_idle_timeout_ms);
+        stats_add(&wr->stats->tx_expired, 1);
+        return true;
+    }
+    return did;
+}
+
+/* When the writer must look again with a transaction open: at its idle
+ * deadline or the first waiting job's deadline. */
+static int64_t tx_wakeup(const struct writer *wr)
+{
+    int64_t at = wr->tx.idle_deadline;
+    for (const struct job *job = wr->pending; job; job = job->next)
+        if (job->deadline != 0 && (at == 0 || job->deadline < at))
+            at = job->deadline;
+    return at;
+}
+
+/* ------------------------------------------------------------ group commit
+ */
+
+/* Opens the group's transaction, waiting for locks held by other processes
+ * until the earliest deadline among its jobs; jobs whose deadline passes
+ * meanwhile are answered and dropped from *@group. Returns false when no job
+ * is left to run. */
+static bool group_begin(struct writer *wr, struct job **group)
+{
+    struct worker *w = &wr->worker;
+
+    for (bool waited = false;; waited = true) {
+        int64_t now = clock_now(), deadline = 0;
+        struct job **link = group;
+        while (*link) {
+            struct job *job = *link;
+            bool expired = clock_passed(job->deadline, now);
+            if (!atomic_load(&job->cancelled) && !expired) {
+                if (job->deadline != 0 &&
+                    (deadline == 0 || job->deadline < deadline))
+                    deadline = job->deadline;
+                link = &job->next;
+                continue;
+            }
+            *link = job->next;
+            if (expired && atomic_load(&job->cancelled))
+                ; /* nothing to answer */
+            else if (expired && waited)
+                execute_fail_busy(w, job);
+            else if (expired)
+                execute_fail_timeout(w, job);
+            finish(wr, job);
+        }
+        if (*group == NULL)
+            return false;
+
+        w->deadline = deadline;
+        int rc = execute_control(w, CONTROL_BEGIN_IMMEDIATE);
+        w->deadline = 0;
+        if (rc == SQLITE_OK)
+            return true;
+        if ((rc & 0xff) == SQLITE_BUSY && !atomic_load(w->stop))
+            continue; /* the busy handler waited until a deadline */
+        const char *message = sqlite3_errmsg(w->db);
+        while (*group) {
+            struct job *job = *group;
+            *group = job->next;
+            if (atomic_load(w->stop))
+                fail(job, SQLITED_INTERRUPTED,
+                     "interrupted: the daemon is shutting down");
+            else
+                fail(job, rc, "cannot begin a transaction: %s", message);
+            finish(wr, job);
+        }
+        return false;
+    }
+}
+
+/* Frees the replies of jobs that must run again. */
+static void forget_replies(struct job *jobs)
+{
+    for (struct job *job = jobs; job; job = job->next) {
+        free(job->reply);
+        job->reply = NULL;
+        job->reply_len = 0;
+    }
+}
+
+/* Runs @group in one transaction, each job in its own savepoint, and
+ * answers them all once COMMIT returned. A job that must run alone, and any
+ * job SQLite's own rollback undid, goes back to the head of the queue. */
+static void group_run(struct writer *wr, struct job *group)
+{
+    struct worker *w = &wr->worker;
+    struct job *ran = NULL, **ran_tail = &ran, *job;
+    uint64_t n = 0;
+
+    if (!group_begin(wr, &group))
+        return;
+    w->in_tx = w->grouped = true;
+    while ((job = group) != NULL) {
+        group = job->next;
+        enum execute_result result = execute_job(w, job);
+        if (result == EXECUTE_ALONE) {
+            job->alone = true;
+            job->next = group;
+            pending_prepend(wr, job);
+            group = NULL;
+            break;
+        }
+        if (result == EXECUTE_LOST) {
+            /* The jobs before it were undone with it: run them again. */
+            w->in_tx = w->grouped = false;
+            finish(wr, job);
+            forget_replies(ran);
+            pending_prepend(wr, group);
+            pending_prepend(wr, ran);
+            return;
+        }
+        list_add(&ran_tail, job);
+        n++;
+    }
+    w->in_tx = w->grouped = false;
+
+    int rc = execute_control(w, CONTROL_COMMIT);
+    if (rc != SQLITE_OK) {
+        char message[256];
+        snprintf(message, sizeof(message),
+                 "COMMIT failed, so nothing of this request or the others "
+                 "committed with it was applied: %s",
+                 sqlite3_errmsg(w->db));
+        int code = sqlite3_extended_errcode(w->db);
+        execute_rollback(w);
+        for (job = ran; job; job = job->next)
+            job_fail(job, code, message);
+    } else if (n > 0) {
+        stats_add(&wr->stats->groups, 1);
+        stats_add(&wr->stats->group_requests, n);
+        stats_max(&wr->stats->group_max, n);
+    }
+    while ((job = ran) != NULL) {
+        ran = job->next;
+        finish(wr, job);
+    }
+}
+
+/* True when @job may join a group. */
+static bool groupable(const struct job *job)
+{
+    return job->tx == 0 && job->method != RPC_BEGIN && !job->alone;
+}
+
+/* With no transaction open: runs the job at the head of the queue, with as
+ * many followers as make one group. */
+static void serve_next(struct writer *wr)
+{
+    struct worker *w = &wr->worker;
+    struct job *job = wr->pending;
+
+    if (atomic_load(&job->cancelled) || !groupable(job)) {
+        pending_remove(wr, NULL, job);
+        if (atomic_load(&job->cancelled))
+            ; /* nothing to answer */
+        else if (job->tx != 0)
+            tx_answer_gone(wr, job);
+        else if (clock_passed(job->deadline, clock_now()))
+            execute_fail_timeout(w, job);
+        else if (job->method == RPC_BEGIN)
+            tx_begin(wr, job);
+        else
+            execute_job(w, job); /* alone, outside any transaction */
+        finish(wr, job);
+        return;
+    }
+
+    struct job *group = NULL, **tail = &group;
+    unsigned count = 0;
+    size_t bytes = 0;
+    while ((job = wr->pending) != NULL && groupable(job) &&
+           count < wr->cfg->group_max &&
+           (count == 0 || bytes + job->msg_len <= wr->cfg->group_bytes)) {
+        pending_remove(wr, NULL, job);
+        list_add(&tail, job);
+        count++;
+        bytes += job->msg_len;
+    }
+    group_run(wr, group);
+}
+
+/* ------------------------------------------------------------ the thread
+ */
 
 static void *writer_main(void *arg)
 {
     struct writer *wr = arg;
-    struct job *job;
+    bool closed = false;
 
-    while ((job = job_queue_pop(&wr->queue)) != NULL) {
-        execute_job(&wr->worker, job);
-        wr->done(job, wr->done_arg);
+    for (;;) {
+        if (wr->tx.id == 0 && wr->pending) {
+            serve_next(wr);
+            pending_append(wr, job_queue_take_all(&wr->queue));
+            continue;
+        }
+        if (wr->tx.id != 0 && serve_tx(wr))
+            continue;
+        if (closed) {
+            if (wr->tx.id == 0)
+                break;
+            /* Cannot happen: a closing connection rolls back its
+             * transaction before the queue is shut down. */
+            tx_end(wr, "the daemon shut down");
+            continue;
+        }
+        int64_t until = wr->tx.id != 0 ? tx_wakeup(wr) : 0;
+        pending_append(wr, job_queue_wait_all(&wr->queue, until, &closed));
     }
 
     /* Leave a database that needs no WAL to be read: fold the log back in
@@ -28,15 +493,21 @@ static void *writer_main(void *arg)
 }
 
 int writer_start(struct writer *wr, const struct config *cfg,
-                 const atomic_bool *stop, job_done_fn *done, void *done_arg,
-                 char *err, size_t errlen)
+                 const atomic_bool *stop, struct stats *stats,
+                 job_done_fn *done, void *done_arg, char *err, size_t errlen)
 {
     sqlite3 *db;
 
-    *wr = (struct writer){.done = done, .done_arg = done_arg};
+    *wr = (struct writer){
+        .done = done, .done_arg = done_arg, .cfg = cfg, .stats = stats};
     if (db_open_writer(cfg, &db, err, errlen) != SQLITE_OK)
         return -1;
-    execute_init(&wr->worker, db, true, cfg->max_message_size, stop);
+    if (execute_init(&wr->worker, db, true, cfg->max_message_size, stop,
+                     stats) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot prepare the writer's statements: %s",
+                 sqlite3_errmsg(db));
+        goto fail_db;
+    }
     if (job_queue_init(&wr->queue)) {
         snprintf(err, errlen, "cannot create the writer's queue");
         goto fail_db;
@@ -51,13 +522,18 @@ int writer_start(struct writer *wr, const struct config *cfg,
 fail_queue:
     job_queue_close(&wr->queue);
 fail_db:
-    db_close(db);
+    execute_close(&wr->worker);
     return -1;
 }
 
 void writer_submit(struct writer *wr, struct job *job)
 {
     job_queue_push(&wr->queue, job);
+}
+
+void writer_wake(struct writer *wr)
+{
+    job_queue_wake(&wr->queue);
 }
 
 void writer_stop(struct writer *wr)
@@ -67,6 +543,6 @@ void writer_stop(struct writer *wr)
     job_queue_shutdown(&wr->queue);
     pthread_join(wr->thread, NULL);
     job_queue_close(&wr->queue);
-    db_close(wr->worker.db);
+    execute_close(&wr->worker);
     wr->running = false;
 }

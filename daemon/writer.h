@@ -1,5 +1,6 @@
-/* The writer thread: owns the only read-write connection and runs every
- * write, in the order received. */
+/* The writer thread: owns the only read-write connection. It commits the
+ * write requests queued at each moment together (group commit) and runs the
+ * interactive transactions. */
 #ifndef SQLITED_WRITER_H
 #define SQLITED_WRITER_H
 
@@ -9,9 +10,14 @@
 #include "config.h"
 #include "execute.h"
 #include "job.h"
+#include "stats.h"
 
 /* Called on the worker's thread with each finished job. */
 typedef void job_done_fn(struct job *job, void *arg);
+
+/* How many ended transactions the writer remembers, to tell a client why
+ * its transaction is gone. */
+#define WRITER_ENDED 64
 
 struct writer {
     struct worker worker;
@@ -19,17 +25,35 @@ struct writer {
     pthread_t thread;
     job_done_fn *done;
     void *done_arg;
+    const struct config *cfg;
+    struct stats *stats;
     bool running;
+
+    /* The writer thread's own. */
+    struct job *pending, *pending_tail; /* taken from the queue, not run */
+    uint64_t last_tx;                   /* the last transaction id given */
+    struct {
+        uint64_t id; /* 0: none open */
+        const struct conn *owner;
+        int64_t idle_deadline;
+    } tx;
+    struct {
+        uint64_t id;
+        char why[112];
+    } ended[WRITER_ENDED];
 };
 
 /* Opens the read-write connection (creating the database, switching it to
  * WAL) and starts the thread. Returns 0, or -1 with a message in @err. */
 int writer_start(struct writer *wr, const struct config *cfg,
-                 const atomic_bool *stop, job_done_fn *done, void *done_arg,
-                 char *err, size_t errlen);
+                 const atomic_bool *stop, struct stats *stats,
+                 job_done_fn *done, void *done_arg, char *err, size_t errlen);
 
 /* Queues @job; thread-safe. */
 void writer_submit(struct writer *wr, struct job *job);
+
+/* Makes the thread look at the stop flag now; thread-safe. */
+void writer_wake(struct writer *wr);
 
 /* Finishes the queued jobs, checkpoints the WAL into the database file,
  * closes the connection and joins the thread. */

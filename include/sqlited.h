@@ -66,6 +66,8 @@ extern "C" {
     X(INTERRUPTED, -1006, "request interrupted")                               \
     X(INTERNAL, -1007, "internal error in the daemon")                         \
     X(TX_EXPIRED, -1008, "the transaction is no longer open")                  \
+    X(CURSOR_EXPIRED, -1009, "the cursor is no longer open")                   \
+    X(TOO_MANY_CONNECTIONS, -1010, "the daemon is at its connection limit")    \
     X(ECLOSED, -1100, "connection closed")                                     \
     X(EPROTO, -1101, "malformed reply from the daemon")                        \
     X(EMISUSE, -1102, "library used incorrectly")                              \

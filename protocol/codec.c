@@ -776,7 +776,13 @@ void codec_buf_close(struct codec_buf *b)
 
 void codec_buf_reset(struct codec_buf *b)
 {
-    b->len = 0;
+    codec_buf_truncate(b, 0);
+}
+
+void codec_buf_truncate(struct codec_buf *b, size_t len)
+{
+    if (len < b->len)
+        b->len = len;
     b->error = CODEC_BUF_OK;
 }
 

@@ -188,6 +188,9 @@ void codec_buf_init(struct codec_buf *b, size_t limit);
 void codec_buf_close(struct codec_buf *b);
 /* Empties the buffer and clears its error, keeping its memory. */
 void codec_buf_reset(struct codec_buf *b);
+/* Drops what was written after the first @len bytes (an earlier b->len) and
+ * clears the error: undoes a partial encoding. */
+void codec_buf_truncate(struct codec_buf *b, size_t len);
 /* Hands the bytes over to the caller (free() them); leaves @b empty. */
 char *codec_buf_steal(struct codec_buf *b, size_t *len);
 

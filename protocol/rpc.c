@@ -176,10 +176,16 @@ void rpc_pack_response_head(struct codec_buf *b, uint32_t msgid)
 void rpc_pack_error_response(struct codec_buf *b, uint32_t msgid, int code,
                              const char *message)
 {
+    rpc_pack_error_response_at(b, msgid, code, message, -1);
+}
+
+void rpc_pack_error_response_at(struct codec_buf *b, uint32_t msgid, int code,
+                                const char *message, int64_t step)
+{
     msgpack_pack_array(&b->pk, 4);
     msgpack_pack_int(&b->pk, RPC_RESPONSE);
     msgpack_pack_uint32(&b->pk, msgid);
-    rpc_pack_error(b, code, message);
+    rpc_pack_error_at(b, code, message, step);
     msgpack_pack_nil(&b->pk);
 }
 
@@ -193,10 +199,16 @@ void rpc_pack_error_notification(struct codec_buf *b, int code,
     rpc_pack_error(b, code, message);
 }
 
-/* A NULL @message sends the code's description. */
 void rpc_pack_error(struct codec_buf *b, int code, const char *message)
 {
-    msgpack_pack_map(&b->pk, 4);
+    rpc_pack_error_at(b, code, message, -1);
+}
+
+/* A NULL @message sends the code's description. */
+void rpc_pack_error_at(struct codec_buf *b, int code, const char *message,
+                       int64_t step)
+{
+    msgpack_pack_map(&b->pk, step >= 0 ? 5 : 4);
     codec_pack_cstr(b, "code");
     msgpack_pack_int(&b->pk, code);
     codec_pack_cstr(b, "primary");
@@ -205,6 +217,10 @@ void rpc_pack_error(struct codec_buf *b, int code, const char *message)
     codec_pack_cstr(b, rpc_code_name(code));
     codec_pack_cstr(b, "message");
     codec_pack_cstr(b, message != NULL ? message : rpc_code_text(code));
+    if (step >= 0) {
+        codec_pack_cstr(b, "step");
+        msgpack_pack_int64(&b->pk, step);
+    }
 }
 
 static bool key_is(const char *key, uint32_t len, const char *want)

@@ -16,6 +16,7 @@
 #define RPC_MAX_ITEMS (1u << 20)            /* elements of one array or map */
 #define RPC_MAX_SQL_LENGTH (16u << 20)      /* bytes of SQL text */
 #define RPC_MAX_PARAMS 32766                /* bound values in one statement */
+#define RPC_MAX_TIMEOUT_MS 86400000         /* option timeout_ms: one day */
 
 /* Every method: X(ENUM, "wire name"). */
 #define RPC_METHODS(X)                                                         \
@@ -28,7 +29,10 @@
     X(BEGIN, "begin")                                                          \
     X(COMMIT, "commit")                                                        \
     X(ROLLBACK, "rollback")                                                    \
-    X(STATS, "stats")
+    X(STATS, "stats")                                                          \
+    X(FETCH, "fetch")                                                          \
+    X(CLOSE, "close")                                                          \
+    X(EXPLAIN, "explain")
 
 #define RPC_METHOD_ENUM(id, name) RPC_##id,
 enum rpc_method { RPC_METHODS(RPC_METHOD_ENUM) RPC_METHOD_COUNT };
@@ -72,6 +76,9 @@ void rpc_pack_response_head(struct codec_buf *b, uint32_t msgid);
 /* [1, msgid, {error}, nil] */
 void rpc_pack_error_response(struct codec_buf *b, uint32_t msgid, int code,
                              const char *message);
+/* The same, whose error object also carries "step": @step when >= 0. */
+void rpc_pack_error_response_at(struct codec_buf *b, uint32_t msgid, int code,
+                                const char *message, int64_t step);
 /* [2, "error", [{error}]]: how the daemon reports a problem with a message it
  * could not answer by msgid. */
 void rpc_pack_error_notification(struct codec_buf *b, int code,
@@ -80,6 +87,10 @@ void rpc_pack_error_notification(struct codec_buf *b, int code,
  * codes (code itself for SQLITED_* codes), "name": rpc_code_name(code),
  * "message": message}. */
 void rpc_pack_error(struct codec_buf *b, int code, const char *message);
+/* The same plus "step": @step, the 0-based index of the failed step of a
+ * batch or bulk request, when @step >= 0. */
+void rpc_pack_error_at(struct codec_buf *b, int code, const char *message,
+                       int64_t step);
 
 /* Reads an error object. Unknown keys are skipped. Returns 0 or -1 when it is
  * not a map with an integer "code". name/message may come back NULL with

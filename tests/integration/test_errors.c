@@ -326,26 +326,22 @@ Test(errors, exec_script_leaving_begin_open)
     cr_assert_eq(count("users"), 3);
 }
 
-/* A script wrapped in BEGIN ... COMMIT whose middle fails: the failure
- * stops the script, and the open transaction is rolled back (nothing of it
- * stays), with the statement's own error. */
-Test(errors, exec_script_failing_inside_transaction)
+/* Transaction control in a script is refused before anything runs, with
+ * a message that names the methods to use instead. */
+Test(errors, exec_script_with_begin_refused)
 {
     int rc = sqlited_exec(db,
                           "BEGIN; INSERT INTO users(email) VALUES ('b@x'); "
-                          "INSERT INTO users(email) VALUES ('ada@x'); COMMIT;",
+                          "COMMIT;",
                           NULL, NULL);
-    assert_error(rc, SQLITE_CONSTRAINT_UNIQUE, "SQLITE_CONSTRAINT_UNIQUE",
-                 "UNIQUE constraint failed");
+    assert_error(rc, SQLITED_BAD_REQUEST, "SQLITED_BAD_REQUEST", "begin");
     cr_assert_eq(count("users"), 1);
     assert_usable();
-    harness_exec(db, "INSERT INTO users(email) VALUES ('d@x')");
-    cr_assert_eq(count("users"), 2);
 }
 
-/* Without BEGIN, the statements before the failing one stay applied and the
- * ones after it never run. */
-Test(errors, exec_script_stops_at_first_error)
+/* An exec is atomic: when a statement of a script fails, the ones before it
+ * are undone and the ones after it never run. */
+Test(errors, exec_script_fails_as_a_whole)
 {
     int rc = sqlited_exec(db,
                           "INSERT INTO users(email) VALUES ('b@x'); "
@@ -354,14 +350,13 @@ Test(errors, exec_script_stops_at_first_error)
                           NULL, NULL);
     assert_error(rc, SQLITE_CONSTRAINT_UNIQUE, "SQLITE_CONSTRAINT_UNIQUE",
                  "UNIQUE constraint failed");
-    cr_assert_eq(count("users"), 2);
+    cr_assert_eq(count("users"), 1);
     cr_assert_eq(
         harness_query_int(db, "SELECT count(*) FROM users WHERE email = 'b@x'"),
-        1);
-    cr_assert_eq(
-        harness_query_int(db, "SELECT count(*) FROM users WHERE email = 'c@x'"),
         0);
     assert_usable();
+    harness_exec(db, "INSERT INTO users(email) VALUES ('d@x')");
+    cr_assert_eq(count("users"), 2);
 }
 
 /* Transaction control has no place in a query (it runs on a shared reader

@@ -16,7 +16,7 @@ static sqlite3 *ext;
 static void setup(void)
 {
     db = harness_start_connected(
-        &d, (const char *const[]){"--busy-timeout", "200", NULL});
+        &d, (const char *const[]){"--timeout", "200", NULL});
     harness_exec(db, "CREATE TABLE t(x INTEGER)");
     cr_assert_eq(sqlite3_open_v2(d.db_path, &ext, SQLITE_OPEN_READWRITE, NULL),
                  SQLITE_OK);
@@ -40,7 +40,7 @@ static void ext_exec(const char *sql)
     sqlite3_free(err);
 }
 
-/* Another process holds the write lock longer than the busy timeout: the
+/* Another process holds the write lock longer than the request deadline: the
  * write fails with a clear SQLITE_BUSY, applies nothing, and works once the
  * lock is gone. */
 Test(external, write_lock_held_elsewhere)
@@ -60,13 +60,13 @@ Test(external, write_lock_held_elsewhere)
     cr_assert_eq(harness_query_int(db, "SELECT sum(x) FROM t"), 101);
 }
 
-/* A write lock held elsewhere for less than the busy timeout is waited
+/* A write lock held elsewhere for less than the request deadline is waited
  * for. */
 Test(external, short_lock_is_waited_for)
 {
     sqlited_close(db);
     cr_assert_eq(daemon_stop(&d), 0);
-    daemon_restart(&d, (const char *const[]){"--busy-timeout", "20000", NULL});
+    daemon_restart(&d, (const char *const[]){"--timeout", "20000", NULL});
     db = harness_connect(&d);
     ext_exec("BEGIN IMMEDIATE; INSERT INTO t VALUES (100)");
     /* Send the write raw, so the lock can be released while it waits. */

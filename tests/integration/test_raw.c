@@ -509,10 +509,10 @@ Test(raw, unknown_option)
     codec_pack_cstr(&conn.b, "SELECT 1");
     msgpack_pack_nil(&conn.b.pk);
     msgpack_pack_map(&conn.b.pk, 1);
-    codec_pack_cstr(&conn.b, "timeout_ms");
+    codec_pack_cstr(&conn.b, "timeout");
     msgpack_pack_int(&conn.b.pk, 5);
     harness_send_buf(conn.fd, &conn.b);
-    expect_error(23, -1000, "SQLITED_BAD_REQUEST", "timeout_ms");
+    expect_error(23, -1000, "SQLITED_BAD_REQUEST", "unknown option 'timeout'");
     assert_ping_works();
 }
 

@@ -1,0 +1,47 @@
+/* Counters kept by the worker threads and read by the loop thread (`stats`),
+ * for the operators' metrics. Relaxed atomics: each counter is exact, but a
+ * reader may see one updated before another. */
+#ifndef SQLITED_STATS_H
+#define SQLITED_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* X(field): each is reported by `stats` under its own name. */
+#define STATS_COUNTERS(X)                                                      \
+    X(groups)                                                                  \
+    X(group_requests)                                                          \
+    X(group_max)                                                               \
+    X(busy_retries)                                                            \
+    X(timeouts)                                                                \
+    X(tx_begun)                                                                \
+    X(tx_committed)                                                            \
+    X(tx_rolled_back)                                                          \
+    X(tx_expired)
+
+#define STATS_FIELD(name) atomic_uint_fast64_t name;
+struct stats {
+    STATS_COUNTERS(STATS_FIELD)
+};
+#undef STATS_FIELD
+
+static inline void stats_add(atomic_uint_fast64_t *counter, uint64_t n)
+{
+    atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+}
+
+static inline void stats_max(atomic_uint_fast64_t *counter, uint64_t n)
+{
+    uint_fast64_t old = atomic_load_explicit(counter, memory_order_relaxed);
+    while (old < n && !atomic_compare_exchange_weak_explicit(
+                          counter, &old, n, memory_order_relaxed,
+                          memory_order_relaxed))
+        ;
+}
+
+static inline uint64_t stats_get(atomic_uint_fast64_t *counter)
+{
+    return atomic_load_explicit(counter, memory_order_relaxed);
+}
+
+#endif /* SQLITED_STATS_H */
