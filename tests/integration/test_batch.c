@@ -25,7 +25,7 @@ static void teardown(void)
 
 TestSuite(atomic, .init = setup, .fini = teardown, .timeout = 60);
 TestSuite(batch, .init = setup, .fini = teardown, .timeout = 60);
-TestSuite(bulk, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(bulk, .init = setup, .fini = teardown, .timeout = 60);
 
 static int64_t count_rows(void)
 {

@@ -21,7 +21,7 @@ static void teardown(void)
     daemon_cleanup(&d);
 }
 
-TestSuite(durability, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(durability, .init = setup, .fini = teardown, .timeout = 60);
 
 static void assert_integrity(sqlited *db)
 {

@@ -25,7 +25,7 @@ static void teardown(void)
     daemon_cleanup(&d);
 }
 
-TestSuite(group, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(group, .init = setup, .fini = teardown, .timeout = 60);
 
 /* Runs @n writer threads, each inserting @rows rows (c, seq) into t one
  * request at a time, and fails the test unless every row was
