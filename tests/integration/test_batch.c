@@ -344,14 +344,15 @@ Test(batch, atomic_failure_applies_nothing)
 }
 
 /* "atomic": false runs every step in its own savepoint: failed steps are
- * reported in errors, the others are applied. */
+ * undone whole and reported in errors, the others are applied. */
 Test(batch, non_atomic_applies_the_other_steps)
 {
     harness_exec(db, "INSERT INTO t(x) VALUES (5)");
     harness_pack_request(&conn.b, 1, "batch", 2);
     msgpack_pack_array(&conn.b.pk, 5);
     pack_insert_step(1);
-    pack_insert_step(5);
+    /* Fails in its second statement: its first is undone with it. */
+    pack_sql_step("INSERT INTO t(x) VALUES (7); INSERT INTO t(x) VALUES (5)");
     pack_insert_step(2);
     pack_sql_step("INSERT INTO nope VALUES (1)");
     pack_insert_step(3);
