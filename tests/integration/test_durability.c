@@ -44,15 +44,17 @@ static int64_t count_where(sqlited *db, const char *sql, int64_t a, int64_t b)
     return v;
 }
 
-Test(durability, acknowledged_writes_survive_sigkill)
+enum { CLIENTS = 8, ROUNDS = 10, KILL_AFTER = 300 };
+
+/* Starts CLIENTS writer threads of round @round (client ids round * CLIENTS
+ * + k), waits until they have KILL_AFTER writes acknowledged between them,
+ * kills the daemon, and collects them. */
+static void write_until_killed(struct harness_writer *w, int round)
 {
-    enum { CLIENTS = 8, MAX_ROWS = 1000000, KILL_AFTER = 2000 };
-    struct harness_writer w[CLIENTS];
-    memset(w, 0, sizeof(w));
     for (int k = 0; k < CLIENTS; k++) {
         w[k].sock_path = d.sock_path;
-        w[k].id = k;
-        w[k].count = MAX_ROWS;
+        w[k].id = round * CLIENTS + k;
+        w[k].count = 1000000;
         /* Half of them write through query, which the daemon passes on to
          * its writer. */
         w[k].as_query = k % 2 == 1;
@@ -61,14 +63,13 @@ Test(durability, acknowledged_writes_survive_sigkill)
                        : "INSERT INTO t(c, seq) VALUES (?, ?)";
         harness_writer_start(&w[k]);
     }
-    /* Kill once the writers are well under way. */
     int64_t deadline = harness_now_ms() + HARNESS_RUN_TIMEOUT_MS;
     int acked = 0;
     while (acked < KILL_AFTER && harness_now_ms() < deadline) {
+        harness_sleep_ms(1);
         acked = 0;
         for (int k = 0; k < CLIENTS; k++)
             acked += harness_writer_acked(&w[k]);
-        harness_sleep_ms(1);
     }
     daemon_kill(&d);
     for (int k = 0; k < CLIENTS; k++)
@@ -81,26 +82,44 @@ Test(durability, acknowledged_writes_survive_sigkill)
         cr_assert(w[k].rc < 0 && (w[k].rc < -1099 || w[k].rc > -1000), "%s",
                   w[k].failure);
     }
+}
 
-    daemon_restart(&d, NULL);
-    sqlited *db = harness_connect(&d);
-    assert_integrity(db);
-    for (int k = 0; k < CLIENTS; k++) {
-        int n = w[k].acked;
-        int64_t kept = count_where(
-            db, "SELECT count(*) FROM t WHERE c = ? AND seq < ?", k, n);
-        cr_assert_eq(kept, n,
-                     "client %d: %lld of its %d acknowledged rows "
-                     "survived",
-                     k, (long long)kept, n);
-        /* At most the one write in flight went in unacknowledged. */
+/* Every row acknowledged to the writers @w[0..n) is there, and none they
+ * never sent. */
+static void assert_acknowledged_rows(sqlited *db,
+                                     const struct harness_writer *w, int n)
+{
+    for (int k = 0; k < n; k++) {
+        int acked = w[k].acked;
+        int64_t kept =
+            count_where(db, "SELECT count(*) FROM t WHERE c = ? AND seq < ?",
+                        w[k].id, acked);
+        cr_assert_eq(kept, acked,
+                     "client %d: %lld of its %d acknowledged rows survived",
+                     w[k].id, (long long)kept, acked);
+        /* Beyond those, at most the one write in flight went in. */
         cr_assert_eq(count_where(db,
                                  "SELECT count(*) FROM t WHERE c = ? "
                                  "AND seq > ?",
-                                 k, n),
-                     0, "client %d: rows it never sent", k);
+                                 w[k].id, acked),
+                     0, "client %d: rows it never sent", w[k].id);
     }
-    sqlited_close(db);
+}
+
+/* Clients write while the daemon is killed, several times over (each kill
+ * is one more chance to land between an answer and its commit). */
+Test(durability, acknowledged_writes_survive_sigkill)
+{
+    static struct harness_writer w[ROUNDS * CLIENTS];
+    memset(w, 0, sizeof(w));
+    for (int round = 0; round < ROUNDS; round++) {
+        write_until_killed(&w[round * CLIENTS], round);
+        daemon_restart(&d, NULL);
+        sqlited *db = harness_connect(&d);
+        assert_integrity(db);
+        assert_acknowledged_rows(db, w, (round + 1) * CLIENTS);
+        sqlited_close(db);
+    }
 }
 
 /* A committed transaction is there after the kill, one still open is
