@@ -38,6 +38,10 @@
 #define CLIENT_MAX_MESSAGE ((size_t)1 << 31)
 /* Buffer memory a connection keeps between calls after a large message. */
 #define KEEP_BYTES ((size_t)256 * 1024)
+/* Room for a formatted error message. */
+#define ERRBUF_SIZE 256
+/* The largest deadline the daemon accepts (option timeout_ms): one day. */
+#define MAX_TIMEOUT_MS 86400000
 
 enum params_style { STYLE_NONE, STYLE_POSITIONAL, STYLE_NAMED };
 
@@ -61,7 +65,7 @@ struct sqlited {
     const char *errmsg;
     char *errname_owned;
     char *errmsg_owned;
-    char errbuf[256];
+    char errbuf[ERRBUF_SIZE];
 
     /* An error notification received during the current call: if the daemon
      * then closes the connection, it explains why. */
@@ -73,9 +77,13 @@ struct sqlited {
     char *sqlite_version;
     size_t max_message;
     unsigned max_params;
+    uint32_t max_items; /* elements of one array in a request */
 
     int64_t changes;
     int64_t last_insert_rowid;
+
+    int timeout_ms; /* sent as option timeout_ms when >= 0 */
+    int64_t tx_id;  /* the open interactive transaction, 0 when none */
 };
 
 enum rows_state { ROWS_BEFORE, ROWS_ON_ROW, ROWS_DONE, ROWS_BAD };
@@ -178,6 +186,44 @@ static int err_ok(sqlited *db)
     return err_set(db, 0, NULL);
 }
 
+/* The last error of a connection, moved out of it so that another call can
+ * run and the error be put back afterwards. */
+struct err_saved {
+    int code;
+    const char *name;
+    const char *msg; /* NULL when the message is in @buf */
+    char *name_owned;
+    char *msg_owned;
+    char buf[ERRBUF_SIZE];
+};
+
+static void err_save(sqlited *db, struct err_saved *e)
+{
+    e->code = db->errcode;
+    e->name = db->errname;
+    e->msg = db->errmsg == db->errbuf ? NULL : db->errmsg;
+    memcpy(e->buf, db->errbuf, sizeof(e->buf));
+    e->name_owned = db->errname_owned;
+    e->msg_owned = db->errmsg_owned;
+    db->errname_owned = NULL;
+    db->errmsg_owned = NULL;
+}
+
+static void err_restore(sqlited *db, const struct err_saved *e)
+{
+    err_free_owned(db);
+    db->errcode = e->code;
+    db->errname = e->name;
+    db->errname_owned = e->name_owned;
+    db->errmsg_owned = e->msg_owned;
+    if (e->msg) {
+        db->errmsg = e->msg;
+    } else {
+        memcpy(db->errbuf, e->buf, sizeof(db->errbuf));
+        db->errmsg = db->errbuf;
+    }
+}
+
 static void note_clear(sqlited *db)
 {
     free(db->note_msg);
@@ -185,13 +231,15 @@ static void note_clear(sqlited *db)
     db->note = false;
 }
 
-/* The stream is lost: close the socket so that later calls fail at once. */
+/* The stream is lost: close the socket so that later calls fail at once. The
+ * daemon rolls back the transaction of a connection that closes. */
 static int conn_break(sqlited *db, int code)
 {
     if (db->fd >= 0)
         close(db->fd);
     db->fd = -1;
     db->broken = true;
+    db->tx_id = 0;
     return code;
 }
 
@@ -409,13 +457,15 @@ static bool wire_code_valid(int code)
 
 /* Sends the request in db->req and waits for its response. Returns 0 with
  * the envelope in @m (result reader ready), the daemon's error code with its
- * name and message recorded (connection usable), or a failure of the
- * request or the transport, recorded. */
+ * name and message recorded (connection usable, m->is_error set, m->error
+ * on the error object), or a failure of the request or the transport,
+ * recorded (m->is_error false, or the connection broken). */
 static int conn_call(sqlited *db, uint32_t msgid, int64_t deadline,
                      struct rpc_message *m)
 {
     int rc;
 
+    m->is_error = false;
     if (db->req.error == CODEC_BUF_NOMEM)
         return err_set(db, -ENOMEM, NULL);
     if (db->req.error != CODEC_BUF_OK)
@@ -460,6 +510,9 @@ static int conn_call(sqlited *db, uint32_t msgid, int64_t deadline,
         return conn_break(db, err_set(db, SQLITED_EPROTO,
                                       "malformed error object from the "
                                       "daemon"));
+    /* The daemon ended the transaction, so a new one may begin. */
+    if (code == SQLITED_TX_EXPIRED)
+        db->tx_id = 0;
     return err_copy(db, code, name, name_len, msg, msg_len);
 }
 
@@ -506,6 +559,9 @@ static int hello_limits(sqlited *db, struct codec_reader *r)
             if (codec_read_int64(r, &v) || v < 0 || v > UINT_MAX)
                 return -1;
             db->max_params = (unsigned)v;
+        } else if (kr == 0 && key_is(k, klen, "max_items")) {
+            if (codec_read_uint32(r, &db->max_items))
+                return -1;
         } else if (codec_skip(r)) {
             return -1;
         }
@@ -643,6 +699,8 @@ SQLITED_API int sqlited_open(const char *path, int timeout_ms, sqlited **out)
     db->next_msgid = 1;
     db->max_message = RPC_MAX_MESSAGE_DEFAULT;
     db->max_params = RPC_MAX_PARAMS;
+    db->max_items = RPC_MAX_ITEMS;
+    db->timeout_ms = -1;
     codec_decoder_init(&db->dec, &limits);
     codec_buf_init(&db->req, 0);
     err_ok(db);
@@ -709,6 +767,8 @@ SQLITED_API void sqlited_close(sqlited *db)
 /* Common entry of every call: NULL and broken connections fail here. */
 static int call_begin(sqlited *db)
 {
+    if (!db)
+        return SQLITED_EMISUSE;
     if (db->broken)
         return err_set(db, SQLITED_ECLOSED,
                        "the connection was closed by an earlier error");
@@ -720,11 +780,8 @@ SQLITED_API int sqlited_ping(sqlited *db)
     struct rpc_message m;
     const char *s;
     uint32_t len;
-    int rc;
+    int rc = call_begin(db);
 
-    if (!db)
-        return SQLITED_EMISUSE;
-    rc = call_begin(db);
     if (rc)
         return rc;
     rc = conn_call(db, req_begin(db, "ping", 0), -1, &m);
@@ -916,12 +973,93 @@ nomem:
     return -ENOMEM;
 }
 
+/* ------------------------------------------------------------ SQL requests */
+
+/* Packs a parameter list: its array or map header, then its values. */
+static void params_pack(struct codec_buf *b, const sqlited_params *params)
+{
+    if (params->style == STYLE_NAMED)
+        msgpack_pack_map(&b->pk, params->count);
+    else
+        msgpack_pack_array(&b->pk, params->count);
+    codec_buf_append(b, params->buf.data, params->buf.len);
+}
+
+/* Entries of the options map that ends every SQL request on @db (query,
+ * exec, batch, bulk): the open transaction, the deadline, and for a batch
+ * "atomic": false. 0 when the request carries no options map. */
+static uint32_t opts_count(const sqlited *db, bool nonatomic)
+{
+    return (db->tx_id > 0) + (db->timeout_ms >= 0) + nonatomic;
+}
+
+/* Packs the options map counted by opts_count(), if it has any entry: the
+ * one place where a SQL request learns its transaction and its deadline. */
+static void opts_pack(sqlited *db, bool nonatomic)
+{
+    uint32_t n = opts_count(db, nonatomic);
+
+    if (n == 0)
+        return;
+    msgpack_pack_map(&db->req.pk, n);
+    if (db->tx_id > 0) {
+        codec_pack_cstr(&db->req, "tx");
+        msgpack_pack_int64(&db->req.pk, db->tx_id);
+    }
+    if (db->timeout_ms >= 0) {
+        codec_pack_cstr(&db->req, "timeout_ms");
+        msgpack_pack_int(&db->req.pk, db->timeout_ms);
+    }
+    if (nonatomic) {
+        codec_pack_cstr(&db->req, "atomic");
+        msgpack_pack_false(&db->req.pk);
+    }
+}
+
+/* Starts a SQL request: [0, msgid, method, [ with room for @nargs arguments,
+ * which the caller packs, and then the options map if there is one, which
+ * opts_pack() packs. Returns the msgid. */
+static uint32_t sql_req_begin(sqlited *db, const char *method, uint32_t nargs,
+                              bool nonatomic)
+{
+    return req_begin(db, method, nargs + (opts_count(db, nonatomic) > 0));
+}
+
+/* Refuses, before sending, an array the daemon would answer by closing the
+ * connection: more than max_items elements. */
+static int check_items(sqlited *db, uint64_t n, const char *what)
+{
+    if (n <= db->max_items)
+        return 0;
+    return err_setf(db, SQLITED_TOO_LARGE,
+                    "%llu %s, more than the daemon's limit of %lu",
+                    (unsigned long long)n, what, (unsigned long)db->max_items);
+}
+
+/* Sends the request in db->req and scans its result, a map as result_scan()
+ * reads it; *@end receives a reader just past it. Returns 0, or the call's
+ * error, recorded; a malformed result breaks the connection. */
+static int call_scan(sqlited *db, uint32_t msgid, struct rpc_message *m,
+                     struct result_scan *scan, struct codec_reader *end)
+{
+    int rc = conn_call(db, msgid, -1, m);
+
+    if (rc)
+        return rc;
+    *end = m->result;
+    if (result_scan(m->result, scan) || codec_skip(end))
+        return conn_break(db, err_set(db, SQLITED_EPROTO,
+                                      "malformed result from the daemon"));
+    return 0;
+}
+
 /* Shared body of sqlited_exec() and sqlited_query(). */
 static int run_sql(sqlited *db, const char *method, const char *sql,
                    const sqlited_params *params, sqlited_rows **rows,
                    bool is_query)
 {
     bool with_params = params && params->count > 0;
+    bool with_opts;
     struct result_scan scan;
     struct rpc_message m;
     struct codec_reader end;
@@ -941,23 +1079,19 @@ static int run_sql(sqlited *db, const char *method, const char *sql,
     if (rc)
         return rc;
 
-    msgid = req_begin(db, method, with_params ? 2 : 1);
+    /* [sql, params?, options?]: params is nil when only options follow. */
+    with_opts = opts_count(db, false) > 0;
+    msgid = sql_req_begin(db, method, with_params || with_opts ? 2 : 1, false);
     codec_pack_cstr(&db->req, sql);
-    if (with_params) {
-        if (params->style == STYLE_NAMED)
-            msgpack_pack_map(&db->req.pk, params->count);
-        else
-            msgpack_pack_array(&db->req.pk, params->count);
-        codec_buf_append(&db->req, params->buf.data, params->buf.len);
-    }
-    rc = conn_call(db, msgid, -1, &m);
+    if (with_params)
+        params_pack(&db->req, params);
+    else if (with_opts)
+        msgpack_pack_nil(&db->req.pk);
+    opts_pack(db, false);
+    rc = call_scan(db, msgid, &m, &scan, &end);
     if (rc)
         return rc;
 
-    end = m.result;
-    if (result_scan(m.result, &scan) || codec_skip(&end))
-        return conn_break(db, err_set(db, SQLITED_EPROTO,
-                                      "malformed result from the daemon"));
     /* A read has no counts; it leaves those of the last write in place.
      * They are recorded first: the call succeeded on the daemon even if
      * copying the rows runs out of memory below. */
@@ -1294,15 +1428,23 @@ static int params_begin(sqlited_params *p, const char *name, size_t *mark)
     return 0;
 }
 
+/* After appending to @b from @mark on: when that ran out of memory, drops
+ * what was appended, clears the error and returns -ENOMEM; else 0. */
+static int buf_undo_on_error(struct codec_buf *b, size_t mark)
+{
+    if (b->error == CODEC_BUF_OK)
+        return 0;
+    b->len = mark;
+    b->error = CODEC_BUF_OK;
+    return -ENOMEM;
+}
+
 /* Completes the value begun at @mark: counts it, or rolls the list back to
  * @mark when the encoding ran out of memory. */
 static int params_end(sqlited_params *p, const char *name, size_t mark)
 {
-    if (p->buf.error != CODEC_BUF_OK) {
-        p->buf.len = mark;
-        p->buf.error = CODEC_BUF_OK;
+    if (buf_undo_on_error(&p->buf, mark))
         return -ENOMEM;
-    }
     p->count++;
     p->style = name ? STYLE_NAMED : STYLE_POSITIONAL;
     return 0;
@@ -1380,4 +1522,578 @@ SQLITED_API int sqlited_params_add_null(sqlited_params *p, const char *name)
         return rc;
     msgpack_pack_nil(&p->buf.pk);
     return params_end(p, name, mark);
+}
+
+/* ---------------------------------------------- deadlines and transactions */
+
+SQLITED_API int sqlited_set_timeout(sqlited *db, int timeout_ms)
+{
+    if (!db)
+        return SQLITED_EMISUSE;
+    if (timeout_ms < -1 || timeout_ms > MAX_TIMEOUT_MS)
+        return err_setf(db, SQLITED_EMISUSE,
+                        "timeout %d ms is not -1 or within 0 to %d", timeout_ms,
+                        MAX_TIMEOUT_MS);
+    db->timeout_ms = timeout_ms;
+    return err_ok(db);
+}
+
+SQLITED_API int64_t sqlited_tx_id(sqlited *db)
+{
+    return db ? db->tx_id : 0;
+}
+
+SQLITED_API int sqlited_begin(sqlited *db, int mode)
+{
+    static const char *const modes[] = {
+        [SQLITED_TX_DEFERRED] = "deferred",
+        [SQLITED_TX_IMMEDIATE] = "immediate",
+    };
+    struct rpc_message m;
+    int64_t id;
+    uint32_t msgid;
+    int rc = call_begin(db);
+
+    if (rc)
+        return rc;
+    if (mode != SQLITED_TX_DEFERRED && mode != SQLITED_TX_IMMEDIATE)
+        return err_setf(db, SQLITED_EMISUSE, "unknown transaction mode %d",
+                        mode);
+    if (db->tx_id)
+        return err_setf(db, SQLITED_EMISUSE, "transaction %lld is still open",
+                        (long long)db->tx_id);
+
+    msgid = req_begin(db, "begin", 1);
+    codec_pack_cstr(&db->req, modes[mode]);
+    rc = conn_call(db, msgid, -1, &m);
+    if (rc)
+        return rc;
+    /* Breaking the connection also ends a transaction we cannot name. */
+    if (codec_read_int64(&m.result, &id) || id <= 0)
+        return conn_break(db, err_set(db, SQLITED_EPROTO,
+                                      "the daemon's transaction id is not a "
+                                      "positive integer"));
+    db->tx_id = id;
+    return err_ok(db);
+}
+
+/* Shared body of sqlited_commit() and sqlited_rollback(): sends [tx] with
+ * @method. The result (nil) is not looked at. */
+static int tx_end(sqlited *db, const char *method)
+{
+    struct rpc_message m;
+    uint32_t msgid;
+    int rc = call_begin(db);
+
+    if (rc)
+        return rc;
+    if (!db->tx_id)
+        return err_set(db, SQLITED_EMISUSE, "no transaction is open");
+
+    msgid = req_begin(db, method, 1);
+    msgpack_pack_int64(&db->req.pk, db->tx_id);
+    rc = conn_call(db, msgid, -1, &m);
+    /* Out of memory while building the request, nothing was sent: the
+     * transaction is still open and the call may be retried. */
+    if (rc == -ENOMEM && !db->broken)
+        return rc;
+    /* Any answer ends the transaction: a COMMIT that fails is rolled back. */
+    db->tx_id = 0;
+    return rc ? rc : err_ok(db);
+}
+
+SQLITED_API int sqlited_commit(sqlited *db)
+{
+    return tx_end(db, "commit");
+}
+
+SQLITED_API int sqlited_rollback(sqlited *db)
+{
+    return tx_end(db, "rollback");
+}
+
+SQLITED_API int sqlited_transaction(sqlited *db, int mode, sqlited_tx_fn *fn,
+                                    void *arg)
+{
+    struct err_saved saved;
+    int64_t id;
+    int rc;
+
+    if (!db)
+        return SQLITED_EMISUSE;
+    if (!fn)
+        return err_set(db, SQLITED_EMISUSE, "fn is NULL");
+    rc = sqlited_begin(db, mode);
+    if (rc)
+        return rc;
+    id = db->tx_id;
+
+    rc = fn(db, arg);
+    if (rc == 0) {
+        if (db->tx_id != id)
+            return err_setf(db, SQLITED_EMISUSE,
+                            "transaction %lld ended inside the callback",
+                            (long long)id);
+        return sqlited_commit(db);
+    }
+
+    /* The error to report is fn's: that of the call that failed in it, or,
+     * when fn returns a code of its own, one that names it. */
+    if (db->errcode != rc)
+        err_setf(db, rc, "the transaction callback returned %d (%s)", rc,
+                 rpc_code_name(rc));
+    if (db->tx_id == id) {
+        err_save(db, &saved);
+        sqlited_rollback(db);
+        err_restore(db, &saved);
+    }
+    return rc;
+}
+
+/* ----------------------------------------------------------------- batches */
+
+enum step_state { STEP_NONE, STEP_DONE, STEP_FAILED };
+
+/* The outcome of one step in the last run of a batch. */
+struct batch_step {
+    enum step_state state;
+    int rc; /* STEP_FAILED */
+    /* STEP_DONE: the step's result map in b->result; STEP_FAILED: its
+     * message there, until it is copied to b->msgs. */
+    size_t off, len;
+    const char *errmsg; /* STEP_FAILED: NUL-terminated */
+};
+
+struct sqlited_batch {
+    struct codec_buf steps; /* [sql] or [sql, params], one after the other */
+    uint32_t count;
+    struct batch_step *step; /* count entries, room for cap */
+    uint32_t cap;
+
+    /* The last run: a copy of its result map, the failed steps' messages
+     * (NUL-terminated, one after the other), the failed step of an atomic
+     * run or -1. */
+    char *result;
+    char *msgs;
+    int failed_step;
+};
+
+/* Forgets the outcome of the last run. */
+static void batch_forget(sqlited_batch *b)
+{
+    free(b->result);
+    free(b->msgs);
+    b->result = NULL;
+    b->msgs = NULL;
+    b->failed_step = -1;
+    if (b->count)
+        memset(b->step, 0, b->count * sizeof(*b->step));
+}
+
+SQLITED_API int sqlited_batch_open(sqlited_batch **out)
+{
+    sqlited_batch *b;
+
+    if (!out)
+        return SQLITED_EMISUSE;
+    b = calloc(1, sizeof(*b));
+    *out = b;
+    if (!b)
+        return -ENOMEM;
+    codec_buf_init(&b->steps, 0);
+    b->failed_step = -1;
+    return 0;
+}
+
+SQLITED_API void sqlited_batch_close(sqlited_batch *b)
+{
+    if (!b)
+        return;
+    batch_forget(b);
+    codec_buf_close(&b->steps);
+    free(b->step);
+    free(b);
+}
+
+SQLITED_API void sqlited_batch_clear(sqlited_batch *b)
+{
+    if (!b)
+        return;
+    batch_forget(b);
+    codec_buf_reset(&b->steps);
+    b->count = 0;
+}
+
+SQLITED_API unsigned sqlited_batch_count(const sqlited_batch *b)
+{
+    return b ? b->count : 0;
+}
+
+SQLITED_API int sqlited_batch_add(sqlited_batch *b, const char *sql,
+                                  const sqlited_params *params)
+{
+    bool with_params = params && params->count > 0;
+    size_t mark;
+
+    if (!b || !sql)
+        return SQLITED_EMISUSE;
+    if (b->count == UINT32_MAX)
+        return SQLITED_TOO_LARGE;
+    if (b->count == b->cap) {
+        uint32_t cap = b->cap > UINT32_MAX / 2 ? UINT32_MAX
+                       : b->cap                ? b->cap * 2
+                                               : 8;
+        /* reallocarray() refuses a size that overflows. */
+        struct batch_step *step = reallocarray(b->step, cap, sizeof(*step));
+        if (!step)
+            return -ENOMEM;
+        b->step = step;
+        b->cap = cap;
+    }
+    mark = b->steps.len;
+    msgpack_pack_array(&b->steps.pk, with_params ? 2 : 1);
+    codec_pack_cstr(&b->steps, sql);
+    if (with_params)
+        params_pack(&b->steps, params);
+    if (buf_undo_on_error(&b->steps, mark))
+        return -ENOMEM;
+    memset(&b->step[b->count], 0, sizeof(*b->step));
+    b->count++;
+    return 0;
+}
+
+/* Consumes a nil at @r, if that is what comes next. */
+static bool read_nil(struct codec_reader *r)
+{
+    struct codec_reader probe = *r;
+    struct codec_value v;
+
+    if (codec_read(&probe, &v) || v.type != CODEC_NIL)
+        return false;
+    *r = probe;
+    return true;
+}
+
+/* Reads the "results" array of a batch result at @r into @b's steps:
+ * offsets from @start, and the counts summed into @changes and @rowid. */
+static int batch_scan_results(sqlited_batch *b, struct codec_reader *r,
+                              const char *start, int64_t *changes,
+                              int64_t *rowid)
+{
+    uint32_t n;
+
+    if (codec_read_array(r, &n) || n != b->count)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        struct batch_step *s = &b->step[i];
+        const char *from = (const char *)r->p;
+        struct result_scan scan;
+
+        if (read_nil(r))
+            continue;
+        if (s->state != STEP_NONE || result_scan(*r, &scan) || codec_skip(r))
+            return -1;
+        s->state = STEP_DONE;
+        s->off = (size_t)(from - start);
+        s->len = (size_t)((const char *)r->p - from);
+        *changes += scan.has_changes ? scan.changes : 0;
+        if (scan.has_rowid)
+            *rowid = scan.rowid;
+    }
+    return 0;
+}
+
+/* Reads the "errors" array of a batch result at @r into @b's steps, adding
+ * the room their messages take to *@msg_bytes. */
+static int batch_scan_errors(sqlited_batch *b, struct codec_reader *r,
+                             const char *start, size_t *msg_bytes)
+{
+    uint32_t n;
+
+    if (codec_read_array(r, &n) || n != b->count)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        struct batch_step *s = &b->step[i];
+        const char *msg;
+        uint32_t msg_len;
+        int code;
+
+        if (read_nil(r))
+            continue;
+        if (s->state != STEP_NONE ||
+            rpc_read_error(r, &code, NULL, NULL, &msg, &msg_len) ||
+            !wire_code_valid(code))
+            return -1;
+        s->state = STEP_FAILED;
+        s->rc = code;
+        if (msg) {
+            s->off = (size_t)(msg - start);
+            s->len = msg_len;
+            *msg_bytes += (size_t)msg_len + 1;
+        } else {
+            s->errmsg = rpc_code_text(code);
+        }
+    }
+    return 0;
+}
+
+/* Reads a batch result, {"results": [...], "errors": [...]} with one entry
+ * per step in each (errors may be absent), into @b's steps. Returns 0 or -1
+ * when it is malformed. Allocates nothing. */
+static int batch_scan(sqlited_batch *b, struct codec_reader r,
+                      size_t *msg_bytes, int64_t *changes, int64_t *rowid)
+{
+    const char *start = (const char *)r.p;
+    bool has_results = false, has_errors = false;
+    uint32_t n;
+
+    if (codec_read_map(&r, &n))
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        uint32_t klen;
+        int kr = read_key(&r, &k, &klen);
+
+        if (kr < 0)
+            return -1;
+        if (kr == 0 && key_is(k, klen, "results")) {
+            if (has_results || batch_scan_results(b, &r, start, changes, rowid))
+                return -1;
+            has_results = true;
+        } else if (kr == 0 && key_is(k, klen, "errors")) {
+            if (has_errors || batch_scan_errors(b, &r, start, msg_bytes))
+                return -1;
+            has_errors = true;
+        } else if (codec_skip(&r)) {
+            return -1;
+        }
+    }
+    return has_results ? 0 : -1;
+}
+
+/* Keeps the outcome of a successful run whose result map is at @r: copies
+ * it, with the failed steps' messages, and records the counts. */
+static int batch_take(sqlited *db, sqlited_batch *b, struct codec_reader r)
+{
+    const char *start = (const char *)r.p;
+    struct codec_reader end = r;
+    size_t len, msg_bytes = 0;
+    int64_t changes = 0, rowid = 0;
+    char *p;
+
+    if (codec_skip(&end) || batch_scan(b, r, &msg_bytes, &changes, &rowid)) {
+        batch_forget(b);
+        return conn_break(db, err_set(db, SQLITED_EPROTO,
+                                      "malformed batch result from the "
+                                      "daemon"));
+    }
+    /* The batch was applied, whatever happens below. */
+    db->changes = changes;
+    db->last_insert_rowid = rowid;
+
+    len = (size_t)((const char *)end.p - start);
+    b->result = malloc(len);
+    b->msgs = malloc(msg_bytes ? msg_bytes : 1);
+    if (!b->result || !b->msgs) {
+        batch_forget(b);
+        return err_set(db, -ENOMEM, NULL);
+    }
+    memcpy(b->result, start, len);
+    p = b->msgs;
+    for (uint32_t i = 0; i < b->count; i++) {
+        struct batch_step *s = &b->step[i];
+        if (s->state != STEP_FAILED || s->errmsg)
+            continue;
+        memcpy(p, b->result + s->off, s->len);
+        p[s->len] = '\0';
+        s->errmsg = p;
+        p += s->len + 1;
+    }
+    return err_ok(db);
+}
+
+/* Reads the "step" key of the error object at @r: the index of the failed
+ * step, or -1 when there is none. */
+static int64_t error_step(struct codec_reader r)
+{
+    uint32_t n;
+
+    if (codec_read_map(&r, &n))
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        uint32_t klen;
+        int64_t step;
+        int kr = read_key(&r, &k, &klen);
+
+        if (kr < 0)
+            return -1;
+        if (kr == 0 && key_is(k, klen, "step") &&
+            codec_read_int64(&r, &step) == 0)
+            return step >= 0 ? step : -1;
+        if (codec_skip(&r))
+            return -1;
+    }
+    return -1;
+}
+
+/* Records the failed step of an atomic run, named by the error object at
+ * @r, with the error db holds. Without memory for the message, the code's
+ * own text stands in. */
+static void batch_take_failure(sqlited *db, sqlited_batch *b,
+                               struct codec_reader r)
+{
+    int64_t step = error_step(r);
+    struct batch_step *s;
+    size_t len;
+
+    if (step < 0 || step >= b->count)
+        return;
+    s = &b->step[step];
+    b->failed_step = (int)step;
+    s->state = STEP_FAILED;
+    s->rc = db->errcode;
+    len = strlen(db->errmsg);
+    b->msgs = copy_string(db->errmsg, len);
+    s->errmsg = b->msgs ? b->msgs : rpc_code_text(s->rc);
+}
+
+SQLITED_API int sqlited_batch_run(sqlited *db, sqlited_batch *b, int flags)
+{
+    bool nonatomic = flags & SQLITED_BATCH_NONATOMIC;
+    struct rpc_message m;
+    uint32_t msgid;
+    int rc;
+
+    if (!db)
+        return SQLITED_EMISUSE;
+    if (!b)
+        return err_set(db, SQLITED_EMISUSE, "batch is NULL");
+    batch_forget(b);
+    if (flags & ~SQLITED_BATCH_NONATOMIC)
+        return err_setf(db, SQLITED_EMISUSE, "unknown batch flags %#x",
+                        (unsigned)flags);
+    if (b->count == 0)
+        return err_set(db, SQLITED_EMISUSE, "the batch is empty");
+    rc = call_begin(db);
+    if (rc)
+        return rc;
+    rc = check_items(db, b->count, "steps");
+    if (rc)
+        return rc;
+
+    msgid = sql_req_begin(db, "batch", 1, nonatomic);
+    msgpack_pack_array(&db->req.pk, b->count);
+    codec_buf_append(&db->req, b->steps.data, b->steps.len);
+    opts_pack(db, nonatomic);
+    rc = conn_call(db, msgid, -1, &m);
+    if (rc) {
+        if (m.is_error && !db->broken)
+            batch_take_failure(db, b, m.error);
+        return rc;
+    }
+    return batch_take(db, b, m.result);
+}
+
+SQLITED_API int sqlited_batch_failed_step(const sqlited_batch *b)
+{
+    return b ? b->failed_step : -1;
+}
+
+SQLITED_API int sqlited_batch_step_rc(const sqlited_batch *b, unsigned i)
+{
+    if (!b)
+        return SQLITED_EMISUSE;
+    if (i >= b->count)
+        return SQLITED_ERANGE;
+    return b->step[i].state == STEP_FAILED ? b->step[i].rc : 0;
+}
+
+SQLITED_API const char *sqlited_batch_step_errmsg(const sqlited_batch *b,
+                                                  unsigned i)
+{
+    if (!b || i >= b->count || b->step[i].state != STEP_FAILED)
+        return NULL;
+    return b->step[i].errmsg;
+}
+
+SQLITED_API int sqlited_batch_step_rows(sqlited_batch *b, unsigned i,
+                                        sqlited_rows **out)
+{
+    const struct batch_step *s;
+    struct codec_reader r;
+    struct result_scan scan;
+
+    if (out)
+        *out = NULL;
+    if (!b || !out)
+        return SQLITED_EMISUSE;
+    if (i >= b->count)
+        return SQLITED_ERANGE;
+    s = &b->step[i];
+    if (s->state == STEP_FAILED)
+        return s->rc;
+    if (s->state != STEP_DONE)
+        return SQLITED_EMISUSE;
+    codec_reader_init(&r, b->result + s->off, s->len);
+    /* Checked when the batch ran. */
+    if (result_scan(r, &scan))
+        return SQLITED_EPROTO;
+    return rows_build(&scan, b->result + s->off, s->len, out);
+}
+
+/* -------------------------------------------------------------------- bulk */
+
+SQLITED_API int sqlited_exec_many(sqlited *db, const char *sql,
+                                  const sqlited_params *values,
+                                  unsigned per_set)
+{
+    struct result_scan scan;
+    struct rpc_message m;
+    struct codec_reader r, end;
+    uint32_t msgid, nsets;
+    int rc;
+
+    if (!db)
+        return SQLITED_EMISUSE;
+    if (!sql || !values)
+        return err_set(db, SQLITED_EMISUSE, "sql or values is NULL");
+    if (values->style == STYLE_NAMED)
+        return err_set(db, SQLITED_EMISUSE,
+                       "sqlited_exec_many() takes positional values");
+    if (per_set == 0 || values->count == 0 || values->count % per_set)
+        return err_setf(db, SQLITED_EMISUSE,
+                        "%lu values do not make sets of %u",
+                        (unsigned long)values->count, per_set);
+    rc = call_begin(db);
+    if (rc)
+        return rc;
+    nsets = values->count / per_set;
+    rc = check_items(db, nsets > per_set ? nsets : per_set,
+                     nsets > per_set ? "sets" : "values in a set");
+    if (rc)
+        return rc;
+
+    /* [sql, [[v, ...], ...], options?]: the values are split into sets by
+     * walking their encoding, which this library wrote. */
+    msgid = sql_req_begin(db, "bulk", 2, false);
+    codec_pack_cstr(&db->req, sql);
+    msgpack_pack_array(&db->req.pk, nsets);
+    codec_reader_init(&r, values->buf.data, values->buf.len);
+    for (uint32_t set = 0; set < nsets; set++) {
+        const uint8_t *from = r.p;
+        for (unsigned v = 0; v < per_set; v++)
+            if (codec_skip(&r))
+                return err_set(db, SQLITED_EMISUSE,
+                               "the parameter list is corrupt");
+        msgpack_pack_array(&db->req.pk, per_set);
+        codec_buf_append(&db->req, from, (size_t)(r.p - from));
+    }
+    opts_pack(db, false);
+    rc = call_scan(db, msgid, &m, &scan, &end);
+    if (rc)
+        return rc;
+    db->changes = scan.has_changes ? scan.changes : 0;
+    db->last_insert_rowid = scan.has_rowid ? scan.rowid : 0;
+    return err_ok(db);
 }

@@ -25,6 +25,12 @@ void config_defaults(struct config *cfg)
         .tx_idle_timeout_ms = 5000,
         .group_max = 1024,
         .group_bytes = 16u << 20,
+        .chunk_rows = 1000,
+        .chunk_bytes = 1u << 20,
+        .cursor_idle_timeout_ms = 10000,
+        .max_cursors = 64,
+        .max_connections = 1024,
+        .statement_cache = 64,
         .cache_size = -2000,
         .mmap_size = 0,
         .max_message_size = RPC_MAX_MESSAGE_DEFAULT,
@@ -60,6 +66,17 @@ static void usage(FILE *out)
         "(default 1024)\n"
         "      --group-bytes B        most request bytes committed together\n"
         "                             (default 16777216)\n"
+        "      --chunk-rows N         rows per chunk of a large result "
+        "(default 1000)\n"
+        "      --chunk-bytes B        bytes per chunk of a large result\n"
+        "                             (default 1048576)\n"
+        "      --cursor-idle-timeout MS  close a cursor not fetched this long\n"
+        "                             (default 10000)\n"
+        "      --max-cursors N        cursors open at once (default 64)\n"
+        "      --max-connections N    clients connected at once (default "
+        "1024)\n"
+        "      --statement-cache N    prepared statements kept per database\n"
+        "                             connection, 0 for none (default 64)\n"
         "      --cache-size N         PRAGMA cache_size: pages, or KiB if "
         "negative\n"
         "                             (default -2000)\n"
@@ -94,6 +111,12 @@ enum {
     OPT_TX_IDLE_TIMEOUT,
     OPT_GROUP_MAX,
     OPT_GROUP_BYTES,
+    OPT_CHUNK_ROWS,
+    OPT_CHUNK_BYTES,
+    OPT_CURSOR_IDLE_TIMEOUT,
+    OPT_MAX_CURSORS,
+    OPT_MAX_CONNECTIONS,
+    OPT_STATEMENT_CACHE,
     OPT_CACHE_SIZE,
     OPT_MMAP_SIZE,
     OPT_MAX_MESSAGE,
@@ -113,6 +136,13 @@ int config_parse(struct config *cfg, int argc, char **argv)
         {"tx-idle-timeout", required_argument, NULL, OPT_TX_IDLE_TIMEOUT},
         {"group-max", required_argument, NULL, OPT_GROUP_MAX},
         {"group-bytes", required_argument, NULL, OPT_GROUP_BYTES},
+        {"chunk-rows", required_argument, NULL, OPT_CHUNK_ROWS},
+        {"chunk-bytes", required_argument, NULL, OPT_CHUNK_BYTES},
+        {"cursor-idle-timeout", required_argument, NULL,
+         OPT_CURSOR_IDLE_TIMEOUT},
+        {"max-cursors", required_argument, NULL, OPT_MAX_CURSORS},
+        {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+        {"statement-cache", required_argument, NULL, OPT_STATEMENT_CACHE},
         {"cache-size", required_argument, NULL, OPT_CACHE_SIZE},
         {"mmap-size", required_argument, NULL, OPT_MMAP_SIZE},
         {"max-message-size", required_argument, NULL, OPT_MAX_MESSAGE},
@@ -201,6 +231,36 @@ int config_parse(struct config *cfg, int argc, char **argv)
                 goto bad_value;
             cfg->shutdown_grace_ms = (unsigned)v;
             break;
+        case OPT_CHUNK_ROWS:
+            if (parse_int(optarg, 1, RPC_MAX_ITEMS, &v))
+                goto bad_value;
+            cfg->chunk_rows = (uint32_t)v;
+            break;
+        case OPT_CHUNK_BYTES:
+            if (parse_int(optarg, 1, (int64_t)1 << 31, &v))
+                goto bad_value;
+            cfg->chunk_bytes = (size_t)v;
+            break;
+        case OPT_CURSOR_IDLE_TIMEOUT:
+            if (parse_int(optarg, 1, RPC_MAX_TIMEOUT_MS, &v))
+                goto bad_value;
+            cfg->cursor_idle_timeout_ms = (uint32_t)v;
+            break;
+        case OPT_MAX_CURSORS:
+            if (parse_int(optarg, 0, 1 << 16, &v))
+                goto bad_value;
+            cfg->max_cursors = (unsigned)v;
+            break;
+        case OPT_MAX_CONNECTIONS:
+            if (parse_int(optarg, 1, 1 << 20, &v))
+                goto bad_value;
+            cfg->max_connections = (unsigned)v;
+            break;
+        case OPT_STATEMENT_CACHE:
+            if (parse_int(optarg, 0, 1 << 16, &v))
+                goto bad_value;
+            cfg->statement_cache = (unsigned)v;
+            break;
         case OPT_LOG_LEVEL:
             if (log_parse_level(optarg, &cfg->log_level))
                 goto bad_value;
@@ -226,6 +286,9 @@ int config_parse(struct config *cfg, int argc, char **argv)
                 argv[optind]);
         return -1;
     }
+    /* A chunk ends after the row that fills it: leave room for that row. */
+    if (cfg->chunk_bytes > cfg->max_message_size / 2)
+        cfg->chunk_bytes = cfg->max_message_size / 2;
     return 0;
 
 bad_value:

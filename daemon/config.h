@@ -9,15 +9,21 @@
 #include "log.h"
 
 struct config {
-    const char *database;       /* path of the database file */
-    const char *socket;         /* path of the Unix socket */
-    mode_t socket_mode;         /* permissions of the socket file */
-    unsigned readers;           /* reader threads */
-    const char *synchronous;    /* OFF, NORMAL, FULL or EXTRA */
-    uint32_t timeout_ms;        /* a request's default deadline; 0: none */
-    uint32_t tx_idle_timeout_ms; /* an idle transaction is rolled back */
-    unsigned group_max;         /* requests in one group commit */
-    size_t group_bytes;         /* request bytes in one group commit */
+    const char *database;            /* path of the database file */
+    const char *socket;              /* path of the Unix socket */
+    mode_t socket_mode;              /* permissions of the socket file */
+    unsigned readers;                /* reader threads */
+    const char *synchronous;         /* OFF, NORMAL, FULL or EXTRA */
+    uint32_t timeout_ms;             /* a request's default deadline; 0: none */
+    uint32_t tx_idle_timeout_ms;     /* an idle transaction is rolled back */
+    unsigned group_max;              /* requests in one group commit */
+    size_t group_bytes;              /* request bytes in one group commit */
+    uint32_t chunk_rows;             /* rows in one chunk of a result */
+    size_t chunk_bytes;              /* bytes after which a chunk ends */
+    uint32_t cursor_idle_timeout_ms; /* an idle cursor is closed */
+    unsigned max_cursors;            /* cursors open at once */
+    unsigned max_connections;        /* clients connected at once */
+    unsigned statement_cache;   /* prepared statements kept per connection */
     int64_t cache_size;         /* PRAGMA cache_size (negative: KiB) */
     int64_t mmap_size;          /* PRAGMA mmap_size, bytes */
     size_t max_message_size;    /* largest message in either direction */

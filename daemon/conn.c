@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
+#include "cursor.h"
 #include "dispatch.h"
 #include "log.h"
 #include "rpc.h"
@@ -70,6 +71,8 @@ void conn_close(struct conn *c)
     for (struct job *job = c->inflight; job; job = job->next_inflight)
         atomic_store(&job->cancelled, true);
     conn_end_tx(c);
+    while (c->cursors)
+        cursor_end(c->cursors, NULL, false);
     uv_close((uv_handle_t *)&c->pipe, on_close);
 }
 
@@ -206,6 +209,10 @@ void conn_complete(struct job *job)
         c->tx = job->tx;
     if (job->ended_tx && job->tx == c->tx)
         c->tx = 0;
+    if (job->method == RPC_FETCH || job->method == RPC_CLOSE)
+        cursor_job_done(job);
+    else if (job->cursor)
+        cursor_register(c, job->cursor);
 
     if (c->closing) {
         conn_end_tx(c); /* a begin answered after the client left */
@@ -213,7 +220,10 @@ void conn_complete(struct job *job)
         conn_maybe_free(c);
         return;
     }
-    conn_send(c, job);
+    if (job->internal)
+        job_free(job); /* the daemon's own: nobody waits for it */
+    else
+        conn_send(c, job);
     if (!c->closing) {
         conn_check_drained(c);
         conn_read_more(c);
@@ -343,6 +353,17 @@ void conn_accept(struct server *s, uv_stream_t *listener)
     if (rc < 0) {
         log_warn("accept: %s", uv_strerror(rc));
         conn_close(c);
+        return;
+    }
+    if (s->nconns > s->cfg->max_connections) {
+        log_warn("connection refused: %u clients are connected, the limit "
+                 "(--max-connections)",
+                 s->cfg->max_connections);
+        stats_add(&s->stats.connections_refused, 1);
+        conn_send_notification(c, SQLITED_TOO_MANY_CONNECTIONS,
+                               "the daemon is at its connection limit "
+                               "(--max-connections); try again later");
+        conn_drain(c);
         return;
     }
     log_debug("connection %p: accepted", (void *)c);

@@ -10,6 +10,7 @@
 #include "codec.h"
 #include "job.h"
 
+struct cursor;
 struct server;
 
 /* Per-connection bounds: past either, the daemon stops reading from the
@@ -26,7 +27,8 @@ struct conn {
     unsigned ninflight;
     size_t queued; /* reply bytes handed to libuv, not yet written */
     unsigned writes;
-    uint64_t tx; /* the open interactive transaction; 0: none */
+    uint64_t tx;            /* the open interactive transaction; 0: none */
+    struct cursor *cursors; /* open, linked by next */
     bool reading;
     bool draining; /* read no more; close once replies are out */
     bool closing;  /* uv_close called */

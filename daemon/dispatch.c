@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "conn.h"
+#include "cursor.h"
 #include "rpc.h"
 #include "server.h"
 #include "sqlited.h"
@@ -82,8 +83,10 @@ static void handle_stats(struct request *req)
         return;
     codec_buf_init(&b, 0);
 #define STATS_COUNT(name) +1
-    msgpack_pack_map(&b.pk, 0 STATS_COUNTERS(STATS_COUNT));
+    msgpack_pack_map(&b.pk, 1 STATS_COUNTERS(STATS_COUNT));
 #undef STATS_COUNT
+    codec_pack_cstr(&b, "connections");
+    msgpack_pack_uint32(&b.pk, req->c->srv->nconns);
 #define STATS_PACK(name)                                                       \
     codec_pack_cstr(&b, #name);                                                \
     msgpack_pack_uint64(&b.pk, stats_get(&st->name));
@@ -208,8 +211,7 @@ static int option_int(struct request *req, struct codec_reader *r,
                       const char *name, int64_t min, int64_t max, int64_t *out)
 {
     struct codec_value v;
-    if (codec_read(r, &v) || v.type != CODEC_INT || v.v.i < min ||
-        v.v.i > max)
+    if (codec_read(r, &v) || v.type != CODEC_INT || v.v.i < min || v.v.i > max)
         return reject(req, SQLITED_BAD_REQUEST,
                       "option %s must be an integer from %" PRId64
                       " to %" PRId64,
@@ -247,6 +249,16 @@ static int check_options(struct request *req, struct codec_reader *r,
             if (option_int(req, r, "tx", 1, INT64_MAX, &i))
                 return -1;
             job->tx = (uint64_t)i;
+        } else if (len == 8 && memcmp(key, "max_rows", len) == 0 &&
+                   req->method == RPC_QUERY) {
+            if (option_int(req, r, "max_rows", 1, INT64_MAX, &i))
+                return -1;
+            job->max_rows = (uint64_t)i;
+        } else if (len == 9 && memcmp(key, "max_bytes", len) == 0 &&
+                   req->method == RPC_QUERY) {
+            if (option_int(req, r, "max_bytes", 1, INT64_MAX, &i))
+                return -1;
+            job->max_bytes = (uint64_t)i;
         } else if (len == 6 && memcmp(key, "atomic", len) == 0 &&
                    req->method == RPC_BATCH) {
             if (codec_read(r, &b) || b.type != CODEC_BOOL)
@@ -254,10 +266,9 @@ static int check_options(struct request *req, struct codec_reader *r,
                               "option atomic must be true or false");
             job->atomic = b.v.b;
         } else {
-            return reject(req, SQLITED_BAD_REQUEST,
-                          "unknown option '%.*s' for %s",
-                          (int)(len > 64 ? 64 : len), key,
-                          rpc_method_name(req->method));
+            return reject(
+                req, SQLITED_BAD_REQUEST, "unknown option '%.*s' for %s",
+                (int)(len > 64 ? 64 : len), key, rpc_method_name(req->method));
         }
     }
     return 0;
@@ -285,13 +296,15 @@ static struct job *job_for(struct request *req, struct codec_reader *r)
 }
 
 /* Sends a checked job to the worker that runs it: reads to the reader pool,
- * unless they belong to a transaction, everything else to the writer. */
+ * unless they belong to a transaction, everything else to the writer. (A
+ * cursor's close goes through cursor_end().) */
 static void submit(struct request *req, struct job *job)
 {
     struct server *s = req->c->srv;
     job->deadline = clock_after_ms(job->timeout_ms);
     conn_track(req->c, job);
-    if (job->method == RPC_QUERY && job->tx == 0)
+    if ((job->method == RPC_QUERY && job->tx == 0) ||
+        job->method == RPC_EXPLAIN || job->method == RPC_FETCH)
         readers_submit(&s->readers, job);
     else
         writer_submit(&s->writer, job);
@@ -414,8 +427,7 @@ static void handle_begin(struct request *req)
     struct job *job;
     struct codec_value mode = {.type = CODEC_NIL};
 
-    if (expect_params(req, 0, 1, "[mode?]") ||
-        (job = job_for(req, &r)) == NULL)
+    if (expect_params(req, 0, 1, "[mode?]") || (job = job_for(req, &r)) == NULL)
         return;
     if (req->m.nparams == 1 && codec_read(&r, &mode) != 0)
         mode.type = CODEC_EXT; /* malformed: refused below */
@@ -449,12 +461,70 @@ static void handle_end(struct request *req)
     submit(req, job);
 }
 
+/* explain: [sql, params?] */
+static void handle_explain(struct request *req)
+{
+    struct codec_reader r;
+    struct job *job;
+
+    if (expect_params(req, 1, 2, "[sql, params?]") ||
+        (job = job_for(req, &r)) == NULL)
+        return;
+    if (check_sql(req, &r, "params[0]", &job->req) ||
+        (req->m.nparams == 2 &&
+         check_params(req, &r, "params[1]", &job->req))) {
+        job_free(job);
+        return;
+    }
+    submit(req, job);
+}
+
+/* fetch and close: [cursor] */
+static void handle_cursor(struct request *req)
+{
+    struct codec_reader r;
+    struct job *job;
+    struct cursor *cur;
+    int64_t id;
+
+    if (expect_params(req, 1, 1, "[cursor]") ||
+        (job = job_for(req, &r)) == NULL)
+        return;
+    if (codec_read_int64(&r, &id) || id < 1) {
+        reject(req, SQLITED_BAD_REQUEST,
+               "params[0] (cursor) must be the positive id a query returned");
+    } else if ((cur = cursor_find(req->c, (uint64_t)id)) == NULL) {
+        reject(req, SQLITED_CURSOR_EXPIRED,
+               "cursor %" PRId64 " is not open: it was read to its end, "
+               "closed, idle for longer than %u ms, or never opened on this "
+               "connection",
+               id, req->c->srv->cfg->cursor_idle_timeout_ms);
+    } else if (cur->busy) {
+        reject(req, SQLITED_BAD_REQUEST,
+               "cursor %" PRId64 " is busy: wait for the answer to the "
+               "previous fetch",
+               id);
+    } else if (req->method == RPC_CLOSE) {
+        cursor_end(cur, job, false);
+        return;
+    } else {
+        uv_timer_stop(&cur->idle);
+        cur->busy = true;
+        job->cursor = cur;
+        submit(req, job);
+        return;
+    }
+    job_free(job);
+}
+
 static handler_fn *const handlers[RPC_METHOD_COUNT] = {
-    [RPC_HELLO] = handle_hello,   [RPC_PING] = handle_ping,
-    [RPC_STATS] = handle_stats,   [RPC_QUERY] = handle_sql,
-    [RPC_EXEC] = handle_sql,      [RPC_BATCH] = handle_batch,
-    [RPC_BULK] = handle_bulk,     [RPC_BEGIN] = handle_begin,
-    [RPC_COMMIT] = handle_end,    [RPC_ROLLBACK] = handle_end,
+    [RPC_EXPLAIN] = handle_explain, [RPC_FETCH] = handle_cursor,
+    [RPC_CLOSE] = handle_cursor,    [RPC_HELLO] = handle_hello,
+    [RPC_PING] = handle_ping,       [RPC_STATS] = handle_stats,
+    [RPC_QUERY] = handle_sql,       [RPC_EXEC] = handle_sql,
+    [RPC_BATCH] = handle_batch,     [RPC_BULK] = handle_bulk,
+    [RPC_BEGIN] = handle_begin,     [RPC_COMMIT] = handle_end,
+    [RPC_ROLLBACK] = handle_end,
 };
 
 void dispatch_message(struct conn *c, const char *msg, size_t len)

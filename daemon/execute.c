@@ -1,11 +1,13 @@
 #include "execute.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "cursor.h"
 #include "db.h"
 #include "log.h"
 #include "sqlited.h"
@@ -20,11 +22,18 @@
 #define BACKOFF_FIRST_NS (CLOCK_NS_PER_MS)
 #define BACKOFF_MAX_NS (100 * CLOCK_NS_PER_MS)
 
+/* Cursor ids, unique in the daemon's life. */
+static atomic_uint_fast64_t cursor_ids;
+
 /* The state of one job's execution. */
 struct run {
     struct worker *w;
     struct job *job;
     struct codec_buf *out;
+    uint64_t rows, bytes;         /* of the result so far */
+    uint64_t max_rows, max_bytes; /* the query's limits; 0: none */
+    sqlite3_stmt *cursor_st;      /* rows left for a cursor to send */
+    uint64_t cursor_id;
     int64_t changes; /* rows changed by the statements themselves */
     bool alone;      /* met VACUUM inside a group */
     int code;        /* the error, when a step failed */
@@ -174,14 +183,17 @@ static int authorize(void *arg, int action, const char *a, const char *b,
     }
 }
 
-int execute_init(struct worker *w, sqlite3 *db, bool writer, size_t max_reply,
-                 const atomic_bool *stop, struct stats *stats)
+int execute_init(struct worker *w, sqlite3 *db, bool writer,
+                 const struct config *cfg, const atomic_bool *stop,
+                 struct stats *stats)
 {
     *w = (struct worker){.db = db,
                          .writer = writer,
-                         .max_reply = max_reply,
+                         .cfg = cfg,
+                         .max_reply = cfg->max_message_size,
                          .stop = stop,
                          .stats = stats};
+    stmt_cache_init(&w->cache, cfg->statement_cache);
     sqlite3_progress_handler(db, PROGRESS_STEPS, progress, w);
     sqlite3_set_authorizer(db, authorize, w);
     sqlite3_busy_handler(db, busy, w);
@@ -189,9 +201,9 @@ int execute_init(struct worker *w, sqlite3 *db, bool writer, size_t max_reply,
         return SQLITE_OK;
     w->internal = true;
     for (int c = 0; c < CONTROL_COUNT; c++) {
-        int rc = sqlite3_prepare_v3(db, control_sql[c], -1,
-                                    SQLITE_PREPARE_PERSISTENT, &w->control[c],
-                                    NULL);
+        int rc =
+            sqlite3_prepare_v3(db, control_sql[c], -1,
+                               SQLITE_PREPARE_PERSISTENT, &w->control[c], NULL);
         if (rc != SQLITE_OK) {
             w->internal = false;
             return rc;
@@ -203,10 +215,20 @@ int execute_init(struct worker *w, sqlite3 *db, bool writer, size_t max_reply,
 
 void execute_close(struct worker *w)
 {
+    stmt_cache_clear(&w->cache);
     for (int c = 0; c < CONTROL_COUNT; c++)
         sqlite3_finalize(w->control[c]);
     db_close(w->db);
     w->db = NULL;
+}
+
+int execute_reopen(struct worker *w, char *err, size_t errlen)
+{
+    sqlite3 *db;
+    int rc = db_open_reader(w->cfg, &db, err, errlen);
+    if (rc == SQLITE_OK)
+        execute_init(w, db, false, w->cfg, w->stop, w->stats);
+    return rc;
 }
 
 /* The progress handler is off meanwhile: neither a deadline nor a shutdown
@@ -231,8 +253,7 @@ void execute_rollback(struct worker *w)
         return;
     if (execute_control(w, CONTROL_ROLLBACK) != SQLITE_OK ||
         !sqlite3_get_autocommit(w->db))
-        log_error("cannot roll back a transaction: %s",
-                  sqlite3_errmsg(w->db));
+        log_error("cannot roll back a transaction: %s", sqlite3_errmsg(w->db));
 }
 
 __attribute__((format(printf, 3, 4))) static int fail(struct run *r, int code,
@@ -495,47 +516,97 @@ static int fail_out(struct run *r, const struct codec_buf *out)
     return fail(r, SQLITE_NOMEM, "out of memory encoding the result");
 }
 
+/* Appends the "columns" entry and the key "rows" of a result map. */
+static int pack_columns(struct run *r, sqlite3_stmt *st, int ncols,
+                        struct codec_buf *out)
+{
+    codec_pack_cstr(out, "columns");
+    msgpack_pack_array(&out->pk, (size_t)ncols);
+    for (int i = 0; i < ncols; i++) {
+        const char *name = sqlite3_column_name(st, i);
+        if (name == NULL)
+            return fail(r, SQLITE_NOMEM, "out of memory");
+        codec_pack_cstr(out, name);
+    }
+    codec_pack_cstr(out, "rows");
+    return SQLITE_OK;
+}
+
+static int step(struct run *r, sqlite3_stmt *st)
+{
+    r->w->stepping = true;
+    int rc = sqlite3_step(st);
+    r->w->stepping = false;
+    return rc;
+}
+
+/* Appends the array of @st's rows to @out, stepping on from where @st is;
+ * with @on_row, @st already stands on the first row to send. With @chunk,
+ * stops once the chunk is full and sets *@more when a row is left, on which
+ * @st then stands. Enforces the job's max_rows and max_bytes over all the
+ * chunks of the result (r->rows, r->bytes). */
+static int pack_rows(struct run *r, sqlite3_stmt *st, bool on_row, bool chunk,
+                     bool *more, struct codec_buf *out)
+{
+    const struct config *cfg = r->w->cfg;
+    int ncols = sqlite3_column_count(st);
+    size_t at = codec_pack_array_later(out), start = out->len;
+    uint32_t n = 0;
+    int rc = SQLITE_ROW;
+
+    *more = false;
+    for (;;) {
+        if (!on_row && (rc = step(r, st)) != SQLITE_ROW)
+            break;
+        on_row = false;
+        if (chunk &&
+            (n >= cfg->chunk_rows || out->len - start >= cfg->chunk_bytes)) {
+            *more = true;
+            break;
+        }
+        if (r->max_rows && r->rows >= r->max_rows)
+            return fail(r, SQLITED_TOO_LARGE,
+                        "the result has more than %" PRIu64 " rows (max_rows)",
+                        r->max_rows);
+        if (pack_row(r, st, ncols, out) != SQLITE_OK)
+            return r->code;
+        if (out->error)
+            return fail_out(r, out);
+        n++;
+        r->rows++;
+        if (r->max_bytes && r->bytes + (out->len - start) > r->max_bytes)
+            return fail(r, SQLITED_TOO_LARGE,
+                        "the result's rows take more than %" PRIu64
+                        " bytes (max_bytes)",
+                        r->max_bytes);
+    }
+    if (!*more && rc != SQLITE_DONE)
+        return fail_sqlite(r, rc);
+    r->bytes += out->len - start;
+    codec_patch_array(out, at, n);
+    return out->error ? fail_out(r, out) : SQLITE_OK;
+}
+
 /* Steps @st to its end. When it has result columns, appends the two map
  * entries "columns" and "rows" to @out. Counts the rows it changed. */
 static int step_all(struct run *r, sqlite3_stmt *st, struct codec_buf *out)
 {
     sqlite3 *db = r->w->db;
     int ncols = sqlite3_column_count(st);
-    size_t rows_at = 0;
-    uint32_t nrows = 0;
     int64_t before = sqlite3_total_changes64(db);
+    bool more;
     int rc;
 
     if (ncols > 0) {
-        codec_pack_cstr(out, "columns");
-        msgpack_pack_array(&out->pk, (size_t)ncols);
-        for (int i = 0; i < ncols; i++) {
-            const char *name = sqlite3_column_name(st, i);
-            if (name == NULL)
-                return fail(r, SQLITE_NOMEM, "out of memory");
-            codec_pack_cstr(out, name);
-        }
-        codec_pack_cstr(out, "rows");
-        rows_at = codec_pack_array_later(out);
-    }
-    for (;;) {
-        r->w->stepping = true;
-        rc = sqlite3_step(st);
-        r->w->stepping = false;
-        if (rc != SQLITE_ROW)
-            break;
-        if (ncols == 0)
-            continue;
-        if (pack_row(r, st, ncols, out) != SQLITE_OK)
+        if (pack_columns(r, st, ncols, out) != SQLITE_OK ||
+            pack_rows(r, st, false, false, &more, out) != SQLITE_OK)
             return r->code;
-        if (out->error)
-            return fail_out(r, out);
-        nrows++;
+    } else {
+        while ((rc = step(r, st)) == SQLITE_ROW)
+            ;
+        if (rc != SQLITE_DONE)
+            return fail_sqlite(r, rc);
     }
-    if (rc != SQLITE_DONE)
-        return fail_sqlite(r, rc);
-    if (ncols > 0)
-        codec_patch_array(out, rows_at, nrows);
     /* sqlite3_changes64() keeps the count of the last INSERT, UPDATE or
      * DELETE, whatever ran since: only trust it when this statement changed
      * something. */
@@ -552,26 +623,98 @@ static void pack_counts(struct run *r, struct codec_buf *out)
     msgpack_pack_int64(&out->pk, sqlite3_last_insert_rowid(r->w->db));
 }
 
+/* In a group, VACUUM cannot run: the job must run again alone. */
+static bool must_run_alone(struct run *r, const char *sql, const char *end)
+{
+    enum rpc_method m = r->job->method;
+    if (!r->w->grouped || (m != RPC_EXEC && m != RPC_QUERY) ||
+        !is_vacuum(sql, end))
+        return false;
+    r->alone = true;
+    fail(r, SQLITED_INTERNAL, "VACUUM runs alone");
+    return true;
+}
+
 /* Prepares the next statement of [*sql, end). Returns SQLITE_OK with *st NULL
- * when only white space and comments are left. In a group, a VACUUM is not
- * prepared: the job must run alone (r->alone). */
+ * when only white space and comments are left. */
 static int prepare(struct run *r, const char **sql, const char *end,
                    sqlite3_stmt **st)
 {
     const char *tail;
-    enum rpc_method m = r->job->method;
     *st = NULL;
-    if (r->w->grouped && (m == RPC_EXEC || m == RPC_QUERY) &&
-        is_vacuum(*sql, end)) {
-        r->alone = true;
-        return fail(r, SQLITED_INTERNAL, "VACUUM runs alone");
-    }
+    if (must_run_alone(r, *sql, end))
+        return r->code;
     int rc =
         sqlite3_prepare_v3(r->w->db, *sql, (int)(end - *sql), 0, st, &tail);
     if (rc != SQLITE_OK)
         return fail_sqlite(r, rc);
     *sql = tail;
     return SQLITE_OK;
+}
+
+/* Prepares the first statement of @req, or takes it from the cache when
+ * the text was seen before. Sets *@tail after it; when only filler follows,
+ * the statement is the whole text and goes back to the cache afterwards
+ * (release()). */
+static int prepare_first(struct run *r, const struct sql_req *req,
+                         sqlite3_stmt **st, const char **tail)
+{
+    struct worker *w = r->w;
+    const char *end = req->sql + req->sql_len;
+
+    *tail = req->sql;
+    if (must_run_alone(r, req->sql, end))
+        return r->code;
+    *st = stmt_cache_take(&w->cache, req->sql, req->sql_len);
+    if (*st != NULL) {
+        stats_add(&w->stats->stmt_cache_hits, 1);
+        *tail = end;
+        return SQLITE_OK;
+    }
+    if (prepare(r, tail, end, st) != SQLITE_OK)
+        return r->code;
+    if (*st != NULL && only_filler(*tail, end))
+        stats_add(&w->stats->stmt_cache_misses, 1);
+    return SQLITE_OK;
+}
+
+/* Done with @st from prepare_first(): keep it when it is @req's whole text. */
+static void release(struct run *r, const struct sql_req *req, sqlite3_stmt *st,
+                    const char *tail)
+{
+    if (st != NULL && only_filler(tail, req->sql + req->sql_len))
+        stmt_cache_put(&r->w->cache, req->sql, req->sql_len, st);
+    else
+        sqlite3_finalize(st);
+}
+
+/* A reader's query: the first chunk of rows goes into the reply; when rows
+ * are left (and a cursor may still be opened), @st stays with them for a
+ * cursor (r->cursor_st) and the reply says "cursor". */
+static void run_chunked(struct run *r, sqlite3_stmt *st)
+{
+    struct codec_buf *out = r->out;
+    struct worker *w = r->w;
+    int ncols = sqlite3_column_count(st);
+    bool more;
+
+    size_t map = codec_pack_map_later(out);
+    if (pack_columns(r, st, ncols, out) != SQLITE_OK)
+        return;
+    /* Reserve a cursor up front; past the limit the result comes whole. */
+    bool chunk = stats_add_below(&w->stats->cursors_open, w->cfg->max_cursors);
+    if (pack_rows(r, st, false, chunk, &more, out) != SQLITE_OK || !more) {
+        if (chunk)
+            stats_sub(&w->stats->cursors_open, 1);
+        if (r->code == 0)
+            codec_patch_map(out, map, 2);
+        return;
+    }
+    r->cursor_st = st;
+    r->cursor_id = atomic_fetch_add(&cursor_ids, 1) + 1;
+    codec_pack_cstr(out, "cursor");
+    msgpack_pack_uint64(&out->pk, r->cursor_id);
+    codec_patch_map(out, map, 3);
 }
 
 /* One statement, the usual case: the reply is encoded straight into r->out. */
@@ -585,6 +728,10 @@ static enum execute_result run_one(struct run *r, const struct sql_req *req,
 
     bool counts = r->w->writer;
     int ncols = sqlite3_column_count(st);
+    if (!counts && ncols > 0 && r->job->method == RPC_QUERY) {
+        run_chunked(r, st);
+        return EXECUTE_DONE;
+    }
     msgpack_pack_map(&r->out->pk, (ncols > 0 ? 2u : 0u) + (counts ? 2u : 0u));
     if (step_all(r, st, r->out) == SQLITE_OK && counts)
         pack_counts(r, r->out);
@@ -606,6 +753,7 @@ static void run_script(struct run *r, const struct sql_req *req,
         int rc = bind_params(r, req, st);
         if (rc == SQLITE_OK && sqlite3_column_count(st) > 0) {
             codec_buf_reset(&rows);
+            r->rows = r->bytes = 0;
             has_rows = true;
         }
         if (rc == SQLITE_OK)
@@ -630,17 +778,17 @@ static void run_script(struct run *r, const struct sql_req *req,
 static enum execute_result run_sql(struct run *r, const struct sql_req *req,
                                    bool one)
 {
-    const char *sql = req->sql, *end = req->sql + req->sql_len;
+    const char *end = req->sql + req->sql_len, *tail;
     sqlite3_stmt *st = NULL;
     enum execute_result result = EXECUTE_DONE;
 
-    if (prepare(r, &sql, end, &st) != SQLITE_OK)
+    if (prepare_first(r, req, &st, &tail) != SQLITE_OK)
         return EXECUTE_DONE;
     if (st == NULL) {
         fail(r, SQLITED_BAD_REQUEST, "no SQL statement in the text");
         return EXECUTE_DONE;
     }
-    if (only_filler(sql, end))
+    if (only_filler(tail, end))
         result = run_one(r, req, st);
     else if (one)
         fail(r, SQLITED_BAD_REQUEST,
@@ -649,11 +797,66 @@ static enum execute_result run_sql(struct run *r, const struct sql_req *req,
         fail(r, SQLITED_BAD_REQUEST,
              "SQL with parameters must be exactly one statement");
     else {
-        run_script(r, req, st, sql, end);
+        run_script(r, req, st, tail, end);
         return EXECUTE_DONE; /* it finalized @st */
     }
-    sqlite3_finalize(st);
+    if (st != r->cursor_st)
+        release(r, req, st, tail);
     return result;
+}
+
+/* explain: the rows of EXPLAIN QUERY PLAN, without its unused column. */
+static void run_explain(struct run *r)
+{
+    static const char prefix[] = "EXPLAIN QUERY PLAN ";
+    const size_t n = sizeof(prefix) - 1;
+    const struct sql_req *req = &r->job->req;
+    struct sql_req plan = *req;
+    sqlite3_stmt *st = NULL;
+    const char *tail;
+    char *sql = malloc(n + req->sql_len);
+    int rc;
+
+    if (sql == NULL) {
+        fail(r, SQLITE_NOMEM, "out of memory");
+        return;
+    }
+    memcpy(sql, prefix, n);
+    memcpy(sql + n, req->sql, req->sql_len);
+    plan.sql = sql;
+    plan.sql_len = (uint32_t)(n + req->sql_len);
+    if (prepare_first(r, &plan, &st, &tail) != SQLITE_OK)
+        goto out;
+    if (st == NULL || !only_filler(tail, plan.sql + plan.sql_len) ||
+        sqlite3_column_count(st) < 4) {
+        fail(r, SQLITED_BAD_REQUEST, "explain takes exactly one statement");
+        goto out;
+    }
+    if (plan.nparams > 0 && bind_params(r, &plan, st) != SQLITE_OK)
+        goto out;
+    msgpack_pack_map(&r->out->pk, 2);
+    codec_pack_cstr(r->out, "columns");
+    msgpack_pack_array(&r->out->pk, 3);
+    codec_pack_cstr(r->out, "id");
+    codec_pack_cstr(r->out, "parent");
+    codec_pack_cstr(r->out, "detail");
+    codec_pack_cstr(r->out, "rows");
+    size_t at = codec_pack_array_later(r->out);
+    uint32_t rows = 0;
+    while ((rc = step(r, st)) == SQLITE_ROW) {
+        const char *detail = (const char *)sqlite3_column_text(st, 3);
+        msgpack_pack_array(&r->out->pk, 3);
+        msgpack_pack_int64(&r->out->pk, sqlite3_column_int64(st, 0));
+        msgpack_pack_int64(&r->out->pk, sqlite3_column_int64(st, 1));
+        codec_pack_cstr(r->out, detail ? detail : "");
+        rows++;
+    }
+    if (rc != SQLITE_DONE)
+        fail_sqlite(r, rc);
+    codec_patch_array(r->out, at, rows);
+out:
+    release(r, &plan, st, tail);
+    free(sql);
 }
 
 /* Reads one parameter list (nil, an array or a map, checked by the loop
@@ -754,12 +957,12 @@ static void run_bulk(struct run *r)
 {
     struct job *job = r->job;
     struct codec_reader sets = job->items;
-    const char *sql = job->req.sql, *end = sql + job->req.sql_len;
-    sqlite3_stmt *st;
+    const char *end = job->req.sql + job->req.sql_len, *tail;
+    sqlite3_stmt *st = NULL;
 
-    if (prepare(r, &sql, end, &st) != SQLITE_OK)
+    if (prepare_first(r, &job->req, &st, &tail) != SQLITE_OK)
         return;
-    if (st == NULL || !only_filler(sql, end) || sqlite3_column_count(st) > 0)
+    if (st == NULL || !only_filler(tail, end) || sqlite3_column_count(st) > 0)
         fail(r, SQLITED_BAD_REQUEST,
              st == NULL ? "no SQL statement in the text"
              : sqlite3_column_count(st) > 0
@@ -775,7 +978,7 @@ static void run_bulk(struct run *r)
             fail_step(r, i);
         sqlite3_reset(st);
     }
-    sqlite3_finalize(st);
+    release(r, &job->req, st, tail);
     if (r->code == 0) {
         msgpack_pack_map(&r->out->pk, 2);
         pack_counts(r, r->out);
@@ -790,6 +993,9 @@ static enum execute_result run(struct run *r)
         return EXECUTE_DONE;
     case RPC_BULK:
         run_bulk(r);
+        return EXECUTE_DONE;
+    case RPC_EXPLAIN:
+        run_explain(r);
         return EXECUTE_DONE;
     default:
         return run_sql(r, &r->job->req, r->job->method == RPC_QUERY);
@@ -822,17 +1028,17 @@ static enum execute_result attempt(struct run *r)
     }
     /* What cannot run inside a transaction (PRAGMA wal_checkpoint) says
      * SQLITE_LOCKED there: in a group, try it again alone. */
-    if (r->alone || (w->grouped && (r->code & 0xff) == SQLITE_LOCKED &&
-                     (r->job->method == RPC_EXEC ||
-                      r->job->method == RPC_QUERY)))
+    if (r->alone ||
+        (w->grouped && (r->code & 0xff) == SQLITE_LOCKED &&
+         (r->job->method == RPC_EXEC || r->job->method == RPC_QUERY)))
         return EXECUTE_ALONE;
     return result;
 }
 
 /* Locks held by another process are waited out by the busy handler;
- * SQLITE_BUSY still comes back when SQLite cannot wait (a snapshot that went stale),
- * and then the whole job is tried again, as long as nothing of it stayed
- * applied. */
+ * SQLITE_BUSY still comes back when SQLite cannot wait (a snapshot that went
+ * stale), and then the whole job is tried again, as long as nothing of it
+ * stayed applied. */
 static bool worth_retrying(const struct run *r)
 {
     return r->code > 0 && (r->code & 0xff) == SQLITE_BUSY &&
@@ -845,12 +1051,121 @@ static void count_timeout(struct worker *w, int code)
         stats_add(&w->stats->timeouts, 1);
 }
 
+/* Gives the rows left in r->cursor_st to a new cursor, with the reader's
+ * connection (and nothing else of it: its cached statements are dropped).
+ * On failure the reserved cursor is given back. */
+static void open_cursor(struct run *r)
+{
+    struct worker *w = r->w;
+    struct cursor *cur = NULL;
+
+    if (r->code == 0 && !atomic_load(&r->job->cancelled))
+        cur = calloc(1, sizeof(*cur));
+    if (cur == NULL) {
+        if (r->code == 0 && !atomic_load(&r->job->cancelled))
+            fail(r, SQLITE_NOMEM, "out of memory opening a cursor");
+        sqlite3_finalize(r->cursor_st);
+        stats_sub(&w->stats->cursors_open, 1);
+        return;
+    }
+    stmt_cache_clear(&w->cache);
+    execute_init(&cur->w, w->db, false, w->cfg, w->stop, w->stats);
+    cur->st = r->cursor_st;
+    cur->id = r->cursor_id;
+    cur->rows = r->rows;
+    cur->bytes = r->bytes;
+    cur->max_rows = r->max_rows;
+    cur->max_bytes = r->max_bytes;
+    w->db = NULL;
+    r->job->cursor = cur;
+    stats_add(&w->stats->cursors_opened, 1);
+}
+
+/* Ends a cursor: its statement and its connection go. */
+static void close_cursor(struct cursor *cur, struct job *job)
+{
+    sqlite3_finalize(cur->st);
+    cur->st = NULL;
+    execute_close(&cur->w);
+    stats_sub(&cur->w.stats->cursors_open, 1);
+    job->cursor_ended = true;
+}
+
+/* Stores the job's reply: the encoding in @out, or r->code's error. */
+static void store_reply(struct run *r, struct codec_buf *out)
+{
+    if (r->code == 0 && out->error)
+        fail_out(r, out);
+    if (r->code != 0) {
+        job_fail_step(r->job, r->code, r->message, r->step);
+        count_timeout(r->w, r->code);
+    } else {
+        free(r->job->reply);
+        r->job->reply = codec_buf_steal(out, &r->job->reply_len);
+    }
+}
+
+/* fetch: the cursor's next chunk. close: the end of it. Either runs on the
+ * cursor's own connection, whichever reader thread takes the job. */
+static void execute_cursor(struct job *job)
+{
+    struct cursor *cur = job->cursor;
+    struct worker *w = &cur->w;
+    struct codec_buf out;
+    bool more = false;
+
+    if (job->method == RPC_CLOSE || atomic_load(&job->cancelled)) {
+        if (job->method == RPC_CLOSE) {
+            close_cursor(cur, job);
+            if (!job->internal)
+                job_reply(job, "\xc0", 1); /* nil */
+        }
+        return;
+    }
+    if (clock_passed(job->deadline, clock_now())) {
+        execute_fail_timeout(w, job);
+        return;
+    }
+    struct run r = {.w = w,
+                    .job = job,
+                    .out = &out,
+                    .step = -1,
+                    .rows = cur->rows,
+                    .bytes = cur->bytes,
+                    .max_rows = cur->max_rows,
+                    .max_bytes = cur->max_bytes};
+    w->current = job;
+    w->deadline = job->deadline;
+    w->timed_out = false;
+    codec_buf_init(&out, w->max_reply);
+    rpc_pack_response_head(&out, job->msgid);
+    size_t map = codec_pack_map_later(&out);
+    codec_pack_cstr(&out, "rows");
+    if (pack_rows(&r, cur->st, true, true, &more, &out) == SQLITE_OK && more) {
+        codec_pack_cstr(&out, "cursor");
+        msgpack_pack_uint64(&out.pk, cur->id);
+    }
+    codec_patch_map(&out, map, more ? 2 : 1);
+    w->current = NULL;
+    w->deadline = 0;
+    cur->rows = r.rows;
+    cur->bytes = r.bytes;
+    if (r.code != 0 || !more)
+        close_cursor(cur, job);
+    store_reply(&r, &out);
+    codec_buf_close(&out);
+}
+
 enum execute_result execute_job(struct worker *w, struct job *job)
 {
     struct codec_buf out;
     struct run r;
     enum execute_result result;
 
+    if (job->method == RPC_FETCH || job->method == RPC_CLOSE) {
+        execute_cursor(job);
+        return EXECUTE_DONE;
+    }
     if (atomic_load(&job->cancelled))
         return EXECUTE_DONE;
     if (clock_passed(job->deadline, clock_now())) {
@@ -862,7 +1177,12 @@ enum execute_result execute_job(struct worker *w, struct job *job)
     w->timed_out = false;
     codec_buf_init(&out, w->max_reply);
     for (int i = 0;; i++) {
-        r = (struct run){.w = w, .job = job, .out = &out, .step = -1};
+        r = (struct run){.w = w,
+                         .job = job,
+                         .out = &out,
+                         .step = -1,
+                         .max_rows = job->max_rows,
+                         .max_bytes = job->max_bytes};
         w->denied[0] = '\0';
         codec_buf_reset(&out);
         rpc_pack_response_head(&out, job->msgid);
@@ -872,23 +1192,19 @@ enum execute_result execute_job(struct worker *w, struct job *job)
     }
     w->current = NULL;
     w->deadline = 0;
+    if (r.code == 0 && out.error)
+        fail_out(&r, &out);
+    if (r.cursor_st != NULL)
+        open_cursor(&r);
 
     if (result == EXECUTE_FORWARD || result == EXECUTE_ALONE ||
         atomic_load(&job->cancelled)) {
         codec_buf_close(&out);
         return result;
     }
-    if (r.code == 0 && out.error)
-        fail_out(&r, &out);
     if (r.code == 0 && result == EXECUTE_LOST)
         fail(&r, SQLITED_INTERNAL, "SQLite rolled the transaction back");
-    if (r.code != 0) {
-        job_fail_step(job, r.code, r.message, r.step);
-        count_timeout(w, r.code);
-    } else {
-        free(job->reply);
-        job->reply = codec_buf_steal(&out, &job->reply_len);
-    }
+    store_reply(&r, &out);
     codec_buf_close(&out);
     return result;
 }

@@ -13,8 +13,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config.h"
 #include "job.h"
 #include "stats.h"
+#include "stmt_cache.h"
 
 /* The daemon's own transaction statements, prepared once on the writer. */
 enum control {
@@ -30,29 +32,36 @@ enum control {
 
 struct worker {
     sqlite3 *db;
-    bool writer;             /* the read-write connection */
+    bool writer; /* the read-write connection */
+    const struct config *cfg;
     size_t max_reply;        /* bytes; a larger result is SQLITED_TOO_LARGE */
+    struct stmt_cache cache; /* of db */
     const atomic_bool *stop; /* set when running statements must end */
     struct stats *stats;
-    struct job *current;     /* the job running now, for the handlers */
-    int64_t deadline;        /* the current job's (clock.h); 0: none */
-    bool timed_out;          /* the progress handler stopped at the deadline */
-    bool stepping;           /* inside sqlite3_step(), for the authorizer */
-    bool internal;           /* running a control statement */
-    bool in_tx;              /* a transaction is open: jobs get savepoints */
-    bool grouped;            /* in a group commit: VACUUM must run alone */
-    int denied_code;         /* what the authorizer's refusal is reported as */
-    char denied[256];        /* why the authorizer last refused, or "" */
+    struct job *current; /* the job running now, for the handlers */
+    int64_t deadline;    /* the current job's (clock.h); 0: none */
+    bool timed_out;      /* the progress handler stopped at the deadline */
+    bool stepping;       /* inside sqlite3_step(), for the authorizer */
+    bool internal;       /* running a control statement */
+    bool in_tx;          /* a transaction is open: jobs get savepoints */
+    bool grouped;        /* in a group commit: VACUUM must run alone */
+    int denied_code;     /* what the authorizer's refusal is reported as */
+    char denied[256];    /* why the authorizer last refused, or "" */
     sqlite3_stmt *control[CONTROL_COUNT]; /* writer only */
 };
 
 /* Prepares @w to run jobs on @db: installs its handlers and, for the writer,
  * prepares the control statements. Returns SQLITE_OK or an error code. */
-int execute_init(struct worker *w, sqlite3 *db, bool writer, size_t max_reply,
-                 const atomic_bool *stop, struct stats *stats);
+int execute_init(struct worker *w, sqlite3 *db, bool writer,
+                 const struct config *cfg, const atomic_bool *stop,
+                 struct stats *stats);
 
 /* Finalizes the worker's statements and closes its connection. */
 void execute_close(struct worker *w);
+
+/* Gives a reader whose connection went to a cursor a new one. Returns
+ * SQLITE_OK or an error, with a message in @err. */
+int execute_reopen(struct worker *w, char *err, size_t errlen);
 
 enum execute_result {
     EXECUTE_DONE,    /* job->reply holds the answer (NULL: nobody waits) */
@@ -64,11 +73,14 @@ enum execute_result {
                         back the whole open transaction with it */
 };
 
-/* Runs @job (query, exec, batch or bulk) on @w's connection and stores the
- * encoded response, success or error, in job->reply. Inside a transaction
- * (w->in_tx) the job runs in its own savepoint, so a failed job leaves
- * nothing behind. A job that was cancelled gets no reply; one whose deadline
- * has passed gets SQLITED_TIMEOUT without running. */
+/* Runs @job (query, exec, batch, bulk, explain; on a reader also fetch and
+ * close, which use their cursor's connection) on @w's connection and stores
+ * the encoded response, success or error, in job->reply. A reader's query
+ * whose rows do not fit one chunk opens a cursor (job->cursor) and gives it
+ * the reader's connection: w->db is then NULL until execute_reopen(). Inside a
+ * transaction (w->in_tx) the job runs in its own savepoint, so a failed job
+ * leaves nothing behind. A job that was cancelled gets no reply; one whose
+ * deadline has passed gets SQLITED_TIMEOUT without running. */
 enum execute_result execute_job(struct worker *w, struct job *job);
 
 /* Runs control statement @c. BEGIN IMMEDIATE and COMMIT wait for locks held

@@ -43,8 +43,7 @@ static void job_store(struct job *job, struct codec_buf *b)
     codec_buf_close(b);
 }
 
-void job_fail_step(struct job *job, int code, const char *message,
-                   int64_t step)
+void job_fail_step(struct job *job, int code, const char *message, int64_t step)
 {
     struct codec_buf b;
     codec_buf_init(&b, 0);
@@ -126,8 +125,7 @@ struct job *job_queue_take_all(struct job_queue *q)
     return jobs;
 }
 
-struct job *job_queue_wait_all(struct job_queue *q, int64_t until,
-                               bool *closed)
+struct job *job_queue_wait_all(struct job_queue *q, int64_t until, bool *closed)
 {
     struct timespec ts = {.tv_sec = until / 1000000000,
                           .tv_nsec = until % 1000000000};
@@ -135,8 +133,7 @@ struct job *job_queue_wait_all(struct job_queue *q, int64_t until,
     while (q->head == NULL && !q->closed && !q->woken) {
         if (until == 0)
             pthread_cond_wait(&q->cond, &q->mutex);
-        else if (pthread_cond_timedwait(&q->cond, &q->mutex, &ts) ==
-                 ETIMEDOUT)
+        else if (pthread_cond_timedwait(&q->cond, &q->mutex, &ts) == ETIMEDOUT)
             break;
     }
     struct job *jobs = q->head;

@@ -17,6 +17,7 @@
 #include "rpc.h"
 
 struct conn;
+struct cursor;
 
 /* One statement's SQL and parameters, pointing into a job's message. */
 struct sql_req {
@@ -36,17 +37,21 @@ struct job {
     uint32_t msgid;
     char *msg; /* the request's bytes, owned; the pointers below point in */
     size_t msg_len;
-    struct sql_req req;         /* query, exec; bulk: its sql alone */
-    struct codec_reader items;  /* batch: the steps; bulk: the sets */
+    struct sql_req req;        /* query, exec; bulk: its sql alone */
+    struct codec_reader items; /* batch: the steps; bulk: the sets */
     uint32_t nitems;
-    bool atomic;                /* batch: all or nothing */
-    bool immediate;             /* begin: BEGIN IMMEDIATE */
-    bool alone;                 /* must run outside any transaction (VACUUM) */
-    bool internal;              /* rollback: the daemon's own, on a close */
-    uint32_t timeout_ms;        /* 0: no deadline */
-    int64_t deadline;           /* clock_now() value; 0: none */
-    uint64_t tx;                /* the transaction it runs in; 0: none.
-                                   begin: set by the writer to the new id */
+    bool atomic;         /* batch: all or nothing */
+    bool immediate;      /* begin: BEGIN IMMEDIATE */
+    bool alone;          /* must run outside any transaction (VACUUM) */
+    bool internal;       /* rollback: the daemon's own, on a close */
+    uint32_t timeout_ms; /* 0: no deadline */
+    int64_t deadline;    /* clock_now() value; 0: none */
+    uint64_t tx;         /* the transaction it runs in; 0: none.
+                            begin: set by the writer to the new id */
+    uint64_t max_rows, max_bytes; /* query: limits on the result; 0: none */
+    struct cursor *cursor;        /* fetch, close: the cursor; query: the one
+                                     a reader opened for the rest of its rows */
+    bool cursor_ended;            /* fetch, close: the cursor is finished */
 
     /* Set by the writer for the loop thread: the connection's transaction
      * opened (begin) or ended (commit, rollback, expiry). */

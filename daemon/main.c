@@ -1,6 +1,7 @@
 /* sqlited: serve one SQLite database to local clients over a Unix socket. */
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "config.h"
 #include "log.h"
@@ -20,6 +21,16 @@ int main(int argc, char **argv)
     /* A client that hangs up while we write must cost an EPIPE, not the
      * process. */
     signal(SIGPIPE, SIG_IGN);
+
+    /* Each client is a file descriptor: allow as many as the hard limit
+     * does (systemd's default soft limit of 1024 would cap
+     * --max-connections below its own default). */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
+        nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
 
     int status = EXIT_FAILURE;
     if (server_init(&server, &cfg) == 0 && server_run(&server) == 0)

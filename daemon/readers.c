@@ -4,6 +4,8 @@
 #include <stdlib.h>
 
 #include "db.h"
+#include "log.h"
+#include "sqlited.h"
 
 struct reader_arg {
     struct readers *rd;
@@ -18,6 +20,14 @@ static void *reader_main(void *arg)
 
     free(arg);
     while ((job = job_queue_pop(&rd->queue)) != NULL) {
+        char err[256];
+        /* The last query gave this reader's connection to a cursor. */
+        if (w->db == NULL && execute_reopen(w, err, sizeof(err)) != 0) {
+            log_error("reader: %s", err);
+            job_fail(job, SQLITED_INTERNAL, err);
+            rd->done(job, rd->done_arg);
+            continue;
+        }
         if (execute_job(w, job) == EXECUTE_FORWARD)
             writer_submit(rd->writer, job);
         else
@@ -28,7 +38,8 @@ static void *reader_main(void *arg)
 
 int readers_start(struct readers *rd, const struct config *cfg,
                   struct writer *writer, const atomic_bool *stop,
-                  struct stats *stats, job_done_fn *done, void *done_arg, char *err, size_t errlen)
+                  struct stats *stats, job_done_fn *done, void *done_arg,
+                  char *err, size_t errlen)
 {
     *rd =
         (struct readers){.writer = writer, .done = done, .done_arg = done_arg};
@@ -53,8 +64,7 @@ int readers_start(struct readers *rd, const struct config *cfg,
             free(arg);
             goto fail;
         }
-        execute_init(&rd->workers[i], db, false, cfg->max_message_size, stop,
-                     stats);
+        execute_init(&rd->workers[i], db, false, cfg, stop, stats);
         *arg = (struct reader_arg){.rd = rd, .w = &rd->workers[i]};
         if (pthread_create(&rd->threads[i], NULL, reader_main, arg)) {
             snprintf(err, errlen, "cannot start reader thread %u", i);

@@ -242,7 +242,7 @@ static int encode_hello(struct server *s, const char *sqlite_version)
     codec_pack_cstr(&b, "sqlite_version");
     codec_pack_cstr(&b, sqlite_version);
     codec_pack_cstr(&b, "limits");
-    msgpack_pack_map(&b.pk, 7);
+    msgpack_pack_map(&b.pk, 10);
     codec_pack_cstr(&b, "max_message_size");
     msgpack_pack_uint64(&b.pk, s->limits.max_message);
     codec_pack_cstr(&b, "max_depth");
@@ -257,6 +257,12 @@ static int encode_hello(struct server *s, const char *sqlite_version)
     msgpack_pack_uint32(&b.pk, s->cfg->timeout_ms);
     codec_pack_cstr(&b, "tx_idle_timeout_ms");
     msgpack_pack_uint32(&b.pk, s->cfg->tx_idle_timeout_ms);
+    codec_pack_cstr(&b, "chunk_rows");
+    msgpack_pack_uint32(&b.pk, s->cfg->chunk_rows);
+    codec_pack_cstr(&b, "chunk_bytes");
+    msgpack_pack_uint64(&b.pk, s->cfg->chunk_bytes);
+    codec_pack_cstr(&b, "cursor_idle_timeout_ms");
+    msgpack_pack_uint32(&b.pk, s->cfg->cursor_idle_timeout_ms);
     if (b.error == CODEC_BUF_OK)
         s->hello = codec_buf_steal(&b, &s->hello_len);
     codec_buf_close(&b);
@@ -310,8 +316,8 @@ int server_init(struct server *s, const struct config *cfg)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = writer_start(&s->writer, cfg, &s->stop, &s->stats, on_job_done,
-                          s, err, sizeof(err));
+    int rc = writer_start(&s->writer, cfg, &s->stop, &s->stats, on_job_done, s,
+                          err, sizeof(err));
     if (rc == 0)
         rc = readers_start(&s->readers, cfg, &s->writer, &s->stop, &s->stats,
                            on_job_done, s, err, sizeof(err));

@@ -5,6 +5,7 @@
 #define SQLITED_STATS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* X(field): each is reported by `stats` under its own name. */
@@ -17,7 +18,13 @@
     X(tx_begun)                                                                \
     X(tx_committed)                                                            \
     X(tx_rolled_back)                                                          \
-    X(tx_expired)
+    X(tx_expired)                                                              \
+    X(stmt_cache_hits)                                                         \
+    X(stmt_cache_misses)                                                       \
+    X(cursors_opened)                                                          \
+    X(cursors_expired)                                                         \
+    X(cursors_open)                                                            \
+    X(connections_refused)
 
 #define STATS_FIELD(name) atomic_uint_fast64_t name;
 struct stats {
@@ -33,10 +40,28 @@ static inline void stats_add(atomic_uint_fast64_t *counter, uint64_t n)
 static inline void stats_max(atomic_uint_fast64_t *counter, uint64_t n)
 {
     uint_fast64_t old = atomic_load_explicit(counter, memory_order_relaxed);
-    while (old < n && !atomic_compare_exchange_weak_explicit(
-                          counter, &old, n, memory_order_relaxed,
-                          memory_order_relaxed))
+    while (old < n &&
+           !atomic_compare_exchange_weak_explicit(
+               counter, &old, n, memory_order_relaxed, memory_order_relaxed))
         ;
+}
+
+static inline void stats_sub(atomic_uint_fast64_t *counter, uint64_t n)
+{
+    atomic_fetch_sub_explicit(counter, n, memory_order_relaxed);
+}
+
+/* Adds one unless that would reach @limit; returns whether it did. */
+static inline bool stats_add_below(atomic_uint_fast64_t *counter,
+                                   uint64_t limit)
+{
+    uint_fast64_t old = atomic_load_explicit(counter, memory_order_relaxed);
+    do {
+        if (old >= limit)
+            return false;
+    } while (!atomic_compare_exchange_weak_explicit(
+        counter, &old, old + 1, memory_order_relaxed, memory_order_relaxed));
+    return true;
 }
 
 static inline uint64_t stats_get(atomic_uint_fast64_t *counter)

@@ -44,8 +44,7 @@ static void pending_prepend(struct writer *wr, struct job *jobs)
 }
 
 /* Unlinks @job, which follows @prev (NULL: it is the head). */
-static void pending_remove(struct writer *wr, struct job *prev,
-                           struct job *job)
+static void pending_remove(struct writer *wr, struct job *prev, struct job *job)
 {
     if (prev)
         prev->next = job->next;
@@ -97,14 +96,14 @@ static void reply_int(struct job *job, int64_t value)
 /* ------------------------------------------------------------ transactions
  */
 
-__attribute__((format(printf, 2, 3))) static void
-tx_end(struct writer *wr, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void tx_end(struct writer *wr,
+                                                         const char *fmt, ...)
 {
     uint64_t id = wr->tx.id;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(wr->ended[id % WRITER_ENDED].why,
-              sizeof(wr->ended[0].why), fmt, ap);
+    vsnprintf(wr->ended[id % WRITER_ENDED].why, sizeof(wr->ended[0].why), fmt,
+              ap);
     va_end(ap);
     wr->ended[id % WRITER_ENDED].id = id;
     execute_rollback(&wr->worker);
@@ -118,8 +117,7 @@ static void tx_answer_gone(struct writer *wr, struct job *job)
     uint64_t id = job->tx;
     if (id > wr->last_tx) {
         fail(job, SQLITED_BAD_REQUEST,
-             "there is no transaction %" PRIu64 "; begin returns the id",
-             id);
+             "there is no transaction %" PRIu64 "; begin returns the id", id);
         return;
     }
     job->ended_tx = true;
@@ -241,10 +239,14 @@ static bool serve_tx(struct writer *wr)
                  job->tx);
         } else if (job->tx != 0) {
             tx_answer_gone(wr, job);
-        } else if (job->method == RPC_BEGIN && job->conn == wr->tx.owner) {
+        } else if (job->conn == wr->tx.owner) {
+            /* It would wait for its own connection's transaction. */
             fail(job, SQLITED_BAD_REQUEST,
-                 "this connection already has transaction %" PRIu64
-                 " open; commit or roll it back first",
+                 job->method == RPC_BEGIN
+                     ? "this connection already has transaction %" PRIu64
+                       " open; commit or roll it back first"
+                     : "this connection has transaction %" PRIu64
+                       " open; send its writes with the option tx",
                  wr->tx.id);
         } else if (clock_passed(job->deadline, now)) {
             execute_fail_timeout(&wr->worker, job);
@@ -502,8 +504,7 @@ int writer_start(struct writer *wr, const struct config *cfg,
         .done = done, .done_arg = done_arg, .cfg = cfg, .stats = stats};
     if (db_open_writer(cfg, &db, err, errlen) != SQLITE_OK)
         return -1;
-    if (execute_init(&wr->worker, db, true, cfg->max_message_size, stop,
-                     stats) != SQLITE_OK) {
+    if (execute_init(&wr->worker, db, true, cfg, stop, stats) != SQLITE_OK) {
         snprintf(err, errlen, "cannot prepare the writer's statements: %s",
                  sqlite3_errmsg(db));
         goto fail_db;

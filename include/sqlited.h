@@ -3,7 +3,9 @@
  * sqlited is a local daemon that owns one SQLite database; programs reach it
  * through a Unix socket instead of opening the file themselves. This library
  * hides the wire protocol (MessagePack-RPC, see protocol/PROTOCOL.md): open a
- * connection, run SQL with bound parameters, walk the rows of the result.
+ * connection, run SQL with bound parameters, walk the rows of the result; run
+ * several statements at once (batches, bulk inserts) or inside an interactive
+ * transaction, with deadlines.
  *
  * Error model. Every call that can fail returns an int:
  *   0        success;
@@ -23,7 +25,8 @@
  * not internally locked: use it from one thread at a time. It may move between
  * threads. Use one connection per thread for parallel work; the daemon runs
  * reads from different connections in parallel. sqlited_strerror() and
- * parameter lists not shared between threads are safe everywhere.
+ * parameter lists and batches not shared between threads are safe
+ * everywhere.
  *
  * Memory. The library never aborts on out-of-memory; it returns -ENOMEM.
  * Inputs are borrowed for the duration of the call; nothing keeps a pointer
@@ -149,9 +152,11 @@ SQLITED_API unsigned sqlited_max_params(sqlited *db);
 /* Runs @sql on the daemon's writer connection.
  *
  * Without parameters (@params NULL or empty) @sql may hold several statements,
- * run in order (a schema script); the first that fails stops the script, and
- * the statements before it stay applied unless the script wraps itself in
- * BEGIN ... COMMIT. With parameters, @sql must be exactly one statement.
+ * run in order (a schema script); the first that fails stops the script. With
+ * parameters, @sql must be exactly one statement. A call is atomic: when any
+ * of its statements fails, nothing of it is applied. Transaction control in
+ * SQL (BEGIN, COMMIT, SAVEPOINT ...) is refused with SQLITED_BAD_REQUEST: use
+ * sqlited_batch_run() or sqlited_begin() instead.
  *
  * If @rows is not NULL, *@rows receives the result (close it with
  * sqlited_rows_close()): the rows of the last statement that returns rows,
@@ -191,7 +196,10 @@ SQLITED_API const char *sqlited_errname(sqlited *db);
 SQLITED_API const char *sqlited_errmsg(sqlited *db);
 
 /* Rows changed by, and the rowid of the last INSERT of, the last successful
- * sqlited_exec() or writing sqlited_query() on @db (0 before any). */
+ * sqlited_exec(), writing sqlited_query(), sqlited_batch_run() or
+ * sqlited_exec_many() on @db (0 before any). For a batch or a bulk call,
+ * changes is the total over its steps or sets, and the rowid is that of the
+ * last step or set that succeeded. */
 SQLITED_API int64_t sqlited_changes(sqlited *db);
 SQLITED_API int64_t sqlited_last_insert_rowid(sqlited *db);
 
@@ -281,6 +289,214 @@ SQLITED_API double sqlited_column_double(const sqlited_rows *rows, int i);
 SQLITED_API const char *sqlited_column_text(const sqlited_rows *rows, int i);
 SQLITED_API const void *sqlited_column_blob(const sqlited_rows *rows, int i);
 SQLITED_API size_t sqlited_column_bytes(const sqlited_rows *rows, int i);
+
+/* ----------------------------------------------------------------- deadlines
+ */
+
+/* Sets the deadline the daemon gives every later sqlited_exec(),
+ * sqlited_query(), sqlited_batch_run() and sqlited_exec_many() on @db:
+ * @timeout_ms milliseconds from when the daemon reads the request; 0 means
+ * none; -1 (the initial state) sends nothing, so the daemon's default applies
+ * (its --timeout, 30 s unless configured). A request whose deadline passes
+ * before or while it runs fails with SQLITED_TIMEOUT and has no effect; the
+ * connection stays usable. Inside a transaction, SQLite may then end the
+ * whole transaction (later calls get SQLITED_TX_EXPIRED).
+ *
+ * The deadline is the daemon's: the library itself waits for the answer
+ * without limit. sqlited_begin(), sqlited_commit() and sqlited_rollback()
+ * carry no deadline.
+ *
+ * Returns 0, or SQLITED_EMISUSE (NULL @db, or @timeout_ms below -1 or above
+ * 86400000, one day), which leaves the setting as it was. */
+SQLITED_API int sqlited_set_timeout(sqlited *db, int timeout_ms);
+
+/* ------------------------------------------------- interactive transactions
+ *
+ * sqlited_begin() opens a transaction on the daemon's writer connection and
+ * remembers its id in @db. Until sqlited_commit() or sqlited_rollback(),
+ * every sqlited_exec(), sqlited_query(), sqlited_batch_run() and
+ * sqlited_exec_many() on @db runs inside it, in the order sent, and sees its
+ * uncommitted changes; other connections do not see them, and their writes
+ * wait until it ends. A call that fails inside the transaction is rolled back
+ * alone; the transaction stays open.
+ *
+ * The daemon ends a transaction by itself when it stays idle longer than its
+ * tx_idle_timeout_ms (5 s by default), when SQLite aborts it (a timed-out or
+ * interrupted write, a full disk), and when the connection closes. The next
+ * call then fails with SQLITED_TX_EXPIRED, whose message says why; any call
+ * answered so forgets the transaction (sqlited_tx_id() returns 0), so
+ * sqlited_begin() works again. Keep transactions short: while one is open,
+ * every other client's writes wait.
+ */
+
+enum sqlited_tx_mode {
+    SQLITED_TX_DEFERRED = 0,  /* BEGIN DEFERRED: locks on the first write */
+    SQLITED_TX_IMMEDIATE = 1, /* BEGIN IMMEDIATE: takes the write lock now */
+};
+
+/* Opens a transaction in @mode, one of enum sqlited_tx_mode (the two differ
+ * only towards other processes that open the database file directly).
+ *
+ * Returns 0 with the transaction open; SQLITED_EMISUSE without sending
+ * anything (NULL @db, an unknown @mode, or a transaction already open on
+ * @db); or an error from the daemon with the connection still usable and no
+ * transaction open. SQLITED_ECLOSED, SQLITED_EPROTO and negated errno values
+ * other than -ENOMEM mean the connection is broken. */
+SQLITED_API int sqlited_begin(sqlited *db, int mode);
+
+/* End the open transaction: sqlited_commit() applies its changes, durably,
+ * before it returns 0; sqlited_rollback() discards them.
+ *
+ * Whatever the outcome, the transaction is over afterwards and @db forgets
+ * it: if COMMIT itself fails (a deferred foreign key, say), the daemon rolls
+ * the transaction back and sqlited_commit() returns that error. The one
+ * exception is -ENOMEM with the connection still usable: the request could
+ * not be built, nothing was sent, and the transaction is still open.
+ *
+ * Returns 0; SQLITED_EMISUSE (NULL @db, or no transaction open); a code from
+ * the daemon (SQLITED_TX_EXPIRED when it had already ended the transaction),
+ * with the connection usable; or SQLITED_ECLOSED, SQLITED_EPROTO or a negated
+ * errno for a broken connection, whose transaction the daemon rolls back. */
+SQLITED_API int sqlited_commit(sqlited *db);
+SQLITED_API int sqlited_rollback(sqlited *db);
+
+/* The id of the transaction open on @db, a positive integer; 0 when none is
+ * (or @db is NULL). */
+SQLITED_API int64_t sqlited_tx_id(sqlited *db);
+
+/* The body of a transaction for sqlited_transaction(): returns 0 to commit,
+ * anything else to roll back. It must not end the transaction itself. */
+typedef int sqlited_tx_fn(sqlited *db, void *arg);
+
+/* Runs @fn(@db, @arg) inside a transaction opened in @mode: begins, calls
+ * @fn, then commits when it returns 0 and rolls back otherwise.
+ *
+ * Returns what sqlited_begin() returns when that fails (@fn is not called);
+ * else, when @fn returned 0, what sqlited_commit() returns; else @fn's return
+ * value, after the rollback. In that last case sqlited_errcode() and
+ * sqlited_errmsg() describe @fn's failure, not the rollback: the error of the
+ * call in @fn that failed when @fn returns its code, else a message naming
+ * @fn's return value. A rollback that finds the transaction already ended
+ * (SQLITED_TX_EXPIRED) is not an error here. SQLITED_EMISUSE also means NULL
+ * @db or @fn, or that @fn returned 0 but the transaction had ended inside it
+ * (@fn committed it, rolled it back, or ignored a SQLITED_TX_EXPIRED):
+ * nothing more was committed. */
+SQLITED_API int sqlited_transaction(sqlited *db, int mode, sqlited_tx_fn *fn,
+                                    void *arg);
+
+/* ------------------------------------------------------------------ batches
+ *
+ * A batch is a list of statements sent as one request and run in order on
+ * the writer: by default atomically, all or nothing, like a transaction that
+ * costs one round trip. Build it with sqlited_batch_add(), run it with
+ * sqlited_batch_run(), then read each step's outcome. The results of the last
+ * run stay in the batch until the next run, sqlited_batch_clear() or
+ * sqlited_batch_close(); a batch may be run again, on any connection. A
+ * batch does not refer to a connection; like a parameter list, it must not
+ * be used from two threads at once.
+ */
+typedef struct sqlited_batch sqlited_batch;
+
+/* Stores a new, empty batch in *@out and returns 0; or stores NULL and
+ * returns -ENOMEM, or SQLITED_EMISUSE for NULL @out. */
+SQLITED_API int sqlited_batch_open(sqlited_batch **out);
+/* Frees the batch. Accepts NULL. */
+SQLITED_API void sqlited_batch_close(sqlited_batch *b);
+/* Removes every step and the results of the last run, keeping the memory for
+ * reuse. Accepts NULL. */
+SQLITED_API void sqlited_batch_clear(sqlited_batch *b);
+
+/* Appends a step: one statement @sql (exactly one when @params has values,
+ * else a script as for sqlited_exec()) and its @params (may be NULL). Both
+ * are copied; the batch keeps no reference to them. Returns 0, -ENOMEM,
+ * SQLITED_EMISUSE (NULL @b or @sql), or SQLITED_TOO_LARGE (the batch holds
+ * UINT32_MAX steps already); after a failure the batch is unchanged. */
+SQLITED_API int sqlited_batch_add(sqlited_batch *b, const char *sql,
+                                  const sqlited_params *params);
+
+/* Number of steps in @b (0 for NULL). */
+SQLITED_API unsigned sqlited_batch_count(const sqlited_batch *b);
+
+/* With this flag every step runs in its own savepoint: a failed step is
+ * rolled back alone and the following steps still run. */
+#define SQLITED_BATCH_NONATOMIC 1
+
+/* Runs every step of @b on @db, in order, in one request (inside @db's
+ * transaction if one is open, with its deadline if one is set).
+ *
+ * Atomic (@flags 0): every step must succeed, or nothing of the batch is
+ * applied. Returns 0, or the failed step's code with a message that starts
+ * "step N: " (N 0-based) in sqlited_errmsg(); sqlited_batch_failed_step()
+ * then names the step (a deadline that passes while a step runs fails that
+ * step). A failure of the request as a whole (a deadline that passed before
+ * it started, a refused option) returns its code with
+ * sqlited_batch_failed_step() -1.
+ *
+ * SQLITED_BATCH_NONATOMIC: returns 0 once the request was carried out, even
+ * when some steps failed; check each with sqlited_batch_step_rc(). Inside a
+ * transaction, a step whose failure makes SQLite end the transaction fails
+ * the whole request, as an atomic step would.
+ *
+ * After 0, sqlited_changes() is the total over the steps and
+ * sqlited_last_insert_rowid() that of the last step that succeeded.
+ *
+ * Errors: SQLITED_EMISUSE (NULL @db or @b, an empty batch, unknown @flags)
+ * and SQLITED_TOO_LARGE (more steps than the daemon's max_items, or a
+ * request larger than sqlited_max_message_size()) are found before anything
+ * is sent; codes from the daemon leave the connection usable; -ENOMEM is
+ * either found before sending or, with the batch applied, while keeping its
+ * results, which are then lost; SQLITED_ECLOSED, SQLITED_EPROTO and other
+ * negated errno values mean the connection is broken, as for
+ * sqlited_exec(). */
+SQLITED_API int sqlited_batch_run(sqlited *db, sqlited_batch *b, int flags);
+
+/* After a run that failed in a step (see sqlited_batch_run()): that step's
+ * 0-based index. Otherwise -1 (also for NULL). */
+SQLITED_API int sqlited_batch_failed_step(const sqlited_batch *b);
+
+/* The outcome of step @i (0-based) in the last run: 0, or its error code,
+ * with its message from sqlited_batch_step_errmsg() (owned by @b, valid until
+ * the next run, clear or close; NULL when the step did not fail). After a
+ * run that failed in a step, that step reports its code and the others 0
+ * (they ran and were rolled back, or never ran); before any run, all report
+ * 0.
+ * Returns SQLITED_ERANGE when @i is not a step of @b, SQLITED_EMISUSE for
+ * NULL @b. */
+SQLITED_API int sqlited_batch_step_rc(const sqlited_batch *b, unsigned i);
+SQLITED_API const char *sqlited_batch_step_errmsg(const sqlited_batch *b,
+                                                  unsigned i);
+
+/* Stores in *@out a new sqlited_rows holding the result of step @i of the
+ * last run: its columns and rows (INSERT ... RETURNING, a SELECT), changes
+ * and last_insert_rowid. The caller closes it; it does not refer to @b.
+ * Returns 0; the step's own code when it failed; SQLITED_EMISUSE (NULL
+ * arguments, or the step has no result: no run yet, the run failed, or the
+ * step was added since); SQLITED_ERANGE (@i is not a step of @b); -ENOMEM.
+ * On failure *@out is NULL. */
+SQLITED_API int sqlited_batch_step_rows(sqlited_batch *b, unsigned i,
+                                        sqlited_rows **out);
+
+/* --------------------------------------------------------------------- bulk
+ */
+
+/* Runs the one statement @sql once per parameter set, prepared once (the
+ * executemany of Python's sqlite3): for imports. @values is a positional
+ * list holding the sets end to end, @per_set values each, so
+ * sqlited_params_count(@values) / @per_set sets. @sql must return no rows.
+ *
+ * The call is atomic: when a set fails, nothing is applied, and the error's
+ * message starts with "step N: ", N the 0-based index of the set. On success
+ * sqlited_changes() is the total over all sets and
+ * sqlited_last_insert_rowid() that of the last insert.
+ *
+ * Returns 0; SQLITED_EMISUSE (NULL @db, @sql or @values, a named list, an
+ * empty list, @per_set 0 or not dividing the count) or SQLITED_TOO_LARGE
+ * (more sets, or values in a set, than the daemon's max_items, or a request
+ * larger than sqlited_max_message_size()) without sending anything; other
+ * errors as for sqlited_exec(). */
+SQLITED_API int sqlited_exec_many(sqlited *db, const char *sql,
+                                  const sqlited_params *values,
+                                  unsigned per_set);
 
 #ifdef __cplusplus
 }

@@ -865,3 +865,18 @@ void codec_patch_array(struct codec_buf *b, size_t offset, uint32_t n)
     p[3] = (uint8_t)(n >> 8);
     p[4] = (uint8_t)n;
 }
+
+size_t codec_pack_map_later(struct codec_buf *b)
+{
+    static const char head = (char)0x80;
+    size_t offset = b->len;
+
+    codec_buf_append(b, &head, 1);
+    return offset;
+}
+
+void codec_patch_map(struct codec_buf *b, size_t offset, uint8_t n)
+{
+    if (offset < b->len && n < 16)
+        b->data[offset] = (char)(0x80 | n);
+}

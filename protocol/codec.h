@@ -206,5 +206,8 @@ void codec_pack_cstr(struct codec_buf *b, const char *s);
  */
 size_t codec_pack_array_later(struct codec_buf *b);
 void codec_patch_array(struct codec_buf *b, size_t offset, uint32_t n);
+/* The same for a small map (fixmap: at most 15 pairs). */
+size_t codec_pack_map_later(struct codec_buf *b);
+void codec_patch_map(struct codec_buf *b, size_t offset, uint8_t n);
 
 #endif /* SQLITED_CODEC_H */

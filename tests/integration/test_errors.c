@@ -473,11 +473,12 @@ Test(errors, result_over_max_message_size)
     cr_assert_null(rows);
     rc = sqlited_query(db, "SELECT length(randomblob(100000))", NULL, &rows);
     assert_error(rc, SQLITE_TOOBIG, "SQLITE_TOOBIG", "too big");
-    /* Many small rows adding up over the limit, too. */
-    rc = sqlited_query(db,
-                       "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + "
-                       "1 FROM c WHERE x < 10000) SELECT x, 'padding' FROM c",
-                       NULL, &rows);
+    /* Many small rows adding up over the limit, too, where results are not
+     * sent in chunks (exec). */
+    rc = sqlited_exec(db,
+                      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + "
+                      "1 FROM c WHERE x < 10000) SELECT x, 'padding' FROM c",
+                      NULL, &rows);
     assert_error(rc, SQLITED_TOO_LARGE, "SQLITED_TOO_LARGE", "larger");
     assert_usable();
     rc = sqlited_query(db, "SELECT length(randomblob(60000))", NULL, &rows);

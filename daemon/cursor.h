@@ -1,0 +1,53 @@
+/* A cursor: the rest of a large query result, read chunk by chunk.
+ *
+ * A reader that fills a chunk with rows still to come hands its connection,
+ * with the statement stopped on the next row, to a new cursor (and opens a
+ * fresh connection for itself), so that a client reading slowly pins no
+ * reader thread. From then on, `fetch` jobs step the cursor on any reader
+ * thread, one job at a time. The loop thread keeps each cursor in its
+ * connection's list, closes it when idle too long or when the connection
+ * goes, and frees it once a reader has closed its database connection.
+ */
+#ifndef SQLITED_CURSOR_H
+#define SQLITED_CURSOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "execute.h"
+
+struct conn;
+
+struct cursor {
+    /* The worker side, used by one reader thread at a time. */
+    struct worker w;  /* the cursor's own database connection */
+    sqlite3_stmt *st; /* stopped on the row the next chunk starts with */
+    uint64_t rows, bytes;         /* sent so far */
+    uint64_t max_rows, max_bytes; /* the query's limits; 0: none */
+
+    /* The loop side. */
+    uint64_t id;
+    struct conn *conn;
+    struct cursor *next; /* in the connection's list */
+    uv_timer_t idle;
+    bool busy;    /* a fetch or close job has it */
+    bool closing; /* end it once the running fetch is back */
+};
+
+/* A reader opened @cur for @c's query: keep it, and start its idle timer. */
+void cursor_register(struct conn *c, struct cursor *cur);
+
+/* Returns @c's open cursor @id, or NULL. */
+struct cursor *cursor_find(struct conn *c, uint64_t id);
+
+/* Ends @cur: drops it from its connection's list and has a reader close it
+ * (now, or when its running fetch is back) through @job, the client's close
+ * request, or with no @job through one of the daemon's own. @expired counts
+ * it as closed for idling. */
+void cursor_end(struct cursor *cur, struct job *job, bool expired);
+
+/* A fetch or close job on @job->cursor came back from the reader. */
+void cursor_job_done(struct job *job);
+
+#endif /* SQLITED_CURSOR_H */
