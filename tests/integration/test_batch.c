@@ -39,9 +39,12 @@ static void call(uint32_t msgid, struct reply *rep)
 }
 
 /* Sends each of @n malformed requests that @pack appends (case c as
- * msgid c + 1), and expects SQLITED_BAD_REQUEST for each. */
+ * msgid c + 1), and expects SQLITED_BAD_REQUEST for each; cases
+ * @stepped_from to @stepped_to - 1 are a bad second step, which the error
+ * must name. */
 static void expect_bad_requests(void (*pack)(uint32_t msgid, uint32_t c),
-                                uint32_t n)
+                                uint32_t n, uint32_t stepped_from,
+                                uint32_t stepped_to)
 {
     for (uint32_t c = 0; c < n; c++) {
         struct reply rep;
@@ -52,6 +55,12 @@ static void expect_bad_requests(void (*pack)(uint32_t msgid, uint32_t c),
                      (long long)rep.code, rep.name, rep.message);
         harness_assert_error(&rep, SQLITED_BAD_REQUEST, "SQLITED_BAD_REQUEST",
                              NULL);
+        if (c >= stepped_from && c < stepped_to) {
+            cr_assert(rep.has_step && rep.step == 1,
+                      "case %u: the error does not name step 1", c);
+            cr_assert_eq(strncmp(rep.message, "step 1: ", 8), 0,
+                         "case %u: message '%s'", c, rep.message);
+        }
         reply_free(&rep);
     }
 }
@@ -387,19 +396,20 @@ Test(batch, non_atomic_applies_the_other_steps)
 
 /* Appends batch request @msgid, malformed in the way of case @c (0 to
  * BAD_BATCHES - 1). Cases FIRST_BAD_STEP and later have a valid first
- * step. */
-enum { FIRST_BAD_STEP = 4, BAD_BATCHES = 11 };
+ * step; those before END_BAD_STEP a malformed second one. */
+enum { FIRST_BAD_STEP = 4, END_BAD_STEP = 9, BAD_BATCHES = 11 };
 static void pack_bad_batch(uint32_t msgid, uint32_t c)
 {
     msgpack_packer *pk = &conn.b.pk;
-    if (c >= FIRST_BAD_STEP && c < 9) {
+    if (c >= FIRST_BAD_STEP && c < END_BAD_STEP) {
         /* [[valid step, bad step]] */
         harness_pack_request(&conn.b, msgid, "batch", 1);
         msgpack_pack_array(pk, 2);
         pack_insert_step(1);
-    } else if (c >= 9) {
+    } else if (c >= END_BAD_STEP) {
         /* [[valid step], bad params after it] */
-        harness_pack_request(&conn.b, msgid, "batch", c == 9 ? 2 : 3);
+        harness_pack_request(&conn.b, msgid, "batch",
+                             c == END_BAD_STEP ? 2 : 3);
         msgpack_pack_array(pk, 1);
         pack_insert_step(1);
     } else {
@@ -454,7 +464,8 @@ static void pack_bad_batch(uint32_t msgid, uint32_t c)
  * first step is not applied. */
 Test(batch, bad_shapes_are_refused)
 {
-    expect_bad_requests(pack_bad_batch, BAD_BATCHES);
+    expect_bad_requests(pack_bad_batch, BAD_BATCHES, FIRST_BAD_STEP,
+                        END_BAD_STEP);
     cr_assert_eq(count_rows(), 0);
     /* The connection goes on. */
     static const int64_t xs[] = {1};
@@ -559,6 +570,8 @@ Test(bulk, failing_set_applies_nothing)
     pack_bulk(1, "INSERT INTO t(x) VALUES (?)", 1000, 1, 700, -7);
     struct reply rep;
     expect_unique_failure_at(1, 700, &rep);
+    cr_assert_eq(strncmp(rep.message, "step 700: ", 10), 0,
+                 "message '%s' does not start with 'step 700: '", rep.message);
     reply_free(&rep);
     cr_assert_eq(count_rows(), 1);
 
@@ -640,6 +653,6 @@ static void pack_bad_bulk(uint32_t msgid, uint32_t c)
 
 Test(bulk, bad_shapes_are_refused)
 {
-    expect_bad_requests(pack_bad_bulk, BAD_BULKS);
+    expect_bad_requests(pack_bad_bulk, BAD_BULKS, 0, 0);
     cr_assert_eq(count_rows(), 0);
 }

@@ -118,6 +118,26 @@ Test(deadline, slow_write_times_out)
     harness_raw_close(&other);
 }
 
+/* A batch whose deadline passes in one of its steps fails whole, with an
+ * error that names the step. */
+Test(deadline, slow_batch_step_times_out)
+{
+    static const char *const steps[] = {"INSERT INTO t(x) VALUES (10)",
+                                        ENDLESS_WRITE};
+    int64_t sent = harness_now_ms();
+    harness_pack_batch_sql(&conn.b, 1, steps, 2, WITHIN(200));
+    harness_send_buf(conn.fd, &conn.b);
+    struct reply rep;
+    harness_read_reply(&conn.r, &rep);
+    cr_assert_lt(harness_now_ms() - sent, PROMPT_MS);
+    cr_assert_eq(rep.msgid, 1);
+    harness_assert_error(&rep, SQLITED_TIMEOUT, "SQLITED_TIMEOUT", "step 1: ");
+    cr_assert(rep.has_step && rep.step == 1, "the error does not name step 1");
+    reply_free(&rep);
+    assert_carries_on(&conn);
+    cr_assert_eq(harness_query_int(db, "SELECT count(*) FROM t"), 0);
+}
+
 /* A write whose deadline passes while it waits (here behind an interactive
  * transaction) is answered SQLITED_TIMEOUT at its deadline and never
  * runs. */

@@ -321,6 +321,55 @@ Test(tx, other_readers_do_not_wait)
     cr_assert_eq(harness_query_int(other, "SELECT sum(x) FROM t"), 2);
 }
 
+/* A write the owner sends without tx while its transaction is open would
+ * wait for that transaction to end: it is refused at once, and the
+ * transaction goes on. Its reads without tx run outside, on a reader. */
+Test(tx, own_write_outside_the_transaction_is_refused)
+{
+    int64_t tx = harness_raw_begin(&a, NULL);
+    harness_raw_exec(&a, "INSERT INTO t(x) VALUES (1)", IN_TX(tx));
+    struct reply rep;
+    harness_raw_sql(&a, "exec", "INSERT INTO t(x) VALUES (2)", NULL, &rep);
+    harness_assert_error(&rep, SQLITED_BAD_REQUEST, "SQLITED_BAD_REQUEST",
+                         NULL);
+    reply_free(&rep);
+    cr_assert_eq(harness_raw_query_int(&a, "SELECT count(*) FROM t", NULL), 0);
+    harness_raw_exec(&a, "INSERT INTO t(x) VALUES (3)", IN_TX(tx));
+    harness_raw_end_ok(&a, "commit", tx);
+    cr_assert_eq(harness_query_int(other, "SELECT sum(x) FROM t"), 4);
+}
+
+/* A request inside a transaction that times out while it only reads
+ * leaves the transaction open; one that times out while writing makes
+ * SQLite roll the whole transaction back, and the next request learns
+ * so. */
+Test(tx, timeout_inside_the_transaction)
+{
+    int64_t tx = harness_raw_begin(&a, NULL);
+    const struct harness_options o = {
+        .tx = tx, .has_timeout = true, .timeout_ms = 200};
+    harness_raw_exec(&a, "INSERT INTO t(x) VALUES (1)", IN_TX(tx));
+    struct reply rep;
+    harness_raw_sql(&a, "query", HARNESS_ENDLESS_SQL, &o, &rep);
+    harness_assert_error(&rep, SQLITED_TIMEOUT, "SQLITED_TIMEOUT", NULL);
+    reply_free(&rep);
+    cr_assert_eq(harness_raw_query_int(&a, "SELECT count(*) FROM t", IN_TX(tx)),
+                 1, "a read that timed out ended the transaction");
+
+    harness_raw_sql(&a, "exec",
+                    "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+                    "FROM c WHERE i < 1000000000) "
+                    "INSERT INTO t(x) SELECT count(*) FROM c",
+                    &o, &rep);
+    harness_assert_error(&rep, SQLITED_TIMEOUT, "SQLITED_TIMEOUT", NULL);
+    reply_free(&rep);
+    assert_expired(&a, tx, "INSERT INTO t(x) VALUES (5)", NULL);
+    cr_assert_eq(others_count(), 0);
+    /* The writer is free for others. */
+    harness_exec(other, "INSERT INTO t(x) VALUES (6)");
+    cr_assert_eq(others_count(), 1);
+}
+
 /* One open transaction per connection. */
 Test(tx, second_begin_is_refused)
 {
