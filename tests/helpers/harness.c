@@ -35,7 +35,7 @@ static int remaining_ms(int64_t deadline)
     return left < 0 ? 0 : (int)left;
 }
 
-static void sleep_ms(int ms)
+void harness_sleep_ms(int ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000,
                           .tv_nsec = (long)(ms % 1000) * 1000000};
@@ -312,7 +312,7 @@ int daemon_wait(struct daemon *d, int timeout_ms)
         }
         if (remaining_ms(deadline) == 0)
             return -1;
-        sleep_ms(5);
+        harness_sleep_ms(5);
     }
 }
 
@@ -518,7 +518,7 @@ void harness_run(const char *const *argv, const char *stdin_data,
             waitpid(pid, &status, 0);
             break;
         }
-        sleep_ms(5);
+        harness_sleep_ms(5);
     }
     o->status = timed_out ? -1 : status_code(status);
     o->out = cout.data ? cout.data : calloc(1, 1);
@@ -566,12 +566,81 @@ bool harness_wait_gone(const char *path, int timeout_ms)
     while (lstat(path, &st) == 0) {
         if (remaining_ms(deadline) == 0)
             return false;
-        sleep_ms(5);
+        harness_sleep_ms(5);
     }
     return errno == ENOENT;
 }
 
 /* ------------------------------------------------------------ libsqlited */
+
+/* One insert of (w->id, @seq); returns 0 or the failed call's code. */
+static int writer_insert(struct harness_writer *w, sqlited *db,
+                         sqlited_params *p, int seq)
+{
+    sqlited_params_clear(p);
+    if (sqlited_params_add_int64(p, NULL, w->id) ||
+        sqlited_params_add_int64(p, NULL, seq)) {
+        snprintf(w->failure, sizeof(w->failure), "client %d: params", w->id);
+        return SQLITED_EMISUSE;
+    }
+    int rc;
+    if (w->as_query) {
+        sqlited_rows *rows = NULL;
+        rc = sqlited_query(db, w->sql, p, &rows);
+        sqlited_rows_close(rows);
+    } else {
+        rc = sqlited_exec(db, w->sql, p, NULL);
+    }
+    if (rc != 0)
+        snprintf(w->failure, sizeof(w->failure), "client %d: row %d: %d %s: %s",
+                 w->id, seq, rc, sqlited_errname(db), sqlited_errmsg(db));
+    else if (sqlited_changes(db) != 1)
+        snprintf(w->failure, sizeof(w->failure),
+                 "client %d: row %d: %lld "
+                 "changes",
+                 w->id, seq, (long long)sqlited_changes(db));
+    return rc != 0 ? rc : sqlited_changes(db) != 1 ? SQLITED_EPROTO : 0;
+}
+
+static void *writer_main(void *arg)
+{
+    struct harness_writer *w = arg;
+    sqlited *db = NULL;
+    sqlited_params *p = NULL;
+    w->rc = sqlited_open(w->sock_path, HARNESS_IO_TIMEOUT_MS, &db);
+    if (w->rc != 0) {
+        snprintf(w->failure, sizeof(w->failure), "client %d: open: %d %s",
+                 w->id, w->rc, sqlited_strerror(w->rc));
+        return NULL;
+    }
+    w->rc = sqlited_params_open(&p);
+    if (w->rc != 0)
+        snprintf(w->failure, sizeof(w->failure), "client %d: params_open: %d",
+                 w->id, w->rc);
+    for (int seq = 0; w->rc == 0 && seq < w->count; seq++) {
+        w->rc = writer_insert(w, db, p, seq);
+        if (w->rc == 0)
+            __atomic_store_n(&w->acked, seq + 1, __ATOMIC_RELEASE);
+    }
+    sqlited_params_close(p);
+    sqlited_close(db);
+    return NULL;
+}
+
+void harness_writer_start(struct harness_writer *w)
+{
+    cr_assert_eq(pthread_create(&w->thread, NULL, writer_main, w), 0);
+}
+
+void harness_writer_join(struct harness_writer *w)
+{
+    pthread_join(w->thread, NULL);
+}
+
+int harness_writer_acked(struct harness_writer *w)
+{
+    return __atomic_load_n(&w->acked, __ATOMIC_ACQUIRE);
+}
 
 sqlited *harness_connect(struct daemon *d)
 {
@@ -832,6 +901,21 @@ void harness_raw_close(struct harness_raw *c)
     c->is_open = false;
 }
 
+sqlited *harness_start_with_raw(struct daemon *d, struct harness_raw *c,
+                                const char *const *extra_args)
+{
+    sqlited *db = harness_start_connected(d, extra_args);
+    harness_raw_open(c, d);
+    return db;
+}
+
+void harness_cleanup_with_raw(struct daemon *d, sqlited **db,
+                              struct harness_raw *c)
+{
+    harness_raw_close(c);
+    harness_cleanup_connected(d, db);
+}
+
 static void copy_str(char *dst, size_t cap, const char *s, uint32_t len)
 {
     size_t n = len < cap - 1 ? len : cap - 1;
@@ -889,6 +973,13 @@ static int parse_error_object(struct codec_reader *r, struct reply *rep,
                 return -1;
             }
             copy_str(rep->message, sizeof(rep->message), v.v.s.ptr, v.v.s.len);
+        } else if (key_len == 4 && memcmp(key, "step", 4) == 0) {
+            if (v.type != CODEC_INT) {
+                snprintf(why, why_len, "error step is not an integer");
+                return -1;
+            }
+            rep->step = v.v.i;
+            rep->has_step = true;
         }
     }
     if (!has_code) {
@@ -965,13 +1056,19 @@ int harness_parse_reply(char *msg, size_t len, struct reply *rep, char *why,
 
 void harness_read_reply(struct harness_reader *r, struct reply *rep)
 {
+    harness_read_reply_within(r, HARNESS_IO_TIMEOUT_MS, rep);
+}
+
+void harness_read_reply_within(struct harness_reader *r, int timeout_ms,
+                               struct reply *rep)
+{
     char *msg = NULL;
     size_t len = 0;
     char why[128];
 
     memset(rep, 0, sizeof(*rep));
-    int rc = harness_read_message(r, HARNESS_IO_TIMEOUT_MS, &msg, &len);
-    cr_assert_eq(rc, 1, "no reply from the daemon: %s",
+    int rc = harness_read_message(r, timeout_ms, &msg, &len);
+    cr_assert_eq(rc, 1, "no reply from the daemon within %d ms: %s", timeout_ms,
                  rc == 0 ? "end of stream" : strerror(-rc));
     if (harness_parse_reply(msg, len, rep, why, sizeof(why)) != 0) {
         char *hex = harness_hex(msg, len);
@@ -1057,4 +1154,227 @@ char *harness_hex(const void *data, size_t len)
         k += (size_t)sprintf(out + k, "...");
     out[k] = '\0';
     return out;
+}
+
+void harness_read_error(struct codec_reader *r, struct reply *err)
+{
+    char why[128];
+    memset(err, 0, sizeof(*err));
+    struct codec_reader at = *r;
+    if (parse_error_object(r, err, why, sizeof(why)) != 0) {
+        char *hex = harness_hex(at.p, (size_t)(at.end - at.p));
+        cr_assert_fail("malformed error object (%s): %s", why, hex);
+    }
+}
+
+void harness_assert_error(const struct reply *rep, int64_t code,
+                          const char *name, const char *text)
+{
+    cr_assert(rep->is_error, "msgid %u: expected %s, got success", rep->msgid,
+              name);
+    cr_assert_eq(rep->code, code, "msgid %u: code %lld (%s: %s), expected %lld",
+                 rep->msgid, (long long)rep->code, rep->name, rep->message,
+                 (long long)code);
+    cr_assert(rep->has_primary, "the error has no primary code");
+    cr_assert_eq(rep->primary, code < 0 ? code : (code & 0xff),
+                 "primary %lld for code %lld", (long long)rep->primary,
+                 (long long)code);
+    cr_assert_str_eq(rep->name, name);
+    cr_assert_str_neq(rep->message, "", "%s without a message", name);
+    if (text)
+        cr_assert_not_null(strstr(rep->message, text),
+                           "message '%s' lacks '%s'", rep->message, text);
+}
+
+int64_t harness_result_int(struct codec_reader map, const char *key)
+{
+    struct codec_reader v;
+    int64_t i;
+    cr_assert(harness_map_find(map, key, &v), "no \"%s\" in the result", key);
+    cr_assert_eq(codec_read_int64(&v, &i), 0, "\"%s\" is not an integer", key);
+    return i;
+}
+
+/* ----------------------------------------------------- write path methods */
+
+void harness_pack_options(struct codec_buf *b, const struct harness_options *o)
+{
+    size_t n = o ? (size_t)o->has_timeout + (o->tx != 0) + o->has_atomic : 0;
+    if (n == 0) {
+        msgpack_pack_nil(&b->pk);
+        return;
+    }
+    msgpack_pack_map(&b->pk, n);
+    if (o->has_timeout) {
+        codec_pack_cstr(b, "timeout_ms");
+        msgpack_pack_int64(&b->pk, o->timeout_ms);
+    }
+    if (o->tx != 0) {
+        codec_pack_cstr(b, "tx");
+        msgpack_pack_int64(&b->pk, o->tx);
+    }
+    if (o->has_atomic) {
+        codec_pack_cstr(b, "atomic");
+        if (o->atomic)
+            msgpack_pack_true(&b->pk);
+        else
+            msgpack_pack_false(&b->pk);
+    }
+}
+
+void harness_pack_sql_options(struct codec_buf *b, uint32_t msgid,
+                              const char *method, const char *sql,
+                              const struct harness_options *o)
+{
+    harness_pack_request(b, msgid, method, 3);
+    codec_pack_cstr(b, sql);
+    msgpack_pack_nil(&b->pk);
+    harness_pack_options(b, o);
+}
+
+void harness_pack_batch_sql(struct codec_buf *b, uint32_t msgid,
+                            const char *const *sqls, uint32_t n,
+                            const struct harness_options *o)
+{
+    harness_pack_request(b, msgid, "batch", 2);
+    msgpack_pack_array(&b->pk, n);
+    for (uint32_t i = 0; i < n; i++) {
+        msgpack_pack_array(&b->pk, 1);
+        codec_pack_cstr(b, sqls[i]);
+    }
+    harness_pack_options(b, o);
+}
+
+void harness_pack_begin(struct codec_buf *b, uint32_t msgid, const char *mode)
+{
+    harness_pack_request(b, msgid, "begin", mode ? 1 : 0);
+    if (mode)
+        codec_pack_cstr(b, mode);
+}
+
+void harness_pack_tx_end(struct codec_buf *b, uint32_t msgid,
+                         const char *method, int64_t tx)
+{
+    harness_pack_request(b, msgid, method, 1);
+    msgpack_pack_int64(&b->pk, tx);
+}
+
+void harness_raw_call(struct harness_raw *c, uint32_t msgid, struct reply *rep)
+{
+    harness_send_buf(c->fd, &c->b);
+    harness_read_reply(&c->r, rep);
+    cr_assert_eq(rep->kind, 1,
+                 "expected the response to %u, got a "
+                 "notification (%s: %s)",
+                 msgid, rep->name, rep->message);
+    cr_assert_eq(rep->msgid, msgid, "expected the response to %u, got %u",
+                 msgid, rep->msgid);
+}
+
+void harness_raw_sql(struct harness_raw *c, const char *method, const char *sql,
+                     const struct harness_options *o, struct reply *rep)
+{
+    uint32_t msgid = ++c->last_msgid;
+    harness_pack_sql_options(&c->b, msgid, method, sql, o);
+    harness_raw_call(c, msgid, rep);
+}
+
+int64_t harness_raw_exec(struct harness_raw *c, const char *sql,
+                         const struct harness_options *o)
+{
+    struct reply rep;
+    harness_raw_sql(c, "exec", sql, o, &rep);
+    cr_assert_not(rep.is_error, "exec(%s): %s: %s", sql, rep.name, rep.message);
+    int64_t changes = harness_result_int(rep.result, "changes");
+    reply_free(&rep);
+    return changes;
+}
+
+int64_t harness_raw_query_int(struct harness_raw *c, const char *sql,
+                              const struct harness_options *o)
+{
+    struct reply rep;
+    harness_raw_sql(c, "query", sql, o, &rep);
+    cr_assert_not(rep.is_error, "query(%s): %s: %s", sql, rep.name,
+                  rep.message);
+    int64_t v = harness_reply_int(&rep);
+    reply_free(&rep);
+    return v;
+}
+
+int64_t harness_raw_begin(struct harness_raw *c, const char *mode)
+{
+    struct reply rep;
+    int64_t tx;
+    uint32_t msgid = ++c->last_msgid;
+    harness_pack_begin(&c->b, msgid, mode);
+    harness_raw_call(c, msgid, &rep);
+    cr_assert_not(rep.is_error, "begin: %s: %s", rep.name, rep.message);
+    struct codec_reader res = rep.result;
+    cr_assert_eq(codec_read_int64(&res, &tx), 0,
+                 "begin did not answer an integer");
+    cr_assert_gt(tx, 0, "begin answered the id %lld", (long long)tx);
+    reply_free(&rep);
+    return tx;
+}
+
+void harness_raw_tx_end(struct harness_raw *c, const char *method, int64_t tx,
+                        struct reply *rep)
+{
+    uint32_t msgid = ++c->last_msgid;
+    harness_pack_tx_end(&c->b, msgid, method, tx);
+    harness_raw_call(c, msgid, rep);
+}
+
+void harness_raw_end_ok(struct harness_raw *c, const char *method, int64_t tx)
+{
+    struct reply rep;
+    struct codec_value v;
+    harness_raw_tx_end(c, method, tx, &rep);
+    cr_assert_not(rep.is_error, "%s(%lld): %s: %s", method, (long long)tx,
+                  rep.name, rep.message);
+    struct codec_reader res = rep.result;
+    cr_assert(codec_read(&res, &v) == 0 && v.type == CODEC_NIL,
+              "%s answered a result other than nil", method);
+    reply_free(&rep);
+}
+
+void harness_assert_no_reply(struct harness_reader *r, int ms, const char *what)
+{
+    char *msg = NULL;
+    size_t len = 0;
+    int rc = harness_read_message(r, ms, &msg, &len);
+    if (rc == 1) {
+        char *hex = harness_hex(msg, len);
+        cr_assert_fail("%s: answered within %d ms: %s", what, ms, hex);
+    }
+    cr_assert_eq(rc, -ETIMEDOUT, "%s: %s", what,
+                 rc == 0 ? "the daemon closed the connection" : strerror(-rc));
+}
+
+void harness_stats(struct daemon *d, struct harness_stats *s)
+{
+    static const struct {
+        const char *key;
+        size_t offset;
+    } keys[] = {
+#define KEY(name) {#name, offsetof(struct harness_stats, name)}
+        KEY(groups),       KEY(group_requests), KEY(group_max),
+        KEY(busy_retries), KEY(timeouts),       KEY(tx_begun),
+        KEY(tx_committed), KEY(tx_rolled_back), KEY(tx_expired),
+#undef KEY
+    };
+    struct harness_raw c = {0};
+    struct reply rep;
+    harness_raw_open(&c, d);
+    harness_pack_request(&c.b, 1, "stats", 0);
+    harness_raw_call(&c, 1, &rep);
+    cr_assert_not(rep.is_error, "stats: %s: %s", rep.name, rep.message);
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        int64_t v = harness_result_int(rep.result, keys[i].key);
+        cr_assert_geq(v, 0, "stats: %s is %lld", keys[i].key, (long long)v);
+        memcpy((char *)s + keys[i].offset, &v, sizeof(v));
+    }
+    reply_free(&rep);
+    harness_raw_close(&c);
 }

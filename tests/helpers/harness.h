@@ -16,6 +16,7 @@
 #ifndef SQLITED_TEST_HARNESS_H
 #define SQLITED_TEST_HARNESS_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +38,12 @@
 #define HARNESS_SLOW_SQL                                                       \
     "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "          \
     "WHERE x < 3000000) SELECT count(*) FROM c"
+
+/* Counts to a billion: minutes of work, so for any test it runs until a
+ * deadline or an interrupt ends it. Its one value would be 1000000000. */
+#define HARNESS_ENDLESS_SQL                                                    \
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "          \
+    "WHERE x < 1000000000) SELECT count(*) FROM c"
 
 /* A daemon under test and the directory it lives in. Zero-initialise it
  * (static storage does); daemon_cleanup() accepts one never started. */
@@ -133,6 +140,37 @@ long harness_status_kb(pid_t pid, const char *field);
 bool harness_wait_gone(const char *path, int timeout_ms);
 
 /* ------------------------------------------------------------ libsqlited */
+
+/* A client thread: its own libsqlited connection, on which it inserts the
+ * rows (id, seq) for seq = 0, 1, ... @count - 1, one request at a time, with
+ * @sql, a statement of two positional parameters. It stops at the first
+ * call that fails. Criterion's assertions belong to the test's main thread,
+ * so the thread only records what happened; the main thread reads @acked
+ * (atomically) while it runs, and the rest after harness_writer_join().
+ * Zero-initialise it and set the inputs. */
+struct harness_writer {
+    /* inputs */
+    const char *sock_path;
+    const char *sql;
+    int id;
+    int count;
+    bool as_query; /* send with sqlited_query(): a write the daemon passes on
+                      to its writer */
+    /* outputs */
+    int acked;         /* rows acknowledged: seq 0 .. acked - 1 (atomic) */
+    int rc;            /* the failed call's code; 0 when all @count went in */
+    char failure[256]; /* what failed, "" when nothing did */
+    pthread_t thread;
+};
+
+/* Starts @w's thread; fails the test if it cannot be created. */
+void harness_writer_start(struct harness_writer *w);
+
+/* Waits for @w's thread to finish. */
+void harness_writer_join(struct harness_writer *w);
+
+/* @w->acked, read atomically while the thread runs. */
+int harness_writer_acked(struct harness_writer *w);
 
 /* sqlited_open() on the daemon's socket with a timeout; fails the test
  * unless it succeeds. */
@@ -233,6 +271,7 @@ struct harness_raw {
     int fd;
     struct harness_reader r;
     struct codec_buf b;
+    uint32_t last_msgid; /* the last msgid the harness_raw_* calls chose */
 };
 
 /* harness_raw_connect() to @d, with a reader on the socket and an empty
@@ -242,6 +281,17 @@ void harness_raw_open(struct harness_raw *c, struct daemon *d);
 /* Frees the buffer and the reader, and closes the socket. Safe to call on
  * a connection never opened, and more than once. */
 void harness_raw_close(struct harness_raw *c);
+
+/* harness_start_connected(), plus a raw connection @c to the same daemon:
+ * the fixture of suites that speak both. Returns the libsqlited
+ * connection. */
+sqlited *harness_start_with_raw(struct daemon *d, struct harness_raw *c,
+                                const char *const *extra_args);
+
+/* Undoes harness_start_with_raw(): harness_raw_close(@c), then
+ * harness_cleanup_connected(@d, @db). */
+void harness_cleanup_with_raw(struct daemon *d, sqlited **db,
+                              struct harness_raw *c);
 
 /* A decoded response or error notification from the daemon. */
 struct reply {
@@ -256,6 +306,8 @@ struct reply {
     bool has_primary;
     char name[64];
     char message[1024];
+    bool has_step; /* batch and bulk errors: the index of the failed step */
+    int64_t step;
     /* Responses: on the result value. Notifications: on params[0]. */
     struct codec_reader result;
 };
@@ -265,6 +317,11 @@ struct reply {
  * whose error objects are {code, primary, name, message}. Fails the test on
  * end of stream, timeout, or a message of another shape. */
 void harness_read_reply(struct harness_reader *r, struct reply *rep);
+
+/* harness_read_reply() waiting at most @timeout_ms: for an answer that must
+ * come sooner than something else could have caused it. */
+void harness_read_reply_within(struct harness_reader *r, int timeout_ms,
+                               struct reply *rep);
 
 /* Decodes @msg[0..len) (which @rep takes over, freed by reply_free()) as
  * harness_read_reply() does. Returns 0, or -1 with a reason in @why. */
@@ -291,10 +348,121 @@ bool harness_map_find(struct codec_reader map, const char *key,
 /* Reads a string value and compares it with @want. */
 bool harness_read_str_eq(struct codec_reader *r, const char *want);
 
+/* Reads the error object {code, primary, name, message, step?} at @r into
+ * the error fields of @err (zeroed first; is_error set), moving @r past it:
+ * the entries of a batch's "errors", say. Fails the test on another
+ * shape. */
+void harness_read_error(struct codec_reader *r, struct reply *err);
+
+/* Fails the test unless @rep carries an error with @code and @name, a
+ * primary code that agrees (code & 0xff, or code itself for sqlited's
+ * negative codes), and a message that holds @text (NULL: any non-empty
+ * message). Case matters in @text. */
+void harness_assert_error(const struct reply *rep, int64_t code,
+                          const char *name, const char *text);
+
+/* With @map on a map, the integer under @key; fails the test when the key
+ * is missing or its value is not an integer. */
+int64_t harness_result_int(struct codec_reader map, const char *key);
+
+/* ----------------------------------------------------- write path methods */
+
+/* Options of query, exec, batch and bulk (PROTOCOL.md, Options). Only what
+ * is set is sent; a compound literal names the ones a call needs:
+ * &(struct harness_options){.tx = id, .has_timeout = true, .timeout_ms = 200}.
+ */
+struct harness_options {
+    bool has_timeout;
+    int64_t timeout_ms;
+    int64_t tx; /* 0: not sent */
+    bool has_atomic;
+    bool atomic;
+};
+
+/* Appends @o as an options map, or nil when @o is NULL or sets nothing. */
+void harness_pack_options(struct codec_buf *b, const struct harness_options *o);
+
+/* Appends [0, msgid, method, [sql, nil, options]]: query or exec without
+ * parameters, with options @o (may be NULL). */
+void harness_pack_sql_options(struct codec_buf *b, uint32_t msgid,
+                              const char *method, const char *sql,
+                              const struct harness_options *o);
+
+/* Appends [0, msgid, "batch", [steps, options]] whose steps are [sql] for
+ * each of @sqls[0..n), with options @o (may be NULL). */
+void harness_pack_batch_sql(struct codec_buf *b, uint32_t msgid,
+                            const char *const *sqls, uint32_t n,
+                            const struct harness_options *o);
+
+/* Appends [0, msgid, "begin", [mode]] ([] when @mode is NULL). */
+void harness_pack_begin(struct codec_buf *b, uint32_t msgid, const char *mode);
+
+/* Appends [0, msgid, method, [tx]]: "commit" or "rollback". */
+void harness_pack_tx_end(struct codec_buf *b, uint32_t msgid,
+                         const char *method, int64_t tx);
+
+/* Sends the request(s) collected in @c->b and reads the next message,
+ * which must be the response to @msgid. */
+void harness_raw_call(struct harness_raw *c, uint32_t msgid, struct reply *rep);
+
+/* Packs and runs @sql with @method and options @o (may be NULL) on @c and
+ * stores the response in @rep, whatever it is. */
+void harness_raw_sql(struct harness_raw *c, const char *method, const char *sql,
+                     const struct harness_options *o, struct reply *rep);
+
+/* Runs @sql with exec and options @o (may be NULL) on @c; fails the test
+ * unless it succeeds. Returns its "changes". */
+int64_t harness_raw_exec(struct harness_raw *c, const char *sql,
+                         const struct harness_options *o);
+
+/* Runs @sql with query and options @o on @c, expecting one integer back as
+ * harness_reply_int() does. */
+int64_t harness_raw_query_int(struct harness_raw *c, const char *sql,
+                              const struct harness_options *o);
+
+/* begin on @c with @mode (NULL: the default); fails the test unless it
+ * answers a positive transaction id, which it returns. */
+int64_t harness_raw_begin(struct harness_raw *c, const char *mode);
+
+/* Runs @method ("commit" or "rollback") on transaction @tx and stores the
+ * response in @rep. */
+void harness_raw_tx_end(struct harness_raw *c, const char *method, int64_t tx,
+                        struct reply *rep);
+
+/* commit or rollback of @tx on @c; fails the test unless the result is
+ * nil. */
+void harness_raw_end_ok(struct harness_raw *c, const char *method, int64_t tx);
+
+/* Fails the test if a message arrives on @r within @ms: for a request that
+ * must still be waiting. (A bound from below, so it cannot fail because the
+ * machine is slow.) */
+void harness_assert_no_reply(struct harness_reader *r, int ms,
+                             const char *what);
+
+/* The daemon's `stats` counters (PROTOCOL.md). */
+struct harness_stats {
+    int64_t groups;
+    int64_t group_requests;
+    int64_t group_max;
+    int64_t busy_retries;
+    int64_t timeouts;
+    int64_t tx_begun;
+    int64_t tx_committed;
+    int64_t tx_rolled_back;
+    int64_t tx_expired;
+};
+
+/* Calls stats on a fresh raw connection to @d and fills @s; fails the test
+ * unless every counter above is there, a non-negative integer. */
+void harness_stats(struct daemon *d, struct harness_stats *s);
+
 /* Hex dump of @data for assertion messages (malloc'd). */
 char *harness_hex(const void *data, size_t len);
 
 /* Milliseconds on a monotonic clock. */
 int64_t harness_now_ms(void);
+
+/* Sleeps @ms milliseconds, signals or not. Thread-safe. */
+void harness_sleep_ms(int ms);
 
 #endif /* SQLITED_TEST_HARNESS_H */
