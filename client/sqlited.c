@@ -6,6 +6,10 @@
  * transport failure (EOF, a socket errno, bytes that are not a valid reply)
  * leaves the stream at an unknown position, so it breaks the connection for
  * good; an error answered by the daemon does not.
+ *
+ * A large query result streams: the rows object holds one chunk, and while
+ * the daemon keeps the rest behind a cursor it holds on to its connection
+ * to fetch the next chunk (rows_fetch()).
  */
 #include "sqlited.h"
 
@@ -84,17 +88,24 @@ struct sqlited {
 
     int timeout_ms; /* sent as option timeout_ms when >= 0 */
     int64_t tx_id;  /* the open interactive transaction, 0 when none */
+
+    /* Results whose cursor is open on this connection: sqlited_close()
+     * detaches them, so that none is left pointing at a freed handle. */
+    sqlited_rows *streams;
 };
 
-enum rows_state { ROWS_BEFORE, ROWS_ON_ROW, ROWS_DONE, ROWS_BAD };
+enum rows_state { ROWS_BEFORE, ROWS_ON_ROW, ROWS_DONE, ROWS_FAILED };
 
+/* A result is read one chunk at a time: the first comes with the query's
+ * answer, each further one with the answer to a fetch on the cursor that
+ * the daemon keeps for the rest. Only the current chunk is held. */
 struct sqlited_rows {
-    char *data; /* private copy of the result map; readers point into it */
-    size_t len;
+    char *data;   /* private copy of the current chunk; readers point into it */
     char **names; /* ncols NUL-terminated names, one allocation */
     int ncols;
-    uint64_t nrows;
-    uint64_t index;           /* rows consumed so far */
+    uint64_t nrows;           /* rows in the current chunk */
+    uint64_t index;           /* of those, rows consumed so far */
+    uint64_t received;        /* rows of every chunk so far */
     struct codec_reader next; /* on the array header of row @index */
     int64_t changes;
     int64_t last_insert_rowid;
@@ -102,6 +113,14 @@ struct sqlited_rows {
     char *text;                 /* NUL-terminated copies of its TEXT values */
     size_t text_cap;
     enum rows_state state;
+    int failed; /* ROWS_FAILED: what every later sqlited_rows_next() returns */
+
+    /* The daemon's cursor on the rest of the result, 0 when there is none.
+     * While it may be open, @db is its connection (NULL once that is
+     * closed) and the rows are in db->streams. */
+    uint64_t cursor;
+    sqlited *db;
+    sqlited_rows *stream_prev, *stream_next;
 };
 
 /* ------------------------------------------------------------------ codes */
@@ -533,6 +552,59 @@ static int read_key(struct codec_reader *r, const char **k, uint32_t *len)
     return codec_skip(r) ? -1 : 1;
 }
 
+/* ------------------------------------------------------------- streams */
+
+/* Puts @rows, whose result continues in cursor @cursor, in @db's list of
+ * streams. */
+static void rows_attach(sqlited_rows *rows, sqlited *db, uint64_t cursor)
+{
+    rows->cursor = cursor;
+    rows->db = db;
+    rows->stream_prev = NULL;
+    rows->stream_next = db->streams;
+    if (db->streams)
+        db->streams->stream_prev = rows;
+    db->streams = rows;
+}
+
+/* Takes @rows out of its connection's list of streams: from now on it
+ * does not refer to the connection. */
+static void rows_detach(sqlited_rows *rows)
+{
+    sqlited *db = rows->db;
+
+    if (!db)
+        return;
+    if (rows->stream_prev)
+        rows->stream_prev->stream_next = rows->stream_next;
+    else
+        db->streams = rows->stream_next;
+    if (rows->stream_next)
+        rows->stream_next->stream_prev = rows->stream_prev;
+    rows->stream_prev = rows->stream_next = NULL;
+    rows->db = NULL;
+}
+
+/* Sends close [@id] for a cursor that is abandoned, and waits for the
+ * answer without looking at it: the daemon may have ended the cursor already
+ * (SQLITED_CURSOR_EXPIRED), and a cursor left open ends with the connection
+ * anyway. Best effort, on a connection that still works; the connection's
+ * last error stays as it was. */
+static void cursor_close(sqlited *db, uint64_t id)
+{
+    struct err_saved saved;
+    struct rpc_message m;
+    uint32_t msgid;
+
+    if (db->broken)
+        return;
+    err_save(db, &saved);
+    msgid = req_begin(db, "close", 1);
+    msgpack_pack_uint64(&db->req.pk, id);
+    conn_call(db, msgid, -1, &m);
+    err_restore(db, &saved);
+}
+
 /* ---------------------------------------------------------- connection */
 
 /* Reads the "limits" map of the handshake. Returns 0 or -1 (malformed). */
@@ -753,6 +825,10 @@ SQLITED_API void sqlited_close(sqlited *db)
 {
     if (!db)
         return;
+    /* The daemon ends the cursors of a connection that closes; their rows
+     * keep the chunk they hold and fail with SQLITED_ECLOSED after it. */
+    while (db->streams)
+        rows_detach(db->streams);
     if (db->fd >= 0)
         close(db->fd);
     codec_decoder_close(&db->dec);
@@ -840,14 +916,16 @@ SQLITED_API int64_t sqlited_last_insert_rowid(sqlited *db)
 
 /* ---------------------------------------------------------------- results */
 
-/* What a result map holds, found in one pass over its keys. */
+/* What a result map holds, found in one pass over its keys. A fetch's
+ * answer is read the same way: it has rows and maybe a cursor, no columns. */
 struct result_scan {
-    bool has_columns, has_rows, has_changes, has_rowid;
+    bool has_columns, has_rows, has_changes, has_rowid, has_cursor;
     struct codec_reader columns; /* on the first name */
     uint32_t ncols;
     struct codec_reader rows; /* on the first row */
     uint32_t nrows;
     int64_t changes, rowid;
+    int64_t cursor; /* positive */
 };
 
 /* Walks the result map in @r (keys in any order, unknown keys skipped).
@@ -894,6 +972,11 @@ static int result_scan(struct codec_reader r, struct result_scan *s)
             if (s->has_rowid || codec_read_int64(&r, &s->rowid))
                 return -1;
             s->has_rowid = true;
+        } else if (kr == 0 && key_is(k, klen, "cursor")) {
+            if (s->has_cursor || codec_read_int64(&r, &s->cursor) ||
+                s->cursor <= 0)
+                return -1;
+            s->has_cursor = true;
         } else if (codec_skip(&r)) {
             return -1;
         }
@@ -913,8 +996,32 @@ static void rebase(struct codec_reader *r, const char *from, const char *to,
     codec_reader_init(r, to + off, len - off);
 }
 
+/* Makes the chunk at @start (@len bytes), whose keys @s found, the current
+ * chunk of @rows: copies it, with the row reader on its first row, and
+ * counts its rows. Returns 0 or -ENOMEM, with @rows unchanged. */
+static int rows_take_chunk(sqlited_rows *rows, const struct result_scan *s,
+                           const char *start, size_t len)
+{
+    char *data = malloc(len ? len : 1);
+
+    if (!data)
+        return -ENOMEM;
+    memcpy(data, start, len);
+    free(rows->data);
+    rows->data = data;
+    rows->nrows = s->has_rows ? s->nrows : 0;
+    rows->index = 0;
+    rows->received += rows->nrows;
+    if (s->has_rows) {
+        rows->next = s->rows;
+        rebase(&rows->next, start, data, len);
+    }
+    return 0;
+}
+
 /* Builds a sqlited_rows from the result value at @start (@len bytes): copies
- * it, then the column names. Returns 0 or -ENOMEM. */
+ * it, then the column names. The caller attaches the cursor, if any.
+ * Returns 0 or -ENOMEM. */
 static int rows_build(const struct result_scan *s, const char *start,
                       size_t len, sqlited_rows **out)
 {
@@ -926,19 +1033,11 @@ static int rows_build(const struct result_scan *s, const char *start,
     *out = NULL;
     if (!rows)
         return -ENOMEM;
-    rows->data = malloc(len ? len : 1);
-    if (!rows->data)
+    if (rows_take_chunk(rows, s, start, len))
         goto nomem;
-    memcpy(rows->data, start, len);
-    rows->len = len;
     rows->ncols = (int)s->ncols;
-    rows->nrows = s->nrows;
     rows->changes = s->has_changes ? s->changes : 0;
     rows->last_insert_rowid = s->has_rowid ? s->rowid : 0;
-    if (s->has_rows) {
-        rows->next = s->rows;
-        rebase(&rows->next, start, rows->data, len);
-    }
 
     /* Names: one block of pointers followed by the strings. Every name took
      * at least one byte of the message, so these sizes cannot overflow. */
@@ -1099,14 +1198,21 @@ static int run_sql(sqlited *db, const char *method, const char *sql,
         db->changes = scan.has_changes ? scan.changes : 0;
         db->last_insert_rowid = scan.has_rowid ? scan.rowid : 0;
     }
+    rc = 0;
     if (rows) {
         const char *start = (const char *)m.result.p;
         rc = rows_build(&scan, start, (size_t)((const char *)end.p - start),
                         rows);
-        if (rc)
-            return err_set(db, rc, NULL);
     }
-    return err_ok(db);
+    /* The rest of the result stays on the daemon until fetched: the rows
+     * hold on to the connection for that, or else it is abandoned. */
+    if (scan.has_cursor) {
+        if (rows && *rows)
+            rows_attach(*rows, db, (uint64_t)scan.cursor);
+        else
+            cursor_close(db, (uint64_t)scan.cursor);
+    }
+    return rc ? err_set(db, rc, NULL) : err_ok(db);
 }
 
 SQLITED_API int sqlited_exec(sqlited *db, const char *sql,
@@ -1178,23 +1284,101 @@ static int rows_decode(sqlited_rows *rows)
     return 0;
 }
 
+/* Ends the reading of @rows with @rc: every later sqlited_rows_next()
+ * returns it. Returns @rc. */
+static int rows_fail(sqlited_rows *rows, int rc)
+{
+    rows->state = ROWS_FAILED;
+    rows->failed = rc;
+    return rc;
+}
+
+/* The rows have no cursor any more: the daemon has sent the last chunk, or
+ * ended the cursor. */
+static void rows_end_cursor(sqlited_rows *rows)
+{
+    rows_detach(rows);
+    rows->cursor = 0;
+}
+
+/* Replaces the exhausted chunk of @rows with the next one: fetch [cursor]
+ * on the rows' connection, as a call on it (its error recorded there).
+ * Returns 0; -ENOMEM with nothing sent, to be tried again; or the error
+ * that ends the result, the rows failed. After an error answered by the
+ * daemon the cursor is still closed on sqlited_rows_close(), in case the
+ * daemon kept it open (a deadline that passed before the fetch ran). */
+static int rows_fetch(sqlited_rows *rows)
+{
+    sqlited *db = rows->db;
+    struct result_scan scan;
+    struct rpc_message m;
+    struct codec_reader end;
+    const char *start;
+    uint32_t msgid;
+    int rc;
+
+    /* The chunk is read: it goes before the next one comes. */
+    free(rows->data);
+    rows->data = NULL;
+    rows->nrows = rows->index = 0;
+    if (!db)
+        return rows_fail(rows, SQLITED_ECLOSED);
+    rc = call_begin(db);
+    if (rc)
+        return rows_fail(rows, rc);
+
+    msgid = req_begin(db, "fetch", 1);
+    msgpack_pack_uint64(&db->req.pk, rows->cursor);
+    rc = call_scan(db, msgid, &m, &scan, &end);
+    if (rc == -ENOMEM && !db->broken)
+        return rc;
+    if (rc == SQLITED_CURSOR_EXPIRED)
+        rows_end_cursor(rows);
+    if (rc)
+        return rows_fail(rows, rc);
+    if (!scan.has_rows)
+        return rows_fail(rows, conn_break(db, err_set(db, SQLITED_EPROTO,
+                                                      "the daemon's chunk has "
+                                                      "no rows")));
+
+    start = (const char *)m.result.p;
+    rc = rows_take_chunk(rows, &scan, start,
+                         (size_t)((const char *)end.p - start));
+    if (scan.has_cursor)
+        rows->cursor = (uint64_t)scan.cursor;
+    else
+        rows_end_cursor(rows);
+    /* The chunk is lost, and with it the rows' place in the result. */
+    if (rc)
+        return rows_fail(rows, err_set(db, rc, NULL));
+    err_ok(db);
+    return 0;
+}
+
 SQLITED_API int sqlited_rows_next(sqlited_rows *rows)
 {
     int rc;
 
     if (!rows)
         return SQLITED_EMISUSE;
-    if (rows->state == ROWS_BAD)
-        return SQLITED_EPROTO;
-    if (rows->state == ROWS_DONE || rows->index >= rows->nrows) {
-        rows->state = ROWS_DONE;
+    if (rows->state == ROWS_FAILED)
+        return rows->failed;
+    if (rows->state == ROWS_DONE)
         return RC_DONE;
+    while (rows->index >= rows->nrows) {
+        if (!rows->cursor) {
+            rows->state = ROWS_DONE;
+            return RC_DONE;
+        }
+        /* Whatever happens, the current row is gone with its chunk. */
+        rows->state = ROWS_BEFORE;
+        rc = rows_fetch(rows);
+        if (rc)
+            return rc;
     }
     rc = rows_decode(rows);
-    if (rc == SQLITED_EPROTO) {
-        rows->state = ROWS_BAD;
-        return rc;
-    }
+    if (rc == SQLITED_EPROTO)
+        return rows_fail(rows, rc);
     if (rc) {
         /* Out of memory: no current row, but the next call may succeed. */
         rows->state = ROWS_BEFORE;
@@ -1209,6 +1393,9 @@ SQLITED_API void sqlited_rows_close(sqlited_rows *rows)
 {
     if (!rows)
         return;
+    if (rows->db)
+        cursor_close(rows->db, rows->cursor);
+    rows_detach(rows);
     free(rows->data);
     free(rows->names);
     free(rows->values);
@@ -1231,7 +1418,7 @@ SQLITED_API const char *sqlited_rows_column_name(const sqlited_rows *rows,
 
 SQLITED_API uint64_t sqlited_rows_count(const sqlited_rows *rows)
 {
-    return rows ? rows->nrows : 0;
+    return rows ? rows->received : 0;
 }
 
 SQLITED_API int64_t sqlited_rows_changes(const sqlited_rows *rows)
