@@ -797,6 +797,11 @@ SQLITED_API int sqlited_open(const char *path, int timeout_ms, sqlited **out)
     }
 
     rc = conn_call(db, req_begin(db, "hello", 0), deadline, &m);
+    /* A daemon that refuses the connection (at --max-connections, say)
+     * says why in an error notification, then hangs up: its code is the
+     * answer, there being no handle to hold the message. */
+    if (rc == SQLITED_ECLOSED && db->note && wire_code_valid(db->note_code))
+        rc = db->note_code;
     if (rc)
         goto fail;
     rc = hello_parse(db, m.result);

@@ -125,7 +125,9 @@ SQLITED_API const char *sqlited_codename(int rc);
  * -ENAMETOOLONG, -ENOMEM), SQLITED_EVERSION, SQLITED_EPROTO, SQLITED_ECLOSED
  * (the daemon hung up during the handshake), SQLITED_EMISUSE (NULL @out), or
  * the daemon's own code when it refuses the handshake
- * (SQLITED_SHUTTING_DOWN). */
+ * (SQLITED_SHUTTING_DOWN), or refuses the connection with an error
+ * notification before hanging up: SQLITED_TOO_MANY_CONNECTIONS when it is
+ * at its --max-connections (try again later). */
 SQLITED_API int sqlited_open(const char *path, int timeout_ms, sqlited **out);
 
 /* Closes the connection and frees everything obtained from it that is still

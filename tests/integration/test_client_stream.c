@@ -378,3 +378,32 @@ Test(client_stream, close_connection_while_streaming)
     /* The daemon ended the cursors with their connection. */
     cr_assert_eq(wait_stat("cursors_open", 0), 0);
 }
+
+/* ------------------------------------------------------ connection limit */
+
+/* At --max-connections the daemon refuses a connection with an error
+ * notification: sqlited_open() returns its code. The slot is free again
+ * once a connection closes. */
+Test(client_stream, too_many_connections)
+{
+    start((const char *const[]){"--max-connections", "1", NULL});
+    sqlited *second = NULL;
+
+    int rc = sqlited_open(d.sock_path, HARNESS_IO_TIMEOUT_MS, &second);
+    cr_assert_eq(rc, SQLITED_TOO_MANY_CONNECTIONS, "rc %d %s", rc,
+                 sqlited_codename(rc));
+    cr_assert_null(second);
+    cr_assert_str_eq(sqlited_codename(rc), "SQLITED_TOO_MANY_CONNECTIONS");
+    cr_assert_eq(sqlited_ping(db), 0);
+
+    sqlited_close(db);
+    db = NULL;
+    int64_t deadline = harness_now_ms() + 5000;
+    do {
+        rc = sqlited_open(d.sock_path, HARNESS_IO_TIMEOUT_MS, &db);
+        if (rc == SQLITED_TOO_MANY_CONNECTIONS)
+            sleep_ms(10);
+    } while (rc == SQLITED_TOO_MANY_CONNECTIONS && harness_now_ms() < deadline);
+    cr_assert_eq(rc, 0, "rc %d %s", rc, sqlited_codename(rc));
+    cr_assert_eq(harness_query_int(db, "SELECT 9"), 9);
+}
