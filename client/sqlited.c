@@ -88,6 +88,8 @@ struct sqlited {
 
     int timeout_ms; /* sent as option timeout_ms when >= 0 */
     int64_t tx_id;  /* the open interactive transaction, 0 when none */
+    /* Sent with every query as options max_rows and max_bytes; 0: not sent. */
+    uint64_t max_rows, max_bytes;
 
     /* Results whose cursor is open on this connection: sqlited_close()
      * detaches them, so that none is left pointing at a freed handle. */
@@ -1089,19 +1091,32 @@ static void params_pack(struct codec_buf *b, const sqlited_params *params)
     codec_buf_append(b, params->buf.data, params->buf.len);
 }
 
-/* Entries of the options map that ends every SQL request on @db (query,
- * exec, batch, bulk): the open transaction, the deadline, and for a batch
- * "atomic": false. 0 when the request carries no options map. */
-static uint32_t opts_count(const sqlited *db, bool nonatomic)
+/* Which options of @db a SQL request carries besides the transaction and
+ * the deadline, which every one carries (query, exec, batch, bulk). */
+enum {
+    OPTS_NONATOMIC = 1, /* a batch's "atomic": false */
+    OPTS_LIMITS = 2,    /* a query's max_rows and max_bytes, when set */
+};
+
+/* Entries of the options map that ends a SQL request on @db: the open
+ * transaction, the deadline, and those of @opts that are set. 0 when the
+ * request carries no options map. */
+static uint32_t opts_count(const sqlited *db, unsigned opts)
 {
-    return (db->tx_id > 0) + (db->timeout_ms >= 0) + nonatomic;
+    bool limits = opts & OPTS_LIMITS;
+
+    return (db->tx_id > 0) + (db->timeout_ms >= 0) +
+           ((opts & OPTS_NONATOMIC) != 0) + (limits && db->max_rows > 0) +
+           (limits && db->max_bytes > 0);
 }
 
 /* Packs the options map counted by opts_count(), if it has any entry: the
- * one place where a SQL request learns its transaction and its deadline. */
-static void opts_pack(sqlited *db, bool nonatomic)
+ * one place where a SQL request learns its transaction, its deadline and
+ * its limits. */
+static void opts_pack(sqlited *db, unsigned opts)
 {
-    uint32_t n = opts_count(db, nonatomic);
+    bool limits = opts & OPTS_LIMITS;
+    uint32_t n = opts_count(db, opts);
 
     if (n == 0)
         return;
@@ -1114,9 +1129,17 @@ static void opts_pack(sqlited *db, bool nonatomic)
         codec_pack_cstr(&db->req, "timeout_ms");
         msgpack_pack_int(&db->req.pk, db->timeout_ms);
     }
-    if (nonatomic) {
+    if (opts & OPTS_NONATOMIC) {
         codec_pack_cstr(&db->req, "atomic");
         msgpack_pack_false(&db->req.pk);
+    }
+    if (limits && db->max_rows > 0) {
+        codec_pack_cstr(&db->req, "max_rows");
+        msgpack_pack_uint64(&db->req.pk, db->max_rows);
+    }
+    if (limits && db->max_bytes > 0) {
+        codec_pack_cstr(&db->req, "max_bytes");
+        msgpack_pack_uint64(&db->req.pk, db->max_bytes);
     }
 }
 
@@ -1124,9 +1147,9 @@ static void opts_pack(sqlited *db, bool nonatomic)
  * which the caller packs, and then the options map if there is one, which
  * opts_pack() packs. Returns the msgid. */
 static uint32_t sql_req_begin(sqlited *db, const char *method, uint32_t nargs,
-                              bool nonatomic)
+                              unsigned opts)
 {
-    return req_begin(db, method, nargs + (opts_count(db, nonatomic) > 0));
+    return req_begin(db, method, nargs + (opts_count(db, opts) > 0));
 }
 
 /* Refuses, before sending, an array the daemon would answer by closing the
@@ -1162,6 +1185,7 @@ static int run_sql(sqlited *db, const char *method, const char *sql,
                    const sqlited_params *params, sqlited_rows **rows,
                    bool is_query)
 {
+    unsigned opts = is_query ? OPTS_LIMITS : 0;
     bool with_params = params && params->count > 0;
     bool with_opts;
     struct result_scan scan;
@@ -1184,14 +1208,14 @@ static int run_sql(sqlited *db, const char *method, const char *sql,
         return rc;
 
     /* [sql, params?, options?]: params is nil when only options follow. */
-    with_opts = opts_count(db, false) > 0;
-    msgid = sql_req_begin(db, method, with_params || with_opts ? 2 : 1, false);
+    with_opts = opts_count(db, opts) > 0;
+    msgid = sql_req_begin(db, method, with_params || with_opts ? 2 : 1, opts);
     codec_pack_cstr(&db->req, sql);
     if (with_params)
         params_pack(&db->req, params);
     else if (with_opts)
         msgpack_pack_nil(&db->req.pk);
-    opts_pack(db, false);
+    opts_pack(db, opts);
     rc = call_scan(db, msgid, &m, &scan, &end);
     if (rc)
         return rc;
@@ -1230,6 +1254,20 @@ SQLITED_API int sqlited_query(sqlited *db, const char *sql,
                               const sqlited_params *params, sqlited_rows **rows)
 {
     return run_sql(db, "query", sql, params, rows, true);
+}
+
+SQLITED_API int sqlited_set_result_limits(sqlited *db, uint64_t max_rows,
+                                          uint64_t max_bytes)
+{
+    if (!db)
+        return SQLITED_EMISUSE;
+    /* The daemon takes positive int64 values. */
+    if (max_rows > INT64_MAX || max_bytes > INT64_MAX)
+        return err_set(db, SQLITED_EMISUSE,
+                       "result limits must not exceed INT64_MAX");
+    db->max_rows = max_rows;
+    db->max_bytes = max_bytes;
+    return err_ok(db);
 }
 
 /* Reads one row's values into rows->values, NUL-terminating TEXT values in
@@ -2155,6 +2193,7 @@ SQLITED_API int sqlited_batch_run(sqlited *db, sqlited_batch *b, int flags)
     bool nonatomic = flags & SQLITED_BATCH_NONATOMIC;
     struct rpc_message m;
     uint32_t msgid;
+    unsigned opts;
     int rc;
 
     if (!db)
@@ -2174,10 +2213,11 @@ SQLITED_API int sqlited_batch_run(sqlited *db, sqlited_batch *b, int flags)
     if (rc)
         return rc;
 
-    msgid = sql_req_begin(db, "batch", 1, nonatomic);
+    opts = nonatomic ? OPTS_NONATOMIC : 0;
+    msgid = sql_req_begin(db, "batch", 1, opts);
     msgpack_pack_array(&db->req.pk, b->count);
     codec_buf_append(&db->req, b->steps.data, b->steps.len);
-    opts_pack(db, nonatomic);
+    opts_pack(db, opts);
     rc = conn_call(db, msgid, -1, &m);
     if (rc) {
         if (m.is_error && !db->broken)
@@ -2268,7 +2308,7 @@ SQLITED_API int sqlited_exec_many(sqlited *db, const char *sql,
 
     /* [sql, [[v, ...], ...], options?]: the values are split into sets by
      * walking their encoding, which this library wrote. */
-    msgid = sql_req_begin(db, "bulk", 2, false);
+    msgid = sql_req_begin(db, "bulk", 2, 0);
     codec_pack_cstr(&db->req, sql);
     msgpack_pack_array(&db->req.pk, nsets);
     codec_reader_init(&r, values->buf.data, values->buf.len);
@@ -2281,7 +2321,7 @@ SQLITED_API int sqlited_exec_many(sqlited *db, const char *sql,
         msgpack_pack_array(&db->req.pk, per_set);
         codec_buf_append(&db->req, from, (size_t)(r.p - from));
     }
-    opts_pack(db, false);
+    opts_pack(db, 0);
     rc = call_scan(db, msgid, &m, &scan, &end);
     if (rc)
         return rc;

@@ -195,10 +195,25 @@ SQLITED_API int sqlited_exec(sqlited *db, const char *sql,
  * result of a read outside a transaction streams so; those of writes and of
  * queries inside a transaction come whole.
  *
- * Errors as for sqlited_exec(). */
+ * Errors as for sqlited_exec(); SQLITED_TOO_LARGE also when the first chunk
+ * crosses a limit set with sqlited_set_result_limits(). */
 SQLITED_API int sqlited_query(sqlited *db, const char *sql,
                               const sqlited_params *params,
                               sqlited_rows **rows);
+
+/* Bounds the result of every later sqlited_query() on @db: at most
+ * @max_rows rows, and at most @max_bytes bytes of rows as the daemon
+ * encodes them (MessagePack, over all chunks); 0 for either means no bound
+ * (the initial state). A result over a bound fails with SQLITED_TOO_LARGE,
+ * from sqlited_query() when its first chunk crosses it, else from the
+ * sqlited_rows_next() that fetches the chunk that does: the rows before that
+ * chunk were already read. To have all or nothing, read to the end before
+ * using the rows. sqlited_exec() and batches are not bounded.
+ *
+ * Returns 0, or SQLITED_EMISUSE (NULL @db, or a bound above INT64_MAX),
+ * which leaves the setting as it was. */
+SQLITED_API int sqlited_set_result_limits(sqlited *db, uint64_t max_rows,
+                                          uint64_t max_bytes);
 
 /* The code, its symbolic name and the message of the last call on @db that
  * failed; 0, "OK" and "not an error" after a call that succeeded. The strings
@@ -285,6 +300,8 @@ SQLITED_API int sqlited_params_add_null(sqlited_params *p, const char *name);
  *                     by an earlier error, before the rest came;
  *   SQLITED_CURSOR_EXPIRED  the daemon closed the cursor: it idled longer
  *                     than the daemon's --cursor-idle-timeout;
+ *   SQLITED_TOO_LARGE the next chunk crosses a bound set with
+ *                     sqlited_set_result_limits();
  *   another code from the daemon (SQLITED_TIMEOUT, SQLITED_INTERRUPTED, a
  *                     SQLite code): the connection stays usable;
  *   SQLITED_EPROTO or a negated errno (-ENOMEM included) from sending or

@@ -407,3 +407,82 @@ Test(client_stream, too_many_connections)
     cr_assert_eq(rc, 0, "rc %d %s", rc, sqlited_codename(rc));
     cr_assert_eq(harness_query_int(db, "SELECT 9"), 9);
 }
+
+/* ---------------------------------------------------------- result limits */
+
+Test(client_stream, max_rows)
+{
+    start_chunked("10");
+    sqlited_rows *rows = NULL;
+
+    assert_ok(sqlited_set_result_limits(db, 50, 0));
+    /* Exactly at the bound: fine. */
+    rows = harness_query(db, COUNT_TO(50) "SELECT x FROM c", NULL);
+    cr_assert_eq(read_counting(rows), 50);
+    sqlited_rows_close(rows);
+
+    /* Over it in a later chunk: the rows before that chunk arrive. */
+    rows = harness_query(db, COUNT_TO(100) "SELECT x FROM c", NULL);
+    int n = 0, rc;
+    while ((rc = sqlited_rows_next(rows)) == SQLITED_ROW)
+        cr_assert_eq(sqlited_column_int64(rows, 0), ++n);
+    cr_assert_eq(rc, SQLITED_TOO_LARGE, "rc %d after %d rows", rc, n);
+    cr_assert_eq(n, 50);
+    cr_assert_eq(sqlited_errcode(db), SQLITED_TOO_LARGE);
+    cr_assert(strstr(sqlited_errmsg(db), "max_rows"), "%s", sqlited_errmsg(db));
+    cr_assert_eq(sqlited_rows_next(rows), SQLITED_TOO_LARGE);
+    sqlited_rows_close(rows);
+
+    /* Over it in the first chunk: the query itself fails. */
+    assert_ok(sqlited_set_result_limits(db, 5, 0));
+    cr_assert_eq(
+        sqlited_query(db, COUNT_TO(100) "SELECT x FROM c", NULL, &rows),
+        SQLITED_TOO_LARGE);
+    cr_assert_null(rows);
+
+    /* exec is not bounded (the daemon refuses the option there). */
+    assert_ok(sqlited_exec(db, COUNT_TO(100) "SELECT x FROM c", NULL, &rows));
+    cr_assert_eq(read_counting(rows), 100);
+    sqlited_rows_close(rows);
+
+    /* 0 lifts the bound again. */
+    assert_ok(sqlited_set_result_limits(db, 0, 0));
+    rows = harness_query(db, COUNT_TO(100) "SELECT x FROM c", NULL);
+    cr_assert_eq(read_counting(rows), 100);
+    sqlited_rows_close(rows);
+    cr_assert_eq(wait_stat("cursors_open", 0), 0);
+}
+
+Test(client_stream, max_bytes)
+{
+    start_chunked("10");
+    sqlited_rows *rows = NULL;
+
+    /* Rows of about 40 bytes, chunks of about 400. */
+    assert_ok(sqlited_set_result_limits(db, 0, 2000));
+    rows = harness_query(
+        db, COUNT_TO(100) "SELECT x, printf('%035d', x) FROM c", NULL);
+    int n = 0, rc;
+    while ((rc = sqlited_rows_next(rows)) == SQLITED_ROW)
+        cr_assert_eq(sqlited_column_int64(rows, 0), ++n);
+    cr_assert_eq(rc, SQLITED_TOO_LARGE, "rc %d after %d rows", rc, n);
+    cr_assert(n >= 10 && n < 100 && n % 10 == 0, "%d rows", n);
+    cr_assert(strstr(sqlited_errmsg(db), "max_bytes"), "%s",
+              sqlited_errmsg(db));
+    sqlited_rows_close(rows);
+
+    assert_ok(sqlited_set_result_limits(db, 0, 100));
+    cr_assert_eq(sqlited_query(db,
+                               COUNT_TO(100) "SELECT x, printf('%035d', "
+                                             "x) FROM c",
+                               NULL, &rows),
+                 SQLITED_TOO_LARGE);
+    cr_assert_null(rows);
+
+    cr_assert_eq(sqlited_set_result_limits(db, (uint64_t)INT64_MAX + 1, 0),
+                 SQLITED_EMISUSE);
+    cr_assert_eq(sqlited_set_result_limits(NULL, 1, 1), SQLITED_EMISUSE);
+    /* The refused setting left the bound of 100 bytes in place. */
+    cr_assert_eq(sqlited_query(db, "SELECT printf('%0200d', 1)", NULL, &rows),
+                 SQLITED_TOO_LARGE);
+}
