@@ -1091,21 +1091,20 @@ static void params_pack(struct codec_buf *b, const sqlited_params *params)
     codec_buf_append(b, params->buf.data, params->buf.len);
 }
 
-/* Which options of @db a SQL request carries besides the transaction and
- * the deadline, which every one carries (query, exec, batch, bulk). */
+/* Which options of @db a SQL request carries, by its method. */
 enum {
-    OPTS_NONATOMIC = 1, /* a batch's "atomic": false */
-    OPTS_LIMITS = 2,    /* a query's max_rows and max_bytes, when set */
+    OPTS_COMMON = 1,    /* tx and timeout_ms: query, exec, batch, bulk */
+    OPTS_NONATOMIC = 2, /* a batch's "atomic": false */
+    OPTS_LIMITS = 4,    /* a query's max_rows and max_bytes, when set */
 };
 
-/* Entries of the options map that ends a SQL request on @db: the open
- * transaction, the deadline, and those of @opts that are set. 0 when the
- * request carries no options map. */
+/* Entries of the options map that ends a SQL request on @db: those of
+ * @opts that are set. 0 when the request carries no options map. */
 static uint32_t opts_count(const sqlited *db, unsigned opts)
 {
-    bool limits = opts & OPTS_LIMITS;
+    bool common = opts & OPTS_COMMON, limits = opts & OPTS_LIMITS;
 
-    return (db->tx_id > 0) + (db->timeout_ms >= 0) +
+    return (common && db->tx_id > 0) + (common && db->timeout_ms >= 0) +
            ((opts & OPTS_NONATOMIC) != 0) + (limits && db->max_rows > 0) +
            (limits && db->max_bytes > 0);
 }
@@ -1115,17 +1114,17 @@ static uint32_t opts_count(const sqlited *db, unsigned opts)
  * its limits. */
 static void opts_pack(sqlited *db, unsigned opts)
 {
-    bool limits = opts & OPTS_LIMITS;
+    bool common = opts & OPTS_COMMON, limits = opts & OPTS_LIMITS;
     uint32_t n = opts_count(db, opts);
 
     if (n == 0)
         return;
     msgpack_pack_map(&db->req.pk, n);
-    if (db->tx_id > 0) {
+    if (common && db->tx_id > 0) {
         codec_pack_cstr(&db->req, "tx");
         msgpack_pack_int64(&db->req.pk, db->tx_id);
     }
-    if (db->timeout_ms >= 0) {
+    if (common && db->timeout_ms >= 0) {
         codec_pack_cstr(&db->req, "timeout_ms");
         msgpack_pack_int(&db->req.pk, db->timeout_ms);
     }
@@ -1180,12 +1179,25 @@ static int call_scan(sqlited *db, uint32_t msgid, struct rpc_message *m,
     return 0;
 }
 
-/* Shared body of sqlited_exec() and sqlited_query(). */
-static int run_sql(sqlited *db, const char *method, const char *sql,
-                   const sqlited_params *params, sqlited_rows **rows,
-                   bool is_query)
+/* The methods that take [sql, params?, ...] and answer with a result. */
+enum sql_method { SQL_EXEC, SQL_QUERY, SQL_EXPLAIN };
+
+/* Shared body of sqlited_exec(), sqlited_query() and sqlited_explain(). */
+static int run_sql(sqlited *db, enum sql_method method, const char *sql,
+                   const sqlited_params *params, sqlited_rows **rows)
 {
-    unsigned opts = is_query ? OPTS_LIMITS : 0;
+    static const char *const names[] = {
+        [SQL_EXEC] = "exec",
+        [SQL_QUERY] = "query",
+        [SQL_EXPLAIN] = "explain",
+    };
+    /* explain takes no options: it runs on a reader, outside transactions,
+     * and returns a plan of a few rows. */
+    static const unsigned opts[] = {
+        [SQL_EXEC] = OPTS_COMMON,
+        [SQL_QUERY] = OPTS_COMMON | OPTS_LIMITS,
+        [SQL_EXPLAIN] = 0,
+    };
     bool with_params = params && params->count > 0;
     bool with_opts;
     struct result_scan scan;
@@ -1200,22 +1212,24 @@ static int run_sql(sqlited *db, const char *method, const char *sql,
         return SQLITED_EMISUSE;
     if (!sql)
         return err_set(db, SQLITED_EMISUSE, "sql is NULL");
-    if (is_query && !rows)
-        return err_set(db, SQLITED_EMISUSE,
-                       "sqlited_query() needs a rows out-parameter");
+    if (method != SQL_EXEC && !rows)
+        return err_setf(db, SQLITED_EMISUSE,
+                        "sqlited_%s() needs a rows out-parameter",
+                        names[method]);
     rc = call_begin(db);
     if (rc)
         return rc;
 
     /* [sql, params?, options?]: params is nil when only options follow. */
-    with_opts = opts_count(db, opts) > 0;
-    msgid = sql_req_begin(db, method, with_params || with_opts ? 2 : 1, opts);
+    with_opts = opts_count(db, opts[method]) > 0;
+    msgid = sql_req_begin(db, names[method], with_params || with_opts ? 2 : 1,
+                          opts[method]);
     codec_pack_cstr(&db->req, sql);
     if (with_params)
         params_pack(&db->req, params);
     else if (with_opts)
         msgpack_pack_nil(&db->req.pk);
-    opts_pack(db, opts);
+    opts_pack(db, opts[method]);
     rc = call_scan(db, msgid, &m, &scan, &end);
     if (rc)
         return rc;
@@ -1223,7 +1237,7 @@ static int run_sql(sqlited *db, const char *method, const char *sql,
     /* A read has no counts; it leaves those of the last write in place.
      * They are recorded first: the call succeeded on the daemon even if
      * copying the rows runs out of memory below. */
-    if (!is_query || scan.has_changes) {
+    if (method == SQL_EXEC || scan.has_changes) {
         db->changes = scan.has_changes ? scan.changes : 0;
         db->last_insert_rowid = scan.has_rowid ? scan.rowid : 0;
     }
@@ -1247,13 +1261,20 @@ static int run_sql(sqlited *db, const char *method, const char *sql,
 SQLITED_API int sqlited_exec(sqlited *db, const char *sql,
                              const sqlited_params *params, sqlited_rows **rows)
 {
-    return run_sql(db, "exec", sql, params, rows, false);
+    return run_sql(db, SQL_EXEC, sql, params, rows);
 }
 
 SQLITED_API int sqlited_query(sqlited *db, const char *sql,
                               const sqlited_params *params, sqlited_rows **rows)
 {
-    return run_sql(db, "query", sql, params, rows, true);
+    return run_sql(db, SQL_QUERY, sql, params, rows);
+}
+
+SQLITED_API int sqlited_explain(sqlited *db, const char *sql,
+                                const sqlited_params *params,
+                                sqlited_rows **rows)
+{
+    return run_sql(db, SQL_EXPLAIN, sql, params, rows);
 }
 
 SQLITED_API int sqlited_set_result_limits(sqlited *db, uint64_t max_rows,
@@ -2213,7 +2234,7 @@ SQLITED_API int sqlited_batch_run(sqlited *db, sqlited_batch *b, int flags)
     if (rc)
         return rc;
 
-    opts = nonatomic ? OPTS_NONATOMIC : 0;
+    opts = OPTS_COMMON | (nonatomic ? OPTS_NONATOMIC : 0);
     msgid = sql_req_begin(db, "batch", 1, opts);
     msgpack_pack_array(&db->req.pk, b->count);
     codec_buf_append(&db->req, b->steps.data, b->steps.len);
@@ -2308,7 +2329,7 @@ SQLITED_API int sqlited_exec_many(sqlited *db, const char *sql,
 
     /* [sql, [[v, ...], ...], options?]: the values are split into sets by
      * walking their encoding, which this library wrote. */
-    msgid = sql_req_begin(db, "bulk", 2, 0);
+    msgid = sql_req_begin(db, "bulk", 2, OPTS_COMMON);
     codec_pack_cstr(&db->req, sql);
     msgpack_pack_array(&db->req.pk, nsets);
     codec_reader_init(&r, values->buf.data, values->buf.len);
@@ -2321,7 +2342,7 @@ SQLITED_API int sqlited_exec_many(sqlited *db, const char *sql,
         msgpack_pack_array(&db->req.pk, per_set);
         codec_buf_append(&db->req, from, (size_t)(r.p - from));
     }
-    opts_pack(db, 0);
+    opts_pack(db, OPTS_COMMON);
     rc = call_scan(db, msgid, &m, &scan, &end);
     if (rc)
         return rc;

@@ -215,6 +215,21 @@ SQLITED_API int sqlited_query(sqlited *db, const char *sql,
 SQLITED_API int sqlited_set_result_limits(sqlited *db, uint64_t max_rows,
                                           uint64_t max_bytes);
 
+/* The query plan of one statement @sql, as EXPLAIN QUERY PLAN gives it,
+ * without running the statement: rows with the columns id, parent (the id
+ * of the row it belongs under, 0 at the top) and detail ("SEARCH users USING
+ * INDEX users_email (email=?)"). @params may be given as for sqlited_query()
+ * or be NULL (parameters then count as NULL, which does not change the
+ * plan). The plan is made on a reader connection, outside any transaction
+ * open on @db (it sees committed tables only), with no deadline of @db's.
+ *
+ * On success stores the plan in *@rows (required) and returns 0. Errors as
+ * for sqlited_exec(): SQLITED_BAD_REQUEST when @sql is not exactly one
+ * statement. */
+SQLITED_API int sqlited_explain(sqlited *db, const char *sql,
+                                const sqlited_params *params,
+                                sqlited_rows **rows);
+
 /* The code, its symbolic name and the message of the last call on @db that
  * failed; 0, "OK" and "not an error" after a call that succeeded. The strings
  * are owned by @db and valid until the next call on it. The code equals the

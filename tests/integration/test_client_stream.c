@@ -486,3 +486,49 @@ Test(client_stream, max_bytes)
     cr_assert_eq(sqlited_query(db, "SELECT printf('%0200d', 1)", NULL, &rows),
                  SQLITED_TOO_LARGE);
 }
+
+/* ------------------------------------------------------------------ explain */
+
+Test(client_stream, explain_names_the_index)
+{
+    start(NULL);
+    harness_exec(db, "CREATE TABLE users(id INTEGER PRIMARY KEY, email TEXT);"
+                     "CREATE INDEX users_email ON users(email)");
+    sqlited_params *p = harness_params_new();
+    sqlited_rows *rows = NULL;
+    cr_assert_eq(sqlited_params_add_text(p, NULL, "ada@example.org", -1), 0);
+    /* No option is sent with explain, whatever the connection has set. */
+    assert_ok(sqlited_set_timeout(db, 5000));
+    assert_ok(sqlited_set_result_limits(db, 10, 1000));
+
+    for (int with_params = 0; with_params <= 1; with_params++) {
+        assert_ok(sqlited_explain(db, "SELECT id FROM users WHERE email = ?",
+                                  with_params ? p : NULL, &rows));
+        cr_assert_eq(sqlited_rows_column_count(rows), 3);
+        cr_assert_str_eq(sqlited_rows_column_name(rows, 0), "id");
+        cr_assert_str_eq(sqlited_rows_column_name(rows, 1), "parent");
+        cr_assert_str_eq(sqlited_rows_column_name(rows, 2), "detail");
+        bool found = false;
+        while (sqlited_rows_next(rows) == SQLITED_ROW) {
+            cr_assert_eq(sqlited_column_type(rows, 0), SQLITED_INTEGER);
+            cr_assert_eq(sqlited_column_type(rows, 1), SQLITED_INTEGER);
+            const char *detail = sqlited_column_text(rows, 2);
+            cr_assert_not_null(detail);
+            if (strstr(detail, "SEARCH") && strstr(detail, "users_email"))
+                found = true;
+        }
+        cr_assert(found, "no plan row searches users_email");
+        sqlited_rows_close(rows);
+    }
+    /* The statement did not run. */
+    cr_assert_eq(harness_query_int(db, "SELECT count(*) FROM users"), 0);
+
+    cr_assert_eq(sqlited_explain(db, "SELECT 1; SELECT 2", NULL, &rows),
+                 SQLITED_BAD_REQUEST);
+    cr_assert_null(rows);
+    cr_assert_eq(sqlited_explain(db, "SELECT * FROM nowhere", NULL, &rows),
+                 1 /* SQLITE_ERROR */);
+    cr_assert(strstr(sqlited_errmsg(db), "nowhere"), "%s", sqlited_errmsg(db));
+    cr_assert_eq(sqlited_explain(db, "SELECT 1", NULL, NULL), SQLITED_EMISUSE);
+    sqlited_params_close(p);
+}
