@@ -532,3 +532,65 @@ Test(client_stream, explain_names_the_index)
     cr_assert_eq(sqlited_explain(db, "SELECT 1", NULL, NULL), SQLITED_EMISUSE);
     sqlited_params_close(p);
 }
+
+/* ---------------------------------------------------------------- the CLI */
+
+/* Runs sqlited-cli on the daemon with --mode @mode and @sql. */
+static void cli(struct harness_output *o, const char *mode, const char *sql)
+{
+    const char *argv[] = {SQLITED_CLI, "-s", d.sock_path, "--mode",
+                          mode,        sql,  NULL};
+    harness_run(argv, NULL, HARNESS_RUN_TIMEOUT_MS, o);
+    cr_assert_eq(o->status, 0, "--mode %s: status %d, stderr: %s", mode,
+                 o->status, o->err);
+    cr_assert_str_empty(o->err);
+}
+
+/* Counts the lines of @s. */
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* The CLI prints every row of a result that spans many chunks, and that
+ * the daemon could not send in one message (over --max-message-size). */
+Test(client_stream, cli_prints_every_chunk)
+{
+    enum { N = 2500 };
+#define CLI_SQL COUNT_TO(2500) "SELECT x, printf('%050d', x) AS v FROM c"
+    struct harness_output o;
+    char line[128];
+
+    start((const char *const[]){"--chunk-rows", "100", "--max-message-size",
+                                "65536", NULL});
+    cli(&o, "list", CLI_SQL);
+    const char *p = o.out;
+    for (int i = 1; i <= N; i++) {
+        int len = snprintf(line, sizeof(line), "%d|%050d\n", i, i);
+        cr_assert(strncmp(p, line, (size_t)len) == 0, "line %d: %.60s", i, p);
+        p += len;
+    }
+    cr_assert_str_empty(p);
+    harness_output_free(&o);
+
+    /* Table mode lays out all rows, the widest (the last) included. */
+    cli(&o, "table", CLI_SQL);
+    cr_assert_eq(count_lines(o.out), N + 4, "%zu lines", count_lines(o.out));
+    snprintf(line, sizeof(line), "| 1    | %050d |\n", 1);
+    cr_assert(strstr(o.out, line), "no first row in %.300s", o.out);
+    snprintf(line, sizeof(line), "| %d | %050d |\n", N, N);
+    cr_assert(strstr(o.out, line), "no last row");
+    harness_output_free(&o);
+#undef CLI_SQL
+
+    /* Scripts still run (through exec). */
+    cli(&o, "list",
+        "CREATE TABLE s(x); INSERT INTO s VALUES (1), (2); SELECT sum(x) FROM "
+        "s");
+    cr_assert_str_eq(o.out, "3\n");
+    harness_output_free(&o);
+}
