@@ -339,7 +339,8 @@ static void pad(FILE *out, int c, size_t n)
 }
 
 /* .mode table needs every cell before the first line to know the widths:
- * the cells are rendered into one buffer, then laid out. */
+ * the cells are rendered into one buffer, then laid out. Unlike the other
+ * modes, it holds the whole result, however many chunks it streams in. */
 static int print_table(const struct printer *pr, sqlited_rows *rows)
 {
     int ncols = sqlited_rows_column_count(rows);
@@ -552,6 +553,33 @@ static int report_call_error(sqlited *db, int rc)
     return failure_status(rc);
 }
 
+/* Reading the rows failed after some were printed: a fetch fails with the
+ * connection's error and message, a malformed row on its own. */
+static int report_rows_error(sqlited *db, int rc)
+{
+    if (sqlited_errcode(db) == rc)
+        fprintf(stderr, "%s: %s: reading the result: %s\n", PROG,
+                sqlited_errname(db), sqlited_errmsg(db));
+    else
+        fprintf(stderr, "%s: %s: reading the result: %s\n", PROG,
+                sqlited_codename(rc), sqlited_strerror(rc));
+    return failure_status(rc);
+}
+
+/* Runs @sql. One statement runs as a query, on a reader, and a large
+ * result streams in chunks, so that printing it takes constant memory
+ * (but in table mode). The daemon refuses a script as a query with
+ * SQLITED_BAD_REQUEST before running any of it; it then runs as exec,
+ * whose result comes whole. */
+static int run_sql(sqlited *db, const char *sql, sqlited_rows **rows)
+{
+    int rc = sqlited_query(db, sql, NULL, rows);
+
+    if (rc == SQLITED_BAD_REQUEST)
+        rc = sqlited_exec(db, sql, NULL, rows);
+    return rc;
+}
+
 static int report_connect_error(const char *path, int rc)
 {
     /* errno values read best in the C library's own words. */
@@ -713,18 +741,15 @@ int main(int argc, char **argv)
         if (!rc)
             puts("pong");
     } else {
-        rc = sqlited_exec(db, sql_arg, NULL, &rows);
+        rc = run_sql(db, sql_arg, &rows);
         if (rc) {
             status = report_call_error(db, rc);
         } else {
             rc = pr.mode == MODE_TABLE ? print_table(&pr, rows)
                                        : print_stream(&pr, rows);
             status = 0;
-            if (rc != SQLITED_DONE && !out_failed(stdout)) {
-                fprintf(stderr, "%s: %s: reading the result: %s\n", PROG,
-                        sqlited_codename(rc), sqlited_strerror(rc));
-                status = failure_status(rc);
-            }
+            if (rc != SQLITED_DONE && !out_failed(stdout))
+                status = report_rows_error(db, rc);
         }
     }
     sqlited_rows_close(rows);

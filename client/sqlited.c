@@ -6,6 +6,10 @@
  * transport failure (EOF, a socket errno, bytes that are not a valid reply)
  * leaves the stream at an unknown position, so it breaks the connection for
  * good; an error answered by the daemon does not.
+ *
+ * A large query result streams: the rows object holds one chunk, and while
+ * the daemon keeps the rest behind a cursor it holds on to its connection
+ * to fetch the next chunk (rows_fetch()).
  */
 #include "sqlited.h"
 
@@ -84,17 +88,26 @@ struct sqlited {
 
     int timeout_ms; /* sent as option timeout_ms when >= 0 */
     int64_t tx_id;  /* the open interactive transaction, 0 when none */
+    /* Sent with every query as options max_rows and max_bytes; 0: not sent. */
+    uint64_t max_rows, max_bytes;
+
+    /* Results whose cursor is open on this connection: sqlited_close()
+     * detaches them, so that none is left pointing at a freed handle. */
+    sqlited_rows *streams;
 };
 
-enum rows_state { ROWS_BEFORE, ROWS_ON_ROW, ROWS_DONE, ROWS_BAD };
+enum rows_state { ROWS_BEFORE, ROWS_ON_ROW, ROWS_DONE, ROWS_FAILED };
 
+/* A result is read one chunk at a time: the first comes with the query's
+ * answer, each further one with the answer to a fetch on the cursor that
+ * the daemon keeps for the rest. Only the current chunk is held. */
 struct sqlited_rows {
-    char *data; /* private copy of the result map; readers point into it */
-    size_t len;
+    char *data;   /* private copy of the current chunk; readers point into it */
     char **names; /* ncols NUL-terminated names, one allocation */
     int ncols;
-    uint64_t nrows;
-    uint64_t index;           /* rows consumed so far */
+    uint64_t nrows;           /* rows in the current chunk */
+    uint64_t index;           /* of those, rows consumed so far */
+    uint64_t received;        /* rows of every chunk so far */
     struct codec_reader next; /* on the array header of row @index */
     int64_t changes;
     int64_t last_insert_rowid;
@@ -102,6 +115,14 @@ struct sqlited_rows {
     char *text;                 /* NUL-terminated copies of its TEXT values */
     size_t text_cap;
     enum rows_state state;
+    int failed; /* ROWS_FAILED: what every later sqlited_rows_next() returns */
+
+    /* The daemon's cursor on the rest of the result, 0 when there is none.
+     * While it may be open, @db is its connection (NULL once that is
+     * closed) and the rows are in db->streams. */
+    uint64_t cursor;
+    sqlited *db;
+    sqlited_rows *stream_prev, *stream_next;
 };
 
 /* ------------------------------------------------------------------ codes */
@@ -533,6 +554,59 @@ static int read_key(struct codec_reader *r, const char **k, uint32_t *len)
     return codec_skip(r) ? -1 : 1;
 }
 
+/* ------------------------------------------------------------- streams */
+
+/* Puts @rows, whose result continues in cursor @cursor, in @db's list of
+ * streams. */
+static void rows_attach(sqlited_rows *rows, sqlited *db, uint64_t cursor)
+{
+    rows->cursor = cursor;
+    rows->db = db;
+    rows->stream_prev = NULL;
+    rows->stream_next = db->streams;
+    if (db->streams)
+        db->streams->stream_prev = rows;
+    db->streams = rows;
+}
+
+/* Takes @rows out of its connection's list of streams: from now on it
+ * does not refer to the connection. */
+static void rows_detach(sqlited_rows *rows)
+{
+    sqlited *db = rows->db;
+
+    if (!db)
+        return;
+    if (rows->stream_prev)
+        rows->stream_prev->stream_next = rows->stream_next;
+    else
+        db->streams = rows->stream_next;
+    if (rows->stream_next)
+        rows->stream_next->stream_prev = rows->stream_prev;
+    rows->stream_prev = rows->stream_next = NULL;
+    rows->db = NULL;
+}
+
+/* Sends close [@id] for a cursor that is abandoned, and waits for the
+ * answer without looking at it: the daemon may have ended the cursor already
+ * (SQLITED_CURSOR_EXPIRED), and a cursor left open ends with the connection
+ * anyway. Best effort, on a connection that still works; the connection's
+ * last error stays as it was. */
+static void cursor_close(sqlited *db, uint64_t id)
+{
+    struct err_saved saved;
+    struct rpc_message m;
+    uint32_t msgid;
+
+    if (db->broken)
+        return;
+    err_save(db, &saved);
+    msgid = req_begin(db, "close", 1);
+    msgpack_pack_uint64(&db->req.pk, id);
+    conn_call(db, msgid, -1, &m);
+    err_restore(db, &saved);
+}
+
 /* ---------------------------------------------------------- connection */
 
 /* Reads the "limits" map of the handshake. Returns 0 or -1 (malformed). */
@@ -725,6 +799,11 @@ SQLITED_API int sqlited_open(const char *path, int timeout_ms, sqlited **out)
     }
 
     rc = conn_call(db, req_begin(db, "hello", 0), deadline, &m);
+    /* A daemon that refuses the connection (at --max-connections, say)
+     * says why in an error notification, then hangs up: its code is the
+     * answer, there being no handle to hold the message. */
+    if (rc == SQLITED_ECLOSED && db->note && wire_code_valid(db->note_code))
+        rc = db->note_code;
     if (rc)
         goto fail;
     rc = hello_parse(db, m.result);
@@ -753,6 +832,10 @@ SQLITED_API void sqlited_close(sqlited *db)
 {
     if (!db)
         return;
+    /* The daemon ends the cursors of a connection that closes; their rows
+     * keep the chunk they hold and fail with SQLITED_ECLOSED after it. */
+    while (db->streams)
+        rows_detach(db->streams);
     if (db->fd >= 0)
         close(db->fd);
     codec_decoder_close(&db->dec);
@@ -840,14 +923,16 @@ SQLITED_API int64_t sqlited_last_insert_rowid(sqlited *db)
 
 /* ---------------------------------------------------------------- results */
 
-/* What a result map holds, found in one pass over its keys. */
+/* What a result map holds, found in one pass over its keys. A fetch's
+ * answer is read the same way: it has rows and maybe a cursor, no columns. */
 struct result_scan {
-    bool has_columns, has_rows, has_changes, has_rowid;
+    bool has_columns, has_rows, has_changes, has_rowid, has_cursor;
     struct codec_reader columns; /* on the first name */
     uint32_t ncols;
     struct codec_reader rows; /* on the first row */
     uint32_t nrows;
     int64_t changes, rowid;
+    int64_t cursor; /* positive */
 };
 
 /* Walks the result map in @r (keys in any order, unknown keys skipped).
@@ -894,6 +979,11 @@ static int result_scan(struct codec_reader r, struct result_scan *s)
             if (s->has_rowid || codec_read_int64(&r, &s->rowid))
                 return -1;
             s->has_rowid = true;
+        } else if (kr == 0 && key_is(k, klen, "cursor")) {
+            if (s->has_cursor || codec_read_int64(&r, &s->cursor) ||
+                s->cursor <= 0)
+                return -1;
+            s->has_cursor = true;
         } else if (codec_skip(&r)) {
             return -1;
         }
@@ -913,8 +1003,32 @@ static void rebase(struct codec_reader *r, const char *from, const char *to,
     codec_reader_init(r, to + off, len - off);
 }
 
+/* Makes the chunk at @start (@len bytes), whose keys @s found, the current
+ * chunk of @rows: copies it, with the row reader on its first row, and
+ * counts its rows. Returns 0 or -ENOMEM, with @rows unchanged. */
+static int rows_take_chunk(sqlited_rows *rows, const struct result_scan *s,
+                           const char *start, size_t len)
+{
+    char *data = malloc(len ? len : 1);
+
+    if (!data)
+        return -ENOMEM;
+    memcpy(data, start, len);
+    free(rows->data);
+    rows->data = data;
+    rows->nrows = s->has_rows ? s->nrows : 0;
+    rows->index = 0;
+    rows->received += rows->nrows;
+    if (s->has_rows) {
+        rows->next = s->rows;
+        rebase(&rows->next, start, data, len);
+    }
+    return 0;
+}
+
 /* Builds a sqlited_rows from the result value at @start (@len bytes): copies
- * it, then the column names. Returns 0 or -ENOMEM. */
+ * it, then the column names. The caller attaches the cursor, if any.
+ * Returns 0 or -ENOMEM. */
 static int rows_build(const struct result_scan *s, const char *start,
                       size_t len, sqlited_rows **out)
 {
@@ -926,19 +1040,11 @@ static int rows_build(const struct result_scan *s, const char *start,
     *out = NULL;
     if (!rows)
         return -ENOMEM;
-    rows->data = malloc(len ? len : 1);
-    if (!rows->data)
+    if (rows_take_chunk(rows, s, start, len))
         goto nomem;
-    memcpy(rows->data, start, len);
-    rows->len = len;
     rows->ncols = (int)s->ncols;
-    rows->nrows = s->nrows;
     rows->changes = s->has_changes ? s->changes : 0;
     rows->last_insert_rowid = s->has_rowid ? s->rowid : 0;
-    if (s->has_rows) {
-        rows->next = s->rows;
-        rebase(&rows->next, start, rows->data, len);
-    }
 
     /* Names: one block of pointers followed by the strings. Every name took
      * at least one byte of the message, so these sizes cannot overflow. */
@@ -985,34 +1091,54 @@ static void params_pack(struct codec_buf *b, const sqlited_params *params)
     codec_buf_append(b, params->buf.data, params->buf.len);
 }
 
-/* Entries of the options map that ends every SQL request on @db (query,
- * exec, batch, bulk): the open transaction, the deadline, and for a batch
- * "atomic": false. 0 when the request carries no options map. */
-static uint32_t opts_count(const sqlited *db, bool nonatomic)
+/* Which options of @db a SQL request carries, by its method. */
+enum {
+    OPTS_COMMON = 1,    /* tx and timeout_ms: query, exec, batch, bulk */
+    OPTS_NONATOMIC = 2, /* a batch's "atomic": false */
+    OPTS_LIMITS = 4,    /* a query's max_rows and max_bytes, when set */
+};
+
+/* Entries of the options map that ends a SQL request on @db: those of
+ * @opts that are set. 0 when the request carries no options map. */
+static uint32_t opts_count(const sqlited *db, unsigned opts)
 {
-    return (db->tx_id > 0) + (db->timeout_ms >= 0) + nonatomic;
+    bool common = opts & OPTS_COMMON, limits = opts & OPTS_LIMITS;
+
+    return (common && db->tx_id > 0) + (common && db->timeout_ms >= 0) +
+           ((opts & OPTS_NONATOMIC) != 0) + (limits && db->max_rows > 0) +
+           (limits && db->max_bytes > 0);
 }
 
 /* Packs the options map counted by opts_count(), if it has any entry: the
- * one place where a SQL request learns its transaction and its deadline. */
-static void opts_pack(sqlited *db, bool nonatomic)
+ * one place where a SQL request learns its transaction, its deadline and
+ * its limits. */
+static void opts_pack(sqlited *db, unsigned opts)
 {
-    uint32_t n = opts_count(db, nonatomic);
+    bool common = opts & OPTS_COMMON, limits = opts & OPTS_LIMITS;
+    uint32_t n = opts_count(db, opts);
 
     if (n == 0)
         return;
     msgpack_pack_map(&db->req.pk, n);
-    if (db->tx_id > 0) {
+    if (common && db->tx_id > 0) {
         codec_pack_cstr(&db->req, "tx");
         msgpack_pack_int64(&db->req.pk, db->tx_id);
     }
-    if (db->timeout_ms >= 0) {
+    if (common && db->timeout_ms >= 0) {
         codec_pack_cstr(&db->req, "timeout_ms");
         msgpack_pack_int(&db->req.pk, db->timeout_ms);
     }
-    if (nonatomic) {
+    if (opts & OPTS_NONATOMIC) {
         codec_pack_cstr(&db->req, "atomic");
         msgpack_pack_false(&db->req.pk);
+    }
+    if (limits && db->max_rows > 0) {
+        codec_pack_cstr(&db->req, "max_rows");
+        msgpack_pack_uint64(&db->req.pk, db->max_rows);
+    }
+    if (limits && db->max_bytes > 0) {
+        codec_pack_cstr(&db->req, "max_bytes");
+        msgpack_pack_uint64(&db->req.pk, db->max_bytes);
     }
 }
 
@@ -1020,9 +1146,9 @@ static void opts_pack(sqlited *db, bool nonatomic)
  * which the caller packs, and then the options map if there is one, which
  * opts_pack() packs. Returns the msgid. */
 static uint32_t sql_req_begin(sqlited *db, const char *method, uint32_t nargs,
-                              bool nonatomic)
+                              unsigned opts)
 {
-    return req_begin(db, method, nargs + (opts_count(db, nonatomic) > 0));
+    return req_begin(db, method, nargs + (opts_count(db, opts) > 0));
 }
 
 /* Refuses, before sending, an array the daemon would answer by closing the
@@ -1053,11 +1179,25 @@ static int call_scan(sqlited *db, uint32_t msgid, struct rpc_message *m,
     return 0;
 }
 
-/* Shared body of sqlited_exec() and sqlited_query(). */
-static int run_sql(sqlited *db, const char *method, const char *sql,
-                   const sqlited_params *params, sqlited_rows **rows,
-                   bool is_query)
+/* The methods that take [sql, params?, ...] and answer with a result. */
+enum sql_method { SQL_EXEC, SQL_QUERY, SQL_EXPLAIN };
+
+/* Shared body of sqlited_exec(), sqlited_query() and sqlited_explain(). */
+static int run_sql(sqlited *db, enum sql_method method, const char *sql,
+                   const sqlited_params *params, sqlited_rows **rows)
 {
+    static const char *const names[] = {
+        [SQL_EXEC] = "exec",
+        [SQL_QUERY] = "query",
+        [SQL_EXPLAIN] = "explain",
+    };
+    /* explain takes no options: it runs on a reader, outside transactions,
+     * and returns a plan of a few rows. */
+    static const unsigned opts[] = {
+        [SQL_EXEC] = OPTS_COMMON,
+        [SQL_QUERY] = OPTS_COMMON | OPTS_LIMITS,
+        [SQL_EXPLAIN] = 0,
+    };
     bool with_params = params && params->count > 0;
     bool with_opts;
     struct result_scan scan;
@@ -1072,22 +1212,24 @@ static int run_sql(sqlited *db, const char *method, const char *sql,
         return SQLITED_EMISUSE;
     if (!sql)
         return err_set(db, SQLITED_EMISUSE, "sql is NULL");
-    if (is_query && !rows)
-        return err_set(db, SQLITED_EMISUSE,
-                       "sqlited_query() needs a rows out-parameter");
+    if (method != SQL_EXEC && !rows)
+        return err_setf(db, SQLITED_EMISUSE,
+                        "sqlited_%s() needs a rows out-parameter",
+                        names[method]);
     rc = call_begin(db);
     if (rc)
         return rc;
 
     /* [sql, params?, options?]: params is nil when only options follow. */
-    with_opts = opts_count(db, false) > 0;
-    msgid = sql_req_begin(db, method, with_params || with_opts ? 2 : 1, false);
+    with_opts = opts_count(db, opts[method]) > 0;
+    msgid = sql_req_begin(db, names[method], with_params || with_opts ? 2 : 1,
+                          opts[method]);
     codec_pack_cstr(&db->req, sql);
     if (with_params)
         params_pack(&db->req, params);
     else if (with_opts)
         msgpack_pack_nil(&db->req.pk);
-    opts_pack(db, false);
+    opts_pack(db, opts[method]);
     rc = call_scan(db, msgid, &m, &scan, &end);
     if (rc)
         return rc;
@@ -1095,30 +1237,58 @@ static int run_sql(sqlited *db, const char *method, const char *sql,
     /* A read has no counts; it leaves those of the last write in place.
      * They are recorded first: the call succeeded on the daemon even if
      * copying the rows runs out of memory below. */
-    if (!is_query || scan.has_changes) {
+    if (method == SQL_EXEC || scan.has_changes) {
         db->changes = scan.has_changes ? scan.changes : 0;
         db->last_insert_rowid = scan.has_rowid ? scan.rowid : 0;
     }
+    rc = 0;
     if (rows) {
         const char *start = (const char *)m.result.p;
         rc = rows_build(&scan, start, (size_t)((const char *)end.p - start),
                         rows);
-        if (rc)
-            return err_set(db, rc, NULL);
     }
-    return err_ok(db);
+    /* The rest of the result stays on the daemon until fetched: the rows
+     * hold on to the connection for that, or else it is abandoned. */
+    if (scan.has_cursor) {
+        if (rows && *rows)
+            rows_attach(*rows, db, (uint64_t)scan.cursor);
+        else
+            cursor_close(db, (uint64_t)scan.cursor);
+    }
+    return rc ? err_set(db, rc, NULL) : err_ok(db);
 }
 
 SQLITED_API int sqlited_exec(sqlited *db, const char *sql,
                              const sqlited_params *params, sqlited_rows **rows)
 {
-    return run_sql(db, "exec", sql, params, rows, false);
+    return run_sql(db, SQL_EXEC, sql, params, rows);
 }
 
 SQLITED_API int sqlited_query(sqlited *db, const char *sql,
                               const sqlited_params *params, sqlited_rows **rows)
 {
-    return run_sql(db, "query", sql, params, rows, true);
+    return run_sql(db, SQL_QUERY, sql, params, rows);
+}
+
+SQLITED_API int sqlited_explain(sqlited *db, const char *sql,
+                                const sqlited_params *params,
+                                sqlited_rows **rows)
+{
+    return run_sql(db, SQL_EXPLAIN, sql, params, rows);
+}
+
+SQLITED_API int sqlited_set_result_limits(sqlited *db, uint64_t max_rows,
+                                          uint64_t max_bytes)
+{
+    if (!db)
+        return SQLITED_EMISUSE;
+    /* The daemon takes positive int64 values. */
+    if (max_rows > INT64_MAX || max_bytes > INT64_MAX)
+        return err_set(db, SQLITED_EMISUSE,
+                       "result limits must not exceed INT64_MAX");
+    db->max_rows = max_rows;
+    db->max_bytes = max_bytes;
+    return err_ok(db);
 }
 
 /* Reads one row's values into rows->values, NUL-terminating TEXT values in
@@ -1178,23 +1348,101 @@ static int rows_decode(sqlited_rows *rows)
     return 0;
 }
 
+/* Ends the reading of @rows with @rc: every later sqlited_rows_next()
+ * returns it. Returns @rc. */
+static int rows_fail(sqlited_rows *rows, int rc)
+{
+    rows->state = ROWS_FAILED;
+    rows->failed = rc;
+    return rc;
+}
+
+/* The rows have no cursor any more: the daemon has sent the last chunk, or
+ * ended the cursor. */
+static void rows_end_cursor(sqlited_rows *rows)
+{
+    rows_detach(rows);
+    rows->cursor = 0;
+}
+
+/* Replaces the exhausted chunk of @rows with the next one: fetch [cursor]
+ * on the rows' connection, as a call on it (its error recorded there).
+ * Returns 0; -ENOMEM with nothing sent, to be tried again; or the error
+ * that ends the result, the rows failed. After an error answered by the
+ * daemon the cursor is still closed on sqlited_rows_close(), in case the
+ * daemon kept it open (a deadline that passed before the fetch ran). */
+static int rows_fetch(sqlited_rows *rows)
+{
+    sqlited *db = rows->db;
+    struct result_scan scan;
+    struct rpc_message m;
+    struct codec_reader end;
+    const char *start;
+    uint32_t msgid;
+    int rc;
+
+    /* The chunk is read: it goes before the next one comes. */
+    free(rows->data);
+    rows->data = NULL;
+    rows->nrows = rows->index = 0;
+    if (!db)
+        return rows_fail(rows, SQLITED_ECLOSED);
+    rc = call_begin(db);
+    if (rc)
+        return rows_fail(rows, rc);
+
+    msgid = req_begin(db, "fetch", 1);
+    msgpack_pack_uint64(&db->req.pk, rows->cursor);
+    rc = call_scan(db, msgid, &m, &scan, &end);
+    if (rc == -ENOMEM && !db->broken)
+        return rc;
+    if (rc == SQLITED_CURSOR_EXPIRED)
+        rows_end_cursor(rows);
+    if (rc)
+        return rows_fail(rows, rc);
+    if (!scan.has_rows)
+        return rows_fail(rows, conn_break(db, err_set(db, SQLITED_EPROTO,
+                                                      "the daemon's chunk has "
+                                                      "no rows")));
+
+    start = (const char *)m.result.p;
+    rc = rows_take_chunk(rows, &scan, start,
+                         (size_t)((const char *)end.p - start));
+    if (scan.has_cursor)
+        rows->cursor = (uint64_t)scan.cursor;
+    else
+        rows_end_cursor(rows);
+    /* The chunk is lost, and with it the rows' place in the result. */
+    if (rc)
+        return rows_fail(rows, err_set(db, rc, NULL));
+    err_ok(db);
+    return 0;
+}
+
 SQLITED_API int sqlited_rows_next(sqlited_rows *rows)
 {
     int rc;
 
     if (!rows)
         return SQLITED_EMISUSE;
-    if (rows->state == ROWS_BAD)
-        return SQLITED_EPROTO;
-    if (rows->state == ROWS_DONE || rows->index >= rows->nrows) {
-        rows->state = ROWS_DONE;
+    if (rows->state == ROWS_FAILED)
+        return rows->failed;
+    if (rows->state == ROWS_DONE)
         return RC_DONE;
+    while (rows->index >= rows->nrows) {
+        if (!rows->cursor) {
+            rows->state = ROWS_DONE;
+            return RC_DONE;
+        }
+        /* Whatever happens, the current row is gone with its chunk. */
+        rows->state = ROWS_BEFORE;
+        rc = rows_fetch(rows);
+        if (rc)
+            return rc;
     }
     rc = rows_decode(rows);
-    if (rc == SQLITED_EPROTO) {
-        rows->state = ROWS_BAD;
-        return rc;
-    }
+    if (rc == SQLITED_EPROTO)
+        return rows_fail(rows, rc);
     if (rc) {
         /* Out of memory: no current row, but the next call may succeed. */
         rows->state = ROWS_BEFORE;
@@ -1209,6 +1457,9 @@ SQLITED_API void sqlited_rows_close(sqlited_rows *rows)
 {
     if (!rows)
         return;
+    if (rows->db)
+        cursor_close(rows->db, rows->cursor);
+    rows_detach(rows);
     free(rows->data);
     free(rows->names);
     free(rows->values);
@@ -1231,7 +1482,7 @@ SQLITED_API const char *sqlited_rows_column_name(const sqlited_rows *rows,
 
 SQLITED_API uint64_t sqlited_rows_count(const sqlited_rows *rows)
 {
-    return rows ? rows->nrows : 0;
+    return rows ? rows->received : 0;
 }
 
 SQLITED_API int64_t sqlited_rows_changes(const sqlited_rows *rows)
@@ -1963,6 +2214,7 @@ SQLITED_API int sqlited_batch_run(sqlited *db, sqlited_batch *b, int flags)
     bool nonatomic = flags & SQLITED_BATCH_NONATOMIC;
     struct rpc_message m;
     uint32_t msgid;
+    unsigned opts;
     int rc;
 
     if (!db)
@@ -1982,10 +2234,11 @@ SQLITED_API int sqlited_batch_run(sqlited *db, sqlited_batch *b, int flags)
     if (rc)
         return rc;
 
-    msgid = sql_req_begin(db, "batch", 1, nonatomic);
+    opts = OPTS_COMMON | (nonatomic ? OPTS_NONATOMIC : 0);
+    msgid = sql_req_begin(db, "batch", 1, opts);
     msgpack_pack_array(&db->req.pk, b->count);
     codec_buf_append(&db->req, b->steps.data, b->steps.len);
-    opts_pack(db, nonatomic);
+    opts_pack(db, opts);
     rc = conn_call(db, msgid, -1, &m);
     if (rc) {
         if (m.is_error && !db->broken)
@@ -2076,7 +2329,7 @@ SQLITED_API int sqlited_exec_many(sqlited *db, const char *sql,
 
     /* [sql, [[v, ...], ...], options?]: the values are split into sets by
      * walking their encoding, which this library wrote. */
-    msgid = sql_req_begin(db, "bulk", 2, false);
+    msgid = sql_req_begin(db, "bulk", 2, OPTS_COMMON);
     codec_pack_cstr(&db->req, sql);
     msgpack_pack_array(&db->req.pk, nsets);
     codec_reader_init(&r, values->buf.data, values->buf.len);
@@ -2089,7 +2342,7 @@ SQLITED_API int sqlited_exec_many(sqlited *db, const char *sql,
         msgpack_pack_array(&db->req.pk, per_set);
         codec_buf_append(&db->req, from, (size_t)(r.p - from));
     }
-    opts_pack(db, false);
+    opts_pack(db, OPTS_COMMON);
     rc = call_scan(db, msgid, &m, &scan, &end);
     if (rc)
         return rc;

@@ -3,8 +3,9 @@
  * sqlited is a local daemon that owns one SQLite database; programs reach it
  * through a Unix socket instead of opening the file themselves. This library
  * hides the wire protocol (MessagePack-RPC, see protocol/PROTOCOL.md): open a
- * connection, run SQL with bound parameters, walk the rows of the result; run
- * several statements at once (batches, bulk inserts) or inside an interactive
+ * connection, run SQL with bound parameters, walk the rows of the result
+ * (a large one streams in chunks, in constant memory); run several
+ * statements at once (batches, bulk inserts) or inside an interactive
  * transaction, with deadlines.
  *
  * Error model. Every call that can fail returns an int:
@@ -22,10 +23,11 @@
  * from reading a reply (-ENOMEM).
  *
  * Thread safety. A connection (sqlited *) and everything obtained from it is
- * not internally locked: use it from one thread at a time. It may move between
- * threads. Use one connection per thread for parallel work; the daemon runs
- * reads from different connections in parallel. sqlited_strerror() and
- * parameter lists and batches not shared between threads are safe
+ * not internally locked: use it from one thread at a time; a result that
+ * streams (see sqlited_rows_next()) counts as part of its connection. It may
+ * move between threads. Use one connection per thread for parallel work; the
+ * daemon runs reads from different connections in parallel. sqlited_strerror()
+ * and parameter lists and batches not shared between threads are safe
  * everywhere.
  *
  * Memory. The library never aborts on out-of-memory; it returns -ENOMEM.
@@ -123,12 +125,17 @@ SQLITED_API const char *sqlited_codename(int rc);
  * -ENAMETOOLONG, -ENOMEM), SQLITED_EVERSION, SQLITED_EPROTO, SQLITED_ECLOSED
  * (the daemon hung up during the handshake), SQLITED_EMISUSE (NULL @out), or
  * the daemon's own code when it refuses the handshake
- * (SQLITED_SHUTTING_DOWN). */
+ * (SQLITED_SHUTTING_DOWN), or refuses the connection with an error
+ * notification before hanging up: SQLITED_TOO_MANY_CONNECTIONS when it is
+ * at its --max-connections (try again later). */
 SQLITED_API int sqlited_open(const char *path, int timeout_ms, sqlited **out);
 
 /* Closes the connection and frees everything obtained from it that is still
- * open, except sqlited_rows objects, which stay readable and must still be
- * closed with sqlited_rows_close(). Accepts NULL. */
+ * open, except sqlited_rows objects, which must still be closed with
+ * sqlited_rows_close(). Those of results that were fully received stay
+ * readable to their end; a result still streaming (see sqlited_rows_next())
+ * keeps the rows it received, and then fails with SQLITED_ECLOSED. Accepts
+ * NULL. */
 SQLITED_API void sqlited_close(sqlited *db);
 
 /* Liveness check: one round trip answered by the daemon's event loop.
@@ -181,11 +188,47 @@ SQLITED_API int sqlited_exec(sqlited *db, const char *sql,
  * parallel with other clients' reads. A statement that writes (INSERT ...
  * RETURNING, say) is passed on to the writer, so any statement works.
  *
- * On success stores the result in *@rows (required) and returns 0. Errors as
- * for sqlited_exec(). */
+ * On success stores the result in *@rows (required) and returns 0. A large
+ * result comes in chunks (1,000 rows or 1 MiB by default, the daemon's
+ * --chunk-rows and --chunk-bytes): *@rows then holds the first chunk and
+ * sqlited_rows_next() fetches the others as it goes, on @db; see there. The
+ * result of a read outside a transaction streams so; those of writes and of
+ * queries inside a transaction come whole.
+ *
+ * Errors as for sqlited_exec(); SQLITED_TOO_LARGE also when the first chunk
+ * crosses a limit set with sqlited_set_result_limits(). */
 SQLITED_API int sqlited_query(sqlited *db, const char *sql,
                               const sqlited_params *params,
                               sqlited_rows **rows);
+
+/* Bounds the result of every later sqlited_query() on @db: at most
+ * @max_rows rows, and at most @max_bytes bytes of rows as the daemon
+ * encodes them (MessagePack, over all chunks); 0 for either means no bound
+ * (the initial state). A result over a bound fails with SQLITED_TOO_LARGE,
+ * from sqlited_query() when its first chunk crosses it, else from the
+ * sqlited_rows_next() that fetches the chunk that does: the rows before that
+ * chunk were already read. To have all or nothing, read to the end before
+ * using the rows. sqlited_exec() and batches are not bounded.
+ *
+ * Returns 0, or SQLITED_EMISUSE (NULL @db, or a bound above INT64_MAX),
+ * which leaves the setting as it was. */
+SQLITED_API int sqlited_set_result_limits(sqlited *db, uint64_t max_rows,
+                                          uint64_t max_bytes);
+
+/* The query plan of one statement @sql, as EXPLAIN QUERY PLAN gives it,
+ * without running the statement: rows with the columns id, parent (the id
+ * of the row it belongs under, 0 at the top) and detail ("SEARCH users USING
+ * INDEX users_email (email=?)"). @params may be given as for sqlited_query()
+ * or be NULL (parameters then count as NULL, which does not change the
+ * plan). The plan is made on a reader connection, outside any transaction
+ * open on @db (it sees committed tables only), with no deadline of @db's.
+ *
+ * On success stores the plan in *@rows (required) and returns 0. Errors as
+ * for sqlited_exec(): SQLITED_BAD_REQUEST when @sql is not exactly one
+ * statement. */
+SQLITED_API int sqlited_explain(sqlited *db, const char *sql,
+                                const sqlited_params *params,
+                                sqlited_rows **rows);
 
 /* The code, its symbolic name and the message of the last call on @db that
  * failed; 0, "OK" and "not an error" after a call that succeeded. The strings
@@ -244,18 +287,50 @@ SQLITED_API int sqlited_params_add_null(sqlited_params *p, const char *name);
  *
  * A sqlited_rows holds the result of one call. It starts before the first
  * row: call sqlited_rows_next() to move to each row, then read the row's
- * values with sqlited_column_*(). It does not refer to the connection and may
- * outlive it.
+ * values with sqlited_column_*().
+ *
+ * A result received whole does not refer to the connection and may outlive
+ * it. A large result of sqlited_query() streams: the rows hold one chunk at
+ * a time, and while the daemon keeps the rest (a cursor), they refer to the
+ * connection they came from and fetch the next chunk on it. Other calls on
+ * that connection may be made between two sqlited_rows_next(), and several
+ * results may stream on one connection at once. The daemon closes a cursor
+ * left without a fetch for its --cursor-idle-timeout (10 s by default):
+ * read a result without long pauses, or close it.
  */
 
-/* Moves to the next row. Returns SQLITED_ROW (100, SQLITE_ROW) when there is
- * one, SQLITED_DONE (101, SQLITE_DONE) after the last, SQLITED_EMISUSE for
- * NULL, SQLITED_EPROTO when the daemon's result is malformed (every later
- * call returns it too), or -ENOMEM (there is no current row; the call may be
- * retried). */
+/* Moves to the next row. When the rows of the current chunk are used up and
+ * the daemon holds more, fetches the next chunk on the rows' connection
+ * first, freeing the previous one: that is a call on the connection, whose
+ * failure is recorded there (sqlited_errmsg()), and which carries no
+ * deadline of sqlited_set_timeout() (the daemon's --timeout applies).
+ *
+ * Returns SQLITED_ROW (100, SQLITE_ROW) when there is a row, SQLITED_DONE
+ * (101, SQLITE_DONE) after the last, SQLITED_EMISUSE for NULL, or a failure,
+ * after which there is no current row. -ENOMEM while decoding a row, or
+ * while building the fetch request (nothing was sent), may be retried. Any
+ * other failure ends the result: every later call returns the same code,
+ * and only sqlited_rows_close() remains to do.
+ *   SQLITED_ECLOSED   the connection was closed (sqlited_close()), or broken
+ *                     by an earlier error, before the rest came;
+ *   SQLITED_CURSOR_EXPIRED  the daemon closed the cursor: it idled longer
+ *                     than the daemon's --cursor-idle-timeout;
+ *   SQLITED_TOO_LARGE the next chunk crosses a bound set with
+ *                     sqlited_set_result_limits();
+ *   another code from the daemon (SQLITED_TIMEOUT, SQLITED_INTERRUPTED, a
+ *                     SQLite code): the connection stays usable;
+ *   SQLITED_EPROTO or a negated errno (-ENOMEM included) from sending or
+ *                     reading the fetch: the connection is broken, as after
+ *                     sqlited_exec(); SQLITED_EPROTO also for a malformed
+ *                     row, which leaves the connection alone;
+ *   -ENOMEM           the fetched chunk could not be kept: its rows are
+ *                     lost (the connection stays usable). */
 SQLITED_API int sqlited_rows_next(sqlited_rows *rows);
 
-/* Frees the result. Accepts NULL. */
+/* Frees the result. When the daemon may still hold rows of it (a cursor),
+ * first asks it to drop them (close, one round trip on the connection, whose
+ * outcome is not reported and whose last error is left as it was); nothing
+ * is sent when the connection was closed or is broken. Accepts NULL. */
 SQLITED_API void sqlited_rows_close(sqlited_rows *rows);
 
 /* Number of result columns (0 for a statement that returns no rows), and the
@@ -264,7 +339,11 @@ SQLITED_API int sqlited_rows_column_count(const sqlited_rows *rows);
 SQLITED_API const char *sqlited_rows_column_name(const sqlited_rows *rows,
                                                  int i);
 
-/* Number of rows in the result. */
+/* Number of rows received so far: those of the chunks that have come, read
+ * or not. For a result that came whole (every result but a streaming one)
+ * that is all of its rows, from the start; for a streaming result it grows
+ * with each chunk, and is the total once sqlited_rows_next() has returned
+ * SQLITED_DONE. */
 SQLITED_API uint64_t sqlited_rows_count(const sqlited_rows *rows);
 
 /* For a statement that writes: rows it changed, and the rowid of the last
