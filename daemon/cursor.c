@@ -24,6 +24,7 @@ void cursor_register(struct conn *c, struct cursor *cur)
     cur->idle.data = cur;
     cur->next = c->cursors;
     c->cursors = cur;
+    c->ncursors++;
     if (c->closing)
         cursor_end(cur, NULL, false);
     else
@@ -43,8 +44,10 @@ static void unlink_cursor(struct cursor *cur)
     struct cursor **link = &cur->conn->cursors;
     while (*link && *link != cur)
         link = &(*link)->next;
-    if (*link)
+    if (*link) {
         *link = cur->next;
+        cur->conn->ncursors--;
+    }
     cur->next = NULL;
 }
 

@@ -302,6 +302,7 @@ static void submit(struct request *req, struct job *job)
 {
     struct server *s = req->c->srv;
     job->deadline = clock_after_ms(job->timeout_ms);
+    job->may_open_cursor = req->c->ncursors < CONN_MAX_CURSORS;
     conn_track(req->c, job);
     if ((job->method == RPC_QUERY && job->tx == 0) ||
         job->method == RPC_EXPLAIN || job->method == RPC_FETCH)

@@ -611,8 +611,10 @@ static void run_chunked(struct run *r, sqlite3_stmt *st)
     size_t map = codec_pack_map_later(out);
     if (pack_columns(r, st, ncols, out) != SQLITE_OK)
         return;
-    /* Reserve a cursor up front; past the limit the result comes whole. */
-    bool chunk = stats_add_below(&w->stats->cursors_open, w->cfg->max_cursors);
+    /* Reserve a cursor up front; past either limit the result comes whole
+     * (up to max_message_size). */
+    bool chunk = r->job->may_open_cursor &&
+                 stats_add_below(&w->stats->cursors_open, w->cfg->max_cursors);
     if (pack_rows(r, st, false, chunk, &more, out) != SQLITE_OK || !more) {
         if (chunk)
             stats_sub(&w->stats->cursors_open, 1);
@@ -1034,6 +1036,7 @@ static void execute_cursor(struct job *job)
     }
     if (clock_passed(job->deadline, clock_now())) {
         execute_fail_timeout(w, job);
+        close_cursor(cur, job); /* like any failed fetch */
         return;
     }
     struct run r = {.w = w,

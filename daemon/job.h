@@ -52,6 +52,7 @@ struct job {
     struct cursor *cursor;        /* fetch, close: the cursor; query: the one
                                      a reader opened for the rest of its rows */
     bool cursor_ended;            /* fetch, close: the cursor is finished */
+    bool may_open_cursor;         /* query: its connection has cursors left */
 
     /* Set by the writer for the loop thread: the connection's transaction
      * opened (begin) or ended (commit, rollback, expiry). */
