@@ -193,6 +193,14 @@ sqlited_params *harness_params_new(void);
 /* Runs @sql with sqlited_exec() and fails the test unless it succeeds. */
 void harness_exec(sqlited *db, const char *sql);
 
+/* Asserts that a call on @db succeeded, naming its error otherwise. */
+#define HARNESS_ASSERT_OK(db, rc)                                              \
+    do {                                                                       \
+        int rc_ = (rc);                                                        \
+        cr_assert_eq(rc_, 0, "rc %d %s: %s", rc_, sqlited_errname(db),         \
+                     sqlited_errmsg(db));                                      \
+    } while (0)
+
 /* Connects to @d, runs @sql as harness_exec() does, and closes that
  * connection again: for a test's own setup, or a write by another
  * client. */

@@ -32,12 +32,7 @@ static void teardown(void)
 
 TestSuite(client_stream, .fini = teardown, .timeout = 60);
 
-#define assert_ok(rc)                                                          \
-    do {                                                                       \
-        int rc_ = (rc);                                                        \
-        cr_assert_eq(rc_, 0, "rc %d %s: %s", rc_, sqlited_errname(db),         \
-                     sqlited_errmsg(db));                                      \
-    } while (0)
+#define assert_ok(rc) HARNESS_ASSERT_OK(db, rc)
 
 /* The integers 1 to N as column x. */
 #define COUNT_TO(n)                                                            \

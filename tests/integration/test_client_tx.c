@@ -24,12 +24,7 @@ static void teardown(void)
 
 TestSuite(client_tx, .fini = teardown, .timeout = 60);
 
-#define assert_ok(rc)                                                          \
-    do {                                                                       \
-        int rc_ = (rc);                                                        \
-        cr_assert_eq(rc_, 0, "rc %d %s: %s", rc_, sqlited_errname(db),         \
-                     sqlited_errmsg(db));                                      \
-    } while (0)
+#define assert_ok(rc) HARNESS_ASSERT_OK(db, rc)
 
 /* Asserts that the last call on db failed with @code and a message that
  * holds @text. */

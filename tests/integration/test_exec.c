@@ -21,9 +21,7 @@ static void teardown(void)
 
 TestSuite(exec, .init = setup, .fini = teardown, .timeout = 60);
 
-#define assert_ok(rc)                                                          \
-    cr_assert_eq((rc), 0, "rc %d %s: %s", (rc), sqlited_errname(db),           \
-                 sqlited_errmsg(db))
+#define assert_ok(rc) HARNESS_ASSERT_OK(db, rc)
 
 Test(exec, schema_script)
 {
