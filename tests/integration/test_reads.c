@@ -842,3 +842,243 @@ Test(cursor, disconnect_ends_cursors)
     sleep_ms(200);
     cr_assert_eq(wait_stat(&conn, "cursors_open", 0, 0), 0);
 }
+
+/* ----------------------------------------------------------- slow clients */
+
+TestSuite(slow_client, .fini = teardown, .timeout = 180);
+
+/* Pings over @c; returns how long the answer took, in ms. */
+static int64_t ping_ms(struct harness_raw *c)
+{
+    struct reply rep;
+    int64_t t0 = harness_now_ms();
+    harness_pack_request(&c->b, PING_MSGID, "ping", 0);
+    harness_send_buf(c->fd, &c->b);
+    read_answer(c, PING_MSGID, &rep);
+    int64_t took = harness_now_ms() - t0;
+    struct codec_reader r = rep.result;
+    cr_assert(!rep.is_error && harness_read_str_eq(&r, "pong"), "no pong");
+    reply_free(&rep);
+    return took;
+}
+
+/* Runs @sql, a query or exec whose result is one integer, over @c; checks
+ * it is @want and returns how long it took, in ms. */
+static int64_t timed_int(struct harness_raw *c, uint32_t msgid,
+                         const char *method, const char *sql, int64_t want)
+{
+    struct reply rep;
+    int64_t t0 = harness_now_ms();
+    harness_pack_sql(&c->b, msgid, method, sql);
+    harness_send_buf(c->fd, &c->b);
+    read_answer(c, msgid, &rep);
+    int64_t took = harness_now_ms() - t0;
+    cr_assert_eq(harness_reply_int(&rep), want, "%s", sql);
+    reply_free(&rep);
+    return took;
+}
+
+/* Other clients still get answers promptly: a ping, a query and a write
+ * (into table w(v), which the test made) over @c. */
+static void assert_others_served(struct harness_raw *c)
+{
+    int64_t took = ping_ms(c);
+    cr_assert_lt(took, PROMPT_MS, "a ping took %lld ms", (long long)took);
+    took = timed_int(c, 1, "query", "SELECT 6 * 7", 42);
+    cr_assert_lt(took, PROMPT_MS, "a query took %lld ms", (long long)took);
+    took =
+        timed_int(c, 2, "exec", "INSERT INTO w(v) VALUES (1) RETURNING v", 1);
+    cr_assert_lt(took, PROMPT_MS, "a write took %lld ms", (long long)took);
+}
+
+/* Clients that opened large results and then stopped (some fetch no
+ * more, some never read their socket, whose first chunk of about 500 KiB
+ * the daemon cannot write) hold cursors, not the daemon: other clients'
+ * pings, queries and writes are answered promptly, and the stalled cursors
+ * are still there to fetch from afterwards. */
+Test(slow_client, stalled_cursors_do_not_hold_up_others)
+{
+    enum { STALLED = 8, CHUNK = 5000 };
+    start((const char *const[]){"--readers", "2", "--chunk-rows", "5000",
+                                "--cursor-idle-timeout", "600000", NULL});
+    make_big(100000, 100);
+    harness_exec_fresh(&d, "CREATE TABLE w(v)");
+
+    struct harness_raw stalled[STALLED] = {0};
+    uint64_t ids[STALLED] = {0};
+    for (int i = 0; i < STALLED; i++) {
+        harness_raw_open(&stalled[i], &d);
+        send_query(&stalled[i], 1, "SELECT id, pad FROM big");
+    }
+    /* Half of them read their first chunk and stop fetching; the others
+     * read nothing. */
+    for (int i = 0; i < STALLED; i += 2)
+        ids[i] = read_first_chunk(&stalled[i], 1, NULL);
+    cr_assert_eq(wait_stat(&conn, "cursors_open", STALLED, STALLED), STALLED);
+
+    for (int round = 0; round < 5; round++)
+        assert_others_served(&conn);
+    cr_assert_eq(read_stat(&conn, "cursors_open"), STALLED);
+
+    /* The stalled clients can carry on where they stopped. */
+    for (int i = 0; i < STALLED; i++) {
+        if (ids[i] == 0)
+            ids[i] = read_first_chunk(&stalled[i], 1, NULL);
+        send_cursor_call(&stalled[i], 2, "fetch", ids[i]);
+        struct reply rep;
+        struct chunk ch;
+        read_answer(&stalled[i], 2, &rep);
+        parse_chunk(&rep, &ch);
+        uint32_t ncols;
+        cr_assert_eq(codec_read_array(&ch.rows, &ncols), 0);
+        cr_assert_eq(next_int(&ch.rows), CHUNK);
+        reply_free(&rep);
+        harness_raw_close(&stalled[i]);
+    }
+    cr_assert_eq(wait_stat(&conn, "cursors_open", 0, 0), 0);
+}
+
+/* A client that pipelines many large-result queries and reads none of the
+ * answers is slowed down (PROTOCOL.md, Limits): past 32 requests in flight
+ * or 16 MiB of answers unwritten, the daemon stops reading it.
+ *
+ * Each result here is about 20 MiB (20,000 rows of 1 KiB). Streamed, what
+ * the daemon may hold for the client is bounded whatever the result size:
+ * the 16 MiB, plus the 32 requests in flight at a chunk (1 MiB) each, plus,
+ * for each of those 48 cursors, its own SQLite connection with up to 2 MiB
+ * of page cache (--cache-size's default): 144 MiB. */
+#define FLOOD_N 200
+#define FLOOD_RSS_BOUND_KB (160 * 1024)
+
+/* Starts the daemon with @max_cursors and has a client in @flood pipeline
+ * FLOOD_N queries of the whole of big without reading. Returns the
+ * daemon's RSS growth once it has run what the client's bounds let it run
+ * (-1 when not measured), having checked that other clients are served
+ * promptly meanwhile. */
+static long flood_unread(struct harness_raw *flood, const char *max_cursors)
+{
+    start((const char *const[]){"--readers", "2", "--max-cursors", max_cursors,
+                                NULL});
+    make_big(20000, 1000);
+    harness_exec_fresh(&d, "CREATE TABLE w(v)");
+    long base = daemon_rss_kb();
+
+    harness_raw_open(flood, &d);
+    for (uint32_t id = 1; id <= FLOOD_N; id++)
+        pack_query(&flood->b, id, "SELECT id, pad FROM big", NULL, 0);
+    harness_send_buf(flood->fd, &flood->b);
+    assert_others_served(&conn);
+
+    /* Settled: neither the cursors opened nor the RSS moved in 300 ms. */
+    int64_t opened = -1, deadline = harness_now_ms() + POLL_MS;
+    long rss = -2;
+    for (;;) {
+        sleep_ms(300);
+        int64_t opened_now = read_stat(&conn, "cursors_opened");
+        long rss_now = daemon_rss_kb();
+        if ((opened_now == opened && rss_now == rss) ||
+            harness_now_ms() > deadline)
+            break;
+        opened = opened_now;
+        rss = rss_now;
+    }
+    for (int round = 0; round < 5; round++)
+        assert_others_served(&conn);
+    return base < 0 ? -1 : rss - base;
+}
+
+Test(slow_client, pipelined_large_results_unread)
+{
+    struct harness_raw flood = {0};
+    long growth = flood_unread(&flood, "64");
+    int64_t opened = read_stat(&conn, "cursors_opened");
+    cr_assert_lt(opened, FLOOD_N,
+                 "the daemon ran all %d queries of a client that reads "
+                 "nothing",
+                 FLOOD_N);
+    if (growth >= 0)
+        cr_assert_lt(growth, FLOOD_RSS_BOUND_KB,
+                     "%d unread results of 20 MiB grew the daemon's RSS by "
+                     "%ld KiB",
+                     FLOOD_N, growth);
+
+    /* Reading: every answer is a first chunk with a cursor, closed at once
+     * (answered with msgid FLOOD_N + its query's), or, when cursors ran
+     * out meanwhile, the whole result. */
+    bool seen[2 * FLOOD_N + 1] = {false};
+    for (int i = 0; i < 2 * FLOOD_N; i++) {
+        struct reply rep;
+        struct chunk ch;
+        harness_read_reply(&flood.r, &rep);
+        cr_assert_eq(rep.kind, 1);
+        cr_assert(rep.msgid >= 1 && rep.msgid <= 2 * FLOOD_N &&
+                      !seen[rep.msgid],
+                  "msgid %u", rep.msgid);
+        seen[rep.msgid] = true;
+        if (rep.msgid > FLOOD_N) {
+            cr_assert_not(rep.is_error, "close: %s: %s", rep.name, rep.message);
+            reply_free(&rep);
+            continue;
+        }
+        parse_chunk(&rep, &ch);
+        if (ch.cursor != 0) {
+            send_cursor_call(&flood, FLOOD_N + rep.msgid, "close", ch.cursor);
+        } else {
+            cr_assert_eq(ch.nrows, 20000, "msgid %u: %u rows and no cursor",
+                         rep.msgid, ch.nrows);
+            seen[FLOOD_N + rep.msgid] = true;
+            i++;
+        }
+        reply_free(&rep);
+    }
+    harness_raw_close(&flood);
+    cr_assert_eq(wait_stat(&conn, "cursors_open", 0, 0), 0);
+}
+
+/* The same flood when no cursor is free (--max-cursors 0 here; in use, one
+ * such client takes up to 48 of the 64 cursors): every result is built
+ * whole, and the daemon must still not hold them all. Memory per
+ * connection is bounded whatever the result size (DESIGN.md). */
+Test(slow_client, pipelined_whole_results_unread)
+{
+    struct harness_raw flood = {0};
+    long growth = flood_unread(&flood, "0");
+    if (growth >= 0)
+        cr_assert_lt(growth, FLOOD_RSS_BOUND_KB,
+                     "%d unread results of 20 MiB, sent whole, grew the "
+                     "daemon's RSS by %ld KiB",
+                     FLOOD_N, growth);
+    harness_raw_close(&flood);
+    assert_others_served(&conn);
+}
+
+/* Reads run side by side: with --readers 2, a query that counts for
+ * seconds on one reader delays neither a ping, nor a write, nor a quick
+ * query, all answered while it still runs. */
+Test(slow_client, long_query_does_not_delay_others)
+{
+    start((const char *const[]){"--readers", "2", NULL});
+    harness_exec_fresh(&d, "CREATE TABLE w(v)");
+
+    struct harness_raw slow = {0};
+    harness_raw_open(&slow, &d);
+    pack_query(&slow.b, 1,
+               "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM "
+               "c WHERE x < 10000000) SELECT count(*) FROM c",
+               "timeout_ms", 600000);
+    harness_send_buf(slow.fd, &slow.b);
+    sleep_ms(50); /* let a reader take it */
+
+    for (int round = 0; round < 3; round++)
+        assert_others_served(&conn);
+    struct pollfd pfd = {.fd = slow.fd, .events = POLLIN};
+    cr_assert_eq(poll(&pfd, 1, 0), 0,
+                 "the long query was answered before the others were "
+                 "served; this test proves nothing on a machine this fast");
+
+    struct reply rep;
+    read_answer(&slow, 1, &rep);
+    cr_assert_eq(harness_reply_int(&rep), 10000000);
+    reply_free(&rep);
+    harness_raw_close(&slow);
+}
