@@ -1082,3 +1082,192 @@ Test(slow_client, long_query_does_not_delay_others)
     reply_free(&rep);
     harness_raw_close(&slow);
 }
+
+/* --------------------------------------------------------- query options */
+
+TestSuite(query_limits, .fini = teardown, .timeout = 60);
+
+/* Sends query @msgid of @sql with the option @opt = @value on the suite's
+ * connection and reads the whole result. */
+static void query_all(uint32_t msgid, const char *sql, const char *opt,
+                      int64_t value, struct outcome *o)
+{
+    pack_query(&conn.b, msgid, sql, opt, value);
+    harness_send_buf(conn.fd, &conn.b);
+    read_all(&conn, msgid, o);
+}
+
+/* A query with the limit @opt, and how it must end. */
+struct limit_case {
+    const char *sql;
+    int64_t value; /* of @opt */
+    bool over;     /* it ends with SQLITED_TOO_LARGE naming @opt */
+    uint32_t n;    /* over: the chunks sent before the error; else: rows */
+};
+
+/* Runs each of @cases over the suite's connection and reads its result to
+ * the end: every chunk sent before the limit was crossed, then the error.
+ * The error ends the cursor as reading to the end does. */
+static void run_limit_cases(const char *opt, const struct limit_case *cases,
+                            size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct limit_case *t = &cases[i];
+        struct outcome o;
+        query_all((uint32_t)(i * 100 + 1), t->sql, opt, t->value, &o);
+        if (!t->over) {
+            cr_assert_not(o.error.is_error, "%s with %s %lld: %s: %s", t->sql,
+                          opt, (long long)t->value, o.error.name,
+                          o.error.message);
+            cr_assert_eq(o.rows, t->n, "%s with %s %lld: %llu rows", t->sql,
+                         opt, (long long)t->value, (unsigned long long)o.rows);
+        } else {
+            cr_assert(o.error.is_error, "%s with %s %lld: %llu rows, no error",
+                      t->sql, opt, (long long)t->value,
+                      (unsigned long long)o.rows);
+            cr_assert_eq(o.chunks, t->n,
+                         "%s with %s %lld: the error came after %u chunks",
+                         t->sql, opt, (long long)t->value, o.chunks);
+            check_error(&o.error, SQLITED_TOO_LARGE, "SQLITED_TOO_LARGE", opt);
+        }
+        cr_assert_eq(read_stat(&conn, "cursors_open"), 0);
+    }
+}
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* 25 rows in chunks of 10: max_rows crossed in the first chunk, in a later
+ * one, or not at all. */
+Test(query_limits, max_rows)
+{
+    start((const char *const[]){"--chunk-rows", "10", NULL});
+    make_big(25, 1);
+    static const struct limit_case cases[] = {
+        {"SELECT id FROM big", 5, true, 0},
+        {"SELECT id FROM big", 15, true, 1},
+        {"SELECT id FROM big", 24, true, 2},
+        {"SELECT id FROM big", 25, false, 25},
+        {"SELECT id FROM big", 1000, false, 25},
+        {"SELECT id FROM big WHERE id < 20", 20, false, 20},
+        {"SELECT id FROM big WHERE id < 10", 10, false, 10},
+        {"SELECT 1", 1, false, 1},
+        {"SELECT 1 WHERE 0", 1, false, 0},
+    };
+    run_limit_cases("max_rows", cases, COUNT(cases));
+}
+
+/* max_bytes counts the MessagePack of the rows over all chunks. Each row
+ * here is [id, 100-byte blob] with id < 128: 1 + 1 + 2 + 100 = 104
+ * bytes, 2,600 for all 25. */
+Test(query_limits, max_bytes)
+{
+    start((const char *const[]){"--chunk-rows", "10", NULL});
+    make_big(25, 100);
+    static const struct limit_case cases[] = {
+        {"SELECT id, pad FROM big", 500, true, 0},
+        {"SELECT id, pad FROM big", 1500, true, 1},
+        {"SELECT id, pad FROM big", 2599, true, 2},
+        {"SELECT id, pad FROM big", 2600, false, 25},
+        {"SELECT id, pad FROM big WHERE id = 3", 104, false, 1},
+        {"SELECT id, pad FROM big WHERE id = 3", 103, true, 0},
+    };
+    run_limit_cases("max_bytes", cases, COUNT(cases));
+}
+
+/* The limits hold for a result sent whole, when no cursor is left. */
+Test(query_limits, whole_results)
+{
+    start((const char *const[]){"--chunk-rows", "10", "--max-cursors", "0",
+                                NULL});
+    make_big(25, 100);
+    static const struct limit_case rows[] = {
+        {"SELECT id FROM big", 24, true, 0},
+        {"SELECT id FROM big", 25, false, 25},
+    };
+    static const struct limit_case bytes[] = {
+        {"SELECT id, pad FROM big", 2599, true, 0},
+        {"SELECT id, pad FROM big", 2600, false, 25},
+    };
+    run_limit_cases("max_rows", rows, COUNT(rows));
+    run_limit_cases("max_bytes", bytes, COUNT(bytes));
+    cr_assert_eq(read_stat(&conn, "cursors_opened"), 0);
+}
+
+/* max_rows and max_bytes take an integer >= 1; anything else is a bad
+ * request naming the option. */
+Test(query_limits, invalid_values)
+{
+    start(NULL);
+    static const char *const opts[] = {"max_rows", "max_bytes"};
+    uint32_t msgid = 0;
+    for (int k = 0; k < 2; k++) {
+        for (int kind = 0; kind < 7; kind++) {
+            struct codec_buf *b = &conn.b;
+            harness_pack_request(b, ++msgid, "query", 3);
+            codec_pack_cstr(b, "SELECT 1");
+            msgpack_pack_nil(&b->pk);
+            msgpack_pack_map(&b->pk, 1);
+            codec_pack_cstr(b, opts[k]);
+            switch (kind) {
+            case 0:
+                msgpack_pack_int64(&b->pk, 0);
+                break;
+            case 1:
+                msgpack_pack_int64(&b->pk, -1);
+                break;
+            case 2:
+                msgpack_pack_int64(&b->pk, INT64_MIN);
+                break;
+            case 3:
+                codec_pack_cstr(b, "10");
+                break;
+            case 4:
+                msgpack_pack_double(&b->pk, 10.0);
+                break;
+            case 5:
+                msgpack_pack_nil(&b->pk);
+                break;
+            default:
+                msgpack_pack_true(&b->pk);
+                break;
+            }
+            harness_send_buf(conn.fd, b);
+            expect_error(&conn, msgid, SQLITED_BAD_REQUEST,
+                         "SQLITED_BAD_REQUEST", opts[k]);
+        }
+    }
+    /* The connection still works, and a valid limit is taken. */
+    static const struct limit_case valid[] = {{"SELECT 1", 1000, false, 1}};
+    run_limit_cases("max_bytes", valid, COUNT(valid));
+}
+
+/* The options are query's only: on exec, batch or bulk they are unknown. */
+Test(query_limits, not_for_writes)
+{
+    start(NULL);
+    static const char *const opts[] = {"max_rows", "max_bytes"};
+    uint32_t msgid = 0;
+    for (int k = 0; k < 2; k++) {
+        struct codec_buf *b = &conn.b;
+        harness_pack_request(b, ++msgid, "exec", 3);
+        codec_pack_cstr(b, "SELECT 1");
+        msgpack_pack_nil(&b->pk);
+        msgpack_pack_map(&b->pk, 1);
+        codec_pack_cstr(b, opts[k]);
+        msgpack_pack_int64(&b->pk, 5);
+        harness_send_buf(conn.fd, b);
+        expect_error(&conn, msgid, SQLITED_BAD_REQUEST, "SQLITED_BAD_REQUEST",
+                     "unknown option");
+
+        harness_pack_request(b, ++msgid, "batch", 2);
+        msgpack_pack_array(&b->pk, 1);
+        msgpack_pack_array(&b->pk, 1);
+        codec_pack_cstr(b, "SELECT 1");
+        msgpack_pack_map(&b->pk, 1);
+        codec_pack_cstr(b, opts[k]);
+        msgpack_pack_int64(&b->pk, 5);
+        harness_send_buf(conn.fd, b);
+        expect_error(&conn, msgid, SQLITED_BAD_REQUEST, "SQLITED_BAD_REQUEST",
+                     "unknown option");
+    }
+}
