@@ -1271,3 +1271,116 @@ Test(query_limits, not_for_writes)
                      "unknown option");
     }
 }
+
+/* -------------------------------------------------------- statement cache */
+
+TestSuite(stmt_cache, .fini = teardown, .timeout = 60);
+
+/* Runs @sql over the suite's connection with @method (query or exec) and
+ * the one parameter @param, and checks that its rows read @want. */
+static void expect_rows_param(uint32_t msgid, const char *method,
+                              const char *sql, int64_t param, const char *want)
+{
+    struct reply rep;
+    harness_pack_request(&conn.b, msgid, method, 2);
+    codec_pack_cstr(&conn.b, sql);
+    msgpack_pack_array(&conn.b.pk, 1);
+    msgpack_pack_int64(&conn.b.pk, param);
+    harness_send_buf(conn.fd, &conn.b);
+    read_answer(&conn, msgid, &rep);
+    expect_key(&rep, "rows", want);
+    reply_free(&rep);
+}
+
+/* Runs @sql with @method and checks its columns and rows. */
+static void expect_result(uint32_t msgid, const char *method, const char *sql,
+                          const char *columns, const char *rows)
+{
+    struct reply rep;
+    harness_pack_sql(&conn.b, msgid, method, sql);
+    harness_send_buf(conn.fd, &conn.b);
+    read_answer(&conn, msgid, &rep);
+    expect_key(&rep, "columns", columns);
+    expect_key(&rep, "rows", rows);
+    reply_free(&rep);
+}
+
+/* The same SQL five times, on the one reader and on the writer: the first
+ * prepares it, the others find it in the cache, whatever the parameters. */
+static void repeat_statements(uint32_t *msgid)
+{
+    for (int i = 0; i < 5; i++) {
+        char want[32];
+        snprintf(want, sizeof(want), "[[%d]]", i * 10);
+        expect_rows_param(++*msgid, "query", "SELECT ? * 10", i, want);
+        snprintf(want, sizeof(want), "[[%d]]", i);
+        expect_rows_param(++*msgid, "exec",
+                          "INSERT INTO t(v) VALUES (?) RETURNING v", i, want);
+    }
+}
+
+Test(stmt_cache, repeated_sql_hits)
+{
+    start((const char *const[]){"--readers", "1", NULL});
+    harness_exec_fresh(&d, "CREATE TABLE t(v)");
+    uint32_t msgid = 0;
+    int64_t hits = read_stat(&conn, "stmt_cache_hits");
+    int64_t misses = read_stat(&conn, "stmt_cache_misses");
+    repeat_statements(&msgid);
+    hits = read_stat(&conn, "stmt_cache_hits") - hits;
+    misses = read_stat(&conn, "stmt_cache_misses") - misses;
+    cr_assert_geq(hits, 8, "%lld cache hits for 2 statements run 5 times",
+                  (long long)hits);
+    cr_assert_geq(misses, 2, "%lld cache misses for 2 new statements",
+                  (long long)misses);
+}
+
+Test(stmt_cache, disabled)
+{
+    start((const char *const[]){"--readers", "1", "--statement-cache", "0",
+                                NULL});
+    harness_exec_fresh(&d, "CREATE TABLE t(v)");
+    uint32_t msgid = 0;
+    repeat_statements(&msgid);
+    cr_assert_eq(read_stat(&conn, "stmt_cache_hits"), 0);
+}
+
+/* A cached SELECT * follows the schema: after a column is added, or the
+ * table dropped and made anew, it returns the table's columns as they are
+ * now; while the table is gone, it fails as SQLite says. */
+static void schema_changes(const char *method)
+{
+    harness_exec_fresh(&d, "CREATE TABLE t(a, b); INSERT INTO t VALUES (1, 2)");
+    int64_t hits = read_stat(&conn, "stmt_cache_hits");
+    expect_result(1, method, "SELECT * FROM t", "[\"a\",\"b\"]", "[[1,2]]");
+    expect_result(2, method, "SELECT * FROM t", "[\"a\",\"b\"]", "[[1,2]]");
+    cr_assert_gt(read_stat(&conn, "stmt_cache_hits"), hits,
+                 "the statement was not cached");
+
+    harness_exec_fresh(&d, "ALTER TABLE t ADD COLUMN c DEFAULT 7");
+    expect_result(3, method, "SELECT * FROM t", "[\"a\",\"b\",\"c\"]",
+                  "[[1,2,7]]");
+
+    harness_exec_fresh(&d, "DROP TABLE t; CREATE TABLE t(x TEXT);"
+                           "INSERT INTO t VALUES ('hi')");
+    expect_result(4, method, "SELECT * FROM t", "[\"x\"]", "[[\"hi\"]]");
+
+    harness_exec_fresh(&d, "DROP TABLE t");
+    harness_pack_sql(&conn.b, 5, method, "SELECT * FROM t");
+    harness_send_buf(conn.fd, &conn.b);
+    expect_error(&conn, 5, 1, "SQLITE_ERROR", "no such table");
+    harness_exec_fresh(&d, "CREATE TABLE t(y, z); INSERT INTO t VALUES (3, 4)");
+    expect_result(6, method, "SELECT * FROM t", "[\"y\",\"z\"]", "[[3,4]]");
+}
+
+Test(stmt_cache, schema_change_on_a_reader)
+{
+    start((const char *const[]){"--readers", "1", NULL});
+    schema_changes("query");
+}
+
+Test(stmt_cache, schema_change_on_the_writer)
+{
+    start(NULL);
+    schema_changes("exec");
+}
