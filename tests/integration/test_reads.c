@@ -1384,3 +1384,110 @@ Test(stmt_cache, schema_change_on_the_writer)
     start(NULL);
     schema_changes("exec");
 }
+
+/* ---------------------------------------------------------------- explain */
+
+TestSuite(explain, .fini = teardown, .timeout = 60);
+
+static void send_explain(uint32_t msgid, const char *sql)
+{
+    harness_pack_sql(&conn.b, msgid, "explain", sql);
+    harness_send_buf(conn.fd, &conn.b);
+}
+
+/* Reads the answer to explain @msgid, checks its columns, and requires a
+ * row whose detail holds @text. */
+static void expect_plan(uint32_t msgid, const char *text)
+{
+    struct reply rep;
+    struct codec_reader rows;
+    uint32_t n;
+    bool found = false;
+    read_answer(&conn, msgid, &rep);
+    expect_key(&rep, "columns", "[\"id\",\"parent\",\"detail\"]");
+    cr_assert(harness_map_find(rep.result, "rows", &rows));
+    cr_assert_eq(codec_read_array(&rows, &n), 0);
+    cr_assert_gt(n, 0, "an empty plan");
+    struct text plan = {.len = 0};
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t ncols;
+        const char *detail;
+        uint32_t len;
+        struct codec_reader row = rows;
+        cr_assert_eq(codec_read_array(&row, &ncols), 0);
+        cr_assert_eq(ncols, 3);
+        next_int(&row);
+        next_int(&row);
+        cr_assert_eq(codec_read_str(&row, &detail, &len), 0);
+        if (memmem(detail, len, text, strlen(text)))
+            found = true;
+        render(&rows, &plan);
+    }
+    cr_assert(found, "no step of the plan %s mentions '%s'", plan.s, text);
+    reply_free(&rep);
+}
+
+Test(explain, plans)
+{
+    start(NULL);
+    harness_exec_fresh(&d, "CREATE TABLE users(id INTEGER PRIMARY KEY, "
+                           "email TEXT, name TEXT);"
+                           "CREATE INDEX users_email ON users(email)");
+
+    harness_pack_request(&conn.b, 1, "explain", 2);
+    codec_pack_cstr(&conn.b, "SELECT name FROM users WHERE email = ?");
+    msgpack_pack_array(&conn.b.pk, 1);
+    codec_pack_cstr(&conn.b, "ada@example.com");
+    harness_send_buf(conn.fd, &conn.b);
+    expect_plan(1, "USING INDEX users_email");
+    /* Without params: they count as NULL. */
+    send_explain(2, "SELECT name FROM users WHERE email = ?");
+    expect_plan(2, "USING INDEX users_email");
+    send_explain(3, "SELECT name FROM users WHERE id = 5");
+    expect_plan(3, "INTEGER PRIMARY KEY");
+    send_explain(4, "SELECT * FROM users WHERE name = 'x'");
+    expect_plan(4, "SCAN users");
+}
+
+/* explain plans a write without running it. */
+Test(explain, does_not_run_the_statement)
+{
+    start(NULL);
+    harness_exec_fresh(&d, "CREATE TABLE t(id INTEGER PRIMARY KEY, v);"
+                           "INSERT INTO t VALUES (1, 'a')");
+    send_explain(1, "DELETE FROM t WHERE id = 1");
+    expect_plan(1, "INTEGER PRIMARY KEY");
+    send_explain(2, "UPDATE t SET v = 'b'");
+    expect_plan(2, "SCAN t");
+    expect_result(3, "query", "SELECT * FROM t", "[\"id\",\"v\"]",
+                  "[[1,\"a\"]]");
+}
+
+Test(explain, errors)
+{
+    start(NULL);
+    harness_exec_fresh(&d, "CREATE TABLE t(v)");
+    send_explain(1, "SELECT 1; SELECT 2");
+    expect_error(&conn, 1, SQLITED_BAD_REQUEST, "SQLITED_BAD_REQUEST",
+                 "one statement");
+    send_explain(2, "SELEC 1");
+    expect_error(&conn, 2, 1, "SQLITE_ERROR", "syntax error");
+    send_explain(3, "SELECT * FROM nope");
+    expect_error(&conn, 3, 1, "SQLITE_ERROR", "no such table");
+    send_explain(4, "");
+    expect_error(&conn, 4, SQLITED_BAD_REQUEST, "SQLITED_BAD_REQUEST", "empty");
+    harness_pack_request(&conn.b, 5, "explain", 3);
+    codec_pack_cstr(&conn.b, "SELECT 1");
+    msgpack_pack_nil(&conn.b.pk);
+    msgpack_pack_nil(&conn.b.pk);
+    harness_send_buf(conn.fd, &conn.b);
+    expect_error(&conn, 5, SQLITED_BAD_REQUEST, "SQLITED_BAD_REQUEST",
+                 "[sql, params?]");
+    harness_pack_request(&conn.b, 6, "explain", 2);
+    codec_pack_cstr(&conn.b, "SELECT * FROM t WHERE v = ?");
+    msgpack_pack_array(&conn.b.pk, 2);
+    msgpack_pack_int64(&conn.b.pk, 1);
+    msgpack_pack_int64(&conn.b.pk, 2);
+    harness_send_buf(conn.fd, &conn.b);
+    expect_error(&conn, 6, 25, "SQLITE_RANGE", "2 values");
+}
