@@ -1491,3 +1491,66 @@ Test(explain, errors)
     harness_send_buf(conn.fd, &conn.b);
     expect_error(&conn, 6, 25, "SQLITE_RANGE", "2 values");
 }
+
+/* ------------------------------------------------------- max-connections */
+
+TestSuite(conn_limit, .fini = teardown, .timeout = 60);
+
+/* Opens a raw connection and reads what the daemon says to a ping on it:
+ * true for pong, false for the error notification of a refused connection
+ * (which the daemon then closes). */
+static bool try_connection(struct harness_raw *c)
+{
+    struct reply rep;
+    harness_raw_open(c, &d);
+    harness_pack_request(&c->b, PING_MSGID, "ping", 0);
+    if (harness_try_send(c->fd, c->b.data, c->b.len) != 0) {
+        codec_buf_reset(&c->b);
+        harness_raw_close(c);
+        return false;
+    }
+    codec_buf_reset(&c->b);
+    harness_read_reply(&c->r, &rep);
+    if (rep.kind == 1) {
+        struct codec_reader r = rep.result;
+        cr_assert(harness_read_str_eq(&r, "pong"));
+        reply_free(&rep);
+        return true;
+    }
+    cr_assert_str_eq(rep.method, "error");
+    cr_assert_eq(rep.code, SQLITED_TOO_MANY_CONNECTIONS, "%lld %s: %s",
+                 (long long)rep.code, rep.name, rep.message);
+    cr_assert_str_eq(rep.name, "SQLITED_TOO_MANY_CONNECTIONS");
+    cr_assert_eq(rep.primary, SQLITED_TOO_MANY_CONNECTIONS);
+    cr_assert_not_null(strstr(rep.message, "max-connections"), "%s",
+                       rep.message);
+    reply_free(&rep);
+    cr_assert(harness_read_eof(&c->r, HARNESS_IO_TIMEOUT_MS),
+              "the daemon did not close a refused connection");
+    harness_raw_close(c);
+    return false;
+}
+
+Test(conn_limit, over_the_limit_is_refused)
+{
+    start((const char *const[]){"--max-connections", "2", NULL});
+    struct harness_raw second = {0}, third = {0};
+    ping_ms(&conn); /* the first is accepted before the others connect */
+    cr_assert(try_connection(&second), "the second connection was refused");
+
+    cr_assert_not(try_connection(&third), "a third connection was served");
+    cr_assert_eq(read_stat(&conn, "connections_refused"), 1);
+    cr_assert_eq(wait_stat(&conn, "connections", 2, 2), 2);
+    cr_assert_not(try_connection(&third), "a third connection was served");
+    cr_assert_eq(read_stat(&conn, "connections_refused"), 2);
+
+    /* Once one leaves, a new connection is served. */
+    harness_raw_close(&second);
+    int64_t deadline = harness_now_ms() + POLL_MS;
+    bool served;
+    while (!(served = try_connection(&third)) && harness_now_ms() < deadline)
+        sleep_ms(10);
+    cr_assert(served, "no connection served after one of two closed");
+    ping_ms(&third);
+    harness_raw_close(&third);
+}
