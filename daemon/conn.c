@@ -213,6 +213,8 @@ void conn_complete(struct job *job)
         cursor_job_done(job);
     else if (job->cursor)
         cursor_register(c, job->cursor);
+    else if (job->may_open_cursor)
+        c->ncursors--; /* it did not */
 
     if (c->closing) {
         conn_end_tx(c); /* a begin answered after the client left */

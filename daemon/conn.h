@@ -17,9 +17,6 @@ struct server;
  * connection until the client has read its replies. */
 #define CONN_MAX_INFLIGHT 32
 #define CONN_MAX_QUEUED (16u << 20) /* reply bytes not yet written */
-/* Cursors one connection may hold open, so that one client cannot take all
- * of --max-cursors. */
-#define CONN_MAX_CURSORS 8
 
 struct conn {
     uv_pipe_t pipe;
@@ -32,7 +29,7 @@ struct conn {
     unsigned writes;
     uint64_t tx;            /* the open interactive transaction; 0: none */
     struct cursor *cursors; /* open, linked by next */
-    unsigned ncursors;
+    unsigned ncursors;      /* open, plus queries that may still open one */
     bool reading;
     bool draining; /* read no more; close once replies are out */
     bool closing;  /* uv_close called */

@@ -23,8 +23,7 @@ void cursor_register(struct conn *c, struct cursor *cur)
     uv_timer_init(&c->srv->loop, &cur->idle);
     cur->idle.data = cur;
     cur->next = c->cursors;
-    c->cursors = cur;
-    c->ncursors++;
+    c->cursors = cur; /* counted in c->ncursors since its query was sent */
     if (c->closing)
         cursor_end(cur, NULL, false);
     else

@@ -19,6 +19,10 @@
 
 struct conn;
 
+/* Cursors one connection may hold open, so that one client cannot take all
+ * of --max-cursors. */
+#define CURSORS_PER_CONN 8
+
 struct cursor {
     /* The worker side, used by one reader thread at a time. */
     struct worker w;      /* the cursor's own database connection */

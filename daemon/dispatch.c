@@ -302,7 +302,13 @@ static void submit(struct request *req, struct job *job)
 {
     struct server *s = req->c->srv;
     job->deadline = clock_after_ms(job->timeout_ms);
-    job->may_open_cursor = req->c->ncursors < CONN_MAX_CURSORS;
+    /* A query to a reader may open a cursor: count it against the
+     * connection's share until its answer shows whether it did. */
+    if (job->method == RPC_QUERY && job->tx == 0 &&
+        req->c->ncursors < CURSORS_PER_CONN) {
+        job->may_open_cursor = true;
+        req->c->ncursors++;
+    }
     conn_track(req->c, job);
     if ((job->method == RPC_QUERY && job->tx == 0) ||
         job->method == RPC_EXPLAIN || job->method == RPC_FETCH)

@@ -31,6 +31,7 @@ struct run {
     struct worker *w;
     struct job *job;
     struct codec_buf *out;
+    int64_t total_before;         /* total changes before the statement */
     uint64_t rows, bytes;         /* of the result so far */
     uint64_t max_rows, max_bytes; /* the query's limits; 0: none */
     sqlite3_stmt *cursor_st;      /* rows left for a cursor to send */
@@ -450,25 +451,35 @@ static int step(struct run *r, sqlite3_stmt *st)
     return rc;
 }
 
-/* Appends the array of @st's rows to @out, stepping on from where @st is;
- * with @on_row, @st already stands on the first row to send. With @chunk,
+/* The first step of @st. Only after it are @st's columns known: SQLite
+ * prepares a statement again there when the schema changed since it was
+ * prepared (by another client, or since it went into the cache). */
+static int step_first(struct run *r, sqlite3_stmt *st)
+{
+    r->total_before = sqlite3_total_changes64(r->w->db);
+    return step(r, st);
+}
+
+/* Appends the array of @st's rows to @out, stepping on from where @st is:
+ * @rc is what its last step returned (SQLITE_ROW: it stands on the first row
+ * to send; SQLITE_DONE or an error: it is finished), or 0. With @chunk,
  * stops once the chunk is full and sets *@more when a row is left, on which
  * @st then stands. Enforces the job's max_rows and max_bytes over all the
  * chunks of the result (r->rows, r->bytes). */
-static int pack_rows(struct run *r, sqlite3_stmt *st, bool on_row, bool chunk,
+static int pack_rows(struct run *r, sqlite3_stmt *st, int rc, bool chunk,
                      bool *more, struct codec_buf *out)
 {
     const struct config *cfg = r->w->cfg;
     int ncols = sqlite3_column_count(st);
     size_t at = codec_pack_array_later(out), start = out->len;
     uint32_t n = 0;
-    int rc = SQLITE_ROW;
 
     *more = false;
-    for (;;) {
-        if (!on_row && (rc = step(r, st)) != SQLITE_ROW)
+    for (;; rc = 0) {
+        if (rc == 0)
+            rc = step(r, st);
+        if (rc != SQLITE_ROW)
             break;
-        on_row = false;
         if (chunk &&
             (n >= cfg->chunk_rows || out->len - start >= cfg->chunk_bytes)) {
             *more = true;
@@ -497,30 +508,30 @@ static int pack_rows(struct run *r, sqlite3_stmt *st, bool on_row, bool chunk,
     return out->error ? fail_out(r, out) : SQLITE_OK;
 }
 
-/* Steps @st to its end. When it has result columns, appends the two map
- * entries "columns" and "rows" to @out. Counts the rows it changed. */
-static int step_all(struct run *r, sqlite3_stmt *st, struct codec_buf *out)
+/* Steps @st, whose first step returned @rc, to its end. When it has result
+ * columns, appends the two map entries "columns" and "rows" to @out. Counts
+ * the rows it changed. */
+static int step_all(struct run *r, sqlite3_stmt *st, int rc,
+                    struct codec_buf *out)
 {
     sqlite3 *db = r->w->db;
     int ncols = sqlite3_column_count(st);
-    int64_t before = sqlite3_total_changes64(db);
     bool more;
-    int rc;
 
     if (ncols > 0) {
         if (pack_columns(r, st, ncols, out) != SQLITE_OK ||
-            pack_rows(r, st, false, false, &more, out) != SQLITE_OK)
+            pack_rows(r, st, rc, false, &more, out) != SQLITE_OK)
             return r->code;
     } else {
-        while ((rc = step(r, st)) == SQLITE_ROW)
-            ;
+        while (rc == SQLITE_ROW)
+            rc = step(r, st);
         if (rc != SQLITE_DONE)
             return fail_sqlite(r, rc);
     }
     /* sqlite3_changes64() keeps the count of the last INSERT, UPDATE or
      * DELETE, whatever ran since: only trust it when this statement changed
      * something. */
-    if (sqlite3_total_changes64(db) != before)
+    if (sqlite3_total_changes64(db) != r->total_before)
         r->changes += sqlite3_changes64(db);
     return out->error ? fail_out(r, out) : SQLITE_OK;
 }
@@ -601,7 +612,7 @@ static void release(struct run *r, const struct sql_req *req, sqlite3_stmt *st,
 /* A reader's query: the first chunk of rows goes into the reply; when rows
  * are left (and a cursor may still be opened), @st stays with them for a
  * cursor (r->cursor_st) and the reply says "cursor". */
-static void run_chunked(struct run *r, sqlite3_stmt *st)
+static void run_chunked(struct run *r, sqlite3_stmt *st, int rc)
 {
     struct codec_buf *out = r->out;
     struct worker *w = r->w;
@@ -611,15 +622,30 @@ static void run_chunked(struct run *r, sqlite3_stmt *st)
     size_t map = codec_pack_map_later(out);
     if (pack_columns(r, st, ncols, out) != SQLITE_OK)
         return;
-    /* Reserve a cursor up front; past either limit the result comes whole
-     * (up to max_message_size). */
-    bool chunk = r->job->may_open_cursor &&
-                 stats_add_below(&w->stats->cursors_open, w->cfg->max_cursors);
-    if (pack_rows(r, st, false, chunk, &more, out) != SQLITE_OK || !more) {
-        if (chunk)
+    /* Reserve a cursor up front: one is needed if the rows overflow the
+     * chunk, and none may be left then. */
+    bool reserved =
+        r->job->may_open_cursor &&
+        stats_add_below(&w->stats->cursors_open, w->cfg->max_cursors);
+    if (pack_rows(r, st, rc, true, &more, out) != SQLITE_OK || !more) {
+        if (reserved)
             stats_sub(&w->stats->cursors_open, 1);
         if (r->code == 0)
             codec_patch_map(out, map, 2);
+        return;
+    }
+    if (!reserved) {
+        if (r->job->may_open_cursor)
+            fail(r, SQLITED_TOO_MANY_CURSORS,
+                 "the result needs a cursor, but the daemon has all of its "
+                 "%u open (--max-cursors); read other results to their end "
+                 "or close them",
+                 w->cfg->max_cursors);
+        else
+            fail(r, SQLITED_TOO_MANY_CURSORS,
+                 "the result needs a cursor, but this connection holds %d "
+                 "open already; read them to their end or close them",
+                 CURSORS_PER_CONN);
         return;
     }
     r->cursor_st = st;
@@ -639,13 +665,14 @@ static enum execute_result run_one(struct run *r, const struct sql_req *req,
         return EXECUTE_DONE;
 
     bool counts = r->w->writer;
+    int rc = step_first(r, st);
     int ncols = sqlite3_column_count(st);
     if (!counts && ncols > 0 && r->job->method == RPC_QUERY) {
-        run_chunked(r, st);
+        run_chunked(r, st, rc);
         return EXECUTE_DONE;
     }
     msgpack_pack_map(&r->out->pk, (ncols > 0 ? 2u : 0u) + (counts ? 2u : 0u));
-    if (step_all(r, st, r->out) == SQLITE_OK && counts)
+    if (step_all(r, st, rc, r->out) == SQLITE_OK && counts)
         pack_counts(r, r->out);
     return EXECUTE_DONE;
 }
@@ -663,13 +690,15 @@ static void run_script(struct run *r, const struct sql_req *req,
     codec_buf_init(&rows, r->w->max_reply);
     for (;;) {
         int rc = bind_params(r, req, st);
-        if (rc == SQLITE_OK && sqlite3_column_count(st) > 0) {
-            codec_buf_reset(&rows);
-            r->rows = r->bytes = 0;
-            has_rows = true;
+        if (rc == SQLITE_OK) {
+            rc = step_first(r, st);
+            if (sqlite3_column_count(st) > 0) {
+                codec_buf_reset(&rows);
+                r->rows = r->bytes = 0;
+                has_rows = true;
+            }
+            rc = step_all(r, st, rc, &rows);
         }
-        if (rc == SQLITE_OK)
-            rc = step_all(r, st, &rows);
         sqlite3_finalize(st);
         st = NULL;
         if (rc != SQLITE_OK || only_filler(sql, end))
@@ -885,7 +914,7 @@ static void run_bulk(struct run *r)
         struct sql_req req;
         if (read_params(r, &sets, &req) == SQLITE_OK &&
             bind_params(r, &req, st) == SQLITE_OK)
-            step_all(r, st, r->out); /* adds to r->changes */
+            step_all(r, st, step_first(r, st), r->out); /* adds changes */
         if (r->code != 0)
             fail_step(r, i);
         sqlite3_reset(st);
@@ -1054,7 +1083,8 @@ static void execute_cursor(struct job *job)
     rpc_pack_response_head(&out, job->msgid);
     size_t map = codec_pack_map_later(&out);
     codec_pack_cstr(&out, "rows");
-    if (pack_rows(&r, cur->st, true, true, &more, &out) == SQLITE_OK && more) {
+    if (pack_rows(&r, cur->st, SQLITE_ROW, true, &more, &out) == SQLITE_OK &&
+        more) {
         codec_pack_cstr(&out, "cursor");
         msgpack_pack_uint64(&out.pk, cur->id);
     }

@@ -73,6 +73,7 @@ extern "C" {
     X(TX_EXPIRED, -1008, "the transaction is no longer open")                  \
     X(CURSOR_EXPIRED, -1009, "the cursor is no longer open")                   \
     X(TOO_MANY_CONNECTIONS, -1010, "the daemon is at its connection limit")    \
+    X(TOO_MANY_CURSORS, -1011, "no cursor left for a large result")            \
     X(ECLOSED, -1100, "connection closed")                                     \
     X(EPROTO, -1101, "malformed reply from the daemon")                        \
     X(EMISUSE, -1102, "library used incorrectly")                              \
@@ -196,7 +197,10 @@ SQLITED_API int sqlited_exec(sqlited *db, const char *sql,
  * queries inside a transaction come whole.
  *
  * Errors as for sqlited_exec(); SQLITED_TOO_LARGE also when the first chunk
- * crosses a limit set with sqlited_set_result_limits(). */
+ * crosses a limit set with sqlited_set_result_limits();
+ * SQLITED_TOO_MANY_CURSORS when the result needs more than one chunk and the
+ * daemon has no cursor left for it (8 per connection, --max-cursors in all):
+ * read or close other results, then retry. The connection stays usable. */
 SQLITED_API int sqlited_query(sqlited *db, const char *sql,
                               const sqlited_params *params,
                               sqlited_rows **rows);

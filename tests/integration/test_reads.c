@@ -690,9 +690,11 @@ Test(cursor, reads_one_snapshot)
     reply_free(&rep);
 }
 
-/* --max-cursors 1: while one cursor is open, a large result comes whole,
- * with no cursor; once it closes, results stream again. */
-Test(cursor, past_max_cursors_results_come_whole)
+/* --max-cursors 1: while one cursor is open, a result larger than a chunk
+ * is refused with SQLITED_TOO_MANY_CURSORS (it is never built whole), one
+ * that fits a chunk still comes; once the cursor closes, results stream
+ * again. */
+Test(cursor, past_max_cursors_large_results_are_refused)
 {
     start((const char *const[]){"--chunk-rows", "10", "--max-cursors", "1",
                                 NULL});
@@ -702,19 +704,16 @@ Test(cursor, past_max_cursors_results_come_whole)
 
     struct harness_raw other = {0};
     harness_raw_open(&other, &d);
-    struct outcome o;
     send_query(&other, 2, "SELECT id FROM big");
-    read_all(&other, 2, &o);
+    expect_error(&other, 2, SQLITED_TOO_MANY_CURSORS,
+                 "SQLITED_TOO_MANY_CURSORS", "--max-cursors");
+    struct outcome o;
+    send_query(&other, 3, "SELECT id FROM big WHERE id < 10");
+    read_all(&other, 3, &o);
     cr_assert_not(o.error.is_error, "%s: %s", o.error.name, o.error.message);
     cr_assert_eq(o.chunks, 1, "the result came in %u chunks", o.chunks);
-    cr_assert_eq(o.rows, 100);
+    cr_assert_eq(o.rows, 10);
     harness_raw_close(&other);
-
-    send_query(&conn, 3, "SELECT id FROM big");
-    read_all(&conn, 3, &o);
-    cr_assert_not(o.error.is_error, "%s: %s", o.error.name, o.error.message);
-    cr_assert_eq(o.chunks, 1, "the result came in %u chunks", o.chunks);
-    cr_assert_eq(o.rows, 100);
     cr_assert_eq(read_stat(&conn, "cursors_open"), 1);
 
     send_cursor_call(&conn, 4, "close", id);
@@ -723,28 +722,26 @@ Test(cursor, past_max_cursors_results_come_whole)
     read_first_chunk(&conn, 5, NULL);
 }
 
-/* A result that must come whole but is larger than a message is refused
- * with SQLITED_TOO_LARGE; the same result streams while a cursor is
- * free. */
-Test(cursor, past_max_cursors_large_result_too_large)
+/* One connection holds at most 8 cursors: its ninth large result is
+ * refused, naming the connection, while another connection still gets a
+ * cursor. */
+Test(cursor, cursors_per_connection)
 {
-    start((const char *const[]){"--max-cursors", "1", "--max-message-size",
-                                "65536", NULL});
-    make_big(1000, 100); /* about 100 KiB of rows */
-    struct outcome o;
-    send_query(&conn, 1, "SELECT id, pad FROM big");
-    uint64_t id = read_first_chunk(&conn, 1, NULL);
-    send_query(&conn, 2, "SELECT id, pad FROM big");
-    expect_error(&conn, 2, SQLITED_TOO_LARGE, "SQLITED_TOO_LARGE",
-                 "maximum message size");
-    send_cursor_call(&conn, 3, "close", id);
-    expect_nil(&conn, 3);
+    start((const char *const[]){"--chunk-rows", "10", NULL});
+    make_big(100, 1);
+    for (uint32_t i = 1; i <= 8; i++) {
+        send_query(&conn, i, "SELECT id FROM big");
+        read_first_chunk(&conn, i, NULL);
+    }
+    send_query(&conn, 9, "SELECT id FROM big");
+    expect_error(&conn, 9, SQLITED_TOO_MANY_CURSORS, "SQLITED_TOO_MANY_CURSORS",
+                 "this connection");
 
-    send_query(&conn, 10, "SELECT id, pad FROM big");
-    read_all(&conn, 10, &o);
-    cr_assert_not(o.error.is_error, "%s: %s", o.error.name, o.error.message);
-    cr_assert_eq(o.rows, 1000);
-    cr_assert_gt(o.chunks, 1);
+    struct harness_raw other = {0};
+    harness_raw_open(&other, &d);
+    send_query(&other, 1, "SELECT id FROM big");
+    read_first_chunk(&other, 1, NULL);
+    harness_raw_close(&other);
 }
 
 /* A chunk also ends once it holds --chunk-bytes: with rows of about 1 KiB
@@ -1006,8 +1003,10 @@ Test(slow_client, pipelined_large_results_unread)
                      FLOOD_N, growth);
 
     /* Reading, the client gets every answer: a first chunk with a cursor
-     * (--max-cursors is above FLOOD_N here, so that none comes whole). */
+     * for the first 8 (a connection's share), SQLITED_TOO_MANY_CURSORS for
+     * the others, none of them built whole. */
     bool seen[FLOOD_N + 1] = {false};
+    int cursors = 0;
     for (int i = 0; i < FLOOD_N; i++) {
         struct reply rep;
         struct chunk ch;
@@ -1016,19 +1015,26 @@ Test(slow_client, pipelined_large_results_unread)
         cr_assert(rep.msgid >= 1 && rep.msgid <= FLOOD_N && !seen[rep.msgid],
                   "msgid %u", rep.msgid);
         seen[rep.msgid] = true;
-        parse_chunk(&rep, &ch);
-        cr_assert_neq(ch.cursor, 0, "msgid %u: %u rows and no cursor",
-                      rep.msgid, ch.nrows);
+        if (rep.is_error) {
+            cr_assert_eq(rep.code, SQLITED_TOO_MANY_CURSORS, "msgid %u: %s",
+                         rep.msgid, rep.message);
+        } else {
+            parse_chunk(&rep, &ch);
+            cr_assert_neq(ch.cursor, 0, "msgid %u: %u rows and no cursor",
+                          rep.msgid, ch.nrows);
+            cursors++;
+        }
         reply_free(&rep);
     }
+    cr_assert_eq(cursors, 8, "%d cursors for one connection", cursors);
     harness_raw_close(&flood);
     cr_assert_eq(wait_stat(&conn, "cursors_open", 0, 0), 0);
 }
 
-/* The same flood when no cursor is free (--max-cursors 0 here; in use, one
- * such client takes up to 48 of the 64 cursors): every result is built
- * whole, and the daemon must still not hold them all. Memory per
- * connection is bounded whatever the result size (DESIGN.md).
+/* The same flood when no cursor is free (--max-cursors 0 here): no result
+ * is built whole (each is refused after its first chunk), and the daemon
+ * holds none of them. Memory per connection is bounded whatever the result
+ * size (DESIGN.md).
  *
  * Other clients are checked only once the daemon has settled: while it
  * builds the flood's results, the readers work through them first, and
@@ -1168,11 +1174,10 @@ Test(query_limits, max_bytes)
     run_limit_cases("max_bytes", cases, COUNT(cases));
 }
 
-/* The limits hold for a result sent whole, when no cursor is left. */
+/* The limits hold for a result that fits one chunk and needs no cursor. */
 Test(query_limits, whole_results)
 {
-    start((const char *const[]){"--chunk-rows", "10", "--max-cursors", "0",
-                                NULL});
+    start((const char *const[]){"--chunk-rows", "100", NULL});
     make_big(25, 100);
     static const struct limit_case rows[] = {
         {"SELECT id FROM big", 24, true, 0},
