@@ -401,7 +401,7 @@ static void assert_rss_growth(long base_kb, long now_kb, long bound_kb,
 
 /* ---------------------------------------------------------------- cursors */
 
-TestSuite(cursor, .fini = teardown, .timeout = 180);
+TestSuite(cursor, .fini = teardown, .timeout = 60);
 
 /* A million rows through query and fetch: every row arrives once, in
  * order; no chunk is larger than --chunk-rows; and the daemon holds one
@@ -842,7 +842,7 @@ Test(cursor, disconnect_ends_cursors)
 
 /* ----------------------------------------------------------- slow clients */
 
-TestSuite(slow_client, .fini = teardown, .timeout = 180);
+TestSuite(slow_client, .fini = teardown, .timeout = 60);
 
 /* Pings over @c; returns how long the answer took, in ms. */
 static int64_t ping_ms(struct harness_raw *c)
