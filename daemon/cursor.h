@@ -25,9 +25,10 @@ struct conn;
 
 struct cursor {
     /* The worker side, used by one reader thread at a time. */
-    struct worker w;      /* the cursor's own database connection */
-    sqlite3_stmt *st;     /* stopped on the row the next chunk starts with */
-    uint64_t rows, bytes; /* sent so far */
+    struct worker w;  /* the cursor's own database connection */
+    sqlite3_stmt *st; /* stopped on the row the next chunk starts with */
+    char *msg;        /* the query's request: @st's parameters point into it */
+    uint64_t rows, bytes;         /* sent so far */
     uint64_t max_rows, max_bytes; /* the query's limits; 0: none */
 
     /* The loop side. */

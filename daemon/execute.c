@@ -38,6 +38,7 @@ struct run {
     uint64_t cursor_id;
     int64_t changes; /* rows changed by the statements themselves */
     bool alone;      /* met VACUUM inside a group */
+    bool script;     /* ran several statements */
     int code;        /* the error, when a step failed */
     int64_t step;    /* the batch step or bulk set that failed; -1: none */
     char message[512];
@@ -197,6 +198,12 @@ static int fail_sqlite(struct run *r, int rc)
         code = rc;
     if (code == SQLITE_AUTH && w->auth.denied[0])
         return fail(r, w->auth.denied_code, "%s", w->auth.denied);
+    if (code == SQLITE_BUSY_SNAPSHOT)
+        return fail(r, code,
+                    "%s: another process wrote to the database since this "
+                    "transaction began reading, so it cannot write; roll it "
+                    "back and try again, or begin it immediate",
+                    sqlite3_errmsg(w->db));
     if ((code & 0xff) == SQLITE_BUSY)
         return fail(r, code,
                     "%s: the database stayed locked by another process until "
@@ -687,6 +694,7 @@ static void run_script(struct run *r, const struct sql_req *req,
     struct codec_buf rows;
     bool has_rows = false;
 
+    r->script = true;
     codec_buf_init(&rows, r->w->max_reply);
     for (;;) {
         int rc = bind_params(r, req, st);
@@ -833,6 +841,25 @@ static void fail_step(struct run *r, uint32_t i)
     r->step = i;
 }
 
+/* In a group commit, requests commit together: a deferred foreign key
+ * violation one of them leaves must fail that request, not the COMMIT of
+ * all. (Inside an interactive transaction it may still be mended before
+ * commit, as SQLite intends.) */
+static void check_deferred(struct run *r)
+{
+    int now = 0, high = 0;
+    if (!r->w->grouped)
+        return;
+    sqlite3_db_status(r->w->db, SQLITE_DBSTATUS_DEFERRED_FKS, &now, &high, 0);
+    if (now > 0)
+        fail(r, SQLITE_CONSTRAINT_FOREIGNKEY,
+             "FOREIGN KEY constraint failed: the request leaves %d deferred "
+             "foreign key violation%s, and outside a transaction of begin "
+             "and commit deferred constraints are checked at the end of "
+             "each request",
+             now, now == 1 ? "" : "s");
+}
+
 /* True when SQLite rolled back the transaction the job ran in. */
 static bool tx_lost(const struct worker *w)
 {
@@ -867,6 +894,8 @@ static void run_batch(struct run *r)
         if (!job->atomic)
             execute_control(r->w, CONTROL_SAVEPOINT);
         run_sql(r, &req, false);
+        if (r->code == 0 && !job->atomic)
+            check_deferred(r);
         if (r->code != 0 && (job->atomic || tx_lost(r->w))) {
             fail_step(r, i);
             break;
@@ -956,6 +985,8 @@ static enum execute_result attempt(struct run *r)
     enum execute_result result = run(r);
     if (tx_lost(w))
         return EXECUTE_LOST;
+    if (r->code == 0 && result == EXECUTE_DONE)
+        check_deferred(r);
     if (w->in_tx) {
         if (r->code != 0 || result != EXECUTE_DONE)
             execute_control(w, CONTROL_ROLLBACK_TO);
@@ -968,9 +999,10 @@ static enum execute_result attempt(struct run *r)
             fail(r, SQLITED_INTERNAL, "the SQL left a transaction open");
     }
     /* What cannot run inside a transaction (PRAGMA wal_checkpoint) says
-     * SQLITE_LOCKED there: in a group, try it again alone. */
+     * SQLITE_LOCKED there: in a group, a single statement tries again alone.
+     * (A script would then run unprotected by a savepoint.) */
     if (r->alone ||
-        (w->grouped && (r->code & 0xff) == SQLITE_LOCKED &&
+        (w->grouped && (r->code & 0xff) == SQLITE_LOCKED && !r->script &&
          (r->job->method == RPC_EXEC || r->job->method == RPC_QUERY)))
         return EXECUTE_ALONE;
     return result;
@@ -983,7 +1015,7 @@ static enum execute_result attempt(struct run *r)
 static bool worth_retrying(const struct run *r)
 {
     return r->code > 0 && (r->code & 0xff) == SQLITE_BUSY &&
-           (r->w->in_tx || !r->w->writer);
+           r->code != SQLITE_BUSY_SNAPSHOT && (r->w->in_tx || !r->w->writer);
 }
 
 static void count_timeout(struct worker *w, int code)
@@ -1012,6 +1044,9 @@ static void open_cursor(struct run *r)
     stmt_cache_clear(&w->cache);
     execute_init(&cur->w, w->db, false, w->cfg, w->stop, w->stats);
     cur->st = r->cursor_st;
+    /* Its text and blob parameters are bound in place: keep their bytes. */
+    cur->msg = r->job->msg;
+    r->job->msg = NULL;
     cur->id = r->cursor_id;
     cur->rows = r->rows;
     cur->bytes = r->bytes;
@@ -1027,6 +1062,8 @@ static void close_cursor(struct cursor *cur, struct job *job)
 {
     sqlite3_finalize(cur->st);
     cur->st = NULL;
+    free(cur->msg);
+    cur->msg = NULL;
     execute_close(&cur->w);
     stats_sub(&cur->w.stats->cursors_open, 1);
     job->cursor_ended = true;

@@ -17,16 +17,25 @@ static void *reader_main(void *arg)
     struct readers *rd = ((struct reader_arg *)arg)->rd;
     struct worker *w = ((struct reader_arg *)arg)->w;
     struct job *job;
+    bool failing = false; /* cannot reopen: logged once, not per job */
 
     free(arg);
     while ((job = job_queue_pop(&rd->queue)) != NULL) {
         char err[256];
-        /* The last query gave this reader's connection to a cursor. */
-        if (w->db == NULL && execute_reopen(w, err, sizeof(err)) != 0) {
-            log_error("reader: %s", err);
+        /* The last query gave this reader's connection to a cursor. A fetch
+         * or close needs none: it uses its cursor's. */
+        bool own = job->method != RPC_FETCH && job->method != RPC_CLOSE;
+        if (own && w->db == NULL && execute_reopen(w, err, sizeof(err)) != 0) {
+            if (!failing)
+                log_error("reader: %s", err);
+            failing = true;
             job_fail(job, SQLITED_INTERNAL, err);
             rd->done(job, rd->done_arg);
             continue;
+        }
+        if (own && failing) {
+            log_info("reader: its database connection is open again");
+            failing = false;
         }
         if (execute_job(w, job) == EXECUTE_FORWARD)
             writer_submit(rd->writer, job);
