@@ -464,6 +464,10 @@ struct harness_stats {
  * unless every counter above is there, a non-negative integer. */
 void harness_stats(struct daemon *d, struct harness_stats *s);
 
+/* The `stats` counter @key of @d, asked on a raw connection of its own;
+ * fails the test unless it is there, an integer. */
+int64_t harness_stat(struct daemon *d, const char *key);
+
 /* Hex dump of @data for assertion messages (malloc'd). */
 char *harness_hex(const void *data, size_t len);
 

@@ -44,25 +44,9 @@ static void sleep_ms(int ms)
     poll(NULL, 0, ms);
 }
 
-/* The daemon's counter @key from `stats`, asked on a connection of its
- * own. */
 static int64_t daemon_stat(const char *key)
 {
-    struct harness_raw c = {0};
-    struct codec_reader v;
-    struct reply rep;
-    int64_t n = -1;
-
-    harness_raw_open(&c, &d);
-    harness_pack_request(&c.b, 1, "stats", 0);
-    harness_send_buf(c.fd, &c.b);
-    harness_read_reply(&c.r, &rep);
-    cr_assert_not(rep.is_error, "stats: %s", rep.message);
-    cr_assert(harness_map_find(rep.result, key, &v), "stats has no %s", key);
-    cr_assert_eq(codec_read_int64(&v, &n), 0, "stats %s is not an int", key);
-    reply_free(&rep);
-    harness_raw_close(&c);
-    return n;
+    return harness_stat(&d, key);
 }
 
 /* Polls `stats` (bounded) until @key reads @want; returns the last value. */

@@ -62,8 +62,8 @@ static uint64_t check_chunk(struct reply *rep, const char *want, int *rows)
                 cr_assert_eq(codec_read_str(&r, &text, &text_len), 0);
                 cr_assert(text_len == strlen(want) &&
                               memcmp(text, want, text_len) == 0,
-                          "row %d carries '%.*s', not its own parameter",
-                          *rows, (int)text_len, text);
+                          "row %d carries '%.*s', not its own parameter", *rows,
+                          (int)text_len, text);
                 (*rows)++;
             }
         } else if (key_len == 6 && memcmp(key, "cursor", 6) == 0) {
@@ -208,9 +208,9 @@ Test(edges, stale_snapshot_is_answered_at_once)
     sqlite3 *ext;
     cr_assert_eq(sqlite3_open_v2(d.db_path, &ext, SQLITE_OPEN_READWRITE, NULL),
                  SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(ext, "INSERT INTO t VALUES (2)", NULL, NULL,
-                              NULL),
-                 SQLITE_OK);
+    cr_assert_eq(
+        sqlite3_exec(ext, "INSERT INTO t VALUES (2)", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(ext);
 
     struct reply rep;
@@ -219,8 +219,7 @@ Test(edges, stale_snapshot_is_answered_at_once)
     cr_assert(rep.is_error);
     cr_assert_eq(rep.code, SQLITE_BUSY_SNAPSHOT, "%s: %s", rep.name,
                  rep.message);
-    cr_assert_lt(harness_now_ms() - t0, 10000,
-                 "answered only after %lld ms",
+    cr_assert_lt(harness_now_ms() - t0, 10000, "answered only after %lld ms",
                  (long long)(harness_now_ms() - t0));
     reply_free(&rep);
     harness_raw_end_ok(&a, "rollback", tx);
