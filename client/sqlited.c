@@ -49,6 +49,9 @@
 
 enum params_style { STYLE_NONE, STYLE_POSITIONAL, STYLE_NAMED };
 
+/* The methods that take [sql, params?, ...] and answer with a result. */
+enum sql_method { SQL_EXEC, SQL_QUERY, SQL_EXPLAIN };
+
 struct sqlited_params {
     struct codec_buf buf; /* encoded values; for named lists key then value */
     uint32_t count;
@@ -402,6 +405,51 @@ static int closed_by_daemon(sqlited *db)
     return err_set(db, SQLITED_ECLOSED, "connection closed by the daemon");
 }
 
+/* ---------------------------------------------------------------- replies */
+
+/* Records the failure @rc of conn_read_message() (SQLITED_EPROTO comes
+ * recorded) and breaks the connection. Returns @rc, or SQLITED_ECLOSED for
+ * a daemon that hung up. */
+static int read_failed(sqlited *db, int rc)
+{
+    if (rc == SQLITED_EPROTO)
+        return conn_break(db, rc);
+    /* A daemon that closes after an error notification may leave our
+     * request unread, which turns the end of stream into a reset. */
+    if (rc == SQLITED_ECLOSED || (rc == -ECONNRESET && db->note))
+        return conn_break(db, closed_by_daemon(db));
+    if (rc == -ETIMEDOUT)
+        return conn_break(db, err_set(db, rc,
+                                      "timed out waiting for "
+                                      "the daemon's reply"));
+    return conn_break(db, err_set(db, rc, NULL));
+}
+
+/* Decodes the envelope of the message @msg into @m. Returns 1 for a
+ * response; 0 for a notification, recorded (note_record()); or
+ * SQLITED_EPROTO, recorded, with the connection broken. */
+static int conn_parse(sqlited *db, const char *msg, size_t len,
+                      struct rpc_message *m)
+{
+    const char *why = "";
+    bool has_msgid;
+
+    if (rpc_parse(msg, len, m, &has_msgid, &why))
+        return conn_break(db, err_setf(db, SQLITED_EPROTO,
+                                       "malformed reply from the daemon: %s",
+                                       why ? why : "bad envelope"));
+    switch (m->kind) {
+    case RPC_RESPONSE:
+        return 1;
+    case RPC_NOTIFICATION:
+        note_record(db, m);
+        return 0;
+    default:
+        return conn_break(
+            db, err_set(db, SQLITED_EPROTO, "the daemon sent a request"));
+    }
+}
+
 /* Waits for the response to @msgid and decodes its envelope into @m, whose
  * readers point into the decoder's buffer (valid until the next read).
  * Returns 0, or a transport failure, recorded, with the connection broken. */
@@ -409,45 +457,23 @@ static int conn_await(sqlited *db, uint32_t msgid, int64_t deadline,
                       struct rpc_message *m)
 {
     for (;;) {
-        const char *msg, *why = "";
+        const char *msg;
         size_t len;
-        bool has_msgid;
         int rc = conn_read_message(db, deadline, &msg, &len);
 
-        if (rc == SQLITED_EPROTO)
-            return conn_break(db, rc);
-        /* A daemon that closes after an error notification may leave our
-         * request unread, which turns the end of stream into a reset. */
-        if (rc == SQLITED_ECLOSED || (rc == -ECONNRESET && db->note))
-            return conn_break(db, closed_by_daemon(db));
-        if (rc == -ETIMEDOUT)
-            return conn_break(db, err_set(db, rc,
-                                          "timed out waiting for "
-                                          "the daemon's reply"));
         if (rc)
-            return conn_break(db, err_set(db, rc, NULL));
-
-        if (rpc_parse(msg, len, m, &has_msgid, &why))
-            return conn_break(db, err_setf(db, SQLITED_EPROTO,
-                                           "malformed reply from the "
-                                           "daemon: %s",
-                                           why ? why : "bad envelope"));
-        switch (m->kind) {
-        case RPC_RESPONSE:
-            if (m->msgid != msgid)
-                return conn_break(
-                    db,
-                    err_setf(db, SQLITED_EPROTO,
-                             "reply to request %lu while waiting for %lu",
-                             (unsigned long)m->msgid, (unsigned long)msgid));
+            return read_failed(db, rc);
+        rc = conn_parse(db, msg, len, m);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) /* a notification */
+            continue;
+        if (m->msgid == msgid)
             return 0;
-        case RPC_NOTIFICATION:
-            note_record(db, m);
-            break;
-        default:
-            return conn_break(
-                db, err_set(db, SQLITED_EPROTO, "the daemon sent a request"));
-        }
+        return conn_break(
+            db, err_setf(db, SQLITED_EPROTO,
+                         "reply to request %lu while waiting for %lu",
+                         (unsigned long)m->msgid, (unsigned long)msgid));
     }
 }
 
@@ -476,17 +502,14 @@ static bool wire_code_valid(int code)
     return code > 0 || (code <= -1000 && code > -1100);
 }
 
-/* Sends the request in db->req and waits for its response. Returns 0 with
- * the envelope in @m (result reader ready), the daemon's error code with its
- * name and message recorded (connection usable, m->is_error set, m->error
- * on the error object), or a failure of the request or the transport,
- * recorded (m->is_error false, or the connection broken). */
-static int conn_call(sqlited *db, uint32_t msgid, int64_t deadline,
-                     struct rpc_message *m)
+/* Sends the request @msgid in db->req. Returns 0; a failure of the request,
+ * recorded, with nothing sent and the connection usable (-ENOMEM,
+ * SQLITED_TOO_LARGE); or a failure of the transport, recorded, with the
+ * connection broken. */
+static int conn_send_request(sqlited *db, uint32_t msgid, int64_t deadline)
 {
     int rc;
 
-    m->is_error = false;
     if (db->req.error == CODEC_BUF_NOMEM)
         return err_set(db, -ENOMEM, NULL);
     if (db->req.error != CODEC_BUF_OK)
@@ -499,33 +522,38 @@ static int conn_call(sqlited *db, uint32_t msgid, int64_t deadline,
     codec_decoder_shrink(&db->dec, KEEP_BYTES);
 
     rc = conn_send(db, db->req.data, db->req.len, deadline);
-    if (rc) {
-        /* A daemon that hung up may have said why first: read what is
-         * already there, without waiting. An orderly end of stream (with or
-         * without an error notification before it) is a close like any
-         * other, reported as SQLITED_ECLOSED. */
-        if (rc == -EPIPE || rc == -ECONNRESET) {
-            int drained = conn_await(db, msgid, now_ms(), m);
-            if (drained == SQLITED_ECLOSED)
-                return drained;
-        }
-        if (rc == -ETIMEDOUT)
-            return conn_break(db, err_set(db, rc,
-                                          "timed out sending to the "
-                                          "daemon"));
-        return conn_break(db, err_set(db, rc, NULL));
-    }
-
-    rc = conn_await(db, msgid, deadline, m);
-    if (rc)
+    if (rc == 0)
         return rc;
-    if (!m->is_error)
-        return 0;
+    /* A daemon that hung up may have said why first: read what is already
+     * there, without waiting. An orderly end of stream (with or without an
+     * error notification before it) is a close like any other, reported as
+     * SQLITED_ECLOSED. */
+    if (rc == -EPIPE || rc == -ECONNRESET) {
+        struct rpc_message m;
+        int drained = conn_await(db, msgid, now_ms(), &m);
+        if (drained == SQLITED_ECLOSED)
+            return drained;
+    }
+    if (rc == -ETIMEDOUT)
+        return conn_break(db, err_set(db, rc,
+                                      "timed out sending to the "
+                                      "daemon"));
+    return conn_break(db, err_set(db, rc, NULL));
+}
 
+/* Looks at the error of the response @m. Returns 0 when it has none; else
+ * the daemon's error code with its name and message recorded (the
+ * connection usable), or SQLITED_EPROTO for a malformed error object, with
+ * the connection broken. */
+static int reply_check(sqlited *db, const struct rpc_message *m)
+{
     struct codec_reader r = m->error;
     const char *name, *msg;
     uint32_t name_len, msg_len;
     int code;
+
+    if (!m->is_error)
+        return 0;
     if (rpc_read_error(&r, &code, &name, &name_len, &msg, &msg_len) ||
         !wire_code_valid(code))
         return conn_break(db, err_set(db, SQLITED_EPROTO,
@@ -535,6 +563,23 @@ static int conn_call(sqlited *db, uint32_t msgid, int64_t deadline,
     if (code == SQLITED_TX_EXPIRED)
         db->tx_id = 0;
     return err_copy(db, code, name, name_len, msg, msg_len);
+}
+
+/* Sends the request in db->req and waits for its response. Returns 0 with
+ * the envelope in @m (result reader ready), the daemon's error code with its
+ * name and message recorded (connection usable, m->is_error set, m->error
+ * on the error object), or a failure of the request or the transport,
+ * recorded (m->is_error false, or the connection broken). */
+static int conn_call(sqlited *db, uint32_t msgid, int64_t deadline,
+                     struct rpc_message *m)
+{
+    int rc;
+
+    m->is_error = false;
+    rc = conn_send_request(db, msgid, deadline);
+    if (rc == 0)
+        rc = conn_await(db, msgid, deadline, m);
+    return rc ? rc : reply_check(db, m);
 }
 
 /* ------------------------------------------------------- map walking help */
@@ -1162,16 +1207,12 @@ static int check_items(sqlited *db, uint64_t n, const char *what)
                     (unsigned long long)n, what, (unsigned long)db->max_items);
 }
 
-/* Sends the request in db->req and scans its result, a map as result_scan()
- * reads it; *@end receives a reader just past it. Returns 0, or the call's
- * error, recorded; a malformed result breaks the connection. */
-static int call_scan(sqlited *db, uint32_t msgid, struct rpc_message *m,
-                     struct result_scan *scan, struct codec_reader *end)
+/* Scans the result of the response @m, a map as result_scan() reads it;
+ * *@end receives a reader just past it. Returns 0, or SQLITED_EPROTO,
+ * recorded, with the connection broken. */
+static int result_check(sqlited *db, const struct rpc_message *m,
+                        struct result_scan *scan, struct codec_reader *end)
 {
-    int rc = conn_call(db, msgid, -1, m);
-
-    if (rc)
-        return rc;
     *end = m->result;
     if (result_scan(m->result, scan) || codec_skip(end))
         return conn_break(db, err_set(db, SQLITED_EPROTO,
@@ -1179,61 +1220,74 @@ static int call_scan(sqlited *db, uint32_t msgid, struct rpc_message *m,
     return 0;
 }
 
-/* The methods that take [sql, params?, ...] and answer with a result. */
-enum sql_method { SQL_EXEC, SQL_QUERY, SQL_EXPLAIN };
-
-/* Shared body of sqlited_exec(), sqlited_query() and sqlited_explain(). */
-static int run_sql(sqlited *db, enum sql_method method, const char *sql,
-                   const sqlited_params *params, sqlited_rows **rows)
+/* Sends the request in db->req and scans its result (result_check()).
+ * Returns 0, or the call's error, recorded. */
+static int call_scan(sqlited *db, uint32_t msgid, struct rpc_message *m,
+                     struct result_scan *scan, struct codec_reader *end)
 {
-    static const char *const names[] = {
-        [SQL_EXEC] = "exec",
-        [SQL_QUERY] = "query",
-        [SQL_EXPLAIN] = "explain",
-    };
-    /* explain takes no options: it runs on a reader, outside transactions,
-     * and returns a plan of a few rows. */
-    static const unsigned opts[] = {
-        [SQL_EXEC] = OPTS_COMMON,
-        [SQL_QUERY] = OPTS_COMMON | OPTS_LIMITS,
-        [SQL_EXPLAIN] = 0,
-    };
+    int rc = conn_call(db, msgid, -1, m);
+
+    return rc ? rc : result_check(db, m, scan, end);
+}
+
+static const char *const sql_method_name[] = {
+    [SQL_EXEC] = "exec",
+    [SQL_QUERY] = "query",
+    [SQL_EXPLAIN] = "explain",
+};
+
+/* explain takes no options: it runs on a reader, outside transactions, and
+ * returns a plan of a few rows. */
+static const unsigned sql_method_opts[] = {
+    [SQL_EXEC] = OPTS_COMMON,
+    [SQL_QUERY] = OPTS_COMMON | OPTS_LIMITS,
+    [SQL_EXPLAIN] = 0,
+};
+
+/* Packs in db->req the request of @method for @sql and @params, and stores
+ * its msgid in *@msgid. Returns 0, or a failure, recorded, with nothing
+ * packed or sent (NULL @sql, a broken connection). */
+static int sql_pack(sqlited *db, enum sql_method method, const char *sql,
+                    const sqlited_params *params, uint32_t *msgid)
+{
+    unsigned opts = sql_method_opts[method];
     bool with_params = params && params->count > 0;
     bool with_opts;
-    struct result_scan scan;
-    struct rpc_message m;
-    struct codec_reader end;
-    uint32_t msgid;
     int rc;
 
-    if (rows)
-        *rows = NULL;
-    if (!db)
-        return SQLITED_EMISUSE;
     if (!sql)
         return err_set(db, SQLITED_EMISUSE, "sql is NULL");
-    if (method != SQL_EXEC && !rows)
-        return err_setf(db, SQLITED_EMISUSE,
-                        "sqlited_%s() needs a rows out-parameter",
-                        names[method]);
     rc = call_begin(db);
     if (rc)
         return rc;
 
     /* [sql, params?, options?]: params is nil when only options follow. */
-    with_opts = opts_count(db, opts[method]) > 0;
-    msgid = sql_req_begin(db, names[method], with_params || with_opts ? 2 : 1,
-                          opts[method]);
+    with_opts = opts_count(db, opts) > 0;
+    *msgid = sql_req_begin(db, sql_method_name[method],
+                           with_params || with_opts ? 2 : 1, opts);
     codec_pack_cstr(&db->req, sql);
     if (with_params)
         params_pack(&db->req, params);
     else if (with_opts)
         msgpack_pack_nil(&db->req.pk);
-    opts_pack(db, opts[method]);
-    rc = call_scan(db, msgid, &m, &scan, &end);
+    opts_pack(db, opts);
+    return 0;
+}
+
+/* Takes the result of a SQL request of @method from its response @m: records
+ * its counts and, unless @rows is NULL, stores it in *@rows. The rest of a
+ * result that streams stays on the daemon for the rows to fetch, or is
+ * closed there when there are no rows to fetch it. Returns 0 or a failure,
+ * recorded. */
+static int sql_take(sqlited *db, enum sql_method method,
+                    const struct rpc_message *m, sqlited_rows **rows)
+{
+    struct result_scan scan;
+    struct codec_reader end;
+    int rc = result_check(db, m, &scan, &end);
+
     if (rc)
         return rc;
-
     /* A read has no counts; it leaves those of the last write in place.
      * They are recorded first: the call succeeded on the daemon even if
      * copying the rows runs out of memory below. */
@@ -1241,9 +1295,8 @@ static int run_sql(sqlited *db, enum sql_method method, const char *sql,
         db->changes = scan.has_changes ? scan.changes : 0;
         db->last_insert_rowid = scan.has_rowid ? scan.rowid : 0;
     }
-    rc = 0;
     if (rows) {
-        const char *start = (const char *)m.result.p;
+        const char *start = (const char *)m->result.p;
         rc = rows_build(&scan, start, (size_t)((const char *)end.p - start),
                         rows);
     }
@@ -1256,6 +1309,28 @@ static int run_sql(sqlited *db, enum sql_method method, const char *sql,
             cursor_close(db, (uint64_t)scan.cursor);
     }
     return rc ? err_set(db, rc, NULL) : err_ok(db);
+}
+
+/* Shared body of sqlited_exec(), sqlited_query() and sqlited_explain(). */
+static int run_sql(sqlited *db, enum sql_method method, const char *sql,
+                   const sqlited_params *params, sqlited_rows **rows)
+{
+    struct rpc_message m;
+    uint32_t msgid;
+    int rc;
+
+    if (rows)
+        *rows = NULL;
+    if (!db)
+        return SQLITED_EMISUSE;
+    if (method != SQL_EXEC && !rows)
+        return err_setf(db, SQLITED_EMISUSE,
+                        "sqlited_%s() needs a rows out-parameter",
+                        sql_method_name[method]);
+    rc = sql_pack(db, method, sql, params, &msgid);
+    if (rc == 0)
+        rc = conn_call(db, msgid, -1, &m);
+    return rc ? rc : sql_take(db, method, &m, rows);
 }
 
 SQLITED_API int sqlited_exec(sqlited *db, const char *sql,
