@@ -1,4 +1,5 @@
-/* libsqlited: connect to the daemon, make synchronous calls, decode results.
+/* libsqlited: connect to the daemon, make calls (synchronous or pipelined),
+ * decode results.
  *
  * One connection is one blocking Unix stream socket. A call encodes its
  * request into db->req, sends it whole, then reads messages through the
@@ -10,6 +11,13 @@
  * A large query result streams: the rows object holds one chunk, and while
  * the daemon keeps the rest behind a cursor it holds on to its connection
  * to fetch the next chunk (rows_fetch()).
+ *
+ * Pipelined requests (sqlited_send_*()) are pending in a table until
+ * sqlited_receive() collects them. Their responses may come while any call
+ * waits for its own, or sends: those are copied there (stashed) for later.
+ * While requests are pending a send never blocks for good, since the daemon
+ * may wait for those responses to be read before it reads more
+ * (conn_send()).
  */
 #include "sqlited.h"
 
@@ -51,6 +59,17 @@ enum params_style { STYLE_NONE, STYLE_POSITIONAL, STYLE_NAMED };
 
 /* The methods that take [sql, params?, ...] and answer with a result. */
 enum sql_method { SQL_EXEC, SQL_QUERY, SQL_EXPLAIN };
+
+/* A request sent with sqlited_send_query() or sqlited_send_exec() whose
+ * result is not collected yet. A response that comes while the client waits
+ * for another one (or sends) is kept here, as the message's bytes, until
+ * sqlited_receive() takes it. */
+struct pending {
+    uint32_t msgid;
+    enum sql_method method;
+    char *reply; /* the response, once it came; NULL before */
+    size_t reply_len;
+};
 
 struct sqlited_params {
     struct codec_buf buf; /* encoded values; for named lists key then value */
@@ -97,6 +116,12 @@ struct sqlited {
     /* Results whose cursor is open on this connection: sqlited_close()
      * detaches them, so that none is left pointing at a freed handle. */
     sqlited_rows *streams;
+
+    /* Requests sent with sqlited_send_*() and not collected, in the order
+     * sent, in room for @pending_cap; @nstashed of them have their response
+     * here already. */
+    struct pending *pending;
+    uint32_t npending, pending_cap, nstashed;
 };
 
 enum rows_state { ROWS_BEFORE, ROWS_ON_ROW, ROWS_DONE, ROWS_FAILED };
@@ -278,7 +303,8 @@ static int64_t now_ms(void)
 }
 
 /* Waits until @fd is ready for @events or @deadline (monotonic ms, < 0 for
- * none) passes. Returns 0, -ETIMEDOUT or a negated errno. */
+ * none) passes. Returns the events that are ready (> 0; POLLHUP or POLLERR
+ * may be among them), -ETIMEDOUT or a negated errno. */
 static int wait_fd(int fd, short events, int64_t deadline)
 {
     for (;;) {
@@ -293,38 +319,12 @@ static int wait_fd(int fd, short events, int64_t deadline)
         }
         int n = poll(&pfd, 1, timeout);
         if (n > 0)
-            return 0;
+            return pfd.revents;
         if (n == 0)
             return -ETIMEDOUT;
         if (errno != EINTR)
             return -errno;
     }
-}
-
-/* Sends all of @data. Returns 0 or a negated errno. */
-static int conn_send(sqlited *db, const char *data, size_t len,
-                     int64_t deadline)
-{
-    int flags = MSG_NOSIGNAL | (deadline >= 0 ? MSG_DONTWAIT : 0);
-
-    while (len > 0) {
-        if (deadline >= 0) {
-            int rc = wait_fd(db->fd, POLLOUT, deadline);
-            if (rc)
-                return rc;
-        }
-        ssize_t n = send(db->fd, data, len, flags);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (deadline >= 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-                continue;
-            return -errno;
-        }
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
 }
 
 /* Reads until the decoder holds a complete message and returns it in
@@ -350,7 +350,7 @@ static int conn_read_message(sqlited *db, int64_t deadline, const char **msg,
             return -ENOMEM;
         if (deadline >= 0) {
             rc = wait_fd(db->fd, POLLIN, deadline);
-            if (rc)
+            if (rc < 0)
                 return rc;
         }
         ssize_t n = recv(db->fd, space, room, deadline >= 0 ? MSG_DONTWAIT : 0);
@@ -405,6 +405,62 @@ static int closed_by_daemon(sqlited *db)
     return err_set(db, SQLITED_ECLOSED, "connection closed by the daemon");
 }
 
+/* ------------------------------------------------------- pending requests */
+
+/* The pending request @msgid, or NULL. */
+static struct pending *pending_find(sqlited *db, uint32_t msgid)
+{
+    for (uint32_t i = 0; i < db->npending; i++)
+        if (db->pending[i].msgid == msgid)
+            return &db->pending[i];
+    return NULL;
+}
+
+/* Keeps the message @msg (@len bytes), the response @m, for the pending
+ * request it answers until sqlited_receive() takes it. A response that
+ * answers no pending request, or one answered already, is not from a sane
+ * daemon: SQLITED_EPROTO, whose message names @awaited, the request the call
+ * waits for (0: none in particular). Returns 0, or a failure, recorded, with
+ * the connection broken: without memory for the copy, the response is lost,
+ * and its request could never be collected. */
+static int pending_stash(sqlited *db, const struct rpc_message *m,
+                         const char *msg, size_t len, uint32_t awaited)
+{
+    struct pending *p = pending_find(db, m->msgid);
+
+    if ((!p || p->reply) && awaited)
+        return conn_break(
+            db, err_setf(db, SQLITED_EPROTO,
+                         "reply to request %lu while waiting for %lu",
+                         (unsigned long)m->msgid, (unsigned long)awaited));
+    if (!p || p->reply)
+        return conn_break(db,
+                          err_setf(db, SQLITED_EPROTO,
+                                   "reply to request %lu, which is not pending",
+                                   (unsigned long)m->msgid));
+    p->reply = malloc(len);
+    if (!p->reply)
+        return conn_break(db, err_set(db, -ENOMEM, NULL));
+    memcpy(p->reply, msg, len);
+    p->reply_len = len;
+    db->nstashed++;
+    return 0;
+}
+
+/* Takes @p out of the table, keeping the others in the order sent, and
+ * returns it; the caller owns its stashed response. */
+static struct pending pending_remove(sqlited *db, struct pending *p)
+{
+    struct pending out = *p;
+    size_t after = db->npending - (size_t)(p - db->pending) - 1;
+
+    memmove(p, p + 1, after * sizeof(*p));
+    db->npending--;
+    if (out.reply)
+        db->nstashed--;
+    return out;
+}
+
 /* ---------------------------------------------------------------- replies */
 
 /* Records the failure @rc of conn_read_message() (SQLITED_EPROTO comes
@@ -450,38 +506,113 @@ static int conn_parse(sqlited *db, const char *msg, size_t len,
     }
 }
 
-/* Waits for the response to @msgid and decodes its envelope into @m, whose
- * readers point into the decoder's buffer (valid until the next read).
- * Returns 0, or a transport failure, recorded, with the connection broken. */
-static int conn_await(sqlited *db, uint32_t msgid, int64_t deadline,
-                      struct rpc_message *m)
+/* Whether the response @m is the one a call awaiting @msgid waits for: with
+ * SQLITED_ANY, that of any pending request not answered yet. */
+static bool is_awaited(sqlited *db, uint32_t msgid, const struct rpc_message *m)
+{
+    const struct pending *p;
+
+    if (msgid != SQLITED_ANY)
+        return m->msgid == msgid;
+    p = pending_find(db, m->msgid);
+    return p && !p->reply;
+}
+
+/* Reads messages until the response to @msgid arrives, or with @msgid
+ * SQLITED_ANY that of any pending request not answered yet, and decodes its
+ * envelope into @m, whose readers point into the decoder's buffer (valid
+ * until the next read). On the way, notifications are recorded and the
+ * responses to other pending requests stashed. With @stash_only it awaits
+ * nothing: it takes in what has come, without waiting, and returns 0 once
+ * nothing more has (@m untouched). Returns 0, or a transport failure,
+ * recorded, with the connection broken. */
+static int conn_take(sqlited *db, uint32_t msgid, bool stash_only,
+                     int64_t deadline, struct rpc_message *m)
 {
     for (;;) {
+        struct rpc_message got;
         const char *msg;
         size_t len;
-        int rc = conn_read_message(db, deadline, &msg, &len);
+        int rc =
+            conn_read_message(db, stash_only ? now_ms() : deadline, &msg, &len);
 
+        if (rc == -ETIMEDOUT && stash_only)
+            return 0;
         if (rc)
             return read_failed(db, rc);
-        rc = conn_parse(db, msg, len, m);
+        rc = conn_parse(db, msg, len, &got);
+        if (rc == 1 && !stash_only && is_awaited(db, msgid, &got)) {
+            *m = got;
+            return 0;
+        }
+        if (rc == 1)
+            rc = pending_stash(db, &got, msg, len, msgid);
         if (rc < 0)
             return rc;
-        if (rc == 0) /* a notification */
-            continue;
-        if (m->msgid == msgid)
-            return 0;
-        return conn_break(
-            db, err_setf(db, SQLITED_EPROTO,
-                         "reply to request %lu while waiting for %lu",
-                         (unsigned long)m->msgid, (unsigned long)msgid));
     }
 }
 
+/* Waits for the response to @msgid (SQLITED_ANY: see conn_take()). */
+static int conn_await(sqlited *db, uint32_t msgid, int64_t deadline,
+                      struct rpc_message *m)
+{
+    return conn_take(db, msgid, false, deadline, m);
+}
+
+/* Stashes the responses that have come, without waiting. */
+static int conn_pump(sqlited *db)
+{
+    return conn_take(db, SQLITED_ANY, true, -1, NULL);
+}
+
+/* Sends all of @data. Without a deadline the send blocks, unless requests
+ * sent with sqlited_send_*() are pending: past its limits (PROTOCOL.md) the
+ * daemon stops reading a connection until the client reads its responses,
+ * and a client blocked in send() would never read them. While requests are
+ * pending it therefore waits for room or for responses, and stashes those.
+ * Returns 0, a negated errno, or the failure of taking in a response,
+ * recorded, with the connection broken. */
+static int conn_send(sqlited *db, const char *data, size_t len,
+                     int64_t deadline)
+{
+    while (len > 0) {
+        bool pump = db->npending > 0;
+        bool nonblocking = pump || deadline >= 0;
+        ssize_t n = send(db->fd, data, len,
+                         MSG_NOSIGNAL | (nonblocking ? MSG_DONTWAIT : 0));
+
+        if (n >= 0) {
+            data += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (!nonblocking || (errno != EAGAIN && errno != EWOULDBLOCK))
+            return -errno;
+        int ready =
+            wait_fd(db->fd, pump ? POLLOUT | POLLIN : POLLOUT, deadline);
+        if (ready < 0)
+            return ready;
+        if (pump && (ready & POLLIN)) {
+            int rc = conn_pump(db);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
 /* Starts a request in db->req: [0, msgid, method, [ with @nparams values
- * for the caller to pack. Returns the msgid. */
+ * for the caller to pack. Returns the msgid: never 0 (SQLITED_ANY), and
+ * once the counter has wrapped, never that of a request still pending. */
 static uint32_t req_begin(sqlited *db, const char *method, uint32_t nparams)
 {
-    uint32_t msgid = db->next_msgid++;
+    uint32_t msgid;
+
+    do {
+        msgid = db->next_msgid++;
+    } while (msgid == SQLITED_ANY || pending_find(db, msgid));
 
     /* A large request's buffer is not kept for the life of the connection. */
     if (db->req.cap > KEEP_BYTES) {
@@ -522,7 +653,7 @@ static int conn_send_request(sqlited *db, uint32_t msgid, int64_t deadline)
     codec_decoder_shrink(&db->dec, KEEP_BYTES);
 
     rc = conn_send(db, db->req.data, db->req.len, deadline);
-    if (rc == 0)
+    if (rc == 0 || db->broken)
         return rc;
     /* A daemon that hung up may have said why first: read what is already
      * there, without waiting. An orderly end of stream (with or without an
@@ -761,7 +892,7 @@ static int connect_socket(int fd, const struct sockaddr_un *addr,
             int err = 0;
             socklen_t len = sizeof(err);
             int rc = wait_fd(fd, POLLOUT, deadline);
-            if (rc)
+            if (rc < 0)
                 return rc;
             if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len))
                 return -errno;
@@ -881,6 +1012,10 @@ SQLITED_API void sqlited_close(sqlited *db)
      * keep the chunk they hold and fail with SQLITED_ECLOSED after it. */
     while (db->streams)
         rows_detach(db->streams);
+    /* Pending requests are forgotten; the daemon still carries them out. */
+    for (uint32_t i = 0; i < db->npending; i++)
+        free(db->pending[i].reply);
+    free(db->pending);
     if (db->fd >= 0)
         close(db->fd);
     codec_decoder_close(&db->dec);
@@ -2424,4 +2559,118 @@ SQLITED_API int sqlited_exec_many(sqlited *db, const char *sql,
     db->changes = scan.has_changes ? scan.changes : 0;
     db->last_insert_rowid = scan.has_rowid ? scan.rowid : 0;
     return err_ok(db);
+}
+
+/* ------------------------------------------------------------- pipelining */
+
+/* Shared body of sqlited_send_query() and sqlited_send_exec(). */
+static int send_sql(sqlited *db, enum sql_method method, const char *sql,
+                    const sqlited_params *params, uint32_t *id)
+{
+    uint32_t msgid;
+    int rc;
+
+    if (id)
+        *id = 0;
+    if (!db)
+        return SQLITED_EMISUSE;
+    if (!id)
+        return err_set(db, SQLITED_EMISUSE, "id is NULL");
+    /* Room in the table first: once sent, the request must be recorded. */
+    if (db->npending == db->pending_cap) {
+        uint32_t cap = db->pending_cap ? db->pending_cap * 2 : 16;
+        struct pending *p = cap > db->pending_cap
+                                ? reallocarray(db->pending, cap, sizeof(*p))
+                                : NULL;
+        if (!p)
+            return err_set(db, -ENOMEM, NULL);
+        db->pending = p;
+        db->pending_cap = cap;
+    }
+    rc = sql_pack(db, method, sql, params, &msgid);
+    if (rc == 0)
+        rc = conn_send_request(db, msgid, -1);
+    if (rc)
+        return rc;
+    db->pending[db->npending++] = (struct pending){
+        .msgid = msgid,
+        .method = method,
+    };
+    *id = msgid;
+    return err_ok(db);
+}
+
+SQLITED_API int sqlited_send_query(sqlited *db, const char *sql,
+                                   const sqlited_params *params, uint32_t *id)
+{
+    return send_sql(db, SQL_QUERY, sql, params, id);
+}
+
+SQLITED_API int sqlited_send_exec(sqlited *db, const char *sql,
+                                  const sqlited_params *params, uint32_t *id)
+{
+    return send_sql(db, SQL_EXEC, sql, params, id);
+}
+
+/* The pending request that sqlited_receive(@id) collects: @id's; with
+ * SQLITED_ANY the first sent whose response came, else the first sent. NULL
+ * when there is none. */
+static struct pending *pending_pick(sqlited *db, uint32_t id)
+{
+    if (id != SQLITED_ANY)
+        return pending_find(db, id);
+    for (uint32_t i = 0; db->nstashed > 0 && i < db->npending; i++)
+        if (db->pending[i].reply)
+            return &db->pending[i];
+    return db->npending > 0 ? &db->pending[0] : NULL;
+}
+
+SQLITED_API int sqlited_receive(sqlited *db, uint32_t id, uint32_t *got,
+                                sqlited_rows **rows)
+{
+    struct rpc_message m;
+    struct pending *p, req;
+    int rc = 0;
+
+    if (got)
+        *got = 0;
+    if (rows)
+        *rows = NULL;
+    if (!db)
+        return SQLITED_EMISUSE;
+    if (db->npending == 0)
+        return err_set(db, SQLITED_EMISUSE, "no request is pending");
+    p = pending_pick(db, id);
+    if (!p)
+        return err_setf(db, SQLITED_EMISUSE, "request %lu is not pending",
+                        (unsigned long)id);
+
+    /* Without its response yet, the request waits for it. Should the
+     * connection fail (or have failed before), so does the request: each
+     * pending request is collected once, whatever happens. */
+    if (!p->reply) {
+        rc = call_begin(db);
+        if (rc == 0)
+            rc = conn_await(db, id, -1, &m);
+        if (rc == 0)
+            p = pending_find(db, m.msgid);
+    }
+    req = pending_remove(db, p);
+    if (got)
+        *got = req.msgid;
+    if (rc)
+        return rc;
+    /* A stashed response was parsed when it came: it parses again. */
+    if (req.reply)
+        conn_parse(db, req.reply, req.reply_len, &m);
+    rc = reply_check(db, &m);
+    if (rc == 0)
+        rc = sql_take(db, req.method, &m, rows);
+    free(req.reply);
+    return rc;
+}
+
+SQLITED_API unsigned sqlited_pending(const sqlited *db)
+{
+    return db ? db->npending : 0;
 }
