@@ -1,4 +1,5 @@
-/* libsqlited: connect to the daemon, make synchronous calls, decode results.
+/* libsqlited: connect to the daemon, make calls (synchronous or pipelined),
+ * decode results.
  *
  * One connection is one blocking Unix stream socket. A call encodes its
  * request into db->req, sends it whole, then reads messages through the
@@ -10,6 +11,13 @@
  * A large query result streams: the rows object holds one chunk, and while
  * the daemon keeps the rest behind a cursor it holds on to its connection
  * to fetch the next chunk (rows_fetch()).
+ *
+ * Pipelined requests (sqlited_send_*()) are pending in a table until
+ * sqlited_receive() collects them. Their responses may come while any call
+ * waits for its own, or sends: those are copied there (stashed) for later.
+ * While requests are pending a send never blocks for good, since the daemon
+ * may wait for those responses to be read before it reads more
+ * (conn_send()).
  */
 #include "sqlited.h"
 
@@ -48,6 +56,20 @@
 #define MAX_TIMEOUT_MS 86400000
 
 enum params_style { STYLE_NONE, STYLE_POSITIONAL, STYLE_NAMED };
+
+/* The methods that take [sql, params?, ...] and answer with a result. */
+enum sql_method { SQL_EXEC, SQL_QUERY, SQL_EXPLAIN };
+
+/* A request sent with sqlited_send_query() or sqlited_send_exec() whose
+ * result is not collected yet. A response that comes while the client waits
+ * for another one (or sends) is kept here, as the message's bytes, until
+ * sqlited_receive() takes it. */
+struct pending {
+    uint32_t msgid;
+    enum sql_method method;
+    char *reply; /* the response, once it came; NULL before */
+    size_t reply_len;
+};
 
 struct sqlited_params {
     struct codec_buf buf; /* encoded values; for named lists key then value */
@@ -94,6 +116,12 @@ struct sqlited {
     /* Results whose cursor is open on this connection: sqlited_close()
      * detaches them, so that none is left pointing at a freed handle. */
     sqlited_rows *streams;
+
+    /* Requests sent with sqlited_send_*() and not collected, in the order
+     * sent, in room for @pending_cap; @nstashed of them have their response
+     * here already. */
+    struct pending *pending;
+    uint32_t npending, pending_cap, nstashed;
 };
 
 enum rows_state { ROWS_BEFORE, ROWS_ON_ROW, ROWS_DONE, ROWS_FAILED };
@@ -275,7 +303,8 @@ static int64_t now_ms(void)
 }
 
 /* Waits until @fd is ready for @events or @deadline (monotonic ms, < 0 for
- * none) passes. Returns 0, -ETIMEDOUT or a negated errno. */
+ * none) passes. Returns the events that are ready (> 0; POLLHUP or POLLERR
+ * may be among them), -ETIMEDOUT or a negated errno. */
 static int wait_fd(int fd, short events, int64_t deadline)
 {
     for (;;) {
@@ -290,38 +319,12 @@ static int wait_fd(int fd, short events, int64_t deadline)
         }
         int n = poll(&pfd, 1, timeout);
         if (n > 0)
-            return 0;
+            return pfd.revents;
         if (n == 0)
             return -ETIMEDOUT;
         if (errno != EINTR)
             return -errno;
     }
-}
-
-/* Sends all of @data. Returns 0 or a negated errno. */
-static int conn_send(sqlited *db, const char *data, size_t len,
-                     int64_t deadline)
-{
-    int flags = MSG_NOSIGNAL | (deadline >= 0 ? MSG_DONTWAIT : 0);
-
-    while (len > 0) {
-        if (deadline >= 0) {
-            int rc = wait_fd(db->fd, POLLOUT, deadline);
-            if (rc)
-                return rc;
-        }
-        ssize_t n = send(db->fd, data, len, flags);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (deadline >= 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-                continue;
-            return -errno;
-        }
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
 }
 
 /* Reads until the decoder holds a complete message and returns it in
@@ -347,7 +350,7 @@ static int conn_read_message(sqlited *db, int64_t deadline, const char **msg,
             return -ENOMEM;
         if (deadline >= 0) {
             rc = wait_fd(db->fd, POLLIN, deadline);
-            if (rc)
+            if (rc < 0)
                 return rc;
         }
         ssize_t n = recv(db->fd, space, room, deadline >= 0 ? MSG_DONTWAIT : 0);
@@ -402,60 +405,214 @@ static int closed_by_daemon(sqlited *db)
     return err_set(db, SQLITED_ECLOSED, "connection closed by the daemon");
 }
 
-/* Waits for the response to @msgid and decodes its envelope into @m, whose
- * readers point into the decoder's buffer (valid until the next read).
- * Returns 0, or a transport failure, recorded, with the connection broken. */
-static int conn_await(sqlited *db, uint32_t msgid, int64_t deadline,
+/* ------------------------------------------------------- pending requests */
+
+/* The pending request @msgid, or NULL. */
+static struct pending *pending_find(sqlited *db, uint32_t msgid)
+{
+    for (uint32_t i = 0; i < db->npending; i++)
+        if (db->pending[i].msgid == msgid)
+            return &db->pending[i];
+    return NULL;
+}
+
+/* Keeps the message @msg (@len bytes), the response @m, for the pending
+ * request it answers until sqlited_receive() takes it. A response that
+ * answers no pending request, or one answered already, is not from a sane
+ * daemon: SQLITED_EPROTO, whose message names @awaited, the request the call
+ * waits for (0: none in particular). Returns 0, or a failure, recorded, with
+ * the connection broken: without memory for the copy, the response is lost,
+ * and its request could never be collected. */
+static int pending_stash(sqlited *db, const struct rpc_message *m,
+                         const char *msg, size_t len, uint32_t awaited)
+{
+    struct pending *p = pending_find(db, m->msgid);
+
+    if ((!p || p->reply) && awaited)
+        return conn_break(
+            db, err_setf(db, SQLITED_EPROTO,
+                         "reply to request %lu while waiting for %lu",
+                         (unsigned long)m->msgid, (unsigned long)awaited));
+    if (!p || p->reply)
+        return conn_break(db,
+                          err_setf(db, SQLITED_EPROTO,
+                                   "reply to request %lu, which is not pending",
+                                   (unsigned long)m->msgid));
+    p->reply = malloc(len);
+    if (!p->reply)
+        return conn_break(db, err_set(db, -ENOMEM, NULL));
+    memcpy(p->reply, msg, len);
+    p->reply_len = len;
+    db->nstashed++;
+    return 0;
+}
+
+/* Takes @p out of the table, keeping the others in the order sent, and
+ * returns it; the caller owns its stashed response. */
+static struct pending pending_remove(sqlited *db, struct pending *p)
+{
+    struct pending out = *p;
+    size_t after = db->npending - (size_t)(p - db->pending) - 1;
+
+    memmove(p, p + 1, after * sizeof(*p));
+    db->npending--;
+    if (out.reply)
+        db->nstashed--;
+    return out;
+}
+
+/* ---------------------------------------------------------------- replies */
+
+/* Records the failure @rc of conn_read_message() (SQLITED_EPROTO comes
+ * recorded) and breaks the connection. Returns @rc, or SQLITED_ECLOSED for
+ * a daemon that hung up. */
+static int read_failed(sqlited *db, int rc)
+{
+    if (rc == SQLITED_EPROTO)
+        return conn_break(db, rc);
+    /* A daemon that closes after an error notification may leave our
+     * request unread, which turns the end of stream into a reset. */
+    if (rc == SQLITED_ECLOSED || (rc == -ECONNRESET && db->note))
+        return conn_break(db, closed_by_daemon(db));
+    if (rc == -ETIMEDOUT)
+        return conn_break(db, err_set(db, rc,
+                                      "timed out waiting for "
+                                      "the daemon's reply"));
+    return conn_break(db, err_set(db, rc, NULL));
+}
+
+/* Decodes the envelope of the message @msg into @m. Returns 1 for a
+ * response; 0 for a notification, recorded (note_record()); or
+ * SQLITED_EPROTO, recorded, with the connection broken. */
+static int conn_parse(sqlited *db, const char *msg, size_t len,
                       struct rpc_message *m)
 {
-    for (;;) {
-        const char *msg, *why = "";
-        size_t len;
-        bool has_msgid;
-        int rc = conn_read_message(db, deadline, &msg, &len);
+    const char *why = "";
+    bool has_msgid;
 
-        if (rc == SQLITED_EPROTO)
-            return conn_break(db, rc);
-        /* A daemon that closes after an error notification may leave our
-         * request unread, which turns the end of stream into a reset. */
-        if (rc == SQLITED_ECLOSED || (rc == -ECONNRESET && db->note))
-            return conn_break(db, closed_by_daemon(db));
-        if (rc == -ETIMEDOUT)
-            return conn_break(db, err_set(db, rc,
-                                          "timed out waiting for "
-                                          "the daemon's reply"));
-        if (rc)
-            return conn_break(db, err_set(db, rc, NULL));
-
-        if (rpc_parse(msg, len, m, &has_msgid, &why))
-            return conn_break(db, err_setf(db, SQLITED_EPROTO,
-                                           "malformed reply from the "
-                                           "daemon: %s",
-                                           why ? why : "bad envelope"));
-        switch (m->kind) {
-        case RPC_RESPONSE:
-            if (m->msgid != msgid)
-                return conn_break(
-                    db,
-                    err_setf(db, SQLITED_EPROTO,
-                             "reply to request %lu while waiting for %lu",
-                             (unsigned long)m->msgid, (unsigned long)msgid));
-            return 0;
-        case RPC_NOTIFICATION:
-            note_record(db, m);
-            break;
-        default:
-            return conn_break(
-                db, err_set(db, SQLITED_EPROTO, "the daemon sent a request"));
-        }
+    if (rpc_parse(msg, len, m, &has_msgid, &why))
+        return conn_break(db, err_setf(db, SQLITED_EPROTO,
+                                       "malformed reply from the daemon: %s",
+                                       why ? why : "bad envelope"));
+    switch (m->kind) {
+    case RPC_RESPONSE:
+        return 1;
+    case RPC_NOTIFICATION:
+        note_record(db, m);
+        return 0;
+    default:
+        return conn_break(
+            db, err_set(db, SQLITED_EPROTO, "the daemon sent a request"));
     }
 }
 
+/* Whether the response @m is the one a call awaiting @msgid waits for: with
+ * SQLITED_ANY, that of any pending request not answered yet. */
+static bool is_awaited(sqlited *db, uint32_t msgid, const struct rpc_message *m)
+{
+    const struct pending *p;
+
+    if (msgid != SQLITED_ANY)
+        return m->msgid == msgid;
+    p = pending_find(db, m->msgid);
+    return p && !p->reply;
+}
+
+/* Reads messages until the response to @msgid arrives, or with @msgid
+ * SQLITED_ANY that of any pending request not answered yet, and decodes its
+ * envelope into @m, whose readers point into the decoder's buffer (valid
+ * until the next read). On the way, notifications are recorded and the
+ * responses to other pending requests stashed. With @stash_only it awaits
+ * nothing: it takes in what has come, without waiting, and returns 0 once
+ * nothing more has (@m untouched). Returns 0, or a transport failure,
+ * recorded, with the connection broken. */
+static int conn_take(sqlited *db, uint32_t msgid, bool stash_only,
+                     int64_t deadline, struct rpc_message *m)
+{
+    for (;;) {
+        struct rpc_message got;
+        const char *msg;
+        size_t len;
+        int rc =
+            conn_read_message(db, stash_only ? now_ms() : deadline, &msg, &len);
+
+        if (rc == -ETIMEDOUT && stash_only)
+            return 0;
+        if (rc)
+            return read_failed(db, rc);
+        rc = conn_parse(db, msg, len, &got);
+        if (rc == 1 && !stash_only && is_awaited(db, msgid, &got)) {
+            *m = got;
+            return 0;
+        }
+        if (rc == 1)
+            rc = pending_stash(db, &got, msg, len, msgid);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+/* Waits for the response to @msgid (SQLITED_ANY: see conn_take()). */
+static int conn_await(sqlited *db, uint32_t msgid, int64_t deadline,
+                      struct rpc_message *m)
+{
+    return conn_take(db, msgid, false, deadline, m);
+}
+
+/* Stashes the responses that have come, without waiting. */
+static int conn_pump(sqlited *db)
+{
+    return conn_take(db, SQLITED_ANY, true, -1, NULL);
+}
+
+/* Sends all of @data. Without a deadline the send blocks, unless requests
+ * sent with sqlited_send_*() are pending: past its limits (PROTOCOL.md) the
+ * daemon stops reading a connection until the client reads its responses,
+ * and a client blocked in send() would never read them. While requests are
+ * pending it therefore waits for room or for responses, and stashes those.
+ * Returns 0, a negated errno, or the failure of taking in a response,
+ * recorded, with the connection broken. */
+static int conn_send(sqlited *db, const char *data, size_t len,
+                     int64_t deadline)
+{
+    while (len > 0) {
+        bool pump = db->npending > 0;
+        bool nonblocking = pump || deadline >= 0;
+        ssize_t n = send(db->fd, data, len,
+                         MSG_NOSIGNAL | (nonblocking ? MSG_DONTWAIT : 0));
+
+        if (n >= 0) {
+            data += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (!nonblocking || (errno != EAGAIN && errno != EWOULDBLOCK))
+            return -errno;
+        int ready =
+            wait_fd(db->fd, pump ? POLLOUT | POLLIN : POLLOUT, deadline);
+        if (ready < 0)
+            return ready;
+        if (pump && (ready & POLLIN)) {
+            int rc = conn_pump(db);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
 /* Starts a request in db->req: [0, msgid, method, [ with @nparams values
- * for the caller to pack. Returns the msgid. */
+ * for the caller to pack. Returns the msgid: never 0 (SQLITED_ANY), and
+ * once the counter has wrapped, never that of a request still pending. */
 static uint32_t req_begin(sqlited *db, const char *method, uint32_t nparams)
 {
-    uint32_t msgid = db->next_msgid++;
+    uint32_t msgid;
+
+    do {
+        msgid = db->next_msgid++;
+    } while (msgid == SQLITED_ANY || pending_find(db, msgid));
 
     /* A large request's buffer is not kept for the life of the connection. */
     if (db->req.cap > KEEP_BYTES) {
@@ -476,17 +633,14 @@ static bool wire_code_valid(int code)
     return code > 0 || (code <= -1000 && code > -1100);
 }
 
-/* Sends the request in db->req and waits for its response. Returns 0 with
- * the envelope in @m (result reader ready), the daemon's error code with its
- * name and message recorded (connection usable, m->is_error set, m->error
- * on the error object), or a failure of the request or the transport,
- * recorded (m->is_error false, or the connection broken). */
-static int conn_call(sqlited *db, uint32_t msgid, int64_t deadline,
-                     struct rpc_message *m)
+/* Sends the request @msgid in db->req. Returns 0; a failure of the request,
+ * recorded, with nothing sent and the connection usable (-ENOMEM,
+ * SQLITED_TOO_LARGE); or a failure of the transport, recorded, with the
+ * connection broken. */
+static int conn_send_request(sqlited *db, uint32_t msgid, int64_t deadline)
 {
     int rc;
 
-    m->is_error = false;
     if (db->req.error == CODEC_BUF_NOMEM)
         return err_set(db, -ENOMEM, NULL);
     if (db->req.error != CODEC_BUF_OK)
@@ -499,33 +653,38 @@ static int conn_call(sqlited *db, uint32_t msgid, int64_t deadline,
     codec_decoder_shrink(&db->dec, KEEP_BYTES);
 
     rc = conn_send(db, db->req.data, db->req.len, deadline);
-    if (rc) {
-        /* A daemon that hung up may have said why first: read what is
-         * already there, without waiting. An orderly end of stream (with or
-         * without an error notification before it) is a close like any
-         * other, reported as SQLITED_ECLOSED. */
-        if (rc == -EPIPE || rc == -ECONNRESET) {
-            int drained = conn_await(db, msgid, now_ms(), m);
-            if (drained == SQLITED_ECLOSED)
-                return drained;
-        }
-        if (rc == -ETIMEDOUT)
-            return conn_break(db, err_set(db, rc,
-                                          "timed out sending to the "
-                                          "daemon"));
-        return conn_break(db, err_set(db, rc, NULL));
-    }
-
-    rc = conn_await(db, msgid, deadline, m);
-    if (rc)
+    if (rc == 0 || db->broken)
         return rc;
-    if (!m->is_error)
-        return 0;
+    /* A daemon that hung up may have said why first: read what is already
+     * there, without waiting. An orderly end of stream (with or without an
+     * error notification before it) is a close like any other, reported as
+     * SQLITED_ECLOSED. */
+    if (rc == -EPIPE || rc == -ECONNRESET) {
+        struct rpc_message m;
+        int drained = conn_await(db, msgid, now_ms(), &m);
+        if (drained == SQLITED_ECLOSED)
+            return drained;
+    }
+    if (rc == -ETIMEDOUT)
+        return conn_break(db, err_set(db, rc,
+                                      "timed out sending to the "
+                                      "daemon"));
+    return conn_break(db, err_set(db, rc, NULL));
+}
 
+/* Looks at the error of the response @m. Returns 0 when it has none; else
+ * the daemon's error code with its name and message recorded (the
+ * connection usable), or SQLITED_EPROTO for a malformed error object, with
+ * the connection broken. */
+static int reply_check(sqlited *db, const struct rpc_message *m)
+{
     struct codec_reader r = m->error;
     const char *name, *msg;
     uint32_t name_len, msg_len;
     int code;
+
+    if (!m->is_error)
+        return 0;
     if (rpc_read_error(&r, &code, &name, &name_len, &msg, &msg_len) ||
         !wire_code_valid(code))
         return conn_break(db, err_set(db, SQLITED_EPROTO,
@@ -535,6 +694,23 @@ static int conn_call(sqlited *db, uint32_t msgid, int64_t deadline,
     if (code == SQLITED_TX_EXPIRED)
         db->tx_id = 0;
     return err_copy(db, code, name, name_len, msg, msg_len);
+}
+
+/* Sends the request in db->req and waits for its response. Returns 0 with
+ * the envelope in @m (result reader ready), the daemon's error code with its
+ * name and message recorded (connection usable, m->is_error set, m->error
+ * on the error object), or a failure of the request or the transport,
+ * recorded (m->is_error false, or the connection broken). */
+static int conn_call(sqlited *db, uint32_t msgid, int64_t deadline,
+                     struct rpc_message *m)
+{
+    int rc;
+
+    m->is_error = false;
+    rc = conn_send_request(db, msgid, deadline);
+    if (rc == 0)
+        rc = conn_await(db, msgid, deadline, m);
+    return rc ? rc : reply_check(db, m);
 }
 
 /* ------------------------------------------------------- map walking help */
@@ -716,7 +892,7 @@ static int connect_socket(int fd, const struct sockaddr_un *addr,
             int err = 0;
             socklen_t len = sizeof(err);
             int rc = wait_fd(fd, POLLOUT, deadline);
-            if (rc)
+            if (rc < 0)
                 return rc;
             if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len))
                 return -errno;
@@ -836,6 +1012,10 @@ SQLITED_API void sqlited_close(sqlited *db)
      * keep the chunk they hold and fail with SQLITED_ECLOSED after it. */
     while (db->streams)
         rows_detach(db->streams);
+    /* Pending requests are forgotten; the daemon still carries them out. */
+    for (uint32_t i = 0; i < db->npending; i++)
+        free(db->pending[i].reply);
+    free(db->pending);
     if (db->fd >= 0)
         close(db->fd);
     codec_decoder_close(&db->dec);
@@ -1162,16 +1342,12 @@ static int check_items(sqlited *db, uint64_t n, const char *what)
                     (unsigned long long)n, what, (unsigned long)db->max_items);
 }
 
-/* Sends the request in db->req and scans its result, a map as result_scan()
- * reads it; *@end receives a reader just past it. Returns 0, or the call's
- * error, recorded; a malformed result breaks the connection. */
-static int call_scan(sqlited *db, uint32_t msgid, struct rpc_message *m,
-                     struct result_scan *scan, struct codec_reader *end)
+/* Scans the result of the response @m, a map as result_scan() reads it;
+ * *@end receives a reader just past it. Returns 0, or SQLITED_EPROTO,
+ * recorded, with the connection broken. */
+static int result_check(sqlited *db, const struct rpc_message *m,
+                        struct result_scan *scan, struct codec_reader *end)
 {
-    int rc = conn_call(db, msgid, -1, m);
-
-    if (rc)
-        return rc;
     *end = m->result;
     if (result_scan(m->result, scan) || codec_skip(end))
         return conn_break(db, err_set(db, SQLITED_EPROTO,
@@ -1179,61 +1355,74 @@ static int call_scan(sqlited *db, uint32_t msgid, struct rpc_message *m,
     return 0;
 }
 
-/* The methods that take [sql, params?, ...] and answer with a result. */
-enum sql_method { SQL_EXEC, SQL_QUERY, SQL_EXPLAIN };
-
-/* Shared body of sqlited_exec(), sqlited_query() and sqlited_explain(). */
-static int run_sql(sqlited *db, enum sql_method method, const char *sql,
-                   const sqlited_params *params, sqlited_rows **rows)
+/* Sends the request in db->req and scans its result (result_check()).
+ * Returns 0, or the call's error, recorded. */
+static int call_scan(sqlited *db, uint32_t msgid, struct rpc_message *m,
+                     struct result_scan *scan, struct codec_reader *end)
 {
-    static const char *const names[] = {
-        [SQL_EXEC] = "exec",
-        [SQL_QUERY] = "query",
-        [SQL_EXPLAIN] = "explain",
-    };
-    /* explain takes no options: it runs on a reader, outside transactions,
-     * and returns a plan of a few rows. */
-    static const unsigned opts[] = {
-        [SQL_EXEC] = OPTS_COMMON,
-        [SQL_QUERY] = OPTS_COMMON | OPTS_LIMITS,
-        [SQL_EXPLAIN] = 0,
-    };
+    int rc = conn_call(db, msgid, -1, m);
+
+    return rc ? rc : result_check(db, m, scan, end);
+}
+
+static const char *const sql_method_name[] = {
+    [SQL_EXEC] = "exec",
+    [SQL_QUERY] = "query",
+    [SQL_EXPLAIN] = "explain",
+};
+
+/* explain takes no options: it runs on a reader, outside transactions, and
+ * returns a plan of a few rows. */
+static const unsigned sql_method_opts[] = {
+    [SQL_EXEC] = OPTS_COMMON,
+    [SQL_QUERY] = OPTS_COMMON | OPTS_LIMITS,
+    [SQL_EXPLAIN] = 0,
+};
+
+/* Packs in db->req the request of @method for @sql and @params, and stores
+ * its msgid in *@msgid. Returns 0, or a failure, recorded, with nothing
+ * packed or sent (NULL @sql, a broken connection). */
+static int sql_pack(sqlited *db, enum sql_method method, const char *sql,
+                    const sqlited_params *params, uint32_t *msgid)
+{
+    unsigned opts = sql_method_opts[method];
     bool with_params = params && params->count > 0;
     bool with_opts;
-    struct result_scan scan;
-    struct rpc_message m;
-    struct codec_reader end;
-    uint32_t msgid;
     int rc;
 
-    if (rows)
-        *rows = NULL;
-    if (!db)
-        return SQLITED_EMISUSE;
     if (!sql)
         return err_set(db, SQLITED_EMISUSE, "sql is NULL");
-    if (method != SQL_EXEC && !rows)
-        return err_setf(db, SQLITED_EMISUSE,
-                        "sqlited_%s() needs a rows out-parameter",
-                        names[method]);
     rc = call_begin(db);
     if (rc)
         return rc;
 
     /* [sql, params?, options?]: params is nil when only options follow. */
-    with_opts = opts_count(db, opts[method]) > 0;
-    msgid = sql_req_begin(db, names[method], with_params || with_opts ? 2 : 1,
-                          opts[method]);
+    with_opts = opts_count(db, opts) > 0;
+    *msgid = sql_req_begin(db, sql_method_name[method],
+                           with_params || with_opts ? 2 : 1, opts);
     codec_pack_cstr(&db->req, sql);
     if (with_params)
         params_pack(&db->req, params);
     else if (with_opts)
         msgpack_pack_nil(&db->req.pk);
-    opts_pack(db, opts[method]);
-    rc = call_scan(db, msgid, &m, &scan, &end);
+    opts_pack(db, opts);
+    return 0;
+}
+
+/* Takes the result of a SQL request of @method from its response @m: records
+ * its counts and, unless @rows is NULL, stores it in *@rows. The rest of a
+ * result that streams stays on the daemon for the rows to fetch, or is
+ * closed there when there are no rows to fetch it. Returns 0 or a failure,
+ * recorded. */
+static int sql_take(sqlited *db, enum sql_method method,
+                    const struct rpc_message *m, sqlited_rows **rows)
+{
+    struct result_scan scan;
+    struct codec_reader end;
+    int rc = result_check(db, m, &scan, &end);
+
     if (rc)
         return rc;
-
     /* A read has no counts; it leaves those of the last write in place.
      * They are recorded first: the call succeeded on the daemon even if
      * copying the rows runs out of memory below. */
@@ -1241,9 +1430,8 @@ static int run_sql(sqlited *db, enum sql_method method, const char *sql,
         db->changes = scan.has_changes ? scan.changes : 0;
         db->last_insert_rowid = scan.has_rowid ? scan.rowid : 0;
     }
-    rc = 0;
     if (rows) {
-        const char *start = (const char *)m.result.p;
+        const char *start = (const char *)m->result.p;
         rc = rows_build(&scan, start, (size_t)((const char *)end.p - start),
                         rows);
     }
@@ -1256,6 +1444,28 @@ static int run_sql(sqlited *db, enum sql_method method, const char *sql,
             cursor_close(db, (uint64_t)scan.cursor);
     }
     return rc ? err_set(db, rc, NULL) : err_ok(db);
+}
+
+/* Shared body of sqlited_exec(), sqlited_query() and sqlited_explain(). */
+static int run_sql(sqlited *db, enum sql_method method, const char *sql,
+                   const sqlited_params *params, sqlited_rows **rows)
+{
+    struct rpc_message m;
+    uint32_t msgid;
+    int rc;
+
+    if (rows)
+        *rows = NULL;
+    if (!db)
+        return SQLITED_EMISUSE;
+    if (method != SQL_EXEC && !rows)
+        return err_setf(db, SQLITED_EMISUSE,
+                        "sqlited_%s() needs a rows out-parameter",
+                        sql_method_name[method]);
+    rc = sql_pack(db, method, sql, params, &msgid);
+    if (rc == 0)
+        rc = conn_call(db, msgid, -1, &m);
+    return rc ? rc : sql_take(db, method, &m, rows);
 }
 
 SQLITED_API int sqlited_exec(sqlited *db, const char *sql,
@@ -2349,4 +2559,118 @@ SQLITED_API int sqlited_exec_many(sqlited *db, const char *sql,
     db->changes = scan.has_changes ? scan.changes : 0;
     db->last_insert_rowid = scan.has_rowid ? scan.rowid : 0;
     return err_ok(db);
+}
+
+/* ------------------------------------------------------------- pipelining */
+
+/* Shared body of sqlited_send_query() and sqlited_send_exec(). */
+static int send_sql(sqlited *db, enum sql_method method, const char *sql,
+                    const sqlited_params *params, uint32_t *id)
+{
+    uint32_t msgid;
+    int rc;
+
+    if (id)
+        *id = 0;
+    if (!db)
+        return SQLITED_EMISUSE;
+    if (!id)
+        return err_set(db, SQLITED_EMISUSE, "id is NULL");
+    /* Room in the table first: once sent, the request must be recorded. */
+    if (db->npending == db->pending_cap) {
+        uint32_t cap = db->pending_cap ? db->pending_cap * 2 : 16;
+        struct pending *p = cap > db->pending_cap
+                                ? reallocarray(db->pending, cap, sizeof(*p))
+                                : NULL;
+        if (!p)
+            return err_set(db, -ENOMEM, NULL);
+        db->pending = p;
+        db->pending_cap = cap;
+    }
+    rc = sql_pack(db, method, sql, params, &msgid);
+    if (rc == 0)
+        rc = conn_send_request(db, msgid, -1);
+    if (rc)
+        return rc;
+    db->pending[db->npending++] = (struct pending){
+        .msgid = msgid,
+        .method = method,
+    };
+    *id = msgid;
+    return err_ok(db);
+}
+
+SQLITED_API int sqlited_send_query(sqlited *db, const char *sql,
+                                   const sqlited_params *params, uint32_t *id)
+{
+    return send_sql(db, SQL_QUERY, sql, params, id);
+}
+
+SQLITED_API int sqlited_send_exec(sqlited *db, const char *sql,
+                                  const sqlited_params *params, uint32_t *id)
+{
+    return send_sql(db, SQL_EXEC, sql, params, id);
+}
+
+/* The pending request that sqlited_receive(@id) collects: @id's; with
+ * SQLITED_ANY the first sent whose response came, else the first sent. NULL
+ * when there is none. */
+static struct pending *pending_pick(sqlited *db, uint32_t id)
+{
+    if (id != SQLITED_ANY)
+        return pending_find(db, id);
+    for (uint32_t i = 0; db->nstashed > 0 && i < db->npending; i++)
+        if (db->pending[i].reply)
+            return &db->pending[i];
+    return db->npending > 0 ? &db->pending[0] : NULL;
+}
+
+SQLITED_API int sqlited_receive(sqlited *db, uint32_t id, uint32_t *got,
+                                sqlited_rows **rows)
+{
+    struct rpc_message m;
+    struct pending *p, req;
+    int rc = 0;
+
+    if (got)
+        *got = 0;
+    if (rows)
+        *rows = NULL;
+    if (!db)
+        return SQLITED_EMISUSE;
+    if (db->npending == 0)
+        return err_set(db, SQLITED_EMISUSE, "no request is pending");
+    p = pending_pick(db, id);
+    if (!p)
+        return err_setf(db, SQLITED_EMISUSE, "request %lu is not pending",
+                        (unsigned long)id);
+
+    /* Without its response yet, the request waits for it. Should the
+     * connection fail (or have failed before), so does the request: each
+     * pending request is collected once, whatever happens. */
+    if (!p->reply) {
+        rc = call_begin(db);
+        if (rc == 0)
+            rc = conn_await(db, id, -1, &m);
+        if (rc == 0)
+            p = pending_find(db, m.msgid);
+    }
+    req = pending_remove(db, p);
+    if (got)
+        *got = req.msgid;
+    if (rc)
+        return rc;
+    /* A stashed response was parsed when it came: it parses again. */
+    if (req.reply)
+        conn_parse(db, req.reply, req.reply_len, &m);
+    rc = reply_check(db, &m);
+    if (rc == 0)
+        rc = sql_take(db, req.method, &m, rows);
+    free(req.reply);
+    return rc;
+}
+
+SQLITED_API unsigned sqlited_pending(const sqlited *db)
+{
+    return db ? db->npending : 0;
 }

@@ -135,8 +135,9 @@ SQLITED_API int sqlited_open(const char *path, int timeout_ms, sqlited **out);
  * open, except sqlited_rows objects, which must still be closed with
  * sqlited_rows_close(). Those of results that were fully received stay
  * readable to their end; a result still streaming (see sqlited_rows_next())
- * keeps the rows it received, and then fails with SQLITED_ECLOSED. Accepts
- * NULL. */
+ * keeps the rows it received, and then fails with SQLITED_ECLOSED. Requests
+ * still pending (see sqlited_send_query()) are forgotten, with any answers
+ * received for them; the daemon still carries them out. Accepts NULL. */
 SQLITED_API void sqlited_close(sqlited *db);
 
 /* Liveness check: one round trip answered by the daemon's event loop.
@@ -244,7 +245,8 @@ SQLITED_API const char *sqlited_errmsg(sqlited *db);
 
 /* Rows changed by, and the rowid of the last INSERT of, the last successful
  * sqlited_exec(), writing sqlited_query(), sqlited_batch_run() or
- * sqlited_exec_many() on @db (0 before any). For a batch or a bulk call,
+ * sqlited_exec_many() on @db, or the last such request collected with
+ * sqlited_receive() (0 before any). For a batch or a bulk call,
  * changes is the total over its steps or sets, and the rowid is that of the
  * last step or set that succeeded. */
 SQLITED_API int64_t sqlited_changes(sqlited *db);
@@ -580,6 +582,103 @@ SQLITED_API int sqlited_batch_step_rows(sqlited_batch *b, unsigned i,
 SQLITED_API int sqlited_exec_many(sqlited *db, const char *sql,
                                   const sqlited_params *values,
                                   unsigned per_set);
+
+/* --------------------------------------------------------------- pipelining
+ *
+ * Each call above sends one request and waits for its answer: a round trip
+ * per statement. To overlap them, send several requests with
+ * sqlited_send_query() and sqlited_send_exec(), then collect their results
+ * with sqlited_receive(): by id, in any order, or as they come
+ * (SQLITED_ANY). A request is pending from its send until its result is
+ * collected; every pending request is collected exactly once.
+ *
+ * Ordering (protocol/PROTOCOL.md, "Ordering and consistency"): the daemon
+ * reads requests in the order sent. Execs run one after the other on its
+ * writer, in that order. Queries run in parallel on its readers and may
+ * complete in any order, before or after execs sent earlier: a query is
+ * sure to see the effect of an exec only when it is sent after that exec's
+ * result was collected. A query that writes (INSERT ... RETURNING) is
+ * passed to the writer and may even run after an exec sent after it.
+ * Inside a transaction (sqlited_begin()) every request runs in the order
+ * sent. A request carries the options of @db as
+ * they are when it is sent: its transaction, its deadline
+ * (sqlited_set_timeout()) and, for a query, its result limits.
+ *
+ * Every other call stays allowed while requests are pending: sqlited_query(),
+ * sqlited_ping(), sqlited_rows_next() on a result that streams (a fetch),
+ * sqlited_begin() and so on. The answers to pending requests that come in
+ * meanwhile are kept for sqlited_receive(), in memory (a copy of each) until
+ * they are collected. A send never blocks for good on a daemon that stops
+ * reading until its answers are read (it does at 32 requests in flight or
+ * 16 MiB of answers not yet read): while it waits for room to send, it
+ * reads and keeps those answers.
+ *
+ * The daemon keeps at most 8 cursors per connection, and queries in flight
+ * count against them: a pipelined query whose result needs more than one
+ * chunk may fail with SQLITED_TOO_MANY_CURSORS when many are in flight. A
+ * result that does stream is read with sqlited_rows_next() as that of
+ * sqlited_query() is, while other requests are pending or not.
+ */
+
+/* The id sqlited_receive() takes to collect whichever pending request
+ * answers first. No request has it. */
+#define SQLITED_ANY 0
+
+/* Sends @sql with @params (may be NULL) as sqlited_query() or sqlited_exec()
+ * would, without waiting for the answer, and stores the request's id, never
+ * 0, in *@id. The request is then pending: collect its result with
+ * sqlited_receive(), which also reports the daemon's errors (a failed
+ * constraint, say).
+ *
+ * Returns 0. On failure stores 0 in *@id (unless @id is NULL) and nothing
+ * is pending: SQLITED_EMISUSE (NULL @db, @sql or @id), SQLITED_TOO_LARGE
+ * (the request is larger than sqlited_max_message_size()) and -ENOMEM are
+ * found before anything is sent, and leave the connection usable;
+ * SQLITED_ECLOSED, SQLITED_EPROTO and other negated errno values mean the
+ * connection is broken, as for sqlited_exec() (see sqlited_receive() for
+ * the requests still pending). */
+SQLITED_API int sqlited_send_query(sqlited *db, const char *sql,
+                                   const sqlited_params *params, uint32_t *id);
+SQLITED_API int sqlited_send_exec(sqlited *db, const char *sql,
+                                  const sqlited_params *params, uint32_t *id);
+
+/* Collects the result of the pending request @id; or, with @id SQLITED_ANY,
+ * of whichever pending request answers first: one whose answer came in
+ * already (the earliest sent of those), else the next to answer. Waits for
+ * the answer without limit (the request's deadline is the daemon's). Stores
+ * the id collected in *@got (@got may be NULL); that request is no longer
+ * pending.
+ *
+ * Returns that request's result exactly as sqlited_query() or
+ * sqlited_exec() would have: 0 with the result in *@rows, or its code with
+ * the daemon's message in sqlited_errmsg(); an error of one request leaves
+ * the connection and the other pending requests as they were. The result
+ * of a query that streams holds on to @db to fetch the rest, as one of
+ * sqlited_query() does. Collecting an exec sets sqlited_changes() and
+ * sqlited_last_insert_rowid(), as sqlited_exec() does. @rows may be NULL,
+ * for a query too: the result is dropped (the daemon told to drop the rest
+ * of one that streams). -ENOMEM while copying the rows: the request is
+ * collected, its rows are lost, and the connection stays usable.
+ *
+ * SQLITED_EMISUSE, with nothing collected and *@got 0: NULL @db, no
+ * request pending, or @id not pending (never sent, or collected already).
+ *
+ * A broken connection does not lose answers that came in before it broke:
+ * they are still collected, with their results. Each request whose answer
+ * had not come fails instead, one per call (with SQLITED_ANY, once the
+ * answers that came are collected, the earliest sent): the call that finds
+ * the connection breaking returns why (SQLITED_ECLOSED when the daemon hung
+ * up, SQLITED_EPROTO, a negated errno, -ENOMEM when an answer could not be
+ * kept), and each later call, SQLITED_ECLOSED at once. Whether such an exec
+ * was applied is unknown. So a loop that collects while sqlited_pending()
+ * is positive always ends. On failure *@rows is NULL. */
+SQLITED_API int sqlited_receive(sqlited *db, uint32_t id, uint32_t *got,
+                                sqlited_rows **rows);
+
+/* The number of requests sent on @db with sqlited_send_query() or
+ * sqlited_send_exec() whose results were not collected yet; 0 for NULL.
+ * sqlited_close() forgets them (the daemon still carries them out). */
+SQLITED_API unsigned sqlited_pending(const sqlited *db);
 
 #ifdef __cplusplus
 }

@@ -268,6 +268,8 @@ Test(cli, readme_example_runs)
     harness_run((const char *const[]){"/bin/sh", "-c", cmd, NULL}, NULL,
                 HARNESS_RUN_TIMEOUT_MS, &o);
     cr_assert_eq(o.status, 0, "exit %d: %s", o.status, o.err);
-    cr_assert_str_eq(o.out, "inserted row 1\n1 hello from C\n");
+    cr_assert_str_eq(o.out, "inserted row 1\n1 hello from C\n"
+                            "1 squared is 1\n2 squared is 4\n"
+                            "3 squared is 9\n4 squared is 16\n");
     harness_output_free(&o);
 }
