@@ -129,7 +129,7 @@ static void run_one(struct bench *b, enum workload w, enum system sys,
     load_run(&s, sys == S_SQLITED   ? &sqlited_client_ops
                  : sys == S_DIRECT ? &direct_client_ops
                                    : &echo_client_ops,
-             sys == S_SQLITED ? server : 0, r);
+             server, r);
     server_stop(server);
     b->nresults++;
     report_row(r, b->results, b->nresults);

@@ -138,12 +138,14 @@ struct result {
     double per_second; /* units per second */
     uint64_t p50_ns, p99_ns, p999_ns, max_ns;
     long rss_before_kib, rss_peak_kib; /* the daemon's; 0 without one */
+    double server_cpu;                 /* seconds the server used */
     char error[200];                   /* the first error, if any */
 };
 
-/* Runs @s with @ops in s->clients processes into @r. Returns 0, or -1 when
- * a client could not start (r->error says why). */
-int load_run(const struct spec *s, const struct client_ops *ops, pid_t daemon,
+/* Runs @s with @ops in s->clients processes into @r, measuring the memory
+ * and CPU time of @server (0: none). Returns 0, or -1 when a client could
+ * not start (r->error says why). */
+int load_run(const struct spec *s, const struct client_ops *ops, pid_t server,
              struct result *r);
 
 /* ------------------------------------------------------- servers and data */
@@ -163,6 +165,8 @@ pid_t echo_start(const char *socket_path);
  * a new peak. */
 long rss_kib(pid_t pid, bool peak);
 void rss_reset_peak(pid_t pid);
+/* CPU time @pid has used so far, user and system, in seconds. */
+double cpu_seconds(pid_t pid);
 
 /* Creates the template databases in @dir (t.db, stream.db). Returns 0 or
  * -1 with a message on stderr. */

@@ -95,3 +95,24 @@ void rss_reset_peak(pid_t pid)
                 strerror(errno));
     close(fd);
 }
+
+double cpu_seconds(pid_t pid)
+{
+    char path[64], buf[1024];
+    unsigned long utime, stime;
+    FILE *f;
+    char *p = NULL;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    f = fopen(path, "r");
+    if (!f)
+        return 0;
+    if (fgets(buf, sizeof(buf), f))
+        p = strrchr(buf, ')'); /* the name may hold spaces */
+    fclose(f);
+    /* After the name: state, then 10 fields, then utime and stime. */
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                     &utime, &stime) != 2)
+        return 0;
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}

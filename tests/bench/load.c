@@ -168,7 +168,7 @@ static void gather(const struct spec *s, struct board *board,
     }
 }
 
-int load_run(const struct spec *s, const struct client_ops *ops, pid_t daemon,
+int load_run(const struct spec *s, const struct client_ops *ops, pid_t server,
              struct result *r)
 {
     size_t size = sizeof(struct board) +
@@ -206,9 +206,10 @@ int load_run(const struct spec *s, const struct client_ops *ops, pid_t daemon,
         snprintf(r->error, sizeof(r->error), "a client could not start");
         goto stop;
     }
-    if (daemon > 0) {
-        r->rss_before_kib = rss_kib(daemon, false);
-        rss_reset_peak(daemon);
+    if (server > 0) {
+        r->rss_before_kib = rss_kib(server, false);
+        rss_reset_peak(server);
+        r->server_cpu = -cpu_seconds(server);
     }
     /* Closing the pipe wakes every client at once. */
     board->start_ns = now_ns();
@@ -226,8 +227,10 @@ stop:
     for (int i = 0; i < started; i++)
         while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
             ;
-    if (daemon > 0 && rc == 0)
-        r->rss_peak_kib = rss_kib(daemon, true);
+    if (server > 0 && rc == 0) {
+        r->rss_peak_kib = rss_kib(server, true);
+        r->server_cpu += cpu_seconds(server);
+    }
     gather(s, board, r);
     if (rc && !r->error[0])
         snprintf(r->error, sizeof(r->error), "a client could not start");

@@ -150,29 +150,36 @@ void report_header(const struct machine *m, bool quick, double seconds)
            m->mem_mib, m->kernel);
     printf("SQLite %s, libuv %s, commit %s, data in %s\n\n", m->sqlite_version,
            m->libuv_version, m->commit[0] ? m->commit : "?", m->data_dir);
-    printf("%-15s %3s %-12s %12s %-6s %8s %8s %8s %8s %6s %7s %9s %9s %8s\n",
+    printf("%-15s %3s %-12s %12s %-6s %8s %8s %8s %8s %6s %7s %7s %9s %9s "
+           "%8s\n",
            "workload", "n", "system", "throughput", "", "p50", "p99", "p99.9",
-           "max", "errors", "RSS MiB", "vs direct", "vs inproc", "vs floor");
+           "max", "errors", "RSS MiB", "CPU/op", "vs direct", "vs inproc",
+           "vs floor");
     fflush(stdout);
 }
 
 void report_row(const struct result *r, const struct result *all, size_t n)
 {
-    char rate[32], p50[16], p99[16], p999[16], max[16], rss[16];
+    char rate[32], p50[16], p99[16], p999[16], max[16], rss[16], cpu[16];
     char rd[16], ri[16], rf[16];
 
-    if (r->rss_peak_kib > 0)
+    if (r->system == S_SQLITED && r->rss_peak_kib > 0)
         snprintf(rss, sizeof(rss), "%.1f", (double)r->rss_peak_kib / 1024);
     else
         snprintf(rss, sizeof(rss), "-");
-    printf("%-15s %3d %-12s %12s %-6s %8s %8s %8s %8s %6llu %7s %9s %9s %8s\n",
+    if (r->server_cpu > 0 && r->ops > 0)
+        fmt_ns(cpu, sizeof(cpu), (uint64_t)(r->server_cpu * 1e9 / r->ops));
+    else
+        snprintf(cpu, sizeof(cpu), "-");
+    printf("%-15s %3d %-12s %12s %-6s %8s %8s %8s %8s %6llu %7s %7s %9s %9s "
+           "%8s\n",
            workload_name(r->workload), r->clients, system_name(r->system),
            fmt_count(rate, sizeof(rate), r->per_second), unit_of(r->workload),
            fmt_ns(p50, sizeof(p50), r->p50_ns),
            fmt_ns(p99, sizeof(p99), r->p99_ns),
            fmt_ns(p999, sizeof(p999), r->p999_ns),
            fmt_ns(max, sizeof(max), r->max_ns), (unsigned long long)r->errors,
-           rss, fmt_ratio(rd, sizeof(rd), ratio(r, all, n, VS_DIRECT)),
+           rss, cpu, fmt_ratio(rd, sizeof(rd), ratio(r, all, n, VS_DIRECT)),
            fmt_ratio(ri, sizeof(ri), ratio(r, all, n, VS_INPROCESS)),
            fmt_ratio(rf, sizeof(rf), ratio(r, all, n, VS_FLOOR)));
     if (r->error[0])
@@ -310,13 +317,15 @@ int report_json(const char *path, const struct machine *m, bool quick,
                 "\"unit\": \"%s\", \"errors\": %llu, \"seconds\": %.3f, "
                 "\"per_second\": %.1f, \"p50_us\": %.1f, \"p99_us\": %.1f, "
                 "\"p999_us\": %.1f, \"max_us\": %.1f, "
-                "\"daemon_rss_before_kib\": %ld, \"daemon_rss_peak_kib\": %ld",
+                "\"daemon_rss_before_kib\": %ld, \"daemon_rss_peak_kib\": %ld, "
+                "\"server_cpu_seconds\": %.2f",
                 r->clients, (unsigned long long)r->ops,
                 (unsigned long long)r->units, unit_of(r->workload),
                 (unsigned long long)r->errors, r->seconds, r->per_second,
                 (double)r->p50_ns / 1e3, (double)r->p99_ns / 1e3,
                 (double)r->p999_ns / 1e3, (double)r->max_ns / 1e3,
-                r->rss_before_kib, r->rss_peak_kib);
+                r->system == S_SQLITED ? r->rss_before_kib : 0,
+                r->system == S_SQLITED ? r->rss_peak_kib : 0, r->server_cpu);
         for (int k = 0; k < RATIOS; k++) {
             double v = ratio(r, all, n, (enum ratio)k);
             if (v > 0)
