@@ -126,9 +126,10 @@ static void run_one(struct bench *b, enum workload w, enum system sys,
                 system_name(sys));
         return;
     }
-    load_run(&s, sys == S_SQLITED   ? &sqlited_client_ops
-                 : sys == S_DIRECT ? &direct_client_ops
-                                   : &echo_client_ops,
+    load_run(&s,
+             sys == S_SQLITED  ? &sqlited_client_ops
+             : sys == S_DIRECT ? &direct_client_ops
+                               : &echo_client_ops,
              server, r);
     server_stop(server);
     b->nresults++;
@@ -145,8 +146,9 @@ static void run_one(struct bench *b, enum workload w, enum system sys,
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: sqlited-bench --daemon PATH [--quick] [--data DIR] "
-               "[--results DIR] [--commit ID] [--only WORKLOAD] [--clients N]\n");
+    fprintf(f,
+            "usage: sqlited-bench --daemon PATH [--quick] [--data DIR] "
+            "[--results DIR] [--commit ID] [--only WORKLOAD] [--clients N]\n");
 }
 
 int main(int argc, char **argv)
@@ -236,8 +238,7 @@ int main(int argc, char **argv)
                  m.date + 11, m.date + 14, m.date + 17);
         snprintf(path, sizeof(path), "%s/%s-%s.json", results_dir, stamp,
                  b.quick ? "quick" : "full");
-        if (report_json(path, &m, b.quick, b.seconds, b.results,
-                        b.nresults)) {
+        if (report_json(path, &m, b.quick, b.seconds, b.results, b.nresults)) {
             fprintf(stderr, "bench: cannot write %s: %s\n", path,
                     strerror(errno));
             return 1;

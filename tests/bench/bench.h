@@ -188,8 +188,7 @@ struct machine {
     char data_dir[256];
 };
 
-void machine_read(struct machine *m, const char *data_dir,
-                  const char *commit);
+void machine_read(struct machine *m, const char *data_dir, const char *commit);
 void report_header(const struct machine *m, bool quick, double seconds);
 void report_row(const struct result *r, const struct result *all, size_t n);
 /* Prints the targets of the issue and writes everything as JSON to @path.

@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -111,8 +111,9 @@ double cpu_seconds(pid_t pid)
         p = strrchr(buf, ')'); /* the name may hold spaces */
     fclose(f);
     /* After the name: state, then 10 fields, then utime and stime. */
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-                     &utime, &stime) != 2)
+    if (!p ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+               &utime, &stime) != 2)
         return 0;
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }

@@ -45,12 +45,12 @@ static int direct_open(struct client *c)
                         NULL) != SQLITE_OK)
         return direct_fail(c, "open");
     sqlite3_busy_timeout(d->db, BUSY_TIMEOUT_MS);
-    snprintf(sql, sizeof(sql), "PRAGMA synchronous=%s",
-             c->spec->synchronous);
+    snprintf(sql, sizeof(sql), "PRAGMA synchronous=%s", c->spec->synchronous);
     if (sqlite3_exec(d->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) ||
         sqlite3_exec(d->db, sql, NULL, NULL, NULL))
         return direct_fail(c, "pragma");
-    if (prepare(c, POINT_SQL, &d->point) || prepare(c, INSERT_SQL, &d->insert) ||
+    if (prepare(c, POINT_SQL, &d->point) ||
+        prepare(c, INSERT_SQL, &d->insert) ||
         prepare(c, "BEGIN IMMEDIATE", &d->begin) ||
         prepare(c, "COMMIT", &d->commit))
         return -1;

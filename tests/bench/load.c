@@ -137,8 +137,7 @@ static int wait_ready(struct board *board, int n, const pid_t *pids)
 }
 
 /* Sums the clients' measurements into @r. */
-static void gather(const struct spec *s, struct board *board,
-                   struct result *r)
+static void gather(const struct spec *s, struct board *board, struct result *r)
 {
     struct hist *all = calloc(1, sizeof(*all));
     int64_t end = board->start_ns;
@@ -153,8 +152,7 @@ static void gather(const struct spec *s, struct board *board,
         if (cs->end_ns > end)
             end = cs->end_ns;
         if (cs->error[0] && !r->error[0])
-            snprintf(r->error, sizeof(r->error), "client %d: %s", i,
-                     cs->error);
+            snprintf(r->error, sizeof(r->error), "client %d: %s", i, cs->error);
     }
     r->units = r->ops * per_op;
     r->seconds = (double)(end - board->start_ns) / 1e9;
@@ -171,8 +169,8 @@ static void gather(const struct spec *s, struct board *board,
 int load_run(const struct spec *s, const struct client_ops *ops, pid_t server,
              struct result *r)
 {
-    size_t size = sizeof(struct board) +
-                  (size_t)s->clients * sizeof(struct client_stats);
+    size_t size =
+        sizeof(struct board) + (size_t)s->clients * sizeof(struct client_stats);
     struct board *board = mmap(NULL, size, PROT_READ | PROT_WRITE,
                                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     pid_t *pids = calloc((size_t)s->clients, sizeof(*pids));

@@ -12,8 +12,7 @@
 
 #include <sqlite3.h>
 
-void machine_read(struct machine *m, const char *data_dir,
-                  const char *commit)
+void machine_read(struct machine *m, const char *data_dir, const char *commit)
 {
     struct utsname u;
     char line[256];
@@ -24,8 +23,8 @@ void machine_read(struct machine *m, const char *data_dir,
     m->cpus = sysconf(_SC_NPROCESSORS_ONLN);
     m->mem_mib = sysconf(_SC_PHYS_PAGES) / 1024 * sysconf(_SC_PAGESIZE) / 1024;
     if (uname(&u) == 0)
-        snprintf(m->kernel, sizeof(m->kernel), "%s %s %s", u.sysname,
-                 u.release, u.machine);
+        snprintf(m->kernel, sizeof(m->kernel), "%s %s %s", u.sysname, u.release,
+                 u.machine);
     f = fopen("/proc/cpuinfo", "r");
     while (f && fgets(line, sizeof(line), f)) {
         char *colon = strchr(line, ':');
@@ -81,8 +80,8 @@ static const char *const ratio_names[RATIOS] = {"vs_direct", "vs_in_process",
 
 /* @r's throughput over that of a baseline of the same run; 0 when there is
  * none. */
-static double ratio(const struct result *r, const struct result *all,
-                    size_t n, enum ratio which)
+static double ratio(const struct result *r, const struct result *all, size_t n,
+                    enum ratio which)
 {
     enum workload w = baseline_of(r->workload);
     const struct result *b = NULL;
@@ -259,8 +258,8 @@ void report_targets(const struct result *all, size_t n)
         if (t[i].value < 0)
             printf("  %-62s %8s %-8s not run\n", t[i].name, "-", t[i].goal);
         else
-            printf("  %-62s %8.2f %-8s %s\n", t[i].name, t[i].value,
-                   t[i].goal, t[i].met ? "met" : "MISSED");
+            printf("  %-62s %8.2f %-8s %s\n", t[i].name, t[i].value, t[i].goal,
+                   t[i].met ? "met" : "MISSED");
     }
     fflush(stdout);
 }

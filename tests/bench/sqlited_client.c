@@ -73,8 +73,7 @@ static int point_check(struct client *c, sqlited_rows *rows, int64_t key)
     if (rc != SQLITED_ROW || sqlited_column_int64(rows, 0) != key ||
         !sqlited_column_text(rows, 1)) {
         sqlited_rows_close(rows);
-        return load_fail(c, "point read of %lld: no such row",
-                         (long long)key);
+        return load_fail(c, "point read of %lld: no such row", (long long)key);
     }
     sqlited_rows_close(rows);
     return 0;
@@ -95,8 +94,8 @@ static int op_point(struct client *c)
 
     sqlited_params_clear(q->params);
     sqlited_params_add_int64(q->params, NULL, key);
-    rc = sq_outcome(c, "query", sqlited_query(q->db, POINT_SQL, q->params,
-                                              &rows));
+    rc = sq_outcome(c, "query",
+                    sqlited_query(q->db, POINT_SQL, q->params, &rows));
     if (rc)
         return rc;
     return point_check(c, rows, key);
@@ -129,14 +128,13 @@ static int op_stream(struct client *c)
     struct sq *q = c->conn;
     sqlited_rows *rows;
     uint64_t n = 0;
-    int rc = sq_outcome(c, "query",
-                        sqlited_query(q->db, STREAM_SQL, NULL, &rows));
+    int rc =
+        sq_outcome(c, "query", sqlited_query(q->db, STREAM_SQL, NULL, &rows));
 
     if (rc)
         return rc;
     while ((rc = sqlited_rows_next(rows)) == SQLITED_ROW) {
-        if (sqlited_column_int64(rows, 0) <= 0 ||
-            !sqlited_column_text(rows, 1))
+        if (sqlited_column_int64(rows, 0) <= 0 || !sqlited_column_text(rows, 1))
             break;
         n++;
     }
@@ -167,8 +165,8 @@ static int run_pipelined(struct client *c)
             flight[i].sent_ns = now_ns();
             sqlited_params_clear(q->params);
             sqlited_params_add_int64(q->params, NULL, flight[i].key);
-            int rc = sqlited_send_query(q->db, POINT_SQL, q->params,
-                                        &flight[i].id);
+            int rc =
+                sqlited_send_query(q->db, POINT_SQL, q->params, &flight[i].id);
             if (rc)
                 return sq_fail(c, "sqlited_send_query", rc);
         }
