@@ -60,7 +60,8 @@ PROTO_SRC := $(wildcard protocol/*.c)
 DAEMON_SRC := $(wildcard daemon/*.c)
 LIB_SRC := client/sqlited.c
 CLI_SRC := client/cli.c
-TEST_SRC := $(wildcard tests/unit/*.c tests/integration/*.c tests/helpers/*.c)
+TEST_SRC := $(wildcard tests/unit/*.c tests/integration/*.c tests/helpers/*.c) \
+            tests/bench/hist.c
 BENCH_SRC := $(wildcard tests/bench/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -139,7 +140,8 @@ run: $(DAEMON) $(CLI)
 	@mkdir -p var
 	exec $(DAEMON) --database ./var/sqlited.db --socket ./var/sqlited.sock
 
-test: all $(TEST_BIN) $(README_EXAMPLE)
+# The benchmark is built (not run) too, so that it cannot rot unseen.
+test: all $(TEST_BIN) $(README_EXAMPLE) $(BENCH_BIN)
 	$(TEST_BIN) $(TEST_ARGS)
 
 asan:
