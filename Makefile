@@ -4,6 +4,8 @@
 #   make run        start the daemon on ./var/sqlited.db and ./var/sqlited.sock
 #   make test       build and run the Criterion suite
 #   make asan       the suite under AddressSanitizer + UBSan (build-asan/)
+#   make bench      sqlited against direct SQLite and the socket floor
+#                   (QUICK=1: within two minutes); see README, Performance
 #   make install    PREFIX=/usr/local DESTDIR= : binaries, library, header, .pc
 #   make clean      remove build output
 #
@@ -58,7 +60,9 @@ PROTO_SRC := $(wildcard protocol/*.c)
 DAEMON_SRC := $(wildcard daemon/*.c)
 LIB_SRC := client/sqlited.c
 CLI_SRC := client/cli.c
-TEST_SRC := $(wildcard tests/unit/*.c tests/integration/*.c tests/helpers/*.c)
+TEST_SRC := $(wildcard tests/unit/*.c tests/integration/*.c tests/helpers/*.c) \
+            tests/bench/hist.c
+BENCH_SRC := $(wildcard tests/bench/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 PROTO_OBJ := $(call obj,$(PROTO_SRC))
@@ -66,14 +70,16 @@ DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
 LIB_OBJ := $(call obj,$(LIB_SRC)) $(PROTO_OBJ)
 CLI_OBJ := $(call obj,$(CLI_SRC))
 TEST_OBJ := $(call obj,$(TEST_SRC))
+BENCH_OBJ := $(call obj,$(BENCH_SRC))
 
 DAEMON := $(BUILD)/sqlited
 CLI := $(BUILD)/sqlited-cli
 STATIC_LIB := $(BUILD)/libsqlited.a
 SHARED_LIB := $(BUILD)/libsqlited.so.$(VERSION)
 TEST_BIN := $(BUILD)/tests/run-tests
+BENCH_BIN := $(BUILD)/bench/sqlited-bench
 
-.PHONY: all run test asan install uninstall clean format format-check help \
+.PHONY: all run test asan bench install uninstall clean format format-check help \
         $(BUILD)/sqlited.pc
 all: $(DAEMON) $(CLI) $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/sqlited.pc
 
@@ -116,6 +122,10 @@ $(TEST_BIN): $(TEST_OBJ) $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(DAEMON_LIBS)
 
+$(BENCH_BIN): $(BENCH_OBJ) $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
+
 # The C example in README.md, built against the library as a user would: the
 # README cannot drift from the header unnoticed.
 README_EXAMPLE := $(BUILD)/readme-example
@@ -130,13 +140,20 @@ run: $(DAEMON) $(CLI)
 	@mkdir -p var
 	exec $(DAEMON) --database ./var/sqlited.db --socket ./var/sqlited.sock
 
-test: all $(TEST_BIN) $(README_EXAMPLE)
+# The benchmark is built (not run) too, so that it cannot rot unseen.
+test: all $(TEST_BIN) $(README_EXAMPLE) $(BENCH_BIN)
 	$(TEST_BIN) $(TEST_ARGS)
 
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS='-O1 -g' \
 	    SAN_FLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
 	    test
+
+# Results land in tests/bench/results/, named by date and mode.
+bench: $(DAEMON) $(BENCH_BIN)
+	$(BENCH_BIN) --daemon $(DAEMON) --data $(BUILD)/bench-data \
+	    --results tests/bench/results $(if $(QUICK),--quick) \
+	    --commit "$$(git rev-parse --short HEAD 2>/dev/null)"
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
@@ -166,6 +183,6 @@ format-check:
 	clang-format --dry-run --Werror $(FORMAT_SRC)
 
 help:
-	@sed -n '2,12s/^# \{0,1\}//p' Makefile
+	@sed -n '2,14s/^# \{0,1\}//p' Makefile
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -33,6 +33,15 @@ static int pragma(sqlite3 *db, const char *sql, const char *expect, char *err,
 }
 
 /* Settings common to the writer and the readers. */
+int db_library_init(void)
+{
+    /* Without memory statistics, SQLite's allocator takes no global mutex:
+     * otherwise every allocation of every reader and of the writer goes
+     * through one lock, and they wait on each other in the kernel. */
+    int rc = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return rc == SQLITE_OK ? sqlite3_initialize() : rc;
+}
+
 static int configure(sqlite3 *db, const struct config *cfg, char *err,
                      size_t errlen)
 {

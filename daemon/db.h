@@ -7,6 +7,10 @@
 
 #include "config.h"
 
+/* Configures the SQLite library for the daemon: call once, before any
+ * other SQLite call. Returns 0 or a SQLite code. */
+int db_library_init(void);
+
 /* Opens the one read-write connection: creates the file if needed, switches
  * it to WAL, and applies the configured pragmas. Opens readers only after
  * this succeeded (a read-only connection cannot switch to WAL).

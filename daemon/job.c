@@ -71,6 +71,10 @@ int job_queue_init(struct job_queue *q)
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     int rc = pthread_cond_init(&q->cond, &attr);
     pthread_condattr_destroy(&attr);
+    if (rc == 0 && sem_init(&q->ready, 0, 0)) {
+        pthread_cond_destroy(&q->cond);
+        rc = -1;
+    }
     if (rc) {
         pthread_mutex_destroy(&q->mutex);
         return -1;
@@ -80,6 +84,7 @@ int job_queue_init(struct job_queue *q)
 
 void job_queue_close(struct job_queue *q)
 {
+    sem_destroy(&q->ready);
     pthread_cond_destroy(&q->cond);
     pthread_mutex_destroy(&q->mutex);
 }
@@ -94,33 +99,54 @@ void job_queue_push(struct job_queue *q, struct job *job)
         q->head = job;
     q->tail = job;
     q->length++;
-    pthread_cond_signal(&q->cond);
     pthread_mutex_unlock(&q->mutex);
+    /* Signalled after unlocking, so that the thread woken does not wake
+     * only to wait for the mutex. */
+    sem_post(&q->ready);
+    pthread_cond_signal(&q->cond);
 }
 
 struct job *job_queue_pop(struct job_queue *q)
 {
-    pthread_mutex_lock(&q->mutex);
-    while (q->head == NULL && !q->closed)
-        pthread_cond_wait(&q->cond, &q->mutex);
-    struct job *job = q->head;
-    if (job) {
-        q->head = job->next;
-        if (q->head == NULL)
-            q->tail = NULL;
-        q->length--;
-        job->next = NULL;
+    for (;;) {
+        while (sem_wait(&q->ready) != 0)
+            ; /* EINTR */
+        pthread_mutex_lock(&q->mutex);
+        struct job *job = q->head;
+        if (job) {
+            q->head = job->next;
+            if (q->head == NULL)
+                q->tail = NULL;
+            q->length--;
+            job->next = NULL;
+        }
+        bool closed = q->closed;
+        pthread_mutex_unlock(&q->mutex);
+        if (job)
+            return job;
+        if (closed) {
+            sem_post(&q->ready); /* wake the next thread to see it */
+            return NULL;
+        }
     }
-    pthread_mutex_unlock(&q->mutex);
-    return job;
+}
+
+/* Empties the queue, whose lock the caller holds. The semaphore's posts of
+ * the jobs taken are taken back, so that it keeps counting queued jobs. */
+static struct job *take_locked(struct job_queue *q)
+{
+    struct job *jobs = q->head;
+    for (size_t i = 0; i < q->length; i++)
+        sem_trywait(&q->ready);
+    q->head = q->tail = NULL;
+    q->length = 0;
+    return jobs;
 }
 
 struct job *job_queue_take_all(struct job_queue *q)
 {
     pthread_mutex_lock(&q->mutex);
-    struct job *jobs = q->head;
-    q->head = q->tail = NULL;
-    q->length = 0;
+    struct job *jobs = take_locked(q);
     pthread_mutex_unlock(&q->mutex);
     return jobs;
 }
@@ -136,9 +162,7 @@ struct job *job_queue_wait_all(struct job_queue *q, int64_t until, bool *closed)
         else if (pthread_cond_timedwait(&q->cond, &q->mutex, &ts) == ETIMEDOUT)
             break;
     }
-    struct job *jobs = q->head;
-    q->head = q->tail = NULL;
-    q->length = 0;
+    struct job *jobs = take_locked(q);
     q->woken = false;
     *closed = q->closed;
     pthread_mutex_unlock(&q->mutex);
@@ -159,4 +183,5 @@ void job_queue_shutdown(struct job_queue *q)
     q->closed = true;
     pthread_cond_broadcast(&q->cond);
     pthread_mutex_unlock(&q->mutex);
+    sem_post(&q->ready);
 }

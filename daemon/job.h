@@ -8,6 +8,7 @@
 #define SQLITED_JOB_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -87,7 +88,13 @@ void job_reply(struct job *job, const char *result, size_t len);
 /* A FIFO of jobs shared between threads. */
 struct job_queue {
     pthread_mutex_t mutex;
+    /* job_queue_wait_all() waits on the condition variable. The readers'
+     * job_queue_pop() waits on the semaphore, which counts queued jobs: a
+     * post wakes one thread, which takes the mutex uncontended, where a
+     * condition variable makes a woken thread queue for the mutex again
+     * (measured: about 5 futex calls per point read, against 4). */
     pthread_cond_t cond;
+    sem_t ready;
     struct job *head, *tail;
     size_t length;
     bool closed;

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include "config.h"
+#include "db.h"
 #include "log.h"
 #include "server.h"
 
@@ -33,6 +34,10 @@ int main(int argc, char **argv)
     }
 
     int status = EXIT_FAILURE;
+    if (db_library_init() != 0) {
+        log_error("cannot initialize SQLite");
+        return status;
+    }
     if (server_init(&server, &cfg) == 0 && server_run(&server) == 0)
         status = EXIT_SUCCESS;
     server_close(&server);
