@@ -235,6 +235,11 @@ int main(int argc, char **argv)
 
     if (results_dir) {
         char path[512], stamp[32];
+        if (mkdir(results_dir, 0755) && errno != EEXIST) {
+            fprintf(stderr, "bench: cannot create %s: %s\n", results_dir,
+                    strerror(errno));
+            return 1;
+        }
         snprintf(stamp, sizeof(stamp), "%.10s-%.2s%.2s%.2s", m.date,
                  m.date + 11, m.date + 14, m.date + 17);
         snprintf(path, sizeof(path), "%s/%s-%s.json", results_dir, stamp,
