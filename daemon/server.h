@@ -35,6 +35,7 @@ struct server {
     unsigned nconns;
     bool shutting_down;
     bool owns_socket; /* we bound it (not systemd): unlink at exit */
+    int64_t started;  /* clock_now() at start, for the uptime */
     char *hello;      /* the encoded result of `hello` */
     size_t hello_len;
 };

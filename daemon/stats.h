@@ -26,9 +26,21 @@
     X(cursors_open)                                                            \
     X(connections_refused)
 
+/* X(field): figures that go up and down, or moments; also reported by
+ * `stats` under their own names. The queues count jobs handed to the writer
+ * and not yet finished, and jobs waiting for a free reader. The moments are
+ * Unix times in milliseconds, 0 for never: the checkpoint and backup code
+ * set them (stats_set()) when one completes. */
+#define STATS_GAUGES(X)                                                        \
+    X(writer_queue)                                                            \
+    X(reader_queue)                                                            \
+    X(last_checkpoint_ms)                                                      \
+    X(last_backup_ms)
+
 #define STATS_FIELD(name) atomic_uint_fast64_t name;
 struct stats {
     STATS_COUNTERS(STATS_FIELD)
+    STATS_GAUGES(STATS_FIELD)
 };
 #undef STATS_FIELD
 
@@ -62,6 +74,11 @@ static inline bool stats_add_below(atomic_uint_fast64_t *counter,
     } while (!atomic_compare_exchange_weak_explicit(
         counter, &old, old + 1, memory_order_relaxed, memory_order_relaxed));
     return true;
+}
+
+static inline void stats_set(atomic_uint_fast64_t *counter, uint64_t n)
+{
+    atomic_store_explicit(counter, n, memory_order_relaxed);
 }
 
 static inline uint64_t stats_get(atomic_uint_fast64_t *counter)
