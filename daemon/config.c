@@ -22,6 +22,7 @@ void config_defaults(struct config *cfg)
         .readers = cpus < 2 ? 2 : (unsigned)cpus,
         .synchronous = "FULL",
         .timeout_ms = 30000,
+        .max_timeout_ms = 300000,
         .tx_idle_timeout_ms = 5000,
         .group_max = 1024,
         .group_bytes = 16u << 20,
@@ -59,7 +60,10 @@ static void usage(FILE *out)
         "FULL)\n"
         "      --timeout MS           a request's deadline unless it sets "
         "timeout_ms;\n"
-        "                             0 for none (default 30000)\n"
+        "                             0 for --max-timeout (default 30000)\n"
+        "      --max-timeout MS       cap on every request's deadline, also "
+        "on\n"
+        "                             timeout_ms 0 (default 300000)\n"
         "      --tx-idle-timeout MS   roll back a transaction idle this long\n"
         "                             (default 5000)\n"
         "      --group-max N          most requests committed together "
@@ -108,6 +112,7 @@ enum {
     OPT_SOCKET_MODE = 256,
     OPT_SYNCHRONOUS,
     OPT_TIMEOUT,
+    OPT_MAX_TIMEOUT,
     OPT_TX_IDLE_TIMEOUT,
     OPT_GROUP_MAX,
     OPT_GROUP_BYTES,
@@ -133,6 +138,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
         {"readers", required_argument, NULL, 'r'},
         {"synchronous", required_argument, NULL, OPT_SYNCHRONOUS},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"max-timeout", required_argument, NULL, OPT_MAX_TIMEOUT},
         {"tx-idle-timeout", required_argument, NULL, OPT_TX_IDLE_TIMEOUT},
         {"group-max", required_argument, NULL, OPT_GROUP_MAX},
         {"group-bytes", required_argument, NULL, OPT_GROUP_BYTES},
@@ -194,6 +200,11 @@ int config_parse(struct config *cfg, int argc, char **argv)
             if (parse_int(optarg, 0, RPC_MAX_TIMEOUT_MS, &v))
                 goto bad_value;
             cfg->timeout_ms = (uint32_t)v;
+            break;
+        case OPT_MAX_TIMEOUT:
+            if (parse_int(optarg, 1, RPC_MAX_TIMEOUT_MS, &v))
+                goto bad_value;
+            cfg->max_timeout_ms = (uint32_t)v;
             break;
         case OPT_TX_IDLE_TIMEOUT:
             if (parse_int(optarg, 1, RPC_MAX_TIMEOUT_MS, &v))
@@ -284,6 +295,13 @@ int config_parse(struct config *cfg, int argc, char **argv)
     if (optind < argc) {
         fprintf(stderr, "sqlited: unexpected argument '%s' (see --help)\n",
                 argv[optind]);
+        return -1;
+    }
+    if (cfg->timeout_ms > cfg->max_timeout_ms) {
+        fprintf(stderr,
+                "sqlited: --timeout %" PRIu32 " is above --max-timeout %" PRIu32
+                " (see --help)\n",
+                cfg->timeout_ms, cfg->max_timeout_ms);
         return -1;
     }
     /* A chunk ends after the row that fills it: leave room for that row. */

@@ -9,6 +9,7 @@
 
 #include "codec.h"
 #include "config.h"
+#include "deadlines.h"
 #include "job.h"
 #include "readers.h"
 #include "stats.h"
@@ -31,6 +32,7 @@ struct server {
     struct writer writer;
     struct readers readers;
     struct codec_limits limits; /* of requests */
+    struct deadlines deadlines; /* of jobs waiting for a worker */
     struct conn *conns;         /* every connection not yet freed */
     unsigned nconns;
     bool shutting_down;

@@ -381,8 +381,10 @@ SQLITED_API size_t sqlited_column_bytes(const sqlited_rows *rows, int i);
 /* Sets the deadline the daemon gives every later sqlited_exec(),
  * sqlited_query(), sqlited_batch_run() and sqlited_exec_many() on @db:
  * @timeout_ms milliseconds from when the daemon reads the request; 0 means
- * none; -1 (the initial state) sends nothing, so the daemon's default applies
- * (its --timeout, 30 s unless configured). A request whose deadline passes
+ * the longest the daemon allows (its --max-timeout, 5 minutes unless
+ * configured, which also caps larger values); -1 (the initial state) sends
+ * nothing, so the daemon's default applies (its --timeout, 30 s unless
+ * configured). A request whose deadline passes
  * before or while it runs fails with SQLITED_TIMEOUT and has no effect; the
  * connection stays usable. Inside a transaction, SQLite may then end the
  * whole transaction (later calls get SQLITED_TX_EXPIRED).
