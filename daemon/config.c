@@ -92,6 +92,15 @@ static void usage(FILE *out)
         "                             it is interrupted (default 10000)\n"
         "      --log-level LEVEL      error, warn, info or debug (default "
         "info)\n"
+        "      --backup-dir DIR       where backups go (created 0700 if "
+        "missing);\n"
+        "                             no backups without it\n"
+        "      --backup-interval T    take a backup every T: seconds, or with "
+        "a unit\n"
+        "                             s, m, h or d (default: none)\n"
+        "      --backup-keep N        keep the newest N scheduled backups "
+        "(default 0:\n"
+        "                             all)\n"
         "  -h, --help                 show this help\n"
         "  -V, --version              show the version\n");
 }
@@ -127,7 +136,45 @@ enum {
     OPT_MAX_MESSAGE,
     OPT_SHUTDOWN_GRACE,
     OPT_LOG_LEVEL,
+    OPT_BACKUP_DIR,
+    OPT_BACKUP_INTERVAL,
+    OPT_BACKUP_KEEP,
 };
+
+/* Parses a duration: seconds, or a number with a unit s, m, h or d, from one
+ * second to a year. Returns 0 with milliseconds in *@ms, or -1. */
+static int parse_duration(const char *s, uint64_t *ms)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    uint64_t unit = 1000;
+    if (errno || end == s || v < 1)
+        return -1;
+    if (*end != '\0') {
+        if (end[1] != '\0')
+            return -1;
+        switch (*end) {
+        case 's':
+            break;
+        case 'm':
+            unit = 60 * 1000;
+            break;
+        case 'h':
+            unit = 3600 * 1000;
+            break;
+        case 'd':
+            unit = 86400 * 1000;
+            break;
+        default:
+            return -1;
+        }
+    }
+    if ((uint64_t)v > UINT64_C(365) * 86400 * 1000 / unit)
+        return -1;
+    *ms = (uint64_t)v * unit;
+    return 0;
+}
 
 int config_parse(struct config *cfg, int argc, char **argv)
 {
@@ -154,6 +201,9 @@ int config_parse(struct config *cfg, int argc, char **argv)
         {"max-message-size", required_argument, NULL, OPT_MAX_MESSAGE},
         {"shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"backup-dir", required_argument, NULL, OPT_BACKUP_DIR},
+        {"backup-interval", required_argument, NULL, OPT_BACKUP_INTERVAL},
+        {"backup-keep", required_argument, NULL, OPT_BACKUP_KEEP},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -276,6 +326,20 @@ int config_parse(struct config *cfg, int argc, char **argv)
             if (log_parse_level(optarg, &cfg->log_level))
                 goto bad_value;
             break;
+        case OPT_BACKUP_DIR:
+            if (optarg[0] == '\0')
+                goto bad_value;
+            cfg->backup_dir = optarg;
+            break;
+        case OPT_BACKUP_INTERVAL:
+            if (parse_duration(optarg, &cfg->backup_interval_ms))
+                goto bad_value;
+            break;
+        case OPT_BACKUP_KEEP:
+            if (parse_int(optarg, 0, 1 << 20, &v))
+                goto bad_value;
+            cfg->backup_keep = (unsigned)v;
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -302,6 +366,11 @@ int config_parse(struct config *cfg, int argc, char **argv)
                 "sqlited: --timeout %" PRIu32 " is above --max-timeout %" PRIu32
                 " (see --help)\n",
                 cfg->timeout_ms, cfg->max_timeout_ms);
+        return -1;
+    }
+    if (cfg->backup_interval_ms > 0 && cfg->backup_dir == NULL) {
+        fprintf(stderr, "sqlited: --backup-interval needs --backup-dir (where "
+                        "the backups go)\n");
         return -1;
     }
     /* A chunk ends after the row that fills it: leave room for that row. */

@@ -31,6 +31,9 @@ struct config {
     size_t max_message_size;    /* largest message in either direction */
     unsigned shutdown_grace_ms; /* on SIGTERM, time for work in flight */
     enum log_level log_level;
+    const char *backup_dir;      /* where backups go; NULL: no backups */
+    uint64_t backup_interval_ms; /* scheduled backups; 0: none */
+    unsigned backup_keep;        /* scheduled backups kept; 0: all */
 };
 
 /* Fills @cfg with the embedded defaults. */

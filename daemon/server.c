@@ -324,6 +324,9 @@ int server_init(struct server *s, const struct config *cfg)
     if (rc == 0)
         rc = readers_start(&s->readers, cfg, &s->writer, &s->stop, &s->stats,
                            on_job_done, s, err, sizeof(err));
+    if (rc == 0)
+        rc = backup_start(&s->backup, cfg, &s->stop, &s->stats, on_job_done, s,
+                          err, sizeof(err));
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         log_error("%s", err);
@@ -354,6 +357,7 @@ static void close_any(uv_handle_t *handle, void *arg)
 
 void server_close(struct server *s)
 {
+    backup_stop(&s->backup);
     readers_stop(&s->readers);
     writer_stop(&s->writer);
     deadlines_close(&s->deadlines);

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <uv.h>
 
+#include "backup.h"
 #include "codec.h"
 #include "config.h"
 #include "deadlines.h"
@@ -31,6 +32,7 @@ struct server {
     struct stats stats;    /* kept by the workers, read by `stats` */
     struct writer writer;
     struct readers readers;
+    struct backup backup;
     struct codec_limits limits; /* of requests */
     struct deadlines deadlines; /* of jobs waiting for a worker */
     struct conn *conns;         /* every connection not yet freed */
