@@ -52,42 +52,48 @@ static const struct {
 
 static void usage(FILE *f)
 {
-    fputs("Usage: " PROG " [options] SQL\n"
-          "       " PROG " [options] < script.sql\n"
-          "       " PROG " [options] ping | health | stats\n"
-          "\n"
-          "Runs SQL (one argument, which may hold several statements; '-'\n"
-          "reads it from standard input) on the sqlited daemon and prints\n"
-          "the rows it returns.\n"
-          "\n"
-          "Commands:\n"
-          "  ping                check that the daemon's event loop answers\n"
-          "  health              readiness probe: exit 0 ready, 1 the daemon\n"
-          "                      answers but is not ready, 2 nothing answers,\n"
-          "                      3 usage error; one line (or --json)\n"
-          "  stats               the daemon's counters, as JSON\n"
-          "\n"
-          "Options:\n"
-          "  -s, --socket PATH   daemon socket (default: $SQLITED_SOCKET, "
-          "else\n"
-          "                      " SQLITED_DEFAULT_SOCKET ")\n"
-          "  -m, --mode MODE     output: list, table, csv, json, line "
-          "(default list)\n"
-          "      --header        print column names (default for table, "
-          "csv)\n"
-          "      --no-header     do not print column names (default for "
-          "list)\n"
-          "  -t, --timeout MS    connect timeout in milliseconds, 0 for none\n"
-          "                      (default 5000); for ping and health the\n"
-          "                      whole probe's deadline, which must be set\n"
-          "      --json          JSON output (for SQL: --mode json)\n"
-          "      --quick         health: also run PRAGMA quick_check\n"
-          "  -h, --help          show this help and exit\n"
-          "  -V, --version       show the version and exit\n"
-          "\n"
-          "Exit status: 0 success, 1 the daemon reported an error, 2 usage\n"
-          "error or no connection.\n",
-          f);
+    fputs(
+        "Usage: " PROG " [options] SQL\n"
+        "       " PROG " [options] < script.sql\n"
+        "       " PROG " [options] ping | health | stats\n"
+        "       " PROG " [options] backup [DEST]\n"
+        "\n"
+        "Runs SQL (one argument, which may hold several statements; '-'\n"
+        "reads it from standard input) on the sqlited daemon and prints\n"
+        "the rows it returns.\n"
+        "\n"
+        "Commands:\n"
+        "  ping                check that the daemon's event loop answers\n"
+        "  health              readiness probe: exit 0 ready, 1 the daemon\n"
+        "                      answers but is not ready, 2 nothing answers,\n"
+        "                      3 usage error; one line (or --json)\n"
+        "  stats               the daemon's counters, as JSON\n"
+        "  backup [DEST]       have the daemon copy the database into its\n"
+        "                      --backup-dir (DEST: a name or path inside it;\n"
+        "                      default a timestamped name)\n"
+        "\n"
+        "Options:\n"
+        "  -s, --socket PATH   daemon socket (default: $SQLITED_SOCKET, "
+        "else\n"
+        "                      " SQLITED_DEFAULT_SOCKET ")\n"
+        "  -m, --mode MODE     output: list, table, csv, json, line "
+        "(default list)\n"
+        "      --header        print column names (default for table, "
+        "csv)\n"
+        "      --no-header     do not print column names (default for "
+        "list)\n"
+        "  -t, --timeout MS    connect timeout in milliseconds, 0 for none\n"
+        "                      (default 5000); for ping and health the\n"
+        "                      whole probe's deadline, which must be set\n"
+        "      --json          operations: print the result as JSON (for\n"
+        "                      SQL: --mode json)\n"
+        "      --quick         health: also run PRAGMA quick_check\n"
+        "  -h, --help          show this help and exit\n"
+        "  -V, --version       show the version and exit\n"
+        "\n"
+        "Exit status: 0 success, 1 the daemon reported an error, 2 usage\n"
+        "error or no connection.\n",
+        f);
 }
 
 static int usage_error(const char *what, const char *arg)
@@ -803,27 +809,126 @@ static bool argv_has_command(int argc, char **argv, const char *cmd)
     return false;
 }
 
-/* ping and stats: one call on a connection whose every wait is bounded by
- * @timeout_ms. */
-static int simple_command(const char *path, int timeout_ms, const char *cmd)
+/* ping: the loop's liveness answer, every wait bounded by @timeout_ms. */
+static int ping_main(const char *path, int timeout_ms)
 {
     sqlited *db = NULL;
-    char *text = NULL;
     int rc = sqlited_open(path, timeout_ms, &db);
 
     if (rc)
         return report_connect_error(path, rc);
     sqlited_set_io_timeout(db, timeout_ms);
-    if (strcmp(cmd, "ping") == 0)
-        rc = sqlited_ping(db);
-    else
-        rc = sqlited_stats(db, &text);
+    rc = sqlited_ping(db);
     int status = rc ? report_call_error(db, rc) : 0;
     if (rc == 0)
-        puts(text ? text : "pong");
-    sqlited_free(text);
+        puts("pong");
     sqlited_close(db);
     return finish_output(status);
+}
+
+/* ------------------------------------------------------------- operations
+ *
+ * Subcommands that act on the database as a whole. Each prints one line for
+ * people, or with --json one JSON object.
+ */
+
+/* A JSON object built in a buffer. */
+struct json {
+    struct sbuf b;
+    bool more; /* a member was added */
+};
+
+static void json_key(struct json *j, const char *key)
+{
+    sbuf_adds(&j->b, j->more ? ", " : "{");
+    j->more = true;
+    add_json_string(&j->b, key, strlen(key));
+    sbuf_adds(&j->b, ": ");
+}
+
+static void json_str(struct json *j, const char *key, const char *value)
+{
+    json_key(j, key);
+    if (value)
+        add_json_string(&j->b, value, strlen(value));
+    else
+        sbuf_adds(&j->b, "null");
+}
+
+static void json_u64(struct json *j, const char *key, uint64_t value)
+{
+    char num[32];
+    snprintf(num, sizeof(num), "%" PRIu64, value);
+    json_key(j, key);
+    sbuf_adds(&j->b, num);
+}
+
+/* Prints the object and frees it. */
+static int json_print(struct json *j)
+{
+    sbuf_adds(&j->b, j->more ? "}\n" : "{}\n");
+    if (j->b.oom) {
+        free(j->b.p);
+        fprintf(stderr, "%s: %s\n", PROG, strerror(ENOMEM));
+        return EXIT_DAEMON_ERROR;
+    }
+    fwrite(j->b.p, 1, j->b.len, stdout);
+    free(j->b.p);
+    return 0;
+}
+
+static int cmd_backup(sqlited *db, int argc, char **argv, bool json)
+{
+    sqlited_backup_info info;
+    int rc = sqlited_backup(db, argc > 0 ? argv[0] : NULL, &info);
+
+    if (rc)
+        return report_call_error(db, rc);
+    if (!json) {
+        printf("backup %s: %" PRIu64 " bytes, %" PRIu64 " pages, %" PRIu64
+               " ms\n",
+               info.path, info.size, info.pages, info.duration_ms);
+        return 0;
+    }
+    struct json j = {0};
+    json_str(&j, "path", info.path);
+    json_u64(&j, "size", info.size);
+    json_u64(&j, "pages", info.pages);
+    json_u64(&j, "duration_ms", info.duration_ms);
+    return json_print(&j);
+}
+
+/* stats: the daemon's counters, always as JSON. */
+static int cmd_stats(sqlited *db, int argc, char **argv, bool json)
+{
+    char *text = NULL;
+    int rc = sqlited_stats(db, &text);
+    (void)argc;
+    (void)argv;
+    (void)json;
+    if (rc)
+        return report_call_error(db, rc);
+    puts(text);
+    sqlited_free(text);
+    return 0;
+}
+
+static const struct command {
+    const char *name;
+    int min_args, max_args;
+    const char *args; /* for the usage error */
+    int (*run)(sqlited *db, int argc, char **argv, bool json);
+} commands[] = {
+    {"backup", 0, 1, "backup [DEST]", cmd_backup},
+    {"stats", 0, 0, "stats", cmd_stats},
+};
+
+static const struct command *command_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -834,12 +939,14 @@ int main(int argc, char **argv)
         {"header", no_argument, NULL, 'H'},
         {"no-header", no_argument, NULL, 'N'},
         {"timeout", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, 'J'},
-        {"quick", no_argument, NULL, 'Q'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
+        {"json", no_argument, NULL, 'J'},
+        {"quick", no_argument, NULL, 'Q'},
         {NULL, 0, NULL, 0},
     };
+    const struct command *cmd = NULL;
+    bool json = false, quick = false;
     struct printer pr = {.mode = MODE_LIST, .out = stdout};
     const char *path = getenv("SQLITED_SOCKET");
     const char *sql_arg = NULL;
@@ -847,7 +954,6 @@ int main(int argc, char **argv)
     sqlited_rows *rows = NULL;
     sqlited *db = NULL;
     int header = -1, timeout_ms = DEFAULT_TIMEOUT_MS;
-    bool json = false, quick = false;
     int opt, rc, status;
 
     hold_std_fds();
@@ -908,28 +1014,39 @@ int main(int argc, char **argv)
             return usage_error("invalid option", NULL);
         }
     }
+    /* The probes. Each always has a deadline: against a daemon that hangs
+     * (stopped with SIGSTOP, say) it must still answer. */
+    const char *word = optind < argc ? argv[optind] : "";
+    bool probe = strcmp(word, "ping") == 0 || strcmp(word, "health") == 0;
+    if (probe && argc - optind > 1)
+        return usage_error("too many arguments", word);
+    if (probe && timeout_ms == 0)
+        return usage_error("a probe needs a deadline: --timeout must be at "
+                           "least 1 ms",
+                           word);
+    if (quick && strcmp(word, "health") != 0)
+        return usage_error("--quick applies to health only", NULL);
+    if (strcmp(word, "health") == 0)
+        return finish_output(health_main(path, timeout_ms, json, quick));
+    if (strcmp(word, "ping") == 0)
+        return ping_main(path, timeout_ms);
+    if (optind < argc && (cmd = command_find(argv[optind])) != NULL) {
+        int nargs = argc - optind - 1;
+        if (nargs < cmd->min_args || nargs > cmd->max_args)
+            return usage_error("usage", cmd->args);
+        rc = sqlited_open(path, timeout_ms, &db);
+        if (rc)
+            return report_connect_error(path, rc);
+        status = cmd->run(db, nargs, argv + optind + 1, json);
+        sqlited_close(db);
+        return finish_output(status);
+    }
     if (argc - optind > 1)
         return usage_error("too many arguments (pass the SQL as one quoted "
                            "argument)",
                            NULL);
     if (optind < argc)
         sql_arg = argv[optind];
-
-    /* The operator's commands. A probe always has a deadline: against a
-     * daemon that hangs (stopped with SIGSTOP, say) it must still answer. */
-    bool probe = sql_arg && (strcmp(sql_arg, "ping") == 0 ||
-                             strcmp(sql_arg, "health") == 0);
-    if (probe && timeout_ms == 0)
-        return usage_error("a probe needs a deadline: --timeout must be at "
-                           "least 1 ms",
-                           sql_arg);
-    if (quick && !(sql_arg && strcmp(sql_arg, "health") == 0))
-        return usage_error("--quick applies to health only", NULL);
-    if (sql_arg && strcmp(sql_arg, "health") == 0)
-        return finish_output(health_main(path, timeout_ms, json, quick));
-    if (sql_arg &&
-        (strcmp(sql_arg, "ping") == 0 || strcmp(sql_arg, "stats") == 0))
-        return simple_command(path, timeout_ms, sql_arg);
     if (json)
         pr.mode = MODE_JSON;
     pr.header =

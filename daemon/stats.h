@@ -24,18 +24,23 @@
     X(cursors_opened)                                                          \
     X(cursors_expired)                                                         \
     X(cursors_open)                                                            \
-    X(connections_refused)
+    X(connections_refused)                                                     \
+    X(backups)                                                                 \
+    X(backups_failed)                                                          \
+    X(last_backup_unix_ms)                                                     \
+    X(last_backup_duration_ms)                                                 \
+    X(last_backup_bytes)
 
 /* X(field): figures that go up and down, or moments; also reported by
  * `stats` under their own names. The queues count jobs handed to the writer
- * and not yet finished, and jobs waiting for a free reader. The moments are
- * Unix times in milliseconds, 0 for never: the checkpoint and backup code
- * set them (stats_set()) when one completes. */
+ * and not yet finished, and jobs waiting for a free reader.
+ * last_checkpoint_unix_ms is the Unix time in milliseconds of the last
+ * completed checkpoint, 0 for none yet: the checkpoint code sets it
+ * (stats_set()), and `health` reports it. */
 #define STATS_GAUGES(X)                                                        \
     X(writer_queue)                                                            \
     X(reader_queue)                                                            \
-    X(last_checkpoint_ms)                                                      \
-    X(last_backup_ms)
+    X(last_checkpoint_unix_ms)
 
 #define STATS_FIELD(name) atomic_uint_fast64_t name;
 struct stats {
@@ -58,6 +63,12 @@ static inline void stats_max(atomic_uint_fast64_t *counter, uint64_t n)
         ;
 }
 
+/* For the figures that are not counters (last_backup_*). */
+static inline void stats_set(atomic_uint_fast64_t *counter, uint64_t n)
+{
+    atomic_store_explicit(counter, n, memory_order_relaxed);
+}
+
 static inline void stats_sub(atomic_uint_fast64_t *counter, uint64_t n)
 {
     atomic_fetch_sub_explicit(counter, n, memory_order_relaxed);
@@ -74,11 +85,6 @@ static inline bool stats_add_below(atomic_uint_fast64_t *counter,
     } while (!atomic_compare_exchange_weak_explicit(
         counter, &old, old + 1, memory_order_relaxed, memory_order_relaxed));
     return true;
-}
-
-static inline void stats_set(atomic_uint_fast64_t *counter, uint64_t n)
-{
-    atomic_store_explicit(counter, n, memory_order_relaxed);
 }
 
 static inline uint64_t stats_get(atomic_uint_fast64_t *counter)

@@ -33,6 +33,7 @@
     X(FETCH, "fetch")                                                          \
     X(CLOSE, "close")                                                          \
     X(EXPLAIN, "explain")                                                      \
+    X(BACKUP, "backup")                                                        \
     X(HEALTH, "health")
 
 #define RPC_METHOD_ENUM(id, name) RPC_##id,
