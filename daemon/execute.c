@@ -1159,6 +1159,9 @@ enum execute_result execute_job(struct worker *w, struct job *job)
     }
     w->current = job;
     w->deadline = job->deadline;
+    if (w->deadline_cap != 0 &&
+        (w->deadline == 0 || w->deadline_cap < w->deadline))
+        w->deadline = w->deadline_cap;
     w->timed_out = false;
     codec_buf_init(&out, w->max_reply);
     for (int i = 0;; i++) {

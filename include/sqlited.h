@@ -408,7 +408,9 @@ SQLITED_API int sqlited_set_timeout(sqlited *db, int timeout_ms);
  * alone; the transaction stays open.
  *
  * The daemon ends a transaction by itself when it stays idle longer than its
- * tx_idle_timeout_ms (5 s by default), when SQLite aborts it (a timed-out or
+ * tx_idle_timeout_ms (5 s by default), when it has been open longer than
+ * its tx_max_duration_ms (60 s by default, however busy; a statement still
+ * running then is interrupted), when SQLite aborts it (a timed-out or
  * interrupted write, a full disk), and when the connection closes. The next
  * call then fails with SQLITED_TX_EXPIRED, whose message says why; any call
  * answered so forgets the transaction (sqlited_tx_id() returns 0), so
