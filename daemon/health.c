@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "conn.h"
+#include "dbfile.h"
 #include "readers.h"
 #include "rpc.h"
 #include "server.h"
@@ -261,16 +262,21 @@ verdict_set(struct verdict *v, enum health_status status, const char *fmt, ...)
 /* Every condition that makes the daemon not ready, or worth a look, is
  * judged here, in one place: add new ones (a migration running, the file
  * check of dbfile.h) beside the others. */
-static void health_judge(const struct health_probe *p, struct verdict *v)
+static void health_judge(struct health_probe *p, struct verdict *v)
 {
-    const struct server *s = p->s;
+    struct server *s = p->s;
     const struct stats *st = &s->stats;
+    char why[512];
 
     *v = (struct verdict){.status = HEALTH_OK, .reason = "ready"};
 
     /* The daemon as a whole. */
     if (s->shutting_down)
         verdict_set(v, HEALTH_FAILING, "the daemon is shutting down");
+    /* The writer's own watch on the files (dbfile.h): while the path names
+     * another file or none, writes are refused. */
+    if (dbfile_failure(&s->writer.file, why, sizeof(why)) != NULL)
+        verdict_set(v, HEALTH_FAILING, "%s", why);
 
     /* The read: a reader must serve it within the deadline. */
     if (!p->read_back)
