@@ -22,7 +22,7 @@
 /* What one backup produced, or why it failed. */
 struct outcome {
     char path[BACKUP_PATH_MAX]; /* the copy's path, as the operator sees it */
-    uint64_t size;       /* bytes */
+    uint64_t size;              /* bytes */
     uint64_t pages;
     uint64_t duration_ms;
     int code; /* 0, a SQLite code or a SQLITED_* code */
@@ -47,7 +47,7 @@ fail(struct outcome *o, int code, const char *fmt, ...)
  * file name in it. */
 struct dest {
     int dirfd;
-    char dir[PATH_MAX];  /* that directory's path */
+    char dir[PATH_MAX];      /* that directory's path */
     char leaf[NAME_MAX + 1]; /* the file name */
 };
 
@@ -98,8 +98,8 @@ static int dest_resolve(struct backup *b, const char *rel, size_t len,
                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) {
             int e = errno;
-            return fail(o, SQLITED_BAD_REQUEST,
-                        "backup destination: %s/%s %s", d->dir, comp,
+            return fail(o, SQLITED_BAD_REQUEST, "backup destination: %s/%s %s",
+                        d->dir, comp,
                         e == ELOOP || e == ENOTDIR
                             ? "is a symbolic link or not a directory: a "
                               "backup stays inside the backup directory"
@@ -199,8 +199,8 @@ static int exec_sql(sqlite3 *db, const char *sql, struct outcome *o,
 static int check_copy(sqlite3 *db, struct outcome *o)
 {
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check(10)", -1, &st,
-                                NULL);
+    int rc =
+        sqlite3_prepare_v2(db, "PRAGMA integrity_check(10)", -1, &st, NULL);
     if (rc != SQLITE_OK)
         return fail(o, rc, "checking the copy: %s", sqlite3_errmsg(db));
     size_t n = 0;
@@ -209,7 +209,8 @@ static int check_copy(sqlite3 *db, struct outcome *o)
         const char *line = (const char *)sqlite3_column_text(st, 0);
         if (line && strcmp(line, "ok") == 0)
             continue;
-        n += (size_t)snprintf(problems + n, n < sizeof(problems) ? sizeof(problems) - n : 0,
+        n += (size_t)snprintf(problems + n,
+                              n < sizeof(problems) ? sizeof(problems) - n : 0,
                               "%s%s", n ? "; " : "", line ? line : "?");
         if (n >= sizeof(problems))
             n = sizeof(problems);
@@ -514,8 +515,8 @@ static void scheduled(struct backup *b)
         log_error("scheduled backup failed: %s", o.message);
         return;
     }
-    log_info("scheduled backup: %s (%" PRIu64 " bytes, %" PRIu64 " ms)",
-             o.path, o.size, o.duration_ms);
+    log_info("scheduled backup: %s (%" PRIu64 " bytes, %" PRIu64 " ms)", o.path,
+             o.size, o.duration_ms);
     rotate(b);
 }
 
@@ -579,8 +580,8 @@ int backup_start(struct backup *b, const struct config *cfg,
     }
     pthread_mutex_init(&b->last_mutex, NULL);
     if (cfg->backup_interval_ms > 0)
-        b->next_at = clock_now() +
-                     (int64_t)cfg->backup_interval_ms * CLOCK_NS_PER_MS;
+        b->next_at =
+            clock_now() + (int64_t)cfg->backup_interval_ms * CLOCK_NS_PER_MS;
     if (pthread_create(&b->thread, NULL, backup_main, b) != 0) {
         snprintf(err, errlen, "cannot start the backup thread");
         pthread_mutex_destroy(&b->last_mutex);

@@ -5,6 +5,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "maintenance.h"
 #include "sqlited.h"
 
 struct reader_arg {
@@ -37,7 +38,10 @@ static void *reader_main(void *arg)
             log_info("reader: its database connection is open again");
             failing = false;
         }
-        if (execute_job(w, job) == EXECUTE_FORWARD)
+        if (job->method == RPC_INTEGRITY) {
+            maintenance_integrity(w, job);
+            rd->done(job, rd->done_arg);
+        } else if (execute_job(w, job) == EXECUTE_FORWARD)
             writer_submit(rd->writer, job);
         else
             rd->done(job, rd->done_arg);

@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "db.h"
 #include "log.h"
+#include "maintenance.h"
 #include "sqlited.h"
 
 /* ------------------------------------------------------------ pending jobs
@@ -434,6 +435,8 @@ static void serve_next(struct writer *wr)
             execute_fail_timeout(w, job);
         else if (job->method == RPC_BEGIN)
             tx_begin(wr, job);
+        else if (maintenance_writer_job(job))
+            maintenance_run(w, job);
         else
             execute_job(w, job); /* alone, outside any transaction */
         finish(wr, job);

@@ -63,9 +63,8 @@ Test(authorizer, fts3_tokenizer_cannot_register_a_pointer)
     int reg_exec = sqlited_exec(a, reg, p, NULL);
     char reg_msg[512];
     snprintf(reg_msg, sizeof(reg_msg), "%s", sqlited_errmsg(a));
-    int rc =
-        sqlited_exec(a, "CREATE VIRTUAL TABLE f USING fts3(a, tokenize=evil)",
-                     NULL, NULL);
+    int rc = sqlited_exec(
+        a, "CREATE VIRTUAL TABLE f USING fts3(a, tokenize=evil)", NULL, NULL);
     /* The daemon is alive, for both clients. */
     cr_assert_eq(sqlited_ping(b), 0, "the daemon died");
     harness_exec(b, "INSERT INTO orders(item) VALUES ('still here')");
@@ -75,8 +74,8 @@ Test(authorizer, fts3_tokenizer_cannot_register_a_pointer)
     cr_assert_not_null(strstr(sqlited_errmsg(a), "unknown tokenizer"), "%s",
                        sqlited_errmsg(a));
     cr_assert_eq(reg_exec, SQLITE_AUTH, "rc %d: %s", reg_exec, reg_msg);
-    cr_assert_not_null(strstr(reg_msg, "fts3_tokenizer() is not allowed"),
-                       "%s", reg_msg);
+    cr_assert_not_null(strstr(reg_msg, "fts3_tokenizer() is not allowed"), "%s",
+                       reg_msg);
     assert_refused(reg, p, "fts3_tokenizer() is not allowed");
     sqlited_params_close(p);
 }
@@ -136,11 +135,11 @@ Test(authorizer, sqlite_stmt_is_refused)
                    "virtual table sqlite_stmt is not allowed");
     assert_refused("SELECT count(*) FROM sqlite_stmt", NULL,
                    "virtual table sqlite_stmt is not allowed");
-    assert_auth(a,
-                sqlited_exec(a, "CREATE VIRTUAL TABLE s USING sqlite_stmt",
-                             NULL, NULL),
-                "CREATE VIRTUAL TABLE USING sqlite_stmt",
-                "virtual tables USING sqlite_stmt are not allowed");
+    assert_auth(
+        a,
+        sqlited_exec(a, "CREATE VIRTUAL TABLE s USING sqlite_stmt", NULL, NULL),
+        "CREATE VIRTUAL TABLE USING sqlite_stmt",
+        "virtual tables USING sqlite_stmt are not allowed");
 }
 
 /* What the review allows keeps working. */
@@ -166,7 +165,8 @@ Test(authorizer, allowed_functions_and_tables_work)
                                       "offsets(t4) <> '' FROM t4 WHERE t4 "
                                       "MATCH 'dog'"),
                  1);
-    cr_assert_eq(harness_query_int(b, "SELECT count(DISTINCT term) FROM t4a"), 2);
+    cr_assert_eq(harness_query_int(b, "SELECT count(DISTINCT term) FROM t4a"),
+                 2);
     cr_assert_eq(harness_query_int(
                      b, "SELECT count(*) FROM tok WHERE input = 'running'"),
                  1);
@@ -227,17 +227,17 @@ Test(authorizer, temp_schema_refused_by_every_spelling)
              i++) {
             assert_refused(temp_spellings[i], NULL, TEMP_REFUSED);
             if (i % 4 == 0) {
-                snprintf(sql, sizeof(sql), "CREATE TABLE r%d_%zu(x)", round,
-                         i);
+                snprintf(sql, sizeof(sql), "CREATE TABLE r%d_%zu(x)", round, i);
                 harness_exec(b, sql);
             }
         }
     }
-    cr_assert_eq(harness_query_int(b, "SELECT count(*) FROM temp.sqlite_master"),
-                 0);
+    cr_assert_eq(
+        harness_query_int(b, "SELECT count(*) FROM temp.sqlite_master"), 0);
     sqlited_rows *rows = NULL;
-    HARNESS_ASSERT_OK(b, sqlited_exec(b, "SELECT count(*) FROM "
-                                         "temp.sqlite_master",
+    HARNESS_ASSERT_OK(b, sqlited_exec(b,
+                                      "SELECT count(*) FROM "
+                                      "temp.sqlite_master",
                                       NULL, &rows));
     cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW);
     cr_assert_eq(sqlited_column_int64(rows, 0), 0);
@@ -276,8 +276,8 @@ Test(authorizer, temp_trigger_cannot_block_others)
                  "CREATE TEMP TRIGGER block2 BEFORE INSERT ON main.orders "
                  "BEGIN SELECT raise(abort, 'blocked by a temp trigger'); END",
                  NULL, NULL);
-    int rc = sqlited_exec(b, "INSERT INTO orders(item) VALUES ('x')", NULL,
-                          NULL);
+    int rc =
+        sqlited_exec(b, "INSERT INTO orders(item) VALUES ('x')", NULL, NULL);
     cr_assert_eq(rc, 0, "rc %d: %s", rc, sqlited_errmsg(b));
     cr_assert_eq(harness_query_int(b, "SELECT count(*) FROM orders"), 1);
 }

@@ -84,9 +84,9 @@ static int64_t copy_int(sqlite3 *db, const char *sql)
 static void assert_integrity_ok(sqlite3 *db)
 {
     sqlite3_stmt *st;
-    cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st,
-                                    NULL),
-                 SQLITE_OK);
+    cr_assert_eq(
+        sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL),
+        SQLITE_OK);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
     cr_assert_str_eq((const char *)sqlite3_column_text(st, 0), "ok");
     sqlite3_finalize(st);
@@ -300,8 +300,8 @@ Test(backup, restore)
     sqlited_close(db);
     cr_assert_eq(daemon_stop(&d), 0);
 
-    snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && rm -f '%s-wal' '%s-shm'",
-             saved, d.db_path, d.db_path, d.db_path);
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && rm -f '%s-wal' '%s-shm'", saved,
+             d.db_path, d.db_path, d.db_path);
     cr_assert_eq(system(cmd), 0);
     free(saved);
     const char *args[] = {"--backup-dir", bkdir, NULL};
@@ -320,13 +320,12 @@ Test(backup, cli)
 
     start_with_backups(NULL);
     harness_exec_fresh(&d, "CREATE TABLE t(x)");
-    const char *argv[] = {SQLITED_CLI, "-s", d.sock_path, "--json", "backup",
-                          "cli.db", NULL};
+    const char *argv[] = {SQLITED_CLI, "-s",     d.sock_path, "--json",
+                          "backup",    "cli.db", NULL};
     harness_run(argv, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
     cr_assert_eq(o.status, 0, "stderr: %s", o.err);
     char want[512];
-    snprintf(want, sizeof(want), "{\"path\": \"%s/cli.db\", \"size\": ",
-             bkdir);
+    snprintf(want, sizeof(want), "{\"path\": \"%s/cli.db\", \"size\": ", bkdir);
     cr_assert(strncmp(o.out, want, strlen(want)) == 0, "%s", o.out);
     cr_assert(strstr(o.out, "\"duration_ms\": "), "%s", o.out);
     harness_output_free(&o);
