@@ -22,7 +22,9 @@ void config_defaults(struct config *cfg)
         .readers = cpus < 2 ? 2 : (unsigned)cpus,
         .synchronous = "FULL",
         .timeout_ms = 30000,
+        .max_timeout_ms = 300000,
         .tx_idle_timeout_ms = 5000,
+        .tx_max_duration_ms = 60000,
         .group_max = 1024,
         .group_bytes = 16u << 20,
         .chunk_rows = 1000,
@@ -59,9 +61,15 @@ static void usage(FILE *out)
         "FULL)\n"
         "      --timeout MS           a request's deadline unless it sets "
         "timeout_ms;\n"
-        "                             0 for none (default 30000)\n"
+        "                             0 for --max-timeout (default 30000)\n"
+        "      --max-timeout MS       cap on every request's deadline, also "
+        "on\n"
+        "                             timeout_ms 0 (default 300000)\n"
         "      --tx-idle-timeout MS   roll back a transaction idle this long\n"
         "                             (default 5000)\n"
+        "      --tx-max-duration MS   roll back a transaction open this long, "
+        "busy\n"
+        "                             or not; 0 for no limit (default 60000)\n"
         "      --group-max N          most requests committed together "
         "(default 1024)\n"
         "      --group-bytes B        most request bytes committed together\n"
@@ -117,7 +125,9 @@ enum {
     OPT_SOCKET_MODE = 256,
     OPT_SYNCHRONOUS,
     OPT_TIMEOUT,
+    OPT_MAX_TIMEOUT,
     OPT_TX_IDLE_TIMEOUT,
+    OPT_TX_MAX_DURATION,
     OPT_GROUP_MAX,
     OPT_GROUP_BYTES,
     OPT_CHUNK_ROWS,
@@ -180,7 +190,9 @@ int config_parse(struct config *cfg, int argc, char **argv)
         {"readers", required_argument, NULL, 'r'},
         {"synchronous", required_argument, NULL, OPT_SYNCHRONOUS},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"max-timeout", required_argument, NULL, OPT_MAX_TIMEOUT},
         {"tx-idle-timeout", required_argument, NULL, OPT_TX_IDLE_TIMEOUT},
+        {"tx-max-duration", required_argument, NULL, OPT_TX_MAX_DURATION},
         {"group-max", required_argument, NULL, OPT_GROUP_MAX},
         {"group-bytes", required_argument, NULL, OPT_GROUP_BYTES},
         {"chunk-rows", required_argument, NULL, OPT_CHUNK_ROWS},
@@ -245,10 +257,20 @@ int config_parse(struct config *cfg, int argc, char **argv)
                 goto bad_value;
             cfg->timeout_ms = (uint32_t)v;
             break;
+        case OPT_MAX_TIMEOUT:
+            if (parse_int(optarg, 1, RPC_MAX_TIMEOUT_MS, &v))
+                goto bad_value;
+            cfg->max_timeout_ms = (uint32_t)v;
+            break;
         case OPT_TX_IDLE_TIMEOUT:
             if (parse_int(optarg, 1, RPC_MAX_TIMEOUT_MS, &v))
                 goto bad_value;
             cfg->tx_idle_timeout_ms = (uint32_t)v;
+            break;
+        case OPT_TX_MAX_DURATION:
+            if (parse_int(optarg, 0, RPC_MAX_TIMEOUT_MS, &v))
+                goto bad_value;
+            cfg->tx_max_duration_ms = (uint32_t)v;
             break;
         case OPT_GROUP_MAX:
             if (parse_int(optarg, 1, 1 << 20, &v))
@@ -348,6 +370,13 @@ int config_parse(struct config *cfg, int argc, char **argv)
     if (optind < argc) {
         fprintf(stderr, "sqlited: unexpected argument '%s' (see --help)\n",
                 argv[optind]);
+        return -1;
+    }
+    if (cfg->timeout_ms > cfg->max_timeout_ms) {
+        fprintf(stderr,
+                "sqlited: --timeout %" PRIu32 " is above --max-timeout %" PRIu32
+                " (see --help)\n",
+                cfg->timeout_ms, cfg->max_timeout_ms);
         return -1;
     }
     if (cfg->backup_interval_ms > 0 && cfg->backup_dir == NULL) {

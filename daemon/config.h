@@ -14,8 +14,11 @@ struct config {
     mode_t socket_mode;              /* permissions of the socket file */
     unsigned readers;                /* reader threads */
     const char *synchronous;         /* OFF, NORMAL, FULL or EXTRA */
-    uint32_t timeout_ms;             /* a request's default deadline; 0: none */
+    uint32_t timeout_ms;             /* a request's default deadline; 0: the
+                                        cap */
+    uint32_t max_timeout_ms;         /* cap on every request's deadline */
     uint32_t tx_idle_timeout_ms;     /* an idle transaction is rolled back */
+    uint32_t tx_max_duration_ms;     /* so is one open this long; 0: never */
     unsigned group_max;              /* requests in one group commit */
     size_t group_bytes;              /* request bytes in one group commit */
     uint32_t chunk_rows;             /* rows in one chunk of a result */

@@ -306,6 +306,10 @@ static struct job *job_for(struct request *req, struct codec_reader *r)
 static void submit(struct request *req, struct job *job)
 {
     struct server *s = req->c->srv;
+    /* No request runs, or waits, without end: 0 and anything longer mean
+     * the daemon's cap. */
+    if (job->timeout_ms == 0 || job->timeout_ms > s->cfg->max_timeout_ms)
+        job->timeout_ms = s->cfg->max_timeout_ms;
     job->deadline = clock_after_ms(job->timeout_ms);
     /* A query to a reader may open a cursor: count it against the
      * connection's share until its answer shows whether it did. */

@@ -1151,7 +1151,7 @@ enum execute_result execute_job(struct worker *w, struct job *job)
         execute_cursor(job);
         return EXECUTE_DONE;
     }
-    if (atomic_load(&job->cancelled))
+    if (!job_claim(job))
         return EXECUTE_DONE;
     if (clock_passed(job->deadline, clock_now())) {
         execute_fail_timeout(w, job);
@@ -1159,6 +1159,9 @@ enum execute_result execute_job(struct worker *w, struct job *job)
     }
     w->current = job;
     w->deadline = job->deadline;
+    if (w->deadline_cap != 0 &&
+        (w->deadline == 0 || w->deadline_cap < w->deadline))
+        w->deadline = w->deadline_cap;
     w->timed_out = false;
     codec_buf_init(&out, w->max_reply);
     for (int i = 0;; i++) {
@@ -1196,12 +1199,7 @@ enum execute_result execute_job(struct worker *w, struct job *job)
 
 void execute_fail_timeout(struct worker *w, struct job *job)
 {
-    char message[160];
-    snprintf(message, sizeof(message),
-             "the request's deadline (%u ms) passed before it could run; "
-             "nothing of it was applied",
-             job->timeout_ms);
-    job_fail(job, SQLITED_TIMEOUT, message);
+    job_fail_timeout(job);
     count_timeout(w, SQLITED_TIMEOUT);
 }
 

@@ -19,7 +19,7 @@ bool maintenance_writer_job(const struct job *job)
  * the job answered (or not, if its client left), when it must not run. */
 static bool enter(struct worker *w, struct job *job)
 {
-    if (atomic_load(&job->cancelled))
+    if (!job_claim(job))
         return false;
     if (clock_passed(job->deadline, clock_now())) {
         execute_fail_timeout(w, job);
@@ -27,6 +27,9 @@ static bool enter(struct worker *w, struct job *job)
     }
     w->current = job;
     w->deadline = job->deadline;
+    if (w->deadline_cap != 0 &&
+        (w->deadline == 0 || w->deadline_cap < w->deadline))
+        w->deadline = w->deadline_cap;
     w->timed_out = false;
     w->auth.internal = true;
     return true;
@@ -41,8 +44,7 @@ static void leave(struct worker *w)
 
 /* Answers @job with the connection's error from @what; an interruption by
  * the progress handler is told as what it was. */
-static void fail_db(struct worker *w, struct job *job, int rc,
-                    const char *what)
+static void fail_db(struct worker *w, struct job *job, int rc, const char *what)
 {
     char message[512];
     int code = sqlite3_extended_errcode(w->db);
@@ -152,9 +154,8 @@ static void run_vacuum(struct worker *w, struct job *job)
     codec_pack_cstr(&out, "size_after");
     msgpack_pack_uint64(&out.pk, size_after);
     codec_pack_cstr(&out, "reclaimed");
-    msgpack_pack_uint64(&out.pk,
-                        size_before > size_after ? size_before - size_after
-                                                 : 0);
+    msgpack_pack_uint64(
+        &out.pk, size_before > size_after ? size_before - size_after : 0);
     codec_pack_cstr(&out, "duration_ms");
     msgpack_pack_uint64(&out.pk, ms_since(start));
     reply(job, &out);

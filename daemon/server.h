@@ -10,6 +10,7 @@
 #include "backup.h"
 #include "codec.h"
 #include "config.h"
+#include "deadlines.h"
 #include "job.h"
 #include "readers.h"
 #include "stats.h"
@@ -33,6 +34,7 @@ struct server {
     struct readers readers;
     struct backup backup;
     struct codec_limits limits; /* of requests */
+    struct deadlines deadlines; /* of jobs waiting for a worker */
     struct conn *conns;         /* every connection not yet freed */
     unsigned nconns;
     bool shutting_down;

@@ -74,6 +74,7 @@ extern "C" {
     X(CURSOR_EXPIRED, -1009, "the cursor is no longer open")                   \
     X(TOO_MANY_CONNECTIONS, -1010, "the daemon is at its connection limit")    \
     X(TOO_MANY_CURSORS, -1011, "no cursor left for a large result")            \
+    X(DATABASE_GONE, -1012, "the database file is no longer at its path")      \
     X(ECLOSED, -1100, "connection closed")                                     \
     X(EPROTO, -1101, "malformed reply from the daemon")                        \
     X(EMISUSE, -1102, "library used incorrectly")                              \
@@ -381,8 +382,10 @@ SQLITED_API size_t sqlited_column_bytes(const sqlited_rows *rows, int i);
 /* Sets the deadline the daemon gives every later sqlited_exec(),
  * sqlited_query(), sqlited_batch_run() and sqlited_exec_many() on @db:
  * @timeout_ms milliseconds from when the daemon reads the request; 0 means
- * none; -1 (the initial state) sends nothing, so the daemon's default applies
- * (its --timeout, 30 s unless configured). A request whose deadline passes
+ * the longest the daemon allows (its --max-timeout, 5 minutes unless
+ * configured, which also caps larger values); -1 (the initial state) sends
+ * nothing, so the daemon's default applies (its --timeout, 30 s unless
+ * configured). A request whose deadline passes
  * before or while it runs fails with SQLITED_TIMEOUT and has no effect; the
  * connection stays usable. Inside a transaction, SQLite may then end the
  * whole transaction (later calls get SQLITED_TX_EXPIRED).
@@ -406,7 +409,9 @@ SQLITED_API int sqlited_set_timeout(sqlited *db, int timeout_ms);
  * alone; the transaction stays open.
  *
  * The daemon ends a transaction by itself when it stays idle longer than its
- * tx_idle_timeout_ms (5 s by default), when SQLite aborts it (a timed-out or
+ * tx_idle_timeout_ms (5 s by default), when it has been open longer than
+ * its tx_max_duration_ms (60 s by default, however busy; a statement still
+ * running then is interrupted), when SQLite aborts it (a timed-out or
  * interrupted write, a full disk), and when the connection closes. The next
  * call then fails with SQLITED_TX_EXPIRED, whose message says why; any call
  * answered so forgets the transaction (sqlited_tx_id() returns 0), so

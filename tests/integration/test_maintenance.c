@@ -57,14 +57,14 @@ Test(maintenance, vacuum_between_writes)
     harness_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, b BLOB)");
     harness_exec(db, FILL);
     for (int i = 0; i < 10; i++)
-        HARNESS_ASSERT_OK(other,
-                          sqlited_send_exec(other, "INSERT INTO t(b) VALUES (1)",
-                                            NULL, &ids[i]));
+        HARNESS_ASSERT_OK(
+            other, sqlited_send_exec(other, "INSERT INTO t(b) VALUES (1)", NULL,
+                                     &ids[i]));
     HARNESS_ASSERT_OK(db, sqlited_vacuum(db, NULL));
     for (int i = 10; i < 20; i++)
-        HARNESS_ASSERT_OK(other,
-                          sqlited_send_exec(other, "INSERT INTO t(b) VALUES (1)",
-                                            NULL, &ids[i]));
+        HARNESS_ASSERT_OK(
+            other, sqlited_send_exec(other, "INSERT INTO t(b) VALUES (1)", NULL,
+                                     &ids[i]));
     for (int i = 0; i < 20; i++)
         HARNESS_ASSERT_OK(other, sqlited_receive(other, ids[i], NULL, NULL));
     sqlited_close(other);
@@ -139,8 +139,9 @@ Test(maintenance, integrity_finds_problems)
                           "--json",    "integrity", NULL};
     harness_run(argv, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
     cr_assert_eq(o.status, 1, "stderr: %s", o.err);
-    cr_assert(strncmp(o.out, "{\"check\": \"full\", \"ok\": false, "
-                             "\"problems\": [\"",
+    cr_assert(strncmp(o.out,
+                      "{\"check\": \"full\", \"ok\": false, "
+                      "\"problems\": [\"",
                       strlen("{\"check\": \"full\", \"ok\": false, "
                              "\"problems\": [\"")) == 0,
               "%s", o.out);
@@ -155,23 +156,23 @@ Test(maintenance, cli)
     harness_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, b BLOB)");
     harness_exec(db, FILL);
     harness_exec(db, "DELETE FROM t");
-    const char *vacuum[] = {SQLITED_CLI, "-s", d.sock_path, "--json", "vacuum",
-                            NULL};
+    const char *vacuum[] = {SQLITED_CLI, "-s",     d.sock_path,
+                            "--json",    "vacuum", NULL};
     harness_run(vacuum, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
     cr_assert_eq(o.status, 0, "stderr: %s", o.err);
     cr_assert(strstr(o.out, "\"size_after\": 8192, \"reclaimed\": "), "%s",
               o.out);
     harness_output_free(&o);
 
-    const char *integrity[] = {SQLITED_CLI, "-s", d.sock_path, "integrity",
-                               "quick", NULL};
+    const char *integrity[] = {SQLITED_CLI, "-s",    d.sock_path,
+                               "integrity", "quick", NULL};
     harness_run(integrity, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
     cr_assert_eq(o.status, 0, "stderr: %s", o.err);
     cr_assert_str_eq(o.out, "ok\n");
     harness_output_free(&o);
 
-    const char *optimize[] = {SQLITED_CLI, "-s", d.sock_path, "--json",
-                              "optimize", "analyze", NULL};
+    const char *optimize[] = {SQLITED_CLI, "-s",      d.sock_path, "--json",
+                              "optimize",  "analyze", NULL};
     harness_run(optimize, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
     cr_assert_eq(o.status, 0, "stderr: %s", o.err);
     cr_assert_str_eq(o.out, "{\"analyze\": true}\n");
