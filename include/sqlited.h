@@ -165,8 +165,10 @@ SQLITED_API unsigned sqlited_max_params(sqlited *db);
  * run in order (a schema script); the first that fails stops the script. With
  * parameters, @sql must be exactly one statement. A call is atomic: when any
  * of its statements fails, nothing of it is applied. Transaction control in
- * SQL (BEGIN, COMMIT, SAVEPOINT ...) is refused with SQLITED_BAD_REQUEST: use
- * sqlited_batch_run() or sqlited_begin() instead.
+ * SQL (BEGIN, COMMIT, ROLLBACK ...) is refused with SQLITED_BAD_REQUEST: use
+ * sqlited_batch_run() or sqlited_begin() instead. Inside a transaction of
+ * sqlited_begin(), SAVEPOINT, RELEASE and ROLLBACK TO work when sent alone
+ * (one statement per call); the savepoint name "sqlited" is the daemon's.
  *
  * If @rows is not NULL, *@rows receives the result (close it with
  * sqlited_rows_close()): the rows of the last statement that returns rows,
