@@ -432,7 +432,10 @@ static bool group_begin(struct writer *wr, struct job **group)
         while (*link) {
             struct job *job = *link;
             bool expired = clock_passed(job->deadline, now);
-            if (!job_dropped(job) && !expired) {
+            /* Claimed now: while the writer waits for the lock on its
+             * behalf, the loop must not answer it at its deadline too
+             * (the writer answers SQLITE_BUSY then, saying why). */
+            if (!expired && job_claim(job)) {
                 if (job->deadline != 0 &&
                     (deadline == 0 || job->deadline < deadline))
                     deadline = job->deadline;
