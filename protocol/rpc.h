@@ -34,6 +34,9 @@
     X(CLOSE, "close")                                                          \
     X(EXPLAIN, "explain")                                                      \
     X(BACKUP, "backup")                                                        \
+    X(OPTIMIZE, "optimize")                                                    \
+    X(VACUUM, "vacuum")                                                        \
+    X(INTEGRITY, "integrity")                                                  \
     X(HEALTH, "health")
 
 #define RPC_METHOD_ENUM(id, name) RPC_##id,
