@@ -95,12 +95,12 @@ Test(startup, an_existing_database_keeps_its_mode)
 
 Test(startup, bad_file_modes_are_refused)
 {
-    static const char *const values[] = {"0400", "999", "rw", "-600", "1777",
-                                         ""};
+    static const char *const values[] = {"0400", "999",  "rw",
+                                         "-600", "1777", ""};
     for (size_t i = 0; i < sizeof(values) / sizeof(*values); i++)
-        assert_start_fails((const char *const[]){"--file-mode", values[i],
-                                                 NULL},
-                           2, "for --file-mode");
+        assert_start_fails(
+            (const char *const[]){"--file-mode", values[i], NULL}, 2,
+            "for --file-mode");
 }
 
 /* ---------------------------------------------------------- flag errors */
@@ -116,4 +116,38 @@ Test(startup, flag_errors_name_the_flag)
                        "invalid value '0' for --readers");
     assert_start_fails((const char *const[]){"--timeout", "-5", NULL}, 2,
                        "invalid value '-5' for --timeout");
+}
+
+/* ------------------------------------------------------ socket at exit */
+
+/* After the socket file was removed and a second daemon's socket took its
+ * path, stopping the first daemon must leave the second one's socket. */
+Test(startup, shutdown_leaves_another_daemons_socket)
+{
+    static struct daemon other;
+    daemon_start(&d, NULL);
+    daemon_start(&other, NULL);
+    cr_assert_eq(rename(other.sock_path, d.sock_path), 0, "%s",
+                 strerror(errno));
+    cr_assert_eq(daemon_stop(&d), 0);
+    struct stat st;
+    cr_assert_eq(lstat(d.sock_path, &st), 0,
+                 "the first daemon removed the second one's socket");
+    int fd = harness_raw_connect_path(d.sock_path);
+    cr_assert_geq(fd, 0, "the second daemon is unreachable: %s", strerror(-fd));
+    close(fd);
+    char *log = daemon_log(&d);
+    cr_assert_not_null(strstr(log, "is no longer the socket this daemon "
+                                   "bound"),
+                       "%s", log);
+    free(log);
+    daemon_cleanup(&other);
+}
+
+/* Its own socket it removes. */
+Test(startup, shutdown_removes_its_own_socket)
+{
+    daemon_start(&d, NULL);
+    cr_assert_eq(daemon_stop(&d), 0);
+    cr_assert(harness_wait_gone(d.sock_path, 1000));
 }
