@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dbfile.h"
 #include "rpc.h"
 
 /* Runs pragma @sql and, when @expect is not NULL, checks the text of the
@@ -37,12 +38,16 @@ static int pragma(sqlite3 *db, const char *sql, const char *expect, char *err,
 }
 
 /* Settings common to the writer and the readers. */
-int db_library_init(void)
+int db_library_init(const struct config *cfg)
 {
+    /* Disk-full and I/O errors are logged when they happen (dbfile.h). */
+    int rc = dbfile_log_init(cfg->database);
+    if (rc != SQLITE_OK)
+        return rc;
     /* Without memory statistics, SQLite's allocator takes no global mutex:
      * otherwise every allocation of every reader and of the writer goes
      * through one lock, and they wait on each other in the kernel. */
-    int rc = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    rc = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     return rc == SQLITE_OK ? sqlite3_initialize() : rc;
 }
 

@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "cursor.h"
 #include "db.h"
+#include "dbfile.h"
 #include "log.h"
 #include "sqlited.h"
 
@@ -196,6 +197,7 @@ static int fail_sqlite(struct run *r, int rc)
     int code = sqlite3_extended_errcode(w->db);
     if (code == SQLITE_OK)
         code = rc;
+    dbfile_report(code, sqlite3_errmsg(w->db));
     /* A refusal is the cause whatever SQLite reports: SQLITE_ERROR "not
      * authorized to use function", or SQLITE_SCHEMA when the schema changed
      * under the statement that was refused. */
