@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "db.h"
 #include "log.h"
+#include "maintenance.h"
 #include "sqlited.h"
 
 /* ------------------------------------------------------------ pending jobs
@@ -161,7 +162,10 @@ static void run_alone(struct writer *wr, struct job *job)
         fail_gone(wr, job, false);
         return;
     }
-    execute_job(&wr->worker, job);
+    if (maintenance_writer_job(job))
+        maintenance_run(&wr->worker, job);
+    else
+        execute_job(&wr->worker, job);
     if (!dbfile_check(&wr->file))
         fail_gone(wr, job, true);
 }
@@ -428,7 +432,10 @@ static bool group_begin(struct writer *wr, struct job **group)
         while (*link) {
             struct job *job = *link;
             bool expired = clock_passed(job->deadline, now);
-            if (!job_dropped(job) && !expired) {
+            /* Claimed now: while the writer waits for the lock on its
+             * behalf, the loop must not answer it at its deadline too
+             * (the writer answers SQLITE_BUSY then, saying why). */
+            if (!expired && job_claim(job)) {
                 if (job->deadline != 0 &&
                     (deadline == 0 || job->deadline < deadline))
                     deadline = job->deadline;
