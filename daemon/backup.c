@@ -531,7 +531,7 @@ static void *backup_main(void *arg)
         while (job) {
             struct job *next = job->next;
             struct outcome o = {0};
-            if (!atomic_load(&job->cancelled)) {
+            if (job_claim(job)) {
                 run_one(b, job, job->req.sql, job->req.sql_len,
                         BACKUP_NAME_PREFIX, &o);
                 if (!atomic_load(&job->cancelled))

@@ -5,6 +5,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "maintenance.h"
 #include "sqlited.h"
 
 struct reader_arg {
@@ -52,7 +53,10 @@ static void *reader_main(void *arg)
             log_info("reader: its database connection is open again");
             failing = false;
         }
-        if (execute_job(w, job) == EXECUTE_FORWARD) {
+        if (job->method == RPC_INTEGRITY) {
+            maintenance_integrity(w, job);
+            rd->done(job, rd->done_arg);
+        } else if (execute_job(w, job) == EXECUTE_FORWARD) {
             /* Nothing of it ran: until the writer takes it, its deadline
              * is the loop's again. */
             job_unclaim(job);

@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "db.h"
 #include "log.h"
+#include "maintenance.h"
 #include "sqlited.h"
 
 /* ------------------------------------------------------------ pending jobs
@@ -161,7 +162,10 @@ static void run_alone(struct writer *wr, struct job *job)
         fail_gone(wr, job, false);
         return;
     }
-    execute_job(&wr->worker, job);
+    if (maintenance_writer_job(job))
+        maintenance_run(&wr->worker, job);
+    else
+        execute_job(&wr->worker, job);
     if (!dbfile_check(&wr->file))
         fail_gone(wr, job, true);
 }
@@ -255,6 +259,10 @@ static void tx_commit(struct writer *wr, struct job *job)
         reply_int(job, -1);
         return;
     }
+    char what[320];
+    snprintf(what, sizeof(what), "the COMMIT of a transaction failed: %s",
+             sqlite3_errmsg(w->db));
+    dbfile_report(sqlite3_extended_errcode(w->db), what);
     fail(job, sqlite3_extended_errcode(w->db),
          "COMMIT failed, so the transaction was rolled back: %s",
          sqlite3_errmsg(w->db));
@@ -424,7 +432,10 @@ static bool group_begin(struct writer *wr, struct job **group)
         while (*link) {
             struct job *job = *link;
             bool expired = clock_passed(job->deadline, now);
-            if (!job_dropped(job) && !expired) {
+            /* Claimed now: while the writer waits for the lock on its
+             * behalf, the loop must not answer it at its deadline too
+             * (the writer answers SQLITE_BUSY then, saying why). */
+            if (!expired && job_claim(job)) {
                 if (job->deadline != 0 &&
                     (deadline == 0 || job->deadline < deadline))
                     deadline = job->deadline;
@@ -457,6 +468,7 @@ static bool group_begin(struct writer *wr, struct job **group)
         if ((rc & 0xff) == SQLITE_BUSY && !atomic_load(w->stop))
             continue; /* the busy handler waited until a deadline */
         const char *message = sqlite3_errmsg(w->db);
+        dbfile_report(sqlite3_extended_errcode(w->db), message);
         while (*group) {
             struct job *job = *group;
             *group = job->next;
@@ -530,12 +542,28 @@ static void group_run(struct writer *wr, struct job *group)
 
     int rc = execute_control(w, CONTROL_COMMIT);
     if (rc != SQLITE_OK) {
-        char message[256];
-        snprintf(message, sizeof(message),
-                 "COMMIT failed, so nothing of this request or the others "
-                 "committed with it was applied: %s",
-                 sqlite3_errmsg(w->db));
+        char message[512];
         int code = sqlite3_extended_errcode(w->db);
+        /* Once the disk failed, what it had taken before the error may
+         * still be read back at the next start (a WAL frame written whose
+         * sync failed): the client must not be told that nothing was. */
+        if ((code & 0xff) == SQLITE_IOERR)
+            snprintf(message, sizeof(message),
+                     "COMMIT failed on an I/O error, so this request and the "
+                     "others committed with it are not acknowledged and were "
+                     "rolled back; what reached the disk before the error "
+                     "may still be there after a restart: %s",
+                     sqlite3_errmsg(w->db));
+        else
+            snprintf(message, sizeof(message),
+                     "COMMIT failed, so nothing of this request or the "
+                     "others committed with it was applied: %s",
+                     sqlite3_errmsg(w->db));
+        char what[320];
+        snprintf(what, sizeof(what),
+                 "a group commit failed (requests in it: %" PRIu64 "): %s", n,
+                 sqlite3_errmsg(w->db));
+        dbfile_report(code, what);
         execute_rollback(w);
         for (job = ran; job; job = job->next)
             if (!job_dropped(job))

@@ -165,8 +165,10 @@ SQLITED_API unsigned sqlited_max_params(sqlited *db);
  * run in order (a schema script); the first that fails stops the script. With
  * parameters, @sql must be exactly one statement. A call is atomic: when any
  * of its statements fails, nothing of it is applied. Transaction control in
- * SQL (BEGIN, COMMIT, SAVEPOINT ...) is refused with SQLITED_BAD_REQUEST: use
- * sqlited_batch_run() or sqlited_begin() instead.
+ * SQL (BEGIN, COMMIT, ROLLBACK ...) is refused with SQLITED_BAD_REQUEST: use
+ * sqlited_batch_run() or sqlited_begin() instead. Inside a transaction of
+ * sqlited_begin(), SAVEPOINT, RELEASE and ROLLBACK TO work when sent alone
+ * (one statement per call); the savepoint name "sqlited" is the daemon's.
  *
  * If @rows is not NULL, *@rows receives the result (close it with
  * sqlited_rows_close()): the rows of the last statement that returns rows,
@@ -722,6 +724,52 @@ typedef struct sqlited_backup_info {
  * name. The connection stays usable after these. */
 SQLITED_API int sqlited_backup(sqlited *db, const char *dest,
                                sqlited_backup_info *out);
+
+/* Maintenance. Each carries the deadline of sqlited_set_timeout() (else the
+ * daemon's --timeout applies; 0 means none): one that passes interrupts the
+ * work, which fails with SQLITED_TIMEOUT and leaves the database as it was.
+ * SQLITE_BUSY when another process held the database locked until then. */
+
+/* Updates the query planner's statistics: PRAGMA optimize, which analyzes
+ * the tables whose statistics are stale, or with @analyze nonzero a full
+ * ANALYZE of every table and index. Runs alone on the daemon's writer,
+ * between write transactions. Returns 0 or the failure. */
+SQLITED_API int sqlited_optimize(sqlited *db, int analyze);
+
+/* The result of sqlited_vacuum(). Sizes are the database's (page count
+ * times page size); the file shrinks to size_after when the daemon next
+ * checkpoints its WAL. */
+typedef struct sqlited_vacuum_info {
+    uint64_t size_before, size_after; /* bytes */
+    uint64_t reclaimed;               /* size_before - size_after */
+    uint64_t duration_ms;
+} sqlited_vacuum_info;
+
+/* Rebuilds the database file without its free pages (VACUUM), alone on the
+ * daemon's writer: writes queued meanwhile wait for it, reads go on. Fills
+ * *@out (may be NULL). Returns 0 or the failure. */
+SQLITED_API int sqlited_vacuum(sqlited *db, sqlited_vacuum_info *out);
+
+/* sqlited_integrity() checks: */
+#define SQLITED_INTEGRITY_QUICK 0 /* PRAGMA quick_check: O(N), no indexes */
+#define SQLITED_INTEGRITY_FULL 1  /* PRAGMA integrity_check */
+
+/* The result of sqlited_integrity(). */
+typedef struct sqlited_integrity_info {
+    int ok;                      /* 1: no problem found */
+    unsigned nproblems;          /* at most 100 are reported */
+    const char *const *problems; /* nproblems lines of SQLite's, owned by
+                                    the connection like every operation
+                                    result */
+} sqlited_integrity_info;
+
+/* Checks the database's integrity on one of the daemon's readers (writes go
+ * on meanwhile; the check sees one snapshot). @check is
+ * SQLITED_INTEGRITY_QUICK or SQLITED_INTEGRITY_FULL. A database with
+ * problems is a successful call with out->ok 0. Returns 0, SQLITED_EMISUSE
+ * for another @check, or the failure. */
+SQLITED_API int sqlited_integrity(sqlited *db, int check,
+                                  sqlited_integrity_info *out);
 
 #ifdef __cplusplus
 }
