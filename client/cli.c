@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "sqlited.h"
@@ -36,11 +37,15 @@ static void usage(FILE *f)
 {
     fputs("Usage: " PROG " [options] SQL\n"
           "       " PROG " [options] ping\n"
+          "       " PROG " [options] checkpoint [MODE] [--json]\n"
           "       " PROG " [options] < script.sql\n"
           "\n"
           "Runs SQL (one argument, which may hold several statements; '-'\n"
           "reads it from standard input) on the sqlited daemon and prints\n"
           "the rows it returns. 'ping' checks that the daemon answers.\n"
+          "'checkpoint' checkpoints the WAL now; MODE is PASSIVE (default),\n"
+          "FULL, RESTART or TRUNCATE; exit status 1 when it could not finish\n"
+          "(busy).\n"
           "\n"
           "Options:\n"
           "  -s, --socket PATH   daemon socket (default: $SQLITED_SOCKET, "
@@ -52,6 +57,8 @@ static void usage(FILE *f)
           "csv)\n"
           "      --no-header     do not print column names (default for "
           "list)\n"
+          "      --json          print the answer of an operation (checkpoint) "
+          "as JSON\n"
           "  -t, --timeout MS    connect timeout in milliseconds, 0 for none\n"
           "                      (default 5000)\n"
           "  -h, --help          show this help and exit\n"
@@ -638,6 +645,53 @@ static int finish_output(int status)
     return status;
 }
 
+/* ------------------------------------------------------------- operations */
+
+static const char *const checkpoint_modes[] = {
+    [SQLITED_CHECKPOINT_PASSIVE] = "PASSIVE",
+    [SQLITED_CHECKPOINT_FULL] = "FULL",
+    [SQLITED_CHECKPOINT_RESTART] = "RESTART",
+    [SQLITED_CHECKPOINT_TRUNCATE] = "TRUNCATE",
+};
+
+/* The checkpoint mode named @name, any case; -1 if none. */
+static int checkpoint_mode(const char *name)
+{
+    for (int m = 0;
+         m < (int)(sizeof(checkpoint_modes) / sizeof(*checkpoint_modes)); m++)
+        if (strcasecmp(name, checkpoint_modes[m]) == 0)
+            return m;
+    return -1;
+}
+
+/* `checkpoint [MODE]`: one line for people, or a JSON object. Busy (it
+ * could not finish) is exit status 1. */
+static int run_checkpoint(sqlited *db, int mode, bool json)
+{
+    sqlited_checkpoint_info info;
+    int rc = sqlited_checkpoint(db, mode, &info);
+
+    if (rc)
+        return report_call_error(db, rc);
+    if (json)
+        printf("{\"mode\":\"%s\",\"busy\":%d,\"log_frames\":%" PRId64
+               ",\"checkpointed_frames\":%" PRId64
+               ",\"wal_bytes_before\":%" PRId64 ",\"wal_bytes_after\":%" PRId64
+               ",\"duration_ms\":%.3f}\n",
+               checkpoint_modes[mode], info.busy, info.log_frames,
+               info.checkpointed_frames, info.wal_bytes_before,
+               info.wal_bytes_after, info.duration_ms);
+    else
+        printf("%s checkpoint%s: %" PRId64 " of %" PRId64
+               " frames in the database, WAL %" PRId64 " -> %" PRId64
+               " bytes, %.3f ms\n",
+               checkpoint_modes[mode],
+               info.busy ? " busy (readers held older snapshots)" : "",
+               info.checkpointed_frames, info.log_frames, info.wal_bytes_before,
+               info.wal_bytes_after, info.duration_ms);
+    return info.busy ? EXIT_DAEMON_ERROR : 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -646,6 +700,7 @@ int main(int argc, char **argv)
         {"header", no_argument, NULL, 'H'},
         {"no-header", no_argument, NULL, 'N'},
         {"timeout", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'J'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -656,7 +711,8 @@ int main(int argc, char **argv)
     char *sql_buf = NULL;
     sqlited_rows *rows = NULL;
     sqlited *db = NULL;
-    int header = -1, timeout_ms = 5000;
+    int header = -1, timeout_ms = 5000, ckpt_mode = -1;
+    bool json = false;
     int opt, rc, status;
 
     hold_std_fds();
@@ -689,6 +745,9 @@ int main(int argc, char **argv)
         case 'N':
             header = 0;
             break;
+        case 'J':
+            json = true;
+            break;
         case 't': {
             char *end;
             errno = 0;
@@ -709,11 +768,23 @@ int main(int argc, char **argv)
             return usage_error("invalid option", NULL);
         }
     }
+    if (optind < argc && strcmp(argv[optind], "checkpoint") == 0) {
+        if (argc - optind > 2)
+            return usage_error("checkpoint takes one MODE at most", NULL);
+        ckpt_mode = SQLITED_CHECKPOINT_PASSIVE;
+        if (argc - optind == 2 &&
+            (ckpt_mode = checkpoint_mode(argv[optind + 1])) < 0)
+            return usage_error("unknown checkpoint mode (PASSIVE, FULL, "
+                               "RESTART, TRUNCATE)",
+                               argv[optind + 1]);
+        optind = argc;
+        sql_arg = "checkpoint";
+    }
     if (argc - optind > 1)
         return usage_error("too many arguments (pass the SQL as one quoted "
                            "argument)",
                            NULL);
-    if (optind < argc)
+    if (optind < argc && ckpt_mode < 0)
         sql_arg = argv[optind];
     pr.header =
         header >= 0 ? header : (pr.mode == MODE_TABLE || pr.mode == MODE_CSV);
@@ -735,7 +806,9 @@ int main(int argc, char **argv)
         return report_connect_error(path, rc);
     }
 
-    if (strcmp(sql_arg, "ping") == 0 && !sql_buf) {
+    if (ckpt_mode >= 0) {
+        status = run_checkpoint(db, ckpt_mode, json);
+    } else if (strcmp(sql_arg, "ping") == 0 && !sql_buf) {
         rc = sqlited_ping(db);
         status = rc ? report_call_error(db, rc) : 0;
         if (!rc)

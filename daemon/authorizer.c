@@ -17,7 +17,7 @@ static const char *const pragmas_with_argument[] = {
     "index_info",        "index_list",       "index_xinfo",
     "integrity_check",   "optimize",         "page_size",
     "quick_check",       "table_info",       "table_list",
-    "table_xinfo",       "user_version",     "wal_checkpoint",
+    "table_xinfo",       "user_version",
 };
 
 static bool pragma_allowed(const char *name)
@@ -57,6 +57,18 @@ static int authorize(void *arg, int action, const char *a, const char *b,
                                               : a);
         return SQLITE_DENY;
     case SQLITE_PRAGMA:
+        /* The daemon owns checkpointing: a request that is exactly this
+         * pragma never reaches SQLite (checkpoint.c runs it), so what gets
+         * here is the pragma inside a script, a transaction or a batch. */
+        if (sqlite3_stricmp(a, "wal_checkpoint") == 0) {
+            w->denied_code = SQLITED_BAD_REQUEST;
+            snprintf(w->denied, sizeof(w->denied),
+                     "PRAGMA wal_checkpoint runs only as a request of its "
+                     "own (the whole SQL of a query or exec, outside "
+                     "transactions, with mode PASSIVE, FULL, RESTART or "
+                     "TRUNCATE); or use the checkpoint method");
+            return SQLITE_DENY;
+        }
         if (b == NULL || pragma_allowed(a))
             return SQLITE_OK;
         snprintf(w->denied, sizeof(w->denied),

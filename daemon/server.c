@@ -317,7 +317,7 @@ int server_init(struct server *s, const struct config *cfg)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = writer_start(&s->writer, cfg, &s->stop, &s->stats, on_job_done, s,
-                          err, sizeof(err));
+                          NULL, err, sizeof(err));
     if (rc == 0)
         rc = readers_start(&s->readers, cfg, &s->writer, &s->stop, &s->stats,
                            on_job_done, s, err, sizeof(err));

@@ -24,7 +24,14 @@
     X(cursors_opened)                                                          \
     X(cursors_expired)                                                         \
     X(cursors_open)                                                            \
-    X(connections_refused)
+    X(connections_refused)                                                     \
+    X(checkpoints)                                                             \
+    X(checkpoints_busy)                                                        \
+    X(checkpoint_last_unix_ms)                                                 \
+    X(checkpoint_last_duration_us)                                             \
+    X(checkpoint_last_log_frames)                                              \
+    X(checkpoint_last_checkpointed_frames)                                     \
+    X(wal_bytes)
 
 #define STATS_FIELD(name) atomic_uint_fast64_t name;
 struct stats {
@@ -62,6 +69,11 @@ static inline bool stats_add_below(atomic_uint_fast64_t *counter,
     } while (!atomic_compare_exchange_weak_explicit(
         counter, &old, old + 1, memory_order_relaxed, memory_order_relaxed));
     return true;
+}
+
+static inline void stats_set(atomic_uint_fast64_t *counter, uint64_t n)
+{
+    atomic_store_explicit(counter, n, memory_order_relaxed);
 }
 
 static inline uint64_t stats_get(atomic_uint_fast64_t *counter)
