@@ -57,7 +57,8 @@ ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS) -pthread
 
 # ------------------------------------------------------------------- sources
 PROTO_SRC := $(wildcard protocol/*.c)
-DAEMON_SRC := $(wildcard daemon/*.c)
+DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+DAEMON_MAIN := daemon/main.c
 LIB_SRC := client/sqlited.c
 CLI_SRC := client/cli.c
 TEST_SRC := $(wildcard tests/unit/*.c tests/integration/*.c tests/helpers/*.c) \
@@ -67,12 +68,16 @@ BENCH_SRC := $(wildcard tests/bench/*.c)
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 PROTO_OBJ := $(call obj,$(PROTO_SRC))
 DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
+DAEMON_MAIN_OBJ := $(call obj,$(DAEMON_MAIN))
 LIB_OBJ := $(call obj,$(LIB_SRC)) $(PROTO_OBJ)
 CLI_OBJ := $(call obj,$(CLI_SRC))
 TEST_OBJ := $(call obj,$(TEST_SRC))
 BENCH_OBJ := $(call obj,$(BENCH_SRC))
 
 DAEMON := $(BUILD)/sqlited
+# The daemon's core, everything but main(): linked by the daemon, the fuzzers
+# and the tests; never installed.
+DAEMON_LIB := $(BUILD)/libsqlited-daemon.a
 CLI := $(BUILD)/sqlited-cli
 STATIC_LIB := $(BUILD)/libsqlited.a
 SHARED_LIB := $(BUILD)/libsqlited.so.$(VERSION)
@@ -93,7 +98,11 @@ $(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(TEST_CFLAGS) -Itests/helpers \
     -DSQLITED_CLI='"$(abspath $(CLI))"' \
     -DSQLITED_README_EXAMPLE='"$(abspath $(BUILD)/readme-example)"'
 
-$(DAEMON): $(DAEMON_OBJ) $(PROTO_OBJ)
+$(DAEMON_LIB): $(DAEMON_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(DAEMON): $(DAEMON_MAIN_OBJ) $(DAEMON_LIB) $(PROTO_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
 
 $(STATIC_LIB): $(LIB_OBJ)
@@ -118,7 +127,7 @@ $(BUILD)/sqlited.pc:
 	    'Version: $(VERSION)' 'Requires.private: msgpack' \
 	    'Libs: -L$${libdir} -lsqlited' 'Cflags: -I$${includedir}' > $@
 
-$(TEST_BIN): $(TEST_OBJ) $(STATIC_LIB)
+$(TEST_BIN): $(TEST_OBJ) $(DAEMON_LIB) $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(DAEMON_LIBS)
 

@@ -37,15 +37,23 @@ static void usage(FILE *f)
 {
     fputs("Usage: " PROG " [options] SQL\n"
           "       " PROG " [options] ping\n"
-          "       " PROG " [options] checkpoint [MODE] [--json]\n"
           "       " PROG " [options] < script.sql\n"
+          "       " PROG " [options] backup [DEST]\n"
+          "       " PROG " [options] optimize [analyze]\n"
+          "       " PROG " [options] vacuum\n"
+          "       " PROG " [options] integrity [quick|full]\n"
+          "       " PROG " [options] checkpoint [MODE]\n"
           "\n"
           "Runs SQL (one argument, which may hold several statements; '-'\n"
           "reads it from standard input) on the sqlited daemon and prints\n"
           "the rows it returns. 'ping' checks that the daemon answers.\n"
+          "'backup' has the daemon copy the database into its --backup-dir\n"
+          "(DEST: a name or path inside it; default a timestamped name).\n"
+          "'optimize' runs PRAGMA optimize ('analyze': a full ANALYZE);\n"
+          "'vacuum' rebuilds the file and says what it reclaimed;\n"
+          "'integrity' checks the database (exit status 1 on problems).\n"
           "'checkpoint' checkpoints the WAL now; MODE is PASSIVE (default),\n"
-          "FULL, RESTART or TRUNCATE; exit status 1 when it could not finish\n"
-          "(busy).\n"
+          "FULL, RESTART or TRUNCATE (exit status 1 when it was busy).\n"
           "\n"
           "Options:\n"
           "  -s, --socket PATH   daemon socket (default: $SQLITED_SOCKET, "
@@ -57,10 +65,9 @@ static void usage(FILE *f)
           "csv)\n"
           "      --no-header     do not print column names (default for "
           "list)\n"
-          "      --json          print the answer of an operation (checkpoint) "
-          "as JSON\n"
           "  -t, --timeout MS    connect timeout in milliseconds, 0 for none\n"
           "                      (default 5000)\n"
+          "      --json          operations: print the result as JSON\n"
           "  -h, --help          show this help and exit\n"
           "  -V, --version       show the version and exit\n"
           "\n"
@@ -645,7 +652,155 @@ static int finish_output(int status)
     return status;
 }
 
-/* ------------------------------------------------------------- operations */
+/* ------------------------------------------------------------- operations
+ *
+ * Subcommands that act on the database as a whole. Each prints one line for
+ * people, or with --json one JSON object.
+ */
+
+/* A JSON object built in a buffer. */
+struct json {
+    struct sbuf b;
+    bool more; /* a member was added */
+};
+
+static void json_key(struct json *j, const char *key)
+{
+    sbuf_adds(&j->b, j->more ? ", " : "{");
+    j->more = true;
+    add_json_string(&j->b, key, strlen(key));
+    sbuf_adds(&j->b, ": ");
+}
+
+static void json_str(struct json *j, const char *key, const char *value)
+{
+    json_key(j, key);
+    if (value)
+        add_json_string(&j->b, value, strlen(value));
+    else
+        sbuf_adds(&j->b, "null");
+}
+
+static void json_u64(struct json *j, const char *key, uint64_t value)
+{
+    char num[32];
+    snprintf(num, sizeof(num), "%" PRIu64, value);
+    json_key(j, key);
+    sbuf_adds(&j->b, num);
+}
+
+/* Prints the object and frees it. */
+static int json_print(struct json *j)
+{
+    sbuf_adds(&j->b, j->more ? "}\n" : "{}\n");
+    if (j->b.oom) {
+        free(j->b.p);
+        fprintf(stderr, "%s: %s\n", PROG, strerror(ENOMEM));
+        return EXIT_DAEMON_ERROR;
+    }
+    fwrite(j->b.p, 1, j->b.len, stdout);
+    free(j->b.p);
+    return 0;
+}
+
+static int cmd_backup(sqlited *db, int argc, char **argv, bool json)
+{
+    sqlited_backup_info info;
+    int rc = sqlited_backup(db, argc > 0 ? argv[0] : NULL, &info);
+
+    if (rc)
+        return report_call_error(db, rc);
+    if (!json) {
+        printf("backup %s: %" PRIu64 " bytes, %" PRIu64 " pages, %" PRIu64
+               " ms\n",
+               info.path, info.size, info.pages, info.duration_ms);
+        return 0;
+    }
+    struct json j = {0};
+    json_str(&j, "path", info.path);
+    json_u64(&j, "size", info.size);
+    json_u64(&j, "pages", info.pages);
+    json_u64(&j, "duration_ms", info.duration_ms);
+    return json_print(&j);
+}
+
+static int cmd_optimize(sqlited *db, int argc, char **argv, bool json)
+{
+    bool analyze = argc > 0;
+    if (analyze && strcmp(argv[0], "analyze") != 0)
+        return usage_error("optimize takes analyze or nothing", argv[0]);
+    int rc = sqlited_optimize(db, analyze);
+    if (rc)
+        return report_call_error(db, rc);
+    if (!json) {
+        puts(analyze ? "optimize: ANALYZE done" : "optimize: done");
+        return 0;
+    }
+    struct json j = {0};
+    json_key(&j, "analyze");
+    sbuf_adds(&j.b, analyze ? "true" : "false");
+    return json_print(&j);
+}
+
+static int cmd_vacuum(sqlited *db, int argc, char **argv, bool json)
+{
+    sqlited_vacuum_info info;
+    (void)argc;
+    (void)argv;
+    int rc = sqlited_vacuum(db, &info);
+    if (rc)
+        return report_call_error(db, rc);
+    if (!json) {
+        printf("vacuum: %" PRIu64 " bytes reclaimed (%" PRIu64 " -> %" PRIu64
+               " bytes), %" PRIu64 " ms\n",
+               info.reclaimed, info.size_before, info.size_after,
+               info.duration_ms);
+        return 0;
+    }
+    struct json j = {0};
+    json_u64(&j, "size_before", info.size_before);
+    json_u64(&j, "size_after", info.size_after);
+    json_u64(&j, "reclaimed", info.reclaimed);
+    json_u64(&j, "duration_ms", info.duration_ms);
+    return json_print(&j);
+}
+
+/* Exit status 1 when the database has problems. */
+static int cmd_integrity(sqlited *db, int argc, char **argv, bool json)
+{
+    sqlited_integrity_info info;
+    int check = SQLITED_INTEGRITY_FULL;
+
+    if (argc > 0 && strcmp(argv[0], "quick") == 0)
+        check = SQLITED_INTEGRITY_QUICK;
+    else if (argc > 0 && strcmp(argv[0], "full") != 0)
+        return usage_error("integrity takes quick or full", argv[0]);
+    int rc = sqlited_integrity(db, check, &info);
+    if (rc)
+        return report_call_error(db, rc);
+    int status = info.ok ? 0 : EXIT_DAEMON_ERROR;
+    if (!json) {
+        if (info.ok)
+            puts("ok");
+        for (unsigned i = 0; i < info.nproblems; i++)
+            puts(info.problems[i]);
+        return status;
+    }
+    struct json j = {0};
+    json_str(&j, "check", check == SQLITED_INTEGRITY_FULL ? "full" : "quick");
+    json_key(&j, "ok");
+    sbuf_adds(&j.b, info.ok ? "true" : "false");
+    json_key(&j, "problems");
+    sbuf_adds(&j.b, "[");
+    for (unsigned i = 0; i < info.nproblems; i++) {
+        if (i)
+            sbuf_adds(&j.b, ", ");
+        add_json_string(&j.b, info.problems[i], strlen(info.problems[i]));
+    }
+    sbuf_adds(&j.b, "]");
+    int printed = json_print(&j);
+    return printed ? printed : status;
+}
 
 static const char *const checkpoint_modes[] = {
     [SQLITED_CHECKPOINT_PASSIVE] = "PASSIVE",
@@ -654,34 +809,27 @@ static const char *const checkpoint_modes[] = {
     [SQLITED_CHECKPOINT_TRUNCATE] = "TRUNCATE",
 };
 
-/* The checkpoint mode named @name, any case; -1 if none. */
-static int checkpoint_mode(const char *name)
-{
-    for (int m = 0;
-         m < (int)(sizeof(checkpoint_modes) / sizeof(*checkpoint_modes)); m++)
-        if (strcasecmp(name, checkpoint_modes[m]) == 0)
-            return m;
-    return -1;
-}
-
-/* `checkpoint [MODE]`: one line for people, or a JSON object. Busy (it
- * could not finish) is exit status 1. */
-static int run_checkpoint(sqlited *db, int mode, bool json)
+/* `checkpoint [MODE]`: busy (it could not finish) is exit status 1. */
+static int cmd_checkpoint(sqlited *db, int argc, char **argv, bool json)
 {
     sqlited_checkpoint_info info;
-    int rc = sqlited_checkpoint(db, mode, &info);
+    int mode = SQLITED_CHECKPOINT_PASSIVE;
 
+    if (argc > 0) {
+        int n = (int)(sizeof(checkpoint_modes) / sizeof(*checkpoint_modes));
+        for (mode = 0; mode < n; mode++)
+            if (strcasecmp(argv[0], checkpoint_modes[mode]) == 0)
+                break;
+        if (mode == n)
+            return usage_error("unknown checkpoint mode (PASSIVE, FULL, "
+                               "RESTART, TRUNCATE)",
+                               argv[0]);
+    }
+    int rc = sqlited_checkpoint(db, mode, &info);
     if (rc)
         return report_call_error(db, rc);
-    if (json)
-        printf("{\"mode\":\"%s\",\"busy\":%d,\"log_frames\":%" PRId64
-               ",\"checkpointed_frames\":%" PRId64
-               ",\"wal_bytes_before\":%" PRId64 ",\"wal_bytes_after\":%" PRId64
-               ",\"duration_ms\":%.3f}\n",
-               checkpoint_modes[mode], info.busy, info.log_frames,
-               info.checkpointed_frames, info.wal_bytes_before,
-               info.wal_bytes_after, info.duration_ms);
-    else
+    int status = info.busy ? EXIT_DAEMON_ERROR : 0;
+    if (!json) {
         printf("%s checkpoint%s: %" PRId64 " of %" PRId64
                " frames in the database, WAL %" PRId64 " -> %" PRId64
                " bytes, %.3f ms\n",
@@ -689,7 +837,43 @@ static int run_checkpoint(sqlited *db, int mode, bool json)
                info.busy ? " busy (readers held older snapshots)" : "",
                info.checkpointed_frames, info.log_frames, info.wal_bytes_before,
                info.wal_bytes_after, info.duration_ms);
-    return info.busy ? EXIT_DAEMON_ERROR : 0;
+        return status;
+    }
+    char ms[32];
+    struct json j = {0};
+    json_str(&j, "mode", checkpoint_modes[mode]);
+    json_u64(&j, "busy", (uint64_t)info.busy);
+    json_u64(&j, "log_frames", (uint64_t)info.log_frames);
+    json_u64(&j, "checkpointed_frames", (uint64_t)info.checkpointed_frames);
+    json_u64(&j, "wal_bytes_before", (uint64_t)info.wal_bytes_before);
+    json_u64(&j, "wal_bytes_after", (uint64_t)info.wal_bytes_after);
+    json_key(&j, "duration_ms");
+    snprintf(ms, sizeof(ms), "%.3f", info.duration_ms);
+    sbuf_adds(&j.b, ms);
+    int printed = json_print(&j);
+    return printed ? printed : status;
+}
+
+static const struct command {
+    const char *name;
+    int min_args, max_args;
+    const char *args; /* for the usage error */
+    int (*run)(sqlited *db, int argc, char **argv, bool json);
+} commands[] = {
+    {"backup", 0, 1, "backup [DEST]", cmd_backup},
+    {"optimize", 0, 1, "optimize [analyze]", cmd_optimize},
+    {"vacuum", 0, 0, "vacuum", cmd_vacuum},
+    {"integrity", 0, 1, "integrity [quick|full]", cmd_integrity},
+    {"checkpoint", 0, 1, "checkpoint [PASSIVE|FULL|RESTART|TRUNCATE]",
+     cmd_checkpoint},
+};
+
+static const struct command *command_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -700,19 +884,20 @@ int main(int argc, char **argv)
         {"header", no_argument, NULL, 'H'},
         {"no-header", no_argument, NULL, 'N'},
         {"timeout", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, 'J'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
+        {"json", no_argument, NULL, 'J'},
         {NULL, 0, NULL, 0},
     };
+    const struct command *cmd = NULL;
+    bool json = false;
     struct printer pr = {.mode = MODE_LIST, .out = stdout};
     const char *path = getenv("SQLITED_SOCKET");
     const char *sql_arg = NULL;
     char *sql_buf = NULL;
     sqlited_rows *rows = NULL;
     sqlited *db = NULL;
-    int header = -1, timeout_ms = 5000, ckpt_mode = -1;
-    bool json = false;
+    int header = -1, timeout_ms = 5000;
     int opt, rc, status;
 
     hold_std_fds();
@@ -768,23 +953,22 @@ int main(int argc, char **argv)
             return usage_error("invalid option", NULL);
         }
     }
-    if (optind < argc && strcmp(argv[optind], "checkpoint") == 0) {
-        if (argc - optind > 2)
-            return usage_error("checkpoint takes one MODE at most", NULL);
-        ckpt_mode = SQLITED_CHECKPOINT_PASSIVE;
-        if (argc - optind == 2 &&
-            (ckpt_mode = checkpoint_mode(argv[optind + 1])) < 0)
-            return usage_error("unknown checkpoint mode (PASSIVE, FULL, "
-                               "RESTART, TRUNCATE)",
-                               argv[optind + 1]);
-        optind = argc;
-        sql_arg = "checkpoint";
+    if (optind < argc && (cmd = command_find(argv[optind])) != NULL) {
+        int nargs = argc - optind - 1;
+        if (nargs < cmd->min_args || nargs > cmd->max_args)
+            return usage_error("usage", cmd->args);
+        rc = sqlited_open(path, timeout_ms, &db);
+        if (rc)
+            return report_connect_error(path, rc);
+        status = cmd->run(db, nargs, argv + optind + 1, json);
+        sqlited_close(db);
+        return finish_output(status);
     }
     if (argc - optind > 1)
         return usage_error("too many arguments (pass the SQL as one quoted "
                            "argument)",
                            NULL);
-    if (optind < argc && ckpt_mode < 0)
+    if (optind < argc)
         sql_arg = argv[optind];
     pr.header =
         header >= 0 ? header : (pr.mode == MODE_TABLE || pr.mode == MODE_CSV);
@@ -806,9 +990,7 @@ int main(int argc, char **argv)
         return report_connect_error(path, rc);
     }
 
-    if (ckpt_mode >= 0) {
-        status = run_checkpoint(db, ckpt_mode, json);
-    } else if (strcmp(sql_arg, "ping") == 0 && !sql_buf) {
+    if (strcmp(sql_arg, "ping") == 0 && !sql_buf) {
         rc = sqlited_ping(db);
         status = rc ? report_call_error(db, rc) : 0;
         if (!rc)

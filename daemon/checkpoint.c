@@ -213,7 +213,8 @@ void checkpoint_between_groups(struct checkpoint *cp)
         /* Readers may have kept it from finishing, or from letting the WAL
          * start over: try again once a quarter of the threshold more was
          * written, not after every group. */
-        int64_t quarter = cfg->wal_checkpoint_bytes / 4 / (cp->page + FRAME_HEADER);
+        int64_t quarter =
+            cfg->wal_checkpoint_bytes / 4 / (cp->page + FRAME_HEADER);
         cp->retry_frames = cp->frames + (int)(quarter > 0 ? quarter : 1);
         return;
     }

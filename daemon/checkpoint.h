@@ -63,10 +63,10 @@ struct checkpoint {
 
 /* What one checkpoint did. */
 struct checkpoint_result {
-    int mode;     /* SQLITE_CHECKPOINT_* */
-    bool busy;    /* it could not finish: readers, or another process */
-    int log;      /* frames in the WAL, as sqlite3_wal_checkpoint_v2 says */
-    int done;     /* frames of it in the database file */
+    int mode;  /* SQLITE_CHECKPOINT_* */
+    bool busy; /* it could not finish: readers, or another process */
+    int log;   /* frames in the WAL, as sqlite3_wal_checkpoint_v2 says */
+    int done;  /* frames of it in the database file */
     int64_t before, after; /* bytes of the WAL file */
     int64_t duration_ns;
 };

@@ -19,10 +19,13 @@ void config_defaults(struct config *cfg)
         .database = "./var/sqlited.db",
         .socket = SQLITED_DEFAULT_SOCKET,
         .socket_mode = 0660,
+        .file_mode = 0600,
         .readers = cpus < 2 ? 2 : (unsigned)cpus,
         .synchronous = "FULL",
         .timeout_ms = 30000,
+        .max_timeout_ms = 300000,
         .tx_idle_timeout_ms = 5000,
+        .tx_max_duration_ms = 60000,
         .group_max = 1024,
         .group_bytes = 16u << 20,
         .chunk_rows = 1000,
@@ -56,15 +59,25 @@ static void usage(FILE *out)
         "./var/sqlited.sock)\n"
         "      --socket-mode MODE     octal permissions of the socket (default "
         "0660)\n"
+        "      --file-mode MODE       octal permissions of the database, its "
+        "-wal and\n"
+        "                             -shm when the daemon creates them "
+        "(default 0600)\n"
         "  -r, --readers N            reader threads (default: CPUs, at least "
         "2)\n"
         "      --synchronous LEVEL    OFF, NORMAL, FULL or EXTRA (default "
         "FULL)\n"
         "      --timeout MS           a request's deadline unless it sets "
         "timeout_ms;\n"
-        "                             0 for none (default 30000)\n"
+        "                             0 for --max-timeout (default 30000)\n"
+        "      --max-timeout MS       cap on every request's deadline, also "
+        "on\n"
+        "                             timeout_ms 0 (default 300000)\n"
         "      --tx-idle-timeout MS   roll back a transaction idle this long\n"
         "                             (default 5000)\n"
+        "      --tx-max-duration MS   roll back a transaction open this long, "
+        "busy\n"
+        "                             or not; 0 for no limit (default 60000)\n"
         "      --group-max N          most requests committed together "
         "(default 1024)\n"
         "      --group-bytes B        most request bytes committed together\n"
@@ -104,8 +117,31 @@ static void usage(FILE *out)
         "                             long, 0 for never (default 1000)\n"
         "      --log-level LEVEL      error, warn, info or debug (default "
         "info)\n"
+        "      --backup-dir DIR       where backups go (created 0700 if "
+        "missing);\n"
+        "                             no backups without it\n"
+        "      --backup-interval T    take a backup every T: seconds, or with "
+        "a unit\n"
+        "                             s, m, h or d (default: none)\n"
+        "      --backup-keep N        keep the newest N scheduled backups "
+        "(default 0:\n"
+        "                             all)\n"
         "  -h, --help                 show this help\n"
         "  -V, --version              show the version\n");
+}
+
+/* Parses octal permissions, at most 0777, that include the bits @need;
+ * returns 0 or -1. */
+static int parse_mode(const char *s, mode_t need, mode_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long mode = strtoul(s, &end, 8);
+    if (errno || end == s || *end || s[0] == '-' || mode > 0777 ||
+        (mode & need) != need)
+        return -1;
+    *out = (mode_t)mode;
+    return 0;
 }
 
 /* Parses a decimal integer in [min, max]; returns 0 or -1. */
@@ -122,9 +158,12 @@ static int parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
 
 enum {
     OPT_SOCKET_MODE = 256,
+    OPT_FILE_MODE,
     OPT_SYNCHRONOUS,
     OPT_TIMEOUT,
+    OPT_MAX_TIMEOUT,
     OPT_TX_IDLE_TIMEOUT,
+    OPT_TX_MAX_DURATION,
     OPT_GROUP_MAX,
     OPT_GROUP_BYTES,
     OPT_CHUNK_ROWS,
@@ -138,10 +177,48 @@ enum {
     OPT_MAX_MESSAGE,
     OPT_SHUTDOWN_GRACE,
     OPT_LOG_LEVEL,
+    OPT_BACKUP_DIR,
+    OPT_BACKUP_INTERVAL,
+    OPT_BACKUP_KEEP,
     OPT_WAL_CHECKPOINT_BYTES,
     OPT_WAL_MAX_BYTES,
     OPT_WAL_IDLE_TIMEOUT,
 };
+
+/* Parses a duration: seconds, or a number with a unit s, m, h or d, from one
+ * second to a year. Returns 0 with milliseconds in *@ms, or -1. */
+static int parse_duration(const char *s, uint64_t *ms)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    uint64_t unit = 1000;
+    if (errno || end == s || v < 1)
+        return -1;
+    if (*end != '\0') {
+        if (end[1] != '\0')
+            return -1;
+        switch (*end) {
+        case 's':
+            break;
+        case 'm':
+            unit = 60 * 1000;
+            break;
+        case 'h':
+            unit = 3600 * 1000;
+            break;
+        case 'd':
+            unit = 86400 * 1000;
+            break;
+        default:
+            return -1;
+        }
+    }
+    if ((uint64_t)v > UINT64_C(365) * 86400 * 1000 / unit)
+        return -1;
+    *ms = (uint64_t)v * unit;
+    return 0;
+}
 
 int config_parse(struct config *cfg, int argc, char **argv)
 {
@@ -149,10 +226,13 @@ int config_parse(struct config *cfg, int argc, char **argv)
         {"database", required_argument, NULL, 'd'},
         {"socket", required_argument, NULL, 's'},
         {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+        {"file-mode", required_argument, NULL, OPT_FILE_MODE},
         {"readers", required_argument, NULL, 'r'},
         {"synchronous", required_argument, NULL, OPT_SYNCHRONOUS},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"max-timeout", required_argument, NULL, OPT_MAX_TIMEOUT},
         {"tx-idle-timeout", required_argument, NULL, OPT_TX_IDLE_TIMEOUT},
+        {"tx-max-duration", required_argument, NULL, OPT_TX_MAX_DURATION},
         {"group-max", required_argument, NULL, OPT_GROUP_MAX},
         {"group-bytes", required_argument, NULL, OPT_GROUP_BYTES},
         {"chunk-rows", required_argument, NULL, OPT_CHUNK_ROWS},
@@ -171,6 +251,9 @@ int config_parse(struct config *cfg, int argc, char **argv)
         {"wal-max-bytes", required_argument, NULL, OPT_WAL_MAX_BYTES},
         {"wal-idle-timeout", required_argument, NULL, OPT_WAL_IDLE_TIMEOUT},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"backup-dir", required_argument, NULL, OPT_BACKUP_DIR},
+        {"backup-interval", required_argument, NULL, OPT_BACKUP_INTERVAL},
+        {"backup-keep", required_argument, NULL, OPT_BACKUP_KEEP},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -181,7 +264,9 @@ int config_parse(struct config *cfg, int argc, char **argv)
 
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":d:s:r:hV", options, NULL)) != -1) {
+    int index;
+    while ((index = -1,
+            c = getopt_long(argc, argv, ":d:s:r:hV", options, &index)) != -1) {
         switch (c) {
         case 'd':
             cfg->database = optarg;
@@ -189,15 +274,21 @@ int config_parse(struct config *cfg, int argc, char **argv)
         case 's':
             cfg->socket = optarg;
             break;
-        case OPT_SOCKET_MODE: {
-            char *end;
-            errno = 0;
-            unsigned long mode = strtoul(optarg, &end, 8);
-            if (errno || end == optarg || *end || mode > 0777)
+        case OPT_SOCKET_MODE:
+            if (parse_mode(optarg, 0, &cfg->socket_mode))
                 goto bad_value;
-            cfg->socket_mode = (mode_t)mode;
             break;
-        }
+        case OPT_FILE_MODE:
+            /* The daemon itself must read and write what it creates. */
+            if (parse_mode(optarg, 0600, &cfg->file_mode)) {
+                fprintf(stderr,
+                        "sqlited: invalid value '%s' for --file-mode: an "
+                        "octal mode of at most 0777 that lets the owner read "
+                        "and write (0600 at least)\n",
+                        optarg);
+                return -1;
+            }
+            break;
         case 'r':
             if (parse_int(optarg, 1, 256, &v))
                 goto bad_value;
@@ -218,10 +309,20 @@ int config_parse(struct config *cfg, int argc, char **argv)
                 goto bad_value;
             cfg->timeout_ms = (uint32_t)v;
             break;
+        case OPT_MAX_TIMEOUT:
+            if (parse_int(optarg, 1, RPC_MAX_TIMEOUT_MS, &v))
+                goto bad_value;
+            cfg->max_timeout_ms = (uint32_t)v;
+            break;
         case OPT_TX_IDLE_TIMEOUT:
             if (parse_int(optarg, 1, RPC_MAX_TIMEOUT_MS, &v))
                 goto bad_value;
             cfg->tx_idle_timeout_ms = (uint32_t)v;
+            break;
+        case OPT_TX_MAX_DURATION:
+            if (parse_int(optarg, 0, RPC_MAX_TIMEOUT_MS, &v))
+                goto bad_value;
+            cfg->tx_max_duration_ms = (uint32_t)v;
             break;
         case OPT_GROUP_MAX:
             if (parse_int(optarg, 1, 1 << 20, &v))
@@ -304,6 +405,20 @@ int config_parse(struct config *cfg, int argc, char **argv)
             if (log_parse_level(optarg, &cfg->log_level))
                 goto bad_value;
             break;
+        case OPT_BACKUP_DIR:
+            if (optarg[0] == '\0')
+                goto bad_value;
+            cfg->backup_dir = optarg;
+            break;
+        case OPT_BACKUP_INTERVAL:
+            if (parse_duration(optarg, &cfg->backup_interval_ms))
+                goto bad_value;
+            break;
+        case OPT_BACKUP_KEEP:
+            if (parse_int(optarg, 0, 1 << 20, &v))
+                goto bad_value;
+            cfg->backup_keep = (unsigned)v;
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -334,13 +449,30 @@ int config_parse(struct config *cfg, int argc, char **argv)
                 cfg->wal_max_bytes, cfg->wal_checkpoint_bytes);
         return -1;
     }
+    if (cfg->timeout_ms > cfg->max_timeout_ms) {
+        fprintf(stderr,
+                "sqlited: --timeout %" PRIu32 " is above --max-timeout %" PRIu32
+                " (see --help)\n",
+                cfg->timeout_ms, cfg->max_timeout_ms);
+        return -1;
+    }
+    if (cfg->backup_interval_ms > 0 && cfg->backup_dir == NULL) {
+        fprintf(stderr, "sqlited: --backup-interval needs --backup-dir (where "
+                        "the backups go)\n");
+        return -1;
+    }
     /* A chunk ends after the row that fills it: leave room for that row. */
     if (cfg->chunk_bytes > cfg->max_message_size / 2)
         cfg->chunk_bytes = cfg->max_message_size / 2;
     return 0;
 
 bad_value:
-    fprintf(stderr, "sqlited: invalid value '%s' for %s (see --help)\n", optarg,
-            argv[optind - 1]);
+    /* argv[optind - 1] is the value itself when it came as its own word
+     * (--readers 0): name the flag from the table instead. */
+    for (index = index >= 0 ? index : 0; options[index].name != NULL; index++)
+        if (options[index].val == c)
+            break;
+    fprintf(stderr, "sqlited: invalid value '%s' for --%s (see --help)\n",
+            optarg, options[index].name ? options[index].name : "?");
     return -1;
 }

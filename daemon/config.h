@@ -12,10 +12,14 @@ struct config {
     const char *database;            /* path of the database file */
     const char *socket;              /* path of the Unix socket */
     mode_t socket_mode;              /* permissions of the socket file */
+    mode_t file_mode;                /* of the database files it creates */
     unsigned readers;                /* reader threads */
     const char *synchronous;         /* OFF, NORMAL, FULL or EXTRA */
-    uint32_t timeout_ms;             /* a request's default deadline; 0: none */
+    uint32_t timeout_ms;             /* a request's default deadline; 0: the
+                                        cap */
+    uint32_t max_timeout_ms;         /* cap on every request's deadline */
     uint32_t tx_idle_timeout_ms;     /* an idle transaction is rolled back */
+    uint32_t tx_max_duration_ms;     /* so is one open this long; 0: never */
     unsigned group_max;              /* requests in one group commit */
     size_t group_bytes;              /* request bytes in one group commit */
     uint32_t chunk_rows;             /* rows in one chunk of a result */
@@ -32,6 +36,9 @@ struct config {
     int64_t wal_max_bytes;        /* past this, end the oldest snapshot */
     uint32_t wal_idle_timeout_ms; /* TRUNCATE the WAL once idle this long */
     enum log_level log_level;
+    const char *backup_dir;      /* where backups go; NULL: no backups */
+    uint64_t backup_interval_ms; /* scheduled backups; 0: none */
+    unsigned backup_keep;        /* scheduled backups kept; 0: all */
 };
 
 /* Fills @cfg with the embedded defaults. */

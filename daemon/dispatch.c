@@ -1,6 +1,7 @@
 #include "dispatch.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,10 +85,14 @@ static void handle_stats(struct request *req)
         return;
     codec_buf_init(&b, 0);
 #define STATS_COUNT(name) +1
-    msgpack_pack_map(&b.pk, 1 STATS_COUNTERS(STATS_COUNT));
+    msgpack_pack_map(&b.pk, 2 STATS_COUNTERS(STATS_COUNT));
 #undef STATS_COUNT
     codec_pack_cstr(&b, "connections");
     msgpack_pack_uint32(&b.pk, req->c->srv->nconns);
+    char last_backup[BACKUP_PATH_MAX];
+    backup_last_path(&req->c->srv->backup, last_backup, sizeof(last_backup));
+    codec_pack_cstr(&b, "last_backup_path");
+    codec_pack_cstr(&b, last_backup);
 #define STATS_PACK(name)                                                       \
     codec_pack_cstr(&b, #name);                                                \
     msgpack_pack_uint64(&b.pk, stats_get(&st->name));
@@ -302,6 +307,10 @@ static struct job *job_for(struct request *req, struct codec_reader *r)
 static void submit(struct request *req, struct job *job)
 {
     struct server *s = req->c->srv;
+    /* No request runs, or waits, without end: 0 and anything longer mean
+     * the daemon's cap. */
+    if (job->timeout_ms == 0 || job->timeout_ms > s->cfg->max_timeout_ms)
+        job->timeout_ms = s->cfg->max_timeout_ms;
     job->deadline = clock_after_ms(job->timeout_ms);
     /* A query to a reader may open a cursor: count it against the
      * connection's share until its answer shows whether it did. */
@@ -312,7 +321,8 @@ static void submit(struct request *req, struct job *job)
     }
     conn_track(req->c, job);
     if ((job->method == RPC_QUERY && job->tx == 0 && !job->checkpoint) ||
-        job->method == RPC_EXPLAIN || job->method == RPC_FETCH)
+        job->method == RPC_EXPLAIN || job->method == RPC_FETCH ||
+        job->method == RPC_INTEGRITY)
         readers_submit(&s->readers, job);
     else
         writer_submit(&s->writer, job);
@@ -560,14 +570,135 @@ static void handle_cursor(struct request *req)
     job_free(job);
 }
 
+/* backup: [dest?]. The path is checked against the backup directory on the
+ * backup thread, which walks the file system; here only its form. */
+static void handle_backup(struct request *req)
+{
+    struct codec_reader r;
+    struct job *job;
+    struct codec_value dest = {.type = CODEC_NIL};
+
+    if (expect_params(req, 0, 1, "[dest?]"))
+        return;
+    if (req->c->srv->cfg->backup_dir == NULL) {
+        reject(req, SQLITED_BAD_REQUEST,
+               "backups are off: start the daemon with --backup-dir DIR "
+               "(the directory backups are confined to)");
+        return;
+    }
+    if ((job = job_for(req, &r)) == NULL)
+        return;
+    if (req->m.nparams == 1 && codec_read(&r, &dest) != 0)
+        dest.type = CODEC_EXT; /* malformed: refused below */
+    if (dest.type != CODEC_NIL &&
+        (dest.type != CODEC_STR || dest.v.s.len == 0 ||
+         dest.v.s.len >= PATH_MAX ||
+         !codec_utf8_valid(dest.v.s.ptr, dest.v.s.len) ||
+         memchr(dest.v.s.ptr, '\0', dest.v.s.len) != NULL)) {
+        reject(req, SQLITED_BAD_REQUEST,
+               "params[0] (dest) must be nil or a non-empty path without NUL "
+               "bytes, shorter than %d bytes",
+               PATH_MAX);
+        job_free(job);
+        return;
+    }
+    /* The destination is the job's "SQL": a string inside its message. */
+    if (dest.type == CODEC_STR) {
+        job->req.sql = dest.v.s.ptr;
+        job->req.sql_len = dest.v.s.len;
+    }
+    job->timeout_ms = 0; /* a backup takes as long as the copy takes */
+    conn_track(req->c, job);
+    backup_submit(&req->c->srv->backup, job);
+}
+
+/* optimize, vacuum, integrity: [options?]. optimize takes "analyze" (true:
+ * a full ANALYZE), integrity "check" ("quick" or "full"); all take
+ * "timeout_ms". optimize and vacuum run alone on the writer, integrity on a
+ * reader. */
+static void handle_maintenance(struct request *req)
+{
+    struct codec_reader r;
+    struct codec_value v;
+    struct job *job;
+    const char *name = rpc_method_name(req->method);
+
+    if (expect_params(req, 0, 1, "[options?]") ||
+        (job = job_for(req, &r)) == NULL)
+        return;
+    job->full = req->method == RPC_INTEGRITY; /* integrity_check by default */
+    if (req->m.nparams == 1 && codec_read(&r, &v) != 0)
+        goto malformed;
+    if (req->m.nparams == 0 || v.type == CODEC_NIL)
+        goto ok;
+    if (v.type != CODEC_MAP)
+        goto malformed;
+    for (uint32_t k = 0; k < v.v.n; k++) {
+        const char *key;
+        uint32_t len;
+        struct codec_value o;
+        int64_t ms;
+        if (codec_read_str(&r, &key, &len))
+            goto malformed;
+        if (len == 10 && memcmp(key, "timeout_ms", len) == 0) {
+            if (option_int(req, &r, "timeout_ms", 0, RPC_MAX_TIMEOUT_MS, &ms))
+                goto fail;
+            job->timeout_ms = (uint32_t)ms;
+        } else if (len == 7 && memcmp(key, "analyze", len) == 0 &&
+                   req->method == RPC_OPTIMIZE) {
+            if (codec_read(&r, &o) || o.type != CODEC_BOOL) {
+                reject(req, SQLITED_BAD_REQUEST,
+                       "option analyze must be true or false");
+                goto fail;
+            }
+            job->full = o.v.b;
+        } else if (len == 5 && memcmp(key, "check", len) == 0 &&
+                   req->method == RPC_INTEGRITY) {
+            if (codec_read(&r, &o) ||
+                (!str_is(&o, "quick") && !str_is(&o, "full"))) {
+                reject(req, SQLITED_BAD_REQUEST,
+                       "option check must be \"quick\" or \"full\"");
+                goto fail;
+            }
+            job->full = str_is(&o, "full");
+        } else {
+            reject(req, SQLITED_BAD_REQUEST, "unknown option '%.*s' for %s",
+                   (int)(len > 64 ? 64 : len), key, name);
+            goto fail;
+        }
+    }
+ok:
+    job->alone = req->method != RPC_INTEGRITY;
+    submit(req, job);
+    return;
+malformed:
+    reject(req, SQLITED_BAD_REQUEST,
+           "params[0] (options) of %s must be a map "
+           "or nil",
+           name);
+fail:
+    job_free(job);
+}
+
 static handler_fn *const handlers[RPC_METHOD_COUNT] = {
-    [RPC_EXPLAIN] = handle_explain, [RPC_FETCH] = handle_cursor,
-    [RPC_CLOSE] = handle_cursor,    [RPC_HELLO] = handle_hello,
-    [RPC_PING] = handle_ping,       [RPC_STATS] = handle_stats,
-    [RPC_QUERY] = handle_sql,       [RPC_EXEC] = handle_sql,
-    [RPC_BATCH] = handle_batch,     [RPC_BULK] = handle_bulk,
-    [RPC_BEGIN] = handle_begin,     [RPC_COMMIT] = handle_end,
-    [RPC_ROLLBACK] = handle_end,    [RPC_CHECKPOINT] = handle_checkpoint,
+    [RPC_OPTIMIZE] = handle_maintenance,
+    [RPC_VACUUM] = handle_maintenance,
+    [RPC_INTEGRITY] = handle_maintenance,
+    [RPC_BACKUP] = handle_backup,
+    [RPC_EXPLAIN] = handle_explain,
+    [RPC_FETCH] = handle_cursor,
+    [RPC_CLOSE] = handle_cursor,
+    [RPC_HELLO] = handle_hello,
+    [RPC_PING] = handle_ping,
+    [RPC_STATS] = handle_stats,
+    [RPC_QUERY] = handle_sql,
+    [RPC_EXEC] = handle_sql,
+    [RPC_BATCH] = handle_batch,
+    [RPC_BULK] = handle_bulk,
+    [RPC_BEGIN] = handle_begin,
+    [RPC_COMMIT] = handle_end,
+    [RPC_ROLLBACK] = handle_end,
+    [RPC_CHECKPOINT] = handle_checkpoint,
 };
 
 void dispatch_message(struct conn *c, const char *msg, size_t len)

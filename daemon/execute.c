@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "cursor.h"
 #include "db.h"
+#include "dbfile.h"
 #include "log.h"
 #include "sqlited.h"
 
@@ -107,7 +108,7 @@ int execute_init(struct worker *w, sqlite3 *db, bool writer,
                          .stats = stats};
     stmt_cache_init(&w->cache, cfg->statement_cache);
     sqlite3_progress_handler(db, PROGRESS_STEPS, progress, w);
-    authorizer_install(&w->auth, db);
+    authorizer_install(&w->auth, db, cfg);
     sqlite3_busy_handler(db, busy, w);
     if (!writer)
         return SQLITE_OK;
@@ -196,7 +197,11 @@ static int fail_sqlite(struct run *r, int rc)
     int code = sqlite3_extended_errcode(w->db);
     if (code == SQLITE_OK)
         code = rc;
-    if (code == SQLITE_AUTH && w->auth.denied[0])
+    dbfile_report(code, sqlite3_errmsg(w->db));
+    /* A refusal is the cause whatever SQLite reports: SQLITE_ERROR "not
+     * authorized to use function", or SQLITE_SCHEMA when the schema changed
+     * under the statement that was refused. */
+    if (w->auth.denied[0])
         return fail(r, w->auth.denied_code, "%s", w->auth.denied);
     if (code == SQLITE_BUSY_SNAPSHOT)
         return fail(r, code,
@@ -258,11 +263,25 @@ const char *execute_word(const char *p, const char *end, const char *word)
     return p;
 }
 
+/* True when the statement at @p starts with the keyword @word. */
+static bool starts_with(const char *p, const char *end, const char *word)
+{
+    return execute_word(p, end, word) != NULL;
+}
+
 /* True when the statement at @p is VACUUM, which cannot run inside a
  * transaction. */
 static bool is_vacuum(const char *p, const char *end)
 {
-    return execute_word(p, end, "vacuum") != NULL;
+    return starts_with(p, end, "vacuum");
+}
+
+/* True when the statement at @p may be SAVEPOINT, RELEASE or ROLLBACK TO
+ * (a plain ROLLBACK the authorizer refuses all the same). */
+static bool is_savepoint(const char *p, const char *end)
+{
+    return starts_with(p, end, "savepoint") || starts_with(p, end, "release") ||
+           starts_with(p, end, "rollback");
 }
 
 /* ------------------------------------------------------------------ binding
@@ -583,6 +602,7 @@ static int prepare(struct run *r, const char **sql, const char *end,
     *st = NULL;
     if (must_run_alone(r, *sql, end))
         return r->code;
+    r->w->auth.denied[0] = '\0';
     int rc =
         sqlite3_prepare_v3(r->w->db, *sql, (int)(end - *sql), 0, st, &tail);
     if (rc != SQLITE_OK)
@@ -605,6 +625,7 @@ static int prepare_first(struct run *r, const struct sql_req *req,
     if (must_run_alone(r, req->sql, end))
         return r->code;
     *st = stmt_cache_take(&w->cache, req->sql, req->sql_len);
+    w->auth.denied[0] = '\0';
     if (*st != NULL) {
         stats_add(&w->stats->stmt_cache_hits, 1);
         *tail = end;
@@ -617,11 +638,14 @@ static int prepare_first(struct run *r, const struct sql_req *req,
     return SQLITE_OK;
 }
 
-/* Done with @st from prepare_first(): keep it when it is @req's whole text. */
+/* Done with @st from prepare_first(): keep it when it is @req's whole text.
+ * A savepoint statement is never kept: taken from the cache, it would skip
+ * the authorizer, which allows it only inside a transaction. */
 static void release(struct run *r, const struct sql_req *req, sqlite3_stmt *st,
                     const char *tail)
 {
-    if (st != NULL && only_filler(tail, req->sql + req->sql_len))
+    if (st != NULL && !r->w->auth.savepoints &&
+        only_filler(tail, req->sql + req->sql_len))
         stmt_cache_put(&r->w->cache, req->sql, req->sql_len, st);
     else
         sqlite3_finalize(st);
@@ -748,7 +772,11 @@ static enum execute_result run_sql(struct run *r, const struct sql_req *req,
         fail(r, SQLITED_BAD_REQUEST, "no SQL statement in the text");
         return EXECUTE_DONE;
     }
-    if (only_filler(tail, end))
+    if (r->w->auth.savepoints && !only_filler(tail, end))
+        fail(r, SQLITED_BAD_REQUEST,
+             "SAVEPOINT, RELEASE and ROLLBACK TO must be sent alone: one "
+             "statement per request, not in a script");
+    else if (only_filler(tail, end))
         result = run_one(r, req, st);
     else if (one)
         fail(r, SQLITED_BAD_REQUEST,
@@ -983,26 +1011,42 @@ static enum execute_result run(struct run *r)
     }
 }
 
-/* Runs the job once, in a savepoint when a transaction is open. */
+/* Runs the job once, in a savepoint when a transaction is open. A client's
+ * own SAVEPOINT, RELEASE or ROLLBACK TO, sent alone inside an interactive
+ * transaction, runs without one: the client's savepoint must outlive the
+ * request (the daemon's RELEASE would release it with its own), and its
+ * ROLLBACK TO would cancel the daemon's savepoint. */
 static enum execute_result attempt(struct run *r)
 {
     struct worker *w = r->w;
+    enum rpc_method m = r->job->method;
+    bool wrap = w->in_tx;
     int rc;
 
-    if (w->in_tx && (rc = execute_control(w, CONTROL_SAVEPOINT)) != SQLITE_OK) {
+    w->auth.in_tx = w->in_tx && !w->grouped;
+    w->auth.savepoints =
+        w->auth.in_tx && (m == RPC_EXEC || m == RPC_QUERY) &&
+        is_savepoint(r->job->req.sql, r->job->req.sql + r->job->req.sql_len);
+    if (w->auth.savepoints)
+        wrap = false;
+    enum execute_result result = EXECUTE_DONE;
+    if (wrap && (rc = execute_control(w, CONTROL_SAVEPOINT)) != SQLITE_OK) {
         fail(r, rc, "cannot open a savepoint: %s", sqlite3_errmsg(w->db));
-        return tx_lost(w) ? EXECUTE_LOST : EXECUTE_DONE;
+        result = tx_lost(w) ? EXECUTE_LOST : EXECUTE_DONE;
+        goto out;
     }
-    enum execute_result result = run(r);
-    if (tx_lost(w))
-        return EXECUTE_LOST;
+    result = run(r);
+    if (tx_lost(w)) {
+        result = EXECUTE_LOST;
+        goto out;
+    }
     if (r->code == 0 && result == EXECUTE_DONE)
         check_deferred(r);
-    if (w->in_tx) {
+    if (wrap) {
         if (r->code != 0 || result != EXECUTE_DONE)
             execute_control(w, CONTROL_ROLLBACK_TO);
         execute_control(w, CONTROL_RELEASE);
-    } else if (!sqlite3_get_autocommit(w->db)) {
+    } else if (!w->in_tx && !sqlite3_get_autocommit(w->db)) {
         /* Cannot happen (the authorizer refuses transaction control), but a
          * transaction left open would swallow every later job. */
         execute_rollback(w);
@@ -1015,7 +1059,9 @@ static enum execute_result attempt(struct run *r)
     if (r->alone ||
         (w->grouped && (r->code & 0xff) == SQLITE_LOCKED && !r->script &&
          (r->job->method == RPC_EXEC || r->job->method == RPC_QUERY)))
-        return EXECUTE_ALONE;
+        result = EXECUTE_ALONE;
+out:
+    w->auth.in_tx = w->auth.savepoints = false;
     return result;
 }
 
@@ -1157,7 +1203,7 @@ enum execute_result execute_job(struct worker *w, struct job *job)
         execute_cursor(job);
         return EXECUTE_DONE;
     }
-    if (atomic_load(&job->cancelled))
+    if (!job_claim(job))
         return EXECUTE_DONE;
     if (clock_passed(job->deadline, clock_now())) {
         execute_fail_timeout(w, job);
@@ -1165,6 +1211,9 @@ enum execute_result execute_job(struct worker *w, struct job *job)
     }
     w->current = job;
     w->deadline = job->deadline;
+    if (w->deadline_cap != 0 &&
+        (w->deadline == 0 || w->deadline_cap < w->deadline))
+        w->deadline = w->deadline_cap;
     w->timed_out = false;
     codec_buf_init(&out, w->max_reply);
     for (int i = 0;; i++) {
@@ -1202,12 +1251,7 @@ enum execute_result execute_job(struct worker *w, struct job *job)
 
 void execute_fail_timeout(struct worker *w, struct job *job)
 {
-    char message[160];
-    snprintf(message, sizeof(message),
-             "the request's deadline (%u ms) passed before it could run; "
-             "nothing of it was applied",
-             job->timeout_ms);
-    job_fail(job, SQLITED_TIMEOUT, message);
+    job_fail_timeout(job);
     count_timeout(w, SQLITED_TIMEOUT);
 }
 

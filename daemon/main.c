@@ -34,7 +34,7 @@ int main(int argc, char **argv)
     }
 
     int status = EXIT_FAILURE;
-    if (db_library_init() != 0) {
+    if (db_library_init(&cfg) != 0) {
         log_error("cannot initialize SQLite");
         return status;
     }

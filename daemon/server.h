@@ -5,10 +5,13 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include <uv.h>
 
+#include "backup.h"
 #include "codec.h"
 #include "config.h"
+#include "deadlines.h"
 #include "job.h"
 #include "readers.h"
 #include "stats.h"
@@ -30,12 +33,16 @@ struct server {
     struct stats stats;    /* kept by the workers, read by `stats` */
     struct writer writer;
     struct readers readers;
+    struct backup backup;
     struct codec_limits limits; /* of requests */
+    struct deadlines deadlines; /* of jobs waiting for a worker */
     struct conn *conns;         /* every connection not yet freed */
     unsigned nconns;
     bool shutting_down;
     bool owns_socket; /* we bound it (not systemd): unlink at exit */
-    char *hello;      /* the encoded result of `hello` */
+    dev_t socket_dev; /* the socket file we bound, to unlink only that */
+    ino_t socket_ino;
+    char *hello; /* the encoded result of `hello` */
     size_t hello_len;
 };
 

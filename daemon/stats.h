@@ -25,6 +25,11 @@
     X(cursors_expired)                                                         \
     X(cursors_open)                                                            \
     X(connections_refused)                                                     \
+    X(backups)                                                                 \
+    X(backups_failed)                                                          \
+    X(last_backup_unix_ms)                                                     \
+    X(last_backup_duration_ms)                                                 \
+    X(last_backup_bytes)                                                       \
     X(checkpoints)                                                             \
     X(checkpoints_busy)                                                        \
     X(checkpoint_last_unix_ms)                                                 \
@@ -53,6 +58,13 @@ static inline void stats_max(atomic_uint_fast64_t *counter, uint64_t n)
         ;
 }
 
+/* For the figures that are not counters (last_backup_*, checkpoint_last_*,
+ * wal_bytes). */
+static inline void stats_set(atomic_uint_fast64_t *counter, uint64_t n)
+{
+    atomic_store_explicit(counter, n, memory_order_relaxed);
+}
+
 static inline void stats_sub(atomic_uint_fast64_t *counter, uint64_t n)
 {
     atomic_fetch_sub_explicit(counter, n, memory_order_relaxed);
@@ -69,11 +81,6 @@ static inline bool stats_add_below(atomic_uint_fast64_t *counter,
     } while (!atomic_compare_exchange_weak_explicit(
         counter, &old, old + 1, memory_order_relaxed, memory_order_relaxed));
     return true;
-}
-
-static inline void stats_set(atomic_uint_fast64_t *counter, uint64_t n)
-{
-    atomic_store_explicit(counter, n, memory_order_relaxed);
 }
 
 static inline uint64_t stats_get(atomic_uint_fast64_t *counter)

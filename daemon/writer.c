@@ -3,10 +3,12 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "db.h"
 #include "log.h"
+#include "maintenance.h"
 #include "sqlited.h"
 
 /* ------------------------------------------------------------ pending jobs
@@ -71,7 +73,7 @@ static void list_add(struct job ***tail, struct job *job)
 __attribute__((format(printf, 3, 4))) static void
 fail(struct job *job, int code, const char *fmt, ...)
 {
-    char message[256];
+    char message[768];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
@@ -91,6 +93,79 @@ static void reply_int(struct job *job, int64_t value)
     if (b.error == CODEC_BUF_OK)
         job_reply(job, b.data, b.len);
     codec_buf_close(&b);
+}
+
+/* ------------------------------------------------------------ the file
+ *
+ * Nothing is written while the database's path names another file or none
+ * (dbfile.h), and nothing committed meanwhile is acknowledged.
+ */
+
+/* Answers @job with SQLITED_DATABASE_GONE: the database file is not in
+ * place. @committed: the job ran and committed before the check after its
+ * COMMIT found the file gone, so what it wrote is in the file the daemon has
+ * open, not in the one the path names, and must not be acknowledged. */
+static void fail_gone(struct writer *wr, struct job *job, bool committed)
+{
+    char why[512];
+    if (dbfile_failure(&wr->file, why, sizeof(why)) == NULL)
+        snprintf(why, sizeof(why), "the database file is not in place");
+    fail(job, SQLITED_DATABASE_GONE, "%s; %s", why,
+         committed ? "what this request wrote went to the file the daemon "
+                     "has open, not to the one at that path, so it is not "
+                     "acknowledged"
+                   : "writes are refused until it is back at that path, and "
+                     "nothing of this request was applied");
+}
+
+/* Once the path names another file or none, the daemon's WAL must not stay
+ * behind for that file to meet: at the next start (after a crash, say) its
+ * frames would be applied to the wrong database. Folds the WAL into the
+ * database file the daemon has open and truncates it to nothing. That needs
+ * no transaction open and no reader in a snapshot, so it is tried again at
+ * each check until it succeeds. The WAL is written through the descriptors
+ * SQLite holds, never by path, so no other file is touched. */
+static void secure_wal(struct writer *wr)
+{
+    struct worker *w = &wr->worker;
+
+    if (!wr->file.failed) {
+        wr->wal_secured = false;
+        return;
+    }
+    if (wr->wal_secured || !sqlite3_get_autocommit(w->db))
+        return;
+    struct checkpoint_result res;
+    if (checkpoint_run(&wr->ckpt, SQLITE_CHECKPOINT_TRUNCATE,
+                       clock_after_ms(100), &res) != SQLITE_OK ||
+        res.busy)
+        return;
+    wr->wal_secured = true;
+    int fd = dbfile_open_fd(&wr->file);
+    if (fd >= 0)
+        log_error("every write acknowledged so far is in the database file "
+                  "the daemon has open (its WAL is folded in and empty): "
+                  "copy it out before stopping the daemon, for instance "
+                  "with: cp /proc/%ld/fd/%d %s.saved",
+                  (long)getpid(), fd, wr->cfg->database);
+    else
+        log_error("every write acknowledged so far is in the database file "
+                  "the daemon has open (its WAL is folded in and empty)");
+}
+
+/* Runs @job outside any transaction (VACUUM). */
+static void run_alone(struct writer *wr, struct job *job)
+{
+    if (!dbfile_check_due(&wr->file)) {
+        fail_gone(wr, job, false);
+        return;
+    }
+    if (maintenance_writer_job(job))
+        maintenance_run(&wr->worker, job);
+    else
+        execute_job(&wr->worker, job);
+    if (!dbfile_check(&wr->file))
+        fail_gone(wr, job, true);
 }
 
 /* ------------------------------------------------------------ transactions
@@ -134,6 +209,10 @@ static void tx_begin(struct writer *wr, struct job *job)
 {
     struct worker *w = &wr->worker;
 
+    if (!dbfile_check_due(&wr->file)) {
+        fail_gone(wr, job, false);
+        return;
+    }
     w->deadline = job->deadline;
     w->current = job;
     int rc = execute_control(w, job->immediate ? CONTROL_BEGIN_IMMEDIATE
@@ -151,6 +230,7 @@ static void tx_begin(struct writer *wr, struct job *job)
     wr->tx.id = ++wr->last_tx;
     wr->tx.owner = job->conn;
     wr->tx.idle_deadline = clock_after_ms(wr->cfg->tx_idle_timeout_ms);
+    wr->tx.max_deadline = clock_after_ms(wr->cfg->tx_max_duration_ms);
     job->tx = wr->tx.id;
     job->opened_tx = true;
     stats_add(&wr->stats->tx_begun, 1);
@@ -165,17 +245,37 @@ static void tx_commit(struct writer *wr, struct job *job)
     int rc = execute_control(w, CONTROL_COMMIT);
     w->deadline = 0;
     job->ended_tx = true;
+    if (rc == SQLITE_OK && !dbfile_check(&wr->file)) {
+        fail_gone(wr, job, true);
+        tx_end(wr, "it was committed to a database file no longer at its "
+                   "path, and not acknowledged");
+        return;
+    }
     if (rc == SQLITE_OK) {
         tx_end(wr, "it was committed");
         stats_add(&wr->stats->tx_committed, 1);
         reply_int(job, -1);
         return;
     }
+    char what[320];
+    snprintf(what, sizeof(what), "the COMMIT of a transaction failed: %s",
+             sqlite3_errmsg(w->db));
+    dbfile_report(sqlite3_extended_errcode(w->db), what);
     fail(job, sqlite3_extended_errcode(w->db),
          "COMMIT failed, so the transaction was rolled back: %s",
          sqlite3_errmsg(w->db));
     tx_end(wr, "its COMMIT failed and it was rolled back");
     stats_add(&wr->stats->tx_rolled_back, 1);
+}
+
+/* Ends the open transaction at its maximum duration. */
+static void tx_expire(struct writer *wr)
+{
+    tx_end(wr,
+           "it was open for longer than the maximum of %u ms "
+           "(--tx-max-duration), so the daemon rolled it back",
+           wr->cfg->tx_max_duration_ms);
+    stats_add(&wr->stats->tx_expired, 1);
 }
 
 /* Runs one job of the open transaction. */
@@ -201,9 +301,23 @@ static void tx_run(struct writer *wr, struct job *job)
     default:
         break;
     }
+    /* No statement keeps the transaction open past its maximum duration. */
+    w->deadline_cap = wr->tx.max_deadline;
     w->in_tx = true;
     enum execute_result result = execute_job(w, job);
     w->in_tx = false;
+    w->deadline_cap = 0;
+    if (clock_passed(wr->tx.max_deadline, clock_now()) &&
+        (w->timed_out || result == EXECUTE_LOST)) {
+        fail(job, SQLITED_TX_EXPIRED,
+             "transaction %" PRIu64 " reached its maximum duration of %u ms "
+             "(--tx-max-duration) while this request ran: the daemon rolled "
+             "it back",
+             wr->tx.id, wr->cfg->tx_max_duration_ms);
+        job->ended_tx = true;
+        tx_expire(wr);
+        return;
+    }
     if (result == EXECUTE_LOST) {
         tx_end(wr, "SQLite rolled it back when a request in it failed");
         job->ended_tx = true;
@@ -222,16 +336,32 @@ static bool serve_tx(struct writer *wr)
     bool did = false;
     struct job *prev = NULL, *next;
 
+    /* However busy its client keeps it, a transaction ends at its maximum
+     * duration: its later requests get SQLITED_TX_EXPIRED. */
+    if (clock_passed(wr->tx.max_deadline, now)) {
+        tx_expire(wr);
+        return true;
+    }
+
     for (struct job *job = wr->pending; job; job = next) {
         next = job->next;
-        if (job->tx == wr->tx.id && !atomic_load(&job->cancelled) &&
+        if (!job_dropped(job) && job->tx == wr->tx.id &&
             job->conn == wr->tx.owner) {
             pending_remove(wr, prev, job);
-            tx_run(wr, job);
+            if (job_claim(job))
+                tx_run(wr, job);
             finish(wr, job);
             return true;
         }
-        if (atomic_load(&job->cancelled)) {
+        /* Jobs of other connections wait for the transaction to end, unless
+         * they are answered now. */
+        if (!job_dropped(job) && job->tx == 0 && job->conn != wr->tx.owner &&
+            !clock_passed(job->deadline, now)) {
+            prev = job;
+            continue;
+        }
+        pending_remove(wr, prev, job);
+        if (!job_claim(job)) {
             /* nothing to answer */
         } else if (job->tx == wr->tx.id) {
             fail(job, SQLITED_BAD_REQUEST,
@@ -248,13 +378,9 @@ static bool serve_tx(struct writer *wr)
                      : "this connection has transaction %" PRIu64
                        " open; send its writes with the option tx",
                  wr->tx.id);
-        } else if (clock_passed(job->deadline, now)) {
-            execute_fail_timeout(&wr->worker, job);
         } else {
-            prev = job; /* waits for the transaction to end */
-            continue;
+            execute_fail_timeout(&wr->worker, job);
         }
-        pending_remove(wr, prev, job);
         finish(wr, job);
         did = true;
     }
@@ -279,6 +405,8 @@ static bool serve_tx(struct writer *wr)
 static int64_t tx_wakeup(const struct writer *wr)
 {
     int64_t at = wr->tx.idle_deadline;
+    if (wr->tx.max_deadline != 0 && wr->tx.max_deadline < at)
+        at = wr->tx.max_deadline;
     for (const struct job *job = wr->pending; job; job = job->next)
         if (job->deadline != 0 && (at == 0 || job->deadline < at))
             at = job->deadline;
@@ -302,7 +430,10 @@ static bool group_begin(struct writer *wr, struct job **group)
         while (*link) {
             struct job *job = *link;
             bool expired = clock_passed(job->deadline, now);
-            if (!atomic_load(&job->cancelled) && !expired) {
+            /* Claimed now: while the writer waits for the lock on its
+             * behalf, the loop must not answer it at its deadline too
+             * (the writer answers SQLITE_BUSY then, saying why). */
+            if (!expired && job_claim(job)) {
                 if (job->deadline != 0 &&
                     (deadline == 0 || job->deadline < deadline))
                     deadline = job->deadline;
@@ -310,11 +441,11 @@ static bool group_begin(struct writer *wr, struct job **group)
                 continue;
             }
             *link = job->next;
-            if (expired && atomic_load(&job->cancelled))
+            if (!job_claim(job))
                 ; /* nothing to answer */
-            else if (expired && waited)
+            else if (waited)
                 execute_fail_busy(w, job);
-            else if (expired)
+            else
                 execute_fail_timeout(w, job);
             finish(wr, job);
         }
@@ -329,10 +460,13 @@ static bool group_begin(struct writer *wr, struct job **group)
         if ((rc & 0xff) == SQLITE_BUSY && !atomic_load(w->stop))
             continue; /* the busy handler waited until a deadline */
         const char *message = sqlite3_errmsg(w->db);
+        dbfile_report(sqlite3_extended_errcode(w->db), message);
         while (*group) {
             struct job *job = *group;
             *group = job->next;
-            if (atomic_load(w->stop))
+            if (!job_claim(job))
+                ; /* nothing to answer */
+            else if (atomic_load(w->stop))
                 fail(job, SQLITED_INTERRUPTED,
                      "interrupted: the daemon is shutting down");
             else
@@ -362,6 +496,15 @@ static void group_run(struct writer *wr, struct job *group)
     struct job *ran = NULL, **ran_tail = &ran, *job;
     uint64_t n = 0;
 
+    if (!dbfile_check_due(&wr->file)) {
+        while ((job = group) != NULL) {
+            group = job->next;
+            if (job_claim(job))
+                fail_gone(wr, job, false);
+            finish(wr, job);
+        }
+        return;
+    }
     if (!group_begin(wr, &group))
         return;
     w->in_tx = w->grouped = true;
@@ -391,15 +534,36 @@ static void group_run(struct writer *wr, struct job *group)
 
     int rc = execute_control(w, CONTROL_COMMIT);
     if (rc != SQLITE_OK) {
-        char message[256];
-        snprintf(message, sizeof(message),
-                 "COMMIT failed, so nothing of this request or the others "
-                 "committed with it was applied: %s",
-                 sqlite3_errmsg(w->db));
+        char message[512];
         int code = sqlite3_extended_errcode(w->db);
+        /* Once the disk failed, what it had taken before the error may
+         * still be read back at the next start (a WAL frame written whose
+         * sync failed): the client must not be told that nothing was. */
+        if ((code & 0xff) == SQLITE_IOERR)
+            snprintf(message, sizeof(message),
+                     "COMMIT failed on an I/O error, so this request and the "
+                     "others committed with it are not acknowledged and were "
+                     "rolled back; what reached the disk before the error "
+                     "may still be there after a restart: %s",
+                     sqlite3_errmsg(w->db));
+        else
+            snprintf(message, sizeof(message),
+                     "COMMIT failed, so nothing of this request or the "
+                     "others committed with it was applied: %s",
+                     sqlite3_errmsg(w->db));
+        char what[320];
+        snprintf(what, sizeof(what),
+                 "a group commit failed (requests in it: %" PRIu64 "): %s", n,
+                 sqlite3_errmsg(w->db));
+        dbfile_report(code, what);
         execute_rollback(w);
         for (job = ran; job; job = job->next)
-            job_fail(job, code, message);
+            if (!job_dropped(job))
+                job_fail(job, code, message);
+    } else if (!dbfile_check(&wr->file)) {
+        for (job = ran; job; job = job->next)
+            if (!job_dropped(job))
+                fail_gone(wr, job, true);
     } else if (n > 0) {
         stats_add(&wr->stats->groups, 1);
         stats_add(&wr->stats->group_requests, n);
@@ -424,9 +588,9 @@ static void serve_next(struct writer *wr)
     struct worker *w = &wr->worker;
     struct job *job = wr->pending;
 
-    if (atomic_load(&job->cancelled) || !groupable(job)) {
+    if (job_dropped(job) || !groupable(job)) {
         pending_remove(wr, NULL, job);
-        if (atomic_load(&job->cancelled))
+        if (!job_claim(job))
             ; /* nothing to answer */
         else if (job->tx != 0)
             tx_answer_gone(wr, job);
@@ -437,7 +601,7 @@ static void serve_next(struct writer *wr)
         else if (job->checkpoint)
             checkpoint_job(&wr->ckpt, job);
         else
-            execute_job(w, job); /* alone, outside any transaction */
+            run_alone(wr, job);
         finish(wr, job);
         return;
     }
@@ -465,6 +629,9 @@ static void *writer_main(void *arg)
     bool closed = false;
 
     for (;;) {
+        dbfile_check_due(&wr->file);
+        if (wr->tx.id == 0)
+            secure_wal(wr);
         if (wr->tx.id == 0)
             checkpoint_between_groups(&wr->ckpt);
         if (wr->tx.id == 0 && wr->pending) {
@@ -484,9 +651,23 @@ static void *writer_main(void *arg)
         }
         int64_t until =
             wr->tx.id != 0 ? tx_wakeup(wr) : checkpoint_wakeup(&wr->ckpt);
+        int64_t check = dbfile_next_check(&wr->file);
+        if (until == 0 || check < until)
+            until = check;
         pending_append(wr, job_queue_wait_all(&wr->queue, until, &closed));
     }
 
+    /* SQLite removes the WAL and shared-memory files by path when the last
+     * connection closes: once the path names another database, those files
+     * may be that database's, so they stay. */
+    if (!dbfile_check(&wr->file)) {
+        int persist = 1;
+        sqlite3_file_control(wr->worker.db, "main", SQLITE_FCNTL_PERSIST_WAL,
+                             &persist);
+        log_warn("leaving %s-wal and %s-shm in place: the path no longer "
+                 "names the daemon's database",
+                 wr->cfg->database, wr->cfg->database);
+    }
     /* Leave a database that needs no WAL to be read: fold the log back in
      * and truncate it, so backups of the main file alone are complete. */
     struct checkpoint_result res;
@@ -511,6 +692,10 @@ int writer_start(struct writer *wr, const struct config *cfg,
         .done = done, .done_arg = done_arg, .cfg = cfg, .stats = stats};
     if (db_open_writer(cfg, &db, err, errlen) != SQLITE_OK)
         return -1;
+    if (dbfile_init(&wr->file, cfg->database, err, errlen) != 0) {
+        db_close(db);
+        return -1;
+    }
     if (execute_init(&wr->worker, db, true, cfg, stop, stats) != SQLITE_OK) {
         snprintf(err, errlen, "cannot prepare the writer's statements: %s",
                  sqlite3_errmsg(db));
@@ -536,6 +721,7 @@ fail_ckpt:
     checkpoint_close(&wr->ckpt);
 fail_db:
     execute_close(&wr->worker);
+    dbfile_close(&wr->file);
     return -1;
 }
 
@@ -558,5 +744,6 @@ void writer_stop(struct writer *wr)
     job_queue_close(&wr->queue);
     checkpoint_close(&wr->ckpt);
     execute_close(&wr->worker);
+    dbfile_close(&wr->file);
     wr->running = false;
 }

@@ -9,6 +9,7 @@
 
 #include "checkpoint.h"
 #include "config.h"
+#include "dbfile.h"
 #include "execute.h"
 #include "job.h"
 #include "stats.h"
@@ -30,14 +31,19 @@ struct writer {
     const struct config *cfg;
     struct stats *stats;
     bool running;
+    /* The database's files: whether its path still names them. Read
+     * dbfile_failure() from any thread. */
+    struct dbfile file;
 
     /* The writer thread's own. */
     struct job *pending, *pending_tail; /* taken from the queue, not run */
     uint64_t last_tx;                   /* the last transaction id given */
+    bool wal_secured; /* the file is gone and the WAL was emptied */
     struct {
         uint64_t id; /* 0: none open */
         const struct conn *owner;
         int64_t idle_deadline;
+        int64_t max_deadline; /* --tx-max-duration after it began; 0: none */
     } tx;
     struct {
         uint64_t id;

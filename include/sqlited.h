@@ -74,6 +74,7 @@ extern "C" {
     X(CURSOR_EXPIRED, -1009, "the cursor is no longer open")                   \
     X(TOO_MANY_CONNECTIONS, -1010, "the daemon is at its connection limit")    \
     X(TOO_MANY_CURSORS, -1011, "no cursor left for a large result")            \
+    X(DATABASE_GONE, -1012, "the database file is no longer at its path")      \
     X(ECLOSED, -1100, "connection closed")                                     \
     X(EPROTO, -1101, "malformed reply from the daemon")                        \
     X(EMISUSE, -1102, "library used incorrectly")                              \
@@ -164,8 +165,10 @@ SQLITED_API unsigned sqlited_max_params(sqlited *db);
  * run in order (a schema script); the first that fails stops the script. With
  * parameters, @sql must be exactly one statement. A call is atomic: when any
  * of its statements fails, nothing of it is applied. Transaction control in
- * SQL (BEGIN, COMMIT, SAVEPOINT ...) is refused with SQLITED_BAD_REQUEST: use
- * sqlited_batch_run() or sqlited_begin() instead.
+ * SQL (BEGIN, COMMIT, ROLLBACK ...) is refused with SQLITED_BAD_REQUEST: use
+ * sqlited_batch_run() or sqlited_begin() instead. Inside a transaction of
+ * sqlited_begin(), SAVEPOINT, RELEASE and ROLLBACK TO work when sent alone
+ * (one statement per call); the savepoint name "sqlited" is the daemon's.
  *
  * If @rows is not NULL, *@rows receives the result (close it with
  * sqlited_rows_close()): the rows of the last statement that returns rows,
@@ -381,8 +384,10 @@ SQLITED_API size_t sqlited_column_bytes(const sqlited_rows *rows, int i);
 /* Sets the deadline the daemon gives every later sqlited_exec(),
  * sqlited_query(), sqlited_batch_run() and sqlited_exec_many() on @db:
  * @timeout_ms milliseconds from when the daemon reads the request; 0 means
- * none; -1 (the initial state) sends nothing, so the daemon's default applies
- * (its --timeout, 30 s unless configured). A request whose deadline passes
+ * the longest the daemon allows (its --max-timeout, 5 minutes unless
+ * configured, which also caps larger values); -1 (the initial state) sends
+ * nothing, so the daemon's default applies (its --timeout, 30 s unless
+ * configured). A request whose deadline passes
  * before or while it runs fails with SQLITED_TIMEOUT and has no effect; the
  * connection stays usable. Inside a transaction, SQLite may then end the
  * whole transaction (later calls get SQLITED_TX_EXPIRED).
@@ -406,7 +411,9 @@ SQLITED_API int sqlited_set_timeout(sqlited *db, int timeout_ms);
  * alone; the transaction stays open.
  *
  * The daemon ends a transaction by itself when it stays idle longer than its
- * tx_idle_timeout_ms (5 s by default), when SQLite aborts it (a timed-out or
+ * tx_idle_timeout_ms (5 s by default), when it has been open longer than
+ * its tx_max_duration_ms (60 s by default, however busy; a statement still
+ * running then is interrupted), when SQLite aborts it (a timed-out or
  * interrupted write, a full disk), and when the connection closes. The next
  * call then fails with SQLITED_TX_EXPIRED, whose message says why; any call
  * answered so forgets the transaction (sqlited_tx_id() returns 0), so
@@ -680,11 +687,89 @@ SQLITED_API int sqlited_receive(sqlited *db, uint32_t id, uint32_t *got,
  * sqlited_close() forgets them (the daemon still carries them out). */
 SQLITED_API unsigned sqlited_pending(const sqlited *db);
 
-/* ---------------------------------------------------------------- operations
+/* --------------------------------------------------------------- operations
  *
- * What operators ask of the daemon itself. Each call is one request and
- * answer on @db, like sqlited_ping().
+ * What operators do to the database as a whole, carried out by the daemon
+ * for every client: backups, maintenance, schema migrations. Strings in
+ * their results are owned by @db and stay valid until the next operation
+ * call on it (the calls of this section) or sqlited_close(). Each call
+ * waits for its answer without limit. A failure answered by the daemon
+ * leaves the connection usable; SQLITED_ECLOSED, SQLITED_EPROTO and negated
+ * errno values from the socket mean it is broken, as for sqlited_exec().
  */
+
+/* The result of sqlited_backup(). */
+typedef struct sqlited_backup_info {
+    const char *path;     /* the copy's absolute path on the daemon's host */
+    uint64_t size;        /* its size in bytes */
+    uint64_t pages;       /* database pages copied */
+    uint64_t duration_ms; /* time the copy, check and sync took */
+} sqlited_backup_info;
+
+/* Takes an online backup: the daemon copies the database, as it is when
+ * the backup begins, into its backup directory (its --backup-dir), while
+ * clients keep reading and writing; checks the copy with PRAGMA
+ * integrity_check; and only then gives it its name. @dest (borrowed) is the
+ * file's name or path relative to the backup directory, or an absolute path
+ * inside it; NULL for a name of the daemon's, sqlited-YYYYMMDD-HHMMSS-mmm.db
+ * (UTC). The file is created 0600. On success fills *@out (may be NULL).
+ *
+ * Returns 0, or: SQLITED_BAD_REQUEST when the daemon has no --backup-dir,
+ * or @dest leaves the backup directory (an absolute path outside it, a
+ * ".." component, a symbolic link on the way) or names a file that exists
+ * (nothing is written then); SQLITE_CORRUPT when the copy failed its check
+ * (it is removed); SQLITED_INTERRUPTED when the daemon shut down meanwhile;
+ * a SQLite I/O code (SQLITE_IOERR, SQLITE_CANTOPEN, SQLITE_FULL ...) when
+ * the copy could not be written. In every failure no file is left under the
+ * name. The connection stays usable after these. */
+SQLITED_API int sqlited_backup(sqlited *db, const char *dest,
+                               sqlited_backup_info *out);
+
+/* Maintenance. Each carries the deadline of sqlited_set_timeout() (else the
+ * daemon's --timeout applies; 0 means none): one that passes interrupts the
+ * work, which fails with SQLITED_TIMEOUT and leaves the database as it was.
+ * SQLITE_BUSY when another process held the database locked until then. */
+
+/* Updates the query planner's statistics: PRAGMA optimize, which analyzes
+ * the tables whose statistics are stale, or with @analyze nonzero a full
+ * ANALYZE of every table and index. Runs alone on the daemon's writer,
+ * between write transactions. Returns 0 or the failure. */
+SQLITED_API int sqlited_optimize(sqlited *db, int analyze);
+
+/* The result of sqlited_vacuum(). Sizes are the database's (page count
+ * times page size); the file shrinks to size_after when the daemon next
+ * checkpoints its WAL. */
+typedef struct sqlited_vacuum_info {
+    uint64_t size_before, size_after; /* bytes */
+    uint64_t reclaimed;               /* size_before - size_after */
+    uint64_t duration_ms;
+} sqlited_vacuum_info;
+
+/* Rebuilds the database file without its free pages (VACUUM), alone on the
+ * daemon's writer: writes queued meanwhile wait for it, reads go on. Fills
+ * *@out (may be NULL). Returns 0 or the failure. */
+SQLITED_API int sqlited_vacuum(sqlited *db, sqlited_vacuum_info *out);
+
+/* sqlited_integrity() checks: */
+#define SQLITED_INTEGRITY_QUICK 0 /* PRAGMA quick_check: O(N), no indexes */
+#define SQLITED_INTEGRITY_FULL 1  /* PRAGMA integrity_check */
+
+/* The result of sqlited_integrity(). */
+typedef struct sqlited_integrity_info {
+    int ok;                      /* 1: no problem found */
+    unsigned nproblems;          /* at most 100 are reported */
+    const char *const *problems; /* nproblems lines of SQLite's, owned by
+                                    the connection like every operation
+                                    result */
+} sqlited_integrity_info;
+
+/* Checks the database's integrity on one of the daemon's readers (writes go
+ * on meanwhile; the check sees one snapshot). @check is
+ * SQLITED_INTEGRITY_QUICK or SQLITED_INTEGRITY_FULL. A database with
+ * problems is a successful call with out->ok 0. Returns 0, SQLITED_EMISUSE
+ * for another @check, or the failure. */
+SQLITED_API int sqlited_integrity(sqlited *db, int check,
+                                  sqlited_integrity_info *out);
 
 /* Checkpoint modes, as SQLite's (sqlite3_wal_checkpoint_v2). */
 enum sqlited_checkpoint_mode {

@@ -33,6 +33,10 @@
     X(FETCH, "fetch")                                                          \
     X(CLOSE, "close")                                                          \
     X(EXPLAIN, "explain")                                                      \
+    X(BACKUP, "backup")                                                        \
+    X(OPTIMIZE, "optimize")                                                    \
+    X(VACUUM, "vacuum")                                                        \
+    X(INTEGRITY, "integrity")                                                  \
     X(CHECKPOINT, "checkpoint")
 
 #define RPC_METHOD_ENUM(id, name) RPC_##id,

@@ -198,7 +198,8 @@ Test(checkpoint, wal_bounded_under_8_writers)
     const int64_t margin = 128 * 1024;
 
     db = harness_start_with_raw(
-        &d, &c, (const char *const[]){"--wal-checkpoint-bytes", "262144", NULL});
+        &d, &c,
+        (const char *const[]){"--wal-checkpoint-bytes", "262144", NULL});
     harness_exec(db, "CREATE TABLE t(id INTEGER, seq INTEGER, "
                      "pad BLOB DEFAULT (randomblob(1000)))");
     for (int i = 0; i < WRITERS; i++) {
@@ -243,7 +244,8 @@ Test(checkpoint, idle_truncates_the_wal)
     int64_t deadline = harness_now_ms() + 20000;
     while (wal_size() > 0 && harness_now_ms() < deadline)
         harness_sleep_ms(20);
-    cr_assert_eq(wal_size(), 0, "the WAL kept %lld bytes", (long long)wal_size());
+    cr_assert_eq(wal_size(), 0, "the WAL kept %lld bytes",
+                 (long long)wal_size());
     cr_assert_geq(harness_stat(&d, "checkpoints"), 1);
 }
 
@@ -256,8 +258,8 @@ Test(checkpoint, client_and_cli)
     db = harness_start_with_raw(&d, &c, NULL);
     write_some();
     memset(&info, 0xff, sizeof(info));
-    HARNESS_ASSERT_OK(db, sqlited_checkpoint(db, SQLITED_CHECKPOINT_PASSIVE,
-                                             &info));
+    HARNESS_ASSERT_OK(
+        db, sqlited_checkpoint(db, SQLITED_CHECKPOINT_PASSIVE, &info));
     cr_assert_eq(info.busy, 0);
     cr_assert_gt(info.log_frames, 0);
     cr_assert_eq(info.checkpointed_frames, info.log_frames);
@@ -267,13 +269,13 @@ Test(checkpoint, client_and_cli)
     cr_assert_str_eq(sqlited_errmsg(db), "unknown checkpoint mode 7");
 
     write_some();
-    const char *argv[] = {SQLITED_CLI, "-s", d.sock_path, "checkpoint",
-                          "truncate", "--json", NULL};
+    const char *argv[] = {SQLITED_CLI, "-s",     d.sock_path, "checkpoint",
+                          "truncate",  "--json", NULL};
     harness_run(argv, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
     cr_assert_eq(o.status, 0, "status %d, stderr: %s", o.status, o.err);
-    cr_assert(strstr(o.out, "{\"mode\":\"TRUNCATE\",\"busy\":0,") == o.out,
+    cr_assert(strstr(o.out, "{\"mode\": \"TRUNCATE\", \"busy\": 0, ") == o.out,
               "printed: %s", o.out);
-    cr_assert(strstr(o.out, "\"wal_bytes_after\":0,") != NULL, "printed: %s",
+    cr_assert(strstr(o.out, "\"wal_bytes_after\": 0, ") != NULL, "printed: %s",
               o.out);
     cr_assert_eq(wal_size(), 0);
     harness_output_free(&o);
@@ -285,8 +287,8 @@ Test(checkpoint, client_and_cli)
               o.out);
     harness_output_free(&o);
 
-    const char *bad[] = {SQLITED_CLI, "-s", d.sock_path, "checkpoint", "often",
-                         NULL};
+    const char *bad[] = {SQLITED_CLI,  "-s",    d.sock_path,
+                         "checkpoint", "often", NULL};
     harness_run(bad, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
     cr_assert_eq(o.status, 2);
     cr_assert(strstr(o.err, "unknown checkpoint mode (PASSIVE, FULL, RESTART, "
