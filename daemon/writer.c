@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "crash.h"
 #include "db.h"
 #include "log.h"
 #include "maintenance.h"
@@ -628,6 +629,7 @@ static void *writer_main(void *arg)
     struct writer *wr = arg;
     bool closed = false;
 
+    crash_thread_init("sqlited-writer");
     for (;;) {
         dbfile_check_due(&wr->file);
         if (wr->tx.id == 0)
