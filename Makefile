@@ -97,7 +97,8 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(TEST_CFLAGS) -Itests/helpers \
     -DSQLITED_BIN='"$(abspath $(DAEMON))"' \
     -DSQLITED_CLI='"$(abspath $(CLI))"' \
-    -DSQLITED_README_EXAMPLE='"$(abspath $(BUILD)/readme-example)"'
+    -DSQLITED_README_EXAMPLE='"$(abspath $(BUILD)/readme-example)"' \
+    -DSQLITED_FAULTVFS='"$(abspath $(FAULTVFS))"'
 
 $(DAEMON_LIB): $(DAEMON_OBJ)
 	@rm -f $@
@@ -132,6 +133,16 @@ $(TEST_BIN): $(TEST_OBJ) $(DAEMON_LIB) $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(DAEMON_LIBS)
 
+# The fault tests load this into the daemon with LD_PRELOAD: a SQLite VFS
+# that fails the reads, writes or syncs it is told to (tests/fault/). Built
+# without the sanitizers: a preloaded library would come before their
+# runtime, and the tests tell ASan that this is fine.
+FAULTVFS := $(BUILD)/tests/libfaultvfs.so
+$(FAULTVFS): tests/fault/faultvfs.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) -D_GNU_SOURCE -fPIC -shared $(PKG_CFLAGS) \
+	    -o $@ $< $(shell pkg-config --libs sqlite3) -ldl
+
 $(BENCH_BIN): $(BENCH_OBJ) $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
@@ -151,7 +162,7 @@ run: $(DAEMON) $(CLI)
 	exec $(DAEMON) --database ./var/sqlited.db --socket ./var/sqlited.sock
 
 # The benchmark is built (not run) too, so that it cannot rot unseen.
-test: all $(TEST_BIN) $(README_EXAMPLE) $(BENCH_BIN)
+test: all $(TEST_BIN) $(README_EXAMPLE) $(BENCH_BIN) $(FAULTVFS)
 	$(TEST_BIN) $(TEST_ARGS)
 	$(MAKE) --no-print-directory test-python
 

@@ -19,6 +19,7 @@ void config_defaults(struct config *cfg)
         .database = "./var/sqlited.db",
         .socket = SQLITED_DEFAULT_SOCKET,
         .socket_mode = 0660,
+        .file_mode = 0600,
         .readers = cpus < 2 ? 2 : (unsigned)cpus,
         .synchronous = "FULL",
         .timeout_ms = 30000,
@@ -55,6 +56,10 @@ static void usage(FILE *out)
         "./var/sqlited.sock)\n"
         "      --socket-mode MODE     octal permissions of the socket (default "
         "0660)\n"
+        "      --file-mode MODE       octal permissions of the database, its "
+        "-wal and\n"
+        "                             -shm when the daemon creates them "
+        "(default 0600)\n"
         "  -r, --readers N            reader threads (default: CPUs, at least "
         "2)\n"
         "      --synchronous LEVEL    OFF, NORMAL, FULL or EXTRA (default "
@@ -109,6 +114,20 @@ static void usage(FILE *out)
         "  -V, --version              show the version\n");
 }
 
+/* Parses octal permissions, at most 0777, that include the bits @need;
+ * returns 0 or -1. */
+static int parse_mode(const char *s, mode_t need, mode_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long mode = strtoul(s, &end, 8);
+    if (errno || end == s || *end || s[0] == '-' || mode > 0777 ||
+        (mode & need) != need)
+        return -1;
+    *out = (mode_t)mode;
+    return 0;
+}
+
 /* Parses a decimal integer in [min, max]; returns 0 or -1. */
 static int parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
 {
@@ -123,6 +142,7 @@ static int parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
 
 enum {
     OPT_SOCKET_MODE = 256,
+    OPT_FILE_MODE,
     OPT_SYNCHRONOUS,
     OPT_TIMEOUT,
     OPT_MAX_TIMEOUT,
@@ -187,6 +207,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
         {"database", required_argument, NULL, 'd'},
         {"socket", required_argument, NULL, 's'},
         {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+        {"file-mode", required_argument, NULL, OPT_FILE_MODE},
         {"readers", required_argument, NULL, 'r'},
         {"synchronous", required_argument, NULL, OPT_SYNCHRONOUS},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -220,7 +241,9 @@ int config_parse(struct config *cfg, int argc, char **argv)
 
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":d:s:r:hV", options, NULL)) != -1) {
+    int index;
+    while ((index = -1,
+            c = getopt_long(argc, argv, ":d:s:r:hV", options, &index)) != -1) {
         switch (c) {
         case 'd':
             cfg->database = optarg;
@@ -228,15 +251,21 @@ int config_parse(struct config *cfg, int argc, char **argv)
         case 's':
             cfg->socket = optarg;
             break;
-        case OPT_SOCKET_MODE: {
-            char *end;
-            errno = 0;
-            unsigned long mode = strtoul(optarg, &end, 8);
-            if (errno || end == optarg || *end || mode > 0777)
+        case OPT_SOCKET_MODE:
+            if (parse_mode(optarg, 0, &cfg->socket_mode))
                 goto bad_value;
-            cfg->socket_mode = (mode_t)mode;
             break;
-        }
+        case OPT_FILE_MODE:
+            /* The daemon itself must read and write what it creates. */
+            if (parse_mode(optarg, 0600, &cfg->file_mode)) {
+                fprintf(stderr,
+                        "sqlited: invalid value '%s' for --file-mode: an "
+                        "octal mode of at most 0777 that lets the owner read "
+                        "and write (0600 at least)\n",
+                        optarg);
+                return -1;
+            }
+            break;
         case 'r':
             if (parse_int(optarg, 1, 256, &v))
                 goto bad_value;
@@ -390,7 +419,12 @@ int config_parse(struct config *cfg, int argc, char **argv)
     return 0;
 
 bad_value:
-    fprintf(stderr, "sqlited: invalid value '%s' for %s (see --help)\n", optarg,
-            argv[optind - 1]);
+    /* argv[optind - 1] is the value itself when it came as its own word
+     * (--readers 0): name the flag from the table instead. */
+    for (index = index >= 0 ? index : 0; options[index].name != NULL; index++)
+        if (options[index].val == c)
+            break;
+    fprintf(stderr, "sqlited: invalid value '%s' for --%s (see --help)\n",
+            optarg, options[index].name ? options[index].name : "?");
     return -1;
 }

@@ -12,6 +12,7 @@ struct config {
     const char *database;            /* path of the database file */
     const char *socket;              /* path of the Unix socket */
     mode_t socket_mode;              /* permissions of the socket file */
+    mode_t file_mode;                /* of the database files it creates */
     unsigned readers;                /* reader threads */
     const char *synchronous;         /* OFF, NORMAL, FULL or EXTRA */
     uint32_t timeout_ms;             /* a request's default deadline; 0: the

@@ -1,7 +1,11 @@
 #include "db.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "dbfile.h"
 #include "rpc.h"
@@ -106,11 +110,37 @@ static int open_db(const struct config *cfg, int flags, sqlite3 **out,
     return SQLITE_OK;
 }
 
+/* Creates the database file, empty, with permissions @mode exactly
+ * (whatever the umask) unless it exists; SQLite then gives its -wal and -shm
+ * the database's permissions. Its own default would be 0644: readable by
+ * every user of the host. An existing file keeps its permissions. Returns
+ * 0, or -1 with a message in @err. */
+static int create_file(const char *path, mode_t mode, char *err, size_t errlen)
+{
+    int fd =
+        open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd < 0 && errno == EEXIST)
+        return 0;
+    if (fd < 0 || fchmod(fd, mode) != 0) {
+        snprintf(err, errlen, "cannot create the database %s: %s", path,
+                 strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(path);
+        }
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
 int db_open_writer(const struct config *cfg, sqlite3 **out, char *err,
                    size_t errlen)
 {
     char sql[64];
     sqlite3 *db;
+    if (create_file(cfg->database, cfg->file_mode, err, errlen) != 0)
+        return SQLITE_CANTOPEN;
     int rc = open_db(cfg, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &db, err,
                      errlen);
     if (rc != SQLITE_OK)
