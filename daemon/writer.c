@@ -455,9 +455,15 @@ static bool group_begin(struct writer *wr, struct job **group)
         if (*group == NULL)
             return false;
 
+        /* Should a deadline pass while BEGIN waits for another process's
+         * lock, the loop answers SQLITE_BUSY, as the writer would. */
+        for (struct job *job = *group; job; job = job->next)
+            atomic_store(&job->waits_for_lock, true);
         w->deadline = deadline;
         int rc = execute_control(w, CONTROL_BEGIN_IMMEDIATE);
         w->deadline = 0;
+        for (struct job *job = *group; job; job = job->next)
+            atomic_store(&job->waits_for_lock, false);
         if (rc == SQLITE_OK)
             return true;
         if ((rc & 0xff) == SQLITE_BUSY && !atomic_load(w->stop))
