@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,6 +61,7 @@ static void usage(FILE *f)
         "       " PROG " [options] optimize [analyze]\n"
         "       " PROG " [options] vacuum\n"
         "       " PROG " [options] integrity [quick|full]\n"
+        "       " PROG " [options] checkpoint [MODE]\n"
         "\n"
         "Runs SQL (one argument, which may hold several statements; '-'\n"
         "reads it from standard input) on the sqlited daemon and prints\n"
@@ -78,6 +80,9 @@ static void usage(FILE *f)
         "  vacuum              rebuild the file and say what it reclaimed\n"
         "  integrity [quick|full]  check the database (exit status 1 on\n"
         "                      problems)\n"
+        "  checkpoint [MODE]   checkpoint the WAL now; MODE is PASSIVE\n"
+        "                      (default), FULL, RESTART or TRUNCATE (exit\n"
+        "                      status 1 when it was busy)\n"
         "\n"
         "Options:\n"
         "  -s, --socket PATH   daemon socket (default: $SQLITED_SOCKET, "
@@ -983,6 +988,58 @@ static int cmd_integrity(sqlited *db, int argc, char **argv, bool json)
     return printed ? printed : status;
 }
 
+static const char *const checkpoint_modes[] = {
+    [SQLITED_CHECKPOINT_PASSIVE] = "PASSIVE",
+    [SQLITED_CHECKPOINT_FULL] = "FULL",
+    [SQLITED_CHECKPOINT_RESTART] = "RESTART",
+    [SQLITED_CHECKPOINT_TRUNCATE] = "TRUNCATE",
+};
+
+/* `checkpoint [MODE]`: busy (it could not finish) is exit status 1. */
+static int cmd_checkpoint(sqlited *db, int argc, char **argv, bool json)
+{
+    sqlited_checkpoint_info info;
+    int mode = SQLITED_CHECKPOINT_PASSIVE;
+
+    if (argc > 0) {
+        int n = (int)(sizeof(checkpoint_modes) / sizeof(*checkpoint_modes));
+        for (mode = 0; mode < n; mode++)
+            if (strcasecmp(argv[0], checkpoint_modes[mode]) == 0)
+                break;
+        if (mode == n)
+            return usage_error("unknown checkpoint mode (PASSIVE, FULL, "
+                               "RESTART, TRUNCATE)",
+                               argv[0]);
+    }
+    int rc = sqlited_checkpoint(db, mode, &info);
+    if (rc)
+        return report_call_error(db, rc);
+    int status = info.busy ? EXIT_DAEMON_ERROR : 0;
+    if (!json) {
+        printf("%s checkpoint%s: %" PRId64 " of %" PRId64
+               " frames in the database, WAL %" PRId64 " -> %" PRId64
+               " bytes, %.3f ms\n",
+               checkpoint_modes[mode],
+               info.busy ? " busy (readers held older snapshots)" : "",
+               info.checkpointed_frames, info.log_frames, info.wal_bytes_before,
+               info.wal_bytes_after, info.duration_ms);
+        return status;
+    }
+    char ms[32];
+    struct json j = {0};
+    json_str(&j, "mode", checkpoint_modes[mode]);
+    json_u64(&j, "busy", (uint64_t)info.busy);
+    json_u64(&j, "log_frames", (uint64_t)info.log_frames);
+    json_u64(&j, "checkpointed_frames", (uint64_t)info.checkpointed_frames);
+    json_u64(&j, "wal_bytes_before", (uint64_t)info.wal_bytes_before);
+    json_u64(&j, "wal_bytes_after", (uint64_t)info.wal_bytes_after);
+    json_key(&j, "duration_ms");
+    snprintf(ms, sizeof(ms), "%.3f", info.duration_ms);
+    sbuf_adds(&j.b, ms);
+    int printed = json_print(&j);
+    return printed ? printed : status;
+}
+
 /* stats: the daemon's counters, always as JSON. */
 static int cmd_stats(sqlited *db, int argc, char **argv, bool json)
 {
@@ -1008,6 +1065,8 @@ static const struct command {
     {"optimize", 0, 1, "optimize [analyze]", cmd_optimize},
     {"vacuum", 0, 0, "vacuum", cmd_vacuum},
     {"integrity", 0, 1, "integrity [quick|full]", cmd_integrity},
+    {"checkpoint", 0, 1, "checkpoint [PASSIVE|FULL|RESTART|TRUNCATE]",
+     cmd_checkpoint},
     {"stats", 0, 0, "stats", cmd_stats},
 };
 

@@ -513,7 +513,7 @@ void health_pack(const struct health_report *report, struct codec_buf *b)
         &b->pk, atomic_load_explicit(&st->reader_queue, memory_order_relaxed));
     pack_key(b, "readers");
     msgpack_pack_uint32(&b->pk, s->readers.count);
-    pack_moment(b, "last_checkpoint_ms", &st->last_checkpoint_unix_ms);
+    pack_moment(b, "last_checkpoint_ms", &st->checkpoint_last_unix_ms);
     pack_moment(b, "last_backup_ms", &st->last_backup_unix_ms);
 
     /* Each check: "ok", what went wrong, or (quick_check) "skipped". */

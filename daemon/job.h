@@ -59,6 +59,8 @@ struct job {
     bool may_open_cursor;         /* query: its connection has cursors left */
     struct health_probe *probe;   /* a health check's own job (no conn): its
                                      reader or writer part (health.h) */
+    int checkpoint; /* checkpoint, or a query or exec that is exactly PRAGMA
+                       wal_checkpoint: SQLITE_CHECKPOINT_* mode + 1; else 0 */
 
     /* Set by the writer for the loop thread: the connection's transaction
      * opened (begin) or ended (commit, rollback, expiry). */

@@ -37,6 +37,7 @@
     X(OPTIMIZE, "optimize")                                                    \
     X(VACUUM, "vacuum")                                                        \
     X(INTEGRITY, "integrity")                                                  \
+    X(CHECKPOINT, "checkpoint")                                                \
     X(HEALTH, "health")
 
 #define RPC_METHOD_ENUM(id, name) RPC_##id,
