@@ -31,6 +31,7 @@ struct config {
     int64_t cache_size;         /* PRAGMA cache_size (negative: KiB) */
     int64_t mmap_size;          /* PRAGMA mmap_size, bytes */
     size_t max_message_size;    /* largest message in either direction */
+    uint64_t max_memory;        /* held for all connections at once */
     unsigned shutdown_grace_ms; /* on SIGTERM, time for work in flight */
     enum log_level log_level;
     const char *backup_dir;      /* where backups go; NULL: no backups */
