@@ -39,6 +39,9 @@ void config_defaults(struct config *cfg)
         .max_message_size = RPC_MAX_MESSAGE_DEFAULT,
         .max_memory = UINT64_C(256) << 20,
         .shutdown_grace_ms = 10000,
+        .wal_checkpoint_bytes = 4 << 20,
+        .wal_max_bytes = 0, /* 4 x wal_checkpoint_bytes, set after parsing */
+        .wal_idle_timeout_ms = 1000,
         .log_level = LOG_INFO,
     };
 }
@@ -106,6 +109,19 @@ static void usage(FILE *out)
         "      --shutdown-grace MS    on SIGTERM, time left to work in flight "
         "before\n"
         "                             it is interrupted (default 10000)\n"
+        "      --wal-checkpoint-bytes B  checkpoint (PASSIVE) when the WAL "
+        "holds\n"
+        "                             this much (default 4194304); also its "
+        "size\n"
+        "                             after a checkpoint (journal_size_limit)\n"
+        "      --wal-max-bytes B      past this WAL size, end the oldest "
+        "cursor or\n"
+        "                             read so a checkpoint can finish "
+        "(default\n"
+        "                             4 x --wal-checkpoint-bytes)\n"
+        "      --wal-idle-timeout MS  truncate the WAL once no write came "
+        "for this\n"
+        "                             long, 0 for never (default 1000)\n"
         "      --log-level LEVEL      error, warn, info or debug (default "
         "info)\n"
         "      --backup-dir DIR       where backups go (created 0700 if "
@@ -172,6 +188,9 @@ enum {
     OPT_BACKUP_DIR,
     OPT_BACKUP_INTERVAL,
     OPT_BACKUP_KEEP,
+    OPT_WAL_CHECKPOINT_BYTES,
+    OPT_WAL_MAX_BYTES,
+    OPT_WAL_IDLE_TIMEOUT,
 };
 
 /* Parses a duration: seconds, or a number with a unit s, m, h or d, from one
@@ -236,6 +255,10 @@ int config_parse(struct config *cfg, int argc, char **argv)
         {"max-message-size", required_argument, NULL, OPT_MAX_MESSAGE},
         {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
         {"shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE},
+        {"wal-checkpoint-bytes", required_argument, NULL,
+         OPT_WAL_CHECKPOINT_BYTES},
+        {"wal-max-bytes", required_argument, NULL, OPT_WAL_MAX_BYTES},
+        {"wal-idle-timeout", required_argument, NULL, OPT_WAL_IDLE_TIMEOUT},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"backup-dir", required_argument, NULL, OPT_BACKUP_DIR},
         {"backup-interval", required_argument, NULL, OPT_BACKUP_INTERVAL},
@@ -361,6 +384,22 @@ int config_parse(struct config *cfg, int argc, char **argv)
                 goto bad_value;
             cfg->cursor_idle_timeout_ms = (uint32_t)v;
             break;
+        case OPT_WAL_CHECKPOINT_BYTES:
+            /* Below a few pages every commit would checkpoint. */
+            if (parse_int(optarg, 65536, INT64_MAX / 8, &v))
+                goto bad_value;
+            cfg->wal_checkpoint_bytes = v;
+            break;
+        case OPT_WAL_MAX_BYTES:
+            if (parse_int(optarg, 65536, INT64_MAX / 8, &v))
+                goto bad_value;
+            cfg->wal_max_bytes = v;
+            break;
+        case OPT_WAL_IDLE_TIMEOUT:
+            if (parse_int(optarg, 0, RPC_MAX_TIMEOUT_MS, &v))
+                goto bad_value;
+            cfg->wal_idle_timeout_ms = (uint32_t)v;
+            break;
         case OPT_MAX_CURSORS:
             if (parse_int(optarg, 0, 1 << 16, &v))
                 goto bad_value;
@@ -421,6 +460,15 @@ int config_parse(struct config *cfg, int argc, char **argv)
                 "sqlited: --max-memory %" PRIu64
                 " is below twice --max-message-size %zu (see --help)\n",
                 cfg->max_memory, cfg->max_message_size);
+        return -1;
+    }
+    if (cfg->wal_max_bytes == 0)
+        cfg->wal_max_bytes = 4 * cfg->wal_checkpoint_bytes;
+    if (cfg->wal_max_bytes < cfg->wal_checkpoint_bytes) {
+        fprintf(stderr,
+                "sqlited: --wal-max-bytes %" PRId64
+                " is below --wal-checkpoint-bytes %" PRId64 " (see --help)\n",
+                cfg->wal_max_bytes, cfg->wal_checkpoint_bytes);
         return -1;
     }
     if (cfg->timeout_ms > cfg->max_timeout_ms) {

@@ -13,9 +13,9 @@
 #include <stdint.h>
 
 struct memory {
-    atomic_uint_fast64_t used; /* bytes */
-    uint64_t max;              /* what memory_try_add() stays within */
-    struct memory *parent;     /* the daemon's total; NULL for that one */
+    atomic_uint_fast64_t used;   /* bytes */
+    uint64_t max;                /* what memory_try_add() stays within */
+    struct memory *parent;       /* the daemon's total; NULL for that one */
     atomic_uint_fast64_t *gauge; /* a stats counter mirroring used, or NULL */
 };
 

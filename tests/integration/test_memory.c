@@ -58,8 +58,7 @@ static size_t flood(int fd, const char *data, size_t len)
             progress = harness_now_ms();
             continue;
         }
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-            errno != EINTR)
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             break; /* closed by the daemon */
         struct pollfd p = {.fd = fd, .events = POLLOUT};
         poll(&p, 1, 100);
@@ -75,8 +74,8 @@ static void assert_bounded(long hwm_before, const char *attack)
 {
     sqlited *other = harness_connect(&d);
     HARNESS_ASSERT_OK(other, sqlited_ping(other));
-    HARNESS_ASSERT_OK(other, sqlited_exec(other, "INSERT INTO t VALUES (1)",
-                                          NULL, NULL));
+    HARNESS_ASSERT_OK(
+        other, sqlited_exec(other, "INSERT INTO t VALUES (1)", NULL, NULL));
     sqlited_close(other);
     int64_t accounted = harness_stat(&d, "memory_bytes");
     cr_assert_leq(accounted, 256 << 20, "%s: %lld bytes accounted", attack,
@@ -231,6 +230,6 @@ Test(memory, stats_reports_the_memory_held)
         harness_sleep_ms(50);
         after = harness_stat(&d, "memory_bytes");
     }
-    cr_assert_leq(after, idle, "%lld bytes after, %lld idle",
-                  (long long)after, (long long)idle);
+    cr_assert_leq(after, idle, "%lld bytes after, %lld idle", (long long)after,
+                  (long long)idle);
 }
