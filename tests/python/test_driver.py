@@ -516,3 +516,22 @@ def test_savepoints_inside_a_transaction(daemon, conn):
     other.close()
     with pytest.raises(sqlited.OperationalError, match="no such savepoint: nope"):
         conn.execute("release nope")
+
+
+def test_a_daemon_that_stops_answering_breaks_the_connection(daemon, monkeypatch):
+    import signal
+    from sqlited import connection as connection_module
+    monkeypatch.setattr(connection_module, "DEADLINE_GRACE", 0.5)
+    c = sqlited.connect(daemon.socket, timeout=0.2, isolation_level=None)
+    c.execute("create table t(x)")
+    daemon.proc.send_signal(signal.SIGSTOP)
+    try:
+        with pytest.raises(sqlited.OperationalError) as e:
+            c.execute("insert into t values (1)")
+    finally:
+        daemon.proc.send_signal(signal.SIGCONT)
+    assert e.value.sqlite_errorname == "SQLITED_ECLOSED"
+    assert "whether the request was applied is unknown" in str(e.value)
+    with pytest.raises(sqlited.OperationalError):
+        c.execute("select 1")
+    c.close()
