@@ -199,10 +199,11 @@ asan:
 	    test
 
 # Results land in tests/bench/results/, named by date and mode.
-bench: $(DAEMON) $(BENCH_BIN)
+bench: $(DAEMON) $(BENCH_BIN) python-deps
 	$(BENCH_BIN) --daemon $(DAEMON) --data $(BUILD)/bench-data \
 	    --results tests/bench/results $(if $(QUICK),--quick) \
 	    --commit "$$(git rev-parse --short HEAD 2>/dev/null)"
+	$(PYTHON) tests/bench/python_bench.py --daemon $(DAEMON) $(if $(QUICK),--quick)
 
 # Debian's python3 looks in PREFIX/lib/python3.X/dist-packages (/usr/local),
 # and in /usr/lib/python3/dist-packages for PREFIX=/usr; PY_SITE overrides.
