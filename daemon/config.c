@@ -38,6 +38,9 @@ void config_defaults(struct config *cfg)
         .mmap_size = 0,
         .max_message_size = RPC_MAX_MESSAGE_DEFAULT,
         .shutdown_grace_ms = 10000,
+        .wal_checkpoint_bytes = 4 << 20,
+        .wal_max_bytes = 0, /* 4 x wal_checkpoint_bytes, set after parsing */
+        .wal_idle_timeout_ms = 1000,
         .log_level = LOG_INFO,
     };
 }
@@ -99,6 +102,19 @@ static void usage(FILE *out)
         "      --shutdown-grace MS    on SIGTERM, time left to work in flight "
         "before\n"
         "                             it is interrupted (default 10000)\n"
+        "      --wal-checkpoint-bytes B  checkpoint (PASSIVE) when the WAL "
+        "holds\n"
+        "                             this much (default 4194304); also its "
+        "size\n"
+        "                             after a checkpoint (journal_size_limit)\n"
+        "      --wal-max-bytes B      past this WAL size, end the oldest "
+        "cursor or\n"
+        "                             read so a checkpoint can finish "
+        "(default\n"
+        "                             4 x --wal-checkpoint-bytes)\n"
+        "      --wal-idle-timeout MS  truncate the WAL once no write came "
+        "for this\n"
+        "                             long, 0 for never (default 1000)\n"
         "      --log-level LEVEL      error, warn, info or debug (default "
         "info)\n"
         "      --backup-dir DIR       where backups go (created 0700 if "
@@ -164,6 +180,9 @@ enum {
     OPT_BACKUP_DIR,
     OPT_BACKUP_INTERVAL,
     OPT_BACKUP_KEEP,
+    OPT_WAL_CHECKPOINT_BYTES,
+    OPT_WAL_MAX_BYTES,
+    OPT_WAL_IDLE_TIMEOUT,
 };
 
 /* Parses a duration: seconds, or a number with a unit s, m, h or d, from one
@@ -227,6 +246,10 @@ int config_parse(struct config *cfg, int argc, char **argv)
         {"mmap-size", required_argument, NULL, OPT_MMAP_SIZE},
         {"max-message-size", required_argument, NULL, OPT_MAX_MESSAGE},
         {"shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE},
+        {"wal-checkpoint-bytes", required_argument, NULL,
+         OPT_WAL_CHECKPOINT_BYTES},
+        {"wal-max-bytes", required_argument, NULL, OPT_WAL_MAX_BYTES},
+        {"wal-idle-timeout", required_argument, NULL, OPT_WAL_IDLE_TIMEOUT},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"backup-dir", required_argument, NULL, OPT_BACKUP_DIR},
         {"backup-interval", required_argument, NULL, OPT_BACKUP_INTERVAL},
@@ -347,6 +370,22 @@ int config_parse(struct config *cfg, int argc, char **argv)
                 goto bad_value;
             cfg->cursor_idle_timeout_ms = (uint32_t)v;
             break;
+        case OPT_WAL_CHECKPOINT_BYTES:
+            /* Below a few pages every commit would checkpoint. */
+            if (parse_int(optarg, 65536, INT64_MAX / 8, &v))
+                goto bad_value;
+            cfg->wal_checkpoint_bytes = v;
+            break;
+        case OPT_WAL_MAX_BYTES:
+            if (parse_int(optarg, 65536, INT64_MAX / 8, &v))
+                goto bad_value;
+            cfg->wal_max_bytes = v;
+            break;
+        case OPT_WAL_IDLE_TIMEOUT:
+            if (parse_int(optarg, 0, RPC_MAX_TIMEOUT_MS, &v))
+                goto bad_value;
+            cfg->wal_idle_timeout_ms = (uint32_t)v;
+            break;
         case OPT_MAX_CURSORS:
             if (parse_int(optarg, 0, 1 << 16, &v))
                 goto bad_value;
@@ -399,6 +438,15 @@ int config_parse(struct config *cfg, int argc, char **argv)
     if (optind < argc) {
         fprintf(stderr, "sqlited: unexpected argument '%s' (see --help)\n",
                 argv[optind]);
+        return -1;
+    }
+    if (cfg->wal_max_bytes == 0)
+        cfg->wal_max_bytes = 4 * cfg->wal_checkpoint_bytes;
+    if (cfg->wal_max_bytes < cfg->wal_checkpoint_bytes) {
+        fprintf(stderr,
+                "sqlited: --wal-max-bytes %" PRId64
+                " is below --wal-checkpoint-bytes %" PRId64 " (see --help)\n",
+                cfg->wal_max_bytes, cfg->wal_checkpoint_bytes);
         return -1;
     }
     if (cfg->timeout_ms > cfg->max_timeout_ms) {

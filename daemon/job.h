@@ -56,6 +56,8 @@ struct job {
                                      a reader opened for the rest of its rows */
     bool cursor_ended;            /* fetch, close: the cursor is finished */
     bool may_open_cursor;         /* query: its connection has cursors left */
+    int checkpoint; /* checkpoint, or a query or exec that is exactly PRAGMA
+                       wal_checkpoint: SQLITE_CHECKPOINT_* mode + 1; else 0 */
 
     /* Set by the writer for the loop thread: the connection's transaction
      * opened (begin) or ended (commit, rollback, expiry). */
