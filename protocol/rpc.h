@@ -38,7 +38,8 @@
     X(VACUUM, "vacuum")                                                        \
     X(INTEGRITY, "integrity")                                                  \
     X(CHECKPOINT, "checkpoint")                                                \
-    X(HEALTH, "health")
+    X(HEALTH, "health")                                                        \
+    X(METRICS, "metrics")
 
 #define RPC_METHOD_ENUM(id, name) RPC_##id,
 enum rpc_method { RPC_METHODS(RPC_METHOD_ENUM) RPC_METHOD_COUNT };
