@@ -96,7 +96,8 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(TEST_CFLAGS) -Itests/helpers \
     -DSQLITED_BIN='"$(abspath $(DAEMON))"' \
     -DSQLITED_CLI='"$(abspath $(CLI))"' \
-    -DSQLITED_README_EXAMPLE='"$(abspath $(BUILD)/readme-example)"'
+    -DSQLITED_README_EXAMPLE='"$(abspath $(BUILD)/readme-example)"' \
+    -DSQLITED_SOURCE_DIR='"$(abspath .)"'
 
 $(DAEMON_LIB): $(DAEMON_OBJ)
 	@rm -f $@
