@@ -40,8 +40,8 @@ struct plan {
     size_t errlen;
 };
 
-__attribute__((format(printf, 3, 4))) static int
-fail(struct plan *p, int code, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(struct plan *p, int code,
+                                                      const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -53,8 +53,7 @@ fail(struct plan *p, int code, const char *fmt, ...)
 /* ------------------------------------------------------------ the files */
 
 /* Reads @file of the directory, whole, NUL-terminated. */
-static int read_file(struct plan *p, const char *file, char **text,
-                     size_t *len)
+static int read_file(struct plan *p, const char *file, char **text, size_t *len)
 {
     char path[PATH_MAX + NAME_MAX + 2];
     snprintf(path, sizeof(path), "%s/%s", p->dir, file);
@@ -67,8 +66,8 @@ static int read_file(struct plan *p, const char *file, char **text,
     for (;;) {
         if (cap - n < 4096) {
             cap = cap ? cap * 2 : 8192;
-            char *grown = cap > MIGRATE_MAX_FILE + 8192 ? NULL
-                                                          : realloc(buf, cap);
+            char *grown =
+                cap > MIGRATE_MAX_FILE + 8192 ? NULL : realloc(buf, cap);
             if (grown == NULL) {
                 free(buf);
                 fclose(f);
@@ -113,8 +112,7 @@ static int checksum(struct plan *p, struct migration *m)
 
 /* Parses NNNN_name.up.sql or NNNN_name.down.sql. Returns 0, or -1 when
  * @file is not shaped so. */
-static int parse_name(const char *file, int64_t *version, char *name,
-                      bool *up)
+static int parse_name(const char *file, int64_t *version, char *name, bool *up)
 {
     size_t len = strlen(file), digits = 0;
     int64_t v = 0;
@@ -246,17 +244,17 @@ static int scan(struct plan *p)
     for (size_t i = 0; i < ndowns; i++) {
         struct migration *m = find(p->m, p->n, downs[i].version);
         if (m == NULL || strcmp(m->name, downs[i].name) != 0) {
-            rc = fail(p, SQLITE_ERROR,
-                      "migration %s/%s: no up file %0*" PRId64
-                      "_%s.up.sql goes with it",
-                      p->dir, downs[i].file, 4, downs[i].version,
-                      downs[i].name);
+            rc =
+                fail(p, SQLITE_ERROR,
+                     "migration %s/%s: no up file %0*" PRId64
+                     "_%s.up.sql goes with it",
+                     p->dir, downs[i].file, 4, downs[i].version, downs[i].name);
             goto out;
         }
         if (m->down[0]) {
             rc = fail(p, SQLITE_ERROR,
-                      "migration %s/%s: version %" PRId64 " is also %s",
-                      p->dir, downs[i].file, m->version, m->down);
+                      "migration %s/%s: version %" PRId64 " is also %s", p->dir,
+                      downs[i].file, m->version, m->down);
             goto out;
         }
         snprintf(m->down, sizeof(m->down), "%s", downs[i].file);
@@ -367,8 +365,7 @@ static struct migration *changed(struct plan *p)
 /* The daemon's own BEGIN and COMMIT pass; a migration's own transaction
  * control would end the transaction its row is written in. */
 static int deny_transactions(void *arg, int action, const char *a,
-                             const char *b, const char *db,
-                             const char *trigger)
+                             const char *b, const char *db, const char *trigger)
 {
     (void)a;
     (void)b;
@@ -524,8 +521,8 @@ int migrate_exec(sqlite3 *db, const char *dir, enum migrate_action action,
         }
         if (target < p.current) {
             rc = fail(&p, SQLITED_BAD_REQUEST,
-                      "the database is at version %" PRId64
-                      ", above %" PRId64 ": use migrate down",
+                      "the database is at version %" PRId64 ", above %" PRId64
+                      ": use migrate down",
                       p.current, target);
             goto out;
         }
@@ -600,13 +597,12 @@ void migrate_run(struct worker *w, struct job *job)
     /* Checked by the loop: "up", "down" or "status", in any case. */
     if (job->req.sql_len == 2 && strncasecmp(job->req.sql, "up", 2) == 0)
         action = MIGRATE_UP;
-    else if (job->req.sql_len == 4 &&
-             strncasecmp(job->req.sql, "down", 4) == 0)
+    else if (job->req.sql_len == 4 && strncasecmp(job->req.sql, "down", 4) == 0)
         action = MIGRATE_DOWN;
     codec_buf_init(&out, w->max_reply);
     /* The writer's authorizer comes back after: the daemon's own. */
-    int rc = migrate_exec(w->db, w->cfg->migrations, action, job->version,
-                          &out, err, sizeof(err));
+    int rc = migrate_exec(w->db, w->cfg->migrations, action, job->version, &out,
+                          err, sizeof(err));
     authorizer_install(&w->auth, w->db, w->cfg);
     if (rc != 0)
         job_fail(job, rc, err);

@@ -97,25 +97,9 @@ static void insert_gone(int x, const char *text)
     insert_fails(x, SQLITED_DATABASE_GONE, "SQLITED_DATABASE_GONE", text);
 }
 
-/* Waits (bounded) until the daemon's log holds @text; returns the log from
- * there (malloc'd). */
 static char *wait_log(const char *text)
 {
-    int64_t deadline = harness_now_ms() + HARNESS_IO_TIMEOUT_MS;
-    for (;;) {
-        char *log = daemon_log(&d);
-        char *at = strstr(log, text);
-        if (at) {
-            char *rest = strdup(at);
-            free(log);
-            cr_assert_not_null(rest);
-            return rest;
-        }
-        cr_assert_lt(harness_now_ms(), deadline, "no '%s' in the log:\n%s",
-                     text, log);
-        free(log);
-        harness_sleep_ms(20);
-    }
+    return daemon_wait_log(&d, text);
 }
 
 /* A SQLite database at @path with a table other holding one row, in

@@ -70,10 +70,10 @@ static char *slurp(const char *path)
 static void copy_examples(void)
 {
     static const char *const files[] = {
-        "0001_users.up.sql",       "0001_users.down.sql",
-        "0002_categories.up.sql",  "0002_categories.down.sql",
-        "0003_products.up.sql",    "0003_products.down.sql",
-        "0004_orders.up.sql",      "0004_orders.down.sql",
+        "0001_users.up.sql",      "0001_users.down.sql",
+        "0002_categories.up.sql", "0002_categories.down.sql",
+        "0003_products.up.sql",   "0003_products.down.sql",
+        "0004_orders.up.sql",     "0004_orders.down.sql",
     };
     for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++) {
         char path[512];
@@ -215,18 +215,19 @@ Test(migrate, up_down_status)
 
     /* The CLI. */
     struct harness_output o;
-    const char *argv[] = {SQLITED_CLI, "-s",      d.sock_path, "--json",
+    const char *argv[] = {SQLITED_CLI, "-s",     d.sock_path, "--json",
                           "migrate",   "status", NULL};
     harness_run(argv, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
     cr_assert_eq(o.status, 0, "stderr: %s", o.err);
-    cr_assert(strncmp(o.out, "{\"from\": 4, \"to\": 4, \"latest\": 4, "
-                             "\"migrations\": [{\"version\": 1, \"name\": "
-                             "\"users\", ",
+    cr_assert(strncmp(o.out,
+                      "{\"from\": 4, \"to\": 4, \"latest\": 4, "
+                      "\"migrations\": [{\"version\": 1, \"name\": "
+                      "\"users\", ",
                       70) == 0,
               "%s", o.out);
     harness_output_free(&o);
-    const char *down[] = {SQLITED_CLI, "-s", d.sock_path, "migrate", "down",
-                          "3",         NULL};
+    const char *down[] = {SQLITED_CLI, "-s", d.sock_path, "migrate",
+                          "down",      "3",  NULL};
     harness_run(down, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
     cr_assert_eq(o.status, 0, "stderr: %s", o.err);
     cr_assert_str_eq(o.out, "migrated from version 4 to 3 (of 4)\n");
