@@ -2,7 +2,7 @@
 #
 #   make            build everything into build/
 #   make run        start the daemon on ./var/sqlited.db and ./var/sqlited.sock
-#   make test       build and run the Criterion suite
+#   make test       the Criterion suite, then the Python one (test-python)
 #   make asan       the suite under AddressSanitizer + UBSan (build-asan/)
 #   make bench      sqlited against direct SQLite and the socket floor
 #                   (QUICK=1: within two minutes); see README, Performance
@@ -85,6 +85,7 @@ TEST_BIN := $(BUILD)/tests/run-tests
 BENCH_BIN := $(BUILD)/bench/sqlited-bench
 
 .PHONY: all run test asan bench install uninstall clean format format-check help \
+        test-python python-deps \
         $(BUILD)/sqlited.pc
 all: $(DAEMON) $(CLI) $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/sqlited.pc
 
@@ -163,6 +164,29 @@ run: $(DAEMON) $(CLI)
 # The benchmark is built (not run) too, so that it cannot rot unseen.
 test: all $(TEST_BIN) $(README_EXAMPLE) $(BENCH_BIN) $(FAULTVFS)
 	$(TEST_BIN) $(TEST_ARGS)
+	$(MAKE) --no-print-directory test-python
+
+# ------------------------------------------------------------------- Python
+# The driver (client/python) is tested with Debian's interpreter, where the
+# Debian packages below live, whatever python3 comes first on PATH; they are
+# installed on first use like the C libraries. PYTEST_ARGS picks tests
+# (PYTEST_ARGS='-k savepoint').
+PYTHON := /usr/bin/python3
+PY_DEBIAN_DEPS := python3-msgpack python3-pytest python3-sqlalchemy \
+                  python3-flask-sqlalchemy python3-flask-migrate
+PY_MODULES := msgpack, pytest, sqlalchemy, flask_sqlalchemy, flask_migrate
+PY_SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+PYTEST := PYTHONPATH=$(CURDIR)/client/python SQLITED_BIN=$(abspath $(DAEMON)) \
+          $(PYTHON) -m pytest -q -p no:cacheprovider
+
+python-deps:
+	@$(PYTHON) -c 'import $(PY_MODULES)' 2>/dev/null || { \
+	    echo "sqlited: installing Debian packages: $(PY_DEBIAN_DEPS)"; \
+	    $(PY_SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive \
+	    $(PY_SUDO) apt-get install -y $(PY_DEBIAN_DEPS); }
+
+test-python: $(DAEMON) python-deps
+	$(PYTEST) tests/python $(PYTEST_ARGS)
 
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS='-O1 -g' \

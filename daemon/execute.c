@@ -1245,11 +1245,6 @@ void execute_fail_timeout(struct worker *w, struct job *job)
 
 void execute_fail_busy(struct worker *w, struct job *job)
 {
-    char message[200];
     (void)w;
-    snprintf(message, sizeof(message),
-             "database is locked: another process held its write lock until "
-             "the request's deadline (%u ms); nothing of it was applied",
-             job->timeout_ms);
-    job_fail(job, SQLITE_BUSY, message);
+    job_fail_busy(job);
 }

@@ -69,6 +69,9 @@ struct job {
      * running or answering it, or the loop thread when its deadline passes
      * while it still waits for a worker. Exactly one of them wins. */
     atomic_int state;
+    /* Set by the writer while the job's group waits for the database lock
+     * another process holds: a deadline passing then means SQLITE_BUSY. */
+    atomic_bool waits_for_lock;
     size_t deadline_at; /* loop thread: its place in the server's deadline
                            heap, plus one; 0: not in it */
 
@@ -106,6 +109,10 @@ bool job_expire(struct job *job);
 /* Stores the SQLITED_TIMEOUT reply of a job whose deadline passed before it
  * could run. */
 void job_fail_timeout(struct job *job);
+
+/* Stores the SQLITE_BUSY reply of a job that waited for the database lock
+ * another process held until its deadline. */
+void job_fail_busy(struct job *job);
 
 /* Allocates a zeroed job for @conn. Returns NULL on out-of-memory. */
 struct job *job_new(struct conn *conn, enum rpc_method method, uint32_t msgid);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "crash.h"
 #include "db.h"
 #include "log.h"
 #include "maintenance.h"
@@ -20,6 +21,10 @@ static void *reader_main(void *arg)
     struct job *job;
     bool failing = false; /* cannot reopen: logged once, not per job */
 
+    char name[16];
+    snprintf(name, sizeof(name), "sqlited-rdr-%u",
+             (unsigned)(w - rd->workers) % 1000);
+    crash_thread_init(name);
     free(arg);
     while ((job = job_queue_pop(&rd->queue)) != NULL) {
         char err[768];

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "crash.h"
 #include "log.h"
 #include "rpc.h"
 #include "sqlited.h"
@@ -367,11 +368,13 @@ int server_init(struct server *s, const struct config *cfg)
                   strerror(errno));
         return -1;
     }
-    /* Signals are the loop's business: the worker threads start with every
-     * signal blocked (they inherit this thread's mask), so SIGTERM always
-     * reaches the loop thread and never interrupts a worker's disk I/O. */
+    /* Asynchronous signals are the loop's business: the worker threads
+     * start with them blocked (they inherit this thread's mask), so SIGTERM
+     * always reaches the loop thread and never interrupts a worker's disk
+     * I/O. A fault (SIGSEGV, SIGBUS, ...) stays unblocked: it must reach the
+     * crash handler of the thread that faulted (crash.h). */
     sigset_t all, old;
-    sigfillset(&all);
+    crash_async_signals(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = writer_start(&s->writer, cfg, &s->stop, &s->stats, on_job_done, s,
                           err, sizeof(err));

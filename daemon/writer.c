@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "crash.h"
 #include "db.h"
 #include "log.h"
 #include "maintenance.h"
@@ -459,9 +460,15 @@ static bool group_begin(struct writer *wr, struct job **group)
         if (*group == NULL)
             return false;
 
+        /* Should a deadline pass while BEGIN waits for another process's
+         * lock, the loop answers SQLITE_BUSY, as the writer would. */
+        for (struct job *job = *group; job; job = job->next)
+            atomic_store(&job->waits_for_lock, true);
         w->deadline = deadline;
         int rc = execute_control(w, CONTROL_BEGIN_IMMEDIATE);
         w->deadline = 0;
+        for (struct job *job = *group; job; job = job->next)
+            atomic_store(&job->waits_for_lock, false);
         if (rc == SQLITE_OK)
             return true;
         if ((rc & 0xff) == SQLITE_BUSY && !atomic_load(w->stop))
@@ -633,6 +640,7 @@ static void *writer_main(void *arg)
     struct writer *wr = arg;
     bool closed = false;
 
+    crash_thread_init("sqlited-writer");
     for (;;) {
         dbfile_check_due(&wr->file);
         if (wr->tx.id == 0)

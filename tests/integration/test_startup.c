@@ -2,13 +2,16 @@
  * daemon per database, what it refuses to start on and how it says so, its
  * socket at shutdown, and its signals. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -150,4 +153,70 @@ Test(startup, shutdown_removes_its_own_socket)
     daemon_start(&d, NULL);
     cr_assert_eq(daemon_stop(&d), 0);
     cr_assert(harness_wait_gone(d.sock_path, 1000));
+}
+
+/* ---------------------------------------------------------------- crashes */
+
+/* The id of @pid's thread named @comm (/proc/PID/task/TID/comm), or 0. */
+static pid_t find_thread(pid_t pid, const char *comm)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *dir = opendir(path);
+    cr_assert_not_null(dir, "%s: %s", path, strerror(errno));
+    pid_t found = 0;
+    struct dirent *e;
+    while (found == 0 && (e = readdir(dir)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char file[384], name[32] = "";
+        snprintf(file, sizeof(file), "%s/%s/comm", path, e->d_name);
+        FILE *f = fopen(file, "re");
+        if (f == NULL)
+            continue;
+        if (fgets(name, sizeof(name), f) != NULL) {
+            name[strcspn(name, "\n")] = '\0';
+            if (strcmp(name, comm) == 0)
+                found = (pid_t)atoi(e->d_name);
+        }
+        fclose(f);
+    }
+    closedir(dir);
+    return found;
+}
+
+/* A fault in a worker thread used to kill the daemon silently: the
+ * workers blocked every signal. It is now logged with the thread's name and
+ * a backtrace, and the daemon still dies of the signal (a core dump, or the
+ * sanitizer's report). The fault is sent from here with tgkill: the daemon
+ * has no way to crash on purpose. */
+Test(startup, a_crash_in_a_worker_is_logged_with_its_thread_and_backtrace)
+{
+    struct rlimit no_core = {0, 0};
+    cr_assert_eq(setrlimit(RLIMIT_CORE, &no_core), 0);
+    daemon_start(&d, NULL);
+    harness_exec_fresh(&d, "CREATE TABLE t(x); INSERT INTO t VALUES (1)");
+    cr_assert_gt(find_thread(d.pid, "sqlited-loop"), 0);
+    cr_assert_gt(find_thread(d.pid, "sqlited-rdr-0"), 0);
+    pid_t tid = find_thread(d.pid, "sqlited-writer");
+    cr_assert_gt(tid, 0, "no thread named sqlited-writer");
+    cr_assert_eq(syscall(SYS_tgkill, d.pid, tid, SIGSEGV), 0, "%s",
+                 strerror(errno));
+    int status = daemon_wait(&d, HARNESS_STOP_TIMEOUT_MS);
+    char *log = daemon_log(&d);
+    if (harness_measures_memory())
+        cr_assert_eq(status, 128 + SIGSEGV, "status %d; stderr:\n%s", status,
+                     log);
+    else /* the sanitizer's handler reports the signal and exits */
+        cr_assert(status > 0, "status %d; stderr:\n%s", status, log);
+    const char *crash = strstr(log, "crash: SIGSEGV in thread sqlited-writer");
+    cr_assert_not_null(crash, "stderr:\n%s", log);
+    const char *trace = strstr(crash, "backtrace:\n");
+    cr_assert_not_null(trace, "stderr:\n%s", log);
+    cr_assert_not_null(strstr(trace, "[0x"), "no frame in the backtrace:\n%s",
+                       log);
+    free(log);
+    /* A sanitizer's report of this very signal is expected: empty the log
+     * so that the cleanup does not take it for a defect. */
+    cr_assert_eq(truncate(d.log_path, 0), 0);
 }
