@@ -11,6 +11,7 @@
 #include "cursor.h"
 #include "db.h"
 #include "dbfile.h"
+#include "health.h"
 #include "log.h"
 #include "sqlited.h"
 
@@ -244,17 +245,29 @@ static bool only_filler(const char *p, const char *end)
     return skip_filler(p, end) == end;
 }
 
-/* True when the statement at @p starts with the keyword @word. */
-static bool starts_with(const char *p, const char *end, const char *word)
+bool execute_only_filler(const char *p, const char *end)
+{
+    return only_filler(p, end);
+}
+
+const char *execute_word(const char *p, const char *end, const char *word)
 {
     const size_t n = strlen(word);
     p = skip_filler(p, end);
     if ((size_t)(end - p) < n || sqlite3_strnicmp(p, word, (int)n) != 0)
-        return false;
+        return NULL;
     p += n;
-    return p == end || !(*p == '_' || (*p >= '0' && *p <= '9') ||
-                         (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                         (unsigned char)*p >= 0x80);
+    if (p < end &&
+        (*p == '_' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+         (*p >= 'A' && *p <= 'Z') || (unsigned char)*p >= 0x80))
+        return NULL;
+    return p;
+}
+
+/* True when the statement at @p starts with the keyword @word. */
+static bool starts_with(const char *p, const char *end, const char *word)
+{
+    return execute_word(p, end, word) != NULL;
 }
 
 /* True when the statement at @p is VACUUM, which cannot run inside a
@@ -1126,6 +1139,7 @@ static void store_reply(struct run *r, struct codec_buf *out)
         free(r->job->reply);
         r->job->reply = codec_buf_steal(out, &r->job->reply_len);
     }
+    job_account_reply(r->job);
 }
 
 /* fetch: the cursor's next chunk. close: the end of it. Either runs on the
@@ -1195,6 +1209,10 @@ enum execute_result execute_job(struct worker *w, struct job *job)
         return EXECUTE_DONE;
     if (clock_passed(job->deadline, clock_now())) {
         execute_fail_timeout(w, job);
+        return EXECUTE_DONE;
+    }
+    if (job->probe) {
+        health_run(w, job);
         return EXECUTE_DONE;
     }
     w->current = job;
