@@ -535,3 +535,22 @@ def test_a_daemon_that_stops_answering_breaks_the_connection(daemon, monkeypatch
     with pytest.raises(sqlited.OperationalError):
         c.execute("select 1")
     c.close()
+
+
+def test_a_lock_held_by_another_process_is_busy(daemon):
+    # The seed's retry_on_lock looks for "locked" in an OperationalError.
+    import sqlite3
+    c = sqlited.connect(daemon.socket, timeout=0.5, isolation_level=None)
+    c.execute("create table t(x)")
+    other = sqlite3.connect(daemon.database, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sqlited.OperationalError) as e:
+        c.execute("insert into t values (1)")
+    assert e.value.sqlite_errorcode == 5
+    assert e.value.sqlite_errorname == "SQLITE_BUSY"
+    assert "locked" in str(e.value)
+    other.execute("ROLLBACK")
+    other.close()
+    c.execute("insert into t values (2)")
+    assert c.execute("select x from t").fetchall() == [(2,)]
+    c.close()
