@@ -263,7 +263,12 @@ def test_transaction_expired_by_the_daemon(make_daemon):
     c = sqlited.connect(d.socket)
     c.execute("create table t(x)")
     c.execute("insert into t values (1)")
-    time.sleep(1.0)
+    # Wait for the daemon to expire it, asking a fresh connection.
+    watcher = sqlited.connect(d.socket)
+    deadline = time.monotonic() + 30
+    while stats(watcher)["tx_expired"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    watcher.close()
     with pytest.raises(sqlited.OperationalError) as e:
         c.execute("insert into t values (2)")
     assert e.value.sqlite_errorname == "SQLITED_TX_EXPIRED"
