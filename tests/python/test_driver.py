@@ -331,6 +331,10 @@ def test_executescript(conn):
     # Its own transaction control is honoured.
     conn.executescript("begin; insert into a(id) values (3); commit;")
     assert conn.execute("select count(*) from a").fetchone() == (2,)
+    # A statement ending in a line comment still ends where its ';' is.
+    conn.executescript("insert into a(id) values (4) -- four\n;"
+                       "insert into a(id) values (5)")
+    assert conn.execute("select count(*) from a").fetchone() == (4,)
 
 
 # -------------------------------------------------------------- streaming
