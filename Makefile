@@ -195,6 +195,7 @@ test-python: $(DAEMON) python-deps
 	    $(PYTHON) tests/python/sqlalchemy_suite/run.py -q
 
 asan:
+	LSAN_OPTIONS="suppressions=$(abspath tests/lsan.supp)$${LSAN_OPTIONS:+:$$LSAN_OPTIONS}" \
 	$(MAKE) BUILD=build-asan CFLAGS='-O1 -g' \
 	    SAN_FLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
 	    test
