@@ -12,6 +12,7 @@
 #include "codec.h"
 #include "config.h"
 #include "deadlines.h"
+#include "http.h"
 #include "job.h"
 #include "memory.h"
 #include "metrics.h"
@@ -34,6 +35,7 @@ struct server {
     atomic_bool stop;       /* running statements must end now */
     struct stats stats;     /* kept by the workers, read by `stats` */
     struct metrics metrics; /* kept by the loop thread */
+    struct http http;       /* --http: the listener, when on */
     struct writer writer;
     struct readers readers;
     struct backup backup;
