@@ -36,7 +36,9 @@
     X(checkpoint_last_duration_us)                                             \
     X(checkpoint_last_log_frames)                                              \
     X(checkpoint_last_checkpointed_frames)                                     \
-    X(wal_bytes)
+    X(wal_bytes)                                                               \
+    X(cursors_aged_out)                                                        \
+    X(snapshots_released)
 
 #define STATS_FIELD(name) atomic_uint_fast64_t name;
 struct stats {

@@ -228,6 +228,7 @@ Test(checkpoint, wal_bounded_under_8_writers)
     }
     cr_assert_eq(harness_query_int(db, "SELECT count(*) FROM t"),
                  WRITERS * ROWS);
+    cr_log_info("the WAL reached %lld bytes at most", (long long)max);
     cr_assert_leq(max, THRESHOLD + margin,
                   "the WAL reached %lld bytes; threshold %d + margin %lld",
                   (long long)max, THRESHOLD, (long long)margin);
