@@ -11,6 +11,7 @@
 #include "cursor.h"
 #include "db.h"
 #include "dbfile.h"
+#include "health.h"
 #include "log.h"
 #include "sqlited.h"
 
@@ -1164,6 +1165,7 @@ static void store_reply(struct run *r, struct codec_buf *out)
         free(r->job->reply);
         r->job->reply = codec_buf_steal(out, &r->job->reply_len);
     }
+    job_account_reply(r->job);
 }
 
 /* fetch: the cursor's next chunk. close: the end of it. Either runs on the
@@ -1233,6 +1235,10 @@ enum execute_result execute_job(struct worker *w, struct job *job)
         return EXECUTE_DONE;
     if (clock_passed(job->deadline, clock_now())) {
         execute_fail_timeout(w, job);
+        return EXECUTE_DONE;
+    }
+    if (job->probe) {
+        health_run(w, job);
         return EXECUTE_DONE;
     }
     w->current = job;

@@ -12,9 +12,11 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "crash.h"
 #include "cursor.h"
+#include "health.h"
 #include "log.h"
 #include "rpc.h"
 #include "sqlited.h"
@@ -46,9 +48,31 @@ static void on_wakeup(uv_async_t *async)
     struct job *job = job_queue_take_all(&s->done);
     while (job) {
         struct job *next = job->next;
-        conn_complete(job);
+        if (job->probe)
+            health_job_done(job);
+        else
+            conn_complete(job);
         job = next;
     }
+}
+
+static void on_resume(uv_timer_t *timer)
+{
+    struct server *s = timer->data;
+    s->memory_paused = false;
+    for (struct conn *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->paused_for_memory)
+            conn_resume(c);
+    }
+}
+
+void server_memory_released(struct server *s)
+{
+    if (s->memory_paused && memory_used(&s->mem) < s->mem.max &&
+        !uv_is_active((uv_handle_t *)&s->resume) &&
+        !uv_is_closing((uv_handle_t *)&s->resume))
+        uv_timer_start(&s->resume, on_resume, 0, 0);
 }
 
 static void on_handle_closed(uv_handle_t *handle)
@@ -351,6 +375,7 @@ int server_init(struct server *s, const struct config *cfg)
         .max_items = RPC_MAX_ITEMS,
     };
     atomic_init(&s->stop, false);
+    s->started = clock_now();
     if (uv_loop_init(&s->loop) != 0 || job_queue_init(&s->done) != 0) {
         log_error("cannot create the event loop");
         return -1;
@@ -364,6 +389,13 @@ int server_init(struct server *s, const struct config *cfg)
     uv_async_init(&s->loop, &s->wakeup, on_wakeup);
     s->wakeup.data = s;
     deadlines_init(&s->deadlines, &s->loop, conn_expire);
+    memory_init(&s->mem, cfg->max_memory, NULL, &s->stats.memory_bytes);
+    s->conn_share = cfg->max_memory / 16;
+    if (s->conn_share < CONN_SMALL)
+        s->conn_share = CONN_SMALL;
+    uv_timer_init(&s->loop, &s->resume);
+    s->resume.data = s;
+    uv_unref((uv_handle_t *)&s->resume);
     uv_timer_init(&s->loop, &s->grace);
     s->grace.data = s;
     uv_signal_init(&s->loop, &s->sigint);
@@ -439,7 +471,10 @@ void server_close(struct server *s)
     struct job *job = job_queue_take_all(&s->done);
     while (job) {
         struct job *next = job->next;
-        job_free(job);
+        if (job->probe)
+            health_job_done(job);
+        else
+            job_free(job);
         job = next;
     }
     job_queue_close(&s->done);

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "deadlines.h"
 #include "job.h"
+#include "memory.h"
 #include "readers.h"
 #include "stats.h"
 #include "writer.h"
@@ -38,10 +39,15 @@ struct server {
     struct backup backup;
     struct codec_limits limits; /* of requests */
     struct deadlines deadlines; /* of jobs waiting for a worker */
+    struct memory mem;          /* every connection's; max: --max-memory */
+    uint64_t conn_share;        /* a connection holding more is not read */
+    bool memory_paused;         /* some connections wait for memory to free */
+    uv_timer_t resume;          /* reads them again once it has */
     struct conn *conns;         /* every connection not yet freed */
     unsigned nconns;
     bool shutting_down;
     bool owns_socket; /* we bound it (not systemd): unlink at exit */
+    int64_t started;  /* clock_now() at start, for the uptime */
     dev_t socket_dev; /* the socket file we bound, to unlink only that */
     ino_t socket_ino;
     char *hello; /* the encoded result of `hello` */
@@ -58,6 +64,10 @@ int server_run(struct server *s);
 
 /* Stops the threads (checkpointing the database) and frees everything. */
 void server_close(struct server *s);
+
+/* For conn.c: memory was released; connections paused for want of it are
+ * read again soon if the daemon is back under its limit. */
+void server_memory_released(struct server *s);
 
 /* For conn.c: a connection was freed; the server may be done draining. */
 void server_conn_gone(struct server *s);

@@ -25,6 +25,7 @@
     X(cursors_expired)                                                         \
     X(cursors_open)                                                            \
     X(connections_refused)                                                     \
+    X(memory_bytes)                                                            \
     X(backups)                                                                 \
     X(backups_failed)                                                          \
     X(last_backup_unix_ms)                                                     \
@@ -40,9 +41,17 @@
     X(cursors_aged_out)                                                        \
     X(snapshots_released)
 
+/* X(field): figures that go up and down; also reported by `stats` under
+ * their own names. The queues count jobs handed to the writer and not yet
+ * finished, and jobs waiting for a free reader. */
+#define STATS_GAUGES(X)                                                        \
+    X(writer_queue)                                                            \
+    X(reader_queue)
+
 #define STATS_FIELD(name) atomic_uint_fast64_t name;
 struct stats {
     STATS_COUNTERS(STATS_FIELD)
+    STATS_GAUGES(STATS_FIELD)
 };
 #undef STATS_FIELD
 
