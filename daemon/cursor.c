@@ -147,23 +147,24 @@ void cursor_explain_gone(struct conn *c, uint64_t id, char *buf, size_t len)
     switch (why) {
     case WHY_IDLE:
         snprintf(buf, len,
-                 "cursor %" PRIu64 " was closed: no fetch came for %u ms "
-                 "(the daemon's --cursor-idle-timeout)",
+                 "cursor %" PRIu64 " is not open: the daemon closed it when "
+                 "no fetch came for %u ms (its --cursor-idle-timeout)",
                  id, cfg->cursor_idle_timeout_ms);
         break;
     case WHY_AGE:
         snprintf(buf, len,
-                 "cursor %" PRIu64 " was closed: it was open for %u ms, the "
-                 "daemon's --cursor-max-age (its snapshot keeps the WAL from "
-                 "being checkpointed); read large results faster or in "
-                 "parts",
+                 "cursor %" PRIu64 " is not open: the daemon closed it when "
+                 "it had been open for %u ms, its --cursor-max-age (a "
+                 "cursor's snapshot keeps the WAL from being "
+                 "checkpointed); read large results faster or in parts",
                  id, cfg->cursor_max_age_ms);
         break;
     case WHY_WAL:
         snprintf(buf, len,
-                 "cursor %" PRIu64 " was closed: the WAL passed its limit "
-                 "(--wal-max-bytes, %lld bytes) and this cursor held the "
-                 "oldest snapshot, which kept checkpoints from completing",
+                 "cursor %" PRIu64 " is not open: the daemon closed it when "
+                 "the WAL passed its limit (--wal-max-bytes, %lld bytes), "
+                 "since it held the oldest snapshot, which kept "
+                 "checkpoints from completing",
                  id, (long long)cfg->wal_max_bytes);
         break;
     default:

@@ -29,10 +29,15 @@ static void teardown(void)
 
 TestSuite(wal_limit, .fini = teardown, .timeout = 120);
 
-static const char *const limits[] = {
-    "--wal-checkpoint-bytes", "65536",  "--wal-max-bytes",
-    "262144",                 "--chunk-rows", "10",
-    "--cursor-idle-timeout",  "60000", NULL};
+static const char *const limits[] = {"--wal-checkpoint-bytes",
+                                     "65536",
+                                     "--wal-max-bytes",
+                                     "262144",
+                                     "--chunk-rows",
+                                     "10",
+                                     "--cursor-idle-timeout",
+                                     "60000",
+                                     NULL};
 
 static int64_t wal_size(void)
 {
@@ -134,11 +139,11 @@ Test(wal_limit, cursor_ended_when_the_wal_passes_its_limit)
         if (!ended && harness_now_ms() >= next_fetch) {
             fetch(id, &rep);
             if (rep.is_error) {
-                harness_assert_error(&rep, SQLITED_CURSOR_EXPIRED,
-                                     "SQLITED_CURSOR_EXPIRED",
-                                     "the WAL passed its limit "
-                                     "(--wal-max-bytes, 262144 bytes) and "
-                                     "this cursor held the oldest snapshot");
+                harness_assert_error(
+                    &rep, SQLITED_CURSOR_EXPIRED, "SQLITED_CURSOR_EXPIRED",
+                    "is not open: the daemon closed it when the WAL passed its "
+                    "limit (--wal-max-bytes, 262144 bytes), since it held the "
+                    "oldest snapshot");
                 ended = true;
             }
             reply_free(&rep);
@@ -209,17 +214,17 @@ Test(wal_limit, cursor_ends_at_its_maximum_age)
     struct reply rep;
     bool ended = false;
 
-    start((const char *const[]){"--cursor-max-age", "500", "--chunk-rows",
-                                "1", NULL});
+    start((const char *const[]){"--cursor-max-age", "500", "--chunk-rows", "1",
+                                NULL});
     uint64_t id = open_cursor();
     int64_t deadline = harness_now_ms() + 30000;
     while (!ended && harness_now_ms() < deadline) {
         fetch(id, &rep);
         if (rep.is_error) {
-            harness_assert_error(&rep, SQLITED_CURSOR_EXPIRED,
-                                 "SQLITED_CURSOR_EXPIRED",
-                                 "was open for 500 ms, the daemon's "
-                                 "--cursor-max-age");
+            harness_assert_error(
+                &rep, SQLITED_CURSOR_EXPIRED, "SQLITED_CURSOR_EXPIRED",
+                "is not open: the daemon closed it when it had been open for "
+                "500 ms, its --cursor-max-age");
             ended = true;
         }
         reply_free(&rep);
@@ -235,17 +240,16 @@ Test(wal_limit, idle_cursor_says_why)
 {
     struct reply rep;
 
-    start((const char *const[]){"--cursor-idle-timeout", "100",
-                                "--chunk-rows", "10", NULL});
+    start((const char *const[]){"--cursor-idle-timeout", "100", "--chunk-rows",
+                                "10", NULL});
     uint64_t id = open_cursor();
     int64_t deadline = harness_now_ms() + 20000;
     while (harness_stat(&d, "cursors_expired") == 0 &&
            harness_now_ms() < deadline)
         harness_sleep_ms(20);
     fetch(id, &rep);
-    harness_assert_error(&rep, SQLITED_CURSOR_EXPIRED,
-                         "SQLITED_CURSOR_EXPIRED",
-                         "was closed: no fetch came for 100 ms (the daemon's "
-                         "--cursor-idle-timeout)");
+    harness_assert_error(&rep, SQLITED_CURSOR_EXPIRED, "SQLITED_CURSOR_EXPIRED",
+                         "is not open: the daemon closed it when no fetch came "
+                         "for 100 ms (its --cursor-idle-timeout)");
     reply_free(&rep);
 }
