@@ -14,6 +14,7 @@
 #include "deadlines.h"
 #include "job.h"
 #include "memory.h"
+#include "metrics.h"
 #include "readers.h"
 #include "stats.h"
 #include "writer.h"
@@ -33,7 +34,8 @@ struct server {
     atomic_bool stop;                   /* running statements must end now */
     atomic_int_fast64_t release_before; /* set by the writer: the WAL is over
                                            its limit (cursor_release_oldest) */
-    struct stats stats; /* kept by the workers, read by `stats` */
+    struct stats stats;     /* kept by the workers, read by `stats` */
+    struct metrics metrics; /* kept by the loop thread */
     struct writer writer;
     struct readers readers;
     struct backup backup;
