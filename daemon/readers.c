@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "clock.h"
 #include "crash.h"
 #include "db.h"
 #include "log.h"
@@ -28,6 +29,7 @@ static void *reader_main(void *arg)
     free(arg);
     while ((job = job_queue_pop(&rd->queue)) != NULL) {
         char err[768];
+        stats_sub(&rd->stats->reader_queue, 1);
         /* The last query gave this reader's connection to a cursor. A fetch
          * or close needs none: it uses its cursor's. */
         bool own = job->method != RPC_FETCH && job->method != RPC_CLOSE;
@@ -58,6 +60,7 @@ static void *reader_main(void *arg)
             log_info("reader: its database connection is open again");
             failing = false;
         }
+        int64_t started = clock_now();
         if (job->method == RPC_INTEGRITY) {
             maintenance_integrity(w, job);
             rd->done(job, rd->done_arg);
@@ -68,6 +71,7 @@ static void *reader_main(void *arg)
             writer_submit(rd->writer, job);
         } else
             rd->done(job, rd->done_arg);
+        execute_account(w, started);
     }
     return NULL;
 }
@@ -77,8 +81,8 @@ int readers_start(struct readers *rd, const struct config *cfg,
                   struct stats *stats, job_done_fn *done, void *done_arg,
                   char *err, size_t errlen)
 {
-    *rd =
-        (struct readers){.writer = writer, .done = done, .done_arg = done_arg};
+    *rd = (struct readers){
+        .writer = writer, .stats = stats, .done = done, .done_arg = done_arg};
     rd->workers = calloc(cfg->readers, sizeof(*rd->workers));
     rd->threads = calloc(cfg->readers, sizeof(*rd->threads));
     if (rd->workers == NULL || rd->threads == NULL ||
@@ -119,6 +123,7 @@ fail:
 
 void readers_submit(struct readers *rd, struct job *job)
 {
+    stats_add(&rd->stats->reader_queue, 1);
     job_queue_push(&rd->queue, job);
 }
 

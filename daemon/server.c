@@ -12,9 +12,12 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "crash.h"
+#include "health.h"
 #include "log.h"
+#include "migrate.h"
 #include "rpc.h"
 #include "sqlited.h"
 
@@ -33,7 +36,10 @@ static void on_wakeup(uv_async_t *async)
     struct job *job = job_queue_take_all(&s->done);
     while (job) {
         struct job *next = job->next;
-        conn_complete(job);
+        if (job->probe)
+            health_job_done(job);
+        else
+            conn_complete(job);
         job = next;
     }
 }
@@ -347,7 +353,7 @@ static int encode_hello(struct server *s, const char *sqlite_version)
 
 int server_init(struct server *s, const struct config *cfg)
 {
-    char err[512];
+    char err[1024];
 
     memset(s, 0, sizeof(*s));
     s->cfg = cfg;
@@ -357,6 +363,7 @@ int server_init(struct server *s, const struct config *cfg)
         .max_items = RPC_MAX_ITEMS,
     };
     atomic_init(&s->stop, false);
+    s->started = clock_now();
     if (uv_loop_init(&s->loop) != 0 || job_queue_init(&s->done) != 0) {
         log_error("cannot create the event loop");
         return -1;
@@ -392,6 +399,13 @@ int server_init(struct server *s, const struct config *cfg)
     if (make_parent_dirs(cfg->database) != 0) {
         log_error("cannot create the directory of %s: %s", cfg->database,
                   strerror(errno));
+        return -1;
+    }
+    /* Pending migrations first: the daemon serves nobody, and does not
+     * report ready, until the schema is at the latest version; a failure
+     * stops the start-up (the error names the file). */
+    if (cfg->migrations && migrate_startup(cfg, err, sizeof(err)) != 0) {
+        log_error("%s", err);
         return -1;
     }
     /* Asynchronous signals are the loop's business: the worker threads
@@ -452,7 +466,10 @@ void server_close(struct server *s)
     struct job *job = job_queue_take_all(&s->done);
     while (job) {
         struct job *next = job->next;
-        job_free(job);
+        if (job->probe)
+            health_job_done(job);
+        else
+            job_free(job);
         job = next;
     }
     job_queue_close(&s->done);

@@ -14,6 +14,7 @@
 #include "deadlines.h"
 #include "job.h"
 #include "memory.h"
+#include "metrics.h"
 #include "readers.h"
 #include "stats.h"
 #include "writer.h"
@@ -27,11 +28,12 @@ struct server {
     uv_pipe_t spare; /* takes a connection refused for want of memory */
     bool spare_busy;
     uv_signal_t sigint, sigterm;
-    uv_async_t wakeup;     /* a worker finished jobs */
-    uv_timer_t grace;      /* shutdown grace period */
-    struct job_queue done; /* finished jobs, drained by the loop */
-    atomic_bool stop;      /* running statements must end now */
-    struct stats stats;    /* kept by the workers, read by `stats` */
+    uv_async_t wakeup;      /* a worker finished jobs */
+    uv_timer_t grace;       /* shutdown grace period */
+    struct job_queue done;  /* finished jobs, drained by the loop */
+    atomic_bool stop;       /* running statements must end now */
+    struct stats stats;     /* kept by the workers, read by `stats` */
+    struct metrics metrics; /* kept by the loop thread */
     struct writer writer;
     struct readers readers;
     struct backup backup;
@@ -45,6 +47,7 @@ struct server {
     unsigned nconns;
     bool shutting_down;
     bool owns_socket; /* we bound it (not systemd): unlink at exit */
+    int64_t started;  /* clock_now() at start, for the uptime */
     dev_t socket_dev; /* the socket file we bound, to unlink only that */
     ino_t socket_ino;
     char *hello; /* the encoded result of `hello` */

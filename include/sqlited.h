@@ -130,8 +130,24 @@ SQLITED_API const char *sqlited_codename(int rc);
  * the daemon's own code when it refuses the handshake
  * (SQLITED_SHUTTING_DOWN), or refuses the connection with an error
  * notification before hanging up: SQLITED_TOO_MANY_CONNECTIONS when it is
- * at its --max-connections (try again later). */
+ * at its --max-connections (try again later).
+ *
+ * Later calls wait for the daemon without limit (a long query takes as long
+ * as it takes) unless sqlited_set_io_timeout() bounds them. */
 SQLITED_API int sqlited_open(const char *path, int timeout_ms, sqlited **out);
+
+/* Bounds how long each later call on @db waits for the socket: to send its
+ * request, and for each answer (a streamed result's every chunk counts as
+ * one wait). @timeout_ms from 1 to 86400000; 0 (the default) waits without
+ * limit. This is the client's own deadline, for a daemon that does not
+ * answer at all (stopped, hung); the daemon's deadline for the work is
+ * sqlited_set_timeout()'s.
+ *
+ * A call that runs out of time fails with -ETIMEDOUT and the connection is
+ * closed (its answer might still come, and would then answer the wrong
+ * call): open a new one. Returns 0, or SQLITED_EMISUSE (NULL @db, or
+ * @timeout_ms out of range). */
+SQLITED_API int sqlited_set_io_timeout(sqlited *db, int timeout_ms);
 
 /* Closes the connection and frees everything obtained from it that is still
  * open, except sqlited_rows objects, which must still be closed with
@@ -146,6 +162,59 @@ SQLITED_API void sqlited_close(sqlited *db);
  * Returns 0, or a negative code (the connection is unusable after
  * SQLITED_ECLOSED, SQLITED_EPROTO and negated errno values). */
 SQLITED_API int sqlited_ping(sqlited *db);
+
+/* ---------------------------------------------------------------- operations
+ */
+
+/* Statuses of sqlited_health(). */
+#define SQLITED_HEALTH_OK 0       /* ready */
+#define SQLITED_HEALTH_DEGRADED 1 /* ready, but worth an operator's look */
+#define SQLITED_HEALTH_FAILING 2  /* not ready */
+
+/* Flags of sqlited_health(). */
+#define SQLITED_HEALTH_QUICK 1 /* also run PRAGMA quick_check */
+
+/* Readiness check (the `health` method, protocol/PROTOCOL.md). Within
+ * @timeout_ms (1 to 60000; 0: the daemon's default of 5000) the daemon
+ * reads the database on one of its readers, sends a request through its
+ * writer's queue, and with SQLITED_HEALTH_QUICK in @flags runs PRAGMA
+ * quick_check; it answers once they are done or the deadline has passed.
+ *
+ * On success stores SQLITED_HEALTH_OK, _DEGRADED or _FAILING in *@status
+ * (required), and when @json is not NULL the daemon's whole answer as a
+ * JSON object in *@json (free it with sqlited_free()), and returns 0: the
+ * call succeeds whatever the verdict. sqlited_health_reason() then says
+ * why, in one line. Bound the wait for a daemon that does not answer at all
+ * with sqlited_set_io_timeout() (and sqlited_open()'s timeout).
+ *
+ * Errors: SQLITED_EMISUSE (NULL @db or @status, unknown flags, @timeout_ms
+ * out of range), SQLITED_SHUTTING_DOWN (the daemon is stopping: not ready),
+ * -ENOMEM, and the transport failures of every call (-ETIMEDOUT,
+ * SQLITED_ECLOSED ...), after which the connection is unusable. On failure
+ * *@json is NULL. */
+SQLITED_API int sqlited_health(sqlited *db, int flags, int timeout_ms,
+                               int *status, char **json);
+
+/* The reason of the last sqlited_health() answer on @db: "ready", or what
+ * is wrong ("the database file ... is no longer a regular file"). Valid
+ * until the next call on @db; "" when there is none. Never NULL. */
+SQLITED_API const char *sqlited_health_reason(sqlited *db);
+
+/* The daemon's counters (the `stats` method) as a JSON object in *@json;
+ * free it with sqlited_free(). Returns 0, or an error as sqlited_ping()
+ * does (and SQLITED_EMISUSE for a NULL @json); on failure *@json is
+ * NULL. */
+SQLITED_API int sqlited_stats(sqlited *db, char **json);
+
+/* Every figure the daemon keeps, in the Prometheus text exposition format
+ * 0.0.4 (the `metrics` method), as a NUL-terminated string in *@text; free
+ * it with sqlited_free(). Returns 0, or an error as sqlited_stats() does;
+ * on failure *@text is NULL. */
+SQLITED_API int sqlited_metrics(sqlited *db, char **text);
+
+/* Frees memory this library handed to the caller (the text of
+ * sqlited_health(), sqlited_stats() and sqlited_metrics()). Accepts NULL. */
+SQLITED_API void sqlited_free(void *p);
 
 /* The daemon's answer to the handshake, valid until sqlited_close(): its
  * version ("0.1.0") and the version of SQLite it runs ("3.40.1"). */
@@ -775,6 +844,60 @@ typedef struct sqlited_integrity_info {
  * for another @check, or the failure. */
 SQLITED_API int sqlited_integrity(sqlited *db, int check,
                                   sqlited_integrity_info *out);
+
+/* Schema migrations, from the files of the daemon's --migrations directory
+ * (NNNN_name.up.sql, NNNN_name.down.sql), which the daemon reads itself. */
+
+enum sqlited_migrate_action {
+    SQLITED_MIGRATE_STATUS = 0, /* change nothing, report */
+    SQLITED_MIGRATE_UP = 1,     /* apply pending migrations */
+    SQLITED_MIGRATE_DOWN = 2,   /* undo applied ones with their down files */
+};
+
+/* sqlited_migrate()'s @version when none is given: up to the latest, or
+ * down by one. */
+#define SQLITED_MIGRATE_DEFAULT (-1)
+
+/* One migration of the directory. */
+typedef struct sqlited_migration {
+    int64_t version;
+    const char *name;       /* "users" of 0001_users.up.sql */
+    const char *file;       /* the up file's name */
+    const char *state;      /* "applied", "pending", or "changed": applied,
+                               but its file changed since */
+    const char *checksum;   /* SHA-256 of the up file, hex */
+    const char *applied_at; /* UTC, ISO 8601; NULL when not applied */
+} sqlited_migration;
+
+/* The result of sqlited_migrate(). */
+typedef struct sqlited_migrate_info {
+    int64_t from;   /* the database's version before the call */
+    int64_t to;     /* and after it (0: no migration applied) */
+    int64_t latest; /* the highest version in the directory */
+    unsigned count; /* migrations in the directory, in order of version */
+    const sqlited_migration *migrations;
+} sqlited_migrate_info;
+
+/* Runs @action of enum sqlited_migrate_action on the daemon, which reads
+ * the files of its own --migrations directory. UP applies the pending
+ * migrations up to @version (SQLITED_MIGRATE_DEFAULT: the latest), DOWN
+ * undoes the applied ones above @version (default: the last one), STATUS
+ * (@version must be SQLITED_MIGRATE_DEFAULT) changes nothing. Each
+ * migration runs in one transaction with its row in schema_migrations, alone
+ * on the daemon's writer, so calls from several clients at once run one
+ * after the other. On success fills *@out (may be NULL) with every
+ * migration's state after the call.
+ *
+ * Returns 0, SQLITED_EMISUSE for an unknown @action or a negative @version
+ * other than the default, or the daemon's error with a message that names
+ * the file: SQLITED_BAD_REQUEST (no --migrations; a version that does not
+ * exist, or is on the wrong side of the current one), SQLITE_ERROR (a file
+ * changed after it was applied, a gap in the numbers, a file name that is
+ * not a migration's, a missing down file: nothing was applied), or the code
+ * of the SQL that failed (that migration was rolled back; those before it
+ * stay applied, as the message says). The connection stays usable. */
+SQLITED_API int sqlited_migrate(sqlited *db, int action, int64_t version,
+                                sqlited_migrate_info *out);
 
 /* Checkpoint modes, as SQLite's (sqlite3_wal_checkpoint_v2). */
 enum sqlited_checkpoint_mode {
