@@ -31,6 +31,15 @@ enum control {
     CONTROL_COUNT
 };
 
+/* A reader's running job, as the loop thread sees it when the WAL is over
+ * its limit and the oldest holder of a snapshot must end (checkpoint.h). */
+struct worker_watch {
+    atomic_int_fast64_t started; /* clock.h time the running job began; 0:
+                                    none */
+    atomic_int_fast64_t release_before; /* interrupt a job that began
+                                           before this (clock.h); 0: none */
+};
+
 struct worker {
     sqlite3 *db;
     bool writer; /* the read-write connection */
@@ -44,10 +53,15 @@ struct worker {
     int64_t deadline_cap; /* the writer's: an earlier end for every job (the
                              transaction's maximum duration); 0: none */
     bool timed_out;       /* the progress handler stopped at the deadline */
-    bool in_tx;           /* a transaction is open: jobs get savepoints */
-    bool grouped;         /* in a group commit: VACUUM must run alone */
+    bool released; /* the progress handler stopped it for the WAL limit */
+    struct worker_watch *watch; /* readers' (readers.c); NULL otherwise */
+    bool in_tx;                 /* a transaction is open: jobs get savepoints */
+    bool grouped;               /* in a group commit: VACUUM must run alone */
     struct authorizer auth;
     sqlite3_stmt *control[CONTROL_COUNT]; /* writer only */
+    /* SQLite's memory for this connection (page cache, schema, prepared
+     * statements), as of its last job: read by the loop for the metrics. */
+    atomic_uint_fast64_t sqlite_memory;
 };
 
 /* Prepares @w to run jobs on @db: installs its handlers and, for the writer,
@@ -55,6 +69,13 @@ struct worker {
 int execute_init(struct worker *w, sqlite3 *db, bool writer,
                  const struct config *cfg, const atomic_bool *stop,
                  struct stats *stats);
+
+/* Books the work the worker did since @started (a clock_now() value) in
+ * the stats: its busy time, and its connection's page-cache hits, misses
+ * and writes since the last call (sqlite3_db_status, per connection:
+ * SQLite's global statistics are off, see db.c), and sets
+ * w->sqlite_memory. The worker's thread only. */
+void execute_account(struct worker *w, int64_t started);
 
 /* Finalizes the worker's statements and closes its connection. */
 void execute_close(struct worker *w);
