@@ -14,7 +14,9 @@
 #include "server.h"
 #include "sqlited.h"
 
-/* A request being checked on the loop thread. */
+/* A request being checked on the loop thread. Checking sends and queues
+ * nothing: it ends with either an answer in @answer or a job in @job, which
+ * dispatch_message() then acts on. */
 struct request {
     struct conn *c;
     struct rpc_message m;
@@ -23,6 +25,8 @@ struct request {
     size_t len;
     int64_t step; /* the batch step or bulk set being checked; -1: none */
     char why[256];
+    struct codec_buf *answer; /* the encoded answer, when there is one */
+    struct job *job;          /* the job to queue, when checks passed */
 };
 
 typedef void handler_fn(struct request *req);
@@ -38,19 +42,16 @@ reject(struct request *req, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(req->why + n, sizeof(req->why) - (size_t)n, fmt, ap);
     va_end(ap);
-    conn_send_error_at(req->c, req->m.msgid, code, req->why, req->step);
+    rpc_pack_error_response_at(req->answer, req->m.msgid, code, req->why,
+                               req->step);
     return code;
 }
 
-/* Sends a reply whose result is @result[0..len), already encoded. */
+/* Answers with a result, @result[0..len), already encoded. */
 static void reply(struct request *req, const char *result, size_t len)
 {
-    struct codec_buf b;
-    codec_buf_init(&b, 0);
-    rpc_pack_response_head(&b, req->m.msgid);
-    codec_buf_append(&b, result, len);
-    conn_send_encoded(req->c, &b);
-    codec_buf_close(&b);
+    rpc_pack_response_head(req->answer, req->m.msgid);
+    codec_buf_append(req->answer, result, len);
 }
 
 static int expect_no_params(struct request *req, const char *method)
@@ -295,21 +296,35 @@ static struct job *job_for(struct request *req, struct codec_reader *r)
     return job;
 }
 
-/* Sends a checked job to the worker that runs it: reads to the reader pool,
- * unless they belong to a transaction, everything else to the writer. (A
- * cursor's close goes through cursor_end().) */
+/* The request passed its checks: @job is what dispatch_message() queues. */
 static void submit(struct request *req, struct job *job)
 {
-    struct server *s = req->c->srv;
+    req->job = job;
+}
+
+/* Sends a checked job to the worker that runs it: reads to the reader pool,
+ * unless they belong to a transaction, everything else to the writer; a
+ * cursor's close through cursor_end(). */
+static void route(struct conn *c, struct job *job)
+{
+    struct server *s = c->srv;
+    if (job->method == RPC_CLOSE) {
+        cursor_end(job->cursor, job, false);
+        return;
+    }
+    if (job->method == RPC_FETCH) {
+        uv_timer_stop(&job->cursor->idle);
+        job->cursor->busy = true;
+    }
     job->deadline = clock_after_ms(job->timeout_ms);
     /* A query to a reader may open a cursor: count it against the
      * connection's share until its answer shows whether it did. */
     if (job->method == RPC_QUERY && job->tx == 0 &&
-        req->c->ncursors < CURSORS_PER_CONN) {
+        c->ncursors < CURSORS_PER_CONN) {
         job->may_open_cursor = true;
-        req->c->ncursors++;
+        c->ncursors++;
     }
-    conn_track(req->c, job);
+    conn_track(c, job);
     if ((job->method == RPC_QUERY && job->tx == 0) ||
         job->method == RPC_EXPLAIN || job->method == RPC_FETCH)
         readers_submit(&s->readers, job);
@@ -511,12 +526,7 @@ static void handle_cursor(struct request *req)
                "cursor %" PRId64 " is busy: wait for the answer to the "
                "previous fetch",
                id);
-    } else if (req->method == RPC_CLOSE) {
-        cursor_end(cur, job, false);
-        return;
     } else {
-        uv_timer_stop(&cur->idle);
-        cur->busy = true;
         job->cursor = cur;
         submit(req, job);
         return;
@@ -534,27 +544,29 @@ static handler_fn *const handlers[RPC_METHOD_COUNT] = {
     [RPC_ROLLBACK] = handle_end,
 };
 
-void dispatch_message(struct conn *c, const char *msg, size_t len)
+struct job *dispatch_check(struct conn *c, const char *msg, size_t len,
+                           struct codec_buf *answer)
 {
-    struct request req = {.c = c, .msg = msg, .len = len, .step = -1};
+    struct request req = {
+        .c = c, .msg = msg, .len = len, .step = -1, .answer = answer};
     bool has_msgid = false;
     const char *why = NULL;
 
     int rc = rpc_parse(msg, len, &req.m, &has_msgid, &why);
     if (rc != 0) {
         if (has_msgid && req.m.kind == RPC_REQUEST)
-            conn_send_error(c, req.m.msgid, rc, why);
+            rpc_pack_error_response(answer, req.m.msgid, rc, why);
         else
-            conn_send_notification(c, rc, why);
-        return;
+            rpc_pack_error_notification(answer, rc, why);
+        return NULL;
     }
     if (req.m.kind != RPC_REQUEST) {
-        conn_send_notification(c, SQLITED_BAD_REQUEST,
-                               req.m.kind == RPC_RESPONSE
-                                   ? "the daemon sent no request to respond to"
-                                   : "the daemon takes no notifications; "
-                                     "send requests");
-        return;
+        rpc_pack_error_notification(
+            answer, SQLITED_BAD_REQUEST,
+            req.m.kind == RPC_RESPONSE
+                ? "the daemon sent no request to respond to"
+                : "the daemon takes no notifications; send requests");
+        return NULL;
     }
     req.method = rpc_method_lookup(req.m.method, req.m.method_len);
     if (req.method == RPC_METHOD_COUNT || handlers[req.method] == NULL) {
@@ -563,12 +575,25 @@ void dispatch_message(struct conn *c, const char *msg, size_t len)
         reject(&req, SQLITED_UNKNOWN_METHOD, "no method named '%.*s'",
                printable ? (int)req.m.method_len : 3,
                printable ? req.m.method : "...");
-        return;
+        return NULL;
     }
     if (c->srv->shutting_down) {
         reject(&req, SQLITED_SHUTTING_DOWN,
                "the daemon is shutting down and takes no new requests");
-        return;
+        return NULL;
     }
     handlers[req.method](&req);
+    return req.job;
+}
+
+void dispatch_message(struct conn *c, const char *msg, size_t len)
+{
+    struct codec_buf answer;
+    codec_buf_init(&answer, 0);
+    struct job *job = dispatch_check(c, msg, len, &answer);
+    if (job)
+        route(c, job);
+    else
+        conn_send_encoded(c, &answer);
+    codec_buf_close(&answer);
 }
