@@ -84,6 +84,9 @@ void job_fail_step(struct job *job, int code, const char *message,
                    int64_t step);
 /* Stores a successful reply whose result is @result[0..len), encoded. */
 void job_reply(struct job *job, const char *result, size_t len);
+/* Stores a successful reply whose result is the integer @value, or nil when
+ * @value is negative. */
+void job_reply_int(struct job *job, int64_t value);
 
 /* A FIFO of jobs shared between threads. */
 struct job_queue {
