@@ -37,10 +37,13 @@ static void usage(FILE *f)
     fputs("Usage: " PROG " [options] SQL\n"
           "       " PROG " [options] ping\n"
           "       " PROG " [options] < script.sql\n"
+          "       " PROG " [options] backup [DEST]\n"
           "\n"
           "Runs SQL (one argument, which may hold several statements; '-'\n"
           "reads it from standard input) on the sqlited daemon and prints\n"
           "the rows it returns. 'ping' checks that the daemon answers.\n"
+          "'backup' has the daemon copy the database into its --backup-dir\n"
+          "(DEST: a name or path inside it; default a timestamped name).\n"
           "\n"
           "Options:\n"
           "  -s, --socket PATH   daemon socket (default: $SQLITED_SOCKET, "
@@ -54,6 +57,7 @@ static void usage(FILE *f)
           "list)\n"
           "  -t, --timeout MS    connect timeout in milliseconds, 0 for none\n"
           "                      (default 5000)\n"
+          "      --json          operations: print the result as JSON\n"
           "  -h, --help          show this help and exit\n"
           "  -V, --version       show the version and exit\n"
           "\n"
@@ -638,6 +642,95 @@ static int finish_output(int status)
     return status;
 }
 
+/* ------------------------------------------------------------- operations
+ *
+ * Subcommands that act on the database as a whole. Each prints one line for
+ * people, or with --json one JSON object.
+ */
+
+/* A JSON object built in a buffer. */
+struct json {
+    struct sbuf b;
+    bool more; /* a member was added */
+};
+
+static void json_key(struct json *j, const char *key)
+{
+    sbuf_adds(&j->b, j->more ? ", " : "{");
+    j->more = true;
+    add_json_string(&j->b, key, strlen(key));
+    sbuf_adds(&j->b, ": ");
+}
+
+static void json_str(struct json *j, const char *key, const char *value)
+{
+    json_key(j, key);
+    if (value)
+        add_json_string(&j->b, value, strlen(value));
+    else
+        sbuf_adds(&j->b, "null");
+}
+
+static void json_u64(struct json *j, const char *key, uint64_t value)
+{
+    char num[32];
+    snprintf(num, sizeof(num), "%" PRIu64, value);
+    json_key(j, key);
+    sbuf_adds(&j->b, num);
+}
+
+/* Prints the object and frees it. */
+static int json_print(struct json *j)
+{
+    sbuf_adds(&j->b, j->more ? "}\n" : "{}\n");
+    if (j->b.oom) {
+        free(j->b.p);
+        fprintf(stderr, "%s: %s\n", PROG, strerror(ENOMEM));
+        return EXIT_DAEMON_ERROR;
+    }
+    fwrite(j->b.p, 1, j->b.len, stdout);
+    free(j->b.p);
+    return 0;
+}
+
+static int cmd_backup(sqlited *db, int argc, char **argv, bool json)
+{
+    sqlited_backup_info info;
+    int rc = sqlited_backup(db, argc > 0 ? argv[0] : NULL, &info);
+
+    if (rc)
+        return report_call_error(db, rc);
+    if (!json) {
+        printf("backup %s: %" PRIu64 " bytes, %" PRIu64 " pages, %" PRIu64
+               " ms\n",
+               info.path, info.size, info.pages, info.duration_ms);
+        return 0;
+    }
+    struct json j = {0};
+    json_str(&j, "path", info.path);
+    json_u64(&j, "size", info.size);
+    json_u64(&j, "pages", info.pages);
+    json_u64(&j, "duration_ms", info.duration_ms);
+    return json_print(&j);
+}
+
+static const struct command {
+    const char *name;
+    int min_args, max_args;
+    const char *args; /* for the usage error */
+    int (*run)(sqlited *db, int argc, char **argv, bool json);
+} commands[] = {
+    {"backup", 0, 1, "backup [DEST]", cmd_backup},
+};
+
+static const struct command *command_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -648,8 +741,11 @@ int main(int argc, char **argv)
         {"timeout", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
+        {"json", no_argument, NULL, 'J'},
         {NULL, 0, NULL, 0},
     };
+    const struct command *cmd = NULL;
+    bool json = false;
     struct printer pr = {.mode = MODE_LIST, .out = stdout};
     const char *path = getenv("SQLITED_SOCKET");
     const char *sql_arg = NULL;
@@ -689,6 +785,9 @@ int main(int argc, char **argv)
         case 'N':
             header = 0;
             break;
+        case 'J':
+            json = true;
+            break;
         case 't': {
             char *end;
             errno = 0;
@@ -708,6 +807,17 @@ int main(int argc, char **argv)
         default:
             return usage_error("invalid option", NULL);
         }
+    }
+    if (optind < argc && (cmd = command_find(argv[optind])) != NULL) {
+        int nargs = argc - optind - 1;
+        if (nargs < cmd->min_args || nargs > cmd->max_args)
+            return usage_error("usage", cmd->args);
+        rc = sqlited_open(path, timeout_ms, &db);
+        if (rc)
+            return report_connect_error(path, rc);
+        status = cmd->run(db, nargs, argv + optind + 1, json);
+        sqlited_close(db);
+        return finish_output(status);
     }
     if (argc - optind > 1)
         return usage_error("too many arguments (pass the SQL as one quoted "

@@ -122,6 +122,9 @@ struct sqlited {
      * here already. */
     struct pending *pending;
     uint32_t npending, pending_cap, nstashed;
+
+    /* The strings of the last operation's result (sqlited_backup() ...). */
+    char *op_strings;
 };
 
 enum rows_state { ROWS_BEFORE, ROWS_ON_ROW, ROWS_DONE, ROWS_FAILED };
@@ -1024,6 +1027,7 @@ SQLITED_API void sqlited_close(sqlited *db)
     note_clear(db);
     free(db->server_version);
     free(db->sqlite_version);
+    free(db->op_strings);
     free(db);
 }
 
@@ -2673,4 +2677,86 @@ SQLITED_API int sqlited_receive(sqlited *db, uint32_t id, uint32_t *got,
 SQLITED_API unsigned sqlited_pending(const sqlited *db)
 {
     return db ? db->npending : 0;
+}
+
+/* ---------------------------------------------------------------- operations
+ */
+
+/* Reads an unsigned integer map value. */
+static int read_u64(struct codec_reader *r, uint64_t *out)
+{
+    int64_t v;
+    if (codec_read_int64(r, &v) || v < 0)
+        return -1;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+/* Starts an operation call: the previous result's strings go. */
+static int op_begin(sqlited *db)
+{
+    int rc = call_begin(db);
+    if (rc == 0) {
+        free(db->op_strings);
+        db->op_strings = NULL;
+    }
+    return rc;
+}
+
+static int op_malformed(sqlited *db, const char *method)
+{
+    return conn_break(db, err_setf(db, SQLITED_EPROTO,
+                                   "malformed result of %s from the daemon",
+                                   method));
+}
+
+SQLITED_API int sqlited_backup(sqlited *db, const char *dest,
+                               sqlited_backup_info *out)
+{
+    sqlited_backup_info info = {0};
+    struct rpc_message m;
+    uint32_t n, msgid;
+    int rc = op_begin(db);
+
+    if (rc)
+        return rc;
+    msgid = req_begin(db, "backup", dest ? 1 : 0);
+    if (dest)
+        codec_pack_cstr(&db->req, dest);
+    rc = conn_call(db, msgid, -1, &m);
+    if (rc)
+        return rc;
+    if (codec_read_map(&m.result, &n))
+        return op_malformed(db, "backup");
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k, *v;
+        uint32_t klen, vlen;
+        int kr = read_key(&m.result, &k, &klen);
+        int bad = kr < 0;
+        if (kr == 0 && key_is(k, klen, "path")) {
+            bad = codec_read_str(&m.result, &v, &vlen);
+            if (!bad) {
+                free(db->op_strings);
+                db->op_strings = copy_string(v, vlen);
+                if (db->op_strings == NULL)
+                    return err_set(db, -ENOMEM, NULL);
+                info.path = db->op_strings;
+            }
+        } else if (kr == 0 && key_is(k, klen, "size")) {
+            bad = read_u64(&m.result, &info.size);
+        } else if (kr == 0 && key_is(k, klen, "pages")) {
+            bad = read_u64(&m.result, &info.pages);
+        } else if (kr == 0 && key_is(k, klen, "duration_ms")) {
+            bad = read_u64(&m.result, &info.duration_ms);
+        } else if (!bad) {
+            bad = codec_skip(&m.result);
+        }
+        if (bad)
+            return op_malformed(db, "backup");
+    }
+    if (info.path == NULL)
+        return op_malformed(db, "backup");
+    if (out)
+        *out = info;
+    return err_ok(db);
 }

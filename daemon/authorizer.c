@@ -20,13 +20,140 @@ static const char *const pragmas_with_argument[] = {
     "table_xinfo",       "user_version",     "wal_checkpoint",
 };
 
-static bool pragma_allowed(const char *name)
+/* SQL functions and virtual tables: the verdict on each one Debian's SQLite
+ * 3.40.1 build exposes (`pragma function_list`, `pragma module_list`), with
+ * the daemon's connections configured as db.c does (extension loading off,
+ * SQLITE_DBCONFIG_DEFENSIVE on). A function or table is refused when it can
+ * harm another client, read or write beyond the database, or leak an address
+ * of the daemon's memory.
+ *
+ * Refused functions:
+ * - fts3_tokenizer (1 and 2 arguments): with two, it registers a tokenizer
+ *   from a pointer the client supplies (8 bytes bound as a blob), and the
+ *   next fts3 table that names it makes the writer call through that
+ *   address; re-registering "simple" breaks full-text search for every
+ *   client. With one, it answers the address of a tokenizer module in the
+ *   library, which defeats ASLR.
+ * - load_extension: would load code into the daemon (also switched off with
+ *   SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION on every connection).
+ * - sqlite_log: writes a client's text into the daemon's SQLite error log.
+ * - rtreenode, rtreedepth: debugging aids that parse a client's blob as an
+ *   R-tree node; no application needs them, and rtreenode had memory-safety
+ *   bugs (CVE-2019-8457).
+ * - readfile, writefile, edit: absent from this build; they read and write
+ *   files of the daemon's host, so they stay refused should a build add them.
+ *
+ * Allowed functions, each bounded by the connection's limits (value length,
+ * LIKE pattern length, the request's deadline):
+ * - the core scalar, aggregate and window functions (abs ... zeroblob,
+ *   count ... sum, row_number ... ntile), date and time functions, printf and
+ *   format, randomblob, soundex, sqlite_version, sqlite_source_id,
+ *   sqlite_compileoption_get/used (the build's options are no secret),
+ *   changes, last_insert_rowid, total_changes (per connection, read-only);
+ * - the math functions (acos ... trunc, pi, pow, ln, log*);
+ * - JSON: json ... json_valid, ->, ->>, json_group_array, json_group_object;
+ * - full-text search helpers that only read the table they are called on:
+ *   match, matchinfo, offsets, snippet, optimize (fts3/4, merges the
+ *   table's own segments: a write to the database like any other), bm25,
+ *   highlight, snippet (fts5), fts5_source_id; fts5() answers its API only
+ *   to a pointer bound with sqlite3_bind_pointer(), which a client cannot
+ *   send, so it answers NULL;
+ * - rtreecheck: checks an R-tree table of the database.
+ * The daemon's own schema functions (sqlite_rename_table and the like) run
+ * inside ALTER TABLE and cannot be called directly.
+ *
+ * Virtual tables (modules). CREATE VIRTUAL TABLE may name only these, which
+ * keep their data in ordinary shadow tables of the database (that clients
+ * cannot write directly, SQLITE_DBCONFIG_DEFENSIVE): fts3, fts4, fts5,
+ * rtree, rtree_i32, and the read-only views of them fts3tokenize, fts4aux,
+ * fts5vocab, and dbstat (the database's own page statistics). Any other
+ * module is refused, so that one refused below cannot come back under a
+ * table name of the client's choosing.
+ *
+ * Table-valued functions read directly:
+ * - allowed: json_each, json_tree (parse their argument); dbstat (read-only
+ *   statistics of the database's pages); pragma_* (the pragmas themselves
+ *   go through this authorizer again when they run);
+ * - refused: sqlite_stmt, which lists the statements prepared on the
+ *   connection: on a shared connection that is other clients' SQL.
+ *   Absent from this build, refused should a build add them: sqlite_dbpage
+ *   (raw pages, writable: corruption), sqlite_dbdata and sqlite_dbptr,
+ *   fsdir and zipfile (the host's files).
+ */
+static const char *const refused_functions[] = {
+    "fts3_tokenizer", "load_extension", "sqlite_log", "rtreenode",
+    "rtreedepth",     "readfile",       "writefile",  "edit",
+};
+
+static const char *const allowed_modules[] = {
+    "fts3",         "fts4",    "fts5",      "rtree",  "rtree_i32",
+    "fts3tokenize", "fts4aux", "fts5vocab", "dbstat",
+};
+
+static const char *const refused_tables[] = {
+    "sqlite_stmt",  "sqlite_dbpage", "sqlite_dbdata",
+    "sqlite_dbptr", "fsdir",         "zipfile",
+};
+
+#define COUNT(a) (sizeof(a) / sizeof(*(a)))
+
+static bool listed(const char *name, const char *const *list, size_t n)
 {
-    size_t n = sizeof(pragmas_with_argument) / sizeof(*pragmas_with_argument);
+    if (name == NULL)
+        return false;
     for (size_t i = 0; i < n; i++)
-        if (sqlite3_stricmp(name, pragmas_with_argument[i]) == 0)
+        if (sqlite3_stricmp(name, list[i]) == 0)
             return true;
     return false;
+}
+
+static bool is_temp(const char *db)
+{
+    return db != NULL && sqlite3_stricmp(db, "temp") == 0;
+}
+
+/* True when @action with these arguments would create, change or remove
+ * something in the TEMP schema. SQLite does not always say so with a
+ * *_TEMP_* action: `CREATE TABLE temp.x` is an ordinary CREATE_TABLE in
+ * database "temp", and `CREATE TRIGGER temp.t ... ON main.x` an ordinary
+ * CREATE_TRIGGER in database "main"; but every one of them inserts its row
+ * into temp's schema table, an INSERT in database "temp". Reading temp (its
+ * schema table stays empty) is harmless, and so is the UPDATE of temp's
+ * schema table that ALTER TABLE runs on main's tables (it edits the temp
+ * triggers and views there are none of). */
+static bool touches_temp(int action, const char *a, const char *db)
+{
+    switch (action) {
+    case SQLITE_CREATE_TEMP_INDEX:
+    case SQLITE_CREATE_TEMP_TABLE:
+    case SQLITE_CREATE_TEMP_TRIGGER:
+    case SQLITE_CREATE_TEMP_VIEW:
+    case SQLITE_DROP_TEMP_INDEX:
+    case SQLITE_DROP_TEMP_TABLE:
+    case SQLITE_DROP_TEMP_TRIGGER:
+    case SQLITE_DROP_TEMP_VIEW:
+        return true;
+    case SQLITE_ALTER_TABLE: /* @a is the database */
+        return is_temp(a);
+    case SQLITE_UPDATE:
+        return is_temp(db) && sqlite3_stricmp(a, "sqlite_temp_master") != 0 &&
+               sqlite3_stricmp(a, "sqlite_master") != 0;
+    case SQLITE_CREATE_INDEX:
+    case SQLITE_CREATE_TABLE:
+    case SQLITE_CREATE_TRIGGER:
+    case SQLITE_CREATE_VIEW:
+    case SQLITE_CREATE_VTABLE:
+    case SQLITE_DROP_INDEX:
+    case SQLITE_DROP_TABLE:
+    case SQLITE_DROP_TRIGGER:
+    case SQLITE_DROP_VIEW:
+    case SQLITE_DROP_VTABLE:
+    case SQLITE_INSERT:
+    case SQLITE_DELETE:
+        return is_temp(db);
+    default:
+        return false;
+    }
 }
 
 /* Refuses what would outlive the request on a connection other clients
@@ -41,6 +168,11 @@ static int authorize(void *arg, int action, const char *a, const char *b,
     if (w->internal)
         return SQLITE_OK;
     w->denied_code = SQLITE_AUTH;
+    if (touches_temp(action, a, db) ||
+        (action == SQLITE_PRAGMA && b != NULL && is_temp(db))) {
+        snprintf(w->denied, sizeof(w->denied), "%s", AUTHORIZER_TEMP_REFUSED);
+        return SQLITE_DENY;
+    }
     switch (action) {
     case SQLITE_TRANSACTION:
     case SQLITE_SAVEPOINT:
@@ -57,12 +189,39 @@ static int authorize(void *arg, int action, const char *a, const char *b,
                                               : a);
         return SQLITE_DENY;
     case SQLITE_PRAGMA:
-        if (b == NULL || pragma_allowed(a))
+        if (b == NULL ||
+            listed(a, pragmas_with_argument, COUNT(pragmas_with_argument)))
             return SQLITE_OK;
         snprintf(w->denied, sizeof(w->denied),
                  "PRAGMA %s cannot be set by a client: it would change the "
                  "connection every client shares (reading it is allowed)",
                  a);
+        return SQLITE_DENY;
+    case SQLITE_FUNCTION: /* @b is the function's name */
+        if (!listed(b, refused_functions, COUNT(refused_functions)))
+            return SQLITE_OK;
+        snprintf(w->denied, sizeof(w->denied),
+                 "the SQL function %s() is not allowed: it could crash the "
+                 "daemon, reveal its memory or reach beyond the database",
+                 b);
+        return SQLITE_DENY;
+    case SQLITE_READ: /* @a is the table */
+        if (!listed(a, refused_tables, COUNT(refused_tables)))
+            return SQLITE_OK;
+        snprintf(w->denied, sizeof(w->denied),
+                 "the virtual table %s is not allowed: it shows what other "
+                 "clients run on the shared connection, or reaches beyond "
+                 "the database",
+                 a);
+        return SQLITE_DENY;
+    case SQLITE_CREATE_VTABLE: /* @b is the module */
+        if (listed(b, allowed_modules, COUNT(allowed_modules)))
+            return SQLITE_OK;
+        snprintf(w->denied, sizeof(w->denied),
+                 "virtual tables USING %s are not allowed: only fts3, fts4, "
+                 "fts5, rtree, rtree_i32, fts3tokenize, fts4aux, fts5vocab "
+                 "and dbstat",
+                 b ? b : "?");
         return SQLITE_DENY;
     case SQLITE_ATTACH:
         /* VACUUM attaches a scratch database, named "", while it runs. */
@@ -77,19 +236,6 @@ static int authorize(void *arg, int action, const char *a, const char *b,
     case SQLITE_DETACH:
         snprintf(w->denied, sizeof(w->denied),
                  "DETACH is not allowed: the daemon serves one database");
-        return SQLITE_DENY;
-    case SQLITE_CREATE_VTABLE:
-        if (db == NULL || sqlite3_stricmp(db, "temp") != 0)
-            return SQLITE_OK;
-        /* fall through */
-    case SQLITE_CREATE_TEMP_INDEX:
-    case SQLITE_CREATE_TEMP_TABLE:
-    case SQLITE_CREATE_TEMP_TRIGGER:
-    case SQLITE_CREATE_TEMP_VIEW:
-        snprintf(w->denied, sizeof(w->denied),
-                 "temporary tables, views, indexes and triggers are not "
-                 "allowed: they would outlive the request on a connection "
-                 "other clients share");
         return SQLITE_DENY;
     default:
         return SQLITE_OK;

@@ -2,8 +2,10 @@
  *
  * Every client's SQL runs on connections other clients share, so SQL that
  * would change a connection for all of them (most pragmas with a value),
- * outlive its request (TEMP objects, transaction control) or reach beyond the
- * one database (ATTACH, VACUUM INTO) is refused while it is prepared, and
+ * outlive its request (TEMP objects, transaction control), reach beyond the
+ * one database (ATTACH, VACUUM INTO) or crash or expose the daemon (some SQL
+ * functions and virtual tables: see authorizer.c) is refused while it is
+ * prepared, and
  * the reason kept for the error message: SQLite itself would only say "not
  * authorized".
  */
@@ -19,6 +21,13 @@ struct authorizer {
     int denied_code;  /* what the last refusal is reported as */
     char denied[256]; /* why the last statement was refused, or "" */
 };
+
+/* The message of every refusal of the TEMP schema, whatever the spelling:
+ * CREATE TEMP TABLE, CREATE TABLE temp.x, CREATE TRIGGER temp.t ... */
+#define AUTHORIZER_TEMP_REFUSED                                                \
+    "temporary tables, views, indexes and triggers are not allowed (TEMP, "    \
+    "or any object in the schema temp): they would outlive the request on a "  \
+    "connection other clients share"
 
 /* Installs the authorizer on @db, with its state in @auth. */
 void authorizer_install(struct authorizer *auth, sqlite3 *db);

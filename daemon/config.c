@@ -22,6 +22,7 @@ void config_defaults(struct config *cfg)
         .readers = cpus < 2 ? 2 : (unsigned)cpus,
         .synchronous = "FULL",
         .timeout_ms = 30000,
+        .max_timeout_ms = 300000,
         .tx_idle_timeout_ms = 5000,
         .group_max = 1024,
         .group_bytes = 16u << 20,
@@ -59,7 +60,10 @@ static void usage(FILE *out)
         "FULL)\n"
         "      --timeout MS           a request's deadline unless it sets "
         "timeout_ms;\n"
-        "                             0 for none (default 30000)\n"
+        "                             0 for --max-timeout (default 30000)\n"
+        "      --max-timeout MS       cap on every request's deadline, also "
+        "on\n"
+        "                             timeout_ms 0 (default 300000)\n"
         "      --tx-idle-timeout MS   roll back a transaction idle this long\n"
         "                             (default 5000)\n"
         "      --group-max N          most requests committed together "
@@ -88,6 +92,15 @@ static void usage(FILE *out)
         "                             it is interrupted (default 10000)\n"
         "      --log-level LEVEL      error, warn, info or debug (default "
         "info)\n"
+        "      --backup-dir DIR       where backups go (created 0700 if "
+        "missing);\n"
+        "                             no backups without it\n"
+        "      --backup-interval T    take a backup every T: seconds, or with "
+        "a unit\n"
+        "                             s, m, h or d (default: none)\n"
+        "      --backup-keep N        keep the newest N scheduled backups "
+        "(default 0:\n"
+        "                             all)\n"
         "  -h, --help                 show this help\n"
         "  -V, --version              show the version\n");
 }
@@ -108,6 +121,7 @@ enum {
     OPT_SOCKET_MODE = 256,
     OPT_SYNCHRONOUS,
     OPT_TIMEOUT,
+    OPT_MAX_TIMEOUT,
     OPT_TX_IDLE_TIMEOUT,
     OPT_GROUP_MAX,
     OPT_GROUP_BYTES,
@@ -122,7 +136,45 @@ enum {
     OPT_MAX_MESSAGE,
     OPT_SHUTDOWN_GRACE,
     OPT_LOG_LEVEL,
+    OPT_BACKUP_DIR,
+    OPT_BACKUP_INTERVAL,
+    OPT_BACKUP_KEEP,
 };
+
+/* Parses a duration: seconds, or a number with a unit s, m, h or d, from one
+ * second to a year. Returns 0 with milliseconds in *@ms, or -1. */
+static int parse_duration(const char *s, uint64_t *ms)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    uint64_t unit = 1000;
+    if (errno || end == s || v < 1)
+        return -1;
+    if (*end != '\0') {
+        if (end[1] != '\0')
+            return -1;
+        switch (*end) {
+        case 's':
+            break;
+        case 'm':
+            unit = 60 * 1000;
+            break;
+        case 'h':
+            unit = 3600 * 1000;
+            break;
+        case 'd':
+            unit = 86400 * 1000;
+            break;
+        default:
+            return -1;
+        }
+    }
+    if ((uint64_t)v > UINT64_C(365) * 86400 * 1000 / unit)
+        return -1;
+    *ms = (uint64_t)v * unit;
+    return 0;
+}
 
 int config_parse(struct config *cfg, int argc, char **argv)
 {
@@ -133,6 +185,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
         {"readers", required_argument, NULL, 'r'},
         {"synchronous", required_argument, NULL, OPT_SYNCHRONOUS},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"max-timeout", required_argument, NULL, OPT_MAX_TIMEOUT},
         {"tx-idle-timeout", required_argument, NULL, OPT_TX_IDLE_TIMEOUT},
         {"group-max", required_argument, NULL, OPT_GROUP_MAX},
         {"group-bytes", required_argument, NULL, OPT_GROUP_BYTES},
@@ -148,6 +201,9 @@ int config_parse(struct config *cfg, int argc, char **argv)
         {"max-message-size", required_argument, NULL, OPT_MAX_MESSAGE},
         {"shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"backup-dir", required_argument, NULL, OPT_BACKUP_DIR},
+        {"backup-interval", required_argument, NULL, OPT_BACKUP_INTERVAL},
+        {"backup-keep", required_argument, NULL, OPT_BACKUP_KEEP},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -194,6 +250,11 @@ int config_parse(struct config *cfg, int argc, char **argv)
             if (parse_int(optarg, 0, RPC_MAX_TIMEOUT_MS, &v))
                 goto bad_value;
             cfg->timeout_ms = (uint32_t)v;
+            break;
+        case OPT_MAX_TIMEOUT:
+            if (parse_int(optarg, 1, RPC_MAX_TIMEOUT_MS, &v))
+                goto bad_value;
+            cfg->max_timeout_ms = (uint32_t)v;
             break;
         case OPT_TX_IDLE_TIMEOUT:
             if (parse_int(optarg, 1, RPC_MAX_TIMEOUT_MS, &v))
@@ -265,6 +326,20 @@ int config_parse(struct config *cfg, int argc, char **argv)
             if (log_parse_level(optarg, &cfg->log_level))
                 goto bad_value;
             break;
+        case OPT_BACKUP_DIR:
+            if (optarg[0] == '\0')
+                goto bad_value;
+            cfg->backup_dir = optarg;
+            break;
+        case OPT_BACKUP_INTERVAL:
+            if (parse_duration(optarg, &cfg->backup_interval_ms))
+                goto bad_value;
+            break;
+        case OPT_BACKUP_KEEP:
+            if (parse_int(optarg, 0, 1 << 20, &v))
+                goto bad_value;
+            cfg->backup_keep = (unsigned)v;
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -284,6 +359,18 @@ int config_parse(struct config *cfg, int argc, char **argv)
     if (optind < argc) {
         fprintf(stderr, "sqlited: unexpected argument '%s' (see --help)\n",
                 argv[optind]);
+        return -1;
+    }
+    if (cfg->timeout_ms > cfg->max_timeout_ms) {
+        fprintf(stderr,
+                "sqlited: --timeout %" PRIu32 " is above --max-timeout %" PRIu32
+                " (see --help)\n",
+                cfg->timeout_ms, cfg->max_timeout_ms);
+        return -1;
+    }
+    if (cfg->backup_interval_ms > 0 && cfg->backup_dir == NULL) {
+        fprintf(stderr, "sqlited: --backup-interval needs --backup-dir (where "
+                        "the backups go)\n");
         return -1;
     }
     /* A chunk ends after the row that fills it: leave room for that row. */

@@ -14,7 +14,9 @@ struct config {
     mode_t socket_mode;              /* permissions of the socket file */
     unsigned readers;                /* reader threads */
     const char *synchronous;         /* OFF, NORMAL, FULL or EXTRA */
-    uint32_t timeout_ms;             /* a request's default deadline; 0: none */
+    uint32_t timeout_ms;             /* a request's default deadline; 0: the
+                                        cap */
+    uint32_t max_timeout_ms;         /* cap on every request's deadline */
     uint32_t tx_idle_timeout_ms;     /* an idle transaction is rolled back */
     unsigned group_max;              /* requests in one group commit */
     size_t group_bytes;              /* request bytes in one group commit */
@@ -29,6 +31,9 @@ struct config {
     size_t max_message_size;    /* largest message in either direction */
     unsigned shutdown_grace_ms; /* on SIGTERM, time for work in flight */
     enum log_level log_level;
+    const char *backup_dir;      /* where backups go; NULL: no backups */
+    uint64_t backup_interval_ms; /* scheduled backups; 0: none */
+    unsigned backup_keep;        /* scheduled backups kept; 0: all */
 };
 
 /* Fills @cfg with the embedded defaults. */

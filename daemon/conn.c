@@ -1,6 +1,7 @@
 #include "conn.h"
 
 #include <inttypes.h>
+#include <poll.h>
 #include <stdlib.h>
 
 #include "cursor.h"
@@ -200,6 +201,11 @@ void conn_send_notification(struct conn *c, int code, const char *message)
 
 void conn_track(struct conn *c, struct job *job)
 {
+    /* A fetch or close keeps its cursor busy until a reader is done with
+     * it, so only its worker answers it; the daemon's own jobs have no
+     * client waiting. */
+    if (job->method != RPC_FETCH && job->method != RPC_CLOSE && !job->internal)
+        deadlines_add(&c->srv->deadlines, job);
     job->prev_inflight = NULL;
     job->next_inflight = c->inflight;
     if (c->inflight)
@@ -212,6 +218,7 @@ void conn_complete(struct job *job)
 {
     struct conn *c = job->conn;
 
+    deadlines_remove(&c->srv->deadlines, job);
     if (job->prev_inflight)
         job->prev_inflight->next_inflight = job->next_inflight;
     else
@@ -236,14 +243,33 @@ void conn_complete(struct job *job)
         conn_maybe_free(c);
         return;
     }
-    if (job->internal)
-        job_free(job); /* the daemon's own: nobody waits for it */
+    if (job->internal || atomic_load(&job->state) == JOB_EXPIRED)
+        job_free(job); /* nobody waits for it, or it was answered */
     else
         conn_send(c, job);
     if (!c->closing) {
         conn_check_drained(c);
         conn_read_more(c);
     }
+}
+
+void conn_expire(struct job *job)
+{
+    struct conn *c = job->conn;
+    if (c->closing || !job_expire(job))
+        return; /* nobody waits, or a worker has it: the worker answers */
+    struct job *reply = job_new(c, RPC_METHOD_COUNT, job->msgid);
+    if (reply) {
+        reply->timeout_ms = job->timeout_ms;
+        job_fail_timeout(reply);
+    }
+    if (reply == NULL || reply->reply == NULL) {
+        job_free(reply);
+        conn_close(c); /* the client would wait forever */
+        return;
+    }
+    stats_add(&c->srv->stats.timeouts, 1);
+    conn_send(c, reply);
 }
 
 static bool conn_has_room(const struct conn *c)
@@ -292,6 +318,18 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(space, (unsigned)n);
 }
 
+/* After end of stream: true when the client closed its socket, false when
+ * it only shut down its write side (and still reads). The kernel tells the
+ * two apart: a Unix socket whose peer is closed polls POLLHUP. */
+static bool conn_peer_gone(struct conn *c)
+{
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0)
+        return false;
+    struct pollfd p = {.fd = fd, .events = 0};
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)) != 0;
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct conn *c = stream->data;
@@ -304,6 +342,11 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
             uv_read_stop(stream);
             c->reading = false;
         }
+    } else if (nread == UV_EOF && conn_peer_gone(c)) {
+        /* Nobody will read the answers: stop its work now rather than let
+         * it hold a worker until its deadline. */
+        log_debug("connection %p: client gone", (void *)c);
+        conn_close(c);
     } else if (nread == UV_EOF) {
         /* The client will send nothing more, but may still be waiting for
          * answers (a shut-down write side): finish them, then close. */

@@ -43,6 +43,11 @@ void conn_accept(struct server *s, uv_stream_t *listener);
 /* A worker finished @job: send its reply, or drop it if the client left. */
 void conn_complete(struct job *job);
 
+/* The loop's deadline for @job passed while it waited for a worker:
+ * answer it SQLITED_TIMEOUT now, unless a worker has claimed it. The job
+ * itself stays in flight until its worker hands it back. */
+void conn_expire(struct job *job);
+
 /* Sends an encoded reply (job->reply) that the loop thread made itself. The
  * connection takes the job. */
 void conn_send(struct conn *c, struct job *job);

@@ -1,6 +1,7 @@
 #include "dispatch.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,10 +85,14 @@ static void handle_stats(struct request *req)
         return;
     codec_buf_init(&b, 0);
 #define STATS_COUNT(name) +1
-    msgpack_pack_map(&b.pk, 1 STATS_COUNTERS(STATS_COUNT));
+    msgpack_pack_map(&b.pk, 2 STATS_COUNTERS(STATS_COUNT));
 #undef STATS_COUNT
     codec_pack_cstr(&b, "connections");
     msgpack_pack_uint32(&b.pk, req->c->srv->nconns);
+    char last_backup[BACKUP_PATH_MAX];
+    backup_last_path(&req->c->srv->backup, last_backup, sizeof(last_backup));
+    codec_pack_cstr(&b, "last_backup_path");
+    codec_pack_cstr(&b, last_backup);
 #define STATS_PACK(name)                                                       \
     codec_pack_cstr(&b, #name);                                                \
     msgpack_pack_uint64(&b.pk, stats_get(&st->name));
@@ -303,8 +308,8 @@ static void submit(struct request *req, struct job *job)
 }
 
 /* Sends a checked job to the worker that runs it: reads to the reader pool,
- * unless they belong to a transaction, everything else to the writer; a
- * cursor's close through cursor_end(). */
+ * unless they belong to a transaction, a backup to the backup thread,
+ * everything else to the writer; a cursor's close through cursor_end(). */
 static void route(struct conn *c, struct job *job)
 {
     struct server *s = c->srv;
@@ -312,10 +317,19 @@ static void route(struct conn *c, struct job *job)
         cursor_end(job->cursor, job, false);
         return;
     }
+    if (job->method == RPC_BACKUP) {
+        conn_track(c, job);
+        backup_submit(&s->backup, job);
+        return;
+    }
     if (job->method == RPC_FETCH) {
         uv_timer_stop(&job->cursor->idle);
         job->cursor->busy = true;
     }
+    /* No request runs, or waits, without end: 0 and anything longer mean
+     * the daemon's cap. */
+    if (job->timeout_ms == 0 || job->timeout_ms > s->cfg->max_timeout_ms)
+        job->timeout_ms = s->cfg->max_timeout_ms;
     job->deadline = clock_after_ms(job->timeout_ms);
     /* A query to a reader may open a cursor: count it against the
      * connection's share until its answer shows whether it did. */
@@ -534,14 +548,55 @@ static void handle_cursor(struct request *req)
     job_free(job);
 }
 
+/* backup: [dest?]. The path is checked against the backup directory on the
+ * backup thread, which walks the file system; here only its form. */
+static void handle_backup(struct request *req)
+{
+    struct codec_reader r;
+    struct job *job;
+    struct codec_value dest = {.type = CODEC_NIL};
+
+    if (expect_params(req, 0, 1, "[dest?]"))
+        return;
+    if (req->c->srv->cfg->backup_dir == NULL) {
+        reject(req, SQLITED_BAD_REQUEST,
+               "backups are off: start the daemon with --backup-dir DIR "
+               "(the directory backups are confined to)");
+        return;
+    }
+    if ((job = job_for(req, &r)) == NULL)
+        return;
+    if (req->m.nparams == 1 && codec_read(&r, &dest) != 0)
+        dest.type = CODEC_EXT; /* malformed: refused below */
+    if (dest.type != CODEC_NIL &&
+        (dest.type != CODEC_STR || dest.v.s.len == 0 ||
+         dest.v.s.len >= PATH_MAX ||
+         !codec_utf8_valid(dest.v.s.ptr, dest.v.s.len) ||
+         memchr(dest.v.s.ptr, '\0', dest.v.s.len) != NULL)) {
+        reject(req, SQLITED_BAD_REQUEST,
+               "params[0] (dest) must be nil or a non-empty path without NUL "
+               "bytes, shorter than %d bytes",
+               PATH_MAX);
+        job_free(job);
+        return;
+    }
+    /* The destination is the job's "SQL": a string inside its message. */
+    if (dest.type == CODEC_STR) {
+        job->req.sql = dest.v.s.ptr;
+        job->req.sql_len = dest.v.s.len;
+    }
+    job->timeout_ms = 0; /* a backup takes as long as the copy takes */
+    submit(req, job);
+}
+
 static handler_fn *const handlers[RPC_METHOD_COUNT] = {
-    [RPC_EXPLAIN] = handle_explain, [RPC_FETCH] = handle_cursor,
-    [RPC_CLOSE] = handle_cursor,    [RPC_HELLO] = handle_hello,
-    [RPC_PING] = handle_ping,       [RPC_STATS] = handle_stats,
-    [RPC_QUERY] = handle_sql,       [RPC_EXEC] = handle_sql,
-    [RPC_BATCH] = handle_batch,     [RPC_BULK] = handle_bulk,
-    [RPC_BEGIN] = handle_begin,     [RPC_COMMIT] = handle_end,
-    [RPC_ROLLBACK] = handle_end,
+    [RPC_BACKUP] = handle_backup, [RPC_EXPLAIN] = handle_explain,
+    [RPC_FETCH] = handle_cursor,  [RPC_CLOSE] = handle_cursor,
+    [RPC_HELLO] = handle_hello,   [RPC_PING] = handle_ping,
+    [RPC_STATS] = handle_stats,   [RPC_QUERY] = handle_sql,
+    [RPC_EXEC] = handle_sql,      [RPC_BATCH] = handle_batch,
+    [RPC_BULK] = handle_bulk,     [RPC_BEGIN] = handle_begin,
+    [RPC_COMMIT] = handle_end,    [RPC_ROLLBACK] = handle_end,
 };
 
 struct job *dispatch_check(struct conn *c, const char *msg, size_t len,

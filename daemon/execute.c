@@ -196,7 +196,10 @@ static int fail_sqlite(struct run *r, int rc)
     int code = sqlite3_extended_errcode(w->db);
     if (code == SQLITE_OK)
         code = rc;
-    if (code == SQLITE_AUTH && w->auth.denied[0])
+    /* A refusal is the cause whatever SQLite reports: SQLITE_ERROR "not
+     * authorized to use function", or SQLITE_SCHEMA when the schema changed
+     * under the statement that was refused. */
+    if (w->auth.denied[0])
         return fail(r, w->auth.denied_code, "%s", w->auth.denied);
     if (code == SQLITE_BUSY_SNAPSHOT)
         return fail(r, code,
@@ -572,6 +575,7 @@ static int prepare(struct run *r, const char **sql, const char *end,
     *st = NULL;
     if (must_run_alone(r, *sql, end))
         return r->code;
+    r->w->auth.denied[0] = '\0';
     int rc =
         sqlite3_prepare_v3(r->w->db, *sql, (int)(end - *sql), 0, st, &tail);
     if (rc != SQLITE_OK)
@@ -594,6 +598,7 @@ static int prepare_first(struct run *r, const struct sql_req *req,
     if (must_run_alone(r, req->sql, end))
         return r->code;
     *st = stmt_cache_take(&w->cache, req->sql, req->sql_len);
+    w->auth.denied[0] = '\0';
     if (*st != NULL) {
         stats_add(&w->stats->stmt_cache_hits, 1);
         *tail = end;
@@ -1146,7 +1151,7 @@ enum execute_result execute_job(struct worker *w, struct job *job)
         execute_cursor(job);
         return EXECUTE_DONE;
     }
-    if (atomic_load(&job->cancelled))
+    if (!job_claim(job))
         return EXECUTE_DONE;
     if (clock_passed(job->deadline, clock_now())) {
         execute_fail_timeout(w, job);
@@ -1191,12 +1196,7 @@ enum execute_result execute_job(struct worker *w, struct job *job)
 
 void execute_fail_timeout(struct worker *w, struct job *job)
 {
-    char message[160];
-    snprintf(message, sizeof(message),
-             "the request's deadline (%u ms) passed before it could run; "
-             "nothing of it was applied",
-             job->timeout_ms);
-    job_fail(job, SQLITED_TIMEOUT, message);
+    job_fail_timeout(job);
     count_timeout(w, SQLITED_TIMEOUT);
 }
 

@@ -1,9 +1,11 @@
 #include "job.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "clock.h"
+#include "sqlited.h"
 
 struct job *job_new(struct conn *conn, enum rpc_method method, uint32_t msgid)
 {
@@ -14,7 +16,45 @@ struct job *job_new(struct conn *conn, enum rpc_method method, uint32_t msgid)
     job->method = method;
     job->msgid = msgid;
     atomic_init(&job->cancelled, false);
+    atomic_init(&job->state, JOB_QUEUED);
     return job;
+}
+
+bool job_claim(struct job *job)
+{
+    if (atomic_load(&job->cancelled))
+        return false;
+    int expected = JOB_QUEUED;
+    return atomic_compare_exchange_strong(&job->state, &expected,
+                                          JOB_CLAIMED) ||
+           expected == JOB_CLAIMED;
+}
+
+void job_unclaim(struct job *job)
+{
+    atomic_store(&job->state, JOB_QUEUED);
+}
+
+bool job_dropped(struct job *job)
+{
+    return atomic_load(&job->cancelled) ||
+           atomic_load(&job->state) == JOB_EXPIRED;
+}
+
+bool job_expire(struct job *job)
+{
+    int expected = JOB_QUEUED;
+    return atomic_compare_exchange_strong(&job->state, &expected, JOB_EXPIRED);
+}
+
+void job_fail_timeout(struct job *job)
+{
+    char message[160];
+    snprintf(message, sizeof(message),
+             "the request's deadline (%u ms) passed before it could run; "
+             "nothing of it was applied",
+             job->timeout_ms);
+    job_fail(job, SQLITED_TIMEOUT, message);
 }
 
 void job_free(struct job *job)

@@ -63,11 +63,47 @@ struct job {
      * or interrupts it, and its reply is dropped. */
     atomic_bool cancelled;
 
+    /* Who answers the job (enum job_state): a worker that claims it before
+     * running or answering it, or the loop thread when its deadline passes
+     * while it still waits for a worker. Exactly one of them wins. */
+    atomic_int state;
+    size_t deadline_at; /* loop thread: its place in the server's deadline
+                           heap, plus one; 0: not in it */
+
     /* The encoded reply, owned; written by the loop thread. */
     char *reply;
     size_t reply_len;
     uv_write_t write; /* while the reply is being written */
 };
+
+enum job_state {
+    JOB_QUEUED,  /* waiting for a worker */
+    JOB_CLAIMED, /* a worker runs or answers it */
+    JOB_EXPIRED, /* the loop answered SQLITED_TIMEOUT: no worker touches it */
+};
+
+/* A worker takes @job to run or answer it. Returns false when the job is no
+ * longer the worker's to answer: its client has gone, or the loop answered
+ * it at its deadline. The worker then only hands it back (its reply stays
+ * NULL). Claiming a job already claimed returns true. */
+bool job_claim(struct job *job);
+
+/* A worker gives back a job it claimed but did not touch (a reader passing
+ * a write on to the writer), so that the loop may again answer it at its
+ * deadline while it waits. */
+void job_unclaim(struct job *job);
+
+/* True when no worker is to answer @job: cancelled, or answered by the
+ * loop. For a worker that looks at a job it does not run yet. */
+bool job_dropped(struct job *job);
+
+/* The loop thread answers @job at its deadline, unless a worker claimed it
+ * first. Returns true when the loop is now the one to answer. */
+bool job_expire(struct job *job);
+
+/* Stores the SQLITED_TIMEOUT reply of a job whose deadline passed before it
+ * could run. */
+void job_fail_timeout(struct job *job);
 
 /* Allocates a zeroed job for @conn. Returns NULL on out-of-memory. */
 struct job *job_new(struct conn *conn, enum rpc_method method, uint32_t msgid);

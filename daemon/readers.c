@@ -29,7 +29,8 @@ static void *reader_main(void *arg)
             if (!failing)
                 log_error("reader: %s", err);
             failing = true;
-            job_fail(job, SQLITED_INTERNAL, err);
+            if (job_claim(job))
+                job_fail(job, SQLITED_INTERNAL, err);
             rd->done(job, rd->done_arg);
             continue;
         }
@@ -37,9 +38,12 @@ static void *reader_main(void *arg)
             log_info("reader: its database connection is open again");
             failing = false;
         }
-        if (execute_job(w, job) == EXECUTE_FORWARD)
+        if (execute_job(w, job) == EXECUTE_FORWARD) {
+            /* Nothing of it ran: until the writer takes it, its deadline
+             * is the loop's again. */
+            job_unclaim(job);
             writer_submit(rd->writer, job);
-        else
+        } else
             rd->done(job, rd->done_arg);
     }
     return NULL;

@@ -242,7 +242,7 @@ static int encode_hello(struct server *s, const char *sqlite_version)
     codec_pack_cstr(&b, "sqlite_version");
     codec_pack_cstr(&b, sqlite_version);
     codec_pack_cstr(&b, "limits");
-    msgpack_pack_map(&b.pk, 10);
+    msgpack_pack_map(&b.pk, 11);
     codec_pack_cstr(&b, "max_message_size");
     msgpack_pack_uint64(&b.pk, s->limits.max_message);
     codec_pack_cstr(&b, "max_depth");
@@ -255,6 +255,8 @@ static int encode_hello(struct server *s, const char *sqlite_version)
     msgpack_pack_uint32(&b.pk, RPC_MAX_PARAMS);
     codec_pack_cstr(&b, "timeout_ms");
     msgpack_pack_uint32(&b.pk, s->cfg->timeout_ms);
+    codec_pack_cstr(&b, "max_timeout_ms");
+    msgpack_pack_uint32(&b.pk, s->cfg->max_timeout_ms);
     codec_pack_cstr(&b, "tx_idle_timeout_ms");
     msgpack_pack_uint32(&b.pk, s->cfg->tx_idle_timeout_ms);
     codec_pack_cstr(&b, "chunk_rows");
@@ -293,6 +295,7 @@ int server_init(struct server *s, const struct config *cfg)
     }
     uv_async_init(&s->loop, &s->wakeup, on_wakeup);
     s->wakeup.data = s;
+    deadlines_init(&s->deadlines, &s->loop, conn_expire);
     uv_timer_init(&s->loop, &s->grace);
     s->grace.data = s;
     uv_signal_init(&s->loop, &s->sigint);
@@ -321,6 +324,9 @@ int server_init(struct server *s, const struct config *cfg)
     if (rc == 0)
         rc = readers_start(&s->readers, cfg, &s->writer, &s->stop, &s->stats,
                            on_job_done, s, err, sizeof(err));
+    if (rc == 0)
+        rc = backup_start(&s->backup, cfg, &s->stop, &s->stats, on_job_done, s,
+                          err, sizeof(err));
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         log_error("%s", err);
@@ -351,8 +357,10 @@ static void close_any(uv_handle_t *handle, void *arg)
 
 void server_close(struct server *s)
 {
+    backup_stop(&s->backup);
     readers_stop(&s->readers);
     writer_stop(&s->writer);
+    deadlines_close(&s->deadlines);
     /* Now no worker can signal any more. Close what is left open: the
      * wake-up handle, and after a failed start everything else. */
     uv_walk(&s->loop, close_any, s);

@@ -7,8 +7,10 @@
 #include <stdbool.h>
 #include <uv.h>
 
+#include "backup.h"
 #include "codec.h"
 #include "config.h"
+#include "deadlines.h"
 #include "job.h"
 #include "readers.h"
 #include "stats.h"
@@ -30,7 +32,9 @@ struct server {
     struct stats stats;    /* kept by the workers, read by `stats` */
     struct writer writer;
     struct readers readers;
+    struct backup backup;
     struct codec_limits limits; /* of requests */
+    struct deadlines deadlines; /* of jobs waiting for a worker */
     struct conn *conns;         /* every connection not yet freed */
     unsigned nconns;
     bool shutting_down;

@@ -24,7 +24,12 @@
     X(cursors_opened)                                                          \
     X(cursors_expired)                                                         \
     X(cursors_open)                                                            \
-    X(connections_refused)
+    X(connections_refused)                                                     \
+    X(backups)                                                                 \
+    X(backups_failed)                                                          \
+    X(last_backup_unix_ms)                                                     \
+    X(last_backup_duration_ms)                                                 \
+    X(last_backup_bytes)
 
 #define STATS_FIELD(name) atomic_uint_fast64_t name;
 struct stats {
@@ -44,6 +49,12 @@ static inline void stats_max(atomic_uint_fast64_t *counter, uint64_t n)
            !atomic_compare_exchange_weak_explicit(
                counter, &old, n, memory_order_relaxed, memory_order_relaxed))
         ;
+}
+
+/* For the figures that are not counters (last_backup_*). */
+static inline void stats_set(atomic_uint_fast64_t *counter, uint64_t n)
+{
+    atomic_store_explicit(counter, n, memory_order_relaxed);
 }
 
 static inline void stats_sub(atomic_uint_fast64_t *counter, uint64_t n)

@@ -210,14 +210,23 @@ static bool serve_tx(struct writer *wr)
 
     for (struct job *job = wr->pending; job; job = next) {
         next = job->next;
-        if (job->tx == wr->tx.id && !atomic_load(&job->cancelled) &&
+        if (!job_dropped(job) && job->tx == wr->tx.id &&
             job->conn == wr->tx.owner) {
             pending_remove(wr, prev, job);
-            tx_run(wr, job);
+            if (job_claim(job))
+                tx_run(wr, job);
             finish(wr, job);
             return true;
         }
-        if (atomic_load(&job->cancelled)) {
+        /* Jobs of other connections wait for the transaction to end, unless
+         * they are answered now. */
+        if (!job_dropped(job) && job->tx == 0 && job->conn != wr->tx.owner &&
+            !clock_passed(job->deadline, now)) {
+            prev = job;
+            continue;
+        }
+        pending_remove(wr, prev, job);
+        if (!job_claim(job)) {
             /* nothing to answer */
         } else if (job->tx == wr->tx.id) {
             fail(job, SQLITED_BAD_REQUEST,
@@ -234,13 +243,9 @@ static bool serve_tx(struct writer *wr)
                      : "this connection has transaction %" PRIu64
                        " open; send its writes with the option tx",
                  wr->tx.id);
-        } else if (clock_passed(job->deadline, now)) {
-            execute_fail_timeout(&wr->worker, job);
         } else {
-            prev = job; /* waits for the transaction to end */
-            continue;
+            execute_fail_timeout(&wr->worker, job);
         }
-        pending_remove(wr, prev, job);
         finish(wr, job);
         did = true;
     }
@@ -288,7 +293,7 @@ static bool group_begin(struct writer *wr, struct job **group)
         while (*link) {
             struct job *job = *link;
             bool expired = clock_passed(job->deadline, now);
-            if (!atomic_load(&job->cancelled) && !expired) {
+            if (!job_dropped(job) && !expired) {
                 if (job->deadline != 0 &&
                     (deadline == 0 || job->deadline < deadline))
                     deadline = job->deadline;
@@ -296,11 +301,11 @@ static bool group_begin(struct writer *wr, struct job **group)
                 continue;
             }
             *link = job->next;
-            if (expired && atomic_load(&job->cancelled))
+            if (!job_claim(job))
                 ; /* nothing to answer */
-            else if (expired && waited)
+            else if (waited)
                 execute_fail_busy(w, job);
-            else if (expired)
+            else
                 execute_fail_timeout(w, job);
             finish(wr, job);
         }
@@ -318,7 +323,9 @@ static bool group_begin(struct writer *wr, struct job **group)
         while (*group) {
             struct job *job = *group;
             *group = job->next;
-            if (atomic_load(w->stop))
+            if (!job_claim(job))
+                ; /* nothing to answer */
+            else if (atomic_load(w->stop))
                 fail(job, SQLITED_INTERRUPTED,
                      "interrupted: the daemon is shutting down");
             else
@@ -385,7 +392,8 @@ static void group_run(struct writer *wr, struct job *group)
         int code = sqlite3_extended_errcode(w->db);
         execute_rollback(w);
         for (job = ran; job; job = job->next)
-            job_fail(job, code, message);
+            if (!job_dropped(job))
+                job_fail(job, code, message);
     } else if (n > 0) {
         stats_add(&wr->stats->groups, 1);
         stats_add(&wr->stats->group_requests, n);
@@ -410,9 +418,9 @@ static void serve_next(struct writer *wr)
     struct worker *w = &wr->worker;
     struct job *job = wr->pending;
 
-    if (atomic_load(&job->cancelled) || !groupable(job)) {
+    if (job_dropped(job) || !groupable(job)) {
         pending_remove(wr, NULL, job);
-        if (atomic_load(&job->cancelled))
+        if (!job_claim(job))
             ; /* nothing to answer */
         else if (job->tx != 0)
             tx_answer_gone(wr, job);

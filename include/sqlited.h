@@ -381,8 +381,10 @@ SQLITED_API size_t sqlited_column_bytes(const sqlited_rows *rows, int i);
 /* Sets the deadline the daemon gives every later sqlited_exec(),
  * sqlited_query(), sqlited_batch_run() and sqlited_exec_many() on @db:
  * @timeout_ms milliseconds from when the daemon reads the request; 0 means
- * none; -1 (the initial state) sends nothing, so the daemon's default applies
- * (its --timeout, 30 s unless configured). A request whose deadline passes
+ * the longest the daemon allows (its --max-timeout, 5 minutes unless
+ * configured, which also caps larger values); -1 (the initial state) sends
+ * nothing, so the daemon's default applies (its --timeout, 30 s unless
+ * configured). A request whose deadline passes
  * before or while it runs fails with SQLITED_TIMEOUT and has no effect; the
  * connection stays usable. Inside a transaction, SQLite may then end the
  * whole transaction (later calls get SQLITED_TX_EXPIRED).
@@ -679,6 +681,44 @@ SQLITED_API int sqlited_receive(sqlited *db, uint32_t id, uint32_t *got,
  * sqlited_send_exec() whose results were not collected yet; 0 for NULL.
  * sqlited_close() forgets them (the daemon still carries them out). */
 SQLITED_API unsigned sqlited_pending(const sqlited *db);
+
+/* --------------------------------------------------------------- operations
+ *
+ * What operators do to the database as a whole, carried out by the daemon
+ * for every client: backups, maintenance, schema migrations. Strings in
+ * their results are owned by @db and stay valid until the next operation
+ * call on it (the calls of this section) or sqlited_close(). Each call
+ * waits for its answer without limit. A failure answered by the daemon
+ * leaves the connection usable; SQLITED_ECLOSED, SQLITED_EPROTO and negated
+ * errno values from the socket mean it is broken, as for sqlited_exec().
+ */
+
+/* The result of sqlited_backup(). */
+typedef struct sqlited_backup_info {
+    const char *path;     /* the copy's absolute path on the daemon's host */
+    uint64_t size;        /* its size in bytes */
+    uint64_t pages;       /* database pages copied */
+    uint64_t duration_ms; /* time the copy, check and sync took */
+} sqlited_backup_info;
+
+/* Takes an online backup: the daemon copies the database, as it is when
+ * the backup begins, into its backup directory (its --backup-dir), while
+ * clients keep reading and writing; checks the copy with PRAGMA
+ * integrity_check; and only then gives it its name. @dest (borrowed) is the
+ * file's name or path relative to the backup directory, or an absolute path
+ * inside it; NULL for a name of the daemon's, sqlited-YYYYMMDD-HHMMSS-mmm.db
+ * (UTC). The file is created 0600. On success fills *@out (may be NULL).
+ *
+ * Returns 0, or: SQLITED_BAD_REQUEST when the daemon has no --backup-dir,
+ * or @dest leaves the backup directory (an absolute path outside it, a
+ * ".." component, a symbolic link on the way) or names a file that exists
+ * (nothing is written then); SQLITE_CORRUPT when the copy failed its check
+ * (it is removed); SQLITED_INTERRUPTED when the daemon shut down meanwhile;
+ * a SQLite I/O code (SQLITE_IOERR, SQLITE_CANTOPEN, SQLITE_FULL ...) when
+ * the copy could not be written. In every failure no file is left under the
+ * name. The connection stays usable after these. */
+SQLITED_API int sqlited_backup(sqlited *db, const char *dest,
+                               sqlited_backup_info *out);
 
 #ifdef __cplusplus
 }

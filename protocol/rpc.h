@@ -32,7 +32,8 @@
     X(STATS, "stats")                                                          \
     X(FETCH, "fetch")                                                          \
     X(CLOSE, "close")                                                          \
-    X(EXPLAIN, "explain")
+    X(EXPLAIN, "explain")                                                      \
+    X(BACKUP, "backup")
 
 #define RPC_METHOD_ENUM(id, name) RPC_##id,
 enum rpc_method { RPC_METHODS(RPC_METHOD_ENUM) RPC_METHOD_COUNT };

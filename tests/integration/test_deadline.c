@@ -169,7 +169,7 @@ Test(deadline, write_waiting_past_its_deadline_never_runs)
 }
 
 /* --timeout sets the default deadline, which hello reports; timeout_ms 0
- * lifts it for one request. */
+ * lifts it for one request (up to --max-timeout). */
 Test(deadline, default_deadline_from_the_command_line)
 {
     struct reply rep;

@@ -134,7 +134,7 @@ Test(raw, hello)
     } want[] = {
         {"max_message_size", 67108864}, {"max_depth", 16},
         {"max_items", 1048576},         {"max_sql_length", 16777216},
-        {"max_params", 32766},
+        {"max_params", 32766},          {"max_timeout_ms", 300000},
     };
     for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
         cr_assert(harness_map_find(limits, want[k].key, &v), "no limit %s",
