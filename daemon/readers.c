@@ -21,10 +21,24 @@ static void *reader_main(void *arg)
 
     free(arg);
     while ((job = job_queue_pop(&rd->queue)) != NULL) {
-        char err[256];
+        char err[768];
         /* The last query gave this reader's connection to a cursor. A fetch
          * or close needs none: it uses its cursor's. */
         bool own = job->method != RPC_FETCH && job->method != RPC_CLOSE;
+        /* A new connection would open whatever file the path names now:
+         * not while that is another database than the writer's. */
+        char why[512];
+        if (own && w->db == NULL &&
+            dbfile_failure(&rd->writer->file, why, sizeof(why)) != NULL) {
+            snprintf(err, sizeof(err),
+                     "%s; a read that needs a new connection to it is "
+                     "refused until it is back",
+                     why);
+            if (job_claim(job))
+                job_fail(job, SQLITED_DATABASE_GONE, err);
+            rd->done(job, rd->done_arg);
+            continue;
+        }
         if (own && w->db == NULL && execute_reopen(w, err, sizeof(err)) != 0) {
             if (!failing)
                 log_error("reader: %s", err);

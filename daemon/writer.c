@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "db.h"
@@ -71,12 +72,84 @@ static void list_add(struct job ***tail, struct job *job)
 __attribute__((format(printf, 3, 4))) static void
 fail(struct job *job, int code, const char *fmt, ...)
 {
-    char message[256];
+    char message[768];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
     job_fail(job, code, message);
+}
+
+/* ------------------------------------------------------------ the file
+ *
+ * Nothing is written while the database's path names another file or none
+ * (dbfile.h), and nothing committed meanwhile is acknowledged.
+ */
+
+/* Answers @job with SQLITED_DATABASE_GONE: the database file is not in
+ * place. @committed: the job ran and committed before the check after its
+ * COMMIT found the file gone, so what it wrote is in the file the daemon has
+ * open, not in the one the path names, and must not be acknowledged. */
+static void fail_gone(struct writer *wr, struct job *job, bool committed)
+{
+    char why[512];
+    if (dbfile_failure(&wr->file, why, sizeof(why)) == NULL)
+        snprintf(why, sizeof(why), "the database file is not in place");
+    fail(job, SQLITED_DATABASE_GONE, "%s; %s", why,
+         committed ? "what this request wrote went to the file the daemon "
+                     "has open, not to the one at that path, so it is not "
+                     "acknowledged"
+                   : "writes are refused until it is back at that path, and "
+                     "nothing of this request was applied");
+}
+
+/* Once the path names another file or none, the daemon's WAL must not stay
+ * behind for that file to meet: at the next start (after a crash, say) its
+ * frames would be applied to the wrong database. Folds the WAL into the
+ * database file the daemon has open and truncates it to nothing. That needs
+ * no transaction open and no reader in a snapshot, so it is tried again at
+ * each check until it succeeds. The WAL is written through the descriptors
+ * SQLite holds, never by path, so no other file is touched. */
+static void secure_wal(struct writer *wr)
+{
+    struct worker *w = &wr->worker;
+
+    if (!wr->file.failed) {
+        wr->wal_secured = false;
+        return;
+    }
+    if (wr->wal_secured || !sqlite3_get_autocommit(w->db))
+        return;
+    int logged = 0, done = 0;
+    w->deadline = clock_after_ms(100); /* the busy handler's bound */
+    int rc = sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+                                       &logged, &done);
+    w->deadline = 0;
+    if (rc != SQLITE_OK)
+        return;
+    wr->wal_secured = true;
+    int fd = dbfile_open_fd(&wr->file);
+    if (fd >= 0)
+        log_error("every write acknowledged so far is in the database file "
+                  "the daemon has open (its WAL is folded in and empty): "
+                  "copy it out before stopping the daemon, for instance "
+                  "with: cp /proc/%ld/fd/%d %s.saved",
+                  (long)getpid(), fd, wr->cfg->database);
+    else
+        log_error("every write acknowledged so far is in the database file "
+                  "the daemon has open (its WAL is folded in and empty)");
+}
+
+/* Runs @job outside any transaction (VACUUM). */
+static void run_alone(struct writer *wr, struct job *job)
+{
+    if (!dbfile_check_due(&wr->file)) {
+        fail_gone(wr, job, false);
+        return;
+    }
+    execute_job(&wr->worker, job);
+    if (!dbfile_check(&wr->file))
+        fail_gone(wr, job, true);
 }
 
 /* ------------------------------------------------------------ transactions
@@ -120,6 +193,10 @@ static void tx_begin(struct writer *wr, struct job *job)
 {
     struct worker *w = &wr->worker;
 
+    if (!dbfile_check_due(&wr->file)) {
+        fail_gone(wr, job, false);
+        return;
+    }
     w->deadline = job->deadline;
     w->current = job;
     int rc = execute_control(w, job->immediate ? CONTROL_BEGIN_IMMEDIATE
@@ -151,6 +228,12 @@ static void tx_commit(struct writer *wr, struct job *job)
     int rc = execute_control(w, CONTROL_COMMIT);
     w->deadline = 0;
     job->ended_tx = true;
+    if (rc == SQLITE_OK && !dbfile_check(&wr->file)) {
+        fail_gone(wr, job, true);
+        tx_end(wr, "it was committed to a database file no longer at its "
+                   "path, and not acknowledged");
+        return;
+    }
     if (rc == SQLITE_OK) {
         tx_end(wr, "it was committed");
         stats_add(&wr->stats->tx_committed, 1);
@@ -355,6 +438,15 @@ static void group_run(struct writer *wr, struct job *group)
     struct job *ran = NULL, **ran_tail = &ran, *job;
     uint64_t n = 0;
 
+    if (!dbfile_check_due(&wr->file)) {
+        while ((job = group) != NULL) {
+            group = job->next;
+            if (job_claim(job))
+                fail_gone(wr, job, false);
+            finish(wr, job);
+        }
+        return;
+    }
     if (!group_begin(wr, &group))
         return;
     w->in_tx = w->grouped = true;
@@ -394,6 +486,10 @@ static void group_run(struct writer *wr, struct job *group)
         for (job = ran; job; job = job->next)
             if (!job_dropped(job))
                 job_fail(job, code, message);
+    } else if (!dbfile_check(&wr->file)) {
+        for (job = ran; job; job = job->next)
+            if (!job_dropped(job))
+                fail_gone(wr, job, true);
     } else if (n > 0) {
         stats_add(&wr->stats->groups, 1);
         stats_add(&wr->stats->group_requests, n);
@@ -429,7 +525,7 @@ static void serve_next(struct writer *wr)
         else if (job->method == RPC_BEGIN)
             tx_begin(wr, job);
         else
-            execute_job(w, job); /* alone, outside any transaction */
+            run_alone(wr, job);
         finish(wr, job);
         return;
     }
@@ -457,6 +553,9 @@ static void *writer_main(void *arg)
     bool closed = false;
 
     for (;;) {
+        dbfile_check_due(&wr->file);
+        if (wr->tx.id == 0)
+            secure_wal(wr);
         if (wr->tx.id == 0 && wr->pending) {
             serve_next(wr);
             pending_append(wr, job_queue_take_all(&wr->queue));
@@ -473,9 +572,23 @@ static void *writer_main(void *arg)
             continue;
         }
         int64_t until = wr->tx.id != 0 ? tx_wakeup(wr) : 0;
+        int64_t check = dbfile_next_check(&wr->file);
+        if (until == 0 || check < until)
+            until = check;
         pending_append(wr, job_queue_wait_all(&wr->queue, until, &closed));
     }
 
+    /* SQLite removes the WAL and shared-memory files by path when the last
+     * connection closes: once the path names another database, those files
+     * may be that database's, so they stay. */
+    if (!dbfile_check(&wr->file)) {
+        int persist = 1;
+        sqlite3_file_control(wr->worker.db, "main", SQLITE_FCNTL_PERSIST_WAL,
+                             &persist);
+        log_warn("leaving %s-wal and %s-shm in place: the path no longer "
+                 "names the daemon's database",
+                 wr->cfg->database, wr->cfg->database);
+    }
     /* Leave a database that needs no WAL to be read: fold the log back in
      * and truncate it, so backups of the main file alone are complete. */
     int logged = 0, done = 0;
@@ -498,6 +611,10 @@ int writer_start(struct writer *wr, const struct config *cfg,
         .done = done, .done_arg = done_arg, .cfg = cfg, .stats = stats};
     if (db_open_writer(cfg, &db, err, errlen) != SQLITE_OK)
         return -1;
+    if (dbfile_init(&wr->file, cfg->database, err, errlen) != 0) {
+        db_close(db);
+        return -1;
+    }
     if (execute_init(&wr->worker, db, true, cfg, stop, stats) != SQLITE_OK) {
         snprintf(err, errlen, "cannot prepare the writer's statements: %s",
                  sqlite3_errmsg(db));
@@ -518,6 +635,7 @@ fail_queue:
     job_queue_close(&wr->queue);
 fail_db:
     execute_close(&wr->worker);
+    dbfile_close(&wr->file);
     return -1;
 }
 
@@ -539,5 +657,6 @@ void writer_stop(struct writer *wr)
     pthread_join(wr->thread, NULL);
     job_queue_close(&wr->queue);
     execute_close(&wr->worker);
+    dbfile_close(&wr->file);
     wr->running = false;
 }

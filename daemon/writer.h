@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 
 #include "config.h"
+#include "dbfile.h"
 #include "execute.h"
 #include "job.h"
 #include "stats.h"
@@ -28,10 +29,14 @@ struct writer {
     const struct config *cfg;
     struct stats *stats;
     bool running;
+    /* The database's files: whether its path still names them. Read
+     * dbfile_failure() from any thread. */
+    struct dbfile file;
 
     /* The writer thread's own. */
     struct job *pending, *pending_tail; /* taken from the queue, not run */
     uint64_t last_tx;                   /* the last transaction id given */
+    bool wal_secured; /* the file is gone and the WAL was emptied */
     struct {
         uint64_t id; /* 0: none open */
         const struct conn *owner;

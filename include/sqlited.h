@@ -74,6 +74,7 @@ extern "C" {
     X(CURSOR_EXPIRED, -1009, "the cursor is no longer open")                   \
     X(TOO_MANY_CONNECTIONS, -1010, "the daemon is at its connection limit")    \
     X(TOO_MANY_CURSORS, -1011, "no cursor left for a large result")            \
+    X(DATABASE_GONE, -1012, "the database file is no longer at its path")      \
     X(ECLOSED, -1100, "connection closed")                                     \
     X(EPROTO, -1101, "malformed reply from the daemon")                        \
     X(EMISUSE, -1102, "library used incorrectly")                              \

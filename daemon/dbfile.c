@@ -1,0 +1,171 @@
+#include "dbfile.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "clock.h"
+#include "log.h"
+
+static const char *const suffix[DBFILE_KINDS] = {"", "-wal", "-shm"};
+static const char *const label[DBFILE_KINDS] = {"database file", "WAL file",
+                                                "shared-memory file"};
+
+static void set_failure(struct dbfile *f, const char *why)
+{
+    pthread_mutex_lock(&f->mutex);
+    snprintf(f->failure, sizeof(f->failure), "%s", why ? why : "");
+    pthread_mutex_unlock(&f->mutex);
+    atomic_store(&f->failing, why != NULL);
+}
+
+int dbfile_init(struct dbfile *f, const char *path, char *err, size_t errlen)
+{
+    memset(f, 0, sizeof(*f));
+    pthread_mutex_init(&f->mutex, NULL);
+    atomic_init(&f->failing, false);
+    for (int k = 0; k < DBFILE_KINDS; k++) {
+        size_t n = strlen(path) + strlen(suffix[k]) + 1;
+        if ((f->path[k] = malloc(n)) == NULL) {
+            snprintf(err, errlen, "out of memory");
+            dbfile_close(f);
+            return -1;
+        }
+        snprintf(f->path[k], n, "%s%s", path, suffix[k]);
+        struct stat st;
+        if (stat(f->path[k], &st) == 0) {
+            f->id[k].known = true;
+            f->id[k].dev = st.st_dev;
+            f->id[k].ino = st.st_ino;
+        } else if (k == DBFILE_MAIN) {
+            snprintf(err, errlen, "cannot stat %s: %s", path, strerror(errno));
+            dbfile_close(f);
+            return -1;
+        }
+    }
+    f->next_check = clock_after_ms(DBFILE_CHECK_MS);
+    return 0;
+}
+
+void dbfile_close(struct dbfile *f)
+{
+    for (int k = 0; k < DBFILE_KINDS; k++) {
+        free(f->path[k]);
+        f->path[k] = NULL;
+    }
+    pthread_mutex_destroy(&f->mutex);
+}
+
+/* Looks at file @k. Returns true when the path names the file remembered
+ * (or a WAL or shared-memory file not seen yet is not there yet); else
+ * writes why into @why. */
+static bool check_one(struct dbfile *f, int k, char *why, size_t len)
+{
+    struct stat st;
+    if (stat(f->path[k], &st) != 0) {
+        int err = errno;
+        if (!f->id[k].known && err == ENOENT)
+            return true;
+        if (err == ENOENT)
+            snprintf(why, len,
+                     "the %s %s was deleted or moved away while the daemon "
+                     "had it open",
+                     label[k], f->path[k]);
+        else
+            snprintf(why, len, "cannot check the %s %s: %s", label[k],
+                     f->path[k], strerror(err));
+        return false;
+    }
+    if (!f->id[k].known) {
+        f->id[k].known = true;
+        f->id[k].dev = st.st_dev;
+        f->id[k].ino = st.st_ino;
+        return true;
+    }
+    if (st.st_dev == f->id[k].dev && st.st_ino == f->id[k].ino)
+        return true;
+    snprintf(why, len,
+             "the %s %s was replaced while the daemon had it open: the path "
+             "names inode %" PRIuMAX " now, the daemon has inode %" PRIuMAX,
+             label[k], f->path[k], (uintmax_t)st.st_ino,
+             (uintmax_t)f->id[k].ino);
+    return false;
+}
+
+bool dbfile_check(struct dbfile *f)
+{
+    char why[sizeof(f->failure)] = "";
+    bool ok = true;
+    for (int k = 0; k < DBFILE_KINDS && ok; k++)
+        ok = check_one(f, k, why, sizeof(why));
+    f->next_check = clock_after_ms(DBFILE_CHECK_MS);
+
+    char old[sizeof(f->failure)];
+    if (!ok && f->failed && dbfile_failure(f, old, sizeof(old)) &&
+        strcmp(old, why) == 0)
+        return false; /* as before: logged already */
+    if (!ok) {
+        set_failure(f, why);
+        f->failed = true;
+        log_error("%s: writes are refused (SQLITED_DATABASE_GONE) until it "
+                  "is back at that path",
+                  why);
+        return false;
+    }
+    if (f->failed) {
+        set_failure(f, NULL);
+        f->failed = false;
+        log_warn("the database file %s and its WAL are in place again: "
+                 "writes are accepted again",
+                 f->path[DBFILE_MAIN]);
+    }
+    return true;
+}
+
+bool dbfile_check_due(struct dbfile *f)
+{
+    if (f->failed || clock_passed(f->next_check, clock_now()))
+        return dbfile_check(f);
+    return true;
+}
+
+int64_t dbfile_next_check(const struct dbfile *f)
+{
+    return f->next_check;
+}
+
+const char *dbfile_failure(struct dbfile *f, char *buf, size_t len)
+{
+    if (!atomic_load(&f->failing))
+        return NULL;
+    pthread_mutex_lock(&f->mutex);
+    snprintf(buf, len, "%s", f->failure);
+    pthread_mutex_unlock(&f->mutex);
+    return buf;
+}
+
+int dbfile_open_fd(const struct dbfile *f)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    if (dir == NULL)
+        return -1;
+    int found = -1;
+    struct dirent *e;
+    while (found < 0 && (e = readdir(dir)) != NULL) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        struct stat st;
+        if (*end != '\0' || end == e->d_name || fd == dirfd(dir) ||
+            fstat((int)fd, &st) != 0)
+            continue;
+        if (S_ISREG(st.st_mode) && st.st_dev == f->id[DBFILE_MAIN].dev &&
+            st.st_ino == f->id[DBFILE_MAIN].ino)
+            found = (int)fd;
+    }
+    closedir(dir);
+    return found;
+}
