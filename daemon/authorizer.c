@@ -1,6 +1,7 @@
 #include "authorizer.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sqlited.h"
@@ -156,6 +157,149 @@ static bool touches_temp(int action, const char *a, const char *db)
     }
 }
 
+/* The connection settings the daemon owns. Setting one to the value the
+ * daemon enforces is allowed (and answers as SQLite does: journal_mode=WAL
+ * returns the row "wal"), so that an application's usual connection set-up
+ * runs unchanged; any other value is refused with the way to change it. */
+enum owned_kind {
+    OWNED_BOOL,
+    OWNED_SYNC,
+    OWNED_TEMP,
+    OWNED_JOURNAL,
+    OWNED_INT
+};
+
+static const struct owned_pragma {
+    const char *name;
+    enum owned_kind kind;
+    const char *how; /* follows "<name> is set by the daemon" */
+} owned_pragmas[] = {
+    {"foreign_keys", OWNED_BOOL,
+     " (always ON): it enforces foreign keys on every connection"},
+    {"journal_mode", OWNED_JOURNAL, " (always WAL)"},
+    {"temp_store", OWNED_TEMP, " (always MEMORY)"},
+    {"synchronous", OWNED_SYNC, ": use sqlited --synchronous"},
+    {"cache_size", OWNED_INT, ": use sqlited --cache-size"},
+    {"mmap_size", OWNED_INT, ": use sqlited --mmap-size"},
+    {"busy_timeout", OWNED_INT,
+     ": a request waits for locks until its deadline (its timeout_ms, or "
+     "sqlited --timeout)"},
+};
+
+/* @v as SQLite's pragmas read it: the index of one of @names, or an
+ * integer; -1 when it is neither. */
+static int64_t pragma_level(const char *v, const char *const *names, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (sqlite3_stricmp(v, names[i]) == 0)
+            return i;
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    return (*v != '\0' && *end == '\0') ? x : -1;
+}
+
+/* True when setting @p to @v asks for what the daemon enforces. */
+static bool owned_matches(const struct authorizer *w,
+                          const struct owned_pragma *p, const char *v)
+{
+    static const char *const syncs[] = {"off", "normal", "full", "extra"};
+    static const char *const temps[] = {"default", "file", "memory"};
+    static const char *const yes[] = {"on", "yes", "true"};
+
+    switch (p->kind) {
+    case OWNED_BOOL:
+        return pragma_level(v, yes, 3) >= 0 && pragma_level(v, NULL, 0) != 0;
+    case OWNED_JOURNAL:
+        return sqlite3_stricmp(v, "wal") == 0;
+    case OWNED_TEMP:
+        return pragma_level(v, temps, 3) == 2;
+    case OWNED_SYNC:
+        return w->cfg != NULL &&
+               pragma_level(v, syncs, 4) ==
+                   pragma_level(w->cfg->synchronous, syncs, 4);
+    case OWNED_INT:
+        if (w->cfg == NULL || strcmp(p->name, "busy_timeout") == 0)
+            return false;
+        return pragma_level(v, NULL, 0) == (strcmp(p->name, "cache_size") == 0
+                                                ? w->cfg->cache_size
+                                                : w->cfg->mmap_size);
+    }
+    return false;
+}
+
+/* Decides PRAGMA @name = @value (@value NULL: a read). */
+static int authorize_pragma(struct authorizer *w, const char *name,
+                            const char *value)
+{
+    if (value == NULL ||
+        listed(name, pragmas_with_argument, COUNT(pragmas_with_argument)))
+        return SQLITE_OK;
+    for (size_t i = 0; i < COUNT(owned_pragmas); i++) {
+        const struct owned_pragma *p = &owned_pragmas[i];
+        if (sqlite3_stricmp(name, p->name) != 0)
+            continue;
+        /* SQLite would refuse some even at their current value inside a
+         * transaction ("Safety level may not be changed"), and the daemon
+         * runs every request in one: those that answer no row are skipped
+         * instead (SQLITE_IGNORE makes the pragma do nothing). journal_mode
+         * and mmap_size answer their value, so they run. */
+        if (owned_matches(w, p, value))
+            return p->kind == OWNED_JOURNAL ||
+                           sqlite3_stricmp(p->name, "mmap_size") == 0
+                       ? SQLITE_OK
+                       : SQLITE_IGNORE;
+        snprintf(w->denied, sizeof(w->denied),
+                 "PRAGMA %s=%s is refused: %s is set by the daemon%s", p->name,
+                 value, p->name, p->how);
+        return SQLITE_DENY;
+    }
+    snprintf(w->denied, sizeof(w->denied),
+             "PRAGMA %s cannot be set by a client: it would change the "
+             "connection every client shares (reading it is allowed)",
+             name);
+    return SQLITE_DENY;
+}
+
+/* SAVEPOINT, RELEASE and ROLLBACK TO (@op BEGIN, RELEASE or ROLLBACK) of
+ * savepoint @name: only inside an interactive transaction, as the one
+ * statement of its request (which the daemon then runs without a savepoint
+ * of its own around it, so that the client's savepoint outlives the request
+ * and a ROLLBACK TO cannot cross the daemon's), and never on the name of the
+ * daemon's own savepoints. */
+static int authorize_savepoint(struct authorizer *w, const char *op,
+                               const char *name)
+{
+    const char *what = strcmp(op, "BEGIN") == 0     ? "SAVEPOINT"
+                       : strcmp(op, "RELEASE") == 0 ? "RELEASE"
+                                                    : "ROLLBACK TO";
+    w->denied_code = SQLITED_BAD_REQUEST;
+    if (!w->in_tx) {
+        snprintf(w->denied, sizeof(w->denied),
+                 "%s needs a transaction: SAVEPOINT, RELEASE and ROLLBACK TO "
+                 "are allowed only between the methods begin and commit or "
+                 "rollback (outside them each request is a transaction of "
+                 "its own)",
+                 what);
+        return SQLITE_DENY;
+    }
+    if (!w->savepoints) {
+        snprintf(w->denied, sizeof(w->denied),
+                 "%s must be sent alone: SAVEPOINT, RELEASE and ROLLBACK TO "
+                 "are allowed only as the one statement of an exec or query "
+                 "request, not in a script or a batch",
+                 what);
+        return SQLITE_DENY;
+    }
+    if (name != NULL && sqlite3_stricmp(name, AUTHORIZER_SAVEPOINT) == 0) {
+        snprintf(w->denied, sizeof(w->denied),
+                 "the savepoint name %s is reserved for the daemon's own "
+                 "savepoints: choose another",
+                 name);
+        return SQLITE_DENY;
+    }
+    return SQLITE_OK;
+}
+
 /* Refuses what would outlive the request on a connection other clients
  * share, or reach beyond the one database the daemon serves, and records
  * why: SQLite itself would only say "not authorized". */
@@ -174,29 +318,24 @@ static int authorize(void *arg, int action, const char *a, const char *b,
         return SQLITE_DENY;
     }
     switch (action) {
-    case SQLITE_TRANSACTION:
     case SQLITE_SAVEPOINT:
         if (w->stepping) /* VACUUM's own transaction */
+            return SQLITE_OK;
+        return authorize_savepoint(w, a, b);
+    case SQLITE_TRANSACTION:
+        if (w->stepping)
             return SQLITE_OK;
         w->denied_code = SQLITED_BAD_REQUEST;
         snprintf(w->denied, sizeof(w->denied),
                  "transaction control (%s) is not allowed in SQL: the daemon "
                  "runs each request in its own transaction; use the methods "
                  "begin, commit and rollback, or batch for statements that "
-                 "must apply together",
-                 action == SQLITE_TRANSACTION ? a
-                 : strcmp(a, "BEGIN") == 0    ? "SAVEPOINT"
-                                              : a);
-        return SQLITE_DENY;
-    case SQLITE_PRAGMA:
-        if (b == NULL ||
-            listed(a, pragmas_with_argument, COUNT(pragmas_with_argument)))
-            return SQLITE_OK;
-        snprintf(w->denied, sizeof(w->denied),
-                 "PRAGMA %s cannot be set by a client: it would change the "
-                 "connection every client shares (reading it is allowed)",
+                 "must apply together (SAVEPOINT, RELEASE and ROLLBACK TO "
+                 "work inside begin ... commit)",
                  a);
         return SQLITE_DENY;
+    case SQLITE_PRAGMA:
+        return authorize_pragma(w, a, b);
     case SQLITE_FUNCTION: /* @b is the function's name */
         if (!listed(b, refused_functions, COUNT(refused_functions)))
             return SQLITE_OK;
@@ -242,8 +381,9 @@ static int authorize(void *arg, int action, const char *a, const char *b,
     }
 }
 
-void authorizer_install(struct authorizer *auth, sqlite3 *db)
+void authorizer_install(struct authorizer *auth, sqlite3 *db,
+                        const struct config *cfg)
 {
-    *auth = (struct authorizer){0};
+    *auth = (struct authorizer){.cfg = cfg};
     sqlite3_set_authorizer(db, authorize, auth);
 }

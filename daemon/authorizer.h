@@ -15,11 +15,19 @@
 #include <sqlite3.h>
 #include <stdbool.h>
 
+#include "config.h"
+
+/* The name of the daemon's own savepoints, which clients may not use. */
+#define AUTHORIZER_SAVEPOINT "sqlited"
+
 struct authorizer {
-    bool internal;    /* the daemon's own statement: everything is allowed */
-    bool stepping;    /* inside sqlite3_step(): VACUUM's inner statements */
-    int denied_code;  /* what the last refusal is reported as */
-    char denied[256]; /* why the last statement was refused, or "" */
+    bool internal;   /* the daemon's own statement: everything is allowed */
+    bool stepping;   /* inside sqlite3_step(): VACUUM's inner statements */
+    bool in_tx;      /* in an interactive transaction (begin ... commit) */
+    bool savepoints; /* the statement may be SAVEPOINT, RELEASE, ROLLBACK TO */
+    const struct config *cfg; /* the settings the daemon owns; may be NULL */
+    int denied_code;          /* what the last refusal is reported as */
+    char denied[512];         /* why the last statement was refused, or "" */
 };
 
 /* The message of every refusal of the TEMP schema, whatever the spelling:
@@ -29,7 +37,9 @@ struct authorizer {
     "or any object in the schema temp): they would outlive the request on a "  \
     "connection other clients share"
 
-/* Installs the authorizer on @db, with its state in @auth. */
-void authorizer_install(struct authorizer *auth, sqlite3 *db);
+/* Installs the authorizer on @db, with its state in @auth; @cfg (borrowed
+ * for as long as @db lives) tells which pragma values the daemon set. */
+void authorizer_install(struct authorizer *auth, sqlite3 *db,
+                        const struct config *cfg);
 
 #endif /* SQLITED_AUTHORIZER_H */

@@ -24,6 +24,7 @@ void config_defaults(struct config *cfg)
         .timeout_ms = 30000,
         .max_timeout_ms = 300000,
         .tx_idle_timeout_ms = 5000,
+        .tx_max_duration_ms = 60000,
         .group_max = 1024,
         .group_bytes = 16u << 20,
         .chunk_rows = 1000,
@@ -66,6 +67,9 @@ static void usage(FILE *out)
         "                             timeout_ms 0 (default 300000)\n"
         "      --tx-idle-timeout MS   roll back a transaction idle this long\n"
         "                             (default 5000)\n"
+        "      --tx-max-duration MS   roll back a transaction open this long, "
+        "busy\n"
+        "                             or not; 0 for no limit (default 60000)\n"
         "      --group-max N          most requests committed together "
         "(default 1024)\n"
         "      --group-bytes B        most request bytes committed together\n"
@@ -123,6 +127,7 @@ enum {
     OPT_TIMEOUT,
     OPT_MAX_TIMEOUT,
     OPT_TX_IDLE_TIMEOUT,
+    OPT_TX_MAX_DURATION,
     OPT_GROUP_MAX,
     OPT_GROUP_BYTES,
     OPT_CHUNK_ROWS,
@@ -187,6 +192,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"max-timeout", required_argument, NULL, OPT_MAX_TIMEOUT},
         {"tx-idle-timeout", required_argument, NULL, OPT_TX_IDLE_TIMEOUT},
+        {"tx-max-duration", required_argument, NULL, OPT_TX_MAX_DURATION},
         {"group-max", required_argument, NULL, OPT_GROUP_MAX},
         {"group-bytes", required_argument, NULL, OPT_GROUP_BYTES},
         {"chunk-rows", required_argument, NULL, OPT_CHUNK_ROWS},
@@ -260,6 +266,11 @@ int config_parse(struct config *cfg, int argc, char **argv)
             if (parse_int(optarg, 1, RPC_MAX_TIMEOUT_MS, &v))
                 goto bad_value;
             cfg->tx_idle_timeout_ms = (uint32_t)v;
+            break;
+        case OPT_TX_MAX_DURATION:
+            if (parse_int(optarg, 0, RPC_MAX_TIMEOUT_MS, &v))
+                goto bad_value;
+            cfg->tx_max_duration_ms = (uint32_t)v;
             break;
         case OPT_GROUP_MAX:
             if (parse_int(optarg, 1, 1 << 20, &v))

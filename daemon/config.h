@@ -18,6 +18,7 @@ struct config {
                                         cap */
     uint32_t max_timeout_ms;         /* cap on every request's deadline */
     uint32_t tx_idle_timeout_ms;     /* an idle transaction is rolled back */
+    uint32_t tx_max_duration_ms;     /* so is one open this long; 0: never */
     unsigned group_max;              /* requests in one group commit */
     size_t group_bytes;              /* request bytes in one group commit */
     uint32_t chunk_rows;             /* rows in one chunk of a result */

@@ -107,7 +107,7 @@ int execute_init(struct worker *w, sqlite3 *db, bool writer,
                          .stats = stats};
     stmt_cache_init(&w->cache, cfg->statement_cache);
     sqlite3_progress_handler(db, PROGRESS_STEPS, progress, w);
-    authorizer_install(&w->auth, db);
+    authorizer_install(&w->auth, db, cfg);
     sqlite3_busy_handler(db, busy, w);
     if (!writer)
         return SQLITE_OK;
@@ -242,12 +242,10 @@ static bool only_filler(const char *p, const char *end)
     return skip_filler(p, end) == end;
 }
 
-/* True when the statement at @p is VACUUM, which cannot run inside a
- * transaction. */
-static bool is_vacuum(const char *p, const char *end)
+/* True when the statement at @p starts with the keyword @word. */
+static bool starts_with(const char *p, const char *end, const char *word)
 {
-    static const char word[] = "vacuum";
-    const size_t n = sizeof(word) - 1;
+    const size_t n = strlen(word);
     p = skip_filler(p, end);
     if ((size_t)(end - p) < n || sqlite3_strnicmp(p, word, (int)n) != 0)
         return false;
@@ -255,6 +253,21 @@ static bool is_vacuum(const char *p, const char *end)
     return p == end || !(*p == '_' || (*p >= '0' && *p <= '9') ||
                          (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
                          (unsigned char)*p >= 0x80);
+}
+
+/* True when the statement at @p is VACUUM, which cannot run inside a
+ * transaction. */
+static bool is_vacuum(const char *p, const char *end)
+{
+    return starts_with(p, end, "vacuum");
+}
+
+/* True when the statement at @p may be SAVEPOINT, RELEASE or ROLLBACK TO
+ * (a plain ROLLBACK the authorizer refuses all the same). */
+static bool is_savepoint(const char *p, const char *end)
+{
+    return starts_with(p, end, "savepoint") || starts_with(p, end, "release") ||
+           starts_with(p, end, "rollback");
 }
 
 /* ------------------------------------------------------------------ binding
@@ -611,11 +624,14 @@ static int prepare_first(struct run *r, const struct sql_req *req,
     return SQLITE_OK;
 }
 
-/* Done with @st from prepare_first(): keep it when it is @req's whole text. */
+/* Done with @st from prepare_first(): keep it when it is @req's whole text.
+ * A savepoint statement is never kept: taken from the cache, it would skip
+ * the authorizer, which allows it only inside a transaction. */
 static void release(struct run *r, const struct sql_req *req, sqlite3_stmt *st,
                     const char *tail)
 {
-    if (st != NULL && only_filler(tail, req->sql + req->sql_len))
+    if (st != NULL && !r->w->auth.savepoints &&
+        only_filler(tail, req->sql + req->sql_len))
         stmt_cache_put(&r->w->cache, req->sql, req->sql_len, st);
     else
         sqlite3_finalize(st);
@@ -742,7 +758,11 @@ static enum execute_result run_sql(struct run *r, const struct sql_req *req,
         fail(r, SQLITED_BAD_REQUEST, "no SQL statement in the text");
         return EXECUTE_DONE;
     }
-    if (only_filler(tail, end))
+    if (r->w->auth.savepoints && !only_filler(tail, end))
+        fail(r, SQLITED_BAD_REQUEST,
+             "SAVEPOINT, RELEASE and ROLLBACK TO must be sent alone: one "
+             "statement per request, not in a script");
+    else if (only_filler(tail, end))
         result = run_one(r, req, st);
     else if (one)
         fail(r, SQLITED_BAD_REQUEST,
@@ -977,26 +997,42 @@ static enum execute_result run(struct run *r)
     }
 }
 
-/* Runs the job once, in a savepoint when a transaction is open. */
+/* Runs the job once, in a savepoint when a transaction is open. A client's
+ * own SAVEPOINT, RELEASE or ROLLBACK TO, sent alone inside an interactive
+ * transaction, runs without one: the client's savepoint must outlive the
+ * request (the daemon's RELEASE would release it with its own), and its
+ * ROLLBACK TO would cancel the daemon's savepoint. */
 static enum execute_result attempt(struct run *r)
 {
     struct worker *w = r->w;
+    enum rpc_method m = r->job->method;
+    bool wrap = w->in_tx;
     int rc;
 
-    if (w->in_tx && (rc = execute_control(w, CONTROL_SAVEPOINT)) != SQLITE_OK) {
+    w->auth.in_tx = w->in_tx && !w->grouped;
+    w->auth.savepoints =
+        w->auth.in_tx && (m == RPC_EXEC || m == RPC_QUERY) &&
+        is_savepoint(r->job->req.sql, r->job->req.sql + r->job->req.sql_len);
+    if (w->auth.savepoints)
+        wrap = false;
+    enum execute_result result = EXECUTE_DONE;
+    if (wrap && (rc = execute_control(w, CONTROL_SAVEPOINT)) != SQLITE_OK) {
         fail(r, rc, "cannot open a savepoint: %s", sqlite3_errmsg(w->db));
-        return tx_lost(w) ? EXECUTE_LOST : EXECUTE_DONE;
+        result = tx_lost(w) ? EXECUTE_LOST : EXECUTE_DONE;
+        goto out;
     }
-    enum execute_result result = run(r);
-    if (tx_lost(w))
-        return EXECUTE_LOST;
+    result = run(r);
+    if (tx_lost(w)) {
+        result = EXECUTE_LOST;
+        goto out;
+    }
     if (r->code == 0 && result == EXECUTE_DONE)
         check_deferred(r);
-    if (w->in_tx) {
+    if (wrap) {
         if (r->code != 0 || result != EXECUTE_DONE)
             execute_control(w, CONTROL_ROLLBACK_TO);
         execute_control(w, CONTROL_RELEASE);
-    } else if (!sqlite3_get_autocommit(w->db)) {
+    } else if (!w->in_tx && !sqlite3_get_autocommit(w->db)) {
         /* Cannot happen (the authorizer refuses transaction control), but a
          * transaction left open would swallow every later job. */
         execute_rollback(w);
@@ -1009,7 +1045,9 @@ static enum execute_result attempt(struct run *r)
     if (r->alone ||
         (w->grouped && (r->code & 0xff) == SQLITE_LOCKED && !r->script &&
          (r->job->method == RPC_EXEC || r->job->method == RPC_QUERY)))
-        return EXECUTE_ALONE;
+        result = EXECUTE_ALONE;
+out:
+    w->auth.in_tx = w->auth.savepoints = false;
     return result;
 }
 
@@ -1159,6 +1197,9 @@ enum execute_result execute_job(struct worker *w, struct job *job)
     }
     w->current = job;
     w->deadline = job->deadline;
+    if (w->deadline_cap != 0 &&
+        (w->deadline == 0 || w->deadline_cap < w->deadline))
+        w->deadline = w->deadline_cap;
     w->timed_out = false;
     codec_buf_init(&out, w->max_reply);
     for (int i = 0;; i++) {

@@ -39,11 +39,13 @@ struct worker {
     struct stmt_cache cache; /* of db */
     const atomic_bool *stop; /* set when running statements must end */
     struct stats *stats;
-    struct job *current; /* the job running now, for the handlers */
-    int64_t deadline;    /* the current job's (clock.h); 0: none */
-    bool timed_out;      /* the progress handler stopped at the deadline */
-    bool in_tx;          /* a transaction is open: jobs get savepoints */
-    bool grouped;        /* in a group commit: VACUUM must run alone */
+    struct job *current;  /* the job running now, for the handlers */
+    int64_t deadline;     /* the current job's (clock.h); 0: none */
+    int64_t deadline_cap; /* the writer's: an earlier end for every job (the
+                             transaction's maximum duration); 0: none */
+    bool timed_out;       /* the progress handler stopped at the deadline */
+    bool in_tx;           /* a transaction is open: jobs get savepoints */
+    bool grouped;         /* in a group commit: VACUUM must run alone */
     struct authorizer auth;
     sqlite3_stmt *control[CONTROL_COUNT]; /* writer only */
 };

@@ -242,7 +242,7 @@ static int encode_hello(struct server *s, const char *sqlite_version)
     codec_pack_cstr(&b, "sqlite_version");
     codec_pack_cstr(&b, sqlite_version);
     codec_pack_cstr(&b, "limits");
-    msgpack_pack_map(&b.pk, 11);
+    msgpack_pack_map(&b.pk, 12);
     codec_pack_cstr(&b, "max_message_size");
     msgpack_pack_uint64(&b.pk, s->limits.max_message);
     codec_pack_cstr(&b, "max_depth");
@@ -259,6 +259,8 @@ static int encode_hello(struct server *s, const char *sqlite_version)
     msgpack_pack_uint32(&b.pk, s->cfg->max_timeout_ms);
     codec_pack_cstr(&b, "tx_idle_timeout_ms");
     msgpack_pack_uint32(&b.pk, s->cfg->tx_idle_timeout_ms);
+    codec_pack_cstr(&b, "tx_max_duration_ms");
+    msgpack_pack_uint32(&b.pk, s->cfg->tx_max_duration_ms);
     codec_pack_cstr(&b, "chunk_rows");
     msgpack_pack_uint32(&b.pk, s->cfg->chunk_rows);
     codec_pack_cstr(&b, "chunk_bytes");

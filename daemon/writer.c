@@ -214,6 +214,7 @@ static void tx_begin(struct writer *wr, struct job *job)
     wr->tx.id = ++wr->last_tx;
     wr->tx.owner = job->conn;
     wr->tx.idle_deadline = clock_after_ms(wr->cfg->tx_idle_timeout_ms);
+    wr->tx.max_deadline = clock_after_ms(wr->cfg->tx_max_duration_ms);
     job->tx = wr->tx.id;
     job->opened_tx = true;
     stats_add(&wr->stats->tx_begun, 1);
@@ -247,6 +248,16 @@ static void tx_commit(struct writer *wr, struct job *job)
     stats_add(&wr->stats->tx_rolled_back, 1);
 }
 
+/* Ends the open transaction at its maximum duration. */
+static void tx_expire(struct writer *wr)
+{
+    tx_end(wr,
+           "it was open for longer than the maximum of %u ms "
+           "(--tx-max-duration), so the daemon rolled it back",
+           wr->cfg->tx_max_duration_ms);
+    stats_add(&wr->stats->tx_expired, 1);
+}
+
 /* Runs one job of the open transaction. */
 static void tx_run(struct writer *wr, struct job *job)
 {
@@ -270,9 +281,23 @@ static void tx_run(struct writer *wr, struct job *job)
     default:
         break;
     }
+    /* No statement keeps the transaction open past its maximum duration. */
+    w->deadline_cap = wr->tx.max_deadline;
     w->in_tx = true;
     enum execute_result result = execute_job(w, job);
     w->in_tx = false;
+    w->deadline_cap = 0;
+    if (clock_passed(wr->tx.max_deadline, clock_now()) &&
+        (w->timed_out || result == EXECUTE_LOST)) {
+        fail(job, SQLITED_TX_EXPIRED,
+             "transaction %" PRIu64 " reached its maximum duration of %u ms "
+             "(--tx-max-duration) while this request ran: the daemon rolled "
+             "it back",
+             wr->tx.id, wr->cfg->tx_max_duration_ms);
+        job->ended_tx = true;
+        tx_expire(wr);
+        return;
+    }
     if (result == EXECUTE_LOST) {
         tx_end(wr, "SQLite rolled it back when a request in it failed");
         job->ended_tx = true;
@@ -290,6 +315,13 @@ static bool serve_tx(struct writer *wr)
     int64_t now = clock_now();
     bool did = false;
     struct job *prev = NULL, *next;
+
+    /* However busy its client keeps it, a transaction ends at its maximum
+     * duration: its later requests get SQLITED_TX_EXPIRED. */
+    if (clock_passed(wr->tx.max_deadline, now)) {
+        tx_expire(wr);
+        return true;
+    }
 
     for (struct job *job = wr->pending; job; job = next) {
         next = job->next;
@@ -353,6 +385,8 @@ static bool serve_tx(struct writer *wr)
 static int64_t tx_wakeup(const struct writer *wr)
 {
     int64_t at = wr->tx.idle_deadline;
+    if (wr->tx.max_deadline != 0 && wr->tx.max_deadline < at)
+        at = wr->tx.max_deadline;
     for (const struct job *job = wr->pending; job; job = job->next)
         if (job->deadline != 0 && (at == 0 || job->deadline < at))
             at = job->deadline;

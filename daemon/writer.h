@@ -41,6 +41,7 @@ struct writer {
         uint64_t id; /* 0: none open */
         const struct conn *owner;
         int64_t idle_deadline;
+        int64_t max_deadline; /* --tx-max-duration after it began; 0: none */
     } tx;
     struct {
         uint64_t id;

@@ -165,8 +165,10 @@ SQLITED_API unsigned sqlited_max_params(sqlited *db);
  * run in order (a schema script); the first that fails stops the script. With
  * parameters, @sql must be exactly one statement. A call is atomic: when any
  * of its statements fails, nothing of it is applied. Transaction control in
- * SQL (BEGIN, COMMIT, SAVEPOINT ...) is refused with SQLITED_BAD_REQUEST: use
- * sqlited_batch_run() or sqlited_begin() instead.
+ * SQL (BEGIN, COMMIT, ROLLBACK ...) is refused with SQLITED_BAD_REQUEST: use
+ * sqlited_batch_run() or sqlited_begin() instead. Inside a transaction of
+ * sqlited_begin(), SAVEPOINT, RELEASE and ROLLBACK TO work when sent alone
+ * (one statement per call); the savepoint name "sqlited" is the daemon's.
  *
  * If @rows is not NULL, *@rows receives the result (close it with
  * sqlited_rows_close()): the rows of the last statement that returns rows,
@@ -409,7 +411,9 @@ SQLITED_API int sqlited_set_timeout(sqlited *db, int timeout_ms);
  * alone; the transaction stays open.
  *
  * The daemon ends a transaction by itself when it stays idle longer than its
- * tx_idle_timeout_ms (5 s by default), when SQLite aborts it (a timed-out or
+ * tx_idle_timeout_ms (5 s by default), when it has been open longer than
+ * its tx_max_duration_ms (60 s by default, however busy; a statement still
+ * running then is interrupted), when SQLite aborts it (a timed-out or
  * interrupted write, a full disk), and when the connection closes. The next
  * call then fails with SQLITED_TX_EXPIRED, whose message says why; any call
  * answered so forgets the transaction (sqlited_tx_id() returns 0), so

@@ -295,3 +295,243 @@ Test(authorizer, alter_and_drop_still_work)
     cr_assert_eq(harness_query_int(b, "SELECT aa + b + d FROM z"), 6);
     harness_exec(a, "DROP TABLE z");
 }
+
+/* --------------------------------------------- pragmas the daemon owns */
+
+/* @sql succeeds on @db as exec and as query; returns the text of the first
+ * column of its first row as a query ("" when there is none). */
+static void assert_pragma_ok(sqlited *db, const char *sql, const char *answer)
+{
+    sqlited_rows *rows = NULL;
+    int rc = sqlited_exec(db, sql, NULL, &rows);
+    cr_assert_eq(rc, 0, "%s: rc %d %s: %s", sql, rc, sqlited_errname(db),
+                 sqlited_errmsg(db));
+    if (answer) {
+        cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW, "%s: no row", sql);
+        cr_assert_str_eq(sqlited_column_text(rows, 0), answer, "%s", sql);
+    }
+    sqlited_rows_close(rows);
+    rows = NULL;
+    rc = sqlited_query(db, sql, NULL, &rows);
+    cr_assert_eq(rc, 0, "%s as a query: rc %d %s: %s", sql, rc,
+                 sqlited_errname(db), sqlited_errmsg(db));
+    if (answer) {
+        cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW, "%s: no row", sql);
+        cr_assert_str_eq(sqlited_column_text(rows, 0), answer, "%s", sql);
+    }
+    sqlited_rows_close(rows);
+}
+
+/* The connection set-up applications run (the Flask seed runs
+ * foreign_keys=ON on every connection) asks for what the daemon enforces:
+ * it succeeds, and answers as SQLite does. */
+Test(authorizer, pragmas_asking_for_what_the_daemon_enforces_succeed)
+{
+    assert_pragma_ok(a, "PRAGMA foreign_keys=ON", NULL);
+    assert_pragma_ok(a, "PRAGMA foreign_keys = 1", NULL);
+    assert_pragma_ok(a, "pragma FOREIGN_KEYS = true", NULL);
+    assert_pragma_ok(a, "PRAGMA journal_mode=WAL", "wal");
+    assert_pragma_ok(a, "PRAGMA main.journal_mode = 'wal'", "wal");
+    assert_pragma_ok(a, "PRAGMA temp_store=MEMORY", NULL);
+    assert_pragma_ok(a, "PRAGMA temp_store = 2", NULL);
+    assert_pragma_ok(a, "PRAGMA synchronous=FULL", NULL);
+    assert_pragma_ok(a, "PRAGMA synchronous = 2", NULL);
+    assert_pragma_ok(a, "PRAGMA cache_size = -2000", NULL);
+    assert_pragma_ok(a, "PRAGMA mmap_size=0", NULL);
+    /* Inside a transaction too. */
+    HARNESS_ASSERT_OK(a, sqlited_begin(a, SQLITED_TX_DEFERRED));
+    assert_pragma_ok(a, "PRAGMA foreign_keys=ON", NULL);
+    assert_pragma_ok(a, "PRAGMA journal_mode=WAL", "wal");
+    HARNESS_ASSERT_OK(a, sqlited_commit(a));
+    /* Reading them works as before. */
+    assert_pragma_ok(b, "PRAGMA journal_mode", "wal");
+    cr_assert_eq(harness_query_int(b, "PRAGMA foreign_keys"), 1);
+    cr_assert_eq(harness_query_int(b, "PRAGMA temp_store"), 2);
+    cr_assert_eq(harness_query_int(b, "PRAGMA cache_size"), -2000);
+    /* Foreign keys are enforced for every client. */
+    harness_exec(a, "CREATE TABLE p(id INTEGER PRIMARY KEY);"
+                    "CREATE TABLE c(pid REFERENCES p(id))");
+    int rc = sqlited_exec(b, "INSERT INTO c VALUES (1)", NULL, NULL);
+    cr_assert_eq(rc, SQLITE_CONSTRAINT_FOREIGNKEY, "rc %d", rc);
+}
+
+/* A value other than the daemon's is refused, naming how to change it. */
+Test(authorizer, pragmas_changing_what_the_daemon_owns_name_the_flag)
+{
+    assert_refused("PRAGMA synchronous=OFF", NULL,
+                   "synchronous is set by the daemon: use sqlited "
+                   "--synchronous");
+    assert_refused("PRAGMA synchronous = NORMAL", NULL,
+                   "use sqlited --synchronous");
+    assert_refused("PRAGMA cache_size=10000", NULL,
+                   "cache_size is set by the daemon: use sqlited --cache-size");
+    assert_refused("PRAGMA cache_size=-64000", NULL, "--cache-size");
+    assert_refused("PRAGMA mmap_size=268435456", NULL,
+                   "mmap_size is set by the daemon: use sqlited --mmap-size");
+    assert_refused("PRAGMA journal_mode=DELETE", NULL,
+                   "journal_mode is set by the daemon (always WAL)");
+    assert_refused("PRAGMA journal_mode=MEMORY", NULL, "always WAL");
+    assert_refused("PRAGMA foreign_keys=OFF", NULL,
+                   "foreign_keys is set by the daemon (always ON)");
+    assert_refused("PRAGMA foreign_keys=0", NULL, "always ON");
+    assert_refused("PRAGMA temp_store=FILE", NULL,
+                   "temp_store is set by the daemon (always MEMORY)");
+    assert_refused("PRAGMA busy_timeout=5000", NULL,
+                   "busy_timeout is set by the daemon: a request waits for "
+                   "locks until its deadline (its timeout_ms");
+    assert_refused("PRAGMA recursive_triggers=ON", NULL,
+                   "PRAGMA recursive_triggers cannot be set by a client");
+    cr_assert_eq(harness_query_int(b, "PRAGMA synchronous"), 2);
+}
+
+/* What "the daemon's value" is follows its flags. */
+Test(authorizer, owned_pragmas_follow_the_daemon_flags)
+{
+    sqlited_close(a);
+    a = NULL;
+    sqlited_close(b);
+    b = NULL;
+    cr_assert_eq(daemon_stop(&d), 0);
+    daemon_restart(&d, (const char *const[]){"--synchronous", "NORMAL",
+                                             "--cache-size", "500", NULL});
+    a = harness_connect(&d);
+    b = harness_connect(&d);
+    assert_pragma_ok(a, "PRAGMA synchronous=NORMAL", NULL);
+    assert_pragma_ok(a, "PRAGMA cache_size=500", NULL);
+    assert_refused("PRAGMA synchronous=FULL", NULL,
+                   "use sqlited --synchronous");
+    assert_refused("PRAGMA cache_size=-2000", NULL, "use sqlited --cache-size");
+}
+
+/* ------------------------------------------- savepoints in transactions */
+
+static void assert_bad_request(sqlited *db, int rc, const char *sql,
+                               const char *text)
+{
+    cr_assert_eq(rc, SQLITED_BAD_REQUEST, "%s: rc %d (%s: %s)", sql, rc,
+                 sqlited_errname(db), sqlited_errmsg(db));
+    cr_assert_str_eq(sqlited_errname(db), "SQLITED_BAD_REQUEST");
+    cr_assert_not_null(strstr(sqlited_errmsg(db), text),
+                       "%s: message '%s' lacks '%s'", sql, sqlited_errmsg(db),
+                       text);
+}
+
+static void exec_ok(sqlited *db, const char *sql)
+{
+    int rc = sqlited_exec(db, sql, NULL, NULL);
+    cr_assert_eq(rc, 0, "%s: rc %d %s: %s", sql, rc, sqlited_errname(db),
+                 sqlited_errmsg(db));
+}
+
+/* SQLAlchemy's nested transactions: savepoints that outlive the request
+ * that made them, rolled back to and released by later requests. */
+Test(authorizer, savepoints_work_inside_a_transaction)
+{
+    HARNESS_ASSERT_OK(a, sqlited_begin(a, SQLITED_TX_DEFERRED));
+    exec_ok(a, "INSERT INTO orders(id, item) VALUES (1, 'kept')");
+    exec_ok(a, "SAVEPOINT sa_1");
+    exec_ok(a, "INSERT INTO orders(id, item) VALUES (2, 'undone')");
+    sqlited_rows *rows = NULL;
+    HARNESS_ASSERT_OK(a, sqlited_query(a, "savepoint \"sa_2\"", NULL, &rows));
+    sqlited_rows_close(rows);
+    exec_ok(a, "INSERT INTO orders(id, item) VALUES (3, 'undone')");
+    exec_ok(a, "RELEASE SAVEPOINT sa_2");
+    exec_ok(a, "ROLLBACK TO SAVEPOINT sa_1");
+    cr_assert_eq(harness_query_int(a, "SELECT count(*) FROM orders"), 1);
+    exec_ok(a, "INSERT INTO orders(id, item) VALUES (4, 'kept')");
+    /* A failed request in between undoes only itself. */
+    int rc = sqlited_exec(a, "INSERT INTO orders(id, item) VALUES (4, 'dup')",
+                          NULL, NULL);
+    cr_assert_eq(rc, SQLITE_CONSTRAINT_PRIMARYKEY, "rc %d", rc);
+    exec_ok(a, "ROLLBACK TRANSACTION TO sa_1");
+    exec_ok(a, "INSERT INTO orders(id, item) VALUES (5, 'kept')");
+    exec_ok(a, "RELEASE sa_1");
+    HARNESS_ASSERT_OK(a, sqlited_commit(a));
+    harness_exec(b, "INSERT INTO orders(id, item) VALUES (100, 'other')");
+    cr_assert_eq(harness_query_int(b, "SELECT group_concat(id) = '1,5,100' "
+                                      "FROM (SELECT id FROM orders "
+                                      "ORDER BY id)"),
+                 1);
+}
+
+/* Outside begin ... commit, each request is its own transaction: a
+ * savepoint there would be the daemon's business. */
+Test(authorizer, savepoints_outside_a_transaction_are_refused)
+{
+    static const char *const sqls[] = {"SAVEPOINT a", "RELEASE a",
+                                       "ROLLBACK TO a"};
+    for (size_t i = 0; i < 3; i++) {
+        sqlited_rows *rows = NULL;
+        assert_bad_request(a, sqlited_exec(a, sqls[i], NULL, NULL), sqls[i],
+                           "needs a transaction");
+        assert_bad_request(a, sqlited_query(a, sqls[i], NULL, &rows), sqls[i],
+                           "needs a transaction");
+    }
+    /* Once prepared inside a transaction, still refused outside (the
+     * statement cache must not let it skip the check). */
+    HARNESS_ASSERT_OK(a, sqlited_begin(a, SQLITED_TX_DEFERRED));
+    exec_ok(a, "SAVEPOINT a");
+    exec_ok(a, "RELEASE a");
+    HARNESS_ASSERT_OK(a, sqlited_commit(a));
+    assert_bad_request(a, sqlited_exec(a, "SAVEPOINT a", NULL, NULL),
+                       "SAVEPOINT a", "needs a transaction");
+    assert_bad_request(a, sqlited_exec(a, "RELEASE a", NULL, NULL), "RELEASE a",
+                       "needs a transaction");
+    /* BEGIN, COMMIT and plain ROLLBACK stay refused, inside one too. */
+    assert_bad_request(a, sqlited_exec(a, "BEGIN", NULL, NULL), "BEGIN",
+                       "use the methods begin, commit and rollback");
+    HARNESS_ASSERT_OK(a, sqlited_begin(a, SQLITED_TX_DEFERRED));
+    assert_bad_request(a, sqlited_exec(a, "COMMIT", NULL, NULL), "COMMIT",
+                       "use the methods begin, commit and rollback");
+    assert_bad_request(a, sqlited_exec(a, "ROLLBACK", NULL, NULL), "ROLLBACK",
+                       "use the methods begin, commit and rollback");
+    HARNESS_ASSERT_OK(a, sqlited_rollback(a));
+}
+
+/* The daemon wraps each request of a transaction in its own savepoint,
+ * named sqlited: a client may not release it or roll back across it, and
+ * savepoint statements travel alone, never in a script or a batch. */
+Test(authorizer, savepoints_cannot_break_the_daemon_savepoints)
+{
+    HARNESS_ASSERT_OK(a, sqlited_begin(a, SQLITED_TX_DEFERRED));
+    exec_ok(a, "INSERT INTO orders(id, item) VALUES (1, 'kept')");
+    static const char *const reserved[] = {
+        "RELEASE sqlited", "ROLLBACK TO sqlited", "SAVEPOINT SQLited"};
+    for (size_t i = 0; i < 3; i++)
+        assert_bad_request(a, sqlited_exec(a, reserved[i], NULL, NULL),
+                           reserved[i], "is reserved for the daemon");
+    exec_ok(a, "SAVEPOINT outer");
+    static const char *const scripts[] = {
+        "INSERT INTO orders(id, item) VALUES (2, 'x'); ROLLBACK TO outer",
+        "ROLLBACK TO outer; INSERT INTO orders(id, item) VALUES (2, 'x')",
+        "SAVEPOINT inner; INSERT INTO orders(id, item) VALUES (2, 'x')",
+        "INSERT INTO orders(id, item) VALUES (2, 'x'); RELEASE outer",
+    };
+    for (size_t i = 0; i < 4; i++)
+        assert_bad_request(a, sqlited_exec(a, scripts[i], NULL, NULL),
+                           scripts[i], "must be sent alone");
+    sqlited_batch *batch = NULL;
+    cr_assert_eq(sqlited_batch_open(&batch), 0);
+    cr_assert_eq(sqlited_batch_add(batch,
+                                   "INSERT INTO orders(id, item) "
+                                   "VALUES (3, 'x')",
+                                   NULL),
+                 0);
+    cr_assert_eq(sqlited_batch_add(batch, "ROLLBACK TO outer", NULL), 0);
+    assert_bad_request(a, sqlited_batch_run(a, batch, 0), "batch",
+                       "must be sent alone");
+    sqlited_batch_close(batch);
+    /* None of it applied; the transaction and the client's savepoint are
+     * intact, and requests still undo only themselves. */
+    cr_assert_eq(harness_query_int(a, "SELECT count(*) FROM orders"), 1);
+    int rc = sqlited_exec(a, "INSERT INTO orders(id, item) VALUES (1, 'dup')",
+                          NULL, NULL);
+    cr_assert_eq(rc, SQLITE_CONSTRAINT_PRIMARYKEY, "rc %d", rc);
+    exec_ok(a, "INSERT INTO orders(id, item) VALUES (6, 'kept')");
+    exec_ok(a, "RELEASE outer");
+    HARNESS_ASSERT_OK(a, sqlited_commit(a));
+    cr_assert_eq(harness_query_int(b, "SELECT count(*) FROM orders"), 2);
+    /* And group commit goes on for the others. */
+    harness_exec(b, "INSERT INTO orders(id, item) VALUES (7, 'other')");
+    cr_assert_eq(harness_query_int(b, "SELECT count(*) FROM orders"), 3);
+}

@@ -450,6 +450,75 @@ Test(tx, idle_transaction_expires)
     harness_raw_end_ok(&a, "commit", harness_raw_begin(&a, NULL));
 }
 
+/* A transaction kept busy is still rolled back at --tx-max-duration (issue
+ * 10, hole 8): a client touching it every 200 ms cannot hold every other
+ * write off for ever. The request that finds it gone learns why, with the
+ * limit. */
+Test(tx, busy_transaction_expires_at_its_maximum_duration)
+{
+    cr_assert_eq(hello_limit(&a, "tx_max_duration_ms"), 60000);
+    restart_with((const char *const[]){"--tx-idle-timeout", "60000",
+                                       "--tx-max-duration", "1000", NULL});
+    cr_assert_eq(hello_limit(&a, "tx_max_duration_ms"), 1000);
+    int64_t tx = harness_raw_begin(&a, NULL);
+    harness_raw_exec(&a, "INSERT INTO t(x) VALUES (1)", IN_TX(tx));
+    send_exec(&b, 1, "INSERT INTO t(x) VALUES (2)");
+
+    struct reply rep = {0};
+    bool expired = false;
+    /* Bounded: 50 touches are ten times the maximum duration. */
+    for (int i = 0; i < 50 && !expired; i++) {
+        harness_sleep_ms(200);
+        harness_raw_sql(&a, "exec", "UPDATE t SET x = x WHERE x = 1", IN_TX(tx),
+                        &rep);
+        expired = rep.is_error;
+        if (!expired)
+            reply_free(&rep);
+    }
+    cr_assert(expired, "the transaction outlived its maximum duration");
+    harness_assert_error(&rep, SQLITED_TX_EXPIRED, "SQLITED_TX_EXPIRED",
+                         "it was open for longer than the maximum of 1000 ms "
+                         "(--tx-max-duration)");
+    reply_free(&rep);
+    expect_ok(&b, 1);
+    assert_daemon_ended_it();
+    harness_raw_end_ok(&a, "commit", harness_raw_begin(&a, NULL));
+}
+
+/* A statement still running in the transaction at its maximum duration is
+ * interrupted, and the transaction rolled back. */
+Test(tx, statement_at_the_maximum_duration_is_interrupted)
+{
+    restart_with((const char *const[]){"--tx-idle-timeout", "60000",
+                                       "--tx-max-duration", "500", NULL});
+    int64_t tx = harness_raw_begin(&a, NULL);
+    harness_raw_exec(&a, "INSERT INTO t(x) VALUES (1)", IN_TX(tx));
+    send_exec(&b, 1, "INSERT INTO t(x) VALUES (2)");
+    struct reply rep;
+    harness_raw_sql(&a, "exec", HARNESS_ENDLESS_SQL,
+                    &(struct harness_options){
+                        .tx = tx, .has_timeout = true, .timeout_ms = 0},
+                    &rep);
+    harness_assert_error(&rep, SQLITED_TX_EXPIRED, "SQLITED_TX_EXPIRED",
+                         "reached its maximum duration of 500 ms "
+                         "(--tx-max-duration) while this request ran");
+    reply_free(&rep);
+    expect_ok(&b, 1);
+    assert_daemon_ended_it();
+    assert_expired(&a, tx, "INSERT INTO t(x) VALUES (3)", "maximum");
+}
+
+/* --tx-max-duration 0: no maximum. */
+Test(tx, maximum_duration_zero_is_none)
+{
+    restart_with((const char *const[]){"--tx-max-duration", "0", NULL});
+    cr_assert_eq(hello_limit(&a, "tx_max_duration_ms"), 0);
+    int64_t tx = harness_raw_begin(&a, NULL);
+    harness_raw_exec(&a, "INSERT INTO t(x) VALUES (1)", IN_TX(tx));
+    harness_raw_end_ok(&a, "commit", tx);
+    cr_assert_eq(others_count(), 1);
+}
+
 /* A connection that closes with a transaction open has it rolled back at
  * once: another client's write goes through well before the idle timeout
  * (a minute here) could have ended it. */
