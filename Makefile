@@ -2,7 +2,7 @@
 #
 #   make            build everything into build/
 #   make run        start the daemon on ./var/sqlited.db and ./var/sqlited.sock
-#   make test       build and run the Criterion suite
+#   make test       the Criterion suite, then the Python one (test-python)
 #   make asan       the suite under AddressSanitizer + UBSan (build-asan/)
 #   make bench      sqlited against direct SQLite and the socket floor
 #                   (QUICK=1: within two minutes); see README, Performance
@@ -92,6 +92,7 @@ FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/fuzz-%,$(FUZZ_TARGETS))
 FUZZ_REPLAYS := $(patsubst %,$(BUILD)/fuzz/replay-%,$(FUZZ_TARGETS))
 
 .PHONY: all run test asan bench fuzz fuzz-corpus install uninstall clean format format-check help \
+        test-python python-deps \
         $(BUILD)/sqlited.pc
 all: $(DAEMON) $(CLI) $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/sqlited.pc
 
@@ -103,7 +104,8 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(TEST_CFLAGS) -Itests/helpers \
     -DSQLITED_BIN='"$(abspath $(DAEMON))"' \
     -DSQLITED_CLI='"$(abspath $(CLI))"' \
-    -DSQLITED_README_EXAMPLE='"$(abspath $(BUILD)/readme-example)"'
+    -DSQLITED_README_EXAMPLE='"$(abspath $(BUILD)/readme-example)"' \
+    -DSQLITED_FAULTVFS='"$(abspath $(FAULTVFS))"'
 
 $(DAEMON_LIB): $(DAEMON_OBJ)
 	@rm -f $@
@@ -137,6 +139,16 @@ $(BUILD)/sqlited.pc:
 $(TEST_BIN): $(TEST_OBJ) $(DAEMON_LIB) $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(DAEMON_LIBS)
+
+# The fault tests load this into the daemon with LD_PRELOAD: a SQLite VFS
+# that fails the reads, writes or syncs it is told to (tests/fault/). Built
+# without the sanitizers: a preloaded library would come before their
+# runtime, and the tests tell ASan that this is fine.
+FAULTVFS := $(BUILD)/tests/libfaultvfs.so
+$(FAULTVFS): tests/fault/faultvfs.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) -D_GNU_SOURCE -fPIC -shared $(PKG_CFLAGS) \
+	    -o $@ $< $(shell pkg-config --libs sqlite3) -ldl
 
 $(BENCH_BIN): $(BENCH_OBJ) $(STATIC_LIB)
 	@mkdir -p $(@D)
@@ -174,11 +186,34 @@ run: $(DAEMON) $(CLI)
 
 # The benchmark is built (not run) too, so that it cannot rot unseen. Every
 # input that ever crashed a fuzz target, and the seed corpora, are replayed.
-test: all $(TEST_BIN) $(README_EXAMPLE) $(BENCH_BIN) $(FUZZ_REPLAYS)
+test: all $(TEST_BIN) $(README_EXAMPLE) $(BENCH_BIN) $(FAULTVFS) $(FUZZ_REPLAYS)
 	$(TEST_BIN) $(TEST_ARGS)
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	    $(BUILD)/fuzz/replay-$$t tests/fuzz/crashes/$$t tests/fuzz/corpus/$$t; \
 	done
+	$(MAKE) --no-print-directory test-python
+
+# ------------------------------------------------------------------- Python
+# The driver (client/python) is tested with Debian's interpreter, where the
+# Debian packages below live, whatever python3 comes first on PATH; they are
+# installed on first use like the C libraries. PYTEST_ARGS picks tests
+# (PYTEST_ARGS='-k savepoint').
+PYTHON := /usr/bin/python3
+PY_DEBIAN_DEPS := python3-msgpack python3-pytest python3-sqlalchemy \
+                  python3-flask-sqlalchemy python3-flask-migrate
+PY_MODULES := msgpack, pytest, sqlalchemy, flask_sqlalchemy, flask_migrate
+PY_SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+PYTEST := PYTHONPATH=$(CURDIR)/client/python SQLITED_BIN=$(abspath $(DAEMON)) \
+          $(PYTHON) -m pytest -q -p no:cacheprovider
+
+python-deps:
+	@$(PYTHON) -c 'import $(PY_MODULES)' 2>/dev/null || { \
+	    echo "sqlited: installing Debian packages: $(PY_DEBIAN_DEPS)"; \
+	    $(PY_SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive \
+	    $(PY_SUDO) apt-get install -y $(PY_DEBIAN_DEPS); }
+
+test-python: $(DAEMON) python-deps
+	$(PYTEST) tests/python $(PYTEST_ARGS)
 
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS='-O1 -g' \

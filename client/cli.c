@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "sqlited.h"
@@ -38,12 +39,21 @@ static void usage(FILE *f)
           "       " PROG " [options] ping\n"
           "       " PROG " [options] < script.sql\n"
           "       " PROG " [options] backup [DEST]\n"
+          "       " PROG " [options] optimize [analyze]\n"
+          "       " PROG " [options] vacuum\n"
+          "       " PROG " [options] integrity [quick|full]\n"
+          "       " PROG " [options] checkpoint [MODE]\n"
           "\n"
           "Runs SQL (one argument, which may hold several statements; '-'\n"
           "reads it from standard input) on the sqlited daemon and prints\n"
           "the rows it returns. 'ping' checks that the daemon answers.\n"
           "'backup' has the daemon copy the database into its --backup-dir\n"
           "(DEST: a name or path inside it; default a timestamped name).\n"
+          "'optimize' runs PRAGMA optimize ('analyze': a full ANALYZE);\n"
+          "'vacuum' rebuilds the file and says what it reclaimed;\n"
+          "'integrity' checks the database (exit status 1 on problems).\n"
+          "'checkpoint' checkpoints the WAL now; MODE is PASSIVE (default),\n"
+          "FULL, RESTART or TRUNCATE (exit status 1 when it was busy).\n"
           "\n"
           "Options:\n"
           "  -s, --socket PATH   daemon socket (default: $SQLITED_SOCKET, "
@@ -714,6 +724,136 @@ static int cmd_backup(sqlited *db, int argc, char **argv, bool json)
     return json_print(&j);
 }
 
+static int cmd_optimize(sqlited *db, int argc, char **argv, bool json)
+{
+    bool analyze = argc > 0;
+    if (analyze && strcmp(argv[0], "analyze") != 0)
+        return usage_error("optimize takes analyze or nothing", argv[0]);
+    int rc = sqlited_optimize(db, analyze);
+    if (rc)
+        return report_call_error(db, rc);
+    if (!json) {
+        puts(analyze ? "optimize: ANALYZE done" : "optimize: done");
+        return 0;
+    }
+    struct json j = {0};
+    json_key(&j, "analyze");
+    sbuf_adds(&j.b, analyze ? "true" : "false");
+    return json_print(&j);
+}
+
+static int cmd_vacuum(sqlited *db, int argc, char **argv, bool json)
+{
+    sqlited_vacuum_info info;
+    (void)argc;
+    (void)argv;
+    int rc = sqlited_vacuum(db, &info);
+    if (rc)
+        return report_call_error(db, rc);
+    if (!json) {
+        printf("vacuum: %" PRIu64 " bytes reclaimed (%" PRIu64 " -> %" PRIu64
+               " bytes), %" PRIu64 " ms\n",
+               info.reclaimed, info.size_before, info.size_after,
+               info.duration_ms);
+        return 0;
+    }
+    struct json j = {0};
+    json_u64(&j, "size_before", info.size_before);
+    json_u64(&j, "size_after", info.size_after);
+    json_u64(&j, "reclaimed", info.reclaimed);
+    json_u64(&j, "duration_ms", info.duration_ms);
+    return json_print(&j);
+}
+
+/* Exit status 1 when the database has problems. */
+static int cmd_integrity(sqlited *db, int argc, char **argv, bool json)
+{
+    sqlited_integrity_info info;
+    int check = SQLITED_INTEGRITY_FULL;
+
+    if (argc > 0 && strcmp(argv[0], "quick") == 0)
+        check = SQLITED_INTEGRITY_QUICK;
+    else if (argc > 0 && strcmp(argv[0], "full") != 0)
+        return usage_error("integrity takes quick or full", argv[0]);
+    int rc = sqlited_integrity(db, check, &info);
+    if (rc)
+        return report_call_error(db, rc);
+    int status = info.ok ? 0 : EXIT_DAEMON_ERROR;
+    if (!json) {
+        if (info.ok)
+            puts("ok");
+        for (unsigned i = 0; i < info.nproblems; i++)
+            puts(info.problems[i]);
+        return status;
+    }
+    struct json j = {0};
+    json_str(&j, "check", check == SQLITED_INTEGRITY_FULL ? "full" : "quick");
+    json_key(&j, "ok");
+    sbuf_adds(&j.b, info.ok ? "true" : "false");
+    json_key(&j, "problems");
+    sbuf_adds(&j.b, "[");
+    for (unsigned i = 0; i < info.nproblems; i++) {
+        if (i)
+            sbuf_adds(&j.b, ", ");
+        add_json_string(&j.b, info.problems[i], strlen(info.problems[i]));
+    }
+    sbuf_adds(&j.b, "]");
+    int printed = json_print(&j);
+    return printed ? printed : status;
+}
+
+static const char *const checkpoint_modes[] = {
+    [SQLITED_CHECKPOINT_PASSIVE] = "PASSIVE",
+    [SQLITED_CHECKPOINT_FULL] = "FULL",
+    [SQLITED_CHECKPOINT_RESTART] = "RESTART",
+    [SQLITED_CHECKPOINT_TRUNCATE] = "TRUNCATE",
+};
+
+/* `checkpoint [MODE]`: busy (it could not finish) is exit status 1. */
+static int cmd_checkpoint(sqlited *db, int argc, char **argv, bool json)
+{
+    sqlited_checkpoint_info info;
+    int mode = SQLITED_CHECKPOINT_PASSIVE;
+
+    if (argc > 0) {
+        int n = (int)(sizeof(checkpoint_modes) / sizeof(*checkpoint_modes));
+        for (mode = 0; mode < n; mode++)
+            if (strcasecmp(argv[0], checkpoint_modes[mode]) == 0)
+                break;
+        if (mode == n)
+            return usage_error("unknown checkpoint mode (PASSIVE, FULL, "
+                               "RESTART, TRUNCATE)",
+                               argv[0]);
+    }
+    int rc = sqlited_checkpoint(db, mode, &info);
+    if (rc)
+        return report_call_error(db, rc);
+    int status = info.busy ? EXIT_DAEMON_ERROR : 0;
+    if (!json) {
+        printf("%s checkpoint%s: %" PRId64 " of %" PRId64
+               " frames in the database, WAL %" PRId64 " -> %" PRId64
+               " bytes, %.3f ms\n",
+               checkpoint_modes[mode],
+               info.busy ? " busy (readers held older snapshots)" : "",
+               info.checkpointed_frames, info.log_frames, info.wal_bytes_before,
+               info.wal_bytes_after, info.duration_ms);
+        return status;
+    }
+    char ms[32];
+    struct json j = {0};
+    json_str(&j, "mode", checkpoint_modes[mode]);
+    json_u64(&j, "busy", (uint64_t)info.busy);
+    json_u64(&j, "log_frames", (uint64_t)info.log_frames);
+    json_u64(&j, "checkpointed_frames", (uint64_t)info.checkpointed_frames);
+    json_u64(&j, "wal_bytes_before", (uint64_t)info.wal_bytes_before);
+    json_u64(&j, "wal_bytes_after", (uint64_t)info.wal_bytes_after);
+    json_key(&j, "duration_ms");
+    snprintf(ms, sizeof(ms), "%.3f", info.duration_ms);
+    sbuf_adds(&j.b, ms);
+    int printed = json_print(&j);
+    return printed ? printed : status;
+}
+
 static const struct command {
     const char *name;
     int min_args, max_args;
@@ -721,6 +861,11 @@ static const struct command {
     int (*run)(sqlited *db, int argc, char **argv, bool json);
 } commands[] = {
     {"backup", 0, 1, "backup [DEST]", cmd_backup},
+    {"optimize", 0, 1, "optimize [analyze]", cmd_optimize},
+    {"vacuum", 0, 0, "vacuum", cmd_vacuum},
+    {"integrity", 0, 1, "integrity [quick|full]", cmd_integrity},
+    {"checkpoint", 0, 1, "checkpoint [PASSIVE|FULL|RESTART|TRUNCATE]",
+     cmd_checkpoint},
 };
 
 static const struct command *command_find(const char *name)

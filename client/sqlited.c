@@ -2760,3 +2760,245 @@ SQLITED_API int sqlited_backup(sqlited *db, const char *dest,
         *out = info;
     return err_ok(db);
 }
+
+/* Starts a maintenance request: [options] with timeout_ms when set, and
+ * @extra other entries the caller packs. */
+static uint32_t maintenance_begin(sqlited *db, const char *method,
+                                  uint32_t extra)
+{
+    uint32_t n = extra + (db->timeout_ms >= 0);
+    uint32_t msgid = req_begin(db, method, n > 0);
+
+    if (n > 0)
+        msgpack_pack_map(&db->req.pk, n);
+    if (db->timeout_ms >= 0) {
+        codec_pack_cstr(&db->req, "timeout_ms");
+        msgpack_pack_int(&db->req.pk, db->timeout_ms);
+    }
+    return msgid;
+}
+
+SQLITED_API int sqlited_optimize(sqlited *db, int analyze)
+{
+    struct rpc_message m;
+    int rc = op_begin(db);
+
+    if (rc)
+        return rc;
+    uint32_t msgid = maintenance_begin(db, "optimize", 1);
+    codec_pack_cstr(&db->req, "analyze");
+    if (analyze)
+        msgpack_pack_true(&db->req.pk);
+    else
+        msgpack_pack_false(&db->req.pk);
+    rc = conn_call(db, msgid, -1, &m);
+    return rc ? rc : err_ok(db);
+}
+
+SQLITED_API int sqlited_vacuum(sqlited *db, sqlited_vacuum_info *out)
+{
+    sqlited_vacuum_info info = {0};
+    struct rpc_message m;
+    uint32_t n;
+    int rc = op_begin(db);
+
+    if (rc)
+        return rc;
+    rc = conn_call(db, maintenance_begin(db, "vacuum", 0), -1, &m);
+    if (rc)
+        return rc;
+    if (codec_read_map(&m.result, &n))
+        return op_malformed(db, "vacuum");
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        uint32_t klen;
+        int kr = read_key(&m.result, &k, &klen);
+        int bad = kr < 0;
+        if (kr == 0 && key_is(k, klen, "size_before"))
+            bad = read_u64(&m.result, &info.size_before);
+        else if (kr == 0 && key_is(k, klen, "size_after"))
+            bad = read_u64(&m.result, &info.size_after);
+        else if (kr == 0 && key_is(k, klen, "reclaimed"))
+            bad = read_u64(&m.result, &info.reclaimed);
+        else if (kr == 0 && key_is(k, klen, "duration_ms"))
+            bad = read_u64(&m.result, &info.duration_ms);
+        else if (!bad)
+            bad = codec_skip(&m.result);
+        if (bad)
+            return op_malformed(db, "vacuum");
+    }
+    if (out)
+        *out = info;
+    return err_ok(db);
+}
+
+/* Copies an array of strings into one allocation in db->op_strings: the
+ * pointers, then the NUL-terminated strings. */
+static int copy_str_array(sqlited *db, struct codec_reader *r, uint32_t n,
+                          const char *const **out)
+{
+    struct codec_reader scan = *r;
+    size_t bytes = (size_t)n * sizeof(char *);
+    const char *s;
+    uint32_t len;
+
+    for (uint32_t i = 0; i < n; i++) {
+        if (codec_read_str(&scan, &s, &len))
+            return SQLITED_EPROTO;
+        bytes += (size_t)len + 1;
+    }
+    char *block = malloc(bytes ? bytes : 1);
+    if (block == NULL)
+        return -ENOMEM;
+    char **ptrs = (char **)(void *)block;
+    char *text = block + (size_t)n * sizeof(char *);
+    for (uint32_t i = 0; i < n; i++) {
+        codec_read_str(r, &s, &len);
+        memcpy(text, s, len);
+        text[len] = '\0';
+        ptrs[i] = text;
+        text += len + 1;
+    }
+    free(db->op_strings);
+    db->op_strings = block;
+    *out = (const char *const *)ptrs;
+    return 0;
+}
+
+SQLITED_API int sqlited_integrity(sqlited *db, int check,
+                                  sqlited_integrity_info *out)
+{
+    sqlited_integrity_info info = {0};
+    struct rpc_message m;
+    uint32_t n;
+    bool has_ok = false;
+    int rc = op_begin(db);
+
+    if (rc)
+        return rc;
+    if (check != SQLITED_INTEGRITY_QUICK && check != SQLITED_INTEGRITY_FULL)
+        return err_setf(db, SQLITED_EMISUSE, "unknown integrity check %d",
+                        check);
+    uint32_t msgid = maintenance_begin(db, "integrity", 1);
+    codec_pack_cstr(&db->req, "check");
+    codec_pack_cstr(&db->req,
+                    check == SQLITED_INTEGRITY_FULL ? "full" : "quick");
+    rc = conn_call(db, msgid, -1, &m);
+    if (rc)
+        return rc;
+    if (codec_read_map(&m.result, &n))
+        return op_malformed(db, "integrity");
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        uint32_t klen, count;
+        struct codec_value v;
+        int kr = read_key(&m.result, &k, &klen);
+        int bad = kr < 0;
+        if (kr == 0 && key_is(k, klen, "ok")) {
+            bad = codec_read(&m.result, &v) || v.type != CODEC_BOOL;
+            info.ok = !bad && v.v.b;
+            has_ok = !bad;
+        } else if (kr == 0 && key_is(k, klen, "problems")) {
+            bad = codec_read_array(&m.result, &count);
+            if (!bad) {
+                rc = copy_str_array(db, &m.result, count, &info.problems);
+                if (rc == -ENOMEM)
+                    return err_set(db, rc, NULL);
+                bad = rc != 0;
+                info.nproblems = count;
+            }
+        } else if (!bad) {
+            bad = codec_skip(&m.result);
+        }
+        if (bad)
+            return op_malformed(db, "integrity");
+    }
+    if (!has_ok)
+        return op_malformed(db, "integrity");
+    if (out)
+        *out = info;
+    return err_ok(db);
+}
+
+/* ------------------------------------------------------------- checkpoint
+ */
+
+/* Reads an integer or float value into *@out as a double. */
+static int read_number(struct codec_reader *r, double *out)
+{
+    struct codec_value v;
+    if (codec_read(r, &v))
+        return -1;
+    if (v.type == CODEC_INT)
+        *out = (double)v.v.i;
+    else if (v.type == CODEC_FLOAT)
+        *out = v.v.f;
+    else
+        return -1;
+    return 0;
+}
+
+SQLITED_API int sqlited_checkpoint(sqlited *db, int mode,
+                                   sqlited_checkpoint_info *info)
+{
+    static const char *const modes[] = {
+        [SQLITED_CHECKPOINT_PASSIVE] = "PASSIVE",
+        [SQLITED_CHECKPOINT_FULL] = "FULL",
+        [SQLITED_CHECKPOINT_RESTART] = "RESTART",
+        [SQLITED_CHECKPOINT_TRUNCATE] = "TRUNCATE",
+    };
+    sqlited_checkpoint_info got = {0};
+    struct rpc_message m;
+    uint32_t msgid, n, len;
+    const char *k;
+    int rc = call_begin(db);
+
+    if (rc)
+        return rc;
+    if (mode < SQLITED_CHECKPOINT_PASSIVE || mode > SQLITED_CHECKPOINT_TRUNCATE)
+        return err_setf(db, SQLITED_EMISUSE, "unknown checkpoint mode %d",
+                        mode);
+    msgid = req_begin(db, "checkpoint", 1);
+    codec_pack_cstr(&db->req, modes[mode]);
+    rc = conn_call(db, msgid, -1, &m);
+    if (rc)
+        return rc;
+    if (codec_read_map(&m.result, &n))
+        goto malformed;
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t *field = NULL;
+        double d;
+        int kind = read_key(&m.result, &k, &len);
+        if (kind < 0)
+            goto malformed;
+        if (kind == 0 && key_is(k, len, "duration_ms")) {
+            if (read_number(&m.result, &d))
+                goto malformed;
+            got.duration_ms = d;
+            continue;
+        }
+        if (kind == 0 && key_is(k, len, "busy")) {
+            int64_t busy;
+            if (codec_read_int64(&m.result, &busy))
+                goto malformed;
+            got.busy = busy != 0;
+            continue;
+        }
+        if (kind == 0 && key_is(k, len, "log_frames"))
+            field = &got.log_frames;
+        else if (kind == 0 && key_is(k, len, "checkpointed_frames"))
+            field = &got.checkpointed_frames;
+        else if (kind == 0 && key_is(k, len, "wal_bytes_before"))
+            field = &got.wal_bytes_before;
+        else if (kind == 0 && key_is(k, len, "wal_bytes_after"))
+            field = &got.wal_bytes_after;
+        if (field ? codec_read_int64(&m.result, field) : codec_skip(&m.result))
+            goto malformed;
+    }
+    if (info)
+        *info = got;
+    return err_ok(db);
+
+malformed:
+    return op_malformed(db, "checkpoint");
+}

@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "codec.h"
+#include "crash.h"
 #include "db.h"
 #include "log.h"
 #include "rpc.h"
@@ -524,6 +525,8 @@ static void *backup_main(void *arg)
 {
     struct backup *b = arg;
     bool closed = false;
+
+    crash_thread_init("sqlited-backup");
     uint64_t interval_ns = b->cfg->backup_interval_ms * CLOCK_NS_PER_MS;
 
     while (!closed) {
@@ -531,7 +534,7 @@ static void *backup_main(void *arg)
         while (job) {
             struct job *next = job->next;
             struct outcome o = {0};
-            if (!atomic_load(&job->cancelled)) {
+            if (job_claim(job)) {
                 run_one(b, job, job->req.sql, job->req.sql_len,
                         BACKUP_NAME_PREFIX, &o);
                 if (!atomic_load(&job->cancelled))

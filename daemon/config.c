@@ -19,6 +19,7 @@ void config_defaults(struct config *cfg)
         .database = "./var/sqlited.db",
         .socket = SQLITED_DEFAULT_SOCKET,
         .socket_mode = 0660,
+        .file_mode = 0600,
         .readers = cpus < 2 ? 2 : (unsigned)cpus,
         .synchronous = "FULL",
         .timeout_ms = 30000,
@@ -37,6 +38,9 @@ void config_defaults(struct config *cfg)
         .mmap_size = 0,
         .max_message_size = RPC_MAX_MESSAGE_DEFAULT,
         .shutdown_grace_ms = 10000,
+        .wal_checkpoint_bytes = 4 << 20,
+        .wal_max_bytes = 0, /* 4 x wal_checkpoint_bytes, set after parsing */
+        .wal_idle_timeout_ms = 1000,
         .log_level = LOG_INFO,
     };
 }
@@ -55,6 +59,10 @@ static void usage(FILE *out)
         "./var/sqlited.sock)\n"
         "      --socket-mode MODE     octal permissions of the socket (default "
         "0660)\n"
+        "      --file-mode MODE       octal permissions of the database, its "
+        "-wal and\n"
+        "                             -shm when the daemon creates them "
+        "(default 0600)\n"
         "  -r, --readers N            reader threads (default: CPUs, at least "
         "2)\n"
         "      --synchronous LEVEL    OFF, NORMAL, FULL or EXTRA (default "
@@ -94,6 +102,19 @@ static void usage(FILE *out)
         "      --shutdown-grace MS    on SIGTERM, time left to work in flight "
         "before\n"
         "                             it is interrupted (default 10000)\n"
+        "      --wal-checkpoint-bytes B  checkpoint (PASSIVE) when the WAL "
+        "holds\n"
+        "                             this much (default 4194304); also its "
+        "size\n"
+        "                             after a checkpoint (journal_size_limit)\n"
+        "      --wal-max-bytes B      past this WAL size, end the oldest "
+        "cursor or\n"
+        "                             read so a checkpoint can finish "
+        "(default\n"
+        "                             4 x --wal-checkpoint-bytes)\n"
+        "      --wal-idle-timeout MS  truncate the WAL once no write came "
+        "for this\n"
+        "                             long, 0 for never (default 1000)\n"
         "      --log-level LEVEL      error, warn, info or debug (default "
         "info)\n"
         "      --backup-dir DIR       where backups go (created 0700 if "
@@ -107,6 +128,20 @@ static void usage(FILE *out)
         "                             all)\n"
         "  -h, --help                 show this help\n"
         "  -V, --version              show the version\n");
+}
+
+/* Parses octal permissions, at most 0777, that include the bits @need;
+ * returns 0 or -1. */
+static int parse_mode(const char *s, mode_t need, mode_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long mode = strtoul(s, &end, 8);
+    if (errno || end == s || *end || s[0] == '-' || mode > 0777 ||
+        (mode & need) != need)
+        return -1;
+    *out = (mode_t)mode;
+    return 0;
 }
 
 /* Parses a decimal integer in [min, max]; returns 0 or -1. */
@@ -123,6 +158,7 @@ static int parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
 
 enum {
     OPT_SOCKET_MODE = 256,
+    OPT_FILE_MODE,
     OPT_SYNCHRONOUS,
     OPT_TIMEOUT,
     OPT_MAX_TIMEOUT,
@@ -144,6 +180,9 @@ enum {
     OPT_BACKUP_DIR,
     OPT_BACKUP_INTERVAL,
     OPT_BACKUP_KEEP,
+    OPT_WAL_CHECKPOINT_BYTES,
+    OPT_WAL_MAX_BYTES,
+    OPT_WAL_IDLE_TIMEOUT,
 };
 
 /* Parses a duration: seconds, or a number with a unit s, m, h or d, from one
@@ -187,6 +226,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
         {"database", required_argument, NULL, 'd'},
         {"socket", required_argument, NULL, 's'},
         {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+        {"file-mode", required_argument, NULL, OPT_FILE_MODE},
         {"readers", required_argument, NULL, 'r'},
         {"synchronous", required_argument, NULL, OPT_SYNCHRONOUS},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -206,6 +246,10 @@ int config_parse(struct config *cfg, int argc, char **argv)
         {"mmap-size", required_argument, NULL, OPT_MMAP_SIZE},
         {"max-message-size", required_argument, NULL, OPT_MAX_MESSAGE},
         {"shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE},
+        {"wal-checkpoint-bytes", required_argument, NULL,
+         OPT_WAL_CHECKPOINT_BYTES},
+        {"wal-max-bytes", required_argument, NULL, OPT_WAL_MAX_BYTES},
+        {"wal-idle-timeout", required_argument, NULL, OPT_WAL_IDLE_TIMEOUT},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"backup-dir", required_argument, NULL, OPT_BACKUP_DIR},
         {"backup-interval", required_argument, NULL, OPT_BACKUP_INTERVAL},
@@ -220,7 +264,9 @@ int config_parse(struct config *cfg, int argc, char **argv)
 
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":d:s:r:hV", options, NULL)) != -1) {
+    int index;
+    while ((index = -1,
+            c = getopt_long(argc, argv, ":d:s:r:hV", options, &index)) != -1) {
         switch (c) {
         case 'd':
             cfg->database = optarg;
@@ -228,15 +274,21 @@ int config_parse(struct config *cfg, int argc, char **argv)
         case 's':
             cfg->socket = optarg;
             break;
-        case OPT_SOCKET_MODE: {
-            char *end;
-            errno = 0;
-            unsigned long mode = strtoul(optarg, &end, 8);
-            if (errno || end == optarg || *end || mode > 0777)
+        case OPT_SOCKET_MODE:
+            if (parse_mode(optarg, 0, &cfg->socket_mode))
                 goto bad_value;
-            cfg->socket_mode = (mode_t)mode;
             break;
-        }
+        case OPT_FILE_MODE:
+            /* The daemon itself must read and write what it creates. */
+            if (parse_mode(optarg, 0600, &cfg->file_mode)) {
+                fprintf(stderr,
+                        "sqlited: invalid value '%s' for --file-mode: an "
+                        "octal mode of at most 0777 that lets the owner read "
+                        "and write (0600 at least)\n",
+                        optarg);
+                return -1;
+            }
+            break;
         case 'r':
             if (parse_int(optarg, 1, 256, &v))
                 goto bad_value;
@@ -318,6 +370,22 @@ int config_parse(struct config *cfg, int argc, char **argv)
                 goto bad_value;
             cfg->cursor_idle_timeout_ms = (uint32_t)v;
             break;
+        case OPT_WAL_CHECKPOINT_BYTES:
+            /* Below a few pages every commit would checkpoint. */
+            if (parse_int(optarg, 65536, INT64_MAX / 8, &v))
+                goto bad_value;
+            cfg->wal_checkpoint_bytes = v;
+            break;
+        case OPT_WAL_MAX_BYTES:
+            if (parse_int(optarg, 65536, INT64_MAX / 8, &v))
+                goto bad_value;
+            cfg->wal_max_bytes = v;
+            break;
+        case OPT_WAL_IDLE_TIMEOUT:
+            if (parse_int(optarg, 0, RPC_MAX_TIMEOUT_MS, &v))
+                goto bad_value;
+            cfg->wal_idle_timeout_ms = (uint32_t)v;
+            break;
         case OPT_MAX_CURSORS:
             if (parse_int(optarg, 0, 1 << 16, &v))
                 goto bad_value;
@@ -372,6 +440,15 @@ int config_parse(struct config *cfg, int argc, char **argv)
                 argv[optind]);
         return -1;
     }
+    if (cfg->wal_max_bytes == 0)
+        cfg->wal_max_bytes = 4 * cfg->wal_checkpoint_bytes;
+    if (cfg->wal_max_bytes < cfg->wal_checkpoint_bytes) {
+        fprintf(stderr,
+                "sqlited: --wal-max-bytes %" PRId64
+                " is below --wal-checkpoint-bytes %" PRId64 " (see --help)\n",
+                cfg->wal_max_bytes, cfg->wal_checkpoint_bytes);
+        return -1;
+    }
     if (cfg->timeout_ms > cfg->max_timeout_ms) {
         fprintf(stderr,
                 "sqlited: --timeout %" PRIu32 " is above --max-timeout %" PRIu32
@@ -390,7 +467,12 @@ int config_parse(struct config *cfg, int argc, char **argv)
     return 0;
 
 bad_value:
-    fprintf(stderr, "sqlited: invalid value '%s' for %s (see --help)\n", optarg,
-            argv[optind - 1]);
+    /* argv[optind - 1] is the value itself when it came as its own word
+     * (--readers 0): name the flag from the table instead. */
+    for (index = index >= 0 ? index : 0; options[index].name != NULL; index++)
+        if (options[index].val == c)
+            break;
+    fprintf(stderr, "sqlited: invalid value '%s' for --%s (see --help)\n",
+            optarg, options[index].name ? options[index].name : "?");
     return -1;
 }

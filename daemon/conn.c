@@ -259,16 +259,21 @@ void conn_expire(struct job *job)
     if (c->closing || !job_expire(job))
         return; /* nobody waits, or a worker has it: the worker answers */
     struct job *reply = job_new(c, RPC_METHOD_COUNT, job->msgid);
+    bool busy = atomic_load(&job->waits_for_lock);
     if (reply) {
         reply->timeout_ms = job->timeout_ms;
-        job_fail_timeout(reply);
+        if (busy)
+            job_fail_busy(reply);
+        else
+            job_fail_timeout(reply);
     }
     if (reply == NULL || reply->reply == NULL) {
         job_free(reply);
         conn_close(c); /* the client would wait forever */
         return;
     }
-    stats_add(&c->srv->stats.timeouts, 1);
+    if (!busy)
+        stats_add(&c->srv->stats.timeouts, 1);
     conn_send(c, reply);
 }
 

@@ -1,8 +1,13 @@
 #include "db.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "dbfile.h"
 #include "rpc.h"
 
 /* Runs pragma @sql and, when @expect is not NULL, checks the text of the
@@ -33,12 +38,16 @@ static int pragma(sqlite3 *db, const char *sql, const char *expect, char *err,
 }
 
 /* Settings common to the writer and the readers. */
-int db_library_init(void)
+int db_library_init(const struct config *cfg)
 {
+    /* Disk-full and I/O errors are logged when they happen (dbfile.h). */
+    int rc = dbfile_log_init(cfg->database);
+    if (rc != SQLITE_OK)
+        return rc;
     /* Without memory statistics, SQLite's allocator takes no global mutex:
      * otherwise every allocation of every reader and of the writer goes
      * through one lock, and they wait on each other in the kernel. */
-    int rc = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    rc = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     return rc == SQLITE_OK ? sqlite3_initialize() : rc;
 }
 
@@ -66,8 +75,11 @@ static int configure(sqlite3 *db, const struct config *cfg, char *err,
                       : (int)cfg->max_message_size);
     sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, RPC_MAX_PARAMS);
 
+    /* The daemon owns checkpointing (checkpoint.h): no connection of it
+     * checkpoints on its own. */
     if ((rc = pragma(db, "PRAGMA foreign_keys=ON", NULL, err, errlen)) ||
-        (rc = pragma(db, "PRAGMA temp_store=MEMORY", NULL, err, errlen)))
+        (rc = pragma(db, "PRAGMA temp_store=MEMORY", NULL, err, errlen)) ||
+        (rc = pragma(db, "PRAGMA wal_autocheckpoint=0", NULL, err, errlen)))
         return rc;
     snprintf(sql, sizeof(sql), "PRAGMA cache_size=%lld",
              (long long)cfg->cache_size);
@@ -101,11 +113,37 @@ static int open_db(const struct config *cfg, int flags, sqlite3 **out,
     return SQLITE_OK;
 }
 
+/* Creates the database file, empty, with permissions @mode exactly
+ * (whatever the umask) unless it exists; SQLite then gives its -wal and -shm
+ * the database's permissions. Its own default would be 0644: readable by
+ * every user of the host. An existing file keeps its permissions. Returns
+ * 0, or -1 with a message in @err. */
+static int create_file(const char *path, mode_t mode, char *err, size_t errlen)
+{
+    int fd =
+        open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd < 0 && errno == EEXIST)
+        return 0;
+    if (fd < 0 || fchmod(fd, mode) != 0) {
+        snprintf(err, errlen, "cannot create the database %s: %s", path,
+                 strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(path);
+        }
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
 int db_open_writer(const struct config *cfg, sqlite3 **out, char *err,
                    size_t errlen)
 {
     char sql[64];
     sqlite3 *db;
+    if (create_file(cfg->database, cfg->file_mode, err, errlen) != 0)
+        return SQLITE_CANTOPEN;
     int rc = open_db(cfg, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &db, err,
                      errlen);
     if (rc != SQLITE_OK)
@@ -113,6 +151,15 @@ int db_open_writer(const struct config *cfg, sqlite3 **out, char *err,
     snprintf(sql, sizeof(sql), "PRAGMA synchronous=%s", cfg->synchronous);
     if ((rc = pragma(db, "PRAGMA journal_mode=WAL", "wal", err, errlen)) ||
         (rc = pragma(db, sql, NULL, err, errlen))) {
+        sqlite3_close(db);
+        return rc;
+    }
+    /* When the WAL starts over after a checkpoint, its file is cut down to
+     * the checkpoint threshold: a burst that grew it does not keep the disk
+     * space for good. */
+    snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%lld",
+             (long long)cfg->wal_checkpoint_bytes);
+    if ((rc = pragma(db, sql, NULL, err, errlen))) {
         sqlite3_close(db);
         return rc;
     }
@@ -131,6 +178,8 @@ int db_open_reader(const struct config *cfg, sqlite3 **out, char *err,
         sqlite3_close(db);
         return rc;
     }
+    /* Readers never checkpoint, not even the last one to close. */
+    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     *out = db;
     return SQLITE_OK;
 }

@@ -7,9 +7,10 @@
 
 #include "config.h"
 
-/* Configures the SQLite library for the daemon: call once, before any
- * other SQLite call. Returns 0 or a SQLite code. */
-int db_library_init(void);
+/* Configures the SQLite library for the daemon serving @cfg (which must
+ * outlive every later SQLite call): call once, before any other SQLite
+ * call. Returns 0 or a SQLite code. */
+int db_library_init(const struct config *cfg);
 
 /* Opens the one read-write connection: creates the file if needed, switches
  * it to WAL, and applies the configured pragmas. Opens readers only after

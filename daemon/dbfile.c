@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "rpc.h"
 
 static const char *const suffix[DBFILE_KINDS] = {"", "-wal", "-shm"};
 static const char *const label[DBFILE_KINDS] = {"database file", "WAL file",
@@ -168,4 +170,82 @@ int dbfile_open_fd(const struct dbfile *f)
     }
     closedir(dir);
     return found;
+}
+
+/* ------------------------------------------------------- SQLite's error log
+ */
+
+/* What the operator is told about, one rate limit each. */
+static struct {
+    int primary;
+    const char *what;
+    int64_t last; /* clock_now() of the last line; 0: none yet */
+    uint64_t left_out;
+} kinds[] = {
+    {SQLITE_FULL, "disk full", 0, 0},
+    {SQLITE_IOERR, "I/O error", 0, 0},
+    {SQLITE_CORRUPT, "database corruption", 0, 0},
+    {SQLITE_NOTADB, "database corruption", 0, 0},
+};
+static pthread_mutex_t kinds_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+#define LOG_INTERVAL_NS (1000 * CLOCK_NS_PER_MS)
+
+static const char *log_path = "the database";
+
+void dbfile_report(int code, const char *what)
+{
+    size_t k = 0;
+    while (k < sizeof(kinds) / sizeof(kinds[0]) &&
+           kinds[k].primary != (code & 0xff))
+        k++;
+    if (k == sizeof(kinds) / sizeof(kinds[0]))
+        return;
+
+    int64_t now = clock_now();
+    uint64_t left_out = 0;
+    pthread_mutex_lock(&kinds_mutex);
+    bool quiet = kinds[k].last != 0 && now - kinds[k].last < LOG_INTERVAL_NS;
+    if (quiet) {
+        kinds[k].left_out++;
+    } else {
+        kinds[k].last = now;
+        left_out = kinds[k].left_out;
+        kinds[k].left_out = 0;
+    }
+    pthread_mutex_unlock(&kinds_mutex);
+    if (quiet)
+        return;
+    if (left_out > 0)
+        log_error("%s on %s (%s, %d): %s (and %" PRIu64
+                  " more reports of this kind since the last, not logged)",
+                  kinds[k].what, log_path, rpc_code_name(code), code, what,
+                  left_out);
+    else
+        log_error("%s on %s (%s, %d): %s", kinds[k].what, log_path,
+                  rpc_code_name(code), code, what);
+}
+
+/* SQLite's error log; may be called on any thread. */
+static void sqlite_log(void *arg, int code, const char *msg)
+{
+    (void)arg;
+    /* "statement aborts at 5: [SQL] message": the SQL is a client's, and
+     * may hold its data; the message after it is what matters. */
+    char text[256];
+    const char *sql = strstr(msg, ": [");
+    const char *after = NULL;
+    for (const char *p = sql; p && (p = strstr(p, "] ")) != NULL; p++)
+        after = p + 2;
+    if (strncmp(msg, "statement aborts at ", 20) == 0 && sql && after)
+        snprintf(text, sizeof(text), "%.*s: %s", (int)(sql - msg), msg, after);
+    else
+        snprintf(text, sizeof(text), "%s", msg);
+    dbfile_report(code, text);
+}
+
+int dbfile_log_init(const char *path)
+{
+    log_path = path;
+    return sqlite3_config(SQLITE_CONFIG_LOG, sqlite_log, NULL);
 }

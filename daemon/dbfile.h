@@ -80,4 +80,20 @@ const char *dbfile_failure(struct dbfile *f, char *buf, size_t len);
  * still be copied out through /proc/PID/fd/N. Writer thread only. */
 int dbfile_open_fd(const struct dbfile *f);
 
+/* Disk trouble is logged when it happens, not only at shutdown: disk full
+ * (SQLITE_FULL), I/O errors (SQLITE_IOERR_*) and corruption
+ * (SQLITE_CORRUPT, SQLITE_NOTADB), at error level, with the extended code
+ * and the database's path, at most one line per second of each kind; a
+ * line says how many reports of its kind were left out since the last. */
+
+/* Installs SQLite's error log (SQLITE_CONFIG_LOG), which reports what the
+ * operating system said (errno, call and file) for some I/O errors. Call
+ * once, before sqlite3_initialize(); @path (the database's) must outlive
+ * every later SQLite call. Returns 0 or a SQLite code. */
+int dbfile_log_init(const char *path);
+
+/* Reports error @code, met by the daemon, with SQLite's message @what;
+ * anything but disk trouble is ignored. Thread-safe. */
+void dbfile_report(int code, const char *what);
+
 #endif /* SQLITED_DBFILE_H */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "checkpoint.h"
 #include "clock.h"
 #include "conn.h"
 #include "cursor.h"
@@ -339,8 +340,9 @@ static void route(struct conn *c, struct job *job)
         c->ncursors++;
     }
     conn_track(c, job);
-    if ((job->method == RPC_QUERY && job->tx == 0) ||
-        job->method == RPC_EXPLAIN || job->method == RPC_FETCH)
+    if ((job->method == RPC_QUERY && job->tx == 0 && !job->checkpoint) ||
+        job->method == RPC_EXPLAIN || job->method == RPC_FETCH ||
+        job->method == RPC_INTEGRITY)
         readers_submit(&s->readers, job);
     else
         writer_submit(&s->writer, job);
@@ -373,6 +375,41 @@ static void handle_sql(struct request *req)
         job_free(job);
         return;
     }
+    /* PRAGMA wal_checkpoint alone is the checkpoint method in SQLite's
+     * shape: it runs on the writer between groups, like the method. */
+    if (job->tx == 0 && job->req.nparams == 0) {
+        int mode = checkpoint_parse_pragma(job->req.sql, job->req.sql_len);
+        if (mode >= 0) {
+            job->checkpoint = mode + 1;
+            job->alone = true;
+        }
+    }
+    submit(req, job);
+}
+
+/* checkpoint: [mode?] */
+static void handle_checkpoint(struct request *req)
+{
+    struct codec_reader r;
+    struct job *job;
+    struct codec_value mode = {.type = CODEC_NIL};
+    int m = SQLITE_CHECKPOINT_PASSIVE;
+
+    if (expect_params(req, 0, 1, "[mode?]") || (job = job_for(req, &r)) == NULL)
+        return;
+    if (req->m.nparams == 1 && codec_read(&r, &mode) != 0)
+        mode.type = CODEC_EXT; /* malformed: refused below */
+    if (mode.type == CODEC_STR)
+        m = checkpoint_parse_mode(mode.v.s.ptr, mode.v.s.len);
+    if ((mode.type != CODEC_NIL && mode.type != CODEC_STR) || m < 0) {
+        reject(req, SQLITED_BAD_REQUEST,
+               "params[0] (mode) must be \"PASSIVE\", \"FULL\", "
+               "\"RESTART\" or \"TRUNCATE\"");
+        job_free(job);
+        return;
+    }
+    job->checkpoint = m + 1;
+    job->alone = true;
     submit(req, job);
 }
 
@@ -589,14 +626,93 @@ static void handle_backup(struct request *req)
     submit(req, job);
 }
 
+/* optimize, vacuum, integrity: [options?]. optimize takes "analyze" (true:
+ * a full ANALYZE), integrity "check" ("quick" or "full"); all take
+ * "timeout_ms". optimize and vacuum run alone on the writer, integrity on a
+ * reader. */
+static void handle_maintenance(struct request *req)
+{
+    struct codec_reader r;
+    struct codec_value v;
+    struct job *job;
+    const char *name = rpc_method_name(req->method);
+
+    if (expect_params(req, 0, 1, "[options?]") ||
+        (job = job_for(req, &r)) == NULL)
+        return;
+    job->full = req->method == RPC_INTEGRITY; /* integrity_check by default */
+    if (req->m.nparams == 1 && codec_read(&r, &v) != 0)
+        goto malformed;
+    if (req->m.nparams == 0 || v.type == CODEC_NIL)
+        goto ok;
+    if (v.type != CODEC_MAP)
+        goto malformed;
+    for (uint32_t k = 0; k < v.v.n; k++) {
+        const char *key;
+        uint32_t len;
+        struct codec_value o;
+        int64_t ms;
+        if (codec_read_str(&r, &key, &len))
+            goto malformed;
+        if (len == 10 && memcmp(key, "timeout_ms", len) == 0) {
+            if (option_int(req, &r, "timeout_ms", 0, RPC_MAX_TIMEOUT_MS, &ms))
+                goto fail;
+            job->timeout_ms = (uint32_t)ms;
+        } else if (len == 7 && memcmp(key, "analyze", len) == 0 &&
+                   req->method == RPC_OPTIMIZE) {
+            if (codec_read(&r, &o) || o.type != CODEC_BOOL) {
+                reject(req, SQLITED_BAD_REQUEST,
+                       "option analyze must be true or false");
+                goto fail;
+            }
+            job->full = o.v.b;
+        } else if (len == 5 && memcmp(key, "check", len) == 0 &&
+                   req->method == RPC_INTEGRITY) {
+            if (codec_read(&r, &o) ||
+                (!str_is(&o, "quick") && !str_is(&o, "full"))) {
+                reject(req, SQLITED_BAD_REQUEST,
+                       "option check must be \"quick\" or \"full\"");
+                goto fail;
+            }
+            job->full = str_is(&o, "full");
+        } else {
+            reject(req, SQLITED_BAD_REQUEST, "unknown option '%.*s' for %s",
+                   (int)(len > 64 ? 64 : len), key, name);
+            goto fail;
+        }
+    }
+ok:
+    job->alone = req->method != RPC_INTEGRITY;
+    submit(req, job);
+    return;
+malformed:
+    reject(req, SQLITED_BAD_REQUEST,
+           "params[0] (options) of %s must be a map "
+           "or nil",
+           name);
+fail:
+    job_free(job);
+}
+
 static handler_fn *const handlers[RPC_METHOD_COUNT] = {
-    [RPC_BACKUP] = handle_backup, [RPC_EXPLAIN] = handle_explain,
-    [RPC_FETCH] = handle_cursor,  [RPC_CLOSE] = handle_cursor,
-    [RPC_HELLO] = handle_hello,   [RPC_PING] = handle_ping,
-    [RPC_STATS] = handle_stats,   [RPC_QUERY] = handle_sql,
-    [RPC_EXEC] = handle_sql,      [RPC_BATCH] = handle_batch,
-    [RPC_BULK] = handle_bulk,     [RPC_BEGIN] = handle_begin,
-    [RPC_COMMIT] = handle_end,    [RPC_ROLLBACK] = handle_end,
+    [RPC_OPTIMIZE] = handle_maintenance,
+    [RPC_VACUUM] = handle_maintenance,
+    [RPC_INTEGRITY] = handle_maintenance,
+    [RPC_BACKUP] = handle_backup,
+    [RPC_EXPLAIN] = handle_explain,
+    [RPC_FETCH] = handle_cursor,
+    [RPC_CLOSE] = handle_cursor,
+    [RPC_HELLO] = handle_hello,
+    [RPC_PING] = handle_ping,
+    [RPC_STATS] = handle_stats,
+    [RPC_QUERY] = handle_sql,
+    [RPC_EXEC] = handle_sql,
+    [RPC_BATCH] = handle_batch,
+    [RPC_BULK] = handle_bulk,
+    [RPC_BEGIN] = handle_begin,
+    [RPC_COMMIT] = handle_end,
+    [RPC_ROLLBACK] = handle_end,
+    [RPC_CHECKPOINT] = handle_checkpoint,
 };
 
 struct job *dispatch_check(struct conn *c, const char *msg, size_t len,

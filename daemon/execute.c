@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "cursor.h"
 #include "db.h"
+#include "dbfile.h"
 #include "log.h"
 #include "sqlited.h"
 
@@ -196,6 +197,7 @@ static int fail_sqlite(struct run *r, int rc)
     int code = sqlite3_extended_errcode(w->db);
     if (code == SQLITE_OK)
         code = rc;
+    dbfile_report(code, sqlite3_errmsg(w->db));
     /* A refusal is the cause whatever SQLite reports: SQLITE_ERROR "not
      * authorized to use function", or SQLITE_SCHEMA when the schema changed
      * under the statement that was refused. */
@@ -242,17 +244,29 @@ static bool only_filler(const char *p, const char *end)
     return skip_filler(p, end) == end;
 }
 
-/* True when the statement at @p starts with the keyword @word. */
-static bool starts_with(const char *p, const char *end, const char *word)
+bool execute_only_filler(const char *p, const char *end)
+{
+    return only_filler(p, end);
+}
+
+const char *execute_word(const char *p, const char *end, const char *word)
 {
     const size_t n = strlen(word);
     p = skip_filler(p, end);
     if ((size_t)(end - p) < n || sqlite3_strnicmp(p, word, (int)n) != 0)
-        return false;
+        return NULL;
     p += n;
-    return p == end || !(*p == '_' || (*p >= '0' && *p <= '9') ||
-                         (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                         (unsigned char)*p >= 0x80);
+    if (p < end &&
+        (*p == '_' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+         (*p >= 'A' && *p <= 'Z') || (unsigned char)*p >= 0x80))
+        return NULL;
+    return p;
+}
+
+/* True when the statement at @p starts with the keyword @word. */
+static bool starts_with(const char *p, const char *end, const char *word)
+{
+    return execute_word(p, end, word) != NULL;
 }
 
 /* True when the statement at @p is VACUUM, which cannot run inside a
@@ -1243,11 +1257,6 @@ void execute_fail_timeout(struct worker *w, struct job *job)
 
 void execute_fail_busy(struct worker *w, struct job *job)
 {
-    char message[200];
     (void)w;
-    snprintf(message, sizeof(message),
-             "database is locked: another process held its write lock until "
-             "the request's deadline (%u ms); nothing of it was applied",
-             job->timeout_ms);
-    job_fail(job, SQLITE_BUSY, message);
+    job_fail_busy(job);
 }

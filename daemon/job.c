@@ -1,6 +1,7 @@
 #include "job.h"
 
 #include <errno.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -17,6 +18,7 @@ struct job *job_new(struct conn *conn, enum rpc_method method, uint32_t msgid)
     job->msgid = msgid;
     atomic_init(&job->cancelled, false);
     atomic_init(&job->state, JOB_QUEUED);
+    atomic_init(&job->waits_for_lock, false);
     return job;
 }
 
@@ -45,6 +47,16 @@ bool job_expire(struct job *job)
 {
     int expected = JOB_QUEUED;
     return atomic_compare_exchange_strong(&job->state, &expected, JOB_EXPIRED);
+}
+
+void job_fail_busy(struct job *job)
+{
+    char message[200];
+    snprintf(message, sizeof(message),
+             "database is locked: another process held its write lock until "
+             "the request's deadline (%u ms); nothing of it was applied",
+             job->timeout_ms);
+    job_fail(job, SQLITE_BUSY, message);
 }
 
 void job_fail_timeout(struct job *job)

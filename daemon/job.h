@@ -44,6 +44,8 @@ struct job {
     bool atomic;         /* batch: all or nothing */
     bool immediate;      /* begin: BEGIN IMMEDIATE */
     bool alone;          /* must run outside any transaction (VACUUM) */
+    bool full;           /* optimize: a full ANALYZE; integrity: the full
+                            integrity_check, not quick_check */
     bool internal;       /* rollback: the daemon's own, on a close */
     uint32_t timeout_ms; /* 0: no deadline */
     int64_t deadline;    /* clock_now() value; 0: none */
@@ -54,6 +56,8 @@ struct job {
                                      a reader opened for the rest of its rows */
     bool cursor_ended;            /* fetch, close: the cursor is finished */
     bool may_open_cursor;         /* query: its connection has cursors left */
+    int checkpoint; /* checkpoint, or a query or exec that is exactly PRAGMA
+                       wal_checkpoint: SQLITE_CHECKPOINT_* mode + 1; else 0 */
 
     /* Set by the writer for the loop thread: the connection's transaction
      * opened (begin) or ended (commit, rollback, expiry). */
@@ -67,6 +71,9 @@ struct job {
      * running or answering it, or the loop thread when its deadline passes
      * while it still waits for a worker. Exactly one of them wins. */
     atomic_int state;
+    /* Set by the writer while the job's group waits for the database lock
+     * another process holds: a deadline passing then means SQLITE_BUSY. */
+    atomic_bool waits_for_lock;
     size_t deadline_at; /* loop thread: its place in the server's deadline
                            heap, plus one; 0: not in it */
 
@@ -104,6 +111,10 @@ bool job_expire(struct job *job);
 /* Stores the SQLITED_TIMEOUT reply of a job whose deadline passed before it
  * could run. */
 void job_fail_timeout(struct job *job);
+
+/* Stores the SQLITE_BUSY reply of a job that waited for the database lock
+ * another process held until its deadline. */
+void job_fail_busy(struct job *job);
 
 /* Allocates a zeroed job for @conn. Returns NULL on out-of-memory. */
 struct job *job_new(struct conn *conn, enum rpc_method method, uint32_t msgid);

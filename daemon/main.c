@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include "config.h"
+#include "crash.h"
 #include "db.h"
 #include "log.h"
 #include "server.h"
@@ -18,6 +19,10 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? EXIT_SUCCESS : 2;
     log_set_level(cfg.log_level);
+    crash_thread_init("sqlited-loop");
+    if (crash_install() != 0)
+        log_warn("cannot install the crash handler: crashes will leave no "
+                 "backtrace");
 
     /* A client that hangs up while we write must cost an EPIPE, not the
      * process. */
@@ -34,7 +39,7 @@ int main(int argc, char **argv)
     }
 
     int status = EXIT_FAILURE;
-    if (db_library_init() != 0) {
+    if (db_library_init(&cfg) != 0) {
         log_error("cannot initialize SQLite");
         return status;
     }

@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "crash.h"
 #include "db.h"
 #include "log.h"
+#include "maintenance.h"
 #include "sqlited.h"
 
 struct reader_arg {
@@ -19,6 +21,10 @@ static void *reader_main(void *arg)
     struct job *job;
     bool failing = false; /* cannot reopen: logged once, not per job */
 
+    char name[16];
+    snprintf(name, sizeof(name), "sqlited-rdr-%u",
+             (unsigned)(w - rd->workers) % 1000);
+    crash_thread_init(name);
     free(arg);
     while ((job = job_queue_pop(&rd->queue)) != NULL) {
         char err[768];
@@ -52,7 +58,10 @@ static void *reader_main(void *arg)
             log_info("reader: its database connection is open again");
             failing = false;
         }
-        if (execute_job(w, job) == EXECUTE_FORWARD) {
+        if (job->method == RPC_INTEGRITY) {
+            maintenance_integrity(w, job);
+            rd->done(job, rd->done_arg);
+        } else if (execute_job(w, job) == EXECUTE_FORWARD) {
             /* Nothing of it ran: until the writer takes it, its deadline
              * is the loop's again. */
             job_unclaim(job);

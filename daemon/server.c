@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "crash.h"
 #include "log.h"
 #include "rpc.h"
 #include "sqlited.h"
@@ -80,10 +81,28 @@ static void on_grace_over(uv_timer_t *timer)
         conn_close(c);
 }
 
+/* Removes the socket file we bound, but only while its path still names
+ * that very socket: after an operator removed it and started a second
+ * daemon on the same path, the path names the other daemon's socket. */
 static void on_listener_closed(uv_handle_t *handle)
 {
     struct server *s = handle->data;
-    if (s->owns_socket && unlink(s->cfg->socket) != 0 && errno != ENOENT)
+    struct stat st;
+    if (!s->owns_socket)
+        return;
+    if (lstat(s->cfg->socket, &st) != 0) {
+        if (errno != ENOENT)
+            log_warn("cannot check %s: %s", s->cfg->socket, strerror(errno));
+        return;
+    }
+    if (!S_ISSOCK(st.st_mode) || st.st_dev != s->socket_dev ||
+        st.st_ino != s->socket_ino) {
+        log_warn("%s is no longer the socket this daemon bound (another "
+                 "daemon's, or replaced): leaving it in place",
+                 s->cfg->socket);
+        return;
+    }
+    if (unlink(s->cfg->socket) != 0 && errno != ENOENT)
         log_warn("cannot remove %s: %s", s->cfg->socket, strerror(errno));
 }
 
@@ -172,6 +191,26 @@ static int clear_socket_path(const char *path)
     return unlink(path);
 }
 
+/* A new Unix stream socket bound to @path, with permissions no wider than
+ * @mode. Returns its fd, or a negated errno. */
+static int bind_socket(const char *path, mode_t mode)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -errno;
+    mode_t old = umask(0777 & ~mode);
+    int rc = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+    int err = errno;
+    umask(old);
+    if (rc != 0) {
+        close(fd);
+        return -err;
+    }
+    return fd;
+}
+
 static int listen_socket(struct server *s)
 {
     const struct config *cfg = s->cfg;
@@ -206,14 +245,28 @@ static int listen_socket(struct server *s)
             return -1;
         }
         /* Bind under a umask that leaves no wider access than asked for,
-         * even for the instant before the chmod. */
-        mode_t old = umask(0777 & ~cfg->socket_mode);
-        rc = uv_pipe_bind(&s->listener, cfg->socket);
-        umask(old);
-        if (rc < 0) {
-            log_error("cannot bind %s: %s", cfg->socket, uv_strerror(rc));
+         * even for the instant before the chmod. Bound here rather than
+         * with uv_pipe_bind(): libuv would unlink the path when the handle
+         * closes, whatever the path names by then. */
+        if ((rc = bind_socket(cfg->socket, cfg->socket_mode)) < 0) {
+            log_error("cannot bind %s: %s", cfg->socket, strerror(-rc));
             return -1;
         }
+        int fd = rc;
+        if ((rc = uv_pipe_open(&s->listener, fd)) < 0) {
+            log_error("cannot use the socket %s: %s", cfg->socket,
+                      uv_strerror(rc));
+            close(fd);
+            unlink(cfg->socket);
+            return -1;
+        }
+        struct stat st;
+        if (lstat(cfg->socket, &st) != 0) {
+            log_error("cannot stat %s: %s", cfg->socket, strerror(errno));
+            return -1;
+        }
+        s->socket_dev = st.st_dev;
+        s->socket_ino = st.st_ino;
         s->owns_socket = true;
         if (chmod(cfg->socket, cfg->socket_mode) != 0) {
             log_error("cannot chmod %s: %s", cfg->socket, strerror(errno));
@@ -315,14 +368,16 @@ int server_init(struct server *s, const struct config *cfg)
                   strerror(errno));
         return -1;
     }
-    /* Signals are the loop's business: the worker threads start with every
-     * signal blocked (they inherit this thread's mask), so SIGTERM always
-     * reaches the loop thread and never interrupts a worker's disk I/O. */
+    /* Asynchronous signals are the loop's business: the worker threads
+     * start with them blocked (they inherit this thread's mask), so SIGTERM
+     * always reaches the loop thread and never interrupts a worker's disk
+     * I/O. A fault (SIGSEGV, SIGBUS, ...) stays unblocked: it must reach the
+     * crash handler of the thread that faulted (crash.h). */
     sigset_t all, old;
-    sigfillset(&all);
+    crash_async_signals(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = writer_start(&s->writer, cfg, &s->stop, &s->stats, on_job_done, s,
-                          err, sizeof(err));
+                          NULL, err, sizeof(err));
     if (rc == 0)
         rc = readers_start(&s->readers, cfg, &s->writer, &s->stop, &s->stats,
                            on_job_done, s, err, sizeof(err));

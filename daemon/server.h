@@ -5,6 +5,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include <uv.h>
 
 #include "backup.h"
@@ -39,7 +40,9 @@ struct server {
     unsigned nconns;
     bool shutting_down;
     bool owns_socket; /* we bound it (not systemd): unlink at exit */
-    char *hello;      /* the encoded result of `hello` */
+    dev_t socket_dev; /* the socket file we bound, to unlink only that */
+    ino_t socket_ino;
+    char *hello; /* the encoded result of `hello` */
     size_t hello_len;
 };
 

@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "crash.h"
 #include "db.h"
 #include "log.h"
+#include "maintenance.h"
 #include "sqlited.h"
 
 /* ------------------------------------------------------------ pending jobs
@@ -120,12 +122,10 @@ static void secure_wal(struct writer *wr)
     }
     if (wr->wal_secured || !sqlite3_get_autocommit(w->db))
         return;
-    int logged = 0, done = 0;
-    w->deadline = clock_after_ms(100); /* the busy handler's bound */
-    int rc = sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
-                                       &logged, &done);
-    w->deadline = 0;
-    if (rc != SQLITE_OK)
+    struct checkpoint_result res;
+    if (checkpoint_run(&wr->ckpt, SQLITE_CHECKPOINT_TRUNCATE,
+                       clock_after_ms(100), &res) != SQLITE_OK ||
+        res.busy)
         return;
     wr->wal_secured = true;
     int fd = dbfile_open_fd(&wr->file);
@@ -147,7 +147,10 @@ static void run_alone(struct writer *wr, struct job *job)
         fail_gone(wr, job, false);
         return;
     }
-    execute_job(&wr->worker, job);
+    if (maintenance_writer_job(job))
+        maintenance_run(&wr->worker, job);
+    else
+        execute_job(&wr->worker, job);
     if (!dbfile_check(&wr->file))
         fail_gone(wr, job, true);
 }
@@ -241,6 +244,10 @@ static void tx_commit(struct writer *wr, struct job *job)
         job_reply_int(job, -1);
         return;
     }
+    char what[320];
+    snprintf(what, sizeof(what), "the COMMIT of a transaction failed: %s",
+             sqlite3_errmsg(w->db));
+    dbfile_report(sqlite3_extended_errcode(w->db), what);
     fail(job, sqlite3_extended_errcode(w->db),
          "COMMIT failed, so the transaction was rolled back: %s",
          sqlite3_errmsg(w->db));
@@ -410,7 +417,10 @@ static bool group_begin(struct writer *wr, struct job **group)
         while (*link) {
             struct job *job = *link;
             bool expired = clock_passed(job->deadline, now);
-            if (!job_dropped(job) && !expired) {
+            /* Claimed now: while the writer waits for the lock on its
+             * behalf, the loop must not answer it at its deadline too
+             * (the writer answers SQLITE_BUSY then, saying why). */
+            if (!expired && job_claim(job)) {
                 if (job->deadline != 0 &&
                     (deadline == 0 || job->deadline < deadline))
                     deadline = job->deadline;
@@ -429,14 +439,21 @@ static bool group_begin(struct writer *wr, struct job **group)
         if (*group == NULL)
             return false;
 
+        /* Should a deadline pass while BEGIN waits for another process's
+         * lock, the loop answers SQLITE_BUSY, as the writer would. */
+        for (struct job *job = *group; job; job = job->next)
+            atomic_store(&job->waits_for_lock, true);
         w->deadline = deadline;
         int rc = execute_control(w, CONTROL_BEGIN_IMMEDIATE);
         w->deadline = 0;
+        for (struct job *job = *group; job; job = job->next)
+            atomic_store(&job->waits_for_lock, false);
         if (rc == SQLITE_OK)
             return true;
         if ((rc & 0xff) == SQLITE_BUSY && !atomic_load(w->stop))
             continue; /* the busy handler waited until a deadline */
         const char *message = sqlite3_errmsg(w->db);
+        dbfile_report(sqlite3_extended_errcode(w->db), message);
         while (*group) {
             struct job *job = *group;
             *group = job->next;
@@ -510,12 +527,28 @@ static void group_run(struct writer *wr, struct job *group)
 
     int rc = execute_control(w, CONTROL_COMMIT);
     if (rc != SQLITE_OK) {
-        char message[256];
-        snprintf(message, sizeof(message),
-                 "COMMIT failed, so nothing of this request or the others "
-                 "committed with it was applied: %s",
-                 sqlite3_errmsg(w->db));
+        char message[512];
         int code = sqlite3_extended_errcode(w->db);
+        /* Once the disk failed, what it had taken before the error may
+         * still be read back at the next start (a WAL frame written whose
+         * sync failed): the client must not be told that nothing was. */
+        if ((code & 0xff) == SQLITE_IOERR)
+            snprintf(message, sizeof(message),
+                     "COMMIT failed on an I/O error, so this request and the "
+                     "others committed with it are not acknowledged and were "
+                     "rolled back; what reached the disk before the error "
+                     "may still be there after a restart: %s",
+                     sqlite3_errmsg(w->db));
+        else
+            snprintf(message, sizeof(message),
+                     "COMMIT failed, so nothing of this request or the "
+                     "others committed with it was applied: %s",
+                     sqlite3_errmsg(w->db));
+        char what[320];
+        snprintf(what, sizeof(what),
+                 "a group commit failed (requests in it: %" PRIu64 "): %s", n,
+                 sqlite3_errmsg(w->db));
+        dbfile_report(code, what);
         execute_rollback(w);
         for (job = ran; job; job = job->next)
             if (!job_dropped(job))
@@ -558,6 +591,8 @@ static void serve_next(struct writer *wr)
             execute_fail_timeout(w, job);
         else if (job->method == RPC_BEGIN)
             tx_begin(wr, job);
+        else if (job->checkpoint)
+            checkpoint_job(&wr->ckpt, job);
         else
             run_alone(wr, job);
         finish(wr, job);
@@ -586,10 +621,13 @@ static void *writer_main(void *arg)
     struct writer *wr = arg;
     bool closed = false;
 
+    crash_thread_init("sqlited-writer");
     for (;;) {
         dbfile_check_due(&wr->file);
         if (wr->tx.id == 0)
             secure_wal(wr);
+        if (wr->tx.id == 0)
+            checkpoint_between_groups(&wr->ckpt);
         if (wr->tx.id == 0 && wr->pending) {
             serve_next(wr);
             pending_append(wr, job_queue_take_all(&wr->queue));
@@ -605,7 +643,8 @@ static void *writer_main(void *arg)
             tx_end(wr, "the daemon shut down");
             continue;
         }
-        int64_t until = wr->tx.id != 0 ? tx_wakeup(wr) : 0;
+        int64_t until =
+            wr->tx.id != 0 ? tx_wakeup(wr) : checkpoint_wakeup(&wr->ckpt);
         int64_t check = dbfile_next_check(&wr->file);
         if (until == 0 || check < until)
             until = check;
@@ -625,19 +664,21 @@ static void *writer_main(void *arg)
     }
     /* Leave a database that needs no WAL to be read: fold the log back in
      * and truncate it, so backups of the main file alone are complete. */
-    int logged = 0, done = 0;
-    int rc = sqlite3_wal_checkpoint_v2(
-        wr->worker.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &logged, &done);
-    if (rc != SQLITE_OK)
-        log_warn("final checkpoint: %s", sqlite3_errmsg(wr->worker.db));
-    else
-        log_debug("final checkpoint: %d of %d frames", done, logged);
+    struct checkpoint_result res;
+    if (checkpoint_run(&wr->ckpt, SQLITE_CHECKPOINT_TRUNCATE,
+                       clock_now() + CHECKPOINT_WAIT_MS * CLOCK_NS_PER_MS,
+                       &res) == SQLITE_OK &&
+        res.busy)
+        log_warn("final checkpoint: another process holds a snapshot; the "
+                 "WAL keeps %lld bytes",
+                 (long long)res.after);
     return NULL;
 }
 
 int writer_start(struct writer *wr, const struct config *cfg,
                  const atomic_bool *stop, struct stats *stats,
-                 job_done_fn *done, void *done_arg, char *err, size_t errlen)
+                 job_done_fn *done, void *done_arg,
+                 checkpoint_release_fn *release, char *err, size_t errlen)
 {
     sqlite3 *db;
 
@@ -654,9 +695,12 @@ int writer_start(struct writer *wr, const struct config *cfg,
                  sqlite3_errmsg(db));
         goto fail_db;
     }
+    if (checkpoint_init(&wr->ckpt, &wr->worker, cfg, stats, release, done_arg,
+                        err, errlen))
+        goto fail_db;
     if (job_queue_init(&wr->queue)) {
         snprintf(err, errlen, "cannot create the writer's queue");
-        goto fail_db;
+        goto fail_ckpt;
     }
     if (pthread_create(&wr->thread, NULL, writer_main, wr)) {
         snprintf(err, errlen, "cannot start the writer thread");
@@ -667,6 +711,8 @@ int writer_start(struct writer *wr, const struct config *cfg,
 
 fail_queue:
     job_queue_close(&wr->queue);
+fail_ckpt:
+    checkpoint_close(&wr->ckpt);
 fail_db:
     execute_close(&wr->worker);
     dbfile_close(&wr->file);
@@ -690,6 +736,7 @@ void writer_stop(struct writer *wr)
     job_queue_shutdown(&wr->queue);
     pthread_join(wr->thread, NULL);
     job_queue_close(&wr->queue);
+    checkpoint_close(&wr->ckpt);
     execute_close(&wr->worker);
     dbfile_close(&wr->file);
     wr->running = false;

@@ -725,6 +725,90 @@ typedef struct sqlited_backup_info {
 SQLITED_API int sqlited_backup(sqlited *db, const char *dest,
                                sqlited_backup_info *out);
 
+/* Maintenance. Each carries the deadline of sqlited_set_timeout() (else the
+ * daemon's --timeout applies; 0 means none): one that passes interrupts the
+ * work, which fails with SQLITED_TIMEOUT and leaves the database as it was.
+ * SQLITE_BUSY when another process held the database locked until then. */
+
+/* Updates the query planner's statistics: PRAGMA optimize, which analyzes
+ * the tables whose statistics are stale, or with @analyze nonzero a full
+ * ANALYZE of every table and index. Runs alone on the daemon's writer,
+ * between write transactions. Returns 0 or the failure. */
+SQLITED_API int sqlited_optimize(sqlited *db, int analyze);
+
+/* The result of sqlited_vacuum(). Sizes are the database's (page count
+ * times page size); the file shrinks to size_after when the daemon next
+ * checkpoints its WAL. */
+typedef struct sqlited_vacuum_info {
+    uint64_t size_before, size_after; /* bytes */
+    uint64_t reclaimed;               /* size_before - size_after */
+    uint64_t duration_ms;
+} sqlited_vacuum_info;
+
+/* Rebuilds the database file without its free pages (VACUUM), alone on the
+ * daemon's writer: writes queued meanwhile wait for it, reads go on. Fills
+ * *@out (may be NULL). Returns 0 or the failure. */
+SQLITED_API int sqlited_vacuum(sqlited *db, sqlited_vacuum_info *out);
+
+/* sqlited_integrity() checks: */
+#define SQLITED_INTEGRITY_QUICK 0 /* PRAGMA quick_check: O(N), no indexes */
+#define SQLITED_INTEGRITY_FULL 1  /* PRAGMA integrity_check */
+
+/* The result of sqlited_integrity(). */
+typedef struct sqlited_integrity_info {
+    int ok;                      /* 1: no problem found */
+    unsigned nproblems;          /* at most 100 are reported */
+    const char *const *problems; /* nproblems lines of SQLite's, owned by
+                                    the connection like every operation
+                                    result */
+} sqlited_integrity_info;
+
+/* Checks the database's integrity on one of the daemon's readers (writes go
+ * on meanwhile; the check sees one snapshot). @check is
+ * SQLITED_INTEGRITY_QUICK or SQLITED_INTEGRITY_FULL. A database with
+ * problems is a successful call with out->ok 0. Returns 0, SQLITED_EMISUSE
+ * for another @check, or the failure. */
+SQLITED_API int sqlited_integrity(sqlited *db, int check,
+                                  sqlited_integrity_info *out);
+
+/* Checkpoint modes, as SQLite's (sqlite3_wal_checkpoint_v2). */
+enum sqlited_checkpoint_mode {
+    SQLITED_CHECKPOINT_PASSIVE = 0,  /* copy what no reader needs; never wait */
+    SQLITED_CHECKPOINT_FULL = 1,     /* wait for readers, then copy it all */
+    SQLITED_CHECKPOINT_RESTART = 2,  /* FULL, then let the WAL start over */
+    SQLITED_CHECKPOINT_TRUNCATE = 3, /* RESTART, then truncate the WAL file */
+};
+
+/* What a checkpoint did. Filled by sqlited_checkpoint(); later versions may
+ * add fields at the end, so allocate it with its sizeof. */
+typedef struct sqlited_checkpoint_info {
+    int busy;                    /* 1: it could not finish (readers held old
+                                    snapshots past the daemon's wait) */
+    int64_t log_frames;          /* frames in the WAL (SQLite's "log") */
+    int64_t checkpointed_frames; /* of those, copied into the database */
+    int64_t wal_bytes_before;    /* size of the WAL file before, */
+    int64_t wal_bytes_after;     /* and after */
+    double duration_ms;          /* how long it ran on the daemon */
+} sqlited_checkpoint_info;
+
+/* Runs a checkpoint of the daemon's WAL in @mode (enum
+ * sqlited_checkpoint_mode) and fills *@info (may be NULL) with what it did.
+ *
+ * The daemon checkpoints by itself (README, WAL checkpoints); this asks for
+ * one now. It runs on the writer between groups of writes, so it waits for
+ * the writes queued before it. FULL, RESTART and TRUNCATE wait for readers
+ * still on older snapshots, but at most a quarter of a second (writes queue
+ * meanwhile), and then report busy = 1 having copied what they could. Its
+ * deadline is the daemon's --timeout.
+ *
+ * Returns 0, busy or not; SQLITED_EMISUSE (NULL @db, an unknown @mode)
+ * without sending anything; a code from the daemon (SQLITED_TIMEOUT,
+ * SQLITE_IOERR_*, ...) with the connection usable; or SQLITED_ECLOSED,
+ * SQLITED_EPROTO or a negated errno for a broken connection. *@info is
+ * written only on success. */
+SQLITED_API int sqlited_checkpoint(sqlited *db, int mode,
+                                   sqlited_checkpoint_info *info);
+
 #ifdef __cplusplus
 }
 #endif

@@ -33,7 +33,11 @@
     X(FETCH, "fetch")                                                          \
     X(CLOSE, "close")                                                          \
     X(EXPLAIN, "explain")                                                      \
-    X(BACKUP, "backup")
+    X(BACKUP, "backup")                                                        \
+    X(OPTIMIZE, "optimize")                                                    \
+    X(VACUUM, "vacuum")                                                        \
+    X(INTEGRITY, "integrity")                                                  \
+    X(CHECKPOINT, "checkpoint")
 
 #define RPC_METHOD_ENUM(id, name) RPC_##id,
 enum rpc_method { RPC_METHODS(RPC_METHOD_ENUM) RPC_METHOD_COUNT };

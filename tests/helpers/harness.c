@@ -418,6 +418,25 @@ char *daemon_log(const struct daemon *d)
     return read_file(d->log_path);
 }
 
+char *daemon_wait_log(const struct daemon *d, const char *text)
+{
+    int64_t deadline = harness_now_ms() + HARNESS_IO_TIMEOUT_MS;
+    for (;;) {
+        char *log = daemon_log(d);
+        char *at = strstr(log, text);
+        if (at) {
+            char *rest = strdup(at);
+            free(log);
+            cr_assert_not_null(rest);
+            return rest;
+        }
+        if (harness_now_ms() >= deadline)
+            cr_assert_fail("no '%s' in the daemon's log:\n%s", text, log);
+        free(log);
+        harness_sleep_ms(20);
+    }
+}
+
 /* -------------------------------------------------------------- processes */
 
 struct capture {

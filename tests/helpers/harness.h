@@ -108,6 +108,10 @@ const char *harness_daemon_bin(void);
 /* The daemon's stderr so far (malloc'd, NUL-terminated; never NULL). */
 char *daemon_log(const struct daemon *d);
 
+/* Waits (bounded) until the daemon's stderr holds @text, and returns it
+ * from there on (malloc'd); fails the test if it never comes. */
+char *daemon_wait_log(const struct daemon *d, const char *text);
+
 /* The argument vector the harness would start the daemon with, for tests
  * that run a daemon to completion with harness_run(): @argv receives at most
  * @max entries including the NULL terminator. */

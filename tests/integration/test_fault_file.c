@@ -97,25 +97,9 @@ static void insert_gone(int x, const char *text)
     insert_fails(x, SQLITED_DATABASE_GONE, "SQLITED_DATABASE_GONE", text);
 }
 
-/* Waits (bounded) until the daemon's log holds @text; returns the log from
- * there (malloc'd). */
 static char *wait_log(const char *text)
 {
-    int64_t deadline = harness_now_ms() + HARNESS_IO_TIMEOUT_MS;
-    for (;;) {
-        char *log = daemon_log(&d);
-        char *at = strstr(log, text);
-        if (at) {
-            char *rest = strdup(at);
-            free(log);
-            cr_assert_not_null(rest);
-            return rest;
-        }
-        cr_assert_lt(harness_now_ms(), deadline, "no '%s' in the log:\n%s",
-                     text, log);
-        free(log);
-        harness_sleep_ms(20);
-    }
+    return daemon_wait_log(&d, text);
 }
 
 /* A SQLite database at @path with a table other holding one row, in
@@ -260,6 +244,17 @@ Test(fault_file, wal_deleted)
     cr_assert_eq(count_rows(db, 1, 10), 10);
 }
 
+/* Lines of the daemon's log that hold @text. */
+static int log_lines(const char *text)
+{
+    char *log = daemon_log(&d);
+    int n = 0;
+    for (char *p = log; (p = strstr(p, text)) != NULL; p += strlen(text))
+        n++;
+    free(log);
+    return n;
+}
+
 /* Made unwritable underneath (chattr +i: a mode of 0444 stops nobody who
  * has the file open already, root least of all): writes fail with the I/O
  * error, reads go on, and writes work again once it is writable. */
@@ -271,7 +266,8 @@ Test(fault_file, immutable)
         cr_skip_test("chattr +i is not possible here (needs root and a "
                      "filesystem with the immutable flag)");
     insert_fails(11, SQLITE_IOERR_WRITE, "SQLITE_IOERR_WRITE",
-                 "disk I/O error");
+                 "COMMIT failed on an I/O error, so this request and the "
+                 "others committed with it are not acknowledged");
     insert_fails(12, SQLITE_IOERR_WRITE, "SQLITE_IOERR_WRITE",
                  "disk I/O error");
     cr_assert_eq(count_rows(db, 1, 10), 10);
@@ -281,4 +277,35 @@ Test(fault_file, immutable)
     cr_assert_eq(count_rows(db, 1, 10), 10);
     cr_assert_eq(count_rows(db, 13, 20), 8);
     cr_assert_eq(count_rows(db, 11, 12), 0);
+}
+
+/* I/O errors are logged when they happen, with the extended code and the
+ * path, at most once a second: a burst is one line, and the next line says
+ * how many were left out. */
+Test(fault_file, io_errors_logged)
+{
+    insert_rows(1, 10);
+    chattr("+i");
+    if (!immutable)
+        cr_skip_test("chattr +i is not possible here (needs root and a "
+                     "filesystem with the immutable flag)");
+    char line[256];
+    snprintf(line, sizeof(line),
+             "error: I/O error on %s (SQLITE_IOERR_WRITE, 778)", d.db_path);
+    int64_t start = harness_now_ms();
+    for (int x = 11; x <= 30; x++)
+        insert_fails(x, SQLITE_IOERR_WRITE, "SQLITE_IOERR_WRITE",
+                     "disk I/O error");
+    int64_t seconds = (harness_now_ms() - start) / 1000;
+    free(wait_log(line));
+    cr_assert_leq(log_lines(line), 1 + seconds, "%d lines in %lld s",
+                  log_lines(line), (long long)seconds);
+    /* The next error, more than a second later, is logged with the count of
+     * those left out (each failed COMMIT is one report). */
+    harness_sleep_ms(1100);
+    insert_fails(31, SQLITE_IOERR_WRITE, "SQLITE_IOERR_WRITE",
+                 "disk I/O error");
+    free(wait_log("more reports of this kind since the last, not logged)"));
+    chattr("-i");
+    insert_rows(32, 32);
 }

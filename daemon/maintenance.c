@@ -1,0 +1,224 @@
+#include "maintenance.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "codec.h"
+#include "sqlited.h"
+
+bool maintenance_writer_job(const struct job *job)
+{
+    return job->method == RPC_OPTIMIZE || job->method == RPC_VACUUM;
+}
+
+/* Gives @job the worker's connection: its deadline, its cancellation, and
+ * the authorizer's leave (the daemon's own statements). Returns false, with
+ * the job answered (or not, if its client left), when it must not run. */
+static bool enter(struct worker *w, struct job *job)
+{
+    if (!job_claim(job))
+        return false;
+    if (clock_passed(job->deadline, clock_now())) {
+        execute_fail_timeout(w, job);
+        return false;
+    }
+    w->current = job;
+    w->deadline = job->deadline;
+    if (w->deadline_cap != 0 &&
+        (w->deadline == 0 || w->deadline_cap < w->deadline))
+        w->deadline = w->deadline_cap;
+    w->timed_out = false;
+    w->auth.internal = true;
+    return true;
+}
+
+static void leave(struct worker *w)
+{
+    w->auth.internal = false;
+    w->current = NULL;
+    w->deadline = 0;
+}
+
+/* Answers @job with the connection's error from @what; an interruption by
+ * the progress handler is told as what it was. */
+static void fail_db(struct worker *w, struct job *job, int rc, const char *what)
+{
+    char message[512];
+    int code = sqlite3_extended_errcode(w->db);
+
+    if (code == SQLITE_OK)
+        code = rc;
+    if ((rc & 0xff) == SQLITE_INTERRUPT && w->timed_out) {
+        snprintf(message, sizeof(message),
+                 "%s: the request's deadline (%u ms) passed while it ran, so "
+                 "it was interrupted (set timeout_ms, 0 for none)",
+                 what, job->timeout_ms);
+        job_fail(job, SQLITED_TIMEOUT, message);
+        stats_add(&w->stats->timeouts, 1);
+        return;
+    }
+    if ((rc & 0xff) == SQLITE_INTERRUPT && atomic_load(w->stop)) {
+        snprintf(message, sizeof(message),
+                 "%s: interrupted: the daemon is shutting down", what);
+        job_fail(job, SQLITED_INTERRUPTED, message);
+        return;
+    }
+    snprintf(message, sizeof(message), "%s: %s", what, sqlite3_errmsg(w->db));
+    job_fail(job, code, message);
+}
+
+/* Runs @sql, which returns at most one integer, into *@out (may be NULL). */
+static int run_int(struct worker *w, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(w->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (out)
+            *out = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static void reply(struct job *job, struct codec_buf *out)
+{
+    if (out->error == CODEC_BUF_OK)
+        job_reply(job, out->data, out->len);
+    else
+        job_fail(job, SQLITED_INTERNAL, "out of memory");
+    codec_buf_close(out);
+}
+
+static uint64_t ms_since(int64_t start)
+{
+    return (uint64_t)((clock_now() - start) / CLOCK_NS_PER_MS);
+}
+
+/* optimize: PRAGMA optimize, or with analyze a full ANALYZE. */
+static void run_optimize(struct worker *w, struct job *job)
+{
+    struct codec_buf out;
+    int64_t start = clock_now();
+    const char *sql = job->full ? "ANALYZE" : "PRAGMA optimize";
+    int rc = run_int(w, sql, NULL);
+
+    if (rc != SQLITE_OK) {
+        fail_db(w, job, rc, sql);
+        return;
+    }
+    codec_buf_init(&out, 0);
+    msgpack_pack_map(&out.pk, 2);
+    codec_pack_cstr(&out, "analyze");
+    if (job->full)
+        msgpack_pack_true(&out.pk);
+    else
+        msgpack_pack_false(&out.pk);
+    codec_pack_cstr(&out, "duration_ms");
+    msgpack_pack_uint64(&out.pk, ms_since(start));
+    reply(job, &out);
+}
+
+/* vacuum: the database's size (pages times page size) before and after.
+ * The file itself shrinks when the WAL holding the new pages is next
+ * checkpointed. */
+static void run_vacuum(struct worker *w, struct job *job)
+{
+    struct codec_buf out;
+    int64_t start = clock_now();
+    int64_t page_size = 0, before = 0, after = 0;
+    int rc;
+
+    if ((rc = run_int(w, "PRAGMA page_size", &page_size)) != SQLITE_OK ||
+        (rc = run_int(w, "PRAGMA page_count", &before)) != SQLITE_OK) {
+        fail_db(w, job, rc, "reading the database's size");
+        return;
+    }
+    if ((rc = run_int(w, "VACUUM", NULL)) != SQLITE_OK) {
+        fail_db(w, job, rc, "VACUUM");
+        return;
+    }
+    if ((rc = run_int(w, "PRAGMA page_count", &after)) != SQLITE_OK) {
+        fail_db(w, job, rc, "reading the database's size");
+        return;
+    }
+    uint64_t size_before = (uint64_t)(before * page_size);
+    uint64_t size_after = (uint64_t)(after * page_size);
+    codec_buf_init(&out, 0);
+    msgpack_pack_map(&out.pk, 4);
+    codec_pack_cstr(&out, "size_before");
+    msgpack_pack_uint64(&out.pk, size_before);
+    codec_pack_cstr(&out, "size_after");
+    msgpack_pack_uint64(&out.pk, size_after);
+    codec_pack_cstr(&out, "reclaimed");
+    msgpack_pack_uint64(
+        &out.pk, size_before > size_after ? size_before - size_after : 0);
+    codec_pack_cstr(&out, "duration_ms");
+    msgpack_pack_uint64(&out.pk, ms_since(start));
+    reply(job, &out);
+}
+
+void maintenance_run(struct worker *w, struct job *job)
+{
+    if (!enter(w, job))
+        return;
+    if (job->method == RPC_VACUUM)
+        run_vacuum(w, job);
+    else
+        run_optimize(w, job);
+    leave(w);
+}
+
+void maintenance_integrity(struct worker *w, struct job *job)
+{
+    struct codec_buf out;
+    sqlite3_stmt *st;
+    char sql[64];
+    const char *pragma = job->full ? "integrity_check" : "quick_check";
+    uint32_t n = 0;
+    bool ok = true;
+    int rc;
+
+    if (!enter(w, job))
+        return;
+    snprintf(sql, sizeof(sql), "PRAGMA %s(%d)", pragma,
+             MAINTENANCE_MAX_PROBLEMS);
+    rc = sqlite3_prepare_v2(w->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        fail_db(w, job, rc, sql);
+        leave(w);
+        return;
+    }
+    codec_buf_init(&out, w->max_reply);
+    msgpack_pack_map(&out.pk, 3);
+    codec_pack_cstr(&out, "check");
+    codec_pack_cstr(&out, job->full ? "full" : "quick");
+    codec_pack_cstr(&out, "problems");
+    size_t problems = codec_pack_array_later(&out);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *line = (const char *)sqlite3_column_text(st, 0);
+        if (line && strcmp(line, "ok") == 0)
+            continue;
+        ok = false;
+        codec_pack_cstr(&out, line ? line : "");
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        codec_buf_close(&out);
+        fail_db(w, job, rc, sql);
+        leave(w);
+        return;
+    }
+    codec_patch_array(&out, problems, n);
+    codec_pack_cstr(&out, "ok");
+    if (ok)
+        msgpack_pack_true(&out.pk);
+    else
+        msgpack_pack_false(&out.pk);
+    leave(w);
+    reply(job, &out);
+}
