@@ -8,7 +8,8 @@
 #                   (QUICK=1: within two minutes); see README, Performance
 #   make fuzz       libFuzzer targets (clang, ASan, UBSan), FUZZ_SECONDS=60 each;
 #                   crashes land in tests/fuzz/crashes/, replayed by make test
-#   make install    PREFIX=/usr/local DESTDIR= : binaries, library, header, .pc
+#   make install    PREFIX=/usr/local DESTDIR= : binaries, library, header, .pc,
+#                   the Python driver for Debian's python3
 #   make clean      remove build output
 #
 # Missing Debian packages are installed on first use (through sudo when not
@@ -212,8 +213,12 @@ python-deps:
 	    $(PY_SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive \
 	    $(PY_SUDO) apt-get install -y $(PY_DEBIAN_DEPS); }
 
+# The driver, dialect and Flask tests, then SQLAlchemy's own dialect
+# compliance suite (its pytest plugin needs a session of its own).
 test-python: $(DAEMON) python-deps
 	$(PYTEST) tests/python $(PYTEST_ARGS)
+	PYTHONPATH=$(CURDIR)/client/python SQLITED_BIN=$(abspath $(DAEMON)) \
+	    $(PYTHON) tests/python/sqlalchemy_suite/run.py -q
 
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS='-O1 -g' \
@@ -221,10 +226,17 @@ asan:
 	    test
 
 # Results land in tests/bench/results/, named by date and mode.
-bench: $(DAEMON) $(BENCH_BIN)
+bench: $(DAEMON) $(BENCH_BIN) python-deps
 	$(BENCH_BIN) --daemon $(DAEMON) --data $(BUILD)/bench-data \
 	    --results tests/bench/results $(if $(QUICK),--quick) \
 	    --commit "$$(git rev-parse --short HEAD 2>/dev/null)"
+	$(PYTHON) tests/bench/python_bench.py --daemon $(DAEMON) $(if $(QUICK),--quick)
+
+# Debian's python3 looks in PREFIX/lib/python3.X/dist-packages (/usr/local),
+# and in /usr/lib/python3/dist-packages for PREFIX=/usr; PY_SITE overrides.
+PY_VERSION = $(shell $(PYTHON) -c 'import sys; print("python%d.%d" % sys.version_info[:2])' 2>/dev/null)
+PY_SITE ?= $(PREFIX)/lib/$(if $(filter /usr,$(PREFIX)),python3,$(PY_VERSION))/dist-packages
+PY_DIST := sqlited-$(VERSION).dist-info
 
 # Rewrites the seed corpora from the requests in tests/fuzz/corpus.c.
 $(BUILD)/fuzz/fuzz-corpus: $(call obj,tests/fuzz/corpus.c) $(PROTO_OBJ)
@@ -268,12 +280,16 @@ install: all
 	ln -sf libsqlited.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libsqlited.so
 	install -m 644 include/sqlited.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/sqlited.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -d $(DESTDIR)$(PY_SITE)/sqlited $(DESTDIR)$(PY_SITE)/$(PY_DIST)
+	install -m 644 client/python/sqlited/*.py $(DESTDIR)$(PY_SITE)/sqlited/
+	install -m 644 client/python/$(PY_DIST)/* $(DESTDIR)$(PY_SITE)/$(PY_DIST)/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/sqlited $(DESTDIR)$(PREFIX)/bin/sqlited-cli \
 	    $(DESTDIR)$(PREFIX)/lib/libsqlited.* \
 	    $(DESTDIR)$(PREFIX)/include/sqlited.h \
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/sqlited.pc
+	rm -rf $(DESTDIR)$(PY_SITE)/sqlited $(DESTDIR)$(PY_SITE)/$(PY_DIST)
 
 clean:
 	rm -rf build build-asan build-fuzz
@@ -285,6 +301,6 @@ format-check:
 	clang-format --dry-run --Werror $(FORMAT_SRC)
 
 help:
-	@sed -n '2,16s/^# \{0,1\}//p' Makefile
+	@sed -n '2,/^$$/s/^# \{0,1\}//p' Makefile
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -37,6 +37,7 @@ void config_defaults(struct config *cfg)
         .cache_size = -2000,
         .mmap_size = 0,
         .max_message_size = RPC_MAX_MESSAGE_DEFAULT,
+        .max_memory = UINT64_C(256) << 20,
         .shutdown_grace_ms = 10000,
         .wal_checkpoint_bytes = 4 << 20,
         .wal_max_bytes = 0, /* 4 x wal_checkpoint_bytes, set after parsing */
@@ -99,6 +100,12 @@ static void usage(FILE *out)
         "      --mmap-size BYTES      PRAGMA mmap_size (default 0)\n"
         "      --max-message-size B   largest request or response (default "
         "67108864)\n"
+        "      --max-memory BYTES     memory held for all clients at once: "
+        "requests\n"
+        "                             read, in flight, answers unread; at "
+        "least\n"
+        "                             twice --max-message-size (default "
+        "268435456)\n"
         "      --shutdown-grace MS    on SIGTERM, time left to work in flight "
         "before\n"
         "                             it is interrupted (default 10000)\n"
@@ -175,6 +182,7 @@ enum {
     OPT_CACHE_SIZE,
     OPT_MMAP_SIZE,
     OPT_MAX_MESSAGE,
+    OPT_MAX_MEMORY,
     OPT_SHUTDOWN_GRACE,
     OPT_LOG_LEVEL,
     OPT_BACKUP_DIR,
@@ -245,6 +253,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
         {"cache-size", required_argument, NULL, OPT_CACHE_SIZE},
         {"mmap-size", required_argument, NULL, OPT_MMAP_SIZE},
         {"max-message-size", required_argument, NULL, OPT_MAX_MESSAGE},
+        {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
         {"shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE},
         {"wal-checkpoint-bytes", required_argument, NULL,
          OPT_WAL_CHECKPOINT_BYTES},
@@ -350,6 +359,11 @@ int config_parse(struct config *cfg, int argc, char **argv)
                 goto bad_value;
             cfg->max_message_size = (size_t)v;
             break;
+        case OPT_MAX_MEMORY:
+            if (parse_int(optarg, 1, INT64_MAX, &v))
+                goto bad_value;
+            cfg->max_memory = (uint64_t)v;
+            break;
         case OPT_SHUTDOWN_GRACE:
             if (parse_int(optarg, 0, INT32_MAX, &v))
                 goto bad_value;
@@ -438,6 +452,14 @@ int config_parse(struct config *cfg, int argc, char **argv)
     if (optind < argc) {
         fprintf(stderr, "sqlited: unexpected argument '%s' (see --help)\n",
                 argv[optind]);
+        return -1;
+    }
+    /* One message of the largest size, and the answers of others beside. */
+    if (cfg->max_memory < 2 * (uint64_t)cfg->max_message_size) {
+        fprintf(stderr,
+                "sqlited: --max-memory %" PRIu64
+                " is below twice --max-message-size %zu (see --help)\n",
+                cfg->max_memory, cfg->max_message_size);
         return -1;
     }
     if (cfg->wal_max_bytes == 0)

@@ -31,6 +31,7 @@ struct config {
     int64_t cache_size;           /* PRAGMA cache_size (negative: KiB) */
     int64_t mmap_size;            /* PRAGMA mmap_size, bytes */
     size_t max_message_size;      /* largest message in either direction */
+    uint64_t max_memory;          /* held for all connections at once */
     unsigned shutdown_grace_ms;   /* on SIGTERM, time for work in flight */
     int64_t wal_checkpoint_bytes; /* a PASSIVE checkpoint past this WAL size */
     int64_t wal_max_bytes;        /* past this, end the oldest snapshot */

@@ -1138,6 +1138,7 @@ static void store_reply(struct run *r, struct codec_buf *out)
         free(r->job->reply);
         r->job->reply = codec_buf_steal(out, &r->job->reply_len);
     }
+    job_account_reply(r->job);
 }
 
 /* fetch: the cursor's next chunk. close: the end of it. Either runs on the

@@ -25,6 +25,7 @@
     X(cursors_expired)                                                         \
     X(cursors_open)                                                            \
     X(connections_refused)                                                     \
+    X(memory_bytes)                                                            \
     X(backups)                                                                 \
     X(backups_failed)                                                          \
     X(last_backup_unix_ms)                                                     \

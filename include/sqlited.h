@@ -75,6 +75,7 @@ extern "C" {
     X(TOO_MANY_CONNECTIONS, -1010, "the daemon is at its connection limit")    \
     X(TOO_MANY_CURSORS, -1011, "no cursor left for a large result")            \
     X(DATABASE_GONE, -1012, "the database file is no longer at its path")      \
+    X(NO_MEMORY, -1013, "the daemon's memory limit is reached")                \
     X(ECLOSED, -1100, "connection closed")                                     \
     X(EPROTO, -1101, "malformed reply from the daemon")                        \
     X(EMISUSE, -1102, "library used incorrectly")                              \
@@ -204,7 +205,11 @@ SQLITED_API int sqlited_exec(sqlited *db, const char *sql,
  * crosses a limit set with sqlited_set_result_limits();
  * SQLITED_TOO_MANY_CURSORS when the result needs more than one chunk and the
  * daemon has no cursor left for it (8 per connection, --max-cursors in all):
- * read or close other results, then retry. The connection stays usable. */
+ * read or close other results, then retry; SQLITED_NO_MEMORY when a large
+ * chunk (a row of many megabytes) would take the daemon past its memory
+ * limit (--max-memory), or this connection past its share of it while
+ * answers of pipelined requests wait unread: collect them, then retry. The
+ * connection stays usable. */
 SQLITED_API int sqlited_query(sqlited *db, const char *sql,
                               const sqlited_params *params,
                               sqlited_rows **rows);

@@ -96,8 +96,6 @@ struct fuzz_core *fuzz_core_get(void)
 
     if (core_made)
         return f;
-    if (db_library_init() != 0)
-        fuzz_fail("cannot initialize SQLite");
     log_set_level(LOG_ERROR);
     /* On tmpfs when there is one: a fresh database per input costs less. */
     struct stat st;
@@ -125,6 +123,8 @@ struct fuzz_core *fuzz_core_get(void)
     f->srv.hello = (char *)hello;
     f->srv.hello_len = sizeof(hello) - 1;
     f->conn.srv = &f->srv;
+    if (db_library_init(&f->cfg) != 0)
+        fuzz_fail("cannot initialize SQLite");
     atomic_init(&f->stop, false);
     core_made = true;
     return f;
