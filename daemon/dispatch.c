@@ -311,12 +311,36 @@ static void submit(struct request *req, struct job *job)
     req->job = job;
 }
 
+/* The probe of a health request answered: its job carries the reply. */
+static void on_health_answer(const struct health_report *report, void *arg)
+{
+    struct job *job = arg;
+    struct codec_buf b;
+
+    codec_buf_init(&b, 0);
+    health_pack(report, &b);
+    if (b.error == CODEC_BUF_OK)
+        job_reply(job, b.data, b.len);
+    codec_buf_close(&b); /* no reply: the connection closes (conn_send) */
+    conn_complete(job);
+}
+
 /* Sends a checked job to the worker that runs it: reads to the reader pool,
  * unless they belong to a transaction, a backup to the backup thread,
  * everything else to the writer; a cursor's close through cursor_end(). */
 static void route(struct conn *c, struct job *job)
 {
     struct server *s = c->srv;
+    if (job->method == RPC_HEALTH) {
+        /* It holds the connection's place until the probe answers. */
+        conn_track(c, job);
+        if (health_probe_start(s, job->full, job->timeout_ms, on_health_answer,
+                               job) != 0) {
+            job_fail(job, SQLITED_INTERNAL, "out of memory");
+            conn_complete(job);
+        }
+        return;
+    }
     if (job->method == RPC_CLOSE) {
         cursor_end(job->cursor, job, false);
         return;
@@ -588,23 +612,9 @@ static void handle_cursor(struct request *req)
     job_free(job);
 }
 
-/* The probe of a health request answered: its job carries the reply. */
-static void on_health_answer(const struct health_report *report, void *arg)
-{
-    struct job *job = arg;
-    struct codec_buf b;
-
-    codec_buf_init(&b, 0);
-    health_pack(report, &b);
-    if (b.error == CODEC_BUF_OK)
-        job_reply(job, b.data, b.len);
-    codec_buf_close(&b); /* no reply: the connection closes (conn_send) */
-    conn_complete(job);
-}
-
 /* health: [options?], options {"check": "quick", "timeout_ms": N}. The job
- * never goes to a worker: it holds the connection's place until the probe
- * (health.h) answers. */
+ * never goes to a worker: route() starts the probe (health.h), whose answer
+ * completes it. */
 static void handle_health(struct request *req)
 {
     struct codec_reader r = req->m.params;
@@ -648,12 +658,9 @@ static void handle_health(struct request *req)
         reject(req, SQLITED_INTERNAL, "out of memory");
         return;
     }
-    conn_track(req->c, job);
-    if (health_probe_start(req->c->srv, quick, (uint32_t)timeout,
-                           on_health_answer, job) != 0) {
-        job_fail(job, SQLITED_INTERNAL, "out of memory");
-        conn_complete(job);
-    }
+    job->full = quick;
+    job->timeout_ms = (uint32_t)timeout;
+    submit(req, job);
 }
 
 /* backup: [dest?]. The path is checked against the backup directory on the
@@ -836,7 +843,7 @@ void dispatch_message(struct conn *c, const char *msg, size_t len)
     struct job *job = dispatch_check(c, msg, len, &answer);
     if (job)
         route(c, job);
-    else
+    else if (answer.len > 0 || answer.error != CODEC_BUF_OK)
         conn_send_encoded(c, &answer);
     codec_buf_close(&answer);
 }

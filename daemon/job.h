@@ -47,7 +47,8 @@ struct job {
     bool immediate;      /* begin: BEGIN IMMEDIATE */
     bool alone;          /* must run outside any transaction (VACUUM) */
     bool full;           /* optimize: a full ANALYZE; integrity: the full
-                            integrity_check, not quick_check */
+                            integrity_check, not quick_check; health: the
+                            quick check */
     bool internal;       /* rollback: the daemon's own, on a close */
     uint32_t timeout_ms; /* 0: no deadline */
     int64_t deadline;    /* clock_now() value; 0: none */
