@@ -142,8 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (whole.status != pieces.status || whole.count != pieces.count ||
         whole.len != pieces.len ||
-        (whole.len > 0 &&
-         memcmp(whole.bytes, pieces.bytes, whole.len) != 0) ||
+        (whole.len > 0 && memcmp(whole.bytes, pieces.bytes, whole.len) != 0) ||
         memcmp(whole.sizes, pieces.sizes, whole.count * sizeof(size_t)) != 0)
         fuzz_fail("whole: status %d, %zu messages; in pieces: status %d, %zu "
                   "messages",

@@ -222,9 +222,8 @@ static void run_cursor(struct tally *t)
             error(t, db, "cursor query", rc);
         } else {
             int want = n % 3 == 0 ? 1 << 30 : 100 + n % 1000;
-            for (int i = 0; i < want && (rc = sqlited_rows_next(rows)) ==
-                                            SQLITED_ROW;
-                 i++)
+            for (int i = 0;
+                 i < want && (rc = sqlited_rows_next(rows)) == SQLITED_ROW; i++)
                 ;
             if (rc != SQLITED_ROW && rc != SQLITED_DONE)
                 error(t, db, "fetch", rc);
@@ -258,8 +257,9 @@ static void run_tx(struct tally *t)
             rc = sqlited_exec(db, "INSERT INTO t(v) VALUES ('in a tx')", NULL,
                               NULL);
         if (rc == 0)
-            rc = sqlited_exec(db, "UPDATE t SET v = 'updated' WHERE id = "
-                                  "(SELECT max(id) FROM t)",
+            rc = sqlited_exec(db,
+                              "UPDATE t SET v = 'updated' WHERE id = "
+                              "(SELECT max(id) FROM t)",
                               NULL, NULL);
         if (rc == 0 && n % 3 == 0)
             rc = sqlited_commit(db);
@@ -434,8 +434,7 @@ static int64_t count_acked(int id, int64_t acked)
     sqlited_params *p = NULL;
     sqlited_rows *rows = NULL;
     int64_t n = -1;
-    if (sqlited_open(sock_path, 5000, &db) != 0 ||
-        sqlited_params_open(&p) != 0)
+    if (sqlited_open(sock_path, 5000, &db) != 0 || sqlited_params_open(&p) != 0)
         goto out;
     sqlited_params_add_int64(p, NULL, id);
     sqlited_params_add_int64(p, NULL, acked);
@@ -455,8 +454,8 @@ int main(int argc, char **argv)
 {
     const char *bin = NULL, *dir = NULL;
     double seconds = 300;
-    static const enum role roles[] = {R_WRITER, R_WRITER,    R_READER,
-                                      R_READER, R_CURSOR,    R_TX,
+    static const enum role roles[] = {R_WRITER,    R_WRITER,  R_READER,
+                                      R_READER,    R_CURSOR,  R_TX,
                                       R_RECONNECT, R_HOSTILE, R_HOSTILE};
     const int nclients = (int)(sizeof(roles) / sizeof(roles[0]));
     char db_path[512], log_path[512], sock[512];
@@ -505,12 +504,24 @@ int main(int argc, char **argv)
         pids[i] = fork();
         if (pids[i] == 0) {
             switch (roles[i]) {
-            case R_WRITER: run_writer(i, &tallies[i]); break;
-            case R_READER: run_reader(&tallies[i]); break;
-            case R_CURSOR: run_cursor(&tallies[i]); break;
-            case R_TX: run_tx(&tallies[i]); break;
-            case R_RECONNECT: run_reconnect(&tallies[i]); break;
-            default: run_hostile(&tallies[i]); break;
+            case R_WRITER:
+                run_writer(i, &tallies[i]);
+                break;
+            case R_READER:
+                run_reader(&tallies[i]);
+                break;
+            case R_CURSOR:
+                run_cursor(&tallies[i]);
+                break;
+            case R_TX:
+                run_tx(&tallies[i]);
+                break;
+            case R_RECONNECT:
+                run_reconnect(&tallies[i]);
+                break;
+            default:
+                run_hostile(&tallies[i]);
+                break;
             }
             _exit(0);
         }
@@ -553,10 +564,10 @@ int main(int argc, char **argv)
         printf("soak: FAIL: the daemon died; see %s\n", log_path);
         return 1;
     }
-    long rss_limit = rss_warm + (rss_warm * RSS_MARGIN_PERCENT / 100 >
-                                         RSS_MARGIN_MIN_KIB
-                                     ? rss_warm * RSS_MARGIN_PERCENT / 100
-                                     : RSS_MARGIN_MIN_KIB);
+    long rss_limit =
+        rss_warm + (rss_warm * RSS_MARGIN_PERCENT / 100 > RSS_MARGIN_MIN_KIB
+                        ? rss_warm * RSS_MARGIN_PERCENT / 100
+                        : RSS_MARGIN_MIN_KIB);
     printf("soak: at the end: RSS %ld KiB (limit %ld: warm-up + max(%d %%, "
            "%d KiB)), peak %ld KiB; %d descriptors (limit %d: before the "
            "clients, %d, + %d)\n",
