@@ -106,6 +106,7 @@ $(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(TEST_CFLAGS) -Itests/helpers \
     -DSQLITED_BIN='"$(abspath $(DAEMON))"' \
     -DSQLITED_CLI='"$(abspath $(CLI))"' \
     -DSQLITED_README_EXAMPLE='"$(abspath $(BUILD)/readme-example)"' \
+    -DSQLITED_SOURCE_DIR='"$(abspath .)"' \
     -DSQLITED_FAULTVFS='"$(abspath $(FAULTVFS))"'
 
 $(DAEMON_LIB): $(DAEMON_OBJ)
@@ -221,6 +222,7 @@ test-python: $(DAEMON) python-deps
 	    $(PYTHON) tests/python/sqlalchemy_suite/run.py -q
 
 asan:
+	LSAN_OPTIONS="suppressions=$(abspath tests/lsan.supp)$${LSAN_OPTIONS:+:$$LSAN_OPTIONS}" \
 	$(MAKE) BUILD=build-asan CFLAGS='-O1 -g' \
 	    SAN_FLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
 	    test

@@ -772,7 +772,57 @@ fail:
     job_free(job);
 }
 
+/* migrate: [action, version?], action "up", "down" or "status". A writer
+ * job that runs alone, so that migrations never interleave. */
+static void handle_migrate(struct request *req)
+{
+    struct codec_reader r;
+    struct codec_value action, version = {.type = CODEC_NIL};
+    struct job *job;
+
+    if (expect_params(req, 1, 2, "[action, version?]"))
+        return;
+    if (req->c->srv->cfg->migrations == NULL) {
+        reject(req, SQLITED_BAD_REQUEST,
+               "migrations are off: start the daemon with --migrations DIR "
+               "(the directory of the migration files)");
+        return;
+    }
+    if ((job = job_for(req, &r)) == NULL)
+        return;
+    if (codec_read(&r, &action) != 0 ||
+        (!str_is(&action, "up") && !str_is(&action, "down") &&
+         !str_is(&action, "status"))) {
+        reject(req, SQLITED_BAD_REQUEST,
+               "params[0] (action) must be \"up\", \"down\" or "
+               "\"status\"");
+        goto fail;
+    }
+    if (req->m.nparams == 2 && codec_read(&r, &version) != 0)
+        version.type = CODEC_EXT; /* malformed: refused below */
+    if (version.type != CODEC_NIL &&
+        (version.type != CODEC_INT || version.v.i < 0 ||
+         str_is(&action, "status"))) {
+        reject(req, SQLITED_BAD_REQUEST,
+               str_is(&action, "status")
+                   ? "migrate status takes no version"
+                   : "params[1] (version) must be nil or an integer >= 0");
+        goto fail;
+    }
+    /* The action is the job's "SQL": a string inside its message. */
+    job->req.sql = action.v.s.ptr;
+    job->req.sql_len = action.v.s.len;
+    job->version = version.type == CODEC_INT ? version.v.i : -1;
+    job->timeout_ms = 0; /* a migration takes as long as it takes */
+    job->alone = true;
+    submit(req, job);
+    return;
+fail:
+    job_free(job);
+}
+
 static handler_fn *const handlers[RPC_METHOD_COUNT] = {
+    [RPC_MIGRATE] = handle_migrate,
     [RPC_HEALTH] = handle_health,
     [RPC_OPTIMIZE] = handle_maintenance,
     [RPC_VACUUM] = handle_maintenance,

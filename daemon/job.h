@@ -49,6 +49,7 @@ struct job {
     bool full;           /* optimize: a full ANALYZE; integrity: the full
                             integrity_check, not quick_check; health: the
                             quick check */
+    int64_t version;     /* migrate: the target version; -1: the default */
     bool internal;       /* rollback: the daemon's own, on a close */
     uint32_t timeout_ms; /* 0: no deadline */
     int64_t deadline;    /* clock_now() value; 0: none */

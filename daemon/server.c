@@ -17,6 +17,7 @@
 #include "crash.h"
 #include "health.h"
 #include "log.h"
+#include "migrate.h"
 #include "rpc.h"
 #include "sqlited.h"
 
@@ -352,7 +353,7 @@ static int encode_hello(struct server *s, const char *sqlite_version)
 
 int server_init(struct server *s, const struct config *cfg)
 {
-    char err[512];
+    char err[1024];
 
     memset(s, 0, sizeof(*s));
     s->cfg = cfg;
@@ -398,6 +399,13 @@ int server_init(struct server *s, const struct config *cfg)
     if (make_parent_dirs(cfg->database) != 0) {
         log_error("cannot create the directory of %s: %s", cfg->database,
                   strerror(errno));
+        return -1;
+    }
+    /* Pending migrations first: the daemon serves nobody, and does not
+     * report ready, until the schema is at the latest version; a failure
+     * stops the start-up (the error names the file). */
+    if (cfg->migrations && migrate_startup(cfg, err, sizeof(err)) != 0) {
+        log_error("%s", err);
         return -1;
     }
     /* Asynchronous signals are the loop's business: the worker threads

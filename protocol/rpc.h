@@ -37,6 +37,7 @@
     X(OPTIMIZE, "optimize")                                                    \
     X(VACUUM, "vacuum")                                                        \
     X(INTEGRITY, "integrity")                                                  \
+    X(MIGRATE, "migrate")                                                      \
     X(CHECKPOINT, "checkpoint")                                                \
     X(HEALTH, "health")
 
