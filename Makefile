@@ -23,14 +23,18 @@ BUILD ?= build
 
 # ------------------------------------------------------------- dependencies
 DEPS_PKGS := libuv msgpack sqlite3 libsystemd criterion
+# python3-prometheus-client: the tests check the metrics with Prometheus'
+# own parser.
 DEBIAN_DEPS := libuv1-dev libmsgpack-dev libsqlite3-dev libcriterion-dev \
-               libsystemd-dev pkg-config
+               libsystemd-dev pkg-config python3-prometheus-client
 NODEPS_GOALS := clean format format-check help
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
 DEPS_STATUS := $(shell command -v pkg-config >/dev/null 2>&1 && \
-                 pkg-config --exists $(DEPS_PKGS) && echo ok)
+                 pkg-config --exists $(DEPS_PKGS) && \
+                 /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null && \
+                 echo ok)
 ifneq ($(DEPS_STATUS),ok)
 $(info sqlited: installing missing Debian packages: $(DEBIAN_DEPS))
 DEPS_INSTALL := $(shell { $(SUDO) apt-get update && \

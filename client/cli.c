@@ -56,7 +56,7 @@ static void usage(FILE *f)
     fputs(
         "Usage: " PROG " [options] SQL\n"
         "       " PROG " [options] < script.sql\n"
-        "       " PROG " [options] ping | health | stats\n"
+        "       " PROG " [options] ping | health | stats | metrics\n"
         "       " PROG " [options] backup [DEST]\n"
         "       " PROG " [options] optimize [analyze]\n"
         "       " PROG " [options] vacuum\n"
@@ -74,6 +74,8 @@ static void usage(FILE *f)
         "                      answers but is not ready, 2 nothing answers,\n"
         "                      3 usage error; one line (or --json)\n"
         "  stats               the daemon's counters, as JSON\n"
+        "  metrics             the same, in Prometheus text format (--json:\n"
+        "                      as stats)\n"
         "  backup [DEST]       have the daemon copy the database into its\n"
         "                      --backup-dir (DEST: a name or path inside it;\n"
         "                      default a timestamped name)\n"
@@ -1129,6 +1131,22 @@ static int cmd_stats(sqlited *db, int argc, char **argv, bool json)
     return 0;
 }
 
+/* metrics: Prometheus text; with --json the same figures as stats. */
+static int cmd_metrics(sqlited *db, int argc, char **argv, bool json)
+{
+    char *text = NULL;
+    int rc = json ? sqlited_stats(db, &text) : sqlited_metrics(db, &text);
+    (void)argc;
+    (void)argv;
+    if (rc)
+        return report_call_error(db, rc);
+    fputs(text, stdout);
+    if (json)
+        putchar('\n');
+    sqlited_free(text);
+    return 0;
+}
+
 static const struct command {
     const char *name;
     int min_args, max_args;
@@ -1143,6 +1161,7 @@ static const struct command {
     {"checkpoint", 0, 1, "checkpoint [PASSIVE|FULL|RESTART|TRUNCATE]",
      cmd_checkpoint},
     {"stats", 0, 0, "stats", cmd_stats},
+    {"metrics", 0, 0, "metrics", cmd_metrics},
 };
 
 static const struct command *command_find(const char *name)

@@ -3376,19 +3376,46 @@ SQLITED_API const char *sqlited_health_reason(sqlited *db)
     return db && db->health_reason ? db->health_reason : "";
 }
 
-SQLITED_API int sqlited_stats(sqlited *db, char **json)
+/* Calls @method, which takes no params, for a text the caller will store in
+ * *@out (required; NULL until then). Returns as conn_call(). */
+static int text_call(sqlited *db, const char *method, char **out,
+                     struct rpc_message *m)
 {
-    struct rpc_message m;
     int rc = call_begin(db);
 
     if (rc)
         return rc;
-    if (!json)
-        return err_set(db, SQLITED_EMISUSE, "sqlited_stats: NULL json");
-    *json = NULL;
-    rc = conn_call(db, req_begin(db, "stats", 0), -1, &m);
+    if (!out)
+        return err_setf(db, SQLITED_EMISUSE, "sqlited_%s: NULL out", method);
+    *out = NULL;
+    return conn_call(db, req_begin(db, method, 0), -1, m);
+}
+
+SQLITED_API int sqlited_stats(sqlited *db, char **json)
+{
+    struct rpc_message m;
+    int rc = text_call(db, "stats", json, &m);
+
     if (rc)
         return rc;
     rc = result_json(db, m.result, json);
     return rc ? rc : err_ok(db);
+}
+
+SQLITED_API int sqlited_metrics(sqlited *db, char **text)
+{
+    struct rpc_message m;
+    const char *s;
+    uint32_t len;
+    int rc = text_call(db, "metrics", text, &m);
+
+    if (rc)
+        return rc;
+    if (codec_read_str(&m.result, &s, &len))
+        return conn_break(db, err_set(db, SQLITED_EPROTO,
+                                      "malformed metrics from the daemon"));
+    *text = copy_string(s, len);
+    if (!*text)
+        return err_set(db, -ENOMEM, NULL);
+    return err_ok(db);
 }

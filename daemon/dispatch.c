@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "cursor.h"
 #include "health.h"
+#include "metrics.h"
 #include "rpc.h"
 #include "server.h"
 #include "sqlited.h"
@@ -26,7 +27,8 @@ struct request {
     enum rpc_method method;
     const char *msg;
     size_t len;
-    int64_t step; /* the batch step or bulk set being checked; -1: none */
+    int64_t step;    /* the batch step or bulk set being checked; -1: none */
+    int64_t started; /* clock_now() when read, for the metrics */
     char why[256];
     struct codec_buf *answer; /* the encoded answer, when there is one */
     struct job *job;          /* the job to queue, when checks passed */
@@ -47,6 +49,7 @@ reject(struct request *req, int code, const char *fmt, ...)
     va_end(ap);
     rpc_pack_error_response_at(req->answer, req->m.msgid, code, req->why,
                                req->step);
+    metrics_request(&req->c->srv->metrics, req->method, code, req->started);
     return code;
 }
 
@@ -55,6 +58,7 @@ static void reply(struct request *req, const char *result, size_t len)
 {
     rpc_pack_response_head(req->answer, req->m.msgid);
     codec_buf_append(req->answer, result, len);
+    metrics_request(&req->c->srv->metrics, req->method, 0, req->started);
 }
 
 static int expect_no_params(struct request *req, const char *method)
@@ -87,8 +91,8 @@ static void handle_stats(struct request *req)
         return;
     codec_buf_init(&b, 0);
 #define STATS_COUNT(name) +1
-    msgpack_pack_map(&b.pk,
-                     2 STATS_COUNTERS(STATS_COUNT) STATS_GAUGES(STATS_COUNT));
+    msgpack_pack_map(&b.pk, 2 + METRICS_STATS_ENTRIES STATS_COUNTERS(
+                                    STATS_COUNT) STATS_GAUGES(STATS_COUNT));
 #undef STATS_COUNT
     codec_pack_cstr(&b, "connections");
     msgpack_pack_uint32(&b.pk, req->c->srv->nconns);
@@ -102,6 +106,7 @@ static void handle_stats(struct request *req)
     STATS_COUNTERS(STATS_PACK)
     STATS_GAUGES(STATS_PACK)
 #undef STATS_PACK
+    metrics_pack_stats(req->c->srv, &b);
     if (b.error == CODEC_BUF_OK)
         reply(req, b.data, b.len);
     else
@@ -289,8 +294,10 @@ static int check_options(struct request *req, struct codec_reader *r,
 static struct job *job_for(struct request *req, struct codec_reader *r)
 {
     struct job *job = job_new(req->c, req->method, req->m.msgid);
-    if (job)
+    if (job) {
+        job->started = req->started;
         job->msg = malloc(req->len);
+    }
     if (job == NULL || job->msg == NULL) {
         job_free(job);
         reject(req, SQLITED_INTERNAL, "out of memory");
@@ -612,6 +619,25 @@ static void handle_cursor(struct request *req)
     job_free(job);
 }
 
+/* metrics: [] -- the Prometheus text (metrics.h), as a str. */
+static void handle_metrics(struct request *req)
+{
+    struct codec_buf text, b;
+
+    if (expect_no_params(req, "metrics") != 0)
+        return;
+    codec_buf_init(&text, 0);
+    codec_buf_init(&b, 0);
+    metrics_render(req->c->srv, &text);
+    codec_pack_str(&b, text.data ? text.data : "", text.len);
+    if (text.error == CODEC_BUF_OK && b.error == CODEC_BUF_OK)
+        reply(req, b.data, b.len);
+    else
+        reject(req, SQLITED_INTERNAL, "out of memory");
+    codec_buf_close(&b);
+    codec_buf_close(&text);
+}
+
 /* health: [options?], options {"check": "quick", "timeout_ms": N}. The job
  * never goes to a worker: route() starts the probe (health.h), whose answer
  * completes it. */
@@ -658,6 +684,7 @@ static void handle_health(struct request *req)
         reject(req, SQLITED_INTERNAL, "out of memory");
         return;
     }
+    job->started = req->started;
     job->full = quick;
     job->timeout_ms = (uint32_t)timeout;
     submit(req, job);
@@ -824,6 +851,7 @@ fail:
 static handler_fn *const handlers[RPC_METHOD_COUNT] = {
     [RPC_MIGRATE] = handle_migrate,
     [RPC_HEALTH] = handle_health,
+    [RPC_METRICS] = handle_metrics,
     [RPC_OPTIMIZE] = handle_maintenance,
     [RPC_VACUUM] = handle_maintenance,
     [RPC_INTEGRITY] = handle_maintenance,
@@ -847,17 +875,24 @@ static handler_fn *const handlers[RPC_METHOD_COUNT] = {
 struct job *dispatch_check(struct conn *c, const char *msg, size_t len,
                            struct codec_buf *answer)
 {
-    struct request req = {
-        .c = c, .msg = msg, .len = len, .step = -1, .answer = answer};
+    struct request req = {.c = c,
+                          .msg = msg,
+                          .len = len,
+                          .step = -1,
+                          .method = RPC_METHOD_COUNT,
+                          .started = clock_now(),
+                          .answer = answer};
     bool has_msgid = false;
     const char *why = NULL;
 
     int rc = rpc_parse(msg, len, &req.m, &has_msgid, &why);
     if (rc != 0) {
-        if (has_msgid && req.m.kind == RPC_REQUEST)
+        if (has_msgid && req.m.kind == RPC_REQUEST) {
             rpc_pack_error_response(answer, req.m.msgid, rc, why);
-        else
+            metrics_request(&c->srv->metrics, req.method, rc, req.started);
+        } else {
             rpc_pack_error_notification(answer, rc, why);
+        }
         return NULL;
     }
     if (req.m.kind != RPC_REQUEST) {

@@ -60,6 +60,7 @@ struct job {
                                      a reader opened for the rest of its rows */
     bool cursor_ended;            /* fetch, close: the cursor is finished */
     bool may_open_cursor;         /* query: its connection has cursors left */
+    int64_t started;              /* clock_now() when the loop read it */
     struct health_probe *probe;   /* a health check's own job (no conn): its
                                      reader or writer part (health.h) */
     int checkpoint; /* checkpoint, or a query or exec that is exactly PRAGMA

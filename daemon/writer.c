@@ -567,6 +567,7 @@ static void group_run(struct writer *wr, struct job *group)
         stats_add(&wr->stats->groups, 1);
         stats_add(&wr->stats->group_requests, n);
         stats_max(&wr->stats->group_max, n);
+        stats_group_size(wr->stats, n);
     }
     while ((job = ran) != NULL) {
         ran = job->next;
@@ -635,13 +636,17 @@ static void *writer_main(void *arg)
             secure_wal(wr);
         if (wr->tx.id == 0)
             checkpoint_between_groups(&wr->ckpt);
+        int64_t started = clock_now();
         if (wr->tx.id == 0 && wr->pending) {
             serve_next(wr);
+            execute_account(&wr->worker, started);
             pending_append(wr, job_queue_take_all(&wr->queue));
             continue;
         }
-        if (wr->tx.id != 0 && serve_tx(wr))
+        if (wr->tx.id != 0 && serve_tx(wr)) {
+            execute_account(&wr->worker, started);
             continue;
+        }
         if (closed) {
             if (wr->tx.id == 0)
                 break;

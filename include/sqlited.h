@@ -206,8 +206,14 @@ SQLITED_API const char *sqlited_health_reason(sqlited *db);
  * NULL. */
 SQLITED_API int sqlited_stats(sqlited *db, char **json);
 
-/* Frees memory this library handed to the caller (sqlited_health()'s and
- * sqlited_stats()' text). Accepts NULL. */
+/* Every figure the daemon keeps, in the Prometheus text exposition format
+ * 0.0.4 (the `metrics` method), as a NUL-terminated string in *@text; free
+ * it with sqlited_free(). Returns 0, or an error as sqlited_stats() does;
+ * on failure *@text is NULL. */
+SQLITED_API int sqlited_metrics(sqlited *db, char **text);
+
+/* Frees memory this library handed to the caller (the text of
+ * sqlited_health(), sqlited_stats() and sqlited_metrics()). Accepts NULL. */
 SQLITED_API void sqlited_free(void *p);
 
 /* The daemon's answer to the handshake, valid until sqlited_close(): its
