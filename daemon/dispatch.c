@@ -601,11 +601,9 @@ static void handle_cursor(struct request *req)
         reject(req, SQLITED_BAD_REQUEST,
                "params[0] (cursor) must be the positive id a query returned");
     } else if ((cur = cursor_find(req->c, (uint64_t)id)) == NULL) {
-        reject(req, SQLITED_CURSOR_EXPIRED,
-               "cursor %" PRId64 " is not open: it was read to its end, "
-               "closed, idle for longer than %u ms, or never opened on this "
-               "connection",
-               id, req->c->srv->cfg->cursor_idle_timeout_ms);
+        char why[256];
+        cursor_explain_gone(req->c, (uint64_t)id, why, sizeof(why));
+        reject(req, SQLITED_CURSOR_EXPIRED, "%s", why);
     } else if (cur->busy) {
         reject(req, SQLITED_BAD_REQUEST,
                "cursor %" PRId64 " is busy: wait for the answer to the "
