@@ -26,11 +26,13 @@ DESTDIR ?=
 BUILD ?= build
 
 # ------------------------------------------------------------- dependencies
-DEPS_PKGS := libuv msgpack sqlite3 libsystemd criterion
-# python3-prometheus-client: the tests check the metrics with Prometheus'
-# own parser.
+DEPS_PKGS := libuv msgpack sqlite3 libsystemd libmicrohttpd criterion
+# libmicrohttpd: the --http listener (a well-kept HTTP server, rather than
+# HTTP parsed by hand); python3-prometheus-client: the tests check the
+# metrics with Prometheus' own parser.
 DEBIAN_DEPS := libuv1-dev libmsgpack-dev libsqlite3-dev libcriterion-dev \
-               libsystemd-dev pkg-config python3-prometheus-client
+               libsystemd-dev libmicrohttpd-dev pkg-config \
+               python3-prometheus-client
 NODEPS_GOALS := clean format format-check help
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
@@ -48,8 +50,8 @@ ifneq ($(DEPS_INSTALL),ok)
 $(error sqlited: could not install $(DEBIAN_DEPS); install them and retry)
 endif
 endif
-PKG_CFLAGS := $(shell pkg-config --cflags libuv msgpack sqlite3 libsystemd)
-DAEMON_LIBS := $(shell pkg-config --libs libuv msgpack sqlite3 libsystemd)
+PKG_CFLAGS := $(shell pkg-config --cflags libuv msgpack sqlite3 libsystemd libmicrohttpd)
+DAEMON_LIBS := $(shell pkg-config --libs libuv msgpack sqlite3 libsystemd libmicrohttpd)
 CLIENT_LIBS := $(shell pkg-config --libs msgpack)
 TEST_CFLAGS := $(shell pkg-config --cflags criterion)
 TEST_LIBS := $(shell pkg-config --libs criterion)
