@@ -133,7 +133,7 @@ void crash_thread_init(const char *name)
 void crash_async_signals(sigset_t *set)
 {
     sigfillset(set);
-    static const int synchronous[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+    static const int synchronous[] = {SIGSEGV, SIGBUS,  SIGFPE, SIGILL,
                                       SIGABRT, SIGTRAP, SIGSYS};
     for (size_t i = 0; i < sizeof(synchronous) / sizeof(*synchronous); i++)
         sigdelset(set, synchronous[i]);
