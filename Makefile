@@ -6,7 +6,8 @@
 #   make asan       the suite under AddressSanitizer + UBSan (build-asan/)
 #   make bench      sqlited against direct SQLite and the socket floor
 #                   (QUICK=1: within two minutes); see README, Performance
-#   make install    PREFIX=/usr/local DESTDIR= : binaries, library, header, .pc
+#   make install    PREFIX=/usr/local DESTDIR= : binaries, library, header, .pc,
+#                   the Python driver for Debian's python3
 #   make clean      remove build output
 #
 # Missing Debian packages are installed on first use (through sudo when not
@@ -185,8 +186,12 @@ python-deps:
 	    $(PY_SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive \
 	    $(PY_SUDO) apt-get install -y $(PY_DEBIAN_DEPS); }
 
+# The driver, dialect and Flask tests, then SQLAlchemy's own dialect
+# compliance suite (its pytest plugin needs a session of its own).
 test-python: $(DAEMON) python-deps
 	$(PYTEST) tests/python $(PYTEST_ARGS)
+	PYTHONPATH=$(CURDIR)/client/python SQLITED_BIN=$(abspath $(DAEMON)) \
+	    $(PYTHON) tests/python/sqlalchemy_suite/run.py -q
 
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS='-O1 -g' \
@@ -194,10 +199,17 @@ asan:
 	    test
 
 # Results land in tests/bench/results/, named by date and mode.
-bench: $(DAEMON) $(BENCH_BIN)
+bench: $(DAEMON) $(BENCH_BIN) python-deps
 	$(BENCH_BIN) --daemon $(DAEMON) --data $(BUILD)/bench-data \
 	    --results tests/bench/results $(if $(QUICK),--quick) \
 	    --commit "$$(git rev-parse --short HEAD 2>/dev/null)"
+	$(PYTHON) tests/bench/python_bench.py --daemon $(DAEMON) $(if $(QUICK),--quick)
+
+# Debian's python3 looks in PREFIX/lib/python3.X/dist-packages (/usr/local),
+# and in /usr/lib/python3/dist-packages for PREFIX=/usr; PY_SITE overrides.
+PY_VERSION = $(shell $(PYTHON) -c 'import sys; print("python%d.%d" % sys.version_info[:2])' 2>/dev/null)
+PY_SITE ?= $(PREFIX)/lib/$(if $(filter /usr,$(PREFIX)),python3,$(PY_VERSION))/dist-packages
+PY_DIST := sqlited-$(VERSION).dist-info
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
@@ -210,12 +222,16 @@ install: all
 	ln -sf libsqlited.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libsqlited.so
 	install -m 644 include/sqlited.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/sqlited.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -d $(DESTDIR)$(PY_SITE)/sqlited $(DESTDIR)$(PY_SITE)/$(PY_DIST)
+	install -m 644 client/python/sqlited/*.py $(DESTDIR)$(PY_SITE)/sqlited/
+	install -m 644 client/python/$(PY_DIST)/* $(DESTDIR)$(PY_SITE)/$(PY_DIST)/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/sqlited $(DESTDIR)$(PREFIX)/bin/sqlited-cli \
 	    $(DESTDIR)$(PREFIX)/lib/libsqlited.* \
 	    $(DESTDIR)$(PREFIX)/include/sqlited.h \
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/sqlited.pc
+	rm -rf $(DESTDIR)$(PY_SITE)/sqlited $(DESTDIR)$(PY_SITE)/$(PY_DIST)
 
 clean:
 	rm -rf build build-asan

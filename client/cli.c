@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "sqlited.h"
@@ -41,6 +42,7 @@ static void usage(FILE *f)
           "       " PROG " [options] optimize [analyze]\n"
           "       " PROG " [options] vacuum\n"
           "       " PROG " [options] integrity [quick|full]\n"
+          "       " PROG " [options] checkpoint [MODE]\n"
           "\n"
           "Runs SQL (one argument, which may hold several statements; '-'\n"
           "reads it from standard input) on the sqlited daemon and prints\n"
@@ -50,6 +52,8 @@ static void usage(FILE *f)
           "'optimize' runs PRAGMA optimize ('analyze': a full ANALYZE);\n"
           "'vacuum' rebuilds the file and says what it reclaimed;\n"
           "'integrity' checks the database (exit status 1 on problems).\n"
+          "'checkpoint' checkpoints the WAL now; MODE is PASSIVE (default),\n"
+          "FULL, RESTART or TRUNCATE (exit status 1 when it was busy).\n"
           "\n"
           "Options:\n"
           "  -s, --socket PATH   daemon socket (default: $SQLITED_SOCKET, "
@@ -798,6 +802,58 @@ static int cmd_integrity(sqlited *db, int argc, char **argv, bool json)
     return printed ? printed : status;
 }
 
+static const char *const checkpoint_modes[] = {
+    [SQLITED_CHECKPOINT_PASSIVE] = "PASSIVE",
+    [SQLITED_CHECKPOINT_FULL] = "FULL",
+    [SQLITED_CHECKPOINT_RESTART] = "RESTART",
+    [SQLITED_CHECKPOINT_TRUNCATE] = "TRUNCATE",
+};
+
+/* `checkpoint [MODE]`: busy (it could not finish) is exit status 1. */
+static int cmd_checkpoint(sqlited *db, int argc, char **argv, bool json)
+{
+    sqlited_checkpoint_info info;
+    int mode = SQLITED_CHECKPOINT_PASSIVE;
+
+    if (argc > 0) {
+        int n = (int)(sizeof(checkpoint_modes) / sizeof(*checkpoint_modes));
+        for (mode = 0; mode < n; mode++)
+            if (strcasecmp(argv[0], checkpoint_modes[mode]) == 0)
+                break;
+        if (mode == n)
+            return usage_error("unknown checkpoint mode (PASSIVE, FULL, "
+                               "RESTART, TRUNCATE)",
+                               argv[0]);
+    }
+    int rc = sqlited_checkpoint(db, mode, &info);
+    if (rc)
+        return report_call_error(db, rc);
+    int status = info.busy ? EXIT_DAEMON_ERROR : 0;
+    if (!json) {
+        printf("%s checkpoint%s: %" PRId64 " of %" PRId64
+               " frames in the database, WAL %" PRId64 " -> %" PRId64
+               " bytes, %.3f ms\n",
+               checkpoint_modes[mode],
+               info.busy ? " busy (readers held older snapshots)" : "",
+               info.checkpointed_frames, info.log_frames, info.wal_bytes_before,
+               info.wal_bytes_after, info.duration_ms);
+        return status;
+    }
+    char ms[32];
+    struct json j = {0};
+    json_str(&j, "mode", checkpoint_modes[mode]);
+    json_u64(&j, "busy", (uint64_t)info.busy);
+    json_u64(&j, "log_frames", (uint64_t)info.log_frames);
+    json_u64(&j, "checkpointed_frames", (uint64_t)info.checkpointed_frames);
+    json_u64(&j, "wal_bytes_before", (uint64_t)info.wal_bytes_before);
+    json_u64(&j, "wal_bytes_after", (uint64_t)info.wal_bytes_after);
+    json_key(&j, "duration_ms");
+    snprintf(ms, sizeof(ms), "%.3f", info.duration_ms);
+    sbuf_adds(&j.b, ms);
+    int printed = json_print(&j);
+    return printed ? printed : status;
+}
+
 static const struct command {
     const char *name;
     int min_args, max_args;
@@ -808,6 +864,8 @@ static const struct command {
     {"optimize", 0, 1, "optimize [analyze]", cmd_optimize},
     {"vacuum", 0, 0, "vacuum", cmd_vacuum},
     {"integrity", 0, 1, "integrity [quick|full]", cmd_integrity},
+    {"checkpoint", 0, 1, "checkpoint [PASSIVE|FULL|RESTART|TRUNCATE]",
+     cmd_checkpoint},
 };
 
 static const struct command *command_find(const char *name)

@@ -2919,3 +2919,86 @@ SQLITED_API int sqlited_integrity(sqlited *db, int check,
         *out = info;
     return err_ok(db);
 }
+
+/* ------------------------------------------------------------- checkpoint
+ */
+
+/* Reads an integer or float value into *@out as a double. */
+static int read_number(struct codec_reader *r, double *out)
+{
+    struct codec_value v;
+    if (codec_read(r, &v))
+        return -1;
+    if (v.type == CODEC_INT)
+        *out = (double)v.v.i;
+    else if (v.type == CODEC_FLOAT)
+        *out = v.v.f;
+    else
+        return -1;
+    return 0;
+}
+
+SQLITED_API int sqlited_checkpoint(sqlited *db, int mode,
+                                   sqlited_checkpoint_info *info)
+{
+    static const char *const modes[] = {
+        [SQLITED_CHECKPOINT_PASSIVE] = "PASSIVE",
+        [SQLITED_CHECKPOINT_FULL] = "FULL",
+        [SQLITED_CHECKPOINT_RESTART] = "RESTART",
+        [SQLITED_CHECKPOINT_TRUNCATE] = "TRUNCATE",
+    };
+    sqlited_checkpoint_info got = {0};
+    struct rpc_message m;
+    uint32_t msgid, n, len;
+    const char *k;
+    int rc = call_begin(db);
+
+    if (rc)
+        return rc;
+    if (mode < SQLITED_CHECKPOINT_PASSIVE || mode > SQLITED_CHECKPOINT_TRUNCATE)
+        return err_setf(db, SQLITED_EMISUSE, "unknown checkpoint mode %d",
+                        mode);
+    msgid = req_begin(db, "checkpoint", 1);
+    codec_pack_cstr(&db->req, modes[mode]);
+    rc = conn_call(db, msgid, -1, &m);
+    if (rc)
+        return rc;
+    if (codec_read_map(&m.result, &n))
+        goto malformed;
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t *field = NULL;
+        double d;
+        int kind = read_key(&m.result, &k, &len);
+        if (kind < 0)
+            goto malformed;
+        if (kind == 0 && key_is(k, len, "duration_ms")) {
+            if (read_number(&m.result, &d))
+                goto malformed;
+            got.duration_ms = d;
+            continue;
+        }
+        if (kind == 0 && key_is(k, len, "busy")) {
+            int64_t busy;
+            if (codec_read_int64(&m.result, &busy))
+                goto malformed;
+            got.busy = busy != 0;
+            continue;
+        }
+        if (kind == 0 && key_is(k, len, "log_frames"))
+            field = &got.log_frames;
+        else if (kind == 0 && key_is(k, len, "checkpointed_frames"))
+            field = &got.checkpointed_frames;
+        else if (kind == 0 && key_is(k, len, "wal_bytes_before"))
+            field = &got.wal_bytes_before;
+        else if (kind == 0 && key_is(k, len, "wal_bytes_after"))
+            field = &got.wal_bytes_after;
+        if (field ? codec_read_int64(&m.result, field) : codec_skip(&m.result))
+            goto malformed;
+    }
+    if (info)
+        *info = got;
+    return err_ok(db);
+
+malformed:
+    return op_malformed(db, "checkpoint");
+}

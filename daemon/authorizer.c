@@ -18,7 +18,7 @@ static const char *const pragmas_with_argument[] = {
     "index_info",        "index_list",       "index_xinfo",
     "integrity_check",   "optimize",         "page_size",
     "quick_check",       "table_info",       "table_list",
-    "table_xinfo",       "user_version",     "wal_checkpoint",
+    "table_xinfo",       "user_version",
 };
 
 /* SQL functions and virtual tables: the verdict on each one Debian's SQLite
@@ -231,6 +231,18 @@ static bool owned_matches(const struct authorizer *w,
 static int authorize_pragma(struct authorizer *w, const char *name,
                             const char *value)
 {
+    /* The daemon owns checkpointing: a request that is exactly this pragma
+     * never reaches SQLite (checkpoint.c runs it), so what gets here is the
+     * pragma inside a script, a transaction or a batch. */
+    if (sqlite3_stricmp(name, "wal_checkpoint") == 0) {
+        w->denied_code = SQLITED_BAD_REQUEST;
+        snprintf(w->denied, sizeof(w->denied),
+                 "PRAGMA wal_checkpoint runs only as a request of its own "
+                 "(the whole SQL of a query or exec, outside transactions, "
+                 "with mode PASSIVE, FULL, RESTART or TRUNCATE); or use the "
+                 "checkpoint method");
+        return SQLITE_DENY;
+    }
     if (value == NULL ||
         listed(name, pragmas_with_argument, COUNT(pragmas_with_argument)))
         return SQLITE_OK;

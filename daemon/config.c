@@ -37,7 +37,11 @@ void config_defaults(struct config *cfg)
         .cache_size = -2000,
         .mmap_size = 0,
         .max_message_size = RPC_MAX_MESSAGE_DEFAULT,
+        .max_memory = UINT64_C(256) << 20,
         .shutdown_grace_ms = 10000,
+        .wal_checkpoint_bytes = 4 << 20,
+        .wal_max_bytes = 0, /* 4 x wal_checkpoint_bytes, set after parsing */
+        .wal_idle_timeout_ms = 1000,
         .log_level = LOG_INFO,
     };
 }
@@ -100,9 +104,28 @@ static void usage(FILE *out)
         "      --mmap-size BYTES      PRAGMA mmap_size (default 0)\n"
         "      --max-message-size B   largest request or response (default "
         "67108864)\n"
+        "      --max-memory BYTES     memory held for all clients at once: "
+        "requests\n"
+        "                             read, in flight, answers unread; at "
+        "least\n"
+        "                             twice --max-message-size (default "
+        "268435456)\n"
         "      --shutdown-grace MS    on SIGTERM, time left to work in flight "
         "before\n"
         "                             it is interrupted (default 10000)\n"
+        "      --wal-checkpoint-bytes B  checkpoint (PASSIVE) when the WAL "
+        "holds\n"
+        "                             this much (default 4194304); also its "
+        "size\n"
+        "                             after a checkpoint (journal_size_limit)\n"
+        "      --wal-max-bytes B      past this WAL size, end the oldest "
+        "cursor or\n"
+        "                             read so a checkpoint can finish "
+        "(default\n"
+        "                             4 x --wal-checkpoint-bytes)\n"
+        "      --wal-idle-timeout MS  truncate the WAL once no write came "
+        "for this\n"
+        "                             long, 0 for never (default 1000)\n"
         "      --log-level LEVEL      error, warn, info or debug (default "
         "info)\n"
         "      --log-file PATH        append the log to PATH, reopened on "
@@ -168,11 +191,15 @@ enum {
     OPT_CACHE_SIZE,
     OPT_MMAP_SIZE,
     OPT_MAX_MESSAGE,
+    OPT_MAX_MEMORY,
     OPT_SHUTDOWN_GRACE,
     OPT_LOG_LEVEL,
     OPT_BACKUP_DIR,
     OPT_BACKUP_INTERVAL,
     OPT_BACKUP_KEEP,
+    OPT_WAL_CHECKPOINT_BYTES,
+    OPT_WAL_MAX_BYTES,
+    OPT_WAL_IDLE_TIMEOUT,
 };
 
 /* Parses a duration: seconds, or a number with a unit s, m, h or d, from one
@@ -237,7 +264,12 @@ int config_parse(struct config *cfg, int argc, char **argv)
         {"cache-size", required_argument, NULL, OPT_CACHE_SIZE},
         {"mmap-size", required_argument, NULL, OPT_MMAP_SIZE},
         {"max-message-size", required_argument, NULL, OPT_MAX_MESSAGE},
+        {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
         {"shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE},
+        {"wal-checkpoint-bytes", required_argument, NULL,
+         OPT_WAL_CHECKPOINT_BYTES},
+        {"wal-max-bytes", required_argument, NULL, OPT_WAL_MAX_BYTES},
+        {"wal-idle-timeout", required_argument, NULL, OPT_WAL_IDLE_TIMEOUT},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"backup-dir", required_argument, NULL, OPT_BACKUP_DIR},
         {"backup-interval", required_argument, NULL, OPT_BACKUP_INTERVAL},
@@ -346,6 +378,11 @@ int config_parse(struct config *cfg, int argc, char **argv)
                 goto bad_value;
             cfg->max_message_size = (size_t)v;
             break;
+        case OPT_MAX_MEMORY:
+            if (parse_int(optarg, 1, INT64_MAX, &v))
+                goto bad_value;
+            cfg->max_memory = (uint64_t)v;
+            break;
         case OPT_SHUTDOWN_GRACE:
             if (parse_int(optarg, 0, INT32_MAX, &v))
                 goto bad_value;
@@ -365,6 +402,22 @@ int config_parse(struct config *cfg, int argc, char **argv)
             if (parse_int(optarg, 1, RPC_MAX_TIMEOUT_MS, &v))
                 goto bad_value;
             cfg->cursor_idle_timeout_ms = (uint32_t)v;
+            break;
+        case OPT_WAL_CHECKPOINT_BYTES:
+            /* Below a few pages every commit would checkpoint. */
+            if (parse_int(optarg, 65536, INT64_MAX / 8, &v))
+                goto bad_value;
+            cfg->wal_checkpoint_bytes = v;
+            break;
+        case OPT_WAL_MAX_BYTES:
+            if (parse_int(optarg, 65536, INT64_MAX / 8, &v))
+                goto bad_value;
+            cfg->wal_max_bytes = v;
+            break;
+        case OPT_WAL_IDLE_TIMEOUT:
+            if (parse_int(optarg, 0, RPC_MAX_TIMEOUT_MS, &v))
+                goto bad_value;
+            cfg->wal_idle_timeout_ms = (uint32_t)v;
             break;
         case OPT_MAX_CURSORS:
             if (parse_int(optarg, 0, 1 << 16, &v))
@@ -418,6 +471,23 @@ int config_parse(struct config *cfg, int argc, char **argv)
     if (optind < argc) {
         fprintf(stderr, "sqlited: unexpected argument '%s' (see --help)\n",
                 argv[optind]);
+        return -1;
+    }
+    /* One message of the largest size, and the answers of others beside. */
+    if (cfg->max_memory < 2 * (uint64_t)cfg->max_message_size) {
+        fprintf(stderr,
+                "sqlited: --max-memory %" PRIu64
+                " is below twice --max-message-size %zu (see --help)\n",
+                cfg->max_memory, cfg->max_message_size);
+        return -1;
+    }
+    if (cfg->wal_max_bytes == 0)
+        cfg->wal_max_bytes = 4 * cfg->wal_checkpoint_bytes;
+    if (cfg->wal_max_bytes < cfg->wal_checkpoint_bytes) {
+        fprintf(stderr,
+                "sqlited: --wal-max-bytes %" PRId64
+                " is below --wal-checkpoint-bytes %" PRId64 " (see --help)\n",
+                cfg->wal_max_bytes, cfg->wal_checkpoint_bytes);
         return -1;
     }
     if (cfg->timeout_ms > cfg->max_timeout_ms) {

@@ -30,11 +30,15 @@ struct config {
     uint32_t cursor_idle_timeout_ms; /* an idle cursor is closed */
     unsigned max_cursors;            /* cursors open at once */
     unsigned max_connections;        /* clients connected at once */
-    unsigned statement_cache;   /* prepared statements kept per connection */
-    int64_t cache_size;         /* PRAGMA cache_size (negative: KiB) */
-    int64_t mmap_size;          /* PRAGMA mmap_size, bytes */
-    size_t max_message_size;    /* largest message in either direction */
-    unsigned shutdown_grace_ms; /* on SIGTERM, time for work in flight */
+    unsigned statement_cache;     /* prepared statements kept per connection */
+    int64_t cache_size;           /* PRAGMA cache_size (negative: KiB) */
+    int64_t mmap_size;            /* PRAGMA mmap_size, bytes */
+    size_t max_message_size;      /* largest message in either direction */
+    uint64_t max_memory;          /* held for all connections at once */
+    unsigned shutdown_grace_ms;   /* on SIGTERM, time for work in flight */
+    int64_t wal_checkpoint_bytes; /* a PASSIVE checkpoint past this WAL size */
+    int64_t wal_max_bytes;        /* past this, end the oldest snapshot */
+    uint32_t wal_idle_timeout_ms; /* TRUNCATE the WAL once idle this long */
     enum log_level log_level;
     const char *backup_dir;      /* where backups go; NULL: no backups */
     uint64_t backup_interval_ms; /* scheduled backups; 0: none */

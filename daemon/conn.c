@@ -17,6 +17,31 @@
 
 static void conn_read_more(struct conn *c);
 
+/* Adds (or takes back) bytes the loop holds for @c. Taking back may bring
+ * the daemon under its limit: connections paused for it are then read
+ * again (soon, from a timer, not from inside this call's caller). */
+static void conn_hold(struct conn *c, uint64_t n)
+{
+    memory_add(&c->mem, n);
+}
+
+static void conn_release(struct conn *c, uint64_t n)
+{
+    memory_sub(&c->mem, n);
+    server_memory_released(c->srv);
+}
+
+/* Accounts the read buffer's capacity as it is now. */
+static void conn_sync_buffer(struct conn *c)
+{
+    uint64_t cap = c->dec.cap;
+    if (cap > c->dec_held)
+        conn_hold(c, cap - c->dec_held);
+    else if (cap < c->dec_held)
+        conn_release(c, c->dec_held - cap);
+    c->dec_held = cap;
+}
+
 /* A connection is freed once its handle is closed and no job or write still
  * points at it; whichever of those ends last frees it. */
 static void conn_maybe_free(struct conn *c)
@@ -31,6 +56,8 @@ static void conn_maybe_free(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     codec_decoder_close(&c->dec);
+    conn_sync_buffer(c);
+    conn_release(c, sizeof(*c));
     free(c);
     server_conn_gone(s);
 }
@@ -109,7 +136,7 @@ static void on_write(uv_write_t *req, int status)
     struct conn *c = job->conn;
 
     c->writes--;
-    c->queued -= job->reply_len;
+    conn_release(c, job->mem_held);
     job_free(job);
     if (status < 0 && !c->closing) {
         log_debug("connection %p: write failed: %s", (void *)c,
@@ -158,7 +185,8 @@ void conn_send(struct conn *c, struct job *job)
         return;
     }
     c->writes++;
-    c->queued += job->reply_len;
+    job->mem_held = CONN_JOB_OVERHEAD + job->reply_len;
+    conn_hold(c, job->mem_held);
 }
 
 void conn_send_encoded(struct conn *c, struct codec_buf *b)
@@ -206,6 +234,9 @@ void conn_track(struct conn *c, struct job *job)
      * client waiting. */
     if (job->method != RPC_FETCH && job->method != RPC_CLOSE && !job->internal)
         deadlines_add(&c->srv->deadlines, job);
+    job->mem = &c->mem;
+    job->mem_held = CONN_JOB_OVERHEAD + job->msg_len;
+    conn_hold(c, job->mem_held);
     job->prev_inflight = NULL;
     job->next_inflight = c->inflight;
     if (c->inflight)
@@ -219,6 +250,11 @@ void conn_complete(struct job *job)
     struct conn *c = job->conn;
 
     deadlines_remove(&c->srv->deadlines, job);
+    /* What the worker added for the reply is held again below, if the
+     * reply must wait to be written. */
+    conn_release(c, job->mem_held + job->mem_built);
+    job->mem = NULL;
+    job->mem_held = job->mem_built = 0;
     if (job->prev_inflight)
         job->prev_inflight->next_inflight = job->next_inflight;
     else
@@ -277,10 +313,69 @@ void conn_expire(struct job *job)
     conn_send(c, reply);
 }
 
-static bool conn_has_room(const struct conn *c)
+/* Room for more requests: few enough in flight, and the connection within
+ * its memory share, its read buffer aside (a large message being received
+ * was admitted whole by conn_admit()). While the daemon is at
+ * --max-memory, only connections that hold little are read. */
+static bool conn_has_room(struct conn *c)
 {
-    return !c->draining && !c->closing && c->ninflight < CONN_MAX_INFLIGHT &&
-           c->queued < CONN_MAX_QUEUED;
+    struct server *s = c->srv;
+    if (c->draining || c->closing || c->ninflight >= CONN_MAX_INFLIGHT ||
+        memory_used(&c->mem) - c->dec_held >= s->conn_share)
+        return false;
+    if (memory_used(&s->mem) >= s->mem.max &&
+        memory_used(&c->mem) > CONN_SMALL) {
+        c->paused_for_memory = true;
+        s->memory_paused = true;
+        return false;
+    }
+    return true;
+}
+
+/* The message being received declares what it needs: refuse it, before
+ * it is buffered, when the connection or the daemon cannot hold it. The
+ * read buffer grows by doubling, so it is counted as the power of two that
+ * holds the message. Returns false after refusing (the connection then
+ * drains and closes: the rest of the message cannot be skipped). */
+static bool conn_admit(struct conn *c)
+{
+    struct server *s = c->srv;
+    uint64_t need = codec_decoder_needed(&c->dec);
+    if (need <= READ_SIZE)
+        return true;
+    uint64_t buffer = READ_SIZE;
+    while (buffer < need)
+        buffer *= 2;
+    if (buffer > s->limits.max_message + READ_SIZE)
+        buffer = s->limits.max_message + READ_SIZE;
+    if (buffer <= c->dec_held)
+        return true; /* admitted already */
+    uint64_t more = buffer - c->dec_held;
+    char size[32], limit[32], message[300];
+    memory_format(need, size, sizeof(size));
+    int code;
+    if (memory_used(&c->mem) + more > c->mem.max) {
+        memory_format(c->mem.max, limit, sizeof(limit));
+        code = SQLITED_TOO_LARGE;
+        snprintf(message, sizeof(message),
+                 "a message of %s does not fit in this connection's memory "
+                 "share (%s) beside what it holds: requests in flight and "
+                 "answers its client has not read",
+                 size, limit);
+    } else if (memory_used(&s->mem) + more > s->mem.max) {
+        memory_format(s->mem.max, limit, sizeof(limit));
+        code = SQLITED_NO_MEMORY;
+        snprintf(message, sizeof(message),
+                 "a message of %s would take the daemon past its memory "
+                 "limit (--max-memory, %s); try again later",
+                 size, limit);
+    } else {
+        return true;
+    }
+    log_info("connection %p: %s", (void *)c, message);
+    conn_send_notification(c, code, message);
+    conn_drain(c);
+    return false;
 }
 
 /* Dispatches the complete messages already buffered, as long as the
@@ -292,8 +387,11 @@ static void conn_process(struct conn *c)
 
     while (conn_has_room(c)) {
         int status = codec_decoder_next(&c->dec, &msg, &len);
-        if (status == CODEC_NEED_MORE)
+        if (status == CODEC_NEED_MORE) {
+            if (!conn_admit(c))
+                return;
             break;
+        }
         if (status == CODEC_MESSAGE) {
             dispatch_message(c, msg, len);
             continue;
@@ -306,8 +404,10 @@ static void conn_process(struct conn *c)
         conn_drain(c);
         return;
     }
-    if (codec_decoder_pending(&c->dec) == 0)
+    if (codec_decoder_pending(&c->dec) == 0) {
         codec_decoder_shrink(&c->dec, READ_SIZE);
+        conn_sync_buffer(c);
+    }
 }
 
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
@@ -316,7 +416,9 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
     char *space;
     size_t n;
     (void)suggested;
-    if (codec_decoder_reserve(&c->dec, READ_SIZE, &space, &n) != 0) {
+    int rc = codec_decoder_reserve(&c->dec, READ_SIZE, &space, &n);
+    conn_sync_buffer(c);
+    if (rc != 0) {
         *buf = uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS */
         return;
     }
@@ -381,6 +483,13 @@ static void conn_read_more(struct conn *c)
     c->reading = true;
 }
 
+void conn_resume(struct conn *c)
+{
+    c->paused_for_memory = false;
+    if (!c->closing)
+        conn_read_more(c);
+}
+
 static void on_spare_closed(uv_handle_t *handle)
 {
     struct server *s = handle->data;
@@ -404,6 +513,8 @@ void conn_accept(struct server *s, uv_stream_t *listener)
         return;
     }
     c->srv = s;
+    memory_init(&c->mem, s->conn_share + s->limits.max_message, &s->mem, NULL);
+    conn_hold(c, sizeof(*c));
     codec_decoder_init(&c->dec, &s->limits);
     uv_pipe_init(&s->loop, &c->pipe, 0);
     c->pipe.data = c;

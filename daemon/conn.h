@@ -14,9 +14,19 @@ struct cursor;
 struct server;
 
 /* Per-connection bounds: past either, the daemon stops reading from the
- * connection until the client has read its replies. */
+ * connection until the client has read its replies. The memory share is the
+ * server's (struct server, conn_share): --max-memory / 16. */
 #define CONN_MAX_INFLIGHT 32
-#define CONN_MAX_QUEUED (16u << 20) /* reply bytes not yet written */
+
+/* What a job costs beside its message and reply: the struct, its write
+ * request, and the allocator's overhead on its three blocks (measured:
+ * about 600 bytes per queued reply in all). */
+#define CONN_JOB_OVERHEAD (sizeof(struct job) + 160)
+
+/* A connection holding no more than this is read even when the daemon is
+ * at --max-memory, so that small requests (a ping, a one-row write) of
+ * other clients are still served while a few hold the memory. */
+#define CONN_SMALL (1u << 20)
 
 struct conn {
     uv_pipe_t pipe;
@@ -25,15 +35,17 @@ struct conn {
     struct codec_decoder dec;
     struct job *inflight; /* jobs at the workers, linked by *_inflight */
     unsigned ninflight;
-    size_t queued; /* reply bytes handed to libuv, not yet written */
+    struct memory mem; /* all it holds; parent: the server's total */
+    uint64_t dec_held; /* of mem: the read buffer's capacity */
     unsigned writes;
     uint64_t tx;            /* the open interactive transaction; 0: none */
     struct cursor *cursors; /* open, linked by next */
     unsigned ncursors;      /* open, plus queries that may still open one */
     bool reading;
-    bool draining; /* read no more; close once replies are out */
-    bool closing;  /* uv_close called */
-    bool closed;   /* close callback ran */
+    bool paused_for_memory; /* not read while the daemon is at its limit */
+    bool draining;          /* read no more; close once replies are out */
+    bool closing;           /* uv_close called */
+    bool closed;            /* close callback ran */
 };
 
 /* Accepts a connection from @listener. Failures are logged; the listener
@@ -78,6 +90,9 @@ void conn_drain(struct conn *c);
  * to its client. Until then it keeps reading, so that a request sent in the
  * meantime is answered (with SQLITED_SHUTTING_DOWN) rather than lost. */
 void conn_shutdown(struct conn *c);
+
+/* The daemon went back under --max-memory: read @c again if it has room. */
+void conn_resume(struct conn *c);
 
 /* Closes the connection now; work in flight is cancelled, replies dropped. */
 void conn_close(struct conn *c);

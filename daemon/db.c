@@ -77,8 +77,11 @@ static int configure(sqlite3 *db, const struct config *cfg, char *err,
                       : (int)cfg->max_message_size);
     sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, RPC_MAX_PARAMS);
 
+    /* The daemon owns checkpointing (checkpoint.h): no connection of it
+     * checkpoints on its own. */
     if ((rc = pragma(db, "PRAGMA foreign_keys=ON", NULL, err, errlen)) ||
-        (rc = pragma(db, "PRAGMA temp_store=MEMORY", NULL, err, errlen)))
+        (rc = pragma(db, "PRAGMA temp_store=MEMORY", NULL, err, errlen)) ||
+        (rc = pragma(db, "PRAGMA wal_autocheckpoint=0", NULL, err, errlen)))
         return rc;
     snprintf(sql, sizeof(sql), "PRAGMA cache_size=%lld",
              (long long)cfg->cache_size);
@@ -163,6 +166,15 @@ int db_open_writer(const struct config *cfg, sqlite3 **out, char *err,
         sqlite3_close(db);
         return rc;
     }
+    /* When the WAL starts over after a checkpoint, its file is cut down to
+     * the checkpoint threshold: a burst that grew it does not keep the disk
+     * space for good. */
+    snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%lld",
+             (long long)cfg->wal_checkpoint_bytes);
+    if ((rc = pragma(db, sql, NULL, err, errlen))) {
+        sqlite3_close(db);
+        return rc;
+    }
     *out = db;
     return SQLITE_OK;
 }
@@ -178,6 +190,8 @@ int db_open_reader(const struct config *cfg, sqlite3 **out, char *err,
         sqlite3_close(db);
         return rc;
     }
+    /* Readers never checkpoint, not even the last one to close. */
+    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     *out = db;
     return SQLITE_OK;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "checkpoint.h"
 #include "clock.h"
 #include "conn.h"
 #include "cursor.h"
@@ -319,7 +320,7 @@ static void submit(struct request *req, struct job *job)
         req->c->ncursors++;
     }
     conn_track(req->c, job);
-    if ((job->method == RPC_QUERY && job->tx == 0) ||
+    if ((job->method == RPC_QUERY && job->tx == 0 && !job->checkpoint) ||
         job->method == RPC_EXPLAIN || job->method == RPC_FETCH ||
         job->method == RPC_INTEGRITY)
         readers_submit(&s->readers, job);
@@ -354,6 +355,41 @@ static void handle_sql(struct request *req)
         job_free(job);
         return;
     }
+    /* PRAGMA wal_checkpoint alone is the checkpoint method in SQLite's
+     * shape: it runs on the writer between groups, like the method. */
+    if (job->tx == 0 && job->req.nparams == 0) {
+        int mode = checkpoint_parse_pragma(job->req.sql, job->req.sql_len);
+        if (mode >= 0) {
+            job->checkpoint = mode + 1;
+            job->alone = true;
+        }
+    }
+    submit(req, job);
+}
+
+/* checkpoint: [mode?] */
+static void handle_checkpoint(struct request *req)
+{
+    struct codec_reader r;
+    struct job *job;
+    struct codec_value mode = {.type = CODEC_NIL};
+    int m = SQLITE_CHECKPOINT_PASSIVE;
+
+    if (expect_params(req, 0, 1, "[mode?]") || (job = job_for(req, &r)) == NULL)
+        return;
+    if (req->m.nparams == 1 && codec_read(&r, &mode) != 0)
+        mode.type = CODEC_EXT; /* malformed: refused below */
+    if (mode.type == CODEC_STR)
+        m = checkpoint_parse_mode(mode.v.s.ptr, mode.v.s.len);
+    if ((mode.type != CODEC_NIL && mode.type != CODEC_STR) || m < 0) {
+        reject(req, SQLITED_BAD_REQUEST,
+               "params[0] (mode) must be \"PASSIVE\", \"FULL\", "
+               "\"RESTART\" or \"TRUNCATE\"");
+        job_free(job);
+        return;
+    }
+    job->checkpoint = m + 1;
+    job->alone = true;
     submit(req, job);
 }
 
@@ -662,6 +698,7 @@ static handler_fn *const handlers[RPC_METHOD_COUNT] = {
     [RPC_BEGIN] = handle_begin,
     [RPC_COMMIT] = handle_end,
     [RPC_ROLLBACK] = handle_end,
+    [RPC_CHECKPOINT] = handle_checkpoint,
 };
 
 void dispatch_message(struct conn *c, const char *msg, size_t len)

@@ -249,17 +249,29 @@ static bool only_filler(const char *p, const char *end)
     return skip_filler(p, end) == end;
 }
 
-/* True when the statement at @p starts with the keyword @word. */
-static bool starts_with(const char *p, const char *end, const char *word)
+bool execute_only_filler(const char *p, const char *end)
+{
+    return only_filler(p, end);
+}
+
+const char *execute_word(const char *p, const char *end, const char *word)
 {
     const size_t n = strlen(word);
     p = skip_filler(p, end);
     if ((size_t)(end - p) < n || sqlite3_strnicmp(p, word, (int)n) != 0)
-        return false;
+        return NULL;
     p += n;
-    return p == end || !(*p == '_' || (*p >= '0' && *p <= '9') ||
-                         (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                         (unsigned char)*p >= 0x80);
+    if (p < end &&
+        (*p == '_' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+         (*p >= 'A' && *p <= 'Z') || (unsigned char)*p >= 0x80))
+        return NULL;
+    return p;
+}
+
+/* True when the statement at @p starts with the keyword @word. */
+static bool starts_with(const char *p, const char *end, const char *word)
+{
+    return execute_word(p, end, word) != NULL;
 }
 
 /* True when the statement at @p is VACUUM, which cannot run inside a
@@ -1131,6 +1143,7 @@ static void store_reply(struct run *r, struct codec_buf *out)
         free(r->job->reply);
         r->job->reply = codec_buf_steal(out, &r->job->reply_len);
     }
+    job_account_reply(r->job);
 }
 
 /* fetch: the cursor's next chunk. close: the end of it. Either runs on the

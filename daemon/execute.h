@@ -98,4 +98,13 @@ void execute_fail_timeout(struct worker *w, struct job *job);
  * process until its deadline. */
 void execute_fail_busy(struct worker *w, struct job *job);
 
+/* True when [@p, @end) holds only what SQLite skips between statements:
+ * white space, semicolons and comments. */
+bool execute_only_filler(const char *p, const char *end);
+
+/* Skips filler at @p and matches the keyword or identifier @word there,
+ * ignoring case. Returns where the word ends, or NULL when it is not there
+ * (or is only the start of a longer word). */
+const char *execute_word(const char *p, const char *end, const char *word);
+
 #endif /* SQLITED_EXECUTE_H */

@@ -49,6 +49,42 @@ bool job_expire(struct job *job)
     return atomic_compare_exchange_strong(&job->state, &expected, JOB_EXPIRED);
 }
 
+void job_account_reply(struct job *job)
+{
+    if (job->mem == NULL)
+        return;
+    memory_sub(job->mem, job->mem_built);
+    job->mem_built = 0;
+    if (job->reply_len <= JOB_SMALL_REPLY) {
+        memory_add(job->mem, job->reply_len);
+        job->mem_built = job->reply_len;
+        return;
+    }
+    const struct memory *full = memory_try_add(job->mem, job->reply_len);
+    if (full == NULL) {
+        job->mem_built = job->reply_len;
+        return;
+    }
+    char size[32], limit[32], message[400];
+    memory_format(job->reply_len, size, sizeof(size));
+    memory_format(full->max, limit, sizeof(limit));
+    if (full->parent)
+        snprintf(message, sizeof(message),
+                 "the answer (%s) does not fit in this connection's memory "
+                 "share (%s) beside the answers its client has not read yet: "
+                 "read them first, or send fewer large queries at once",
+                 size, limit);
+    else
+        snprintf(message, sizeof(message),
+                 "the answer (%s) would take the daemon past its memory limit "
+                 "(--max-memory, %s): answers clients have not read hold it; "
+                 "try again later",
+                 size, limit);
+    job_fail(job, SQLITED_NO_MEMORY, message);
+    memory_add(job->mem, job->reply_len);
+    job->mem_built = job->reply_len;
+}
+
 void job_fail_busy(struct job *job)
 {
     char message[200];

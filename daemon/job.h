@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "codec.h"
+#include "memory.h"
 #include "rpc.h"
 
 struct conn;
@@ -56,6 +57,8 @@ struct job {
                                      a reader opened for the rest of its rows */
     bool cursor_ended;            /* fetch, close: the cursor is finished */
     bool may_open_cursor;         /* query: its connection has cursors left */
+    int checkpoint; /* checkpoint, or a query or exec that is exactly PRAGMA
+                       wal_checkpoint: SQLITE_CHECKPOINT_* mode + 1; else 0 */
 
     /* Set by the writer for the loop thread: the connection's transaction
      * opened (begin) or ended (commit, rollback, expiry). */
@@ -74,6 +77,12 @@ struct job {
     atomic_bool waits_for_lock;
     size_t deadline_at; /* loop thread: its place in the server's deadline
                            heap, plus one; 0: not in it */
+
+    /* Memory: the connection's account (NULL: not accounted), what the loop
+     * holds on it for the job, and what its worker added for the reply. */
+    struct memory *mem;
+    uint64_t mem_held;  /* loop thread */
+    uint64_t mem_built; /* set by the worker, released by the loop */
 
     /* The encoded reply, owned; written by the loop thread. */
     char *reply;
@@ -113,6 +122,17 @@ void job_fail_timeout(struct job *job);
 /* Stores the SQLITE_BUSY reply of a job that waited for the database lock
  * another process held until its deadline. */
 void job_fail_busy(struct job *job);
+
+/* Replies up to this size are added to the accounts unchecked: an error
+ * reply must always fit. */
+#define JOB_SMALL_REPLY (64u << 10)
+
+/* A worker stored the job's reply: adds its bytes to the connection's
+ * account (job->mem_built), replacing what an earlier reply of the job had
+ * added. A large reply that would take the connection past its share or the
+ * daemon past --max-memory is replaced by a SQLITED_NO_MEMORY error that
+ * says which. */
+void job_account_reply(struct job *job);
 
 /* Allocates a zeroed job for @conn. Returns NULL on out-of-memory. */
 struct job *job_new(struct conn *conn, enum rpc_method method, uint32_t msgid);

@@ -39,6 +39,25 @@ static void on_wakeup(uv_async_t *async)
     }
 }
 
+static void on_resume(uv_timer_t *timer)
+{
+    struct server *s = timer->data;
+    s->memory_paused = false;
+    for (struct conn *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->paused_for_memory)
+            conn_resume(c);
+    }
+}
+
+void server_memory_released(struct server *s)
+{
+    if (s->memory_paused && memory_used(&s->mem) < s->mem.max &&
+        !uv_is_active((uv_handle_t *)&s->resume) &&
+        !uv_is_closing((uv_handle_t *)&s->resume))
+        uv_timer_start(&s->resume, on_resume, 0, 0);
+}
+
 static void on_handle_closed(uv_handle_t *handle)
 {
     (void)handle;
@@ -363,6 +382,13 @@ int server_init(struct server *s, const struct config *cfg)
     uv_async_init(&s->loop, &s->wakeup, on_wakeup);
     s->wakeup.data = s;
     deadlines_init(&s->deadlines, &s->loop, conn_expire);
+    memory_init(&s->mem, cfg->max_memory, NULL, &s->stats.memory_bytes);
+    s->conn_share = cfg->max_memory / 16;
+    if (s->conn_share < CONN_SMALL)
+        s->conn_share = CONN_SMALL;
+    uv_timer_init(&s->loop, &s->resume);
+    s->resume.data = s;
+    uv_unref((uv_handle_t *)&s->resume);
     uv_timer_init(&s->loop, &s->grace);
     s->grace.data = s;
     uv_signal_init(&s->loop, &s->sigint);
@@ -397,7 +423,7 @@ int server_init(struct server *s, const struct config *cfg)
     crash_async_signals(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = writer_start(&s->writer, cfg, &s->stop, &s->stats, on_job_done, s,
-                          err, sizeof(err));
+                          NULL, err, sizeof(err));
     if (rc == 0)
         rc = readers_start(&s->readers, cfg, &s->writer, &s->stop, &s->stats,
                            on_job_done, s, err, sizeof(err));

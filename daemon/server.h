@@ -13,6 +13,7 @@
 #include "config.h"
 #include "deadlines.h"
 #include "job.h"
+#include "memory.h"
 #include "readers.h"
 #include "stats.h"
 #include "writer.h"
@@ -36,6 +37,10 @@ struct server {
     struct backup backup;
     struct codec_limits limits; /* of requests */
     struct deadlines deadlines; /* of jobs waiting for a worker */
+    struct memory mem;          /* every connection's; max: --max-memory */
+    uint64_t conn_share;        /* a connection holding more is not read */
+    bool memory_paused;         /* some connections wait for memory to free */
+    uv_timer_t resume;          /* reads them again once it has */
     struct conn *conns;         /* every connection not yet freed */
     unsigned nconns;
     bool shutting_down;
@@ -57,6 +62,10 @@ int server_run(struct server *s);
 
 /* Stops the threads (checkpointing the database) and frees everything. */
 void server_close(struct server *s);
+
+/* For conn.c: memory was released; connections paused for want of it are
+ * read again soon if the daemon is back under its limit. */
+void server_memory_released(struct server *s);
 
 /* For conn.c: a connection was freed; the server may be done draining. */
 void server_conn_gone(struct server *s);

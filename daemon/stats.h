@@ -25,11 +25,19 @@
     X(cursors_expired)                                                         \
     X(cursors_open)                                                            \
     X(connections_refused)                                                     \
+    X(memory_bytes)                                                            \
     X(backups)                                                                 \
     X(backups_failed)                                                          \
     X(last_backup_unix_ms)                                                     \
     X(last_backup_duration_ms)                                                 \
-    X(last_backup_bytes)
+    X(last_backup_bytes)                                                       \
+    X(checkpoints)                                                             \
+    X(checkpoints_busy)                                                        \
+    X(checkpoint_last_unix_ms)                                                 \
+    X(checkpoint_last_duration_us)                                             \
+    X(checkpoint_last_log_frames)                                              \
+    X(checkpoint_last_checkpointed_frames)                                     \
+    X(wal_bytes)
 
 #define STATS_FIELD(name) atomic_uint_fast64_t name;
 struct stats {
@@ -51,7 +59,8 @@ static inline void stats_max(atomic_uint_fast64_t *counter, uint64_t n)
         ;
 }
 
-/* For the figures that are not counters (last_backup_*). */
+/* For the figures that are not counters (last_backup_*, checkpoint_last_*,
+ * wal_bytes). */
 static inline void stats_set(atomic_uint_fast64_t *counter, uint64_t n)
 {
     atomic_store_explicit(counter, n, memory_order_relaxed);

@@ -136,12 +136,10 @@ static void secure_wal(struct writer *wr)
     }
     if (wr->wal_secured || !sqlite3_get_autocommit(w->db))
         return;
-    int logged = 0, done = 0;
-    w->deadline = clock_after_ms(100); /* the busy handler's bound */
-    int rc = sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
-                                       &logged, &done);
-    w->deadline = 0;
-    if (rc != SQLITE_OK)
+    struct checkpoint_result res;
+    if (checkpoint_run(&wr->ckpt, SQLITE_CHECKPOINT_TRUNCATE,
+                       clock_after_ms(100), &res) != SQLITE_OK ||
+        res.busy)
         return;
     wr->wal_secured = true;
     int fd = dbfile_open_fd(&wr->file);
@@ -607,6 +605,8 @@ static void serve_next(struct writer *wr)
             execute_fail_timeout(w, job);
         else if (job->method == RPC_BEGIN)
             tx_begin(wr, job);
+        else if (job->checkpoint)
+            checkpoint_job(&wr->ckpt, job);
         else
             run_alone(wr, job);
         finish(wr, job);
@@ -640,6 +640,8 @@ static void *writer_main(void *arg)
         dbfile_check_due(&wr->file);
         if (wr->tx.id == 0)
             secure_wal(wr);
+        if (wr->tx.id == 0)
+            checkpoint_between_groups(&wr->ckpt);
         if (wr->tx.id == 0 && wr->pending) {
             serve_next(wr);
             pending_append(wr, job_queue_take_all(&wr->queue));
@@ -655,7 +657,8 @@ static void *writer_main(void *arg)
             tx_end(wr, "the daemon shut down");
             continue;
         }
-        int64_t until = wr->tx.id != 0 ? tx_wakeup(wr) : 0;
+        int64_t until =
+            wr->tx.id != 0 ? tx_wakeup(wr) : checkpoint_wakeup(&wr->ckpt);
         int64_t check = dbfile_next_check(&wr->file);
         if (until == 0 || check < until)
             until = check;
@@ -675,19 +678,21 @@ static void *writer_main(void *arg)
     }
     /* Leave a database that needs no WAL to be read: fold the log back in
      * and truncate it, so backups of the main file alone are complete. */
-    int logged = 0, done = 0;
-    int rc = sqlite3_wal_checkpoint_v2(
-        wr->worker.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &logged, &done);
-    if (rc != SQLITE_OK)
-        log_warn("final checkpoint: %s", sqlite3_errmsg(wr->worker.db));
-    else
-        log_debug("final checkpoint: %d of %d frames", done, logged);
+    struct checkpoint_result res;
+    if (checkpoint_run(&wr->ckpt, SQLITE_CHECKPOINT_TRUNCATE,
+                       clock_now() + CHECKPOINT_WAIT_MS * CLOCK_NS_PER_MS,
+                       &res) == SQLITE_OK &&
+        res.busy)
+        log_warn("final checkpoint: another process holds a snapshot; the "
+                 "WAL keeps %lld bytes",
+                 (long long)res.after);
     return NULL;
 }
 
 int writer_start(struct writer *wr, const struct config *cfg,
                  const atomic_bool *stop, struct stats *stats,
-                 job_done_fn *done, void *done_arg, char *err, size_t errlen)
+                 job_done_fn *done, void *done_arg,
+                 checkpoint_release_fn *release, char *err, size_t errlen)
 {
     sqlite3 *db;
 
@@ -704,9 +709,12 @@ int writer_start(struct writer *wr, const struct config *cfg,
                  sqlite3_errmsg(db));
         goto fail_db;
     }
+    if (checkpoint_init(&wr->ckpt, &wr->worker, cfg, stats, release, done_arg,
+                        err, errlen))
+        goto fail_db;
     if (job_queue_init(&wr->queue)) {
         snprintf(err, errlen, "cannot create the writer's queue");
-        goto fail_db;
+        goto fail_ckpt;
     }
     if (pthread_create(&wr->thread, NULL, writer_main, wr)) {
         snprintf(err, errlen, "cannot start the writer thread");
@@ -717,6 +725,8 @@ int writer_start(struct writer *wr, const struct config *cfg,
 
 fail_queue:
     job_queue_close(&wr->queue);
+fail_ckpt:
+    checkpoint_close(&wr->ckpt);
 fail_db:
     execute_close(&wr->worker);
     dbfile_close(&wr->file);
@@ -740,6 +750,7 @@ void writer_stop(struct writer *wr)
     job_queue_shutdown(&wr->queue);
     pthread_join(wr->thread, NULL);
     job_queue_close(&wr->queue);
+    checkpoint_close(&wr->ckpt);
     execute_close(&wr->worker);
     dbfile_close(&wr->file);
     wr->running = false;

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "checkpoint.h"
 #include "config.h"
 #include "dbfile.h"
 #include "execute.h"
@@ -23,6 +24,7 @@ typedef void job_done_fn(struct job *job, void *arg);
 struct writer {
     struct worker worker;
     struct job_queue queue;
+    struct checkpoint ckpt;
     pthread_t thread;
     job_done_fn *done;
     void *done_arg;
@@ -50,10 +52,13 @@ struct writer {
 };
 
 /* Opens the read-write connection (creating the database, switching it to
- * WAL) and starts the thread. Returns 0, or -1 with a message in @err. */
+ * WAL) and starts the thread. @release (may be NULL) is called on the
+ * writer thread when the WAL is over its limit (checkpoint.h). Returns 0,
+ * or -1 with a message in @err. */
 int writer_start(struct writer *wr, const struct config *cfg,
                  const atomic_bool *stop, struct stats *stats,
-                 job_done_fn *done, void *done_arg, char *err, size_t errlen);
+                 job_done_fn *done, void *done_arg,
+                 checkpoint_release_fn *release, char *err, size_t errlen);
 
 /* Queues @job; thread-safe. */
 void writer_submit(struct writer *wr, struct job *job);

@@ -75,6 +75,7 @@ extern "C" {
     X(TOO_MANY_CONNECTIONS, -1010, "the daemon is at its connection limit")    \
     X(TOO_MANY_CURSORS, -1011, "no cursor left for a large result")            \
     X(DATABASE_GONE, -1012, "the database file is no longer at its path")      \
+    X(NO_MEMORY, -1013, "the daemon's memory limit is reached")                \
     X(ECLOSED, -1100, "connection closed")                                     \
     X(EPROTO, -1101, "malformed reply from the daemon")                        \
     X(EMISUSE, -1102, "library used incorrectly")                              \
@@ -204,7 +205,11 @@ SQLITED_API int sqlited_exec(sqlited *db, const char *sql,
  * crosses a limit set with sqlited_set_result_limits();
  * SQLITED_TOO_MANY_CURSORS when the result needs more than one chunk and the
  * daemon has no cursor left for it (8 per connection, --max-cursors in all):
- * read or close other results, then retry. The connection stays usable. */
+ * read or close other results, then retry; SQLITED_NO_MEMORY when a large
+ * chunk (a row of many megabytes) would take the daemon past its memory
+ * limit (--max-memory), or this connection past its share of it while
+ * answers of pipelined requests wait unread: collect them, then retry. The
+ * connection stays usable. */
 SQLITED_API int sqlited_query(sqlited *db, const char *sql,
                               const sqlited_params *params,
                               sqlited_rows **rows);
@@ -770,6 +775,44 @@ typedef struct sqlited_integrity_info {
  * for another @check, or the failure. */
 SQLITED_API int sqlited_integrity(sqlited *db, int check,
                                   sqlited_integrity_info *out);
+
+/* Checkpoint modes, as SQLite's (sqlite3_wal_checkpoint_v2). */
+enum sqlited_checkpoint_mode {
+    SQLITED_CHECKPOINT_PASSIVE = 0,  /* copy what no reader needs; never wait */
+    SQLITED_CHECKPOINT_FULL = 1,     /* wait for readers, then copy it all */
+    SQLITED_CHECKPOINT_RESTART = 2,  /* FULL, then let the WAL start over */
+    SQLITED_CHECKPOINT_TRUNCATE = 3, /* RESTART, then truncate the WAL file */
+};
+
+/* What a checkpoint did. Filled by sqlited_checkpoint(); later versions may
+ * add fields at the end, so allocate it with its sizeof. */
+typedef struct sqlited_checkpoint_info {
+    int busy;                    /* 1: it could not finish (readers held old
+                                    snapshots past the daemon's wait) */
+    int64_t log_frames;          /* frames in the WAL (SQLite's "log") */
+    int64_t checkpointed_frames; /* of those, copied into the database */
+    int64_t wal_bytes_before;    /* size of the WAL file before, */
+    int64_t wal_bytes_after;     /* and after */
+    double duration_ms;          /* how long it ran on the daemon */
+} sqlited_checkpoint_info;
+
+/* Runs a checkpoint of the daemon's WAL in @mode (enum
+ * sqlited_checkpoint_mode) and fills *@info (may be NULL) with what it did.
+ *
+ * The daemon checkpoints by itself (README, WAL checkpoints); this asks for
+ * one now. It runs on the writer between groups of writes, so it waits for
+ * the writes queued before it. FULL, RESTART and TRUNCATE wait for readers
+ * still on older snapshots, but at most a quarter of a second (writes queue
+ * meanwhile), and then report busy = 1 having copied what they could. Its
+ * deadline is the daemon's --timeout.
+ *
+ * Returns 0, busy or not; SQLITED_EMISUSE (NULL @db, an unknown @mode)
+ * without sending anything; a code from the daemon (SQLITED_TIMEOUT,
+ * SQLITE_IOERR_*, ...) with the connection usable; or SQLITED_ECLOSED,
+ * SQLITED_EPROTO or a negated errno for a broken connection. *@info is
+ * written only on success. */
+SQLITED_API int sqlited_checkpoint(sqlited *db, int mode,
+                                   sqlited_checkpoint_info *info);
 
 #ifdef __cplusplus
 }

@@ -210,6 +210,7 @@ static void settle(struct codec_decoder *d)
         d->start = d->end = d->scan = 0;
         d->depth = 0;
         d->started = false;
+        d->need = 0;
     }
 }
 
@@ -379,8 +380,10 @@ static int scan(struct codec_decoder *d)
         if (h.size > max - off)
             return fail(d, CODEC_TOO_LARGE,
                         "message exceeds the limit of %zu bytes", max);
-        if (avail < h.size)
+        if (avail < h.size) {
+            d->need = off + h.size;
             break;
+        }
         n = head_count(&h, p);
         left = max - off - h.size;
 
@@ -391,8 +394,10 @@ static int scan(struct codec_decoder *d)
                             "%s of %" PRIu32 " bytes at offset %zu exceeds "
                             "the message limit of %zu bytes",
                             body_name(p[0]), n, off, max);
-            if (avail - h.size < n)
+            if (avail - h.size < n) {
+                d->need = off + h.size + n;
                 goto need_more;
+            }
             d->scan += h.size + n;
             break;
         case HEAD_ARRAY:
@@ -439,12 +444,19 @@ int codec_decoder_next(struct codec_decoder *d, const char **msg, size_t *len)
     d->deliver = *len;
     d->depth = 0;
     d->started = false;
+    d->need = 0;
     return CODEC_MESSAGE;
 }
 
 const char *codec_decoder_error(const struct codec_decoder *d)
 {
     return d->error;
+}
+
+size_t codec_decoder_needed(const struct codec_decoder *d)
+{
+    size_t pending = codec_decoder_pending(d);
+    return d->need > pending ? d->need : pending;
 }
 
 size_t codec_decoder_pending(const struct codec_decoder *d)

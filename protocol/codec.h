@@ -62,6 +62,8 @@ struct codec_decoder {
                        call */
     uint32_t depth; /* open containers in the current message */
     uint32_t left[CODEC_DEPTH_CEILING]; /* items still due in each */
+    size_t need;  /* bytes the current message needs at least, as far as the
+                     lengths declared so far tell */
     bool started; /* the current message's first byte was scanned */
     int status;   /* sticky CODEC_BAD / CODEC_TOO_LARGE, else 0 */
     char error[128];
@@ -92,6 +94,12 @@ int codec_decoder_next(struct codec_decoder *d, const char **msg, size_t *len);
 
 /* Human description of the sticky error ("" when there is none). */
 const char *codec_decoder_error(const struct codec_decoder *d);
+
+/* Bytes the unfinished message needs at least, counting the lengths its
+ * heads declared (a str or bin whose body is still arriving counts whole):
+ * lets a caller refuse a message it cannot hold before buffering it. At
+ * least codec_decoder_pending(). */
+size_t codec_decoder_needed(const struct codec_decoder *d);
 
 /* Bytes received and not yet delivered. */
 size_t codec_decoder_pending(const struct codec_decoder *d);

@@ -36,7 +36,8 @@
     X(BACKUP, "backup")                                                        \
     X(OPTIMIZE, "optimize")                                                    \
     X(VACUUM, "vacuum")                                                        \
-    X(INTEGRITY, "integrity")
+    X(INTEGRITY, "integrity")                                                  \
+    X(CHECKPOINT, "checkpoint")
 
 #define RPC_METHOD_ENUM(id, name) RPC_##id,
 enum rpc_method { RPC_METHODS(RPC_METHOD_ENUM) RPC_METHOD_COUNT };

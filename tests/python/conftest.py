@@ -14,8 +14,16 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
+CLIENT = str(HERE.parents[1] / "client" / "python")
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parents[1] / "client" / "python"))
+sys.path.insert(0, CLIENT)
+# Processes the tests start (workers, applications) find the driver too.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [CLIENT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+
+# SQLAlchemy's compliance suite runs on its own (sqlalchemy_suite/run.py):
+# its pytest plugin takes over the session.
+collect_ignore = ["sqlalchemy_suite"]
 
 from sqlited_daemon import Daemon  # noqa: E402
 

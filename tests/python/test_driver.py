@@ -471,20 +471,8 @@ def _try(c):
     return None
 
 
-# -------------------------------- the daemon side of issue 13 (sec-sql's)
-def _daemon_allows_compatible_pragmas(conn) -> bool:
-    try:
-        conn.execute("PRAGMA foreign_keys=ON")
-        return True
-    except sqlited.DatabaseError as e:
-        if e.sqlite_errorname == "SQLITE_AUTH":
-            return False
-        raise
-
-
+# ------------------------ the daemon side of issue 13 (sec-sql's change)
 def test_compatible_pragmas_succeed(conn):
-    if not _daemon_allows_compatible_pragmas(conn):
-        pytest.skip("the daemon still refuses PRAGMA foreign_keys=ON (issue 13, daemon side)")
     assert conn.execute("PRAGMA journal_mode=WAL").fetchall() == [("wal",)]
     conn.execute("PRAGMA temp_store=MEMORY")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -498,8 +486,6 @@ def test_compatible_pragmas_succeed(conn):
     ("PRAGMA journal_mode = DELETE", "journal_mode"),
 ])
 def test_daemon_owned_pragmas_name_the_flag(conn, pragma, flag):
-    if not _daemon_allows_compatible_pragmas(conn):
-        pytest.skip("the daemon still refuses PRAGMA foreign_keys=ON (issue 13, daemon side)")
     with pytest.raises(sqlited.DatabaseError) as e:
         conn.execute(pragma)
     assert e.value.sqlite_errorname == "SQLITE_AUTH"
@@ -510,13 +496,7 @@ def test_savepoints_inside_a_transaction(daemon, conn):
     conn.execute("create table t(x)")
     conn.commit()
     conn.execute("insert into t values (1)")
-    try:
-        conn.execute("SAVEPOINT a")
-    except sqlited.ProgrammingError as e:
-        if "transaction control (SAVEPOINT)" in str(e):
-            pytest.skip("the daemon still refuses SAVEPOINT in transactions "
-                        "(issue 13, daemon side)")
-        raise
+    conn.execute("SAVEPOINT a")
     conn.execute("insert into t values (2)")
     conn.execute("ROLLBACK TO a")
     conn.execute("insert into t values (3)")
@@ -536,3 +516,22 @@ def test_savepoints_inside_a_transaction(daemon, conn):
     other.close()
     with pytest.raises(sqlited.OperationalError, match="no such savepoint: nope"):
         conn.execute("release nope")
+
+
+def test_a_daemon_that_stops_answering_breaks_the_connection(daemon, monkeypatch):
+    import signal
+    from sqlited import connection as connection_module
+    monkeypatch.setattr(connection_module, "DEADLINE_GRACE", 0.5)
+    c = sqlited.connect(daemon.socket, timeout=0.2, isolation_level=None)
+    c.execute("create table t(x)")
+    daemon.proc.send_signal(signal.SIGSTOP)
+    try:
+        with pytest.raises(sqlited.OperationalError) as e:
+            c.execute("insert into t values (1)")
+    finally:
+        daemon.proc.send_signal(signal.SIGCONT)
+    assert e.value.sqlite_errorname == "SQLITED_ECLOSED"
+    assert "whether the request was applied is unknown" in str(e.value)
+    with pytest.raises(sqlited.OperationalError):
+        c.execute("select 1")
+    c.close()

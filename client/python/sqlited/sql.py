@@ -84,8 +84,13 @@ class Statement:
 
     @property
     def reads(self) -> bool:
-        """True when the statement is sent as a ``query`` (it may stream)."""
-        return self.keyword in READS or (self.is_pragma and not self.assigns)
+        """True when the statement is sent as a ``query`` (it may stream).
+
+        Pragmas go to the writer (``exec``), even those that only read: a
+        reader connection may hold a stale schema, and pragmas such as
+        ``index_list`` or ``foreign_key_list`` on a table it does not know
+        yet answer no rows rather than reload the schema."""
+        return self.keyword in READS
 
 
 @dataclass(frozen=True)

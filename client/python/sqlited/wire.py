@@ -105,7 +105,7 @@ class Wire:
         deadline = None if wait is None else time.monotonic() + wait
         while msgid not in self._answers:
             self._check()
-            self._read(deadline, msgid)
+            self._read(deadline)
         error, result = self._answers.pop(msgid)
         if error is not None:
             raise exc.from_daemon(error)
@@ -121,32 +121,19 @@ class Wire:
         else:
             self._forgotten[msgid] = then
 
-    def poll(self) -> None:
-        """Reads whatever answers have already arrived, without waiting."""
-        if self.broken is None and self._sock is not None:
-            try:
-                self._read(time.monotonic(), None)
-            except exc.Error:
-                pass
-
-    def _read(self, deadline: Optional[float], msgid: Optional[int]) -> None:
+    def _read(self, deadline: Optional[float]) -> None:
         assert self._sock is not None
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
-            if msgid is None:
-                remaining = 0.0
-            else:
-                self._break(exc.lost(
-                    "no answer from sqlited at %s in time; the connection is "
-                    "closed and whether the request was applied is unknown"
-                    % self.path))
-                raise self._broken_error()
+            self._break(exc.lost(
+                "no answer from sqlited at %s in time; the connection is "
+                "closed and whether the request was applied is unknown"
+                % self.path))
+            raise self._broken_error()
         try:
             self._sock.settimeout(remaining)
             data = self._sock.recv(_READ_SIZE)
         except (socket.timeout, BlockingIOError):
-            if msgid is None:
-                return
             return  # the loop in receive() checks the deadline again
         except OSError as e:
             self._break(exc.lost("connection to sqlited lost: %s"
