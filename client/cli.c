@@ -1,8 +1,10 @@
-/* sqlited-cli: run SQL on the daemon and print the rows like the sqlite3 shell.
+/* sqlited-cli: run SQL on the daemon and print the rows like the sqlite3 shell,
+ * and the operator's commands (ping, health, stats).
  *
  * A client of the public libsqlited API only. Exit status: 0 success, 1 an
  * error answered by the daemon (or a local failure such as a write error), 2
- * a usage error or a failed connection.
+ * a usage error or a failed connection; `health` follows pg_isready instead
+ * (see health_main()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sqlited.h"
@@ -22,6 +25,21 @@
 #define PROG "sqlited-cli"
 
 enum { EXIT_DAEMON_ERROR = 1, EXIT_USAGE = 2 };
+
+/* Exit statuses of `health`, pg_isready's: ready; the daemon answers but is
+ * not ready; nothing answers; usage error. */
+enum {
+    HEALTH_READY = 0,
+    HEALTH_NOT_READY = 1,
+    HEALTH_NO_ANSWER = 2,
+    HEALTH_USAGE = 3
+};
+
+/* What a usage error exits with: 3 for `health`, else EXIT_USAGE. */
+static int usage_status = EXIT_USAGE;
+
+/* The default --timeout, in milliseconds. */
+#define DEFAULT_TIMEOUT_MS 5000
 
 enum mode { MODE_LIST, MODE_TABLE, MODE_CSV, MODE_JSON, MODE_LINE };
 
@@ -35,45 +53,59 @@ static const struct {
 
 static void usage(FILE *f)
 {
-    fputs("Usage: " PROG " [options] SQL\n"
-          "       " PROG " [options] ping\n"
-          "       " PROG " [options] < script.sql\n"
-          "       " PROG " [options] backup [DEST]\n"
-          "       " PROG " [options] optimize [analyze]\n"
-          "       " PROG " [options] vacuum\n"
-          "       " PROG " [options] integrity [quick|full]\n"
-          "       " PROG " [options] checkpoint [MODE]\n"
-          "\n"
-          "Runs SQL (one argument, which may hold several statements; '-'\n"
-          "reads it from standard input) on the sqlited daemon and prints\n"
-          "the rows it returns. 'ping' checks that the daemon answers.\n"
-          "'backup' has the daemon copy the database into its --backup-dir\n"
-          "(DEST: a name or path inside it; default a timestamped name).\n"
-          "'optimize' runs PRAGMA optimize ('analyze': a full ANALYZE);\n"
-          "'vacuum' rebuilds the file and says what it reclaimed;\n"
-          "'integrity' checks the database (exit status 1 on problems).\n"
-          "'checkpoint' checkpoints the WAL now; MODE is PASSIVE (default),\n"
-          "FULL, RESTART or TRUNCATE (exit status 1 when it was busy).\n"
-          "\n"
-          "Options:\n"
-          "  -s, --socket PATH   daemon socket (default: $SQLITED_SOCKET, "
-          "else\n"
-          "                      " SQLITED_DEFAULT_SOCKET ")\n"
-          "  -m, --mode MODE     output: list, table, csv, json, line "
-          "(default list)\n"
-          "      --header        print column names (default for table, "
-          "csv)\n"
-          "      --no-header     do not print column names (default for "
-          "list)\n"
-          "  -t, --timeout MS    connect timeout in milliseconds, 0 for none\n"
-          "                      (default 5000)\n"
-          "      --json          operations: print the result as JSON\n"
-          "  -h, --help          show this help and exit\n"
-          "  -V, --version       show the version and exit\n"
-          "\n"
-          "Exit status: 0 success, 1 the daemon reported an error, 2 usage\n"
-          "error or no connection.\n",
-          f);
+    fputs(
+        "Usage: " PROG " [options] SQL\n"
+        "       " PROG " [options] < script.sql\n"
+        "       " PROG " [options] ping | health | stats\n"
+        "       " PROG " [options] backup [DEST]\n"
+        "       " PROG " [options] optimize [analyze]\n"
+        "       " PROG " [options] vacuum\n"
+        "       " PROG " [options] integrity [quick|full]\n"
+        "       " PROG " [options] checkpoint [MODE]\n"
+        "\n"
+        "Runs SQL (one argument, which may hold several statements; '-'\n"
+        "reads it from standard input) on the sqlited daemon and prints\n"
+        "the rows it returns.\n"
+        "\n"
+        "Commands:\n"
+        "  ping                check that the daemon's event loop answers\n"
+        "  health              readiness probe: exit 0 ready, 1 the daemon\n"
+        "                      answers but is not ready, 2 nothing answers,\n"
+        "                      3 usage error; one line (or --json)\n"
+        "  stats               the daemon's counters, as JSON\n"
+        "  backup [DEST]       have the daemon copy the database into its\n"
+        "                      --backup-dir (DEST: a name or path inside it;\n"
+        "                      default a timestamped name)\n"
+        "  optimize [analyze]  PRAGMA optimize ('analyze': a full ANALYZE)\n"
+        "  vacuum              rebuild the file and say what it reclaimed\n"
+        "  integrity [quick|full]  check the database (exit status 1 on\n"
+        "                      problems)\n"
+        "  checkpoint [MODE]   checkpoint the WAL now; MODE is PASSIVE\n"
+        "                      (default), FULL, RESTART or TRUNCATE (exit\n"
+        "                      status 1 when it was busy)\n"
+        "\n"
+        "Options:\n"
+        "  -s, --socket PATH   daemon socket (default: $SQLITED_SOCKET, "
+        "else\n"
+        "                      " SQLITED_DEFAULT_SOCKET ")\n"
+        "  -m, --mode MODE     output: list, table, csv, json, line "
+        "(default list)\n"
+        "      --header        print column names (default for table, "
+        "csv)\n"
+        "      --no-header     do not print column names (default for "
+        "list)\n"
+        "  -t, --timeout MS    connect timeout in milliseconds, 0 for none\n"
+        "                      (default 5000); for ping and health the\n"
+        "                      whole probe's deadline, which must be set\n"
+        "      --json          operations: print the result as JSON (for\n"
+        "                      SQL: --mode json)\n"
+        "      --quick         health: also run PRAGMA quick_check\n"
+        "  -h, --help          show this help and exit\n"
+        "  -V, --version       show the version and exit\n"
+        "\n"
+        "Exit status: 0 success, 1 the daemon reported an error, 2 usage\n"
+        "error or no connection.\n",
+        f);
 }
 
 static int usage_error(const char *what, const char *arg)
@@ -83,7 +115,7 @@ static int usage_error(const char *what, const char *arg)
     else
         fprintf(stderr, "%s: %s\n", PROG, what);
     fprintf(stderr, "Try '%s --help' for more information.\n", PROG);
-    return EXIT_USAGE;
+    return usage_status;
 }
 
 /* With a standard descriptor closed, the socket would take its number and
@@ -652,6 +684,160 @@ static int finish_output(int status)
     return status;
 }
 
+/* ------------------------------------------------------------- commands */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Why nothing answered, in a few words. */
+static const char *no_answer_reason(int rc)
+{
+    switch (rc) {
+    case -ENOENT:
+        return "no socket";
+    case -EACCES:
+    case -EPERM:
+        return "permission denied";
+    case -ETIMEDOUT:
+        return "timed out";
+    case -ECONNREFUSED:
+        return "refused";
+    case SQLITED_ECLOSED:
+        return "connection closed";
+    default:
+        return rc < 0 && rc > -1000 ? strerror(-rc) : sqlited_strerror(rc);
+    }
+}
+
+static void print_json_string(const char *s)
+{
+    struct sbuf b = {0};
+    add_json_string(&b, s, strlen(s));
+    sbuf_add(&b, "", 1);
+    fputs(b.oom ? "\"\"" : b.p, stdout);
+    free(b.p);
+}
+
+/* Prints the verdict of a probe that got no verdict from the daemon. */
+static int health_report(const char *path, bool json, int status,
+                         const char *state, const char *reason)
+{
+    if (json) {
+        fputs("{\"status\": ", stdout);
+        print_json_string(state);
+        printf(", \"ready\": false, \"reason\": ");
+        print_json_string(reason);
+        fputs(", \"socket\": ", stdout);
+        print_json_string(path);
+        fputs("}\n", stdout);
+    } else {
+        printf("%s: %s: %s\n", path,
+               status == HEALTH_NO_ANSWER ? "no answer" : "not ready", reason);
+    }
+    return status;
+}
+
+/* `health`: pg_isready's exit statuses and one line (or JSON) on standard
+ * output. The whole probe, connecting included, ends within @timeout_ms:
+ * the daemon is given three quarters of what is left for its checks, so
+ * that a daemon that answers does so before the client gives up. */
+static int health_main(const char *path, int timeout_ms, bool json, bool quick)
+{
+    int64_t start = now_ms();
+    char *answer = NULL;
+    sqlited *db = NULL;
+    int status, rc;
+
+    rc = sqlited_open(path, timeout_ms, &db);
+    if (rc == SQLITED_SHUTTING_DOWN)
+        return health_report(path, json, HEALTH_NOT_READY, "failing",
+                             "the daemon is shutting down");
+    if (rc == SQLITED_TOO_MANY_CONNECTIONS)
+        return health_report(path, json, HEALTH_NOT_READY, "failing",
+                             "the daemon is at its connection limit");
+    if (rc)
+        return health_report(path, json, HEALTH_NO_ANSWER, "no_answer",
+                             no_answer_reason(rc));
+    int64_t left = timeout_ms - (now_ms() - start);
+    if (left < 1)
+        left = 1;
+    int checks = (int)(left * 3 / 4);
+    sqlited_set_io_timeout(db, (int)left);
+    rc = sqlited_health(db, quick ? SQLITED_HEALTH_QUICK : 0,
+                        checks < 1       ? 1
+                        : checks > 60000 ? 60000
+                                         : checks,
+                        &status, json ? &answer : NULL);
+    if (rc == 0 && json) {
+        printf("%s\n", answer);
+    } else if (rc == 0) {
+        const char *reason = sqlited_health_reason(db);
+        if (status == SQLITED_HEALTH_OK)
+            printf("%s: ready\n", path);
+        else if (status == SQLITED_HEALTH_DEGRADED)
+            printf("%s: ready, degraded: %s\n", path, reason);
+        else
+            printf("%s: not ready: %s\n", path, reason);
+    } else if (failure_status(rc) == EXIT_USAGE || rc == -ENOMEM) {
+        status = HEALTH_NO_ANSWER;
+        health_report(path, json, HEALTH_NO_ANSWER, "no_answer",
+                      no_answer_reason(rc));
+    } else {
+        /* The daemon answered with an error: shutting down, or one that
+         * does not know `health`. */
+        health_report(path, json, HEALTH_NOT_READY, "failing",
+                      sqlited_errmsg(db));
+    }
+    sqlited_free(answer);
+    sqlited_close(db);
+    if (rc)
+        return failure_status(rc) == EXIT_USAGE || rc == -ENOMEM
+                   ? HEALTH_NO_ANSWER
+                   : HEALTH_NOT_READY;
+    return status == SQLITED_HEALTH_FAILING ? HEALTH_NOT_READY : HEALTH_READY;
+}
+
+/* Whether argv holds the word @cmd as an argument rather than as the value
+ * of an option: decides, before the options are parsed, what a usage error
+ * exits with. */
+static bool argv_has_command(int argc, char **argv, const char *cmd)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *prev = argv[i - 1];
+        bool is_value =
+            i > 1 &&
+            (strcmp(prev, "-s") == 0 || strcmp(prev, "--socket") == 0 ||
+             strcmp(prev, "-m") == 0 || strcmp(prev, "--mode") == 0 ||
+             strcmp(prev, "-t") == 0 || strcmp(prev, "--timeout") == 0);
+        if (strcmp(argv[i], "--") == 0)
+            return i + 1 < argc && strcmp(argv[i + 1], cmd) == 0;
+        if (!is_value && strcmp(argv[i], cmd) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* ping: the loop's liveness answer, every wait bounded by @timeout_ms. */
+static int ping_main(const char *path, int timeout_ms)
+{
+    sqlited *db = NULL;
+    int rc = sqlited_open(path, timeout_ms, &db);
+
+    if (rc)
+        return report_connect_error(path, rc);
+    sqlited_set_io_timeout(db, timeout_ms);
+    rc = sqlited_ping(db);
+    int status = rc ? report_call_error(db, rc) : 0;
+    if (rc == 0)
+        puts("pong");
+    sqlited_close(db);
+    return finish_output(status);
+}
+
 /* ------------------------------------------------------------- operations
  *
  * Subcommands that act on the database as a whole. Each prints one line for
@@ -854,6 +1040,21 @@ static int cmd_checkpoint(sqlited *db, int argc, char **argv, bool json)
     return printed ? printed : status;
 }
 
+/* stats: the daemon's counters, always as JSON. */
+static int cmd_stats(sqlited *db, int argc, char **argv, bool json)
+{
+    char *text = NULL;
+    int rc = sqlited_stats(db, &text);
+    (void)argc;
+    (void)argv;
+    (void)json;
+    if (rc)
+        return report_call_error(db, rc);
+    puts(text);
+    sqlited_free(text);
+    return 0;
+}
+
 static const struct command {
     const char *name;
     int min_args, max_args;
@@ -866,6 +1067,7 @@ static const struct command {
     {"integrity", 0, 1, "integrity [quick|full]", cmd_integrity},
     {"checkpoint", 0, 1, "checkpoint [PASSIVE|FULL|RESTART|TRUNCATE]",
      cmd_checkpoint},
+    {"stats", 0, 0, "stats", cmd_stats},
 };
 
 static const struct command *command_find(const char *name)
@@ -887,17 +1089,18 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {"json", no_argument, NULL, 'J'},
+        {"quick", no_argument, NULL, 'Q'},
         {NULL, 0, NULL, 0},
     };
     const struct command *cmd = NULL;
-    bool json = false;
+    bool json = false, quick = false;
     struct printer pr = {.mode = MODE_LIST, .out = stdout};
     const char *path = getenv("SQLITED_SOCKET");
     const char *sql_arg = NULL;
     char *sql_buf = NULL;
     sqlited_rows *rows = NULL;
     sqlited *db = NULL;
-    int header = -1, timeout_ms = 5000;
+    int header = -1, timeout_ms = DEFAULT_TIMEOUT_MS;
     int opt, rc, status;
 
     hold_std_fds();
@@ -907,6 +1110,8 @@ int main(int argc, char **argv)
 
     if (!path || !*path)
         path = SQLITED_DEFAULT_SOCKET;
+    if (argv_has_command(argc, argv, "health"))
+        usage_status = HEALTH_USAGE;
     while ((opt = getopt_long(argc, argv, "s:m:t:hV", longopts, NULL)) != -1) {
         switch (opt) {
         case 's':
@@ -933,6 +1138,9 @@ int main(int argc, char **argv)
         case 'J':
             json = true;
             break;
+        case 'Q':
+            quick = true;
+            break;
         case 't': {
             char *end;
             errno = 0;
@@ -953,6 +1161,22 @@ int main(int argc, char **argv)
             return usage_error("invalid option", NULL);
         }
     }
+    /* The probes. Each always has a deadline: against a daemon that hangs
+     * (stopped with SIGSTOP, say) it must still answer. */
+    const char *word = optind < argc ? argv[optind] : "";
+    bool probe = strcmp(word, "ping") == 0 || strcmp(word, "health") == 0;
+    if (probe && argc - optind > 1)
+        return usage_error("too many arguments", word);
+    if (probe && timeout_ms == 0)
+        return usage_error("a probe needs a deadline: --timeout must be at "
+                           "least 1 ms",
+                           word);
+    if (quick && strcmp(word, "health") != 0)
+        return usage_error("--quick applies to health only", NULL);
+    if (strcmp(word, "health") == 0)
+        return finish_output(health_main(path, timeout_ms, json, quick));
+    if (strcmp(word, "ping") == 0)
+        return ping_main(path, timeout_ms);
     if (optind < argc && (cmd = command_find(argv[optind])) != NULL) {
         int nargs = argc - optind - 1;
         if (nargs < cmd->min_args || nargs > cmd->max_args)
@@ -970,6 +1194,8 @@ int main(int argc, char **argv)
                            NULL);
     if (optind < argc)
         sql_arg = argv[optind];
+    if (json)
+        pr.mode = MODE_JSON;
     pr.header =
         header >= 0 ? header : (pr.mode == MODE_TABLE || pr.mode == MODE_CSV);
 
@@ -990,22 +1216,15 @@ int main(int argc, char **argv)
         return report_connect_error(path, rc);
     }
 
-    if (strcmp(sql_arg, "ping") == 0 && !sql_buf) {
-        rc = sqlited_ping(db);
-        status = rc ? report_call_error(db, rc) : 0;
-        if (!rc)
-            puts("pong");
+    rc = run_sql(db, sql_arg, &rows);
+    if (rc) {
+        status = report_call_error(db, rc);
     } else {
-        rc = run_sql(db, sql_arg, &rows);
-        if (rc) {
-            status = report_call_error(db, rc);
-        } else {
-            rc = pr.mode == MODE_TABLE ? print_table(&pr, rows)
-                                       : print_stream(&pr, rows);
-            status = 0;
-            if (rc != SQLITED_DONE && !out_failed(stdout))
-                status = report_rows_error(db, rc);
-        }
+        rc = pr.mode == MODE_TABLE ? print_table(&pr, rows)
+                                   : print_stream(&pr, rows);
+        status = 0;
+        if (rc != SQLITED_DONE && !out_failed(stdout))
+            status = report_rows_error(db, rc);
     }
     sqlited_rows_close(rows);
     sqlited_close(db);

@@ -108,8 +108,10 @@ struct sqlited {
     int64_t changes;
     int64_t last_insert_rowid;
 
-    int timeout_ms; /* sent as option timeout_ms when >= 0 */
-    int64_t tx_id;  /* the open interactive transaction, 0 when none */
+    int timeout_ms;      /* sent as option timeout_ms when >= 0 */
+    int io_timeout_ms;   /* a call's wait for the socket; 0: none */
+    char *health_reason; /* of the last sqlited_health() answer */
+    int64_t tx_id;       /* the open interactive transaction, 0 when none */
     /* Sent with every query as options max_rows and max_bytes; 0: not sent. */
     uint64_t max_rows, max_bytes;
 
@@ -556,10 +558,19 @@ static int conn_take(sqlited *db, uint32_t msgid, bool stash_only,
 }
 
 /* Waits for the response to @msgid (SQLITED_ANY: see conn_take()). */
+/* The deadline of a wait: @deadline, or when there is none (< 0), the end
+ * of the connection's I/O timeout (sqlited_set_io_timeout()) from now. */
+static int64_t io_deadline(const sqlited *db, int64_t deadline)
+{
+    if (deadline < 0 && db->io_timeout_ms > 0)
+        return now_ms() + db->io_timeout_ms;
+    return deadline;
+}
+
 static int conn_await(sqlited *db, uint32_t msgid, int64_t deadline,
                       struct rpc_message *m)
 {
-    return conn_take(db, msgid, false, deadline, m);
+    return conn_take(db, msgid, false, io_deadline(db, deadline), m);
 }
 
 /* Stashes the responses that have come, without waiting. */
@@ -655,6 +666,7 @@ static int conn_send_request(sqlited *db, uint32_t msgid, int64_t deadline)
     /* The previous reply is consumed: give back a large read buffer. */
     codec_decoder_shrink(&db->dec, KEEP_BYTES);
 
+    deadline = io_deadline(db, deadline);
     rc = conn_send(db, db->req.data, db->req.len, deadline);
     if (rc == 0 || db->broken)
         return rc;
@@ -710,6 +722,7 @@ static int conn_call(sqlited *db, uint32_t msgid, int64_t deadline,
     int rc;
 
     m->is_error = false;
+    deadline = io_deadline(db, deadline);
     rc = conn_send_request(db, msgid, deadline);
     if (rc == 0)
         rc = conn_await(db, msgid, deadline, m);
@@ -1028,6 +1041,7 @@ SQLITED_API void sqlited_close(sqlited *db)
     free(db->server_version);
     free(db->sqlite_version);
     free(db->op_strings);
+    free(db->health_reason);
     free(db);
 }
 
@@ -3001,4 +3015,238 @@ SQLITED_API int sqlited_checkpoint(sqlited *db, int mode,
 
 malformed:
     return op_malformed(db, "checkpoint");
+}
+
+/* ------------------------------------------------------------- operations */
+
+SQLITED_API int sqlited_set_io_timeout(sqlited *db, int timeout_ms)
+{
+    if (!db)
+        return SQLITED_EMISUSE;
+    if (timeout_ms < 0 || timeout_ms > MAX_TIMEOUT_MS)
+        return err_setf(db, SQLITED_EMISUSE,
+                        "I/O timeout %d ms is not within 0 to %d", timeout_ms,
+                        MAX_TIMEOUT_MS);
+    db->io_timeout_ms = timeout_ms;
+    return err_ok(db);
+}
+
+SQLITED_API void sqlited_free(void *p)
+{
+    free(p);
+}
+
+static void json_add(struct codec_buf *b, const char *s)
+{
+    codec_buf_append(b, s, strlen(s));
+}
+
+/* Appends @s[0..len) as a JSON string; bytes that are not printable ASCII
+ * are escaped as \u00XX, one per byte (text from the daemon is UTF-8, but
+ * a bin is not). */
+static void json_add_string(struct codec_buf *b, const char *s, uint32_t len)
+{
+    char esc[8];
+
+    json_add(b, "\"");
+    for (uint32_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)ch;
+            codec_buf_append(b, esc, 2);
+        } else if (ch < 0x20 || ch == 0x7f) {
+            snprintf(esc, sizeof(esc), "\\u%04x", ch);
+            json_add(b, esc);
+        } else {
+            codec_buf_append(b, &s[i], 1);
+        }
+    }
+    json_add(b, "\"");
+}
+
+/* Appends the value at @r as JSON, moving @r past it. Returns 0 or -1 on
+ * malformed or too deeply nested bytes. */
+static int json_add_value(struct codec_buf *b, struct codec_reader *r,
+                          int depth)
+{
+    struct codec_value v;
+    char num[40];
+
+    if (depth > RPC_MAX_DEPTH || codec_read(r, &v))
+        return -1;
+    switch (v.type) {
+    case CODEC_NIL:
+        json_add(b, "null");
+        return 0;
+    case CODEC_BOOL:
+        json_add(b, v.v.b ? "true" : "false");
+        return 0;
+    case CODEC_INT:
+        snprintf(num, sizeof(num), "%lld", (long long)v.v.i);
+        json_add(b, num);
+        return 0;
+    case CODEC_UINT:
+        snprintf(num, sizeof(num), "%llu", (unsigned long long)v.v.u);
+        json_add(b, num);
+        return 0;
+    case CODEC_FLOAT:
+        if (isfinite(v.v.f))
+            snprintf(num, sizeof(num), "%.17g", v.v.f);
+        else
+            snprintf(num, sizeof(num), "null");
+        json_add(b, num);
+        return 0;
+    case CODEC_STR:
+    case CODEC_BIN:
+    case CODEC_EXT:
+        json_add_string(b, v.v.s.ptr, v.v.s.len);
+        return 0;
+    case CODEC_ARRAY:
+        json_add(b, "[");
+        for (uint32_t i = 0; i < v.v.n; i++) {
+            if (i)
+                json_add(b, ", ");
+            if (json_add_value(b, r, depth + 1))
+                return -1;
+        }
+        json_add(b, "]");
+        return 0;
+    case CODEC_MAP:
+        json_add(b, "{");
+        for (uint32_t i = 0; i < v.v.n; i++) {
+            if (i)
+                json_add(b, ", ");
+            if (json_add_value(b, r, depth + 1))
+                return -1;
+            json_add(b, ": ");
+            if (json_add_value(b, r, depth + 1))
+                return -1;
+        }
+        json_add(b, "}");
+        return 0;
+    }
+    return -1;
+}
+
+/* Stores the result at @r, a map, as a malloc'd JSON text in *@json.
+ * Returns 0, SQLITED_EPROTO or -ENOMEM, recorded. */
+static int result_json(sqlited *db, struct codec_reader r, char **json)
+{
+    struct codec_buf b;
+    size_t len;
+
+    codec_buf_init(&b, 0);
+    if (json_add_value(&b, &r, 0)) {
+        codec_buf_close(&b);
+        return err_set(db, SQLITED_EPROTO, "malformed result from the daemon");
+    }
+    codec_buf_append(&b, "", 1);
+    if (b.error != CODEC_BUF_OK) {
+        codec_buf_close(&b);
+        return err_set(db, -ENOMEM, NULL);
+    }
+    *json = codec_buf_steal(&b, &len);
+    codec_buf_close(&b);
+    return 0;
+}
+
+/* Reads "status" and "reason" from the result of `health`. */
+static int health_scan(sqlited *db, struct codec_reader r, int *status)
+{
+    static const char *const names[] = {"ok", "degraded", "failing"};
+    uint32_t n;
+    bool have_status = false;
+
+    if (codec_read_map(&r, &n))
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k, *s;
+        uint32_t len, slen;
+        int kr = read_key(&r, &k, &len);
+        if (kr < 0)
+            return -1;
+        if (kr == 0 && key_is(k, len, "status")) {
+            if (codec_read_str(&r, &s, &slen))
+                return -1;
+            for (int j = 0; j < 3; j++)
+                if (key_is(s, slen, names[j])) {
+                    *status = j;
+                    have_status = true;
+                }
+        } else if (kr == 0 && key_is(k, len, "reason")) {
+            if (codec_read_str(&r, &s, &slen))
+                return -1;
+            free(db->health_reason);
+            db->health_reason = copy_string(s, slen);
+            if (!db->health_reason)
+                return -ENOMEM;
+        } else if (codec_skip(&r)) {
+            return -1;
+        }
+    }
+    return have_status ? 0 : -1;
+}
+
+SQLITED_API int sqlited_health(sqlited *db, int flags, int timeout_ms,
+                               int *status, char **json)
+{
+    struct rpc_message m;
+    uint32_t msgid;
+    int rc = call_begin(db);
+
+    if (json)
+        *json = NULL;
+    if (rc)
+        return rc;
+    if (!status || (flags & ~SQLITED_HEALTH_QUICK) || timeout_ms < 0 ||
+        timeout_ms > 60000)
+        return err_set(db, SQLITED_EMISUSE,
+                       "sqlited_health: NULL status, unknown flags, or a "
+                       "timeout outside 0 to 60000 ms");
+    free(db->health_reason);
+    db->health_reason = NULL;
+    msgid = req_begin(db, "health", 1);
+    msgpack_pack_map(&db->req.pk, 1 + (timeout_ms > 0));
+    codec_pack_cstr(&db->req, "check");
+    codec_pack_cstr(&db->req, flags & SQLITED_HEALTH_QUICK ? "quick" : "basic");
+    if (timeout_ms > 0) {
+        codec_pack_cstr(&db->req, "timeout_ms");
+        msgpack_pack_int(&db->req.pk, timeout_ms);
+    }
+    rc = conn_call(db, msgid, -1, &m);
+    if (rc)
+        return rc;
+    rc = health_scan(db, m.result, status);
+    if (rc == -ENOMEM)
+        return err_set(db, rc, NULL);
+    if (rc)
+        return conn_break(db, err_set(db, SQLITED_EPROTO,
+                                      "malformed health answer from the "
+                                      "daemon"));
+    if (json && (rc = result_json(db, m.result, json)) != 0)
+        return rc;
+    return err_ok(db);
+}
+
+SQLITED_API const char *sqlited_health_reason(sqlited *db)
+{
+    return db && db->health_reason ? db->health_reason : "";
+}
+
+SQLITED_API int sqlited_stats(sqlited *db, char **json)
+{
+    struct rpc_message m;
+    int rc = call_begin(db);
+
+    if (rc)
+        return rc;
+    if (!json)
+        return err_set(db, SQLITED_EMISUSE, "sqlited_stats: NULL json");
+    *json = NULL;
+    rc = conn_call(db, req_begin(db, "stats", 0), -1, &m);
+    if (rc)
+        return rc;
+    rc = result_json(db, m.result, json);
+    return rc ? rc : err_ok(db);
 }

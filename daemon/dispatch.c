@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "cursor.h"
+#include "health.h"
 #include "rpc.h"
 #include "server.h"
 #include "sqlited.h"
@@ -85,7 +86,8 @@ static void handle_stats(struct request *req)
         return;
     codec_buf_init(&b, 0);
 #define STATS_COUNT(name) +1
-    msgpack_pack_map(&b.pk, 2 STATS_COUNTERS(STATS_COUNT));
+    msgpack_pack_map(&b.pk,
+                     2 STATS_COUNTERS(STATS_COUNT) STATS_GAUGES(STATS_COUNT));
 #undef STATS_COUNT
     codec_pack_cstr(&b, "connections");
     msgpack_pack_uint32(&b.pk, req->c->srv->nconns);
@@ -97,6 +99,7 @@ static void handle_stats(struct request *req)
     codec_pack_cstr(&b, #name);                                                \
     msgpack_pack_uint64(&b.pk, stats_get(&st->name));
     STATS_COUNTERS(STATS_PACK)
+    STATS_GAUGES(STATS_PACK)
 #undef STATS_PACK
     if (b.error == CODEC_BUF_OK)
         reply(req, b.data, b.len);
@@ -570,6 +573,74 @@ static void handle_cursor(struct request *req)
     job_free(job);
 }
 
+/* The probe of a health request answered: its job carries the reply. */
+static void on_health_answer(const struct health_report *report, void *arg)
+{
+    struct job *job = arg;
+    struct codec_buf b;
+
+    codec_buf_init(&b, 0);
+    health_pack(report, &b);
+    if (b.error == CODEC_BUF_OK)
+        job_reply(job, b.data, b.len);
+    codec_buf_close(&b); /* no reply: the connection closes (conn_send) */
+    conn_complete(job);
+}
+
+/* health: [options?], options {"check": "quick", "timeout_ms": N}. The job
+ * never goes to a worker: it holds the connection's place until the probe
+ * (health.h) answers. */
+static void handle_health(struct request *req)
+{
+    struct codec_reader r = req->m.params;
+    struct codec_value v;
+    bool quick = false;
+    int64_t timeout = HEALTH_TIMEOUT_MS;
+
+    if (expect_params(req, 0, 1, "[options?]"))
+        return;
+    if (req->m.nparams == 1) {
+        if (codec_read(&r, &v) || (v.type != CODEC_MAP && v.type != CODEC_NIL))
+            return (void)reject(req, SQLITED_BAD_REQUEST,
+                                "params[0] (options) must be a map or nil");
+        for (uint32_t k = 0; v.type == CODEC_MAP && k < v.v.n; k++) {
+            const char *key;
+            uint32_t len;
+            struct codec_value c;
+            if (codec_read_str(&r, &key, &len))
+                return (void)reject(req, SQLITED_BAD_REQUEST,
+                                    "option names must be strings");
+            if (len == 5 && memcmp(key, "check", 5) == 0) {
+                if (codec_read(&r, &c) ||
+                    (!str_is(&c, "quick") && !str_is(&c, "basic")))
+                    return (void)reject(req, SQLITED_BAD_REQUEST,
+                                        "option check must be \"basic\" or "
+                                        "\"quick\"");
+                quick = str_is(&c, "quick");
+            } else if (len == 10 && memcmp(key, "timeout_ms", 10) == 0) {
+                if (option_int(req, &r, "timeout_ms", 1, HEALTH_MAX_TIMEOUT_MS,
+                               &timeout))
+                    return;
+            } else {
+                return (void)reject(req, SQLITED_BAD_REQUEST,
+                                    "unknown option '%.*s' for health",
+                                    (int)(len > 64 ? 64 : len), key);
+            }
+        }
+    }
+    struct job *job = job_new(req->c, RPC_HEALTH, req->m.msgid);
+    if (job == NULL) {
+        reject(req, SQLITED_INTERNAL, "out of memory");
+        return;
+    }
+    conn_track(req->c, job);
+    if (health_probe_start(req->c->srv, quick, (uint32_t)timeout,
+                           on_health_answer, job) != 0) {
+        job_fail(job, SQLITED_INTERNAL, "out of memory");
+        conn_complete(job);
+    }
+}
+
 /* backup: [dest?]. The path is checked against the backup directory on the
  * backup thread, which walks the file system; here only its form. */
 static void handle_backup(struct request *req)
@@ -681,6 +752,7 @@ fail:
 }
 
 static handler_fn *const handlers[RPC_METHOD_COUNT] = {
+    [RPC_HEALTH] = handle_health,
     [RPC_OPTIMIZE] = handle_maintenance,
     [RPC_VACUUM] = handle_maintenance,
     [RPC_INTEGRITY] = handle_maintenance,

@@ -11,6 +11,7 @@
 #include "cursor.h"
 #include "db.h"
 #include "dbfile.h"
+#include "health.h"
 #include "log.h"
 #include "sqlited.h"
 
@@ -1213,6 +1214,10 @@ enum execute_result execute_job(struct worker *w, struct job *job)
         return EXECUTE_DONE;
     if (clock_passed(job->deadline, clock_now())) {
         execute_fail_timeout(w, job);
+        return EXECUTE_DONE;
+    }
+    if (job->probe) {
+        health_run(w, job);
         return EXECUTE_DONE;
     }
     w->current = job;

@@ -20,6 +20,7 @@
 
 struct conn;
 struct cursor;
+struct health_probe;
 
 /* One statement's SQL and parameters, pointing into a job's message. */
 struct sql_req {
@@ -57,6 +58,8 @@ struct job {
                                      a reader opened for the rest of its rows */
     bool cursor_ended;            /* fetch, close: the cursor is finished */
     bool may_open_cursor;         /* query: its connection has cursors left */
+    struct health_probe *probe;   /* a health check's own job (no conn): its
+                                     reader or writer part (health.h) */
     int checkpoint; /* checkpoint, or a query or exec that is exactly PRAGMA
                        wal_checkpoint: SQLITE_CHECKPOINT_* mode + 1; else 0 */
 

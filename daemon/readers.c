@@ -28,6 +28,7 @@ static void *reader_main(void *arg)
     free(arg);
     while ((job = job_queue_pop(&rd->queue)) != NULL) {
         char err[768];
+        stats_sub(&rd->stats->reader_queue, 1);
         /* The last query gave this reader's connection to a cursor. A fetch
          * or close needs none: it uses its cursor's. */
         bool own = job->method != RPC_FETCH && job->method != RPC_CLOSE;
@@ -77,8 +78,8 @@ int readers_start(struct readers *rd, const struct config *cfg,
                   struct stats *stats, job_done_fn *done, void *done_arg,
                   char *err, size_t errlen)
 {
-    *rd =
-        (struct readers){.writer = writer, .done = done, .done_arg = done_arg};
+    *rd = (struct readers){
+        .writer = writer, .stats = stats, .done = done, .done_arg = done_arg};
     rd->workers = calloc(cfg->readers, sizeof(*rd->workers));
     rd->threads = calloc(cfg->readers, sizeof(*rd->threads));
     if (rd->workers == NULL || rd->threads == NULL ||
@@ -119,6 +120,7 @@ fail:
 
 void readers_submit(struct readers *rd, struct job *job)
 {
+    stats_add(&rd->stats->reader_queue, 1);
     job_queue_push(&rd->queue, job);
 }
 

@@ -11,6 +11,7 @@ struct readers {
     unsigned count; /* threads started */
     struct job_queue queue;
     struct writer *writer; /* takes queries that turn out to write */
+    struct stats *stats;
     job_done_fn *done;
     void *done_arg;
 };

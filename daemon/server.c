@@ -12,9 +12,11 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "crash.h"
 #include "db.h"
+#include "health.h"
 #include "log.h"
 #include "rpc.h"
 #include "sqlited.h"
@@ -34,7 +36,10 @@ static void on_wakeup(uv_async_t *async)
     struct job *job = job_queue_take_all(&s->done);
     while (job) {
         struct job *next = job->next;
-        conn_complete(job);
+        if (job->probe)
+            health_job_done(job);
+        else
+            conn_complete(job);
         job = next;
     }
 }
@@ -369,6 +374,7 @@ int server_init(struct server *s, const struct config *cfg)
         .max_items = RPC_MAX_ITEMS,
     };
     atomic_init(&s->stop, false);
+    s->started = clock_now();
     if (uv_loop_init(&s->loop) != 0 || job_queue_init(&s->done) != 0) {
         log_error("cannot create the event loop");
         return -1;
@@ -472,7 +478,10 @@ void server_close(struct server *s)
     struct job *job = job_queue_take_all(&s->done);
     while (job) {
         struct job *next = job->next;
-        job_free(job);
+        if (job->probe)
+            health_job_done(job);
+        else
+            job_free(job);
         job = next;
     }
     job_queue_close(&s->done);

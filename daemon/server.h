@@ -46,6 +46,7 @@ struct server {
     bool shutting_down;
     bool owns_socket; /* we bound it (not systemd): unlink at exit */
     int db_lock;      /* db_claim()'s lock on the database; -1: none */
+    int64_t started;  /* clock_now() at start, for the uptime */
     dev_t socket_dev; /* the socket file we bound, to unlink only that */
     ino_t socket_ino;
     char *hello; /* the encoded result of `hello` */

@@ -39,9 +39,17 @@
     X(checkpoint_last_checkpointed_frames)                                     \
     X(wal_bytes)
 
+/* X(field): figures that go up and down; also reported by `stats` under
+ * their own names. The queues count jobs handed to the writer and not yet
+ * finished, and jobs waiting for a free reader. */
+#define STATS_GAUGES(X)                                                        \
+    X(writer_queue)                                                            \
+    X(reader_queue)
+
 #define STATS_FIELD(name) atomic_uint_fast64_t name;
 struct stats {
     STATS_COUNTERS(STATS_FIELD)
+    STATS_GAUGES(STATS_FIELD)
 };
 #undef STATS_FIELD
 

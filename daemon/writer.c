@@ -60,6 +60,7 @@ static void pending_remove(struct writer *wr, struct job *prev, struct job *job)
 
 static void finish(struct writer *wr, struct job *job)
 {
+    stats_sub(&wr->stats->writer_queue, 1);
     wr->done(job, wr->done_arg);
 }
 
@@ -585,7 +586,8 @@ static void group_run(struct writer *wr, struct job *group)
 /* True when @job may join a group. */
 static bool groupable(const struct job *job)
 {
-    return job->tx == 0 && job->method != RPC_BEGIN && !job->alone;
+    return job->tx == 0 && job->method != RPC_BEGIN && !job->alone &&
+           job->probe == NULL;
 }
 
 /* With no transaction open: runs the job at the head of the queue, with as
@@ -735,6 +737,7 @@ fail_db:
 
 void writer_submit(struct writer *wr, struct job *job)
 {
+    stats_add(&wr->stats->writer_queue, 1);
     job_queue_push(&wr->queue, job);
 }
 

@@ -130,8 +130,24 @@ SQLITED_API const char *sqlited_codename(int rc);
  * the daemon's own code when it refuses the handshake
  * (SQLITED_SHUTTING_DOWN), or refuses the connection with an error
  * notification before hanging up: SQLITED_TOO_MANY_CONNECTIONS when it is
- * at its --max-connections (try again later). */
+ * at its --max-connections (try again later).
+ *
+ * Later calls wait for the daemon without limit (a long query takes as long
+ * as it takes) unless sqlited_set_io_timeout() bounds them. */
 SQLITED_API int sqlited_open(const char *path, int timeout_ms, sqlited **out);
+
+/* Bounds how long each later call on @db waits for the socket: to send its
+ * request, and for each answer (a streamed result's every chunk counts as
+ * one wait). @timeout_ms from 1 to 86400000; 0 (the default) waits without
+ * limit. This is the client's own deadline, for a daemon that does not
+ * answer at all (stopped, hung); the daemon's deadline for the work is
+ * sqlited_set_timeout()'s.
+ *
+ * A call that runs out of time fails with -ETIMEDOUT and the connection is
+ * closed (its answer might still come, and would then answer the wrong
+ * call): open a new one. Returns 0, or SQLITED_EMISUSE (NULL @db, or
+ * @timeout_ms out of range). */
+SQLITED_API int sqlited_set_io_timeout(sqlited *db, int timeout_ms);
 
 /* Closes the connection and frees everything obtained from it that is still
  * open, except sqlited_rows objects, which must still be closed with
@@ -146,6 +162,53 @@ SQLITED_API void sqlited_close(sqlited *db);
  * Returns 0, or a negative code (the connection is unusable after
  * SQLITED_ECLOSED, SQLITED_EPROTO and negated errno values). */
 SQLITED_API int sqlited_ping(sqlited *db);
+
+/* ---------------------------------------------------------------- operations
+ */
+
+/* Statuses of sqlited_health(). */
+#define SQLITED_HEALTH_OK 0       /* ready */
+#define SQLITED_HEALTH_DEGRADED 1 /* ready, but worth an operator's look */
+#define SQLITED_HEALTH_FAILING 2  /* not ready */
+
+/* Flags of sqlited_health(). */
+#define SQLITED_HEALTH_QUICK 1 /* also run PRAGMA quick_check */
+
+/* Readiness check (the `health` method, protocol/PROTOCOL.md). Within
+ * @timeout_ms (1 to 60000; 0: the daemon's default of 5000) the daemon
+ * reads the database on one of its readers, sends a request through its
+ * writer's queue, and with SQLITED_HEALTH_QUICK in @flags runs PRAGMA
+ * quick_check; it answers once they are done or the deadline has passed.
+ *
+ * On success stores SQLITED_HEALTH_OK, _DEGRADED or _FAILING in *@status
+ * (required), and when @json is not NULL the daemon's whole answer as a
+ * JSON object in *@json (free it with sqlited_free()), and returns 0: the
+ * call succeeds whatever the verdict. sqlited_health_reason() then says
+ * why, in one line. Bound the wait for a daemon that does not answer at all
+ * with sqlited_set_io_timeout() (and sqlited_open()'s timeout).
+ *
+ * Errors: SQLITED_EMISUSE (NULL @db or @status, unknown flags, @timeout_ms
+ * out of range), SQLITED_SHUTTING_DOWN (the daemon is stopping: not ready),
+ * -ENOMEM, and the transport failures of every call (-ETIMEDOUT,
+ * SQLITED_ECLOSED ...), after which the connection is unusable. On failure
+ * *@json is NULL. */
+SQLITED_API int sqlited_health(sqlited *db, int flags, int timeout_ms,
+                               int *status, char **json);
+
+/* The reason of the last sqlited_health() answer on @db: "ready", or what
+ * is wrong ("the database file ... is no longer a regular file"). Valid
+ * until the next call on @db; "" when there is none. Never NULL. */
+SQLITED_API const char *sqlited_health_reason(sqlited *db);
+
+/* The daemon's counters (the `stats` method) as a JSON object in *@json;
+ * free it with sqlited_free(). Returns 0, or an error as sqlited_ping()
+ * does (and SQLITED_EMISUSE for a NULL @json); on failure *@json is
+ * NULL. */
+SQLITED_API int sqlited_stats(sqlited *db, char **json);
+
+/* Frees memory this library handed to the caller (sqlited_health()'s and
+ * sqlited_stats()' text). Accepts NULL. */
+SQLITED_API void sqlited_free(void *p);
 
 /* The daemon's answer to the handshake, valid until sqlited_close(): its
  * version ("0.1.0") and the version of SQLite it runs ("3.40.1"). */

@@ -37,7 +37,8 @@
     X(OPTIMIZE, "optimize")                                                    \
     X(VACUUM, "vacuum")                                                        \
     X(INTEGRITY, "integrity")                                                  \
-    X(CHECKPOINT, "checkpoint")
+    X(CHECKPOINT, "checkpoint")                                                \
+    X(HEALTH, "health")
 
 #define RPC_METHOD_ENUM(id, name) RPC_##id,
 enum rpc_method { RPC_METHODS(RPC_METHOD_ENUM) RPC_METHOD_COUNT };

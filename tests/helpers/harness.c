@@ -548,6 +548,19 @@ void harness_run(const char *const *argv, const char *stdin_data,
     o->err[o->err_len] = '\0';
 }
 
+void harness_cli(struct daemon *d, struct harness_output *o,
+                 const char *stdin_data, const char *const *args)
+{
+    const char *argv[32] = {SQLITED_CLI, "-s", d->sock_path};
+    size_t n = 3;
+    for (size_t i = 0; args[i]; i++) {
+        cr_assert_lt(n, 31);
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+    harness_run(argv, stdin_data, HARNESS_RUN_TIMEOUT_MS, o);
+}
+
 void harness_output_free(struct harness_output *o)
 {
     free(o->out);

@@ -134,6 +134,11 @@ void harness_run(const char *const *argv, const char *stdin_data,
                  int timeout_ms, struct harness_output *o);
 void harness_output_free(struct harness_output *o);
 
+/* Runs SQLITED_CLI -s @d's socket with @args (NULL-terminated) and
+ * @stdin_data, as harness_run() does. */
+void harness_cli(struct daemon *d, struct harness_output *o,
+                 const char *stdin_data, const char *const *args);
+
 /* Resident set size of @pid in KiB, from /proc/PID/status; -1 if unknown. */
 long harness_rss_kb(pid_t pid);
 /* Any "Field: N kB" line of /proc/PID/status ("VmSize", "VmHWM"), in KiB;

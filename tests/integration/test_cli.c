@@ -28,21 +28,8 @@ TestSuite(cli, .init = setup, .fini = teardown, .timeout = 60);
 
 #define SELECT_P "SELECT id, name, note FROM p ORDER BY id"
 
-/* Runs sqlited-cli -s SOCKET with @args (NULL-terminated) and @stdin_data. */
-static void cli(struct harness_output *o, const char *stdin_data,
-                const char *const *args)
-{
-    const char *argv[32] = {SQLITED_CLI, "-s", d.sock_path};
-    size_t n = 3;
-    for (size_t i = 0; args[i]; i++) {
-        cr_assert_lt(n, 31);
-        argv[n++] = args[i];
-    }
-    argv[n] = NULL;
-    harness_run(argv, stdin_data, HARNESS_RUN_TIMEOUT_MS, o);
-}
-
-#define CLI(o, ...) cli((o), NULL, (const char *const[]){__VA_ARGS__, NULL})
+#define CLI(o, ...)                                                            \
+    harness_cli(&d, (o), NULL, (const char *const[]){__VA_ARGS__, NULL})
 
 /* Runs SELECT_P in @mode and requires exactly @want on stdout. */
 static void assert_mode_output(const char *mode, const char *want)
@@ -170,8 +157,8 @@ Test(cli, script_argument)
 Test(cli, sql_on_stdin)
 {
     struct harness_output o;
-    cli(&o, "SELECT name FROM p WHERE id = 2;\n",
-        (const char *const[]){"-", NULL});
+    harness_cli(&d, &o, "SELECT name FROM p WHERE id = 2;\n",
+                (const char *const[]){"-", NULL});
     cr_assert_eq(o.status, 0, "stderr: %s", o.err);
     cr_assert_str_eq(o.out, "plain\n");
     harness_output_free(&o);

@@ -263,7 +263,12 @@ def test_transaction_expired_by_the_daemon(make_daemon):
     c = sqlited.connect(d.socket)
     c.execute("create table t(x)")
     c.execute("insert into t values (1)")
-    time.sleep(1.0)
+    # Wait for the daemon to expire it, asking a fresh connection.
+    watcher = sqlited.connect(d.socket)
+    deadline = time.monotonic() + 30
+    while stats(watcher)["tx_expired"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    watcher.close()
     with pytest.raises(sqlited.OperationalError) as e:
         c.execute("insert into t values (2)")
     assert e.value.sqlite_errorname == "SQLITED_TX_EXPIRED"
@@ -326,6 +331,10 @@ def test_executescript(conn):
     # Its own transaction control is honoured.
     conn.executescript("begin; insert into a(id) values (3); commit;")
     assert conn.execute("select count(*) from a").fetchone() == (2,)
+    # A statement ending in a line comment still ends where its ';' is.
+    conn.executescript("insert into a(id) values (4) -- four\n;"
+                       "insert into a(id) values (5)")
+    assert conn.execute("select count(*) from a").fetchone() == (4,)
 
 
 # -------------------------------------------------------------- streaming
@@ -534,4 +543,23 @@ def test_a_daemon_that_stops_answering_breaks_the_connection(daemon, monkeypatch
     assert "whether the request was applied is unknown" in str(e.value)
     with pytest.raises(sqlited.OperationalError):
         c.execute("select 1")
+    c.close()
+
+
+def test_a_lock_held_by_another_process_is_busy(daemon):
+    # The seed's retry_on_lock looks for "locked" in an OperationalError.
+    import sqlite3
+    c = sqlited.connect(daemon.socket, timeout=0.5, isolation_level=None)
+    c.execute("create table t(x)")
+    other = sqlite3.connect(daemon.database, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sqlited.OperationalError) as e:
+        c.execute("insert into t values (1)")
+    assert e.value.sqlite_errorcode == 5
+    assert e.value.sqlite_errorname == "SQLITE_BUSY"
+    assert "locked" in str(e.value)
+    other.execute("ROLLBACK")
+    other.close()
+    c.execute("insert into t values (2)")
+    assert c.execute("select x from t").fetchall() == [(2,)]
     c.close()

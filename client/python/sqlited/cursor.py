@@ -126,7 +126,7 @@ class Cursor:
 
         def flush() -> None:
             if pending:
-                conn._request("exec", [";\n".join(pending), None])
+                conn._request("exec", ["\n;\n".join(pending), None])
                 pending.clear()
 
         for st in sqlmod.split(sql_script):

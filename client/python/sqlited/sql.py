@@ -140,8 +140,20 @@ def _outline(text: str, tokens: List[Tuple[str, str]]) -> Statement:
     return Statement(text.strip(), tuple(words), tuple(names), has_value, assigns)
 
 
-@functools.lru_cache(maxsize=512)
+#: SQL longer than this is outlined each time rather than cached, so that
+#: the cache never holds large scripts or statements with inlined data.
+CACHE_SQL_LENGTH = 4096
+
+
 def split(sql: str) -> Tuple[Statement, ...]:
+    """Splits @sql into its statements (empty ones dropped), outlining each.
+    Cached by text for SQL up to CACHE_SQL_LENGTH characters."""
+    if len(sql) <= CACHE_SQL_LENGTH:
+        return _split_cached(sql)
+    return _split(sql)
+
+
+def _split(sql: str) -> Tuple[Statement, ...]:
     """Splits @sql into its statements (empty ones dropped), outlining each.
 
     A ``;`` ends a statement unless it sits in a string, a quoted name, a
@@ -179,6 +191,9 @@ def split(sql: str) -> Tuple[Statement, ...]:
     if tokens:
         statements.append(_outline(sql[start:], tokens))
     return tuple(statements)
+
+
+_split_cached = functools.lru_cache(maxsize=512)(_split)
 
 
 _BEGIN_MODES = {"DEFERRED": "deferred", "IMMEDIATE": "immediate", "EXCLUSIVE": "immediate"}
