@@ -21,13 +21,17 @@ BUILD ?= build
 
 # ------------------------------------------------------------- dependencies
 DEPS_PKGS := libuv msgpack sqlite3 libsystemd criterion
+# python3-prometheus-client: the tests check the metrics with Prometheus'
+# own parser.
 DEBIAN_DEPS := libuv1-dev libmsgpack-dev libsqlite3-dev libcriterion-dev \
-               libsystemd-dev pkg-config
+               libsystemd-dev pkg-config python3-prometheus-client
 NODEPS_GOALS := clean format format-check help
 
 ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
 DEPS_STATUS := $(shell command -v pkg-config >/dev/null 2>&1 && \
-                 pkg-config --exists $(DEPS_PKGS) && echo ok)
+                 pkg-config --exists $(DEPS_PKGS) && \
+                 /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null && \
+                 echo ok)
 ifneq ($(DEPS_STATUS),ok)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 $(info sqlited: installing missing Debian packages: $(DEBIAN_DEPS))
@@ -99,6 +103,7 @@ $(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(TEST_CFLAGS) -Itests/helpers \
     -DSQLITED_BIN='"$(abspath $(DAEMON))"' \
     -DSQLITED_CLI='"$(abspath $(CLI))"' \
     -DSQLITED_README_EXAMPLE='"$(abspath $(BUILD)/readme-example)"' \
+    -DSQLITED_SOURCE_DIR='"$(abspath .)"' \
     -DSQLITED_FAULTVFS='"$(abspath $(FAULTVFS))"'
 
 $(DAEMON_LIB): $(DAEMON_OBJ)
@@ -194,6 +199,7 @@ test-python: $(DAEMON) python-deps
 	    $(PYTHON) tests/python/sqlalchemy_suite/run.py -q
 
 asan:
+	LSAN_OPTIONS="suppressions=$(abspath tests/lsan.supp)$${LSAN_OPTIONS:+:$$LSAN_OPTIONS}" \
 	$(MAKE) BUILD=build-asan CFLAGS='-O1 -g' \
 	    SAN_FLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
 	    test

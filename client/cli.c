@@ -56,11 +56,12 @@ static void usage(FILE *f)
     fputs(
         "Usage: " PROG " [options] SQL\n"
         "       " PROG " [options] < script.sql\n"
-        "       " PROG " [options] ping | health | stats\n"
+        "       " PROG " [options] ping | health | stats | metrics\n"
         "       " PROG " [options] backup [DEST]\n"
         "       " PROG " [options] optimize [analyze]\n"
         "       " PROG " [options] vacuum\n"
         "       " PROG " [options] integrity [quick|full]\n"
+        "       " PROG " [options] migrate up|down [VERSION] | status\n"
         "       " PROG " [options] checkpoint [MODE]\n"
         "\n"
         "Runs SQL (one argument, which may hold several statements; '-'\n"
@@ -73,6 +74,8 @@ static void usage(FILE *f)
         "                      answers but is not ready, 2 nothing answers,\n"
         "                      3 usage error; one line (or --json)\n"
         "  stats               the daemon's counters, as JSON\n"
+        "  metrics             the same, in Prometheus text format (--json:\n"
+        "                      as stats)\n"
         "  backup [DEST]       have the daemon copy the database into its\n"
         "                      --backup-dir (DEST: a name or path inside it;\n"
         "                      default a timestamped name)\n"
@@ -80,6 +83,8 @@ static void usage(FILE *f)
         "  vacuum              rebuild the file and say what it reclaimed\n"
         "  integrity [quick|full]  check the database (exit status 1 on\n"
         "                      problems)\n"
+        "  migrate up|down [VERSION] | status  apply, undo or list the\n"
+        "                      migrations of the daemon's --migrations DIR\n"
         "  checkpoint [MODE]   checkpoint the WAL now; MODE is PASSIVE\n"
         "                      (default), FULL, RESTART or TRUNCATE (exit\n"
         "                      status 1 when it was busy)\n"
@@ -988,6 +993,77 @@ static int cmd_integrity(sqlited *db, int argc, char **argv, bool json)
     return printed ? printed : status;
 }
 
+static int cmd_migrate(sqlited *db, int argc, char **argv, bool json)
+{
+    sqlited_migrate_info info;
+    int action;
+    int64_t version = SQLITED_MIGRATE_DEFAULT;
+
+    if (strcmp(argv[0], "up") == 0)
+        action = SQLITED_MIGRATE_UP;
+    else if (strcmp(argv[0], "down") == 0)
+        action = SQLITED_MIGRATE_DOWN;
+    else if (strcmp(argv[0], "status") == 0 && argc == 1)
+        action = SQLITED_MIGRATE_STATUS;
+    else
+        return usage_error("usage", "migrate up|down [VERSION] | status");
+    if (argc == 2) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(argv[1], &end, 10);
+        if (errno || end == argv[1] || *end || v < 0)
+            return usage_error("invalid version", argv[1]);
+        version = v;
+    }
+    int rc = sqlited_migrate(db, action, version, &info);
+    if (rc)
+        return report_call_error(db, rc);
+    if (!json) {
+        if (action == SQLITED_MIGRATE_STATUS)
+            printf("version %" PRId64 " of %" PRId64 "\n", info.to,
+                   info.latest);
+        else if (info.from == info.to)
+            printf("at version %" PRId64 " of %" PRId64 ": nothing to do\n",
+                   info.to, info.latest);
+        else
+            printf("migrated from version %" PRId64 " to %" PRId64
+                   " (of %" PRId64 ")\n",
+                   info.from, info.to, info.latest);
+        for (unsigned i = 0; action == SQLITED_MIGRATE_STATUS && i < info.count;
+             i++) {
+            const sqlited_migration *m = &info.migrations[i];
+            printf("%4" PRId64 " %-8s %s%s%s\n", m->version, m->state, m->file,
+                   m->applied_at ? " " : "",
+                   m->applied_at ? m->applied_at : "");
+        }
+        return 0;
+    }
+    struct json j = {0};
+    json_u64(&j, "from", (uint64_t)info.from);
+    json_u64(&j, "to", (uint64_t)info.to);
+    json_u64(&j, "latest", (uint64_t)info.latest);
+    json_key(&j, "migrations");
+    sbuf_adds(&j.b, "[");
+    for (unsigned i = 0; i < info.count; i++) {
+        const sqlited_migration *m = &info.migrations[i];
+        struct json o = {0};
+        json_u64(&o, "version", (uint64_t)m->version);
+        json_str(&o, "name", m->name);
+        json_str(&o, "file", m->file);
+        json_str(&o, "state", m->state);
+        json_str(&o, "checksum", m->checksum);
+        json_str(&o, "applied_at", m->applied_at);
+        sbuf_adds(&o.b, "}");
+        if (i)
+            sbuf_adds(&j.b, ", ");
+        sbuf_add(&j.b, o.b.p, o.b.len);
+        j.b.oom |= o.b.oom;
+        free(o.b.p);
+    }
+    sbuf_adds(&j.b, "]");
+    return json_print(&j);
+}
+
 static const char *const checkpoint_modes[] = {
     [SQLITED_CHECKPOINT_PASSIVE] = "PASSIVE",
     [SQLITED_CHECKPOINT_FULL] = "FULL",
@@ -1055,6 +1131,22 @@ static int cmd_stats(sqlited *db, int argc, char **argv, bool json)
     return 0;
 }
 
+/* metrics: Prometheus text; with --json the same figures as stats. */
+static int cmd_metrics(sqlited *db, int argc, char **argv, bool json)
+{
+    char *text = NULL;
+    int rc = json ? sqlited_stats(db, &text) : sqlited_metrics(db, &text);
+    (void)argc;
+    (void)argv;
+    if (rc)
+        return report_call_error(db, rc);
+    fputs(text, stdout);
+    if (json)
+        putchar('\n');
+    sqlited_free(text);
+    return 0;
+}
+
 static const struct command {
     const char *name;
     int min_args, max_args;
@@ -1065,9 +1157,11 @@ static const struct command {
     {"optimize", 0, 1, "optimize [analyze]", cmd_optimize},
     {"vacuum", 0, 0, "vacuum", cmd_vacuum},
     {"integrity", 0, 1, "integrity [quick|full]", cmd_integrity},
+    {"migrate", 1, 2, "migrate up|down [VERSION] | status", cmd_migrate},
     {"checkpoint", 0, 1, "checkpoint [PASSIVE|FULL|RESTART|TRUNCATE]",
      cmd_checkpoint},
     {"stats", 0, 0, "stats", cmd_stats},
+    {"metrics", 0, 0, "metrics", cmd_metrics},
 };
 
 static const struct command *command_find(const char *name)

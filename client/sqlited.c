@@ -3017,6 +3017,148 @@ malformed:
     return op_malformed(db, "checkpoint");
 }
 
+/* The strings of one migration: a map of the result. */
+enum { MIG_NAME, MIG_FILE, MIG_STATE, MIG_CHECKSUM, MIG_APPLIED_AT, MIG_STRS };
+
+/* Reads a migration map; with @m NULL only measures its strings' bytes into
+ * *@bytes, else copies them to *@text. Returns 0 or -1 when malformed. */
+static int read_migration(struct codec_reader *r, sqlited_migration *m,
+                          size_t *bytes, char **text)
+{
+    static const char *const keys[MIG_STRS] = {"name", "file", "state",
+                                               "checksum", "applied_at"};
+    uint32_t n;
+
+    if (codec_read_map(r, &n))
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k, *s;
+        uint32_t klen, slen;
+        struct codec_value v;
+        int kr = read_key(r, &k, &klen), which = -1;
+        if (kr < 0)
+            return -1;
+        if (kr == 0 && key_is(k, klen, "version")) {
+            int64_t version;
+            if (codec_read_int64(r, &version))
+                return -1;
+            if (m)
+                m->version = version;
+            continue;
+        }
+        for (int j = 0; kr == 0 && j < MIG_STRS; j++)
+            if (key_is(k, klen, keys[j]))
+                which = j;
+        if (which < 0) {
+            if (codec_skip(r))
+                return -1;
+            continue;
+        }
+        struct codec_reader at = *r;
+        if (codec_read(&at, &v))
+            return -1;
+        if (v.type == CODEC_NIL) {
+            *r = at;
+            continue;
+        }
+        if (codec_read_str(r, &s, &slen))
+            return -1;
+        if (m == NULL) {
+            *bytes += (size_t)slen + 1;
+            continue;
+        }
+        memcpy(*text, s, slen);
+        (*text)[slen] = '\0';
+        const char **field[MIG_STRS] = {&m->name, &m->file, &m->state,
+                                        &m->checksum, &m->applied_at};
+        *field[which] = *text;
+        *text += slen + 1;
+    }
+    return 0;
+}
+
+SQLITED_API int sqlited_migrate(sqlited *db, int action, int64_t version,
+                                sqlited_migrate_info *out)
+{
+    static const char *const actions[] = {
+        [SQLITED_MIGRATE_STATUS] = "status",
+        [SQLITED_MIGRATE_UP] = "up",
+        [SQLITED_MIGRATE_DOWN] = "down",
+    };
+    sqlited_migrate_info info = {0};
+    struct rpc_message m;
+    uint32_t n, count = 0;
+    int rc = op_begin(db);
+
+    if (rc)
+        return rc;
+    if (action < SQLITED_MIGRATE_STATUS || action > SQLITED_MIGRATE_DOWN)
+        return err_setf(db, SQLITED_EMISUSE, "unknown migrate action %d",
+                        action);
+    if (version < SQLITED_MIGRATE_DEFAULT ||
+        (action == SQLITED_MIGRATE_STATUS &&
+         version != SQLITED_MIGRATE_DEFAULT))
+        return err_setf(db, SQLITED_EMISUSE,
+                        "version %lld: a version is >= 0, and status takes "
+                        "none",
+                        (long long)version);
+    bool has_version = version != SQLITED_MIGRATE_DEFAULT;
+    uint32_t msgid = req_begin(db, "migrate", has_version ? 2 : 1);
+    codec_pack_cstr(&db->req, actions[action]);
+    if (has_version)
+        msgpack_pack_int64(&db->req.pk, version);
+    rc = conn_call(db, msgid, -1, &m);
+    if (rc)
+        return rc;
+    if (codec_read_map(&m.result, &n))
+        return op_malformed(db, "migrate");
+    struct codec_reader list = {0};
+    bool has_list = false;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        uint32_t klen;
+        int kr = read_key(&m.result, &k, &klen);
+        int bad = kr < 0;
+        if (kr == 0 && key_is(k, klen, "from"))
+            bad = codec_read_int64(&m.result, &info.from);
+        else if (kr == 0 && key_is(k, klen, "to"))
+            bad = codec_read_int64(&m.result, &info.to);
+        else if (kr == 0 && key_is(k, klen, "latest"))
+            bad = codec_read_int64(&m.result, &info.latest);
+        else if (kr == 0 && key_is(k, klen, "migrations")) {
+            bad = codec_read_array(&m.result, &count);
+            list = m.result;
+            has_list = !bad;
+            for (uint32_t j = 0; !bad && j < count; j++)
+                bad = codec_skip(&m.result);
+        } else if (!bad)
+            bad = codec_skip(&m.result);
+        if (bad)
+            return op_malformed(db, "migrate");
+    }
+    if (!has_list)
+        return op_malformed(db, "migrate");
+    /* One allocation: the array, then every string. */
+    size_t bytes = (size_t)count * sizeof(sqlited_migration);
+    struct codec_reader scan = list;
+    for (uint32_t j = 0; j < count; j++)
+        if (read_migration(&scan, NULL, &bytes, NULL))
+            return op_malformed(db, "migrate");
+    char *block = calloc(1, bytes ? bytes : 1);
+    if (block == NULL)
+        return err_set(db, -ENOMEM, NULL);
+    sqlited_migration *ms = (sqlited_migration *)(void *)block;
+    char *text = block + (size_t)count * sizeof(sqlited_migration);
+    for (uint32_t j = 0; j < count; j++)
+        read_migration(&list, &ms[j], NULL, &text);
+    db->op_strings = block;
+    info.count = count;
+    info.migrations = ms;
+    if (out)
+        *out = info;
+    return err_ok(db);
+}
+
 /* ------------------------------------------------------------- operations */
 
 SQLITED_API int sqlited_set_io_timeout(sqlited *db, int timeout_ms)
@@ -3234,19 +3376,46 @@ SQLITED_API const char *sqlited_health_reason(sqlited *db)
     return db && db->health_reason ? db->health_reason : "";
 }
 
-SQLITED_API int sqlited_stats(sqlited *db, char **json)
+/* Calls @method, which takes no params, for a text the caller will store in
+ * *@out (required; NULL until then). Returns as conn_call(). */
+static int text_call(sqlited *db, const char *method, char **out,
+                     struct rpc_message *m)
 {
-    struct rpc_message m;
     int rc = call_begin(db);
 
     if (rc)
         return rc;
-    if (!json)
-        return err_set(db, SQLITED_EMISUSE, "sqlited_stats: NULL json");
-    *json = NULL;
-    rc = conn_call(db, req_begin(db, "stats", 0), -1, &m);
+    if (!out)
+        return err_setf(db, SQLITED_EMISUSE, "sqlited_%s: NULL out", method);
+    *out = NULL;
+    return conn_call(db, req_begin(db, method, 0), -1, m);
+}
+
+SQLITED_API int sqlited_stats(sqlited *db, char **json)
+{
+    struct rpc_message m;
+    int rc = text_call(db, "stats", json, &m);
+
     if (rc)
         return rc;
     rc = result_json(db, m.result, json);
     return rc ? rc : err_ok(db);
+}
+
+SQLITED_API int sqlited_metrics(sqlited *db, char **text)
+{
+    struct rpc_message m;
+    const char *s;
+    uint32_t len;
+    int rc = text_call(db, "metrics", text, &m);
+
+    if (rc)
+        return rc;
+    if (codec_read_str(&m.result, &s, &len))
+        return conn_break(db, err_set(db, SQLITED_EPROTO,
+                                      "malformed metrics from the daemon"));
+    *text = copy_string(s, len);
+    if (!*text)
+        return err_set(db, -ENOMEM, NULL);
+    return err_ok(db);
 }

@@ -140,6 +140,9 @@ static void usage(FILE *out)
         "      --backup-keep N        keep the newest N scheduled backups "
         "(default 0:\n"
         "                             all)\n"
+        "      --migrations DIR       apply the migrations in DIR at start-up "
+        "and\n"
+        "                             serve the migrate method\n"
         "  -h, --help                 show this help\n"
         "  -V, --version              show the version\n");
 }
@@ -197,6 +200,7 @@ enum {
     OPT_BACKUP_DIR,
     OPT_BACKUP_INTERVAL,
     OPT_BACKUP_KEEP,
+    OPT_MIGRATIONS,
     OPT_WAL_CHECKPOINT_BYTES,
     OPT_WAL_MAX_BYTES,
     OPT_WAL_IDLE_TIMEOUT,
@@ -274,6 +278,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
         {"backup-dir", required_argument, NULL, OPT_BACKUP_DIR},
         {"backup-interval", required_argument, NULL, OPT_BACKUP_INTERVAL},
         {"backup-keep", required_argument, NULL, OPT_BACKUP_KEEP},
+        {"migrations", required_argument, NULL, OPT_MIGRATIONS},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -446,6 +451,11 @@ int config_parse(struct config *cfg, int argc, char **argv)
         case OPT_BACKUP_INTERVAL:
             if (parse_duration(optarg, &cfg->backup_interval_ms))
                 goto bad_value;
+            break;
+        case OPT_MIGRATIONS:
+            if (optarg[0] == '\0')
+                goto bad_value;
+            cfg->migrations = optarg;
             break;
         case OPT_BACKUP_KEEP:
             if (parse_int(optarg, 0, 1 << 20, &v))

@@ -43,6 +43,7 @@ struct config {
     const char *backup_dir;      /* where backups go; NULL: no backups */
     uint64_t backup_interval_ms; /* scheduled backups; 0: none */
     unsigned backup_keep;        /* scheduled backups kept; 0: all */
+    const char *migrations;      /* directory of migration files; NULL: none */
 };
 
 /* Fills @cfg with the embedded defaults. */

@@ -161,6 +161,7 @@ void conn_send(struct conn *c, struct job *job)
         job_free(job);
         return;
     }
+    c->srv->metrics.bytes_out += job->reply_len;
     uv_buf_t buf = uv_buf_init(job->reply, (unsigned)job->reply_len);
     /* Most answers fit in the socket's buffer: written at once, they need
      * no write request, whose completion would cost the loop another turn
@@ -279,10 +280,13 @@ void conn_complete(struct job *job)
         conn_maybe_free(c);
         return;
     }
-    if (job->internal || atomic_load(&job->state) == JOB_EXPIRED)
+    if (job->internal || atomic_load(&job->state) == JOB_EXPIRED) {
         job_free(job); /* nobody waits for it, or it was answered */
-    else
+    } else {
+        metrics_reply(&c->srv->metrics, job->method, job->reply, job->reply_len,
+                      job->started);
         conn_send(c, job);
+    }
     if (!c->closing) {
         conn_check_drained(c);
         conn_read_more(c);
@@ -310,6 +314,8 @@ void conn_expire(struct job *job)
     }
     if (!busy)
         stats_add(&c->srv->stats.timeouts, 1);
+    metrics_request(&c->srv->metrics, job->method,
+                    busy ? SQLITE_BUSY : SQLITED_TIMEOUT, job->started);
     conn_send(c, reply);
 }
 
@@ -444,6 +450,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 
     if (nread > 0) {
         codec_decoder_commit(&c->dec, (size_t)nread);
+        c->srv->metrics.bytes_in += (uint64_t)nread;
         conn_process(c);
         if (c->reading && !conn_has_room(c)) {
             uv_read_stop(stream);

@@ -126,6 +126,12 @@ int crash_install(void)
 void crash_thread_init(const char *name)
 {
     pthread_setname_np(pthread_self(), name);
+    /* A thread that has an alternate stack keeps it: AddressSanitizer gives
+     * each thread one, and unmaps whatever is installed when the thread
+     * ends, which fails (and aborts) on this thread-local array. */
+    stack_t old;
+    if (sigaltstack(NULL, &old) == 0 && !(old.ss_flags & SS_DISABLE))
+        return;
     stack_t ss = {.ss_sp = alt_stack, .ss_size = sizeof(alt_stack)};
     sigaltstack(&ss, NULL);
 }

@@ -3,11 +3,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
@@ -28,6 +31,7 @@ static void set_failure(struct dbfile *f, const char *why)
 int dbfile_init(struct dbfile *f, const char *path, char *err, size_t errlen)
 {
     memset(f, 0, sizeof(*f));
+    f->inotify = -1;
     pthread_mutex_init(&f->mutex, NULL);
     atomic_init(&f->failing, false);
     for (int k = 0; k < DBFILE_KINDS; k++) {
@@ -50,11 +54,31 @@ int dbfile_init(struct dbfile *f, const char *path, char *err, size_t errlen)
         }
     }
     f->next_check = clock_after_ms(DBFILE_CHECK_MS);
+
+    /* Watched before anything can change unseen: the stats above come
+     * first, so a change between the two is caught by the next check. */
+    f->inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    char *copy = strdup(path);
+    if (f->inotify >= 0 &&
+        (copy == NULL ||
+         inotify_add_watch(f->inotify, dirname(copy),
+                           IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
+                               IN_DELETE_SELF | IN_MOVE_SELF) < 0)) {
+        log_warn("cannot watch the directory of %s (%s): its files are "
+                 "checked with stat after every commit instead",
+                 path, strerror(errno));
+        close(f->inotify);
+        f->inotify = -1;
+    }
+    free(copy);
     return 0;
 }
 
 void dbfile_close(struct dbfile *f)
 {
+    if (f->inotify >= 0)
+        close(f->inotify);
+    f->inotify = -1;
     for (int k = 0; k < DBFILE_KINDS; k++) {
         free(f->path[k]);
         f->path[k] = NULL;
@@ -125,6 +149,29 @@ bool dbfile_check(struct dbfile *f)
                  "writes are accepted again",
                  f->path[DBFILE_MAIN]);
     }
+    return true;
+}
+
+/* True when the directory's watch has events waiting (it saw a change), or
+ * cannot tell; drains them. */
+static bool dir_changed(struct dbfile *f)
+{
+    if (f->inotify < 0)
+        return true;
+    bool changed = false;
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    ssize_t n;
+    while ((n = read(f->inotify, buf, sizeof(buf))) > 0)
+        changed = true;
+    if (n < 0 && errno != EAGAIN && errno != EINTR)
+        changed = true;
+    return changed;
+}
+
+bool dbfile_verify(struct dbfile *f)
+{
+    if (f->failed || dir_changed(f))
+        return dbfile_check(f);
     return true;
 }
 

@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "cursor.h"
 #include "health.h"
+#include "metrics.h"
 #include "rpc.h"
 #include "server.h"
 #include "sqlited.h"
@@ -24,7 +25,8 @@ struct request {
     enum rpc_method method;
     const char *msg;
     size_t len;
-    int64_t step; /* the batch step or bulk set being checked; -1: none */
+    int64_t step;    /* the batch step or bulk set being checked; -1: none */
+    int64_t started; /* clock_now() when read, for the metrics */
     char why[256];
 };
 
@@ -42,6 +44,7 @@ reject(struct request *req, int code, const char *fmt, ...)
     vsnprintf(req->why + n, sizeof(req->why) - (size_t)n, fmt, ap);
     va_end(ap);
     conn_send_error_at(req->c, req->m.msgid, code, req->why, req->step);
+    metrics_request(&req->c->srv->metrics, req->method, code, req->started);
     return code;
 }
 
@@ -54,6 +57,7 @@ static void reply(struct request *req, const char *result, size_t len)
     codec_buf_append(&b, result, len);
     conn_send_encoded(req->c, &b);
     codec_buf_close(&b);
+    metrics_request(&req->c->srv->metrics, req->method, 0, req->started);
 }
 
 static int expect_no_params(struct request *req, const char *method)
@@ -86,8 +90,8 @@ static void handle_stats(struct request *req)
         return;
     codec_buf_init(&b, 0);
 #define STATS_COUNT(name) +1
-    msgpack_pack_map(&b.pk,
-                     2 STATS_COUNTERS(STATS_COUNT) STATS_GAUGES(STATS_COUNT));
+    msgpack_pack_map(&b.pk, 2 + METRICS_STATS_ENTRIES STATS_COUNTERS(
+                                    STATS_COUNT) STATS_GAUGES(STATS_COUNT));
 #undef STATS_COUNT
     codec_pack_cstr(&b, "connections");
     msgpack_pack_uint32(&b.pk, req->c->srv->nconns);
@@ -101,6 +105,7 @@ static void handle_stats(struct request *req)
     STATS_COUNTERS(STATS_PACK)
     STATS_GAUGES(STATS_PACK)
 #undef STATS_PACK
+    metrics_pack_stats(req->c->srv, &b);
     if (b.error == CODEC_BUF_OK)
         reply(req, b.data, b.len);
     else
@@ -288,8 +293,10 @@ static int check_options(struct request *req, struct codec_reader *r,
 static struct job *job_for(struct request *req, struct codec_reader *r)
 {
     struct job *job = job_new(req->c, req->method, req->m.msgid);
-    if (job)
+    if (job) {
+        job->started = req->started;
         job->msg = malloc(req->len);
+    }
     if (job == NULL || job->msg == NULL) {
         job_free(job);
         reject(req, SQLITED_INTERNAL, "out of memory");
@@ -573,6 +580,25 @@ static void handle_cursor(struct request *req)
     job_free(job);
 }
 
+/* metrics: [] -- the Prometheus text (metrics.h), as a str. */
+static void handle_metrics(struct request *req)
+{
+    struct codec_buf text, b;
+
+    if (expect_no_params(req, "metrics") != 0)
+        return;
+    codec_buf_init(&text, 0);
+    codec_buf_init(&b, 0);
+    metrics_render(req->c->srv, &text);
+    codec_pack_str(&b, text.data ? text.data : "", text.len);
+    if (text.error == CODEC_BUF_OK && b.error == CODEC_BUF_OK)
+        reply(req, b.data, b.len);
+    else
+        reject(req, SQLITED_INTERNAL, "out of memory");
+    codec_buf_close(&b);
+    codec_buf_close(&text);
+}
+
 /* The probe of a health request answered: its job carries the reply. */
 static void on_health_answer(const struct health_report *report, void *arg)
 {
@@ -633,6 +659,7 @@ static void handle_health(struct request *req)
         reject(req, SQLITED_INTERNAL, "out of memory");
         return;
     }
+    job->started = req->started;
     conn_track(req->c, job);
     if (health_probe_start(req->c->srv, quick, (uint32_t)timeout,
                            on_health_answer, job) != 0) {
@@ -751,8 +778,59 @@ fail:
     job_free(job);
 }
 
+/* migrate: [action, version?], action "up", "down" or "status". A writer
+ * job that runs alone, so that migrations never interleave. */
+static void handle_migrate(struct request *req)
+{
+    struct codec_reader r;
+    struct codec_value action, version = {.type = CODEC_NIL};
+    struct job *job;
+
+    if (expect_params(req, 1, 2, "[action, version?]"))
+        return;
+    if (req->c->srv->cfg->migrations == NULL) {
+        reject(req, SQLITED_BAD_REQUEST,
+               "migrations are off: start the daemon with --migrations DIR "
+               "(the directory of the migration files)");
+        return;
+    }
+    if ((job = job_for(req, &r)) == NULL)
+        return;
+    if (codec_read(&r, &action) != 0 ||
+        (!str_is(&action, "up") && !str_is(&action, "down") &&
+         !str_is(&action, "status"))) {
+        reject(req, SQLITED_BAD_REQUEST,
+               "params[0] (action) must be \"up\", \"down\" or "
+               "\"status\"");
+        goto fail;
+    }
+    if (req->m.nparams == 2 && codec_read(&r, &version) != 0)
+        version.type = CODEC_EXT; /* malformed: refused below */
+    if (version.type != CODEC_NIL &&
+        (version.type != CODEC_INT || version.v.i < 0 ||
+         str_is(&action, "status"))) {
+        reject(req, SQLITED_BAD_REQUEST,
+               str_is(&action, "status")
+                   ? "migrate status takes no version"
+                   : "params[1] (version) must be nil or an integer >= 0");
+        goto fail;
+    }
+    /* The action is the job's "SQL": a string inside its message. */
+    job->req.sql = action.v.s.ptr;
+    job->req.sql_len = action.v.s.len;
+    job->version = version.type == CODEC_INT ? version.v.i : -1;
+    job->timeout_ms = 0; /* a migration takes as long as it takes */
+    job->alone = true;
+    submit(req, job);
+    return;
+fail:
+    job_free(job);
+}
+
 static handler_fn *const handlers[RPC_METHOD_COUNT] = {
+    [RPC_MIGRATE] = handle_migrate,
     [RPC_HEALTH] = handle_health,
+    [RPC_METRICS] = handle_metrics,
     [RPC_OPTIMIZE] = handle_maintenance,
     [RPC_VACUUM] = handle_maintenance,
     [RPC_INTEGRITY] = handle_maintenance,
@@ -775,15 +853,21 @@ static handler_fn *const handlers[RPC_METHOD_COUNT] = {
 
 void dispatch_message(struct conn *c, const char *msg, size_t len)
 {
-    struct request req = {.c = c, .msg = msg, .len = len, .step = -1};
+    struct request req = {.c = c,
+                          .msg = msg,
+                          .len = len,
+                          .step = -1,
+                          .method = RPC_METHOD_COUNT,
+                          .started = clock_now()};
     bool has_msgid = false;
     const char *why = NULL;
 
     int rc = rpc_parse(msg, len, &req.m, &has_msgid, &why);
     if (rc != 0) {
-        if (has_msgid && req.m.kind == RPC_REQUEST)
+        if (has_msgid && req.m.kind == RPC_REQUEST) {
             conn_send_error(c, req.m.msgid, rc, why);
-        else
+            metrics_request(&c->srv->metrics, req.method, rc, req.started);
+        } else
             conn_send_notification(c, rc, why);
         return;
     }

@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,41 @@ int execute_init(struct worker *w, sqlite3 *db, bool writer,
     }
     w->auth.internal = false;
     return SQLITE_OK;
+}
+
+void execute_account(struct worker *w, int64_t started)
+{
+    static const struct {
+        int op;
+        size_t offset;
+    } counted[] = {
+        {SQLITE_DBSTATUS_CACHE_HIT, offsetof(struct stats, page_cache_hits)},
+        {SQLITE_DBSTATUS_CACHE_MISS, offsetof(struct stats, page_cache_misses)},
+        {SQLITE_DBSTATUS_CACHE_WRITE,
+         offsetof(struct stats, page_cache_writes)},
+    };
+    static const int memory[] = {SQLITE_DBSTATUS_CACHE_USED,
+                                 SQLITE_DBSTATUS_SCHEMA_USED,
+                                 SQLITE_DBSTATUS_STMT_USED};
+    int cur, high;
+    uint64_t used = 0;
+
+    stats_add(w->writer ? &w->stats->writer_busy_ns : &w->stats->reader_busy_ns,
+              (uint64_t)(clock_now() - started));
+    if (w->db == NULL)
+        return; /* its connection went to a cursor */
+    for (size_t i = 0; i < sizeof(counted) / sizeof(*counted); i++)
+        if (sqlite3_db_status(w->db, counted[i].op, &cur, &high, 1) ==
+                SQLITE_OK &&
+            cur > 0)
+            stats_add(
+                (atomic_uint_fast64_t *)((char *)w->stats + counted[i].offset),
+                (uint64_t)cur);
+    for (size_t i = 0; i < sizeof(memory) / sizeof(*memory); i++)
+        if (sqlite3_db_status(w->db, memory[i], &cur, &high, 0) == SQLITE_OK &&
+            cur > 0)
+            used += (uint64_t)cur;
+    atomic_store_explicit(&w->sqlite_memory, used, memory_order_relaxed);
 }
 
 void execute_close(struct worker *w)

@@ -48,6 +48,9 @@ struct worker {
     bool grouped;         /* in a group commit: VACUUM must run alone */
     struct authorizer auth;
     sqlite3_stmt *control[CONTROL_COUNT]; /* writer only */
+    /* SQLite's memory for this connection (page cache, schema, prepared
+     * statements), as of its last job: read by the loop for the metrics. */
+    atomic_uint_fast64_t sqlite_memory;
 };
 
 /* Prepares @w to run jobs on @db: installs its handlers and, for the writer,
@@ -55,6 +58,13 @@ struct worker {
 int execute_init(struct worker *w, sqlite3 *db, bool writer,
                  const struct config *cfg, const atomic_bool *stop,
                  struct stats *stats);
+
+/* Books the work the worker did since @started (a clock_now() value) in
+ * the stats: its busy time, and its connection's page-cache hits, misses
+ * and writes since the last call (sqlite3_db_status, per connection:
+ * SQLite's global statistics are off, see db.c), and sets
+ * w->sqlite_memory. The worker's thread only. */
+void execute_account(struct worker *w, int64_t started);
 
 /* Finalizes the worker's statements and closes its connection. */
 void execute_close(struct worker *w);

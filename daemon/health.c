@@ -449,14 +449,6 @@ static void pack_int_or_nil(struct codec_buf *b, const char *key, bool known,
         msgpack_pack_nil(&b->pk);
 }
 
-static unsigned in_flight(const struct server *s)
-{
-    unsigned n = 0;
-    for (const struct conn *c = s->conns; c; c = c->next)
-        n += c->ninflight;
-    return n;
-}
-
 /* Unix time in ms, or nil for 0 (never). */
 static void pack_moment(struct codec_buf *b, const char *key,
                         const atomic_uint_fast64_t *value)
@@ -504,7 +496,7 @@ void health_pack(const struct health_report *report, struct codec_buf *b)
     pack_key(b, "connections");
     msgpack_pack_uint32(&b->pk, s->nconns);
     pack_key(b, "in_flight");
-    msgpack_pack_uint32(&b->pk, in_flight(s));
+    msgpack_pack_uint32(&b->pk, metrics_in_flight(s));
     pack_key(b, "writer_queue");
     msgpack_pack_uint64(
         &b->pk, atomic_load_explicit(&st->writer_queue, memory_order_relaxed));

@@ -48,6 +48,7 @@ struct job {
     bool alone;          /* must run outside any transaction (VACUUM) */
     bool full;           /* optimize: a full ANALYZE; integrity: the full
                             integrity_check, not quick_check */
+    int64_t version;     /* migrate: the target version; -1: the default */
     bool internal;       /* rollback: the daemon's own, on a close */
     uint32_t timeout_ms; /* 0: no deadline */
     int64_t deadline;    /* clock_now() value; 0: none */
@@ -58,6 +59,7 @@ struct job {
                                      a reader opened for the rest of its rows */
     bool cursor_ended;            /* fetch, close: the cursor is finished */
     bool may_open_cursor;         /* query: its connection has cursors left */
+    int64_t started;              /* clock_now() when the loop read it */
     struct health_probe *probe;   /* a health check's own job (no conn): its
                                      reader or writer part (health.h) */
     int checkpoint; /* checkpoint, or a query or exec that is exactly PRAGMA

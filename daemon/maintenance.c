@@ -7,11 +7,13 @@
 
 #include "clock.h"
 #include "codec.h"
+#include "migrate.h"
 #include "sqlited.h"
 
 bool maintenance_writer_job(const struct job *job)
 {
-    return job->method == RPC_OPTIMIZE || job->method == RPC_VACUUM;
+    return job->method == RPC_OPTIMIZE || job->method == RPC_VACUUM ||
+           job->method == RPC_MIGRATE;
 }
 
 /* Gives @job the worker's connection: its deadline, its cancellation, and
@@ -163,6 +165,10 @@ static void run_vacuum(struct worker *w, struct job *job)
 
 void maintenance_run(struct worker *w, struct job *job)
 {
+    if (job->method == RPC_MIGRATE) {
+        migrate_run(w, job);
+        return;
+    }
     if (!enter(w, job))
         return;
     if (job->method == RPC_VACUUM)

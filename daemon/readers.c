@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "clock.h"
 #include "crash.h"
 #include "db.h"
 #include "log.h"
@@ -59,6 +60,7 @@ static void *reader_main(void *arg)
             log_info("reader: its database connection is open again");
             failing = false;
         }
+        int64_t started = clock_now();
         if (job->method == RPC_INTEGRITY) {
             maintenance_integrity(w, job);
             rd->done(job, rd->done_arg);
@@ -69,6 +71,7 @@ static void *reader_main(void *arg)
             writer_submit(rd->writer, job);
         } else
             rd->done(job, rd->done_arg);
+        execute_account(w, started);
     }
     return NULL;
 }

@@ -18,6 +18,7 @@
 #include "db.h"
 #include "health.h"
 #include "log.h"
+#include "migrate.h"
 #include "rpc.h"
 #include "sqlited.h"
 
@@ -363,7 +364,7 @@ static int encode_hello(struct server *s, const char *sqlite_version)
 
 int server_init(struct server *s, const struct config *cfg)
 {
-    char err[512];
+    char err[1024];
 
     memset(s, 0, sizeof(*s));
     s->cfg = cfg;
@@ -420,6 +421,13 @@ int server_init(struct server *s, const struct config *cfg)
     }
     if (listen_socket(s) != 0)
         return -1;
+    /* Pending migrations first: the daemon serves nobody, and does not
+     * report ready, until the schema is at the latest version; a failure
+     * stops the start-up (the error names the file). */
+    if (cfg->migrations && migrate_startup(cfg, err, sizeof(err)) != 0) {
+        log_error("%s", err);
+        return -1;
+    }
     /* Asynchronous signals are the loop's business: the worker threads
      * start with them blocked (they inherit this thread's mask), so SIGTERM
      * always reaches the loop thread and never interrupts a worker's disk

@@ -14,6 +14,7 @@
 #include "deadlines.h"
 #include "job.h"
 #include "memory.h"
+#include "metrics.h"
 #include "readers.h"
 #include "stats.h"
 #include "writer.h"
@@ -27,11 +28,12 @@ struct server {
     uv_pipe_t spare; /* takes a connection refused for want of memory */
     bool spare_busy;
     uv_signal_t sigint, sigterm, sighup;
-    uv_async_t wakeup;     /* a worker finished jobs */
-    uv_timer_t grace;      /* shutdown grace period */
-    struct job_queue done; /* finished jobs, drained by the loop */
-    atomic_bool stop;      /* running statements must end now */
-    struct stats stats;    /* kept by the workers, read by `stats` */
+    uv_async_t wakeup;      /* a worker finished jobs */
+    uv_timer_t grace;       /* shutdown grace period */
+    struct job_queue done;  /* finished jobs, drained by the loop */
+    atomic_bool stop;       /* running statements must end now */
+    struct stats stats;     /* kept by the workers, read by `stats` */
+    struct metrics metrics; /* kept by the loop thread */
     struct writer writer;
     struct readers readers;
     struct backup backup;

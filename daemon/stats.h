@@ -37,7 +37,12 @@
     X(checkpoint_last_duration_us)                                             \
     X(checkpoint_last_log_frames)                                              \
     X(checkpoint_last_checkpointed_frames)                                     \
-    X(wal_bytes)
+    X(wal_bytes)                                                               \
+    X(reader_busy_ns)                                                          \
+    X(writer_busy_ns)                                                          \
+    X(page_cache_hits)                                                         \
+    X(page_cache_misses)                                                       \
+    X(page_cache_writes)
 
 /* X(field): figures that go up and down; also reported by `stats` under
  * their own names. The queues count jobs handed to the writer and not yet
@@ -46,10 +51,15 @@
     X(writer_queue)                                                            \
     X(reader_queue)
 
+/* Group commits by size (requests): bucket i counts groups of at most
+ * 2^i requests and more than 2^(i-1); the last, every larger group. */
+#define STATS_GROUP_BUCKETS 12
+
 #define STATS_FIELD(name) atomic_uint_fast64_t name;
 struct stats {
     STATS_COUNTERS(STATS_FIELD)
     STATS_GAUGES(STATS_FIELD)
+    atomic_uint_fast64_t group_sizes[STATS_GROUP_BUCKETS];
 };
 #undef STATS_FIELD
 
@@ -90,6 +100,15 @@ static inline bool stats_add_below(atomic_uint_fast64_t *counter,
     } while (!atomic_compare_exchange_weak_explicit(
         counter, &old, old + 1, memory_order_relaxed, memory_order_relaxed));
     return true;
+}
+
+/* Counts a group commit of @n requests (n >= 1) in its bucket. */
+static inline void stats_group_size(struct stats *st, uint64_t n)
+{
+    unsigned i = 0;
+    while (i < STATS_GROUP_BUCKETS - 1 && ((uint64_t)1 << i) < n)
+        i++;
+    stats_add(&st->group_sizes[i], 1);
 }
 
 static inline uint64_t stats_get(atomic_uint_fast64_t *counter)

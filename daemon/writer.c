@@ -133,10 +133,15 @@ static void secure_wal(struct writer *wr)
 
     if (!wr->file.failed) {
         wr->wal_secured = false;
+        wr->wal_secure_next = 0;
         return;
     }
-    if (wr->wal_secured || !sqlite3_get_autocommit(w->db))
+    /* Waiting for readers costs the writer up to 100 ms: once a second. */
+    if (wr->wal_secured || !sqlite3_get_autocommit(w->db) ||
+        (wr->wal_secure_next != 0 &&
+         !clock_passed(wr->wal_secure_next, clock_now())))
         return;
+    wr->wal_secure_next = clock_after_ms(DBFILE_CHECK_MS);
     struct checkpoint_result res;
     if (checkpoint_run(&wr->ckpt, SQLITE_CHECKPOINT_TRUNCATE,
                        clock_after_ms(100), &res) != SQLITE_OK ||
@@ -166,7 +171,7 @@ static void run_alone(struct writer *wr, struct job *job)
         maintenance_run(&wr->worker, job);
     else
         execute_job(&wr->worker, job);
-    if (!dbfile_check(&wr->file))
+    if (!dbfile_verify(&wr->file))
         fail_gone(wr, job, true);
 }
 
@@ -247,7 +252,7 @@ static void tx_commit(struct writer *wr, struct job *job)
     int rc = execute_control(w, CONTROL_COMMIT);
     w->deadline = 0;
     job->ended_tx = true;
-    if (rc == SQLITE_OK && !dbfile_check(&wr->file)) {
+    if (rc == SQLITE_OK && !dbfile_verify(&wr->file)) {
         fail_gone(wr, job, true);
         tx_end(wr, "it was committed to a database file no longer at its "
                    "path, and not acknowledged");
@@ -568,7 +573,7 @@ static void group_run(struct writer *wr, struct job *group)
         for (job = ran; job; job = job->next)
             if (!job_dropped(job))
                 job_fail(job, code, message);
-    } else if (!dbfile_check(&wr->file)) {
+    } else if (!dbfile_verify(&wr->file)) {
         for (job = ran; job; job = job->next)
             if (!job_dropped(job))
                 fail_gone(wr, job, true);
@@ -576,6 +581,7 @@ static void group_run(struct writer *wr, struct job *group)
         stats_add(&wr->stats->groups, 1);
         stats_add(&wr->stats->group_requests, n);
         stats_max(&wr->stats->group_max, n);
+        stats_group_size(wr->stats, n);
     }
     while ((job = ran) != NULL) {
         ran = job->next;
@@ -644,13 +650,17 @@ static void *writer_main(void *arg)
             secure_wal(wr);
         if (wr->tx.id == 0)
             checkpoint_between_groups(&wr->ckpt);
+        int64_t started = clock_now();
         if (wr->tx.id == 0 && wr->pending) {
             serve_next(wr);
+            execute_account(&wr->worker, started);
             pending_append(wr, job_queue_take_all(&wr->queue));
             continue;
         }
-        if (wr->tx.id != 0 && serve_tx(wr))
+        if (wr->tx.id != 0 && serve_tx(wr)) {
+            execute_account(&wr->worker, started);
             continue;
+        }
         if (closed) {
             if (wr->tx.id == 0)
                 break;

@@ -38,7 +38,8 @@ struct writer {
     /* The writer thread's own. */
     struct job *pending, *pending_tail; /* taken from the queue, not run */
     uint64_t last_tx;                   /* the last transaction id given */
-    bool wal_secured; /* the file is gone and the WAL was emptied */
+    bool wal_secured;        /* the file is gone and the WAL was emptied */
+    int64_t wal_secure_next; /* when to try emptying it again; 0: now */
     struct {
         uint64_t id; /* 0: none open */
         const struct conn *owner;

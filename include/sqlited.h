@@ -206,8 +206,14 @@ SQLITED_API const char *sqlited_health_reason(sqlited *db);
  * NULL. */
 SQLITED_API int sqlited_stats(sqlited *db, char **json);
 
-/* Frees memory this library handed to the caller (sqlited_health()'s and
- * sqlited_stats()' text). Accepts NULL. */
+/* Every figure the daemon keeps, in the Prometheus text exposition format
+ * 0.0.4 (the `metrics` method), as a NUL-terminated string in *@text; free
+ * it with sqlited_free(). Returns 0, or an error as sqlited_stats() does;
+ * on failure *@text is NULL. */
+SQLITED_API int sqlited_metrics(sqlited *db, char **text);
+
+/* Frees memory this library handed to the caller (the text of
+ * sqlited_health(), sqlited_stats() and sqlited_metrics()). Accepts NULL. */
 SQLITED_API void sqlited_free(void *p);
 
 /* The daemon's answer to the handshake, valid until sqlited_close(): its
@@ -838,6 +844,60 @@ typedef struct sqlited_integrity_info {
  * for another @check, or the failure. */
 SQLITED_API int sqlited_integrity(sqlited *db, int check,
                                   sqlited_integrity_info *out);
+
+/* Schema migrations, from the files of the daemon's --migrations directory
+ * (NNNN_name.up.sql, NNNN_name.down.sql), which the daemon reads itself. */
+
+enum sqlited_migrate_action {
+    SQLITED_MIGRATE_STATUS = 0, /* change nothing, report */
+    SQLITED_MIGRATE_UP = 1,     /* apply pending migrations */
+    SQLITED_MIGRATE_DOWN = 2,   /* undo applied ones with their down files */
+};
+
+/* sqlited_migrate()'s @version when none is given: up to the latest, or
+ * down by one. */
+#define SQLITED_MIGRATE_DEFAULT (-1)
+
+/* One migration of the directory. */
+typedef struct sqlited_migration {
+    int64_t version;
+    const char *name;       /* "users" of 0001_users.up.sql */
+    const char *file;       /* the up file's name */
+    const char *state;      /* "applied", "pending", or "changed": applied,
+                               but its file changed since */
+    const char *checksum;   /* SHA-256 of the up file, hex */
+    const char *applied_at; /* UTC, ISO 8601; NULL when not applied */
+} sqlited_migration;
+
+/* The result of sqlited_migrate(). */
+typedef struct sqlited_migrate_info {
+    int64_t from;   /* the database's version before the call */
+    int64_t to;     /* and after it (0: no migration applied) */
+    int64_t latest; /* the highest version in the directory */
+    unsigned count; /* migrations in the directory, in order of version */
+    const sqlited_migration *migrations;
+} sqlited_migrate_info;
+
+/* Runs @action of enum sqlited_migrate_action on the daemon, which reads
+ * the files of its own --migrations directory. UP applies the pending
+ * migrations up to @version (SQLITED_MIGRATE_DEFAULT: the latest), DOWN
+ * undoes the applied ones above @version (default: the last one), STATUS
+ * (@version must be SQLITED_MIGRATE_DEFAULT) changes nothing. Each
+ * migration runs in one transaction with its row in schema_migrations, alone
+ * on the daemon's writer, so calls from several clients at once run one
+ * after the other. On success fills *@out (may be NULL) with every
+ * migration's state after the call.
+ *
+ * Returns 0, SQLITED_EMISUSE for an unknown @action or a negative @version
+ * other than the default, or the daemon's error with a message that names
+ * the file: SQLITED_BAD_REQUEST (no --migrations; a version that does not
+ * exist, or is on the wrong side of the current one), SQLITE_ERROR (a file
+ * changed after it was applied, a gap in the numbers, a file name that is
+ * not a migration's, a missing down file: nothing was applied), or the code
+ * of the SQL that failed (that migration was rolled back; those before it
+ * stay applied, as the message says). The connection stays usable. */
+SQLITED_API int sqlited_migrate(sqlited *db, int action, int64_t version,
+                                sqlited_migrate_info *out);
 
 /* Checkpoint modes, as SQLite's (sqlite3_wal_checkpoint_v2). */
 enum sqlited_checkpoint_mode {

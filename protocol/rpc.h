@@ -37,8 +37,10 @@
     X(OPTIMIZE, "optimize")                                                    \
     X(VACUUM, "vacuum")                                                        \
     X(INTEGRITY, "integrity")                                                  \
+    X(MIGRATE, "migrate")                                                      \
     X(CHECKPOINT, "checkpoint")                                                \
-    X(HEALTH, "health")
+    X(HEALTH, "health")                                                        \
+    X(METRICS, "metrics")
 
 #define RPC_METHOD_ENUM(id, name) RPC_##id,
 enum rpc_method { RPC_METHODS(RPC_METHOD_ENUM) RPC_METHOD_COUNT };

@@ -92,6 +92,16 @@ static void insert_fails(int x, int64_t code, const char *name,
     reply_free(&rep);
 }
 
+/* The health verdict is @status, with a reason that holds @text. */
+static void assert_health(int status, const char *text)
+{
+    int got = -1;
+    HARNESS_ASSERT_OK(db, sqlited_health(db, 0, 0, &got, NULL));
+    cr_assert_eq(got, status, "health %d: %s", got, sqlited_health_reason(db));
+    cr_assert_not_null(strstr(sqlited_health_reason(db), text), "reason: %s",
+                       sqlited_health_reason(db));
+}
+
 static void insert_gone(int x, const char *text)
 {
     insert_fails(x, SQLITED_DATABASE_GONE, "SQLITED_DATABASE_GONE", text);
@@ -177,8 +187,10 @@ Test(fault_file, moved_away_and_back)
     cr_assert_eq(rename(d.db_path, away), 0);
     insert_gone(11, "was deleted or moved away");
     insert_gone(12, "writes are refused until it is back at that path");
+    assert_health(SQLITED_HEALTH_FAILING, "was deleted or moved away");
     cr_assert_eq(rename(away, d.db_path), 0);
     insert_rows(13, 20);
+    assert_health(SQLITED_HEALTH_OK, "ready");
     restart(false);
     cr_assert_eq(count_rows(db, 1, 10), 10);
     cr_assert_eq(count_rows(db, 13, 20), 8);
@@ -239,6 +251,13 @@ Test(fault_file, wal_deleted)
     insert_rows(1, 10);
     cr_assert_eq(unlink(wal), 0);
     insert_gone(11, "the WAL file");
+    /* The database file itself is fine: only the writer's watch knows. */
+    char why[400];
+    snprintf(why, sizeof(why),
+             "the WAL file %s was deleted or moved away while the daemon had "
+             "it open",
+             wal);
+    assert_health(SQLITED_HEALTH_FAILING, why);
     free(wait_log("its WAL is folded in and empty"));
     restart(true);
     cr_assert_eq(count_rows(db, 1, 10), 10);

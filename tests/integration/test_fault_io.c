@@ -85,7 +85,7 @@ static void teardown(void)
     }
 }
 
-TestSuite(fault_io, .init = setup, .fini = teardown, .timeout = 90);
+TestSuite(fault_io, .init = setup, .fini = teardown, .timeout = 60);
 
 static void insert_rows(int from, int to)
 {

@@ -46,7 +46,7 @@ static void teardown(void)
     harness_cleanup_with_raw(&d, &db, &conn);
 }
 
-TestSuite(gone, .fini = teardown, .timeout = 90);
+TestSuite(gone, .fini = teardown, .timeout = 60);
 
 /* Sends @sql with @method and no deadline (the cap) on a new connection,
  * lets it start, and closes the socket without reading. */

@@ -40,7 +40,7 @@ static void teardown(void)
     harness_cleanup_connected(&d, &db);
 }
 
-TestSuite(memory, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(memory, .init = setup, .fini = teardown, .timeout = 60);
 
 /* Writes @data[0..len) to @fd, which is made non-blocking, until all of it
  * is written, the daemon closes the connection, or nothing could be

@@ -563,3 +563,21 @@ def test_a_lock_held_by_another_process_is_busy(daemon):
     c.execute("insert into t values (2)")
     assert c.execute("select x from t").fetchall() == [(2,)]
     c.close()
+
+
+def test_memory_stays_bounded_whatever_the_result_size(conn):
+    # 200,000 rows of ~200 bytes (about 40 MB of result) read through
+    # 1,000-row chunks: the driver never holds more than two chunks.
+    import tracemalloc
+    cur = conn.execute("with recursive n(i) as (select 1 union all select i + 1 "
+                       "from n where i < 200000) select i, hex(randomblob(96)) from n")
+    tracemalloc.start()
+    try:
+        count = 0
+        for i, blob in cur:
+            count += 1
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == 200000 and i == 200000 and len(blob) == 192
+    assert peak < 4 * 1024 * 1024, peak
