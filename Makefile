@@ -6,6 +6,8 @@
 #   make asan       the suite under AddressSanitizer + UBSan (build-asan/)
 #   make bench      sqlited against direct SQLite and the socket floor
 #                   (QUICK=1: within two minutes); see README, Performance
+#   make fuzz       libFuzzer targets (clang, ASan, UBSan), FUZZ_SECONDS=60 each;
+#                   crashes land in tests/fuzz/crashes/, replayed by make test
 #   make install    PREFIX=/usr/local DESTDIR= : binaries, library, header, .pc,
 #                   the Python driver for Debian's python3
 #   make clean      remove build output
@@ -26,6 +28,7 @@ DEPS_PKGS := libuv msgpack sqlite3 libsystemd criterion
 DEBIAN_DEPS := libuv1-dev libmsgpack-dev libsqlite3-dev libcriterion-dev \
                libsystemd-dev pkg-config python3-prometheus-client
 NODEPS_GOALS := clean format format-check help
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
 DEPS_STATUS := $(shell command -v pkg-config >/dev/null 2>&1 && \
@@ -33,7 +36,6 @@ DEPS_STATUS := $(shell command -v pkg-config >/dev/null 2>&1 && \
                  /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null && \
                  echo ok)
 ifneq ($(DEPS_STATUS),ok)
-SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 $(info sqlited: installing missing Debian packages: $(DEBIAN_DEPS))
 DEPS_INSTALL := $(shell { $(SUDO) apt-get update && \
     DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y \
@@ -69,6 +71,8 @@ CLI_SRC := client/cli.c
 TEST_SRC := $(wildcard tests/unit/*.c tests/integration/*.c tests/helpers/*.c) \
             tests/bench/hist.c
 BENCH_SRC := $(wildcard tests/bench/*.c)
+# libFuzzer targets: tests/fuzz/fuzz_<name>.c, with core.c shared.
+FUZZ_TARGETS := decoder request execute
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 PROTO_OBJ := $(call obj,$(PROTO_SRC))
@@ -78,6 +82,7 @@ LIB_OBJ := $(call obj,$(LIB_SRC)) $(PROTO_OBJ)
 CLI_OBJ := $(call obj,$(CLI_SRC))
 TEST_OBJ := $(call obj,$(TEST_SRC))
 BENCH_OBJ := $(call obj,$(BENCH_SRC))
+FUZZ_CORE_OBJ := $(call obj,tests/fuzz/core.c)
 
 DAEMON := $(BUILD)/sqlited
 # The daemon's core, everything but main(): linked by the daemon, the fuzzers
@@ -88,8 +93,10 @@ STATIC_LIB := $(BUILD)/libsqlited.a
 SHARED_LIB := $(BUILD)/libsqlited.so.$(VERSION)
 TEST_BIN := $(BUILD)/tests/run-tests
 BENCH_BIN := $(BUILD)/bench/sqlited-bench
+FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/fuzz-%,$(FUZZ_TARGETS))
+FUZZ_REPLAYS := $(patsubst %,$(BUILD)/fuzz/replay-%,$(FUZZ_TARGETS))
 
-.PHONY: all run test asan bench install uninstall clean format format-check help \
+.PHONY: all run test asan bench fuzz fuzz-corpus install uninstall clean format format-check help \
         test-python python-deps \
         $(BUILD)/sqlited.pc
 all: $(DAEMON) $(CLI) $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/sqlited.pc
@@ -153,6 +160,22 @@ $(BENCH_BIN): $(BENCH_OBJ) $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
 
+# The fuzz targets reach into the daemon's core.
+$(BUILD)/obj/tests/fuzz/%.o: ALL_CFLAGS += -Idaemon
+
+# A fuzz target with libFuzzer (make fuzz), or with replay.c and the normal
+# compiler (make test replays the kept crashes and the seed corpus).
+$(BUILD)/fuzz/fuzz-%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_CORE_OBJ) \
+                      $(DAEMON_LIB) $(PROTO_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(DAEMON_LIBS)
+
+$(BUILD)/fuzz/replay-%: $(BUILD)/obj/tests/fuzz/fuzz_%.o \
+                        $(BUILD)/obj/tests/fuzz/replay.o $(FUZZ_CORE_OBJ) \
+                        $(DAEMON_LIB) $(PROTO_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
+
 # The C example in README.md, built against the library as a user would: the
 # README cannot drift from the header unnoticed.
 README_EXAMPLE := $(BUILD)/readme-example
@@ -167,9 +190,13 @@ run: $(DAEMON) $(CLI)
 	@mkdir -p var
 	exec $(DAEMON) --database ./var/sqlited.db --socket ./var/sqlited.sock
 
-# The benchmark is built (not run) too, so that it cannot rot unseen.
-test: all $(TEST_BIN) $(README_EXAMPLE) $(BENCH_BIN) $(FAULTVFS)
+# The benchmark is built (not run) too, so that it cannot rot unseen. Every
+# input that ever crashed a fuzz target, and the seed corpora, are replayed.
+test: all $(TEST_BIN) $(README_EXAMPLE) $(BENCH_BIN) $(FAULTVFS) $(FUZZ_REPLAYS)
 	$(TEST_BIN) $(TEST_ARGS)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    $(BUILD)/fuzz/replay-$$t tests/fuzz/crashes/$$t tests/fuzz/corpus/$$t; \
+	done
 	$(MAKE) --no-print-directory test-python
 
 # ------------------------------------------------------------------- Python
@@ -217,6 +244,37 @@ PY_VERSION = $(shell $(PYTHON) -c 'import sys; print("python%d.%d" % sys.version
 PY_SITE ?= $(PREFIX)/lib/$(if $(filter /usr,$(PREFIX)),python3,$(PY_VERSION))/dist-packages
 PY_DIST := sqlited-$(VERSION).dist-info
 
+# Rewrites the seed corpora from the requests in tests/fuzz/corpus.c.
+$(BUILD)/fuzz/fuzz-corpus: $(call obj,tests/fuzz/corpus.c) $(PROTO_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
+fuzz-corpus: $(BUILD)/fuzz/fuzz-corpus
+	rm -rf tests/fuzz/corpus
+	$(BUILD)/fuzz/fuzz-corpus tests/fuzz/corpus
+
+# Each target runs FUZZ_SECONDS (default 60) with clang's libFuzzer, ASan
+# and UBSan, from its seed corpus (tests/fuzz/corpus/<target>/) and what
+# earlier runs found (build-fuzz/corpus/<target>/, kept between runs). An
+# input that crashes is written to tests/fuzz/crashes/<target>/: commit it
+# with its fix, and make test replays it from then on.
+FUZZ_SECONDS ?= 60
+FUZZ_CHECK := printf 'int LLVMFuzzerTestOneInput(const char *d, long n)\
+{ return 0; }' | clang -x c -fsanitize=fuzzer -o /dev/null - 2>/dev/null
+fuzz:
+	@$(FUZZ_CHECK) || { echo "sqlited: installing clang and libFuzzer"; \
+	    $(SUDO) apt-get install -y clang libclang-rt-dev; }
+	$(MAKE) BUILD=build-fuzz CC=clang CFLAGS='-O1 -g' \
+	    SAN_FLAGS='-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
+	    $(patsubst $(BUILD)/%,build-fuzz/%,$(FUZZ_BINS))
+	@status=0; for t in $(FUZZ_TARGETS); do \
+	    mkdir -p build-fuzz/corpus/$$t tests/fuzz/crashes/$$t; \
+	    echo "== fuzz-$$t: $(FUZZ_SECONDS) s"; \
+	    build-fuzz/fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) \
+	        -timeout=20 -print_final_stats=1 \
+	        -artifact_prefix=tests/fuzz/crashes/$$t/ \
+	        build-fuzz/corpus/$$t tests/fuzz/corpus/$$t || status=1; \
+	done; exit $$status
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
 	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -240,7 +298,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(PY_SITE)/sqlited $(DESTDIR)$(PY_SITE)/$(PY_DIST)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
@@ -249,6 +307,6 @@ format-check:
 	clang-format --dry-run --Werror $(FORMAT_SRC)
 
 help:
-	@sed -n '2,14s/^# \{0,1\}//p' Makefile
+	@sed -n '2,/^$$/s/^# \{0,1\}//p' Makefile
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -447,6 +447,54 @@ out:
         closedir(dir);
 }
 
+/* True for the temporary names take() gives: ".NAME.tmp-PID-N", and the
+ * journals SQLite puts beside them (-journal, -wal, -shm). */
+static bool is_temp_name(const char *name)
+{
+    const char *t = name[0] == '.' ? strstr(name, ".tmp-") : NULL;
+    if (t == NULL || t == name)
+        return false;
+    t += 5;
+    for (int part = 0; part < 2; part++) {
+        if (*t < '0' || *t > '9')
+            return false;
+        while (*t >= '0' && *t <= '9')
+            t++;
+        if (part == 0 && *t++ != '-')
+            return false;
+    }
+    return *t == '\0' || strcmp(t, "-journal") == 0 || strcmp(t, "-wal") == 0 ||
+           strcmp(t, "-shm") == 0;
+}
+
+/* Removes the temporary files of backups that a crash interrupted: never a
+ * whole copy (those are renamed before the backup answers), and only names
+ * of the daemon's. */
+static void remove_stale(struct backup *b)
+{
+    int fd = dup(b->dirfd);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *e;
+
+    if (dir == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    while ((e = readdir(dir)) != NULL) {
+        struct stat st;
+        if (!is_temp_name(e->d_name) ||
+            fstatat(b->dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISREG(st.st_mode))
+            continue;
+        if (unlinkat(b->dirfd, e->d_name, 0) == 0)
+            log_info("backup: removed %s/%s, left by a backup that was "
+                     "interrupted",
+                     b->dir, e->d_name);
+    }
+    closedir(dir);
+}
+
 /* ------------------------------------------------------------- the thread
  */
 
@@ -575,6 +623,7 @@ int backup_start(struct backup *b, const struct config *cfg,
                  strerror(errno));
         goto fail;
     }
+    remove_stale(b);
     if (db_open_reader(cfg, &b->src, err, errlen) != SQLITE_OK)
         goto fail;
     if (job_queue_init(&b->queue) != 0) {

@@ -31,6 +31,7 @@ void config_defaults(struct config *cfg)
         .chunk_rows = 1000,
         .chunk_bytes = 1u << 20,
         .cursor_idle_timeout_ms = 10000,
+        .cursor_max_age_ms = 300000,
         .max_cursors = 64,
         .max_connections = 1024,
         .statement_cache = 64,
@@ -93,6 +94,9 @@ static void usage(FILE *out)
         "                             (default 1048576)\n"
         "      --cursor-idle-timeout MS  close a cursor not fetched this long\n"
         "                             (default 10000)\n"
+        "      --cursor-max-age MS    end a cursor open this long, fetched "
+        "or not\n"
+        "                             (default 300000)\n"
         "      --max-cursors N        cursors open at once (default 64)\n"
         "      --max-connections N    clients connected at once (default "
         "1024)\n"
@@ -200,6 +204,7 @@ enum {
     OPT_BACKUP_DIR,
     OPT_BACKUP_INTERVAL,
     OPT_BACKUP_KEEP,
+    OPT_CURSOR_MAX_AGE,
     OPT_MIGRATIONS,
     OPT_WAL_CHECKPOINT_BYTES,
     OPT_WAL_MAX_BYTES,
@@ -262,6 +267,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
         {"chunk-bytes", required_argument, NULL, OPT_CHUNK_BYTES},
         {"cursor-idle-timeout", required_argument, NULL,
          OPT_CURSOR_IDLE_TIMEOUT},
+        {"cursor-max-age", required_argument, NULL, OPT_CURSOR_MAX_AGE},
         {"max-cursors", required_argument, NULL, OPT_MAX_CURSORS},
         {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
         {"statement-cache", required_argument, NULL, OPT_STATEMENT_CACHE},
@@ -407,6 +413,11 @@ int config_parse(struct config *cfg, int argc, char **argv)
             if (parse_int(optarg, 1, RPC_MAX_TIMEOUT_MS, &v))
                 goto bad_value;
             cfg->cursor_idle_timeout_ms = (uint32_t)v;
+            break;
+        case OPT_CURSOR_MAX_AGE:
+            if (parse_int(optarg, 1, RPC_MAX_TIMEOUT_MS, &v))
+                goto bad_value;
+            cfg->cursor_max_age_ms = (uint32_t)v;
             break;
         case OPT_WAL_CHECKPOINT_BYTES:
             /* Below a few pages every commit would checkpoint. */

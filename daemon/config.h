@@ -28,6 +28,7 @@ struct config {
     uint32_t chunk_rows;             /* rows in one chunk of a result */
     size_t chunk_bytes;              /* bytes after which a chunk ends */
     uint32_t cursor_idle_timeout_ms; /* an idle cursor is closed */
+    uint32_t cursor_max_age_ms;      /* a cursor older than this is ended */
     unsigned max_cursors;            /* cursors open at once */
     unsigned max_connections;        /* clients connected at once */
     unsigned statement_cache;     /* prepared statements kept per connection */

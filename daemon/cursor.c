@@ -1,25 +1,68 @@
 #include "cursor.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "checkpoint.h"
+#include "clock.h"
 #include "conn.h"
 #include "log.h"
 #include "server.h"
 
-static void on_idle(uv_timer_t *timer)
+/* Why the daemon ended a cursor, remembered for the client's next fetch. */
+enum why { WHY_IDLE = 1, WHY_AGE, WHY_WAL };
+
+/* The last cursors the daemon ended. Cursor ids are unique in the daemon,
+ * so one ring serves every connection. Loop thread only. */
+#define ENDED 256
+static struct {
+    uint64_t id;
+    enum why why;
+} ended[ENDED];
+
+/* Ends @cur for @why, and remembers why. */
+static void end_for(struct cursor *cur, enum why why)
 {
-    cursor_end(timer->data, NULL, true);
+    struct stats *st = &cur->conn->srv->stats;
+    ended[cur->id % ENDED].id = cur->id;
+    ended[cur->id % ENDED].why = why;
+    if (why == WHY_AGE)
+        stats_add(&st->cursors_aged_out, 1);
+    else if (why == WHY_WAL)
+        stats_add(&st->snapshots_released, 1);
+    cursor_end(cur, NULL, why == WHY_IDLE);
 }
 
+/* Milliseconds left before @cur reaches --cursor-max-age; 0 when it has. */
+static uint64_t age_left_ms(const struct cursor *cur)
+{
+    const struct config *cfg = cur->conn->srv->cfg;
+    int64_t age = (clock_now() - cur->opened) / CLOCK_NS_PER_MS;
+    return age >= (int64_t)cfg->cursor_max_age_ms
+               ? 0
+               : cfg->cursor_max_age_ms - (uint64_t)age;
+}
+
+static void on_idle(uv_timer_t *timer)
+{
+    struct cursor *cur = timer->data;
+    end_for(cur, age_left_ms(cur) == 0 ? WHY_AGE : WHY_IDLE);
+}
+
+/* The idle timer also stands for the maximum age: it fires at whichever
+ * comes first. */
 static void start_idle(struct cursor *cur)
 {
     struct server *s = cur->conn->srv;
-    uv_timer_start(&cur->idle, on_idle, s->cfg->cursor_idle_timeout_ms, 0);
+    uint64_t ms = s->cfg->cursor_idle_timeout_ms, left = age_left_ms(cur);
+    uv_timer_start(&cur->idle, on_idle, left < ms ? left : ms, 0);
 }
 
 void cursor_register(struct conn *c, struct cursor *cur)
 {
     cur->conn = c;
+    cur->opened = clock_now();
     uv_timer_init(&c->srv->loop, &cur->idle);
     cur->idle.data = cur;
     cur->next = c->cursors;
@@ -93,5 +136,87 @@ void cursor_job_done(struct job *job)
         cursor_end(cur, NULL, false);
     } else {
         start_idle(cur);
+    }
+}
+
+void cursor_explain_gone(struct conn *c, uint64_t id, char *buf, size_t len)
+{
+    const struct config *cfg = c->srv->cfg;
+    enum why why = ended[id % ENDED].id == id ? ended[id % ENDED].why : 0;
+
+    switch (why) {
+    case WHY_IDLE:
+        snprintf(buf, len,
+                 "cursor %" PRIu64 " is not open: the daemon closed it when "
+                 "no fetch came for %u ms (its --cursor-idle-timeout)",
+                 id, cfg->cursor_idle_timeout_ms);
+        break;
+    case WHY_AGE:
+        snprintf(buf, len,
+                 "cursor %" PRIu64 " is not open: the daemon closed it when "
+                 "it had been open for %u ms, its --cursor-max-age (a "
+                 "cursor's snapshot keeps the WAL from being "
+                 "checkpointed); read large results faster or in parts",
+                 id, cfg->cursor_max_age_ms);
+        break;
+    case WHY_WAL:
+        snprintf(buf, len,
+                 "cursor %" PRIu64 " is not open: the daemon closed it when "
+                 "the WAL passed its limit (--wal-max-bytes, %lld bytes), "
+                 "since it held the oldest snapshot, which kept "
+                 "checkpoints from completing",
+                 id, (long long)cfg->wal_max_bytes);
+        break;
+    default:
+        snprintf(buf, len,
+                 "cursor %" PRIu64 " is not open: it was read to its end, "
+                 "closed, idle for longer than %u ms, or never opened on "
+                 "this connection",
+                 id, cfg->cursor_idle_timeout_ms);
+        break;
+    }
+}
+
+void cursor_release_oldest(struct server *s, int64_t before)
+{
+    static int64_t last_warned;
+    struct cursor *oldest = NULL;
+    int64_t read_started = 0;
+
+    for (struct conn *c = s->conns; c; c = c->next)
+        for (struct cursor *cur = c->cursors; cur; cur = cur->next)
+            if (!cur->closing && cur->opened < before &&
+                (oldest == NULL || cur->opened < oldest->opened))
+                oldest = cur;
+    /* A read that began a moment ago ends by itself within the writer's
+     * wait; only one that has run longer is interrupted. */
+    int reader = readers_oldest(
+        &s->readers, before - CHECKPOINT_WAIT_MS * CLOCK_NS_PER_MS / 2,
+        &read_started);
+    if (reader >= 0 && (oldest == NULL || read_started < oldest->opened)) {
+        log_warn("the WAL passed --wal-max-bytes (%lld bytes): interrupting "
+                 "the oldest read, running for %lld ms",
+                 (long long)s->cfg->wal_max_bytes,
+                 (long long)((clock_now() - read_started) / CLOCK_NS_PER_MS));
+        stats_add(&s->stats.snapshots_released, 1);
+        readers_release(&s->readers, (unsigned)reader, before);
+        return;
+    }
+    if (oldest != NULL) {
+        log_warn("the WAL passed --wal-max-bytes (%lld bytes): closing the "
+                 "oldest cursor, %" PRIu64 ", open for %lld ms",
+                 (long long)s->cfg->wal_max_bytes, oldest->id,
+                 (long long)((clock_now() - oldest->opened) / CLOCK_NS_PER_MS));
+        end_for(oldest, WHY_WAL);
+        return;
+    }
+    int64_t now = clock_now();
+    if (now - last_warned > 60 * INT64_C(1000000000)) {
+        last_warned = now;
+        log_warn("the WAL passed --wal-max-bytes (%lld bytes) and no cursor "
+                 "or read of this daemon holds an old snapshot: another "
+                 "process reading the database keeps it from being "
+                 "checkpointed",
+                 (long long)s->cfg->wal_max_bytes);
     }
 }

@@ -18,6 +18,7 @@
 #include "execute.h"
 
 struct conn;
+struct server;
 
 /* Cursors one connection may hold open, so that one client cannot take all
  * of --max-cursors. */
@@ -35,9 +36,10 @@ struct cursor {
     uint64_t id;
     struct conn *conn;
     struct cursor *next; /* in the connection's list */
-    uv_timer_t idle;
-    bool busy;    /* a fetch or close job has it */
-    bool closing; /* end it once the running fetch is back */
+    uv_timer_t idle;     /* at the idle timeout or the maximum age, if sooner */
+    int64_t opened;      /* clock.h time it was registered */
+    bool busy;           /* a fetch or close job has it */
+    bool closing;        /* end it once the running fetch is back */
 };
 
 /* A reader opened @cur for @c's query: keep it, and start its idle timer. */
@@ -54,5 +56,15 @@ void cursor_end(struct cursor *cur, struct job *job, bool expired);
 
 /* A fetch or close job on @job->cursor came back from the reader. */
 void cursor_job_done(struct job *job);
+
+/* Writes into @buf why cursor @id, which @c does not hold, is not open:
+ * the daemon ended it (idle, --cursor-max-age, the WAL limit) or it was read
+ * to its end, closed, or never opened on @c. */
+void cursor_explain_gone(struct conn *c, uint64_t id, char *buf, size_t len);
+
+/* The WAL is over its limit (checkpoint.h): ends the oldest holder of a
+ * snapshot taken before @before (clock.h), a cursor or a read running on a
+ * reader, so that a checkpoint can complete. Loop thread. */
+void cursor_release_oldest(struct server *s, int64_t before);
 
 #endif /* SQLITED_CURSOR_H */

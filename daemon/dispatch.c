@@ -18,7 +18,9 @@
 #include "server.h"
 #include "sqlited.h"
 
-/* A request being checked on the loop thread. */
+/* A request being checked on the loop thread. Checking sends and queues
+ * nothing: it ends with either an answer in @answer or a job in @job, which
+ * dispatch_message() then acts on. */
 struct request {
     struct conn *c;
     struct rpc_message m;
@@ -28,6 +30,8 @@ struct request {
     int64_t step;    /* the batch step or bulk set being checked; -1: none */
     int64_t started; /* clock_now() when read, for the metrics */
     char why[256];
+    struct codec_buf *answer; /* the encoded answer, when there is one */
+    struct job *job;          /* the job to queue, when checks passed */
 };
 
 typedef void handler_fn(struct request *req);
@@ -43,20 +47,17 @@ reject(struct request *req, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(req->why + n, sizeof(req->why) - (size_t)n, fmt, ap);
     va_end(ap);
-    conn_send_error_at(req->c, req->m.msgid, code, req->why, req->step);
+    rpc_pack_error_response_at(req->answer, req->m.msgid, code, req->why,
+                               req->step);
     metrics_request(&req->c->srv->metrics, req->method, code, req->started);
     return code;
 }
 
-/* Sends a reply whose result is @result[0..len), already encoded. */
+/* Answers with a result, @result[0..len), already encoded. */
 static void reply(struct request *req, const char *result, size_t len)
 {
-    struct codec_buf b;
-    codec_buf_init(&b, 0);
-    rpc_pack_response_head(&b, req->m.msgid);
-    codec_buf_append(&b, result, len);
-    conn_send_encoded(req->c, &b);
-    codec_buf_close(&b);
+    rpc_pack_response_head(req->answer, req->m.msgid);
+    codec_buf_append(req->answer, result, len);
     metrics_request(&req->c->srv->metrics, req->method, 0, req->started);
 }
 
@@ -311,12 +312,55 @@ static struct job *job_for(struct request *req, struct codec_reader *r)
     return job;
 }
 
-/* Sends a checked job to the worker that runs it: reads to the reader pool,
- * unless they belong to a transaction, everything else to the writer. (A
- * cursor's close goes through cursor_end().) */
+/* The request passed its checks: @job is what dispatch_message() queues. */
 static void submit(struct request *req, struct job *job)
 {
-    struct server *s = req->c->srv;
+    req->job = job;
+}
+
+/* The probe of a health request answered: its job carries the reply. */
+static void on_health_answer(const struct health_report *report, void *arg)
+{
+    struct job *job = arg;
+    struct codec_buf b;
+
+    codec_buf_init(&b, 0);
+    health_pack(report, &b);
+    if (b.error == CODEC_BUF_OK)
+        job_reply(job, b.data, b.len);
+    codec_buf_close(&b); /* no reply: the connection closes (conn_send) */
+    conn_complete(job);
+}
+
+/* Sends a checked job to the worker that runs it: reads to the reader pool,
+ * unless they belong to a transaction, a backup to the backup thread,
+ * everything else to the writer; a cursor's close through cursor_end(). */
+static void route(struct conn *c, struct job *job)
+{
+    struct server *s = c->srv;
+    if (job->method == RPC_HEALTH) {
+        /* It holds the connection's place until the probe answers. */
+        conn_track(c, job);
+        if (health_probe_start(s, job->full, job->timeout_ms, on_health_answer,
+                               job) != 0) {
+            job_fail(job, SQLITED_INTERNAL, "out of memory");
+            conn_complete(job);
+        }
+        return;
+    }
+    if (job->method == RPC_CLOSE) {
+        cursor_end(job->cursor, job, false);
+        return;
+    }
+    if (job->method == RPC_BACKUP) {
+        conn_track(c, job);
+        backup_submit(&s->backup, job);
+        return;
+    }
+    if (job->method == RPC_FETCH) {
+        uv_timer_stop(&job->cursor->idle);
+        job->cursor->busy = true;
+    }
     /* No request runs, or waits, without end: 0 and anything longer mean
      * the daemon's cap. */
     if (job->timeout_ms == 0 || job->timeout_ms > s->cfg->max_timeout_ms)
@@ -325,11 +369,11 @@ static void submit(struct request *req, struct job *job)
     /* A query to a reader may open a cursor: count it against the
      * connection's share until its answer shows whether it did. */
     if (job->method == RPC_QUERY && job->tx == 0 &&
-        req->c->ncursors < CURSORS_PER_CONN) {
+        c->ncursors < CURSORS_PER_CONN) {
         job->may_open_cursor = true;
-        req->c->ncursors++;
+        c->ncursors++;
     }
-    conn_track(req->c, job);
+    conn_track(c, job);
     if ((job->method == RPC_QUERY && job->tx == 0 && !job->checkpoint) ||
         job->method == RPC_EXPLAIN || job->method == RPC_FETCH ||
         job->method == RPC_INTEGRITY)
@@ -557,22 +601,15 @@ static void handle_cursor(struct request *req)
         reject(req, SQLITED_BAD_REQUEST,
                "params[0] (cursor) must be the positive id a query returned");
     } else if ((cur = cursor_find(req->c, (uint64_t)id)) == NULL) {
-        reject(req, SQLITED_CURSOR_EXPIRED,
-               "cursor %" PRId64 " is not open: it was read to its end, "
-               "closed, idle for longer than %u ms, or never opened on this "
-               "connection",
-               id, req->c->srv->cfg->cursor_idle_timeout_ms);
+        char why[256];
+        cursor_explain_gone(req->c, (uint64_t)id, why, sizeof(why));
+        reject(req, SQLITED_CURSOR_EXPIRED, "%s", why);
     } else if (cur->busy) {
         reject(req, SQLITED_BAD_REQUEST,
                "cursor %" PRId64 " is busy: wait for the answer to the "
                "previous fetch",
                id);
-    } else if (req->method == RPC_CLOSE) {
-        cursor_end(cur, job, false);
-        return;
     } else {
-        uv_timer_stop(&cur->idle);
-        cur->busy = true;
         job->cursor = cur;
         submit(req, job);
         return;
@@ -599,23 +636,9 @@ static void handle_metrics(struct request *req)
     codec_buf_close(&text);
 }
 
-/* The probe of a health request answered: its job carries the reply. */
-static void on_health_answer(const struct health_report *report, void *arg)
-{
-    struct job *job = arg;
-    struct codec_buf b;
-
-    codec_buf_init(&b, 0);
-    health_pack(report, &b);
-    if (b.error == CODEC_BUF_OK)
-        job_reply(job, b.data, b.len);
-    codec_buf_close(&b); /* no reply: the connection closes (conn_send) */
-    conn_complete(job);
-}
-
 /* health: [options?], options {"check": "quick", "timeout_ms": N}. The job
- * never goes to a worker: it holds the connection's place until the probe
- * (health.h) answers. */
+ * never goes to a worker: route() starts the probe (health.h), whose answer
+ * completes it. */
 static void handle_health(struct request *req)
 {
     struct codec_reader r = req->m.params;
@@ -660,12 +683,9 @@ static void handle_health(struct request *req)
         return;
     }
     job->started = req->started;
-    conn_track(req->c, job);
-    if (health_probe_start(req->c->srv, quick, (uint32_t)timeout,
-                           on_health_answer, job) != 0) {
-        job_fail(job, SQLITED_INTERNAL, "out of memory");
-        conn_complete(job);
-    }
+    job->full = quick;
+    job->timeout_ms = (uint32_t)timeout;
+    submit(req, job);
 }
 
 /* backup: [dest?]. The path is checked against the backup directory on the
@@ -706,8 +726,7 @@ static void handle_backup(struct request *req)
         job->req.sql_len = dest.v.s.len;
     }
     job->timeout_ms = 0; /* a backup takes as long as the copy takes */
-    conn_track(req->c, job);
-    backup_submit(&req->c->srv->backup, job);
+    submit(req, job);
 }
 
 /* optimize, vacuum, integrity: [options?]. optimize takes "analyze" (true:
@@ -851,33 +870,36 @@ static handler_fn *const handlers[RPC_METHOD_COUNT] = {
     [RPC_CHECKPOINT] = handle_checkpoint,
 };
 
-void dispatch_message(struct conn *c, const char *msg, size_t len)
+struct job *dispatch_check(struct conn *c, const char *msg, size_t len,
+                           struct codec_buf *answer)
 {
     struct request req = {.c = c,
                           .msg = msg,
                           .len = len,
                           .step = -1,
                           .method = RPC_METHOD_COUNT,
-                          .started = clock_now()};
+                          .started = clock_now(),
+                          .answer = answer};
     bool has_msgid = false;
     const char *why = NULL;
 
     int rc = rpc_parse(msg, len, &req.m, &has_msgid, &why);
     if (rc != 0) {
         if (has_msgid && req.m.kind == RPC_REQUEST) {
-            conn_send_error(c, req.m.msgid, rc, why);
+            rpc_pack_error_response(answer, req.m.msgid, rc, why);
             metrics_request(&c->srv->metrics, req.method, rc, req.started);
-        } else
-            conn_send_notification(c, rc, why);
-        return;
+        } else {
+            rpc_pack_error_notification(answer, rc, why);
+        }
+        return NULL;
     }
     if (req.m.kind != RPC_REQUEST) {
-        conn_send_notification(c, SQLITED_BAD_REQUEST,
-                               req.m.kind == RPC_RESPONSE
-                                   ? "the daemon sent no request to respond to"
-                                   : "the daemon takes no notifications; "
-                                     "send requests");
-        return;
+        rpc_pack_error_notification(
+            answer, SQLITED_BAD_REQUEST,
+            req.m.kind == RPC_RESPONSE
+                ? "the daemon sent no request to respond to"
+                : "the daemon takes no notifications; send requests");
+        return NULL;
     }
     req.method = rpc_method_lookup(req.m.method, req.m.method_len);
     if (req.method == RPC_METHOD_COUNT || handlers[req.method] == NULL) {
@@ -886,12 +908,25 @@ void dispatch_message(struct conn *c, const char *msg, size_t len)
         reject(&req, SQLITED_UNKNOWN_METHOD, "no method named '%.*s'",
                printable ? (int)req.m.method_len : 3,
                printable ? req.m.method : "...");
-        return;
+        return NULL;
     }
     if (c->srv->shutting_down) {
         reject(&req, SQLITED_SHUTTING_DOWN,
                "the daemon is shutting down and takes no new requests");
-        return;
+        return NULL;
     }
     handlers[req.method](&req);
+    return req.job;
+}
+
+void dispatch_message(struct conn *c, const char *msg, size_t len)
+{
+    struct codec_buf answer;
+    codec_buf_init(&answer, 0);
+    struct job *job = dispatch_check(c, msg, len, &answer);
+    if (job)
+        route(c, job);
+    else if (answer.len > 0 || answer.error != CODEC_BUF_OK)
+        conn_send_encoded(c, &answer);
+    codec_buf_close(&answer);
 }

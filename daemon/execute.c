@@ -57,11 +57,28 @@ static const char *const control_sql[CONTROL_COUNT] = {
     [CONTROL_ROLLBACK_TO] = "ROLLBACK TO sqlited",
 };
 
+/* True when the loop asked to end the running job: the WAL is over its
+ * limit and this job holds the oldest snapshot. */
+static bool must_release(const struct worker *w)
+{
+    if (w->watch == NULL)
+        return false;
+    int64_t before =
+        atomic_load_explicit(&w->watch->release_before, memory_order_relaxed);
+    int64_t started =
+        atomic_load_explicit(&w->watch->started, memory_order_relaxed);
+    return before != 0 && started != 0 && started < before;
+}
+
 static int progress(void *arg)
 {
     struct worker *w = arg;
     if (w->current && atomic_load(&w->current->cancelled))
         return 1;
+    if (must_release(w)) {
+        w->released = true;
+        return 1;
+    }
     if (clock_passed(w->deadline, clock_now())) {
         w->timed_out = true;
         return 1;
@@ -176,8 +193,11 @@ int execute_reopen(struct worker *w, char *err, size_t errlen)
 {
     sqlite3 *db;
     int rc = db_open_reader(w->cfg, &db, err, errlen);
-    if (rc == SQLITE_OK)
+    if (rc == SQLITE_OK) {
+        struct worker_watch *watch = w->watch;
         execute_init(w, db, false, w->cfg, w->stop, w->stats);
+        w->watch = watch;
+    }
     return rc;
 }
 
@@ -222,6 +242,12 @@ __attribute__((format(printf, 3, 4))) static int fail(struct run *r, int code,
 static int fail_sqlite(struct run *r, int rc)
 {
     struct worker *w = r->w;
+    if ((rc & 0xff) == SQLITE_INTERRUPT && w->released)
+        return fail(r, SQLITED_INTERRUPTED,
+                    "interrupted: the WAL passed its limit (--wal-max-bytes, "
+                    "%lld bytes) and this read held the oldest snapshot, "
+                    "which kept checkpoints from completing; run it again",
+                    (long long)w->cfg->wal_max_bytes);
     if ((rc & 0xff) == SQLITE_INTERRUPT && w->timed_out)
         return fail(r, SQLITED_TIMEOUT,
                     "the request's deadline (%u ms) passed while it ran: it "
@@ -1262,6 +1288,10 @@ enum execute_result execute_job(struct worker *w, struct job *job)
         (w->deadline == 0 || w->deadline_cap < w->deadline))
         w->deadline = w->deadline_cap;
     w->timed_out = false;
+    w->released = false;
+    if (w->watch)
+        atomic_store_explicit(&w->watch->started, clock_now(),
+                              memory_order_relaxed);
     codec_buf_init(&out, w->max_reply);
     for (int i = 0;; i++) {
         r = (struct run){.w = w,
@@ -1277,6 +1307,8 @@ enum execute_result execute_job(struct worker *w, struct job *job)
         if (result != EXECUTE_DONE || !worth_retrying(&r) || !backoff(w, i))
             break;
     }
+    if (w->watch)
+        atomic_store_explicit(&w->watch->started, 0, memory_order_relaxed);
     w->current = NULL;
     w->deadline = 0;
     if (r.code == 0 && out.error)

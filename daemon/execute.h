@@ -31,6 +31,15 @@ enum control {
     CONTROL_COUNT
 };
 
+/* A reader's running job, as the loop thread sees it when the WAL is over
+ * its limit and the oldest holder of a snapshot must end (checkpoint.h). */
+struct worker_watch {
+    atomic_int_fast64_t started; /* clock.h time the running job began; 0:
+                                    none */
+    atomic_int_fast64_t release_before; /* interrupt a job that began
+                                           before this (clock.h); 0: none */
+};
+
 struct worker {
     sqlite3 *db;
     bool writer; /* the read-write connection */
@@ -44,8 +53,10 @@ struct worker {
     int64_t deadline_cap; /* the writer's: an earlier end for every job (the
                              transaction's maximum duration); 0: none */
     bool timed_out;       /* the progress handler stopped at the deadline */
-    bool in_tx;           /* a transaction is open: jobs get savepoints */
-    bool grouped;         /* in a group commit: VACUUM must run alone */
+    bool released; /* the progress handler stopped it for the WAL limit */
+    struct worker_watch *watch; /* readers' (readers.c); NULL otherwise */
+    bool in_tx;                 /* a transaction is open: jobs get savepoints */
+    bool grouped;               /* in a group commit: VACUUM must run alone */
     struct authorizer auth;
     sqlite3_stmt *control[CONTROL_COUNT]; /* writer only */
     /* SQLite's memory for this connection (page cache, schema, prepared

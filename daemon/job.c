@@ -148,6 +148,18 @@ void job_reply(struct job *job, const char *result, size_t len)
     job_store(job, &b);
 }
 
+void job_reply_int(struct job *job, int64_t value)
+{
+    struct codec_buf b;
+    codec_buf_init(&b, 0);
+    rpc_pack_response_head(&b, job->msgid);
+    if (value < 0)
+        msgpack_pack_nil(&b.pk);
+    else
+        msgpack_pack_int64(&b.pk, value);
+    job_store(job, &b);
+}
+
 int job_queue_init(struct job_queue *q)
 {
     pthread_condattr_t attr;

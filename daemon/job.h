@@ -47,7 +47,8 @@ struct job {
     bool immediate;      /* begin: BEGIN IMMEDIATE */
     bool alone;          /* must run outside any transaction (VACUUM) */
     bool full;           /* optimize: a full ANALYZE; integrity: the full
-                            integrity_check, not quick_check */
+                            integrity_check, not quick_check; health: the
+                            quick check */
     int64_t version;     /* migrate: the target version; -1: the default */
     bool internal;       /* rollback: the daemon's own, on a close */
     uint32_t timeout_ms; /* 0: no deadline */
@@ -154,6 +155,9 @@ void job_fail_step(struct job *job, int code, const char *message,
                    int64_t step);
 /* Stores a successful reply whose result is @result[0..len), encoded. */
 void job_reply(struct job *job, const char *result, size_t len);
+/* Stores a successful reply whose result is the integer @value, or nil when
+ * @value is negative. */
+void job_reply_int(struct job *job, int64_t value);
 
 /* A FIFO of jobs shared between threads. */
 struct job_queue {

@@ -85,11 +85,13 @@ int readers_start(struct readers *rd, const struct config *cfg,
         .writer = writer, .stats = stats, .done = done, .done_arg = done_arg};
     rd->workers = calloc(cfg->readers, sizeof(*rd->workers));
     rd->threads = calloc(cfg->readers, sizeof(*rd->threads));
-    if (rd->workers == NULL || rd->threads == NULL ||
+    rd->watches = calloc(cfg->readers, sizeof(*rd->watches));
+    if (rd->workers == NULL || rd->threads == NULL || rd->watches == NULL ||
         job_queue_init(&rd->queue)) {
         snprintf(err, errlen, "out of memory starting the readers");
         free(rd->workers);
         free(rd->threads);
+        free(rd->watches);
         *rd = (struct readers){0};
         return -1;
     }
@@ -105,6 +107,7 @@ int readers_start(struct readers *rd, const struct config *cfg,
             goto fail;
         }
         execute_init(&rd->workers[i], db, false, cfg, stop, stats);
+        rd->workers[i].watch = &rd->watches[i];
         *arg = (struct reader_arg){.rd = rd, .w = &rd->workers[i]};
         if (pthread_create(&rd->threads[i], NULL, reader_main, arg)) {
             snprintf(err, errlen, "cannot start reader thread %u", i);
@@ -127,6 +130,26 @@ void readers_submit(struct readers *rd, struct job *job)
     job_queue_push(&rd->queue, job);
 }
 
+int readers_oldest(struct readers *rd, int64_t before, int64_t *started)
+{
+    int oldest = -1;
+    for (unsigned i = 0; i < rd->count; i++) {
+        int64_t at =
+            atomic_load_explicit(&rd->watches[i].started, memory_order_relaxed);
+        if (at != 0 && at < before && (oldest < 0 || at < *started)) {
+            oldest = (int)i;
+            *started = at;
+        }
+    }
+    return oldest;
+}
+
+void readers_release(struct readers *rd, unsigned i, int64_t before)
+{
+    atomic_store_explicit(&rd->watches[i].release_before, before,
+                          memory_order_relaxed);
+}
+
 void readers_stop(struct readers *rd)
 {
     if (rd->workers == NULL)
@@ -139,7 +162,9 @@ void readers_stop(struct readers *rd)
     job_queue_close(&rd->queue);
     free(rd->workers);
     free(rd->threads);
+    free(rd->watches);
     rd->workers = NULL;
     rd->threads = NULL;
+    rd->watches = NULL;
     rd->count = 0;
 }

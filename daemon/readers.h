@@ -7,6 +7,7 @@
 
 struct readers {
     struct worker *workers;
+    struct worker_watch *watches; /* one per worker */
     pthread_t *threads;
     unsigned count; /* threads started */
     struct job_queue queue;
@@ -25,6 +26,15 @@ int readers_start(struct readers *rd, const struct config *cfg,
 
 /* Queues @job for the next free reader; thread-safe. */
 void readers_submit(struct readers *rd, struct job *job);
+
+/* For the loop thread, when the WAL is over its limit: the reader whose
+ * running job began earliest, before @before (clock.h), or -1 when none
+ * did; *@started receives when it began. */
+int readers_oldest(struct readers *rd, int64_t before, int64_t *started);
+
+/* Interrupts reader @i's running job if it began before @before: it fails
+ * with SQLITED_INTERRUPTED, naming the WAL limit. Thread-safe. */
+void readers_release(struct readers *rd, unsigned i, int64_t before);
 
 /* Finishes the queued jobs, then joins the threads and closes the
  * connections. Stop the readers before the writer: they may forward to it. */

@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "crash.h"
+#include "cursor.h"
 #include "db.h"
 #include "health.h"
 #include "log.h"
@@ -30,10 +31,22 @@ static void on_job_done(struct job *job, void *arg)
     uv_async_send(&s->wakeup);
 }
 
+/* Runs on the writer thread: the WAL is over its limit (checkpoint.h); the
+ * loop ends the oldest snapshot holder at its next wake-up. */
+static void on_wal_limit(void *arg, int64_t before)
+{
+    struct server *s = arg;
+    atomic_store(&s->release_before, before);
+    uv_async_send(&s->wakeup);
+}
+
 /* uv_async_send coalesces: one wake-up may stand for many jobs. */
 static void on_wakeup(uv_async_t *async)
 {
     struct server *s = async->data;
+    int64_t before = atomic_exchange(&s->release_before, 0);
+    if (before != 0)
+        cursor_release_oldest(s, before);
     struct job *job = job_queue_take_all(&s->done);
     while (job) {
         struct job *next = job->next;
@@ -437,7 +450,7 @@ int server_init(struct server *s, const struct config *cfg)
     crash_async_signals(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = writer_start(&s->writer, cfg, &s->stop, &s->stats, on_job_done, s,
-                          NULL, err, sizeof(err));
+                          on_wal_limit, err, sizeof(err));
     if (rc == 0)
         rc = readers_start(&s->readers, cfg, &s->writer, &s->stop, &s->stats,
                            on_job_done, s, err, sizeof(err));

@@ -28,10 +28,12 @@ struct server {
     uv_pipe_t spare; /* takes a connection refused for want of memory */
     bool spare_busy;
     uv_signal_t sigint, sigterm, sighup;
-    uv_async_t wakeup;      /* a worker finished jobs */
-    uv_timer_t grace;       /* shutdown grace period */
-    struct job_queue done;  /* finished jobs, drained by the loop */
-    atomic_bool stop;       /* running statements must end now */
+    uv_async_t wakeup;                  /* a worker finished jobs */
+    uv_timer_t grace;                   /* shutdown grace period */
+    struct job_queue done;              /* finished jobs, drained by the loop */
+    atomic_bool stop;                   /* running statements must end now */
+    atomic_int_fast64_t release_before; /* set by the writer: the WAL is over
+                                           its limit (cursor_release_oldest) */
     struct stats stats;     /* kept by the workers, read by `stats` */
     struct metrics metrics; /* kept by the loop thread */
     struct writer writer;

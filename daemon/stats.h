@@ -42,7 +42,9 @@
     X(writer_busy_ns)                                                          \
     X(page_cache_hits)                                                         \
     X(page_cache_misses)                                                       \
-    X(page_cache_writes)
+    X(page_cache_writes)                                                       \
+    X(cursors_aged_out)                                                        \
+    X(snapshots_released)
 
 /* X(field): figures that go up and down; also reported by `stats` under
  * their own names. The queues count jobs handed to the writer and not yet

@@ -83,20 +83,6 @@ fail(struct job *job, int code, const char *fmt, ...)
     job_fail(job, code, message);
 }
 
-/* Replies with an integer, or with nil when @value is negative. */
-static void reply_int(struct job *job, int64_t value)
-{
-    struct codec_buf b;
-    codec_buf_init(&b, 0);
-    if (value < 0)
-        msgpack_pack_nil(&b.pk);
-    else
-        msgpack_pack_int64(&b.pk, value);
-    if (b.error == CODEC_BUF_OK)
-        job_reply(job, b.data, b.len);
-    codec_buf_close(&b);
-}
-
 /* ------------------------------------------------------------ the file
  *
  * Nothing is written while the database's path names another file or none
@@ -241,7 +227,7 @@ static void tx_begin(struct writer *wr, struct job *job)
     job->tx = wr->tx.id;
     job->opened_tx = true;
     stats_add(&wr->stats->tx_begun, 1);
-    reply_int(job, (int64_t)wr->tx.id);
+    job_reply_int(job, (int64_t)wr->tx.id);
 }
 
 static void tx_commit(struct writer *wr, struct job *job)
@@ -261,7 +247,7 @@ static void tx_commit(struct writer *wr, struct job *job)
     if (rc == SQLITE_OK) {
         tx_end(wr, "it was committed");
         stats_add(&wr->stats->tx_committed, 1);
-        reply_int(job, -1);
+        job_reply_int(job, -1);
         return;
     }
     char what[320];
@@ -303,7 +289,7 @@ static void tx_run(struct writer *wr, struct job *job)
             tx_end(wr, "it was rolled back");
             stats_add(&wr->stats->tx_rolled_back, 1);
         }
-        reply_int(job, -1);
+        job_reply_int(job, -1);
         return;
     default:
         break;

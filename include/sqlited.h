@@ -378,8 +378,10 @@ SQLITED_API int sqlited_params_add_null(sqlited_params *p, const char *name);
  * connection they came from and fetch the next chunk on it. Other calls on
  * that connection may be made between two sqlited_rows_next(), and several
  * results may stream on one connection at once. The daemon closes a cursor
- * left without a fetch for its --cursor-idle-timeout (10 s by default):
- * read a result without long pauses, or close it.
+ * left without a fetch for its --cursor-idle-timeout (10 s by default),
+ * one open longer than its --cursor-max-age (5 minutes), and the oldest one
+ * when its WAL passes --wal-max-bytes (a cursor's snapshot keeps the WAL
+ * from being checkpointed): read a result without long pauses, or close it.
  */
 
 /* Moves to the next row. When the rows of the current chunk are used up and
@@ -397,7 +399,10 @@ SQLITED_API int sqlited_params_add_null(sqlited_params *p, const char *name);
  *   SQLITED_ECLOSED   the connection was closed (sqlited_close()), or broken
  *                     by an earlier error, before the rest came;
  *   SQLITED_CURSOR_EXPIRED  the daemon closed the cursor: it idled longer
- *                     than the daemon's --cursor-idle-timeout;
+ *                     than the daemon's --cursor-idle-timeout, grew older
+ *                     than its --cursor-max-age, or held the oldest
+ *                     snapshot when the WAL passed --wal-max-bytes (the
+ *                     message says which);
  *   SQLITED_TOO_LARGE the next chunk crosses a bound set with
  *                     sqlited_set_result_limits();
  *   another code from the daemon (SQLITED_TIMEOUT, SQLITED_INTERRUPTED, a

@@ -27,7 +27,6 @@ import multiprocessing as mp
 import os
 import random
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time

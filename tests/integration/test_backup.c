@@ -313,6 +313,42 @@ Test(backup, restore)
     sqlited_close(db);
 }
 
+/* Temporary files left by a backup a crash interrupted are removed at
+ * start-up; anything else stays. */
+Test(backup, removes_interrupted_temporaries)
+{
+    static const char *const stale[] = {".a.db.tmp-123-0",
+                                        ".a.db.tmp-123-0-journal"};
+    static const char *const kept[] = {".a.db.tmp-x-0", "a.db.tmp-1-2",
+                                       ".hidden", "real.db"};
+    char path[512];
+
+    start_with_backups(NULL);
+    cr_assert_eq(daemon_stop(&d), 0);
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(path, sizeof(path), "%s/%s", bkdir, stale[i]);
+        FILE *f = fopen(path, "w");
+        cr_assert_not_null(f);
+        fclose(f);
+    }
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(path, sizeof(path), "%s/%s", bkdir, kept[i]);
+        FILE *f = fopen(path, "w");
+        cr_assert_not_null(f);
+        fclose(f);
+    }
+    const char *args[] = {"--backup-dir", bkdir, NULL};
+    daemon_restart(&d, args);
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(path, sizeof(path), "%s/%s", bkdir, stale[i]);
+        cr_assert_not(exists(path), "%s was left", stale[i]);
+    }
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(path, sizeof(path), "%s/%s", bkdir, kept[i]);
+        cr_assert(exists(path), "%s was removed", kept[i]);
+    }
+}
+
 /* sqlited-cli backup: the path on one line, or JSON; stats names it. */
 Test(backup, cli)
 {

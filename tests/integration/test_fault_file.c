@@ -328,3 +328,36 @@ Test(fault_file, io_errors_logged)
     chattr("-i");
     insert_rows(32, 32);
 }
+
+/* An interactive transaction: its COMMIT, when the file went meanwhile, is
+ * answered with the error (it went into the file the daemon has open, which
+ * the path no longer names), a new one cannot begin, and once the file is
+ * back both work again. */
+Test(fault_file, transaction_commit_and_begin)
+{
+    char away[256];
+    path_in_dir(away, sizeof(away), "away.db");
+    insert_rows(1, 10);
+    int64_t tx = harness_raw_begin(&raw, NULL);
+    harness_raw_exec(&raw, "INSERT INTO t VALUES (11)",
+                     &(struct harness_options){.tx = tx});
+    cr_assert_eq(rename(d.db_path, away), 0);
+    struct reply rep;
+    harness_raw_tx_end(&raw, "commit", tx, &rep);
+    harness_assert_error(&rep, SQLITED_DATABASE_GONE, "SQLITED_DATABASE_GONE",
+                         "so it is not acknowledged");
+    reply_free(&rep);
+    harness_pack_begin(&raw.b, 77, NULL);
+    harness_raw_call(&raw, 77, &rep);
+    harness_assert_error(&rep, SQLITED_DATABASE_GONE, "SQLITED_DATABASE_GONE",
+                         "nothing of this request was applied");
+    reply_free(&rep);
+    cr_assert_eq(rename(away, d.db_path), 0);
+    tx = harness_raw_begin(&raw, NULL);
+    harness_raw_exec(&raw, "INSERT INTO t VALUES (12)",
+                     &(struct harness_options){.tx = tx});
+    harness_raw_end_ok(&raw, "commit", tx);
+    restart(false);
+    cr_assert_eq(count_rows(db, 1, 10), 10);
+    cr_assert_eq(count_rows(db, 12, 12), 1);
+}

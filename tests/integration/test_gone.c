@@ -251,3 +251,43 @@ Test(gone, timeout_above_the_cap_is_refused)
               "%s", o.err);
     harness_output_free(&o);
 }
+
+/* The loop and the workers race to answer requests whose deadlines pass
+ * as they are taken: every request is answered exactly once, and a write
+ * is applied exactly when it was acknowledged. */
+Test(gone, racing_deadlines_answer_each_request_once)
+{
+    enum { N = 3000 };
+    start(NULL);
+    static bool seen[N + 1];
+    for (uint32_t id = 1; id <= N; id++) {
+        if (id % 2)
+            harness_pack_sql_options(&conn.b, id, "exec",
+                                     "INSERT INTO t(x) VALUES (1)",
+                                     WITHIN(1 + id % 3));
+        else
+            harness_pack_sql_options(&conn.b, id, "query", "SELECT 1",
+                                     WITHIN(1 + id % 4));
+    }
+    harness_send_buf(conn.fd, &conn.b);
+    int64_t acked = 0, timeouts = 0;
+    for (int i = 0; i < N; i++) {
+        struct reply rep;
+        harness_read_reply(&conn.r, &rep);
+        cr_assert(rep.msgid >= 1 && rep.msgid <= N, "msgid %u", rep.msgid);
+        cr_assert_not(seen[rep.msgid], "request %u answered twice", rep.msgid);
+        seen[rep.msgid] = true;
+        if (rep.is_error) {
+            harness_assert_error(&rep, SQLITED_TIMEOUT, "SQLITED_TIMEOUT",
+                                 NULL);
+            timeouts++;
+        } else if (rep.msgid % 2) {
+            acked++;
+        }
+        reply_free(&rep);
+    }
+    harness_assert_no_reply(&conn.r, 500, "an answer beyond one per request");
+    cr_log_info("%lld writes acknowledged, %lld timeouts", (long long)acked,
+                (long long)timeouts);
+    cr_assert_eq(harness_query_int(db, "SELECT count(*) FROM t"), acked);
+}

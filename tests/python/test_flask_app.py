@@ -147,7 +147,7 @@ def test_get_update_delete(client, seed):
     assert r.get_json()['username'] == 'annie' and r.get_json()['is_active'] is False
     r = client.put('/users/%d' % a['id'], json={'email': 'bert@example.com'})
     assert r.status_code == 409
-    User, Post = seed[1].User, seed[1].Post
+    Post = seed[1].Post
     from app.database import db
     db.session.add(Post(title='t', content='c', user_id=b['id']))
     db.session.commit()
