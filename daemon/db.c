@@ -149,9 +149,13 @@ int db_open_writer(const struct config *cfg, sqlite3 **out, char *err,
 {
     char sql[64];
     sqlite3 *db;
-    int rc = open_db(
-        cfg, cfg->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE, &db,
-        err, errlen);
+    /* The daemon created the file in db_claim() already, with its mode;
+     * CREATE serves callers that do not claim it (the fuzzers' core). */
+    int rc =
+        open_db(cfg,
+                cfg->read_only ? SQLITE_OPEN_READONLY
+                               : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                &db, err, errlen);
     if (rc != SQLITE_OK)
         return rc;
     snprintf(sql, sizeof(sql), "PRAGMA synchronous=%s", cfg->synchronous);
