@@ -135,6 +135,11 @@ static void usage(FILE *out)
         "      --log-file PATH        append the log to PATH, reopened on "
         "SIGHUP\n"
         "                             (default: stderr)\n"
+        "      --http ADDR:PORT       serve GET /metrics, /livez and /readyz "
+        "over\n"
+        "                             HTTP on this numeric address only "
+        "(default:\n"
+        "                             off), e.g. 127.0.0.1:9187\n"
         "      --backup-dir DIR       where backups go (created 0700 if "
         "missing);\n"
         "                             no backups without it\n"
@@ -202,6 +207,7 @@ enum {
     OPT_SHUTDOWN_GRACE,
     OPT_LOG_LEVEL,
     OPT_BACKUP_DIR,
+    OPT_HTTP,
     OPT_BACKUP_INTERVAL,
     OPT_BACKUP_KEEP,
     OPT_CURSOR_MAX_AGE,
@@ -282,6 +288,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
         {"wal-idle-timeout", required_argument, NULL, OPT_WAL_IDLE_TIMEOUT},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"backup-dir", required_argument, NULL, OPT_BACKUP_DIR},
+        {"http", required_argument, NULL, OPT_HTTP},
         {"backup-interval", required_argument, NULL, OPT_BACKUP_INTERVAL},
         {"backup-keep", required_argument, NULL, OPT_BACKUP_KEEP},
         {"migrations", required_argument, NULL, OPT_MIGRATIONS},
@@ -458,6 +465,11 @@ int config_parse(struct config *cfg, int argc, char **argv)
             if (optarg[0] == '\0')
                 goto bad_value;
             cfg->backup_dir = optarg;
+            break;
+        case OPT_HTTP:
+            if (strrchr(optarg, ':') == NULL)
+                goto bad_value;
+            cfg->http = optarg;
             break;
         case OPT_BACKUP_INTERVAL:
             if (parse_duration(optarg, &cfg->backup_interval_ms))

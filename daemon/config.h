@@ -41,7 +41,8 @@ struct config {
     int64_t wal_max_bytes;        /* past this, end the oldest snapshot */
     uint32_t wal_idle_timeout_ms; /* TRUNCATE the WAL once idle this long */
     enum log_level log_level;
-    const char *backup_dir;      /* where backups go; NULL: no backups */
+    const char *backup_dir; /* where backups go; NULL: no backups */
+    const char *http;       /* --http ADDR:PORT for /metrics, /livez, /readyz */
     uint64_t backup_interval_ms; /* scheduled backups; 0: none */
     unsigned backup_keep;        /* scheduled backups kept; 0: all */
     const char *migrations;      /* directory of migration files; NULL: none */

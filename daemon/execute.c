@@ -1121,9 +1121,10 @@ static enum execute_result attempt(struct run *r)
         if (r->code == 0)
             fail(r, SQLITED_INTERNAL, "the SQL left a transaction open");
     }
-    /* What cannot run inside a transaction (PRAGMA wal_checkpoint) says
-     * SQLITE_LOCKED there: in a group, a single statement tries again alone.
-     * (A script would then run unprotected by a savepoint.) */
+    /* What cannot run inside a transaction says SQLITE_LOCKED there: in a
+     * group, a single statement tries again alone. (A script would then run
+     * unprotected by a savepoint.) PRAGMA wal_checkpoint, the known case,
+     * never gets here: it is the checkpoint method's (checkpoint.c). */
     if (r->alone ||
         (w->grouped && (r->code & 0xff) == SQLITE_LOCKED && !r->script &&
          (r->job->method == RPC_EXEC || r->job->method == RPC_QUERY)))

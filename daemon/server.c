@@ -18,6 +18,7 @@
 #include "cursor.h"
 #include "db.h"
 #include "health.h"
+#include "http.h"
 #include "log.h"
 #include "migrate.h"
 #include "rpc.h"
@@ -170,6 +171,7 @@ static void on_signal(uv_signal_t *handle, int signum)
     }
     log_info("%s: shutting down", strsignal(signum));
     sd_notify(0, "STOPPING=1");
+    http_shutdown(&s->http);
     s->shutting_down = true;
     uv_close((uv_handle_t *)&s->listener, on_listener_closed);
     uv_timer_start(&s->grace, on_grace_over, s->cfg->shutdown_grace_ms, 0);
@@ -462,6 +464,9 @@ int server_init(struct server *s, const struct config *cfg)
         log_error("%s", err);
         return -1;
     }
+    /* Last: its threads ask the loop, which runs once all is started. */
+    if (cfg->http && http_start(&s->http, s, cfg->http) != 0)
+        return -1;
     return 0;
 }
 
@@ -487,6 +492,7 @@ static void close_any(uv_handle_t *handle, void *arg)
 
 void server_close(struct server *s)
 {
+    http_stop(&s->http);
     backup_stop(&s->backup);
     readers_stop(&s->readers);
     writer_stop(&s->writer);

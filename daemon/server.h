@@ -12,6 +12,7 @@
 #include "codec.h"
 #include "config.h"
 #include "deadlines.h"
+#include "http.h"
 #include "job.h"
 #include "memory.h"
 #include "metrics.h"
@@ -36,6 +37,7 @@ struct server {
                                            its limit (cursor_release_oldest) */
     struct stats stats;     /* kept by the workers, read by `stats` */
     struct metrics metrics; /* kept by the loop thread */
+    struct http http;       /* --http: the listener, when on */
     struct writer writer;
     struct readers readers;
     struct backup backup;

@@ -179,6 +179,28 @@ Test(maintenance, cli)
     harness_output_free(&o);
 }
 
+/* integrity carries the request's deadline: a full check of some 20 MB
+ * cannot finish within 1 ms, and is answered SQLITED_TIMEOUT (whether the
+ * deadline passed while it waited or while it ran). */
+Test(maintenance, integrity_deadline)
+{
+    sqlited_integrity_info info;
+
+    harness_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, b BLOB, k INT);"
+                     "CREATE INDEX t_k ON t(k)");
+    harness_exec(db, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + "
+                     "1 FROM c WHERE x < 20000) INSERT INTO t(b, k) SELECT "
+                     "randomblob(1000), x FROM c");
+    HARNESS_ASSERT_OK(db, sqlited_set_timeout(db, 1));
+    cr_assert_eq(sqlited_integrity(db, SQLITED_INTEGRITY_FULL, &info),
+                 SQLITED_TIMEOUT, "%s", sqlited_errmsg(db));
+    cr_assert(strstr(sqlited_errmsg(db), "deadline (1 ms)"), "%s",
+              sqlited_errmsg(db));
+    HARNESS_ASSERT_OK(db, sqlited_set_timeout(db, 0));
+    HARNESS_ASSERT_OK(db, sqlited_integrity(db, SQLITED_INTEGRITY_FULL, &info));
+    cr_assert_eq(info.ok, 1);
+}
+
 /* Bad options are refused by name. */
 Test(maintenance, bad_options)
 {

@@ -1,0 +1,196 @@
+/* The --http listener: /livez, /readyz (the verdict of health), /metrics,
+ * and what it refuses. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static struct daemon d;
+static int port;
+
+/* A port nothing listens on now: the kernel's choice for a socket bound to
+ * port 0, freed again for the daemon. */
+static int free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void setup(void)
+{
+    char addr[64];
+    port = free_port();
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+    daemon_start(&d, (const char *const[]){"--http", addr, NULL});
+}
+
+static void teardown(void)
+{
+    daemon_cleanup(&d);
+}
+
+TestSuite(http, .init = setup, .fini = teardown, .timeout = 60);
+
+struct http_reply {
+    int status;
+    char *body; /* after the headers; malloc'd */
+};
+
+/* Sends "@method @path HTTP/1.0" to the listener and reads the whole
+ * answer (the server closes an HTTP/1.0 connection after it). */
+static void http(const char *method, const char *path, struct http_reply *rep)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    char req[256], buf[1 << 16];
+    size_t len = 0;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)port);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0,
+                 "connect: %s", strerror(errno));
+    int n = snprintf(req, sizeof(req),
+                     "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+                     "Content-Length: 0\r\n\r\n",
+                     method, path);
+    cr_assert_eq(harness_try_send(fd, req, (size_t)n), 0);
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        cr_assert_gt(poll(&p, 1, HARNESS_IO_TIMEOUT_MS), 0, "no answer");
+        ssize_t got = read(fd, buf + len, sizeof(buf) - 1 - len);
+        cr_assert_geq(got, 0, "read: %s", strerror(errno));
+        if (got == 0)
+            break;
+        len += (size_t)got;
+        cr_assert_lt(len, sizeof(buf) - 1, "answer too long");
+    }
+    close(fd);
+    buf[len] = '\0';
+    cr_assert_eq(sscanf(buf, "HTTP/1.%*d %d", &rep->status), 1,
+                 "not an HTTP answer: %s", buf);
+    const char *body = strstr(buf, "\r\n\r\n");
+    rep->body = strdup(body ? body + 4 : "");
+}
+
+Test(http, livez_is_200)
+{
+    struct http_reply r;
+    http("GET", "/livez", &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body, "ok\n");
+    free(r.body);
+}
+
+/* /readyz gives the verdict of health: 503 while the database file is
+ * replaced underneath the daemon, 200 again once it is back. */
+Test(http, readyz_follows_health)
+{
+    struct http_reply r;
+    char moved[256], want[256];
+
+    http("GET", "/readyz", &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(r.body, "ok: ready\n");
+    free(r.body);
+
+    snprintf(moved, sizeof(moved), "%s.moved", d.db_path);
+    cr_assert_eq(rename(d.db_path, moved), 0);
+    cr_assert_eq(mkdir(d.db_path, 0700), 0);
+    http("GET", "/readyz", &r);
+    cr_assert_eq(r.status, 503, "%s", r.body);
+    snprintf(want, sizeof(want), "failing: the database file %s ", d.db_path);
+    cr_assert(strncmp(r.body, want, strlen(want)) == 0, "%s", r.body);
+    free(r.body);
+
+    cr_assert_eq(rmdir(d.db_path), 0);
+    cr_assert_eq(rename(moved, d.db_path), 0);
+    /* The writer's watch notices the file is back at its next look. */
+    int status = 0;
+    for (int i = 0; i < 100 && status != 200; i++) {
+        http("GET", "/readyz", &r);
+        status = r.status;
+        free(r.body);
+        if (status != 200)
+            harness_sleep_ms(100);
+    }
+    cr_assert_eq(status, 200);
+}
+
+Test(http, metrics_parse_as_prometheus_text)
+{
+    struct http_reply r;
+    struct harness_output o;
+    static const char check[] =
+        "import sys\n"
+        "from prometheus_client.parser import text_string_to_metric_families\n"
+        "fams = list(text_string_to_metric_families(sys.stdin.read()))\n"
+        "names = [f.name for f in fams]\n"
+        "assert 'sqlited_requests' in names, names\n"
+        "assert all(n.startswith('sqlited_') for n in names), names\n"
+        "print('ok')\n";
+
+    http("GET", "/metrics", &r);
+    cr_assert_eq(r.status, 200);
+    const char *argv[] = {"/usr/bin/python3", "-c", check, NULL};
+    harness_run(argv, r.body, HARNESS_RUN_TIMEOUT_MS, &o);
+    cr_assert_eq(o.status, 0, "%s%s", o.out, o.err);
+    cr_assert_str_eq(o.out, "ok\n");
+    harness_output_free(&o);
+    free(r.body);
+}
+
+Test(http, unknown_path_is_404)
+{
+    struct http_reply r;
+    http("GET", "/", &r);
+    cr_assert_eq(r.status, 404);
+    cr_assert(strstr(r.body, "/metrics, /livez and /readyz"), "%s", r.body);
+    free(r.body);
+}
+
+Test(http, post_is_refused)
+{
+    struct http_reply r;
+    http("POST", "/metrics", &r);
+    cr_assert_eq(r.status, 405);
+    free(r.body);
+    http("DELETE", "/livez", &r);
+    cr_assert_eq(r.status, 405);
+    free(r.body);
+}
+
+/* A value that is no numeric address and port stops the start-up, naming
+ * the flag. */
+Test(http, bad_address_is_refused_at_start)
+{
+    struct daemon other = {0};
+    const char *argv[32];
+    struct harness_output o;
+
+    snprintf(other.dir, sizeof(other.dir), "%s", d.dir);
+    snprintf(other.db_path, sizeof(other.db_path), "%s/other.db", d.dir);
+    snprintf(other.sock_path, sizeof(other.sock_path), "%s/other.sock", d.dir);
+    daemon_argv(&other, (const char *const[]){"--http", "localhost:80", NULL},
+                argv, 32);
+    harness_run(argv, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
+    cr_assert_neq(o.status, 0);
+    cr_assert(strstr(o.err, "--http localhost:80: not a numeric address"), "%s",
+              o.err);
+    harness_output_free(&o);
+}
