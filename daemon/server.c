@@ -355,7 +355,7 @@ static int encode_hello(struct server *s, const char *sqlite_version)
     codec_pack_cstr(&b, "sqlite_version");
     codec_pack_cstr(&b, sqlite_version);
     codec_pack_cstr(&b, "limits");
-    msgpack_pack_map(&b.pk, 12);
+    msgpack_pack_map(&b.pk, 13);
     codec_pack_cstr(&b, "max_message_size");
     msgpack_pack_uint64(&b.pk, s->limits.max_message);
     codec_pack_cstr(&b, "max_depth");
@@ -380,6 +380,8 @@ static int encode_hello(struct server *s, const char *sqlite_version)
     msgpack_pack_uint64(&b.pk, s->cfg->chunk_bytes);
     codec_pack_cstr(&b, "cursor_idle_timeout_ms");
     msgpack_pack_uint32(&b.pk, s->cfg->cursor_idle_timeout_ms);
+    codec_pack_cstr(&b, "cursor_max_age_ms");
+    msgpack_pack_uint32(&b.pk, s->cfg->cursor_max_age_ms);
     if (b.error == CODEC_BUF_OK)
         s->hello = codec_buf_steal(&b, &s->hello_len);
     codec_buf_close(&b);
