@@ -28,7 +28,7 @@ struct server {
     uv_pipe_t listener;
     uv_pipe_t spare; /* takes a connection refused for want of memory */
     bool spare_busy;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
     uv_async_t wakeup;                  /* a worker finished jobs */
     uv_timer_t grace;                   /* shutdown grace period */
     struct job_queue done;              /* finished jobs, drained by the loop */
@@ -47,10 +47,12 @@ struct server {
     uint64_t conn_share;        /* a connection holding more is not read */
     bool memory_paused;         /* some connections wait for memory to free */
     uv_timer_t resume;          /* reads them again once it has */
+    uv_timer_t sweep;           /* looks at half-closed connections with work */
     struct conn *conns;         /* every connection not yet freed */
     unsigned nconns;
     bool shutting_down;
     bool owns_socket; /* we bound it (not systemd): unlink at exit */
+    int db_lock;      /* db_claim()'s lock on the database; -1: none */
     int64_t started;  /* clock_now() at start, for the uptime */
     dev_t socket_dev; /* the socket file we bound, to unlink only that */
     ino_t socket_ino;
@@ -72,6 +74,10 @@ void server_close(struct server *s);
 /* For conn.c: memory was released; connections paused for want of it are
  * read again soon if the daemon is back under its limit. */
 void server_memory_released(struct server *s);
+
+/* For conn.c: a half-closed connection has work in flight; look every
+ * second whether its client closed its socket since. */
+void server_watch_half_closed(struct server *s);
 
 /* For conn.c: a connection was freed; the server may be done draining. */
 void server_conn_gone(struct server *s);
