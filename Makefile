@@ -8,6 +8,10 @@
 #                   (QUICK=1: within two minutes); see README, Performance
 #   make fuzz       libFuzzer targets (clang, ASan, UBSan), FUZZ_SECONDS=60 each;
 #                   crashes land in tests/fuzz/crashes/, replayed by make test
+#   make valgrind   memcheck (no leaks, no invalid access) over the daemon under
+#                   a subset of the suite, and over libsqlited (~9 minutes)
+#   make soak       one daemon, mixed load and hostile clients, SOAK_SECONDS=300;
+#                   RSS, descriptors and acknowledged writes checked at the end
 #   make install    PREFIX=/usr/local DESTDIR= : binaries, library, header, .pc,
 #                   the Python driver for Debian's python3
 #   make clean      remove build output
@@ -95,10 +99,11 @@ STATIC_LIB := $(BUILD)/libsqlited.a
 SHARED_LIB := $(BUILD)/libsqlited.so.$(VERSION)
 TEST_BIN := $(BUILD)/tests/run-tests
 BENCH_BIN := $(BUILD)/bench/sqlited-bench
+SOAK_BIN := $(BUILD)/soak/sqlited-soak
 FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/fuzz-%,$(FUZZ_TARGETS))
 FUZZ_REPLAYS := $(patsubst %,$(BUILD)/fuzz/replay-%,$(FUZZ_TARGETS))
 
-.PHONY: all run test asan bench fuzz fuzz-corpus install uninstall clean format format-check help \
+.PHONY: all run test asan bench fuzz fuzz-corpus valgrind soak install uninstall clean format format-check help \
         test-python python-deps \
         $(BUILD)/sqlited.pc
 all: $(DAEMON) $(CLI) $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/sqlited.pc
@@ -162,6 +167,12 @@ $(BENCH_BIN): $(BENCH_OBJ) $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
 
+# The soak shares the benchmark's daemon starter and /proc readers.
+$(BUILD)/obj/tests/soak/%.o: ALL_CFLAGS += -Itests/bench
+$(SOAK_BIN): $(call obj,tests/soak/soak.c tests/bench/daemon.c) $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
+
 # The fuzz targets reach into the daemon's core.
 $(BUILD)/obj/tests/fuzz/%.o: ALL_CFLAGS += -Idaemon
 
@@ -192,9 +203,10 @@ run: $(DAEMON) $(CLI)
 	@mkdir -p var
 	exec $(DAEMON) --database ./var/sqlited.db --socket ./var/sqlited.sock
 
-# The benchmark is built (not run) too, so that it cannot rot unseen. Every
+# The benchmark and the soak are built (not run) too, so that they cannot rot
+# unseen. Every
 # input that ever crashed a fuzz target, and the seed corpora, are replayed.
-test: all $(TEST_BIN) $(README_EXAMPLE) $(BENCH_BIN) $(FAULTVFS) $(FUZZ_REPLAYS)
+test: all $(TEST_BIN) $(README_EXAMPLE) $(BENCH_BIN) $(SOAK_BIN) $(FAULTVFS) $(FUZZ_REPLAYS)
 	$(TEST_BIN) $(TEST_ARGS)
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	    $(BUILD)/fuzz/replay-$$t tests/fuzz/crashes/$$t tests/fuzz/corpus/$$t; \
@@ -245,6 +257,43 @@ bench: $(DAEMON) $(BENCH_BIN) python-deps
 PY_VERSION = $(shell $(PYTHON) -c 'import sys; print("python%d.%d" % sys.version_info[:2])' 2>/dev/null)
 PY_SITE ?= $(PREFIX)/lib/$(if $(filter /usr,$(PREFIX)),python3,$(PY_VERSION))/dist-packages
 PY_DIST := sqlited-$(VERSION).dist-info
+
+# memcheck over the daemon while a representative part of the suite runs
+# against it, each test's daemon under valgrind (SQLITED_TEST_WRAPPER): every
+# method on the wire (raw, exec, batch, bulk, atomic, explain, values),
+# cursors, transactions (tx), errors and the authorizer, pipelining, and
+# clients that vanish (gone). Then libsqlited itself under memcheck: the test
+# binary runs the client suites in valgrind (the daemons it starts run
+# natively), and any report fails the target. About 9 minutes on the 2-core
+# machine of README's Performance.
+VALGRIND := valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
+            --errors-for-leak-kinds=definite,indirect --error-exitcode=99
+VALGRIND_SUITES := raw|exec|batch|bulk|atomic|explain|values|cursor|tx|errors|authorizer|pipeline|gone
+VALGRIND_CLIENT_SUITES := client|client_tx|client_pipeline
+# Too slow under memcheck for their deadlines (a million rows, a query of
+# three million steps).
+VALGRIND_SKIP := million_rows_in_chunks|slow_query_is_overtaken
+valgrind: all $(TEST_BIN)
+	@command -v valgrind >/dev/null 2>&1 || { \
+	    echo "sqlited: installing valgrind"; \
+	    $(SUDO) apt-get install -y valgrind; }
+	SQLITED_TEST_WRAPPER='$(VALGRIND)' $(TEST_BIN) -j2 \
+	    --filter '@($(VALGRIND_SUITES))/!($(VALGRIND_SKIP))'
+	@rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
+	$(VALGRIND) --trace-children=yes --trace-children-skip='*/sqlited' \
+	    --log-file=$(BUILD)/valgrind/client.%p.log $(TEST_BIN) -j1 \
+	    --filter '@($(VALGRIND_CLIENT_SUITES))/*'
+	@if [ -n "$$(cat $(BUILD)/valgrind/*.log)" ]; then \
+	    cat $(BUILD)/valgrind/*.log; \
+	    echo "valgrind: memcheck reported errors in libsqlited"; exit 1; fi
+
+# One daemon under a mixed load with hostile clients for SOAK_SECONDS (300):
+# fails if its RSS or descriptors at the end are beyond a margin of their
+# values after warm-up, if it died, or if an acknowledged write is missing.
+SOAK_SECONDS ?= 300
+soak: $(DAEMON) $(SOAK_BIN)
+	$(SOAK_BIN) --daemon $(DAEMON) --dir $(BUILD)/soak-data \
+	    --seconds $(SOAK_SECONDS)
 
 # Rewrites the seed corpora from the requests in tests/fuzz/corpus.c.
 $(BUILD)/fuzz/fuzz-corpus: $(call obj,tests/fuzz/corpus.c) $(PROTO_OBJ)

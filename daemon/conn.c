@@ -463,8 +463,12 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         conn_close(c);
     } else if (nread == UV_EOF) {
         /* The client will send nothing more, but may still be waiting for
-         * answers (a shut-down write side): finish them, then close. */
+         * answers (a shut-down write side): finish them, then close. Should
+         * it close its socket meanwhile, the server's sweep notices. */
+        c->half_closed = true;
         conn_drain(c);
+        if (c->ninflight > 0)
+            server_watch_half_closed(c->srv);
     } else if (nread < 0) {
         log_debug("connection %p: read: %s", (void *)c,
                   uv_strerror((int)nread));
@@ -488,6 +492,18 @@ static void conn_read_more(struct conn *c)
         return;
     }
     c->reading = true;
+}
+
+bool conn_check_gone(struct conn *c)
+{
+    if (!c->half_closed || c->closing || c->ninflight == 0)
+        return false;
+    if (conn_peer_gone(c)) {
+        log_debug("connection %p: client gone", (void *)c);
+        conn_close(c);
+        return false;
+    }
+    return true;
 }
 
 void conn_resume(struct conn *c)

@@ -42,10 +42,13 @@ struct conn {
     struct cursor *cursors; /* open, linked by next */
     unsigned ncursors;      /* open, plus queries that may still open one */
     bool reading;
-    bool paused_for_memory; /* not read while the daemon is at its limit */
-    bool draining;          /* read no more; close once replies are out */
-    bool closing;           /* uv_close called */
-    bool closed;            /* close callback ran */
+    bool paused_for_memory;
+    bool half_closed;
+    /* the client shut down its write side */ /* not read while the daemon
+                                                 is at its limit */
+    bool draining; /* read no more; close once replies are out */
+    bool closing;  /* uv_close called */
+    bool closed;   /* close callback ran */
 };
 
 /* Accepts a connection from @listener. Failures are logged; the listener
@@ -90,6 +93,11 @@ void conn_drain(struct conn *c);
  * to its client. Until then it keeps reading, so that a request sent in the
  * meantime is answered (with SQLITED_SHUTTING_DOWN) rather than lost. */
 void conn_shutdown(struct conn *c);
+
+/* For the server's sweep: closes @c if it was half closed and its client
+ * has since closed its socket, interrupting its work. Returns true while
+ * @c still has work in flight for a client that may be waiting. */
+bool conn_check_gone(struct conn *c);
 
 /* The daemon went back under --max-memory: read @c again if it has room. */
 void conn_resume(struct conn *c);

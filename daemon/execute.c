@@ -339,6 +339,12 @@ static bool is_vacuum(const char *p, const char *end)
     return starts_with(p, end, "vacuum");
 }
 
+/* True when the statement at @p is a PRAGMA. */
+static bool is_pragma(const char *p, const char *end)
+{
+    return starts_with(p, end, "pragma");
+}
+
 /* True when the statement at @p may be SAVEPOINT, RELEASE or ROLLBACK TO
  * (a plain ROLLBACK the authorizer refuses all the same). */
 static bool is_savepoint(const char *p, const char *end)
@@ -656,8 +662,30 @@ static bool must_run_alone(struct run *r, const char *sql, const char *end)
     return true;
 }
 
+/* Brings @w's copy of the schema up to date. Pragmas that read the schema
+ * (foreign_key_list, index_info, ...) compile their answer from that copy
+ * when prepared and, for a table or index it lacks, check no schema cookie
+ * when run: on a reader that has not seen the writer's latest change they
+ * answer no rows. Stepping a statement that reads the database checks the
+ * cookie, and SQLite reloads a schema that changed. Errors are left to the
+ * statement that follows. */
+static void refresh_schema(struct worker *w)
+{
+    sqlite3_stmt *st;
+    bool internal = w->auth.internal;
+
+    w->auth.internal = true;
+    if (sqlite3_prepare_v2(w->db, "SELECT 1 FROM sqlite_schema LIMIT 0", -1,
+                           &st, NULL) == SQLITE_OK) {
+        sqlite3_step(st);
+        sqlite3_finalize(st);
+    }
+    w->auth.internal = internal;
+}
+
 /* Prepares the next statement of [*sql, end). Returns SQLITE_OK with *st NULL
- * when only white space and comments are left. */
+ * when only white space and comments are left. A pragma is prepared against
+ * the current schema (refresh_schema()). */
 static int prepare(struct run *r, const char **sql, const char *end,
                    sqlite3_stmt **st)
 {
@@ -665,6 +693,8 @@ static int prepare(struct run *r, const char **sql, const char *end,
     *st = NULL;
     if (must_run_alone(r, *sql, end))
         return r->code;
+    if (is_pragma(*sql, end))
+        refresh_schema(r->w);
     r->w->auth.denied[0] = '\0';
     int rc =
         sqlite3_prepare_v3(r->w->db, *sql, (int)(end - *sql), 0, st, &tail);
@@ -703,11 +733,13 @@ static int prepare_first(struct run *r, const struct sql_req *req,
 
 /* Done with @st from prepare_first(): keep it when it is @req's whole text.
  * A savepoint statement is never kept: taken from the cache, it would skip
- * the authorizer, which allows it only inside a transaction. */
+ * the authorizer, which allows it only inside a transaction. Nor is a
+ * pragma: its answer may be compiled in, from the schema as it was. */
 static void release(struct run *r, const struct sql_req *req, sqlite3_stmt *st,
                     const char *tail)
 {
     if (st != NULL && !r->w->auth.savepoints &&
+        !is_pragma(req->sql, req->sql + req->sql_len) &&
         only_filler(tail, req->sql + req->sql_len))
         stmt_cache_put(&r->w->cache, req->sql, req->sql_len, st);
     else
@@ -1116,9 +1148,10 @@ static enum execute_result attempt(struct run *r)
         if (r->code == 0)
             fail(r, SQLITED_INTERNAL, "the SQL left a transaction open");
     }
-    /* What cannot run inside a transaction (PRAGMA wal_checkpoint) says
-     * SQLITE_LOCKED there: in a group, a single statement tries again alone.
-     * (A script would then run unprotected by a savepoint.) */
+    /* What cannot run inside a transaction says SQLITE_LOCKED there: in a
+     * group, a single statement tries again alone. (A script would then run
+     * unprotected by a savepoint.) PRAGMA wal_checkpoint, the known case,
+     * never gets here: it is the checkpoint method's (checkpoint.c). */
     if (r->alone ||
         (w->grouped && (r->code & 0xff) == SQLITE_LOCKED && !r->script &&
          (r->job->method == RPC_EXEC || r->job->method == RPC_QUERY)))

@@ -52,8 +52,8 @@ static void request_release(struct http_request *r)
 }
 
 /* The loop's answer: takes @body (malloc'd, or NULL with @text copied). */
-static void request_finish(struct http_request *r, unsigned status,
-                           char *body, size_t len, const char *text)
+static void request_finish(struct http_request *r, unsigned status, char *body,
+                           size_t len, const char *text)
 {
     if (body == NULL && text != NULL) {
         len = strlen(text);
@@ -78,8 +78,8 @@ static void request_finish(struct http_request *r, unsigned status,
 static void on_ready_verdict(const struct health_report *report, void *arg)
 {
     char line[512];
-    snprintf(line, sizeof(line), "%s: %s\n",
-             health_status_name(report->status), report->reason);
+    snprintf(line, sizeof(line), "%s: %s\n", health_status_name(report->status),
+             report->reason);
     request_finish(arg, report->status == HEALTH_FAILING ? 503 : 200, NULL, 0,
                    line);
 }
@@ -94,8 +94,8 @@ static void serve(struct http *h, struct http_request *r)
         request_finish(r, 200, NULL, 0, "ok\n");
         return;
     case HTTP_READYZ:
-        if (health_probe_start(h->s, false, HEALTH_TIMEOUT_MS,
-                               on_ready_verdict, r) != 0)
+        if (health_probe_start(h->s, false, HEALTH_TIMEOUT_MS, on_ready_verdict,
+                               r) != 0)
             request_finish(r, 503, NULL, 0, "failing: out of memory\n");
         return;
     case HTTP_METRICS:
@@ -191,8 +191,8 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status,
                                const char *body, size_t len,
                                const char *content_type)
 {
-    struct MHD_Response *res =
-        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *res = MHD_create_response_from_buffer(
+        len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (res == NULL)
         return MHD_NO;
     MHD_add_response_header(res, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
@@ -260,8 +260,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 /* ------------------------------------------------------------- start, stop */
 
 /* Parses "A.B.C.D:PORT" or "[IPv6]:PORT" into @ss. Returns 0 or -1. */
-static int parse_addr(const char *addr, struct sockaddr_storage *ss,
-                      bool *v6)
+static int parse_addr(const char *addr, struct sockaddr_storage *ss, bool *v6)
 {
     char host[64];
     const char *colon = strrchr(addr, ':');

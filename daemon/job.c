@@ -55,11 +55,8 @@ void job_account_reply(struct job *job)
         return;
     memory_sub(job->mem, job->mem_built);
     job->mem_built = 0;
-    if (job->reply_len <= JOB_SMALL_REPLY) {
-        memory_add(job->mem, job->reply_len);
-        job->mem_built = job->reply_len;
+    if (job->reply_len <= JOB_SMALL_REPLY)
         return;
-    }
     const struct memory *full = memory_try_add(job->mem, job->reply_len);
     if (full == NULL) {
         job->mem_built = job->reply_len;

@@ -129,15 +129,16 @@ void job_fail_timeout(struct job *job);
  * another process held until its deadline. */
 void job_fail_busy(struct job *job);
 
-/* Replies up to this size are added to the accounts unchecked: an error
- * reply must always fit. */
+/* Replies up to this size are left out of the accounts until the loop
+ * queues them (an error reply must always fit, and the workers then touch
+ * no counter the loop thread writes): at most 32 in flight per connection. */
 #define JOB_SMALL_REPLY (64u << 10)
 
-/* A worker stored the job's reply: adds its bytes to the connection's
- * account (job->mem_built), replacing what an earlier reply of the job had
- * added. A large reply that would take the connection past its share or the
- * daemon past --max-memory is replaced by a SQLITED_NO_MEMORY error that
- * says which. */
+/* A worker stored the job's reply: takes back what an earlier reply of
+ * the job had added, then adds a large reply's bytes to the connection's
+ * account (job->mem_built). A large reply that would take the connection past
+ * its share or the daemon past --max-memory is replaced by a SQLITED_NO_MEMORY
+ * error that says which. */
 void job_account_reply(struct job *job);
 
 /* Allocates a zeroed job for @conn. Returns NULL on out-of-memory. */

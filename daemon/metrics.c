@@ -280,6 +280,13 @@ static const struct figure figures[] = {
      "How long the last checkpoint took.", STAT(checkpoint_last_duration_us),
      1e-6},
     {"sqlited_wal_bytes", "gauge", "Size of the WAL file.", STAT(wal_bytes), 1},
+    {"sqlited_cursors_aged_out_total", "counter",
+     "Cursors closed by the daemon at --cursor-max-age.",
+     STAT(cursors_aged_out), 1},
+    {"sqlited_snapshots_released_total", "counter",
+     "Cursors closed and reads interrupted because the WAL passed "
+     "--wal-max-bytes.",
+     STAT(snapshots_released), 1},
     {"sqlited_reader_busy_seconds_total", "counter",
      "Time the reader threads spent on requests.", STAT(reader_busy_ns), 1e-9},
     {"sqlited_writer_busy_seconds_total", "counter",

@@ -77,6 +77,26 @@ void server_memory_released(struct server *s)
         uv_timer_start(&s->resume, on_resume, 0, 0);
 }
 
+static void on_sweep(uv_timer_t *timer)
+{
+    struct server *s = timer->data;
+    bool watching = false;
+    for (struct conn *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        if (conn_check_gone(c))
+            watching = true;
+    }
+    if (!watching)
+        uv_timer_stop(&s->sweep);
+}
+
+void server_watch_half_closed(struct server *s)
+{
+    if (!uv_is_active((uv_handle_t *)&s->sweep) &&
+        !uv_is_closing((uv_handle_t *)&s->sweep))
+        uv_timer_start(&s->sweep, on_sweep, 1000, 1000);
+}
+
 static void on_handle_closed(uv_handle_t *handle)
 {
     (void)handle;
@@ -335,7 +355,7 @@ static int encode_hello(struct server *s, const char *sqlite_version)
     codec_pack_cstr(&b, "sqlite_version");
     codec_pack_cstr(&b, sqlite_version);
     codec_pack_cstr(&b, "limits");
-    msgpack_pack_map(&b.pk, 12);
+    msgpack_pack_map(&b.pk, 13);
     codec_pack_cstr(&b, "max_message_size");
     msgpack_pack_uint64(&b.pk, s->limits.max_message);
     codec_pack_cstr(&b, "max_depth");
@@ -360,6 +380,8 @@ static int encode_hello(struct server *s, const char *sqlite_version)
     msgpack_pack_uint64(&b.pk, s->cfg->chunk_bytes);
     codec_pack_cstr(&b, "cursor_idle_timeout_ms");
     msgpack_pack_uint32(&b.pk, s->cfg->cursor_idle_timeout_ms);
+    codec_pack_cstr(&b, "cursor_max_age_ms");
+    msgpack_pack_uint32(&b.pk, s->cfg->cursor_max_age_ms);
     if (b.error == CODEC_BUF_OK)
         s->hello = codec_buf_steal(&b, &s->hello_len);
     codec_buf_close(&b);
@@ -396,6 +418,9 @@ int server_init(struct server *s, const struct config *cfg)
     s->conn_share = cfg->max_memory / 16;
     if (s->conn_share < CONN_SMALL)
         s->conn_share = CONN_SMALL;
+    uv_timer_init(&s->loop, &s->sweep);
+    s->sweep.data = s;
+    uv_unref((uv_handle_t *)&s->sweep);
     uv_timer_init(&s->loop, &s->resume);
     s->resume.data = s;
     uv_unref((uv_handle_t *)&s->resume);

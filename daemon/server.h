@@ -47,6 +47,7 @@ struct server {
     uint64_t conn_share;        /* a connection holding more is not read */
     bool memory_paused;         /* some connections wait for memory to free */
     uv_timer_t resume;          /* reads them again once it has */
+    uv_timer_t sweep;           /* looks at half-closed connections with work */
     struct conn *conns;         /* every connection not yet freed */
     unsigned nconns;
     bool shutting_down;
@@ -72,6 +73,10 @@ void server_close(struct server *s);
 /* For conn.c: memory was released; connections paused for want of it are
  * read again soon if the daemon is back under its limit. */
 void server_memory_released(struct server *s);
+
+/* For conn.c: a half-closed connection has work in flight; look every
+ * second whether its client closed its socket since. */
+void server_watch_half_closed(struct server *s);
 
 /* For conn.c: a connection was freed; the server may be done draining. */
 void server_conn_gone(struct server *s);

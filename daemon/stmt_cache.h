@@ -3,7 +3,8 @@
  *
  * A statement is taken out while it runs and put back when done, so the
  * same statement is never in use twice. Statements stay valid across schema
- * changes: SQLite prepares them again when it must (sqlite3_prepare_v3).
+ * changes: SQLite prepares them again when it must (sqlite3_prepare_v3),
+ * except pragmas, whose answer may be compiled in: execute.c never keeps them.
  * Owned by one worker thread; not locked.
  */
 #ifndef SQLITED_STMT_CACHE_H

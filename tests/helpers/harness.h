@@ -96,14 +96,23 @@ void daemon_kill(struct daemon *d);
 void daemon_cleanup(struct daemon *d);
 
 /* Whether the daemon's memory figures mean anything: false when it runs
- * under a sanitizer (ASan and TSan keep freed memory for a while), that is
- * in an ASan build of the suite or with $SQLITED_TEST_DAEMON set. Tests skip
+ * under a sanitizer (ASan and TSan keep freed memory for a while) or a
+ * wrapper, that is in an ASan build of the suite or with $SQLITED_TEST_DAEMON
+ * or $SQLITED_TEST_WRAPPER set. Tests skip
  * their memory bounds then, and still check everything else. */
 bool harness_measures_memory(void);
 
 /* The daemon binary the tests run: $SQLITED_TEST_DAEMON when set (a build
  * under another sanitizer, say), else the one this suite was built with. */
 const char *harness_daemon_bin(void);
+
+/* True when $SQLITED_TEST_WRAPPER is set: a command prefix the daemon runs
+ * under, like "valgrind --error-exitcode=99 --leak-check=full" (its first
+ * word is looked up in $PATH). daemon_argv() puts it in front; waits for the
+ * daemon to get ready or to stop are then 6 times longer. A daemon that
+ * exits with the wrapper's error code, or whose stderr holds memcheck's
+ * report of an invalid access, fails the test in daemon_cleanup(). */
+bool harness_wrapped(void);
 
 /* The daemon's stderr so far (malloc'd, NUL-terminated; never NULL). */
 char *daemon_log(const struct daemon *d);

@@ -5,6 +5,7 @@
  * deadline, timeout_ms 0 included. */
 #include <criterion/criterion.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -290,4 +291,24 @@ Test(gone, racing_deadlines_answer_each_request_once)
     cr_log_info("%lld writes acknowledged, %lld timeouts", (long long)acked,
                 (long long)timeouts);
     cr_assert_eq(harness_query_int(db, "SELECT count(*) FROM t"), acked);
+}
+
+/* A client that shut down its writing side still gets its answers; when it
+ * then closes its socket while its write runs, the write is interrupted
+ * all the same, and another client's write goes through. */
+Test(gone, half_closed_then_closed_client_frees_the_writer)
+{
+    start(long_cap);
+    struct harness_raw c;
+    harness_raw_open(&c, &d);
+    harness_pack_sql_options(&c.b, 1, "exec", FOREVER_SQL, WITHIN(0));
+    harness_send_buf(c.fd, &c.b);
+    harness_sleep_ms(300);
+    cr_assert_eq(shutdown(c.fd, SHUT_WR), 0);
+    harness_sleep_ms(300);
+    harness_raw_close(&c);
+    harness_pack_sql_options(&conn.b, 1, "exec", "INSERT INTO t(x) VALUES (1)",
+                             WITHIN(5000));
+    harness_send_buf(conn.fd, &conn.b);
+    expect_ok(&conn, 1);
 }

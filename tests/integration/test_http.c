@@ -190,7 +190,7 @@ Test(http, bad_address_is_refused_at_start)
                 argv, 32);
     harness_run(argv, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
     cr_assert_neq(o.status, 0);
-    cr_assert(strstr(o.err, "--http localhost:80: not a numeric address"),
-              "%s", o.err);
+    cr_assert(strstr(o.err, "--http localhost:80: not a numeric address"), "%s",
+              o.err);
     harness_output_free(&o);
 }

@@ -216,6 +216,14 @@ Test(wal_limit, cursor_ends_at_its_maximum_age)
 
     start((const char *const[]){"--cursor-max-age", "500", "--chunk-rows", "1",
                                 NULL});
+    uint32_t msgid = ++c.last_msgid;
+    struct codec_reader lim;
+    harness_pack_request(&c.b, msgid, "hello", 0);
+    harness_raw_call(&c, msgid, &rep);
+    cr_assert(harness_map_find(rep.result, "limits", &lim));
+    cr_assert_eq(harness_result_int(lim, "cursor_max_age_ms"), 500);
+    reply_free(&rep);
+
     uint64_t id = open_cursor();
     int64_t deadline = harness_now_ms() + 30000;
     while (!ended && harness_now_ms() < deadline) {

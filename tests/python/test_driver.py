@@ -480,6 +480,22 @@ def _try(c):
     return None
 
 
+def test_schema_pragmas_see_new_tables(make_daemon):
+    # Schema pragmas are sent as query: the reader (one, so the same each
+    # time) must see tables created after it last read the schema.
+    c = sqlited.connect(make_daemon("--readers", "1").socket)
+    c.execute("create table p(id integer primary key)")
+    fks = 'PRAGMA main.foreign_key_list("q")'
+    assert c.execute(fks).fetchall() == []
+    c.execute("create table q(x integer references p(id))")
+    for _ in range(3):
+        assert [r[2:4] for r in c.execute(fks)] == [("p", "x")]
+    c.execute("create unique index qx on q(x)")
+    for _ in range(3):
+        assert [r[2] for r in c.execute('PRAGMA index_info("qx")')] == ["x"]
+    c.close()
+
+
 # ------------------------ the daemon side of issue 13 (sec-sql's change)
 def test_compatible_pragmas_succeed(conn):
     assert conn.execute("PRAGMA journal_mode=WAL").fetchall() == [("wal",)]

@@ -23,7 +23,11 @@ def test_named_parameters_and_keywords():
     assert st.names == (":a", "@b", "$c")
     assert st.is_dml and st.keyword == "INSERT" and not st.reads
     assert sql.split("WITH x AS (select 1) select * from x")[0].reads
-    assert not sql.split("pragma table_info(t)")[0].reads  # pragmas: writer
+    # Schema-reading pragmas stream from a reader; the others go to the writer.
+    assert sql.split("pragma table_info(t)")[0].reads
+    assert sql.split('PRAGMA main.foreign_key_list("t")')[0].reads
+    assert not sql.split("pragma foreign_keys")[0].reads
+    assert not sql.split("pragma user_version = 3")[0].reads
 
 
 def test_pragma_outline():

@@ -46,6 +46,13 @@ DML = frozenset(("INSERT", "UPDATE", "DELETE", "REPLACE"))
 #: First keywords of statements that only read and may stream from a reader.
 READS = frozenset(("SELECT", "WITH", "VALUES", "EXPLAIN"))
 
+#: Pragmas that only read the schema (reflection): sent as ``query`` too.
+#: Other pragmas go to the writer (``exec``): those without a value read
+#: the writer connection's settings (``foreign_keys``), not a reader's.
+SCHEMA_PRAGMAS = frozenset(("table_info", "table_xinfo", "table_list",
+                            "index_list", "index_info", "index_xinfo",
+                            "foreign_key_list"))
+
 
 @dataclass(frozen=True)
 class Statement:
@@ -84,12 +91,11 @@ class Statement:
 
     @property
     def reads(self) -> bool:
-        """True when the statement is sent as a ``query`` (it may stream).
-
-        Pragmas go to the writer (``exec``), even those that only read: a
-        reader connection may hold a stale schema, and pragmas such as
-        ``index_list`` or ``foreign_key_list`` on a table it does not know
-        yet answer no rows rather than reload the schema."""
+        """True when the statement is sent as a ``query`` (it may stream):
+        reads, and the pragmas of ``SCHEMA_PRAGMAS`` (the daemon brings a
+        reader's schema up to date before it prepares a pragma)."""
+        if self.is_pragma:
+            return not self.assigns and self.pragma_name in SCHEMA_PRAGMAS
         return self.keyword in READS
 
 
