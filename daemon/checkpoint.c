@@ -175,7 +175,12 @@ static void escalate(struct checkpoint *cp, int64_t now, int64_t bytes)
         SQLITE_OK)
         return;
     if (res.busy) {
+        static int64_t last_warned;
         cp->escalate_retry = clock_now() + CHECKPOINT_WAIT_MS * CLOCK_NS_PER_MS;
+        /* Tried every 250 ms: said at most every 10 s. */
+        if (last_warned != 0 && now - last_warned < 10 * INT64_C(1000000000))
+            return;
+        last_warned = now;
         log_warn("the WAL holds %lld bytes, over --wal-max-bytes %lld, and a "
                  "snapshot still keeps it from being checkpointed; the "
                  "oldest cursor or read is being ended",

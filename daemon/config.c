@@ -61,6 +61,10 @@ static void usage(FILE *out)
         "./var/sqlited.sock)\n"
         "      --socket-mode MODE     octal permissions of the socket (default "
         "0660)\n"
+        "      --read-only            serve the database read-only (writes "
+        "fail); a\n"
+        "                             database the daemon cannot write needs "
+        "it\n"
         "      --file-mode MODE       octal permissions of the database, its "
         "-wal and\n"
         "                             -shm when the daemon creates them "
@@ -128,6 +132,9 @@ static void usage(FILE *out)
         "                             long, 0 for never (default 1000)\n"
         "      --log-level LEVEL      error, warn, info or debug (default "
         "info)\n"
+        "      --log-file PATH        append the log to PATH, reopened on "
+        "SIGHUP\n"
+        "                             (default: stderr)\n"
         "      --http ADDR:PORT       serve GET /metrics, /livez and /readyz "
         "over\n"
         "                             HTTP on this numeric address only "
@@ -178,6 +185,8 @@ static int parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
 enum {
     OPT_SOCKET_MODE = 256,
     OPT_FILE_MODE,
+    OPT_READ_ONLY,
+    OPT_LOG_FILE,
     OPT_SYNCHRONOUS,
     OPT_TIMEOUT,
     OPT_MAX_TIMEOUT,
@@ -250,6 +259,8 @@ int config_parse(struct config *cfg, int argc, char **argv)
         {"socket", required_argument, NULL, 's'},
         {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
         {"file-mode", required_argument, NULL, OPT_FILE_MODE},
+        {"read-only", no_argument, NULL, OPT_READ_ONLY},
+        {"log-file", required_argument, NULL, OPT_LOG_FILE},
         {"readers", required_argument, NULL, 'r'},
         {"synchronous", required_argument, NULL, OPT_SYNCHRONOUS},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -304,6 +315,14 @@ int config_parse(struct config *cfg, int argc, char **argv)
         case OPT_SOCKET_MODE:
             if (parse_mode(optarg, 0, &cfg->socket_mode))
                 goto bad_value;
+            break;
+        case OPT_READ_ONLY:
+            cfg->read_only = true;
+            break;
+        case OPT_LOG_FILE:
+            if (optarg[0] == '\0')
+                goto bad_value;
+            cfg->log_file = optarg;
             break;
         case OPT_FILE_MODE:
             /* The daemon itself must read and write what it creates. */

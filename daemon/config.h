@@ -2,6 +2,7 @@
 #ifndef SQLITED_CONFIG_H
 #define SQLITED_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -13,6 +14,8 @@ struct config {
     const char *socket;              /* path of the Unix socket */
     mode_t socket_mode;              /* permissions of the socket file */
     mode_t file_mode;                /* of the database files it creates */
+    bool read_only;                  /* serve the database read-only */
+    const char *log_file;            /* append the log there; NULL: stderr */
     unsigned readers;                /* reader threads */
     const char *synchronous;         /* OFF, NORMAL, FULL or EXTRA */
     uint32_t timeout_ms;             /* a request's default deadline; 0: the

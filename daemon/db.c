@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "dbfile.h"
@@ -18,13 +20,13 @@ static int pragma(sqlite3 *db, const char *sql, const char *expect, char *err,
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK) {
-        snprintf(err, errlen, "%s: %s", sql, sqlite3_errmsg(db));
+        snprintf(err, errlen, "%s (%s)", sqlite3_errmsg(db), sql);
         return rc;
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *got = (const char *)sqlite3_column_text(st, 0);
         if (expect && (got == NULL || strcmp(got, expect) != 0)) {
-            snprintf(err, errlen, "%s: got '%s', need '%s'", sql,
+            snprintf(err, errlen, "%s answered '%s', need '%s'", sql,
                      got ? got : "NULL", expect);
             sqlite3_finalize(st);
             return SQLITE_ERROR;
@@ -32,7 +34,7 @@ static int pragma(sqlite3 *db, const char *sql, const char *expect, char *err,
         expect = NULL;
     }
     if (rc != SQLITE_DONE)
-        snprintf(err, errlen, "%s: %s", sql, sqlite3_errmsg(db));
+        snprintf(err, errlen, "%s (%s)", sqlite3_errmsg(db), sql);
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
@@ -99,13 +101,18 @@ static int open_db(const struct config *cfg, int flags, sqlite3 **out,
         cfg->database, &db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
         NULL);
     if (rc != SQLITE_OK) {
-        snprintf(err, errlen, "cannot open %s: %s", cfg->database,
+        snprintf(err, errlen, "cannot open the database %s: %s", cfg->database,
                  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         sqlite3_close(db);
         return rc;
     }
-    rc = configure(db, cfg, err, errlen);
+    char why[400];
+    rc = configure(db, cfg, why, sizeof(why));
     if (rc != SQLITE_OK) {
+        /* "file is not a database (PRAGMA cache_size=-2000)": the first
+         * statement that reads the file is where SQLite finds out. */
+        snprintf(err, errlen, "cannot use the database %s: %s", cfg->database,
+                 why);
         sqlite3_close(db);
         return rc;
     }
@@ -142,15 +149,24 @@ int db_open_writer(const struct config *cfg, sqlite3 **out, char *err,
 {
     char sql[64];
     sqlite3 *db;
-    if (create_file(cfg->database, cfg->file_mode, err, errlen) != 0)
-        return SQLITE_CANTOPEN;
-    int rc = open_db(cfg, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &db, err,
-                     errlen);
+    /* The daemon created the file in db_claim() already, with its mode;
+     * CREATE serves callers that do not claim it (the fuzzers' core). */
+    int rc =
+        open_db(cfg,
+                cfg->read_only ? SQLITE_OPEN_READONLY
+                               : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                &db, err, errlen);
     if (rc != SQLITE_OK)
         return rc;
     snprintf(sql, sizeof(sql), "PRAGMA synchronous=%s", cfg->synchronous);
-    if ((rc = pragma(db, "PRAGMA journal_mode=WAL", "wal", err, errlen)) ||
+    /* Read-only, the database stays in the journal mode it is in. */
+    if ((!cfg->read_only &&
+         (rc = pragma(db, "PRAGMA journal_mode=WAL", "wal", err, errlen))) ||
         (rc = pragma(db, sql, NULL, err, errlen))) {
+        char why[400];
+        snprintf(why, sizeof(why), "%s", err);
+        snprintf(err, errlen, "cannot use the database %s: %s", cfg->database,
+                 why);
         sqlite3_close(db);
         return rc;
     }
@@ -182,6 +198,128 @@ int db_open_reader(const struct config *cfg, sqlite3 **out, char *err,
     sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     *out = db;
     return SQLITE_OK;
+}
+
+/* The pid of the process holding a flock() on the file @st describes, from
+ * /proc/locks; 0 when not found. */
+static long lock_holder(const struct stat *st)
+{
+    FILE *f = fopen("/proc/locks", "re");
+    char line[256];
+    long pid = 0;
+    if (f == NULL)
+        return 0;
+    while (pid == 0 && fgets(line, sizeof(line), f) != NULL) {
+        char kind[16];
+        long holder;
+        unsigned maj, min;
+        unsigned long ino;
+        /* "1: FLOCK  ADVISORY  WRITE 20961 fe:00:10953076 0 EOF" */
+        if (sscanf(line, "%*d: %15s %*s %*s %ld %x:%x:%lu", kind, &holder, &maj,
+                   &min, &ino) == 5 &&
+            strcmp(kind, "FLOCK") == 0 && maj == major(st->st_dev) &&
+            min == minor(st->st_dev) && ino == (unsigned long)st->st_ino)
+            pid = holder;
+    }
+    fclose(f);
+    return pid;
+}
+
+/* Checks that the daemon can write the database @path and create its -wal
+ * and -shm beside it (or write them where they are). Returns 0, or -1 with
+ * a message in @err. */
+static int check_writable(const char *path, char *err, size_t errlen)
+{
+    static const char hint[] = "to serve it read-only, start with --read-only";
+    char dir[4096], wal[4200], shm[4200];
+
+    if (faccessat(AT_FDCWD, path, R_OK | W_OK, AT_EACCESS) != 0) {
+        snprintf(err, errlen, "cannot write the database %s: %s; %s", path,
+                 strerror(errno), hint);
+        return -1;
+    }
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) == 0)
+        return 0;
+    int cause = errno;
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    snprintf(shm, sizeof(shm), "%s-shm", path);
+    if (faccessat(AT_FDCWD, wal, R_OK | W_OK, AT_EACCESS) == 0 &&
+        faccessat(AT_FDCWD, shm, R_OK | W_OK, AT_EACCESS) == 0)
+        return 0;
+    snprintf(err, errlen,
+             "cannot write in the directory %s, where SQLite keeps the "
+             "database's -wal and -shm files: %s; %s",
+             dir, strerror(cause), hint);
+    return -1;
+}
+
+int db_claim(const struct config *cfg, int *lock_fd, char *err, size_t errlen)
+{
+    const char *path = cfg->database;
+    struct stat st = {0};
+
+    *lock_fd = -1;
+    if (!cfg->read_only && create_file(path, cfg->file_mode, err, errlen) != 0)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open the database %s: %s", path,
+                 strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "cannot use the database %s: %s", path,
+                 S_ISDIR(st.st_mode)   ? "it is a directory"
+                 : S_ISREG(st.st_mode) ? strerror(errno)
+                                       : "it is not a regular file");
+        close(fd);
+        return -1;
+    }
+    /* flock(), not fcntl(): SQLite's own locks on the file are fcntl()
+     * locks, which the two kinds never conflict with, and which closing
+     * any descriptor of the file would drop; a flock() belongs to this
+     * descriptor alone. On the file itself, not on a lock file beside it,
+     * so that the same database reached by another path (a symlink, a hard
+     * link) is the same lock. */
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int cause = errno;
+        long pid = cause == EWOULDBLOCK ? lock_holder(&st) : 0;
+        if (cause != EWOULDBLOCK)
+            snprintf(err, errlen, "cannot lock the database %s: %s", path,
+                     strerror(cause));
+        else if (pid > 0)
+            snprintf(err, errlen,
+                     "another sqlited (pid %ld) is already serving %s: one "
+                     "daemon per database; stop that one first",
+                     pid, path);
+        else
+            snprintf(err, errlen,
+                     "another sqlited is already serving %s (it holds the "
+                     "database's lock): one daemon per database",
+                     path);
+        close(fd);
+        return -1;
+    }
+    if (!cfg->read_only && check_writable(path, err, errlen) != 0) {
+        close(fd);
+        return -1;
+    }
+    *lock_fd = fd;
+    return 0;
+}
+
+void db_release(int lock_fd)
+{
+    if (lock_fd >= 0)
+        close(lock_fd);
 }
 
 void db_close(sqlite3 *db)

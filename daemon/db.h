@@ -12,9 +12,23 @@
  * call. Returns 0 or a SQLite code. */
 int db_library_init(const struct config *cfg);
 
-/* Opens the one read-write connection: creates the file if needed, switches
- * it to WAL, and applies the configured pragmas. Opens readers only after
- * this succeeded (a read-only connection cannot switch to WAL).
+/* Claims the database file for this daemon, before anything else touches
+ * it: creates it (empty, with --file-mode) unless it exists or the daemon is
+ * --read-only, takes the lock that keeps a second daemon off the same file
+ * (whatever its path or socket), and, unless --read-only, checks that the
+ * daemon can write the file and the -wal and -shm beside it. Returns 0 with
+ * the lock's descriptor in *@lock_fd (keep it open while the daemon runs;
+ * close it with db_release() after every connection is closed), or -1 with
+ * a message in @err that names the path and the cause (and the pid of the
+ * daemon already serving the file). */
+int db_claim(const struct config *cfg, int *lock_fd, char *err, size_t errlen);
+
+/* Gives up the lock of db_claim(). Accepts -1. */
+void db_release(int lock_fd);
+
+/* Opens the one writing connection (read-only with --read-only), switches
+ * the database to WAL, and applies the configured pragmas. Opens readers
+ * only after this succeeded (a read-only connection cannot switch to WAL).
  * Returns 0, or a SQLite code with a message in @err. */
 int db_open_writer(const struct config *cfg, sqlite3 **out, char *err,
                    size_t errlen);

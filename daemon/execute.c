@@ -266,6 +266,11 @@ static int fail_sqlite(struct run *r, int rc)
      * under the statement that was refused. */
     if (w->auth.denied[0])
         return fail(r, w->auth.denied_code, "%s", w->auth.denied);
+    if ((code & 0xff) == SQLITE_READONLY && w->cfg->read_only)
+        return fail(r, code,
+                    "%s: the daemon serves %s read-only (--read-only), so "
+                    "writes are refused",
+                    sqlite3_errmsg(w->db), w->cfg->database);
     if (code == SQLITE_BUSY_SNAPSHOT)
         return fail(r, code,
                     "%s: another process wrote to the database since this "

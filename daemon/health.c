@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "dbfile.h"
+#include "migrate.h"
 #include "readers.h"
 #include "rpc.h"
 #include "server.h"
@@ -277,6 +278,10 @@ static void health_judge(struct health_probe *p, struct verdict *v)
      * another file or none, writes are refused. */
     if (dbfile_failure(&s->writer.file, why, sizeof(why)) != NULL)
         verdict_set(v, HEALTH_FAILING, "%s", why);
+    /* A migrate up or down failed: the schema is not the one the
+     * application expects until one succeeds. */
+    if (migrate_failure(&s->writer.migration, why, sizeof(why)) != NULL)
+        verdict_set(v, HEALTH_FAILING, "migrations failing: %s", why);
 
     /* The read: a reader must serve it within the deadline. */
     if (!p->read_back)

@@ -1,5 +1,7 @@
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +9,8 @@
 #include <unistd.h>
 
 static enum log_level max_level = LOG_INFO;
-static int journal = -1; /* stderr goes to systemd's journal: 1, no: 0 */
+static const char *log_path; /* the log file; NULL: stderr as inherited */
+static int journal = -1;     /* stderr goes to systemd's journal: 1, no: 0 */
 
 static const struct {
     const char *name;
@@ -33,6 +36,44 @@ int log_parse_level(const char *name, enum log_level *level)
         }
     }
     return -1;
+}
+
+/* Points stderr at @path, opened for appending. */
+static int redirect(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -1;
+    int rc = dup2(fd, STDERR_FILENO) < 0 ? -1 : 0;
+    int err = errno;
+    close(fd);
+    errno = err;
+    return rc;
+}
+
+int log_open(const char *path)
+{
+    if (redirect(path) != 0)
+        return -1;
+    log_path = path;
+    journal = 0; /* a file, not systemd's journal */
+    return 0;
+}
+
+void log_reopen(void)
+{
+    if (log_path == NULL) {
+        log_info("SIGHUP: the log goes to stderr, there is no log file to "
+                 "reopen");
+        return;
+    }
+    if (redirect(log_path) != 0) {
+        log_error("SIGHUP: cannot reopen the log file %s: %s; logging on to "
+                  "the old one",
+                  log_path, strerror(errno));
+        return;
+    }
+    log_info("SIGHUP: reopened the log file %s", log_path);
 }
 
 void log_write(enum log_level level, const char *fmt, ...)

@@ -9,6 +9,17 @@ void log_set_level(enum log_level level);
 /* Parses "error", "warn", "info", "debug". Returns 0 or -1. */
 int log_parse_level(const char *name, enum log_level *level);
 
+/* Sends the log (and everything else written to stderr, a sanitizer's
+ * report say) to @path, appended, created 0640 if missing; the path is kept
+ * (borrowed: it must outlive the process) for log_reopen(). Returns 0, or -1
+ * with errno set. Call before threads start. */
+int log_open(const char *path);
+
+/* After a SIGHUP: opens the log file again (logrotate moved it away) and
+ * says so in the new one; when the log goes to stderr, says that there is
+ * nothing to reopen. Thread-safe. */
+void log_reopen(void);
+
 /* Writes one line to stderr; under systemd, prefixed with the syslog priority
  * ("<3>") the journal understands. Thread-safe: one write(2) per line. */
 void log_write(enum log_level level, const char *fmt, ...)

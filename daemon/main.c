@@ -1,6 +1,9 @@
 /* sqlited: serve one SQLite database to local clients over a Unix socket. */
+#include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 
 #include "config.h"
@@ -19,6 +22,11 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? EXIT_SUCCESS : 2;
     log_set_level(cfg.log_level);
+    if (cfg.log_file != NULL && log_open(cfg.log_file) != 0) {
+        fprintf(stderr, "sqlited: cannot open the log file %s: %s\n",
+                cfg.log_file, strerror(errno));
+        return EXIT_FAILURE;
+    }
     crash_thread_init("sqlited-loop");
     if (crash_install() != 0)
         log_warn("cannot install the crash handler: crashes will leave no "

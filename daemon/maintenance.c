@@ -7,7 +7,6 @@
 
 #include "clock.h"
 #include "codec.h"
-#include "migrate.h"
 #include "sqlited.h"
 
 bool maintenance_writer_job(const struct job *job)
@@ -165,10 +164,6 @@ static void run_vacuum(struct worker *w, struct job *job)
 
 void maintenance_run(struct worker *w, struct job *job)
 {
-    if (job->method == RPC_MIGRATE) {
-        migrate_run(w, job);
-        return;
-    }
     if (!enter(w, job))
         return;
     if (job->method == RPC_VACUUM)

@@ -15,8 +15,8 @@
 /* Most problems integrity reports (PRAGMA integrity_check(N)). */
 #define MAINTENANCE_MAX_PROBLEMS 100
 
-/* True for the jobs maintenance_run() takes on the writer: optimize, vacuum,
- * and migrate (which it hands to migrate_run()). */
+/* True for the jobs the writer runs alone, outside any transaction:
+ * optimize and vacuum (maintenance_run()), and migrate (migrate_run()). */
 bool maintenance_writer_job(const struct job *job);
 
 /* Runs an optimize or vacuum job on the writer's connection, outside any

@@ -586,7 +586,38 @@ int migrate_startup(const struct config *cfg, char *err, size_t errlen)
     return rc == 0 ? 0 : -1;
 }
 
-void migrate_run(struct worker *w, struct job *job)
+int migrate_state_init(struct migrate_state *m)
+{
+    atomic_init(&m->failing, false);
+    m->failure[0] = '\0';
+    return pthread_mutex_init(&m->mutex, NULL) == 0 ? 0 : -1;
+}
+
+void migrate_state_close(struct migrate_state *m)
+{
+    pthread_mutex_destroy(&m->mutex);
+}
+
+const char *migrate_failure(struct migrate_state *m, char *buf, size_t len)
+{
+    if (!atomic_load(&m->failing))
+        return NULL;
+    pthread_mutex_lock(&m->mutex);
+    snprintf(buf, len, "%s", m->failure);
+    pthread_mutex_unlock(&m->mutex);
+    return buf;
+}
+
+/* Records the outcome of an up or down: @err, or success (NULL). */
+static void state_set(struct migrate_state *m, const char *err)
+{
+    pthread_mutex_lock(&m->mutex);
+    snprintf(m->failure, sizeof(m->failure), "%s", err ? err : "");
+    atomic_store(&m->failing, err != NULL);
+    pthread_mutex_unlock(&m->mutex);
+}
+
+void migrate_run(struct worker *w, struct migrate_state *state, struct job *job)
 {
     struct codec_buf out;
     char err[1024];
@@ -604,6 +635,10 @@ void migrate_run(struct worker *w, struct job *job)
     int rc = migrate_exec(w->db, w->cfg->migrations, action, job->version, &out,
                           err, sizeof(err));
     authorizer_install(&w->auth, w->db, w->cfg);
+    /* A version that does not exist changes nothing: the database stays
+     * as good as it was. */
+    if (action != MIGRATE_STATUS && rc != SQLITED_BAD_REQUEST)
+        state_set(state, rc != 0 ? err : NULL);
     if (rc != 0)
         job_fail(job, rc, err);
     else if (out.error != CODEC_BUF_OK)

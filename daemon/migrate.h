@@ -10,7 +10,10 @@
 #ifndef SQLITED_MIGRATE_H
 #define SQLITED_MIGRATE_H
 
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,8 +43,27 @@ int migrate_exec(sqlite3 *db, const char *dir, enum migrate_action action,
  * error in @err. */
 int migrate_startup(const struct config *cfg, char *err, size_t errlen);
 
+/* The failure of the last `migrate up` or `down`, kept until one succeeds:
+ * while it is set, health reports the daemon not ready (health.c). Written
+ * by the writer thread, read from any thread. */
+struct migrate_state {
+    pthread_mutex_t mutex;
+    atomic_bool failing;
+    char failure[1024]; /* the error, naming the file */
+};
+
+/* Returns 0, or -1 when the mutex cannot be made. */
+int migrate_state_init(struct migrate_state *m);
+void migrate_state_close(struct migrate_state *m);
+
+/* Copies the failure into @buf and returns it, or returns NULL when the last
+ * migrate up or down succeeded (or none ran). Any thread. */
+const char *migrate_failure(struct migrate_state *m, char *buf, size_t len);
+
 /* The `migrate` method, on the writer's connection: job->req.sql is the
- * action ("up", "down", "status"), job->version the version. */
-void migrate_run(struct worker *w, struct job *job);
+ * action ("up", "down", "status"), job->version the version. A failing up
+ * or down is recorded in @state, and one that succeeds clears it. */
+void migrate_run(struct worker *w, struct migrate_state *state,
+                 struct job *job);
 
 #endif /* SQLITED_MIGRATE_H */

@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "crash.h"
 #include "cursor.h"
+#include "db.h"
 #include "health.h"
 #include "http.h"
 #include "log.h"
@@ -115,6 +116,7 @@ static void server_maybe_finish(struct server *s)
     uv_close((uv_handle_t *)&s->grace, on_handle_closed);
     uv_close((uv_handle_t *)&s->sigint, on_handle_closed);
     uv_close((uv_handle_t *)&s->sigterm, on_handle_closed);
+    uv_close((uv_handle_t *)&s->sighup, on_handle_closed);
 }
 
 void server_conn_gone(struct server *s)
@@ -163,6 +165,15 @@ static void on_listener_closed(uv_handle_t *handle)
     }
     if (unlink(s->cfg->socket) != 0 && errno != ENOENT)
         log_warn("cannot remove %s: %s", s->cfg->socket, strerror(errno));
+}
+
+/* SIGHUP: reopen the log file (after log rotation); it no longer ends the
+ * daemon, as its default action did. */
+static void on_sighup(uv_signal_t *handle, int signum)
+{
+    (void)handle;
+    (void)signum;
+    log_reopen();
 }
 
 /* First signal: stop accepting, let work in flight finish and its replies
@@ -394,6 +405,7 @@ int server_init(struct server *s, const struct config *cfg)
 
     memset(s, 0, sizeof(*s));
     s->cfg = cfg;
+    s->db_lock = -1;
     s->limits = (struct codec_limits){
         .max_message = cfg->max_message_size,
         .max_depth = RPC_MAX_DEPTH,
@@ -430,17 +442,25 @@ int server_init(struct server *s, const struct config *cfg)
     s->sigint.data = s;
     uv_signal_init(&s->loop, &s->sigterm);
     s->sigterm.data = s;
+    uv_signal_init(&s->loop, &s->sighup);
+    s->sighup.data = s;
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
-    /* The socket first: a second daemon started by mistake must not touch
-     * the database of the one already serving it. */
-    if (listen_socket(s) != 0)
-        return -1;
-    if (make_parent_dirs(cfg->database) != 0) {
+    uv_signal_start(&s->sighup, on_sighup, SIGHUP);
+    /* The database's lock first: a second daemon started by mistake on the
+     * same file, whatever its socket, stops here, before it binds a socket
+     * or opens the database the first one serves. */
+    if (!cfg->read_only && make_parent_dirs(cfg->database) != 0) {
         log_error("cannot create the directory of %s: %s", cfg->database,
                   strerror(errno));
         return -1;
     }
+    if (db_claim(cfg, &s->db_lock, err, sizeof(err)) != 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    if (listen_socket(s) != 0)
+        return -1;
     /* Pending migrations first: the daemon serves nobody, and does not
      * report ready, until the schema is at the latest version; a failure
      * stops the start-up (the error names the file). */
@@ -522,4 +542,7 @@ void server_close(struct server *s)
         log_error("event loop not clean at exit: %s", uv_strerror(rc));
     free(s->hello);
     s->hello = NULL;
+    /* Only now, with every connection to the database closed. */
+    db_release(s->db_lock);
+    s->db_lock = -1;
 }

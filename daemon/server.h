@@ -28,7 +28,7 @@ struct server {
     uv_pipe_t listener;
     uv_pipe_t spare; /* takes a connection refused for want of memory */
     bool spare_busy;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
     uv_async_t wakeup;                  /* a worker finished jobs */
     uv_timer_t grace;                   /* shutdown grace period */
     struct job_queue done;              /* finished jobs, drained by the loop */
@@ -52,6 +52,7 @@ struct server {
     unsigned nconns;
     bool shutting_down;
     bool owns_socket; /* we bound it (not systemd): unlink at exit */
+    int db_lock;      /* db_claim()'s lock on the database; -1: none */
     int64_t started;  /* clock_now() at start, for the uptime */
     dev_t socket_dev; /* the socket file we bound, to unlink only that */
     ino_t socket_ino;

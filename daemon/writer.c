@@ -153,7 +153,9 @@ static void run_alone(struct writer *wr, struct job *job)
         fail_gone(wr, job, false);
         return;
     }
-    if (maintenance_writer_job(job))
+    if (job->method == RPC_MIGRATE)
+        migrate_run(&wr->worker, &wr->migration, job);
+    else if (maintenance_writer_job(job))
         maintenance_run(&wr->worker, job);
     else
         execute_job(&wr->worker, job);
@@ -702,6 +704,12 @@ int writer_start(struct writer *wr, const struct config *cfg,
         db_close(db);
         return -1;
     }
+    if (migrate_state_init(&wr->migration) != 0) {
+        snprintf(err, errlen, "cannot create the writer's migration state");
+        dbfile_close(&wr->file);
+        db_close(db);
+        return -1;
+    }
     if (execute_init(&wr->worker, db, true, cfg, stop, stats) != SQLITE_OK) {
         snprintf(err, errlen, "cannot prepare the writer's statements: %s",
                  sqlite3_errmsg(db));
@@ -728,6 +736,7 @@ fail_ckpt:
 fail_db:
     execute_close(&wr->worker);
     dbfile_close(&wr->file);
+    migrate_state_close(&wr->migration);
     return -1;
 }
 
@@ -752,5 +761,6 @@ void writer_stop(struct writer *wr)
     checkpoint_close(&wr->ckpt);
     execute_close(&wr->worker);
     dbfile_close(&wr->file);
+    migrate_state_close(&wr->migration);
     wr->running = false;
 }

@@ -12,6 +12,7 @@
 #include "dbfile.h"
 #include "execute.h"
 #include "job.h"
+#include "migrate.h"
 #include "stats.h"
 
 /* Called on the worker's thread with each finished job. */
@@ -34,6 +35,9 @@ struct writer {
     /* The database's files: whether its path still names them. Read
      * dbfile_failure() from any thread. */
     struct dbfile file;
+    /* The last migrate up or down that failed, until one succeeds. Read
+     * migrate_failure() from any thread. */
+    struct migrate_state migration;
 
     /* The writer thread's own. */
     struct job *pending, *pending_tail; /* taken from the queue, not run */

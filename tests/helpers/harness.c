@@ -1492,3 +1492,13 @@ void harness_stats(struct daemon *d, struct harness_stats *s)
     reply_free(&rep);
     harness_raw_close(&c);
 }
+
+void harness_put_file(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "we");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    fputs(text, f);
+    cr_assert_eq(fclose(f), 0);
+}

@@ -495,4 +495,8 @@ int64_t harness_now_ms(void);
 /* Sleeps @ms milliseconds, signals or not. Thread-safe. */
 void harness_sleep_ms(int ms);
 
+/* Writes @text to the file @name of directory @dir (a migration, say),
+ * replacing it; a failure fails the test. */
+void harness_put_file(const char *dir, const char *name, const char *text);
+
 #endif /* SQLITED_TEST_HARNESS_H */

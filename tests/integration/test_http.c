@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,65 @@ Test(http, readyz_follows_health)
             harness_sleep_ms(100);
     }
     cr_assert_eq(status, 200);
+}
+
+/* /readyz answers 503 while a migration fails, 200 once it applies. The
+ * suite's daemon has no --migrations: this one has both. */
+static char mdir[64];
+
+static void setup_migrations(void)
+{
+    char addr[64];
+    snprintf(mdir, sizeof(mdir), "/tmp/sqlited-http-migrations-XXXXXX");
+    cr_assert_not_null(mkdtemp(mdir));
+    harness_put_file(mdir, "0001_a.up.sql", "CREATE TABLE a(x);");
+    port = free_port();
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+    daemon_start(
+        &d, (const char *const[]){"--http", addr, "--migrations", mdir, NULL});
+}
+
+static void teardown_migrations(void)
+{
+    char cmd[128];
+    daemon_cleanup(&d);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", mdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", mdir);
+}
+
+Test(http, readyz_503_while_migrations_fail, .init = setup_migrations,
+     .fini = teardown_migrations)
+{
+    struct http_reply r;
+    char want[256];
+
+    sqlited *db = harness_connect(&d);
+    http("GET", "/readyz", &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    free(r.body);
+
+    harness_put_file(mdir, "0002_b.up.sql", "INSERT INTO nowhere VALUES (1);");
+    cr_assert_eq(
+        sqlited_migrate(db, SQLITED_MIGRATE_UP, SQLITED_MIGRATE_DEFAULT, NULL),
+        SQLITE_ERROR);
+    http("GET", "/readyz", &r);
+    cr_assert_eq(r.status, 503, "%s", r.body);
+    snprintf(want, sizeof(want),
+             "failing: migrations failing: migration %s/0002_b.up.sql "
+             "failed: no such table: nowhere",
+             mdir);
+    cr_assert(strncmp(r.body, want, strlen(want)) == 0, "%s", r.body);
+    free(r.body);
+
+    harness_put_file(mdir, "0002_b.up.sql", "CREATE TABLE b(x);");
+    HARNESS_ASSERT_OK(db, sqlited_migrate(db, SQLITED_MIGRATE_UP,
+                                          SQLITED_MIGRATE_DEFAULT, NULL));
+    http("GET", "/readyz", &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(r.body, "ok: ready\n");
+    free(r.body);
+    sqlited_close(db);
 }
 
 Test(http, metrics_parse_as_prometheus_text)

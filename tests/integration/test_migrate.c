@@ -38,12 +38,7 @@ TestSuite(migrate, .init = setup, .fini = teardown, .timeout = 120);
 /* Writes @text to file @name of the migrations directory. */
 static void put(const char *name, const char *text)
 {
-    char path[256];
-    snprintf(path, sizeof(path), "%s/%s", mdir, name);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-    fputs(text, f);
-    cr_assert_eq(fclose(f), 0);
+    harness_put_file(mdir, name, text);
 }
 
 /* Reads a whole file (malloc'd). */
@@ -343,6 +338,58 @@ Test(migrate, failing_migration)
     put("0003_c.up.sql", "CREATE TABLE c(x);");
     sqlited *db = start();
     cr_assert_eq(table_count(db, "c"), 1);
+    sqlited_close(db);
+}
+
+/* A migrate up that fails at run time leaves the daemon serving, but not
+ * ready, with the failed file as the reason, until a migrate succeeds. */
+Test(migrate, failing_at_run_time_is_not_ready)
+{
+    struct harness_output o;
+    char want[256];
+    int status = -1;
+
+    put("0001_a.up.sql", "CREATE TABLE a(x);");
+    sqlited *db = start();
+    HARNESS_ASSERT_OK(db, sqlited_health(db, 0, 0, &status, NULL));
+    cr_assert_eq(status, SQLITED_HEALTH_OK, "%s", sqlited_health_reason(db));
+
+    put("0002_b.up.sql", "CREATE TABLE b(x);\nINSERT INTO nowhere VALUES (1);");
+    cr_assert_eq(
+        sqlited_migrate(db, SQLITED_MIGRATE_UP, SQLITED_MIGRATE_DEFAULT, NULL),
+        SQLITE_ERROR);
+    snprintf(want, sizeof(want),
+             "migrations failing: migration %s/0002_b.up.sql failed: no "
+             "such table: nowhere; the database stays at version 1",
+             mdir);
+    HARNESS_ASSERT_OK(db, sqlited_health(db, 0, 0, &status, NULL));
+    cr_assert_eq(status, SQLITED_HEALTH_FAILING);
+    cr_assert_str_eq(sqlited_health_reason(db), want);
+    /* Status changes nothing, and neither does asking for a version that
+     * does not exist. */
+    HARNESS_ASSERT_OK(db, sqlited_migrate(db, SQLITED_MIGRATE_STATUS,
+                                          SQLITED_MIGRATE_DEFAULT, NULL));
+    cr_assert_eq(sqlited_migrate(db, SQLITED_MIGRATE_UP, 9, NULL),
+                 SQLITED_BAD_REQUEST);
+    HARNESS_ASSERT_OK(db, sqlited_health(db, 0, 0, &status, NULL));
+    cr_assert_str_eq(sqlited_health_reason(db), want);
+
+    harness_cli(&d, &o, NULL, (const char *const[]){"health", NULL});
+    cr_assert_eq(o.status, 1, "stdout: %s stderr: %s", o.out, o.err);
+    cr_assert(strstr(o.out, "not ready: migrations failing: migration ") &&
+                  strstr(o.out, "/0002_b.up.sql failed"),
+              "stdout: %s", o.out);
+    harness_output_free(&o);
+
+    /* Fixed, it applies, and the daemon is ready again. */
+    put("0002_b.up.sql", "CREATE TABLE b(x);");
+    HARNESS_ASSERT_OK(db, sqlited_migrate(db, SQLITED_MIGRATE_UP,
+                                          SQLITED_MIGRATE_DEFAULT, NULL));
+    HARNESS_ASSERT_OK(db, sqlited_health(db, 0, 0, &status, NULL));
+    cr_assert_eq(status, SQLITED_HEALTH_OK, "%s", sqlited_health_reason(db));
+    harness_cli(&d, &o, NULL, (const char *const[]){"health", NULL});
+    cr_assert_eq(o.status, 0, "stdout: %s stderr: %s", o.out, o.err);
+    harness_output_free(&o);
     sqlited_close(db);
 }
 

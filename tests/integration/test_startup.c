@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,4 +220,219 @@ Test(startup, a_crash_in_a_worker_is_logged_with_its_thread_and_backtrace)
     /* A sanitizer's report of this very signal is expected: empty the log
      * so that the cleanup does not take it for a defect. */
     cr_assert_eq(truncate(d.log_path, 0), 0);
+}
+
+/* ---------------------------------------------- one daemon per database */
+
+/* A second daemon on the same database with its own socket: refused before
+ * it binds anything, naming the first one's pid. */
+Test(startup, second_daemon_on_the_same_database_refuses)
+{
+    daemon_start(&d, NULL);
+    harness_exec_fresh(&d, "CREATE TABLE t(x); INSERT INTO t VALUES (1)");
+    char other_sock[160], link[160], pid[32];
+    snprintf(other_sock, sizeof(other_sock), "%s/other.sock", d.dir);
+    snprintf(pid, sizeof(pid), "(pid %d)", (int)d.pid);
+    assert_start_fails((const char *const[]){"--database", d.db_path,
+                                             "--socket", other_sock, NULL},
+                       1, pid);
+    assert_start_fails((const char *const[]){"--database", d.db_path,
+                                             "--socket", other_sock, NULL},
+                       1, "is already serving");
+    cr_assert_neq(access(other_sock, F_OK), 0, "the second daemon bound %s",
+                  other_sock);
+    /* The same file by another path is the same database. */
+    snprintf(link, sizeof(link), "%s/link.db", d.dir);
+    cr_assert_eq(symlink(d.db_path, link), 0);
+    assert_start_fails(
+        (const char *const[]){"--database", link, "--socket", other_sock, NULL},
+        1, pid);
+    /* The first daemon serves on, unharmed. */
+    sqlited *db = harness_connect(&d);
+    cr_assert_eq(harness_query_int(db, "SELECT x FROM t"), 1);
+    sqlited_close(db);
+    /* Once it stopped, the file is free again. */
+    cr_assert_eq(daemon_stop(&d), 0);
+    daemon_restart(&d, NULL);
+}
+
+/* --------------------------------------------------- unwritable databases */
+
+/* Runs the daemon as user nobody on @db with its socket in a directory
+ * nobody may write, expecting it to refuse with @text on stderr. */
+static void assert_refused_as_nobody(const char *db, const char *text)
+{
+    char sockdir[160], sock[200];
+    snprintf(sockdir, sizeof(sockdir), "%s/nobody", d.dir);
+    mkdir(sockdir, 0777);
+    cr_assert_eq(chmod(sockdir, 0777), 0);
+    cr_assert_eq(chmod(d.dir, 0755), 0);
+    snprintf(sock, sizeof(sock), "%s/s.sock", sockdir);
+    const char *argv[] = {"/usr/bin/setpriv",
+                          "--reuid=65534",
+                          "--regid=65534",
+                          "--clear-groups",
+                          harness_daemon_bin(),
+                          "--database",
+                          db,
+                          "--socket",
+                          sock,
+                          NULL};
+    struct harness_output o;
+    harness_run(argv, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
+    cr_assert_eq(o.status, 1, "status %d, stderr: %s", o.status, o.err);
+    cr_assert_not_null(strstr(o.err, text), "stderr '%s' lacks '%s'", o.err,
+                       text);
+    cr_assert_not_null(strstr(o.err, "--read-only"), "%s", o.err);
+    harness_output_free(&o);
+}
+
+/* It used to say "ready" and then fail every write. (Run as nobody: root
+ * may write any file.) */
+Test(startup, a_database_it_cannot_write_is_refused)
+{
+    if (access("/usr/bin/setpriv", X_OK) != 0 || geteuid() != 0)
+        cr_skip_test("needs root and setpriv to run the daemon as nobody");
+    daemon_start(&d, NULL);
+    cr_assert_eq(daemon_stop(&d), 0);
+    char text[300];
+    /* The file: root's, 0644. */
+    cr_assert_eq(chmod(d.db_path, 0644), 0);
+    snprintf(text, sizeof(text),
+             "cannot write the database %s: Permission "
+             "denied",
+             d.db_path);
+    assert_refused_as_nobody(d.db_path, text);
+    /* The directory: the file is nobody's, but SQLite could not create its
+     * -wal and -shm beside it (a clean stop checkpointed the -wal). */
+    char side[200];
+    snprintf(side, sizeof(side), "%s-wal", d.db_path);
+    unlink(side);
+    snprintf(side, sizeof(side), "%s-shm", d.db_path);
+    unlink(side);
+    cr_assert_eq(chown(d.db_path, 65534, 65534), 0);
+    cr_assert_eq(chmod(d.db_path, 0600), 0);
+    snprintf(text, sizeof(text), "cannot write in the directory %s", d.dir);
+    assert_refused_as_nobody(d.db_path, text);
+    cr_assert_eq(chown(d.db_path, 0, 0), 0);
+}
+
+/* With --read-only, reads are served and writes fail, saying why. */
+Test(startup, read_only_serves_reads_and_refuses_writes)
+{
+    daemon_start(&d, NULL);
+    harness_exec_fresh(&d, "CREATE TABLE t(x); INSERT INTO t VALUES (1)");
+    cr_assert_eq(daemon_stop(&d), 0);
+    daemon_restart(&d, (const char *const[]){"--read-only", NULL});
+    sqlited *db = harness_connect(&d);
+    cr_assert_eq(harness_query_int(db, "SELECT x FROM t"), 1);
+    int rc = sqlited_exec(db, "INSERT INTO t VALUES (2)", NULL, NULL);
+    cr_assert_eq(rc & 0xff, SQLITE_READONLY, "rc %d %s: %s", rc,
+                 sqlited_errname(db), sqlited_errmsg(db));
+    cr_assert_not_null(strstr(sqlited_errmsg(db), "read-only (--read-only)"),
+                       "%s", sqlited_errmsg(db));
+    cr_assert_eq(harness_query_int(db, "SELECT count(*) FROM t"), 1);
+    sqlited_close(db);
+    /* A database that is not there is not created. */
+    cr_assert_eq(daemon_stop(&d), 0);
+    char missing[160];
+    snprintf(missing, sizeof(missing), "%s/missing.db", d.dir);
+    assert_start_fails((const char *const[]){"--read-only", "--database",
+                                             missing, "--socket", d.sock_path,
+                                             NULL},
+                       1, "No such file or directory");
+    cr_assert_neq(access(missing, F_OK), 0);
+}
+
+/* A file that is not a database: the path and the cause. */
+Test(startup, errors_name_the_path_and_the_cause)
+{
+    daemon_start(&d, NULL);
+    cr_assert_eq(daemon_stop(&d), 0);
+    char junk[160], text[300];
+    snprintf(junk, sizeof(junk), "%s/junk.db", d.dir);
+    FILE *f = fopen(junk, "we");
+    cr_assert_not_null(f);
+    for (int i = 0; i < 256; i++)
+        fputs("this is not a database file, just text. ", f);
+    fclose(f);
+    snprintf(text, sizeof(text),
+             "cannot use the database %s: file is not a database", junk);
+    assert_start_fails((const char *const[]){"--database", junk, "--socket",
+                                             d.sock_path, NULL},
+                       1, text);
+    snprintf(text, sizeof(text),
+             "cannot use the database %s: it is a "
+             "directory",
+             d.dir);
+    assert_start_fails((const char *const[]){"--database", d.dir, "--socket",
+                                             d.sock_path, NULL},
+                       1, text);
+    cr_assert_neq(access(d.sock_path, F_OK), 0, "a socket was left behind");
+}
+
+/* ---------------------------------------------------------------- SIGHUP */
+
+/* SIGHUP used to kill the daemon (exit 129, socket left behind). */
+Test(startup, sighup_with_the_log_on_stderr_says_so)
+{
+    daemon_start(&d, (const char *const[]){"--log-level", "info", NULL});
+    daemon_signal(&d, SIGHUP);
+    sqlited *db = harness_connect(&d);
+    cr_assert_eq(sqlited_ping(db), 0);
+    sqlited_close(db);
+    cr_assert_eq(daemon_wait(&d, 200), -1, "SIGHUP ended the daemon");
+    char *log = NULL;
+    for (int64_t end = harness_now_ms() + 10000; harness_now_ms() < end;
+         harness_sleep_ms(20)) {
+        free(log);
+        log = daemon_log(&d);
+        if (strstr(log, "there is no log file to reopen"))
+            break;
+    }
+    cr_assert_not_null(strstr(log, "SIGHUP: the log goes to stderr"), "%s",
+                       log);
+    free(log);
+}
+
+/* With --log-file, SIGHUP reopens it: after a rotation the daemon writes to
+ * a new file at the path. */
+Test(startup, sighup_reopens_the_log_file)
+{
+    char path[160], rotated[160];
+    daemon_start(&d, NULL);
+    cr_assert_eq(daemon_stop(&d), 0);
+    snprintf(path, sizeof(path), "%s/sqlited.log", d.dir);
+    snprintf(rotated, sizeof(rotated), "%s/sqlited.log.1", d.dir);
+    daemon_restart(&d, (const char *const[]){"--log-file", path, "--log-level",
+                                             "info", NULL});
+    cr_assert_eq(rename(path, rotated), 0, "%s", strerror(errno));
+    daemon_signal(&d, SIGHUP);
+    char *log = NULL;
+    for (int64_t end = harness_now_ms() + 10000; harness_now_ms() < end;
+         harness_sleep_ms(20)) {
+        FILE *f = fopen(path, "re");
+        if (f == NULL)
+            continue;
+        free(log);
+        log = calloc(1, 4096);
+        size_t n = fread(log, 1, 4095, f);
+        (void)n;
+        fclose(f);
+        if (strstr(log, "reopened"))
+            break;
+    }
+    cr_assert_not_null(log, "no new log file at %s", path);
+    cr_assert_not_null(strstr(log, "SIGHUP: reopened the log file"), "%s", log);
+    free(log);
+    sqlited *db = harness_connect(&d);
+    cr_assert_eq(sqlited_ping(db), 0);
+    sqlited_close(db);
+    FILE *f = fopen(rotated, "re");
+    cr_assert_not_null(f);
+    char old[4096] = "";
+    size_t n = fread(old, 1, sizeof(old) - 1, f);
+    old[n] = '\0';
+    fclose(f);
+    cr_assert_not_null(strstr(old, "ready"), "the old file: %s", old);
 }
