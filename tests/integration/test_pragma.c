@@ -42,12 +42,10 @@ static const char *column_of_rows(const char *sql, int col)
         const char *v = sqlited_column_text(rows, col);
         int n = snprintf(out + used, sizeof(out) - used, "%s%s",
                          used > 0 ? "," : "", v ? v : "NULL");
-        cr_assert(n > 0 && (size_t)n < sizeof(out) - used, "%s: too long",
-                  sql);
+        cr_assert(n > 0 && (size_t)n < sizeof(out) - used, "%s: too long", sql);
         used += (size_t)n;
     }
-    cr_assert_eq(rc, SQLITED_DONE, "%s: rc %d %s", sql, rc,
-                 sqlited_errmsg(db));
+    cr_assert_eq(rc, SQLITED_DONE, "%s: rc %d %s", sql, rc, sqlited_errmsg(db));
     sqlited_rows_close(rows);
     return out;
 }
@@ -63,10 +61,10 @@ static void assert_rows(const char *sql, int col, const char *want, int times)
 }
 
 /* Columns of the pragmas' rows. */
-#define FK_FROM 3       /* foreign_key_list: id, seq, table, from, ... */
-#define INDEX_NAME 1    /* index_list: seq, name, ... */
-#define INFO_NAME 2     /* index_info: seqno, cid, name */
-#define COLUMN_NAME 1   /* table_info: cid, name, ... */
+#define FK_FROM 3     /* foreign_key_list: id, seq, table, from, ... */
+#define INDEX_NAME 1  /* index_list: seq, name, ... */
+#define INFO_NAME 2   /* index_info: seqno, cid, name */
+#define COLUMN_NAME 1 /* table_info: cid, name, ... */
 
 /* Each pragma below first meets a table or index the reader does not know
  * yet: SQLite then compiles "no rows" and no schema check at all. */
@@ -98,8 +96,8 @@ Test(pragma, table_and_index_pragmas_see_changes_by_exec)
     assert_rows("PRAGMA index_info(\"ui\")", INFO_NAME, "b,a", 3);
 
     harness_exec(db, "CREATE TABLE w(x UNIQUE)");
-    assert_rows("PRAGMA index_list(\"w\")", INDEX_NAME,
-                "sqlite_autoindex_w_1", 3);
+    assert_rows("PRAGMA index_list(\"w\")", INDEX_NAME, "sqlite_autoindex_w_1",
+                3);
 
     harness_exec(db, "DROP INDEX ui");
     assert_rows("PRAGMA index_info(\"ui\")", INFO_NAME, "", 3);
