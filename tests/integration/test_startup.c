@@ -186,6 +186,16 @@ static pid_t find_thread(pid_t pid, const char *comm)
     return found;
 }
 
+/* The thread of @pid named @comm, waiting up to 10 s for it: each thread
+ * names itself when it starts, which may come after the daemon answers. */
+static pid_t wait_thread(pid_t pid, const char *comm)
+{
+    pid_t tid = 0;
+    for (int i = 0; i < 1000 && (tid = find_thread(pid, comm)) == 0; i++)
+        harness_sleep_ms(10);
+    return tid;
+}
+
 /* A fault in a worker thread used to kill the daemon silently: the
  * workers blocked every signal. It is now logged with the thread's name and
  * a backtrace, and the daemon still dies of the signal (a core dump, or the
@@ -197,9 +207,9 @@ Test(startup, a_crash_in_a_worker_is_logged_with_its_thread_and_backtrace)
     cr_assert_eq(setrlimit(RLIMIT_CORE, &no_core), 0);
     daemon_start(&d, NULL);
     harness_exec_fresh(&d, "CREATE TABLE t(x); INSERT INTO t VALUES (1)");
-    cr_assert_gt(find_thread(d.pid, "sqlited-loop"), 0);
-    cr_assert_gt(find_thread(d.pid, "sqlited-rdr-0"), 0);
-    pid_t tid = find_thread(d.pid, "sqlited-writer");
+    cr_assert_gt(wait_thread(d.pid, "sqlited-loop"), 0);
+    cr_assert_gt(wait_thread(d.pid, "sqlited-rdr-0"), 0);
+    pid_t tid = wait_thread(d.pid, "sqlited-writer");
     cr_assert_gt(tid, 0, "no thread named sqlited-writer");
     cr_assert_eq(syscall(SYS_tgkill, d.pid, tid, SIGSEGV), 0, "%s",
                  strerror(errno));
