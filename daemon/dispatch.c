@@ -274,6 +274,12 @@ static int check_options(struct request *req, struct codec_reader *r,
             if (option_int(req, r, "max_bytes", 1, INT64_MAX, &i))
                 return -1;
             job->max_bytes = (uint64_t)i;
+        } else if (len == 9 && memcmp(key, "decltypes", len) == 0 &&
+                   req->method == RPC_QUERY) {
+            if (codec_read(r, &b) || b.type != CODEC_BOOL)
+                return reject(req, SQLITED_BAD_REQUEST,
+                              "option decltypes must be true or false");
+            job->decltypes = b.v.b;
         } else if (len == 6 && memcmp(key, "atomic", len) == 0 &&
                    req->method == RPC_BATCH) {
             if (codec_read(r, &b) || b.type != CODEC_BOOL)

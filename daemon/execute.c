@@ -538,7 +538,22 @@ static int fail_out(struct run *r, const struct codec_buf *out)
     return fail(r, SQLITE_NOMEM, "out of memory encoding the result");
 }
 
-/* Appends the "columns" entry and the key "rows" of a result map. */
+/* Whether the answer of @r carries "decltypes" beside "columns" (a query
+ * that asked for them). */
+static bool wants_decltypes(const struct run *r)
+{
+    return r->job->method == RPC_QUERY && r->job->decltypes;
+}
+
+/* The number of map entries pack_columns() appends. */
+static unsigned column_keys(const struct run *r)
+{
+    return wants_decltypes(r) ? 3u : 2u;
+}
+
+/* Appends the "columns" entry, the "decltypes" entry when the query asked
+ * for it (nil for a column that is no table column), and the key "rows" of
+ * a result map: column_keys() entries. */
 static int pack_columns(struct run *r, sqlite3_stmt *st, int ncols,
                         struct codec_buf *out)
 {
@@ -549,6 +564,17 @@ static int pack_columns(struct run *r, sqlite3_stmt *st, int ncols,
         if (name == NULL)
             return fail(r, SQLITE_NOMEM, "out of memory");
         codec_pack_cstr(out, name);
+    }
+    if (wants_decltypes(r)) {
+        codec_pack_cstr(out, "decltypes");
+        msgpack_pack_array(&out->pk, (size_t)ncols);
+        for (int i = 0; i < ncols; i++) {
+            const char *type = sqlite3_column_decltype(st, i);
+            if (type == NULL)
+                msgpack_pack_nil(&out->pk);
+            else
+                codec_pack_cstr(out, type);
+        }
     }
     codec_pack_cstr(out, "rows");
     return SQLITE_OK;
@@ -773,7 +799,7 @@ static void run_chunked(struct run *r, sqlite3_stmt *st, int rc)
         if (reserved)
             stats_sub(&w->stats->cursors_open, 1);
         if (r->code == 0)
-            codec_patch_map(out, map, 2);
+            codec_patch_map(out, map, column_keys(r));
         return;
     }
     if (!reserved) {
@@ -794,7 +820,7 @@ static void run_chunked(struct run *r, sqlite3_stmt *st, int rc)
     r->cursor_id = atomic_fetch_add(&cursor_ids, 1) + 1;
     codec_pack_cstr(out, "cursor");
     msgpack_pack_uint64(&out->pk, r->cursor_id);
-    codec_patch_map(out, map, 3);
+    codec_patch_map(out, map, column_keys(r) + 1);
 }
 
 /* One statement, the usual case: the reply is encoded straight into r->out. */
@@ -813,7 +839,8 @@ static enum execute_result run_one(struct run *r, const struct sql_req *req,
         run_chunked(r, st, rc);
         return EXECUTE_DONE;
     }
-    msgpack_pack_map(&r->out->pk, (ncols > 0 ? 2u : 0u) + (counts ? 2u : 0u));
+    msgpack_pack_map(&r->out->pk,
+                     (ncols > 0 ? column_keys(r) : 0u) + (counts ? 2u : 0u));
     if (step_all(r, st, rc, r->out) == SQLITE_OK && counts)
         pack_counts(r, r->out);
     return EXECUTE_DONE;

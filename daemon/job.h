@@ -56,13 +56,14 @@ struct job {
     uint64_t tx;         /* the transaction it runs in; 0: none.
                             begin: set by the writer to the new id */
     uint64_t max_rows, max_bytes; /* query: limits on the result; 0: none */
-    struct cursor *cursor;        /* fetch, close: the cursor; query: the one
-                                     a reader opened for the rest of its rows */
-    bool cursor_ended;            /* fetch, close: the cursor is finished */
-    bool may_open_cursor;         /* query: its connection has cursors left */
-    int64_t started;              /* clock_now() when the loop read it */
-    struct health_probe *probe;   /* a health check's own job (no conn): its
-                                     reader or writer part (health.h) */
+    bool decltypes;        /* query: the answer carries the declared types */
+    struct cursor *cursor; /* fetch, close: the cursor; query: the one
+                              a reader opened for the rest of its rows */
+    bool cursor_ended;     /* fetch, close: the cursor is finished */
+    bool may_open_cursor;  /* query: its connection has cursors left */
+    int64_t started;       /* clock_now() when the loop read it */
+    struct health_probe *probe; /* a health check's own job (no conn): its
+                                   reader or writer part (health.h) */
     int checkpoint; /* checkpoint, or a query or exec that is exactly PRAGMA
                        wal_checkpoint: SQLITE_CHECKPOINT_* mode + 1; else 0 */
 

@@ -1553,3 +1553,111 @@ Test(conn_limit, over_the_limit_is_refused)
     ping_ms(&third);
     harness_raw_close(&third);
 }
+
+/* ------------------------------------------------------------- decltypes */
+
+TestSuite(query_decltypes, .fini = teardown, .timeout = 60);
+
+/* Sends a query of @sql with the option decltypes set to @on. */
+static void send_decltypes_query(uint32_t msgid, const char *sql, bool on)
+{
+    struct codec_buf *b = &conn.b;
+    harness_pack_request(b, msgid, "query", 3);
+    codec_pack_cstr(b, sql);
+    msgpack_pack_nil(&b->pk);
+    msgpack_pack_map(&b->pk, 1);
+    codec_pack_cstr(b, "decltypes");
+    if (on)
+        msgpack_pack_true(&b->pk);
+    else
+        msgpack_pack_false(&b->pk);
+    harness_send_buf(conn.fd, b);
+}
+
+/* The option decltypes adds the declared type of each result column beside
+ * "columns", nil for an expression, in the first chunk of a cursor's result
+ * too; without it (or false) the answer has no "decltypes". */
+Test(query_decltypes, declared_types)
+{
+    start((const char *const[]){"--chunk-rows", "2", NULL});
+    harness_exec_fresh(&d, "CREATE TABLE t(id INTEGER PRIMARY KEY, "
+                           "ts timestamp, name Varchar(20), n);"
+                           "INSERT INTO t VALUES (1, 'x', 'a', 1), "
+                           "(2, 'y', 'b', 2), (3, 'z', 'c', 3)");
+    const char *sql = "SELECT id, ts, name, n, id + 1 AS e FROM t WHERE id = 1";
+    struct reply rep;
+
+    send_decltypes_query(1, sql, true);
+    read_answer(&conn, 1, &rep);
+    expect_key(&rep, "columns", "[\"id\",\"ts\",\"name\",\"n\",\"e\"]");
+    expect_key(&rep, "decltypes",
+               "[\"INTEGER\",\"timestamp\",\"Varchar(20)\",nil,nil]");
+    expect_key(&rep, "rows", "[[1,\"x\",\"a\",1,2]]");
+    reply_free(&rep);
+
+    /* Three rows in chunks of two: the first chunk opens a cursor. */
+    send_decltypes_query(2, "SELECT ts FROM t ORDER BY id", true);
+    read_answer(&conn, 2, &rep);
+    expect_key(&rep, "decltypes", "[\"timestamp\"]");
+    expect_key(&rep, "rows", "[[\"x\"],[\"y\"]]");
+    struct chunk ch;
+    parse_chunk(&rep, &ch);
+    cr_assert_neq(ch.cursor, 0, "no cursor for the rest of the rows");
+    reply_free(&rep);
+    send_cursor_call(&conn, 3, "close", ch.cursor);
+    expect_nil(&conn, 3);
+
+    struct codec_reader v;
+    send_decltypes_query(4, sql, false);
+    read_answer(&conn, 4, &rep);
+    expect_key(&rep, "rows", "[[1,\"x\",\"a\",1,2]]");
+    cr_assert_not(harness_map_find(rep.result, "decltypes", &v));
+    reply_free(&rep);
+    send_query(&conn, 5, sql);
+    read_answer(&conn, 5, &rep);
+    cr_assert_not(harness_map_find(rep.result, "decltypes", &v));
+    reply_free(&rep);
+}
+
+/* A query that the writer runs (it changes rows) carries decltypes too. */
+Test(query_decltypes, on_the_writer)
+{
+    start(NULL);
+    harness_exec_fresh(&d, "CREATE TABLE t(id INTEGER PRIMARY KEY, d date)");
+    struct reply rep;
+    send_decltypes_query(1,
+                         "INSERT INTO t VALUES (7, '2026-12-03') "
+                         "RETURNING id, d, 1",
+                         true);
+    read_answer(&conn, 1, &rep);
+    expect_key(&rep, "decltypes", "[\"INTEGER\",\"date\",nil]");
+    expect_key(&rep, "rows", "[[7,\"2026-12-03\",1]]");
+    expect_key(&rep, "changes", "1");
+    reply_free(&rep);
+}
+
+/* decltypes takes true or false; anything else is a bad request naming it,
+ * and it is a query option only. */
+Test(query_decltypes, invalid_values)
+{
+    start(NULL);
+    struct codec_buf *b = &conn.b;
+    harness_pack_request(b, 1, "query", 3);
+    codec_pack_cstr(b, "SELECT 1");
+    msgpack_pack_nil(&b->pk);
+    msgpack_pack_map(&b->pk, 1);
+    codec_pack_cstr(b, "decltypes");
+    msgpack_pack_int64(&b->pk, 1);
+    harness_send_buf(conn.fd, b);
+    expect_error(&conn, 1, SQLITED_BAD_REQUEST, "SQLITED_BAD_REQUEST",
+                 "option decltypes must be true or false");
+    harness_pack_request(b, 2, "exec", 3);
+    codec_pack_cstr(b, "SELECT 1");
+    msgpack_pack_nil(&b->pk);
+    msgpack_pack_map(&b->pk, 1);
+    codec_pack_cstr(b, "decltypes");
+    msgpack_pack_true(&b->pk);
+    harness_send_buf(conn.fd, b);
+    expect_error(&conn, 2, SQLITED_BAD_REQUEST, "SQLITED_BAD_REQUEST",
+                 "unknown option 'decltypes' for exec");
+}
