@@ -449,8 +449,6 @@ def test_lost_connection_is_reported_never_retried(daemon):
 def test_unsupported_features_say_so(daemon, conn):
     with pytest.raises(sqlited.NotSupportedError):
         conn.create_function("f", 1, lambda x: x)
-    with pytest.raises(sqlited.NotSupportedError, match="detect_types"):
-        sqlited.connect(daemon.socket, detect_types=sqlited.PARSE_DECLTYPES)
 
 
 # ----------------------------------------------------------------- threads

@@ -26,7 +26,8 @@ from .exceptions import (DatabaseError, DataError, Error, IntegrityError,
                          OperationalError, ProgrammingError, Warning)
 from .types import (BINARY, DATETIME, NUMBER, ROWID, STRING, Binary, Date,
                     DateFromTicks, Row, Time, TimeFromTicks, Timestamp,
-                    TimestampFromTicks, register_adapter)
+                    PARSE_COLNAMES, PARSE_DECLTYPES, TimestampFromTicks,
+                    register_adapter, register_converter)
 
 __all__ = [
     "connect", "Connection", "Cursor", "Row", "apilevel", "threadsafety",
@@ -35,6 +36,7 @@ __all__ = [
     "ProgrammingError", "NotSupportedError", "Date", "Time", "Timestamp",
     "DateFromTicks", "TimeFromTicks", "TimestampFromTicks", "Binary",
     "STRING", "BINARY", "NUMBER", "DATETIME", "ROWID", "register_adapter",
+    "register_converter",
     "sqlite_version", "sqlite_version_info", "version", "version_info",
     "PARSE_DECLTYPES", "PARSE_COLNAMES",
 ]
@@ -47,12 +49,6 @@ version_info: Tuple[int, ...] = (0, 1, 0)
 apilevel = "2.0"
 threadsafety = 1
 paramstyle = "qmark"
-
-#: As in sqlite3, for code that names them; connect() refuses both (the
-#: daemon does not send declared column types).
-PARSE_DECLTYPES = 1
-PARSE_COLNAMES = 2
-
 
 def _local_sqlite_version() -> str:
     try:
@@ -75,8 +71,9 @@ def connect(socket: Optional[str] = None, timeout: Optional[float] = 5.0,
     ``$SQLITED_SOCKET``, then ``./var/sqlited.sock``) and checks that it
     speaks protocol 1. @timeout is each request's deadline in seconds (None:
     the daemon's ``--timeout``). Keyword arguments: ``isolation_level``,
-    ``check_same_thread``, ``detect_types``, ``cached_statements`` (see
-    ``Connection``). Raises OperationalError (``SQLITED_ECLOSED``) when
+    ``check_same_thread``, ``detect_types`` (``PARSE_DECLTYPES``,
+    ``PARSE_COLNAMES``: convert results with ``register_converter()``'s
+    converters), ``cached_statements`` (see ``Connection``). Raises OperationalError (``SQLITED_ECLOSED``) when
     nothing listens there."""
     global sqlite_version, sqlite_version_info
     conn = factory(socket, timeout, **kwargs)

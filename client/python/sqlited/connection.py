@@ -59,8 +59,12 @@ class Connection:
     None leaves the daemon's ``--timeout``. ``PRAGMA busy_timeout = ms``
     changes it later, as it changes ``sqlite3``'s lock wait.
     @isolation_level and @check_same_thread mean what they mean in
-    ``sqlite3``. @detect_types must be 0: the daemon does not send declared
-    column types. @cached_statements is accepted and ignored (the daemon
+    ``sqlite3``. @detect_types (``PARSE_DECLTYPES | PARSE_COLNAMES``)
+    converts result values as ``sqlite3`` does, with the converters of
+    ``register_converter()`` ("date" and "timestamp" by default): by the
+    declared type of a column (the daemon sends them when asked: query
+    option ``decltypes``) or by ``[type]`` in its name, which
+    ``description`` then leaves out. @cached_statements is accepted and ignored (the daemon
     caches statements)."""
 
     Warning = exc.Warning
@@ -80,10 +84,9 @@ class Connection:
                  check_same_thread: bool = True, detect_types: int = 0,
                  cached_statements: int = 128) -> None:
         self._closed = True
-        if detect_types:
-            raise exc.NotSupportedError(
-                "detect_types: the daemon does not send declared column "
-                "types; convert values in the application")
+        if not isinstance(detect_types, int):
+            raise TypeError("detect_types must be an int")
+        self._detect_types = detect_types
         self._timeout_ms = self._to_ms(timeout)
         self._isolation_level = self._check_level(isolation_level)
         self.row_factory: Optional[Callable[[Cursor, tuple], Any]] = None
@@ -368,10 +371,11 @@ class Connection:
                     self._end_tx()  # the daemon ended it; begin again later
                 raise
 
-    def _request(self, method: str, params: list) -> Any:
+    def _request(self, method: str, params: list,
+                 options: Optional[dict] = None) -> Any:
         """A query/exec/batch/bulk request with this connection's options
-        (deadline, transaction) appended."""
-        options = {}
+        (deadline, transaction) appended to @options."""
+        options = dict(options or ())
         if self._timeout_ms is not None:
             options["timeout_ms"] = self._timeout_ms
         if self._tx is not None:

@@ -16,7 +16,7 @@ from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator,
 
 from . import exceptions as exc
 from . import sql as sqlmod
-from .types import bind
+from .types import PARSE_DECLTYPES, bind, column_name, converter_for, to_bytes
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -32,7 +32,9 @@ class Cursor:
 
     Not safe to share between threads (see ``Connection``). ``description``
     names the columns of the last statement that returns rows (type codes
-    are None, as in ``sqlite3``); ``rowcount`` is the number of rows an
+    are None, as in ``sqlite3``; with ``PARSE_COLNAMES``, a name is cut
+    before `` [type]``); values are converted as the connection's
+    ``detect_types`` says; ``rowcount`` is the number of rows an
     INSERT, UPDATE, DELETE or REPLACE changed (summed over
     ``executemany()``), -1 for other statements; ``lastrowid`` the rowid of
     the last row an INSERT or REPLACE of this cursor inserted."""
@@ -50,6 +52,8 @@ class Cursor:
         self._fetch: Optional[int] = None  # msgid of the fetch in flight
         self._closed = False
         self._names: Optional[Tuple[Tuple[str, ...], Dict[str, int]]] = None
+        #: The converter of each column (detect_types), or None: none.
+        self._converters: Optional[Tuple[Optional[Callable[[bytes], Any]], ...]] = None
 
     # ------------------------------------------------------------- executing
     def execute(self, sql: str, parameters: Any = ()) -> "Cursor":
@@ -151,7 +155,10 @@ class Cursor:
         if st.is_dml and conn.isolation_level is not None and conn._tx is None:
             conn._begin(conn._begin_mode())
         method = "query" if st.reads else "exec"
-        self._take(conn._request(method, [sql, params]), st)
+        options = None
+        if method == "query" and conn._detect_types & PARSE_DECLTYPES:
+            options = {"decltypes": True}
+        self._take(conn._request(method, [sql, params], options), st)
 
     def _one(self, sql: str) -> Optional[sqlmod.Statement]:
         if not isinstance(sql, str):
@@ -169,15 +176,24 @@ class Cursor:
         self.description = None
         self.rowcount = -1
         self._names = None
+        self._converters = None
 
     def _take(self, result: Any, st: sqlmod.Statement) -> None:
         if not isinstance(result, dict):
             return
         columns = result.get("columns")
         if columns is not None:
+            detect = self.connection._detect_types
             self.description = tuple(
-                (c if isinstance(c, str) else str(c), None, None, None, None,
-                 None, None) for c in columns)
+                (column_name(c, detect) if isinstance(c, str) else str(c),
+                 None, None, None, None, None, None) for c in columns)
+            if detect:
+                decltypes = result.get("decltypes") or ()
+                convs = tuple(
+                    converter_for(c, decltypes[i] if i < len(decltypes) else None,
+                                  detect) for i, c in enumerate(columns))
+                if any(convs):
+                    self._converters = convs
         self._rows = result.get("rows") or ()
         self._pos = 0
         cursor = result.get("cursor")
@@ -207,7 +223,14 @@ class Cursor:
 
     def _make(self, row: tuple) -> Any:
         tf = self.connection.text_factory
-        if tf is not str:
+        convs = self._converters
+        if convs is not None:
+            row = tuple(
+                v if v is None else
+                c(to_bytes(v)) if c is not None else
+                tf(v.encode()) if tf is not str and isinstance(v, str) else v
+                for c, v in zip(convs, row))
+        elif tf is not str:
             row = tuple(tf(v.encode()) if isinstance(v, str) else v for v in row)
         if self.row_factory is not None:
             return self.row_factory(self, row)

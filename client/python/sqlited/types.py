@@ -6,13 +6,19 @@ Parameters of other types go through an adapter, as in ``sqlite3``:
 ``datetime.date`` and ``datetime.datetime`` become ISO 8601 text by default
 (``sqlite3``'s default adapters in Python 3.11), and ``register_adapter()``
 adds more. A ``bool`` binds as 1 or 0.
+
+Results go through a converter when the connection's ``detect_types`` asks
+for it, as in ``sqlite3``: ``register_converter()`` names one for a type,
+found by a column's declared type (``PARSE_DECLTYPES``; the daemon sends
+them on request) or by ``[type]`` in its name (``PARSE_COLNAMES``).
 """
 
 from __future__ import annotations
 
 import datetime
 import time
-from typing import Any, Callable, Dict, Iterator, Mapping, Sequence, Tuple, Type, Union
+from typing import (Any, Callable, Dict, Iterator, Mapping, Optional, Sequence,
+                    Tuple, Type, Union)
 
 from . import exceptions as exc
 
@@ -31,6 +37,94 @@ def register_adapter(type_: type, adapter: Callable[[Any], Any]) -> None:
     """Binds values of exactly @type_ as @adapter(value) returns (an int,
     float, str, bytes or None), as ``sqlite3.register_adapter()``."""
     _adapters[type_] = adapter
+
+
+#: Flags of ``connect(detect_types=...)``, as in ``sqlite3``.
+PARSE_DECLTYPES = 1
+PARSE_COLNAMES = 2
+
+
+def convert_date(val: bytes) -> datetime.date:
+    """``sqlite3``'s default converter "date" (Python 3.11)."""
+    return datetime.date(*map(int, val.split(b"-")))
+
+
+def convert_timestamp(val: bytes) -> datetime.datetime:
+    """``sqlite3``'s default converter "timestamp" (Python 3.11):
+    ``YYYY-MM-DD HH:MM:SS[.ffffff]``."""
+    datepart, timepart = val.split(b" ")
+    year, month, day = map(int, datepart.split(b"-"))
+    timepart_full = timepart.split(b".")
+    hours, minutes, seconds = map(int, timepart_full[0].split(b":"))
+    if len(timepart_full) == 2:
+        microseconds = int("{:0<6.6}".format(timepart_full[1].decode()))
+    else:
+        microseconds = 0
+    return datetime.datetime(year, month, day, hours, minutes, seconds,
+                             microseconds)
+
+
+_converters: Dict[str, Callable[[bytes], Any]] = {
+    "DATE": convert_date,
+    "TIMESTAMP": convert_timestamp,
+}
+
+
+def register_converter(typename: str, converter: Callable[[bytes], Any]) -> None:
+    """Converts result values of type @typename (case-insensitive) with
+    @converter, which receives the value as bytes (never for NULL), as
+    ``sqlite3.register_converter()``. Used only on connections whose
+    ``detect_types`` has ``PARSE_DECLTYPES`` or ``PARSE_COLNAMES``."""
+    if not isinstance(typename, str):
+        raise TypeError("register_converter() argument 1 must be str")
+    if not callable(converter):
+        raise TypeError("parameter must be callable")
+    _converters[typename.upper()] = converter
+
+
+def column_name(name: str, detect_types: int) -> str:
+    """The name ``description`` gives a result column: with
+    ``PARSE_COLNAMES``, cut before ``[`` and the one space before it."""
+    if detect_types & PARSE_COLNAMES:
+        at = name.find("[")
+        if at >= 0:
+            return name[:at - 1] if at > 0 and name[at - 1] == " " else name[:at]
+    return name
+
+
+def converter_for(name: Any, decltype: Any,
+                  detect_types: int) -> Optional[Callable[[bytes], Any]]:
+    """The converter of a column named @name declared as @decltype (None
+    for an expression), as ``sqlite3`` finds it: with ``PARSE_COLNAMES``
+    the type inside the name's first ``[...]``, else with
+    ``PARSE_DECLTYPES`` the declared type's first word (before a space or
+    ``(``)."""
+    if detect_types & PARSE_COLNAMES and isinstance(name, str):
+        start = name.find("[")
+        if start >= 0:
+            end = name.find("]", start + 1)
+            if end >= 0:
+                conv = _converters.get(name[start + 1:end].upper())
+                if conv is not None:
+                    return conv
+    if detect_types & PARSE_DECLTYPES and isinstance(decltype, str):
+        word = decltype
+        for i, ch in enumerate(decltype):
+            if ch in " (":
+                word = decltype[:i]
+                break
+        return _converters.get(word.upper())
+    return None
+
+
+def to_bytes(value: Any) -> bytes:
+    """@value (not None) as a converter receives it: the bytes SQLite's
+    sqlite3_column_blob() gives (text as UTF-8, a number as its text)."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    return repr(value).encode()
 
 
 def adapt(value: Any, index: Union[int, str]) -> Any:
@@ -110,10 +204,9 @@ Binary: Type[memoryview] = memoryview
 
 
 class _TypeObject(frozenset):
-    """A PEP 249 type object: equal to each type code it stands for. The
-    daemon sends no declared types (``description`` holds None there, as
-    in ``sqlite3``), so these compare equal to the names of SQLite's
-    storage classes only."""
+    """A PEP 249 type object: equal to each type code it stands for.
+    ``description``'s type codes are None, as in ``sqlite3``, so these
+    compare equal to the names of SQLite's storage classes only."""
 
     def __eq__(self, other: object) -> bool:
         return other in self if isinstance(other, str) else NotImplemented
