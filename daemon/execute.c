@@ -1332,22 +1332,13 @@ enum execute_result execute_job(struct worker *w, struct job *job)
         execute_cursor(job);
         return EXECUTE_DONE;
     }
-    if (!job_claim(job))
+    if (!execute_claim(w, job))
         return EXECUTE_DONE;
-    if (clock_passed(job->deadline, clock_now())) {
-        execute_fail_timeout(w, job);
-        return EXECUTE_DONE;
-    }
     if (job->probe) {
         health_run(w, job);
         return EXECUTE_DONE;
     }
-    w->current = job;
-    w->deadline = job->deadline;
-    if (w->deadline_cap != 0 &&
-        (w->deadline == 0 || w->deadline_cap < w->deadline))
-        w->deadline = w->deadline_cap;
-    w->timed_out = false;
+    execute_begin(w, job);
     w->released = false;
     if (w->watch)
         atomic_store_explicit(&w->watch->started, clock_now(),
@@ -1386,6 +1377,27 @@ enum execute_result execute_job(struct worker *w, struct job *job)
     store_reply(&r, &out);
     codec_buf_close(&out);
     return result;
+}
+
+bool execute_claim(struct worker *w, struct job *job)
+{
+    if (!job_claim(job))
+        return false;
+    if (clock_passed(job->deadline, clock_now())) {
+        execute_fail_timeout(w, job);
+        return false;
+    }
+    return true;
+}
+
+void execute_begin(struct worker *w, struct job *job)
+{
+    w->current = job;
+    w->deadline = job->deadline;
+    if (w->deadline_cap != 0 &&
+        (w->deadline == 0 || w->deadline_cap < w->deadline))
+        w->deadline = w->deadline_cap;
+    w->timed_out = false;
 }
 
 void execute_fail_timeout(struct worker *w, struct job *job)

@@ -115,6 +115,15 @@ void execute_rollback(struct worker *w);
 /* Answers @job with SQLITED_TIMEOUT: its deadline passed before it ran. */
 void execute_fail_timeout(struct worker *w, struct job *job);
 
+/* Claims @job for @w: false, with the job answered (SQLITED_TIMEOUT) or
+ * dropped (its client left, or the loop answered it), when it must not run. */
+bool execute_claim(struct worker *w, struct job *job);
+
+/* Makes @job the worker's current one: its deadline, capped by the
+ * worker's (an interactive transaction's maximum duration), is what the
+ * progress handler enforces. */
+void execute_begin(struct worker *w, struct job *job);
+
 /* Answers @job with SQLITE_BUSY: the database stayed locked by another
  * process until its deadline. */
 void execute_fail_busy(struct worker *w, struct job *job);

@@ -20,18 +20,9 @@ bool maintenance_writer_job(const struct job *job)
  * the job answered (or not, if its client left), when it must not run. */
 static bool enter(struct worker *w, struct job *job)
 {
-    if (!job_claim(job))
+    if (!execute_claim(w, job))
         return false;
-    if (clock_passed(job->deadline, clock_now())) {
-        execute_fail_timeout(w, job);
-        return false;
-    }
-    w->current = job;
-    w->deadline = job->deadline;
-    if (w->deadline_cap != 0 &&
-        (w->deadline == 0 || w->deadline_cap < w->deadline))
-        w->deadline = w->deadline_cap;
-    w->timed_out = false;
+    execute_begin(w, job);
     w->auth.internal = true;
     return true;
 }
