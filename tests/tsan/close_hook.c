@@ -32,8 +32,7 @@ long syscall(long number, ...)
     va_end(ap);
     if (number == SYS_close)
         return close((int)a[0]);
-    long (*next)(long, ...) =
-        __atomic_load_n(&libc_syscall, __ATOMIC_ACQUIRE);
+    long (*next)(long, ...) = __atomic_load_n(&libc_syscall, __ATOMIC_ACQUIRE);
     if (next == NULL) {
         *(void **)&next = dlsym(RTLD_NEXT, "syscall");
         __atomic_store_n(&libc_syscall, next, __ATOMIC_RELEASE);
