@@ -258,7 +258,7 @@ asan:
 # the harness and the soak notice, as they notice the report in its stderr.
 TSAN_SECONDS ?= 25
 TSAN_DAEMON := build-tsan/sqlited
-TSAN_ENV := TSAN_OPTIONS='halt_on_error=1 exitcode=66 second_deadlock_stack=1$${TSAN_OPTIONS:+ $$TSAN_OPTIONS}' \
+TSAN_ENV := TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1$${TSAN_OPTIONS:+ $$TSAN_OPTIONS}" \
             SQLITED_TEST_DAEMON=$(abspath $(TSAN_DAEMON))
 # Too slow under TSan for the default deadline of 30 s: 32 results of 30 MiB
 # queued behind each other (TSan checks every byte copied).
