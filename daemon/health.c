@@ -84,17 +84,26 @@ __attribute__((format(printf, 3, 4))) static void say(char *buf, size_t size,
     va_end(ap);
 }
 
-/* Reads the first 100 bytes of the database file through its path, as a new
- * process would: this sees a file that was deleted, replaced (by a
- * directory, say) or overwritten under the daemon, which its open
- * connections, holding the old file open, may not. */
-static void check_file(const char *path, char *error, size_t size)
+/* Looks at the database file through its path, as a new process would:
+ * this sees a file that was deleted, replaced (by a directory, say), made
+ * unreadable or overwritten under the daemon, which its open connections,
+ * holding the old file open, may not.
+ *
+ * The file is never opened for reading here: closing any descriptor of it
+ * would drop every fcntl() lock SQLite holds on it in this process (POSIX
+ * locks belong to the process and the file), and another process closing
+ * its last connection to the database could then take it for unused,
+ * checkpoint and delete the WAL the daemon writes to. So the path is opened
+ * with O_PATH (closing that drops no lock) to see what it names, and when
+ * that is the file the daemon holds, its header is read through @lock_fd,
+ * db_claim()'s descriptor of it, which stays open while the daemon runs. */
+static void check_file(const char *path, int lock_fd, char *error, size_t size)
 {
     static const char magic[16] = "SQLite format 3";
     char header[100];
-    struct stat st;
+    struct stat st, held;
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int fd = open(path, O_PATH | O_CLOEXEC);
     if (fd < 0) {
         say(error, size, "cannot open the database file %s: %s", path,
             strerror(errno));
@@ -106,8 +115,17 @@ static void check_file(const char *path, char *error, size_t size)
     } else if (!S_ISREG(st.st_mode)) {
         say(error, size, "the database file %s is no longer a regular file",
             path);
+    } else if (access(path, R_OK) != 0) {
+        say(error, size, "cannot open the database file %s: %s", path,
+            strerror(errno));
+    } else if (lock_fd < 0 || fstat(lock_fd, &held) != 0 ||
+               held.st_dev != st.st_dev || held.st_ino != st.st_ino) {
+        say(error, size,
+            "the database file %s was deleted, renamed or replaced since the "
+            "daemon opened it",
+            path);
     } else {
-        ssize_t n = pread(fd, header, sizeof(header), 0);
+        ssize_t n = pread(lock_fd, header, sizeof(header), 0);
         if (n < 0)
             say(error, size, "cannot read the database file %s: %s", path,
                 strerror(errno));
@@ -193,7 +211,7 @@ static void run_read(struct worker *w, struct health_probe *p)
     rd->wal_bytes = file_size(wal);
     if (rd->wal_bytes < 0)
         rd->wal_bytes = 0; /* none: everything is in the main file */
-    check_file(path, rd->error, sizeof(rd->error));
+    check_file(path, p->s->db_lock, rd->error, sizeof(rd->error));
     if (rd->error[0] == '\0' &&
         sqlite3_file_control(w->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) ==
             SQLITE_OK &&
