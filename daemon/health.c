@@ -279,8 +279,7 @@ verdict_set(struct verdict *v, enum health_status status, const char *fmt, ...)
 }
 
 /* Every condition that makes the daemon not ready, or worth a look, is
- * judged here, in one place: add new ones (a migration running, the file
- * check of dbfile.h) beside the others. */
+ * judged here, in one place: add new ones beside the others. */
 static void health_judge(struct health_probe *p, struct verdict *v)
 {
     struct server *s = p->s;
@@ -292,6 +291,9 @@ static void health_judge(struct health_probe *p, struct verdict *v)
     /* The daemon as a whole. */
     if (s->shutting_down)
         verdict_set(v, HEALTH_FAILING, "the daemon is shutting down");
+    /* The start-up migrations: nothing but the probes is served yet. */
+    if (migrate_progress(&s->writer.migration, why, sizeof(why)) != NULL)
+        verdict_set(v, HEALTH_FAILING, "migrating: %s", why);
     /* The writer's own watch on the files (dbfile.h): while the path names
      * another file or none, writes are refused. */
     if (dbfile_failure(&s->writer.file, why, sizeof(why)) != NULL)
@@ -449,6 +451,18 @@ int health_probe_start(struct server *s, bool quick, uint32_t timeout_ms,
     p->timer.data = p;
     uv_timer_start(&p->timer, on_deadline, timeout_ms, 0);
     readers_submit(&s->readers, rj);
+    /* The writer is busy with the start-up migrations: its round trip would
+     * only wait for them, until the deadline. */
+    char why[NAME_MAX + 64];
+    if (migrate_progress(&s->writer.migration, why, sizeof(why)) != NULL) {
+        say(p->write_failure, sizeof(p->write_failure),
+            "skipped: the writer is applying the start-up migrations");
+        p->write_back = true;
+        p->write_job = NULL;
+        p->out--;
+        job_free(wj);
+        return 0;
+    }
     writer_submit(&s->writer, wj);
     return 0;
 }
@@ -478,6 +492,25 @@ static void pack_moment(struct codec_buf *b, const char *key,
 {
     uint64_t v = atomic_load_explicit(value, memory_order_relaxed);
     pack_int_or_nil(b, key, v != 0, (int64_t)v);
+}
+
+/* "off" (no --migrations), "ok", "migrating: ..." (the start-up ones) or
+ * "failing: ..." (the last migrate up or down). */
+static void pack_migrations(struct codec_buf *b, const struct server *s)
+{
+    struct migrate_state *m = (struct migrate_state *)&s->writer.migration;
+    char why[1024], line[1100];
+
+    if (s->cfg->migrations == NULL)
+        codec_pack_cstr(b, "off");
+    else if (migrate_progress(m, why, sizeof(why)) != NULL) {
+        snprintf(line, sizeof(line), "migrating: %s", why);
+        codec_pack_cstr(b, line);
+    } else if (migrate_failure(m, why, sizeof(why)) != NULL) {
+        snprintf(line, sizeof(line), "failing: %s", why);
+        codec_pack_cstr(b, line);
+    } else
+        codec_pack_cstr(b, "ok");
 }
 
 void health_pack(const struct health_report *report, struct codec_buf *b)
@@ -533,7 +566,7 @@ void health_pack(const struct health_report *report, struct codec_buf *b)
 
     /* Each check: "ok", what went wrong, or (quick_check) "skipped". */
     pack_key(b, "checks");
-    msgpack_pack_map(&b->pk, 3);
+    msgpack_pack_map(&b->pk, 4);
     pack_key(b, "read");
     if (!p->read_back)
         codec_pack_cstr(b, "no answer within the deadline");
@@ -553,6 +586,8 @@ void health_pack(const struct health_report *report, struct codec_buf *b)
         codec_pack_cstr(b, "skipped");
     else
         codec_pack_cstr(b, rd->quick > 0 ? "ok" : rd->quick_result);
+    pack_key(b, "migrations");
+    pack_migrations(b, s);
     pack_key(b, "timeout_ms");
     msgpack_pack_uint32(&b->pk, p->timeout_ms);
 }
