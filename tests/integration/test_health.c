@@ -301,6 +301,36 @@ Test(health, cli_usage_error_is_3)
     harness_output_free(&o);
 }
 
+/* A socket the caller may not reach (its directory, or the socket itself,
+ * without permission for the caller's user) is "permission denied", exit
+ * status 2. As root, which no permission stops, the probe runs as nobody
+ * (setpriv) against the test's directory, which is 0700. */
+Test(health, cli_permission_denied_is_2)
+{
+    struct harness_output o;
+    char want[256];
+    bool root = geteuid() == 0;
+
+    if (root && access("/usr/bin/setpriv", X_OK) != 0)
+        cr_skip_test("running as root without /usr/bin/setpriv: cannot "
+                     "probe as a user without permission");
+    if (!root)
+        cr_assert_eq(chmod(d.sock_path, 0), 0, "chmod: %s", strerror(errno));
+    const char *as_nobody[] = {
+        "/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+        "--clear-groups",   SQLITED_CLI,     "-s",
+        d.sock_path,        "health",        NULL};
+    const char *as_me[] = {SQLITED_CLI, "-s", d.sock_path, "health", NULL};
+    harness_run(root ? as_nobody : as_me, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
+    if (!root)
+        cr_assert_eq(chmod(d.sock_path, 0660), 0);
+    cr_assert_eq(o.status, 2, "stdout: %s stderr: %s", o.out, o.err);
+    snprintf(want, sizeof(want), "%s: no answer: permission denied\n",
+             d.sock_path);
+    cr_assert_str_eq(o.out, want);
+    harness_output_free(&o);
+}
+
 /* The probe looks at the database file through its path without ever
  * closing a descriptor of it: that would drop every fcntl() lock SQLite
  * holds on the file in the daemon, and another process closing its last
