@@ -67,8 +67,8 @@ void cursor_register(struct conn *c, struct cursor *cur)
     cur->opened = clock_now();
     uv_timer_init(&c->srv->loop, &cur->idle);
     cur->idle.data = cur;
-    cur->next = c->cursors;
-    c->cursors = cur; /* counted in c->ncursors since its query was sent */
+    /* Counted in c->ncursors since its query was sent. */
+    list_add_head(&c->cursors, &cur->node);
     if (c->closing)
         cursor_end(cur, NULL, false);
     else
@@ -77,22 +77,20 @@ void cursor_register(struct conn *c, struct cursor *cur)
 
 struct cursor *cursor_find(struct conn *c, uint64_t id)
 {
-    struct cursor *cur = c->cursors;
-    while (cur && cur->id != id)
-        cur = cur->next;
-    return cur;
+    LIST_FOREACH (node, &c->cursors) {
+        struct cursor *cur = LIST_ITEM(node, struct cursor, node);
+        if (cur->id == id)
+            return cur;
+    }
+    return NULL;
 }
 
 static void unlink_cursor(struct cursor *cur)
 {
-    struct cursor **link = &cur->conn->cursors;
-    while (*link && *link != cur)
-        link = &(*link)->next;
-    if (*link) {
-        *link = cur->next;
+    if (list_linked(&cur->node)) {
+        list_remove(&cur->node);
         cur->conn->ncursors--;
     }
-    cur->next = NULL;
 }
 
 void cursor_end(struct cursor *cur, struct job *job, bool expired)
@@ -185,11 +183,15 @@ void cursor_release_oldest(struct server *s, int64_t before)
     struct cursor *oldest = NULL;
     int64_t read_started = 0;
 
-    for (struct conn *c = s->conns; c; c = c->next)
-        for (struct cursor *cur = c->cursors; cur; cur = cur->next)
+    LIST_FOREACH (cnode, &s->conns) {
+        struct conn *c = LIST_ITEM(cnode, struct conn, node);
+        LIST_FOREACH (node, &c->cursors) {
+            struct cursor *cur = LIST_ITEM(node, struct cursor, node);
             if (!cur->closing && cur->opened < before &&
                 (oldest == NULL || cur->opened < oldest->opened))
                 oldest = cur;
+        }
+    }
     /* A read that began a moment ago ends by itself within the writer's
      * wait; only one that has run longer is interrupted. */
     int reader = readers_oldest(

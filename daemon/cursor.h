@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "execute.h"
+#include "list.h"
 
 struct conn;
 struct server;
@@ -35,11 +36,11 @@ struct cursor {
     /* The loop side. */
     uint64_t id;
     struct conn *conn;
-    struct cursor *next; /* in the connection's list */
-    uv_timer_t idle;     /* at the idle timeout or the maximum age, if sooner */
-    int64_t opened;      /* clock.h time it was registered */
-    bool busy;           /* a fetch or close job has it */
-    bool closing;        /* end it once the running fetch is back */
+    struct list node; /* in the connection's list */
+    uv_timer_t idle;  /* at the idle timeout or the maximum age, if sooner */
+    int64_t opened;   /* clock.h time it was registered */
+    bool busy;        /* a fetch or close job has it */
+    bool closing;     /* end it once the running fetch is back */
 };
 
 /* A reader opened @cur for @c's query: keep it, and start its idle timer. */
