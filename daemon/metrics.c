@@ -80,8 +80,8 @@ void metrics_reply(struct metrics *m, enum rpc_method method, const char *reply,
 unsigned metrics_in_flight(const struct server *s)
 {
     unsigned n = 0;
-    for (const struct conn *c = s->conns; c; c = c->next)
-        n += c->ninflight;
+    LIST_FOREACH (node, &s->conns)
+        n += LIST_ITEM(node, struct conn, node)->ninflight;
     return n;
 }
 

@@ -63,8 +63,8 @@ static void on_resume(uv_timer_t *timer)
 {
     struct server *s = timer->data;
     s->memory_paused = false;
-    for (struct conn *c = s->conns, *next; c; c = next) {
-        next = c->next;
+    LIST_FOREACH (node, &s->conns) {
+        struct conn *c = LIST_ITEM(node, struct conn, node);
         if (c->paused_for_memory)
             conn_resume(c);
     }
@@ -82,9 +82,8 @@ static void on_sweep(uv_timer_t *timer)
 {
     struct server *s = timer->data;
     bool watching = false;
-    for (struct conn *c = s->conns, *next; c; c = next) {
-        next = c->next;
-        if (conn_check_gone(c))
+    LIST_FOREACH (node, &s->conns) {
+        if (conn_check_gone(LIST_ITEM(node, struct conn, node)))
             watching = true;
     }
     if (!watching)
@@ -138,8 +137,8 @@ static void on_grace_over(uv_timer_t *timer)
         uv_timer_start(&s->grace, on_grace_over, 1000, 0);
         return;
     }
-    for (struct conn *c = s->conns; c; c = c->next)
-        conn_close(c);
+    LIST_FOREACH (node, &s->conns)
+        conn_close(LIST_ITEM(node, struct conn, node));
 }
 
 /* Removes the socket file we bound, but only while its path still names
@@ -195,10 +194,8 @@ static void on_signal(uv_signal_t *handle, int signum)
     s->shutting_down = true;
     uv_close((uv_handle_t *)&s->listener, on_listener_closed);
     uv_timer_start(&s->grace, on_grace_over, s->cfg->shutdown_grace_ms, 0);
-    for (struct conn *c = s->conns, *next; c; c = next) {
-        next = c->next; /* closing may free c */
-        conn_shutdown(c);
-    }
+    LIST_FOREACH (node, &s->conns)
+        conn_shutdown(LIST_ITEM(node, struct conn, node)); /* may free it */
     server_maybe_finish(s);
 }
 
@@ -406,6 +403,7 @@ int server_init(struct server *s, const struct config *cfg)
     memset(s, 0, sizeof(*s));
     s->cfg = cfg;
     s->db_lock = -1;
+    list_init(&s->conns);
     s->limits = (struct codec_limits){
         .max_message = cfg->max_message_size,
         .max_depth = RPC_MAX_DEPTH,

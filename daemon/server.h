@@ -14,6 +14,7 @@
 #include "deadlines.h"
 #include "http.h"
 #include "job.h"
+#include "list.h"
 #include "memory.h"
 #include "metrics.h"
 #include "readers.h"
@@ -48,8 +49,9 @@ struct server {
     bool memory_paused;         /* some connections wait for memory to free */
     uv_timer_t resume;          /* reads them again once it has */
     uv_timer_t sweep;           /* looks at half-closed connections with work */
-    struct conn *conns;         /* every connection not yet freed */
+    struct list conns;          /* every connection not yet freed */
     unsigned nconns;
+    uint64_t last_conn_id;
     bool shutting_down;
     bool owns_socket; /* we bound it (not systemd): unlink at exit */
     int db_lock;      /* db_claim()'s lock on the database; -1: none */

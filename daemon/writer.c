@@ -178,7 +178,7 @@ __attribute__((format(printf, 2, 3))) static void tx_end(struct writer *wr,
     wr->ended[id % WRITER_ENDED].id = id;
     execute_rollback(&wr->worker);
     wr->tx.id = 0;
-    wr->tx.owner = NULL;
+    wr->tx.owner = 0;
 }
 
 /* A job names a transaction that is not open. */
@@ -223,7 +223,7 @@ static void tx_begin(struct writer *wr, struct job *job)
         return;
     }
     wr->tx.id = ++wr->last_tx;
-    wr->tx.owner = job->conn;
+    wr->tx.owner = job->conn_id;
     wr->tx.idle_deadline = clock_after_ms(wr->cfg->tx_idle_timeout_ms);
     wr->tx.max_deadline = clock_after_ms(wr->cfg->tx_max_duration_ms);
     job->tx = wr->tx.id;
@@ -341,7 +341,7 @@ static bool serve_tx(struct writer *wr)
     for (struct job *job = wr->pending; job; job = next) {
         next = job->next;
         if (!job_dropped(job) && job->tx == wr->tx.id &&
-            job->conn == wr->tx.owner) {
+            job->conn_id == wr->tx.owner) {
             pending_remove(wr, prev, job);
             if (job_claim(job))
                 tx_run(wr, job);
@@ -350,7 +350,7 @@ static bool serve_tx(struct writer *wr)
         }
         /* Jobs of other connections wait for the transaction to end, unless
          * they are answered now. */
-        if (!job_dropped(job) && job->tx == 0 && job->conn != wr->tx.owner &&
+        if (!job_dropped(job) && job->tx == 0 && job->conn_id != wr->tx.owner &&
             !clock_passed(job->deadline, now)) {
             prev = job;
             continue;
@@ -364,7 +364,7 @@ static bool serve_tx(struct writer *wr)
                  job->tx);
         } else if (job->tx != 0) {
             tx_answer_gone(wr, job);
-        } else if (job->conn == wr->tx.owner) {
+        } else if (job->conn_id == wr->tx.owner) {
             /* It would wait for its own connection's transaction. */
             fail(job, SQLITED_BAD_REQUEST,
                  job->method == RPC_BEGIN
@@ -626,6 +626,39 @@ static void serve_next(struct writer *wr)
 /* ------------------------------------------------------------ the thread
  */
 
+/* One turn of the writer's loop, without waiting: the file checks and the
+ * checkpoint due between groups, then, with no transaction open, the job at
+ * the head of the pending ones (with its group); with one open, its next
+ * job. Returns true when it served a job or ended the transaction. */
+static bool turn(struct writer *wr)
+{
+    bool did = false;
+
+    dbfile_check_due(&wr->file);
+    if (wr->tx.id == 0)
+        secure_wal(wr);
+    if (wr->tx.id == 0)
+        checkpoint_between_groups(&wr->ckpt);
+    int64_t started = clock_now();
+    if (wr->tx.id == 0 && wr->pending) {
+        serve_next(wr);
+        did = true;
+    } else if (wr->tx.id != 0) {
+        did = serve_tx(wr);
+    }
+    if (did)
+        execute_account(&wr->worker, started);
+    return did;
+}
+
+bool writer_turn(struct writer *wr, struct job *jobs)
+{
+    for (struct job *job = jobs; job; job = job->next)
+        stats_add(&wr->stats->writer_queue, 1);
+    pending_append(wr, jobs);
+    return turn(wr);
+}
+
 static void *writer_main(void *arg)
 {
     struct writer *wr = arg;
@@ -633,20 +666,12 @@ static void *writer_main(void *arg)
 
     crash_thread_init("sqlited-writer");
     for (;;) {
-        dbfile_check_due(&wr->file);
-        if (wr->tx.id == 0)
-            secure_wal(wr);
-        if (wr->tx.id == 0)
-            checkpoint_between_groups(&wr->ckpt);
-        int64_t started = clock_now();
-        if (wr->tx.id == 0 && wr->pending) {
-            serve_next(wr);
-            execute_account(&wr->worker, started);
-            pending_append(wr, job_queue_take_all(&wr->queue));
-            continue;
-        }
-        if (wr->tx.id != 0 && serve_tx(wr)) {
-            execute_account(&wr->worker, started);
+        /* After a group, the jobs queued meanwhile join the pending ones
+         * before the next group is made. */
+        bool grouping = wr->tx.id == 0;
+        if (turn(wr)) {
+            if (grouping)
+                pending_append(wr, job_queue_take_all(&wr->queue));
             continue;
         }
         if (closed) {
@@ -689,10 +714,10 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-int writer_start(struct writer *wr, const struct config *cfg,
-                 const atomic_bool *stop, struct stats *stats,
-                 job_done_fn *done, void *done_arg,
-                 checkpoint_release_fn *release, char *err, size_t errlen)
+int writer_init(struct writer *wr, const struct config *cfg,
+                const atomic_bool *stop, struct stats *stats, job_done_fn *done,
+                void *done_arg, checkpoint_release_fn *release, char *err,
+                size_t errlen)
 {
     sqlite3 *db;
 
@@ -718,25 +743,44 @@ int writer_start(struct writer *wr, const struct config *cfg,
     if (checkpoint_init(&wr->ckpt, &wr->worker, cfg, stats, release, done_arg,
                         err, errlen))
         goto fail_db;
-    if (job_queue_init(&wr->queue)) {
-        snprintf(err, errlen, "cannot create the writer's queue");
-        goto fail_ckpt;
-    }
-    if (pthread_create(&wr->thread, NULL, writer_main, wr)) {
-        snprintf(err, errlen, "cannot start the writer thread");
-        goto fail_queue;
-    }
-    wr->running = true;
     return 0;
 
-fail_queue:
-    job_queue_close(&wr->queue);
-fail_ckpt:
-    checkpoint_close(&wr->ckpt);
 fail_db:
     execute_close(&wr->worker);
     dbfile_close(&wr->file);
     migrate_state_close(&wr->migration);
+    return -1;
+}
+
+void writer_close(struct writer *wr)
+{
+    checkpoint_close(&wr->ckpt);
+    execute_close(&wr->worker);
+    dbfile_close(&wr->file);
+    migrate_state_close(&wr->migration);
+}
+
+int writer_start(struct writer *wr, const struct config *cfg,
+                 const atomic_bool *stop, struct stats *stats,
+                 job_done_fn *done, void *done_arg,
+                 checkpoint_release_fn *release, char *err, size_t errlen)
+{
+    if (writer_init(wr, cfg, stop, stats, done, done_arg, release, err, errlen))
+        return -1;
+    if (job_queue_init(&wr->queue)) {
+        snprintf(err, errlen, "cannot create the writer's queue");
+        goto fail;
+    }
+    if (pthread_create(&wr->thread, NULL, writer_main, wr)) {
+        snprintf(err, errlen, "cannot start the writer thread");
+        job_queue_close(&wr->queue);
+        goto fail;
+    }
+    wr->running = true;
+    return 0;
+
+fail:
+    writer_close(wr);
     return -1;
 }
 
@@ -758,9 +802,6 @@ void writer_stop(struct writer *wr)
     job_queue_shutdown(&wr->queue);
     pthread_join(wr->thread, NULL);
     job_queue_close(&wr->queue);
-    checkpoint_close(&wr->ckpt);
-    execute_close(&wr->worker);
-    dbfile_close(&wr->file);
-    migrate_state_close(&wr->migration);
+    writer_close(wr);
     wr->running = false;
 }

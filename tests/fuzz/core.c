@@ -123,11 +123,27 @@ struct fuzz_core *fuzz_core_get(void)
     f->srv.hello = (char *)hello;
     f->srv.hello_len = sizeof(hello) - 1;
     f->conn.srv = &f->srv;
+    list_init(&f->srv.conns);
+    list_init(&f->conn.cursors);
+    list_init(&f->conn.inflight);
     if (db_library_init(&f->cfg) != 0)
         fuzz_fail("cannot initialize SQLite");
     atomic_init(&f->stop, false);
     core_made = true;
     return f;
+}
+
+/* The writer answered a job (writer.h): what the loop thread does with
+ * an answer, for the connection's transaction. */
+static void written(struct job *job, void *arg)
+{
+    struct fuzz_core *f = arg;
+    if (job->opened_tx)
+        f->conn.tx = job->tx;
+    if (job->ended_tx && job->tx == f->conn.tx)
+        f->conn.tx = 0;
+    if (job == f->writing)
+        f->writing = NULL;
 }
 
 void fuzz_core_open(struct fuzz_core *f)
@@ -138,109 +154,41 @@ void fuzz_core_open(struct fuzz_core *f)
     remove_dir();
     if (mkdir(f->dir, 0700) != 0 && errno != EEXIST)
         fuzz_fail("mkdir %s: %s", f->dir, strerror(errno));
-    if (db_open_writer(&f->cfg, &db, err, sizeof(err)) != SQLITE_OK)
+    if (writer_init(&f->writer, &f->cfg, &f->stop, &f->srv.stats, written, f,
+                    NULL, err, sizeof(err)) != 0)
         fuzz_fail("cannot open the writer: %s", err);
-    if (execute_init(&f->writer, db, true, &f->cfg, &f->stop, &f->srv.stats) !=
-        SQLITE_OK)
-        fuzz_fail("cannot prepare the writer: %s", sqlite3_errmsg(db));
     if (db_open_reader(&f->cfg, &db, err, sizeof(err)) != SQLITE_OK)
         fuzz_fail("cannot open the reader: %s", err);
     execute_init(&f->reader, db, false, &f->cfg, &f->stop, &f->srv.stats);
-    f->tx = 0;
+    f->conn.tx = 0;
     f->cursor_ids = 0;
 }
 
-/* The writer's part of writer.c, without its queue and thread, for one
- * connection whose requests run one at a time: begin, commit and rollback
- * drive the one transaction; a job of it runs in it; any other job runs in
- * a group commit of its own, or alone when it must (VACUUM). */
+/* Runs @job on the writer, one turn after another until it is answered:
+ * the connection's requests run one at a time, so the writer never waits
+ * for another's transaction. */
 static void run_write(struct fuzz_core *f, struct job *job)
 {
-    struct worker *w = &f->writer;
-    enum execute_result result;
-    int rc;
-
-    if (job->method == RPC_BEGIN) {
-        if (f->tx != 0) {
-            job_fail(job, SQLITED_BAD_REQUEST, "a transaction is open");
-            return;
-        }
-        rc = execute_control(w, job->immediate ? CONTROL_BEGIN_IMMEDIATE
-                                               : CONTROL_BEGIN_DEFERRED);
-        if (rc != SQLITE_OK) {
-            job_fail(job, rc, sqlite3_errmsg(w->db));
-            return;
-        }
-        f->tx = ++f->last_tx;
-        job_reply_int(job, (int64_t)f->tx);
-        return;
-    }
-    if (job->tx != 0 && job->tx != f->tx) {
-        job_fail(job, SQLITED_TX_EXPIRED, "the transaction is not open");
-        return;
-    }
-    if (job->method == RPC_COMMIT || job->method == RPC_ROLLBACK) {
-        rc = job->method == RPC_COMMIT ? execute_control(w, CONTROL_COMMIT)
-                                       : SQLITE_OK;
-        if (rc != SQLITE_OK)
-            job_fail(job, sqlite3_extended_errcode(w->db),
-                     sqlite3_errmsg(w->db));
-        else
-            job_reply_int(job, -1);
-        execute_rollback(w);
-        f->tx = 0;
-        return;
-    }
-    if (job->tx != 0) {
-        w->in_tx = true;
-        if (execute_job(w, job) == EXECUTE_LOST)
-            f->tx = 0;
-        w->in_tx = false;
-        return;
-    }
-    if (f->tx != 0) {
-        job_fail(job, SQLITED_BAD_REQUEST,
-                 "this connection has a transaction open");
-        return;
-    }
-    w->deadline = job->deadline;
-    rc = execute_control(w, CONTROL_BEGIN_IMMEDIATE);
-    w->deadline = 0;
-    if (rc != SQLITE_OK) {
-        job_fail(job, rc, sqlite3_errmsg(w->db));
-        return;
-    }
-    w->in_tx = w->grouped = true;
-    result = execute_job(w, job);
-    w->in_tx = w->grouped = false;
-    if (result == EXECUTE_LOST)
-        return;
-    if (execute_control(w, CONTROL_COMMIT) != SQLITE_OK) {
-        job_fail(job, sqlite3_extended_errcode(w->db), sqlite3_errmsg(w->db));
-        execute_rollback(w);
-        return;
-    }
-    if (result == EXECUTE_ALONE)
-        execute_job(w, job);
+    job->next = NULL;
+    f->writing = job;
+    for (struct job *add = job; f->writing; add = NULL)
+        if (!writer_turn(&f->writer, add))
+            fuzz_fail("the writer left %s unanswered",
+                      rpc_method_name(job->method));
 }
 
-static void unlink_cursor(struct fuzz_core *f, struct cursor *cur)
+static void unlink_cursor(struct cursor *cur)
 {
-    for (struct cursor **link = &f->conn.cursors; *link;
-         link = &(*link)->next) {
-        if (*link == cur) {
-            *link = cur->next;
-            free(cur);
-            return;
-        }
-    }
-    fuzz_fail("a cursor ended that was not open");
+    if (!list_linked(&cur->node))
+        fuzz_fail("a cursor ended that was not open");
+    list_remove(&cur->node);
+    free(cur);
 }
 
 static unsigned count_cursors(const struct fuzz_core *f)
 {
     unsigned n = 0;
-    for (const struct cursor *cur = f->conn.cursors; cur; cur = cur->next)
+    LIST_FOREACH (node, &f->conn.cursors)
         n++;
     return n;
 }
@@ -270,9 +218,10 @@ void fuzz_core_run(struct fuzz_core *f, struct job *job)
     if (job->timeout_ms == 0 || job->timeout_ms > FUZZ_TIMEOUT_MS)
         job->timeout_ms = FUZZ_TIMEOUT_MS;
     job->deadline = clock_after_ms(job->timeout_ms);
-    bool read = (job->method == RPC_QUERY && job->tx == 0) ||
-                job->method == RPC_EXPLAIN || job->method == RPC_FETCH ||
-                job->method == RPC_CLOSE;
+    bool read =
+        (job->method == RPC_QUERY && job->tx == 0 && !job->checkpoint) ||
+        job->method == RPC_EXPLAIN || job->method == RPC_FETCH ||
+        job->method == RPC_CLOSE;
     if (!read) {
         run_write(f, job);
         return;
@@ -288,14 +237,13 @@ void fuzz_core_run(struct fuzz_core *f, struct job *job)
         return;
     }
     if (!own && job->cursor_ended) {
-        unlink_cursor(f, job->cursor);
+        unlink_cursor(job->cursor);
     } else if (job->method == RPC_QUERY && job->cursor) {
         /* Ids count from 1 in each input (the daemon's count through its
          * life), so that an input can name the cursors it opens. */
         job->cursor->id = ++f->cursor_ids;
         job->cursor->conn = &f->conn;
-        job->cursor->next = f->conn.cursors;
-        f->conn.cursors = job->cursor;
+        list_add_head(&f->conn.cursors, &job->cursor->node);
     }
 }
 
@@ -317,29 +265,38 @@ static void expect_text(struct worker *w, const char *sql, const char *want)
 
 void fuzz_core_close(struct fuzz_core *f)
 {
-    while (f->conn.cursors) {
+    while (!list_empty(&f->conn.cursors)) {
         struct job *job = job_new(&f->conn, RPC_CLOSE, 0);
         if (job == NULL)
             fuzz_fail("out of memory");
         job->internal = true;
-        job->cursor = f->conn.cursors;
+        job->cursor = LIST_ITEM(f->conn.cursors.next, struct cursor, node);
         fuzz_core_run(f, job);
         job_free(job);
     }
-    execute_rollback(&f->writer);
-    f->tx = 0;
-    if (!sqlite3_get_autocommit(f->writer.db))
+    /* As when a client leaves: its transaction is rolled back. */
+    if (f->conn.tx != 0) {
+        struct job *job = job_new(&f->conn, RPC_ROLLBACK, 0);
+        if (job == NULL)
+            fuzz_fail("out of memory");
+        job->tx = f->conn.tx;
+        job->internal = true;
+        run_write(f, job);
+        job_free(job);
+    }
+    struct worker *w = &f->writer.worker;
+    if (f->conn.tx != 0 || !sqlite3_get_autocommit(w->db))
         fuzz_fail("the writer's transaction cannot be rolled back");
-    expect_text(&f->writer, "PRAGMA quick_check", "ok");
-    expect_text(&f->writer, "PRAGMA foreign_keys", "1");
-    expect_text(&f->writer, "PRAGMA journal_mode", "wal");
+    expect_text(w, "PRAGMA quick_check", "ok");
+    expect_text(w, "PRAGMA foreign_keys", "1");
+    expect_text(w, "PRAGMA journal_mode", "wal");
     /* Objects in the temp schema would outlive their request (issue 10,
      * hole 2). */
-    expect_text(&f->writer, "SELECT count(*) FROM temp.sqlite_master", "0");
+    expect_text(w, "SELECT count(*) FROM temp.sqlite_master", "0");
     if (f->reader.db)
         expect_text(&f->reader, "PRAGMA query_only", "1");
     execute_close(&f->reader);
-    execute_close(&f->writer);
+    writer_close(&f->writer);
     if (stats_get(&f->srv.stats.cursors_open) != 0)
         fuzz_fail("%llu cursors counted open after all were closed",
                   (unsigned long long)stats_get(&f->srv.stats.cursors_open));

@@ -18,6 +18,7 @@
 #include "conn.h"
 #include "execute.h"
 #include "server.h"
+#include "writer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -34,16 +35,18 @@ void fuzz_check_answer(const char *msg, size_t len, uint32_t msgid);
 
 /* The daemon's core on a database of its own, in a temporary directory
  * removed at exit: the server and connection that dispatch_check() needs,
- * the writer's and one reader's SQLite connections, the cursors opened on
- * the reader, and the open interactive transaction. One per process. */
+ * the writer (writer.c, driven by writer_turn() without its thread), one
+ * reader's SQLite connection, the cursors opened on the reader, and the
+ * connection's open interactive transaction. One per process. */
 struct fuzz_core {
     struct config cfg;
     struct server srv; /* cfg, hello, stats and limits; no loop */
-    struct conn conn;  /* never accepted: srv and cursors only */
-    struct worker writer, reader;
+    struct conn conn;  /* never accepted: srv, cursors and tx only */
+    struct writer writer;
+    struct worker reader;
+    struct job *writing; /* the job on the writer, until it is done */
     atomic_bool stop;
-    uint64_t tx, last_tx; /* the open transaction (0: none), the last id */
-    uint64_t cursor_ids;  /* cursors opened by this input */
+    uint64_t cursor_ids; /* cursors opened by this input */
     char dir[96];
     char db_path[160];
 };
@@ -57,7 +60,7 @@ void fuzz_core_open(struct fuzz_core *f);
 
 /* Runs @job (from dispatch_check()) where the daemon would: reads on the
  * reader (a write it meets goes to the writer), the rest on the writer, in
- * a group of one or in the open transaction. Sets job->reply. Keeps the
+ * a group of one, alone, or in the open transaction. Sets job->reply. Keeps the
  * cursors a query opened; a fetch or close that ends one frees it. */
 void fuzz_core_run(struct fuzz_core *f, struct job *job);
 
