@@ -53,6 +53,7 @@ struct server {
     unsigned nconns;
     uint64_t last_conn_id;
     bool shutting_down;
+    bool failed;      /* the start-up migrations failed: exit status 1 */
     bool owns_socket; /* we bound it (not systemd): unlink at exit */
     int db_lock;      /* db_claim()'s lock on the database; -1: none */
     int64_t started;  /* clock_now() at start, for the uptime */
@@ -67,7 +68,9 @@ struct server {
 int server_init(struct server *s, const struct config *cfg);
 
 /* Serves until SIGINT or SIGTERM, then drains and closes every handle.
- * Returns 0 when everything closed cleanly. */
+ * With --migrations, applies them first (serving meanwhile only what tells
+ * it is migrating), and reports ready only once they are; when one fails
+ * it shuts down. Returns 0 when everything closed cleanly, 1 otherwise. */
 int server_run(struct server *s);
 
 /* Stops the threads (checkpointing the database) and frees everything. */

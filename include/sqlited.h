@@ -76,6 +76,7 @@ extern "C" {
     X(TOO_MANY_CURSORS, -1011, "no cursor left for a large result")            \
     X(DATABASE_GONE, -1012, "the database file is no longer at its path")      \
     X(NO_MEMORY, -1013, "the daemon's memory limit is reached")                \
+    X(NOT_READY, -1014, "the daemon is not ready: migrations are running")     \
     X(ECLOSED, -1100, "connection closed")                                     \
     X(EPROTO, -1101, "malformed reply from the daemon")                        \
     X(EMISUSE, -1102, "library used incorrectly")                              \
@@ -187,6 +188,14 @@ SQLITED_API int sqlited_ping(sqlited *db);
  * call succeeds whatever the verdict. sqlited_health_reason() then says
  * why, in one line. Bound the wait for a daemon that does not answer at all
  * with sqlited_set_io_timeout() (and sqlited_open()'s timeout).
+ *
+ * While the daemon applies its start-up migrations (--migrations) the
+ * verdict is SQLITED_HEALTH_FAILING with the reason "migrating: N pending,
+ * applying NNNN_name"; every call but sqlited_open(), sqlited_ping(),
+ * sqlited_health(), sqlited_stats() and sqlited_metrics() fails meanwhile
+ * with SQLITED_NOT_READY (the handle stays usable: retry once health says
+ * ready), and if a start-up migration fails the daemon exits and the
+ * connection is closed (SQLITED_ECLOSED).
  *
  * Errors: SQLITED_EMISUSE (NULL @db or @status, unknown flags, @timeout_ms
  * out of range), SQLITED_SHUTTING_DOWN (the daemon is stopping: not ready),
