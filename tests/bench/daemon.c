@@ -14,10 +14,13 @@
 
 pid_t daemon_start(const char *bin, const char *db_path,
                    const char *socket_path, const char *synchronous,
-                   const char *log_path)
+                   int io_threads, const char *log_path)
 {
+    char threads[16];
+    snprintf(threads, sizeof(threads), "%d", io_threads);
+    const char *extra[] = {"--io-threads", threads, NULL};
     return daemon_start_args(bin, db_path, socket_path, synchronous, log_path,
-                             NULL);
+                             io_threads > 0 ? extra : NULL);
 }
 
 pid_t daemon_start_args(const char *bin, const char *db_path,
