@@ -49,12 +49,7 @@ static void conn_maybe_free(struct conn *c)
     if (!c->closed || c->ninflight > 0 || c->writes > 0)
         return;
     struct server *s = c->srv;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        s->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    list_remove(&c->node);
     codec_decoder_close(&c->dec);
     conn_sync_buffer(c);
     conn_release(c, sizeof(*c));
@@ -96,11 +91,12 @@ void conn_close(struct conn *c)
         return;
     c->closing = true;
     c->reading = false;
-    for (struct job *job = c->inflight; job; job = job->next_inflight)
-        atomic_store(&job->cancelled, true);
+    LIST_FOREACH (node, &c->inflight)
+        atomic_store(&LIST_ITEM(node, struct job, inflight)->cancelled, true);
     conn_end_tx(c);
-    while (c->cursors)
-        cursor_end(c->cursors, NULL, false);
+    while (!list_empty(&c->cursors))
+        cursor_end(LIST_ITEM(c->cursors.next, struct cursor, node), NULL,
+                   false);
     uv_close((uv_handle_t *)&c->pipe, on_close);
 }
 
@@ -238,11 +234,7 @@ void conn_track(struct conn *c, struct job *job)
     job->mem = &c->mem;
     job->mem_held = CONN_JOB_OVERHEAD + job->msg_len;
     conn_hold(c, job->mem_held);
-    job->prev_inflight = NULL;
-    job->next_inflight = c->inflight;
-    if (c->inflight)
-        c->inflight->prev_inflight = job;
-    c->inflight = job;
+    list_add_tail(&c->inflight, &job->inflight);
     c->ninflight++;
 }
 
@@ -256,12 +248,7 @@ void conn_complete(struct job *job)
     conn_release(c, job->mem_held + job->mem_built);
     job->mem = NULL;
     job->mem_held = job->mem_built = 0;
-    if (job->prev_inflight)
-        job->prev_inflight->next_inflight = job->next_inflight;
-    else
-        c->inflight = job->next_inflight;
-    if (job->next_inflight)
-        job->next_inflight->prev_inflight = job->prev_inflight;
+    list_remove(&job->inflight);
     c->ninflight--;
     if (job->opened_tx)
         c->tx = job->tx;
@@ -541,10 +528,10 @@ void conn_accept(struct server *s, uv_stream_t *listener)
     codec_decoder_init(&c->dec, &s->limits);
     uv_pipe_init(&s->loop, &c->pipe, 0);
     c->pipe.data = c;
-    c->next = s->conns;
-    if (s->conns)
-        s->conns->prev = c;
-    s->conns = c;
+    c->id = ++s->last_conn_id;
+    list_init(&c->inflight);
+    list_init(&c->cursors);
+    list_add_head(&s->conns, &c->node);
     s->nconns++;
 
     int rc = uv_accept(listener, (uv_stream_t *)&c->pipe);

@@ -9,6 +9,7 @@
 
 #include "codec.h"
 #include "job.h"
+#include "list.h"
 
 struct cursor;
 struct server;
@@ -31,16 +32,17 @@ struct server;
 struct conn {
     uv_pipe_t pipe;
     struct server *srv;
-    struct conn *prev, *next; /* the server's list */
+    struct list node; /* in the server's list of connections */
+    uint64_t id;      /* unique in the daemon; a job carries it (job.h) */
     struct codec_decoder dec;
-    struct job *inflight; /* jobs at the workers, linked by *_inflight */
+    struct list inflight; /* jobs at the workers (job->inflight) */
     unsigned ninflight;
     struct memory mem; /* all it holds; parent: the server's total */
     uint64_t dec_held; /* of mem: the read buffer's capacity */
     unsigned writes;
-    uint64_t tx;            /* the open interactive transaction; 0: none */
-    struct cursor *cursors; /* open, linked by next */
-    unsigned ncursors;      /* open, plus queries that may still open one */
+    uint64_t tx;         /* the open interactive transaction; 0: none */
+    struct list cursors; /* open (cursor->node) */
+    unsigned ncursors;   /* open, plus queries that may still open one */
     bool reading;
     bool paused_for_memory;
     bool half_closed;

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "execute.h"
+#include "list.h"
 
 struct conn;
 struct server;
@@ -35,11 +36,11 @@ struct cursor {
     /* The loop side. */
     uint64_t id;
     struct conn *conn;
-    struct cursor *next; /* in the connection's list */
-    uv_timer_t idle;     /* at the idle timeout or the maximum age, if sooner */
-    int64_t opened;      /* clock.h time it was registered */
-    bool busy;           /* a fetch or close job has it */
-    bool closing;        /* end it once the running fetch is back */
+    struct list node; /* in the connection's list */
+    uv_timer_t idle;  /* at the idle timeout or the maximum age, if sooner */
+    int64_t opened;   /* clock.h time it was registered */
+    bool busy;        /* a fetch or close job has it */
+    bool closing;     /* end it once the running fetch is back */
 };
 
 /* A reader opened @cur for @c's query: keep it, and start its idle timer. */
@@ -66,5 +67,21 @@ void cursor_explain_gone(struct conn *c, uint64_t id, char *buf, size_t len);
  * snapshot taken before @before (clock.h), a cursor or a read running on a
  * reader, so that a checkpoint can complete. Loop thread. */
 void cursor_release_oldest(struct server *s, int64_t before);
+
+/* The worker side (run.h). A reader's query: its first chunk of rows goes
+ * into the reply; when rows are left (and a cursor may still be opened), @st
+ * stays with them for a cursor (r->cursor_st) and the reply says "cursor".
+ * @rc is what @st's first step returned. */
+struct run;
+void cursor_first_chunk(struct run *r, sqlite3_stmt *st, int rc);
+
+/* Gives the rows left in r->cursor_st to a new cursor (r->job->cursor),
+ * with the reader's connection (and nothing else of it: its cached
+ * statements are dropped). On failure the reserved cursor is given back. */
+void cursor_open(struct run *r);
+
+/* fetch: the cursor's next chunk. close: the end of it. Either runs on the
+ * cursor's own connection, whichever reader thread takes the job. */
+void cursor_run(struct job *job);
 
 #endif /* SQLITED_CURSOR_H */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "clock.h"
+#include "conn.h"
 #include "sqlited.h"
 
 struct job *job_new(struct conn *conn, enum rpc_method method, uint32_t msgid)
@@ -14,6 +15,7 @@ struct job *job_new(struct conn *conn, enum rpc_method method, uint32_t msgid)
     if (job == NULL)
         return NULL;
     job->conn = conn;
+    job->conn_id = conn ? conn->id : 0;
     job->method = method;
     job->msgid = msgid;
     atomic_init(&job->cancelled, false);

@@ -1,8 +1,17 @@
 /* A request on its way through the daemon, and the queues that carry it.
  *
  * The loop thread builds a job from a decoded request, a worker thread (the
- * writer or a reader) runs it and encodes the reply, and the loop thread
- * writes the reply to the client and frees the job.
+ * writer, a reader, the backup thread) runs it and encodes the reply, and
+ * the loop thread writes the reply to the client and frees the job.
+ *
+ * Who may touch what. A job belongs to one thread at a time: the loop
+ * thread until it queues the job, then the worker that took it from its
+ * queue until it hands it back (a reader may pass it on to the writer), then
+ * the loop thread again. The queues' mutex orders each hand-over, so the
+ * plain fields need no atomics; each field's comment says which side writes
+ * it. Only the atomics (cancelled, state, waits_for_lock) and the memory
+ * accounts are shared while a worker holds the job. Fields marked "loop"
+ * are never read by a worker at all.
  */
 #ifndef SQLITED_JOB_H
 #define SQLITED_JOB_H
@@ -15,6 +24,7 @@
 #include <uv.h>
 
 #include "codec.h"
+#include "list.h"
 #include "memory.h"
 #include "rpc.h"
 
@@ -32,9 +42,15 @@ struct sql_req {
 };
 
 struct job {
-    struct job *next;                          /* in a queue */
-    struct job *prev_inflight, *next_inflight; /* in conn's in-flight list */
-    struct conn *conn;                         /* loop thread only */
+    struct job *next;     /* in a queue: the queue's holder's */
+    struct list inflight; /* loop: in its connection's in-flight list */
+    /* Set at creation, never changed. Only the loop thread follows @conn;
+     * a worker that must tell connections apart (the writer, the owner of
+     * a transaction) compares @conn_id, which outlives the connection. */
+    struct conn *conn;
+    uint64_t conn_id; /* 0: the daemon's own (a health probe) */
+
+    /* Set by the loop thread before it queues the job; read-only after. */
 
     enum rpc_method method;
     uint32_t msgid;
@@ -54,14 +70,16 @@ struct job {
     uint32_t timeout_ms; /* 0: no deadline */
     int64_t deadline;    /* clock_now() value; 0: none */
     uint64_t tx;         /* the transaction it runs in; 0: none.
-                            begin: set by the writer to the new id */
+                            begin: the writer sets the new id */
     uint64_t max_rows, max_bytes; /* query: limits on the result; 0: none */
     bool decltypes;        /* query: the answer carries the declared types */
     struct cursor *cursor; /* fetch, close: the cursor; query: the one
-                              a reader opened for the rest of its rows */
-    bool cursor_ended;     /* fetch, close: the cursor is finished */
+                              a reader opened for the rest of its rows
+                              (the reader sets it) */
+    bool cursor_ended;     /* fetch, close: set by the reader: the cursor
+                              is finished */
     bool may_open_cursor;  /* query: its connection has cursors left */
-    int64_t started;       /* clock_now() when the loop read it */
+    int64_t started;       /* loop: clock_now() when it read it */
     struct health_probe *probe; /* a health check's own job (no conn): its
                                    reader or writer part (health.h) */
     int checkpoint; /* checkpoint, or a query or exec that is exactly PRAGMA
@@ -70,6 +88,8 @@ struct job {
     /* Set by the writer for the loop thread: the connection's transaction
      * opened (begin) or ended (commit, rollback, expiry). */
     bool opened_tx, ended_tx;
+
+    /* Shared while a worker holds the job. */
 
     /* Set by the loop thread when the client has gone: a worker skips the job
      * or interrupts it, and its reply is dropped. */
@@ -82,19 +102,22 @@ struct job {
     /* Set by the writer while the job's group waits for the database lock
      * another process holds: a deadline passing then means SQLITE_BUSY. */
     atomic_bool waits_for_lock;
-    size_t deadline_at; /* loop thread: its place in the server's deadline
-                           heap, plus one; 0: not in it */
+    size_t deadline_at; /* loop: its place in the deadline heap, plus
+                           one; 0: not in it */
 
-    /* Memory: the connection's account (NULL: not accounted), what the loop
-     * holds on it for the job, and what its worker added for the reply. */
+    /* Memory: the connection's account (NULL: not accounted; set by the
+     * loop before queuing; its counters are atomics), what the loop holds
+     * on it for the job, and what its worker added for the reply. */
     struct memory *mem;
-    uint64_t mem_held;  /* loop thread */
+    uint64_t mem_held;  /* loop */
     uint64_t mem_built; /* set by the worker, released by the loop */
 
-    /* The encoded reply, owned; written by the loop thread. */
+    /* The encoded reply, owned: built by the worker that holds the job (or
+     * by the loop thread, for an answer of its own), written to the client
+     * by the loop thread. */
     char *reply;
     size_t reply_len;
-    uv_write_t write; /* while the reply is being written */
+    uv_write_t write; /* loop: while the reply is being written */
 };
 
 enum job_state {

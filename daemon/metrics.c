@@ -80,8 +80,8 @@ void metrics_reply(struct metrics *m, enum rpc_method method, const char *reply,
 unsigned metrics_in_flight(const struct server *s)
 {
     unsigned n = 0;
-    for (const struct conn *c = s->conns; c; c = c->next)
-        n += c->ninflight;
+    LIST_FOREACH (node, &s->conns)
+        n += LIST_ITEM(node, struct conn, node)->ninflight;
     return n;
 }
 
@@ -304,6 +304,10 @@ static const struct figure figures[] = {
      "Requests given to the writer and not finished.", STAT(writer_queue), 1},
     {"sqlited_reader_queue_requests", "gauge",
      "Requests waiting for a free reader.", STAT(reader_queue), 1},
+    {"sqlited_migrations_pending", "gauge",
+     "Migrations the run in progress has yet to apply (at start-up the "
+     "daemon is not ready meanwhile); 0 when none runs.",
+     STAT(migrations_pending), 1},
 };
 
 static double stat_value(struct server *s, size_t offset)

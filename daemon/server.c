@@ -41,6 +41,8 @@ static void on_wal_limit(void *arg, int64_t before)
     uv_async_send(&s->wakeup);
 }
 
+static void server_migrated(struct server *s, struct job *job);
+
 /* uv_async_send coalesces: one wake-up may stand for many jobs. */
 static void on_wakeup(uv_async_t *async)
 {
@@ -53,6 +55,8 @@ static void on_wakeup(uv_async_t *async)
         struct job *next = job->next;
         if (job->probe)
             health_job_done(job);
+        else if (job->conn == NULL)
+            server_migrated(s, job); /* the one job of no client's */
         else
             conn_complete(job);
         job = next;
@@ -63,8 +67,8 @@ static void on_resume(uv_timer_t *timer)
 {
     struct server *s = timer->data;
     s->memory_paused = false;
-    for (struct conn *c = s->conns, *next; c; c = next) {
-        next = c->next;
+    LIST_FOREACH (node, &s->conns) {
+        struct conn *c = LIST_ITEM(node, struct conn, node);
         if (c->paused_for_memory)
             conn_resume(c);
     }
@@ -82,9 +86,8 @@ static void on_sweep(uv_timer_t *timer)
 {
     struct server *s = timer->data;
     bool watching = false;
-    for (struct conn *c = s->conns, *next; c; c = next) {
-        next = c->next;
-        if (conn_check_gone(c))
+    LIST_FOREACH (node, &s->conns) {
+        if (conn_check_gone(LIST_ITEM(node, struct conn, node)))
             watching = true;
     }
     if (!watching)
@@ -138,8 +141,8 @@ static void on_grace_over(uv_timer_t *timer)
         uv_timer_start(&s->grace, on_grace_over, 1000, 0);
         return;
     }
-    for (struct conn *c = s->conns; c; c = c->next)
-        conn_close(c);
+    LIST_FOREACH (node, &s->conns)
+        conn_close(LIST_ITEM(node, struct conn, node));
 }
 
 /* Removes the socket file we bound, but only while its path still names
@@ -176,9 +179,32 @@ static void on_sighup(uv_signal_t *handle, int signum)
     log_reopen();
 }
 
-/* First signal: stop accepting, let work in flight finish and its replies
- * go out, then close. A second signal, or the grace period running out,
- * interrupts what still runs. */
+/* Stops accepting, lets work in flight finish and its replies go out,
+ * then closes. */
+static void server_shutdown(struct server *s)
+{
+    char why[256];
+
+    sd_notify(0, "STOPPING=1");
+    /* Start-up migrations still running (or waiting for a lock another
+     * process holds) would hold the exit up: they are interrupted, rolled
+     * back whole, and run again at the next start. */
+    if (migrate_progress(&s->writer.migration, why, sizeof(why)) != NULL) {
+        log_warn("interrupting the start-up migrations (%s)", why);
+        atomic_store(&s->stop, true);
+        writer_wake(&s->writer);
+    }
+    http_shutdown(&s->http);
+    s->shutting_down = true;
+    uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+    uv_timer_start(&s->grace, on_grace_over, s->cfg->shutdown_grace_ms, 0);
+    LIST_FOREACH (node, &s->conns)
+        conn_shutdown(LIST_ITEM(node, struct conn, node)); /* may free it */
+    server_maybe_finish(s);
+}
+
+/* First signal: shut down. A second signal, or the grace period running
+ * out, interrupts what still runs. */
 static void on_signal(uv_signal_t *handle, int signum)
 {
     struct server *s = handle->data;
@@ -190,16 +216,45 @@ static void on_signal(uv_signal_t *handle, int signum)
         return;
     }
     log_info("%s: shutting down", strsignal(signum));
-    sd_notify(0, "STOPPING=1");
-    http_shutdown(&s->http);
-    s->shutting_down = true;
-    uv_close((uv_handle_t *)&s->listener, on_listener_closed);
-    uv_timer_start(&s->grace, on_grace_over, s->cfg->shutdown_grace_ms, 0);
-    for (struct conn *c = s->conns, *next; c; c = next) {
-        next = c->next; /* closing may free c */
-        conn_shutdown(c);
+    server_shutdown(s);
+}
+
+/* Serving, with the schema at its latest version: tell systemd. */
+static void server_ready(struct server *s)
+{
+    log_info("ready: database %s, socket %s; connect with: sqlited-cli -s %s "
+             "\"select sqlite_version()\"",
+             s->cfg->database, s->cfg->socket, s->cfg->socket);
+    sd_notifyf(0, "READY=1\nSTATUS=serving %s on %s\nMAINPID=%lu",
+               s->cfg->database, s->cfg->socket, (unsigned long)getpid());
+}
+
+/* The writer is done with the start-up migrations (migrate_startup_job()):
+ * the daemon is ready, or, when one failed, tells its clients why and
+ * exits with status 1. A failure after a signal asked for shutdown (which
+ * interrupts them) only stops the daemon as asked. */
+static void server_migrated(struct server *s, struct job *job)
+{
+    char err[1100], why[1200];
+
+    if (migrate_startup_done(&s->writer.migration, job, err, sizeof(err)) ==
+        0) {
+        if (!s->shutting_down)
+            server_ready(s);
+        return;
     }
-    server_maybe_finish(s);
+    if (s->shutting_down) {
+        log_warn("the start-up migrations did not finish: %s", err);
+        return;
+    }
+    log_error("%s", err);
+    snprintf(why, sizeof(why),
+             "the start-up migrations failed, so the daemon exits: %s", err);
+    LIST_FOREACH (node, &s->conns)
+        conn_send_notification(LIST_ITEM(node, struct conn, node),
+                               SQLITED_NOT_READY, why);
+    s->failed = true;
+    server_shutdown(s);
 }
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -406,6 +461,7 @@ int server_init(struct server *s, const struct config *cfg)
     memset(s, 0, sizeof(*s));
     s->cfg = cfg;
     s->db_lock = -1;
+    list_init(&s->conns);
     s->limits = (struct codec_limits){
         .max_message = cfg->max_message_size,
         .max_depth = RPC_MAX_DEPTH,
@@ -461,13 +517,6 @@ int server_init(struct server *s, const struct config *cfg)
     }
     if (listen_socket(s) != 0)
         return -1;
-    /* Pending migrations first: the daemon serves nobody, and does not
-     * report ready, until the schema is at the latest version; a failure
-     * stops the start-up (the error names the file). */
-    if (cfg->migrations && migrate_startup(cfg, err, sizeof(err)) != 0) {
-        log_error("%s", err);
-        return -1;
-    }
     /* Asynchronous signals are the loop's business: the worker threads
      * start with them blocked (they inherit this thread's mask), so SIGTERM
      * always reaches the loop thread and never interrupts a worker's disk
@@ -489,6 +538,18 @@ int server_init(struct server *s, const struct config *cfg)
         log_error("%s", err);
         return -1;
     }
+    /* Pending migrations are the writer's first job, ahead of every
+     * client's: until they are applied the daemon answers only what tells
+     * an operator it is migrating (dispatch.c, health.c), and does not
+     * report ready (server_migrated()). */
+    if (cfg->migrations) {
+        struct job *job = migrate_startup_job(&s->writer.migration);
+        if (job == NULL) {
+            log_error("out of memory");
+            return -1;
+        }
+        writer_submit(&s->writer, job);
+    }
     /* Last: its threads ask the loop, which runs once all is started. */
     if (cfg->http && http_start(&s->http, s, cfg->http) != 0)
         return -1;
@@ -497,12 +558,13 @@ int server_init(struct server *s, const struct config *cfg)
 
 int server_run(struct server *s)
 {
-    log_info("ready: database %s, socket %s; connect with: sqlited-cli -s %s "
-             "\"select sqlite_version()\"",
-             s->cfg->database, s->cfg->socket, s->cfg->socket);
-    sd_notifyf(0, "READY=1\nSTATUS=serving %s on %s\nMAINPID=%lu",
-               s->cfg->database, s->cfg->socket, (unsigned long)getpid());
-    return uv_run(&s->loop, UV_RUN_DEFAULT) == 0 ? 0 : 1;
+    if (s->cfg->migrations)
+        log_info("serving %s: applying the migrations of %s first; ready "
+                 "once they are",
+                 s->cfg->socket, s->cfg->migrations);
+    else
+        server_ready(s);
+    return uv_run(&s->loop, UV_RUN_DEFAULT) == 0 && !s->failed ? 0 : 1;
 }
 
 /* Walk callback for a failed start: close whatever handles were opened. */

@@ -14,6 +14,7 @@
 #include "deadlines.h"
 #include "http.h"
 #include "job.h"
+#include "list.h"
 #include "memory.h"
 #include "metrics.h"
 #include "readers.h"
@@ -48,9 +49,11 @@ struct server {
     bool memory_paused;         /* some connections wait for memory to free */
     uv_timer_t resume;          /* reads them again once it has */
     uv_timer_t sweep;           /* looks at half-closed connections with work */
-    struct conn *conns;         /* every connection not yet freed */
+    struct list conns;          /* every connection not yet freed */
     unsigned nconns;
+    uint64_t last_conn_id;
     bool shutting_down;
+    bool failed;      /* the start-up migrations failed: exit status 1 */
     bool owns_socket; /* we bound it (not systemd): unlink at exit */
     int db_lock;      /* db_claim()'s lock on the database; -1: none */
     int64_t started;  /* clock_now() at start, for the uptime */
@@ -65,7 +68,9 @@ struct server {
 int server_init(struct server *s, const struct config *cfg);
 
 /* Serves until SIGINT or SIGTERM, then drains and closes every handle.
- * Returns 0 when everything closed cleanly. */
+ * With --migrations, applies them first (serving meanwhile only what tells
+ * it is migrating), and reports ready only once they are; when one fails
+ * it shuts down. Returns 0 when everything closed cleanly, 1 otherwise. */
 int server_run(struct server *s);
 
 /* Stops the threads (checkpointing the database) and frees everything. */

@@ -178,7 +178,7 @@ __attribute__((format(printf, 2, 3))) static void tx_end(struct writer *wr,
     wr->ended[id % WRITER_ENDED].id = id;
     execute_rollback(&wr->worker);
     wr->tx.id = 0;
-    wr->tx.owner = NULL;
+    wr->tx.owner = 0;
 }
 
 /* A job names a transaction that is not open. */
@@ -223,7 +223,7 @@ static void tx_begin(struct writer *wr, struct job *job)
         return;
     }
     wr->tx.id = ++wr->last_tx;
-    wr->tx.owner = job->conn;
+    wr->tx.owner = job->conn_id;
     wr->tx.idle_deadline = clock_after_ms(wr->cfg->tx_idle_timeout_ms);
     wr->tx.max_deadline = clock_after_ms(wr->cfg->tx_max_duration_ms);
     job->tx = wr->tx.id;
@@ -341,7 +341,7 @@ static bool serve_tx(struct writer *wr)
     for (struct job *job = wr->pending; job; job = next) {
         next = job->next;
         if (!job_dropped(job) && job->tx == wr->tx.id &&
-            job->conn == wr->tx.owner) {
+            job->conn_id == wr->tx.owner) {
             pending_remove(wr, prev, job);
             if (job_claim(job))
                 tx_run(wr, job);
@@ -350,7 +350,7 @@ static bool serve_tx(struct writer *wr)
         }
         /* Jobs of other connections wait for the transaction to end, unless
          * they are answered now. */
-        if (!job_dropped(job) && job->tx == 0 && job->conn != wr->tx.owner &&
+        if (!job_dropped(job) && job->tx == 0 && job->conn_id != wr->tx.owner &&
             !clock_passed(job->deadline, now)) {
             prev = job;
             continue;
@@ -364,7 +364,7 @@ static bool serve_tx(struct writer *wr)
                  job->tx);
         } else if (job->tx != 0) {
             tx_answer_gone(wr, job);
-        } else if (job->conn == wr->tx.owner) {
+        } else if (job->conn_id == wr->tx.owner) {
             /* It would wait for its own connection's transaction. */
             fail(job, SQLITED_BAD_REQUEST,
                  job->method == RPC_BEGIN
@@ -729,7 +729,7 @@ int writer_init(struct writer *wr, const struct config *cfg,
         db_close(db);
         return -1;
     }
-    if (migrate_state_init(&wr->migration) != 0) {
+    if (migrate_state_init(&wr->migration, &stats->migrations_pending) != 0) {
         snprintf(err, errlen, "cannot create the writer's migration state");
         dbfile_close(&wr->file);
         db_close(db);

@@ -45,8 +45,8 @@ struct writer {
     bool wal_secured;        /* the file is gone and the WAL was emptied */
     int64_t wal_secure_next; /* when to try emptying it again; 0: now */
     struct {
-        uint64_t id; /* 0: none open */
-        const struct conn *owner;
+        uint64_t id;    /* 0: none open */
+        uint64_t owner; /* the conn_id of its connection (job.h) */
         int64_t idle_deadline;
         int64_t max_deadline; /* --tx-max-duration after it began; 0: none */
     } tx;

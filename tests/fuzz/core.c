@@ -123,6 +123,9 @@ struct fuzz_core *fuzz_core_get(void)
     f->srv.hello = (char *)hello;
     f->srv.hello_len = sizeof(hello) - 1;
     f->conn.srv = &f->srv;
+    list_init(&f->srv.conns);
+    list_init(&f->conn.cursors);
+    list_init(&f->conn.inflight);
     if (db_library_init(&f->cfg) != 0)
         fuzz_fail("cannot initialize SQLite");
     atomic_init(&f->stop, false);
@@ -174,23 +177,18 @@ static void run_write(struct fuzz_core *f, struct job *job)
                       rpc_method_name(job->method));
 }
 
-static void unlink_cursor(struct fuzz_core *f, struct cursor *cur)
+static void unlink_cursor(struct cursor *cur)
 {
-    for (struct cursor **link = &f->conn.cursors; *link;
-         link = &(*link)->next) {
-        if (*link == cur) {
-            *link = cur->next;
-            free(cur);
-            return;
-        }
-    }
-    fuzz_fail("a cursor ended that was not open");
+    if (!list_linked(&cur->node))
+        fuzz_fail("a cursor ended that was not open");
+    list_remove(&cur->node);
+    free(cur);
 }
 
 static unsigned count_cursors(const struct fuzz_core *f)
 {
     unsigned n = 0;
-    for (const struct cursor *cur = f->conn.cursors; cur; cur = cur->next)
+    LIST_FOREACH (node, &f->conn.cursors)
         n++;
     return n;
 }
@@ -239,14 +237,13 @@ void fuzz_core_run(struct fuzz_core *f, struct job *job)
         return;
     }
     if (!own && job->cursor_ended) {
-        unlink_cursor(f, job->cursor);
+        unlink_cursor(job->cursor);
     } else if (job->method == RPC_QUERY && job->cursor) {
         /* Ids count from 1 in each input (the daemon's count through its
          * life), so that an input can name the cursors it opens. */
         job->cursor->id = ++f->cursor_ids;
         job->cursor->conn = &f->conn;
-        job->cursor->next = f->conn.cursors;
-        f->conn.cursors = job->cursor;
+        list_add_head(&f->conn.cursors, &job->cursor->node);
     }
 }
 
@@ -268,12 +265,12 @@ static void expect_text(struct worker *w, const char *sql, const char *want)
 
 void fuzz_core_close(struct fuzz_core *f)
 {
-    while (f->conn.cursors) {
+    while (!list_empty(&f->conn.cursors)) {
         struct job *job = job_new(&f->conn, RPC_CLOSE, 0);
         if (job == NULL)
             fuzz_fail("out of memory");
         job->internal = true;
-        job->cursor = f->conn.cursors;
+        job->cursor = LIST_ITEM(f->conn.cursors.next, struct cursor, node);
         fuzz_core_run(f, job);
         job_free(job);
     }

@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* One cursor is open (id 1), so that fetch and close can pass. */
     open_cursor.conn = &f->conn;
-    f->conn.cursors = &open_cursor;
+    list_add_tail(&f->conn.cursors, &open_cursor.node);
     codec_decoder_init(&dec, &f->srv.limits);
     if (codec_decoder_feed(&dec, data, size) != 0)
         fuzz_fail("out of memory");
@@ -75,6 +75,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         codec_buf_close(&answer);
     }
     codec_decoder_close(&dec);
-    f->conn.cursors = NULL;
+    list_remove(&open_cursor.node);
     return 0;
 }
