@@ -34,7 +34,8 @@ static void close_db(void)
 
 /* The suite is shared with the integration tests (test_authorizer.c):
  * these set up their connection test by test. */
-#define AUTH_TEST(name) Test(authorizer, name, .init = open_db, .fini = close_db)
+#define AUTH_TEST(name)                                                        \
+    Test(authorizer, name, .init = open_db, .fini = close_db)
 
 /* Prepares @sql (not run); returns SQLite's result code. */
 static int prepare(const char *sql)
@@ -79,9 +80,10 @@ AUTH_TEST(verdict_refused_functions_in_any_case)
         "SELECT rtreedepth(x'00')",
     };
     for (size_t i = 0; i < sizeof(sql) / sizeof(*sql); i++)
-        assert_refused(sql[i], SQLITE_AUTH, "is not allowed: it could crash "
-                                            "the daemon, reveal its memory or "
-                                            "reach beyond the database");
+        assert_refused(sql[i], SQLITE_AUTH,
+                       "is not allowed: it could crash "
+                       "the daemon, reveal its memory or "
+                       "reach beyond the database");
     assert_refused("SELECT load_extension('/tmp/x.so')", SQLITE_AUTH,
                    "the SQL function load_extension() is not allowed");
 }
@@ -191,8 +193,7 @@ AUTH_TEST(verdict_pragmas_the_daemon_owns)
                    "use sqlited --synchronous");
     assert_refused("PRAGMA cache_size = -2000", SQLITE_AUTH,
                    "use sqlited --cache-size");
-    assert_refused("PRAGMA foreign_keys = OFF", SQLITE_AUTH,
-                   "(always ON)");
+    assert_refused("PRAGMA foreign_keys = OFF", SQLITE_AUTH, "(always ON)");
     assert_refused("PRAGMA busy_timeout = 100", SQLITE_AUTH,
                    "a request waits for locks until its deadline");
     assert_refused("PRAGMA query_only = 1", SQLITE_AUTH,

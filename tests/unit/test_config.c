@@ -58,15 +58,16 @@ static int parse_args(struct config *cfg, const char *const *args)
     return rc;
 }
 
-#define PARSE(cfg, ...) parse_args(cfg, (const char *const[]){__VA_ARGS__, NULL})
+#define PARSE(cfg, ...)                                                        \
+    parse_args(cfg, (const char *const[]){__VA_ARGS__, NULL})
 
 /* Fails unless the arguments are refused with exactly @message. */
 #define REFUSED(message, ...)                                                  \
     do {                                                                       \
         struct config refused_cfg;                                             \
-        cr_assert_eq(PARSE(&refused_cfg, __VA_ARGS__), -1,                     \
-                     "accepted: %s", #__VA_ARGS__);                            \
-        cr_assert_str_eq(err, message, "%s", #__VA_ARGS__);                   \
+        cr_assert_eq(PARSE(&refused_cfg, __VA_ARGS__), -1, "accepted: %s",     \
+                     #__VA_ARGS__);                                            \
+        cr_assert_str_eq(err, message, "%s", #__VA_ARGS__);                    \
     } while (0)
 
 Test(config, defaults)
@@ -114,7 +115,7 @@ Test(config, defaults)
 /* A flag that takes an integer, the field it sets, a value it takes, and
  * values it refuses (below its least, above its most, not a number). */
 struct int_flag {
-    const char *name; /* without the dashes */
+    const char *name;    /* without the dashes */
     size_t offset, size; /* 4 bytes: unsigned; 8: at most INT64_MAX */
     const char *good;
     int64_t want;
@@ -238,10 +239,9 @@ Test(config, integer_flags_take_their_range_and_refuse_the_rest)
         for (size_t j = 0; j < 4 && f->bad[j]; j++) {
             const char *bad = f->bad[j];
             snprintf(want, sizeof(want),
-                     "sqlited: invalid value '%s' for --%s (see --help)\n",
-                     bad, f->name);
-            cr_assert_eq(PARSE(&c, flag, bad), -1, "%s %s accepted", flag,
-                         bad);
+                     "sqlited: invalid value '%s' for --%s (see --help)\n", bad,
+                     f->name);
+            cr_assert_eq(PARSE(&c, flag, bad), -1, "%s %s accepted", flag, bad);
             cr_assert_str_eq(err, want);
             snprintf(eq, sizeof(eq), "--%s=%s", f->name, bad);
             cr_assert_eq(PARSE(&c, eq), -1, "%s accepted", eq);
@@ -289,14 +289,16 @@ Test(config, read_only)
     struct config c;
     cr_assert_eq(PARSE(&c, "--read-only"), 0);
     cr_assert(c.read_only);
-    REFUSED("sqlited: unexpected argument 'yes' (see --help)\n",
-            "--read-only", "yes");
+    REFUSED("sqlited: unexpected argument 'yes' (see --help)\n", "--read-only",
+            "yes");
 }
 
 Test(config, synchronous_in_any_case)
 {
-    static const char *const levels[][2] = {
-        {"off", "OFF"}, {"Normal", "NORMAL"}, {"FULL", "FULL"}, {"extra", "EXTRA"}};
+    static const char *const levels[][2] = {{"off", "OFF"},
+                                            {"Normal", "NORMAL"},
+                                            {"FULL", "FULL"},
+                                            {"extra", "EXTRA"}};
     struct config c;
     for (size_t i = 0; i < 4; i++) {
         cr_assert_eq(PARSE(&c, "--synchronous", levels[i][0]), 0);
@@ -367,14 +369,18 @@ Test(config, backup_interval_units)
     static const struct {
         const char *value;
         uint64_t ms;
-    } good[] = {{"90", 90000},       {"90s", 90000},     {"5m", 300000},
-                {"2h", 7200000},     {"1d", 86400000},   {"365d", 31536000000},
+    } good[] = {{"90", 90000},
+                {"90s", 90000},
+                {"5m", 300000},
+                {"2h", 7200000},
+                {"1d", 86400000},
+                {"365d", 31536000000},
                 {"31536000", 31536000000}};
     struct config c;
     for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
-        cr_assert_eq(PARSE(&c, "--backup-dir", "b", "--backup-interval",
-                           good[i].value),
-                     0, "%s: %s", good[i].value, err);
+        cr_assert_eq(
+            PARSE(&c, "--backup-dir", "b", "--backup-interval", good[i].value),
+            0, "%s: %s", good[i].value, err);
         cr_assert_eq(c.backup_interval_ms, good[i].ms, "%s", good[i].value);
     }
     static const char *const bad[] = {"0", "-5m", "366d", "5x", "5mm", "m"};
@@ -397,9 +403,9 @@ Test(config, checks_between_flags)
     REFUSED("sqlited: --max-memory 100000 is below twice --max-message-size "
             "65536 (see --help)\n",
             "--max-message-size", "65536", "--max-memory", "100000");
-    cr_assert_eq(PARSE(&c, "--max-message-size", "65536", "--max-memory",
-                       "131072"),
-                 0, "exactly twice is enough");
+    cr_assert_eq(
+        PARSE(&c, "--max-message-size", "65536", "--max-memory", "131072"), 0,
+        "exactly twice is enough");
 
     REFUSED("sqlited: --wal-max-bytes 65536 is below --wal-checkpoint-bytes "
             "4194304 (see --help)\n",
@@ -418,9 +424,9 @@ Test(config, checks_between_flags)
                  0);
 
     /* A chunk leaves room for the row that ends it. */
-    cr_assert_eq(PARSE(&c, "--max-message-size", "65536", "--chunk-bytes",
-                       "1000000"),
-                 0);
+    cr_assert_eq(
+        PARSE(&c, "--max-message-size", "65536", "--chunk-bytes", "1000000"),
+        0);
     cr_assert_eq(c.chunk_bytes, 32768);
 }
 

@@ -103,7 +103,8 @@ Test(job_queue, take_all_empties_the_queue_in_order, .timeout = HANG_S)
     job_queue_close(&q);
 }
 
-Test(job_queue, wait_all_returns_what_is_queued_without_waiting, .timeout = HANG_S)
+Test(job_queue, wait_all_returns_what_is_queued_without_waiting,
+     .timeout = HANG_S)
 {
     struct job_queue q;
     bool closed = true;
@@ -171,7 +172,8 @@ static void waiter_start(struct waiter *w, struct job_queue *q)
     cr_assert_eq(pthread_create(&w->thread, NULL, wait_all_main, w), 0);
 }
 
-Test(job_queue, wait_all_wakes_for_a_push_from_another_thread, .timeout = HANG_S)
+Test(job_queue, wait_all_wakes_for_a_push_from_another_thread,
+     .timeout = HANG_S)
 {
     struct job_queue q;
     struct waiter w;
@@ -342,8 +344,7 @@ Test(job_state, exactly_one_of_worker_and_loop_answers, .timeout = HANG_S)
         int before = worker.won + loop.won;
         pthread_barrier_wait(&start); /* go */
         pthread_barrier_wait(&start); /* both done */
-        cr_assert_eq(worker.won + loop.won, before + 1,
-                     "round %d: %s", i,
+        cr_assert_eq(worker.won + loop.won, before + 1, "round %d: %s", i,
                      worker.won + loop.won == before ? "nobody answers"
                                                      : "both answer");
         /* The winner's verdict stands. */

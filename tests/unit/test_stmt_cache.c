@@ -25,7 +25,8 @@ static void close_db(void)
 
 /* The suite is shared with the integration tests of the daemon's cache
  * (test_reads.c): these set up their connection test by test. */
-#define CACHE_TEST(name) Test(stmt_cache, name, .init = open_db, .fini = close_db)
+#define CACHE_TEST(name)                                                       \
+    Test(stmt_cache, name, .init = open_db, .fini = close_db)
 
 static sqlite3_stmt *prepare(const char *sql)
 {

@@ -23,7 +23,7 @@ static struct stats stats;
 static atomic_bool stop;
 static struct writer wr;
 static char dir[64], db_path[128];
-/* Two clients: only their addresses matter to the writer. */
+/* Two clients: only their ids (job->conn_id) matter to the writer. */
 static struct conn client_a, client_b;
 
 /* The jobs the writer handed back, in order. */
@@ -50,11 +50,13 @@ static void setup(void)
     cfg.database = db_path;
     cfg.synchronous = "OFF";
     log_set_level(LOG_ERROR);
+    client_a.id = 1;
+    client_b.id = 2;
     if (!library)
         cr_assert_eq(db_library_init(&cfg), 0);
     library = true;
-    cr_assert_eq(writer_init(&wr, &cfg, &stop, &stats, on_done, NULL, NULL,
-                             err, sizeof(err)),
+    cr_assert_eq(writer_init(&wr, &cfg, &stop, &stats, on_done, NULL, NULL, err,
+                             sizeof(err)),
                  0, "writer_init: %s", err);
 }
 
@@ -121,9 +123,9 @@ static void reply_of(const struct job *job, struct reply *rep)
     char *copy = malloc(job->reply_len);
     cr_assert_not_null(copy);
     memcpy(copy, job->reply, job->reply_len);
-    cr_assert_eq(harness_parse_reply(copy, job->reply_len, rep, why,
-                                     sizeof(why)),
-                 0, "job %u: %s", job->msgid, why);
+    cr_assert_eq(
+        harness_parse_reply(copy, job->reply_len, rep, why, sizeof(why)), 0,
+        "job %u: %s", job->msgid, why);
 }
 
 static void assert_ok(const struct job *job)
@@ -135,8 +137,8 @@ static void assert_ok(const struct job *job)
     reply_free(&rep);
 }
 
-static void assert_error(const struct job *job, int64_t code,
-                         const char *name, const char *text)
+static void assert_error(const struct job *job, int64_t code, const char *name,
+                         const char *text)
 {
     struct reply rep;
     reply_of(job, &rep);
@@ -368,8 +370,8 @@ Test(writer, a_job_of_a_transaction_no_longer_open_is_told_why)
     struct job *rollback = job_of(&client_a, RPC_ROLLBACK, NULL, begin->tx);
     cr_assert(writer_turn(&wr, rollback));
     assert_ok(rollback);
-    struct job *late = job_of(&client_a, RPC_EXEC,
-                              "INSERT INTO t VALUES (1, 'a')", begin->tx);
+    struct job *late =
+        job_of(&client_a, RPC_EXEC, "INSERT INTO t VALUES (1, 'a')", begin->tx);
     cr_assert(writer_turn(&wr, late));
     assert_error(late, SQLITED_TX_EXPIRED, "SQLITED_TX_EXPIRED",
                  "transaction 1 is no longer open: it was rolled back");
