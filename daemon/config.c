@@ -59,6 +59,7 @@ void config_defaults(struct config *cfg)
 
 /* The kinds of value an option takes. */
 enum opt_type {
+    T_STR,      /* a string: an empty one fails later, when it is used */
     T_PATH,     /* a non-empty string */
     T_SWITCH,   /* a flag without value; true/false in the file */
     T_INT,      /* a decimal integer in [min, max] */
@@ -97,9 +98,9 @@ static const struct opt opts[] = {
      "check the configuration file and the flags, print the effective "
      "configuration and where each value came from, and exit (0: valid, "
      "1: not)"},
-    {"database", 'd', "PATH", T_PATH, FIELD(database), 0, 0, NULL,
+    {"database", 'd', "PATH", T_STR, FIELD(database), 0, 0, NULL,
      "database file (default ./var/sqlited.db)"},
-    {"socket", 's', "PATH", T_PATH, FIELD(socket), 0, 0, NULL,
+    {"socket", 's', "PATH", T_STR, FIELD(socket), 0, 0, NULL,
      "Unix socket (default " SQLITED_DEFAULT_SOCKET ")"},
     {"socket-mode", 0, "MODE", T_MODE, FIELD(socket_mode), 0, 0, NULL,
      "octal permissions of the socket (default 0660)"},
@@ -340,6 +341,8 @@ static int opt_set(const struct opt *o, const char *value, struct config *cfg)
     case T_PATH:
         if (value[0] == '\0')
             return -1;
+        /* fall through */
+    case T_STR:
         *(const char **)field = value;
         return 0;
     case T_SWITCH:
@@ -391,6 +394,7 @@ static bool opt_format(const struct opt *o, const struct config *cfg, char *buf,
     int64_t v;
 
     switch (o->type) {
+    case T_STR:
     case T_PATH:
     case T_ADDR:
     case T_SYNC:

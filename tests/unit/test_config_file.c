@@ -76,7 +76,8 @@ static int parse_args(struct config *cfg, const char *const *args)
     return rc;
 }
 
-#define PARSE(cfg, ...) parse_args(cfg, (const char *const[]){__VA_ARGS__, NULL})
+#define PARSE(cfg, ...)                                                        \
+    parse_args(cfg, (const char *const[]){__VA_ARGS__, NULL})
 
 /* The file @text is refused with exactly @message, where each "FILE"
  * stands for the file's path. */
@@ -164,15 +165,16 @@ Test(config_file, errors_name_the_file_and_the_line)
             "sqlited: FILE:1: expected 'key = value', not 'log-level'\n");
     refused("readers = 2\nreaders = 3\n",
             "sqlited: FILE:2: readers is set twice (first on line 1)\n");
-    refused("database =\n",
-            "sqlited: FILE:1: invalid value '' for database (see --help)\n");
+    refused("log-file =\n",
+            "sqlited: FILE:1: invalid value '' for log-file (see --help)\n");
     refused("read-only = maybe\n",
             "sqlited: FILE:1: invalid value 'maybe' for read-only (see "
             "--help)\n");
-    refused("file-mode = 0400\n",
-            "sqlited: FILE:1: invalid value '0400' for file-mode: an octal mode "
-            "of at most 0777 that lets the owner read and write (0600 at "
-            "least)\n");
+    refused(
+        "file-mode = 0400\n",
+        "sqlited: FILE:1: invalid value '0400' for file-mode: an octal mode "
+        "of at most 0777 that lets the owner read and write (0600 at "
+        "least)\n");
     /* Flags only: not keys of the file. */
     refused("config = /etc/other.conf\n",
             "sqlited: FILE:1: unknown key 'config' (see sqlited --help)\n");
@@ -210,9 +212,9 @@ Test(config_file, check_config_prints_every_key_and_its_source)
 {
     struct config c;
     write_file("# app\nreaders = 3\nbackup-dir = /b\nbackup-interval = 90m\n");
-    cr_assert_eq(PARSE(&c, "--check-config", "--config", path, "--timeout",
-                       "100"),
-                 0, "%s", err);
+    cr_assert_eq(
+        PARSE(&c, "--check-config", "--config", path, "--timeout", "100"), 0,
+        "%s", err);
     cr_assert(c.check_config);
     FILE *o = tmpfile();
     config_print(&c, o);
