@@ -35,6 +35,7 @@ void config_defaults(struct config *cfg)
         .max_cursors = 64,
         .max_connections = 1024,
         .statement_cache = 64,
+        .inline_budget_ms = 1,
         .cache_size = -2000,
         .mmap_size = 0,
         .max_message_size = RPC_MAX_MESSAGE_DEFAULT,
@@ -71,6 +72,11 @@ static void usage(FILE *out)
         "(default 0600)\n"
         "  -r, --readers N            reader threads (default: CPUs, at least "
         "2)\n"
+        "      --inline-budget MS     a read the I/O loop answers itself "
+        "runs at\n"
+        "                             most this long, then goes to a reader;"
+        " 0 for\n"
+        "                             no inline reads (default 1)\n"
         "      --synchronous LEVEL    OFF, NORMAL, FULL or EXTRA (default "
         "FULL)\n"
         "      --timeout MS           a request's deadline unless it sets "
@@ -200,6 +206,7 @@ enum {
     OPT_MAX_CURSORS,
     OPT_MAX_CONNECTIONS,
     OPT_STATEMENT_CACHE,
+    OPT_INLINE_BUDGET,
     OPT_CACHE_SIZE,
     OPT_MMAP_SIZE,
     OPT_MAX_MESSAGE,
@@ -277,6 +284,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
         {"max-cursors", required_argument, NULL, OPT_MAX_CURSORS},
         {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
         {"statement-cache", required_argument, NULL, OPT_STATEMENT_CACHE},
+        {"inline-budget", required_argument, NULL, OPT_INLINE_BUDGET},
         {"cache-size", required_argument, NULL, OPT_CACHE_SIZE},
         {"mmap-size", required_argument, NULL, OPT_MMAP_SIZE},
         {"max-message-size", required_argument, NULL, OPT_MAX_MESSAGE},
@@ -456,6 +464,11 @@ int config_parse(struct config *cfg, int argc, char **argv)
             if (parse_int(optarg, 0, 1 << 16, &v))
                 goto bad_value;
             cfg->statement_cache = (unsigned)v;
+            break;
+        case OPT_INLINE_BUDGET:
+            if (parse_int(optarg, 0, 1000, &v))
+                goto bad_value;
+            cfg->inline_budget_ms = (uint32_t)v;
             break;
         case OPT_LOG_LEVEL:
             if (log_parse_level(optarg, &cfg->log_level))

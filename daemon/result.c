@@ -143,6 +143,12 @@ int result_pack_rows(struct run *r, sqlite3_stmt *st, int rc, bool chunk,
             return run_fail_out(r, out);
         n++;
         r->rows++;
+        /* The loop encodes no more than a chunk, even of one huge row: a
+         * reader does the rest (cursor_first_chunk() hands it off). */
+        if (chunk && r->w->on_loop && out->len - start >= cfg->chunk_bytes) {
+            *more = true;
+            break;
+        }
         if (r->max_bytes && r->bytes + (out->len - start) > r->max_bytes)
             return run_fail(r, SQLITED_TOO_LARGE,
                             "the result's rows take more than %" PRIu64
