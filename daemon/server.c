@@ -23,6 +23,7 @@
 #include "migrate.h"
 #include "rpc.h"
 #include "sqlited.h"
+#include "watchdog.h"
 
 /* Runs on a worker thread: hand the finished job to the loop. */
 static void on_job_done(struct job *job, void *arg)
@@ -116,6 +117,7 @@ static void server_maybe_finish(struct server *s)
         uv_is_closing((uv_handle_t *)&s->grace))
         return;
     uv_unref((uv_handle_t *)&s->wakeup);
+    watchdog_beat_stop(&s->beat);
     uv_close((uv_handle_t *)&s->grace, on_handle_closed);
     uv_close((uv_handle_t *)&s->sigint, on_handle_closed);
     uv_close((uv_handle_t *)&s->sigterm, on_handle_closed);
@@ -517,6 +519,10 @@ int server_init(struct server *s, const struct config *cfg)
     }
     if (listen_socket(s) != 0)
         return -1;
+    /* Before the writer starts, so that it finds the watchdog on. */
+    if (watchdog_start() != 0)
+        return -1;
+    watchdog_beat_start(&s->beat, &s->loop, "the I/O loop");
     /* Asynchronous signals are the loop's business: the worker threads
      * start with them blocked (they inherit this thread's mask), so SIGTERM
      * always reaches the loop thread and never interrupts a worker's disk
@@ -582,6 +588,7 @@ static void close_any(uv_handle_t *handle, void *arg)
 
 void server_close(struct server *s)
 {
+    watchdog_stop();
     http_stop(&s->http);
     backup_stop(&s->backup);
     inline_read_close(&s->inline_reader);

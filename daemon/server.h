@@ -20,6 +20,7 @@
 #include "metrics.h"
 #include "readers.h"
 #include "stats.h"
+#include "watchdog.h"
 #include "writer.h"
 
 struct conn;
@@ -53,6 +54,7 @@ struct server {
     bool memory_paused;         /* some connections wait for memory to free */
     uv_timer_t resume;          /* reads them again once it has */
     uv_timer_t sweep;           /* looks at half-closed connections with work */
+    struct watchdog_beat beat;  /* the loop's heartbeat (watchdog.h) */
     struct list conns;          /* every connection not yet freed */
     unsigned nconns;
     uint64_t last_conn_id;
