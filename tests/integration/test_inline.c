@@ -287,3 +287,25 @@ Test(inline_read, stats_and_metrics_count_them)
     free(copy);
     reply_free(&rep);
 }
+
+/* One row larger than a chunk is encoded by a reader, not on the loop, and
+ * arrives whole. */
+Test(inline_read, huge_row_is_handed_off)
+{
+    struct reply rep;
+    uint32_t nrows, ncols;
+    struct codec_value v;
+
+    start(&d, &a, NULL);
+    send_query(&a, 1, "SELECT zeroblob(3 << 20)");
+    harness_read_reply(&a.r, &rep);
+    cr_assert_not(rep.is_error, "%s: %s", rep.name, rep.message);
+    struct codec_reader row = harness_reply_rows(&rep, &nrows, &ncols);
+    cr_assert_eq(nrows, 1);
+    cr_assert_eq(codec_read(&row, &v), 0);
+    cr_assert_eq(v.type, CODEC_BIN);
+    cr_assert_eq(v.v.s.len, 3u << 20);
+    reply_free(&rep);
+    cr_assert_eq(harness_stat(&d, "inline_handoffs"), 1);
+    cr_assert_eq(harness_stat(&d, "inline_reads"), 0);
+}
