@@ -138,8 +138,10 @@ void execute_account(struct worker *w, int64_t started)
     int cur, high;
     uint64_t used = 0;
 
-    stats_add(w->writer ? &w->stats->writer_busy_ns : &w->stats->reader_busy_ns,
-              (uint64_t)(clock_now() - started));
+    if (started != 0)
+        stats_add(w->writer ? &w->stats->writer_busy_ns
+                            : &w->stats->reader_busy_ns,
+                  (uint64_t)(clock_now() - started));
     if (w->db == NULL)
         return; /* its connection went to a cursor */
     for (size_t i = 0; i < sizeof(counted) / sizeof(*counted); i++)
