@@ -91,6 +91,7 @@ int execute_init(struct worker *w, sqlite3 *db, bool writer,
 {
     *w = (struct worker){.db = db,
                          .writer = writer,
+                         .runs_as = writer ? JOB_RAN_WRITER : JOB_RAN_READER,
                          .cfg = cfg,
                          .max_reply = cfg->max_message_size,
                          .stop = stop,
@@ -209,6 +210,7 @@ bool execute_claim(struct worker *w, struct job *job)
 
 void execute_begin(struct worker *w, struct job *job)
 {
+    job->ran_on = w->runs_as;
     w->current = job;
     w->deadline = job->deadline;
     if (w->deadline_cap != 0 &&

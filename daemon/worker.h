@@ -46,6 +46,10 @@ struct worker_watch {
 struct worker {
     sqlite3 *db;
     bool writer; /* the read-write connection */
+    /* What the slow-request log says ran its jobs (enum job_runner): the
+     * writer or a reader, as execute_init() sets it; a loop's own
+     * connection sets JOB_RAN_LOOP. */
+    unsigned char runs_as;
     const struct config *cfg;
     size_t max_reply;        /* bytes; a larger result is SQLITED_TOO_LARGE */
     struct stmt_cache cache; /* of db */
