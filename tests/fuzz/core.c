@@ -123,6 +123,7 @@ struct fuzz_core *fuzz_core_get(void)
     f->srv.hello = (char *)hello;
     f->srv.hello_len = sizeof(hello) - 1;
     f->conn.srv = &f->srv;
+    f->conn.id = 1;
     list_init(&f->srv.conns);
     list_init(&f->conn.cursors);
     list_init(&f->conn.inflight);
