@@ -2,8 +2,8 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <sqlite3.h>
@@ -197,7 +197,8 @@ int access_load(const struct config *cfg)
     size_t max = 0;
     for (int l = ACCESS_READ; l <= ACCESS_OPERATOR; l++)
         if (lists[l])
-            max += strlen(lists[l]) / 2 + 1; /* an entry takes 2 bytes or more */
+            max +=
+                strlen(lists[l]) / 2 + 1; /* an entry takes 2 bytes or more */
     struct load_ctx ctx = {
         .rules = calloc(1, sizeof(struct access_rules) +
                                max * sizeof(struct access_entry))};
@@ -302,15 +303,14 @@ int access_peer_open(int fd, uint64_t conn_id, struct access_peer *peer,
                                  .gid = (gid_t)-1,
                                  .level = ACCESS_OPERATOR,
                                  .rule = "no allow- list is set"};
-    if (fd >= 0 &&
-        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
+    if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
         peer->pid = cred.pid;
         peer->uid = cred.uid;
         peer->gid = cred.gid;
     }
-    int rc = decide(fd, peer,
-                    atomic_load_explicit(&current, memory_order_acquire), why,
-                    len);
+    int rc =
+        decide(fd, peer, atomic_load_explicit(&current, memory_order_acquire),
+               why, len);
     if (rc != 0)
         log_warn("connection %" PRIu64 " refused: pid %ld uid %u gid %u: %s",
                  conn_id, (long)peer->pid, (unsigned)peer->uid,
@@ -372,8 +372,8 @@ void access_refuse_write(struct job *job)
     job_fail(job, SQLITE_AUTH, why);
 }
 
-int access_check_method(const struct access_peer *peer,
-                        enum rpc_method method, char *why, size_t len)
+int access_check_method(const struct access_peer *peer, enum rpc_method method,
+                        char *why, size_t len)
 {
     const char *name = rpc_method_name(method);
     if (peer->level >= ACCESS_OPERATOR)
@@ -392,7 +392,7 @@ int access_check_method(const struct access_peer *peer,
                  name, (unsigned)peer->uid, peer->rule);
     else
         return 0;
-    log_warn("refused %s to pid %ld uid %u gid %u: %s", name,
-             (long)peer->pid, (unsigned)peer->uid, (unsigned)peer->gid, why);
+    log_warn("refused %s to pid %ld uid %u gid %u: %s", name, (long)peer->pid,
+             (unsigned)peer->uid, (unsigned)peer->gid, why);
     return SQLITE_AUTH;
 }

@@ -76,7 +76,7 @@ void access_peer_close(uint64_t conn_id, const struct access_peer *peer);
 
 /* Decides whether @peer may call @method. Returns 0, or SQLITE_AUTH with a
  * message naming the rule in @why (and logs the refusal). */
-int access_check_method(const struct access_peer *peer,
-                        enum rpc_method method, char *why, size_t len);
+int access_check_method(const struct access_peer *peer, enum rpc_method method,
+                        char *why, size_t len);
 
 #endif /* SQLITED_ACCESS_H */

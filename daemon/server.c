@@ -533,6 +533,9 @@ int server_init(struct server *s, const struct config *cfg)
         rc = readers_start(&s->readers, cfg, &s->writer, &s->stop, &s->stats,
                            on_job_done, s, err, sizeof(err));
     if (rc == 0)
+        rc = inline_read_init(&s->inline_reader, cfg, &s->stop, &s->stats, err,
+                              sizeof(err));
+    if (rc == 0)
         rc = backup_start(&s->backup, cfg, &s->stop, &s->stats, on_job_done, s,
                           err, sizeof(err));
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -585,6 +588,7 @@ void server_close(struct server *s)
     http_stop(&s->http);
     backup_stop(&s->backup);
     access_close();
+    inline_read_close(&s->inline_reader);
     readers_stop(&s->readers);
     writer_stop(&s->writer);
     deadlines_close(&s->deadlines);

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "deadlines.h"
 #include "http.h"
+#include "inline_read.h"
 #include "job.h"
 #include "list.h"
 #include "memory.h"
@@ -42,6 +43,9 @@ struct server {
     struct http http;       /* --http: the listener, when on */
     struct writer writer;
     struct readers readers;
+    /* The loop's own read-only connection (inline_read.h): moves into the
+     * loop's struct when there are several loops. */
+    struct inline_reader inline_reader;
     struct backup backup;
     struct codec_limits limits; /* of requests */
     struct deadlines deadlines; /* of jobs waiting for a worker */

@@ -100,7 +100,6 @@ int execute_init(struct worker *w, sqlite3 *db, bool writer,
                  struct stats *stats)
 {
     *w = (struct worker){.writer = writer,
-                         .runs_as = writer ? JOB_RAN_WRITER : JOB_RAN_READER,
                          .cfg = cfg,
                          .max_reply = cfg->max_message_size,
                          .stop = stop,
@@ -139,8 +138,10 @@ void execute_account(struct worker *w, int64_t started)
     int cur, high;
     uint64_t used = 0;
 
-    stats_add(w->writer ? &w->stats->writer_busy_ns : &w->stats->reader_busy_ns,
-              (uint64_t)(clock_now() - started));
+    if (started != 0)
+        stats_add(w->writer ? &w->stats->writer_busy_ns
+                            : &w->stats->reader_busy_ns,
+                  (uint64_t)(clock_now() - started));
     if (w->db == NULL)
         return; /* its connection went to a cursor */
     for (size_t i = 0; i < sizeof(counted) / sizeof(*counted); i++)
@@ -215,7 +216,9 @@ bool execute_claim(struct worker *w, struct job *job)
 
 void execute_begin(struct worker *w, struct job *job)
 {
-    job->ran_on = w->runs_as;
+    job->ran_on = w->writer    ? JOB_RAN_WRITER
+                  : w->on_loop ? JOB_RAN_LOOP
+                               : JOB_RAN_READER;
     w->current = job;
     w->deadline = job->deadline;
     if (w->deadline_cap != 0 &&

@@ -116,7 +116,8 @@ Test(logging, failures_are_logged_with_method_and_sql)
     snprintf(sql, sizeof(sql), "select\n%0292d from nosuch", 7);
     cr_assert_eq(strlen(sql), 311);
     cr_assert_neq(sqlited_exec(db, sql, NULL, NULL), 0);
-    cr_assert_neq(sqlited_exec(db, "insert into nosuch values (1)", NULL, NULL), 0);
+    cr_assert_neq(sqlited_exec(db, "insert into nosuch values (1)", NULL, NULL),
+                  0);
     sqlited_close(db);
     free(daemon_wait_log(&d, "closed"));
     char *log = daemon_log(&d);
@@ -136,7 +137,7 @@ Test(logging, failures_are_logged_with_method_and_sql)
 
 /* Writes 100,000 rows: milliseconds of work at least. */
 #define WRITER_WORK                                                            \
-    "create table t as with recursive c(x) as (select 1 union all select x "  \
+    "create table t as with recursive c(x) as (select 1 union all select x "   \
     "+ 1 from c where x < 100000) select x from c"
 
 Test(logging, slow_requests_say_where_they_ran)
