@@ -16,7 +16,9 @@
 #   make soak       one daemon, mixed load and hostile clients, SOAK_SECONDS=300;
 #                   RSS, descriptors and acknowledged writes checked at the end
 #   make install    PREFIX=/usr/local DESTDIR= : binaries, library, header, .pc,
-#                   the Python driver for Debian's python3
+#                   the Python driver for Debian's python3, the systemd units
+#                   (SYSTEMD_UNIT_DIR), sysusers.d file (SYSUSERS_DIR), man
+#                   pages (MANDIR) and README.md (DOCDIR); make uninstall
 #   make clean      remove build output
 #
 # Missing Debian packages are installed on first use (through sudo when not
@@ -26,6 +28,14 @@ VERSION := 0.1.0
 SOVERSION := 0
 PREFIX ?= /usr/local
 DESTDIR ?=
+# Where make install puts what is not a binary or a library. systemd and
+# systemd-sysusers look in /usr/local/lib too; for another PREFIX, point
+# SYSTEMD_UNIT_DIR at /etc/systemd/system and SYSUSERS_DIR at
+# /etc/sysusers.d.
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERS_DIR ?= $(PREFIX)/lib/sysusers.d
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/sqlited
 BUILD ?= build
 
 # ------------------------------------------------------------- dependencies
@@ -353,6 +363,10 @@ fuzz:
 	        build-fuzz/corpus/$$t tests/fuzz/corpus/$$t || status=1; \
 	done; exit $$status
 
+# The units are templates: the paths in them follow PREFIX and DOCDIR.
+SYSTEMD_UNITS := sqlited.service sqlited.socket
+UNIT_SED = sed -e 's|@bindir@|$(PREFIX)/bin|g' -e 's|@docdir@|$(DOCDIR)|g'
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
 	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -367,6 +381,18 @@ install: all
 	install -d $(DESTDIR)$(PY_SITE)/sqlited $(DESTDIR)$(PY_SITE)/$(PY_DIST)
 	install -m 644 client/python/sqlited/*.py $(DESTDIR)$(PY_SITE)/sqlited/
 	install -m 644 client/python/$(PY_DIST)/* $(DESTDIR)$(PY_SITE)/$(PY_DIST)/
+	install -d $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(SYSUSERS_DIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)
+	@set -e; for f in $(SYSTEMD_UNITS); do \
+	    echo "systemd/$$f.in -> $(DESTDIR)$(SYSTEMD_UNIT_DIR)/$$f"; \
+	    $(UNIT_SED) systemd/$$f.in > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/$$f; \
+	    chmod 644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/$$f; done
+	$(UNIT_SED) systemd/http.conf.example.in > $(DESTDIR)$(DOCDIR)/http.conf.example
+	chmod 644 $(DESTDIR)$(DOCDIR)/http.conf.example
+	install -m 644 systemd/sqlited.sysusers $(DESTDIR)$(SYSUSERS_DIR)/sqlited.conf
+	install -m 644 man/sqlited-cli.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/sqlited.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 README.md $(DESTDIR)$(DOCDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/sqlited $(DESTDIR)$(PREFIX)/bin/sqlited-cli \
@@ -374,6 +400,11 @@ uninstall:
 	    $(DESTDIR)$(PREFIX)/include/sqlited.h \
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/sqlited.pc
 	rm -rf $(DESTDIR)$(PY_SITE)/sqlited $(DESTDIR)$(PY_SITE)/$(PY_DIST)
+	rm -f $(patsubst %,$(DESTDIR)$(SYSTEMD_UNIT_DIR)/%,$(SYSTEMD_UNITS)) \
+	    $(DESTDIR)$(SYSUSERS_DIR)/sqlited.conf \
+	    $(DESTDIR)$(MANDIR)/man1/sqlited-cli.1 \
+	    $(DESTDIR)$(MANDIR)/man8/sqlited.8
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

@@ -7,6 +7,7 @@
 #include "cursor.h"
 #include "dispatch.h"
 #include "log.h"
+#include "reqlog.h"
 #include "rpc.h"
 #include "server.h"
 #include "sqlited.h"
@@ -49,6 +50,8 @@ static void conn_maybe_free(struct conn *c)
     if (!c->closed || c->ninflight > 0 || c->writes > 0)
         return;
     struct server *s = c->srv;
+    if (c->peer.rule != NULL)
+        access_peer_close(c->id, &c->peer);
     list_remove(&c->node);
     codec_decoder_close(&c->dec);
     conn_sync_buffer(c);
@@ -265,6 +268,7 @@ void conn_complete(struct job *job)
     } else {
         metrics_reply(&c->srv->metrics, job->method, job->reply, job->reply_len,
                       job->started);
+        reqlog_done(c->srv->cfg, job, c->id, c->peer.pid);
         conn_send(c, job);
     }
     if (!c->closing) {
@@ -499,6 +503,21 @@ static void on_spare_closed(uv_handle_t *handle)
     s->spare_busy = false;
 }
 
+/* Reads who the client is and what it may do (access.h); one that may
+ * not connect is told why, then closed. Returns 0 or -1 (refused). */
+static int conn_check_access(struct conn *c)
+{
+    char why[256];
+    uv_os_fd_t fd = -1;
+    uv_fileno((uv_handle_t *)&c->pipe, &fd);
+    if (access_peer_open(fd, c->id, &c->peer, why, sizeof(why)) == 0)
+        return 0;
+    stats_add(&c->srv->stats.connections_refused, 1);
+    conn_send_notification(c, SQLITE_AUTH, why);
+    conn_drain(c);
+    return -1;
+}
+
 void conn_accept(struct server *s, uv_stream_t *listener)
 {
     struct conn *c = calloc(1, sizeof(*c));
@@ -533,10 +552,11 @@ void conn_accept(struct server *s, uv_stream_t *listener)
         conn_close(c);
         return;
     }
-    if (s->nconns > s->cfg->max_connections) {
+    unsigned max_connections = CONFIG_LIVE(s->cfg, max_connections);
+    if (s->nconns > max_connections) {
         log_warn("connection refused: %u clients are connected, the limit "
                  "(--max-connections)",
-                 s->cfg->max_connections);
+                 max_connections);
         stats_add(&s->stats.connections_refused, 1);
         conn_send_notification(c, SQLITED_TOO_MANY_CONNECTIONS,
                                "the daemon is at its connection limit "
@@ -544,6 +564,7 @@ void conn_accept(struct server *s, uv_stream_t *listener)
         conn_drain(c);
         return;
     }
-    log_debug("connection %p: accepted", (void *)c);
+    if (conn_check_access(c) != 0)
+        return;
     conn_read_more(c);
 }

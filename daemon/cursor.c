@@ -263,7 +263,10 @@ void cursor_release_oldest(struct server *s, int64_t before)
                 oldest = cur;
         }
     }
-    /* A read that began a moment ago ends by itself within the writer's
+    /* The loop's own connection (inline_read.h) is never a holder: it
+     * resets every statement after each job, so it keeps no snapshot
+     * between requests, and a read on it lasts at most --inline-budget.
+     * A read that began a moment ago ends by itself within the writer's
      * wait; only one that has run longer is interrupted. */
     int reader = readers_oldest(
         &s->readers, before - CHECKPOINT_WAIT_MS * CLOCK_NS_PER_MS / 2,
@@ -326,6 +329,14 @@ void cursor_first_chunk(struct run *r, sqlite3_stmt *st, int rc)
             codec_patch_map(out, map, result_column_keys(r));
         return;
     }
+    if (w->on_loop) {
+        /* The loop's connection is never given away: a reader runs the
+         * query again and opens the cursor. */
+        if (reserved)
+            stats_sub(&w->stats->cursors_open, 1);
+        r->handoff = true;
+        return;
+    }
     if (!reserved) {
         if (r->job->may_open_cursor)
             run_fail(r, SQLITED_TOO_MANY_CURSORS,
@@ -365,7 +376,7 @@ void cursor_open(struct run *r)
         return;
     }
     stmt_cache_clear(&w->cache);
-    execute_init(&cur->w, w->db, false, w->cfg, w->stop, w->stats);
+    worker_init(&cur->w, w->db, false, w->cfg, w->stop, w->stats);
     cur->st = r->cursor_st;
     /* Its text and blob parameters are bound in place: keep their bytes. */
     cur->msg = r->job->msg;
@@ -387,7 +398,7 @@ static void cursor_close(struct cursor *cur, struct job *job)
     cur->st = NULL;
     free(cur->msg);
     cur->msg = NULL;
-    execute_close(&cur->w);
+    worker_close(&cur->w);
     stats_sub(&cur->w.stats->cursors_open, 1);
     job->cursor_ended = true;
 }
@@ -410,7 +421,7 @@ void cursor_run(struct job *job)
         return;
     }
     if (clock_passed(job->deadline, clock_now())) {
-        execute_fail_timeout(w, job);
+        worker_fail_timeout(w, job);
         cursor_close(cur, job); /* like any failed fetch */
         return;
     }

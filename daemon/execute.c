@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "batch.h"
 #include "bind.h"
 #include "clock.h"
@@ -323,7 +324,7 @@ static enum execute_result attempt(struct run *r)
     if (w->auth.savepoints)
         wrap = false;
     enum execute_result result = EXECUTE_DONE;
-    if (wrap && (rc = execute_control(w, CONTROL_SAVEPOINT)) != SQLITE_OK) {
+    if (wrap && (rc = worker_control(w, CONTROL_SAVEPOINT)) != SQLITE_OK) {
         run_fail(r, rc, "cannot open a savepoint: %s", sqlite3_errmsg(w->db));
         result = execute_tx_lost(w) ? EXECUTE_LOST : EXECUTE_DONE;
         goto out;
@@ -337,12 +338,12 @@ static enum execute_result attempt(struct run *r)
         execute_check_deferred(r);
     if (wrap) {
         if (r->code != 0 || result != EXECUTE_DONE)
-            execute_control(w, CONTROL_ROLLBACK_TO);
-        execute_control(w, CONTROL_RELEASE);
+            worker_control(w, CONTROL_ROLLBACK_TO);
+        worker_control(w, CONTROL_RELEASE);
     } else if (!w->in_tx && !sqlite3_get_autocommit(w->db)) {
         /* Cannot happen (the authorizer refuses transaction control), but a
          * transaction left open would swallow every later job. */
-        execute_rollback(w);
+        worker_rollback(w);
         if (r->code == 0)
             run_fail(r, SQLITED_INTERNAL, "the SQL left a transaction open");
     }
@@ -369,6 +370,17 @@ static bool worth_retrying(const struct run *r)
            r->code != SQLITE_BUSY_SNAPSHOT && (r->w->in_tx || !r->w->writer);
 }
 
+/* On a loop's connection, what a reader would finish where the loop may
+ * not: a read stopped by the budget (or by the job's own deadline, or a
+ * shutdown: the reader answers those as it would have anyway), one that met
+ * a lock the loop must not wait for, or one that needs a cursor. */
+static bool unfinished_on_loop(const struct run *r)
+{
+    int primary = r->code & 0xff;
+    return r->handoff || r->w->timed_out || atomic_load(r->w->stop) ||
+           primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
+}
+
 enum execute_result execute_job(struct worker *w, struct job *job)
 {
     struct codec_buf out;
@@ -379,13 +391,19 @@ enum execute_result execute_job(struct worker *w, struct job *job)
         cursor_run(job);
         return EXECUTE_DONE;
     }
-    if (!execute_claim(w, job))
+    if (!worker_claim(w, job))
         return EXECUTE_DONE;
     if (job->probe) {
         health_run(w, job);
         return EXECUTE_DONE;
     }
-    execute_begin(w, job);
+    /* A read-only client's query that turned out to write (a reader passed
+     * it on). */
+    if (w->writer && job->read_only) {
+        access_refuse_write(job);
+        return EXECUTE_DONE;
+    }
+    worker_begin(w, job);
     w->released = false;
     if (w->watch)
         atomic_store_explicit(&w->watch->started, clock_now(),
@@ -402,7 +420,7 @@ enum execute_result execute_job(struct worker *w, struct job *job)
         codec_buf_reset(&out);
         rpc_pack_response_head(&out, job->msgid);
         result = attempt(&r);
-        if (result != EXECUTE_DONE || !worth_retrying(&r) ||
+        if (result != EXECUTE_DONE || w->on_loop || !worth_retrying(&r) ||
             !worker_backoff(w, i))
             break;
     }
@@ -410,13 +428,15 @@ enum execute_result execute_job(struct worker *w, struct job *job)
         atomic_store_explicit(&w->watch->started, 0, memory_order_relaxed);
     w->current = NULL;
     w->deadline = 0;
+    if (w->on_loop && result == EXECUTE_DONE && unfinished_on_loop(&r))
+        result = EXECUTE_HANDOFF;
     if (r.code == 0 && out.error)
         run_fail_out(&r, &out);
     if (r.cursor_st != NULL)
         cursor_open(&r);
 
     if (result == EXECUTE_FORWARD || result == EXECUTE_ALONE ||
-        atomic_load(&job->cancelled)) {
+        result == EXECUTE_HANDOFF || atomic_load(&job->cancelled)) {
         codec_buf_close(&out);
         return result;
     }

@@ -20,13 +20,16 @@ enum execute_result {
                         applied; run it again outside any transaction */
     EXECUTE_LOST,    /* the job failed (its reply says why) and SQLite rolled
                         back the whole open transaction with it */
+    EXECUTE_HANDOFF, /* on a loop's connection (w->on_loop): it ran past its
+                        budget, met a lock, or needs a cursor; nothing of it
+                        stays (no reply): run it again on a reader */
 };
 
 /* Runs @job (query, exec, batch, bulk, explain; on a reader also fetch and
  * close, which use their cursor's connection) on @w's connection and stores
  * the encoded response, success or error, in job->reply. A reader's query
  * whose rows do not fit one chunk opens a cursor (job->cursor) and gives it
- * the reader's connection: w->db is then NULL until execute_reopen(). Inside a
+ * the reader's connection: w->db is then NULL until worker_reopen(). Inside a
  * transaction (w->in_tx) the job runs in its own savepoint, so a failed job
  * leaves nothing behind. A job that was cancelled gets no reply; one whose
  * deadline has passed gets SQLITED_TIMEOUT without running. */

@@ -51,30 +51,14 @@ void metrics_request(struct metrics *m, enum rpc_method method, int code,
     }
 }
 
-/* The error code of an encoded response [1, msgid, error, result]: 0 when
- * error is nil (or the bytes are not a response). */
-static int reply_code(const char *reply, size_t len)
-{
-    struct codec_reader r;
-    struct codec_value v;
-    uint32_t n;
-    int code;
-
-    if (reply == NULL)
-        return 0;
-    codec_reader_init(&r, reply, len);
-    if (codec_read_array(&r, &n) || n != 4 || codec_read(&r, &v) ||
-        codec_read(&r, &v) || r.p >= r.end || *r.p == 0xc0)
-        return 0;
-    if (rpc_read_error(&r, &code, NULL, NULL, NULL, NULL) != 0)
-        return 0;
-    return code;
-}
-
 void metrics_reply(struct metrics *m, enum rpc_method method, const char *reply,
                    size_t len, int64_t started)
 {
-    metrics_request(m, method, reply_code(reply, len), started);
+    const char *message;
+    uint32_t message_len;
+    metrics_request(m, method,
+                    rpc_response_error(reply, len, &message, &message_len),
+                    started);
 }
 
 unsigned metrics_in_flight(const struct server *s)
@@ -92,6 +76,8 @@ uint64_t metrics_sqlite_memory(const struct server *s)
     for (unsigned i = 0; i < s->readers.count; i++)
         n += atomic_load_explicit(&s->readers.workers[i].sqlite_memory,
                                   memory_order_relaxed);
+    n += atomic_load_explicit(&s->inline_reader.w.sqlite_memory,
+                              memory_order_relaxed);
     return n;
 }
 
@@ -287,6 +273,13 @@ static const struct figure figures[] = {
      "Cursors closed and reads interrupted because the WAL passed "
      "--wal-max-bytes.",
      STAT(snapshots_released), 1},
+    {"sqlited_inline_reads_total", "counter",
+     "Reads the I/O loop answered itself, within --inline-budget.",
+     STAT(inline_reads), 1},
+    {"sqlited_inline_handoffs_total", "counter",
+     "Reads the I/O loop began and handed to the reader pool or the writer: "
+     "past --inline-budget, met a lock, needed a cursor, or wrote.",
+     STAT(inline_handoffs), 1},
     {"sqlited_reader_busy_seconds_total", "counter",
      "Time the reader threads spent on requests.", STAT(reader_busy_ns), 1e-9},
     {"sqlited_writer_busy_seconds_total", "counter",

@@ -56,7 +56,7 @@ void metrics_reply(struct metrics *m, enum rpc_method method, const char *reply,
                    size_t len, int64_t started);
 
 /* Requests in flight over all connections; SQLite's memory over all the
- * daemon's connections (execute_account()). Loop thread. */
+ * daemon's connections (worker_account()). Loop thread. */
 unsigned metrics_in_flight(const struct server *s);
 uint64_t metrics_sqlite_memory(const struct server *s);
 

@@ -12,6 +12,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "clock.h"
 #include "conn.h"
 #include "crash.h"
@@ -408,52 +409,48 @@ static int listen_socket(struct server *s)
     return 0;
 }
 
-/* The result of `hello` never changes while the daemon runs: encode it once. */
-static int encode_hello(struct server *s, const char *sqlite_version)
+void server_pack_hello(const struct server *s, struct codec_buf *b,
+                       const char *access)
 {
-    struct codec_buf b;
-    codec_buf_init(&b, 0);
-    msgpack_pack_map(&b.pk, 5);
-    codec_pack_cstr(&b, "server");
-    codec_pack_cstr(&b, "sqlited");
-    codec_pack_cstr(&b, "version");
-    codec_pack_cstr(&b, SQLITED_VERSION);
-    codec_pack_cstr(&b, "protocol");
-    msgpack_pack_int(&b.pk, SQLITED_PROTOCOL_VERSION);
-    codec_pack_cstr(&b, "sqlite_version");
-    codec_pack_cstr(&b, sqlite_version);
-    codec_pack_cstr(&b, "limits");
-    msgpack_pack_map(&b.pk, 13);
-    codec_pack_cstr(&b, "max_message_size");
-    msgpack_pack_uint64(&b.pk, s->limits.max_message);
-    codec_pack_cstr(&b, "max_depth");
-    msgpack_pack_uint32(&b.pk, s->limits.max_depth);
-    codec_pack_cstr(&b, "max_items");
-    msgpack_pack_uint32(&b.pk, s->limits.max_items);
-    codec_pack_cstr(&b, "max_sql_length");
-    msgpack_pack_uint32(&b.pk, RPC_MAX_SQL_LENGTH);
-    codec_pack_cstr(&b, "max_params");
-    msgpack_pack_uint32(&b.pk, RPC_MAX_PARAMS);
-    codec_pack_cstr(&b, "timeout_ms");
-    msgpack_pack_uint32(&b.pk, s->cfg->timeout_ms);
-    codec_pack_cstr(&b, "max_timeout_ms");
-    msgpack_pack_uint32(&b.pk, s->cfg->max_timeout_ms);
-    codec_pack_cstr(&b, "tx_idle_timeout_ms");
-    msgpack_pack_uint32(&b.pk, s->cfg->tx_idle_timeout_ms);
-    codec_pack_cstr(&b, "tx_max_duration_ms");
-    msgpack_pack_uint32(&b.pk, s->cfg->tx_max_duration_ms);
-    codec_pack_cstr(&b, "chunk_rows");
-    msgpack_pack_uint32(&b.pk, s->cfg->chunk_rows);
-    codec_pack_cstr(&b, "chunk_bytes");
-    msgpack_pack_uint64(&b.pk, s->cfg->chunk_bytes);
-    codec_pack_cstr(&b, "cursor_idle_timeout_ms");
-    msgpack_pack_uint32(&b.pk, s->cfg->cursor_idle_timeout_ms);
-    codec_pack_cstr(&b, "cursor_max_age_ms");
-    msgpack_pack_uint32(&b.pk, s->cfg->cursor_max_age_ms);
-    if (b.error == CODEC_BUF_OK)
-        s->hello = codec_buf_steal(&b, &s->hello_len);
-    codec_buf_close(&b);
-    return s->hello ? 0 : -1;
+    msgpack_pack_map(&b->pk, 6);
+    codec_pack_cstr(b, "server");
+    codec_pack_cstr(b, "sqlited");
+    codec_pack_cstr(b, "version");
+    codec_pack_cstr(b, SQLITED_VERSION);
+    codec_pack_cstr(b, "protocol");
+    msgpack_pack_int(&b->pk, SQLITED_PROTOCOL_VERSION);
+    codec_pack_cstr(b, "sqlite_version");
+    codec_pack_cstr(b, s->sqlite_version);
+    codec_pack_cstr(b, "limits");
+    msgpack_pack_map(&b->pk, 13);
+    codec_pack_cstr(b, "max_message_size");
+    msgpack_pack_uint64(&b->pk, s->limits.max_message);
+    codec_pack_cstr(b, "max_depth");
+    msgpack_pack_uint32(&b->pk, s->limits.max_depth);
+    codec_pack_cstr(b, "max_items");
+    msgpack_pack_uint32(&b->pk, s->limits.max_items);
+    codec_pack_cstr(b, "max_sql_length");
+    msgpack_pack_uint32(&b->pk, RPC_MAX_SQL_LENGTH);
+    codec_pack_cstr(b, "max_params");
+    msgpack_pack_uint32(&b->pk, RPC_MAX_PARAMS);
+    codec_pack_cstr(b, "timeout_ms");
+    msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, timeout_ms));
+    codec_pack_cstr(b, "max_timeout_ms");
+    msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, max_timeout_ms));
+    codec_pack_cstr(b, "tx_idle_timeout_ms");
+    msgpack_pack_uint32(&b->pk, s->cfg->tx_idle_timeout_ms);
+    codec_pack_cstr(b, "tx_max_duration_ms");
+    msgpack_pack_uint32(&b->pk, s->cfg->tx_max_duration_ms);
+    codec_pack_cstr(b, "chunk_rows");
+    msgpack_pack_uint32(&b->pk, s->cfg->chunk_rows);
+    codec_pack_cstr(b, "chunk_bytes");
+    msgpack_pack_uint64(&b->pk, s->cfg->chunk_bytes);
+    codec_pack_cstr(b, "cursor_idle_timeout_ms");
+    msgpack_pack_uint32(&b->pk, s->cfg->cursor_idle_timeout_ms);
+    codec_pack_cstr(b, "cursor_max_age_ms");
+    msgpack_pack_uint32(&b->pk, s->cfg->cursor_max_age_ms);
+    codec_pack_cstr(b, "access");
+    codec_pack_cstr(b, access);
 }
 
 int server_init(struct server *s, const struct config *cfg)
@@ -471,16 +468,15 @@ int server_init(struct server *s, const struct config *cfg)
     };
     atomic_init(&s->stop, false);
     s->started = clock_now();
+    if (access_load(cfg) != 0)
+        return -1;
     if (uv_loop_init(&s->loop) != 0 || job_queue_init(&s->done) != 0) {
         log_error("cannot create the event loop");
         return -1;
     }
     /* Known before the loop runs, so that the loop thread never has to ask
      * SQLite anything. */
-    if (encode_hello(s, sqlite3_libversion()) != 0) {
-        log_error("out of memory");
-        return -1;
-    }
+    s->sqlite_version = sqlite3_libversion();
     uv_async_init(&s->loop, &s->wakeup, on_wakeup);
     s->wakeup.data = s;
     deadlines_init(&s->deadlines, &s->loop, conn_expire);
@@ -537,6 +533,9 @@ int server_init(struct server *s, const struct config *cfg)
         rc = readers_start(&s->readers, cfg, &s->writer, &s->stop, &s->stats,
                            on_job_done, s, err, sizeof(err));
     if (rc == 0)
+        rc = inline_read_init(&s->inline_reader, cfg, &s->stop, &s->stats, err,
+                              sizeof(err));
+    if (rc == 0)
         rc = backup_start(&s->backup, cfg, &s->stop, &s->stats, on_job_done, s,
                           err, sizeof(err));
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -588,6 +587,8 @@ void server_close(struct server *s)
     watchdog_stop();
     http_stop(&s->http);
     backup_stop(&s->backup);
+    access_close();
+    inline_read_close(&s->inline_reader);
     readers_stop(&s->readers);
     writer_stop(&s->writer);
     deadlines_close(&s->deadlines);
@@ -609,8 +610,6 @@ void server_close(struct server *s)
     int rc = uv_loop_close(&s->loop);
     if (rc != 0)
         log_error("event loop not clean at exit: %s", uv_strerror(rc));
-    free(s->hello);
-    s->hello = NULL;
     /* Only now, with every connection to the database closed. */
     db_release(s->db_lock);
     s->db_lock = -1;
