@@ -38,8 +38,9 @@ void fuzz_check_answer(const char *msg, size_t len, uint32_t msgid);
  * the reader, and the open interactive transaction. One per process. */
 struct fuzz_core {
     struct config cfg;
-    struct server srv; /* cfg, hello, stats and limits; no loop */
-    struct conn conn;  /* never accepted: srv and cursors only */
+    struct server srv;   /* cfg, hello, stats, limits and one loop */
+    struct io_loop loop; /* never run: its metrics and lists only */
+    struct conn conn;    /* never accepted: srv, loop and cursors only */
     struct worker writer, reader;
     atomic_bool stop;
     uint64_t tx, last_tx; /* the open transaction (0: none), the last id */
