@@ -21,6 +21,9 @@ void config_defaults(struct config *cfg)
         .socket_mode = 0660,
         .file_mode = 0600,
         .readers = cpus < 2 ? 2 : (unsigned)cpus,
+        .io_threads = cpus < 1                       ? 1
+                      : cpus > CONFIG_MAX_IO_THREADS ? CONFIG_MAX_IO_THREADS
+                                                     : (unsigned)cpus,
         .synchronous = "FULL",
         .timeout_ms = 30000,
         .max_timeout_ms = 300000,
@@ -71,6 +74,9 @@ static void usage(FILE *out)
         "(default 0600)\n"
         "  -r, --readers N            reader threads (default: CPUs, at least "
         "2)\n"
+        "      --io-threads N         I/O threads, each serving its share of "
+        "the\n"
+        "                             connections (default: CPUs; 1 to 64)\n"
         "      --synchronous LEVEL    OFF, NORMAL, FULL or EXTRA (default "
         "FULL)\n"
         "      --timeout MS           a request's deadline unless it sets "
@@ -212,6 +218,7 @@ enum {
     OPT_BACKUP_KEEP,
     OPT_CURSOR_MAX_AGE,
     OPT_MIGRATIONS,
+    OPT_IO_THREADS,
     OPT_WAL_CHECKPOINT_BYTES,
     OPT_WAL_MAX_BYTES,
     OPT_WAL_IDLE_TIMEOUT,
@@ -292,6 +299,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
         {"backup-interval", required_argument, NULL, OPT_BACKUP_INTERVAL},
         {"backup-keep", required_argument, NULL, OPT_BACKUP_KEEP},
         {"migrations", required_argument, NULL, OPT_MIGRATIONS},
+        {"io-threads", required_argument, NULL, OPT_IO_THREADS},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -339,6 +347,16 @@ int config_parse(struct config *cfg, int argc, char **argv)
             if (parse_int(optarg, 1, 256, &v))
                 goto bad_value;
             cfg->readers = (unsigned)v;
+            break;
+        case OPT_IO_THREADS:
+            if (parse_int(optarg, 1, CONFIG_MAX_IO_THREADS, &v)) {
+                fprintf(stderr,
+                        "sqlited: invalid value '%s' for --io-threads: the "
+                        "number of I/O threads, an integer from 1 to %d\n",
+                        optarg, CONFIG_MAX_IO_THREADS);
+                return -1;
+            }
+            cfg->io_threads = (unsigned)v;
             break;
         case OPT_SYNCHRONOUS: {
             size_t i, n = sizeof(sync_levels) / sizeof(sync_levels[0]);

@@ -9,6 +9,9 @@
 
 #include "log.h"
 
+/* The most I/O loops (--io-threads) the daemon runs. */
+#define CONFIG_MAX_IO_THREADS 64
+
 struct config {
     const char *database;            /* path of the database file */
     const char *socket;              /* path of the Unix socket */
@@ -17,6 +20,7 @@ struct config {
     bool read_only;                  /* serve the database read-only */
     const char *log_file;            /* append the log there; NULL: stderr */
     unsigned readers;                /* reader threads */
+    unsigned io_threads;             /* I/O loops (loop.h) */
     const char *synchronous;         /* OFF, NORMAL, FULL or EXTRA */
     uint32_t timeout_ms;             /* a request's default deadline; 0: the
                                         cap */

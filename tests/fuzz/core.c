@@ -123,7 +123,14 @@ struct fuzz_core *fuzz_core_get(void)
     f->srv.hello = (char *)hello;
     f->srv.hello_len = sizeof(hello) - 1;
     f->conn.srv = &f->srv;
-    list_init(&f->srv.conns);
+    f->srv.loops = &f->loop;
+    f->srv.nloops = 1;
+    f->loop.srv = &f->srv;
+    metrics_init(&f->loop.metrics);
+    list_init(&f->loop.conns);
+    list_init(&f->loop.cursors);
+    list_init(&f->loop.flush);
+    f->conn.loop = &f->loop;
     list_init(&f->conn.cursors);
     list_init(&f->conn.inflight);
     if (db_library_init(&f->cfg) != 0)
