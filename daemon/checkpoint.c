@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "log.h"
 #include "sqlited.h"
+#include "sqltext.h"
 
 #define WAL_HEADER 32 /* bytes before the first frame */
 #define FRAME_HEADER 24
@@ -356,16 +357,16 @@ int checkpoint_parse_pragma(const char *sql, size_t len)
     const char *end = sql + len, *p, *q;
     int mode = SQLITE_CHECKPOINT_PASSIVE;
 
-    if ((p = execute_word(sql, end, "pragma")) == NULL)
+    if ((p = sqltext_word(sql, end, "pragma")) == NULL)
         return -1;
-    if ((q = execute_word(p, end, "main")) != NULL) {
+    if ((q = sqltext_word(p, end, "main")) != NULL) {
         while (q < end && (*q == ' ' || *q == '\t' || *q == '\n'))
             q++;
         if (q == end || *q != '.')
             return -1;
         p = q + 1;
     }
-    if ((p = execute_word(p, end, "wal_checkpoint")) == NULL)
+    if ((p = sqltext_word(p, end, "wal_checkpoint")) == NULL)
         return -1;
     while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
         p++;
@@ -382,7 +383,7 @@ int checkpoint_parse_pragma(const char *sql, size_t len)
     }
     /* A ';' inside what was skipped would make this a script. */
     if (memchr(sql, ';', (size_t)(p - sql)) != NULL ||
-        !execute_only_filler(p, end))
+        !sqltext_only_filler(p, end))
         return -1;
     return mode;
 }

@@ -9,7 +9,9 @@
 #include "conn.h"
 #include "log.h"
 #include "loop.h"
+#include "result.h"
 #include "server.h"
+#include "sqlited.h"
 
 /* Why the daemon ended a cursor, remembered for the client's next fetch. */
 enum why { WHY_IDLE = 1, WHY_AGE, WHY_WAL };
@@ -252,4 +254,154 @@ void cursor_release_oldest(struct server *s, int64_t before)
                  "checkpointed",
                  (long long)s->cfg->wal_max_bytes);
     }
+}
+
+/* ------------------------------------------------- the worker side */
+
+/* Cursor ids, unique in the daemon's life. */
+static atomic_uint_fast64_t cursor_ids;
+
+/* A reader's query: the first chunk of rows goes into the reply; when rows
+ * are left (and a cursor may still be opened), @st stays with them for a
+ * cursor (r->cursor_st) and the reply says "cursor". */
+void cursor_first_chunk(struct run *r, sqlite3_stmt *st, int rc)
+{
+    struct codec_buf *out = r->out;
+    struct worker *w = r->w;
+    int ncols = sqlite3_column_count(st);
+    bool more;
+
+    size_t map = codec_pack_map_later(out);
+    if (result_pack_columns(r, st, ncols, out) != SQLITE_OK)
+        return;
+    /* Reserve a cursor up front: one is needed if the rows overflow the
+     * chunk, and none may be left then. */
+    bool reserved =
+        r->job->may_open_cursor &&
+        stats_add_below(&w->stats->cursors_open, w->cfg->max_cursors);
+    if (result_pack_rows(r, st, rc, true, &more, out) != SQLITE_OK || !more) {
+        if (reserved)
+            stats_sub(&w->stats->cursors_open, 1);
+        if (r->code == 0)
+            codec_patch_map(out, map, result_column_keys(r));
+        return;
+    }
+    if (!reserved) {
+        if (r->job->may_open_cursor)
+            run_fail(r, SQLITED_TOO_MANY_CURSORS,
+                     "the result needs a cursor, but the daemon has all of its "
+                     "%u open (--max-cursors); read other results to their end "
+                     "or close them",
+                     w->cfg->max_cursors);
+        else
+            run_fail(r, SQLITED_TOO_MANY_CURSORS,
+                     "the result needs a cursor, but this connection holds %d "
+                     "open already; read them to their end or close them",
+                     CURSORS_PER_CONN);
+        return;
+    }
+    r->cursor_st = st;
+    r->cursor_id = atomic_fetch_add(&cursor_ids, 1) + 1;
+    codec_pack_cstr(out, "cursor");
+    msgpack_pack_uint64(&out->pk, r->cursor_id);
+    codec_patch_map(out, map, result_column_keys(r) + 1);
+}
+
+/* Gives the rows left in r->cursor_st to a new cursor, with the reader's
+ * connection (and nothing else of it: its cached statements are dropped).
+ * On failure the reserved cursor is given back. */
+void cursor_open(struct run *r)
+{
+    struct worker *w = r->w;
+    struct cursor *cur = NULL;
+
+    if (r->code == 0 && !atomic_load(&r->job->cancelled))
+        cur = calloc(1, sizeof(*cur));
+    if (cur == NULL) {
+        if (r->code == 0 && !atomic_load(&r->job->cancelled))
+            run_fail(r, SQLITE_NOMEM, "out of memory opening a cursor");
+        sqlite3_finalize(r->cursor_st);
+        stats_sub(&w->stats->cursors_open, 1);
+        return;
+    }
+    stmt_cache_clear(&w->cache);
+    execute_init(&cur->w, w->db, false, w->cfg, w->stop, w->stats);
+    cur->st = r->cursor_st;
+    /* Its text and blob parameters are bound in place: keep their bytes. */
+    cur->msg = r->job->msg;
+    r->job->msg = NULL;
+    cur->id = r->cursor_id;
+    cur->rows = r->rows;
+    cur->bytes = r->bytes;
+    cur->max_rows = r->max_rows;
+    cur->max_bytes = r->max_bytes;
+    w->db = NULL;
+    r->job->cursor = cur;
+    stats_add(&w->stats->cursors_opened, 1);
+}
+
+/* Ends a cursor: its statement and its connection go. */
+static void cursor_close(struct cursor *cur, struct job *job)
+{
+    sqlite3_finalize(cur->st);
+    cur->st = NULL;
+    free(cur->msg);
+    cur->msg = NULL;
+    execute_close(&cur->w);
+    stats_sub(&cur->w.stats->cursors_open, 1);
+    job->cursor_ended = true;
+}
+
+/* fetch: the cursor's next chunk. close: the end of it. Either runs on the
+ * cursor's own connection, whichever reader thread takes the job. */
+void cursor_run(struct job *job)
+{
+    struct cursor *cur = job->cursor;
+    struct worker *w = &cur->w;
+    struct codec_buf out;
+    bool more = false;
+
+    if (job->method == RPC_CLOSE || atomic_load(&job->cancelled)) {
+        if (job->method == RPC_CLOSE) {
+            cursor_close(cur, job);
+            if (!job->internal)
+                job_reply(job, "\xc0", 1); /* nil */
+        }
+        return;
+    }
+    if (clock_passed(job->deadline, clock_now())) {
+        execute_fail_timeout(w, job);
+        cursor_close(cur, job); /* like any failed fetch */
+        return;
+    }
+    struct run r = {.w = w,
+                    .job = job,
+                    .out = &out,
+                    .step = -1,
+                    .rows = cur->rows,
+                    .bytes = cur->bytes,
+                    .max_rows = cur->max_rows,
+                    .max_bytes = cur->max_bytes};
+    w->current = job;
+    w->deadline = job->deadline;
+    w->timed_out = false;
+    codec_buf_init(&out, w->max_reply);
+    rpc_pack_response_head(&out, job->msgid);
+    size_t map = codec_pack_map_later(&out);
+    codec_pack_cstr(&out, "rows");
+    if (result_pack_rows(&r, cur->st, SQLITE_ROW, true, &more, &out) ==
+            SQLITE_OK &&
+        more) {
+        codec_pack_cstr(&out, "cursor");
+        msgpack_pack_uint64(&out.pk, cur->id);
+    }
+    codec_patch_map(&out, map, more ? 2 : 1);
+    w->current = NULL;
+    w->deadline = 0;
+    cur->rows = r.rows;
+    cur->bytes = r.bytes;
+    if (r.code != 0 || !more)
+        cursor_close(cur, job);
+    run_store_reply(&r, &out);
+    codec_buf_close(&out);
 }

@@ -75,4 +75,20 @@ void cursor_release_oldest(struct server *s, int64_t before);
  * @before. */
 void cursor_release_on(struct io_loop *l, int64_t before);
 
+/* The worker side (run.h). A reader's query: its first chunk of rows goes
+ * into the reply; when rows are left (and a cursor may still be opened), @st
+ * stays with them for a cursor (r->cursor_st) and the reply says "cursor".
+ * @rc is what @st's first step returned. */
+struct run;
+void cursor_first_chunk(struct run *r, sqlite3_stmt *st, int rc);
+
+/* Gives the rows left in r->cursor_st to a new cursor (r->job->cursor),
+ * with the reader's connection (and nothing else of it: its cached
+ * statements are dropped). On failure the reserved cursor is given back. */
+void cursor_open(struct run *r);
+
+/* fetch: the cursor's next chunk. close: the end of it. Either runs on the
+ * cursor's own connection, whichever reader thread takes the job. */
+void cursor_run(struct job *job);
+
 #endif /* SQLITED_CURSOR_H */

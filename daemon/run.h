@@ -1,0 +1,52 @@
+/* One job's execution on a worker: its state, shared by the files that run
+ * a job (execute.c, bind.c, result.c, batch.c, cursor.c), and how a failure
+ * is recorded and a reply stored. Worker thread only.
+ */
+#ifndef SQLITED_RUN_H
+#define SQLITED_RUN_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "codec.h"
+#include "job.h"
+#include "worker.h"
+
+/* The state of one job's execution. */
+struct run {
+    struct worker *w;
+    struct job *job;
+    struct codec_buf *out;
+    int64_t total_before;         /* total changes before the statement */
+    uint64_t rows, bytes;         /* of the result so far */
+    uint64_t max_rows, max_bytes; /* the query's limits; 0: none */
+    sqlite3_stmt *cursor_st;      /* rows left for a cursor to send */
+    uint64_t cursor_id;
+    int64_t changes; /* rows changed by the statements themselves */
+    bool alone;      /* met VACUUM inside a group */
+    bool script;     /* ran several statements */
+    int code;        /* the error, when a step failed */
+    int64_t step;    /* the batch step or bulk set that failed; -1: none */
+    char message[512];
+};
+
+/* Records error @code with a printf-style message. Returns @code. */
+__attribute__((format(printf, 3, 4))) int run_fail(struct run *r, int code,
+                                                   const char *fmt, ...);
+
+/* Records the connection's last error, after step or prepare returned @rc.
+ * SQLITE_INTERRUPT caused by the daemon's own progress handler is reported
+ * as what it is (deadline, WAL limit, shutdown). Returns the code recorded. */
+int run_fail_sqlite(struct run *r, int rc);
+
+/* Records why encoding into @out failed: too large, or out of memory. */
+int run_fail_out(struct run *r, const struct codec_buf *out);
+
+/* Prefixes the recorded error with the step @i that failed. */
+void run_fail_step(struct run *r, uint32_t i);
+
+/* Stores the job's reply: the encoding in @out, or r->code's error. */
+void run_store_reply(struct run *r, struct codec_buf *out);
+
+#endif /* SQLITED_RUN_H */

@@ -1,0 +1,230 @@
+#include "worker.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+#include "clock.h"
+#include "db.h"
+#include "log.h"
+
+/* How many virtual-machine steps pass between two looks at the stop flags:
+ * small enough to stop a runaway query within microseconds, large enough to
+ * cost nothing measurable. */
+#define PROGRESS_STEPS 1000
+
+/* Busy waits: the first retry after about 1 ms, doubling up to 100 ms,
+ * each drawn from [d/2, 3d/2) so that waiters do not retry in lockstep. */
+#define BACKOFF_FIRST_NS (CLOCK_NS_PER_MS)
+#define BACKOFF_MAX_NS (100 * CLOCK_NS_PER_MS)
+
+static const char *const control_sql[CONTROL_COUNT] = {
+    [CONTROL_BEGIN_DEFERRED] = "BEGIN DEFERRED",
+    [CONTROL_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+    [CONTROL_COMMIT] = "COMMIT",
+    [CONTROL_ROLLBACK] = "ROLLBACK",
+    [CONTROL_SAVEPOINT] = "SAVEPOINT sqlited",
+    [CONTROL_RELEASE] = "RELEASE sqlited",
+    [CONTROL_ROLLBACK_TO] = "ROLLBACK TO sqlited",
+};
+
+/* True when the loop asked to end the running job: the WAL is over its
+ * limit and this job holds the oldest snapshot. */
+static bool must_release(const struct worker *w)
+{
+    if (w->watch == NULL)
+        return false;
+    int64_t before =
+        atomic_load_explicit(&w->watch->release_before, memory_order_relaxed);
+    int64_t started =
+        atomic_load_explicit(&w->watch->started, memory_order_relaxed);
+    return before != 0 && started != 0 && started < before;
+}
+
+static int progress(void *arg)
+{
+    struct worker *w = arg;
+    if (w->current && atomic_load(&w->current->cancelled))
+        return 1;
+    if (must_release(w)) {
+        w->released = true;
+        return 1;
+    }
+    if (clock_passed(w->deadline, clock_now())) {
+        w->timed_out = true;
+        return 1;
+    }
+    return atomic_load(w->stop);
+}
+
+/* Sleeps before retry @attempt (0, 1, ...) of work that met a lock held by
+ * another process. Returns false, without sleeping, when the work must give
+ * up instead: its deadline has passed, its client left, or the daemon is
+ * stopping. Never sleeps past the deadline. */
+bool worker_backoff(struct worker *w, int attempt)
+{
+    int64_t now = clock_now();
+    if (clock_passed(w->deadline, now) || atomic_load(w->stop) ||
+        (w->current && atomic_load(&w->current->cancelled)))
+        return false;
+    int64_t delay = BACKOFF_FIRST_NS << (attempt < 7 ? attempt : 7);
+    if (delay > BACKOFF_MAX_NS)
+        delay = BACKOFF_MAX_NS;
+    delay = delay / 2 + (int64_t)((uint64_t)random() % (uint64_t)delay);
+    if (w->deadline != 0 && now + delay > w->deadline)
+        delay = w->deadline - now;
+    struct timespec ts = {.tv_sec = delay / 1000000000,
+                          .tv_nsec = delay % 1000000000};
+    nanosleep(&ts, NULL);
+    stats_add(&w->stats->busy_retries, 1);
+    return true;
+}
+
+/* SQLite's busy handler: keep waiting, with backoff, until the deadline. */
+static int busy(void *arg, int count)
+{
+    return worker_backoff(arg, count);
+}
+
+int execute_init(struct worker *w, sqlite3 *db, bool writer,
+                 const struct config *cfg, const atomic_bool *stop,
+                 struct stats *stats)
+{
+    *w = (struct worker){.db = db,
+                         .writer = writer,
+                         .cfg = cfg,
+                         .max_reply = cfg->max_message_size,
+                         .stop = stop,
+                         .stats = stats};
+    stmt_cache_init(&w->cache, cfg->statement_cache);
+    sqlite3_progress_handler(db, PROGRESS_STEPS, progress, w);
+    authorizer_install(&w->auth, db, cfg);
+    sqlite3_busy_handler(db, busy, w);
+    if (!writer)
+        return SQLITE_OK;
+    w->auth.internal = true;
+    for (int c = 0; c < CONTROL_COUNT; c++) {
+        int rc =
+            sqlite3_prepare_v3(db, control_sql[c], -1,
+                               SQLITE_PREPARE_PERSISTENT, &w->control[c], NULL);
+        if (rc != SQLITE_OK) {
+            w->auth.internal = false;
+            return rc;
+        }
+    }
+    w->auth.internal = false;
+    return SQLITE_OK;
+}
+
+void execute_account(struct worker *w, int64_t started)
+{
+    static const struct {
+        int op;
+        size_t offset;
+    } counted[] = {
+        {SQLITE_DBSTATUS_CACHE_HIT, offsetof(struct stats, page_cache_hits)},
+        {SQLITE_DBSTATUS_CACHE_MISS, offsetof(struct stats, page_cache_misses)},
+        {SQLITE_DBSTATUS_CACHE_WRITE,
+         offsetof(struct stats, page_cache_writes)},
+    };
+    static const int memory[] = {SQLITE_DBSTATUS_CACHE_USED,
+                                 SQLITE_DBSTATUS_SCHEMA_USED,
+                                 SQLITE_DBSTATUS_STMT_USED};
+    int cur, high;
+    uint64_t used = 0;
+
+    stats_add(w->writer ? &w->stats->writer_busy_ns : &w->stats->reader_busy_ns,
+              (uint64_t)(clock_now() - started));
+    if (w->db == NULL)
+        return; /* its connection went to a cursor */
+    for (size_t i = 0; i < sizeof(counted) / sizeof(*counted); i++)
+        if (sqlite3_db_status(w->db, counted[i].op, &cur, &high, 1) ==
+                SQLITE_OK &&
+            cur > 0)
+            stats_add(
+                (atomic_uint_fast64_t *)((char *)w->stats + counted[i].offset),
+                (uint64_t)cur);
+    for (size_t i = 0; i < sizeof(memory) / sizeof(*memory); i++)
+        if (sqlite3_db_status(w->db, memory[i], &cur, &high, 0) == SQLITE_OK &&
+            cur > 0)
+            used += (uint64_t)cur;
+    atomic_store_explicit(&w->sqlite_memory, used, memory_order_relaxed);
+}
+
+void execute_close(struct worker *w)
+{
+    stmt_cache_clear(&w->cache);
+    for (int c = 0; c < CONTROL_COUNT; c++)
+        sqlite3_finalize(w->control[c]);
+    db_close(w->db);
+    w->db = NULL;
+}
+
+int execute_reopen(struct worker *w, char *err, size_t errlen)
+{
+    sqlite3 *db;
+    int rc = db_open_reader(w->cfg, &db, err, errlen);
+    if (rc == SQLITE_OK) {
+        struct worker_watch *watch = w->watch;
+        execute_init(w, db, false, w->cfg, w->stop, w->stats);
+        w->watch = watch;
+    }
+    return rc;
+}
+
+/* The progress handler is off meanwhile: neither a deadline nor a shutdown
+ * may interrupt the daemon's own COMMIT or ROLLBACK. */
+int execute_control(struct worker *w, enum control c)
+{
+    sqlite3_stmt *st = w->control[c];
+    sqlite3_progress_handler(w->db, 0, NULL, NULL);
+    w->auth.internal = true;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    w->auth.internal = false;
+    sqlite3_progress_handler(w->db, PROGRESS_STEPS, progress, w);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Should the rollback fail, every later job on this connection would run
+ * inside the stale transaction, so that is logged loudly. */
+void execute_rollback(struct worker *w)
+{
+    if (sqlite3_get_autocommit(w->db))
+        return;
+    if (execute_control(w, CONTROL_ROLLBACK) != SQLITE_OK ||
+        !sqlite3_get_autocommit(w->db))
+        log_error("cannot roll back a transaction: %s", sqlite3_errmsg(w->db));
+}
+
+bool execute_claim(struct worker *w, struct job *job)
+{
+    if (!job_claim(job))
+        return false;
+    if (clock_passed(job->deadline, clock_now())) {
+        execute_fail_timeout(w, job);
+        return false;
+    }
+    return true;
+}
+
+void execute_begin(struct worker *w, struct job *job)
+{
+    w->current = job;
+    w->deadline = job->deadline;
+    if (w->deadline_cap != 0 &&
+        (w->deadline == 0 || w->deadline_cap < w->deadline))
+        w->deadline = w->deadline_cap;
+    w->timed_out = false;
+}
+
+void execute_fail_timeout(struct worker *w, struct job *job)
+{
+    job_fail_timeout(job);
+    stats_add(&w->stats->timeouts, 1);
+}
+
+void execute_fail_busy(struct worker *w, struct job *job)
+{
+    (void)w;
+    job_fail_busy(job);
+}
