@@ -10,7 +10,11 @@
  *
  * A large query result streams: the rows object holds one chunk, and while
  * the daemon keeps the rest behind a cursor it holds on to its connection
- * to fetch the next chunk (rows_fetch()).
+ * to fetch the next chunk. The fetch for chunk k+1 is sent as soon as chunk
+ * k arrives (rows_prefetch()), one per cursor, so that the daemon builds it
+ * while the application reads chunk k; its answer is kept in the rows when
+ * it comes during another call (fetch_stash()), and taken at the end of
+ * chunk k (rows_fetch()).
  *
  * Pipelined requests (sqlited_send_*()) are pending in a table until
  * sqlited_receive() collects them. Their responses may come while any call
@@ -108,6 +112,11 @@ struct sqlited {
     int64_t changes;
     int64_t last_insert_rowid;
 
+    /* Fetches sent ahead (rows_prefetch()) whose answer is not taken yet:
+     * their answers may come while the client waits for another, and a
+     * send must not block for good while they do (conn_send()). */
+    uint32_t nfetching;
+
     int timeout_ms;      /* sent as option timeout_ms when >= 0 */
     int io_timeout_ms;   /* a call's wait for the socket; 0: none */
     char *health_reason; /* of the last sqlited_health() answer */
@@ -156,6 +165,19 @@ struct sqlited_rows {
     uint64_t cursor;
     sqlited *db;
     sqlited_rows *stream_prev, *stream_next;
+
+    /* The fetch for the next chunk, sent ahead (rows_prefetch()): its msgid
+     * while its answer is not taken, else 0. Its answer, when it came
+     * during another call, is kept in @ahead_reply (the message's bytes):
+     * with the current chunk, at most two chunks are held. @ahead_failed
+     * is the failure of sending it (the connection broke), with its message
+     * in @ahead_msg: sqlited_rows_next() reports it where the fetch's answer
+     * would have been. */
+    uint32_t ahead;
+    char *ahead_reply;
+    size_t ahead_len;
+    int ahead_failed;
+    char *ahead_msg;
 };
 
 /* ------------------------------------------------------------------ codes */
@@ -421,8 +443,39 @@ static struct pending *pending_find(sqlited *db, uint32_t msgid)
     return NULL;
 }
 
+/* The streaming result whose fetch sent ahead is @msgid, or NULL. */
+static sqlited_rows *fetch_find(sqlited *db, uint32_t msgid)
+{
+    if (msgid == 0)
+        return NULL;
+    for (sqlited_rows *rows = db->streams; rows; rows = rows->stream_next)
+        if (rows->ahead == msgid)
+            return rows;
+    return NULL;
+}
+
+/* Keeps the message @msg (@len bytes), the response @m, in the rows whose
+ * fetch sent ahead it answers, until they need the next chunk. Returns 1
+ * when it did; 0 when @m answers no such fetch (or one answered already);
+ * or -ENOMEM, recorded, with the connection broken (the answer is lost). */
+static int fetch_stash(sqlited *db, const struct rpc_message *m,
+                       const char *msg, size_t len)
+{
+    sqlited_rows *rows = fetch_find(db, m->msgid);
+
+    if (!rows || rows->ahead_reply)
+        return 0;
+    rows->ahead_reply = malloc(len ? len : 1);
+    if (!rows->ahead_reply)
+        return conn_break(db, err_set(db, -ENOMEM, NULL));
+    memcpy(rows->ahead_reply, msg, len);
+    rows->ahead_len = len;
+    return 1;
+}
+
 /* Keeps the message @msg (@len bytes), the response @m, for the pending
- * request it answers until sqlited_receive() takes it. A response that
+ * request it answers until sqlited_receive() takes it, or for the rows
+ * whose fetch sent ahead it answers (fetch_stash()). A response that
  * answers no pending request, or one answered already, is not from a sane
  * daemon: SQLITED_EPROTO, whose message names @awaited, the request the call
  * waits for (0: none in particular). Returns 0, or a failure, recorded, with
@@ -432,7 +485,10 @@ static int pending_stash(sqlited *db, const struct rpc_message *m,
                          const char *msg, size_t len, uint32_t awaited)
 {
     struct pending *p = pending_find(db, m->msgid);
+    int rc = p ? 0 : fetch_stash(db, m, msg, len);
 
+    if (rc)
+        return rc < 0 ? rc : 0;
     if ((!p || p->reply) && awaited)
         return conn_break(
             db, err_setf(db, SQLITED_EPROTO,
@@ -580,17 +636,18 @@ static int conn_pump(sqlited *db)
 }
 
 /* Sends all of @data. Without a deadline the send blocks, unless requests
- * sent with sqlited_send_*() are pending: past its limits (PROTOCOL.md) the
- * daemon stops reading a connection until the client reads its responses,
- * and a client blocked in send() would never read them. While requests are
- * pending it therefore waits for room or for responses, and stashes those.
+ * sent with sqlited_send_*() are pending or fetches were sent ahead: past
+ * its limits (PROTOCOL.md) the daemon stops reading a connection until the
+ * client reads its responses, and a client blocked in send() would never
+ * read them. While answers are due it therefore waits for room or for
+ * responses, and stashes those.
  * Returns 0, a negated errno, or the failure of taking in a response,
  * recorded, with the connection broken. */
 static int conn_send(sqlited *db, const char *data, size_t len,
                      int64_t deadline)
 {
     while (len > 0) {
-        bool pump = db->npending > 0;
+        bool pump = db->npending > 0 || db->nfetching > 0;
         bool nonblocking = pump || deadline >= 0;
         ssize_t n = send(db->fd, data, len,
                          MSG_NOSIGNAL | (nonblocking ? MSG_DONTWAIT : 0));
@@ -619,14 +676,16 @@ static int conn_send(sqlited *db, const char *data, size_t len,
 
 /* Starts a request in db->req: [0, msgid, method, [ with @nparams values
  * for the caller to pack. Returns the msgid: never 0 (SQLITED_ANY), and
- * once the counter has wrapped, never that of a request still pending. */
+ * once the counter has wrapped, never that of a request still pending or
+ * of a fetch sent ahead. */
 static uint32_t req_begin(sqlited *db, const char *method, uint32_t nparams)
 {
     uint32_t msgid;
 
     do {
         msgid = db->next_msgid++;
-    } while (msgid == SQLITED_ANY || pending_find(db, msgid));
+    } while (msgid == SQLITED_ANY || pending_find(db, msgid) ||
+             fetch_find(db, msgid));
 
     /* A large request's buffer is not kept for the life of the connection. */
     if (db->req.cap > KEEP_BYTES) {
@@ -797,6 +856,85 @@ static void cursor_close(sqlited *db, uint64_t id)
     msgpack_pack_uint64(&db->req.pk, id);
     conn_call(db, msgid, -1, &m);
     err_restore(db, &saved);
+}
+
+/* Sends fetch [cursor] for the chunk after the current one of @rows, on
+ * its connection, without waiting: the fetch is then in flight
+ * (rows->ahead). Returns 0, or the failure of conn_send_request(),
+ * recorded. */
+static int fetch_send(sqlited_rows *rows)
+{
+    sqlited *db = rows->db;
+    uint32_t msgid = req_begin(db, "fetch", 1);
+    int rc;
+
+    msgpack_pack_uint64(&db->req.pk, rows->cursor);
+    rc = conn_send_request(db, msgid, -1);
+    if (rc == 0) {
+        rows->ahead = msgid;
+        db->nfetching++;
+    }
+    return rc;
+}
+
+/* Fetch-ahead: asks for the next chunk of @rows as soon as the current one
+ * has come, so that the daemon builds it while the application reads this
+ * one. Called by the call that received the chunk, once it is copied
+ * (sending may read answers into the connection's buffer). The connection's
+ * last error stays as it was. Out of memory before anything is sent,
+ * nothing is: sqlited_rows_next() sends the fetch when it needs the chunk.
+ * A transport failure breaks the connection; it is kept in the rows for
+ * sqlited_rows_next() to report where the chunk would have come. */
+static void rows_prefetch(sqlited_rows *rows)
+{
+    sqlited *db = rows->db;
+    struct err_saved saved;
+
+    if (!db || db->broken || !rows->cursor || rows->ahead)
+        return;
+    err_save(db, &saved);
+    if (fetch_send(rows) && db->broken) {
+        rows->ahead_failed = db->errcode;
+        rows->ahead_msg = copy_string(db->errmsg, strlen(db->errmsg));
+    }
+    err_restore(db, &saved);
+}
+
+/* Takes the answer to the fetch that @rows sent ahead: the one kept if it
+ * came during another call, else waits for it. Stores its envelope in @m,
+ * whose readers point into *@own, a buffer the caller now owns, or, when
+ * *@own is NULL, into the connection's buffer (valid until its next read).
+ * Either way the fetch is no longer in flight. Returns 0, or a transport
+ * failure, recorded, with the connection broken. */
+static int rows_take_ahead(sqlited_rows *rows, struct rpc_message *m,
+                           char **own)
+{
+    sqlited *db = rows->db;
+    int rc = 0;
+
+    *own = rows->ahead_reply;
+    if (*own)
+        conn_parse(db, *own, rows->ahead_len, m); /* it parsed when kept */
+    else
+        rc = conn_await(db, rows->ahead, -1, m);
+    rows->ahead_reply = NULL;
+    rows->ahead = 0;
+    db->nfetching--;
+    return rc;
+}
+
+/* Forgets the fetch @rows sent ahead, its answer if kept, and the failure
+ * of sending it: their connection is closing, or they are. */
+static void rows_drop_ahead(sqlited_rows *rows)
+{
+    if (rows->ahead && rows->db)
+        rows->db->nfetching--;
+    rows->ahead = 0;
+    free(rows->ahead_reply);
+    rows->ahead_reply = NULL;
+    rows->ahead_failed = 0;
+    free(rows->ahead_msg);
+    rows->ahead_msg = NULL;
 }
 
 /* ---------------------------------------------------------- connection */
@@ -1025,9 +1163,12 @@ SQLITED_API void sqlited_close(sqlited *db)
     if (!db)
         return;
     /* The daemon ends the cursors of a connection that closes; their rows
-     * keep the chunk they hold and fail with SQLITED_ECLOSED after it. */
-    while (db->streams)
+     * keep the chunk they hold and fail with SQLITED_ECLOSED after it. The
+     * next chunk, even if its answer came, went with the connection. */
+    while (db->streams) {
+        rows_drop_ahead(db->streams);
         rows_detach(db->streams);
+    }
     /* Pending requests are forgotten; the daemon still carries them out. */
     for (uint32_t i = 0; i < db->npending; i++)
         free(db->pending[i].reply);
@@ -1202,16 +1343,20 @@ static void rebase(struct codec_reader *r, const char *from, const char *to,
 }
 
 /* Makes the chunk at @start (@len bytes), whose keys @s found, the current
- * chunk of @rows: copies it, with the row reader on its first row, and
- * counts its rows. Returns 0 or -ENOMEM, with @rows unchanged. */
+ * chunk of @rows: copies it, or with @own not NULL takes over @own, the
+ * buffer that holds it; with the row reader on its first row; and counts
+ * its rows. Returns 0 or -ENOMEM, with @rows unchanged. */
 static int rows_take_chunk(sqlited_rows *rows, const struct result_scan *s,
-                           const char *start, size_t len)
+                           const char *start, size_t len, char *own)
 {
-    char *data = malloc(len ? len : 1);
+    char *data = own;
 
-    if (!data)
-        return -ENOMEM;
-    memcpy(data, start, len);
+    if (!data) {
+        data = malloc(len ? len : 1);
+        if (!data)
+            return -ENOMEM;
+        memcpy(data, start, len);
+    }
     free(rows->data);
     rows->data = data;
     rows->nrows = s->has_rows ? s->nrows : 0;
@@ -1219,7 +1364,8 @@ static int rows_take_chunk(sqlited_rows *rows, const struct result_scan *s,
     rows->received += rows->nrows;
     if (s->has_rows) {
         rows->next = s->rows;
-        rebase(&rows->next, start, data, len);
+        if (!own)
+            rebase(&rows->next, start, data, len);
     }
     return 0;
 }
@@ -1238,7 +1384,7 @@ static int rows_build(const struct result_scan *s, const char *start,
     *out = NULL;
     if (!rows)
         return -ENOMEM;
-    if (rows_take_chunk(rows, s, start, len))
+    if (rows_take_chunk(rows, s, start, len, NULL))
         goto nomem;
     rows->ncols = (int)s->ncols;
     rows->changes = s->has_changes ? s->changes : 0;
@@ -1456,10 +1602,12 @@ static int sql_take(sqlited *db, enum sql_method method,
     /* The rest of the result stays on the daemon until fetched: the rows
      * hold on to the connection for that, or else it is abandoned. */
     if (scan.has_cursor) {
-        if (rows && *rows)
+        if (rows && *rows) {
             rows_attach(*rows, db, (uint64_t)scan.cursor);
-        else
+            rows_prefetch(*rows);
+        } else {
             cursor_close(db, (uint64_t)scan.cursor);
+        }
     }
     return rc ? err_set(db, rc, NULL) : err_ok(db);
 }
@@ -1593,12 +1741,14 @@ static void rows_end_cursor(sqlited_rows *rows)
     rows->cursor = 0;
 }
 
-/* Replaces the exhausted chunk of @rows with the next one: fetch [cursor]
- * on the rows' connection, as a call on it (its error recorded there).
- * Returns 0; -ENOMEM with nothing sent, to be tried again; or the error
- * that ends the result, the rows failed. After an error answered by the
- * daemon the cursor is still closed on sqlited_rows_close(), in case the
- * daemon kept it open (a deadline that passed before the fetch ran). */
+/* Replaces the exhausted chunk of @rows with the next one: takes the answer
+ * to the fetch sent ahead (sent now if it could not be then), as a call on
+ * the rows' connection (its error recorded there), then sends the fetch
+ * for the chunk after it. Returns 0; -ENOMEM with nothing sent, to be tried
+ * again; or the error that ends the result, the rows failed. After an
+ * error answered by the daemon the cursor is still closed on
+ * sqlited_rows_close(), in case the daemon kept it open (a deadline that
+ * passed before the fetch ran). */
 static int rows_fetch(sqlited_rows *rows)
 {
     sqlited *db = rows->db;
@@ -1606,36 +1756,54 @@ static int rows_fetch(sqlited_rows *rows)
     struct rpc_message m;
     struct codec_reader end;
     const char *start;
-    uint32_t msgid;
+    char *own = NULL;
     int rc;
 
-    /* The chunk is read: it goes before the next one comes. */
+    /* The chunk is read: it goes before the next one is taken. */
     free(rows->data);
     rows->data = NULL;
     rows->nrows = rows->index = 0;
     if (!db)
         return rows_fail(rows, SQLITED_ECLOSED);
+    /* Sending the fetch ahead broke the connection: say so here, where its
+     * answer would have come. */
+    if (rows->ahead_failed) {
+        rc = rows->ahead_failed;
+        if (rows->ahead_msg)
+            err_copy(db, rc, NULL, 0, rows->ahead_msg, strlen(rows->ahead_msg));
+        else
+            err_set(db, rc, NULL);
+        return rows_fail(rows, rc);
+    }
     rc = call_begin(db);
     if (rc)
         return rows_fail(rows, rc);
+    if (!rows->ahead) {
+        rc = fetch_send(rows);
+        if (rc == -ENOMEM && !db->broken)
+            return rc;
+        if (rc)
+            return rows_fail(rows, rc);
+    }
 
-    msgid = req_begin(db, "fetch", 1);
-    msgpack_pack_uint64(&db->req.pk, rows->cursor);
-    rc = call_scan(db, msgid, &m, &scan, &end);
-    if (rc == -ENOMEM && !db->broken)
-        return rc;
+    rc = rows_take_ahead(rows, &m, &own);
+    if (rc == 0)
+        rc = reply_check(db, &m);
     if (rc == SQLITED_CURSOR_EXPIRED)
         rows_end_cursor(rows);
-    if (rc)
+    if (rc == 0)
+        rc = result_check(db, &m, &scan, &end);
+    if (rc == 0 && !scan.has_rows)
+        rc = conn_break(
+            db, err_set(db, SQLITED_EPROTO, "the daemon's chunk has no rows"));
+    if (rc) {
+        free(own);
         return rows_fail(rows, rc);
-    if (!scan.has_rows)
-        return rows_fail(rows, conn_break(db, err_set(db, SQLITED_EPROTO,
-                                                      "the daemon's chunk has "
-                                                      "no rows")));
+    }
 
     start = (const char *)m.result.p;
     rc = rows_take_chunk(rows, &scan, start,
-                         (size_t)((const char *)end.p - start));
+                         (size_t)((const char *)end.p - start), own);
     if (scan.has_cursor)
         rows->cursor = (uint64_t)scan.cursor;
     else
@@ -1643,8 +1811,43 @@ static int rows_fetch(sqlited_rows *rows)
     /* The chunk is lost, and with it the rows' place in the result. */
     if (rc)
         return rows_fail(rows, err_set(db, rc, NULL));
+    rows_prefetch(rows);
     err_ok(db);
     return 0;
+}
+
+/* Ends the daemon's cursor of @rows, abandoned before its end, on a
+ * connection that still works: first takes the answer to the fetch sent
+ * ahead, if any (a close while it is in flight would be refused), then
+ * closes the cursor unless that answer ended it. Best effort; the
+ * connection's last error stays as it was. */
+static void rows_abandon(sqlited_rows *rows)
+{
+    sqlited *db = rows->db;
+    uint64_t cursor = rows->cursor;
+
+    if (db->broken)
+        return;
+    if (rows->ahead) {
+        struct err_saved saved;
+        struct result_scan scan;
+        struct rpc_message m;
+        struct codec_reader end;
+        char *own;
+
+        err_save(db, &saved);
+        int rc = rows_take_ahead(rows, &m, &own);
+        if (rc == 0)
+            rc = reply_check(db, &m);
+        if (rc == 0 && result_check(db, &m, &scan, &end) == 0)
+            cursor = scan.has_cursor ? (uint64_t)scan.cursor : 0;
+        else if (rc == SQLITED_CURSOR_EXPIRED)
+            cursor = 0;
+        free(own);
+        err_restore(db, &saved);
+    }
+    if (cursor)
+        cursor_close(db, cursor);
 }
 
 SQLITED_API int sqlited_rows_next(sqlited_rows *rows)
@@ -1686,7 +1889,8 @@ SQLITED_API void sqlited_rows_close(sqlited_rows *rows)
     if (!rows)
         return;
     if (rows->db)
-        cursor_close(rows->db, rows->cursor);
+        rows_abandon(rows);
+    rows_drop_ahead(rows);
     rows_detach(rows);
     free(rows->data);
     free(rows->names);

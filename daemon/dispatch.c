@@ -14,6 +14,7 @@
 #include "cursor.h"
 #include "health.h"
 #include "metrics.h"
+#include "migrate.h"
 #include "rpc.h"
 #include "server.h"
 #include "sqlited.h"
@@ -876,6 +877,15 @@ static handler_fn *const handlers[RPC_METHOD_COUNT] = {
     [RPC_CHECKPOINT] = handle_checkpoint,
 };
 
+/* While the start-up migrations run, the schema is changing under every
+ * read and write: only what tells an operator how the daemon is doing is
+ * answered. */
+static bool answers_while_migrating(enum rpc_method method)
+{
+    return method == RPC_HELLO || method == RPC_PING || method == RPC_HEALTH ||
+           method == RPC_STATS || method == RPC_METRICS;
+}
+
 struct job *dispatch_check(struct conn *c, const char *msg, size_t len,
                            struct codec_buf *answer)
 {
@@ -919,6 +929,17 @@ struct job *dispatch_check(struct conn *c, const char *msg, size_t len,
     if (atomic_load(&c->srv->shutting_down)) {
         reject(&req, SQLITED_SHUTTING_DOWN,
                "the daemon is shutting down and takes no new requests");
+        return NULL;
+    }
+    char progress[NAME_MAX + 64];
+    if (!answers_while_migrating(req.method) &&
+        migrate_progress(&c->srv->writer.migration, progress,
+                         sizeof(progress)) != NULL) {
+        reject(&req, SQLITED_NOT_READY,
+               "not ready: the start-up migrations are running (%s); until "
+               "they are applied only hello, ping, health, stats and "
+               "metrics are answered",
+               progress);
         return NULL;
     }
     handlers[req.method](&req);

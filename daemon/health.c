@@ -85,17 +85,26 @@ __attribute__((format(printf, 3, 4))) static void say(char *buf, size_t size,
     va_end(ap);
 }
 
-/* Reads the first 100 bytes of the database file through its path, as a new
- * process would: this sees a file that was deleted, replaced (by a
- * directory, say) or overwritten under the daemon, which its open
- * connections, holding the old file open, may not. */
-static void check_file(const char *path, char *error, size_t size)
+/* Looks at the database file through its path, as a new process would:
+ * this sees a file that was deleted, replaced (by a directory, say), made
+ * unreadable or overwritten under the daemon, which its open connections,
+ * holding the old file open, may not.
+ *
+ * The file is never opened for reading here: closing any descriptor of it
+ * would drop every fcntl() lock SQLite holds on it in this process (POSIX
+ * locks belong to the process and the file), and another process closing
+ * its last connection to the database could then take it for unused,
+ * checkpoint and delete the WAL the daemon writes to. So the path is opened
+ * with O_PATH (closing that drops no lock) to see what it names, and when
+ * that is the file the daemon holds, its header is read through @lock_fd,
+ * db_claim()'s descriptor of it, which stays open while the daemon runs. */
+static void check_file(const char *path, int lock_fd, char *error, size_t size)
 {
     static const char magic[16] = "SQLite format 3";
     char header[100];
-    struct stat st;
+    struct stat st, held;
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int fd = open(path, O_PATH | O_CLOEXEC);
     if (fd < 0) {
         say(error, size, "cannot open the database file %s: %s", path,
             strerror(errno));
@@ -107,8 +116,17 @@ static void check_file(const char *path, char *error, size_t size)
     } else if (!S_ISREG(st.st_mode)) {
         say(error, size, "the database file %s is no longer a regular file",
             path);
+    } else if (access(path, R_OK) != 0) {
+        say(error, size, "cannot open the database file %s: %s", path,
+            strerror(errno));
+    } else if (lock_fd < 0 || fstat(lock_fd, &held) != 0 ||
+               held.st_dev != st.st_dev || held.st_ino != st.st_ino) {
+        say(error, size,
+            "the database file %s was deleted, renamed or replaced since the "
+            "daemon opened it",
+            path);
     } else {
-        ssize_t n = pread(fd, header, sizeof(header), 0);
+        ssize_t n = pread(lock_fd, header, sizeof(header), 0);
         if (n < 0)
             say(error, size, "cannot read the database file %s: %s", path,
                 strerror(errno));
@@ -194,7 +212,7 @@ static void run_read(struct worker *w, struct health_probe *p)
     rd->wal_bytes = file_size(wal);
     if (rd->wal_bytes < 0)
         rd->wal_bytes = 0; /* none: everything is in the main file */
-    check_file(path, rd->error, sizeof(rd->error));
+    check_file(path, p->s->db_lock, rd->error, sizeof(rd->error));
     if (rd->error[0] == '\0' &&
         sqlite3_file_control(w->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) ==
             SQLITE_OK &&
@@ -262,8 +280,7 @@ verdict_set(struct verdict *v, enum health_status status, const char *fmt, ...)
 }
 
 /* Every condition that makes the daemon not ready, or worth a look, is
- * judged here, in one place: add new ones (a migration running, the file
- * check of dbfile.h) beside the others. */
+ * judged here, in one place: add new ones beside the others. */
 static void health_judge(struct health_probe *p, struct verdict *v)
 {
     struct server *s = p->s;
@@ -275,6 +292,9 @@ static void health_judge(struct health_probe *p, struct verdict *v)
     /* The daemon as a whole. */
     if (atomic_load(&s->shutting_down))
         verdict_set(v, HEALTH_FAILING, "the daemon is shutting down");
+    /* The start-up migrations: nothing but the probes is served yet. */
+    if (migrate_progress(&s->writer.migration, why, sizeof(why)) != NULL)
+        verdict_set(v, HEALTH_FAILING, "migrating: %s", why);
     /* The writer's own watch on the files (dbfile.h): while the path names
      * another file or none, writes are refused. */
     if (dbfile_failure(&s->writer.file, why, sizeof(why)) != NULL)
@@ -436,6 +456,18 @@ int health_probe_start(struct io_loop *l, bool quick, uint32_t timeout_ms,
     p->timer.data = p;
     uv_timer_start(&p->timer, on_deadline, timeout_ms, 0);
     readers_submit(&s->readers, rj);
+    /* The writer is busy with the start-up migrations: its round trip would
+     * only wait for them, until the deadline. */
+    char why[NAME_MAX + 64];
+    if (migrate_progress(&s->writer.migration, why, sizeof(why)) != NULL) {
+        say(p->write_failure, sizeof(p->write_failure),
+            "skipped: the writer is applying the start-up migrations");
+        p->write_back = true;
+        p->write_job = NULL;
+        p->out--;
+        job_free(wj);
+        return 0;
+    }
     writer_submit(&s->writer, wj);
     return 0;
 }
@@ -465,6 +497,25 @@ static void pack_moment(struct codec_buf *b, const char *key,
 {
     uint64_t v = atomic_load_explicit(value, memory_order_relaxed);
     pack_int_or_nil(b, key, v != 0, (int64_t)v);
+}
+
+/* "off" (no --migrations), "ok", "migrating: ..." (the start-up ones) or
+ * "failing: ..." (the last migrate up or down). */
+static void pack_migrations(struct codec_buf *b, const struct server *s)
+{
+    struct migrate_state *m = (struct migrate_state *)&s->writer.migration;
+    char why[1024], line[1100];
+
+    if (s->cfg->migrations == NULL)
+        codec_pack_cstr(b, "off");
+    else if (migrate_progress(m, why, sizeof(why)) != NULL) {
+        snprintf(line, sizeof(line), "migrating: %s", why);
+        codec_pack_cstr(b, line);
+    } else if (migrate_failure(m, why, sizeof(why)) != NULL) {
+        snprintf(line, sizeof(line), "failing: %s", why);
+        codec_pack_cstr(b, line);
+    } else
+        codec_pack_cstr(b, "ok");
 }
 
 void health_pack(const struct health_report *report, struct codec_buf *b)
@@ -520,7 +571,7 @@ void health_pack(const struct health_report *report, struct codec_buf *b)
 
     /* Each check: "ok", what went wrong, or (quick_check) "skipped". */
     pack_key(b, "checks");
-    msgpack_pack_map(&b->pk, 3);
+    msgpack_pack_map(&b->pk, 4);
     pack_key(b, "read");
     if (!p->read_back)
         codec_pack_cstr(b, "no answer within the deadline");
@@ -540,6 +591,8 @@ void health_pack(const struct health_report *report, struct codec_buf *b)
         codec_pack_cstr(b, "skipped");
     else
         codec_pack_cstr(b, rd->quick > 0 ? "ok" : rd->quick_result);
+    pack_key(b, "migrations");
+    pack_migrations(b, s);
     pack_key(b, "timeout_ms");
     msgpack_pack_uint32(&b->pk, p->timeout_ms);
 }

@@ -12,6 +12,7 @@
 #include "health.h"
 #include "log.h"
 #include "server.h"
+#include "sqlited.h"
 
 /* ------------------------------------------------------------ wake-ups */
 
@@ -67,6 +68,8 @@ static void on_wakeup(uv_async_t *async)
         struct job *next = job->next;
         if (job->probe)
             health_job_done(job);
+        else if (job->conn == NULL)
+            server_job_done(l->srv, job); /* of no client's: loop 0 */
         else
             conn_complete(job);
         job = next;
@@ -213,6 +216,12 @@ void loop_shutdown(struct io_loop *l)
     if (l->shutting_down)
         return;
     l->shutting_down = true;
+    /* The start-up migrations failed: every client learns why. */
+    if (l->srv->failed_why[0] != '\0') {
+        LIST_FOREACH (node, &l->conns)
+            conn_send_notification(LIST_ITEM(node, struct conn, node),
+                                   SQLITED_NOT_READY, l->srv->failed_why);
+    }
     LIST_FOREACH (node, &l->conns)
         conn_shutdown(LIST_ITEM(node, struct conn, node)); /* may free it */
     loop_maybe_finish(l);

@@ -429,6 +429,10 @@ static const struct figure figures[] = {
      "Requests given to the writer and not finished.", STAT(writer_queue), 1},
     {"sqlited_reader_queue_requests", "gauge",
      "Requests waiting for a free reader.", STAT(reader_queue), 1},
+    {"sqlited_migrations_pending", "gauge",
+     "Migrations the run in progress has yet to apply (at start-up the "
+     "daemon is not ready meanwhile); 0 when none runs.",
+     STAT(migrations_pending), 1},
 };
 
 static double stat_value(struct server *s, size_t offset)

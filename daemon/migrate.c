@@ -9,11 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <systemd/sd-daemon.h>
 
 #include "db.h"
 #include "log.h"
+#include "rpc.h"
 #include "sha256.h"
 #include "sqlited.h"
+#include "stats.h"
 
 /* Largest migration file read. */
 #define MIGRATE_MAX_FILE (64u << 20)
@@ -35,7 +38,8 @@ struct plan {
     const char *dir;
     struct migration *m; /* by version: m[i].version == i + 1 */
     size_t n;
-    int64_t current; /* the highest applied version; 0: none */
+    int64_t current;                /* the highest applied version; 0: none */
+    struct migrate_state *progress; /* NULL: not recorded */
     char *err;
     size_t errlen;
 };
@@ -375,6 +379,32 @@ static int deny_transactions(void *arg, int action, const char *a,
                                                          : SQLITE_OK;
 }
 
+/* Records that @file is being applied with @pending migrations left, this
+ * one included (0: the run is over), for migrate_progress() and the stats;
+ * at start-up systemd's STATUS says it too. */
+static void progress(struct plan *p, const char *file, int64_t pending)
+{
+    struct migrate_state *m = p->progress;
+    if (m == NULL)
+        return;
+    pthread_mutex_lock(&m->mutex);
+    m->pending = pending;
+    size_t len = file ? strlen(file) : 0;
+    const char *dot = file ? strstr(file, ".up.sql") : NULL;
+    if (dot == NULL && file)
+        dot = strstr(file, ".down.sql");
+    if (dot)
+        len = (size_t)(dot - file);
+    snprintf(m->applying, sizeof(m->applying), "%.*s", (int)len,
+             file ? file : "");
+    pthread_mutex_unlock(&m->mutex);
+    if (m->gauge)
+        stats_set(m->gauge, (uint64_t)pending);
+    if (file && atomic_load(&m->starting))
+        sd_notifyf(0, "STATUS=applying migration %.*s (%" PRId64 " pending)",
+                   (int)len, file, pending);
+}
+
 /* Runs file @file of @m in one transaction with @row (binding the version
  * and, for an up, name and checksum). */
 static int apply(struct plan *p, sqlite3 *db, struct migration *m, bool up)
@@ -487,10 +517,11 @@ static int reload(struct plan *p, sqlite3 *db)
 }
 
 int migrate_exec(sqlite3 *db, const char *dir, enum migrate_action action,
-                 int64_t version, struct codec_buf *out, char *err,
-                 size_t errlen)
+                 int64_t version, struct codec_buf *out,
+                 struct migrate_state *progress_state, char *err, size_t errlen)
 {
-    struct plan p = {.dir = dir, .err = err, .errlen = errlen};
+    struct plan p = {
+        .dir = dir, .progress = progress_state, .err = err, .errlen = errlen};
     int rc;
 
     if ((rc = scan(&p)) != 0 || (rc = load(&p, db)) != 0)
@@ -527,6 +558,7 @@ int migrate_exec(sqlite3 *db, const char *dir, enum migrate_action action,
             goto out;
         }
         for (int64_t v = p.current + 1; v <= target; v++) {
+            progress(&p, p.m[v - 1].up, target - v + 1);
             if ((rc = apply(&p, db, &p.m[v - 1], true)) != 0) {
                 size_t n = strlen(err);
                 snprintf(err + n, errlen - n,
@@ -556,6 +588,7 @@ int migrate_exec(sqlite3 *db, const char *dir, enum migrate_action action,
                 goto out;
             }
         for (int64_t v = p.current; v > target; v--) {
+            progress(&p, p.m[v - 1].down, v - target);
             if ((rc = apply(&p, db, &p.m[v - 1], false)) != 0) {
                 size_t n = strlen(err);
                 snprintf(err + n, errlen - n,
@@ -571,25 +604,19 @@ int migrate_exec(sqlite3 *db, const char *dir, enum migrate_action action,
         pack_result(&p, from, out);
     }
 out:
+    progress(&p, NULL, 0);
     free(p.m);
     return rc;
 }
 
-int migrate_startup(const struct config *cfg, char *err, size_t errlen)
-{
-    sqlite3 *db;
-    if (db_open_writer(cfg, &db, err, errlen) != SQLITE_OK)
-        return -1;
-    int rc = migrate_exec(db, cfg->migrations, MIGRATE_UP, MIGRATE_DEFAULT,
-                          NULL, err, errlen);
-    db_close(db);
-    return rc == 0 ? 0 : -1;
-}
-
-int migrate_state_init(struct migrate_state *m)
+int migrate_state_init(struct migrate_state *m, atomic_uint_fast64_t *gauge)
 {
     atomic_init(&m->failing, false);
+    atomic_init(&m->starting, false);
     m->failure[0] = '\0';
+    m->pending = 0;
+    m->applying[0] = '\0';
+    m->gauge = gauge;
     return pthread_mutex_init(&m->mutex, NULL) == 0 ? 0 : -1;
 }
 
@@ -606,6 +633,69 @@ const char *migrate_failure(struct migrate_state *m, char *buf, size_t len)
     snprintf(buf, len, "%s", m->failure);
     pthread_mutex_unlock(&m->mutex);
     return buf;
+}
+
+const char *migrate_progress(struct migrate_state *m, char *buf, size_t len)
+{
+    if (!atomic_load(&m->starting))
+        return NULL;
+    pthread_mutex_lock(&m->mutex);
+    if (m->applying[0])
+        snprintf(buf, len, "%" PRId64 " pending, applying %s", m->pending,
+                 m->applying);
+    else
+        snprintf(buf, len, "checking the migration files");
+    pthread_mutex_unlock(&m->mutex);
+    return buf;
+}
+
+struct job *migrate_startup_job(struct migrate_state *m)
+{
+    struct job *job = job_new(NULL, RPC_MIGRATE, 0);
+    if (job == NULL)
+        return NULL;
+    /* migrate_run()'s action, as a client's "up" would carry it. */
+    job->req.sql = "up";
+    job->req.sql_len = 2;
+    job->version = MIGRATE_DEFAULT;
+    job->alone = true;
+    atomic_store(&m->starting, true);
+    return job;
+}
+
+int migrate_startup_done(struct migrate_state *m, struct job *job, char *err,
+                         size_t errlen)
+{
+    struct rpc_message msg;
+    const char *why = NULL, *text = NULL;
+    uint32_t text_len = 0;
+    bool has_msgid;
+    int code, rc = 0;
+
+    atomic_store(&m->starting, false);
+    if (migrate_failure(m, err, errlen) != NULL) {
+        rc = -1;
+    } else if (job->reply == NULL) {
+        snprintf(err, errlen,
+                 "the start-up migrations did not run (out of "
+                 "memory)");
+        rc = -1;
+    } else if (rpc_parse(job->reply, job->reply_len, &msg, &has_msgid, &why) !=
+                   0 ||
+               msg.is_error) {
+        /* Refused before it ran (the database file gone, say). */
+        struct codec_reader r = msg.error;
+        if (why == NULL &&
+            rpc_read_error(&r, &code, NULL, NULL, &text, &text_len) == 0 &&
+            text)
+            snprintf(err, errlen, "the start-up migrations did not run: %.*s",
+                     (int)text_len, text);
+        else
+            snprintf(err, errlen, "the start-up migrations did not run");
+        rc = -1;
+    }
+    job_free(job);
+    return rc;
 }
 
 /* Records the outcome of an up or down: @err, or success (NULL). */
@@ -633,7 +723,7 @@ void migrate_run(struct worker *w, struct migrate_state *state, struct job *job)
     codec_buf_init(&out, w->max_reply);
     /* The writer's authorizer comes back after: the daemon's own. */
     int rc = migrate_exec(w->db, w->cfg->migrations, action, job->version, &out,
-                          err, sizeof(err));
+                          state, err, sizeof(err));
     authorizer_install(&w->auth, w->db, w->cfg);
     /* A version that does not exist changes nothing: the database stays
      * as good as it was. */

@@ -139,20 +139,20 @@ static void on_sighup(uv_signal_t *handle, int signum)
     log_reopen();
 }
 
-/* First signal: stop accepting, let work in flight on every loop finish and
- * its replies go out, then close. A second signal, or the grace period
- * running out, interrupts what still runs. */
-static void on_signal(uv_signal_t *handle, int signum)
+/* Stops accepting, lets work in flight on every loop finish and its
+ * replies go out, then closes. */
+static void server_shutdown(struct server *s)
 {
-    struct server *s = handle->data;
+    char why[256];
 
-    if (atomic_load(&s->shutting_down)) {
-        log_warn("%s again: interrupting work in flight", strsignal(signum));
-        server_stop_work(s);
-        return;
-    }
-    log_info("%s: shutting down", strsignal(signum));
     sd_notify(0, "STOPPING=1");
+    /* Start-up migrations still running (or waiting for a lock another
+     * process holds) would hold the exit up: they are interrupted, rolled
+     * back whole, and run again at the next start. */
+    if (migrate_progress(&s->writer.migration, why, sizeof(why)) != NULL) {
+        log_warn("interrupting the start-up migrations (%s)", why);
+        server_stop_work(s);
+    }
     http_shutdown(&s->http);
     atomic_store(&s->shutting_down, true);
     uv_timer_stop(&s->accept_pause);
@@ -164,6 +164,57 @@ static void on_signal(uv_signal_t *handle, int signum)
         loop_ask_shutdown(&s->loops[i]);
     loop_shutdown(&s->loops[0]);
     server_maybe_finish(s);
+}
+
+/* First signal: shut down. A second signal, or the grace period running
+ * out, interrupts what still runs. */
+static void on_signal(uv_signal_t *handle, int signum)
+{
+    struct server *s = handle->data;
+
+    if (atomic_load(&s->shutting_down)) {
+        log_warn("%s again: interrupting work in flight", strsignal(signum));
+        server_stop_work(s);
+        return;
+    }
+    log_info("%s: shutting down", strsignal(signum));
+    server_shutdown(s);
+}
+
+/* Serving, with the schema at its latest version: tell systemd. */
+static void server_ready(struct server *s)
+{
+    log_info("ready: database %s, socket %s, %u I/O threads; connect with: "
+             "sqlited-cli -s %s \"select sqlite_version()\"",
+             s->cfg->database, s->cfg->socket, s->nloops, s->cfg->socket);
+    sd_notifyf(0, "READY=1\nSTATUS=serving %s on %s\nMAINPID=%lu",
+               s->cfg->database, s->cfg->socket, (unsigned long)getpid());
+}
+
+/* The writer is done with the start-up migrations (migrate_startup_job()):
+ * the daemon is ready, or, when one failed, tells its clients why (each
+ * loop its own, loop_shutdown()) and exits with status 1. A failure after a
+ * signal asked for shutdown (which interrupts them) only stops the daemon
+ * as asked. */
+void server_job_done(struct server *s, struct job *job)
+{
+    char err[1100];
+
+    if (migrate_startup_done(&s->writer.migration, job, err, sizeof(err)) ==
+        0) {
+        if (!atomic_load(&s->shutting_down))
+            server_ready(s);
+        return;
+    }
+    if (atomic_load(&s->shutting_down)) {
+        log_warn("the start-up migrations did not finish: %s", err);
+        return;
+    }
+    log_error("%s", err);
+    snprintf(s->failed_why, sizeof(s->failed_why),
+             "the start-up migrations failed, so the daemon exits: %s", err);
+    s->failed = true;
+    server_shutdown(s);
 }
 
 static void on_acceptable(uv_poll_t *poll, int status, int events);
@@ -477,13 +528,6 @@ int server_init(struct server *s, const struct config *cfg)
     }
     if (listen_socket(s) != 0)
         return -1;
-    /* Pending migrations first: the daemon serves nobody, and does not
-     * report ready, until the schema is at the latest version; a failure
-     * stops the start-up (the error names the file). */
-    if (cfg->migrations && migrate_startup(cfg, err, sizeof(err)) != 0) {
-        log_error("%s", err);
-        return -1;
-    }
     /* Asynchronous signals are loop 0's business: the worker threads
      * start with them blocked (they inherit this thread's mask), so SIGTERM
      * always reaches the main thread and never interrupts a worker's disk
@@ -505,6 +549,19 @@ int server_init(struct server *s, const struct config *cfg)
         log_error("%s", err);
         return -1;
     }
+    /* Pending migrations are the writer's first job, ahead of every
+     * client's: until they are applied the daemon answers only what tells
+     * an operator it is migrating (dispatch.c, health.c), and does not
+     * report ready (server_job_done()). The job comes back to loop 0. */
+    if (cfg->migrations) {
+        struct job *job = migrate_startup_job(&s->writer.migration);
+        if (job == NULL) {
+            log_error("out of memory");
+            return -1;
+        }
+        job->loop = &s->loops[0];
+        writer_submit(&s->writer, job);
+    }
     /* Last: its threads ask loop 0, which runs once all is started. */
     if (cfg->http && http_start(&s->http, s, cfg->http) != 0)
         return -1;
@@ -516,12 +573,13 @@ int server_run(struct server *s)
     for (unsigned i = 1; i < s->nloops; i++)
         if (loop_start(&s->loops[i]) != 0)
             return 1;
-    log_info("ready: database %s, socket %s, %u I/O threads; connect with: "
-             "sqlited-cli -s %s \"select sqlite_version()\"",
-             s->cfg->database, s->cfg->socket, s->nloops, s->cfg->socket);
-    sd_notifyf(0, "READY=1\nSTATUS=serving %s on %s\nMAINPID=%lu",
-               s->cfg->database, s->cfg->socket, (unsigned long)getpid());
-    return loop_run(&s->loops[0]) == 0 ? 0 : 1;
+    if (s->cfg->migrations)
+        log_info("serving %s: applying the migrations of %s first; ready "
+                 "once they are",
+                 s->cfg->socket, s->cfg->migrations);
+    else
+        server_ready(s);
+    return loop_run(&s->loops[0]) == 0 && !s->failed ? 0 : 1;
 }
 
 void server_close(struct server *s)

@@ -55,10 +55,13 @@ struct server {
     struct codec_limits limits; /* of requests */
     struct memory mem;          /* every connection's; max: --max-memory */
     uint64_t conn_share;        /* a connection holding more is not read */
-    bool owns_socket;           /* we bound it (not systemd): unlink at exit */
-    int db_lock;      /* db_claim()'s lock on the database; -1: none */
-    int64_t started;  /* clock_now() at start, for the uptime */
-    dev_t socket_dev; /* the socket file we bound, to unlink only that */
+    bool failed;           /* loop 0: the start-up migrations failed: exit 1 */
+    char failed_why[1200]; /* what each client is told then; set before
+                              the loops are asked to shut down */
+    bool owns_socket;      /* we bound it (not systemd): unlink at exit */
+    int db_lock;           /* db_claim()'s lock on the database; -1: none */
+    int64_t started;       /* clock_now() at start, for the uptime */
+    dev_t socket_dev;      /* the socket file we bound, to unlink only that */
     ino_t socket_ino;
     char *hello; /* the encoded result of `hello` */
     size_t hello_len;
@@ -69,7 +72,10 @@ struct server {
 int server_init(struct server *s, const struct config *cfg);
 
 /* Starts the I/O loops and serves until SIGINT or SIGTERM, then drains
- * every loop. Returns 0 when everything closed cleanly. */
+ * every loop. With --migrations, applies them first (serving meanwhile only
+ * what tells it is migrating), and reports ready only once they are; when
+ * one fails it shuts down. Returns 0 when everything closed cleanly, 1
+ * otherwise. */
 int server_run(struct server *s);
 
 /* Stops the threads (checkpointing the database) and frees everything. */
@@ -84,6 +90,10 @@ static inline unsigned server_connections(const struct server *s)
 /* Up-calls from loop.c, on loop 0's thread: the daemon's own asks
  * (the WAL limit, loops finished) at each of its wake-ups. */
 void server_on_wakeup(struct server *s);
+
+/* Up-call from loop.c, on loop 0's thread: a job of no client's (the
+ * start-up migrations) is back. */
+void server_job_done(struct server *s, struct job *job);
 
 /* Up-call from loop.c, on @l's thread: @l finished shutting down. */
 void server_loop_finished(struct server *s, struct io_loop *l);

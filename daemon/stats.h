@@ -48,10 +48,13 @@
 
 /* X(field): figures that go up and down; also reported by `stats` under
  * their own names. The queues count jobs handed to the writer and not yet
- * finished, and jobs waiting for a free reader. */
+ * finished, and jobs waiting for a free reader; migrations_pending, the
+ * migrations a run in progress (start-up, migrate up or down) has yet to
+ * apply, the one being applied included. */
 #define STATS_GAUGES(X)                                                        \
     X(writer_queue)                                                            \
-    X(reader_queue)
+    X(reader_queue)                                                            \
+    X(migrations_pending)
 
 /* Group commits by size (requests): bucket i counts groups of at most
  * 2^i requests and more than 2^(i-1); the last, every larger group. */

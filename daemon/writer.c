@@ -729,7 +729,7 @@ int writer_init(struct writer *wr, const struct config *cfg,
         db_close(db);
         return -1;
     }
-    if (migrate_state_init(&wr->migration) != 0) {
+    if (migrate_state_init(&wr->migration, &stats->migrations_pending) != 0) {
         snprintf(err, errlen, "cannot create the writer's migration state");
         dbfile_close(&wr->file);
         db_close(db);

@@ -76,6 +76,7 @@ extern "C" {
     X(TOO_MANY_CURSORS, -1011, "no cursor left for a large result")            \
     X(DATABASE_GONE, -1012, "the database file is no longer at its path")      \
     X(NO_MEMORY, -1013, "the daemon's memory limit is reached")                \
+    X(NOT_READY, -1014, "the daemon is not ready: migrations are running")     \
     X(ECLOSED, -1100, "connection closed")                                     \
     X(EPROTO, -1101, "malformed reply from the daemon")                        \
     X(EMISUSE, -1102, "library used incorrectly")                              \
@@ -153,7 +154,8 @@ SQLITED_API int sqlited_set_io_timeout(sqlited *db, int timeout_ms);
  * open, except sqlited_rows objects, which must still be closed with
  * sqlited_rows_close(). Those of results that were fully received stay
  * readable to their end; a result still streaming (see sqlited_rows_next())
- * keeps the rows it received, and then fails with SQLITED_ECLOSED. Requests
+ * keeps the chunk it holds (the rows sqlited_rows_count() counts), and then
+ * fails with SQLITED_ECLOSED. Requests
  * still pending (see sqlited_send_query()) are forgotten, with any answers
  * received for them; the daemon still carries them out. Accepts NULL. */
 SQLITED_API void sqlited_close(sqlited *db);
@@ -186,6 +188,14 @@ SQLITED_API int sqlited_ping(sqlited *db);
  * call succeeds whatever the verdict. sqlited_health_reason() then says
  * why, in one line. Bound the wait for a daemon that does not answer at all
  * with sqlited_set_io_timeout() (and sqlited_open()'s timeout).
+ *
+ * While the daemon applies its start-up migrations (--migrations) the
+ * verdict is SQLITED_HEALTH_FAILING with the reason "migrating: N pending,
+ * applying NNNN_name"; every call but sqlited_open(), sqlited_ping(),
+ * sqlited_health(), sqlited_stats() and sqlited_metrics() fails meanwhile
+ * with SQLITED_NOT_READY (the handle stays usable: retry once health says
+ * ready), and if a start-up migration fails the daemon exits and the
+ * connection is closed (SQLITED_ECLOSED).
  *
  * Errors: SQLITED_EMISUSE (NULL @db or @status, unknown flags, @timeout_ms
  * out of range), SQLITED_SHUTTING_DOWN (the daemon is stopping: not ready),
@@ -373,22 +383,31 @@ SQLITED_API int sqlited_params_add_null(sqlited_params *p, const char *name);
  * values with sqlited_column_*().
  *
  * A result received whole does not refer to the connection and may outlive
- * it. A large result of sqlited_query() streams: the rows hold one chunk at
- * a time, and while the daemon keeps the rest (a cursor), they refer to the
- * connection they came from and fetch the next chunk on it. Other calls on
- * that connection may be made between two sqlited_rows_next(), and several
- * results may stream on one connection at once. The daemon closes a cursor
- * left without a fetch for its --cursor-idle-timeout (10 s by default),
- * one open longer than its --cursor-max-age (5 minutes), and the oldest one
- * when its WAL passes --wal-max-bytes (a cursor's snapshot keeps the WAL
- * from being checkpointed): read a result without long pauses, or close it.
+ * it. A large result of sqlited_query() streams: while the daemon keeps the
+ * rest (a cursor), the rows refer to the connection they came from and
+ * fetch the next chunk on it. They ask for it as soon as a chunk arrives
+ * (one fetch in flight per result), so that the daemon builds the next
+ * chunk while the application reads this one: a streaming result holds at
+ * most two chunks, the one being read and the next, whatever its size.
+ * Other calls on that connection may be made between two
+ * sqlited_rows_next(), and several results may stream on one connection at
+ * once. The daemon closes a cursor left without a fetch for its
+ * --cursor-idle-timeout (10 s by default; with the next chunk fetched
+ * ahead, the cursor idles while the application reads a chunk), one open
+ * longer than its --cursor-max-age (5 minutes), and the oldest one when its
+ * WAL passes --wal-max-bytes (a cursor's snapshot keeps the WAL from being
+ * checkpointed): read a result without long pauses, or close it.
  */
 
 /* Moves to the next row. When the rows of the current chunk are used up and
- * the daemon holds more, fetches the next chunk on the rows' connection
- * first, freeing the previous one: that is a call on the connection, whose
- * failure is recorded there (sqlited_errmsg()), and which carries no
- * deadline of sqlited_set_timeout() (the daemon's --timeout applies).
+ * the daemon holds more, moves to the next chunk first, freeing the
+ * previous one. Its fetch was sent when the current chunk came (by the call
+ * that received it); this takes the answer, waiting for it if it has not
+ * come, and sends the fetch for the chunk after it. That is a call on the
+ * rows' connection, whose failure is recorded there (sqlited_errmsg()), and
+ * which carries no deadline of sqlited_set_timeout() (the daemon's
+ * --timeout applies). A failure of a fetch is returned where its chunk
+ * would have begun, after every row received before it.
  *
  * Returns SQLITED_ROW (100, SQLITE_ROW) when there is a row, SQLITED_DONE
  * (101, SQLITE_DONE) after the last, SQLITED_EMISUSE for NULL, or a failure,
@@ -409,16 +428,21 @@ SQLITED_API int sqlited_params_add_null(sqlited_params *p, const char *name);
  *                     SQLite code): the connection stays usable;
  *   SQLITED_EPROTO or a negated errno (-ENOMEM included) from sending or
  *                     reading the fetch: the connection is broken, as after
- *                     sqlited_exec(); SQLITED_EPROTO also for a malformed
- *                     row, which leaves the connection alone;
+ *                     sqlited_exec() (when sending the fetch ahead failed,
+ *                     the connection broke during the call that received
+ *                     the chunk before, and calls on it since have failed
+ *                     with SQLITED_ECLOSED); SQLITED_EPROTO also for a
+ *                     malformed row, which leaves the connection alone;
  *   -ENOMEM           the fetched chunk could not be kept: its rows are
  *                     lost (the connection stays usable). */
 SQLITED_API int sqlited_rows_next(sqlited_rows *rows);
 
 /* Frees the result. When the daemon may still hold rows of it (a cursor),
- * first asks it to drop them (close, one round trip on the connection, whose
- * outcome is not reported and whose last error is left as it was); nothing
- * is sent when the connection was closed or is broken. Accepts NULL. */
+ * first asks it to drop them: takes the answer to the fetch in flight, if
+ * any, then sends close unless that answer ended the result (at most one
+ * round trip on the connection besides the fetch's, whose outcome is not
+ * reported and whose last error is left as it was); nothing is sent when
+ * the connection was closed or is broken. Accepts NULL. */
 SQLITED_API void sqlited_rows_close(sqlited_rows *rows);
 
 /* Number of result columns (0 for a statement that returns no rows), and the
@@ -427,8 +451,9 @@ SQLITED_API int sqlited_rows_column_count(const sqlited_rows *rows);
 SQLITED_API const char *sqlited_rows_column_name(const sqlited_rows *rows,
                                                  int i);
 
-/* Number of rows received so far: those of the chunks that have come, read
- * or not. For a result that came whole (every result but a streaming one)
+/* Number of rows received so far: those of the chunks the rows have held,
+ * the current one included, read or not (not the chunk fetched ahead). For
+ * a result that came whole (every result but a streaming one)
  * that is all of its rows, from the start; for a streaming result it grows
  * with each chunk, and is the total once sqlited_rows_next() has returned
  * SQLITED_DONE. */
@@ -694,8 +719,9 @@ SQLITED_API int sqlited_exec_many(sqlited *db, const char *sql,
  * sqlited_ping(), sqlited_rows_next() on a result that streams (a fetch),
  * sqlited_begin() and so on. The answers to pending requests that come in
  * meanwhile are kept for sqlited_receive(), in memory (a copy of each) until
- * they are collected. A send never blocks for good on a daemon that stops
- * reading until its answers are read (it does at 32 requests in flight or
+ * they are collected; those to the fetches that streaming results sent
+ * ahead are kept in their rows. A send never blocks for good on a daemon that
+ * stops reading until its answers are read (it does at 32 requests in flight or
  * 16 MiB of answers not yet read): while it waits for room to send, it
  * reads and keeps those answers.
  *

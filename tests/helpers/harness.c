@@ -246,8 +246,81 @@ static bool has_ready_line(const char *s)
     return false;
 }
 
+/* Reads the datagrams the daemon sent so far, waiting up to @wait_ms for
+ * the first: records READY=1 and the last STATUS= line in @d. */
+static void read_notify(struct daemon *d, int wait_ms)
+{
+    struct pollfd pfd = {.fd = d->notify_fd, .events = POLLIN};
+    if (poll(&pfd, 1, wait_ms) <= 0)
+        return;
+    char buf[4096];
+    ssize_t n;
+    while ((n = recv(d->notify_fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
+        buf[n] = '\0';
+        if (has_ready_line(buf))
+            d->ready = true;
+        for (const char *p = buf; (p = strstr(p, "STATUS=")) != NULL; p++)
+            if (p == buf || p[-1] == '\n')
+                snprintf(d->status, sizeof(d->status), "%.*s",
+                         (int)strcspn(p + 7, "\n"), p + 7);
+    }
+}
+
+bool daemon_notified_ready(struct daemon *d)
+{
+    if (!d->ready)
+        read_notify(d, 0);
+    return d->ready;
+}
+
+/* Waits (bounded) until @d is ready (READY=1) or, when @serving, until it
+ * accepts connections on its socket; fails the test if it exits first. */
+static void wait_started(struct daemon *d, bool serving)
+{
+    int64_t deadline =
+        harness_now_ms() + HARNESS_READY_TIMEOUT_MS * wait_scale();
+    for (;;) {
+        int status;
+        pid_t w = waitpid(d->pid, &status, WNOHANG);
+        if (w == d->pid) {
+            d->pid = 0;
+            char *log = daemon_log(d);
+            cr_assert_fail("sqlited exited with status %d before it was "
+                           "%s; its stderr:\n%s",
+                           status_code(status), serving ? "serving" : "ready",
+                           log);
+        }
+        int left = remaining_ms(deadline);
+        if (left == 0) {
+            char *log = daemon_log(d);
+            daemon_kill(d);
+            cr_assert_fail("sqlited not %s after %d ms; its stderr:\n%s",
+                           serving ? "serving" : "ready",
+                           HARNESS_READY_TIMEOUT_MS * wait_scale(), log);
+        }
+        if (serving) {
+            int fd = harness_raw_connect_path(d->sock_path);
+            if (fd >= 0) {
+                close(fd);
+                return;
+            }
+            harness_sleep_ms(5);
+            continue;
+        }
+        read_notify(d, left < 20 ? left : 20);
+        if (d->ready)
+            return;
+    }
+}
+
+void daemon_wait_ready(struct daemon *d)
+{
+    cr_assert_gt(d->pid, 0, "the daemon is not running");
+    wait_started(d, false);
+}
+
 static void daemon_spawn(struct daemon *d, const char *const *extra_args,
-                         int listen_fd)
+                         int listen_fd, bool serving)
 {
     const char *argv[MAX_ARGS];
     char notify_env[160];
@@ -276,6 +349,8 @@ static void daemon_spawn(struct daemon *d, const char *const *extra_args,
     int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
     cr_assert_geq(null_fd, 0);
     drain_notify(d);
+    d->ready = false;
+    d->status[0] = '\0';
 
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -288,57 +363,34 @@ static void daemon_spawn(struct daemon *d, const char *const *extra_args,
     close(null_fd);
     free(env);
 
-    /* Wait for READY=1, watching for an early exit. */
-    int64_t deadline =
-        harness_now_ms() + HARNESS_READY_TIMEOUT_MS * wait_scale();
-    for (;;) {
-        int status;
-        pid_t w = waitpid(d->pid, &status, WNOHANG);
-        if (w == d->pid) {
-            d->pid = 0;
-            char *log = daemon_log(d);
-            cr_assert_fail("sqlited exited with status %d before it was "
-                           "ready; its stderr:\n%s",
-                           status_code(status), log);
-        }
-        int left = remaining_ms(deadline);
-        if (left == 0) {
-            char *log = daemon_log(d);
-            daemon_kill(d);
-            cr_assert_fail("sqlited not ready after %d ms; its stderr:\n%s",
-                           HARNESS_READY_TIMEOUT_MS * wait_scale(), log);
-        }
-        struct pollfd pfd = {.fd = d->notify_fd, .events = POLLIN};
-        if (poll(&pfd, 1, left < 20 ? left : 20) <= 0)
-            continue;
-        char buf[4096];
-        ssize_t n = recv(d->notify_fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
-        if (n <= 0)
-            continue;
-        buf[n] = '\0';
-        if (has_ready_line(buf))
-            return;
-    }
+    /* Wait for READY=1 (or the socket), watching for an early exit. */
+    wait_started(d, serving);
 }
 
 void daemon_start(struct daemon *d, const char *const *extra_args)
 {
     daemon_make_dir(d);
-    daemon_spawn(d, extra_args, -1);
+    daemon_spawn(d, extra_args, -1, false);
 }
 
 void daemon_start_activated(struct daemon *d, const char *const *extra_args)
 {
     daemon_make_dir(d);
     int fd = harness_listen(d->sock_path, 64);
-    daemon_spawn(d, extra_args, fd);
+    daemon_spawn(d, extra_args, fd, false);
     close(fd);
 }
 
 void daemon_restart(struct daemon *d, const char *const *extra_args)
 {
     cr_assert(d->has_dir, "daemon_restart before daemon_start");
-    daemon_spawn(d, extra_args, -1);
+    daemon_spawn(d, extra_args, -1, false);
+}
+
+void daemon_restart_serving(struct daemon *d, const char *const *extra_args)
+{
+    cr_assert(d->has_dir, "daemon_restart_serving before daemon_start");
+    daemon_spawn(d, extra_args, -1, true);
 }
 
 void daemon_signal(struct daemon *d, int sig)

@@ -56,6 +56,8 @@ struct daemon {
     char sock_path[128]; /* DIR/sqlited.sock */
     char notify_path[128];
     char log_path[128]; /* DIR/daemon.log: the daemon's stderr */
+    bool ready;         /* READY=1 came since the last start */
+    char status[256];   /* the last STATUS= it sent since then */
 };
 
 /* Makes a fresh temporary directory and starts SQLITED_BIN on it with
@@ -72,6 +74,20 @@ void daemon_start_activated(struct daemon *d, const char *const *extra_args);
 /* Starts the daemon again on the same directory (same database and socket)
  * after it stopped or was killed. Same checks as daemon_start(). */
 void daemon_restart(struct daemon *d, const char *const *extra_args);
+
+/* Like daemon_restart(), but returns once the daemon accepts connections
+ * on its socket, ready or not (while it applies migrations, say); the test
+ * then waits for READY=1 with daemon_wait_ready(). */
+void daemon_restart_serving(struct daemon *d, const char *const *extra_args);
+
+/* Waits (bounded) for READY=1 from a daemon started with
+ * daemon_restart_serving(); fails the test if the daemon exits first or it
+ * never comes. Reads d->ready and d->status as it goes. */
+void daemon_wait_ready(struct daemon *d);
+
+/* Whether READY=1 came since the last start, without waiting; updates
+ * d->ready and d->status from what the daemon sent so far. */
+bool daemon_notified_ready(struct daemon *d);
 
 /* Sends @sig to the running daemon. */
 void daemon_signal(struct daemon *d, int sig);

@@ -294,32 +294,74 @@ Test(client_stream, closing_early_closes_the_cursor)
 }
 
 /* A cursor left without a fetch past --cursor-idle-timeout is closed by
- * the daemon: the next row that needs a fetch fails, for good, and the
- * connection stays usable. */
+ * the daemon while the application holds a chunk. The next chunk was
+ * fetched ahead when the first came, so its rows still arrive, and the
+ * fetch sent when they do fails: the error comes at the row after them,
+ * for good, and the connection stays usable. */
 Test(client_stream, idle_cursor_expires)
 {
     start((const char *const[]){"--chunk-rows", "10", "--cursor-idle-timeout",
                                 "200", NULL});
     sqlited_rows *rows =
         harness_query(db, COUNT_TO(100) "SELECT x FROM c", NULL);
-    for (int i = 1; i <= 10; i++) {
+    for (int i = 1; i <= 5; i++) {
         cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW);
         cr_assert_eq(sqlited_column_int64(rows, 0), i);
     }
-    sleep_ms(600);
+    cr_assert_eq(wait_stat("cursors_expired", 1), 1,
+                 "the daemon did not expire the idle cursor");
+    for (int i = 6; i <= 20; i++) {
+        int rc = sqlited_rows_next(rows);
+        cr_assert_eq(rc, SQLITED_ROW, "row %d: %d %s: %s", i, rc,
+                     sqlited_codename(rc), sqlited_errmsg(db));
+        cr_assert_eq(sqlited_column_int64(rows, 0), i);
+    }
     int rc = sqlited_rows_next(rows);
     cr_assert_eq(rc, SQLITED_CURSOR_EXPIRED, "rc %d %s", rc,
                  sqlited_codename(rc));
     cr_assert_eq(sqlited_errcode(db), SQLITED_CURSOR_EXPIRED);
     cr_assert_str_eq(sqlited_errname(db), "SQLITED_CURSOR_EXPIRED");
-    cr_assert(strstr(sqlited_errmsg(db), "not open"), "%s", sqlited_errmsg(db));
+    cr_assert(strstr(sqlited_errmsg(db), "no fetch came for 200 ms"), "%s",
+              sqlited_errmsg(db));
     cr_assert_eq(sqlited_column_type(rows, 0), SQLITED_NULL);
     cr_assert_eq(sqlited_rows_next(rows), SQLITED_CURSOR_EXPIRED);
-    cr_assert_eq(sqlited_rows_count(rows), 10);
-    cr_assert_eq(daemon_stat("cursors_expired"), 1);
+    cr_assert_eq(sqlited_rows_count(rows), 20);
     sqlited_rows_close(rows);
     cr_assert_eq(sqlited_ping(db), 0);
     cr_assert_eq(harness_query_int(db, "SELECT 8"), 8);
+}
+
+/* A result abandoned half-way, with the fetch ahead in flight or
+ * answered, among pipelined requests and other calls: closing it takes the
+ * fetch's answer and closes the cursor, and every other answer goes to its
+ * own request. */
+Test(client_stream, abandoned_mid_way_then_other_requests)
+{
+    start_chunked("10");
+    for (int round = 0; round < 20; round++) {
+        uint32_t id = 0, got = 0;
+        sqlited_rows *rows = NULL, *piped = NULL;
+
+        rows = harness_query(db, COUNT_TO(100) "SELECT x FROM c", NULL);
+        for (int i = 1; i <= 3 + round; i++)
+            cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW);
+        assert_ok(sqlited_send_query(db, "SELECT 41 + 1", NULL, &id));
+        if (round % 2)
+            cr_assert_eq(harness_query_int(db, "SELECT 5"), 5);
+        sqlited_rows_close(rows);
+        cr_assert_eq(sqlited_errcode(db), 0, "%s", sqlited_errmsg(db));
+        cr_assert_eq(harness_query_int(db, "SELECT 6"), 6);
+        assert_ok(sqlited_receive(db, id, &got, &piped));
+        cr_assert_eq(got, id);
+        cr_assert_eq(sqlited_rows_next(piped), SQLITED_ROW);
+        cr_assert_eq(sqlited_column_int64(piped, 0), 42);
+        sqlited_rows_close(piped);
+        cr_assert_eq(sqlited_pending(db), 0);
+    }
+    cr_assert_eq(wait_stat("cursors_open", 0), 0,
+                 "a cursor is still open after sqlited_rows_close()");
+    cr_assert_eq(daemon_stat("cursors_expired"), 0);
+    cr_assert_eq(sqlited_ping(db), 0);
 }
 
 /* ---------------------------------------------------- closing the source */

@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,6 +299,71 @@ Test(health, cli_usage_error_is_3)
     CLI(&o, "-t", "0", "ping");
     cr_assert_eq(o.status, 2, "stderr: %s", o.err);
     harness_output_free(&o);
+}
+
+/* A socket the caller may not reach (its directory, or the socket itself,
+ * without permission for the caller's user) is "permission denied", exit
+ * status 2. As root, which no permission stops, the probe runs as nobody
+ * (setpriv) against the test's directory, which is 0700. */
+Test(health, cli_permission_denied_is_2)
+{
+    struct harness_output o;
+    char want[256];
+    bool root = geteuid() == 0;
+
+    if (root && access("/usr/bin/setpriv", X_OK) != 0)
+        cr_skip_test("running as root without /usr/bin/setpriv: cannot "
+                     "probe as a user without permission");
+    if (!root)
+        cr_assert_eq(chmod(d.sock_path, 0), 0, "chmod: %s", strerror(errno));
+    const char *as_nobody[] = {
+        "/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+        "--clear-groups",   SQLITED_CLI,     "-s",
+        d.sock_path,        "health",        NULL};
+    const char *as_me[] = {SQLITED_CLI, "-s", d.sock_path, "health", NULL};
+    harness_run(root ? as_nobody : as_me, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
+    if (!root)
+        cr_assert_eq(chmod(d.sock_path, 0660), 0);
+    cr_assert_eq(o.status, 2, "stdout: %s stderr: %s", o.out, o.err);
+    snprintf(want, sizeof(want), "%s: no answer: permission denied\n",
+             d.sock_path);
+    cr_assert_str_eq(o.out, want);
+    harness_output_free(&o);
+}
+
+/* The probe looks at the database file through its path without ever
+ * closing a descriptor of it: that would drop every fcntl() lock SQLite
+ * holds on the file in the daemon, and another process closing its last
+ * connection would then take the database for unused and delete the WAL
+ * the daemon writes to. */
+Test(health, probe_keeps_the_daemons_locks)
+{
+    struct reply rep;
+    char buf[512], wal[256];
+    sqlite3 *other;
+
+    harness_exec(db, "CREATE TABLE t(x)");
+    harness_exec(db, "INSERT INTO t VALUES (1)");
+    cr_assert_eq(
+        sqlite3_open_v2(d.db_path, &other, SQLITE_OPEN_READWRITE, NULL),
+        SQLITE_OK);
+    cr_assert_eq(
+        sqlite3_exec(other, "SELECT count(*) FROM t", NULL, NULL, NULL),
+        SQLITE_OK, "%s", sqlite3_errmsg(other));
+    health_call(NULL, 0, &rep);
+    cr_assert_str_eq(result_str(rep.result, "status", buf, sizeof(buf)), "ok",
+                     "%s", result_str(rep.result, "reason", buf, sizeof(buf)));
+    reply_free(&rep);
+    cr_assert_eq(sqlite3_close(other), SQLITE_OK);
+
+    snprintf(wal, sizeof(wal), "%s-wal", d.db_path);
+    cr_assert_eq(access(wal, F_OK), 0, "the daemon's WAL was deleted");
+    harness_exec(db, "INSERT INTO t VALUES (2)");
+    cr_assert_eq(harness_query_int(db, "SELECT count(*) FROM t"), 2);
+    health_call(NULL, 0, &rep);
+    cr_assert_str_eq(result_str(rep.result, "status", buf, sizeof(buf)), "ok",
+                     "%s", result_str(rep.result, "reason", buf, sizeof(buf)));
+    reply_free(&rep);
 }
 
 /* A daemon that does not run at all (stopped) still accepts connections in

@@ -439,6 +439,193 @@ Test(migrate, needs_migrations_dir)
     sqlited_close(db);
 }
 
+/* --------------------------------------------- while start-up migrates */
+
+/* Starts the daemon with version 1 applied and version 2 (@up) pending, and
+ * holds the database's write lock from this process, so that the start-up
+ * migration of version 2 waits for it, for as long as the test wants: the
+ * daemon is serving, but migrating. Returns the connection holding the
+ * lock; release_lock() lets the migration go on. */
+static sqlite3 *start_held_migration(const char *up)
+{
+    sqlite3 *held;
+
+    put("0001_a.up.sql", "CREATE TABLE a(x);");
+    sqlited_close(start());
+    cr_assert_eq(daemon_stop(&d), 0);
+    put("0002_b.up.sql", up);
+    cr_assert_eq(sqlite3_open_v2(d.db_path, &held, SQLITE_OPEN_READWRITE, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(held, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+                 SQLITE_OK, "%s", sqlite3_errmsg(held));
+    daemon_restart_serving(&d, migrations_args());
+    return held;
+}
+
+static void release_lock(sqlite3 *held)
+{
+    cr_assert_eq(sqlite3_exec(held, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_close(held), SQLITE_OK);
+}
+
+/* Asks health on @c until its reason is past the reading of the files
+ * (bounded), and returns the reason in @buf. */
+static const char *migrating_reason(struct harness_raw *c, char *buf,
+                                    size_t size)
+{
+    int64_t deadline = harness_now_ms() + HARNESS_READY_TIMEOUT_MS;
+    for (;;) {
+        struct reply rep;
+        struct codec_reader v;
+        harness_pack_request(&c->b, 7, "health", 0);
+        harness_raw_call(c, 7, &rep);
+        cr_assert_not(rep.is_error, "%s: %s", rep.name, rep.message);
+        cr_assert(harness_map_find(rep.result, "reason", &v));
+        const char *str;
+        uint32_t len;
+        cr_assert_eq(codec_read_str(&v, &str, &len), 0);
+        snprintf(buf, size, "%.*s", (int)len, str);
+        cr_assert(harness_map_find(rep.result, "status", &v));
+        cr_assert(harness_read_str_eq(&v, "failing"), "reason: %s", buf);
+        reply_free(&rep);
+        if (strstr(buf, "checking the migration files") == NULL ||
+            harness_now_ms() > deadline)
+            return buf;
+        harness_sleep_ms(20);
+    }
+}
+
+/* While the start-up migrations run, the daemon answers ping, hello,
+ * health, stats and metrics, says it is migrating and which migration it
+ * applies, refuses everything else with SQLITED_NOT_READY, and reports
+ * READY=1 only once they are applied; then it serves as usual. */
+Test(migrate, startup_answers_probes_while_migrating)
+{
+    struct harness_raw c = {0};
+    struct harness_output o;
+    struct reply rep;
+    char reason[512];
+    static const char want[] = "migrating: 1 pending, applying 0002_b";
+
+    sqlite3 *held =
+        start_held_migration("CREATE TABLE b(x); INSERT INTO b VALUES (1);");
+    harness_raw_open(&c, &d);
+    harness_pack_request(&c.b, 1, "ping", 0);
+    harness_raw_call(&c, 1, &rep);
+    cr_assert_not(rep.is_error, "%s: %s", rep.name, rep.message);
+    cr_assert(harness_read_str_eq(&rep.result, "pong"));
+    reply_free(&rep);
+
+    cr_assert_str_eq(migrating_reason(&c, reason, sizeof(reason)), want);
+    harness_raw_sql(&c, "query", "SELECT 1", NULL, &rep);
+    harness_assert_error(&rep, SQLITED_NOT_READY, "SQLITED_NOT_READY",
+                         "not ready: the start-up migrations are running (1 "
+                         "pending, applying 0002_b); until they are applied "
+                         "only hello, ping, health, stats and metrics are "
+                         "answered");
+    reply_free(&rep);
+    harness_raw_sql(&c, "exec", "INSERT INTO a VALUES (1)", NULL, &rep);
+    harness_assert_error(&rep, SQLITED_NOT_READY, "SQLITED_NOT_READY",
+                         "applying 0002_b");
+    reply_free(&rep);
+    cr_assert_eq(harness_stat(&d, "migrations_pending"), 1);
+
+    harness_cli(&d, &o, NULL, (const char *const[]){"health", NULL});
+    cr_assert_eq(o.status, 1, "stdout: %s stderr: %s", o.out, o.err);
+    snprintf(reason, sizeof(reason), "%s: not ready: %s\n", d.sock_path, want);
+    cr_assert_str_eq(o.out, reason);
+    harness_output_free(&o);
+    harness_cli(&d, &o, NULL, (const char *const[]){"health", "--json", NULL});
+    cr_assert_eq(o.status, 1, "stdout: %s stderr: %s", o.out, o.err);
+    cr_assert(strstr(o.out, "\"reason\": \"migrating: 1 pending, applying "
+                            "0002_b\"") &&
+                  strstr(o.out, "\"migrations\": \"migrating: 1 pending, "
+                                "applying 0002_b\""),
+              "%s", o.out);
+    harness_output_free(&o);
+
+    /* systemd hears where it is, and no READY=1 yet. */
+    int64_t deadline = harness_now_ms() + HARNESS_READY_TIMEOUT_MS;
+    while (strstr(d.status, "applying migration 0002_b") == NULL &&
+           harness_now_ms() < deadline) {
+        cr_assert_not(daemon_notified_ready(&d), "READY=1 while migrating");
+        harness_sleep_ms(20);
+    }
+    cr_assert_str_eq(d.status, "applying migration 0002_b (1 pending)");
+    cr_assert_not(daemon_notified_ready(&d), "READY=1 while migrating");
+
+    release_lock(held);
+    daemon_wait_ready(&d);
+    cr_assert(strncmp(d.status, "serving ", 8) == 0, "STATUS=%s", d.status);
+    cr_assert_eq(harness_raw_query_int(&c, "SELECT count(*) FROM b", NULL), 1);
+    cr_assert_eq(harness_raw_exec(&c, "INSERT INTO a VALUES (1)", NULL), 1);
+    cr_assert_eq(harness_stat(&d, "migrations_pending"), 0);
+    harness_cli(&d, &o, NULL, (const char *const[]){"health", NULL});
+    cr_assert_eq(o.status, 0, "stdout: %s stderr: %s", o.out, o.err);
+    harness_output_free(&o);
+    harness_raw_close(&c);
+}
+
+/* A start-up migration that fails tells the clients connected meanwhile
+ * (an error notification, then the connection closes) and the log, naming
+ * the file and SQLite's error, and the daemon exits with status 1. */
+Test(migrate, startup_failure_tells_connected_clients)
+{
+    struct harness_raw c = {0};
+    struct reply rep;
+
+    sqlite3 *held = start_held_migration(
+        "CREATE TABLE b(x);\nINSERT INTO nowhere VALUES (1);");
+    harness_raw_open(&c, &d);
+    char reason[512];
+    migrating_reason(&c, reason, sizeof(reason));
+    release_lock(held);
+
+    harness_read_reply(&c.r, &rep);
+    cr_assert_eq(rep.kind, 2, "not a notification");
+    harness_assert_error(&rep, SQLITED_NOT_READY, "SQLITED_NOT_READY",
+                         "the start-up migrations failed, so the daemon "
+                         "exits: migration ");
+    cr_assert(strstr(rep.message, "/0002_b.up.sql failed: no such table: "
+                                  "nowhere; the database stays at version 1"),
+              "%s", rep.message);
+    reply_free(&rep);
+    cr_assert(harness_read_eof(&c.r, HARNESS_IO_TIMEOUT_MS));
+    harness_raw_close(&c);
+    cr_assert_eq(daemon_wait(&d, HARNESS_STOP_TIMEOUT_MS), 1);
+    char *log = daemon_log(&d);
+    cr_assert(strstr(log, "/0002_b.up.sql failed: no such table: nowhere"),
+              "%s", log);
+    free(log);
+}
+
+/* A signal while the start-up migrations wait (here for a lock another
+ * process holds) stops the daemon promptly: the migration is interrupted
+ * and rolled back, to run again at the next start. */
+Test(migrate, startup_interrupted_by_sigterm)
+{
+    sqlite3 *held = start_held_migration("CREATE TABLE b(x);");
+    struct harness_raw c = {0};
+    char reason[512];
+    harness_raw_open(&c, &d);
+    migrating_reason(&c, reason, sizeof(reason));
+    harness_raw_close(&c);
+    cr_assert_eq(daemon_stop(&d), 0);
+    release_lock(held);
+    char *log = daemon_log(&d);
+    cr_assert(strstr(log, "interrupting the start-up migrations (1 pending, "
+                          "applying 0002_b)"),
+              "%s", log);
+    free(log);
+    sqlite3 *raw = open_direct();
+    cr_assert_eq(direct_int(raw, "SELECT max(version) FROM schema_migrations"),
+                 1);
+    sqlite3_close(raw);
+    sqlited *db = start();
+    cr_assert_eq(table_count(db, "b"), 1);
+    sqlited_close(db);
+}
+
 /* ------------------------------------------------------ the example */
 
 /* Formats a REAL as sqlited-cli does: the fewest digits that read back. */

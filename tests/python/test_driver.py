@@ -360,6 +360,54 @@ def test_large_result_streams_with_one_fetch_ahead(make_daemon):
     c.close()
 
 
+def test_fetch_error_after_the_chunk_fetched_ahead(make_daemon):
+    # The daemon expires the cursor while the application holds the first
+    # chunk. The second was fetched ahead when the first came, so its rows
+    # still arrive; the fetch sent when they do fails, and the error comes
+    # after them, where the third chunk would have begun.
+    d = make_daemon("--chunk-rows", "10", "--cursor-idle-timeout", "200")
+    c = sqlited.connect(d.socket, isolation_level=None)
+    cur = c.execute("with recursive n(i) as (select 1 union all select i + 1 "
+                    "from n where i < 100) select i from n")
+    assert cur.fetchmany(5) == [(i,) for i in range(1, 6)]
+    deadline = time.monotonic() + 10
+    while stats(c)["cursors_expired"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stats(c)["cursors_expired"] == 1
+    assert cur.fetchmany(15) == [(i,) for i in range(6, 21)]
+    with pytest.raises(sqlited.OperationalError) as e:
+        cur.fetchone()
+    assert e.value.sqlite_errorname == "SQLITED_CURSOR_EXPIRED"
+    assert "no fetch came for 200 ms" in str(e.value)
+    # The connection goes on.
+    assert c.execute("select 7").fetchone() == (7,)
+    c.close()
+
+
+def test_abandoned_mid_way_then_other_requests(make_daemon):
+    # A result left half-read, with its fetch ahead in flight or answered,
+    # then other statements on the same connection: each gets its own
+    # answer, and the daemon's cursor is closed.
+    d = make_daemon("--chunk-rows", "10")
+    c = sqlited.connect(d.socket, isolation_level=None)
+    for n in range(20):
+        cur = c.execute("with recursive n(i) as (select 1 union all select "
+                        "i + 1 from n where i < 100) select i from n")
+        assert cur.fetchmany(3 + n) == [(i,) for i in range(1, 4 + n)]
+        if n % 2:
+            cur.close()
+        else:
+            cur.execute("select 5")
+            assert cur.fetchall() == [(5,)]
+        assert c.execute("select 6").fetchone() == (6,)
+    deadline = time.monotonic() + 10
+    while stats(c)["cursors_open"] != 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stats(c)["cursors_open"] == 0
+    assert stats(c)["cursors_expired"] == 0
+    c.close()
+
+
 def test_dropped_results_close_their_daemon_cursors(make_daemon):
     d = make_daemon("--chunk-rows", "10")
     c = sqlited.connect(d.socket)
