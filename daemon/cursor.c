@@ -63,7 +63,10 @@ static uint64_t age_left_ms(const struct cursor *cur)
 static void on_idle(uv_timer_t *timer)
 {
     struct cursor *cur = timer->data;
-    end_for(cur, age_left_ms(cur) == 0 ? WHY_AGE : WHY_IDLE);
+    /* Set for the maximum age, the timer may fire a few ms before the
+     * precise clock says the age is reached: the loop's clock is coarse,
+     * and read when its iteration began. */
+    end_for(cur, cur->aging || age_left_ms(cur) == 0 ? WHY_AGE : WHY_IDLE);
 }
 
 /* The idle timer also stands for the maximum age: it fires at whichever
@@ -72,7 +75,8 @@ static void start_idle(struct cursor *cur)
 {
     struct server *s = cur->conn->srv;
     uint64_t ms = s->cfg->cursor_idle_timeout_ms, left = age_left_ms(cur);
-    uv_timer_start(&cur->idle, on_idle, left < ms ? left : ms, 0);
+    cur->aging = left < ms;
+    uv_timer_start(&cur->idle, on_idle, cur->aging ? left : ms, 0);
 }
 
 void cursor_register(struct conn *c, struct cursor *cur)

@@ -42,6 +42,7 @@ struct cursor {
     uv_timer_t idle; /* at the idle timeout or the maximum age, if sooner */
     int64_t opened;  /* clock.h time it was registered */
     bool busy;       /* a fetch or close job has it */
+    bool aging;      /* the idle timer is set for the maximum age */
     bool closing;    /* end it once the running fetch is back */
 };
 
