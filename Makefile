@@ -5,7 +5,8 @@
 #   make test       the Criterion suite, then the Python one (test-python)
 #   make asan       the suite under AddressSanitizer + UBSan (build-asan/)
 #   make bench      sqlited against direct SQLite and the socket floor
-#                   (QUICK=1: within two minutes); see README, Performance
+#                   (QUICK=1: within two minutes; IO_THREADS=N: the daemon's
+#                   --io-threads and the floor's threads); see README, Performance
 #   make fuzz       libFuzzer targets (clang, ASan, UBSan), FUZZ_SECONDS=60 each;
 #                   crashes land in tests/fuzz/crashes/, replayed by make test
 #   make valgrind   memcheck (no leaks, no invalid access) over the daemon under
@@ -249,6 +250,7 @@ asan:
 bench: $(DAEMON) $(BENCH_BIN) python-deps
 	$(BENCH_BIN) --daemon $(DAEMON) --data $(BUILD)/bench-data \
 	    --results tests/bench/results $(if $(QUICK),--quick) \
+	    $(if $(IO_THREADS),--io-threads $(IO_THREADS)) \
 	    --commit "$$(git rev-parse --short HEAD 2>/dev/null)"
 	$(PYTHON) tests/bench/python_bench.py --daemon $(DAEMON) $(if $(QUICK),--quick)
 

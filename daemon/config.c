@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -7,10 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rpc.h"
 #include "sqlited.h"
+
+/* A string value read from the configuration file, kept as long as the
+ * configuration. */
+struct config_string {
+    struct config_string *next;
+    char text[];
+};
 
 void config_defaults(struct config *cfg)
 {
@@ -50,116 +60,206 @@ void config_defaults(struct config *cfg)
     };
 }
 
+/* The kinds of value an option takes. */
+enum opt_type {
+    T_STR,      /* a string: an empty one fails later, when it is used */
+    T_PATH,     /* a non-empty string */
+    T_SWITCH,   /* a flag without value; true/false in the file */
+    T_INT,      /* a decimal integer in [min, max] */
+    T_MODE,     /* octal permissions including the bits in min */
+    T_SYNC,     /* OFF, NORMAL, FULL or EXTRA, any case */
+    T_LEVEL,    /* a log level */
+    T_DURATION, /* seconds, or with a unit s, m, h or d */
+    T_ADDR,     /* ADDR:PORT */
+    T_ACTION,   /* a flag only: --config, --check-config, --help... */
+};
+
+/* One option: its flag, its key in the configuration file (the same name),
+ * the field it sets, the values it takes and its line in --help. This
+ * table is the only list of options: flags, file keys, --help and
+ * --check-config all come from it. */
+struct opt {
+    const char *name; /* the long flag without dashes; the file's key */
+    char short_name;  /* or 0 */
+    const char *arg;  /* what --help calls the value; NULL for a switch */
+    enum opt_type type;
+    size_t offset, size; /* of the field in struct config */
+    int64_t min, max;    /* T_INT: the range; T_MODE: min is bits needed */
+    const char *explain; /* said after a bad value instead of "(see --help)" */
+    const char *help;    /* --help's text, wrapped there */
+};
+
+#define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
+#define NOFIELD 0, 0
+
+static const struct opt opts[] = {
+    {"config", 0, "PATH", T_ACTION, NOFIELD, 0, 0, NULL,
+     "read the configuration file PATH: 'key = value' lines, '#' comments, "
+     "a key for each option below; flags override it "
+     "(default " CONFIG_DEFAULT_FILE " if it exists)"},
+    {"check-config", 0, NULL, T_ACTION, NOFIELD, 0, 0, NULL,
+     "check the configuration file and the flags, print the effective "
+     "configuration and where each value came from, and exit (0: valid, "
+     "1: not)"},
+    {"database", 'd', "PATH", T_STR, FIELD(database), 0, 0, NULL,
+     "database file (default ./var/sqlited.db)"},
+    {"socket", 's', "PATH", T_STR, FIELD(socket), 0, 0, NULL,
+     "Unix socket (default " SQLITED_DEFAULT_SOCKET ")"},
+    {"socket-mode", 0, "MODE", T_MODE, FIELD(socket_mode), 0, 0, NULL,
+     "octal permissions of the socket (default 0660)"},
+    {"read-only", 0, NULL, T_SWITCH, FIELD(read_only), 0, 0, NULL,
+     "serve the database read-only (writes fail); a database the daemon "
+     "cannot write needs it"},
+    /* The daemon itself must read and write what it creates. */
+    {"file-mode", 0, "MODE", T_MODE, FIELD(file_mode), 0600, 0,
+     "an octal mode of at most 0777 that lets the owner read and write "
+     "(0600 at least)",
+     "octal permissions of the database, its -wal and -shm when the daemon "
+     "creates them (default 0600)"},
+    {"readers", 'r', "N", T_INT, FIELD(readers), 1, 256, NULL,
+     "reader threads (default: CPUs, at least 2)"},
+    {"io-threads", 0, "N", T_INT, FIELD(io_threads), 1, CONFIG_MAX_IO_THREADS,
+     "the number of I/O threads, an integer from 1 to 64",
+     "I/O threads, each serving its share of the connections (default: "
+     "CPUs; 1 to 64)"},
+    {"synchronous", 0, "LEVEL", T_SYNC, FIELD(synchronous), 0, 0, NULL,
+     "OFF, NORMAL, FULL or EXTRA (default FULL)"},
+    {"timeout", 0, "MS", T_INT, FIELD(timeout_ms), 0, RPC_MAX_TIMEOUT_MS, NULL,
+     "a request's deadline unless it sets timeout_ms; 0 for --max-timeout "
+     "(default 30000)"},
+    {"max-timeout", 0, "MS", T_INT, FIELD(max_timeout_ms), 1,
+     RPC_MAX_TIMEOUT_MS, NULL,
+     "cap on every request's deadline, also on timeout_ms 0 (default "
+     "300000)"},
+    {"tx-idle-timeout", 0, "MS", T_INT, FIELD(tx_idle_timeout_ms), 1,
+     RPC_MAX_TIMEOUT_MS, NULL,
+     "roll back a transaction idle this long (default 5000)"},
+    {"tx-max-duration", 0, "MS", T_INT, FIELD(tx_max_duration_ms), 0,
+     RPC_MAX_TIMEOUT_MS, NULL,
+     "roll back a transaction open this long, busy or not; 0 for no limit "
+     "(default 60000)"},
+    {"group-max", 0, "N", T_INT, FIELD(group_max), 1, 1 << 20, NULL,
+     "most requests committed together (default 1024)"},
+    {"group-bytes", 0, "B", T_INT, FIELD(group_bytes), 1, INT64_MAX, NULL,
+     "most request bytes committed together (default 16777216)"},
+    {"chunk-rows", 0, "N", T_INT, FIELD(chunk_rows), 1, RPC_MAX_ITEMS, NULL,
+     "rows per chunk of a large result (default 1000)"},
+    {"chunk-bytes", 0, "B", T_INT, FIELD(chunk_bytes), 1, (int64_t)1 << 31,
+     NULL, "bytes per chunk of a large result (default 1048576)"},
+    {"cursor-idle-timeout", 0, "MS", T_INT, FIELD(cursor_idle_timeout_ms), 1,
+     RPC_MAX_TIMEOUT_MS, NULL,
+     "close a cursor not fetched this long (default 10000)"},
+    {"cursor-max-age", 0, "MS", T_INT, FIELD(cursor_max_age_ms), 1,
+     RPC_MAX_TIMEOUT_MS, NULL,
+     "end a cursor open this long, fetched or not (default 300000)"},
+    {"max-cursors", 0, "N", T_INT, FIELD(max_cursors), 0, 1 << 16, NULL,
+     "cursors open at once (default 64)"},
+    {"max-connections", 0, "N", T_INT, FIELD(max_connections), 1, 1 << 20, NULL,
+     "clients connected at once (default 1024)"},
+    {"statement-cache", 0, "N", T_INT, FIELD(statement_cache), 0, 1 << 16, NULL,
+     "prepared statements kept per database connection, 0 for none "
+     "(default 64)"},
+    {"cache-size", 0, "N", T_INT, FIELD(cache_size), INT32_MIN, INT32_MAX, NULL,
+     "PRAGMA cache_size: pages, or KiB if negative (default -2000)"},
+    {"mmap-size", 0, "BYTES", T_INT, FIELD(mmap_size), 0, INT64_MAX, NULL,
+     "PRAGMA mmap_size (default 0)"},
+    /* Below 4 KiB not even an error reply with its message fits. */
+    {"max-message-size", 0, "B", T_INT, FIELD(max_message_size), 4096,
+     (int64_t)1 << 31, NULL, "largest request or response (default 67108864)"},
+    {"max-memory", 0, "BYTES", T_INT, FIELD(max_memory), 1, INT64_MAX, NULL,
+     "memory held for all clients at once: requests read, in flight, "
+     "answers unread; at least twice --max-message-size (default "
+     "268435456)"},
+    {"shutdown-grace", 0, "MS", T_INT, FIELD(shutdown_grace_ms), 0, INT32_MAX,
+     NULL,
+     "on SIGTERM, time left to work in flight before it is interrupted "
+     "(default 10000)"},
+    /* Below a few pages every commit would checkpoint. */
+    {"wal-checkpoint-bytes", 0, "B", T_INT, FIELD(wal_checkpoint_bytes), 65536,
+     INT64_MAX / 8, NULL,
+     "checkpoint (PASSIVE) when the WAL holds this much (default 4194304); "
+     "also its size after a checkpoint (journal_size_limit)"},
+    {"wal-max-bytes", 0, "B", T_INT, FIELD(wal_max_bytes), 65536, INT64_MAX / 8,
+     NULL,
+     "past this WAL size, end the oldest cursor or read so a checkpoint can "
+     "finish (default 4 x --wal-checkpoint-bytes)"},
+    {"wal-idle-timeout", 0, "MS", T_INT, FIELD(wal_idle_timeout_ms), 0,
+     RPC_MAX_TIMEOUT_MS, NULL,
+     "truncate the WAL once no write came for this long, 0 for never "
+     "(default 1000)"},
+    {"log-level", 0, "LEVEL", T_LEVEL, FIELD(log_level), 0, 0, NULL,
+     "error, warn, info or debug (default info)"},
+    {"log-file", 0, "PATH", T_PATH, FIELD(log_file), 0, 0, NULL,
+     "append the log to PATH, reopened on SIGHUP (default: stderr)"},
+    {"http", 0, "ADDR:PORT", T_ADDR, FIELD(http), 0, 0, NULL,
+     "serve GET /metrics, /livez and /readyz over HTTP on this numeric "
+     "address only (default: off), e.g. 127.0.0.1:9187"},
+    {"backup-dir", 0, "DIR", T_PATH, FIELD(backup_dir), 0, 0, NULL,
+     "where backups go (created 0700 if missing); no backups without it"},
+    {"backup-interval", 0, "T", T_DURATION, FIELD(backup_interval_ms), 0, 0,
+     NULL,
+     "take a backup every T: seconds, or with a unit s, m, h or d (default: "
+     "none)"},
+    {"backup-keep", 0, "N", T_INT, FIELD(backup_keep), 0, 1 << 20, NULL,
+     "keep the newest N scheduled backups (default 0: all)"},
+    {"migrations", 0, "DIR", T_PATH, FIELD(migrations), 0, 0, NULL,
+     "apply the migrations in DIR at start-up and serve the migrate method"},
+    {"help", 'h', NULL, T_ACTION, NOFIELD, 0, 0, NULL, "show this help"},
+    {"version", 'V', NULL, T_ACTION, NOFIELD, 0, 0, NULL, "show the version"},
+};
+
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+static_assert(NOPTS <= CONFIG_MAX_OPTIONS, "raise CONFIG_MAX_OPTIONS");
+
+static const char *const sync_levels[] = {"OFF", "NORMAL", "FULL", "EXTRA"};
+
+/* The column where --help's texts start, and its width. */
+#define HELP_COLUMN 29
+#define HELP_WIDTH 79
+
 static void usage(FILE *out)
 {
-    fprintf(
-        out,
-        "usage: sqlited [options]\n"
-        "\n"
-        "Serve one SQLite database to local clients over a Unix socket.\n"
-        "\n"
-        "  -d, --database PATH        database file (default "
-        "./var/sqlited.db)\n"
-        "  -s, --socket PATH          Unix socket (default "
-        "./var/sqlited.sock)\n"
-        "      --socket-mode MODE     octal permissions of the socket (default "
-        "0660)\n"
-        "      --read-only            serve the database read-only (writes "
-        "fail); a\n"
-        "                             database the daemon cannot write needs "
-        "it\n"
-        "      --file-mode MODE       octal permissions of the database, its "
-        "-wal and\n"
-        "                             -shm when the daemon creates them "
-        "(default 0600)\n"
-        "  -r, --readers N            reader threads (default: CPUs, at least "
-        "2)\n"
-        "      --io-threads N         I/O threads, each serving its share of "
-        "the\n"
-        "                             connections (default: CPUs; 1 to 64)\n"
-        "      --synchronous LEVEL    OFF, NORMAL, FULL or EXTRA (default "
-        "FULL)\n"
-        "      --timeout MS           a request's deadline unless it sets "
-        "timeout_ms;\n"
-        "                             0 for --max-timeout (default 30000)\n"
-        "      --max-timeout MS       cap on every request's deadline, also "
-        "on\n"
-        "                             timeout_ms 0 (default 300000)\n"
-        "      --tx-idle-timeout MS   roll back a transaction idle this long\n"
-        "                             (default 5000)\n"
-        "      --tx-max-duration MS   roll back a transaction open this long, "
-        "busy\n"
-        "                             or not; 0 for no limit (default 60000)\n"
-        "      --group-max N          most requests committed together "
-        "(default 1024)\n"
-        "      --group-bytes B        most request bytes committed together\n"
-        "                             (default 16777216)\n"
-        "      --chunk-rows N         rows per chunk of a large result "
-        "(default 1000)\n"
-        "      --chunk-bytes B        bytes per chunk of a large result\n"
-        "                             (default 1048576)\n"
-        "      --cursor-idle-timeout MS  close a cursor not fetched this long\n"
-        "                             (default 10000)\n"
-        "      --cursor-max-age MS    end a cursor open this long, fetched "
-        "or not\n"
-        "                             (default 300000)\n"
-        "      --max-cursors N        cursors open at once (default 64)\n"
-        "      --max-connections N    clients connected at once (default "
-        "1024)\n"
-        "      --statement-cache N    prepared statements kept per database\n"
-        "                             connection, 0 for none (default 64)\n"
-        "      --cache-size N         PRAGMA cache_size: pages, or KiB if "
-        "negative\n"
-        "                             (default -2000)\n"
-        "      --mmap-size BYTES      PRAGMA mmap_size (default 0)\n"
-        "      --max-message-size B   largest request or response (default "
-        "67108864)\n"
-        "      --max-memory BYTES     memory held for all clients at once: "
-        "requests\n"
-        "                             read, in flight, answers unread; at "
-        "least\n"
-        "                             twice --max-message-size (default "
-        "268435456)\n"
-        "      --shutdown-grace MS    on SIGTERM, time left to work in flight "
-        "before\n"
-        "                             it is interrupted (default 10000)\n"
-        "      --wal-checkpoint-bytes B  checkpoint (PASSIVE) when the WAL "
-        "holds\n"
-        "                             this much (default 4194304); also its "
-        "size\n"
-        "                             after a checkpoint (journal_size_limit)\n"
-        "      --wal-max-bytes B      past this WAL size, end the oldest "
-        "cursor or\n"
-        "                             read so a checkpoint can finish "
-        "(default\n"
-        "                             4 x --wal-checkpoint-bytes)\n"
-        "      --wal-idle-timeout MS  truncate the WAL once no write came "
-        "for this\n"
-        "                             long, 0 for never (default 1000)\n"
-        "      --log-level LEVEL      error, warn, info or debug (default "
-        "info)\n"
-        "      --log-file PATH        append the log to PATH, reopened on "
-        "SIGHUP\n"
-        "                             (default: stderr)\n"
-        "      --http ADDR:PORT       serve GET /metrics, /livez and /readyz "
-        "over\n"
-        "                             HTTP on this numeric address only "
-        "(default:\n"
-        "                             off), e.g. 127.0.0.1:9187\n"
-        "      --backup-dir DIR       where backups go (created 0700 if "
-        "missing);\n"
-        "                             no backups without it\n"
-        "      --backup-interval T    take a backup every T: seconds, or with "
-        "a unit\n"
-        "                             s, m, h or d (default: none)\n"
-        "      --backup-keep N        keep the newest N scheduled backups "
-        "(default 0:\n"
-        "                             all)\n"
-        "      --migrations DIR       apply the migrations in DIR at start-up "
-        "and\n"
-        "                             serve the migrate method\n"
-        "  -h, --help                 show this help\n"
-        "  -V, --version              show the version\n");
+    fprintf(out, "usage: sqlited [options]\n"
+                 "\n"
+                 "Serve one SQLite database to local clients over a Unix "
+                 "socket.\n"
+                 "\n");
+    for (size_t i = 0; i < NOPTS; i++) {
+        const struct opt *o = &opts[i];
+        char head[64];
+        int col;
+        if (o->short_name)
+            col = snprintf(head, sizeof(head), "  -%c, --%s", o->short_name,
+                           o->name);
+        else
+            col = snprintf(head, sizeof(head), "      --%s", o->name);
+        if (o->arg)
+            col +=
+                snprintf(head + col, sizeof(head) - (size_t)col, " %s", o->arg);
+        fputs(head, out);
+        /* A long head keeps two spaces before its text. */
+        int pad = col + 2 > HELP_COLUMN ? 2 : HELP_COLUMN - col;
+        fprintf(out, "%*s", pad, "");
+        col += pad;
+        /* Words wrap at HELP_WIDTH, continuing at HELP_COLUMN. */
+        const char *p = o->help;
+        for (bool first = true; *p; first = false) {
+            size_t word = strcspn(p, " ");
+            if (!first && col + 1 + (int)word > HELP_WIDTH) {
+                fprintf(out, "\n%*s", HELP_COLUMN, "");
+                col = HELP_COLUMN;
+            } else if (!first) {
+                fputc(' ', out);
+                col++;
+            }
+            fwrite(p, 1, word, out);
+            col += (int)word;
+            p += word;
+            while (*p == ' ')
+                p++;
+        }
+        fputc('\n', out);
+    }
 }
 
 /* Parses octal permissions, at most 0777, that include the bits @need;
@@ -187,42 +287,6 @@ static int parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
     *out = v;
     return 0;
 }
-
-enum {
-    OPT_SOCKET_MODE = 256,
-    OPT_FILE_MODE,
-    OPT_READ_ONLY,
-    OPT_LOG_FILE,
-    OPT_SYNCHRONOUS,
-    OPT_TIMEOUT,
-    OPT_MAX_TIMEOUT,
-    OPT_TX_IDLE_TIMEOUT,
-    OPT_TX_MAX_DURATION,
-    OPT_GROUP_MAX,
-    OPT_GROUP_BYTES,
-    OPT_CHUNK_ROWS,
-    OPT_CHUNK_BYTES,
-    OPT_CURSOR_IDLE_TIMEOUT,
-    OPT_MAX_CURSORS,
-    OPT_MAX_CONNECTIONS,
-    OPT_STATEMENT_CACHE,
-    OPT_CACHE_SIZE,
-    OPT_MMAP_SIZE,
-    OPT_MAX_MESSAGE,
-    OPT_MAX_MEMORY,
-    OPT_SHUTDOWN_GRACE,
-    OPT_LOG_LEVEL,
-    OPT_BACKUP_DIR,
-    OPT_HTTP,
-    OPT_BACKUP_INTERVAL,
-    OPT_BACKUP_KEEP,
-    OPT_CURSOR_MAX_AGE,
-    OPT_MIGRATIONS,
-    OPT_IO_THREADS,
-    OPT_WAL_CHECKPOINT_BYTES,
-    OPT_WAL_MAX_BYTES,
-    OPT_WAL_IDLE_TIMEOUT,
-};
 
 /* Parses a duration: seconds, or a number with a unit s, m, h or d, from one
  * second to a year. Returns 0 with milliseconds in *@ms, or -1. */
@@ -259,271 +323,302 @@ static int parse_duration(const char *s, uint64_t *ms)
     return 0;
 }
 
-int config_parse(struct config *cfg, int argc, char **argv)
+/* Parses a switch's value in the configuration file. */
+static int parse_bool(const char *s, bool *out)
 {
-    static const struct option options[] = {
-        {"database", required_argument, NULL, 'd'},
-        {"socket", required_argument, NULL, 's'},
-        {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
-        {"file-mode", required_argument, NULL, OPT_FILE_MODE},
-        {"read-only", no_argument, NULL, OPT_READ_ONLY},
-        {"log-file", required_argument, NULL, OPT_LOG_FILE},
-        {"readers", required_argument, NULL, 'r'},
-        {"synchronous", required_argument, NULL, OPT_SYNCHRONOUS},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
-        {"max-timeout", required_argument, NULL, OPT_MAX_TIMEOUT},
-        {"tx-idle-timeout", required_argument, NULL, OPT_TX_IDLE_TIMEOUT},
-        {"tx-max-duration", required_argument, NULL, OPT_TX_MAX_DURATION},
-        {"group-max", required_argument, NULL, OPT_GROUP_MAX},
-        {"group-bytes", required_argument, NULL, OPT_GROUP_BYTES},
-        {"chunk-rows", required_argument, NULL, OPT_CHUNK_ROWS},
-        {"chunk-bytes", required_argument, NULL, OPT_CHUNK_BYTES},
-        {"cursor-idle-timeout", required_argument, NULL,
-         OPT_CURSOR_IDLE_TIMEOUT},
-        {"cursor-max-age", required_argument, NULL, OPT_CURSOR_MAX_AGE},
-        {"max-cursors", required_argument, NULL, OPT_MAX_CURSORS},
-        {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
-        {"statement-cache", required_argument, NULL, OPT_STATEMENT_CACHE},
-        {"cache-size", required_argument, NULL, OPT_CACHE_SIZE},
-        {"mmap-size", required_argument, NULL, OPT_MMAP_SIZE},
-        {"max-message-size", required_argument, NULL, OPT_MAX_MESSAGE},
-        {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
-        {"shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE},
-        {"wal-checkpoint-bytes", required_argument, NULL,
-         OPT_WAL_CHECKPOINT_BYTES},
-        {"wal-max-bytes", required_argument, NULL, OPT_WAL_MAX_BYTES},
-        {"wal-idle-timeout", required_argument, NULL, OPT_WAL_IDLE_TIMEOUT},
-        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-        {"backup-dir", required_argument, NULL, OPT_BACKUP_DIR},
-        {"http", required_argument, NULL, OPT_HTTP},
-        {"backup-interval", required_argument, NULL, OPT_BACKUP_INTERVAL},
-        {"backup-keep", required_argument, NULL, OPT_BACKUP_KEEP},
-        {"migrations", required_argument, NULL, OPT_MIGRATIONS},
-        {"io-threads", required_argument, NULL, OPT_IO_THREADS},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
-    static const char *const sync_levels[] = {"OFF", "NORMAL", "FULL", "EXTRA"};
-    int64_t v;
-    int c;
-
-    opterr = 0;
-    optind = 1;
-    int index;
-    while ((index = -1,
-            c = getopt_long(argc, argv, ":d:s:r:hV", options, &index)) != -1) {
-        switch (c) {
-        case 'd':
-            cfg->database = optarg;
-            break;
-        case 's':
-            cfg->socket = optarg;
-            break;
-        case OPT_SOCKET_MODE:
-            if (parse_mode(optarg, 0, &cfg->socket_mode))
-                goto bad_value;
-            break;
-        case OPT_READ_ONLY:
-            cfg->read_only = true;
-            break;
-        case OPT_LOG_FILE:
-            if (optarg[0] == '\0')
-                goto bad_value;
-            cfg->log_file = optarg;
-            break;
-        case OPT_FILE_MODE:
-            /* The daemon itself must read and write what it creates. */
-            if (parse_mode(optarg, 0600, &cfg->file_mode)) {
-                fprintf(stderr,
-                        "sqlited: invalid value '%s' for --file-mode: an "
-                        "octal mode of at most 0777 that lets the owner read "
-                        "and write (0600 at least)\n",
-                        optarg);
-                return -1;
-            }
-            break;
-        case 'r':
-            if (parse_int(optarg, 1, 256, &v))
-                goto bad_value;
-            cfg->readers = (unsigned)v;
-            break;
-        case OPT_IO_THREADS:
-            if (parse_int(optarg, 1, CONFIG_MAX_IO_THREADS, &v)) {
-                fprintf(stderr,
-                        "sqlited: invalid value '%s' for --io-threads: the "
-                        "number of I/O threads, an integer from 1 to %d\n",
-                        optarg, CONFIG_MAX_IO_THREADS);
-                return -1;
-            }
-            cfg->io_threads = (unsigned)v;
-            break;
-        case OPT_SYNCHRONOUS: {
-            size_t i, n = sizeof(sync_levels) / sizeof(sync_levels[0]);
-            for (i = 0; i < n; i++)
-                if (strcasecmp(optarg, sync_levels[i]) == 0)
-                    break;
-            if (i == n)
-                goto bad_value;
-            cfg->synchronous = sync_levels[i];
-            break;
-        }
-        case OPT_TIMEOUT:
-            if (parse_int(optarg, 0, RPC_MAX_TIMEOUT_MS, &v))
-                goto bad_value;
-            cfg->timeout_ms = (uint32_t)v;
-            break;
-        case OPT_MAX_TIMEOUT:
-            if (parse_int(optarg, 1, RPC_MAX_TIMEOUT_MS, &v))
-                goto bad_value;
-            cfg->max_timeout_ms = (uint32_t)v;
-            break;
-        case OPT_TX_IDLE_TIMEOUT:
-            if (parse_int(optarg, 1, RPC_MAX_TIMEOUT_MS, &v))
-                goto bad_value;
-            cfg->tx_idle_timeout_ms = (uint32_t)v;
-            break;
-        case OPT_TX_MAX_DURATION:
-            if (parse_int(optarg, 0, RPC_MAX_TIMEOUT_MS, &v))
-                goto bad_value;
-            cfg->tx_max_duration_ms = (uint32_t)v;
-            break;
-        case OPT_GROUP_MAX:
-            if (parse_int(optarg, 1, 1 << 20, &v))
-                goto bad_value;
-            cfg->group_max = (unsigned)v;
-            break;
-        case OPT_GROUP_BYTES:
-            if (parse_int(optarg, 1, INT64_MAX, &v))
-                goto bad_value;
-            cfg->group_bytes = (size_t)v;
-            break;
-        case OPT_CACHE_SIZE:
-            if (parse_int(optarg, INT32_MIN, INT32_MAX, &v))
-                goto bad_value;
-            cfg->cache_size = v;
-            break;
-        case OPT_MMAP_SIZE:
-            if (parse_int(optarg, 0, INT64_MAX, &v))
-                goto bad_value;
-            cfg->mmap_size = v;
-            break;
-        case OPT_MAX_MESSAGE:
-            /* Below 4 KiB not even an error reply with its message fits. */
-            if (parse_int(optarg, 4096, (int64_t)1 << 31, &v))
-                goto bad_value;
-            cfg->max_message_size = (size_t)v;
-            break;
-        case OPT_MAX_MEMORY:
-            if (parse_int(optarg, 1, INT64_MAX, &v))
-                goto bad_value;
-            cfg->max_memory = (uint64_t)v;
-            break;
-        case OPT_SHUTDOWN_GRACE:
-            if (parse_int(optarg, 0, INT32_MAX, &v))
-                goto bad_value;
-            cfg->shutdown_grace_ms = (unsigned)v;
-            break;
-        case OPT_CHUNK_ROWS:
-            if (parse_int(optarg, 1, RPC_MAX_ITEMS, &v))
-                goto bad_value;
-            cfg->chunk_rows = (uint32_t)v;
-            break;
-        case OPT_CHUNK_BYTES:
-            if (parse_int(optarg, 1, (int64_t)1 << 31, &v))
-                goto bad_value;
-            cfg->chunk_bytes = (size_t)v;
-            break;
-        case OPT_CURSOR_IDLE_TIMEOUT:
-            if (parse_int(optarg, 1, RPC_MAX_TIMEOUT_MS, &v))
-                goto bad_value;
-            cfg->cursor_idle_timeout_ms = (uint32_t)v;
-            break;
-        case OPT_CURSOR_MAX_AGE:
-            if (parse_int(optarg, 1, RPC_MAX_TIMEOUT_MS, &v))
-                goto bad_value;
-            cfg->cursor_max_age_ms = (uint32_t)v;
-            break;
-        case OPT_WAL_CHECKPOINT_BYTES:
-            /* Below a few pages every commit would checkpoint. */
-            if (parse_int(optarg, 65536, INT64_MAX / 8, &v))
-                goto bad_value;
-            cfg->wal_checkpoint_bytes = v;
-            break;
-        case OPT_WAL_MAX_BYTES:
-            if (parse_int(optarg, 65536, INT64_MAX / 8, &v))
-                goto bad_value;
-            cfg->wal_max_bytes = v;
-            break;
-        case OPT_WAL_IDLE_TIMEOUT:
-            if (parse_int(optarg, 0, RPC_MAX_TIMEOUT_MS, &v))
-                goto bad_value;
-            cfg->wal_idle_timeout_ms = (uint32_t)v;
-            break;
-        case OPT_MAX_CURSORS:
-            if (parse_int(optarg, 0, 1 << 16, &v))
-                goto bad_value;
-            cfg->max_cursors = (unsigned)v;
-            break;
-        case OPT_MAX_CONNECTIONS:
-            if (parse_int(optarg, 1, 1 << 20, &v))
-                goto bad_value;
-            cfg->max_connections = (unsigned)v;
-            break;
-        case OPT_STATEMENT_CACHE:
-            if (parse_int(optarg, 0, 1 << 16, &v))
-                goto bad_value;
-            cfg->statement_cache = (unsigned)v;
-            break;
-        case OPT_LOG_LEVEL:
-            if (log_parse_level(optarg, &cfg->log_level))
-                goto bad_value;
-            break;
-        case OPT_BACKUP_DIR:
-            if (optarg[0] == '\0')
-                goto bad_value;
-            cfg->backup_dir = optarg;
-            break;
-        case OPT_HTTP:
-            if (strrchr(optarg, ':') == NULL)
-                goto bad_value;
-            cfg->http = optarg;
-            break;
-        case OPT_BACKUP_INTERVAL:
-            if (parse_duration(optarg, &cfg->backup_interval_ms))
-                goto bad_value;
-            break;
-        case OPT_MIGRATIONS:
-            if (optarg[0] == '\0')
-                goto bad_value;
-            cfg->migrations = optarg;
-            break;
-        case OPT_BACKUP_KEEP:
-            if (parse_int(optarg, 0, 1 << 20, &v))
-                goto bad_value;
-            cfg->backup_keep = (unsigned)v;
-            break;
-        case 'h':
-            usage(stdout);
-            return 1;
-        case 'V':
-            printf("sqlited %s\n", SQLITED_VERSION);
-            return 1;
-        case ':':
-            fprintf(stderr, "sqlited: option %s needs a value\n",
-                    argv[optind - 1]);
-            return -1;
-        default:
-            fprintf(stderr, "sqlited: unknown option %s (see --help)\n",
-                    argv[optind - 1]);
-            return -1;
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcasecmp(s, yes[i]) == 0 || strcasecmp(s, no[i]) == 0) {
+            *out = strcasecmp(s, yes[i]) == 0;
+            return 0;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "sqlited: unexpected argument '%s' (see --help)\n",
-                argv[optind]);
+    return -1;
+}
+
+/* Sets @o's field in @cfg from @value, which must outlive @cfg. Returns 0,
+ * or -1 when @value is not one @o takes. */
+static int opt_set(const struct opt *o, const char *value, struct config *cfg)
+{
+    void *field = (char *)cfg + o->offset;
+    int64_t v;
+
+    switch (o->type) {
+    case T_PATH:
+        if (value[0] == '\0')
+            return -1;
+        /* fall through */
+    case T_STR:
+        *(const char **)field = value;
+        return 0;
+    case T_SWITCH:
+        return parse_bool(value, (bool *)field);
+    case T_INT:
+        if (parse_int(value, o->min, o->max, &v))
+            return -1;
+        if (o->size == sizeof(uint32_t)) {
+            uint32_t u = (uint32_t)v;
+            memcpy(field, &u, sizeof(u));
+        } else {
+            assert(o->size == sizeof(int64_t));
+            memcpy(field, &v, sizeof(v));
+        }
+        return 0;
+    case T_MODE:
+        return parse_mode(value, (mode_t)o->min, (mode_t *)field);
+    case T_SYNC:
+        for (size_t i = 0; i < sizeof(sync_levels) / sizeof(sync_levels[0]);
+             i++) {
+            if (strcasecmp(value, sync_levels[i]) == 0) {
+                *(const char **)field = sync_levels[i];
+                return 0;
+            }
+        }
+        return -1;
+    case T_LEVEL:
+        return log_parse_level(value, (enum log_level *)field);
+    case T_DURATION:
+        return parse_duration(value, (uint64_t *)field);
+    case T_ADDR:
+        if (strrchr(value, ':') == NULL)
+            return -1;
+        *(const char **)field = value;
+        return 0;
+    case T_ACTION:
+        break;
+    }
+    return -1;
+}
+
+/* Writes @o's value in @cfg to @buf as the configuration file would give
+ * it. Returns false when the option is not set (a path without default). */
+static bool opt_format(const struct opt *o, const struct config *cfg, char *buf,
+                       size_t size)
+{
+    const void *field = (const char *)cfg + o->offset;
+    const char *s;
+    int64_t v;
+
+    switch (o->type) {
+    case T_STR:
+    case T_PATH:
+    case T_ADDR:
+    case T_SYNC:
+        s = *(const char *const *)field;
+        if (s == NULL)
+            return false;
+        snprintf(buf, size, "%s", s);
+        return true;
+    case T_SWITCH:
+        snprintf(buf, size, "%s", *(const bool *)field ? "true" : "false");
+        return true;
+    case T_INT:
+        if (o->size == sizeof(uint32_t)) {
+            uint32_t u;
+            memcpy(&u, field, sizeof(u));
+            v = u;
+        } else {
+            memcpy(&v, field, sizeof(v));
+        }
+        snprintf(buf, size, "%" PRId64, v);
+        return true;
+    case T_MODE:
+        snprintf(buf, size, "%04o", (unsigned)*(const mode_t *)field);
+        return true;
+    case T_LEVEL:
+        snprintf(buf, size, "%s",
+                 log_level_name(*(const enum log_level *)field));
+        return true;
+    case T_DURATION: {
+        uint64_t ms = *(const uint64_t *)field;
+        static const struct {
+            uint64_t ms;
+            char unit;
+        } units[] = {{86400000, 'd'}, {3600000, 'h'}, {60000, 'm'}};
+        if (ms == 0)
+            return false;
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+            if (ms % units[i].ms == 0) {
+                snprintf(buf, size, "%" PRIu64 "%c", ms / units[i].ms,
+                         units[i].unit);
+                return true;
+            }
+        }
+        snprintf(buf, size, "%" PRIu64 "s", ms / 1000);
+        return true;
+    }
+    case T_ACTION:
+        break;
+    }
+    return false;
+}
+
+/* Says that @value is not one @o takes: for a flag when @file is NULL,
+ * else at @file:@line. */
+static void bad_value(const struct opt *o, const char *value, const char *file,
+                      unsigned line)
+{
+    if (file)
+        fprintf(stderr, "sqlited: %s:%u: invalid value '%s' for %s", file, line,
+                value, o->name);
+    else
+        fprintf(stderr, "sqlited: invalid value '%s' for --%s", value, o->name);
+    if (o->explain)
+        fprintf(stderr, ": %s\n", o->explain);
+    else
+        fprintf(stderr, " (see --help)\n");
+}
+
+/* Copies @len bytes of @s into a string owned by @cfg. */
+static const char *keep_string(struct config *cfg, const char *s, size_t len)
+{
+    struct config_string *str = malloc(sizeof(*str) + len + 1);
+    if (str == NULL)
+        return NULL;
+    memcpy(str->text, s, len);
+    str->text[len] = '\0';
+    str->next = cfg->strings;
+    cfg->strings = str;
+    return str->text;
+}
+
+void config_free(struct config *cfg)
+{
+    while (cfg->strings) {
+        struct config_string *next = cfg->strings->next;
+        free(cfg->strings);
+        cfg->strings = next;
+    }
+}
+
+/* Trims blanks from both ends of [*@s, *@s + *@len). */
+static void trim(const char **s, size_t *len)
+{
+    while (*len > 0 && isspace((unsigned char)**s)) {
+        (*s)++;
+        (*len)--;
+    }
+    while (*len > 0 && isspace((unsigned char)(*s)[*len - 1]))
+        (*len)--;
+}
+
+/* The option a file's key names (dashes or underscores), or NULL. */
+static const struct opt *find_key(const char *key, size_t len)
+{
+    for (size_t i = 0; i < NOPTS; i++) {
+        const char *name = opts[i].name;
+        if (opts[i].type == T_ACTION || strlen(name) != len)
+            continue;
+        size_t j = 0;
+        while (j < len &&
+               (key[j] == name[j] || (key[j] == '_' && name[j] == '-')))
+            j++;
+        if (j == len)
+            return &opts[i];
+    }
+    return NULL;
+}
+
+/* Applies one line @lineno of the configuration file @path: a comment, a
+ * blank line or "key = value", with an optional comment after it. A key already
+ * set by a flag keeps the flag's value, but the file's is checked all the same.
+ * @seen holds the line where each option was set in the file. Returns 0 or -1
+ * after saying what is wrong. */
+static int apply_line(struct config *cfg, const char *path, unsigned lineno,
+                      const char *line, size_t len, unsigned *seen)
+{
+    /* A '#' at the start or after a blank begins a comment. */
+    for (size_t i = 0; i < len; i++) {
+        if (line[i] == '#' && (i == 0 || isblank((unsigned char)line[i - 1]))) {
+            len = i;
+            break;
+        }
+    }
+    trim(&line, &len);
+    if (len == 0)
+        return 0;
+    const char *eq = memchr(line, '=', len);
+    if (eq == NULL) {
+        fprintf(stderr, "sqlited: %s:%u: expected 'key = value', not '%.*s'\n",
+                path, lineno, (int)len, line);
         return -1;
     }
+    const char *key = line, *value = eq + 1;
+    size_t key_len = (size_t)(eq - line), value_len = len - key_len - 1;
+    trim(&key, &key_len);
+    trim(&value, &value_len);
+    const struct opt *o = find_key(key, key_len);
+    if (o == NULL) {
+        fprintf(stderr,
+                "sqlited: %s:%u: unknown key '%.*s' (see sqlited --help)\n",
+                path, lineno, (int)key_len, key);
+        return -1;
+    }
+    size_t i = (size_t)(o - opts);
+    if (seen[i]) {
+        fprintf(stderr, "sqlited: %s:%u: %s is set twice (first on line %u)\n",
+                path, lineno, o->name, seen[i]);
+        return -1;
+    }
+    seen[i] = lineno;
+    const char *copy = keep_string(cfg, value, value_len);
+    if (copy == NULL) {
+        fprintf(stderr, "sqlited: %s:%u: out of memory\n", path, lineno);
+        return -1;
+    }
+    struct config scratch = *cfg;
+    if (opt_set(o, copy, &scratch) != 0) {
+        bad_value(o, copy, path, lineno);
+        return -1;
+    }
+    if (cfg->origin[i].source != CONFIG_FLAG) {
+        memcpy((char *)cfg + o->offset, (char *)&scratch + o->offset, o->size);
+        cfg->origin[i] = (struct config_origin){CONFIG_FILE, lineno};
+    }
+    return 0;
+}
+
+/* Reads the configuration file @path into @cfg under the flags already
+ * there. Every line with a mistake is reported. Returns 0 or -1. */
+static int read_file(struct config *cfg, const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        fprintf(stderr, "sqlited: cannot read the configuration file %s: %s\n",
+                path, strerror(errno));
+        return -1;
+    }
+    unsigned seen[NOPTS] = {0}, lineno = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int rc = 0;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        if (memchr(line, '\0', (size_t)len) != NULL) {
+            fprintf(stderr, "sqlited: %s:%u: a NUL byte: not a text file\n",
+                    path, lineno);
+            rc = -1;
+            break;
+        }
+        if (apply_line(cfg, path, lineno, line, (size_t)len, seen) != 0)
+            rc = -1;
+    }
+    if (ferror(f)) {
+        fprintf(stderr, "sqlited: cannot read the configuration file %s: %s\n",
+                path, strerror(errno));
+        rc = -1;
+    }
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+/* The checks between options, once all are known; fills in what depends
+ * on others. Returns 0 or -1 after printing the problem. */
+static int check(struct config *cfg)
+{
     /* One message of the largest size, and the answers of others beside. */
     if (cfg->max_memory < 2 * (uint64_t)cfg->max_message_size) {
         fprintf(stderr,
@@ -557,14 +652,128 @@ int config_parse(struct config *cfg, int argc, char **argv)
     if (cfg->chunk_bytes > cfg->max_message_size / 2)
         cfg->chunk_bytes = cfg->max_message_size / 2;
     return 0;
+}
 
-bad_value:
-    /* argv[optind - 1] is the value itself when it came as its own word
-     * (--readers 0): name the flag from the table instead. */
-    for (index = index >= 0 ? index : 0; options[index].name != NULL; index++)
-        if (options[index].val == c)
+/* The table entry of a short flag. */
+static const struct opt *find_short(int c)
+{
+    for (size_t i = 0; i < NOPTS; i++)
+        if (opts[i].short_name == c)
+            return &opts[i];
+    return NULL;
+}
+
+int config_parse(struct config *cfg, int argc, char **argv)
+{
+    struct option longopts[NOPTS + 1];
+    char shorts[1 + 2 * NOPTS + 1], *sp = shorts;
+    const char *path = NULL;
+
+    *sp++ = ':';
+    for (size_t i = 0; i < NOPTS; i++) {
+        longopts[i] = (struct option){
+            opts[i].name, opts[i].arg ? required_argument : no_argument, NULL,
+            256 + (int)i};
+        if (opts[i].short_name) {
+            *sp++ = opts[i].short_name;
+            if (opts[i].arg)
+                *sp++ = ':';
+        }
+    }
+    longopts[NOPTS] = (struct option){NULL, 0, NULL, 0};
+    *sp = '\0';
+
+    /* Known before any error, so that the exit status is --check-config's. */
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--check-config") == 0)
+            cfg->check_config = true;
+
+    opterr = 0;
+    optind = 0; /* glibc: start afresh, also after an earlier parse */
+    int c;
+    while ((c = getopt_long(argc, argv, shorts, longopts, NULL)) != -1) {
+        const struct opt *o = c >= 256 ? &opts[c - 256] : NULL;
+        if (c == ':') {
+            fprintf(stderr, "sqlited: option %s needs a value\n",
+                    argv[optind - 1]);
+            return -1;
+        }
+        if (o == NULL && (c == '?' || (o = find_short(c)) == NULL)) {
+            fprintf(stderr, "sqlited: unknown option %s (see --help)\n",
+                    argv[optind - 1]);
+            return -1;
+        }
+        if (o->type == T_ACTION) {
+            if (strcmp(o->name, "help") == 0) {
+                usage(stdout);
+                return 1;
+            }
+            if (strcmp(o->name, "version") == 0) {
+                printf("sqlited %s\n", SQLITED_VERSION);
+                return 1;
+            }
+            if (strcmp(o->name, "config") == 0) {
+                if (optarg[0] == '\0') {
+                    bad_value(o, optarg, NULL, 0);
+                    return -1;
+                }
+                path = optarg;
+            }
+            continue; /* --check-config: seen above */
+        }
+        if (o->type == T_SWITCH)
+            *(bool *)((char *)cfg + o->offset) = true;
+        else if (opt_set(o, optarg, cfg) != 0) {
+            bad_value(o, optarg, NULL, 0);
+            return -1;
+        }
+        cfg->origin[o - opts] = (struct config_origin){CONFIG_FLAG, 0};
+    }
+    if (optind < argc) {
+        fprintf(stderr, "sqlited: unexpected argument '%s' (see --help)\n",
+                argv[optind]);
+        return -1;
+    }
+
+    /* A file named by --config must be there; the default one may not. */
+    if (path == NULL && access(CONFIG_DEFAULT_FILE, F_OK) == 0)
+        path = CONFIG_DEFAULT_FILE;
+    if (path != NULL) {
+        if (read_file(cfg, path) != 0)
+            return -1;
+        cfg->config_file = path;
+    }
+    return check(cfg);
+}
+
+void config_print(const struct config *cfg, FILE *out)
+{
+    char value[512], from[512];
+
+    fprintf(out, "# sqlited %s: the effective configuration (%s%s)\n",
+            SQLITED_VERSION,
+            cfg->config_file ? "configuration file " : "no configuration file",
+            cfg->config_file ? cfg->config_file : "");
+    for (size_t i = 0; i < NOPTS; i++) {
+        const struct opt *o = &opts[i];
+        if (o->type == T_ACTION)
+            continue;
+        switch (cfg->origin[i].source) {
+        case CONFIG_FILE:
+            snprintf(from, sizeof(from), "%s:%u", cfg->config_file,
+                     cfg->origin[i].line);
             break;
-    fprintf(stderr, "sqlited: invalid value '%s' for --%s (see --help)\n",
-            optarg, options[index].name ? options[index].name : "?");
-    return -1;
+        case CONFIG_FLAG:
+            snprintf(from, sizeof(from), "flag --%s", o->name);
+            break;
+        default:
+            snprintf(from, sizeof(from), "default");
+        }
+        char line[1100];
+        if (opt_format(o, cfg, value, sizeof(value)))
+            snprintf(line, sizeof(line), "%s = %s", o->name, value);
+        else
+            snprintf(line, sizeof(line), "# %s is not set", o->name);
+        fprintf(out, "%-40s # %s\n", line, from);
+    }
 }

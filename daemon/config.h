@@ -1,16 +1,40 @@
-/* The daemon's settings: defaults, command-line flags, --help. */
+/* The daemon's settings: defaults, the configuration file, command-line
+ * flags, --help and --check-config, all driven by one option table. */
 #ifndef SQLITED_CONFIG_H
 #define SQLITED_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "log.h"
 
+/* The configuration file read when --config does not name one, if it
+ * exists (a daemon started by hand in a checkout has none). */
+#ifndef CONFIG_DEFAULT_FILE
+#define CONFIG_DEFAULT_FILE "/etc/sqlited/sqlited.conf"
+#endif
+
 /* The most I/O loops (--io-threads) the daemon runs. */
 #define CONFIG_MAX_IO_THREADS 64
+
+/* Room for the option table's entries (config.c checks it at compile
+ * time). */
+#define CONFIG_MAX_OPTIONS 64
+
+/* Where an option's value came from. */
+enum config_source {
+    CONFIG_DEFAULT, /* the embedded default */
+    CONFIG_FILE,    /* the configuration file, at a line */
+    CONFIG_FLAG,    /* the command line */
+};
+
+struct config_origin {
+    unsigned char source; /* enum config_source */
+    unsigned line;        /* for CONFIG_FILE */
+};
 
 struct config {
     const char *database;            /* path of the database file */
@@ -50,14 +74,32 @@ struct config {
     uint64_t backup_interval_ms; /* scheduled backups; 0: none */
     unsigned backup_keep;        /* scheduled backups kept; 0: all */
     const char *migrations;      /* directory of migration files; NULL: none */
+
+    /* Not settings: how this configuration was made. */
+    const char *config_file; /* the file read; NULL: none */
+    bool check_config;       /* --check-config: validate, print, exit */
+    struct config_origin origin[CONFIG_MAX_OPTIONS]; /* by table entry */
+    struct config_string *strings; /* the file's values, owned */
 };
 
 /* Fills @cfg with the embedded defaults. */
 void config_defaults(struct config *cfg);
 
-/* Parses the command line into @cfg (strings point into @argv). Returns 0 to
- * go on, 1 when --help or --version was answered (exit 0), -1 after printing
- * an error that names the bad flag (exit 2). */
+/* Parses the command line into @cfg, over the configuration file (--config
+ * PATH, or CONFIG_DEFAULT_FILE if it exists): flags override the file,
+ * which overrides the defaults. Strings point into @argv or into copies
+ * owned by @cfg (config_free()). Returns 0 to go on, 1 when --help or
+ * --version was answered (exit 0), -1 after printing an error that names
+ * the bad flag, or the file and line of the bad key or value (exit 2; 1
+ * under --check-config). */
 int config_parse(struct config *cfg, int argc, char **argv);
+
+/* Prints the effective configuration of @cfg to @out, one "key = value"
+ * line per option with where the value came from, in a form the
+ * configuration file accepts: --check-config's output. */
+void config_print(const struct config *cfg, FILE *out);
+
+/* Frees what config_parse() copied from the file. @cfg is unusable after. */
+void config_free(struct config *cfg);
 
 #endif /* SQLITED_CONFIG_H */

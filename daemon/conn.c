@@ -95,9 +95,7 @@ void conn_close(struct conn *c)
     LIST_FOREACH (node, &c->inflight)
         atomic_store(&LIST_ITEM(node, struct job, inflight)->cancelled, true);
     conn_end_tx(c);
-    while (!list_empty(&c->cursors))
-        cursor_end(LIST_ITEM(c->cursors.next, struct cursor, node), NULL,
-                   false);
+    cursor_close_all(c);
     uv_close((uv_handle_t *)&c->pipe, on_close);
 }
 
@@ -353,12 +351,7 @@ void conn_complete(struct job *job)
         c->tx = job->tx;
     if (job->ended_tx && job->tx == c->tx)
         c->tx = 0;
-    if (job->method == RPC_FETCH || job->method == RPC_CLOSE)
-        cursor_job_done(job);
-    else if (job->cursor)
-        cursor_register(c, job->cursor);
-    else if (job->may_open_cursor)
-        c->ncursors--; /* it did not */
+    cursor_job_done(c, job);
 
     if (c->closing) {
         conn_end_tx(c); /* a begin answered after the client left */

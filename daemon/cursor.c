@@ -37,6 +37,10 @@ static void publish_oldest(struct io_loop *l)
     atomic_store_explicit(&l->oldest_cursor, opened, memory_order_relaxed);
 }
 
+static void cursor_end(struct cursor *cur, struct job *job, bool expired);
+static void cursor_explain_gone(struct conn *c, uint64_t id, char *buf,
+                                size_t len);
+
 /* Ends @cur for @why, and remembers why. */
 static void end_for(struct cursor *cur, enum why why)
 {
@@ -79,7 +83,8 @@ static void start_idle(struct cursor *cur)
     uv_timer_start(&cur->idle, on_idle, cur->aging ? left : ms, 0);
 }
 
-void cursor_register(struct conn *c, struct cursor *cur)
+/* A reader opened @cur for @c's query: keep it, and start its idle timer. */
+static void cursor_register(struct conn *c, struct cursor *cur)
 {
     cur->conn = c;
     cur->opened = clock_now();
@@ -95,7 +100,7 @@ void cursor_register(struct conn *c, struct cursor *cur)
         start_idle(cur);
 }
 
-struct cursor *cursor_find(struct conn *c, uint64_t id)
+static struct cursor *find(struct conn *c, uint64_t id)
 {
     LIST_FOREACH (node, &c->cursors) {
         struct cursor *cur = LIST_ITEM(node, struct cursor, node);
@@ -115,7 +120,11 @@ static void unlink_cursor(struct cursor *cur)
     }
 }
 
-void cursor_end(struct cursor *cur, struct job *job, bool expired)
+/* Ends @cur: drops it from its connection's list and has a reader close it
+ * (now, or when its running fetch is back) through @job, the client's close
+ * request, or with no @job through one of the daemon's own. @expired counts
+ * it as closed for idling. */
+static void cursor_end(struct cursor *cur, struct job *job, bool expired)
 {
     struct conn *c = cur->conn;
 
@@ -146,7 +155,8 @@ static void on_closed(uv_handle_t *handle)
     free(handle->data);
 }
 
-void cursor_job_done(struct job *job)
+/* A fetch or close job on @job->cursor came back from the reader. */
+static void fetch_done(struct job *job)
 {
     struct cursor *cur = job->cursor;
 
@@ -161,7 +171,68 @@ void cursor_job_done(struct job *job)
     }
 }
 
-void cursor_explain_gone(struct conn *c, uint64_t id, char *buf, size_t len)
+void cursor_job_done(struct conn *c, struct job *job)
+{
+    if (job->method == RPC_FETCH || job->method == RPC_CLOSE)
+        fetch_done(job);
+    else if (job->cursor)
+        cursor_register(c, job->cursor);
+    else if (job->may_open_cursor)
+        c->ncursors--; /* it did not */
+}
+
+void cursor_reserve(struct conn *c, struct job *job)
+{
+    if (c->ncursors < CURSORS_PER_CONN) {
+        job->may_open_cursor = true;
+        c->ncursors++;
+    }
+}
+
+int cursor_take(struct conn *c, struct job *job, uint64_t id, char *why,
+                size_t len)
+{
+    struct cursor *cur = find(c, id);
+    if (cur == NULL) {
+        cursor_explain_gone(c, id, why, len);
+        return SQLITED_CURSOR_EXPIRED;
+    }
+    if (cur->busy) {
+        snprintf(why, len,
+                 "cursor %" PRIu64 " is busy: wait for the answer to the "
+                 "previous fetch",
+                 id);
+        return SQLITED_BAD_REQUEST;
+    }
+    job->cursor = cur;
+    return 0;
+}
+
+void cursor_start(struct job *job)
+{
+    struct cursor *cur = job->cursor;
+    if (job->method == RPC_CLOSE) {
+        cursor_end(cur, job, false);
+        return;
+    }
+    uv_timer_stop(&cur->idle);
+    cur->busy = true;
+    conn_track(job->conn, job);
+    readers_submit(&job->conn->srv->readers, job);
+}
+
+void cursor_close_all(struct conn *c)
+{
+    while (!list_empty(&c->cursors))
+        cursor_end(LIST_ITEM(c->cursors.next, struct cursor, node), NULL,
+                   false);
+}
+
+/* Writes into @buf why cursor @id, which @c does not hold, is not open:
+ * the daemon ended it (idle, --cursor-max-age, the WAL limit) or it was read
+ * to its end, closed, or never opened on @c. */
+static void cursor_explain_gone(struct conn *c, uint64_t id, char *buf,
+                                size_t len)
 {
     const struct config *cfg = c->srv->cfg;
     enum why why = ended[id % ENDED].id == id ? ended[id % ENDED].why : 0;

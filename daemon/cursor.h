@@ -1,12 +1,31 @@
-/* A cursor: the rest of a large query result, read chunk by chunk.
+/* A cursor: the rest of a large query result, read chunk by chunk. This
+ * file owns a cursor's whole life and both of its limits.
  *
- * A reader that fills a chunk with rows still to come hands its connection,
- * with the statement stopped on the next row, to a new cursor (and opens a
- * fresh connection for itself), so that a client reading slowly pins no
- * reader thread. From then on, `fetch` jobs step the cursor on any reader
- * thread, one job at a time. The loop thread keeps each cursor in its
- * connection's list, closes it when idle too long or when the connection
- * goes, and frees it once a reader has closed its database connection.
+ * Its life, in order:
+ *   1. reserve  A query bound for a reader counts against its connection's
+ *               share, CURSORS_PER_CONN (cursor_reserve(), loop thread).
+ *   2. open     The reader fills the first chunk (cursor_first_chunk()).
+ *               Rows left over need a cursor, which must fit under
+ *               --max-cursors (the stats' cursors_open, reserved before the
+ *               rows are read). The reader then hands its connection, with
+ *               the statement stopped on the next row, to the new cursor
+ *               (cursor_open()) and opens a fresh connection for itself, so
+ *               that a client reading slowly pins no reader thread.
+ *   3. register Back on the loop (cursor_job_done()), the cursor joins its
+ *               connection's list and its idle timer starts: it fires at
+ *               --cursor-idle-timeout or --cursor-max-age, whichever comes
+ *               first. A query that opened none gives back its share.
+ *   4. fetch    cursor_take() finds the client's cursor (or says why it is
+ *               gone); cursor_start() sends the fetch to a reader, which
+ *               steps the cursor's own connection (cursor_run()); the timer
+ *               waits meanwhile, one fetch at a time.
+ *   5. end      Read to its end, closed by the client, idle, too old, its
+ *               connection gone (cursor_close_all()), or the oldest snapshot
+ *               when the WAL is over its limit (cursor_release_oldest()): a
+ *               reader finalizes its statement and closes its connection
+ *               (cursor_run() with a close job), and the loop frees it once
+ *               that job is back. Why the daemon ended a cursor is
+ *               remembered for the client's next fetch.
  */
 #ifndef SQLITED_CURSOR_H
 #define SQLITED_CURSOR_H
@@ -46,25 +65,29 @@ struct cursor {
     bool closing;    /* end it once the running fetch is back */
 };
 
-/* A reader opened @cur for @c's query: keep it, and start its idle timer. */
-void cursor_register(struct conn *c, struct cursor *cur);
+/* Loop thread. A query about to go to a reader may open a cursor: counts
+ * it against @c's share (CURSORS_PER_CONN), when there is room, and marks
+ * @job so (job->may_open_cursor). */
+void cursor_reserve(struct conn *c, struct job *job);
 
-/* Returns @c's open cursor @id, or NULL. */
-struct cursor *cursor_find(struct conn *c, uint64_t id);
+/* Loop thread. For a fetch or close of cursor @id: sets job->cursor and
+ * returns 0, or returns SQLITED_CURSOR_EXPIRED (@c does not hold it; @why
+ * says why it is gone) or SQLITED_BAD_REQUEST (a fetch of it is running). */
+int cursor_take(struct conn *c, struct job *job, uint64_t id, char *why,
+                size_t len);
 
-/* Ends @cur: drops it from its connection's list and has a reader close it
- * (now, or when its running fetch is back) through @job, the client's close
- * request, or with no @job through one of the daemon's own. @expired counts
- * it as closed for idling. */
-void cursor_end(struct cursor *cur, struct job *job, bool expired);
+/* Loop thread. Sends @job, a fetch or close of job->cursor (cursor_take()),
+ * to a reader: the cursor is busy, and its idle timer waits, until the job
+ * is back. */
+void cursor_start(struct job *job);
 
-/* A fetch or close job on @job->cursor came back from the reader. */
-void cursor_job_done(struct job *job);
+/* Loop thread. A worker finished @job on @c: a fetch or close gives its
+ * cursor back (or frees it, once closed); a query registers the cursor it
+ * opened, or gives back the share it reserved. */
+void cursor_job_done(struct conn *c, struct job *job);
 
-/* Writes into @buf why cursor @id, which @c does not hold, is not open:
- * the daemon ended it (idle, --cursor-max-age, the WAL limit) or it was read
- * to its end, closed, or never opened on @c. */
-void cursor_explain_gone(struct conn *c, uint64_t id, char *buf, size_t len);
+/* Loop thread. @c is closing: ends each of its cursors. */
+void cursor_close_all(struct conn *c);
 
 /* The WAL is over its limit (checkpoint.h): ends the oldest holder of a
  * snapshot taken before @before (clock.h), a cursor on any loop or a read

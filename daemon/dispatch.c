@@ -15,6 +15,7 @@
 #include "health.h"
 #include "metrics.h"
 #include "migrate.h"
+#include "route.h"
 #include "rpc.h"
 #include "server.h"
 #include "sqlited.h"
@@ -339,13 +340,13 @@ static void on_health_answer(const struct health_report *report, void *arg)
     conn_complete(job);
 }
 
-/* Sends a checked job to the worker that runs it: reads to the reader pool,
- * unless they belong to a transaction, a backup to the backup thread,
- * everything else to the writer; a cursor's close through cursor_end(). */
+/* Sends a checked job to the thread that runs it (route.h decides). */
 static void route(struct conn *c, struct job *job)
 {
     struct server *s = c->srv;
-    if (job->method == RPC_HEALTH) {
+    enum route to = route_decide(job, ROUTE_NEW);
+
+    if (to == ROUTE_HEALTH) {
         /* It holds the connection's place until the probe answers. */
         conn_track(c, job);
         if (health_probe_start(c->loop, job->full, job->timeout_ms,
@@ -355,35 +356,26 @@ static void route(struct conn *c, struct job *job)
         }
         return;
     }
-    if (job->method == RPC_CLOSE) {
-        cursor_end(job->cursor, job, false);
-        return;
-    }
-    if (job->method == RPC_BACKUP) {
+    if (to == ROUTE_BACKUP) {
         conn_track(c, job);
         backup_submit(&s->backup, job);
         return;
-    }
-    if (job->method == RPC_FETCH) {
-        uv_timer_stop(&job->cursor->idle);
-        job->cursor->busy = true;
     }
     /* No request runs, or waits, without end: 0 and anything longer mean
      * the daemon's cap. */
     if (job->timeout_ms == 0 || job->timeout_ms > s->cfg->max_timeout_ms)
         job->timeout_ms = s->cfg->max_timeout_ms;
     job->deadline = clock_after_ms(job->timeout_ms);
+    if (job->method == RPC_FETCH || job->method == RPC_CLOSE) {
+        cursor_start(job); /* the cursor's reader, or its end */
+        return;
+    }
     /* A query to a reader may open a cursor: count it against the
      * connection's share until its answer shows whether it did. */
-    if (job->method == RPC_QUERY && job->tx == 0 &&
-        c->ncursors < CURSORS_PER_CONN) {
-        job->may_open_cursor = true;
-        c->ncursors++;
-    }
+    if (to == ROUTE_READERS && job->method == RPC_QUERY)
+        cursor_reserve(c, job);
     conn_track(c, job);
-    if ((job->method == RPC_QUERY && job->tx == 0 && !job->checkpoint) ||
-        job->method == RPC_EXPLAIN || job->method == RPC_FETCH ||
-        job->method == RPC_INTEGRITY)
+    if (to == ROUTE_READERS)
         readers_submit(&s->readers, job);
     else
         writer_submit(&s->writer, job);
@@ -598,8 +590,9 @@ static void handle_cursor(struct request *req)
 {
     struct codec_reader r;
     struct job *job;
-    struct cursor *cur;
     int64_t id;
+    char why[256];
+    int code;
 
     if (expect_params(req, 1, 1, "[cursor]") ||
         (job = job_for(req, &r)) == NULL)
@@ -607,17 +600,10 @@ static void handle_cursor(struct request *req)
     if (codec_read_int64(&r, &id) || id < 1) {
         reject(req, SQLITED_BAD_REQUEST,
                "params[0] (cursor) must be the positive id a query returned");
-    } else if ((cur = cursor_find(req->c, (uint64_t)id)) == NULL) {
-        char why[256];
-        cursor_explain_gone(req->c, (uint64_t)id, why, sizeof(why));
-        reject(req, SQLITED_CURSOR_EXPIRED, "%s", why);
-    } else if (cur->busy) {
-        reject(req, SQLITED_BAD_REQUEST,
-               "cursor %" PRId64 " is busy: wait for the answer to the "
-               "previous fetch",
-               id);
+    } else if ((code = cursor_take(req->c, job, (uint64_t)id, why,
+                                   sizeof(why))) != 0) {
+        reject(req, code, "%s", why);
     } else {
-        job->cursor = cur;
         submit(req, job);
         return;
     }

@@ -38,6 +38,11 @@ int log_parse_level(const char *name, enum log_level *level)
     return -1;
 }
 
+const char *log_level_name(enum log_level level)
+{
+    return levels[level].name;
+}
+
 /* Points stderr at @path, opened for appending. */
 static int redirect(const char *path)
 {

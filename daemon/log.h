@@ -8,6 +8,8 @@ enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 void log_set_level(enum log_level level);
 /* Parses "error", "warn", "info", "debug". Returns 0 or -1. */
 int log_parse_level(const char *name, enum log_level *level);
+/* The name log_parse_level() takes for @level. */
+const char *log_level_name(enum log_level level);
 
 /* Sends the log (and everything else written to stderr, a sanitizer's
  * report say) to @path, appended, created 0640 if missing; the path is kept

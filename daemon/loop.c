@@ -191,8 +191,10 @@ static void loop_maybe_finish(struct io_loop *l)
     if (!l->shutting_down || l->finished || !list_empty(&l->conns))
         return;
     l->finished = true;
-    if (l->index != 0)
+    if (l->index != 0) { /* loop 0 keeps the daemon's handles a while */
         uv_unref((uv_handle_t *)&l->wakeup);
+        watchdog_beat_stop(&l->beat);
+    }
     server_loop_finished(l->srv, l);
 }
 
@@ -277,6 +279,13 @@ struct start {
     struct io_loop *l;
     sem_t started;
 };
+
+void loop_watch(struct io_loop *l)
+{
+    char name[32];
+    snprintf(name, sizeof(name), "I/O loop %u", l->index);
+    watchdog_beat_start(&l->beat, &l->uv, name);
+}
 
 static void *loop_main(void *arg)
 {

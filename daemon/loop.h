@@ -29,6 +29,7 @@
 #include "job.h"
 #include "list.h"
 #include "metrics.h"
+#include "watchdog.h"
 
 struct conn;
 struct server;
@@ -61,6 +62,7 @@ struct io_loop {
     struct list conns;          /* every connection not yet freed */
     struct list cursors;        /* open, oldest first (cursor->loop_node) */
     struct deadlines deadlines; /* of jobs waiting for a worker */
+    struct watchdog_beat beat;  /* its heartbeat (watchdog.h) */
     uv_timer_t resume;          /* reads paused connections again */
     uv_timer_t sweep;           /* looks at half-closed connections */
     unsigned batching;          /* conn_batch_begin() depth */
@@ -72,6 +74,10 @@ struct io_loop {
 /* Prepares loop @index of @s (not started). Returns 0, or -1 after logging
  * why; loop_close() undoes a partial init. */
 int loop_init(struct io_loop *l, struct server *s, unsigned index);
+
+/* Starts @l's heartbeat for systemd's watchdog (nothing without one):
+ * from then on the loop must keep turning until it finishes. */
+void loop_watch(struct io_loop *l);
 
 /* Starts the thread of a loop other than 0, with every asynchronous signal
  * blocked. Returns 0 or -1 after logging why. */

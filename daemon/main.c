@@ -19,8 +19,16 @@ int main(int argc, char **argv)
 
     config_defaults(&cfg);
     int rc = config_parse(&cfg, argc, argv);
-    if (rc != 0)
+    if (cfg.check_config) {
+        if (rc == 0)
+            config_print(&cfg, stdout);
+        config_free(&cfg);
+        return rc < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+    }
+    if (rc != 0) {
+        config_free(&cfg);
         return rc > 0 ? EXIT_SUCCESS : 2;
+    }
     log_set_level(cfg.log_level);
     if (cfg.log_file != NULL && log_open(cfg.log_file) != 0) {
         fprintf(stderr, "sqlited: cannot open the log file %s: %s\n",
@@ -56,5 +64,6 @@ int main(int argc, char **argv)
     server_close(&server);
     if (status == EXIT_SUCCESS)
         log_info("stopped cleanly");
+    config_free(&cfg);
     return status;
 }

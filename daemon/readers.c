@@ -8,6 +8,7 @@
 #include "db.h"
 #include "log.h"
 #include "maintenance.h"
+#include "route.h"
 #include "sqlited.h"
 
 struct reader_arg {
@@ -64,7 +65,8 @@ static void *reader_main(void *arg)
         if (job->method == RPC_INTEGRITY) {
             maintenance_integrity(w, job);
             rd->done(job, rd->done_arg);
-        } else if (execute_job(w, job) == EXECUTE_FORWARD) {
+        } else if (execute_job(w, job) == EXECUTE_FORWARD &&
+                   route_decide(job, ROUTE_WRITES) == ROUTE_WRITER) {
             /* Nothing of it ran: until the writer takes it, its deadline
              * is the loop's again. */
             job_unclaim(job);

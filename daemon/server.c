@@ -24,6 +24,7 @@
 #include "migrate.h"
 #include "rpc.h"
 #include "sqlited.h"
+#include "watchdog.h"
 
 /* Runs on the writer thread: the WAL is over its limit (checkpoint.h); loop
  * 0 finds the oldest snapshot holder at its next wake-up. */
@@ -49,6 +50,7 @@ static void server_maybe_finish(struct server *s)
         uv_is_closing((uv_handle_t *)&s->grace))
         return;
     uv_unref((uv_handle_t *)&s->loops[0].wakeup);
+    watchdog_beat_stop(&s->loops[0].beat);
     uv_close((uv_handle_t *)&s->grace, on_handle_closed);
     uv_close((uv_handle_t *)&s->accept_pause, on_handle_closed);
     uv_close((uv_handle_t *)&s->sigint, on_handle_closed);
@@ -528,6 +530,11 @@ int server_init(struct server *s, const struct config *cfg)
     }
     if (listen_socket(s) != 0)
         return -1;
+    /* Before the writer starts, so that it finds the watchdog on. */
+    if (watchdog_start() != 0)
+        return -1;
+    for (unsigned i = 0; i < s->nloops; i++)
+        loop_watch(&s->loops[i]);
     /* Asynchronous signals are loop 0's business: the worker threads
      * start with them blocked (they inherit this thread's mask), so SIGTERM
      * always reaches the main thread and never interrupts a worker's disk
@@ -584,6 +591,7 @@ int server_run(struct server *s)
 
 void server_close(struct server *s)
 {
+    watchdog_stop();
     /* The loops end once their connections are gone: after a failed start
      * (a loop thread that did not start), tell the others to stop. */
     if (!atomic_load(&s->shutting_down)) {

@@ -511,6 +511,7 @@ static void group_run(struct writer *wr, struct job *group)
     w->in_tx = w->grouped = true;
     while ((job = group) != NULL) {
         group = job->next;
+        watchdog_busy(wr->watchdog); /* each job may take the interval */
         enum execute_result result = execute_job(w, job);
         if (result == EXECUTE_ALONE) {
             job->alone = true;
@@ -634,6 +635,7 @@ static bool turn(struct writer *wr)
 {
     bool did = false;
 
+    watchdog_busy(wr->watchdog);
     dbfile_check_due(&wr->file);
     if (wr->tx.id == 0)
         secure_wal(wr);
@@ -665,6 +667,7 @@ static void *writer_main(void *arg)
     bool closed = false;
 
     crash_thread_init("sqlited-writer");
+    wr->watchdog = watchdog_register("the writer");
     for (;;) {
         /* After a group, the jobs queued meanwhile join the pending ones
          * before the next group is made. */
@@ -687,8 +690,14 @@ static void *writer_main(void *arg)
         int64_t check = dbfile_next_check(&wr->file);
         if (until == 0 || check < until)
             until = check;
+        /* Waiting for work is not being stuck. */
+        watchdog_idle(wr->watchdog);
         pending_append(wr, job_queue_wait_all(&wr->queue, until, &closed));
     }
+
+    /* What follows at shutdown is bounded, and systemd no longer watches. */
+    watchdog_unregister(wr->watchdog);
+    wr->watchdog = NULL;
 
     /* SQLite removes the WAL and shared-memory files by path when the last
      * connection closes: once the path names another database, those files

@@ -14,6 +14,7 @@
 #include "job.h"
 #include "migrate.h"
 #include "stats.h"
+#include "watchdog.h"
 
 /* Called on the worker's thread with each finished job. */
 typedef void job_done_fn(struct job *job, void *arg);
@@ -40,6 +41,8 @@ struct writer {
     struct migrate_state migration;
 
     /* The writer thread's own. */
+    struct watchdog_slot *watchdog;     /* busy from each job's start until it
+                                           waits for work (watchdog.h) */
     struct job *pending, *pending_tail; /* taken from the queue, not run */
     uint64_t last_tx;                   /* the last transaction id given */
     bool wal_secured;        /* the file is gone and the WAL was emptied */

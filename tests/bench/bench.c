@@ -3,7 +3,7 @@
  *
  *   sqlited-bench --daemon build/sqlited [--quick] [--data DIR]
  *                 [--results DIR] [--commit ID] [--only WORKLOAD]
- *                 [--clients N]
+ *                 [--clients N] [--io-threads N]
  */
 #include "bench.h"
 
@@ -23,6 +23,11 @@
 #define ECHO_POINT_BYTES 85
 
 static const int client_counts[] = {1, 8, 64};
+
+/* Set in main(); 0 until then. */
+int bench_io_threads;
+/* --io-threads given: passed on to the daemon. */
+static int io_threads_option;
 
 const char *workload_name(enum workload w)
 {
@@ -58,14 +63,16 @@ static int systems_of(enum workload w, enum system *out)
 {
     switch (w) {
     case W_PING:
-        out[0] = S_FLOOR;
-        out[1] = S_SQLITED;
-        return 2;
-    case W_POINT:
-        out[0] = S_FLOOR;
-        out[1] = S_DIRECT;
-        out[2] = S_SQLITED;
-        return 3;
+    case W_POINT: {
+        int n = 0;
+        out[n++] = S_FLOOR;
+        if (bench_io_threads > 1)
+            out[n++] = S_FLOOR_N;
+        if (w == W_POINT)
+            out[n++] = S_DIRECT;
+        out[n++] = S_SQLITED;
+        return n;
+    }
     case W_PIPELINED:
         out[0] = S_SQLITED;
         return 1;
@@ -119,9 +126,10 @@ static void run_one(struct bench *b, enum workload w, enum system sys,
     snprintf(sock, sizeof(sock), "%s/bench.sock", b->data_dir);
     snprintf(log, sizeof(log), "%s/daemon.log", b->data_dir);
     if (sys == S_SQLITED)
-        server = daemon_start(b->daemon_bin, db, sock, s.synchronous, log);
-    else if (sys == S_FLOOR)
-        server = echo_start(sock);
+        server = daemon_start(b->daemon_bin, db, sock, s.synchronous,
+                              io_threads_option, log);
+    else if (sys == S_FLOOR || sys == S_FLOOR_N)
+        server = echo_start(sock, sys == S_FLOOR ? 1 : bench_io_threads);
     if (server < 0) {
         fprintf(stderr, "bench: cannot start the %s server\n",
                 system_name(sys));
@@ -147,9 +155,9 @@ static void run_one(struct bench *b, enum workload w, enum system sys,
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: sqlited-bench --daemon PATH [--quick] [--data DIR] "
-            "[--results DIR] [--commit ID] [--only WORKLOAD] [--clients N]\n");
+    fprintf(f, "usage: sqlited-bench --daemon PATH [--quick] [--data DIR] "
+               "[--results DIR] [--commit ID] [--only WORKLOAD] [--clients N] "
+               "[--io-threads N]\n");
 }
 
 int main(int argc, char **argv)
@@ -161,6 +169,7 @@ int main(int argc, char **argv)
         {"commit", required_argument, NULL, 'c'},
         {"only", required_argument, NULL, 'o'},
         {"clients", required_argument, NULL, 'n'},
+        {"io-threads", required_argument, NULL, 't'},
         {"quick", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -169,7 +178,7 @@ int main(int argc, char **argv)
     const char *results_dir = NULL, *commit = NULL, *only = NULL;
     int only_clients = 0;
     struct machine m;
-    enum system systems[3];
+    enum system systems[4];
     int opt;
 
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -192,6 +201,13 @@ int main(int argc, char **argv)
         case 'n':
             only_clients = atoi(optarg);
             break;
+        case 't':
+            io_threads_option = atoi(optarg);
+            if (io_threads_option < 1) {
+                usage(stderr);
+                return 2;
+            }
+            break;
         case 'q':
             b.quick = true;
             break;
@@ -208,7 +224,13 @@ int main(int argc, char **argv)
         return 2;
     }
     b.seconds = b.quick ? 1.0 : 5.0;
-    b.results = calloc(W_COUNT * 3 * 3, sizeof(*b.results));
+    /* sqlited's default: one I/O loop per CPU. */
+    bench_io_threads = io_threads_option > 0
+                           ? io_threads_option
+                           : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (bench_io_threads < 1)
+        bench_io_threads = 1;
+    b.results = calloc(W_COUNT * 3 * 4, sizeof(*b.results));
     if (!b.results || (mkdir(b.data_dir, 0755) && errno != EEXIST)) {
         fprintf(stderr, "bench: cannot use %s: %s\n", b.data_dir,
                 strerror(errno));

@@ -6,7 +6,8 @@
  * makes. The systems are sqlited (through libsqlited), "direct" (each
  * client opens the database file itself, as the seed documents teach) and
  * the socket floor (a libuv echo server: the least any daemon pays for a
- * round trip). "in-process" is direct with a single client. */
+ * round trip), with one thread and with as many as sqlited has I/O loops.
+ * "in-process" is direct with a single client. */
 #ifndef BENCH_H
 #define BENCH_H
 
@@ -50,10 +51,16 @@ uint64_t hist_percentile(const struct hist *h, double p);
 enum workload { WORKLOADS(WORKLOAD_ENUM) W_COUNT };
 #undef WORKLOAD_ENUM
 
-enum system { S_SQLITED, S_DIRECT, S_FLOOR };
+/* S_FLOOR: the echo server with one thread; S_FLOOR_N: with as many as
+ * sqlited has I/O loops (bench_io_threads). */
+enum system { S_SQLITED, S_DIRECT, S_FLOOR, S_FLOOR_N };
 
 const char *workload_name(enum workload w);
 const char *system_name(enum system s);
+
+/* sqlited's I/O loops in this run (its --io-threads: the number of CPUs
+ * unless given), and so the threads of the second socket floor. */
+extern int bench_io_threads;
 
 /* The tables every database of the benchmark holds: "t", the point-read
  * table (TABLE_ROWS rows), into which the writes insert too, and "big",
@@ -150,16 +157,17 @@ int load_run(const struct spec *s, const struct client_ops *ops, pid_t server,
 
 /* ------------------------------------------------------- servers and data */
 
-/* Starts the daemon @bin on @db_path and @socket_path with @synchronous.
+/* Starts the daemon @bin on @db_path and @socket_path with @synchronous,
+ * and with @io_threads I/O loops when it is positive (else its default).
  * Returns its pid, or -1. Its output goes to @log_path. */
 pid_t daemon_start(const char *bin, const char *db_path,
                    const char *socket_path, const char *synchronous,
-                   const char *log_path);
+                   int io_threads, const char *log_path);
 void server_stop(pid_t pid);
 
-/* Starts the socket floor's echo server on @socket_path. Returns its pid,
- * or -1. */
-pid_t echo_start(const char *socket_path);
+/* Starts the socket floor's echo server on @socket_path with @threads
+ * server threads. Returns its pid, or -1. */
+pid_t echo_start(const char *socket_path, int threads);
 
 /* Resident set of @pid now and at its peak, in KiB; rss_reset_peak() starts
  * a new peak. */

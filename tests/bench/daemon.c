@@ -14,9 +14,13 @@
 
 pid_t daemon_start(const char *bin, const char *db_path,
                    const char *socket_path, const char *synchronous,
-                   const char *log_path)
+                   int io_threads, const char *log_path)
 {
-    pid_t pid = fork();
+    char threads[16];
+    pid_t pid;
+
+    snprintf(threads, sizeof(threads), "%d", io_threads);
+    pid = fork();
 
     if (pid < 0)
         return -1;
@@ -27,9 +31,13 @@ pid_t daemon_start(const char *bin, const char *db_path,
             dup2(log, STDERR_FILENO);
             close(log);
         }
-        execl(bin, bin, "--database", db_path, "--socket", socket_path,
-              "--synchronous", synchronous, "--log-level", "warn",
-              (char *)NULL);
+        const char *argv[] = {
+            bin,         "--database",    db_path,     "--socket",
+            socket_path, "--synchronous", synchronous, "--log-level",
+            "warn",      "--io-threads",  threads,     NULL};
+        if (io_threads <= 0)
+            argv[9] = NULL;
+        execv(bin, (char *const *)argv);
         _exit(127);
     }
     /* Ready when it answers a handshake. */

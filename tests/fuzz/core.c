@@ -131,6 +131,7 @@ struct fuzz_core *fuzz_core_get(void)
     list_init(&f->loop.cursors);
     list_init(&f->loop.flush);
     f->conn.loop = &f->loop;
+    f->conn.id = 1;
     list_init(&f->conn.cursors);
     list_init(&f->conn.inflight);
     if (db_library_init(&f->cfg) != 0)

@@ -59,13 +59,16 @@ static int status_code(int status)
  */
 
 /* An environment for children: ours, without anything that would make the
- * daemon think systemd started it, plus @extra (may be NULL). */
-static char **child_environ(const char *extra)
+ * daemon think systemd started it, plus @extra (may be NULL) and @more
+ * (NULL-terminated, may be NULL). */
+static char **child_environ(const char *extra, const char *const *more)
 {
-    size_t n = 0;
+    size_t n = 0, m = 0;
     while (environ[n])
         n++;
-    char **env = calloc(n + 2, sizeof(*env));
+    while (more && more[m])
+        m++;
+    char **env = calloc(n + m + 2, sizeof(*env));
     cr_assert_not_null(env);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -81,6 +84,8 @@ static char **child_environ(const char *extra)
     }
     if (extra)
         env[k++] = (char *)extra;
+    for (size_t i = 0; i < m; i++)
+        env[k++] = (char *)more[i];
     env[k] = NULL;
     return env;
 }
@@ -238,12 +243,19 @@ static void drain_notify(struct daemon *d)
         ;
 }
 
-static bool has_ready_line(const char *s)
+/* Whether the datagram @s holds the line @line. */
+static bool has_line(const char *s, const char *line)
 {
-    for (const char *p = s; (p = strstr(p, "READY=1")) != NULL; p++)
-        if ((p == s || p[-1] == '\n') && (p[7] == '\0' || p[7] == '\n'))
+    size_t len = strlen(line);
+    for (const char *p = s; (p = strstr(p, line)) != NULL; p++)
+        if ((p == s || p[-1] == '\n') && (p[len] == '\0' || p[len] == '\n'))
             return true;
     return false;
+}
+
+static bool has_ready_line(const char *s)
+{
+    return has_line(s, "READY=1");
 }
 
 /* Reads the datagrams the daemon sent so far, waiting up to @wait_ms for
@@ -259,6 +271,8 @@ static void read_notify(struct daemon *d, int wait_ms)
         buf[n] = '\0';
         if (has_ready_line(buf))
             d->ready = true;
+        if (has_line(buf, "WATCHDOG=1"))
+            d->watchdog_pings++;
         for (const char *p = buf; (p = strstr(p, "STATUS=")) != NULL; p++)
             if (p == buf || p[-1] == '\n')
                 snprintf(d->status, sizeof(d->status), "%.*s",
@@ -319,8 +333,23 @@ void daemon_wait_ready(struct daemon *d)
     wait_started(d, false);
 }
 
+bool daemon_wait_watchdog(struct daemon *d, int timeout_ms)
+{
+    unsigned seen = d->watchdog_pings;
+    int64_t deadline = harness_now_ms() + timeout_ms;
+    for (;;) {
+        int left = remaining_ms(deadline);
+        read_notify(d, left < 20 ? left : 20);
+        if (d->watchdog_pings != seen)
+            return true;
+        if (remaining_ms(deadline) == 0)
+            return false;
+    }
+}
+
 static void daemon_spawn(struct daemon *d, const char *const *extra_args,
-                         int listen_fd, bool serving)
+                         const char *const *more_env, int listen_fd,
+                         bool serving)
 {
     const char *argv[MAX_ARGS];
     char notify_env[160];
@@ -331,7 +360,7 @@ static void daemon_spawn(struct daemon *d, const char *const *extra_args,
     daemon_argv(d, extra_args, argv, MAX_ARGS);
     snprintf(notify_env, sizeof(notify_env), "NOTIFY_SOCKET=%s",
              d->notify_path);
-    char **env = child_environ(notify_env);
+    char **env = child_environ(notify_env, more_env);
     if (listen_fd >= 0) {
         size_t n = 0;
         while (env[n])
@@ -350,6 +379,7 @@ static void daemon_spawn(struct daemon *d, const char *const *extra_args,
     cr_assert_geq(null_fd, 0);
     drain_notify(d);
     d->ready = false;
+    d->watchdog_pings = 0;
     d->status[0] = '\0';
 
     pid_t parent = getpid();
@@ -370,27 +400,34 @@ static void daemon_spawn(struct daemon *d, const char *const *extra_args,
 void daemon_start(struct daemon *d, const char *const *extra_args)
 {
     daemon_make_dir(d);
-    daemon_spawn(d, extra_args, -1, false);
+    daemon_spawn(d, extra_args, NULL, -1, false);
+}
+
+void daemon_start_env(struct daemon *d, const char *const *env,
+                      const char *const *extra_args)
+{
+    daemon_make_dir(d);
+    daemon_spawn(d, extra_args, env, -1, false);
 }
 
 void daemon_start_activated(struct daemon *d, const char *const *extra_args)
 {
     daemon_make_dir(d);
     int fd = harness_listen(d->sock_path, 64);
-    daemon_spawn(d, extra_args, fd, false);
+    daemon_spawn(d, extra_args, NULL, fd, false);
     close(fd);
 }
 
 void daemon_restart(struct daemon *d, const char *const *extra_args)
 {
     cr_assert(d->has_dir, "daemon_restart before daemon_start");
-    daemon_spawn(d, extra_args, -1, false);
+    daemon_spawn(d, extra_args, NULL, -1, false);
 }
 
 void daemon_restart_serving(struct daemon *d, const char *const *extra_args)
 {
     cr_assert(d->has_dir, "daemon_restart_serving before daemon_start");
-    daemon_spawn(d, extra_args, -1, true);
+    daemon_spawn(d, extra_args, NULL, -1, true);
 }
 
 void daemon_signal(struct daemon *d, int sig)
@@ -585,7 +622,7 @@ void harness_run(const char *const *argv, const char *stdin_data,
     cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
     cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
     cr_assert_eq(pipe2(err, O_CLOEXEC), 0);
-    char **env = child_environ(NULL);
+    char **env = child_environ(NULL, NULL);
     pid_t parent = getpid();
     pid_t pid = fork();
     cr_assert_geq(pid, 0, "fork: %s", strerror(errno));

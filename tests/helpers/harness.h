@@ -55,9 +55,10 @@ struct daemon {
     char db_path[128];   /* DIR/test.db */
     char sock_path[128]; /* DIR/sqlited.sock */
     char notify_path[128];
-    char log_path[128]; /* DIR/daemon.log: the daemon's stderr */
-    bool ready;         /* READY=1 came since the last start */
-    char status[256];   /* the last STATUS= it sent since then */
+    char log_path[128];      /* DIR/daemon.log: the daemon's stderr */
+    bool ready;              /* READY=1 came since the last start */
+    unsigned watchdog_pings; /* WATCHDOG=1 datagrams read since then */
+    char status[256];        /* the last STATUS= it sent since then */
 };
 
 /* Makes a fresh temporary directory and starts SQLITED_BIN on it with
@@ -70,6 +71,11 @@ void daemon_start(struct daemon *d, const char *const *extra_args);
  * itself and hands it to the daemon as systemd's socket activation does:
  * fd 3, LISTEN_FDS=1, LISTEN_PID=its pid. */
 void daemon_start_activated(struct daemon *d, const char *const *extra_args);
+
+/* Like daemon_start(), with the variables of @env ("NAME=value",
+ * NULL-terminated) added to the daemon's environment: WATCHDOG_USEC, say. */
+void daemon_start_env(struct daemon *d, const char *const *env,
+                      const char *const *extra_args);
 
 /* Starts the daemon again on the same directory (same database and socket)
  * after it stopped or was killed. Same checks as daemon_start(). */
@@ -88,6 +94,11 @@ void daemon_wait_ready(struct daemon *d);
 /* Whether READY=1 came since the last start, without waiting; updates
  * d->ready and d->status from what the daemon sent so far. */
 bool daemon_notified_ready(struct daemon *d);
+
+/* Waits up to @timeout_ms for a WATCHDOG=1 from the daemon that
+ * d->watchdog_pings does not count yet. Returns true when one came (and is
+ * counted now). Reads d->ready and d->status too. */
+bool daemon_wait_watchdog(struct daemon *d, int timeout_ms);
 
 /* Sends @sig to the running daemon. */
 void daemon_signal(struct daemon *d, int sig);

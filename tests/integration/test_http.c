@@ -53,21 +53,35 @@ struct http_reply {
     char *body; /* after the headers; malloc'd */
 };
 
-/* Sends "@method @path HTTP/1.0" to the listener and reads the whole
- * answer (the server closes an HTTP/1.0 connection after it). */
-static void http(const char *method, const char *path, struct http_reply *rep)
+/* Sends "@method @path HTTP/1.0" to the listener on loopback (@family
+ * AF_INET: 127.0.0.1, AF_INET6: ::1) at @at_port and reads the whole answer
+ * (the server closes an HTTP/1.0 connection after it). */
+static void http_at(int family, int at_port, const char *method,
+                    const char *path, struct http_reply *rep)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET};
+    struct sockaddr_storage ss = {0};
+    socklen_t len_addr;
     char req[256], buf[1 << 16];
     size_t len = 0;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((uint16_t)port);
-    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0,
+    if (family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_addr = in6addr_loopback;
+        a->sin6_port = htons((uint16_t)at_port);
+        len_addr = sizeof(*a);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a->sin_port = htons((uint16_t)at_port);
+        len_addr = sizeof(*a);
+    }
+    cr_assert_eq(connect(fd, (struct sockaddr *)&ss, len_addr), 0,
                  "connect: %s", strerror(errno));
     int n = snprintf(req, sizeof(req),
-                     "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+                     "%s %s HTTP/1.0\r\nHost: localhost\r\n"
                      "Content-Length: 0\r\n\r\n",
                      method, path);
     cr_assert_eq(harness_try_send(fd, req, (size_t)n), 0);
@@ -89,13 +103,26 @@ static void http(const char *method, const char *path, struct http_reply *rep)
     rep->body = strdup(body ? body + 4 : "");
 }
 
-Test(http, livez_is_200)
+/* The suite's listener, on 127.0.0.1. */
+static void http(const char *method, const char *path, struct http_reply *rep)
+{
+    http_at(AF_INET, port, method, path, rep);
+}
+
+/* Fails the test unless @method @path answers @status with body @body. */
+static void http_expect(const char *method, const char *path, int status,
+                        const char *body)
 {
     struct http_reply r;
-    http("GET", "/livez", &r);
-    cr_assert_eq(r.status, 200);
-    cr_assert_str_eq(r.body, "ok\n");
+    http(method, path, &r);
+    cr_assert_eq(r.status, status, "%s %s: %s", method, path, r.body);
+    cr_assert_str_eq(r.body, body, "%s %s", method, path);
     free(r.body);
+}
+
+Test(http, livez_is_200)
+{
+    http_expect("GET", "/livez", 200, "ok\n");
 }
 
 /* /readyz gives the verdict of health: 503 while the database file is
@@ -253,4 +280,46 @@ Test(http, bad_address_is_refused_at_start)
     cr_assert(strstr(o.err, "--http localhost:80: not a numeric address"), "%s",
               o.err);
     harness_output_free(&o);
+}
+
+/* HEAD answers what GET would, headers only: probes that send HEAD get the
+ * same status. */
+Test(http, head_answers_the_status_without_a_body)
+{
+    http_expect("HEAD", "/readyz", 200, "");
+    http_expect("HEAD", "/livez", 200, "");
+}
+
+/* The listener on an IPv6 address ([::1]:PORT) serves the same. */
+Test(http, ipv6_listener)
+{
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6,
+                             .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    socklen_t len = sizeof(a);
+    struct daemon d6 = {0};
+    struct http_reply r;
+    char addr[64];
+
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        cr_skip_test("::1 is not available here (%s): no IPv6 to test",
+                     strerror(e));
+    }
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    snprintf(addr, sizeof(addr), "[::1]:%d", ntohs(a.sin6_port));
+    daemon_start(&d6, (const char *const[]){"--http", addr, NULL});
+    http_at(AF_INET6, ntohs(a.sin6_port), "GET", "/readyz", &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(r.body, "ok: ready\n");
+    free(r.body);
+    http_at(AF_INET6, ntohs(a.sin6_port), "GET", "/metrics", &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert(strstr(r.body, "# TYPE sqlited_uptime_seconds gauge"), "%s",
+              r.body);
+    free(r.body);
+    daemon_cleanup(&d6);
 }

@@ -484,7 +484,7 @@ int main(int argc, char **argv)
     sock_path = sock;
     signal(SIGPIPE, SIG_IGN);
 
-    pid_t daemon = daemon_start(bin, db_path, sock, "NORMAL", log_path);
+    pid_t daemon = daemon_start(bin, db_path, sock, "NORMAL", 0, log_path);
     if (daemon < 0 || setup() != 0)
         return 1;
     tallies = mmap(NULL, sizeof(*tallies) * (size_t)nclients,

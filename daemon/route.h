@@ -1,0 +1,50 @@
+/* Which thread runs a job: the rule, decided in one function.
+ *
+ * The loop thread checks a request (dispatch.c) and asks route_decide()
+ * where its job goes; a thread that finds the job is not its own (a reader
+ * meeting a write) asks again with what it found. The rule:
+ *
+ *   health                    the health probe (health.h): a read on a
+ *                             reader and a write on the writer
+ *   backup                    the backup thread
+ *   fetch, close              the reader pool, on the cursor's own
+ *                             connection (cursor.h)
+ *   query, outside a client's the reader pool, read-only connections in
+ *   transaction               parallel; not PRAGMA wal_checkpoint, which
+ *                             is the checkpoint method's (writer)
+ *   explain, integrity        the reader pool
+ *   a read that writes        the writer: a read-only connection found a
+ *                             statement that is not sqlite3_stmt_readonly
+ *                             (INSERT ... RETURNING sent as query)
+ *   everything else           the writer: exec, batch, bulk, begin, commit,
+ *                             rollback, every request inside a client's
+ *                             interactive transaction (it runs on the
+ *                             writer's connection and sees its own
+ *                             changes, in order), checkpoint, optimize,
+ *                             vacuum, migrate
+ *
+ * hello, ping, stats and metrics never become jobs: the loop answers them.
+ */
+#ifndef SQLITED_ROUTE_H
+#define SQLITED_ROUTE_H
+
+#include "job.h"
+
+enum route {
+    ROUTE_READERS, /* the reader pool (readers.h) */
+    ROUTE_WRITER,  /* the writer (writer.h) */
+    ROUTE_BACKUP,  /* the backup thread (backup.h) */
+    ROUTE_HEALTH,  /* the health probe (health.h) */
+};
+
+/* What is known of the job when it is routed. */
+enum route_event {
+    ROUTE_NEW,    /* checked on the loop, not run anywhere yet */
+    ROUTE_WRITES, /* a read-only connection found that it writes; nothing of
+                     it ran */
+};
+
+/* Where @job goes next. Any thread; reads only the job's request. */
+enum route route_decide(const struct job *job, enum route_event event);
+
+#endif /* SQLITED_ROUTE_H */

@@ -1,0 +1,97 @@
+/* systemd's watchdog (issue 15): with WATCHDOG_USEC set, the daemon sends
+ * WATCHDOG=1 on NOTIFY_SOCKET every half interval while its I/O loop and
+ * its writer make progress; a writer idle for longer than the interval
+ * still counts as making progress, a job that holds the writer longer does
+ * not, and the pings come back once it ends. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+/* One second: pings every half second, and a writer job older than a
+ * second is a stuck writer. */
+#define INTERVAL_MS 1000
+static const char *const watchdog_env[] = {"WATCHDOG_USEC=1000000", NULL};
+
+/* Bounds on waits for what must come: far above the interval, only so
+ * that a daemon that never pings fails. */
+#define PROMPT_MS 10000
+
+/* Counts for ever: sent through exec it holds the writer until its client
+ * leaves (the deadline is the cap, far above any test's run). */
+#define FOREVER_SQL                                                            \
+    "with recursive c(x) as (select 1 union all select x+1 from c) "           \
+    "select max(x) from c"
+
+static const char *const long_cap[] = {"--max-timeout", "600000", NULL};
+
+static struct daemon d;
+
+static void teardown(void)
+{
+    daemon_cleanup(&d);
+}
+
+TestSuite(watchdog, .fini = teardown, .timeout = 60);
+
+/* The pings come, and keep coming while the writer waits for work for many
+ * intervals: an idle writer is not a stuck one. The interval is half a
+ * second here, below the second after which an idle writer looks at its
+ * database file again, so that only its being idle keeps it from counting
+ * as stuck. */
+Test(watchdog, pings_while_the_writer_is_idle)
+{
+    daemon_start_env(&d, (const char *const[]){"WATCHDOG_USEC=500000", NULL},
+                     NULL);
+    cr_assert(daemon_wait_watchdog(&d, PROMPT_MS), "no WATCHDOG=1 came");
+    harness_sleep_ms(4000);
+    cr_assert(daemon_wait_watchdog(&d, PROMPT_MS),
+              "no WATCHDOG=1 after the writer was idle for 4 s");
+    char *log = daemon_log(&d);
+    cr_assert_null(strstr(log, "watchdog:"), "%s", log);
+    free(log);
+}
+
+/* Without WATCHDOG_USEC there is no watchdog: READY=1 and no ping. */
+Test(watchdog, no_pings_without_a_watchdog)
+{
+    daemon_start(&d, NULL);
+    cr_assert_not(daemon_wait_watchdog(&d, 3 * INTERVAL_MS),
+                  "WATCHDOG=1 came though systemd asked for no watchdog");
+}
+
+/* A statement that holds the writer for longer than the interval stops the
+ * pings (the log says which thread is stuck), while the I/O loop still
+ * answers; once its client leaves and it is interrupted, the pings come
+ * back. */
+Test(watchdog, stuck_writer_stops_the_pings_until_it_is_done)
+{
+    daemon_start_env(&d, watchdog_env, long_cap);
+    cr_assert(daemon_wait_watchdog(&d, PROMPT_MS), "no WATCHDOG=1 came");
+
+    struct harness_raw c = {0};
+    harness_raw_open(&c, &d);
+    harness_pack_sql_options(
+        &c.b, 1, "exec", FOREVER_SQL,
+        &(struct harness_options){.has_timeout = true, .timeout_ms = 0});
+    harness_send_buf(c.fd, &c.b);
+
+    /* The pinging thread decides not to ping, then says so: every ping it
+     * sent before is in the socket by the time the line is in the log. */
+    free(daemon_wait_log(&d, "watchdog: the writer has made no progress"));
+    daemon_wait_watchdog(&d, 0);
+    cr_assert_not(daemon_wait_watchdog(&d, 3 * INTERVAL_MS),
+                  "WATCHDOG=1 came while a statement held the writer");
+
+    /* The loop still serves: only the writer is stuck. */
+    struct harness_output o;
+    harness_cli(&d, &o, NULL, (const char *const[]){"ping", NULL});
+    cr_assert_eq(o.status, 0, "ping: %s%s", o.out, o.err);
+    harness_output_free(&o);
+
+    harness_raw_close(&c); /* the statement is interrupted */
+    free(daemon_wait_log(&d, "every thread makes progress again"));
+    cr_assert(daemon_wait_watchdog(&d, PROMPT_MS),
+              "WATCHDOG=1 did not resume once the writer was free");
+}
