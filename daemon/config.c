@@ -48,6 +48,7 @@ void config_defaults(struct config *cfg)
         .max_cursors = 64,
         .max_connections = 1024,
         .statement_cache = 64,
+        .inline_budget_ms = 1,
         .cache_size = -2000,
         .mmap_size = 0,
         .max_message_size = RPC_MAX_MESSAGE_DEFAULT,
@@ -122,6 +123,9 @@ static const struct opt opts[] = {
      "the number of I/O threads, an integer from 1 to 64",
      "I/O threads, each serving its share of the connections (default: "
      "CPUs; 1 to 64)"},
+    {"inline-budget", 0, "MS", T_INT, FIELD(inline_budget_ms), 0, 1000, NULL,
+     "a read the I/O loop answers itself runs at most this long, then goes "
+     "to a reader; 0 for no inline reads (default 1)"},
     {"synchronous", 0, "LEVEL", T_SYNC, FIELD(synchronous), 0, 0, NULL,
      "OFF, NORMAL, FULL or EXTRA (default FULL)"},
     {"timeout", 0, "MS", T_INT, FIELD(timeout_ms), 0, RPC_MAX_TIMEOUT_MS, NULL,

@@ -60,6 +60,8 @@ struct config {
     unsigned max_cursors;            /* cursors open at once */
     unsigned max_connections;        /* clients connected at once */
     unsigned statement_cache;     /* prepared statements kept per connection */
+    uint32_t inline_budget_ms;    /* a read the loop runs itself stops and
+                                     goes to a reader after this; 0: none */
     int64_t cache_size;           /* PRAGMA cache_size (negative: KiB) */
     int64_t mmap_size;            /* PRAGMA mmap_size, bytes */
     size_t max_message_size;      /* largest message in either direction */

@@ -299,7 +299,10 @@ void cursor_release_oldest(struct server *s, int64_t before)
             opened = at;
         }
     }
-    /* A read that began a moment ago ends by itself within the writer's
+    /* The loop's own connection (inline_read.h) is never a holder: it
+     * resets every statement after each job, so it keeps no snapshot
+     * between requests, and a read on it lasts at most --inline-budget.
+     * A read that began a moment ago ends by itself within the writer's
      * wait; only one that has run longer is interrupted. */
     int reader = readers_oldest(
         &s->readers, before - CHECKPOINT_WAIT_MS * CLOCK_NS_PER_MS / 2,
@@ -359,6 +362,14 @@ void cursor_first_chunk(struct run *r, sqlite3_stmt *st, int rc)
             stats_sub(&w->stats->cursors_open, 1);
         if (r->code == 0)
             codec_patch_map(out, map, result_column_keys(r));
+        return;
+    }
+    if (w->on_loop) {
+        /* The loop's connection is never given away: a reader runs the
+         * query again and opens the cursor. */
+        if (reserved)
+            stats_sub(&w->stats->cursors_open, 1);
+        r->handoff = true;
         return;
     }
     if (!reserved) {

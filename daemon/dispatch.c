@@ -340,6 +340,36 @@ static void on_health_answer(const struct health_report *report, void *arg)
     conn_complete(job);
 }
 
+/* A read the loop may answer itself (route.h): runs it on the loop's own
+ * connection within the budget and sends the answer. Returns ROUTE_LOOP
+ * when it did, or where the job goes instead. */
+static enum route run_inline(struct conn *c, struct job *job)
+{
+    struct inline_reader *ir = &c->loop->inline_reader;
+
+    if (!inline_read_on(ir))
+        return route_decide(job, ROUTE_HANDED_OFF);
+    /* A large answer must fit in the connection's share and --max-memory,
+     * as a reader's does (job_account_reply()); conn_send() then holds
+     * what waits to be written, as for any answer. */
+    job->mem = &c->mem;
+    enum inline_result result = inline_read_run(ir, job);
+    memory_sub(&c->mem, job->mem_built);
+    job->mem = NULL;
+    job->mem_built = 0;
+    switch (result) {
+    case INLINE_ANSWERED:
+        metrics_reply(&c->loop->metrics, job->method, job->reply,
+                      job->reply_len, job->started);
+        conn_send(c, job);
+        return ROUTE_LOOP;
+    case INLINE_WRITES:
+        return route_decide(job, ROUTE_WRITES);
+    default:
+        return route_decide(job, ROUTE_HANDED_OFF);
+    }
+}
+
 /* Sends a checked job to the thread that runs it (route.h decides). */
 static void route(struct conn *c, struct job *job)
 {
@@ -370,6 +400,10 @@ static void route(struct conn *c, struct job *job)
         cursor_start(job); /* the cursor's reader, or its end */
         return;
     }
+    if (to == ROUTE_LOOP)
+        to = run_inline(c, job);
+    if (to == ROUTE_LOOP)
+        return; /* answered */
     /* A query to a reader may open a cursor: count it against the
      * connection's share until its answer shows whether it did. */
     if (to == ROUTE_READERS && job->method == RPC_QUERY)

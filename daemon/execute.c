@@ -369,6 +369,17 @@ static bool worth_retrying(const struct run *r)
            r->code != SQLITE_BUSY_SNAPSHOT && (r->w->in_tx || !r->w->writer);
 }
 
+/* On a loop's connection, what a reader would finish where the loop may
+ * not: a read stopped by the budget (or by the job's own deadline, or a
+ * shutdown: the reader answers those as it would have anyway), one that met
+ * a lock the loop must not wait for, or one that needs a cursor. */
+static bool unfinished_on_loop(const struct run *r)
+{
+    int primary = r->code & 0xff;
+    return r->handoff || r->w->timed_out || atomic_load(r->w->stop) ||
+           primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
+}
+
 enum execute_result execute_job(struct worker *w, struct job *job)
 {
     struct codec_buf out;
@@ -402,7 +413,7 @@ enum execute_result execute_job(struct worker *w, struct job *job)
         codec_buf_reset(&out);
         rpc_pack_response_head(&out, job->msgid);
         result = attempt(&r);
-        if (result != EXECUTE_DONE || !worth_retrying(&r) ||
+        if (result != EXECUTE_DONE || w->on_loop || !worth_retrying(&r) ||
             !worker_backoff(w, i))
             break;
     }
@@ -410,13 +421,15 @@ enum execute_result execute_job(struct worker *w, struct job *job)
         atomic_store_explicit(&w->watch->started, 0, memory_order_relaxed);
     w->current = NULL;
     w->deadline = 0;
+    if (w->on_loop && result == EXECUTE_DONE && unfinished_on_loop(&r))
+        result = EXECUTE_HANDOFF;
     if (r.code == 0 && out.error)
         run_fail_out(&r, &out);
     if (r.cursor_st != NULL)
         cursor_open(&r);
 
     if (result == EXECUTE_FORWARD || result == EXECUTE_ALONE ||
-        atomic_load(&job->cancelled)) {
+        result == EXECUTE_HANDOFF || atomic_load(&job->cancelled)) {
         codec_buf_close(&out);
         return result;
     }

@@ -20,6 +20,9 @@ enum execute_result {
                         applied; run it again outside any transaction */
     EXECUTE_LOST,    /* the job failed (its reply says why) and SQLite rolled
                         back the whole open transaction with it */
+    EXECUTE_HANDOFF, /* on a loop's connection (w->on_loop): it ran past its
+                        budget, met a lock, or needs a cursor; nothing of it
+                        stays (no reply): run it again on a reader */
 };
 
 /* Runs @job (query, exec, batch, bulk, explain; on a reader also fetch and

@@ -26,6 +26,7 @@
 #include <uv.h>
 
 #include "deadlines.h"
+#include "inline_read.h"
 #include "job.h"
 #include "list.h"
 #include "metrics.h"
@@ -62,13 +63,14 @@ struct io_loop {
     struct list conns;          /* every connection not yet freed */
     struct list cursors;        /* open, oldest first (cursor->loop_node) */
     struct deadlines deadlines; /* of jobs waiting for a worker */
-    struct watchdog_beat beat;  /* its heartbeat (watchdog.h) */
-    uv_timer_t resume;          /* reads paused connections again */
-    uv_timer_t sweep;           /* looks at half-closed connections */
-    unsigned batching;          /* conn_batch_begin() depth */
-    struct list flush;          /* connections with answers in outbox */
-    bool shutting_down;         /* it took the daemon's shutdown */
-    bool finished;              /* shutting down and no connection left */
+    struct inline_reader inline_reader; /* its own read-only connection */
+    struct watchdog_beat beat;          /* its heartbeat (watchdog.h) */
+    uv_timer_t resume;                  /* reads paused connections again */
+    uv_timer_t sweep;                   /* looks at half-closed connections */
+    unsigned batching;                  /* conn_batch_begin() depth */
+    struct list flush;                  /* connections with answers in outbox */
+    bool shutting_down;                 /* it took the daemon's shutdown */
+    bool finished; /* shutting down and no connection left */
 };
 
 /* Prepares loop @index of @s (not started). Returns 0, or -1 after logging

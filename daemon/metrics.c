@@ -184,6 +184,9 @@ uint64_t metrics_sqlite_memory(const struct server *s)
     for (unsigned i = 0; i < s->readers.count; i++)
         n += atomic_load_explicit(&s->readers.workers[i].sqlite_memory,
                                   memory_order_relaxed);
+    for (unsigned i = 0; i < s->nloops; i++)
+        n += atomic_load_explicit(&s->loops[i].inline_reader.w.sqlite_memory,
+                                  memory_order_relaxed);
     return n;
 }
 
@@ -412,6 +415,13 @@ static const struct figure figures[] = {
      "Cursors closed and reads interrupted because the WAL passed "
      "--wal-max-bytes.",
      STAT(snapshots_released), 1},
+    {"sqlited_inline_reads_total", "counter",
+     "Reads the I/O loop answered itself, within --inline-budget.",
+     STAT(inline_reads), 1},
+    {"sqlited_inline_handoffs_total", "counter",
+     "Reads the I/O loop began and handed to the reader pool or the writer: "
+     "past --inline-budget, met a lock, needed a cursor, or wrote.",
+     STAT(inline_handoffs), 1},
     {"sqlited_reader_busy_seconds_total", "counter",
      "Time the reader threads spent on requests.", STAT(reader_busy_ns), 1e-9},
     {"sqlited_writer_busy_seconds_total", "counter",

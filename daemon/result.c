@@ -113,6 +113,20 @@ int result_step_first(struct run *r, sqlite3_stmt *st)
  * stops once the chunk is full and sets *@more when a row is left, on which
  * @st then stands. Enforces the job's max_rows and max_bytes over all the
  * chunks of the result (r->rows, r->bytes). */
+/* The bytes of @st's text and blob values in its current row: about what
+ * encoding the row takes. Asking expands no zeroblob() and converts no text
+ * (the daemon's text is UTF-8). */
+static size_t row_bytes(sqlite3_stmt *st, int ncols)
+{
+    size_t n = 0;
+    for (int i = 0; i < ncols; i++) {
+        int type = sqlite3_column_type(st, i);
+        if (type == SQLITE_TEXT || type == SQLITE_BLOB)
+            n += (size_t)sqlite3_column_bytes(st, i);
+    }
+    return n;
+}
+
 int result_pack_rows(struct run *r, sqlite3_stmt *st, int rc, bool chunk,
                      bool *more, struct codec_buf *out)
 {
@@ -137,6 +151,13 @@ int result_pack_rows(struct run *r, sqlite3_stmt *st, int rc, bool chunk,
                             "the result has more than %" PRIu64
                             " rows (max_rows)",
                             r->max_rows);
+        /* The loop encodes no more than a chunk, not even one huge row: a
+         * reader does the rest (cursor_first_chunk() hands it off). */
+        if (chunk && r->w->on_loop &&
+            row_bytes(st, ncols) > cfg->chunk_bytes - (out->len - start)) {
+            *more = true;
+            break;
+        }
         if (pack_row(r, st, ncols, out) != SQLITE_OK)
             return r->code;
         if (out->error)

@@ -15,7 +15,9 @@ enum route route_decide(const struct job *job, enum route_event event)
     case RPC_INTEGRITY:
         return ROUTE_READERS;
     case RPC_QUERY:
-        return job->tx == 0 && !job->checkpoint ? ROUTE_READERS : ROUTE_WRITER;
+        if (job->tx != 0 || job->checkpoint)
+            return ROUTE_WRITER;
+        return event == ROUTE_NEW ? ROUTE_LOOP : ROUTE_READERS;
     default:
         return ROUTE_WRITER;
     }

@@ -9,13 +9,21 @@
  *   backup                    the backup thread
  *   fetch, close              the reader pool, on the cursor's own
  *                             connection (cursor.h)
- *   query, outside a client's the reader pool, read-only connections in
- *   transaction               parallel; not PRAGMA wal_checkpoint, which
- *                             is the checkpoint method's (writer)
+ *   query, outside a client's first the I/O loop itself, on its own
+ *   transaction               read-only connection within --inline-budget
+ *                             (inline_read.h); unless the loop finished it
+ *                             there (or inline reads are off), the reader
+ *                             pool, read-only connections in parallel. Not
+ *                             PRAGMA wal_checkpoint, which is the
+ *                             checkpoint method's (writer)
  *   explain, integrity        the reader pool
- *   a read that writes        the writer: a read-only connection found a
- *                             statement that is not sqlite3_stmt_readonly
- *                             (INSERT ... RETURNING sent as query)
+ *   a read the loop gave up   the reader pool: past the budget, a lock
+ *                             (the loop never waits), rows for a cursor;
+ *                             it runs again there to its own deadline
+ *   a read that writes        the writer: a read-only connection (the
+ *                             loop's or a reader's) found a statement that
+ *                             is not sqlite3_stmt_readonly (INSERT ...
+ *                             RETURNING sent as query)
  *   everything else           the writer: exec, batch, bulk, begin, commit,
  *                             rollback, every request inside a client's
  *                             interactive transaction (it runs on the
@@ -31,6 +39,7 @@
 #include "job.h"
 
 enum route {
+    ROUTE_LOOP,    /* the I/O loop, within its budget (inline_read.h) */
     ROUTE_READERS, /* the reader pool (readers.h) */
     ROUTE_WRITER,  /* the writer (writer.h) */
     ROUTE_BACKUP,  /* the backup thread (backup.h) */
@@ -39,9 +48,11 @@ enum route {
 
 /* What is known of the job when it is routed. */
 enum route_event {
-    ROUTE_NEW,    /* checked on the loop, not run anywhere yet */
-    ROUTE_WRITES, /* a read-only connection found that it writes; nothing of
-                     it ran */
+    ROUTE_NEW,        /* checked on the loop, not run anywhere yet */
+    ROUTE_HANDED_OFF, /* the loop began it and gave it up, or does not run
+                         reads itself; nothing of it stayed */
+    ROUTE_WRITES,     /* a read-only connection found that it writes; nothing of
+                         it ran */
 };
 
 /* Where @job goes next. Any thread; reads only the job's request. */

@@ -26,6 +26,7 @@ struct run {
     int64_t changes; /* rows changed by the statements themselves */
     bool alone;      /* met VACUUM inside a group */
     bool script;     /* ran several statements */
+    bool handoff;    /* on a loop's connection: needs a cursor */
     int code;        /* the error, when a step failed */
     int64_t step;    /* the batch step or bulk set that failed; -1: none */
     char message[512];

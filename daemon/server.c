@@ -548,6 +548,9 @@ int server_init(struct server *s, const struct config *cfg)
     if (rc == 0)
         rc = readers_start(&s->readers, cfg, &s->writer, &s->stop, &s->stats,
                            on_job_done, s, err, sizeof(err));
+    for (unsigned i = 0; rc == 0 && i < s->nloops; i++)
+        rc = inline_read_init(&s->loops[i].inline_reader, cfg, &s->stop,
+                              &s->stats, err, sizeof(err));
     if (rc == 0)
         rc = backup_start(&s->backup, cfg, &s->stop, &s->stats, on_job_done, s,
                           err, sizeof(err));
@@ -604,6 +607,8 @@ void server_close(struct server *s)
         loop_join(&s->loops[i]);
     http_stop(&s->http);
     backup_stop(&s->backup);
+    for (unsigned i = 0; i < s->nloops; i++)
+        inline_read_close(&s->loops[i].inline_reader);
     readers_stop(&s->readers);
     writer_stop(&s->writer);
     /* Now no worker can signal any more. The listener, after a failed

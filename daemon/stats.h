@@ -44,7 +44,9 @@
     X(page_cache_misses)                                                       \
     X(page_cache_writes)                                                       \
     X(cursors_aged_out)                                                        \
-    X(snapshots_released)
+    X(snapshots_released)                                                      \
+    X(inline_reads)                                                            \
+    X(inline_handoffs)
 
 /* X(field): figures that go up and down; also reported by `stats` under
  * their own names. The queues count jobs handed to the writer and not yet

@@ -85,20 +85,26 @@ static int busy(void *arg, int count)
     return worker_backoff(arg, count);
 }
 
+/* Makes @db the worker's connection, with the worker's handlers. */
+static void attach(struct worker *w, sqlite3 *db)
+{
+    w->db = db;
+    stmt_cache_init(&w->cache, w->cfg->statement_cache);
+    sqlite3_progress_handler(db, PROGRESS_STEPS, progress, w);
+    authorizer_install(&w->auth, db, w->cfg);
+    sqlite3_busy_handler(db, busy, w);
+}
+
 int execute_init(struct worker *w, sqlite3 *db, bool writer,
                  const struct config *cfg, const atomic_bool *stop,
                  struct stats *stats)
 {
-    *w = (struct worker){.db = db,
-                         .writer = writer,
+    *w = (struct worker){.writer = writer,
                          .cfg = cfg,
                          .max_reply = cfg->max_message_size,
                          .stop = stop,
                          .stats = stats};
-    stmt_cache_init(&w->cache, cfg->statement_cache);
-    sqlite3_progress_handler(db, PROGRESS_STEPS, progress, w);
-    authorizer_install(&w->auth, db, cfg);
-    sqlite3_busy_handler(db, busy, w);
+    attach(w, db);
     if (!writer)
         return SQLITE_OK;
     w->auth.internal = true;
@@ -132,8 +138,10 @@ void execute_account(struct worker *w, int64_t started)
     int cur, high;
     uint64_t used = 0;
 
-    stats_add(w->writer ? &w->stats->writer_busy_ns : &w->stats->reader_busy_ns,
-              (uint64_t)(clock_now() - started));
+    if (started != 0)
+        stats_add(w->writer ? &w->stats->writer_busy_ns
+                            : &w->stats->reader_busy_ns,
+                  (uint64_t)(clock_now() - started));
     if (w->db == NULL)
         return; /* its connection went to a cursor */
     for (size_t i = 0; i < sizeof(counted) / sizeof(*counted); i++)
@@ -163,11 +171,10 @@ int execute_reopen(struct worker *w, char *err, size_t errlen)
 {
     sqlite3 *db;
     int rc = db_open_reader(w->cfg, &db, err, errlen);
-    if (rc == SQLITE_OK) {
-        struct worker_watch *watch = w->watch;
-        execute_init(w, db, false, w->cfg, w->stop, w->stats);
-        w->watch = watch;
-    }
+    /* Not execute_init(): rewriting the whole worker would race with the
+     * loop, which reads its sqlite_memory at any time. */
+    if (rc == SQLITE_OK)
+        attach(w, db);
     return rc;
 }
 

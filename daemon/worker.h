@@ -45,7 +45,10 @@ struct worker_watch {
 
 struct worker {
     sqlite3 *db;
-    bool writer; /* the read-write connection */
+    bool writer;  /* the read-write connection */
+    bool on_loop; /* an I/O loop's own (inline_read.h): never waits, never
+                     opens a cursor; what it cannot finish within its budget
+                     is handed off (EXECUTE_HANDOFF) */
     const struct config *cfg;
     size_t max_reply;        /* bytes; a larger result is SQLITED_TOO_LARGE */
     struct stmt_cache cache; /* of db */
@@ -77,7 +80,8 @@ int execute_init(struct worker *w, sqlite3 *db, bool writer,
  * the stats: its busy time, and its connection's page-cache hits, misses
  * and writes since the last call (sqlite3_db_status, per connection:
  * SQLite's global statistics are off, see db.c), and sets
- * w->sqlite_memory. The worker's thread only. */
+ * w->sqlite_memory. @started 0 books no busy time (the loop's connection,
+ * whose time is the loop's). The worker's thread only. */
 void execute_account(struct worker *w, int64_t started);
 
 /* Finalizes the worker's statements and closes its connection. */

@@ -163,7 +163,14 @@ int load_run(const struct spec *s, const struct client_ops *ops, pid_t server,
 pid_t daemon_start(const char *bin, const char *db_path,
                    const char *socket_path, const char *synchronous,
                    int io_threads, const char *log_path);
-void server_stop(pid_t pid);
+/* The same, with the NULL-terminated options @extra (may be NULL) instead of
+ * --io-threads. */
+pid_t daemon_start_args(const char *bin, const char *db_path,
+                        const char *socket_path, const char *synchronous,
+                        const char *log_path, const char *const *extra);
+/* SIGTERM, then SIGKILL after 10 s. Returns the exit status (128 + the
+ * signal when a signal ended it), or -1 when it had to be killed. */
+int server_stop(pid_t pid);
 
 /* Starts the socket floor's echo server on @socket_path with @threads
  * server threads. Returns its pid, or -1. */

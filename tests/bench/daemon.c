@@ -17,10 +17,26 @@ pid_t daemon_start(const char *bin, const char *db_path,
                    int io_threads, const char *log_path)
 {
     char threads[16];
-    pid_t pid;
-
     snprintf(threads, sizeof(threads), "%d", io_threads);
-    pid = fork();
+    const char *extra[] = {"--io-threads", threads, NULL};
+    return daemon_start_args(bin, db_path, socket_path, synchronous, log_path,
+                             io_threads > 0 ? extra : NULL);
+}
+
+pid_t daemon_start_args(const char *bin, const char *db_path,
+                        const char *socket_path, const char *synchronous,
+                        const char *log_path, const char *const *extra)
+{
+    const char *argv[64] = {bin,         "--database",  db_path,
+                            "--socket",  socket_path,   "--synchronous",
+                            synchronous, "--log-level", "warn"};
+    size_t n = 9;
+    for (size_t i = 0;
+         extra && extra[i] && n + 1 < sizeof(argv) / sizeof(*argv); i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+
+    pid_t pid = fork();
 
     if (pid < 0)
         return -1;
@@ -31,12 +47,6 @@ pid_t daemon_start(const char *bin, const char *db_path,
             dup2(log, STDERR_FILENO);
             close(log);
         }
-        const char *argv[] = {
-            bin,         "--database",    db_path,     "--socket",
-            socket_path, "--synchronous", synchronous, "--log-level",
-            "warn",      "--io-threads",  threads,     NULL};
-        if (io_threads <= 0)
-            argv[9] = NULL;
         execv(bin, (char *const *)argv);
         _exit(127);
     }
@@ -56,18 +66,21 @@ pid_t daemon_start(const char *bin, const char *db_path,
     return -1;
 }
 
-void server_stop(pid_t pid)
+int server_stop(pid_t pid)
 {
+    int status;
     if (pid <= 0)
-        return;
+        return -1;
     kill(pid, SIGTERM);
     for (int i = 0; i < 1000; i++) {
-        if (waitpid(pid, NULL, WNOHANG) == pid)
-            return;
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status)
+                                     : 128 + WTERMSIG(status);
         usleep(10000);
     }
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
+    return -1;
 }
 
 long rss_kib(pid_t pid, bool peak)

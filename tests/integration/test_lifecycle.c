@@ -19,6 +19,11 @@
     "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "         \
     "SELECT count(*) FROM c"
 
+/* For the tests whose work in flight must finish within the grace period:
+ * a generous one, as the 3,000,000 steps of HARNESS_SLOW_SQL take seconds
+ * on a loaded machine, and three times that in a daemon under TSan. */
+static const char *const patient[] = {"--shutdown-grace", "60000", NULL};
+
 static struct daemon d;
 
 static void teardown(void)
@@ -77,7 +82,7 @@ Test(lifecycle, client_disconnects_mid_query)
  * 0 and removes its socket. */
 Test(lifecycle, sigterm_finishes_work_in_flight)
 {
-    daemon_start(&d, NULL);
+    daemon_start(&d, patient);
     struct harness_raw c;
     harness_raw_open(&c, &d);
     send_query_in_flight(&c, 1, HARNESS_SLOW_SQL);
@@ -101,7 +106,7 @@ Test(lifecycle, sigterm_finishes_work_in_flight)
 /* A write in flight at SIGTERM is committed and acknowledged. */
 Test(lifecycle, sigterm_commits_write_in_flight)
 {
-    daemon_start(&d, NULL);
+    daemon_start(&d, patient);
     harness_exec_fresh(&d, "CREATE TABLE t(x)");
 
     struct harness_raw c;
@@ -132,7 +137,7 @@ Test(lifecycle, sigterm_commits_write_in_flight)
 /* Once shutting down, the daemon accepts no new connections. */
 Test(lifecycle, sigterm_stops_accepting)
 {
-    daemon_start(&d, NULL);
+    daemon_start(&d, patient);
     struct harness_raw c;
     harness_raw_open(&c, &d);
     send_query_in_flight(&c, 1, HARNESS_SLOW_SQL);
@@ -418,7 +423,7 @@ Test(lifecycle, socket_mode_flag)
  * not applied instead of facing a silent hang-up. */
 Test(lifecycle, request_during_shutdown_is_refused)
 {
-    daemon_start(&d, NULL);
+    daemon_start(&d, patient);
     harness_exec_fresh(&d, "CREATE TABLE t(x)");
     struct harness_raw c;
     harness_raw_open(&c, &d);

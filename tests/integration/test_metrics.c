@@ -53,7 +53,14 @@ Test(metrics, stats_has_the_full_set)
     struct reply rep;
 
     traffic();
+    /* The loop answered both queries itself; explain runs on a reader. */
     uint32_t msgid = ++c.last_msgid;
+    harness_pack_request(&c.b, msgid, "explain", 1);
+    codec_pack_cstr(&c.b, "SELECT x FROM t");
+    harness_raw_call(&c, msgid, &rep);
+    cr_assert_not(rep.is_error, "%s", rep.message);
+    reply_free(&rep);
+    msgid = ++c.last_msgid;
     harness_pack_request(&c.b, msgid, "stats", 0);
     harness_raw_call(&c, msgid, &rep);
     cr_assert_not(rep.is_error, "%s", rep.message);
@@ -76,6 +83,8 @@ Test(metrics, stats_has_the_full_set)
     cr_assert_gt(map_int(r, "bytes_out"), 0);
     cr_assert_gt(map_int(r, "writer_busy_ns"), 0);
     cr_assert_gt(map_int(r, "reader_busy_ns"), 0);
+    cr_assert_eq(map_int(r, "inline_reads"), 2);
+    cr_assert_eq(map_int(r, "inline_handoffs"), 0);
     cr_assert_gt(map_int(r, "page_cache_writes"), 0);
     cr_assert_gt(
         map_int(r, "page_cache_hits") + map_int(r, "page_cache_misses"), 0);

@@ -1,23 +1,33 @@
-/* sqlited-soak: one daemon under a long mixed load, checked for leaks and
- * lost writes (make soak).
+/* sqlited-soak: one daemon under a long mixed load, checked for leaks,
+ * lost writes and wrong answers (make soak; make tsan runs it against the
+ * ThreadSanitizer build of the daemon).
  *
  * Client processes (forked, each with its own libsqlited connections) run
  * until the time is up, each in one role: writers (acknowledged inserts,
- * batches, bulk inserts), readers, cursor clients (results opened, partly
- * fetched, abandoned), transaction clients (committed, rolled back, or
- * abandoned by hanging up), a reconnecting client, and hostile clients on
- * raw sockets (garbage bytes, oversize declared lengths, slowloris partial
- * messages, pipelined floods never read, requests whose client vanishes).
+ * batches, bulk inserts, then their own acknowledged rows read back),
+ * readers (point and range reads, answers checked), long readers (recursive
+ * queries that run far past the inline budget, answers checked), cursor
+ * clients (results opened, checked row by row, partly fetched, closed,
+ * abandoned), transaction clients (committed, rolled back, or abandoned by
+ * hanging up), a reconnecting client (pings, and requests it hangs up on
+ * before their answer), and hostile clients on raw sockets (garbage bytes,
+ * oversize declared lengths, slowloris partial messages, pipelined floods
+ * never read, requests whose client vanishes). --scale N runs N clients of
+ * each well-behaved role (two writers and two readers per N).
  *
  * The daemon's resident set and open descriptors are sampled after a
  * warm-up (a fifth of the run) and at the end, once the clients are gone
  * (the descriptors also before any client came). The soak fails when, at
  * the end, the RSS is beyond RSS_MARGIN_PERCENT (at least
  * RSS_MARGIN_MIN_KIB) over its warm-up value, the descriptors more than
- * FD_MARGIN over their count before the clients, when the daemon died, or
- * when a write it acknowledged is missing.
+ * FD_MARGIN over their count before the clients, when the daemon died, when
+ * a write it acknowledged is missing, when it gave a wrong answer, or when it
+ * does not then exit 0 on SIGTERM with no sanitizer report in its stderr.
+ * --sanitized skips the RSS bound (a sanitizer's shadow memory is most of
+ * it) and keeps every other check.
  *
- * Usage: sqlited-soak --daemon BIN --dir DIR [--seconds N]
+ * Usage: sqlited-soak --daemon BIN --dir DIR [--seconds N] [--scale N]
+ *                     [--sanitized] [--daemon-arg OPTION]...
  */
 #include <dirent.h>
 #include <errno.h>
@@ -43,12 +53,15 @@
 #define RSS_MARGIN_MIN_KIB (16 * 1024)
 #define FD_MARGIN 2
 
-#define WRITERS 2
 #define HOSTILE_KINDS 5
+#define SEED_ROWS 500 /* t's rows 1 .. 500, all 'seed', never changed */
+#define MAX_CLIENTS 128
+#define MAX_DAEMON_ARGS 16
 
 enum role {
     R_WRITER,
     R_READER,
+    R_LONG_READER,
     R_CURSOR,
     R_TX,
     R_RECONNECT,
@@ -57,13 +70,15 @@ enum role {
 };
 
 static const char *const role_names[R_COUNT] = {
-    "writer", "reader", "cursor", "transaction", "reconnect", "hostile"};
+    "writer",      "reader",    "long reader", "cursor",
+    "transaction", "reconnect", "hostile"};
 
 /* Per client, in memory shared with the parent. */
 struct tally {
-    atomic_uint_fast64_t ops, errors;
+    atomic_uint_fast64_t ops, errors, wrong;
     atomic_int_fast64_t acked; /* writers: seq 0 .. acked - 1 acknowledged */
     char first_error[200];
+    char first_wrong[200];
 };
 
 static struct tally *tallies;
@@ -97,6 +112,19 @@ static void error(struct tally *t, sqlited *db, const char *what, int rc)
                  sqlited_codename(rc), db ? sqlited_errmsg(db) : "");
 }
 
+/* Records a wrong answer: the soak fails. */
+__attribute__((format(printf, 2, 3))) static void wrong(struct tally *t,
+                                                        const char *fmt, ...)
+{
+    atomic_fetch_add(&t->wrong, 1);
+    if (t->first_wrong[0] == '\0') {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(t->first_wrong, sizeof(t->first_wrong), fmt, ap);
+        va_end(ap);
+    }
+}
+
 /* True when @rc means the connection is unusable (see sqlited.h). */
 static bool broken(int rc)
 {
@@ -115,6 +143,19 @@ static sqlited *connect_or_wait(struct tally *t)
         sleep_ms(100);
     }
     return NULL;
+}
+
+/* Counts an operation of @t that ended with @rc, and replaces *@db when
+ * @rc means it is broken. Returns false when no new connection could be
+ * made before the time was up (*@db is then NULL). */
+static bool counted(struct tally *t, sqlited **db, int rc)
+{
+    atomic_fetch_add(&t->ops, 1);
+    if (broken(rc)) {
+        sqlited_close(*db);
+        *db = connect_or_wait(t);
+    }
+    return *db != NULL;
 }
 
 /* Acknowledged inserts into acks (client, seq), retried until acknowledged
@@ -146,6 +187,27 @@ static void run_writer(int id, struct tally *t)
             rc = sqlited_batch_run(db, b, 0);
             if (rc != 0)
                 error(t, db, "batch", rc);
+        } else if (n % 10 == 7) {
+            /* Every write acknowledged so far is seen by a read that
+             * starts now, wherever it runs. */
+            sqlited_rows *rows = NULL;
+            sqlited_params_add_int64(p, NULL, id);
+            rc = sqlited_query(db, "SELECT count(*) FROM acks WHERE client = ?",
+                               p, &rows);
+            if (rc == 0 && (rc = sqlited_rows_next(rows)) == SQLITED_ROW) {
+                if (sqlited_column_int64(rows, 0) != seq)
+                    wrong(t,
+                          "writer %d: %lld rows read back, %lld acknowledged",
+                          id, (long long)sqlited_column_int64(rows, 0),
+                          (long long)seq);
+                rc = 0;
+            } else if (rc == SQLITED_DONE) {
+                wrong(t, "writer %d: count(*) gave no row", id);
+                rc = 0;
+            } else {
+                error(t, db, "read back", rc);
+            }
+            sqlited_rows_close(rows);
         } else {
             sqlited_params_add_int64(p, NULL, id);
             sqlited_params_add_int64(p, NULL, seq);
@@ -158,19 +220,16 @@ static void run_writer(int id, struct tally *t)
             else
                 error(t, db, "insert", rc);
         }
-        atomic_fetch_add(&t->ops, 1);
-        if (broken(rc)) {
-            sqlited_close(db);
-            if ((db = connect_or_wait(t)) == NULL)
-                break;
-        }
+        if (!counted(t, &db, rc))
+            break;
     }
     sqlited_batch_close(b);
     sqlited_params_close(p);
     sqlited_close(db);
 }
 
-/* Point reads and short range reads of t and acks. */
+/* Point reads of the seed rows (which nobody changes) and short range reads
+ * of acks. */
 static void run_reader(struct tally *t)
 {
     sqlited *db = connect_or_wait(t);
@@ -179,35 +238,91 @@ static void run_reader(struct tally *t)
         return;
     for (int64_t n = 0; running(); n++) {
         sqlited_rows *rows;
+        int64_t key = n % SEED_ROWS + 1;
         sqlited_params_clear(p);
-        sqlited_params_add_int64(p, NULL, n % 500);
+        sqlited_params_add_int64(p, NULL, key);
         int rc = sqlited_query(db,
                                n % 2 ? "SELECT id, v FROM t WHERE id = ?"
                                      : "SELECT client, seq FROM acks "
                                        "WHERE seq >= ? LIMIT 10",
                                p, &rows);
         if (rc == 0) {
-            while ((rc = sqlited_rows_next(rows)) == SQLITED_ROW)
-                ;
+            uint64_t got = 0;
+            while ((rc = sqlited_rows_next(rows)) == SQLITED_ROW) {
+                got++;
+                if (n % 2 == 0)
+                    continue;
+                const char *v = sqlited_column_text(rows, 1);
+                if (sqlited_column_int64(rows, 0) != key || v == NULL ||
+                    strcmp(v, "seed") != 0)
+                    wrong(t, "reader: row %lld read as (%lld, %s)",
+                          (long long)key,
+                          (long long)sqlited_column_int64(rows, 0),
+                          v ? v : "NULL");
+            }
             if (rc != SQLITED_DONE)
                 error(t, db, "read rows", rc);
+            else if (n % 2 == 1 && got != 1)
+                wrong(t, "reader: row %lld read as %llu rows", (long long)key,
+                      (unsigned long long)got);
+            else if (n % 2 == 0 && got > 10)
+                wrong(t, "reader: LIMIT 10 gave %llu rows",
+                      (unsigned long long)got);
             sqlited_rows_close(rows);
         } else {
             error(t, db, "read", rc);
         }
-        atomic_fetch_add(&t->ops, 1);
-        if (broken(rc)) {
-            sqlited_close(db);
-            if ((db = connect_or_wait(t)) == NULL)
-                break;
-        }
+        if (!counted(t, &db, rc))
+            break;
     }
     sqlited_params_close(p);
     sqlited_close(db);
 }
 
-/* Results larger than a chunk, so that the daemon opens a cursor: read to
- * the end, closed after a few rows, or abandoned by hanging up. */
+/* Recursive queries of 20,000 to 200,000 steps: far past the inline budget
+ * of an I/O loop, so they are interrupted there and run again by a reader;
+ * their answers must be those of one run. */
+static void run_long_reader(struct tally *t)
+{
+    sqlited *db = connect_or_wait(t);
+    sqlited_params *p;
+    if (db == NULL || sqlited_params_open(&p) != 0)
+        return;
+    for (int64_t n = 0; running(); n++) {
+        sqlited_rows *rows = NULL;
+        int64_t limit = 20000 + n * 7919 % 180000;
+        sqlited_params_clear(p);
+        sqlited_params_add_int64(p, NULL, limit);
+        int rc = sqlited_query(db,
+                               "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL "
+                               "SELECT x + 1 FROM c WHERE x < ?) "
+                               "SELECT count(*), sum(x) FROM c",
+                               p, &rows);
+        if (rc == 0 && (rc = sqlited_rows_next(rows)) == SQLITED_ROW) {
+            if (sqlited_column_int64(rows, 0) != limit ||
+                sqlited_column_int64(rows, 1) != limit * (limit + 1) / 2)
+                wrong(t, "long read to %lld: count %lld, sum %lld",
+                      (long long)limit,
+                      (long long)sqlited_column_int64(rows, 0),
+                      (long long)sqlited_column_int64(rows, 1));
+            rc = 0;
+        } else if (rc == SQLITED_DONE) {
+            wrong(t, "long read to %lld: no row", (long long)limit);
+            rc = 0;
+        } else {
+            error(t, db, "long read", rc);
+        }
+        sqlited_rows_close(rows);
+        if (!counted(t, &db, rc))
+            break;
+    }
+    sqlited_params_close(p);
+    sqlited_close(db);
+}
+
+/* Results larger than a chunk, so that the daemon opens a cursor, checked
+ * row by row: read to the end, closed after a few rows, or abandoned by
+ * hanging up. */
 static void run_cursor(struct tally *t)
 {
     sqlited *db = connect_or_wait(t);
@@ -222,11 +337,24 @@ static void run_cursor(struct tally *t)
             error(t, db, "cursor query", rc);
         } else {
             int want = n % 3 == 0 ? 1 << 30 : 100 + n % 1000;
-            for (int i = 0;
-                 i < want && (rc = sqlited_rows_next(rows)) == SQLITED_ROW; i++)
-                ;
+            int i = 0;
+            for (; i < want && (rc = sqlited_rows_next(rows)) == SQLITED_ROW;
+                 i++) {
+                char text[48];
+                const char *v = sqlited_column_text(rows, 1);
+                snprintf(text, sizeof(text), "%040d", i + 1);
+                if (sqlited_column_int64(rows, 0) != i + 1 || v == NULL ||
+                    strcmp(v, text) != 0) {
+                    wrong(t, "cursor: row %d read as (%lld, %s)", i + 1,
+                          (long long)sqlited_column_int64(rows, 0),
+                          v ? v : "NULL");
+                    break;
+                }
+            }
             if (rc != SQLITED_ROW && rc != SQLITED_DONE)
                 error(t, db, "fetch", rc);
+            else if (rc == SQLITED_DONE && i != 5000)
+                wrong(t, "cursor: %d rows, not 5000", i);
             if (n % 3 == 2) {
                 /* Abandoned: the daemon must end the cursor itself. */
                 sqlited_close(db);
@@ -237,11 +365,7 @@ static void run_cursor(struct tally *t)
             }
             sqlited_rows_close(rows);
         }
-        atomic_fetch_add(&t->ops, 1);
-        if (broken(rc)) {
-            sqlited_close(db);
-            db = connect_or_wait(t);
-        }
+        counted(t, &db, rc);
     }
     sqlited_close(db);
 }
@@ -274,26 +398,42 @@ static void run_tx(struct tally *t)
             if (sqlited_tx_id(db) != 0)
                 sqlited_rollback(db);
         }
-        atomic_fetch_add(&t->ops, 1);
-        if (broken(rc)) {
-            sqlited_close(db);
-            db = connect_or_wait(t);
-        }
+        counted(t, &db, rc);
         sleep_ms(5);
     }
     sqlited_close(db);
 }
 
-/* Connects, pings and hangs up, again and again. */
+/* Connects, pings (or asks for the stats or the metrics, which read what
+ * the other threads count) and hangs up, again and again; every other time
+ * with a request sent and not waited for (a short read, a long read, a
+ * write): the daemon drops its answer. */
 static void run_reconnect(struct tally *t)
 {
-    while (running()) {
+    static const char *const unawaited[] = {
+        "SELECT id, v FROM t WHERE id = 7",
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+        "WHERE x < 100000) SELECT count(*) FROM c",
+        "INSERT INTO t(v) VALUES ('unawaited')"};
+    for (int n = 0; running(); n++) {
         sqlited *db = connect_or_wait(t);
         if (db == NULL)
             break;
-        int rc = sqlited_ping(db);
+        char *text = NULL;
+        int rc = n % 8 == 2   ? sqlited_stats(db, &text)
+                 : n % 8 == 6 ? sqlited_metrics(db, &text)
+                              : sqlited_ping(db);
         if (rc != 0)
-            error(t, db, "ping", rc);
+            error(t, db, "ping, stats or metrics", rc);
+        sqlited_free(text);
+        if (rc == 0 && n % 2 == 1) {
+            uint32_t id;
+            const char *sql = unawaited[n / 2 % 3];
+            rc = n / 2 % 3 == 2 ? sqlited_send_exec(db, sql, NULL, &id)
+                                : sqlited_send_query(db, sql, NULL, &id);
+            if (rc != 0)
+                error(t, db, "send", rc);
+        }
         sqlited_close(db);
         atomic_fetch_add(&t->ops, 1);
     }
@@ -450,31 +590,94 @@ out:
     return n;
 }
 
+/* Whether the daemon's stderr holds a sanitizer's report (or libuv's);
+ * prints it when it does. */
+static bool log_has_report(const char *log_path)
+{
+    static const char *const alarms[] = {
+        "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "ThreadSanitizer",
+        "runtime error:", "event loop not clean"};
+    FILE *f = fopen(log_path, "r");
+    char line[1024];
+    bool found = false;
+    if (f == NULL)
+        return false;
+    while (fgets(line, sizeof(line), f)) {
+        for (size_t i = 0; !found && i < sizeof(alarms) / sizeof(*alarms); i++)
+            found = strstr(line, alarms[i]) != NULL;
+        if (found)
+            break;
+    }
+    if (found) {
+        printf("soak: the daemon's stderr (%s):\n", log_path);
+        rewind(f);
+        while (fgets(line, sizeof(line), f))
+            fputs(line, stdout);
+    }
+    fclose(f);
+    return found;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: sqlited-soak --daemon BIN --dir DIR "
+                    "[--seconds N (>= 5, default 300)] [--scale N (1 to 8)] "
+                    "[--sanitized] [--daemon-arg OPTION]...\n");
+}
+
 int main(int argc, char **argv)
 {
     const char *bin = NULL, *dir = NULL;
+    const char *daemon_args[MAX_DAEMON_ARGS + 1] = {0};
+    size_t ndaemon_args = 0;
     double seconds = 300;
-    static const enum role roles[] = {R_WRITER,    R_WRITER,  R_READER,
-                                      R_READER,    R_CURSOR,  R_TX,
-                                      R_RECONNECT, R_HOSTILE, R_HOSTILE};
-    const int nclients = (int)(sizeof(roles) / sizeof(roles[0]));
+    int scale = 1;
+    bool sanitized = false;
+    /* Per --scale: the well-behaved roles; then the hostile ones, once. */
+    static const enum role scaled[] = {R_WRITER, R_WRITER,      R_READER,
+                                       R_READER, R_LONG_READER, R_CURSOR,
+                                       R_TX,     R_RECONNECT};
+    static const enum role once[] = {R_HOSTILE, R_HOSTILE};
+    enum role roles[MAX_CLIENTS];
+    int nclients = 0;
     char db_path[512], log_path[512], sock[512];
-    pid_t pids[sizeof(roles) / sizeof(roles[0])];
+    pid_t pids[MAX_CLIENTS];
     int failures = 0;
 
-    for (int i = 1; i + 1 < argc; i += 2) {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--sanitized") == 0) {
+            sanitized = true;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            usage();
+            return 2;
+        }
         if (strcmp(argv[i], "--daemon") == 0)
-            bin = argv[i + 1];
+            bin = argv[++i];
         else if (strcmp(argv[i], "--dir") == 0)
-            dir = argv[i + 1];
+            dir = argv[++i];
         else if (strcmp(argv[i], "--seconds") == 0)
-            seconds = atof(argv[i + 1]);
+            seconds = atof(argv[++i]);
+        else if (strcmp(argv[i], "--scale") == 0)
+            scale = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--daemon-arg") == 0 &&
+                 ndaemon_args < MAX_DAEMON_ARGS)
+            daemon_args[ndaemon_args++] = argv[++i];
+        else {
+            usage();
+            return 2;
+        }
     }
-    if (bin == NULL || dir == NULL || seconds < 5) {
-        fprintf(stderr, "usage: sqlited-soak --daemon BIN --dir DIR "
-                        "[--seconds N (>= 5, default 300)]\n");
+    if (bin == NULL || dir == NULL || seconds < 5 || scale < 1 || scale > 8) {
+        usage();
         return 2;
     }
+    for (int k = 0; k < scale; k++)
+        for (size_t i = 0; i < sizeof(scaled) / sizeof(*scaled); i++)
+            roles[nclients++] = scaled[i];
+    for (size_t i = 0; i < sizeof(once) / sizeof(*once); i++)
+        roles[nclients++] = once[i];
     mkdir(dir, 0755);
     snprintf(db_path, sizeof(db_path), "%s/soak.db", dir);
     snprintf(log_path, sizeof(log_path), "%s/daemon.log", dir);
@@ -484,9 +687,13 @@ int main(int argc, char **argv)
     sock_path = sock;
     signal(SIGPIPE, SIG_IGN);
 
-    pid_t daemon = daemon_start(bin, db_path, sock, "NORMAL", 0, log_path);
-    if (daemon < 0 || setup() != 0)
+    pid_t daemon =
+        daemon_start_args(bin, db_path, sock, "NORMAL", log_path, daemon_args);
+    if (daemon < 0 || setup() != 0) {
+        log_has_report(log_path);
+        server_stop(daemon);
         return 1;
+    }
     tallies = mmap(NULL, sizeof(*tallies) * (size_t)nclients,
                    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (tallies == MAP_FAILED)
@@ -509,6 +716,9 @@ int main(int argc, char **argv)
                 break;
             case R_READER:
                 run_reader(&tallies[i]);
+                break;
+            case R_LONG_READER:
+                run_long_reader(&tallies[i]);
                 break;
             case R_CURSOR:
                 run_cursor(&tallies[i]);
@@ -553,14 +763,22 @@ int main(int argc, char **argv)
     int fds_end = up ? count_fds(daemon) : -1;
     long rss_peak = up ? rss_kib(daemon, true) : -1;
 
-    for (int i = 0; i < nclients; i++)
+    for (int i = 0; i < nclients; i++) {
         printf("soak: %-11s %2d: %8llu operations, %6llu errors%s%s\n",
                role_names[roles[i]], i,
                (unsigned long long)atomic_load(&tallies[i].ops),
                (unsigned long long)atomic_load(&tallies[i].errors),
                tallies[i].first_error[0] ? "; first: " : "",
                tallies[i].first_error);
+        if (atomic_load(&tallies[i].wrong) > 0) {
+            printf("soak: FAIL: %llu wrong answers; first: %s\n",
+                   (unsigned long long)atomic_load(&tallies[i].wrong),
+                   tallies[i].first_wrong);
+            failures++;
+        }
+    }
     if (!up) {
+        log_has_report(log_path);
         printf("soak: FAIL: the daemon died; see %s\n", log_path);
         return 1;
     }
@@ -573,7 +791,9 @@ int main(int argc, char **argv)
            "clients, %d, + %d)\n",
            rss_end, rss_limit, RSS_MARGIN_PERCENT, RSS_MARGIN_MIN_KIB, rss_peak,
            fds_end, fds_idle + FD_MARGIN, fds_idle, FD_MARGIN);
-    if (rss_end > rss_limit) {
+    if (sanitized)
+        printf("soak: the RSS is not checked (--sanitized)\n");
+    else if (rss_end > rss_limit) {
         printf("soak: FAIL: the daemon's RSS grew beyond its margin\n");
         failures++;
     }
@@ -597,7 +817,16 @@ int main(int argc, char **argv)
             failures++;
         }
     }
-    server_stop(daemon);
+    int status = server_stop(daemon);
+    if (status != 0) {
+        printf("soak: FAIL: the daemon exited with status %d on SIGTERM\n",
+               status);
+        failures++;
+    }
+    if (log_has_report(log_path)) {
+        printf("soak: FAIL: the daemon reported a defect\n");
+        failures++;
+    }
     printf("soak: %s\n", failures ? "FAIL" : "ok");
     return failures ? 1 : 0;
 }

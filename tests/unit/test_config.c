@@ -96,6 +96,7 @@ Test(config, defaults)
     cr_assert_eq(c.max_cursors, 64);
     cr_assert_eq(c.max_connections, 1024);
     cr_assert_eq(c.statement_cache, 64);
+    cr_assert_eq(c.inline_budget_ms, 1);
     cr_assert_eq(c.cache_size, -2000);
     cr_assert_eq(c.mmap_size, 0);
     cr_assert_eq(c.max_message_size, RPC_MAX_MESSAGE_DEFAULT);
@@ -181,6 +182,7 @@ static const struct int_flag int_flags[] = {
      1048576,
      {"0", "1048577"}},
     {"statement-cache", FIELD(statement_cache), "0", 0, {"-1", "65537"}},
+    {"inline-budget", FIELD(inline_budget_ms), "0", 0, {"-1", "1001", "1ms"}},
     {"cache-size",
      FIELD(cache_size),
      "-2147483648",
