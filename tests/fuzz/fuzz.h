@@ -40,10 +40,11 @@ void fuzz_check_answer(const char *msg, size_t len, uint32_t msgid);
  * connection's open interactive transaction. One per process. */
 struct fuzz_core {
     struct config cfg;
-    struct server srv;   /* cfg, hello, stats, limits and one loop */
-    struct io_loop loop; /* never run: its metrics and lists only */
-    struct conn conn;    /* never accepted: srv, loop, cursors and tx only */
-    struct writer writer;
+    struct server srv;    /* cfg, hello, stats, limits and one loop */
+    struct io_loop loop;  /* never run: its metrics and lists only */
+    struct conn conn;     /* never accepted: srv, loop, cursors and tx only */
+    struct writer writer; /* opened by the first input, kept open */
+    bool writer_open;
     struct worker reader;
     struct job *writing; /* the job on the writer, until it is done */
     atomic_bool stop;
@@ -56,7 +57,8 @@ struct fuzz_core {
  * keep every input small and quick: 1 MiB messages, 200 ms deadlines. */
 struct fuzz_core *fuzz_core_get(void);
 
-/* Opens a fresh, empty database for one input. */
+/* Gives one input an empty database (the first: creates it), and a new
+ * reader connection. */
 void fuzz_core_open(struct fuzz_core *f);
 
 /* Runs @job (from dispatch_check()) where the daemon would: reads on the
@@ -66,8 +68,9 @@ void fuzz_core_open(struct fuzz_core *f);
 void fuzz_core_run(struct fuzz_core *f, struct job *job);
 
 /* Checks what no request may change (the database is intact, the shared
- * connections' settings are the daemon's), closes the cursors, rolls back
- * the transaction, and removes the database. */
+ * connections' settings are the daemon's), closes the cursors and the
+ * reader, and rolls back the transaction. The writer stays open for the
+ * next input; the database is removed at exit. */
 void fuzz_core_close(struct fuzz_core *f);
 
 #endif /* SQLITED_FUZZ_H */

@@ -2,8 +2,11 @@
  * result limits, explain, and the daemon's connection limit, against a real
  * daemon. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,8 +28,13 @@ static void start_chunked(const char *chunk_rows)
     start((const char *const[]){"--chunk-rows", chunk_rows, NULL});
 }
 
+static bool stopped; /* the daemon is SIGSTOPped: SIGCONT it at teardown */
+
 static void teardown(void)
 {
+    if (stopped)
+        daemon_signal(&d, SIGCONT);
+    stopped = false;
     harness_cleanup_connected(&d, &db);
 }
 
@@ -362,6 +370,36 @@ Test(client_stream, abandoned_mid_way_then_other_requests)
                  "a cursor is still open after sqlited_rows_close()");
     cr_assert_eq(daemon_stat("cursors_expired"), 0);
     cr_assert_eq(sqlited_ping(db), 0);
+}
+
+/* With an I/O timeout, a stream whose daemon stops fails at a chunk's
+ * boundary with -ETIMEDOUT, however far its fetch ahead had got: every row
+ * received before is read first, and the connection is then broken. */
+Test(client_stream, io_timeout_while_fetching_ahead)
+{
+    start_chunked("10");
+    assert_ok(sqlited_set_io_timeout(db, 500));
+    sqlited_rows *rows =
+        harness_query(db, COUNT_TO(100) "SELECT x FROM c", NULL);
+    daemon_signal(&d, SIGSTOP);
+    stopped = true;
+
+    int n = 0, rc;
+    while ((rc = sqlited_rows_next(rows)) == SQLITED_ROW)
+        cr_assert_eq(sqlited_column_int64(rows, 0), ++n);
+    cr_assert_eq(rc, -ETIMEDOUT, "after %d rows: %d %s: %s", n, rc,
+                 sqlited_codename(rc), sqlited_errmsg(db));
+    cr_assert(n == 10 || n == 20, "the stream failed after %d rows", n);
+    cr_assert_str_eq(sqlited_errmsg(db),
+                     "timed out waiting for the daemon's reply");
+    cr_assert_eq(sqlited_rows_next(rows), -ETIMEDOUT);
+    cr_assert_eq(sqlited_ping(db), SQLITED_ECLOSED, "the connection is gone");
+    sqlited_rows_close(rows);
+    daemon_signal(&d, SIGCONT);
+    stopped = false;
+    sqlited_close(db);
+    db = harness_connect(&d);
+    cr_assert_eq(harness_query_int(db, "SELECT 9"), 9);
 }
 
 /* ---------------------------------------------------- closing the source */
