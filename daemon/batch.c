@@ -32,7 +32,7 @@ void batch_run(struct run *r)
         size_t mark = r->out->len;
         r->changes = 0;
         if (!job->atomic)
-            execute_control(r->w, CONTROL_SAVEPOINT);
+            worker_control(r->w, CONTROL_SAVEPOINT);
         execute_run_sql(r, &req, false);
         if (r->code == 0 && !job->atomic)
             execute_check_deferred(r);
@@ -41,7 +41,7 @@ void batch_run(struct run *r)
             break;
         }
         if (r->code != 0) {
-            execute_control(r->w, CONTROL_ROLLBACK_TO);
+            worker_control(r->w, CONTROL_ROLLBACK_TO);
             codec_buf_truncate(r->out, mark);
             msgpack_pack_nil(&r->out->pk);
             rpc_pack_error(&errors, r->code, r->message);
@@ -50,7 +50,7 @@ void batch_run(struct run *r)
             msgpack_pack_nil(&errors.pk);
         }
         if (!job->atomic)
-            execute_control(r->w, CONTROL_RELEASE);
+            worker_control(r->w, CONTROL_RELEASE);
     }
     if (r->code == 0) {
         codec_pack_cstr(r->out, "errors");

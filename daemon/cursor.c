@@ -411,7 +411,7 @@ void cursor_open(struct run *r)
         return;
     }
     stmt_cache_clear(&w->cache);
-    execute_init(&cur->w, w->db, false, w->cfg, w->stop, w->stats);
+    worker_init(&cur->w, w->db, false, w->cfg, w->stop, w->stats);
     cur->st = r->cursor_st;
     /* Its text and blob parameters are bound in place: keep their bytes. */
     cur->msg = r->job->msg;
@@ -433,7 +433,7 @@ static void cursor_close(struct cursor *cur, struct job *job)
     cur->st = NULL;
     free(cur->msg);
     cur->msg = NULL;
-    execute_close(&cur->w);
+    worker_close(&cur->w);
     stats_sub(&cur->w.stats->cursors_open, 1);
     job->cursor_ended = true;
 }
@@ -456,7 +456,7 @@ void cursor_run(struct job *job)
         return;
     }
     if (clock_passed(job->deadline, clock_now())) {
-        execute_fail_timeout(w, job);
+        worker_fail_timeout(w, job);
         cursor_close(cur, job); /* like any failed fetch */
         return;
     }

@@ -323,7 +323,7 @@ static enum execute_result attempt(struct run *r)
     if (w->auth.savepoints)
         wrap = false;
     enum execute_result result = EXECUTE_DONE;
-    if (wrap && (rc = execute_control(w, CONTROL_SAVEPOINT)) != SQLITE_OK) {
+    if (wrap && (rc = worker_control(w, CONTROL_SAVEPOINT)) != SQLITE_OK) {
         run_fail(r, rc, "cannot open a savepoint: %s", sqlite3_errmsg(w->db));
         result = execute_tx_lost(w) ? EXECUTE_LOST : EXECUTE_DONE;
         goto out;
@@ -337,12 +337,12 @@ static enum execute_result attempt(struct run *r)
         execute_check_deferred(r);
     if (wrap) {
         if (r->code != 0 || result != EXECUTE_DONE)
-            execute_control(w, CONTROL_ROLLBACK_TO);
-        execute_control(w, CONTROL_RELEASE);
+            worker_control(w, CONTROL_ROLLBACK_TO);
+        worker_control(w, CONTROL_RELEASE);
     } else if (!w->in_tx && !sqlite3_get_autocommit(w->db)) {
         /* Cannot happen (the authorizer refuses transaction control), but a
          * transaction left open would swallow every later job. */
-        execute_rollback(w);
+        worker_rollback(w);
         if (r->code == 0)
             run_fail(r, SQLITED_INTERNAL, "the SQL left a transaction open");
     }
@@ -390,13 +390,13 @@ enum execute_result execute_job(struct worker *w, struct job *job)
         cursor_run(job);
         return EXECUTE_DONE;
     }
-    if (!execute_claim(w, job))
+    if (!worker_claim(w, job))
         return EXECUTE_DONE;
     if (job->probe) {
         health_run(w, job);
         return EXECUTE_DONE;
     }
-    execute_begin(w, job);
+    worker_begin(w, job);
     w->released = false;
     if (w->watch)
         atomic_store_explicit(&w->watch->started, clock_now(),

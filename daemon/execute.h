@@ -29,7 +29,7 @@ enum execute_result {
  * close, which use their cursor's connection) on @w's connection and stores
  * the encoded response, success or error, in job->reply. A reader's query
  * whose rows do not fit one chunk opens a cursor (job->cursor) and gives it
- * the reader's connection: w->db is then NULL until execute_reopen(). Inside a
+ * the reader's connection: w->db is then NULL until worker_reopen(). Inside a
  * transaction (w->in_tx) the job runs in its own savepoint, so a failed job
  * leaves nothing behind. A job that was cancelled gets no reply; one whose
  * deadline has passed gets SQLITED_TIMEOUT without running. */

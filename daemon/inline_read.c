@@ -15,7 +15,7 @@ int inline_read_init(struct inline_reader *ir, const struct config *cfg,
         return 0;
     if (db_open_reader(cfg, &db, err, errlen) != SQLITE_OK)
         return -1;
-    execute_init(&ir->w, db, false, cfg, stop, stats);
+    worker_init(&ir->w, db, false, cfg, stop, stats);
     /* A lock is never waited for on the loop: SQLITE_BUSY at once. */
     sqlite3_busy_handler(db, NULL, NULL);
     ir->w.on_loop = true;
@@ -26,7 +26,7 @@ int inline_read_init(struct inline_reader *ir, const struct config *cfg,
 void inline_read_close(struct inline_reader *ir)
 {
     if (ir->w.db != NULL)
-        execute_close(&ir->w);
+        worker_close(&ir->w);
     ir->budget_ns = 0;
 }
 
@@ -57,7 +57,7 @@ enum inline_result inline_read_run(struct inline_reader *ir, struct job *job)
     enum execute_result result = execute_job(w, job);
     w->deadline_cap = 0;
     end_read(w->db);
-    execute_account(w, 0);
+    worker_account(w, 0);
     switch (result) {
     case EXECUTE_DONE:
         stats_add(&w->stats->inline_reads, 1);

@@ -20,9 +20,9 @@ bool maintenance_writer_job(const struct job *job)
  * the job answered (or not, if its client left), when it must not run. */
 static bool enter(struct worker *w, struct job *job)
 {
-    if (!execute_claim(w, job))
+    if (!worker_claim(w, job))
         return false;
-    execute_begin(w, job);
+    worker_begin(w, job);
     w->auth.internal = true;
     return true;
 }

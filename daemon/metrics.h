@@ -71,7 +71,7 @@ void metrics_reply(struct metrics *m, enum rpc_method method, const char *reply,
                    size_t len, int64_t started);
 
 /* Requests in flight over all connections; SQLite's memory over all the
- * daemon's connections (execute_account()). Any loop. */
+ * daemon's connections (worker_account()). Any loop. */
 unsigned metrics_in_flight(const struct server *s);
 uint64_t metrics_sqlite_memory(const struct server *s);
 

@@ -48,7 +48,7 @@ static void *reader_main(void *arg)
             rd->done(job, rd->done_arg);
             continue;
         }
-        if (own && w->db == NULL && execute_reopen(w, err, sizeof(err)) != 0) {
+        if (own && w->db == NULL && worker_reopen(w, err, sizeof(err)) != 0) {
             if (!failing)
                 log_error("reader: %s", err);
             failing = true;
@@ -73,7 +73,7 @@ static void *reader_main(void *arg)
             writer_submit(rd->writer, job);
         } else
             rd->done(job, rd->done_arg);
-        execute_account(w, started);
+        worker_account(w, started);
     }
     return NULL;
 }
@@ -108,7 +108,7 @@ int readers_start(struct readers *rd, const struct config *cfg,
             free(arg);
             goto fail;
         }
-        execute_init(&rd->workers[i], db, false, cfg, stop, stats);
+        worker_init(&rd->workers[i], db, false, cfg, stop, stats);
         rd->workers[i].watch = &rd->watches[i];
         *arg = (struct reader_arg){.rd = rd, .w = &rd->workers[i]};
         if (pthread_create(&rd->threads[i], NULL, reader_main, arg)) {
@@ -159,7 +159,7 @@ void readers_stop(struct readers *rd)
     job_queue_shutdown(&rd->queue);
     for (unsigned i = 0; i < rd->count; i++) {
         pthread_join(rd->threads[i], NULL);
-        execute_close(&rd->workers[i]);
+        worker_close(&rd->workers[i]);
     }
     job_queue_close(&rd->queue);
     free(rd->workers);

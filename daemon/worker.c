@@ -95,9 +95,9 @@ static void attach(struct worker *w, sqlite3 *db)
     sqlite3_busy_handler(db, busy, w);
 }
 
-int execute_init(struct worker *w, sqlite3 *db, bool writer,
-                 const struct config *cfg, const atomic_bool *stop,
-                 struct stats *stats)
+int worker_init(struct worker *w, sqlite3 *db, bool writer,
+                const struct config *cfg, const atomic_bool *stop,
+                struct stats *stats)
 {
     *w = (struct worker){.writer = writer,
                          .cfg = cfg,
@@ -121,7 +121,7 @@ int execute_init(struct worker *w, sqlite3 *db, bool writer,
     return SQLITE_OK;
 }
 
-void execute_account(struct worker *w, int64_t started)
+void worker_account(struct worker *w, int64_t started)
 {
     static const struct {
         int op;
@@ -158,7 +158,7 @@ void execute_account(struct worker *w, int64_t started)
     atomic_store_explicit(&w->sqlite_memory, used, memory_order_relaxed);
 }
 
-void execute_close(struct worker *w)
+void worker_close(struct worker *w)
 {
     stmt_cache_clear(&w->cache);
     for (int c = 0; c < CONTROL_COUNT; c++)
@@ -167,11 +167,11 @@ void execute_close(struct worker *w)
     w->db = NULL;
 }
 
-int execute_reopen(struct worker *w, char *err, size_t errlen)
+int worker_reopen(struct worker *w, char *err, size_t errlen)
 {
     sqlite3 *db;
     int rc = db_open_reader(w->cfg, &db, err, errlen);
-    /* Not execute_init(): rewriting the whole worker would race with the
+    /* Not worker_init(): rewriting the whole worker would race with the
      * loop, which reads its sqlite_memory at any time. */
     if (rc == SQLITE_OK)
         attach(w, db);
@@ -180,7 +180,7 @@ int execute_reopen(struct worker *w, char *err, size_t errlen)
 
 /* The progress handler is off meanwhile: neither a deadline nor a shutdown
  * may interrupt the daemon's own COMMIT or ROLLBACK. */
-int execute_control(struct worker *w, enum control c)
+int worker_control(struct worker *w, enum control c)
 {
     sqlite3_stmt *st = w->control[c];
     sqlite3_progress_handler(w->db, 0, NULL, NULL);
@@ -194,27 +194,27 @@ int execute_control(struct worker *w, enum control c)
 
 /* Should the rollback fail, every later job on this connection would run
  * inside the stale transaction, so that is logged loudly. */
-void execute_rollback(struct worker *w)
+void worker_rollback(struct worker *w)
 {
     if (sqlite3_get_autocommit(w->db))
         return;
-    if (execute_control(w, CONTROL_ROLLBACK) != SQLITE_OK ||
+    if (worker_control(w, CONTROL_ROLLBACK) != SQLITE_OK ||
         !sqlite3_get_autocommit(w->db))
         log_error("cannot roll back a transaction: %s", sqlite3_errmsg(w->db));
 }
 
-bool execute_claim(struct worker *w, struct job *job)
+bool worker_claim(struct worker *w, struct job *job)
 {
     if (!job_claim(job))
         return false;
     if (clock_passed(job->deadline, clock_now())) {
-        execute_fail_timeout(w, job);
+        worker_fail_timeout(w, job);
         return false;
     }
     return true;
 }
 
-void execute_begin(struct worker *w, struct job *job)
+void worker_begin(struct worker *w, struct job *job)
 {
     w->current = job;
     w->deadline = job->deadline;
@@ -224,13 +224,13 @@ void execute_begin(struct worker *w, struct job *job)
     w->timed_out = false;
 }
 
-void execute_fail_timeout(struct worker *w, struct job *job)
+void worker_fail_timeout(struct worker *w, struct job *job)
 {
     job_fail_timeout(job);
     stats_add(&w->stats->timeouts, 1);
 }
 
-void execute_fail_busy(struct worker *w, struct job *job)
+void worker_fail_busy(struct worker *w, struct job *job)
 {
     (void)w;
     job_fail_busy(job);

@@ -3,10 +3,10 @@
  * and the daemon's transaction statements on the writer's.
  *
  * The writer, each reader and each cursor own one struct worker and never
- * share its connection. A worker is started with execute_init(), given a new
- * connection with execute_reopen() when its last one went to a cursor, and
- * ended with execute_close(); each job enters it through execute_claim() and
- * execute_begin().
+ * share its connection. A worker is started with worker_init(), given a new
+ * connection with worker_reopen() when its last one went to a cursor, and
+ * ended with worker_close(); each job enters it through worker_claim() and
+ * worker_begin().
  */
 #ifndef SQLITED_WORKER_H
 #define SQLITED_WORKER_H
@@ -72,9 +72,9 @@ struct worker {
 
 /* Prepares @w to run jobs on @db: installs its handlers and, for the writer,
  * prepares the control statements. Returns SQLITE_OK or an error code. */
-int execute_init(struct worker *w, sqlite3 *db, bool writer,
-                 const struct config *cfg, const atomic_bool *stop,
-                 struct stats *stats);
+int worker_init(struct worker *w, sqlite3 *db, bool writer,
+                const struct config *cfg, const atomic_bool *stop,
+                struct stats *stats);
 
 /* Books the work the worker did since @started (a clock_now() value) in
  * the stats: its busy time, and its connection's page-cache hits, misses
@@ -82,38 +82,38 @@ int execute_init(struct worker *w, sqlite3 *db, bool writer,
  * SQLite's global statistics are off, see db.c), and sets
  * w->sqlite_memory. @started 0 books no busy time (the loop's connection,
  * whose time is the loop's). The worker's thread only. */
-void execute_account(struct worker *w, int64_t started);
+void worker_account(struct worker *w, int64_t started);
 
 /* Finalizes the worker's statements and closes its connection. */
-void execute_close(struct worker *w);
+void worker_close(struct worker *w);
 
 /* Gives a reader whose connection went to a cursor a new one. Returns
  * SQLITE_OK or an error, with a message in @err. */
-int execute_reopen(struct worker *w, char *err, size_t errlen);
+int worker_reopen(struct worker *w, char *err, size_t errlen);
 
 /* Runs control statement @c. BEGIN IMMEDIATE and COMMIT wait for locks held
  * by other processes until w->deadline. Returns SQLITE_OK or the error,
  * with its message in sqlite3_errmsg(w->db). */
-int execute_control(struct worker *w, enum control c);
+int worker_control(struct worker *w, enum control c);
 
 /* Rolls back the open transaction, if any; a failure is logged. */
-void execute_rollback(struct worker *w);
+void worker_rollback(struct worker *w);
 
 /* Answers @job with SQLITED_TIMEOUT: its deadline passed before it ran. */
-void execute_fail_timeout(struct worker *w, struct job *job);
+void worker_fail_timeout(struct worker *w, struct job *job);
 
 /* Claims @job for @w: false, with the job answered (SQLITED_TIMEOUT) or
  * dropped (its client left, or the loop answered it), when it must not run. */
-bool execute_claim(struct worker *w, struct job *job);
+bool worker_claim(struct worker *w, struct job *job);
 
 /* Makes @job the worker's current one: its deadline, capped by the
  * worker's (an interactive transaction's maximum duration), is what the
  * progress handler enforces. */
-void execute_begin(struct worker *w, struct job *job);
+void worker_begin(struct worker *w, struct job *job);
 
 /* Answers @job with SQLITE_BUSY: the database stayed locked by another
  * process until its deadline. */
-void execute_fail_busy(struct worker *w, struct job *job);
+void worker_fail_busy(struct worker *w, struct job *job);
 
 /* Sleeps before retry @attempt (0, 1, ...) of work that met a lock held by
  * another process. Returns false, without sleeping, when the work must give

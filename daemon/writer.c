@@ -176,7 +176,7 @@ __attribute__((format(printf, 2, 3))) static void tx_end(struct writer *wr,
               ap);
     va_end(ap);
     wr->ended[id % WRITER_ENDED].id = id;
-    execute_rollback(&wr->worker);
+    worker_rollback(&wr->worker);
     wr->tx.id = 0;
     wr->tx.owner = 0;
 }
@@ -210,12 +210,12 @@ static void tx_begin(struct writer *wr, struct job *job)
     }
     w->deadline = job->deadline;
     w->current = job;
-    int rc = execute_control(w, job->immediate ? CONTROL_BEGIN_IMMEDIATE
-                                               : CONTROL_BEGIN_DEFERRED);
+    int rc = worker_control(w, job->immediate ? CONTROL_BEGIN_IMMEDIATE
+                                              : CONTROL_BEGIN_DEFERRED);
     w->deadline = 0;
     w->current = NULL;
     if ((rc & 0xff) == SQLITE_BUSY) {
-        execute_fail_busy(w, job);
+        worker_fail_busy(w, job);
         return;
     }
     if (rc != SQLITE_OK) {
@@ -237,7 +237,7 @@ static void tx_commit(struct writer *wr, struct job *job)
     struct worker *w = &wr->worker;
 
     w->deadline = job->deadline;
-    int rc = execute_control(w, CONTROL_COMMIT);
+    int rc = worker_control(w, CONTROL_COMMIT);
     w->deadline = 0;
     job->ended_tx = true;
     if (rc == SQLITE_OK && !dbfile_verify(&wr->file)) {
@@ -374,7 +374,7 @@ static bool serve_tx(struct writer *wr)
                        " open; send its writes with the option tx",
                  wr->tx.id);
         } else {
-            execute_fail_timeout(&wr->worker, job);
+            worker_fail_timeout(&wr->worker, job);
         }
         finish(wr, job);
         did = true;
@@ -439,9 +439,9 @@ static bool group_begin(struct writer *wr, struct job **group)
             if (!job_claim(job))
                 ; /* nothing to answer */
             else if (waited)
-                execute_fail_busy(w, job);
+                worker_fail_busy(w, job);
             else
-                execute_fail_timeout(w, job);
+                worker_fail_timeout(w, job);
             finish(wr, job);
         }
         if (*group == NULL)
@@ -452,7 +452,7 @@ static bool group_begin(struct writer *wr, struct job **group)
         for (struct job *job = *group; job; job = job->next)
             atomic_store(&job->waits_for_lock, true);
         w->deadline = deadline;
-        int rc = execute_control(w, CONTROL_BEGIN_IMMEDIATE);
+        int rc = worker_control(w, CONTROL_BEGIN_IMMEDIATE);
         w->deadline = 0;
         for (struct job *job = *group; job; job = job->next)
             atomic_store(&job->waits_for_lock, false);
@@ -534,7 +534,7 @@ static void group_run(struct writer *wr, struct job *group)
     }
     w->in_tx = w->grouped = false;
 
-    int rc = execute_control(w, CONTROL_COMMIT);
+    int rc = worker_control(w, CONTROL_COMMIT);
     if (rc != SQLITE_OK) {
         char message[512];
         int code = sqlite3_extended_errcode(w->db);
@@ -558,7 +558,7 @@ static void group_run(struct writer *wr, struct job *group)
                  "a group commit failed (requests in it: %" PRIu64 "): %s", n,
                  sqlite3_errmsg(w->db));
         dbfile_report(code, what);
-        execute_rollback(w);
+        worker_rollback(w);
         for (job = ran; job; job = job->next)
             if (!job_dropped(job))
                 job_fail(job, code, message);
@@ -599,7 +599,7 @@ static void serve_next(struct writer *wr)
         else if (job->tx != 0)
             tx_answer_gone(wr, job);
         else if (clock_passed(job->deadline, clock_now()))
-            execute_fail_timeout(w, job);
+            worker_fail_timeout(w, job);
         else if (job->method == RPC_BEGIN)
             tx_begin(wr, job);
         else if (job->checkpoint)
@@ -649,7 +649,7 @@ static bool turn(struct writer *wr)
         did = serve_tx(wr);
     }
     if (did)
-        execute_account(&wr->worker, started);
+        worker_account(&wr->worker, started);
     return did;
 }
 
@@ -744,7 +744,7 @@ int writer_init(struct writer *wr, const struct config *cfg,
         db_close(db);
         return -1;
     }
-    if (execute_init(&wr->worker, db, true, cfg, stop, stats) != SQLITE_OK) {
+    if (worker_init(&wr->worker, db, true, cfg, stop, stats) != SQLITE_OK) {
         snprintf(err, errlen, "cannot prepare the writer's statements: %s",
                  sqlite3_errmsg(db));
         goto fail_db;
@@ -755,7 +755,7 @@ int writer_init(struct writer *wr, const struct config *cfg,
     return 0;
 
 fail_db:
-    execute_close(&wr->worker);
+    worker_close(&wr->worker);
     dbfile_close(&wr->file);
     migrate_state_close(&wr->migration);
     return -1;
@@ -764,7 +764,7 @@ fail_db:
 void writer_close(struct writer *wr)
 {
     checkpoint_close(&wr->ckpt);
-    execute_close(&wr->worker);
+    worker_close(&wr->worker);
     dbfile_close(&wr->file);
     migrate_state_close(&wr->migration);
 }

@@ -191,7 +191,7 @@ void fuzz_core_open(struct fuzz_core *f)
     f->writer_open = true;
     if (db_open_reader(&f->cfg, &db, err, sizeof(err)) != SQLITE_OK)
         fuzz_fail("cannot open the reader: %s", err);
-    execute_init(&f->reader, db, false, &f->cfg, &f->stop, &f->srv.stats);
+    worker_init(&f->reader, db, false, &f->cfg, &f->stop, &f->srv.stats);
     f->conn.tx = 0;
     f->cursor_ids = 0;
 }
@@ -262,7 +262,7 @@ void fuzz_core_run(struct fuzz_core *f, struct job *job)
         job->may_open_cursor = count_cursors(f) < CURSORS_PER_CONN;
     bool own = job->method != RPC_FETCH && job->method != RPC_CLOSE;
     if (own && f->reader.db == NULL &&
-        execute_reopen(&f->reader, err, sizeof(err)) != SQLITE_OK)
+        worker_reopen(&f->reader, err, sizeof(err)) != SQLITE_OK)
         fuzz_fail("cannot reopen the reader: %s", err);
     if (execute_job(&f->reader, job) == EXECUTE_FORWARD) {
         run_write(f, job);
@@ -327,7 +327,7 @@ void fuzz_core_close(struct fuzz_core *f)
     expect_text(w, "SELECT count(*) FROM temp.sqlite_master", "0");
     if (f->reader.db)
         expect_text(&f->reader, "PRAGMA query_only", "1");
-    execute_close(&f->reader);
+    worker_close(&f->reader);
     if (stats_get(&f->srv.stats.cursors_open) != 0)
         fuzz_fail("%llu cursors counted open after all were closed",
                   (unsigned long long)stats_get(&f->srv.stats.cursors_open));
