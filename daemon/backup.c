@@ -396,7 +396,7 @@ static bool is_auto_name(const char *name)
  * older ones: only regular files named as the daemon names them. */
 static void rotate(struct backup *b)
 {
-    unsigned keep = b->cfg->backup_keep;
+    unsigned keep = CONFIG_LIVE(b->cfg, backup_keep);
     int fd = dup(b->dirfd);
     DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
     char **names = NULL;
@@ -575,14 +575,13 @@ static void *backup_main(void *arg)
     bool closed = false;
 
     crash_thread_init("sqlited-backup");
-    uint64_t interval_ns = b->cfg->backup_interval_ms * CLOCK_NS_PER_MS;
-
     while (!closed) {
         struct job *job = job_queue_wait_all(&b->queue, b->next_at, &closed);
         while (job) {
             struct job *next = job->next;
             struct outcome o = {0};
             if (job_claim(job)) {
+                job->ran_on = JOB_RAN_BACKUP;
                 run_one(b, job, job->req.sql, job->req.sql_len,
                         BACKUP_NAME_PREFIX, &o);
                 if (!atomic_load(&job->cancelled))
@@ -591,6 +590,12 @@ static void *backup_main(void *arg)
             b->done(job, b->done_arg);
             job = next;
         }
+        /* SIGHUP changed the interval: the next backup is one new
+         * interval from now. */
+        uint64_t interval_ns =
+            CONFIG_LIVE(b->cfg, backup_interval_ms) * CLOCK_NS_PER_MS;
+        if (atomic_exchange(&b->rescheduled, false))
+            b->next_at = interval_ns ? clock_now() + (int64_t)interval_ns : 0;
         if (!closed && b->next_at != 0 &&
             clock_passed(b->next_at, clock_now())) {
             scheduled(b);
@@ -598,6 +603,14 @@ static void *backup_main(void *arg)
         }
     }
     return NULL;
+}
+
+void backup_reschedule(struct backup *b)
+{
+    if (!b->running)
+        return;
+    atomic_store(&b->rescheduled, true);
+    job_queue_wake(&b->queue);
 }
 
 int backup_start(struct backup *b, const struct config *cfg,

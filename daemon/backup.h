@@ -48,11 +48,12 @@ struct backup {
     struct job_queue queue;
     pthread_t thread;
     bool running;
-    int dirfd;          /* the backup directory, opened at start */
-    char dir[PATH_MAX]; /* its real path */
-    sqlite3 *src;       /* the thread's read-only connection */
-    unsigned seq;       /* numbers temporary names */
-    int64_t next_at;    /* clock of the next scheduled backup; 0: none */
+    int dirfd;               /* the backup directory, opened at start */
+    char dir[PATH_MAX];      /* its real path */
+    sqlite3 *src;            /* the thread's read-only connection */
+    unsigned seq;            /* numbers temporary names */
+    int64_t next_at;         /* clock of the next scheduled backup; 0: none */
+    atomic_bool rescheduled; /* SIGHUP changed backup-interval */
 
     /* The last backup's path, for `stats`; its figures are in stats. */
     pthread_mutex_t last_mutex;
@@ -74,6 +75,11 @@ void backup_submit(struct backup *b, struct job *job);
 /* Copies the last backup's path into @out (empty when none); thread-safe,
  * and holds a lock only for the copy. */
 void backup_last_path(struct backup *b, char *out, size_t size);
+
+/* SIGHUP changed the configuration: the thread takes the backup-interval
+ * and backup-keep now in force (the next scheduled backup is one interval
+ * from now). Does nothing without a backup thread (no --backup-dir). */
+void backup_reschedule(struct backup *b);
 
 /* Finishes the queued jobs (a backup running when the daemon's stop flag is
  * set is abandoned, its temporary file removed), joins the thread, closes

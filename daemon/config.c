@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "rpc.h"
 #include "sqlited.h"
 
@@ -72,18 +73,23 @@ enum opt_type {
     T_LEVEL,    /* a log level */
     T_DURATION, /* seconds, or with a unit s, m, h or d */
     T_ADDR,     /* ADDR:PORT */
+    T_IDS,      /* a list of uid:N, gid:N, user:NAME, group:NAME */
     T_ACTION,   /* a flag only: --config, --check-config, --help... */
 };
+
+/* Added to an option's type: SIGHUP may change it while the daemon runs. */
+#define LIVE 0x100
+#define TYPE(o) ((enum opt_type)((o)->type & 0xff))
 
 /* One option: its flag, its key in the configuration file (the same name),
  * the field it sets, the values it takes and its line in --help. This
  * table is the only list of options: flags, file keys, --help and
  * --check-config all come from it. */
 struct opt {
-    const char *name; /* the long flag without dashes; the file's key */
-    char short_name;  /* or 0 */
-    const char *arg;  /* what --help calls the value; NULL for a switch */
-    enum opt_type type;
+    const char *name;    /* the long flag without dashes; the file's key */
+    char short_name;     /* or 0 */
+    const char *arg;     /* what --help calls the value; NULL for a switch */
+    unsigned type;       /* enum opt_type, maybe with LIVE */
     size_t offset, size; /* of the field in struct config */
     int64_t min, max;    /* T_INT: the range; T_MODE: min is bits needed */
     const char *explain; /* said after a bad value instead of "(see --help)" */
@@ -128,10 +134,11 @@ static const struct opt opts[] = {
      "to a reader; 0 for no inline reads (default 1)"},
     {"synchronous", 0, "LEVEL", T_SYNC, FIELD(synchronous), 0, 0, NULL,
      "OFF, NORMAL, FULL or EXTRA (default FULL)"},
-    {"timeout", 0, "MS", T_INT, FIELD(timeout_ms), 0, RPC_MAX_TIMEOUT_MS, NULL,
+    {"timeout", 0, "MS", T_INT | LIVE, FIELD(timeout_ms), 0, RPC_MAX_TIMEOUT_MS,
+     NULL,
      "a request's deadline unless it sets timeout_ms; 0 for --max-timeout "
      "(default 30000)"},
-    {"max-timeout", 0, "MS", T_INT, FIELD(max_timeout_ms), 1,
+    {"max-timeout", 0, "MS", T_INT | LIVE, FIELD(max_timeout_ms), 1,
      RPC_MAX_TIMEOUT_MS, NULL,
      "cap on every request's deadline, also on timeout_ms 0 (default "
      "300000)"},
@@ -158,8 +165,8 @@ static const struct opt opts[] = {
      "end a cursor open this long, fetched or not (default 300000)"},
     {"max-cursors", 0, "N", T_INT, FIELD(max_cursors), 0, 1 << 16, NULL,
      "cursors open at once (default 64)"},
-    {"max-connections", 0, "N", T_INT, FIELD(max_connections), 1, 1 << 20, NULL,
-     "clients connected at once (default 1024)"},
+    {"max-connections", 0, "N", T_INT | LIVE, FIELD(max_connections), 1,
+     1 << 20, NULL, "clients connected at once (default 1024)"},
     {"statement-cache", 0, "N", T_INT, FIELD(statement_cache), 0, 1 << 16, NULL,
      "prepared statements kept per database connection, 0 for none "
      "(default 64)"},
@@ -191,7 +198,7 @@ static const struct opt opts[] = {
      RPC_MAX_TIMEOUT_MS, NULL,
      "truncate the WAL once no write came for this long, 0 for never "
      "(default 1000)"},
-    {"log-level", 0, "LEVEL", T_LEVEL, FIELD(log_level), 0, 0, NULL,
+    {"log-level", 0, "LEVEL", T_LEVEL | LIVE, FIELD(log_level), 0, 0, NULL,
      "error, warn, info or debug (default info)"},
     {"log-file", 0, "PATH", T_PATH, FIELD(log_file), 0, 0, NULL,
      "append the log to PATH, reopened on SIGHUP (default: stderr)"},
@@ -200,14 +207,18 @@ static const struct opt opts[] = {
      "address only (default: off), e.g. 127.0.0.1:9187"},
     {"backup-dir", 0, "DIR", T_PATH, FIELD(backup_dir), 0, 0, NULL,
      "where backups go (created 0700 if missing); no backups without it"},
-    {"backup-interval", 0, "T", T_DURATION, FIELD(backup_interval_ms), 0, 0,
-     NULL,
+    {"backup-interval", 0, "T", T_DURATION | LIVE, FIELD(backup_interval_ms), 0,
+     0, NULL,
      "take a backup every T: seconds, or with a unit s, m, h or d (default: "
      "none)"},
-    {"backup-keep", 0, "N", T_INT, FIELD(backup_keep), 0, 1 << 20, NULL,
+    {"backup-keep", 0, "N", T_INT | LIVE, FIELD(backup_keep), 0, 1 << 20, NULL,
      "keep the newest N scheduled backups (default 0: all)"},
     {"migrations", 0, "DIR", T_PATH, FIELD(migrations), 0, 0, NULL,
      "apply the migrations in DIR at start-up and serve the migrate method"},
+    {"slow-query-ms", 0, "MS", T_INT | LIVE, FIELD(slow_query_ms), 0,
+     RPC_MAX_TIMEOUT_MS, NULL,
+     "log each request that takes MS or longer, with its SQL, who sent it "
+     "and where it ran; 0 for none (default 0)"},
     {"help", 'h', NULL, T_ACTION, NOFIELD, 0, 0, NULL, "show this help"},
     {"version", 'V', NULL, T_ACTION, NOFIELD, 0, 0, NULL, "show the version"},
 };
@@ -342,13 +353,15 @@ static int parse_bool(const char *s, bool *out)
 }
 
 /* Sets @o's field in @cfg from @value, which must outlive @cfg. Returns 0,
- * or -1 when @value is not one @o takes. */
-static int opt_set(const struct opt *o, const char *value, struct config *cfg)
+ * or -1 when @value is not one @o takes, maybe with the reason in @why
+ * (else left empty). */
+static int opt_set(const struct opt *o, const char *value, struct config *cfg,
+                   char *why, size_t why_len)
 {
     void *field = (char *)cfg + o->offset;
     int64_t v;
 
-    switch (o->type) {
+    switch (TYPE(o)) {
     case T_PATH:
         if (value[0] == '\0')
             return -1;
@@ -389,6 +402,11 @@ static int opt_set(const struct opt *o, const char *value, struct config *cfg)
             return -1;
         *(const char **)field = value;
         return 0;
+    case T_IDS:
+        if (access_check_list(value, why, why_len) != 0)
+            return -1;
+        *(const char **)field = value;
+        return 0;
     case T_ACTION:
         break;
     }
@@ -404,10 +422,11 @@ static bool opt_format(const struct opt *o, const struct config *cfg, char *buf,
     const char *s;
     int64_t v;
 
-    switch (o->type) {
+    switch (TYPE(o)) {
     case T_STR:
     case T_PATH:
     case T_ADDR:
+    case T_IDS:
     case T_SYNC:
         s = *(const char *const *)field;
         if (s == NULL)
@@ -458,17 +477,19 @@ static bool opt_format(const struct opt *o, const struct config *cfg, char *buf,
     return false;
 }
 
-/* Says that @value is not one @o takes: for a flag when @file is NULL,
- * else at @file:@line. */
-static void bad_value(const struct opt *o, const char *value, const char *file,
-                      unsigned line)
+/* Says that @value is not one @o takes, because @why (may be empty): for
+ * a flag when @file is NULL, else at @file:@line. */
+static void bad_value(const struct opt *o, const char *value, const char *why,
+                      const char *file, unsigned line)
 {
     if (file)
         fprintf(stderr, "sqlited: %s:%u: invalid value '%s' for %s", file, line,
                 value, o->name);
     else
         fprintf(stderr, "sqlited: invalid value '%s' for --%s", value, o->name);
-    if (o->explain)
+    if (why && why[0])
+        fprintf(stderr, ": %s\n", why);
+    else if (o->explain)
         fprintf(stderr, ": %s\n", o->explain);
     else
         fprintf(stderr, " (see --help)\n");
@@ -512,7 +533,7 @@ static const struct opt *find_key(const char *key, size_t len)
 {
     for (size_t i = 0; i < NOPTS; i++) {
         const char *name = opts[i].name;
-        if (opts[i].type == T_ACTION || strlen(name) != len)
+        if (TYPE(&opts[i]) == T_ACTION || strlen(name) != len)
             continue;
         size_t j = 0;
         while (j < len &&
@@ -572,8 +593,9 @@ static int apply_line(struct config *cfg, const char *path, unsigned lineno,
         return -1;
     }
     struct config scratch = *cfg;
-    if (opt_set(o, copy, &scratch) != 0) {
-        bad_value(o, copy, path, lineno);
+    char why[256] = "";
+    if (opt_set(o, copy, &scratch, why, sizeof(why)) != 0) {
+        bad_value(o, copy, why, path, lineno);
         return -1;
     }
     if (cfg->origin[i].source != CONFIG_FLAG) {
@@ -672,7 +694,10 @@ int config_parse(struct config *cfg, int argc, char **argv)
     struct option longopts[NOPTS + 1];
     char shorts[1 + 2 * NOPTS + 1], *sp = shorts;
     const char *path = NULL;
+    char why[256] = "";
 
+    cfg->argc = argc;
+    cfg->argv = argv;
     *sp++ = ':';
     for (size_t i = 0; i < NOPTS; i++) {
         longopts[i] = (struct option){
@@ -707,7 +732,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
                     argv[optind - 1]);
             return -1;
         }
-        if (o->type == T_ACTION) {
+        if (TYPE(o) == T_ACTION) {
             if (strcmp(o->name, "help") == 0) {
                 usage(stdout);
                 return 1;
@@ -718,17 +743,17 @@ int config_parse(struct config *cfg, int argc, char **argv)
             }
             if (strcmp(o->name, "config") == 0) {
                 if (optarg[0] == '\0') {
-                    bad_value(o, optarg, NULL, 0);
+                    bad_value(o, optarg, NULL, NULL, 0);
                     return -1;
                 }
                 path = optarg;
             }
             continue; /* --check-config: seen above */
         }
-        if (o->type == T_SWITCH)
+        if (TYPE(o) == T_SWITCH)
             *(bool *)((char *)cfg + o->offset) = true;
-        else if (opt_set(o, optarg, cfg) != 0) {
-            bad_value(o, optarg, NULL, 0);
+        else if (opt_set(o, optarg, cfg, why, sizeof(why)) != 0) {
+            bad_value(o, optarg, why, NULL, 0);
             return -1;
         }
         cfg->origin[o - opts] = (struct config_origin){CONFIG_FLAG, 0};
@@ -760,7 +785,7 @@ void config_print(const struct config *cfg, FILE *out)
             cfg->config_file ? cfg->config_file : "");
     for (size_t i = 0; i < NOPTS; i++) {
         const struct opt *o = &opts[i];
-        if (o->type == T_ACTION)
+        if (TYPE(o) == T_ACTION)
             continue;
         switch (cfg->origin[i].source) {
         case CONFIG_FILE:
@@ -780,4 +805,80 @@ void config_print(const struct config *cfg, FILE *out)
             snprintf(line, sizeof(line), "# %s is not set", o->name);
         fprintf(out, "%-40s # %s\n", line, from);
     }
+}
+
+/* Copies @o's field from @from to @to with one atomic store, for the
+ * threads that read it meanwhile with CONFIG_LIVE(). */
+static void copy_live(const struct opt *o, struct config *to,
+                      const struct config *from)
+{
+    void *dst = (char *)to + o->offset;
+    const void *src = (const char *)from + o->offset;
+    switch (o->size) {
+    case 1: {
+        uint8_t v;
+        memcpy(&v, src, 1);
+        __atomic_store_n((uint8_t *)dst, v, __ATOMIC_RELAXED);
+        break;
+    }
+    case 4: {
+        uint32_t v;
+        memcpy(&v, src, 4);
+        __atomic_store_n((uint32_t *)dst, v, __ATOMIC_RELAXED);
+        break;
+    }
+    default: {
+        static_assert(sizeof(const char *) == sizeof(uint64_t),
+                      "a pointer is copied as 8 bytes");
+        uint64_t v;
+        memcpy(&v, src, 8);
+        __atomic_store_n((uint64_t *)dst, v, __ATOMIC_RELAXED);
+        break;
+    }
+    }
+}
+
+int config_reload(struct config *live)
+{
+    struct config next;
+    char before[512], after[512];
+    int changed = 0;
+
+    config_defaults(&next);
+    if (config_parse(&next, live->argc, live->argv) != 0) {
+        log_error("SIGHUP: the configuration has mistakes (above): nothing "
+                  "changed");
+        config_free(&next);
+        return -1;
+    }
+    for (size_t i = 0; i < NOPTS; i++) {
+        const struct opt *o = &opts[i];
+        if (TYPE(o) == T_ACTION)
+            continue;
+        if (!opt_format(o, live, before, sizeof(before)))
+            snprintf(before, sizeof(before), "(not set)");
+        if (!opt_format(o, &next, after, sizeof(after)))
+            snprintf(after, sizeof(after), "(not set)");
+        if (strcmp(before, after) == 0)
+            continue;
+        if (!(o->type & LIVE)) {
+            log_warn("SIGHUP: %s changed from %s to %s, which takes a "
+                     "restart: still %s until then",
+                     o->name, before, after, before);
+            continue;
+        }
+        copy_live(o, live, &next);
+        live->origin[i] = next.origin[i];
+        log_info("SIGHUP: %s changed from %s to %s", o->name, before, after);
+        changed++;
+    }
+    /* The new values may point into the file's strings: keep them all. */
+    struct config_string **tail = &next.strings;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = live->strings;
+    live->strings = next.strings;
+    if (changed == 0)
+        log_info("SIGHUP: the configuration is unchanged");
+    return changed;
 }

@@ -76,13 +76,23 @@ struct config {
     uint64_t backup_interval_ms; /* scheduled backups; 0: none */
     unsigned backup_keep;        /* scheduled backups kept; 0: all */
     const char *migrations;      /* directory of migration files; NULL: none */
+    uint32_t slow_query_ms;      /* log requests this slow; 0: none */
+    /* Who may do what (access.h); all NULL: everyone may do everything. */
+    const char *allow_read, *allow_write, *allow_operator;
 
     /* Not settings: how this configuration was made. */
     const char *config_file; /* the file read; NULL: none */
     bool check_config;       /* --check-config: validate, print, exit */
     struct config_origin origin[CONFIG_MAX_OPTIONS]; /* by table entry */
     struct config_string *strings; /* the file's values, owned */
+    int argc; /* the command line, parsed again on SIGHUP */
+    char **argv;
 };
+
+/* Reads an option that SIGHUP may change (config_reload()) while threads
+ * read it: log-level, slow-query-ms, max-connections, timeout,
+ * max-timeout, backup-interval, backup-keep and the allow- lists. */
+#define CONFIG_LIVE(cfg, field) __atomic_load_n(&(cfg)->field, __ATOMIC_RELAXED)
 
 /* Fills @cfg with the embedded defaults. */
 void config_defaults(struct config *cfg);
@@ -100,6 +110,15 @@ int config_parse(struct config *cfg, int argc, char **argv);
  * line per option with where the value came from, in a form the
  * configuration file accepts: --check-config's output. */
 void config_print(const struct config *cfg, FILE *out);
+
+/* On SIGHUP, on the thread that handles it: parses the command line
+ * config_parse() saw and the configuration file again, copies into @live
+ * the options that may change while the daemon runs (each read with
+ * CONFIG_LIVE() where other threads read it), and logs each change, and
+ * each change that takes a restart. Returns the number of options changed,
+ * or -1 when the configuration now has mistakes (logged; nothing
+ * changes). */
+int config_reload(struct config *live);
 
 /* Frees what config_parse() copied from the file. @cfg is unusable after. */
 void config_free(struct config *cfg);

@@ -9,6 +9,7 @@
 #include "dispatch.h"
 #include "log.h"
 #include "loop.h"
+#include "reqlog.h"
 #include "rpc.h"
 #include "server.h"
 #include "sqlited.h"
@@ -51,6 +52,8 @@ static void conn_maybe_free(struct conn *c)
     if (!c->closed || c->ninflight > 0 || c->writes > 0)
         return;
     struct io_loop *l = c->loop;
+    if (c->peer.rule != NULL)
+        access_peer_close(c->id, &c->peer);
     codec_decoder_close(&c->dec);
     conn_sync_buffer(c);
     conn_release(c, sizeof(*c));
@@ -364,6 +367,7 @@ void conn_complete(struct job *job)
     } else {
         metrics_reply(&c->loop->metrics, job->method, job->reply,
                       job->reply_len, job->started);
+        reqlog_done(c->srv->cfg, job, c->id, c->peer.pid);
         conn_send(c, job);
     }
     if (!c->closing) {
@@ -594,6 +598,21 @@ void conn_resume(struct conn *c)
         conn_read_more(c);
 }
 
+/* Reads who the client is and what it may do (access.h); one that may
+ * not connect is told why, then closed. Returns 0 or -1 (refused). */
+static int conn_check_access(struct conn *c)
+{
+    char why[256];
+    uv_os_fd_t fd = -1;
+    uv_fileno((uv_handle_t *)&c->pipe, &fd);
+    if (access_peer_open(fd, c->id, &c->peer, why, sizeof(why)) == 0)
+        return 0;
+    stats_add(&c->srv->stats.connections_refused, 1);
+    conn_send_notification(c, SQLITE_AUTH, why);
+    conn_drain(c);
+    return -1;
+}
+
 void conn_open(struct io_loop *l, int fd)
 {
     struct server *s = l->srv;
@@ -625,10 +644,11 @@ void conn_open(struct io_loop *l, int fd)
         conn_close(c);
         return;
     }
-    if (server_connections(s) > s->cfg->max_connections) {
+    unsigned max_connections = CONFIG_LIVE(s->cfg, max_connections);
+    if (server_connections(s) > max_connections) {
         log_warn("connection refused: %u clients are connected, the limit "
                  "(--max-connections)",
-                 s->cfg->max_connections);
+                 max_connections);
         stats_add(&s->stats.connections_refused, 1);
         conn_send_notification(c, SQLITED_TOO_MANY_CONNECTIONS,
                                "the daemon is at its connection limit "
@@ -641,5 +661,7 @@ void conn_open(struct io_loop *l, int fd)
         conn_shutdown(c); /* handed over just before the shutdown */
         return;
     }
+    if (conn_check_access(c) != 0)
+        return;
     conn_read_more(c);
 }

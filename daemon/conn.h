@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "access.h"
 #include "codec.h"
 #include "job.h"
 #include "list.h"
@@ -55,9 +56,10 @@ struct conn {
     bool half_closed;
     /* the client shut down its write side */ /* not read while the daemon
                                                  is at its limit */
-    bool draining; /* read no more; close once replies are out */
-    bool closing;  /* uv_close called */
-    bool closed;   /* close callback ran */
+    bool draining;           /* read no more; close once replies are out */
+    bool closing;            /* uv_close called */
+    bool closed;             /* close callback ran */
+    struct access_peer peer; /* who the client is, what it may do */
 };
 
 /* Opens a connection on loop @l for the accepted socket @fd, which it

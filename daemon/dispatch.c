@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "access.h"
 #include "checkpoint.h"
 #include "clock.h"
 #include "conn.h"
@@ -73,8 +74,12 @@ static int expect_no_params(struct request *req, const char *method)
 
 static void handle_hello(struct request *req)
 {
-    if (expect_no_params(req, "hello") == 0)
-        reply(req, req->c->srv->hello, req->c->srv->hello_len);
+    if (expect_no_params(req, "hello") != 0)
+        return;
+    rpc_pack_response_head(req->answer, req->m.msgid);
+    server_pack_hello(req->c->srv, req->answer,
+                      access_level_name(req->c->peer.level));
+    metrics_request(&req->c->loop->metrics, req->method, 0, req->started);
 }
 
 static void handle_ping(struct request *req)
@@ -313,7 +318,7 @@ static struct job *job_for(struct request *req, struct codec_reader *r)
     }
     memcpy(job->msg, req->msg, req->len);
     job->msg_len = req->len;
-    job->timeout_ms = req->c->srv->cfg->timeout_ms;
+    job->timeout_ms = CONFIG_LIVE(req->c->srv->cfg, timeout_ms);
     job->atomic = true;
     size_t at = (size_t)((const char *)req->m.params.p - req->msg);
     codec_reader_init(r, job->msg + at, req->len - at);
@@ -393,8 +398,9 @@ static void route(struct conn *c, struct job *job)
     }
     /* No request runs, or waits, without end: 0 and anything longer mean
      * the daemon's cap. */
-    if (job->timeout_ms == 0 || job->timeout_ms > s->cfg->max_timeout_ms)
-        job->timeout_ms = s->cfg->max_timeout_ms;
+    uint32_t max_timeout_ms = CONFIG_LIVE(s->cfg, max_timeout_ms);
+    if (job->timeout_ms == 0 || job->timeout_ms > max_timeout_ms)
+        job->timeout_ms = max_timeout_ms;
     job->deadline = clock_after_ms(job->timeout_ms);
     if (job->method == RPC_FETCH || job->method == RPC_CLOSE) {
         cursor_start(job); /* the cursor's reader, or its end */
@@ -951,6 +957,13 @@ struct job *dispatch_check(struct conn *c, const char *msg, size_t len,
                "the daemon is shutting down and takes no new requests");
         return NULL;
     }
+    char denial[256];
+    int denied =
+        access_check_method(&c->peer, req.method, denial, sizeof(denial));
+    if (denied != 0) {
+        reject(&req, denied, "%s", denial);
+        return NULL;
+    }
     char progress[NAME_MAX + 64];
     if (!answers_while_migrating(req.method) &&
         migrate_progress(&c->srv->writer.migration, progress,
@@ -963,6 +976,8 @@ struct job *dispatch_check(struct conn *c, const char *msg, size_t len,
         return NULL;
     }
     handlers[req.method](&req);
+    if (req.job && c->peer.level < ACCESS_WRITE)
+        req.job->read_only = c->peer.rule;
     return req.job;
 }
 

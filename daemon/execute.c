@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "batch.h"
 #include "bind.h"
 #include "clock.h"
@@ -394,6 +395,12 @@ enum execute_result execute_job(struct worker *w, struct job *job)
         return EXECUTE_DONE;
     if (job->probe) {
         health_run(w, job);
+        return EXECUTE_DONE;
+    }
+    /* A read-only client's query that turned out to write (a reader passed
+     * it on). */
+    if (w->writer && job->read_only) {
+        access_refuse_write(job);
         return EXECUTE_DONE;
     }
     worker_begin(w, job);

@@ -30,6 +30,15 @@
 
 struct conn;
 struct cursor;
+
+/* Where a job ran, for the slow-request log (reqlog.h). */
+enum job_runner {
+    JOB_RAN_NOWHERE, /* answered before any thread ran it */
+    JOB_RAN_LOOP,    /* inline, on its I/O loop */
+    JOB_RAN_READER,
+    JOB_RAN_WRITER,
+    JOB_RAN_BACKUP, /* the backup thread */
+};
 struct health_probe;
 struct io_loop;
 
@@ -85,12 +94,17 @@ struct job {
     int64_t started;       /* loop: clock_now() when it read it */
     struct health_probe *probe; /* a health check's own job (no conn): its
                                    reader or writer part (health.h) */
+    const char *read_only;      /* its client may only read: the access rule
+                                   that says so (access.h), for the writer's
+                                   refusal; NULL: it may write */
     int checkpoint; /* checkpoint, or a query or exec that is exactly PRAGMA
                        wal_checkpoint: SQLITE_CHECKPOINT_* mode + 1; else 0 */
 
     /* Set by the writer for the loop thread: the connection's transaction
      * opened (begin) or ended (commit, rollback, expiry). */
     bool opened_tx, ended_tx;
+    /* Set by the worker that runs it (enum job_runner). */
+    unsigned char ran_on;
 
     /* Shared while a worker holds the job. */
 

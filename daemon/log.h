@@ -4,8 +4,9 @@
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
-/* Messages above @level are dropped. Not thread-safe: call before threads. */
+/* Messages above @level are dropped. Thread-safe (a SIGHUP changes it). */
 void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
 /* Parses "error", "warn", "info", "debug". Returns 0 or -1. */
 int log_parse_level(const char *name, enum log_level *level);
 /* The name log_parse_level() takes for @level. */
@@ -22,8 +23,11 @@ int log_open(const char *path);
  * nothing to reopen. Thread-safe. */
 void log_reopen(void);
 
-/* Writes one line to stderr; under systemd, prefixed with the syslog priority
- * ("<3>") the journal understands. Thread-safe: one write(2) per line. */
+/* Writes one line to stderr: under systemd's journal (JOURNAL_STREAM names
+ * stderr), prefixed with the syslog priority ("<3>") the journal
+ * understands; anywhere else, with the local time to the millisecond
+ * ("2026-12-03T15:04:05.123+0000 sqlited: info: ..."). Thread-safe: one
+ * write(2) per line. */
 void log_write(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -79,30 +79,14 @@ void metrics_request(struct metrics *m, enum rpc_method method, int code,
     }
 }
 
-/* The error code of an encoded response [1, msgid, error, result]: 0 when
- * error is nil (or the bytes are not a response). */
-static int reply_code(const char *reply, size_t len)
-{
-    struct codec_reader r;
-    struct codec_value v;
-    uint32_t n;
-    int code;
-
-    if (reply == NULL)
-        return 0;
-    codec_reader_init(&r, reply, len);
-    if (codec_read_array(&r, &n) || n != 4 || codec_read(&r, &v) ||
-        codec_read(&r, &v) || r.p >= r.end || *r.p == 0xc0)
-        return 0;
-    if (rpc_read_error(&r, &code, NULL, NULL, NULL, NULL) != 0)
-        return 0;
-    return code;
-}
-
 void metrics_reply(struct metrics *m, enum rpc_method method, const char *reply,
                    size_t len, int64_t started)
 {
-    metrics_request(m, method, reply_code(reply, len), started);
+    const char *message;
+    uint32_t message_len;
+    metrics_request(m, method,
+                    rpc_response_error(reply, len, &message, &message_len),
+                    started);
 }
 
 unsigned metrics_in_flight(const struct server *s)

@@ -715,6 +715,7 @@ void migrate_run(struct worker *w, struct migrate_state *state, struct job *job)
 
     if (!job_claim(job))
         return;
+    job->ran_on = JOB_RAN_WRITER;
     /* Checked by the loop: "up", "down" or "status", in any case. */
     if (job->req.sql_len == 2 && strncasecmp(job->req.sql, "up", 2) == 0)
         action = MIGRATE_UP;

@@ -13,6 +13,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "clock.h"
 #include "conn.h"
 #include "crash.h"
@@ -132,13 +133,20 @@ static void on_listener_closed(uv_handle_t *handle)
     release_socket(handle->data);
 }
 
-/* SIGHUP: reopen the log file (after log rotation); it no longer ends the
- * daemon, as its default action did. */
+/* SIGHUP: reopen the log file (after log rotation), and read the
+ * configuration again, applying what may change while the daemon runs; it
+ * no longer ends the daemon, as its default action did. */
 static void on_sighup(uv_signal_t *handle, int signum)
 {
-    (void)handle;
+    struct server *s = handle->data;
     (void)signum;
     log_reopen();
+    /* main()'s configuration, which only this changes (config_reload()). */
+    if (config_reload((struct config *)s->cfg) >= 0) {
+        log_set_level(s->cfg->log_level);
+        access_load(s->cfg);
+        backup_reschedule(&s->backup);
+    }
 }
 
 /* Stops accepting, lets work in flight on every loop finish and its
@@ -408,52 +416,48 @@ static int listen_socket(struct server *s)
     return 0;
 }
 
-/* The result of `hello` never changes while the daemon runs: encode it once. */
-static int encode_hello(struct server *s, const char *sqlite_version)
+void server_pack_hello(const struct server *s, struct codec_buf *b,
+                       const char *access)
 {
-    struct codec_buf b;
-    codec_buf_init(&b, 0);
-    msgpack_pack_map(&b.pk, 5);
-    codec_pack_cstr(&b, "server");
-    codec_pack_cstr(&b, "sqlited");
-    codec_pack_cstr(&b, "version");
-    codec_pack_cstr(&b, SQLITED_VERSION);
-    codec_pack_cstr(&b, "protocol");
-    msgpack_pack_int(&b.pk, SQLITED_PROTOCOL_VERSION);
-    codec_pack_cstr(&b, "sqlite_version");
-    codec_pack_cstr(&b, sqlite_version);
-    codec_pack_cstr(&b, "limits");
-    msgpack_pack_map(&b.pk, 13);
-    codec_pack_cstr(&b, "max_message_size");
-    msgpack_pack_uint64(&b.pk, s->limits.max_message);
-    codec_pack_cstr(&b, "max_depth");
-    msgpack_pack_uint32(&b.pk, s->limits.max_depth);
-    codec_pack_cstr(&b, "max_items");
-    msgpack_pack_uint32(&b.pk, s->limits.max_items);
-    codec_pack_cstr(&b, "max_sql_length");
-    msgpack_pack_uint32(&b.pk, RPC_MAX_SQL_LENGTH);
-    codec_pack_cstr(&b, "max_params");
-    msgpack_pack_uint32(&b.pk, RPC_MAX_PARAMS);
-    codec_pack_cstr(&b, "timeout_ms");
-    msgpack_pack_uint32(&b.pk, s->cfg->timeout_ms);
-    codec_pack_cstr(&b, "max_timeout_ms");
-    msgpack_pack_uint32(&b.pk, s->cfg->max_timeout_ms);
-    codec_pack_cstr(&b, "tx_idle_timeout_ms");
-    msgpack_pack_uint32(&b.pk, s->cfg->tx_idle_timeout_ms);
-    codec_pack_cstr(&b, "tx_max_duration_ms");
-    msgpack_pack_uint32(&b.pk, s->cfg->tx_max_duration_ms);
-    codec_pack_cstr(&b, "chunk_rows");
-    msgpack_pack_uint32(&b.pk, s->cfg->chunk_rows);
-    codec_pack_cstr(&b, "chunk_bytes");
-    msgpack_pack_uint64(&b.pk, s->cfg->chunk_bytes);
-    codec_pack_cstr(&b, "cursor_idle_timeout_ms");
-    msgpack_pack_uint32(&b.pk, s->cfg->cursor_idle_timeout_ms);
-    codec_pack_cstr(&b, "cursor_max_age_ms");
-    msgpack_pack_uint32(&b.pk, s->cfg->cursor_max_age_ms);
-    if (b.error == CODEC_BUF_OK)
-        s->hello = codec_buf_steal(&b, &s->hello_len);
-    codec_buf_close(&b);
-    return s->hello ? 0 : -1;
+    msgpack_pack_map(&b->pk, 6);
+    codec_pack_cstr(b, "server");
+    codec_pack_cstr(b, "sqlited");
+    codec_pack_cstr(b, "version");
+    codec_pack_cstr(b, SQLITED_VERSION);
+    codec_pack_cstr(b, "protocol");
+    msgpack_pack_int(&b->pk, SQLITED_PROTOCOL_VERSION);
+    codec_pack_cstr(b, "sqlite_version");
+    codec_pack_cstr(b, s->sqlite_version);
+    codec_pack_cstr(b, "limits");
+    msgpack_pack_map(&b->pk, 13);
+    codec_pack_cstr(b, "max_message_size");
+    msgpack_pack_uint64(&b->pk, s->limits.max_message);
+    codec_pack_cstr(b, "max_depth");
+    msgpack_pack_uint32(&b->pk, s->limits.max_depth);
+    codec_pack_cstr(b, "max_items");
+    msgpack_pack_uint32(&b->pk, s->limits.max_items);
+    codec_pack_cstr(b, "max_sql_length");
+    msgpack_pack_uint32(&b->pk, RPC_MAX_SQL_LENGTH);
+    codec_pack_cstr(b, "max_params");
+    msgpack_pack_uint32(&b->pk, RPC_MAX_PARAMS);
+    codec_pack_cstr(b, "timeout_ms");
+    msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, timeout_ms));
+    codec_pack_cstr(b, "max_timeout_ms");
+    msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, max_timeout_ms));
+    codec_pack_cstr(b, "tx_idle_timeout_ms");
+    msgpack_pack_uint32(&b->pk, s->cfg->tx_idle_timeout_ms);
+    codec_pack_cstr(b, "tx_max_duration_ms");
+    msgpack_pack_uint32(&b->pk, s->cfg->tx_max_duration_ms);
+    codec_pack_cstr(b, "chunk_rows");
+    msgpack_pack_uint32(&b->pk, s->cfg->chunk_rows);
+    codec_pack_cstr(b, "chunk_bytes");
+    msgpack_pack_uint64(&b->pk, s->cfg->chunk_bytes);
+    codec_pack_cstr(b, "cursor_idle_timeout_ms");
+    msgpack_pack_uint32(&b->pk, s->cfg->cursor_idle_timeout_ms);
+    codec_pack_cstr(b, "cursor_max_age_ms");
+    msgpack_pack_uint32(&b->pk, s->cfg->cursor_max_age_ms);
+    codec_pack_cstr(b, "access");
+    codec_pack_cstr(b, access);
 }
 
 /* Runs on a worker thread: hand the finished job to its loop. */
@@ -488,10 +492,9 @@ int server_init(struct server *s, const struct config *cfg)
         s->conn_share = CONN_SMALL;
     /* Known before the loops run, so that no loop has to ask SQLite
      * anything. */
-    if (encode_hello(s, sqlite3_libversion()) != 0) {
-        log_error("out of memory");
+    s->sqlite_version = sqlite3_libversion();
+    if (access_load(cfg) != 0)
         return -1;
-    }
     s->loops = calloc(cfg->io_threads, sizeof(*s->loops));
     if (s->loops == NULL) {
         log_error("out of memory");
@@ -607,6 +610,7 @@ void server_close(struct server *s)
         loop_join(&s->loops[i]);
     http_stop(&s->http);
     backup_stop(&s->backup);
+    access_close();
     for (unsigned i = 0; i < s->nloops; i++)
         inline_read_close(&s->loops[i].inline_reader);
     readers_stop(&s->readers);
@@ -625,8 +629,6 @@ void server_close(struct server *s)
     free(s->loops);
     s->loops = NULL;
     s->nloops = 0;
-    free(s->hello);
-    s->hello = NULL;
     /* Only now, with every connection to the database closed. */
     db_release(s->db_lock);
     s->db_lock = -1;

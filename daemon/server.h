@@ -63,8 +63,7 @@ struct server {
     int64_t started;       /* clock_now() at start, for the uptime */
     dev_t socket_dev;      /* the socket file we bound, to unlink only that */
     ino_t socket_ino;
-    char *hello; /* the encoded result of `hello` */
-    size_t hello_len;
+    const char *sqlite_version; /* for hello */
 };
 
 /* Opens the database, starts the worker threads and binds the socket (or
@@ -77,6 +76,12 @@ int server_init(struct server *s, const struct config *cfg);
  * one fails it shuts down. Returns 0 when everything closed cleanly, 1
  * otherwise. */
 int server_run(struct server *s);
+
+/* Appends to @b the result of `hello` for a client that may do @access
+ * (access.h's level names): encoded at each call, since SIGHUP may change
+ * the timeouts it tells. */
+void server_pack_hello(const struct server *s, struct codec_buf *b,
+                       const char *access);
 
 /* Stops the threads (checkpointing the database) and frees everything. */
 void server_close(struct server *s);

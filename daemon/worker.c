@@ -216,6 +216,9 @@ bool worker_claim(struct worker *w, struct job *job)
 
 void worker_begin(struct worker *w, struct job *job)
 {
+    job->ran_on = w->writer    ? JOB_RAN_WRITER
+                  : w->on_loop ? JOB_RAN_LOOP
+                               : JOB_RAN_READER;
     w->current = job;
     w->deadline = job->deadline;
     if (w->deadline_cap != 0 &&

@@ -480,3 +480,24 @@ const char *rpc_code_text(int code)
         return text;
     return "unknown error";
 }
+
+int rpc_response_error(const char *msg, size_t len, const char **message,
+                       uint32_t *message_len)
+{
+    struct codec_reader r;
+    struct codec_value v;
+    uint32_t n;
+    int code;
+
+    *message = NULL;
+    *message_len = 0;
+    if (msg == NULL)
+        return 0;
+    codec_reader_init(&r, msg, len);
+    if (codec_read_array(&r, &n) || n != 4 || codec_read(&r, &v) ||
+        codec_read(&r, &v) || r.p >= r.end || *r.p == 0xc0)
+        return 0;
+    if (rpc_read_error(&r, &code, NULL, NULL, message, message_len) != 0)
+        return 0;
+    return code;
+}

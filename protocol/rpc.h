@@ -107,6 +107,12 @@ int rpc_read_error(struct codec_reader *r, int *code, const char **name,
                    uint32_t *name_len, const char **message,
                    uint32_t *message_len);
 
+/* The error of an encoded response [1, msgid, error, result]: its code,
+ * with its message in *@message[0..*@message_len) (NULL, 0 when absent);
+ * 0 when error is nil, or the bytes are not a response. */
+int rpc_response_error(const char *msg, size_t len, const char **message,
+                       uint32_t *message_len);
+
 /* Symbolic name and description of a code: SQLite primary and extended result
  * codes ("SQLITE_CONSTRAINT_UNIQUE"), SQLITED_* codes ("SQLITED_TIMEOUT"), and
  * negated errno values ("ECONNREFUSED"). Unknown codes give "UNKNOWN" and

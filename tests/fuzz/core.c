@@ -91,7 +91,6 @@ static void remove_dir(void)
 
 struct fuzz_core *fuzz_core_get(void)
 {
-    static const char hello[] = "\x81\xa6server\xacsqlited-fuzz";
     struct fuzz_core *f = &core;
 
     if (core_made)
@@ -120,8 +119,7 @@ struct fuzz_core *fuzz_core_get(void)
         .max_depth = RPC_MAX_DEPTH,
         .max_items = RPC_MAX_ITEMS,
     };
-    f->srv.hello = (char *)hello;
-    f->srv.hello_len = sizeof(hello) - 1;
+    f->srv.sqlite_version = "fuzz";
     f->conn.srv = &f->srv;
     f->srv.loops = &f->loop;
     f->srv.nloops = 1;
@@ -132,6 +130,9 @@ struct fuzz_core *fuzz_core_get(void)
     list_init(&f->loop.flush);
     f->conn.loop = &f->loop;
     f->conn.id = 1;
+    /* As every client is when no allow- list is set. */
+    f->conn.peer = (struct access_peer){
+        .pid = -1, .level = ACCESS_OPERATOR, .rule = "no allow- list is set"};
     list_init(&f->conn.cursors);
     list_init(&f->conn.inflight);
     if (db_library_init(&f->cfg) != 0)

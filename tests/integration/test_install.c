@@ -1,8 +1,9 @@
 /* make install (issue 15): the systemd units, the sysusers.d file, the man
  * pages and the README they point at are installed with paths that follow
  * PREFIX, systemd-analyze accepts the units and scores their sandboxing at
- * most 1.5 (where it is installed: Debian's package systemd), and make
- * uninstall removes everything again. */
+ * most 1.5 and systemd-sysusers makes the user and group (where they are
+ * installed: Debian's package systemd), and make uninstall removes
+ * everything again. */
 #include <criterion/criterion.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -60,6 +61,19 @@ static void run_make(const char *target, const char *vars)
     struct harness_output o;
     run_sh(cmd, false, &o);
     harness_output_free(&o);
+}
+
+/* Whether the command @name is in $PATH. */
+static bool have(const char *name)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "command -v %s", name);
+    struct harness_output o;
+    harness_run((const char *const[]){"/bin/sh", "-c", cmd, NULL}, NULL,
+                HARNESS_RUN_TIMEOUT_MS, &o);
+    bool found = o.status == 0;
+    harness_output_free(&o);
+    return found;
 }
 
 /* The contents of @path (malloc'd); fails the test if it cannot be read. */
@@ -134,12 +148,7 @@ Test(install, units_follow_prefix_and_uninstall_removes_them)
 Test(install, systemd_analyze_accepts_the_installed_units)
 {
     struct harness_output o;
-    harness_run((const char *const[]){"/bin/sh", "-c",
-                                      "command -v systemd-analyze", NULL},
-                NULL, HARNESS_RUN_TIMEOUT_MS, &o);
-    bool found = o.status == 0;
-    harness_output_free(&o);
-    if (!found)
+    if (!have("systemd-analyze"))
         cr_skip_test("systemd-analyze is not installed (Debian: package "
                      "systemd): the installed units are not verified");
 
@@ -167,4 +176,38 @@ Test(install, systemd_analyze_accepts_the_installed_units)
              dir);
     run_sh(cmd, false, &o);
     harness_output_free(&o);
+}
+
+/* Fails the test unless DIR/etc/@file (passwd, group) has an entry
+ * sqlited. */
+static void assert_entry(const char *file)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/etc/%s", dir, file);
+    char *text = slurp(path);
+    cr_assert(strncmp(text, "sqlited:", 8) == 0 ||
+                  strstr(text, "\nsqlited:") != NULL,
+              "no sqlited in %s:\n%s", path, text);
+    free(text);
+}
+
+/* systemd-sysusers, on a root of its own, makes the user the daemon runs as
+ * and the group of its clients from the installed sysusers.d file. */
+Test(install, sysusers_creates_the_user_and_its_group)
+{
+    struct harness_output o;
+    if (!have("systemd-sysusers"))
+        cr_skip_test("systemd-sysusers is not installed (Debian: package "
+                     "systemd): the sysusers.d file is not tried");
+
+    char vars[512], cmd[1024];
+    make_dir();
+    snprintf(vars, sizeof(vars), "PREFIX='%s/usr'", dir);
+    run_make("install", vars);
+    snprintf(cmd, sizeof(cmd), "mkdir '%s/etc' && systemd-sysusers --root='%s'",
+             dir, dir);
+    run_sh(cmd, false, &o);
+    harness_output_free(&o);
+    assert_entry("passwd");
+    assert_entry("group");
 }
