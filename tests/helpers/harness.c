@@ -170,11 +170,14 @@ bool harness_wrapped(void)
     return wrapper_argv()[0] != NULL;
 }
 
-/* Waits are this many times longer under a wrapper (valgrind runs the
- * daemon some 20 to 50 times slower). */
-static int wait_scale(void)
+/* Valgrind runs the daemon some 20 to 50 times slower; TSan's build (the
+ * daemon that make tsan names in $SQLITED_TEST_DAEMON) about 3 times. */
+int harness_slowdown(void)
 {
-    return harness_wrapped() ? 6 : 1;
+    const char *bin = getenv("SQLITED_TEST_DAEMON");
+    if (harness_wrapped())
+        return 6;
+    return bin && bin[0] ? 3 : 1;
 }
 
 bool harness_measures_memory(void)
@@ -298,7 +301,7 @@ bool daemon_notified_ready(struct daemon *d)
 static void wait_started(struct daemon *d, bool serving)
 {
     int64_t deadline =
-        harness_now_ms() + HARNESS_READY_TIMEOUT_MS * wait_scale();
+        harness_now_ms() + HARNESS_READY_TIMEOUT_MS * harness_slowdown();
     for (;;) {
         int status;
         pid_t w = waitpid(d->pid, &status, WNOHANG);
@@ -316,7 +319,7 @@ static void wait_started(struct daemon *d, bool serving)
             daemon_kill(d);
             cr_assert_fail("sqlited not %s after %d ms; its stderr:\n%s",
                            serving ? "serving" : "ready",
-                           HARNESS_READY_TIMEOUT_MS * wait_scale(), log);
+                           HARNESS_READY_TIMEOUT_MS * harness_slowdown(), log);
         }
         if (serving) {
             int fd = harness_raw_connect_path(d->sock_path);
@@ -469,7 +472,7 @@ int daemon_stop(struct daemon *d)
     if (d->pid <= 0)
         return -1;
     kill(d->pid, SIGTERM);
-    int code = daemon_wait(d, HARNESS_STOP_TIMEOUT_MS * wait_scale());
+    int code = daemon_wait(d, HARNESS_STOP_TIMEOUT_MS * harness_slowdown());
     if (code < 0 && d->pid > 0)
         daemon_kill(d);
     return code;

@@ -134,6 +134,13 @@ bool harness_measures_memory(void);
  * under another sanitizer, say), else the one this suite was built with. */
 const char *harness_daemon_bin(void);
 
+/* How many times longer than usual the daemon may take: 6 under
+ * $SQLITED_TEST_WRAPPER, 3 with another daemon binary in
+ * $SQLITED_TEST_DAEMON (make tsan's), else 1. Waits for the daemon to get
+ * ready or to stop, and the bounds some tests put on "answered promptly",
+ * are multiplied by it. */
+int harness_slowdown(void);
+
 /* True when $SQLITED_TEST_WRAPPER is set: a command prefix the daemon runs
  * under, like "valgrind --error-exitcode=99 --leak-check=full" (its first
  * word is looked up in $PATH). daemon_argv() puts it in front; waits for the

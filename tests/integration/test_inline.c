@@ -309,3 +309,23 @@ Test(inline_read, huge_row_is_handed_off)
     cr_assert_eq(harness_stat(&d, "inline_handoffs"), 1);
     cr_assert_eq(harness_stat(&d, "inline_reads"), 0);
 }
+
+/* A read inside a client's interactive transaction runs on the writer's
+ * connection and sees the transaction's own changes: the loop leaves it
+ * alone. */
+Test(inline_read, read_in_a_transaction_stays_with_the_writer)
+{
+    start(&d, &a, NULL);
+    harness_raw_exec(&a, "CREATE TABLE t(x)", NULL);
+    int64_t tx = harness_raw_begin(&a, NULL);
+    harness_raw_exec(&a, "INSERT INTO t VALUES (5)",
+                     &(struct harness_options){.tx = tx});
+    cr_assert_eq(harness_raw_query_int(&a, "SELECT count(*) FROM t",
+                                       &(struct harness_options){.tx = tx}),
+                 1, "the read did not see its transaction's insert");
+    cr_assert_eq(harness_stat(&d, "inline_reads"), 0);
+    cr_assert_eq(harness_stat(&d, "inline_handoffs"), 0);
+    cr_assert_eq(harness_raw_query_int(&a, "SELECT count(*) FROM t", NULL), 0,
+                 "a read outside the transaction saw its insert");
+    cr_assert_eq(harness_stat(&d, "inline_reads"), 1);
+}

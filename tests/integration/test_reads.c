@@ -21,7 +21,7 @@
 
 /* A bound on "answered promptly": far above what a ping or a one-row write
  * takes on an idle daemon, far below the work it must not wait behind. */
-#define PROMPT_MS 2000
+#define PROMPT_MS (2000 * harness_slowdown())
 
 /* How long a test polls for something the daemon does in the background
  * (closing a cursor, freeing a connection). */
