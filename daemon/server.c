@@ -173,13 +173,20 @@ static void on_listener_closed(uv_handle_t *handle)
         log_warn("cannot remove %s: %s", s->cfg->socket, strerror(errno));
 }
 
-/* SIGHUP: reopen the log file (after log rotation); it no longer ends the
- * daemon, as its default action did. */
+/* SIGHUP: reopen the log file (after log rotation), and read the
+ * configuration again, applying what may change while the daemon runs; it
+ * no longer ends the daemon, as its default action did. */
 static void on_sighup(uv_signal_t *handle, int signum)
 {
-    (void)handle;
+    struct server *s = handle->data;
     (void)signum;
     log_reopen();
+    /* main()'s configuration, which only this changes (config_reload()). */
+    if (config_reload((struct config *)s->cfg) >= 0) {
+        log_set_level(s->cfg->log_level);
+        access_load(s->cfg);
+        backup_reschedule(&s->backup);
+    }
 }
 
 /* Stops accepting, lets work in flight finish and its replies go out,

@@ -123,9 +123,8 @@ struct fuzz_core *fuzz_core_get(void)
     f->conn.srv = &f->srv;
     f->conn.id = 1;
     /* As every client is when no allow- list is set. */
-    f->conn.peer = (struct access_peer){.pid = -1,
-                                        .level = ACCESS_OPERATOR,
-                                        .rule = "no allow- list is set"};
+    f->conn.peer = (struct access_peer){
+        .pid = -1, .level = ACCESS_OPERATOR, .rule = "no allow- list is set"};
     list_init(&f->srv.conns);
     list_init(&f->conn.cursors);
     list_init(&f->conn.inflight);
