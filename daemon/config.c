@@ -32,6 +32,9 @@ void config_defaults(struct config *cfg)
         .socket_mode = 0660,
         .file_mode = 0600,
         .readers = cpus < 2 ? 2 : (unsigned)cpus,
+        .io_threads = cpus < 1                       ? 1
+                      : cpus > CONFIG_MAX_IO_THREADS ? CONFIG_MAX_IO_THREADS
+                                                     : (unsigned)cpus,
         .synchronous = "FULL",
         .timeout_ms = 30000,
         .max_timeout_ms = 300000,
@@ -122,6 +125,10 @@ static const struct opt opts[] = {
      "creates them (default 0600)"},
     {"readers", 'r', "N", T_INT, FIELD(readers), 1, 256, NULL,
      "reader threads (default: CPUs, at least 2)"},
+    {"io-threads", 0, "N", T_INT, FIELD(io_threads), 1, CONFIG_MAX_IO_THREADS,
+     "the number of I/O threads, an integer from 1 to 64",
+     "I/O threads, each serving its share of the connections (default: "
+     "CPUs; 1 to 64)"},
     {"inline-budget", 0, "MS", T_INT, FIELD(inline_budget_ms), 0, 1000, NULL,
      "a read the I/O loop answers itself runs at most this long, then goes "
      "to a reader; 0 for no inline reads (default 1)"},
@@ -212,6 +219,17 @@ static const struct opt opts[] = {
      RPC_MAX_TIMEOUT_MS, NULL,
      "log each request that takes MS or longer, with its SQL, who sent it "
      "and where it ran; 0 for none (default 0)"},
+    {"allow-read", 0, "IDS", T_IDS | LIVE, FIELD(allow_read), 0, 0, NULL,
+     "clients that may only read: uid:N, gid:N, user:NAME or group:NAME, "
+     "separated by commas (default: everyone may do everything while no "
+     "allow- list is set)"},
+    {"allow-write", 0, "IDS", T_IDS | LIVE, FIELD(allow_write), 0, 0, NULL,
+     "clients that may read and write"},
+    {"allow-operator", 0, "IDS", T_IDS | LIVE, FIELD(allow_operator), 0, 0,
+     NULL,
+     "clients that may also run the operator methods (backup, checkpoint, "
+     "vacuum, optimize, integrity, migrate); root and the daemon's own "
+     "user always may"},
     {"help", 'h', NULL, T_ACTION, NOFIELD, 0, 0, NULL, "show this help"},
     {"version", 'V', NULL, T_ACTION, NOFIELD, 0, 0, NULL, "show the version"},
 };
@@ -835,12 +853,12 @@ int config_reload(struct config *live)
 {
     struct config next;
     char before[512], after[512];
-    int changed = 0;
+    int changed = 0, restart = 0;
 
     config_defaults(&next);
     if (config_parse(&next, live->argc, live->argv) != 0) {
-        log_error("SIGHUP: the configuration has mistakes (above): nothing "
-                  "changed");
+        log_error("SIGHUP: configuration not reloaded: it has mistakes "
+                  "(above); nothing changed");
         config_free(&next);
         return -1;
     }
@@ -854,15 +872,17 @@ int config_reload(struct config *live)
             snprintf(after, sizeof(after), "(not set)");
         if (strcmp(before, after) == 0)
             continue;
+        /* At warn: the operator sees them at any --log-level but error. */
         if (!(o->type & LIVE)) {
             log_warn("SIGHUP: %s changed from %s to %s, which takes a "
                      "restart: still %s until then",
                      o->name, before, after, before);
+            restart++;
             continue;
         }
         copy_live(o, live, &next);
         live->origin[i] = next.origin[i];
-        log_info("SIGHUP: %s changed from %s to %s", o->name, before, after);
+        log_warn("SIGHUP: %s changed from %s to %s", o->name, before, after);
         changed++;
     }
     /* The new values may point into the file's strings: keep them all. */
@@ -871,7 +891,8 @@ int config_reload(struct config *live)
         tail = &(*tail)->next;
     *tail = live->strings;
     live->strings = next.strings;
-    if (changed == 0)
-        log_info("SIGHUP: the configuration is unchanged");
+    log_warn("SIGHUP: configuration reloaded: %d changed, %d would take a "
+             "restart",
+             changed, restart);
     return changed;
 }

@@ -131,7 +131,10 @@ SQLITED_API const char *sqlited_codename(int rc);
  * the daemon's own code when it refuses the handshake
  * (SQLITED_SHUTTING_DOWN), or refuses the connection with an error
  * notification before hanging up: SQLITED_TOO_MANY_CONNECTIONS when it is
- * at its --max-connections (try again later).
+ * at its --max-connections (try again later), SQLITE_AUTH when its access
+ * lists (allow-read, allow-write, allow-operator) leave this process's
+ * user out. A connection that may only read, or not run operator methods,
+ * gets SQLITE_AUTH from the calls it may not make, and stays usable.
  *
  * Later calls wait for the daemon without limit (a long query takes as long
  * as it takes) unless sqlited_set_io_timeout() bounds them. */

@@ -210,7 +210,13 @@ void daemon_argv(const struct daemon *d, const char *const *extra_args,
     const char *base[] = {
         harness_daemon_bin(), "--database",  d->db_path, "--socket",
         d->sock_path,         "--log-level", "warn"};
-    for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++) {
+    size_t nbase = sizeof(base) / sizeof(base[0]);
+    /* With a configuration file, the file sets the level: a flag would
+     * override it, also when SIGHUP reads the file again. */
+    for (size_t i = 0; extra_args && extra_args[i]; i++)
+        if (strcmp(extra_args[i], "--config") == 0)
+            nbase -= 2;
+    for (size_t i = 0; i < nbase; i++) {
         cr_assert_lt(n, max - 1);
         argv[n++] = base[i];
     }

@@ -64,7 +64,8 @@ struct daemon {
 /* Makes a fresh temporary directory and starts SQLITED_BIN on it with
  * `--database DIR/test.db --socket DIR/sqlited.sock --log-level warn` and
  * @extra_args (NULL-terminated, may be NULL), then waits for READY=1. Fails
- * the test if the daemon exits or is not ready in time. */
+ * the test if the daemon exits or is not ready in time. When @extra_args
+ * hold --config, `--log-level warn` is left out: the file sets the level. */
 void daemon_start(struct daemon *d, const char *const *extra_args);
 
 /* Like daemon_start(), but the harness binds and listens on the socket

@@ -54,12 +54,13 @@ static void run(struct harness_output *o, const char *const *args)
 
 Test(configuration, the_file_is_read_and_flags_override_it)
 {
-    /* The harness gives --log-level warn: the file's debug loses, so the
-     * log holds no info line. The file's connection limit holds. */
+    /* The flag --log-level warn beats the file's debug, so the log holds
+     * no info line. The file's connection limit holds. */
     write_conf("# one client at a time\n"
                "max-connections = 1\n"
                "log-level = debug\n");
-    daemon_start(&d, (const char *const[]){"--config", conf, NULL});
+    daemon_start(&d, (const char *const[]){"--config", conf, "--log-level",
+                                           "warn", NULL});
     struct harness_raw first = {0}, second = {0};
     harness_raw_open(&first, &d);
     struct reply rep;

@@ -68,7 +68,7 @@ Test(logging, under_the_journal_lines_carry_the_priority_instead)
     char *log = daemon_log(&d);
     cr_assert_null(strstr(log, "<6>"), "%s", log);
     free(log);
-    truncate(d.log_path, 0);
+    cr_assert_eq(truncate(d.log_path, 0), 0);
 
     /* The daemon's own stderr (the harness appends to the same file). */
     snprintf(stream, sizeof(stream), "%lu:%lu", (unsigned long)st.st_dev,
