@@ -32,6 +32,9 @@ void config_defaults(struct config *cfg)
         .socket_mode = 0660,
         .file_mode = 0600,
         .readers = cpus < 2 ? 2 : (unsigned)cpus,
+        .io_threads = cpus < 1                       ? 1
+                      : cpus > CONFIG_MAX_IO_THREADS ? CONFIG_MAX_IO_THREADS
+                                                     : (unsigned)cpus,
         .synchronous = "FULL",
         .timeout_ms = 30000,
         .max_timeout_ms = 300000,
@@ -122,6 +125,10 @@ static const struct opt opts[] = {
      "creates them (default 0600)"},
     {"readers", 'r', "N", T_INT, FIELD(readers), 1, 256, NULL,
      "reader threads (default: CPUs, at least 2)"},
+    {"io-threads", 0, "N", T_INT, FIELD(io_threads), 1, CONFIG_MAX_IO_THREADS,
+     "the number of I/O threads, an integer from 1 to 64",
+     "I/O threads, each serving its share of the connections (default: "
+     "CPUs; 1 to 64)"},
     {"inline-budget", 0, "MS", T_INT, FIELD(inline_budget_ms), 0, 1000, NULL,
      "a read the I/O loop answers itself runs at most this long, then goes "
      "to a reader; 0 for no inline reads (default 1)"},

@@ -17,6 +17,9 @@
 #define CONFIG_DEFAULT_FILE "/etc/sqlited/sqlited.conf"
 #endif
 
+/* The most I/O loops (--io-threads) the daemon runs. */
+#define CONFIG_MAX_IO_THREADS 64
+
 /* Room for the option table's entries (config.c checks it at compile
  * time). */
 #define CONFIG_MAX_OPTIONS 64
@@ -41,6 +44,7 @@ struct config {
     bool read_only;                  /* serve the database read-only */
     const char *log_file;            /* append the log there; NULL: stderr */
     unsigned readers;                /* reader threads */
+    unsigned io_threads;             /* I/O loops (loop.h) */
     const char *synchronous;         /* OFF, NORMAL, FULL or EXTRA */
     uint32_t timeout_ms;             /* a request's default deadline; 0: the
                                         cap */

@@ -3,10 +3,12 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cursor.h"
 #include "dispatch.h"
 #include "log.h"
+#include "loop.h"
 #include "reqlog.h"
 #include "rpc.h"
 #include "server.h"
@@ -29,7 +31,7 @@ static void conn_hold(struct conn *c, uint64_t n)
 static void conn_release(struct conn *c, uint64_t n)
 {
     memory_sub(&c->mem, n);
-    server_memory_released(c->srv);
+    loop_memory_released(c->loop);
 }
 
 /* Accounts the read buffer's capacity as it is now. */
@@ -49,15 +51,14 @@ static void conn_maybe_free(struct conn *c)
 {
     if (!c->closed || c->ninflight > 0 || c->writes > 0)
         return;
-    struct server *s = c->srv;
+    struct io_loop *l = c->loop;
     if (c->peer.rule != NULL)
         access_peer_close(c->id, &c->peer);
-    list_remove(&c->node);
     codec_decoder_close(&c->dec);
     conn_sync_buffer(c);
     conn_release(c, sizeof(*c));
+    loop_conn_gone(l, c);
     free(c);
-    server_conn_gone(s);
 }
 
 static void on_close(uv_handle_t *handle)
@@ -105,7 +106,7 @@ void conn_close(struct conn *c)
  * does every connection once the daemon is shutting down. */
 static void conn_check_drained(struct conn *c)
 {
-    if ((c->draining || c->srv->shutting_down) && c->ninflight == 0 &&
+    if ((c->draining || c->loop->shutting_down) && c->ninflight == 0 &&
         c->writes == 0)
         conn_close(c);
 }
@@ -127,6 +128,8 @@ void conn_drain(struct conn *c)
     conn_check_drained(c);
 }
 
+/* A write request is done: its holder job carries the chain of jobs whose
+ * answers it wrote (job->next) and the memory held for them all. */
 static void on_write(uv_write_t *req, int status)
 {
     struct job *job = req->data;
@@ -134,7 +137,11 @@ static void on_write(uv_write_t *req, int status)
 
     c->writes--;
     conn_release(c, job->mem_held);
-    job_free(job);
+    while (job) {
+        struct job *next = job->next;
+        job_free(job);
+        job = next;
+    }
     if (status < 0 && !c->closing) {
         log_debug("connection %p: write failed: %s", (void *)c,
                   uv_strerror(status));
@@ -148,6 +155,71 @@ static void on_write(uv_write_t *req, int status)
     conn_read_more(c);
 }
 
+static void free_chain(struct job *jobs)
+{
+    while (jobs) {
+        struct job *next = jobs->next;
+        job_free(jobs);
+        jobs = next;
+    }
+}
+
+/* Writes the answers of @jobs (@n of them, chained by job->next) in order.
+ * Most fit in the socket's buffer: written at once, with one system call
+ * for them all, they need no write request, whose completion would cost
+ * the loop another turn and an epoll_ctl. What the socket did not take is
+ * queued with one write request, held by the first job left. */
+static void conn_write(struct conn *c, struct job *jobs, unsigned n)
+{
+    uv_buf_t few[16], *bufs = few;
+    unsigned i = 0;
+
+    if (n > sizeof(few) / sizeof(*few) &&
+        (bufs = malloc(n * sizeof(*bufs))) == NULL) {
+        log_error("connection %p: out of memory writing answers", (void *)c);
+        free_chain(jobs);
+        conn_close(c);
+        return;
+    }
+    for (struct job *job = jobs; job; job = job->next)
+        bufs[i++] = uv_buf_init(job->reply, (unsigned)job->reply_len);
+    i = 0;
+    if (c->writes == 0) { /* else they would pass answers still queued */
+        int w = uv_try_write((uv_stream_t *)&c->pipe, bufs, n);
+        size_t left = w > 0 ? (size_t)w : 0;
+        while (i < n && left >= bufs[i].len) {
+            left -= bufs[i].len;
+            struct job *done = jobs;
+            jobs = jobs->next;
+            job_free(done);
+            i++;
+        }
+        if (i < n) {
+            bufs[i].base += left;
+            bufs[i].len -= (unsigned)left;
+        }
+    }
+    if (i < n) {
+        struct job *holder = jobs;
+        holder->write.data = holder;
+        int rc = uv_write(&holder->write, (uv_stream_t *)&c->pipe, bufs + i,
+                          n - i, on_write);
+        if (rc < 0) {
+            log_debug("connection %p: write: %s", (void *)c, uv_strerror(rc));
+            free_chain(jobs);
+            conn_close(c);
+        } else {
+            c->writes++;
+            holder->mem_held = 0;
+            for (struct job *job = jobs; job; job = job->next)
+                holder->mem_held += CONN_JOB_OVERHEAD + job->reply_len;
+            conn_hold(c, holder->mem_held);
+        }
+    }
+    if (bufs != few)
+        free(bufs);
+}
+
 void conn_send(struct conn *c, struct job *job)
 {
     if (c->closing || job->reply == NULL) {
@@ -158,33 +230,58 @@ void conn_send(struct conn *c, struct job *job)
         job_free(job);
         return;
     }
-    c->srv->metrics.bytes_out += job->reply_len;
-    uv_buf_t buf = uv_buf_init(job->reply, (unsigned)job->reply_len);
-    /* Most answers fit in the socket's buffer: written at once, they need
-     * no write request, whose completion would cost the loop another turn
-     * and an epoll_ctl. Only what the socket did not take is queued. */
-    if (c->writes == 0) {
-        int n = uv_try_write((uv_stream_t *)&c->pipe, &buf, 1);
-        if (n == (int)buf.len) {
-            job_free(job);
-            return;
-        }
-        if (n > 0) {
-            buf.base += n;
-            buf.len -= (unsigned)n;
-        }
-    }
-    job->write.data = job;
-    int rc = uv_write(&job->write, (uv_stream_t *)&c->pipe, &buf, 1, on_write);
-    if (rc < 0) {
-        log_debug("connection %p: write: %s", (void *)c, uv_strerror(rc));
-        job_free(job);
-        conn_close(c);
+    metrics_add(&c->loop->metrics.bytes_out, job->reply_len);
+    job->next = NULL;
+    if (c->loop->batching == 0) {
+        conn_write(c, job, 1);
         return;
     }
+    /* Counted in writes: the connection is neither drained nor freed with
+     * an answer still to write. */
+    if (c->noutbox == 0)
+        c->outbox_tail = &c->outbox;
+    *c->outbox_tail = job;
+    c->outbox_tail = &job->next;
+    c->noutbox++;
     c->writes++;
-    job->mem_held = CONN_JOB_OVERHEAD + job->reply_len;
-    conn_hold(c, job->mem_held);
+    if (!list_linked(&c->flush))
+        list_add_tail(&c->loop->flush, &c->flush);
+}
+
+/* Writes the answers gathered in @c's outbox. */
+static void conn_flush(struct conn *c)
+{
+    struct job *jobs = c->outbox;
+    unsigned n = c->noutbox;
+
+    c->outbox = NULL;
+    c->noutbox = 0;
+    c->writes -= n;
+    if (c->closing) {
+        free_chain(jobs);
+        conn_maybe_free(c);
+        return;
+    }
+    if (n > 0)
+        conn_write(c, jobs, n);
+    if (!c->closing)
+        conn_check_drained(c);
+}
+
+void conn_batch_begin(struct io_loop *l)
+{
+    l->batching++;
+}
+
+void conn_batch_end(struct io_loop *l)
+{
+    if (--l->batching > 0)
+        return;
+    while (!list_empty(&l->flush)) {
+        struct conn *c = LIST_ITEM(l->flush.next, struct conn, flush);
+        list_remove(&c->flush);
+        conn_flush(c);
+    }
 }
 
 void conn_send_encoded(struct conn *c, struct codec_buf *b)
@@ -231,19 +328,20 @@ void conn_track(struct conn *c, struct job *job)
      * it, so only its worker answers it; the daemon's own jobs have no
      * client waiting. */
     if (job->method != RPC_FETCH && job->method != RPC_CLOSE && !job->internal)
-        deadlines_add(&c->srv->deadlines, job);
+        deadlines_add(&c->loop->deadlines, job);
     job->mem = &c->mem;
     job->mem_held = CONN_JOB_OVERHEAD + job->msg_len;
     conn_hold(c, job->mem_held);
     list_add_tail(&c->inflight, &job->inflight);
     c->ninflight++;
+    atomic_fetch_add_explicit(&c->loop->inflight, 1, memory_order_relaxed);
 }
 
 void conn_complete(struct job *job)
 {
     struct conn *c = job->conn;
 
-    deadlines_remove(&c->srv->deadlines, job);
+    deadlines_remove(&c->loop->deadlines, job);
     /* What the worker added for the reply is held again below, if the
      * reply must wait to be written. */
     conn_release(c, job->mem_held + job->mem_built);
@@ -251,6 +349,7 @@ void conn_complete(struct job *job)
     job->mem_held = job->mem_built = 0;
     list_remove(&job->inflight);
     c->ninflight--;
+    atomic_fetch_sub_explicit(&c->loop->inflight, 1, memory_order_relaxed);
     if (job->opened_tx)
         c->tx = job->tx;
     if (job->ended_tx && job->tx == c->tx)
@@ -266,8 +365,8 @@ void conn_complete(struct job *job)
     if (job->internal || atomic_load(&job->state) == JOB_EXPIRED) {
         job_free(job); /* nobody waits for it, or it was answered */
     } else {
-        metrics_reply(&c->srv->metrics, job->method, job->reply, job->reply_len,
-                      job->started);
+        metrics_reply(&c->loop->metrics, job->method, job->reply,
+                      job->reply_len, job->started);
         reqlog_done(c->srv->cfg, job, c->id, c->peer.pid);
         conn_send(c, job);
     }
@@ -298,7 +397,7 @@ void conn_expire(struct job *job)
     }
     if (!busy)
         stats_add(&c->srv->stats.timeouts, 1);
-    metrics_request(&c->srv->metrics, job->method,
+    metrics_request(&c->loop->metrics, job->method,
                     busy ? SQLITE_BUSY : SQLITED_TIMEOUT, job->started);
     conn_send(c, reply);
 }
@@ -316,7 +415,7 @@ static bool conn_has_room(struct conn *c)
     if (memory_used(&s->mem) >= s->mem.max &&
         memory_used(&c->mem) > CONN_SMALL) {
         c->paused_for_memory = true;
-        s->memory_paused = true;
+        loop_memory_paused(c->loop);
         return false;
     }
     return true;
@@ -434,8 +533,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 
     if (nread > 0) {
         codec_decoder_commit(&c->dec, (size_t)nread);
-        c->srv->metrics.bytes_in += (uint64_t)nread;
+        metrics_add(&c->loop->metrics.bytes_in, (uint64_t)nread);
+        conn_batch_begin(c->loop);
         conn_process(c);
+        conn_batch_end(c->loop);
         if (c->reading && !conn_has_room(c)) {
             uv_read_stop(stream);
             c->reading = false;
@@ -452,7 +553,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         c->half_closed = true;
         conn_drain(c);
         if (c->ninflight > 0)
-            server_watch_half_closed(c->srv);
+            loop_watch_half_closed(c->loop);
     } else if (nread < 0) {
         log_debug("connection %p: read: %s", (void *)c,
                   uv_strerror((int)nread));
@@ -497,12 +598,6 @@ void conn_resume(struct conn *c)
         conn_read_more(c);
 }
 
-static void on_spare_closed(uv_handle_t *handle)
-{
-    struct server *s = handle->data;
-    s->spare_busy = false;
-}
-
 /* Reads who the client is and what it may do (access.h); one that may
  * not connect is told why, then closed. Returns 0 or -1 (refused). */
 static int conn_check_access(struct conn *c)
@@ -518,42 +613,39 @@ static int conn_check_access(struct conn *c)
     return -1;
 }
 
-void conn_accept(struct server *s, uv_stream_t *listener)
+void conn_open(struct io_loop *l, int fd)
 {
+    struct server *s = l->srv;
     struct conn *c = calloc(1, sizeof(*c));
     if (c == NULL) {
-        /* libuv stops watching the listener until the pending connection
-         * is accepted: take it and hang up, or nobody could connect again. */
         log_error("out of memory accepting a connection");
-        if (!s->spare_busy) {
-            uv_pipe_init(&s->loop, &s->spare, 0);
-            s->spare.data = s;
-            s->spare_busy = true;
-            uv_accept(listener, (uv_stream_t *)&s->spare);
-            uv_close((uv_handle_t *)&s->spare, on_spare_closed);
-        }
+        close(fd);
         return;
     }
     c->srv = s;
+    c->loop = l;
+    c->id =
+        atomic_fetch_add_explicit(&s->last_conn_id, 1, memory_order_relaxed) +
+        1;
     memory_init(&c->mem, s->conn_share + s->limits.max_message, &s->mem, NULL);
     conn_hold(c, sizeof(*c));
     codec_decoder_init(&c->dec, &s->limits);
-    uv_pipe_init(&s->loop, &c->pipe, 0);
+    uv_pipe_init(&l->uv, &c->pipe, 0);
     c->pipe.data = c;
-    c->id = ++s->last_conn_id;
     list_init(&c->inflight);
     list_init(&c->cursors);
-    list_add_head(&s->conns, &c->node);
-    s->nconns++;
+    list_init(&c->flush);
+    loop_conn_added(l, c);
 
-    int rc = uv_accept(listener, (uv_stream_t *)&c->pipe);
+    int rc = uv_pipe_open(&c->pipe, fd);
     if (rc < 0) {
         log_warn("accept: %s", uv_strerror(rc));
+        close(fd);
         conn_close(c);
         return;
     }
     unsigned max_connections = CONFIG_LIVE(s->cfg, max_connections);
-    if (s->nconns > max_connections) {
+    if (server_connections(s) > max_connections) {
         log_warn("connection refused: %u clients are connected, the limit "
                  "(--max-connections)",
                  max_connections);
@@ -562,6 +654,11 @@ void conn_accept(struct server *s, uv_stream_t *listener)
                                "the daemon is at its connection limit "
                                "(--max-connections); try again later");
         conn_drain(c);
+        return;
+    }
+    log_debug("connection %p: accepted on I/O loop %u", (void *)c, l->index);
+    if (l->shutting_down) {
+        conn_shutdown(c); /* handed over just before the shutdown */
         return;
     }
     if (conn_check_access(c) != 0)

@@ -13,6 +13,7 @@
 #include "list.h"
 
 struct cursor;
+struct io_loop;
 struct server;
 
 /* Per-connection bounds: past either, the daemon stops reading from the
@@ -33,14 +34,20 @@ struct server;
 struct conn {
     uv_pipe_t pipe;
     struct server *srv;
-    struct list node; /* in the server's list of connections */
-    uint64_t id;      /* unique in the daemon; a job carries it (job.h) */
+    struct io_loop *loop; /* owns it: only its thread touches it */
+    struct list node;     /* in its loop's list of connections */
+    uint64_t id;          /* unique in the daemon; a job carries it (job.h) */
     struct codec_decoder dec;
     struct list inflight; /* jobs at the workers (job->inflight) */
     unsigned ninflight;
     struct memory mem; /* all it holds; parent: the server's total */
     uint64_t dec_held; /* of mem: the read buffer's capacity */
-    unsigned writes;
+    unsigned writes;   /* answers not written yet: queued or in outbox */
+    /* Answers of one batch (conn_batch_begin()), written together at its
+     * end, and the node in the loop's list of connections to flush. */
+    struct job *outbox, **outbox_tail;
+    unsigned noutbox;
+    struct list flush;
     uint64_t tx;         /* the open interactive transaction; 0: none */
     struct list cursors; /* open (cursor->node) */
     unsigned ncursors;   /* open, plus queries that may still open one */
@@ -55,9 +62,15 @@ struct conn {
     struct access_peer peer; /* who the client is, what it may do */
 };
 
-/* Accepts a connection from @listener. Failures are logged; the listener
- * keeps going. */
-void conn_accept(struct server *s, uv_stream_t *listener);
+/* Opens a connection on loop @l for the accepted socket @fd, which it
+ * takes. Failures are logged (and @fd closed). */
+void conn_open(struct io_loop *l, int fd);
+
+/* Between these two calls, on @l's thread, the answers sent are gathered
+ * per connection and written at the end, each connection's with one system
+ * call. Calls nest. */
+void conn_batch_begin(struct io_loop *l);
+void conn_batch_end(struct io_loop *l);
 
 /* A worker finished @job: send its reply, or drop it if the client left. */
 void conn_complete(struct job *job);
@@ -67,8 +80,8 @@ void conn_complete(struct job *job);
  * itself stays in flight until its worker hands it back. */
 void conn_expire(struct job *job);
 
-/* Sends an encoded reply (job->reply) that the loop thread made itself. The
- * connection takes the job. */
+/* Sends the encoded reply of @job (made by a worker or by the loop thread
+ * itself). The connection takes the job. */
 void conn_send(struct conn *c, struct job *job);
 
 /* Sends the message encoded in @b, taking its bytes. If it could not be

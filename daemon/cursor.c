@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "log.h"
+#include "loop.h"
 #include "result.h"
 #include "server.h"
 #include "sqlited.h"
@@ -16,12 +17,25 @@
 enum why { WHY_IDLE = 1, WHY_AGE, WHY_WAL };
 
 /* The last cursors the daemon ended. Cursor ids are unique in the daemon,
- * so one ring serves every connection. Loop thread only. */
+ * so one ring serves every connection of a loop: each loop thread has its
+ * own, since a connection's cursors are ended and asked about on its loop
+ * only. */
 #define ENDED 256
-static struct {
+static _Thread_local struct {
     uint64_t id;
     enum why why;
 } ended[ENDED];
+
+/* Publishes when @l's oldest cursor was opened, for cursor_release_oldest()
+ * on loop 0. */
+static void publish_oldest(struct io_loop *l)
+{
+    int64_t opened =
+        list_empty(&l->cursors)
+            ? 0
+            : LIST_ITEM(l->cursors.next, struct cursor, loop_node)->opened;
+    atomic_store_explicit(&l->oldest_cursor, opened, memory_order_relaxed);
+}
 
 static void cursor_end(struct cursor *cur, struct job *job, bool expired);
 static void cursor_explain_gone(struct conn *c, uint64_t id, char *buf,
@@ -53,7 +67,10 @@ static uint64_t age_left_ms(const struct cursor *cur)
 static void on_idle(uv_timer_t *timer)
 {
     struct cursor *cur = timer->data;
-    end_for(cur, age_left_ms(cur) == 0 ? WHY_AGE : WHY_IDLE);
+    /* Set for the maximum age, the timer may fire a few ms before the
+     * precise clock says the age is reached: the loop's clock is coarse,
+     * and read when its iteration began. */
+    end_for(cur, cur->aging || age_left_ms(cur) == 0 ? WHY_AGE : WHY_IDLE);
 }
 
 /* The idle timer also stands for the maximum age: it fires at whichever
@@ -62,7 +79,8 @@ static void start_idle(struct cursor *cur)
 {
     struct server *s = cur->conn->srv;
     uint64_t ms = s->cfg->cursor_idle_timeout_ms, left = age_left_ms(cur);
-    uv_timer_start(&cur->idle, on_idle, left < ms ? left : ms, 0);
+    cur->aging = left < ms;
+    uv_timer_start(&cur->idle, on_idle, cur->aging ? left : ms, 0);
 }
 
 /* A reader opened @cur for @c's query: keep it, and start its idle timer. */
@@ -70,10 +88,12 @@ static void cursor_register(struct conn *c, struct cursor *cur)
 {
     cur->conn = c;
     cur->opened = clock_now();
-    uv_timer_init(&c->srv->loop, &cur->idle);
+    uv_timer_init(&c->loop->uv, &cur->idle);
     cur->idle.data = cur;
     /* Counted in c->ncursors since its query was sent. */
     list_add_head(&c->cursors, &cur->node);
+    list_add_tail(&c->loop->cursors, &cur->loop_node);
+    publish_oldest(c->loop);
     if (c->closing)
         cursor_end(cur, NULL, false);
     else
@@ -94,7 +114,9 @@ static void unlink_cursor(struct cursor *cur)
 {
     if (list_linked(&cur->node)) {
         list_remove(&cur->node);
+        list_remove(&cur->loop_node);
         cur->conn->ncursors--;
+        publish_oldest(cur->conn->loop);
     }
 }
 
@@ -248,19 +270,33 @@ static void cursor_explain_gone(struct conn *c, uint64_t id, char *buf,
     }
 }
 
+void cursor_release_on(struct io_loop *l, int64_t before)
+{
+    if (list_empty(&l->cursors))
+        return;
+    struct cursor *oldest =
+        LIST_ITEM(l->cursors.next, struct cursor, loop_node);
+    if (oldest->opened >= before)
+        return; /* ended meanwhile: the writer asks again if need be */
+    log_warn("the WAL passed --wal-max-bytes (%lld bytes): closing the "
+             "oldest cursor, %" PRIu64 ", open for %lld ms",
+             (long long)l->srv->cfg->wal_max_bytes, oldest->id,
+             (long long)((clock_now() - oldest->opened) / CLOCK_NS_PER_MS));
+    end_for(oldest, WHY_WAL);
+}
+
 void cursor_release_oldest(struct server *s, int64_t before)
 {
     static int64_t last_warned;
-    struct cursor *oldest = NULL;
-    int64_t read_started = 0;
+    struct io_loop *holder = NULL;
+    int64_t opened = 0, read_started = 0;
 
-    LIST_FOREACH (cnode, &s->conns) {
-        struct conn *c = LIST_ITEM(cnode, struct conn, node);
-        LIST_FOREACH (node, &c->cursors) {
-            struct cursor *cur = LIST_ITEM(node, struct cursor, node);
-            if (!cur->closing && cur->opened < before &&
-                (oldest == NULL || cur->opened < oldest->opened))
-                oldest = cur;
+    for (unsigned i = 0; i < s->nloops; i++) {
+        int64_t at = atomic_load_explicit(&s->loops[i].oldest_cursor,
+                                          memory_order_relaxed);
+        if (at != 0 && at < before && (holder == NULL || at < opened)) {
+            holder = &s->loops[i];
+            opened = at;
         }
     }
     /* The loop's own connection (inline_read.h) is never a holder: it
@@ -271,7 +307,7 @@ void cursor_release_oldest(struct server *s, int64_t before)
     int reader = readers_oldest(
         &s->readers, before - CHECKPOINT_WAIT_MS * CLOCK_NS_PER_MS / 2,
         &read_started);
-    if (reader >= 0 && (oldest == NULL || read_started < oldest->opened)) {
+    if (reader >= 0 && (holder == NULL || read_started < opened)) {
         log_warn("the WAL passed --wal-max-bytes (%lld bytes): interrupting "
                  "the oldest read, running for %lld ms",
                  (long long)s->cfg->wal_max_bytes,
@@ -280,12 +316,11 @@ void cursor_release_oldest(struct server *s, int64_t before)
         readers_release(&s->readers, (unsigned)reader, before);
         return;
     }
-    if (oldest != NULL) {
-        log_warn("the WAL passed --wal-max-bytes (%lld bytes): closing the "
-                 "oldest cursor, %" PRIu64 ", open for %lld ms",
-                 (long long)s->cfg->wal_max_bytes, oldest->id,
-                 (long long)((clock_now() - oldest->opened) / CLOCK_NS_PER_MS));
-        end_for(oldest, WHY_WAL);
+    if (holder != NULL) {
+        if (holder->index == 0)
+            cursor_release_on(holder, before);
+        else
+            loop_ask_release(holder, before);
         return;
     }
     int64_t now = clock_now();

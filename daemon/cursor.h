@@ -38,6 +38,7 @@
 #include "list.h"
 
 struct conn;
+struct io_loop;
 struct server;
 
 /* Cursors one connection may hold open, so that one client cannot take all
@@ -55,11 +56,13 @@ struct cursor {
     /* The loop side. */
     uint64_t id;
     struct conn *conn;
-    struct list node; /* in the connection's list */
-    uv_timer_t idle;  /* at the idle timeout or the maximum age, if sooner */
-    int64_t opened;   /* clock.h time it was registered */
-    bool busy;        /* a fetch or close job has it */
-    bool closing;     /* end it once the running fetch is back */
+    struct list node;      /* in the connection's list */
+    struct list loop_node; /* in its loop's, oldest first */
+    uv_timer_t idle; /* at the idle timeout or the maximum age, if sooner */
+    int64_t opened;  /* clock.h time it was registered */
+    bool busy;       /* a fetch or close job has it */
+    bool aging;      /* the idle timer is set for the maximum age */
+    bool closing;    /* end it once the running fetch is back */
 };
 
 /* Loop thread. A query about to go to a reader may open a cursor: counts
@@ -87,9 +90,14 @@ void cursor_job_done(struct conn *c, struct job *job);
 void cursor_close_all(struct conn *c);
 
 /* The WAL is over its limit (checkpoint.h): ends the oldest holder of a
- * snapshot taken before @before (clock.h), a cursor or a read running on a
- * reader, so that a checkpoint can complete. Loop thread. */
+ * snapshot taken before @before (clock.h), a cursor on any loop or a read
+ * running on a reader, so that a checkpoint can complete. Loop 0: a
+ * cursor of another loop is ended by that loop (cursor_release_on()). */
 void cursor_release_oldest(struct server *s, int64_t before);
+
+/* On @l's thread: ends @l's oldest cursor if it was opened before
+ * @before. */
+void cursor_release_on(struct io_loop *l, int64_t before);
 
 /* The worker side (run.h). A reader's query: its first chunk of rows goes
  * into the reply; when rows are left (and a cursor may still be opened), @st

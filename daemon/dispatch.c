@@ -52,7 +52,7 @@ reject(struct request *req, int code, const char *fmt, ...)
     va_end(ap);
     rpc_pack_error_response_at(req->answer, req->m.msgid, code, req->why,
                                req->step);
-    metrics_request(&req->c->srv->metrics, req->method, code, req->started);
+    metrics_request(&req->c->loop->metrics, req->method, code, req->started);
     return code;
 }
 
@@ -61,7 +61,7 @@ static void reply(struct request *req, const char *result, size_t len)
 {
     rpc_pack_response_head(req->answer, req->m.msgid);
     codec_buf_append(req->answer, result, len);
-    metrics_request(&req->c->srv->metrics, req->method, 0, req->started);
+    metrics_request(&req->c->loop->metrics, req->method, 0, req->started);
 }
 
 static int expect_no_params(struct request *req, const char *method)
@@ -79,7 +79,7 @@ static void handle_hello(struct request *req)
     rpc_pack_response_head(req->answer, req->m.msgid);
     server_pack_hello(req->c->srv, req->answer,
                       access_level_name(req->c->peer.level));
-    metrics_request(&req->c->srv->metrics, req->method, 0, req->started);
+    metrics_request(&req->c->loop->metrics, req->method, 0, req->started);
 }
 
 static void handle_ping(struct request *req)
@@ -102,7 +102,7 @@ static void handle_stats(struct request *req)
                                     STATS_COUNT) STATS_GAUGES(STATS_COUNT));
 #undef STATS_COUNT
     codec_pack_cstr(&b, "connections");
-    msgpack_pack_uint32(&b.pk, req->c->srv->nconns);
+    msgpack_pack_uint32(&b.pk, server_connections(req->c->srv));
     char last_backup[BACKUP_PATH_MAX];
     backup_last_path(&req->c->srv->backup, last_backup, sizeof(last_backup));
     codec_pack_cstr(&b, "last_backup_path");
@@ -350,7 +350,7 @@ static void on_health_answer(const struct health_report *report, void *arg)
  * when it did, or where the job goes instead. */
 static enum route run_inline(struct conn *c, struct job *job)
 {
-    struct inline_reader *ir = &c->srv->inline_reader;
+    struct inline_reader *ir = &c->loop->inline_reader;
 
     if (!inline_read_on(ir))
         return route_decide(job, ROUTE_HANDED_OFF);
@@ -364,8 +364,8 @@ static enum route run_inline(struct conn *c, struct job *job)
     job->mem_built = 0;
     switch (result) {
     case INLINE_ANSWERED:
-        metrics_reply(&c->srv->metrics, job->method, job->reply, job->reply_len,
-                      job->started);
+        metrics_reply(&c->loop->metrics, job->method, job->reply,
+                      job->reply_len, job->started);
         conn_send(c, job);
         return ROUTE_LOOP;
     case INLINE_WRITES:
@@ -384,8 +384,8 @@ static void route(struct conn *c, struct job *job)
     if (to == ROUTE_HEALTH) {
         /* It holds the connection's place until the probe answers. */
         conn_track(c, job);
-        if (health_probe_start(s, job->full, job->timeout_ms, on_health_answer,
-                               job) != 0) {
+        if (health_probe_start(c->loop, job->full, job->timeout_ms,
+                               on_health_answer, job) != 0) {
             job_fail(job, SQLITED_INTERNAL, "out of memory");
             conn_complete(job);
         }
@@ -929,7 +929,7 @@ struct job *dispatch_check(struct conn *c, const char *msg, size_t len,
     if (rc != 0) {
         if (has_msgid && req.m.kind == RPC_REQUEST) {
             rpc_pack_error_response(answer, req.m.msgid, rc, why);
-            metrics_request(&c->srv->metrics, req.method, rc, req.started);
+            metrics_request(&c->loop->metrics, req.method, rc, req.started);
         } else {
             rpc_pack_error_notification(answer, rc, why);
         }
@@ -952,7 +952,7 @@ struct job *dispatch_check(struct conn *c, const char *msg, size_t len,
                printable ? req.m.method : "...");
         return NULL;
     }
-    if (c->srv->shutting_down) {
+    if (atomic_load(&c->srv->shutting_down)) {
         reject(&req, SQLITED_SHUTTING_DOWN,
                "the daemon is shutting down and takes no new requests");
         return NULL;

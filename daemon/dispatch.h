@@ -20,7 +20,8 @@ void dispatch_message(struct conn *c, const char *msg, size_t len);
  * or NULL, with the message's answer encoded in @answer: an error, or the
  * result of a method answered on the loop (hello, ping, stats). The bytes of
  * @msg are only needed during the call. The fuzzers use it without a socket:
- * @c then needs only srv (with cfg, hello, stats) and its cursors list. */
+ * @c then needs only srv (with cfg, hello, stats and its loops), loop (for
+ * its metrics) and its cursors list. */
 struct job *dispatch_check(struct conn *c, const char *msg, size_t len,
                            struct codec_buf *answer);
 

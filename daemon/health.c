@@ -41,7 +41,8 @@ struct health_write {
 
 struct health_probe {
     struct server *s;
-    uv_timer_t timer; /* the deadline */
+    struct io_loop *loop; /* it runs on, and its jobs come back to */
+    uv_timer_t timer;     /* the deadline */
     bool quick;
     uint32_t timeout_ms;
     int64_t started, elapsed; /* clock.h nanoseconds */
@@ -289,7 +290,7 @@ static void health_judge(struct health_probe *p, struct verdict *v)
     *v = (struct verdict){.status = HEALTH_OK, .reason = "ready"};
 
     /* The daemon as a whole. */
-    if (s->shutting_down)
+    if (atomic_load(&s->shutting_down))
         verdict_set(v, HEALTH_FAILING, "the daemon is shutting down");
     /* The start-up migrations: nothing but the probes is served yet. */
     if (migrate_progress(&s->writer.migration, why, sizeof(why)) != NULL)
@@ -420,18 +421,22 @@ static struct job *probe_job(struct health_probe *p)
     struct job *job = job_new(NULL, RPC_HEALTH, 0);
     if (job) {
         job->probe = p;
+        job->loop = p->loop;
         job->timeout_ms = p->timeout_ms;
         job->deadline = clock_after_ms(p->timeout_ms);
     }
     return job;
 }
 
-int health_probe_start(struct server *s, bool quick, uint32_t timeout_ms,
+int health_probe_start(struct io_loop *l, bool quick, uint32_t timeout_ms,
                        health_done_fn *done, void *arg)
 {
+    struct server *s = l->srv;
     struct health_probe *p = calloc(1, sizeof(*p));
     struct job *rj = NULL, *wj = NULL;
 
+    if (p != NULL)
+        p->loop = l;
     if (p == NULL || (rj = probe_job(p)) == NULL ||
         (wj = probe_job(p)) == NULL) {
         job_free(rj);
@@ -447,7 +452,7 @@ int health_probe_start(struct server *s, bool quick, uint32_t timeout_ms,
     p->read_job = rj;
     p->write_job = wj;
     p->out = 2;
-    uv_timer_init(&s->loop, &p->timer);
+    uv_timer_init(&l->uv, &p->timer);
     p->timer.data = p;
     uv_timer_start(&p->timer, on_deadline, timeout_ms, 0);
     readers_submit(&s->readers, rj);
@@ -550,7 +555,7 @@ void health_pack(const struct health_report *report, struct codec_buf *b)
     pack_int_or_nil(b, "page_count", facts, facts ? rd->page_count : 0);
     pack_int_or_nil(b, "freelist_count", facts, facts ? rd->freelist_count : 0);
     pack_key(b, "connections");
-    msgpack_pack_uint32(&b->pk, s->nconns);
+    msgpack_pack_uint32(&b->pk, server_connections(s));
     pack_key(b, "in_flight");
     msgpack_pack_uint32(&b->pk, metrics_in_flight(s));
     pack_key(b, "writer_queue");

@@ -19,7 +19,7 @@
 #include "execute.h"
 #include "job.h"
 
-struct server;
+struct io_loop;
 
 /* The default deadline of a probe, and the longest a client may ask for. */
 #define HEALTH_TIMEOUT_MS 5000
@@ -43,11 +43,12 @@ struct health_report {
 
 typedef void health_done_fn(const struct health_report *report, void *arg);
 
-/* Starts a probe with deadline @timeout_ms (1 to HEALTH_MAX_TIMEOUT_MS) that
- * adds PRAGMA quick_check when @quick; @done is called on the loop thread,
- * exactly once, within the deadline (plus the loop's own delay). Returns 0,
- * or -1 when out of memory (@done is then never called). Loop thread only. */
-int health_probe_start(struct server *s, bool quick, uint32_t timeout_ms,
+/* Starts a probe on loop @l with deadline @timeout_ms (1 to
+ * HEALTH_MAX_TIMEOUT_MS) that adds PRAGMA quick_check when @quick; @done is
+ * called on the loop thread, exactly once, within the deadline (plus the loop's
+ * own delay). Returns 0, or -1 when out of memory (@done is then never called).
+ * @l's thread. */
+int health_probe_start(struct io_loop *l, bool quick, uint32_t timeout_ms,
                        health_done_fn *done, void *arg);
 
 /* Appends the result of `health` for @report (a map, PROTOCOL.md). */

@@ -94,8 +94,8 @@ static void serve(struct http *h, struct http_request *r)
         request_finish(r, 200, NULL, 0, "ok\n");
         return;
     case HTTP_READYZ:
-        if (health_probe_start(h->s, false, HEALTH_TIMEOUT_MS, on_ready_verdict,
-                               r) != 0)
+        if (health_probe_start(&h->s->loops[0], false, HEALTH_TIMEOUT_MS,
+                               on_ready_verdict, r) != 0)
             request_finish(r, 503, NULL, 0, "failing: out of memory\n");
         return;
     case HTTP_METRICS:
@@ -305,7 +305,7 @@ int http_start(struct http *h, struct server *s, const char *addr)
     }
     h->s = s;
     pthread_mutex_init(&h->mutex, NULL);
-    uv_async_init(&s->loop, &h->wakeup, on_wakeup);
+    uv_async_init(&s->loops[0].uv, &h->wakeup, on_wakeup);
     h->wakeup.data = h;
     /* The listener must not keep the loop running at shutdown. */
     uv_unref((uv_handle_t *)&h->wakeup);

@@ -2,8 +2,8 @@
  * /readyz for Prometheus scrapes and HTTP probes.
  *
  * libmicrohttpd serves HTTP on threads of its own, one per connection, so
- * nothing of HTTP ever runs on the event loop. A handler hands its request
- * to the loop through a uv_async and waits, bounded, for the answer: the
+ * nothing of HTTP ever runs on an I/O loop. A handler hands its request
+ * to loop 0 through a uv_async and waits, bounded, for the answer: the
  * loop renders the metrics (metrics.h), answers /livez at once (it is
  * alive: it answered), and starts a health probe (health.h) for /readyz.
  */

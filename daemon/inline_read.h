@@ -12,9 +12,9 @@
  * connection holds no statement open and so no WAL snapshot: it cannot keep
  * a checkpoint from completing (checkpoint.h).
  *
- * One per I/O loop, used by that loop's thread only. It lives in struct
- * server while the daemon has one loop; it moves as a whole (init, close,
- * run) into a loop's own struct when there are several.
+ * One per I/O loop (struct io_loop), used by that loop's thread only;
+ * opened and closed by the main thread before the loops start and after
+ * they stop.
  */
 #ifndef SQLITED_INLINE_READ_H
 #define SQLITED_INLINE_READ_H

@@ -16,6 +16,7 @@ struct job *job_new(struct conn *conn, enum rpc_method method, uint32_t msgid)
         return NULL;
     job->conn = conn;
     job->conn_id = conn ? conn->id : 0;
+    job->loop = conn ? conn->loop : NULL;
     job->method = method;
     job->msgid = msgid;
     atomic_init(&job->cancelled, false);

@@ -40,6 +40,7 @@ enum job_runner {
     JOB_RAN_BACKUP, /* the backup thread */
 };
 struct health_probe;
+struct io_loop;
 
 /* One statement's SQL and parameters, pointing into a job's message. */
 struct sql_req {
@@ -57,7 +58,9 @@ struct job {
      * a worker that must tell connections apart (the writer, the owner of
      * a transaction) compares @conn_id, which outlives the connection. */
     struct conn *conn;
-    uint64_t conn_id; /* 0: the daemon's own (a health probe) */
+    uint64_t conn_id;     /* 0: the daemon's own (a health probe) */
+    struct io_loop *loop; /* owns @conn (or runs the probe): the workers
+                             hand the job back to it (loop_job_done()) */
 
     /* Set by the loop thread before it queues the job; read-only after. */
 

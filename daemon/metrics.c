@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
@@ -15,18 +16,45 @@ static const double latency_bounds[METRICS_LATENCY_BUCKETS] =
 
 /* ------------------------------------------------------------ counting */
 
+void metrics_init(struct metrics *m)
+{
+    /* All-bits-zero atomics are zero on the platforms libuv runs on;
+     * spelled out for the rule's sake. */
+    for (unsigned i = 0; i < METRICS_METHODS; i++) {
+        atomic_init(&m->requests[i], 0);
+        atomic_init(&m->errors[i], 0);
+        atomic_init(&m->latency_ns[i], 0);
+        for (unsigned b = 0; b <= METRICS_LATENCY_BUCKETS; b++)
+            atomic_init(&m->latency[i][b], 0);
+    }
+    for (unsigned i = 0; i < METRICS_ERROR_NAMES; i++) {
+        atomic_init(&m->error_names[i].code, 0);
+        atomic_init(&m->error_names[i].count, 0);
+    }
+    atomic_init(&m->nerror_names, 0);
+    atomic_init(&m->bytes_in, 0);
+    atomic_init(&m->bytes_out, 0);
+}
+
+/* The slot of error @code in @m, the calling loop's own. */
 static unsigned error_slot(struct metrics *m, int code)
 {
-    for (unsigned i = 0; i < m->nerror_names; i++)
-        if (m->error_names[i].code == code)
+    unsigned n = atomic_load_explicit(&m->nerror_names, memory_order_relaxed);
+    for (unsigned i = 0; i < n; i++)
+        if (atomic_load_explicit(&m->error_names[i].code,
+                                 memory_order_relaxed) == code)
             return i;
-    if (m->nerror_names < METRICS_ERROR_NAMES - 1) {
-        m->error_names[m->nerror_names].code = code;
-        return m->nerror_names++;
+    if (n < METRICS_ERROR_NAMES - 1) {
+        atomic_store_explicit(&m->error_names[n].code, code,
+                              memory_order_relaxed);
+        atomic_store_explicit(&m->nerror_names, n + 1, memory_order_release);
+        return n;
     }
     /* The last slot gathers the rest, under "OTHER". */
-    m->error_names[METRICS_ERROR_NAMES - 1].code = 0;
-    m->nerror_names = METRICS_ERROR_NAMES;
+    atomic_store_explicit(&m->error_names[METRICS_ERROR_NAMES - 1].code, 0,
+                          memory_order_relaxed);
+    atomic_store_explicit(&m->nerror_names, METRICS_ERROR_NAMES,
+                          memory_order_release);
     return METRICS_ERROR_NAMES - 1;
 }
 
@@ -40,14 +68,14 @@ void metrics_request(struct metrics *m, enum rpc_method method, int code,
 
     if (ns < 0)
         ns = 0;
-    m->requests[i]++;
+    metrics_add(&m->requests[i], 1);
     while (b < METRICS_LATENCY_BUCKETS && (double)ns > latency_bounds[b] * 1e9)
         b++;
-    m->latency[i][b]++;
-    m->latency_ns[i] += (uint64_t)ns;
+    metrics_add(&m->latency[i][b], 1);
+    metrics_add(&m->latency_ns[i], (uint64_t)ns);
     if (code != 0) {
-        m->errors[i]++;
-        m->error_names[error_slot(m, code)].count++;
+        metrics_add(&m->errors[i], 1);
+        metrics_add(&m->error_names[error_slot(m, code)].count, 1);
     }
 }
 
@@ -64,9 +92,73 @@ void metrics_reply(struct metrics *m, enum rpc_method method, const char *reply,
 unsigned metrics_in_flight(const struct server *s)
 {
     unsigned n = 0;
-    LIST_FOREACH (node, &s->conns)
-        n += LIST_ITEM(node, struct conn, node)->ninflight;
+    for (unsigned i = 0; i < s->nloops; i++)
+        n += atomic_load_explicit(&s->loops[i].inflight, memory_order_relaxed);
     return n;
+}
+
+/* Every loop's counts, added up: what `stats` and the Prometheus text
+ * show. */
+struct totals {
+    uint64_t requests[METRICS_METHODS];
+    uint64_t errors[METRICS_METHODS];
+    uint64_t latency[METRICS_METHODS][METRICS_LATENCY_BUCKETS + 1];
+    uint64_t latency_ns[METRICS_METHODS];
+    struct {
+        int code;
+        uint64_t count;
+    } error_names[METRICS_ERROR_NAMES];
+    unsigned nerror_names;
+    uint64_t bytes_in, bytes_out;
+};
+
+static uint64_t get(const atomic_uint_fast64_t *counter)
+{
+    return atomic_load_explicit(counter, memory_order_relaxed);
+}
+
+/* Adds @count of error @code to @t, keeping at most METRICS_ERROR_NAMES
+ * names: the rest go under "OTHER" (code 0) in the last slot. */
+static void total_error(struct totals *t, int code, uint64_t count)
+{
+    unsigned i;
+    for (i = 0; i < t->nerror_names; i++)
+        if (t->error_names[i].code == code)
+            break;
+    if (i == t->nerror_names) {
+        if (i == METRICS_ERROR_NAMES) {
+            i = METRICS_ERROR_NAMES - 1;
+            t->error_names[i].code = 0;
+        } else {
+            t->error_names[i].code = code;
+            t->nerror_names++;
+        }
+    }
+    t->error_names[i].count += count;
+}
+
+static void metrics_total(const struct server *s, struct totals *t)
+{
+    memset(t, 0, sizeof(*t));
+    for (unsigned l = 0; l < s->nloops; l++) {
+        const struct metrics *m = &s->loops[l].metrics;
+        for (unsigned i = 0; i < METRICS_METHODS; i++) {
+            t->requests[i] += get(&m->requests[i]);
+            t->errors[i] += get(&m->errors[i]);
+            t->latency_ns[i] += get(&m->latency_ns[i]);
+            for (unsigned b = 0; b <= METRICS_LATENCY_BUCKETS; b++)
+                t->latency[i][b] += get(&m->latency[i][b]);
+        }
+        unsigned n =
+            atomic_load_explicit(&m->nerror_names, memory_order_acquire);
+        for (unsigned i = 0; i < n; i++)
+            total_error(t,
+                        atomic_load_explicit(&m->error_names[i].code,
+                                             memory_order_relaxed),
+                        get(&m->error_names[i].count));
+        t->bytes_in += get(&m->bytes_in);
+        t->bytes_out += get(&m->bytes_out);
+    }
 }
 
 uint64_t metrics_sqlite_memory(const struct server *s)
@@ -76,8 +168,9 @@ uint64_t metrics_sqlite_memory(const struct server *s)
     for (unsigned i = 0; i < s->readers.count; i++)
         n += atomic_load_explicit(&s->readers.workers[i].sqlite_memory,
                                   memory_order_relaxed);
-    n += atomic_load_explicit(&s->inline_reader.w.sqlite_memory,
-                              memory_order_relaxed);
+    for (unsigned i = 0; i < s->nloops; i++)
+        n += atomic_load_explicit(&s->loops[i].inline_reader.w.sqlite_memory,
+                                  memory_order_relaxed);
     return n;
 }
 
@@ -145,10 +238,41 @@ static void group_buckets(struct server *s, uint64_t *buckets)
         buckets[i] = stats_get(&s->stats.group_sizes[i]);
 }
 
+/* "loops": what each I/O loop holds and has served, so that one can see
+ * connections spread over them. */
+static void pack_loops(struct server *s, struct codec_buf *b)
+{
+    codec_pack_cstr(b, "io_threads");
+    msgpack_pack_uint32(&b->pk, s->nloops);
+    codec_pack_cstr(b, "loops");
+    msgpack_pack_array(&b->pk, s->nloops);
+    for (unsigned l = 0; l < s->nloops; l++) {
+        const struct io_loop *loop = &s->loops[l];
+        uint64_t requests = 0;
+        for (unsigned i = 0; i < METRICS_METHODS; i++)
+            requests += get(&loop->metrics.requests[i]);
+        msgpack_pack_map(&b->pk, 3);
+        codec_pack_cstr(b, "connections");
+        msgpack_pack_uint32(
+            &b->pk, atomic_load_explicit(&loop->nconns, memory_order_relaxed));
+        codec_pack_cstr(b, "in_flight");
+        msgpack_pack_uint32(&b->pk, atomic_load_explicit(&loop->inflight,
+                                                         memory_order_relaxed));
+        codec_pack_cstr(b, "requests");
+        msgpack_pack_uint64(&b->pk, requests);
+    }
+}
+
 void metrics_pack_stats(struct server *s, struct codec_buf *b)
 {
-    struct metrics *m = &s->metrics;
+    struct totals *m = malloc(sizeof(*m));
     unsigned n = 0;
+
+    if (m == NULL) {
+        b->error = CODEC_BUF_NOMEM;
+        return;
+    }
+    metrics_total(s, m);
 
     codec_pack_cstr(b, "requests");
     pack_method_counts(b, m->requests);
@@ -188,6 +312,8 @@ void metrics_pack_stats(struct server *s, struct codec_buf *b)
     msgpack_pack_uint64(&b->pk, metrics_sqlite_memory(s));
     codec_pack_cstr(b, "uptime_ms");
     msgpack_pack_int64(&b->pk, (clock_now() - s->started) / CLOCK_NS_PER_MS);
+    pack_loops(s, b);
+    free(m);
 }
 
 /* ------------------------------------------------------------ Prometheus */
@@ -341,8 +467,14 @@ static void histogram(struct codec_buf *b, const char *name, const char *labels,
 
 void metrics_render(struct server *s, struct codec_buf *b)
 {
-    struct metrics *m = &s->metrics;
+    struct totals *m = malloc(sizeof(*m));
     char labels[96];
+
+    if (m == NULL) {
+        b->error = CODEC_BUF_NOMEM;
+        return;
+    }
+    metrics_total(s, m);
 
     head(b, "sqlited_info", "gauge",
          "The daemon's version and its SQLite's, as labels.");
@@ -353,7 +485,7 @@ void metrics_render(struct server *s, struct codec_buf *b)
     out(b, "sqlited_uptime_seconds ");
     value(b, (double)(clock_now() - s->started) / 1e9);
     head(b, "sqlited_connections", "gauge", "Clients connected now.");
-    out(b, "sqlited_connections %u\n", s->nconns);
+    out(b, "sqlited_connections %u\n", server_connections(s));
     head(b, "sqlited_requests_in_flight", "gauge",
          "Requests being worked on now.");
     out(b, "sqlited_requests_in_flight %u\n", metrics_in_flight(s));
@@ -423,4 +555,5 @@ void metrics_render(struct server *s, struct codec_buf *b)
         out(b, "%s ", figures[i].name);
         value(b, stat_value(s, figures[i].offset) * figures[i].scale);
     }
+    free(m);
 }

@@ -1,6 +1,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,81 +27,13 @@
 #include "sqlited.h"
 #include "watchdog.h"
 
-/* Runs on a worker thread: hand the finished job to the loop. */
-static void on_job_done(struct job *job, void *arg)
-{
-    struct server *s = arg;
-    job_queue_push(&s->done, job);
-    uv_async_send(&s->wakeup);
-}
-
-/* Runs on the writer thread: the WAL is over its limit (checkpoint.h); the
- * loop ends the oldest snapshot holder at its next wake-up. */
+/* Runs on the writer thread: the WAL is over its limit (checkpoint.h); loop
+ * 0 finds the oldest snapshot holder at its next wake-up. */
 static void on_wal_limit(void *arg, int64_t before)
 {
     struct server *s = arg;
     atomic_store(&s->release_before, before);
-    uv_async_send(&s->wakeup);
-}
-
-static void server_migrated(struct server *s, struct job *job);
-
-/* uv_async_send coalesces: one wake-up may stand for many jobs. */
-static void on_wakeup(uv_async_t *async)
-{
-    struct server *s = async->data;
-    int64_t before = atomic_exchange(&s->release_before, 0);
-    if (before != 0)
-        cursor_release_oldest(s, before);
-    struct job *job = job_queue_take_all(&s->done);
-    while (job) {
-        struct job *next = job->next;
-        if (job->probe)
-            health_job_done(job);
-        else if (job->conn == NULL)
-            server_migrated(s, job); /* the one job of no client's */
-        else
-            conn_complete(job);
-        job = next;
-    }
-}
-
-static void on_resume(uv_timer_t *timer)
-{
-    struct server *s = timer->data;
-    s->memory_paused = false;
-    LIST_FOREACH (node, &s->conns) {
-        struct conn *c = LIST_ITEM(node, struct conn, node);
-        if (c->paused_for_memory)
-            conn_resume(c);
-    }
-}
-
-void server_memory_released(struct server *s)
-{
-    if (s->memory_paused && memory_used(&s->mem) < s->mem.max &&
-        !uv_is_active((uv_handle_t *)&s->resume) &&
-        !uv_is_closing((uv_handle_t *)&s->resume))
-        uv_timer_start(&s->resume, on_resume, 0, 0);
-}
-
-static void on_sweep(uv_timer_t *timer)
-{
-    struct server *s = timer->data;
-    bool watching = false;
-    LIST_FOREACH (node, &s->conns) {
-        if (conn_check_gone(LIST_ITEM(node, struct conn, node)))
-            watching = true;
-    }
-    if (!watching)
-        uv_timer_stop(&s->sweep);
-}
-
-void server_watch_half_closed(struct server *s)
-{
-    if (!uv_is_active((uv_handle_t *)&s->sweep) &&
-        !uv_is_closing((uv_handle_t *)&s->sweep))
-        uv_timer_start(&s->sweep, on_sweep, 1000, 1000);
+    uv_async_send(&s->loops[0].wakeup);
 }
 
 static void on_handle_closed(uv_handle_t *handle)
@@ -108,53 +41,75 @@ static void on_handle_closed(uv_handle_t *handle)
     (void)handle;
 }
 
-/* Once shutting down and every connection is gone, close the remaining
- * handles so that uv_run returns. The wake-up handle is only unreferenced: a
- * worker may still be about to signal it, so server_close() closes it after
- * the threads are joined. */
+/* Once shutting down and every loop is done with its connections, close
+ * loop 0's own handles so that its uv_run returns. Its wake-up handle is
+ * only unreferenced: a worker may still be about to signal it, so
+ * loop_close() closes it after the threads are joined. */
 static void server_maybe_finish(struct server *s)
 {
-    if (!s->shutting_down || s->nconns > 0 ||
+    if (!atomic_load(&s->shutting_down) || atomic_load(&s->loops_busy) > 0 ||
         uv_is_closing((uv_handle_t *)&s->grace))
         return;
-    uv_unref((uv_handle_t *)&s->wakeup);
-    watchdog_beat_stop(&s->beat);
+    uv_unref((uv_handle_t *)&s->loops[0].wakeup);
+    watchdog_beat_stop(&s->loops[0].beat);
     uv_close((uv_handle_t *)&s->grace, on_handle_closed);
+    uv_close((uv_handle_t *)&s->accept_pause, on_handle_closed);
     uv_close((uv_handle_t *)&s->sigint, on_handle_closed);
     uv_close((uv_handle_t *)&s->sigterm, on_handle_closed);
     uv_close((uv_handle_t *)&s->sighup, on_handle_closed);
 }
 
-void server_conn_gone(struct server *s)
+void server_loop_finished(struct server *s, struct io_loop *l)
 {
-    s->nconns--;
+    atomic_fetch_sub(&s->loops_busy, 1);
+    if (l->index == 0)
+        server_maybe_finish(s);
+    else
+        uv_async_send(&s->loops[0].wakeup);
+}
+
+void server_on_wakeup(struct server *s)
+{
+    int64_t before = atomic_exchange(&s->release_before, 0);
+    if (before != 0)
+        cursor_release_oldest(s, before);
     server_maybe_finish(s);
+}
+
+/* Interrupts what still runs: a second signal, or the grace period over. */
+static void server_stop_work(struct server *s)
+{
+    atomic_store(&s->stop, true);
+    writer_wake(&s->writer);
 }
 
 /* The grace period ends in two steps: first running statements are
  * interrupted, so their clients learn why; a second later connections whose
- * clients still do not read their answers are closed. */
+ * clients still do not read their answers are closed, on every loop. */
 static void on_grace_over(uv_timer_t *timer)
 {
     struct server *s = timer->data;
     if (!atomic_load(&s->stop)) {
         log_warn("shutdown grace period over: interrupting work in flight");
-        atomic_store(&s->stop, true);
-        writer_wake(&s->writer);
+        server_stop_work(s);
         uv_timer_start(&s->grace, on_grace_over, 1000, 0);
         return;
     }
-    LIST_FOREACH (node, &s->conns)
-        conn_close(LIST_ITEM(node, struct conn, node));
+    loop_close_all(&s->loops[0]);
+    for (unsigned i = 1; i < s->nloops; i++)
+        loop_ask_close_all(&s->loops[i]);
 }
 
 /* Removes the socket file we bound, but only while its path still names
  * that very socket: after an operator removed it and started a second
  * daemon on the same path, the path names the other daemon's socket. */
-static void on_listener_closed(uv_handle_t *handle)
+static void release_socket(struct server *s)
 {
-    struct server *s = handle->data;
     struct stat st;
+    if (s->listen_fd >= 0) {
+        close(s->listen_fd);
+        s->listen_fd = -1;
+    }
     if (!s->owns_socket)
         return;
     if (lstat(s->cfg->socket, &st) != 0) {
@@ -173,6 +128,11 @@ static void on_listener_closed(uv_handle_t *handle)
         log_warn("cannot remove %s: %s", s->cfg->socket, strerror(errno));
 }
 
+static void on_listener_closed(uv_handle_t *handle)
+{
+    release_socket(handle->data);
+}
+
 /* SIGHUP: reopen the log file (after log rotation), and read the
  * configuration again, applying what may change while the daemon runs; it
  * no longer ends the daemon, as its default action did. */
@@ -189,8 +149,8 @@ static void on_sighup(uv_signal_t *handle, int signum)
     }
 }
 
-/* Stops accepting, lets work in flight finish and its replies go out,
- * then closes. */
+/* Stops accepting, lets work in flight on every loop finish and its
+ * replies go out, then closes. */
 static void server_shutdown(struct server *s)
 {
     char why[256];
@@ -201,15 +161,18 @@ static void server_shutdown(struct server *s)
      * back whole, and run again at the next start. */
     if (migrate_progress(&s->writer.migration, why, sizeof(why)) != NULL) {
         log_warn("interrupting the start-up migrations (%s)", why);
-        atomic_store(&s->stop, true);
-        writer_wake(&s->writer);
+        server_stop_work(s);
     }
     http_shutdown(&s->http);
-    s->shutting_down = true;
-    uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+    atomic_store(&s->shutting_down, true);
+    uv_timer_stop(&s->accept_pause);
+    if (s->listening)
+        uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+    s->listening = false;
     uv_timer_start(&s->grace, on_grace_over, s->cfg->shutdown_grace_ms, 0);
-    LIST_FOREACH (node, &s->conns)
-        conn_shutdown(LIST_ITEM(node, struct conn, node)); /* may free it */
+    for (unsigned i = 1; i < s->nloops; i++)
+        loop_ask_shutdown(&s->loops[i]);
+    loop_shutdown(&s->loops[0]);
     server_maybe_finish(s);
 }
 
@@ -219,10 +182,9 @@ static void on_signal(uv_signal_t *handle, int signum)
 {
     struct server *s = handle->data;
 
-    if (s->shutting_down) {
+    if (atomic_load(&s->shutting_down)) {
         log_warn("%s again: interrupting work in flight", strsignal(signum));
-        atomic_store(&s->stop, true);
-        writer_wake(&s->writer);
+        server_stop_work(s);
         return;
     }
     log_info("%s: shutting down", strsignal(signum));
@@ -232,49 +194,86 @@ static void on_signal(uv_signal_t *handle, int signum)
 /* Serving, with the schema at its latest version: tell systemd. */
 static void server_ready(struct server *s)
 {
-    log_info("ready: database %s, socket %s; connect with: sqlited-cli -s %s "
-             "\"select sqlite_version()\"",
-             s->cfg->database, s->cfg->socket, s->cfg->socket);
+    log_info("ready: database %s, socket %s, %u I/O threads; connect with: "
+             "sqlited-cli -s %s \"select sqlite_version()\"",
+             s->cfg->database, s->cfg->socket, s->nloops, s->cfg->socket);
     sd_notifyf(0, "READY=1\nSTATUS=serving %s on %s\nMAINPID=%lu",
                s->cfg->database, s->cfg->socket, (unsigned long)getpid());
 }
 
 /* The writer is done with the start-up migrations (migrate_startup_job()):
- * the daemon is ready, or, when one failed, tells its clients why and
- * exits with status 1. A failure after a signal asked for shutdown (which
- * interrupts them) only stops the daemon as asked. */
-static void server_migrated(struct server *s, struct job *job)
+ * the daemon is ready, or, when one failed, tells its clients why (each
+ * loop its own, loop_shutdown()) and exits with status 1. A failure after a
+ * signal asked for shutdown (which interrupts them) only stops the daemon
+ * as asked. */
+void server_job_done(struct server *s, struct job *job)
 {
-    char err[1100], why[1200];
+    char err[1100];
 
     if (migrate_startup_done(&s->writer.migration, job, err, sizeof(err)) ==
         0) {
-        if (!s->shutting_down)
+        if (!atomic_load(&s->shutting_down))
             server_ready(s);
         return;
     }
-    if (s->shutting_down) {
+    if (atomic_load(&s->shutting_down)) {
         log_warn("the start-up migrations did not finish: %s", err);
         return;
     }
     log_error("%s", err);
-    snprintf(why, sizeof(why),
+    snprintf(s->failed_why, sizeof(s->failed_why),
              "the start-up migrations failed, so the daemon exits: %s", err);
-    LIST_FOREACH (node, &s->conns)
-        conn_send_notification(LIST_ITEM(node, struct conn, node),
-                               SQLITED_NOT_READY, why);
     s->failed = true;
     server_shutdown(s);
 }
 
-static void on_connection(uv_stream_t *listener, int status)
+static void on_acceptable(uv_poll_t *poll, int status, int events);
+
+static void on_accept_pause_over(uv_timer_t *timer)
 {
-    struct server *s = listener->data;
+    struct server *s = timer->data;
+    if (s->listening)
+        uv_poll_start(&s->listener, UV_READABLE, on_acceptable);
+}
+
+/* Accepts the connections waiting on the listener and hands each to the
+ * next loop in turn (round robin). Loop 0 accepts them all: one accept
+ * point keeps the spreading even and simple (loops that each accepted on
+ * a shared socket would race for every connection, and the busiest would
+ * win), and handing a descriptor over costs one uv_async_send. */
+static void on_acceptable(uv_poll_t *poll, int status, int events)
+{
+    struct server *s = poll->data;
+    (void)events;
+
     if (status < 0) {
         log_warn("listen: %s", uv_strerror(status));
         return;
     }
-    conn_accept(s, listener);
+    /* A bounded batch, so that a flood of connections cannot keep loop 0
+     * from its own clients. */
+    for (int n = 0; n < 64; n++) {
+        int fd =
+            accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            /* Out of descriptors or memory: the pending connection stays
+             * readable, so stop watching for a moment rather than spin. */
+            log_warn("accept: %s; accepting again in 100 ms", strerror(errno));
+            uv_poll_stop(&s->listener);
+            uv_timer_start(&s->accept_pause, on_accept_pause_over, 100, 0);
+            return;
+        }
+        struct io_loop *l = &s->loops[s->next_loop];
+        s->next_loop = (s->next_loop + 1) % s->nloops;
+        if (l->index == 0)
+            conn_open(l, fd);
+        else
+            loop_give_fd(l, fd);
+    }
 }
 
 /* Creates the missing directories above @path (like mkdir -p on dirname). */
@@ -352,9 +351,6 @@ static int listen_socket(struct server *s)
     const struct config *cfg = s->cfg;
     int rc;
 
-    uv_pipe_init(&s->loop, &s->listener, 0);
-    s->listener.data = s;
-
     /* Socket activation: systemd bound the socket and passes it as fd 3. */
     int n = sd_listen_fds(1);
     if (n > 1) {
@@ -362,9 +358,13 @@ static int listen_socket(struct server *s)
         return -1;
     }
     if (n == 1) {
-        if ((rc = uv_pipe_open(&s->listener, SD_LISTEN_FDS_START)) < 0) {
+        s->listen_fd = SD_LISTEN_FDS_START;
+        int flags = fcntl(s->listen_fd, F_GETFL);
+        if (flags < 0 ||
+            fcntl(s->listen_fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
+            fcntl(s->listen_fd, F_SETFD, FD_CLOEXEC) != 0) {
             log_error("cannot use the socket from systemd: %s",
-                      uv_strerror(rc));
+                      strerror(errno));
             return -1;
         }
     } else {
@@ -388,14 +388,7 @@ static int listen_socket(struct server *s)
             log_error("cannot bind %s: %s", cfg->socket, strerror(-rc));
             return -1;
         }
-        int fd = rc;
-        if ((rc = uv_pipe_open(&s->listener, fd)) < 0) {
-            log_error("cannot use the socket %s: %s", cfg->socket,
-                      uv_strerror(rc));
-            close(fd);
-            unlink(cfg->socket);
-            return -1;
-        }
+        s->listen_fd = rc;
         struct stat st;
         if (lstat(cfg->socket, &st) != 0) {
             log_error("cannot stat %s: %s", cfg->socket, strerror(errno));
@@ -409,10 +402,17 @@ static int listen_socket(struct server *s)
             return -1;
         }
     }
-    if ((rc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection)) < 0) {
-        log_error("cannot listen on %s: %s", cfg->socket, uv_strerror(rc));
+    if (listen(s->listen_fd, 511) != 0) {
+        log_error("cannot listen on %s: %s", cfg->socket, strerror(errno));
         return -1;
     }
+    if ((rc = uv_poll_init(&s->loops[0].uv, &s->listener, s->listen_fd)) < 0) {
+        log_error("cannot watch %s: %s", cfg->socket, uv_strerror(rc));
+        return -1;
+    }
+    s->listener.data = s;
+    s->listening = true;
+    uv_poll_start(&s->listener, UV_READABLE, on_acceptable);
     return 0;
 }
 
@@ -460,6 +460,13 @@ void server_pack_hello(const struct server *s, struct codec_buf *b,
     codec_pack_cstr(b, access);
 }
 
+/* Runs on a worker thread: hand the finished job to its loop. */
+static void on_job_done(struct job *job, void *arg)
+{
+    (void)arg;
+    loop_job_done(job);
+}
+
 int server_init(struct server *s, const struct config *cfg)
 {
     char err[1024];
@@ -467,43 +474,47 @@ int server_init(struct server *s, const struct config *cfg)
     memset(s, 0, sizeof(*s));
     s->cfg = cfg;
     s->db_lock = -1;
-    list_init(&s->conns);
+    s->listen_fd = -1;
     s->limits = (struct codec_limits){
         .max_message = cfg->max_message_size,
         .max_depth = RPC_MAX_DEPTH,
         .max_items = RPC_MAX_ITEMS,
     };
     atomic_init(&s->stop, false);
+    atomic_init(&s->shutting_down, false);
+    atomic_init(&s->release_before, 0);
+    atomic_init(&s->nconns, 0);
+    atomic_init(&s->last_conn_id, 0);
     s->started = clock_now();
-    if (access_load(cfg) != 0)
-        return -1;
-    if (uv_loop_init(&s->loop) != 0 || job_queue_init(&s->done) != 0) {
-        log_error("cannot create the event loop");
-        return -1;
-    }
-    /* Known before the loop runs, so that the loop thread never has to ask
-     * SQLite anything. */
-    s->sqlite_version = sqlite3_libversion();
-    uv_async_init(&s->loop, &s->wakeup, on_wakeup);
-    s->wakeup.data = s;
-    deadlines_init(&s->deadlines, &s->loop, conn_expire);
     memory_init(&s->mem, cfg->max_memory, NULL, &s->stats.memory_bytes);
     s->conn_share = cfg->max_memory / 16;
     if (s->conn_share < CONN_SMALL)
         s->conn_share = CONN_SMALL;
-    uv_timer_init(&s->loop, &s->sweep);
-    s->sweep.data = s;
-    uv_unref((uv_handle_t *)&s->sweep);
-    uv_timer_init(&s->loop, &s->resume);
-    s->resume.data = s;
-    uv_unref((uv_handle_t *)&s->resume);
-    uv_timer_init(&s->loop, &s->grace);
+    /* Known before the loops run, so that no loop has to ask SQLite
+     * anything. */
+    s->sqlite_version = sqlite3_libversion();
+    if (access_load(cfg) != 0)
+        return -1;
+    s->loops = calloc(cfg->io_threads, sizeof(*s->loops));
+    if (s->loops == NULL) {
+        log_error("out of memory");
+        return -1;
+    }
+    for (; s->nloops < cfg->io_threads; s->nloops++)
+        if (loop_init(&s->loops[s->nloops], s, s->nloops) != 0)
+            return -1;
+    atomic_init(&s->loops_busy, s->nloops);
+    uv_loop_t *main_loop = &s->loops[0].uv;
+    uv_timer_init(main_loop, &s->accept_pause);
+    s->accept_pause.data = s;
+    uv_unref((uv_handle_t *)&s->accept_pause);
+    uv_timer_init(main_loop, &s->grace);
     s->grace.data = s;
-    uv_signal_init(&s->loop, &s->sigint);
+    uv_signal_init(main_loop, &s->sigint);
     s->sigint.data = s;
-    uv_signal_init(&s->loop, &s->sigterm);
+    uv_signal_init(main_loop, &s->sigterm);
     s->sigterm.data = s;
-    uv_signal_init(&s->loop, &s->sighup);
+    uv_signal_init(main_loop, &s->sighup);
     s->sighup.data = s;
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
@@ -525,10 +536,11 @@ int server_init(struct server *s, const struct config *cfg)
     /* Before the writer starts, so that it finds the watchdog on. */
     if (watchdog_start() != 0)
         return -1;
-    watchdog_beat_start(&s->beat, &s->loop, "the I/O loop");
-    /* Asynchronous signals are the loop's business: the worker threads
+    for (unsigned i = 0; i < s->nloops; i++)
+        loop_watch(&s->loops[i]);
+    /* Asynchronous signals are loop 0's business: the worker threads
      * start with them blocked (they inherit this thread's mask), so SIGTERM
-     * always reaches the loop thread and never interrupts a worker's disk
+     * always reaches the main thread and never interrupts a worker's disk
      * I/O. A fault (SIGSEGV, SIGBUS, ...) stays unblocked: it must reach the
      * crash handler of the thread that faulted (crash.h). */
     sigset_t all, old;
@@ -539,9 +551,9 @@ int server_init(struct server *s, const struct config *cfg)
     if (rc == 0)
         rc = readers_start(&s->readers, cfg, &s->writer, &s->stop, &s->stats,
                            on_job_done, s, err, sizeof(err));
-    if (rc == 0)
-        rc = inline_read_init(&s->inline_reader, cfg, &s->stop, &s->stats, err,
-                              sizeof(err));
+    for (unsigned i = 0; rc == 0 && i < s->nloops; i++)
+        rc = inline_read_init(&s->loops[i].inline_reader, cfg, &s->stop,
+                              &s->stats, err, sizeof(err));
     if (rc == 0)
         rc = backup_start(&s->backup, cfg, &s->stop, &s->stats, on_job_done, s,
                           err, sizeof(err));
@@ -553,16 +565,17 @@ int server_init(struct server *s, const struct config *cfg)
     /* Pending migrations are the writer's first job, ahead of every
      * client's: until they are applied the daemon answers only what tells
      * an operator it is migrating (dispatch.c, health.c), and does not
-     * report ready (server_migrated()). */
+     * report ready (server_job_done()). The job comes back to loop 0. */
     if (cfg->migrations) {
         struct job *job = migrate_startup_job(&s->writer.migration);
         if (job == NULL) {
             log_error("out of memory");
             return -1;
         }
+        job->loop = &s->loops[0];
         writer_submit(&s->writer, job);
     }
-    /* Last: its threads ask the loop, which runs once all is started. */
+    /* Last: its threads ask loop 0, which runs once all is started. */
     if (cfg->http && http_start(&s->http, s, cfg->http) != 0)
         return -1;
     return 0;
@@ -570,53 +583,52 @@ int server_init(struct server *s, const struct config *cfg)
 
 int server_run(struct server *s)
 {
+    for (unsigned i = 1; i < s->nloops; i++)
+        if (loop_start(&s->loops[i]) != 0)
+            return 1;
     if (s->cfg->migrations)
         log_info("serving %s: applying the migrations of %s first; ready "
                  "once they are",
                  s->cfg->socket, s->cfg->migrations);
     else
         server_ready(s);
-    return uv_run(&s->loop, UV_RUN_DEFAULT) == 0 && !s->failed ? 0 : 1;
-}
-
-/* Walk callback for a failed start: close whatever handles were opened. */
-static void close_any(uv_handle_t *handle, void *arg)
-{
-    struct server *s = arg;
-    if (uv_is_closing(handle))
-        return;
-    uv_close(handle, handle == (uv_handle_t *)&s->listener ? on_listener_closed
-                                                           : on_handle_closed);
+    return loop_run(&s->loops[0]) == 0 && !s->failed ? 0 : 1;
 }
 
 void server_close(struct server *s)
 {
     watchdog_stop();
+    /* The loops end once their connections are gone: after a failed start
+     * (a loop thread that did not start), tell the others to stop. */
+    if (!atomic_load(&s->shutting_down)) {
+        atomic_store(&s->shutting_down, true);
+        for (unsigned i = 1; i < s->nloops; i++)
+            if (s->loops[i].thread_started)
+                loop_ask_shutdown(&s->loops[i]);
+    }
+    for (unsigned i = 1; i < s->nloops; i++)
+        loop_join(&s->loops[i]);
     http_stop(&s->http);
     backup_stop(&s->backup);
     access_close();
-    inline_read_close(&s->inline_reader);
+    for (unsigned i = 0; i < s->nloops; i++)
+        inline_read_close(&s->loops[i].inline_reader);
     readers_stop(&s->readers);
     writer_stop(&s->writer);
-    deadlines_close(&s->deadlines);
-    /* Now no worker can signal any more. Close what is left open: the
-     * wake-up handle, and after a failed start everything else. */
-    uv_walk(&s->loop, close_any, s);
-    uv_run(&s->loop, UV_RUN_DEFAULT);
-    /* Replies of jobs finished after their connection went are dropped. */
-    struct job *job = job_queue_take_all(&s->done);
-    while (job) {
-        struct job *next = job->next;
-        if (job->probe)
-            health_job_done(job);
-        else
-            job_free(job);
-        job = next;
+    /* Now no worker can signal any more. The listener, after a failed
+     * start, closes first, with its own callback (it removes the socket
+     * file); each loop then closes everything else it holds. */
+    if (s->listening) {
+        uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+        s->listening = false;
+    } else if (s->listen_fd >= 0) {
+        release_socket(s);
     }
-    job_queue_close(&s->done);
-    int rc = uv_loop_close(&s->loop);
-    if (rc != 0)
-        log_error("event loop not clean at exit: %s", uv_strerror(rc));
+    for (unsigned i = 0; i < s->nloops; i++)
+        loop_close(&s->loops[i]);
+    free(s->loops);
+    s->loops = NULL;
+    s->nloops = 0;
     /* Only now, with every connection to the database closed. */
     db_release(s->db_lock);
     s->db_lock = -1;

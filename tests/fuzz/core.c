@@ -121,11 +121,18 @@ struct fuzz_core *fuzz_core_get(void)
     };
     f->srv.sqlite_version = "fuzz";
     f->conn.srv = &f->srv;
+    f->srv.loops = &f->loop;
+    f->srv.nloops = 1;
+    f->loop.srv = &f->srv;
+    metrics_init(&f->loop.metrics);
+    list_init(&f->loop.conns);
+    list_init(&f->loop.cursors);
+    list_init(&f->loop.flush);
+    f->conn.loop = &f->loop;
     f->conn.id = 1;
     /* As every client is when no allow- list is set. */
     f->conn.peer = (struct access_peer){
         .pid = -1, .level = ACCESS_OPERATOR, .rule = "no allow- list is set"};
-    list_init(&f->srv.conns);
     list_init(&f->conn.cursors);
     list_init(&f->conn.inflight);
     if (db_library_init(&f->cfg) != 0)

@@ -40,8 +40,9 @@ void fuzz_check_answer(const char *msg, size_t len, uint32_t msgid);
  * connection's open interactive transaction. One per process. */
 struct fuzz_core {
     struct config cfg;
-    struct server srv;    /* cfg, hello, stats and limits; no loop */
-    struct conn conn;     /* never accepted: srv, cursors and tx only */
+    struct server srv;    /* cfg, hello, stats, limits and one loop */
+    struct io_loop loop;  /* never run: its metrics and lists only */
+    struct conn conn;     /* never accepted: srv, loop, cursors and tx only */
     struct writer writer; /* opened by the first input, kept open */
     bool writer_open;
     struct worker reader;

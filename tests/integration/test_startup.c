@@ -122,6 +122,21 @@ Test(startup, flag_errors_name_the_flag)
                        "invalid value '-5' for --timeout");
 }
 
+/* --io-threads takes 1 to 64 loops; the error says so. */
+Test(startup, bad_io_threads_are_refused)
+{
+    static const char *const values[] = {"0", "65", "-1", "two", "", "2x"};
+    char want[128];
+    for (size_t i = 0; i < sizeof(values) / sizeof(*values); i++) {
+        snprintf(want, sizeof(want),
+                 "invalid value '%s' for --io-threads: the number of I/O "
+                 "threads, an integer from 1 to 64",
+                 values[i]);
+        assert_start_fails(
+            (const char *const[]){"--io-threads", values[i], NULL}, 2, want);
+    }
+}
+
 /* ------------------------------------------------------ socket at exit */
 
 /* After the socket file was removed and a second daemon's socket took its
