@@ -129,6 +129,9 @@ static void child_exec(pid_t parent, int in_fd, int out_fd, int err_fd,
     _exit(127);
 }
 
+/* What the harness writes into the log of a daemon that did not stop. */
+#define HUNG_ON_STOP "harness: sqlited did not stop on SIGTERM"
+
 /* The words of $SQLITED_TEST_WRAPPER (split at spaces), the first resolved
  * through $PATH; NULL-terminated, empty when it is unset. */
 static const char *const *wrapper_argv(void)
@@ -467,14 +470,34 @@ int daemon_wait(struct daemon *d, int timeout_ms)
     }
 }
 
+/* Appends to the daemon's log what each of its threads is doing (through
+ * gdb, when there is one), under a line that daemon_cleanup() reports. */
+static void log_hung_threads(const struct daemon *d)
+{
+    char cmd[1024];
+    FILE *log = fopen(d->log_path, "ae");
+    if (log) {
+        fprintf(log, "%s; its threads:\n", HUNG_ON_STOP);
+        fclose(log);
+    }
+    snprintf(cmd, sizeof(cmd),
+             "command -v gdb >/dev/null && timeout 60 gdb -batch -nx -p %d "
+             "-ex 'thread apply all bt' >> '%s' 2>&1",
+             (int)d->pid, d->log_path);
+    if (system(cmd) != 0)
+        return; /* no gdb: the line above says what happened */
+}
+
 int daemon_stop(struct daemon *d)
 {
     if (d->pid <= 0)
         return -1;
     kill(d->pid, SIGTERM);
     int code = daemon_wait(d, HARNESS_STOP_TIMEOUT_MS * harness_slowdown());
-    if (code < 0 && d->pid > 0)
+    if (code < 0 && d->pid > 0) {
+        log_hung_threads(d);
         daemon_kill(d);
+    }
     return code;
 }
 
@@ -499,8 +522,10 @@ static int remove_entry(const char *path, const struct stat *st, int flag,
     return 0;
 }
 
-/* Signs that the daemon hit a defect a sanitizer or libuv caught. */
+/* Signs that the daemon hit a defect a sanitizer or libuv caught, or that
+ * it hung on SIGTERM. */
 static const char *const log_alarms[] = {
+    HUNG_ON_STOP,
     "ERROR: AddressSanitizer",
     "ERROR: LeakSanitizer",
     "ERROR: ThreadSanitizer",

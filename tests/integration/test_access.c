@@ -66,16 +66,16 @@ static struct outcome as_nobody(enum action action)
             case OPEN_ONLY:
                 break;
             case READ:
-                out.rc = sqlited_query(db, "select count(*) from t", NULL,
-                                       &rows);
+                out.rc =
+                    sqlited_query(db, "select count(*) from t", NULL, &rows);
                 break;
             case WRITE_EXEC:
-                out.rc = sqlited_exec(db, "insert into t values (1)", NULL,
-                                      NULL);
+                out.rc =
+                    sqlited_exec(db, "insert into t values (1)", NULL, NULL);
                 break;
             case WRITE_QUERY:
-                out.rc = sqlited_query(db, "insert into t values (2)", NULL,
-                                       &rows);
+                out.rc =
+                    sqlited_query(db, "insert into t values (2)", NULL, &rows);
                 break;
             case CHECKPOINT:
                 out.rc = sqlited_checkpoint(db, 0, NULL);
@@ -83,8 +83,7 @@ static struct outcome as_nobody(enum action action)
             }
             sqlited_rows_close(rows);
             if (out.rc != 0) {
-                snprintf(out.name, sizeof(out.name), "%s",
-                         sqlited_errname(db));
+                snprintf(out.name, sizeof(out.name), "%s", sqlited_errname(db));
                 snprintf(out.message, sizeof(out.message), "%s",
                          sqlited_errmsg(db));
             }
@@ -116,8 +115,7 @@ static void start_for_nobody(const char *const *extra_args)
 Test(access, a_reader_may_read_and_not_write)
 {
     start_for_nobody((const char *const[]){"--socket-mode", "0666",
-                                           "--allow-read", "uid:65534",
-                                           NULL});
+                                           "--allow-read", "uid:65534", NULL});
     struct outcome o = as_nobody(READ);
     cr_assert_eq(o.rc, 0, "%s: %s", o.name, o.message);
 
@@ -139,8 +137,8 @@ Test(access, a_reader_may_read_and_not_write)
 
     char *log = daemon_log(&d);
     cr_assert_not_null(strstr(log, "refused exec to pid "), "%s", log);
-    cr_assert_not_null(strstr(log, " uid 65534 gid 65534: access denied"),
-                       "%s", log);
+    cr_assert_not_null(strstr(log, " uid 65534 gid 65534: access denied"), "%s",
+                       log);
     cr_assert_not_null(strstr(log, ": access denied: this statement writes"),
                        "%s", log);
     free(log);
@@ -149,8 +147,7 @@ Test(access, a_reader_may_read_and_not_write)
 Test(access, a_writer_may_not_run_operator_methods)
 {
     start_for_nobody((const char *const[]){"--socket-mode", "0666",
-                                           "--allow-write", "uid:65534",
-                                           NULL});
+                                           "--allow-write", "uid:65534", NULL});
     struct outcome o = as_nobody(WRITE_EXEC);
     cr_assert_eq(o.rc, 0, "%s: %s", o.name, o.message);
 
@@ -163,9 +160,8 @@ Test(access, a_writer_may_not_run_operator_methods)
     daemon_cleanup(&d);
 
     /* Listed as an operator, by its group, it may. */
-    start_for_nobody((const char *const[]){"--socket-mode", "0666",
-                                           "--allow-operator", "gid:65534",
-                                           NULL});
+    start_for_nobody((const char *const[]){
+        "--socket-mode", "0666", "--allow-operator", "gid:65534", NULL});
     o = as_nobody(CHECKPOINT);
     cr_assert_eq(o.rc, 0, "%s: %s", o.name, o.message);
 }
@@ -173,8 +169,7 @@ Test(access, a_writer_may_not_run_operator_methods)
 Test(access, an_unlisted_client_is_refused_at_connect)
 {
     start_for_nobody((const char *const[]){"--socket-mode", "0666",
-                                           "--allow-write", "uid:12345",
-                                           NULL});
+                                           "--allow-write", "uid:12345", NULL});
     struct outcome o = as_nobody(OPEN_ONLY);
     cr_assert_eq(o.rc, SQLITE_AUTH, "rc %d %s", o.rc, o.name);
     char *log = daemon_wait_log(&d, " refused: pid ");
@@ -251,7 +246,11 @@ Test(access, hello_says_what_the_client_may_do)
     harness_send_buf(c.fd, &c.b);
     harness_read_reply(&c.r, &rep);
     cr_assert_not(rep.is_error);
-    cr_assert_not_null(memmem(rep.msg, rep.len, "\xa6" "access" "\xa8" "operator",
+    cr_assert_not_null(memmem(rep.msg, rep.len,
+                              "\xa6"
+                              "access"
+                              "\xa8"
+                              "operator",
                               16),
                        "no access lists: everyone is an operator");
     reply_free(&rep);
@@ -262,17 +261,17 @@ Test(access, bad_lists_are_refused_at_start)
 {
     const char *argv[32];
     struct harness_output o;
-    daemon_argv(&d, (const char *const[]){"--allow-read", "user:nosuchuser-x",
-                                          NULL},
-                argv, 32);
+    daemon_argv(
+        &d, (const char *const[]){"--allow-read", "user:nosuchuser-x", NULL},
+        argv, 32);
     harness_run(argv, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
     cr_assert_eq(o.status, 2, "exit %d: %s", o.status, o.err);
     cr_assert_str_eq(o.err, "sqlited: invalid value 'user:nosuchuser-x' for "
                             "--allow-read: 'user:nosuchuser-x': no such "
                             "user\n");
     harness_output_free(&o);
-    daemon_argv(&d, (const char *const[]){"--allow-write", "1000", NULL},
-                argv, 32);
+    daemon_argv(&d, (const char *const[]){"--allow-write", "1000", NULL}, argv,
+                32);
     harness_run(argv, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
     cr_assert_eq(o.status, 2, "exit %d: %s", o.status, o.err);
     cr_assert_str_eq(o.err, "sqlited: invalid value '1000' for --allow-write: "

@@ -124,9 +124,9 @@ Test(reload, sighup_changes_level_and_limits_under_load)
     harness_pack_request(&a.b, 2, "hello", 0);
     harness_send_buf(a.fd, &a.b);
     harness_read_reply(&a.r, &rep);
-    cr_assert_not_null(memmem(rep.msg, rep.len, "\xaatimeout_ms\xcd\x4e\x20",
-                              14),
-                       "hello: timeout_ms is not 20000");
+    cr_assert_not_null(
+        memmem(rep.msg, rep.len, "\xaatimeout_ms\xcd\x4e\x20", 14),
+        "hello: timeout_ms is not 20000");
     reply_free(&rep);
     cr_assert_eq(try_connect(&c), SQLITED_TOO_MANY_CONNECTIONS);
     harness_raw_close(&c);
@@ -156,6 +156,5 @@ Test(reload, sighup_changes_level_and_limits_under_load)
     harness_exec_fresh(&d, "drop table t");
     harness_writer_join(&w);
     cr_assert_eq(w.rc, SQLITE_ERROR, "%d: %s", w.rc, w.failure);
-    cr_assert_not_null(strstr(w.failure, "no such table: t"), "%s",
-                       w.failure);
+    cr_assert_not_null(strstr(w.failure, "no such table: t"), "%s", w.failure);
 }
