@@ -35,22 +35,42 @@ static void teardown(void)
 
 TestSuite(watchdog, .fini = teardown, .timeout = 60);
 
-/* The pings come, and keep coming while the writer waits for work for many
- * intervals: an idle writer is not a stuck one. The interval is half a
- * second here, below the second after which an idle writer looks at its
+/* Half a second: below the second after which an idle writer looks at its
  * database file again, so that only its being idle keeps it from counting
  * as stuck. */
-Test(watchdog, pings_while_the_writer_is_idle)
+static const char *const short_env[] = {"WATCHDOG_USEC=500000", NULL};
+
+/* Starts the daemon with the short interval, @io_threads loops and no
+ * checkpoint of the WAL once writes stop (its fsync on a loaded disk could
+ * hold the writer past the short interval), leaves it idle for 4 s, and
+ * fails the test unless the pings kept coming with no thread ever counted
+ * as stuck. */
+static void assert_pings_while_idle(const char *io_threads)
 {
-    daemon_start_env(&d, (const char *const[]){"WATCHDOG_USEC=500000", NULL},
-                     NULL);
+    daemon_start_env(&d, short_env,
+                     (const char *const[]){"--io-threads", io_threads,
+                                           "--wal-idle-timeout", "0", NULL});
     cr_assert(daemon_wait_watchdog(&d, PROMPT_MS), "no WATCHDOG=1 came");
     harness_sleep_ms(4000);
     cr_assert(daemon_wait_watchdog(&d, PROMPT_MS),
-              "no WATCHDOG=1 after the writer was idle for 4 s");
+              "no WATCHDOG=1 after 4 s idle (%s I/O loops)", io_threads);
     char *log = daemon_log(&d);
     cr_assert_null(strstr(log, "watchdog:"), "%s", log);
     free(log);
+}
+
+/* The pings come, and keep coming while the writer waits for work for many
+ * intervals: an idle writer is not a stuck one. */
+Test(watchdog, pings_while_the_writer_is_idle)
+{
+    assert_pings_while_idle("1");
+}
+
+/* With several I/O loops, each beats on its own thread: idle for many
+ * intervals, none counts as stuck. */
+Test(watchdog, pings_with_several_io_loops)
+{
+    assert_pings_while_idle("3");
 }
 
 /* Without WATCHDOG_USEC there is no watchdog: READY=1 and no ping. */
