@@ -292,8 +292,7 @@ static int decide(int fd, struct access_peer *peer,
     return -1;
 }
 
-int access_peer_open(int fd, uint64_t conn_id, struct access_peer *peer,
-                     char *why, size_t len)
+void access_peer_read(int fd, struct access_peer *peer)
 {
     struct ucred cred;
     socklen_t clen = sizeof(cred);
@@ -308,6 +307,12 @@ int access_peer_open(int fd, uint64_t conn_id, struct access_peer *peer,
         peer->uid = cred.uid;
         peer->gid = cred.gid;
     }
+}
+
+int access_peer_open(int fd, uint64_t conn_id, struct access_peer *peer,
+                     char *why, size_t len)
+{
+    access_peer_read(fd, peer);
     int rc =
         decide(fd, peer, atomic_load_explicit(&current, memory_order_acquire),
                why, len);
@@ -367,8 +372,10 @@ void access_refuse_write(struct job *job)
              "access denied: this statement writes, and this client may only "
              "read (%s)",
              job->read_only);
-    log_warn("refused a write to connection %" PRIu64 ": %s", job->conn_id,
-             why);
+    log_warn("refused a write to connection %" PRIu64
+             " (pid %ld uid %u gid %u): %s",
+             job->conn_id, (long)job->peer.pid, (unsigned)job->peer.uid,
+             (unsigned)job->peer.gid, why);
     job_fail(job, SQLITE_AUTH, why);
 }
 

@@ -48,6 +48,11 @@ int access_load(const struct config *cfg);
  * connection can open. */
 void access_close(void);
 
+/* Reads the credentials (SO_PEERCRED) of the client on socket @fd into
+ * @peer: pid -1 when unknown; level operator, rule "no allow- list is set",
+ * until access_peer_open() decides. */
+void access_peer_read(int fd, struct access_peer *peer);
+
 /* Reads the credentials of the client on socket @fd, connection @conn_id,
  * and decides what it may do into @peer; logs the connection (info) or
  * its refusal (warn). Returns 0, or -1 when it may not connect: @peer

@@ -646,9 +646,15 @@ void conn_open(struct io_loop *l, int fd)
     }
     unsigned max_connections = CONFIG_LIVE(s->cfg, max_connections);
     if (server_connections(s) > max_connections) {
-        log_warn("connection refused: %u clients are connected, the limit "
-                 "(--max-connections)",
-                 max_connections);
+        uv_os_fd_t pfd = -1;
+        uv_fileno((uv_handle_t *)&c->pipe, &pfd);
+        access_peer_read(pfd, &c->peer); /* and its close is logged */
+        c->peer.level = ACCESS_NONE;
+        c->peer.rule = "at --max-connections";
+        log_warn("connection %" PRIu64 " refused: pid %ld uid %u gid %u: "
+                 "%u clients are connected, the limit (--max-connections)",
+                 c->id, (long)c->peer.pid, (unsigned)c->peer.uid,
+                 (unsigned)c->peer.gid, max_connections);
         stats_add(&s->stats.connections_refused, 1);
         conn_send_notification(c, SQLITED_TOO_MANY_CONNECTIONS,
                                "the daemon is at its connection limit "

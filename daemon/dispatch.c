@@ -976,8 +976,10 @@ struct job *dispatch_check(struct conn *c, const char *msg, size_t len,
         return NULL;
     }
     handlers[req.method](&req);
-    if (req.job && c->peer.level < ACCESS_WRITE)
+    if (req.job && c->peer.level < ACCESS_WRITE) {
         req.job->read_only = c->peer.rule;
+        req.job->peer = c->peer;
+    }
     return req.job;
 }
 

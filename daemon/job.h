@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "access.h"
 #include "codec.h"
 #include "list.h"
 #include "memory.h"
@@ -97,6 +98,8 @@ struct job {
     const char *read_only;      /* its client may only read: the access rule
                                    that says so (access.h), for the writer's
                                    refusal; NULL: it may write */
+    struct access_peer peer;    /* with @read_only: who the client is, a copy
+                                   for the refusal's log line */
     int checkpoint; /* checkpoint, or a query or exec that is exactly PRAGMA
                        wal_checkpoint: SQLITE_CHECKPOINT_* mode + 1; else 0 */
 

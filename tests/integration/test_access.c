@@ -139,7 +139,9 @@ Test(access, a_reader_may_read_and_not_write)
     cr_assert_not_null(strstr(log, "refused exec to pid "), "%s", log);
     cr_assert_not_null(strstr(log, " uid 65534 gid 65534: access denied"), "%s",
                        log);
-    cr_assert_not_null(strstr(log, ": access denied: this statement writes"),
+    cr_assert_not_null(strstr(log, " (pid "), "%s", log);
+    cr_assert_not_null(strstr(log, " uid 65534 gid 65534): access denied: "
+                                   "this statement writes"),
                        "%s", log);
     free(log);
 }

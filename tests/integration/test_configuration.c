@@ -79,7 +79,7 @@ Test(configuration, the_file_is_read_and_flags_override_it)
     harness_raw_close(&second);
     harness_raw_close(&first);
 
-    char *log = daemon_wait_log(&d, "connection refused");
+    char *log = daemon_wait_log(&d, " refused: pid ");
     free(log);
     log = daemon_log(&d);
     cr_assert_null(strstr(log, ": info: "), "the flag's level: %s", log);

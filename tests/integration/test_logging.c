@@ -107,6 +107,37 @@ Test(logging, connections_are_logged_with_the_peer)
     free(log);
 }
 
+/* A connection refused at --max-connections is logged with its peer, and
+ * so is its close. */
+Test(logging, a_refused_connection_is_logged_with_the_peer)
+{
+    char want[256];
+    daemon_start(&d, (const char *const[]){"--log-level", "info",
+                                           "--max-connections", "1", NULL});
+    struct harness_raw first = {0}, second = {0};
+    struct reply rep;
+    harness_raw_open(&first, &d);
+    harness_pack_request(&first.b, 1, "ping", 0);
+    harness_send_buf(first.fd, &first.b);
+    harness_read_reply(&first.r, &rep);
+    reply_free(&rep);
+    harness_raw_open(&second, &d);
+    harness_read_reply(&second.r, &rep);
+    cr_assert_eq(rep.code, SQLITED_TOO_MANY_CONNECTIONS);
+    reply_free(&rep);
+    harness_raw_close(&second);
+
+    snprintf(want, sizeof(want),
+             "connection 2 refused: pid %ld uid %u gid %u: 1 clients are "
+             "connected",
+             (long)getpid(), (unsigned)getuid(), (unsigned)getgid());
+    free(daemon_wait_log(&d, want));
+    snprintf(want, sizeof(want), "connection 2 closed: pid %ld uid %u gid %u",
+             (long)getpid(), (unsigned)getuid(), (unsigned)getgid());
+    free(daemon_wait_log(&d, want));
+    harness_raw_close(&first);
+}
+
 Test(logging, failures_are_logged_with_method_and_sql)
 {
     char sql[400], want[512];
