@@ -264,10 +264,12 @@ asan:
 # The daemon built with ThreadSanitizer into build-tsan/. Criterion cannot
 # run under TSan, so the suite (built normally) runs against that daemon
 # through SQLITED_TEST_DAEMON; then the soak's mixed load (two clients of each
-# well-behaved role) runs against it for TSAN_SECONDS. TSan's
+# well-behaved role) runs against it for TSAN_SECONDS, with TSAN_IO_THREADS
+# I/O loops (more than the cores, so that they interleave more). TSan's
 # report makes the daemon exit at once with status 66 (halt_on_error), which
 # the harness and the soak notice, as they notice the report in its stderr.
 TSAN_SECONDS ?= 25
+TSAN_IO_THREADS ?= 3
 TSAN_DAEMON := build-tsan/sqlited
 TSAN_ENV := TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1$${TSAN_OPTIONS:+ $$TSAN_OPTIONS}" \
             SQLITED_TEST_DAEMON=$(abspath $(TSAN_DAEMON))
@@ -279,7 +281,8 @@ tsan: all $(TEST_BIN) $(README_EXAMPLE) $(FAULTVFS) $(SOAK_BIN)
 	    $(TSAN_DAEMON)
 	$(TSAN_ENV) $(TEST_BIN) --filter '*/!($(TSAN_SKIP))' $(TEST_ARGS)
 	$(TSAN_ENV) $(SOAK_BIN) --daemon $(TSAN_DAEMON) --dir build-tsan/load \
-	    --seconds $(TSAN_SECONDS) --scale 2 --sanitized
+	    --seconds $(TSAN_SECONDS) --scale 2 --sanitized \
+	    --daemon-arg --io-threads --daemon-arg $(TSAN_IO_THREADS)
 
 # Results land in tests/bench/results/, named by date and mode.
 bench: $(DAEMON) $(BENCH_BIN) python-deps

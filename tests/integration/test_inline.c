@@ -104,17 +104,19 @@ Test(inline_read, overrun_answers_as_the_pool_does)
 }
 
 /* While a slow read runs, a ping on another connection of the same loop
- * is answered: the loop gave the read up at its budget. */
+ * is answered: the loop gave the read up at its budget. One I/O loop, so
+ * that both connections are its. */
 Test(inline_read, slow_read_does_not_hold_up_ping)
 {
+    static const char *const one_loop[] = {"--io-threads", "1", NULL};
     int64_t sum, n;
     struct reply rep;
 
-    start(&d, &a, NULL);
+    start(&d, &a, one_loop);
     harness_raw_open(&b, &d);
     send_query(&a, 1, SLOW_SQL);
-    /* Let the loop take the read first. */
-    harness_sleep_ms(100);
+    /* The loop took the read first, and gave it up. */
+    cr_assert_eq(wait_stat(&d, "inline_handoffs", 1), 1);
     harness_pack_request(&b.b, 2, "ping", 0);
     harness_send_buf(b.fd, &b.b);
     harness_read_reply(&b.r, &rep);

@@ -190,7 +190,10 @@ Test(loops, shutdown_with_work_on_every_loop_keeps_every_acknowledged_write)
     static struct harness_raw slow;
     struct reply rep;
 
-    daemon_start(&d, (const char *const[]){"--io-threads", "3", NULL});
+    /* A generous grace period: the slow read below takes seconds on a
+     * loaded machine, and three times that in a daemon under TSan. */
+    daemon_start(&d, (const char *const[]){"--io-threads", "3",
+                                           "--shutdown-grace", "60000", NULL});
     harness_exec_fresh(&d, "CREATE TABLE t(c INTEGER NOT NULL, seq INTEGER "
                            "NOT NULL, PRIMARY KEY (c, seq))");
     /* A read of a second in flight too, answered before the daemon goes. */

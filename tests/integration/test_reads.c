@@ -405,8 +405,9 @@ TestSuite(cursor, .fini = teardown, .timeout = 60);
 
 /* A million rows through query and fetch: every row arrives once, in
  * order; no chunk is larger than --chunk-rows; and the daemon holds one
- * chunk at a time, not the result (about 100 MiB of MessagePack). */
-Test(cursor, million_rows_in_chunks)
+ * chunk at a time, not the result (about 100 MiB of MessagePack). A minute
+ * or more against a daemon under TSan. */
+Test(cursor, million_rows_in_chunks, .timeout = 240)
 {
     enum { N = 1000000, CHUNK = 1000, PAD = 100 };
     start((const char *const[]){"--chunk-rows", "1000", NULL});
@@ -956,8 +957,10 @@ Test(slow_client, stalled_cursors_do_not_hold_up_others)
 static long flood_unread(struct harness_raw *flood, const char *max_cursors,
                          bool early)
 {
+    /* Cursors idle for as long as the test may take (a minute under TSan),
+     * so that none expires and frees its slot for a later query. */
     start((const char *const[]){"--readers", "2", "--max-cursors", max_cursors,
-                                NULL});
+                                "--cursor-idle-timeout", "600000", NULL});
     make_big(20000, 1000);
     harness_exec_fresh(&d, "CREATE TABLE w(v)");
     long base = daemon_rss_kb();

@@ -22,8 +22,8 @@
  * RSS_MARGIN_PERCENT (at least RSS_MARGIN_MIN_KIB) over its warm-up value, the
  * descriptors more than FD_MARGIN over their count before the clients, when the
  * daemon died, when a write it acknowledged is missing, when it gave a wrong
- * answer, or when it does not then exit 0 on SIGTERM with no sanitizer report
- * in its stderr.
+ * answer, when one of its I/O loops served no request, or when it does not
+ * then exit 0 on SIGTERM with no sanitizer report in its stderr.
  * --sanitized skips the RSS bound (a sanitizer's shadow memory is most of
  * it) and keeps every other check.
  *
@@ -594,6 +594,41 @@ static int setup(void)
     return rc;
 }
 
+/* Checks, through the daemon's stats, that each of its I/O loops served
+ * requests. Returns false when one did not, or the stats could not be had
+ * or read. */
+static bool every_loop_served(void)
+{
+    sqlited *db;
+    char *json = NULL;
+    bool ok = false;
+    if (sqlited_open(sock_path, 5000, &db) != 0 ||
+        sqlited_stats(db, &json) != 0) {
+        printf("soak: cannot get the daemon's stats\n");
+        goto out;
+    }
+    const char *at = strstr(json, "\"io_threads\":");
+    const char *loops = strstr(json, "\"loops\":");
+    if (at == NULL || loops == NULL) {
+        printf("soak: the daemon's stats name no I/O loops\n");
+        goto out;
+    }
+    long n = strtol(at + strlen("\"io_threads\":"), NULL, 10), served = 0;
+    printf("soak: requests per I/O loop:");
+    for (long i = 0; i < n && (loops = strstr(loops, "\"requests\":")); i++) {
+        loops += strlen("\"requests\":");
+        long requests = strtol(loops, NULL, 10);
+        printf(" %ld", requests);
+        served += requests > 0;
+    }
+    printf("\n");
+    ok = n > 0 && served == n;
+out:
+    sqlited_free(json);
+    sqlited_close(db);
+    return ok;
+}
+
 /* Counts, through the daemon, the acknowledged rows of writer @id. Returns
  * the count, or -1. */
 static int64_t count_acked(int id, int64_t acked)
@@ -837,6 +872,10 @@ int main(int argc, char **argv)
         printf("soak: FAIL: the daemon holds more descriptors than before "
                "the clients came:\n");
         count_fds(daemon, true);
+        failures++;
+    }
+    if (!every_loop_served()) {
+        printf("soak: FAIL: an I/O loop served no request\n");
         failures++;
     }
     for (int i = 0; i < nclients; i++) {

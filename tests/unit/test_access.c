@@ -86,8 +86,8 @@ Test(access_lists, what_each_level_may_call)
                           "uid 1001 may only read and write (allow-x "
                           "uid:1001); operators are listed in "
                           "allow-operator");
-    const enum rpc_method operators[] = {RPC_BACKUP,   RPC_CHECKPOINT,
-                                         RPC_VACUUM,   RPC_OPTIMIZE,
+    const enum rpc_method operators[] = {RPC_BACKUP,    RPC_CHECKPOINT,
+                                         RPC_VACUUM,    RPC_OPTIMIZE,
                                          RPC_INTEGRITY, RPC_MIGRATE};
     for (size_t i = 0; i < sizeof(operators) / sizeof(*operators); i++)
         cr_assert(access_operator_method(operators[i]));
