@@ -285,6 +285,15 @@ static void read_notify(struct daemon *d, int wait_ms)
             d->ready = true;
         if (has_line(buf, "WATCHDOG=1"))
             d->watchdog_pings++;
+        static const struct {
+            const char *line;
+            char letter;
+        } told[] = {{"READY=1", 'R'}, {"WATCHDOG=1", 'W'}, {"STOPPING=1", 'S'}};
+        for (size_t i = 0; i < sizeof(told) / sizeof(told[0]); i++) {
+            size_t len = strlen(d->notified);
+            if (has_line(buf, told[i].line) && len + 1 < sizeof(d->notified))
+                d->notified[len] = told[i].letter;
+        }
         for (const char *p = buf; (p = strstr(p, "STATUS=")) != NULL; p++)
             if (p == buf || p[-1] == '\n')
                 snprintf(d->status, sizeof(d->status), "%.*s",
@@ -393,6 +402,7 @@ static void daemon_spawn(struct daemon *d, const char *const *extra_args,
     d->ready = false;
     d->watchdog_pings = 0;
     d->status[0] = '\0';
+    memset(d->notified, 0, sizeof(d->notified));
 
     pid_t parent = getpid();
     pid_t pid = fork();

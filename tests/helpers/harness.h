@@ -59,6 +59,9 @@ struct daemon {
     bool ready;              /* READY=1 came since the last start */
     unsigned watchdog_pings; /* WATCHDOG=1 datagrams read since then */
     char status[256];        /* the last STATUS= it sent since then */
+    /* What it told systemd since then, in order, one letter a message:
+     * R READY=1, W WATCHDOG=1, S STOPPING=1 (as long as it fits). */
+    char notified[256];
 };
 
 /* Makes a fresh temporary directory and starts SQLITED_BIN on it with
