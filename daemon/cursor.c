@@ -58,10 +58,9 @@ static void end_for(struct cursor *cur, enum why why)
 static uint64_t age_left_ms(const struct cursor *cur)
 {
     const struct config *cfg = cur->conn->srv->cfg;
+    uint64_t max_age = CONFIG_LIVE(cfg, cursor_max_age_ms);
     int64_t age = (clock_now() - cur->opened) / CLOCK_NS_PER_MS;
-    return age >= (int64_t)cfg->cursor_max_age_ms
-               ? 0
-               : cfg->cursor_max_age_ms - (uint64_t)age;
+    return age >= (int64_t)max_age ? 0 : max_age - (uint64_t)age;
 }
 
 static void on_idle(uv_timer_t *timer)
@@ -78,7 +77,8 @@ static void on_idle(uv_timer_t *timer)
 static void start_idle(struct cursor *cur)
 {
     struct server *s = cur->conn->srv;
-    uint64_t ms = s->cfg->cursor_idle_timeout_ms, left = age_left_ms(cur);
+    uint64_t ms = CONFIG_LIVE(s->cfg, cursor_idle_timeout_ms),
+             left = age_left_ms(cur);
     cur->aging = left < ms;
     uv_timer_start(&cur->idle, on_idle, cur->aging ? left : ms, 0);
 }
@@ -242,7 +242,7 @@ static void cursor_explain_gone(struct conn *c, uint64_t id, char *buf,
         snprintf(buf, len,
                  "cursor %" PRIu64 " is not open: the daemon closed it when "
                  "no fetch came for %u ms (its --cursor-idle-timeout)",
-                 id, cfg->cursor_idle_timeout_ms);
+                 id, CONFIG_LIVE(cfg, cursor_idle_timeout_ms));
         break;
     case WHY_AGE:
         snprintf(buf, len,
@@ -250,7 +250,7 @@ static void cursor_explain_gone(struct conn *c, uint64_t id, char *buf,
                  "it had been open for %u ms, its --cursor-max-age (a "
                  "cursor's snapshot keeps the WAL from being "
                  "checkpointed); read large results faster or in parts",
-                 id, cfg->cursor_max_age_ms);
+                 id, CONFIG_LIVE(cfg, cursor_max_age_ms));
         break;
     case WHY_WAL:
         snprintf(buf, len,
@@ -265,7 +265,7 @@ static void cursor_explain_gone(struct conn *c, uint64_t id, char *buf,
                  "cursor %" PRIu64 " is not open: it was read to its end, "
                  "closed, idle for longer than %u ms, or never opened on "
                  "this connection",
-                 id, cfg->cursor_idle_timeout_ms);
+                 id, CONFIG_LIVE(cfg, cursor_idle_timeout_ms));
         break;
     }
 }
@@ -354,9 +354,9 @@ void cursor_first_chunk(struct run *r, sqlite3_stmt *st, int rc)
         return;
     /* Reserve a cursor up front: one is needed if the rows overflow the
      * chunk, and none may be left then. */
-    bool reserved =
-        r->job->may_open_cursor &&
-        stats_add_below(&w->stats->cursors_open, w->cfg->max_cursors);
+    bool reserved = r->job->may_open_cursor &&
+                    stats_add_below(&w->stats->cursors_open,
+                                    CONFIG_LIVE(w->cfg, max_cursors));
     if (result_pack_rows(r, st, rc, true, &more, out) != SQLITE_OK || !more) {
         if (reserved)
             stats_sub(&w->stats->cursors_open, 1);
@@ -378,7 +378,7 @@ void cursor_first_chunk(struct run *r, sqlite3_stmt *st, int rc)
                      "the result needs a cursor, but the daemon has all of its "
                      "%u open (--max-cursors); read other results to their end "
                      "or close them",
-                     w->cfg->max_cursors);
+                     CONFIG_LIVE(w->cfg, max_cursors));
         else
             run_fail(r, SQLITED_TOO_MANY_CURSORS,
                      "the result needs a cursor, but this connection holds %d "

@@ -445,17 +445,17 @@ void server_pack_hello(const struct server *s, struct codec_buf *b,
     codec_pack_cstr(b, "max_timeout_ms");
     msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, max_timeout_ms));
     codec_pack_cstr(b, "tx_idle_timeout_ms");
-    msgpack_pack_uint32(&b->pk, s->cfg->tx_idle_timeout_ms);
+    msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, tx_idle_timeout_ms));
     codec_pack_cstr(b, "tx_max_duration_ms");
-    msgpack_pack_uint32(&b->pk, s->cfg->tx_max_duration_ms);
+    msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, tx_max_duration_ms));
     codec_pack_cstr(b, "chunk_rows");
     msgpack_pack_uint32(&b->pk, s->cfg->chunk_rows);
     codec_pack_cstr(b, "chunk_bytes");
     msgpack_pack_uint64(&b->pk, s->cfg->chunk_bytes);
     codec_pack_cstr(b, "cursor_idle_timeout_ms");
-    msgpack_pack_uint32(&b->pk, s->cfg->cursor_idle_timeout_ms);
+    msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, cursor_idle_timeout_ms));
     codec_pack_cstr(b, "cursor_max_age_ms");
-    msgpack_pack_uint32(&b->pk, s->cfg->cursor_max_age_ms);
+    msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, cursor_max_age_ms));
     codec_pack_cstr(b, "access");
     codec_pack_cstr(b, access);
 }

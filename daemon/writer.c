@@ -224,8 +224,10 @@ static void tx_begin(struct writer *wr, struct job *job)
     }
     wr->tx.id = ++wr->last_tx;
     wr->tx.owner = job->conn_id;
-    wr->tx.idle_deadline = clock_after_ms(wr->cfg->tx_idle_timeout_ms);
-    wr->tx.max_deadline = clock_after_ms(wr->cfg->tx_max_duration_ms);
+    wr->tx.idle_deadline =
+        clock_after_ms(CONFIG_LIVE(wr->cfg, tx_idle_timeout_ms));
+    wr->tx.max_deadline =
+        clock_after_ms(CONFIG_LIVE(wr->cfg, tx_max_duration_ms));
     job->tx = wr->tx.id;
     job->opened_tx = true;
     stats_add(&wr->stats->tx_begun, 1);
@@ -269,7 +271,7 @@ static void tx_expire(struct writer *wr)
     tx_end(wr,
            "it was open for longer than the maximum of %u ms "
            "(--tx-max-duration), so the daemon rolled it back",
-           wr->cfg->tx_max_duration_ms);
+           CONFIG_LIVE(wr->cfg, tx_max_duration_ms));
     stats_add(&wr->stats->tx_expired, 1);
 }
 
@@ -308,7 +310,7 @@ static void tx_run(struct writer *wr, struct job *job)
              "transaction %" PRIu64 " reached its maximum duration of %u ms "
              "(--tx-max-duration) while this request ran: the daemon rolled "
              "it back",
-             wr->tx.id, wr->cfg->tx_max_duration_ms);
+             wr->tx.id, CONFIG_LIVE(wr->cfg, tx_max_duration_ms));
         job->ended_tx = true;
         tx_expire(wr);
         return;
@@ -319,7 +321,8 @@ static void tx_run(struct writer *wr, struct job *job)
         stats_add(&wr->stats->tx_rolled_back, 1);
         return;
     }
-    wr->tx.idle_deadline = clock_after_ms(wr->cfg->tx_idle_timeout_ms);
+    wr->tx.idle_deadline =
+        clock_after_ms(CONFIG_LIVE(wr->cfg, tx_idle_timeout_ms));
 }
 
 /* With a transaction open: runs its next job, answers the jobs that need
@@ -388,7 +391,7 @@ static bool serve_tx(struct writer *wr)
         tx_end(wr,
                "it was idle for longer than %u ms, so the daemon rolled it "
                "back",
-               wr->cfg->tx_idle_timeout_ms);
+               CONFIG_LIVE(wr->cfg, tx_idle_timeout_ms));
         stats_add(&wr->stats->tx_expired, 1);
         return true;
     }

@@ -95,6 +95,7 @@ Test(reload, sighup_changes_level_and_limits_under_load)
     write_conf("log-level = info\n"
                "max-connections = 3\n"
                "timeout = 20000\n"
+               "tx-idle-timeout = 2000\n"
                "synchronous = normal\n");
     log = reload();
     cr_assert_not_null(strstr(log, "SIGHUP: log-level changed from warn to "
@@ -110,7 +111,10 @@ Test(reload, sighup_changes_level_and_limits_under_load)
     cr_assert_not_null(strstr(log, "SIGHUP: timeout changed from 30000 to "
                                    "20000\n"),
                        "%s", log);
-    cr_assert_not_null(strstr(log, "SIGHUP: configuration reloaded: 3 "
+    cr_assert_not_null(strstr(log, "SIGHUP: tx-idle-timeout changed from "
+                                   "5000 to 2000\n"),
+                       "%s", log);
+    cr_assert_not_null(strstr(log, "SIGHUP: configuration reloaded: 4 "
                                    "changed, 1 would take a restart\n"),
                        "%s", log);
     free(log);
@@ -127,6 +131,9 @@ Test(reload, sighup_changes_level_and_limits_under_load)
     cr_assert_not_null(
         memmem(rep.msg, rep.len, "\xaatimeout_ms\xcd\x4e\x20", 14),
         "hello: timeout_ms is not 20000");
+    cr_assert_not_null(
+        memmem(rep.msg, rep.len, "\xb2tx_idle_timeout_ms\xcd\x07\xd0", 22),
+        "hello: tx_idle_timeout_ms is not 2000");
     reply_free(&rep);
     cr_assert_eq(try_connect(&c), SQLITED_TOO_MANY_CONNECTIONS);
     harness_raw_close(&c);
