@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../../daemon/config.h"
+#include "config_args.h"
 #include "sqlited.h"
 
 static char dir[] = "/tmp/sqlited-conf-XXXXXX";
@@ -36,44 +37,11 @@ static void write_file(const char *text)
     fclose(f);
 }
 
-static void slurp(FILE *file, char *buf, size_t size)
-{
-    rewind(file);
-    size_t n = fread(buf, 1, size - 1, file);
-    buf[n] = '\0';
-    fclose(file);
-}
-
 /* Runs config_parse() on "sqlited" and @args (NULL-terminated) over the
  * defaults, keeping stdout and stderr in out and err. */
 static int parse_args(struct config *cfg, const char *const *args)
 {
-    char *argv[64];
-    int argc = 0;
-
-    config_defaults(cfg);
-    argv[argc++] = (char *)"sqlited";
-    while (*args)
-        argv[argc++] = (char *)*args++;
-    argv[argc] = NULL;
-
-    FILE *o = tmpfile(), *e = tmpfile();
-    cr_assert(o && e);
-    fflush(stdout);
-    fflush(stderr);
-    int saved_out = dup(1), saved_err = dup(2);
-    dup2(fileno(o), 1);
-    dup2(fileno(e), 2);
-    int rc = config_parse(cfg, argc, argv);
-    fflush(stdout);
-    fflush(stderr);
-    dup2(saved_out, 1);
-    dup2(saved_err, 2);
-    close(saved_out);
-    close(saved_err);
-    slurp(o, out, sizeof(out));
-    slurp(e, err, sizeof(err));
-    return rc;
+    return config_parse_captured(cfg, args, out, sizeof(out), err, sizeof(err));
 }
 
 #define PARSE(cfg, ...)                                                        \
