@@ -258,8 +258,9 @@ int main(int argc, char **argv)
         sql_arg = argv[optind];
     if (json)
         s.pr.mode = MODE_JSON;
-    s.pr.header =
-        header >= 0 ? header : (s.pr.mode == MODE_TABLE || s.pr.mode == MODE_CSV);
+    s.pr.header = header >= 0
+                      ? header
+                      : (s.pr.mode == MODE_TABLE || s.pr.mode == MODE_CSV);
 
     if (!sql_arg || strcmp(sql_arg, "-") == 0) {
         if (!sql_arg && isatty(STDIN_FILENO))

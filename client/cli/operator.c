@@ -17,7 +17,6 @@
 #include "output.h"
 #include "text.h"
 
-
 /* ------------------------------------------------------------- commands */
 
 static int64_t now_ms(void)

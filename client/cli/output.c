@@ -66,7 +66,6 @@ static void add_value(struct sbuf *b, const sqlited_rows *rows, int i)
     }
 }
 
-
 static void add_json_value(struct sbuf *b, const sqlited_rows *rows, int i)
 {
     char num[64];

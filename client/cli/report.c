@@ -65,4 +65,3 @@ int report_connect_error(const char *path, int rc)
     fprintf(stderr, "%s: cannot connect to %s: %s%s\n", PROG, path, why, hint);
     return EXIT_USAGE;
 }
-
