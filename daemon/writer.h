@@ -12,6 +12,7 @@
 #include "dbfile.h"
 #include "execute.h"
 #include "job.h"
+#include "list.h"
 #include "migrate.h"
 #include "stats.h"
 #include "watchdog.h"
@@ -41,10 +42,10 @@ struct writer {
     struct migrate_state migration;
 
     /* The writer thread's own. */
-    struct watchdog_slot *watchdog;     /* busy from each job's start until it
-                                           waits for work (watchdog.h) */
-    struct job *pending, *pending_tail; /* taken from the queue, not run */
-    uint64_t last_tx;                   /* the last transaction id given */
+    struct watchdog_slot *watchdog; /* busy from each job's start until it
+                                       waits for work (watchdog.h) */
+    struct list pending;     /* taken from the queue, not run (job->pending) */
+    uint64_t last_tx;        /* the last transaction id given */
     bool wal_secured;        /* the file is gone and the WAL was emptied */
     int64_t wal_secure_next; /* when to try emptying it again; 0: now */
     struct {
