@@ -167,10 +167,10 @@ void rpc_pack_request_head(struct codec_buf *b, uint32_t msgid,
 
 void rpc_pack_response_head(struct codec_buf *b, uint32_t msgid)
 {
-    msgpack_pack_array(&b->pk, 4);
-    msgpack_pack_int(&b->pk, RPC_RESPONSE);
-    msgpack_pack_uint32(&b->pk, msgid);
-    msgpack_pack_nil(&b->pk);
+    codec_pack_array(b, 4);
+    codec_pack_int64(b, RPC_RESPONSE);
+    codec_pack_int64(b, msgid);
+    codec_pack_nil(b);
 }
 
 void rpc_pack_error_response(struct codec_buf *b, uint32_t msgid, int code,
