@@ -327,7 +327,7 @@ void conn_track(struct conn *c, struct job *job)
     /* A fetch or close keeps its cursor busy until a reader is done with
      * it, so only its worker answers it; the daemon's own jobs have no
      * client waiting. */
-    if (job->method != RPC_FETCH && job->method != RPC_CLOSE && !job->internal)
+    if (job->cursor == NULL && !job->internal)
         deadlines_add(&c->loop->deadlines, job);
     job->mem = &c->mem;
     job->mem_held = CONN_JOB_OVERHEAD + job->msg_len;
@@ -350,6 +350,10 @@ void conn_complete(struct job *job)
     list_remove(&job->inflight);
     c->ninflight--;
     atomic_fetch_sub_explicit(&c->loop->inflight, 1, memory_order_relaxed);
+    if (job->method == RPC_BEGIN) {
+        c->begins--;
+        c->read_only_begins -= job->read_only_tx;
+    }
     if (job->opened_tx)
         c->tx = job->tx;
     if (job->ended_tx && job->tx == c->tx)
