@@ -86,7 +86,7 @@ PROTO_SRC := $(wildcard protocol/*.c)
 DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 DAEMON_MAIN := daemon/main.c
 LIB_SRC := client/sqlited.c
-CLI_SRC := client/cli.c
+CLI_SRC := $(wildcard client/cli/*.c)
 TEST_SRC := $(wildcard tests/unit/*.c tests/integration/*.c tests/helpers/*.c) \
             tests/bench/hist.c
 BENCH_SRC := $(wildcard tests/bench/*.c)

@@ -232,10 +232,6 @@ void conn_send(struct conn *c, struct job *job)
     }
     metrics_add(&c->loop->metrics.bytes_out, job->reply_len);
     job->next = NULL;
-    if (c->loop->batching == 0) {
-        conn_write(c, job, 1);
-        return;
-    }
     /* Counted in writes: the connection is neither drained nor freed with
      * an answer still to write. */
     if (c->noutbox == 0)
@@ -268,15 +264,8 @@ static void conn_flush(struct conn *c)
         conn_check_drained(c);
 }
 
-void conn_batch_begin(struct io_loop *l)
+void conn_flush_all(struct io_loop *l)
 {
-    l->batching++;
-}
-
-void conn_batch_end(struct io_loop *l)
-{
-    if (--l->batching > 0)
-        return;
     while (!list_empty(&l->flush)) {
         struct conn *c = LIST_ITEM(l->flush.next, struct conn, flush);
         list_remove(&c->flush);
@@ -538,9 +527,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (nread > 0) {
         codec_decoder_commit(&c->dec, (size_t)nread);
         metrics_add(&c->loop->metrics.bytes_in, (uint64_t)nread);
-        conn_batch_begin(c->loop);
         conn_process(c);
-        conn_batch_end(c->loop);
         if (c->reading && !conn_has_room(c)) {
             uv_read_stop(stream);
             c->reading = false;

@@ -55,6 +55,9 @@ struct sql_req {
 struct job {
     struct job *next;     /* in a queue: the queue's holder's */
     struct list inflight; /* loop: in its connection's in-flight list */
+    struct list pending;  /* writer thread: in its pending jobs (writer.c),
+                             from when it takes the job from its queue until
+                             the job's turn; never touched elsewhere */
     /* Set at creation, never changed. Only the loop thread follows @conn;
      * a worker that must tell connections apart (the writer, the owner of
      * a transaction) compares @conn_id, which outlives the connection. */

@@ -14,48 +14,39 @@
 
 /* ------------------------------------------------------------ pending jobs
  *
- * Jobs taken from the queue wait in wr->pending, in arrival order, until
- * their turn: a group commit takes them from the head; while a transaction
- * is open, only its own jobs leave.
+ * Jobs taken from the queue wait in wr->pending (job->pending, list.h), in
+ * arrival order, until their turn: a group commit takes them from the head;
+ * while a transaction is open, only its own jobs leave. A group being run
+ * is a chain through job->next, like the queue it came from.
  */
 
+/* Appends the chain @jobs (job->next), in its order. */
 static void pending_append(struct writer *wr, struct job *jobs)
 {
-    if (jobs == NULL)
-        return;
-    if (wr->pending_tail)
-        wr->pending_tail->next = jobs;
-    else
-        wr->pending = jobs;
-    while (jobs->next)
-        jobs = jobs->next;
-    wr->pending_tail = jobs;
+    for (struct job *job = jobs, *next; job; job = next) {
+        next = job->next;
+        job->next = NULL;
+        list_add_tail(&wr->pending, &job->pending);
+    }
 }
 
-/* Puts the list @jobs back at the head, in its order. */
+/* Puts the chain @jobs back at the head, in its order. */
 static void pending_prepend(struct writer *wr, struct job *jobs)
 {
-    if (jobs == NULL)
-        return;
-    struct job *last = jobs;
-    while (last->next)
-        last = last->next;
-    last->next = wr->pending;
-    if (wr->pending == NULL)
-        wr->pending_tail = last;
-    wr->pending = jobs;
+    struct list *first = wr->pending.next;
+    for (struct job *job = jobs, *next; job; job = next) {
+        next = job->next;
+        job->next = NULL;
+        list_add_tail(first, &job->pending); /* before the old head */
+    }
 }
 
-/* Unlinks @job, which follows @prev (NULL: it is the head). */
-static void pending_remove(struct writer *wr, struct job *prev, struct job *job)
+/* The job at the head; NULL: none. */
+static struct job *pending_first(const struct writer *wr)
 {
-    if (prev)
-        prev->next = job->next;
-    else
-        wr->pending = job->next;
-    if (wr->pending_tail == job)
-        wr->pending_tail = prev;
-    job->next = NULL;
+    return list_empty(&wr->pending)
+               ? NULL
+               : LIST_ITEM(wr->pending.next, struct job, pending);
 }
 
 static void finish(struct writer *wr, struct job *job)
@@ -332,7 +323,6 @@ static bool serve_tx(struct writer *wr)
 {
     int64_t now = clock_now();
     bool did = false;
-    struct job *prev = NULL, *next;
 
     /* However busy its client keeps it, a transaction ends at its maximum
      * duration: its later requests get SQLITED_TX_EXPIRED. */
@@ -341,11 +331,11 @@ static bool serve_tx(struct writer *wr)
         return true;
     }
 
-    for (struct job *job = wr->pending; job; job = next) {
-        next = job->next;
+    LIST_FOREACH (node, &wr->pending) {
+        struct job *job = LIST_ITEM(node, struct job, pending);
         if (!job_dropped(job) && job->tx == wr->tx.id &&
             job->conn_id == wr->tx.owner) {
-            pending_remove(wr, prev, job);
+            list_remove(&job->pending);
             if (job_claim(job))
                 tx_run(wr, job);
             finish(wr, job);
@@ -354,11 +344,9 @@ static bool serve_tx(struct writer *wr)
         /* Jobs of other connections wait for the transaction to end, unless
          * they are answered now. */
         if (!job_dropped(job) && job->tx == 0 && job->conn_id != wr->tx.owner &&
-            !clock_passed(job->deadline, now)) {
-            prev = job;
+            !clock_passed(job->deadline, now))
             continue;
-        }
-        pending_remove(wr, prev, job);
+        list_remove(&job->pending);
         if (!job_claim(job)) {
             /* nothing to answer */
         } else if (job->tx == wr->tx.id) {
@@ -405,9 +393,11 @@ static int64_t tx_wakeup(const struct writer *wr)
     int64_t at = wr->tx.idle_deadline;
     if (wr->tx.max_deadline != 0 && wr->tx.max_deadline < at)
         at = wr->tx.max_deadline;
-    for (const struct job *job = wr->pending; job; job = job->next)
+    LIST_FOREACH (node, &wr->pending) {
+        const struct job *job = LIST_ITEM(node, struct job, pending);
         if (job->deadline != 0 && (at == 0 || job->deadline < at))
             at = job->deadline;
+    }
     return at;
 }
 
@@ -593,10 +583,10 @@ static bool groupable(const struct job *job)
 static void serve_next(struct writer *wr)
 {
     struct worker *w = &wr->worker;
-    struct job *job = wr->pending;
+    struct job *job = pending_first(wr);
 
     if (job_dropped(job) || !groupable(job)) {
-        pending_remove(wr, NULL, job);
+        list_remove(&job->pending);
         if (!job_claim(job))
             ; /* nothing to answer */
         else if (job->tx != 0)
@@ -616,10 +606,10 @@ static void serve_next(struct writer *wr)
     struct job *group = NULL, **tail = &group;
     unsigned count = 0;
     size_t bytes = 0;
-    while ((job = wr->pending) != NULL && groupable(job) &&
+    while ((job = pending_first(wr)) != NULL && groupable(job) &&
            count < wr->cfg->group_max &&
            (count == 0 || bytes + job->msg_len <= wr->cfg->group_bytes)) {
-        pending_remove(wr, NULL, job);
+        list_remove(&job->pending);
         list_add(&tail, job);
         count++;
         bytes += job->msg_len;
@@ -645,7 +635,7 @@ static bool turn(struct writer *wr)
     if (wr->tx.id == 0)
         checkpoint_between_groups(&wr->ckpt);
     int64_t started = clock_now();
-    if (wr->tx.id == 0 && wr->pending) {
+    if (wr->tx.id == 0 && !list_empty(&wr->pending)) {
         serve_next(wr);
         did = true;
     } else if (wr->tx.id != 0) {
@@ -735,6 +725,7 @@ int writer_init(struct writer *wr, const struct config *cfg,
 
     *wr = (struct writer){
         .done = done, .done_arg = done_arg, .cfg = cfg, .stats = stats};
+    list_init(&wr->pending);
     if (db_open_writer(cfg, &db, err, errlen) != SQLITE_OK)
         return -1;
     if (dbfile_init(&wr->file, cfg->database, err, errlen) != 0) {

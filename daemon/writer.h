@@ -12,6 +12,7 @@
 #include "dbfile.h"
 #include "execute.h"
 #include "job.h"
+#include "list.h"
 #include "migrate.h"
 #include "stats.h"
 #include "watchdog.h"
@@ -44,9 +45,9 @@ struct writer {
     atomic_uint_fast64_t last_tx;
 
     /* The writer thread's own. */
-    struct watchdog_slot *watchdog;     /* busy from each job's start until it
-                                           waits for work (watchdog.h) */
-    struct job *pending, *pending_tail; /* taken from the queue, not run */
+    struct watchdog_slot *watchdog; /* busy from each job's start until it
+                                       waits for work (watchdog.h) */
+    struct list pending;     /* taken from the queue, not run (job->pending) */
     bool wal_secured;        /* the file is gone and the WAL was emptied */
     int64_t wal_secure_next; /* when to try emptying it again; 0: now */
     struct {

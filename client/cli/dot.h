@@ -1,0 +1,17 @@
+/* The dot-commands of the shell and of scripts (.mode, .tables, .import,
+ * ...), the sqlite3 shell's. */
+#ifndef SQLITED_CLI_DOT_H
+#define SQLITED_CLI_DOT_H
+
+#include "session.h"
+
+/* What dot_run() returns besides an exit status (0, 1, 2): the command was
+ * .quit or .exit. */
+#define DOT_QUIT (-1)
+
+/* Runs the dot-command @line (starting with '.', without its newline) in
+ * session @s. Returns 0, the exit status of a failure already reported on
+ * standard error, or DOT_QUIT. */
+int dot_run(struct session *s, const char *line);
+
+#endif

@@ -1,0 +1,285 @@
+/* sqlited-cli: run SQL on the daemon and print the rows like the sqlite3 shell,
+ * and the operator's commands (ping, health, stats).
+ *
+ * A client of the public libsqlited API only. Exit status: 0 success, 1 an
+ * error answered by the daemon (or a local failure such as a write error), 2
+ * a usage error or a failed connection; `health` follows pg_isready instead
+ * (see health_main()).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sqlited.h"
+
+#include "cli.h"
+#include "operator.h"
+#include "output.h"
+#include "session.h"
+#include "text.h"
+
+static void usage(FILE *f)
+{
+    fputs(
+        "Usage: " PROG " [options] SQL\n"
+        "       " PROG " [options] < script.sql\n"
+        "       " PROG " [options] ping | health | stats | metrics\n"
+        "       " PROG " [options] backup [DEST]\n"
+        "       " PROG " [options] optimize [analyze]\n"
+        "       " PROG " [options] vacuum\n"
+        "       " PROG " [options] integrity [quick|full]\n"
+        "       " PROG " [options] migrate up|down [VERSION] | status\n"
+        "       " PROG " [options] checkpoint [MODE]\n"
+        "\n"
+        "Runs SQL (one argument, which may hold several statements; '-'\n"
+        "reads it from standard input) on the sqlited daemon and prints\n"
+        "the rows it returns.\n"
+        "\n"
+        "Commands:\n"
+        "  ping                check that the daemon's event loop answers\n"
+        "  health              readiness probe: exit 0 ready, 1 the daemon\n"
+        "                      answers but is not ready, 2 nothing answers,\n"
+        "                      3 usage error; one line (or --json)\n"
+        "  stats               the daemon's counters, as JSON\n"
+        "  metrics             the same, in Prometheus text format (--json:\n"
+        "                      as stats)\n"
+        "  backup [DEST]       have the daemon copy the database into its\n"
+        "                      --backup-dir (DEST: a name or path inside it;\n"
+        "                      default a timestamped name)\n"
+        "  optimize [analyze]  PRAGMA optimize ('analyze': a full ANALYZE)\n"
+        "  vacuum              rebuild the file and say what it reclaimed\n"
+        "  integrity [quick|full]  check the database (exit status 1 on\n"
+        "                      problems)\n"
+        "  migrate up|down [VERSION] | status  apply, undo or list the\n"
+        "                      migrations of the daemon's --migrations DIR\n"
+        "  checkpoint [MODE]   checkpoint the WAL now; MODE is PASSIVE\n"
+        "                      (default), FULL, RESTART or TRUNCATE (exit\n"
+        "                      status 1 when it was busy)\n"
+        "\n"
+        "Options:\n"
+        "  -s, --socket PATH   daemon socket (default: $SQLITED_SOCKET, "
+        "else\n"
+        "                      " SQLITED_DEFAULT_SOCKET ")\n"
+        "  -m, --mode MODE     output: list, table, csv, json, line "
+        "(default list)\n"
+        "      --header        print column names (default for table, "
+        "csv)\n"
+        "      --no-header     do not print column names (default for "
+        "list)\n"
+        "  -t, --timeout MS    connect timeout in milliseconds, 0 for none\n"
+        "                      (default 5000); for ping and health the\n"
+        "                      whole probe's deadline, which must be set\n"
+        "      --json          operations: print the result as JSON (for\n"
+        "                      SQL: --mode json)\n"
+        "      --quick         health: also run PRAGMA quick_check\n"
+        "  -h, --help          show this help and exit\n"
+        "  -V, --version       show the version and exit\n"
+        "\n"
+        "Exit status: 0 success, 1 the daemon reported an error, 2 usage\n"
+        "error or no connection.\n",
+        f);
+}
+
+static void hold_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF)
+            open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static int read_stdin(char **out)
+{
+    struct sbuf b = {0};
+    char chunk[65536];
+    size_t n;
+
+    while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
+        sbuf_add(&b, chunk, n);
+    if (ferror(stdin)) {
+        fprintf(stderr, "%s: cannot read SQL from standard input: %s\n", PROG,
+                strerror(errno));
+        free(b.p);
+        return EXIT_USAGE;
+    }
+    sbuf_add(&b, "", 1);
+    if (b.oom) {
+        fprintf(stderr, "%s: %s\n", PROG, strerror(ENOMEM));
+        free(b.p);
+        return EXIT_DAEMON_ERROR;
+    }
+    if (memchr(b.p, '\0', b.len - 1)) {
+        fprintf(stderr, "%s: SQL on standard input holds a NUL byte\n", PROG);
+        free(b.p);
+        return EXIT_USAGE;
+    }
+    *out = b.p;
+    return 0;
+}
+
+/* Whether argv holds the word @cmd as an argument rather than as the value
+ * of an option: decides, before the options are parsed, what a usage error
+ * exits with. */
+static bool argv_has_command(int argc, char **argv, const char *cmd)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *prev = argv[i - 1];
+        bool is_value =
+            i > 1 &&
+            (strcmp(prev, "-s") == 0 || strcmp(prev, "--socket") == 0 ||
+             strcmp(prev, "-m") == 0 || strcmp(prev, "--mode") == 0 ||
+             strcmp(prev, "-t") == 0 || strcmp(prev, "--timeout") == 0);
+        if (strcmp(argv[i], "--") == 0)
+            return i + 1 < argc && strcmp(argv[i + 1], cmd) == 0;
+        if (!is_value && strcmp(argv[i], cmd) == 0)
+            return true;
+    }
+    return false;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"socket", required_argument, NULL, 's'},
+        {"mode", required_argument, NULL, 'm'},
+        {"header", no_argument, NULL, 'H'},
+        {"no-header", no_argument, NULL, 'N'},
+        {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"json", no_argument, NULL, 'J'},
+        {"quick", no_argument, NULL, 'Q'},
+        {NULL, 0, NULL, 0},
+    };
+    const struct command *cmd = NULL;
+    bool json = false, quick = false;
+    struct session s = {.pr = {.mode = MODE_LIST, .out = stdout}};
+    const char *path = getenv("SQLITED_SOCKET");
+    const char *sql_arg = NULL;
+    char *sql_buf = NULL;
+    sqlited *db = NULL;
+    int header = -1, timeout_ms = DEFAULT_TIMEOUT_MS;
+    int opt, rc, status;
+
+    hold_std_fds();
+    /* A reader that went away is reported as a write error (EPIPE), not a
+     * silent death by signal. */
+    signal(SIGPIPE, SIG_IGN);
+
+    if (!path || !*path)
+        path = SQLITED_DEFAULT_SOCKET;
+    if (argv_has_command(argc, argv, "health"))
+        usage_status = HEALTH_USAGE;
+    while ((opt = getopt_long(argc, argv, "s:m:t:hV", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 's':
+            path = optarg;
+            break;
+        case 'm':
+            if (!mode_parse(optarg, &s.pr.mode)) {
+                char what[128];
+                snprintf(what, sizeof(what), "unknown mode (%s)", mode_names);
+                return usage_error(what, optarg);
+            }
+            break;
+        case 'H':
+            header = 1;
+            break;
+        case 'N':
+            header = 0;
+            break;
+        case 'J':
+            json = true;
+            break;
+        case 'Q':
+            quick = true;
+            break;
+        case 't': {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < 0 || v > INT_MAX)
+                return usage_error("invalid timeout", optarg);
+            timeout_ms = (int)v;
+            break;
+        }
+        case 'h':
+            usage(stdout);
+            return finish_output(0);
+        case 'V':
+            printf("%s %s (protocol %d)\n", PROG, SQLITED_VERSION,
+                   SQLITED_PROTOCOL_VERSION);
+            return finish_output(0);
+        default:
+            return usage_error("invalid option", NULL);
+        }
+    }
+    /* The probes. Each always has a deadline: against a daemon that hangs
+     * (stopped with SIGSTOP, say) it must still answer. */
+    const char *word = optind < argc ? argv[optind] : "";
+    bool probe = strcmp(word, "ping") == 0 || strcmp(word, "health") == 0;
+    if (probe && argc - optind > 1)
+        return usage_error("too many arguments", word);
+    if (probe && timeout_ms == 0)
+        return usage_error("a probe needs a deadline: --timeout must be at "
+                           "least 1 ms",
+                           word);
+    if (quick && strcmp(word, "health") != 0)
+        return usage_error("--quick applies to health only", NULL);
+    if (strcmp(word, "health") == 0)
+        return finish_output(health_main(path, timeout_ms, json, quick));
+    if (strcmp(word, "ping") == 0)
+        return ping_main(path, timeout_ms);
+    if (optind < argc && (cmd = command_find(argv[optind])) != NULL) {
+        int nargs = argc - optind - 1;
+        if (nargs < cmd->min_args || nargs > cmd->max_args)
+            return usage_error("usage", cmd->args);
+        rc = sqlited_open(path, timeout_ms, &db);
+        if (rc)
+            return report_connect_error(path, rc);
+        status = cmd->run(db, nargs, argv + optind + 1, json);
+        sqlited_close(db);
+        return finish_output(status);
+    }
+    if (argc - optind > 1)
+        return usage_error("too many arguments (pass the SQL as one quoted "
+                           "argument)",
+                           NULL);
+    if (optind < argc)
+        sql_arg = argv[optind];
+    if (json)
+        s.pr.mode = MODE_JSON;
+    s.pr.header = header >= 0
+                      ? header
+                      : (s.pr.mode == MODE_TABLE || s.pr.mode == MODE_CSV);
+
+    if (!sql_arg || strcmp(sql_arg, "-") == 0) {
+        if (!sql_arg && isatty(STDIN_FILENO))
+            return usage_error("no SQL given (pass it as an argument, or "
+                               "on standard input)",
+                               NULL);
+        status = read_stdin(&sql_buf);
+        if (status)
+            return status;
+        sql_arg = sql_buf;
+    }
+
+    rc = sqlited_open(path, timeout_ms, &s.db);
+    if (rc) {
+        free(sql_buf);
+        return report_connect_error(path, rc);
+    }
+    status = session_run(&s, sql_arg);
+    sqlited_close(s.db);
+    free(sql_buf);
+    return finish_output(status);
+}
