@@ -425,8 +425,7 @@ bool conn_cancel(struct conn *c, uint32_t msgid)
         struct job *job = LIST_ITEM(node, struct job, inflight);
         if (job->msgid != msgid || job->internal ||
             !conn_cancellable(job->method) ||
-            atomic_load(&job->state) == JOB_EXPIRED ||
-            atomic_load(&job->cancel_asked))
+            atomic_load(&job->state) == JOB_EXPIRED)
             continue; /* not the client's, or answered already */
         found = true;
         /* A fetch keeps its cursor busy until its reader is done with it,
