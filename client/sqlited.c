@@ -130,6 +130,7 @@ struct sqlited {
     int io_timeout_ms;   /* a call's wait for the socket; 0: none */
     char *health_reason; /* of the last sqlited_health() answer */
     int64_t tx_id;       /* the open interactive transaction, 0 when none */
+    bool tx_read_only;   /* it is read-only (SQLITED_TX_READ_ONLY) */
     /* Sent with every query as options max_rows and max_bytes; 0: not sent. */
     uint64_t max_rows, max_bytes;
 
@@ -731,7 +732,7 @@ static int conn_parse(sqlited *db, const char *msg, size_t len,
     const char *why = "";
     bool has_msgid;
 
-    if (rpc_parse(msg, len, m, &has_msgid, &why))
+    if (rpc_parse_framed(msg, len, m, &has_msgid, &why))
         return conn_break(db, err_setf(db, SQLITED_EPROTO,
                                        "malformed reply from the daemon: %s",
                                        why ? why : "bad envelope"));
@@ -1504,11 +1505,12 @@ struct result_scan {
     int64_t cursor; /* positive */
 };
 
-/* Walks the result map in @r (keys in any order, unknown keys skipped).
- * Returns 0 or -1 when it is malformed. Row contents are checked later, one
- * row at a time, by sqlited_rows_next(). */
-static int result_scan(struct codec_reader r, struct result_scan *s)
+/* Walks the result map at @r (keys in any order, unknown keys skipped),
+ * leaving @r just past it. Returns 0 or -1 when it is malformed. Row
+ * contents are checked later, one row at a time, by sqlited_rows_next(). */
+static int result_scan(struct codec_reader *at, struct result_scan *s)
 {
+    struct codec_reader r = *at;
     uint32_t n;
 
     memset(s, 0, sizeof(*s));
@@ -1560,6 +1562,7 @@ static int result_scan(struct codec_reader r, struct result_scan *s)
     /* SQLite allows at most 32767 columns; an int must hold the count. */
     if (s->ncols > INT_MAX)
         return -1;
+    *at = r;
     return 0;
 }
 
@@ -1670,7 +1673,15 @@ enum {
     OPTS_COMMON = 1,    /* tx and timeout_ms: query, exec, batch, bulk */
     OPTS_NONATOMIC = 2, /* a batch's "atomic": false */
     OPTS_LIMITS = 4,    /* a query's max_rows and max_bytes, when set */
+    OPTS_SNAPSHOT = 8,  /* tx, when the open transaction is read-only */
 };
+
+/* Whether a request with @opts carries the option tx. */
+static bool opts_tx(const sqlited *db, unsigned opts)
+{
+    return db->tx_id > 0 && ((opts & OPTS_COMMON) ||
+                             ((opts & OPTS_SNAPSHOT) && db->tx_read_only));
+}
 
 /* Entries of the options map that ends a SQL request on @db: those of
  * @opts that are set. 0 when the request carries no options map. */
@@ -1678,7 +1689,7 @@ static uint32_t opts_count(const sqlited *db, unsigned opts)
 {
     bool common = opts & OPTS_COMMON, limits = opts & OPTS_LIMITS;
 
-    return (common && db->tx_id > 0) + (common && db->timeout_ms >= 0) +
+    return opts_tx(db, opts) + (common && db->timeout_ms >= 0) +
            ((opts & OPTS_NONATOMIC) != 0) + (limits && db->max_rows > 0) +
            (limits && db->max_bytes > 0);
 }
@@ -1694,7 +1705,7 @@ static void opts_pack(sqlited *db, unsigned opts)
     if (n == 0)
         return;
     msgpack_pack_map(&db->req.pk, n);
-    if (common && db->tx_id > 0) {
+    if (opts_tx(db, opts)) {
         codec_pack_cstr(&db->req, "tx");
         msgpack_pack_int64(&db->req.pk, db->tx_id);
     }
@@ -1743,7 +1754,7 @@ static int result_check(sqlited *db, const struct rpc_message *m,
                         struct result_scan *scan, struct codec_reader *end)
 {
     *end = m->result;
-    if (result_scan(m->result, scan) || codec_skip(end))
+    if (result_scan(end, scan))
         return conn_break(db, err_set(db, SQLITED_EPROTO,
                                       "malformed result from the daemon"));
     return 0;
@@ -1765,12 +1776,13 @@ static const char *const sql_method_name[] = {
     [SQL_EXPLAIN] = "explain",
 };
 
-/* explain takes no options: it runs on a reader, outside transactions, and
- * returns a plan of a few rows. */
+/* explain runs on a reader, outside a transaction of the writer, and
+ * returns a plan of a few rows: its one option is a read-only
+ * transaction's tx. */
 static const unsigned sql_method_opts[] = {
     [SQL_EXEC] = OPTS_COMMON,
     [SQL_QUERY] = OPTS_COMMON | OPTS_LIMITS,
-    [SQL_EXPLAIN] = 0,
+    [SQL_EXPLAIN] = OPTS_SNAPSHOT,
 };
 
 /* Packs in db->req the request of @method for @sql and @params, and stores
@@ -2462,6 +2474,7 @@ SQLITED_API int sqlited_begin(sqlited *db, int mode)
         [SQLITED_TX_DEFERRED] = "deferred",
         [SQLITED_TX_IMMEDIATE] = "immediate",
     };
+    bool read_only = mode == SQLITED_TX_READ_ONLY;
     struct rpc_message m;
     int64_t id;
     uint32_t msgid;
@@ -2469,7 +2482,8 @@ SQLITED_API int sqlited_begin(sqlited *db, int mode)
 
     if (rc)
         return rc;
-    if (mode != SQLITED_TX_DEFERRED && mode != SQLITED_TX_IMMEDIATE)
+    if (mode != SQLITED_TX_DEFERRED && mode != SQLITED_TX_IMMEDIATE &&
+        !read_only)
         return err_setf(db, SQLITED_EMISUSE, "unknown transaction mode %d",
                         mode);
     if (db->tx_id)
@@ -2477,7 +2491,14 @@ SQLITED_API int sqlited_begin(sqlited *db, int mode)
                         (long long)db->tx_id);
 
     msgid = req_begin(db, "begin", 1);
-    codec_pack_cstr(&db->req, modes[mode]);
+    if (read_only) {
+        /* [{"read_only": true}] */
+        msgpack_pack_map(&db->req.pk, 1);
+        codec_pack_cstr(&db->req, "read_only");
+        msgpack_pack_true(&db->req.pk);
+    } else {
+        codec_pack_cstr(&db->req, modes[mode]);
+    }
     rc = conn_call(db, msgid, -1, &m);
     if (rc)
         return rc;
@@ -2487,6 +2508,7 @@ SQLITED_API int sqlited_begin(sqlited *db, int mode)
                                       "the daemon's transaction id is not a "
                                       "positive integer"));
     db->tx_id = id;
+    db->tx_read_only = read_only;
     return err_ok(db);
 }
 
@@ -2704,7 +2726,7 @@ static int batch_scan_results(sqlited_batch *b, struct codec_reader *r,
 
         if (read_nil(r))
             continue;
-        if (s->state != STEP_NONE || result_scan(*r, &scan) || codec_skip(r))
+        if (s->state != STEP_NONE || result_scan(r, &scan))
             return -1;
         s->state = STEP_DONE;
         s->off = (size_t)(from - start);
@@ -2952,7 +2974,7 @@ SQLITED_API int sqlited_batch_step_rows(sqlited_batch *b, unsigned i,
         return SQLITED_EMISUSE;
     codec_reader_init(&r, b->result + s->off, s->len);
     /* Checked when the batch ran. */
-    if (result_scan(r, &scan))
+    if (result_scan(&r, &scan))
         return SQLITED_EPROTO;
     return rows_build(&scan, b->result + s->off, s->len, out);
 }
