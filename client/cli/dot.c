@@ -11,15 +11,8 @@
 
 #include "cli.h"
 #include "dot.h"
+#include "dump.h"
 #include "text.h"
-
-/* What a command is given: its arguments (quotes removed), and for each
- * the raw rest of the line from where it starts (for SQL, values). */
-struct dot_args {
-    int argc;
-    char **argv;
-    const char *const *raw;
-};
 
 static int dot_fail(const char *cmd, const char *what, const char *arg)
 {
@@ -58,16 +51,16 @@ static int set_flag(const char *cmd, const char *arg, bool *flag)
 
 /* ---------------------------------------------------------------- output */
 
-static int dot_mode(struct session *s, const struct dot_args *a)
+static int dot_mode(struct session *s, int argc, char **argv)
 {
     enum mode mode;
 
-    if (a->argc == 0) {
+    if (argc == 0) {
         fprintf(s->pr.out, "current output mode: %s\n", mode_name(s->pr.mode));
         return 0;
     }
-    if (!mode_parse(a->argv[0], &mode)) {
-        fprintf(stderr, "%s: .mode: unknown mode '%s' (%s)\n", PROG, a->argv[0],
+    if (!mode_parse(argv[0], &mode)) {
+        fprintf(stderr, "%s: .mode: unknown mode '%s' (%s)\n", PROG, argv[0],
                 mode_names);
         return EXIT_DAEMON_ERROR;
     }
@@ -75,92 +68,111 @@ static int dot_mode(struct session *s, const struct dot_args *a)
     return 0;
 }
 
-static int dot_headers(struct session *s, const struct dot_args *a)
+static int dot_headers(struct session *s, int argc, char **argv)
 {
-    int rc = set_flag("headers", a->argv[0], &s->pr.header);
+    (void)argc;
+    int rc = set_flag("headers", argv[0], &s->pr.header);
 
     if (rc == 0)
         s->pr.header_set = true;
     return rc;
 }
 
-static int dot_nullvalue(struct session *s, const struct dot_args *a)
+static int dot_nullvalue(struct session *s, int argc, char **argv)
 {
-    if (printer_set_nullvalue(&s->pr, a->argv[0]))
+    (void)argc;
+    if (printer_set_nullvalue(&s->pr, argv[0]))
         return dot_fail("nullvalue", strerror(ENOMEM), NULL);
     return 0;
 }
 
-static int dot_width(struct session *s, const struct dot_args *a)
+static int dot_width(struct session *s, int argc, char **argv)
 {
-    int w[a->argc > 0 ? a->argc : 1];
+    int w[argc > 0 ? argc : 1];
 
-    for (int i = 0; i < a->argc; i++) {
+    for (int i = 0; i < argc; i++) {
         char *end;
         errno = 0;
-        long v = strtol(a->argv[i], &end, 10);
-        if (errno || end == a->argv[i] || *end || v < -10000 || v > 10000)
+        long v = strtol(argv[i], &end, 10);
+        if (errno || end == argv[i] || *end || v < -10000 || v > 10000)
             return dot_fail("width",
                             "a width is a number of characters from -10000 "
                             "to 10000",
-                            a->argv[i]);
+                            argv[i]);
         w[i] = (int)v;
     }
-    if (printer_set_widths(&s->pr, w, a->argc))
+    if (printer_set_widths(&s->pr, w, argc))
         return dot_fail("width", strerror(ENOMEM), NULL);
     return 0;
 }
 
-static int dot_pager(struct session *s, const struct dot_args *a)
+static int dot_pager(struct session *s, int argc, char **argv)
 {
+    (void)argc;
     bool on;
-    int rc = set_flag("pager", a->argv[0], &on);
+    int rc = set_flag("pager", argv[0], &on);
 
     if (rc == 0)
         s->pr.no_pager = !on;
     return rc;
 }
 
-static int dot_output(struct session *s, const struct dot_args *a)
+static int dot_output(struct session *s, int argc, char **argv)
 {
-    return a->argc == 0 ? output_restore(&s->pr)
-                        : output_open(&s->pr, a->argv[0], false);
+    return argc == 0 ? output_restore(&s->pr)
+                     : output_open(&s->pr, argv[0], false);
 }
 
-static int dot_once(struct session *s, const struct dot_args *a)
+static int dot_once(struct session *s, int argc, char **argv)
 {
-    return output_open(&s->pr, a->argv[0], true);
+    (void)argc;
+    return output_open(&s->pr, argv[0], true);
 }
 
-static int dot_timer(struct session *s, const struct dot_args *a)
+static int dot_timer(struct session *s, int argc, char **argv)
 {
-    return set_flag("timer", a->argv[0], &s->timer);
+    (void)argc;
+    return set_flag("timer", argv[0], &s->timer);
 }
 
 /* ------------------------------------------------------------ parameters */
 
-static int dot_param(struct session *s, const struct dot_args *a)
+/* Cuts the next blank-separated word off *@p. */
+static char *next_word(char **p)
 {
-    const char *sub = a->argv[0];
-    char err[256];
+    char *w = *p + strspn(*p, " \t");
+    size_t n = strcspn(w, " \t");
 
-    if (strcmp(sub, "list") == 0 && a->argc == 1) {
+    *p = w + n + (w[n] != '\0');
+    w[n] = '\0';
+    return w;
+}
+
+/* .param takes the rest of its line, so that a value keeps its quotes and
+ * blanks as written ('quoted text'). */
+static int dot_param(struct session *s, int argc, char **argv)
+{
+    char *p = argv[0], err[256];
+    const char *sub = next_word(&p);
+    const char *name = next_word(&p);
+
+    (void)argc;
+    p += strspn(p, " \t");
+    if (strcmp(sub, "list") == 0 && !*name) {
         params_list(&s->params, s->pr.out);
         return 0;
     }
-    if (strcmp(sub, "clear") == 0 && a->argc == 1) {
+    if (strcmp(sub, "clear") == 0 && !*name) {
         params_clear(&s->params);
         return 0;
     }
-    if (strcmp(sub, "unset") == 0 && a->argc == 2) {
-        if (!params_unset(&s->params, a->argv[1]))
-            return dot_fail("param", "no such parameter", a->argv[1]);
+    if (strcmp(sub, "unset") == 0 && *name && !*p) {
+        if (!params_unset(&s->params, name))
+            return dot_fail("param", "no such parameter", name);
         return 0;
     }
-    if (strcmp(sub, "set") == 0 && a->argc >= 3) {
-        /* The value is the rest of the line as written, so that 'quoted
-         * text' keeps its quotes and spaces. */
-        if (params_set(&s->params, a->argv[1], a->raw[2], err, sizeof(err)))
+    if (strcmp(sub, "set") == 0 && *name && *p) {
+        if (params_set(&s->params, name, p, err, sizeof(err)))
             return dot_fail("param", err, NULL);
         return 0;
     }
@@ -266,21 +278,21 @@ static int list_names(struct session *s, const char *sql, const char *pattern)
     return status;
 }
 
-static int dot_tables(struct session *s, const struct dot_args *a)
+static int dot_tables(struct session *s, int argc, char **argv)
 {
     return list_names(s,
                       "SELECT name FROM sqlite_schema WHERE type IN "
                       "('table', 'view') AND name NOT LIKE 'sqlite\\_%' "
                       "ESCAPE '\\' AND name LIKE ?1 ORDER BY 1",
-                      a->argc ? a->argv[0] : "%");
+                      argc ? argv[0] : "%");
 }
 
-static int dot_indexes(struct session *s, const struct dot_args *a)
+static int dot_indexes(struct session *s, int argc, char **argv)
 {
     return list_names(s,
                       "SELECT name FROM sqlite_schema WHERE type = 'index' "
                       "AND tbl_name LIKE ?1 ORDER BY 1",
-                      a->argc ? a->argv[0] : "%");
+                      argc ? argv[0] : "%");
 }
 
 static void print_statement(void *ctx, const char *text, size_t len)
@@ -291,12 +303,12 @@ static void print_statement(void *ctx, const char *text, size_t len)
     fputs(";\n", out);
 }
 
-static int dot_schema(struct session *s, const struct dot_args *a)
+static int dot_schema(struct session *s, int argc, char **argv)
 {
     return query_each(s,
                       "SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL "
                       "AND tbl_name LIKE ?1 ORDER BY rowid",
-                      a->argc ? a->argv[0] : "%", print_statement, s->pr.out);
+                      argc ? argv[0] : "%", print_statement, s->pr.out);
 }
 
 /* ------------------------------------------------------------------ plan */
@@ -328,9 +340,9 @@ static void plan_level(FILE *out, const struct plan_row *r, size_t n,
     }
 }
 
-static int dot_explain(struct session *s, const struct dot_args *a)
+static int dot_explain(struct session *s, int argc, char **argv)
 {
-    const char *sql = a->raw[0];
+    const char *sql = argv[0];
     sqlited_params *params = NULL;
     sqlited_rows *rows = NULL;
     struct plan_row *r = NULL;
@@ -339,6 +351,7 @@ static int dot_explain(struct session *s, const struct dot_args *a)
     int status = 0;
     int rc = params_bind(&s->params, sql, &params);
 
+    (void)argc;
     if (rc == 0)
         rc = sqlited_explain(s->db, sql, params, &rows);
     sqlited_params_close(params);
@@ -379,25 +392,37 @@ static int dot_explain(struct session *s, const struct dot_args *a)
 
 /* ------------------------------------------------------- the table itself */
 
-static int dot_quit(struct session *s, const struct dot_args *a)
+static int dot_quit(struct session *s, int argc, char **argv)
 {
     (void)s;
-    (void)a;
+    (void)argc;
+    (void)argv;
     return DOT_QUIT;
 }
 
-static int dot_help(struct session *s, const struct dot_args *a);
+static int dot_help(struct session *s, int argc, char **argv);
 
-/* Every dot-command, in the order .help lists them. max_args -1: any. */
+/* max_args of a command that takes the rest of its line whole. */
+#define REST (-2)
+
+/* Every dot-command, in the order .help lists them: its name, how many
+ * arguments it takes (max_args -1: any), its usage and one line of help,
+ * its function (given the arguments without the name). A command whose
+ * max_args is REST is given the rest of its line, as written, as its one
+ * argument (SQL, values with quotes); otherwise the arguments are split as
+ * sqlite3 splits them (see split_args()). */
 static const struct dot_command {
     const char *name;
     int min_args, max_args;
     const char *usage;
     const char *help;
-    int (*run)(struct session *s, const struct dot_args *a);
+    int (*run)(struct session *s, int argc, char **argv);
 } dot_commands[] = {
+    {"dump", 0, 1, ".dump [TABLE]",
+     "SQL text that rebuilds the database (or the tables matching TABLE)",
+     dump_run},
     {"exit", 0, 0, ".exit", "Leave (as .quit)", dot_quit},
-    {"explain", 1, -1, ".explain SQL",
+    {"explain", 1, REST, ".explain SQL",
      "Show the query plan of SQL as a tree (it is not run)", dot_explain},
     {"headers", 1, 1, ".headers on|off",
      "Print the column names above the rows, or not", dot_headers},
@@ -418,7 +443,7 @@ static const struct dot_command {
      dot_output},
     {"pager", 1, 1, ".pager on|off",
      "Page output that does not fit the terminal through $PAGER", dot_pager},
-    {"param", 1, -1, ".param set NAME VALUE | unset NAME | list | clear",
+    {"param", 1, REST, ".param set NAME VALUE | unset NAME | list | clear",
      "Manage the values bound to :NAME, @NAME and $NAME in statements",
      dot_param},
     {"quit", 0, 0, ".quit", "Leave", dot_quit},
@@ -445,15 +470,15 @@ static const struct dot_command *find_command(const char *name)
     return NULL;
 }
 
-static int dot_help(struct session *s, const struct dot_args *a)
+static int dot_help(struct session *s, int argc, char **argv)
 {
     const struct dot_command *c;
     int w = 0;
 
-    if (a->argc == 1) {
-        const char *name = a->argv[0] + (a->argv[0][0] == '.');
+    if (argc == 1) {
+        const char *name = argv[0] + (argv[0][0] == '.');
         if (!(c = find_command(name)))
-            return dot_fail("help", "no such command", a->argv[0]);
+            return dot_fail("help", "no such command", argv[0]);
         fprintf(s->pr.out, "%s\n    %s\n", c->usage, c->help);
         return 0;
     }
@@ -528,6 +553,9 @@ int dot_run(struct session *s, const char *line)
     /* The line without its leading '.'. */
     memcpy(buf, line + 1, len);
     argc = split_args(buf, line + 1, argv, raw);
+    if (argc < 0 && find_command(argv[0]) &&
+        find_command(argv[0])->max_args == REST)
+        argc = 2; /* it takes its line whole: the words do not count */
     if (argc < 0) {
         status = dot_fail(argv[0], "too many arguments", NULL);
     } else if (argc == 0) {
@@ -536,6 +564,17 @@ int dot_run(struct session *s, const char *line)
     } else {
         const struct dot_command *c = find_command(argv[0]);
         int n = argc - 1;
+        char *rest = NULL;
+        if (c && c->max_args == REST && n > 0) {
+            /* The rest of the line from its first argument, as written,
+             * without the blanks that end it. */
+            size_t rlen = strlen(raw[1]);
+            rest = buf;
+            memmove(rest, raw[1], rlen + 1);
+            while (rlen > 0 && strchr(" \t\r\n", rest[rlen - 1]))
+                rest[--rlen] = '\0';
+            n = 1;
+        }
         if (!c) {
             fprintf(stderr, "%s: unknown command .%s (try .help)\n", PROG,
                     argv[0]);
@@ -544,8 +583,7 @@ int dot_run(struct session *s, const char *line)
             fprintf(stderr, "%s: usage: %s\n", PROG, c->usage);
             status = EXIT_DAEMON_ERROR;
         } else {
-            struct dot_args a = {n, argv + 1, raw + 1};
-            status = c->run(s, &a);
+            status = c->run(s, n, rest ? &rest : argv + 1);
         }
     }
     free(buf);

@@ -293,7 +293,9 @@ int main(int argc, char **argv)
     status = 0;
     for (int i = 0; i <= ncmds && status == 0; i++) {
         const char *c = i < ncmds ? cmds[i] : sql_arg;
-        if (c[0] == '.')
+        /* A dot-command as the argument runs as the sqlite3 shell's
+         * does: sqlited-cli ".dump t". */
+        if (c[0] == '.' && c != sql_buf)
             status = dot_run(&s, c);
         else if (i < ncmds || *c)
             status = session_run(&s, c);

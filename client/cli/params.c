@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "params.h"
+#include "quote.h"
 #include "text.h"
 
 struct param {
@@ -163,8 +164,8 @@ static size_t find(const struct params *p, const char *name, bool *found)
     return lo;
 }
 
-int params_set(struct params *p, const char *name, const char *value,
-               char *err, size_t errsize)
+int params_set(struct params *p, const char *name, const char *value, char *err,
+               size_t errsize)
 {
     struct param v = {0};
     const char *bare = strchr(":@$", name[0]) && name[0] ? name + 1 : name;
@@ -269,7 +270,7 @@ void params_list(const struct params *p, FILE *out)
             sbuf_adds(&b, num);
             break;
         case SQLITED_TEXT:
-            add_sql_string(&b, v->data, v->len);
+            quote_text(&b, v->data, v->len);
             break;
         case SQLITED_BLOB:
             sbuf_adds(&b, "X'");
@@ -363,11 +364,9 @@ static int bind_one(const struct params *p, sqlited_params *list,
     case SQLITED_FLOAT:
         return sqlited_params_add_double(list, name, v->d);
     case SQLITED_TEXT:
-        return sqlited_params_add_text(list, name, v->data,
-                                       (int64_t)v->len);
+        return sqlited_params_add_text(list, name, v->data, (int64_t)v->len);
     case SQLITED_BLOB:
-        return sqlited_params_add_blob(list, name, v->data,
-                                       (int64_t)v->len);
+        return sqlited_params_add_blob(list, name, v->data, (int64_t)v->len);
     default:
         return sqlited_params_add_null(list, name);
     }

@@ -23,8 +23,8 @@ struct params {
  * 'quoted text' ('' for a quote), NULL, X'hex' for a BLOB; any other word
  * is the text itself. Returns 0, or -EINVAL (a malformed name, quoted text
  * or hex) or -ENOMEM, with the reason in @err (at least 128 bytes). */
-int params_set(struct params *p, const char *name, const char *value,
-               char *err, size_t errsize);
+int params_set(struct params *p, const char *name, const char *value, char *err,
+               size_t errsize);
 
 /* Removes parameter @name; returns whether it was set. */
 int params_unset(struct params *p, const char *name);

@@ -131,19 +131,6 @@ void add_json_string(struct sbuf *b, const char *s, size_t n)
     sbuf_add(b, "\"", 1);
 }
 
-/* Appends @s (@n bytes) between two @q, each @q inside doubled: the
- * quoting of CSV and of SQL strings. */
-static void add_doubled(struct sbuf *b, const char *s, size_t n, char q)
-{
-    sbuf_add(b, &q, 1);
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == q)
-            sbuf_add(b, &q, 1);
-        sbuf_add(b, s + i, 1);
-    }
-    sbuf_add(b, &q, 1);
-}
-
 /* Appends @s as a CSV field (RFC 4180): quoted when it holds a comma, a
  * quote, CR or LF, with quotes doubled. */
 void add_csv_field(struct sbuf *b, const char *s, size_t n)
@@ -152,15 +139,17 @@ void add_csv_field(struct sbuf *b, const char *s, size_t n)
 
     for (size_t i = 0; i < n && !quote; i++)
         quote = s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n';
-    if (quote)
-        add_doubled(b, s, n, '"');
-    else
+    if (!quote) {
         sbuf_add(b, s, n);
-}
-
-void add_sql_string(struct sbuf *b, const char *s, size_t n)
-{
-    add_doubled(b, s, n, '\'');
+        return;
+    }
+    sbuf_add(b, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"')
+            sbuf_add(b, "\"", 1);
+        sbuf_add(b, s + i, 1);
+    }
+    sbuf_add(b, "\"", 1);
 }
 
 /* Display width of UTF-8 text in characters (code points). */

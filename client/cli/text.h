@@ -30,10 +30,6 @@ void add_json_string(struct sbuf *b, const char *s, size_t n);
 /* Appends @s (@n bytes) as a CSV field (RFC 4180). */
 void add_csv_field(struct sbuf *b, const char *s, size_t n);
 
-/* Appends @s (@n bytes) as an SQL string literal: in single quotes, with
- * each quote doubled. */
-void add_sql_string(struct sbuf *b, const char *s, size_t n);
-
 /* Display width of UTF-8 text in characters (code points). */
 size_t text_width(const char *s, size_t n);
 

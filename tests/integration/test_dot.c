@@ -44,7 +44,7 @@ TestSuite(dot, .init = setup, .fini = teardown, .timeout = 60);
 /* Two rows holding an INTEGER, TEXT with a newline, a NULL, a REAL and a
  * BLOB, and the same kinds in the second row. */
 #define SAMPLE                                                                 \
-    "SELECT 1 AS id, 'two\nlines' AS t, NULL AS n, 1.5 AS r, x'00ff' AS b "  \
+    "SELECT 1 AS id, 'two\nlines' AS t, NULL AS n, 1.5 AS r, x'00ff' AS b "    \
     "UNION ALL SELECT 2, 'x', 'y', -0.25, x''"
 
 /* Runs @cmd (a dot-command) then @sql, and requires exactly @want on
@@ -71,7 +71,8 @@ static void assert_fails(const char *const *args, const char *msg)
     harness_output_free(&o);
 }
 
-#define FAILS(msg, ...) assert_fails((const char *const[]){__VA_ARGS__, NULL}, msg)
+#define FAILS(msg, ...)                                                        \
+    assert_fails((const char *const[]){__VA_ARGS__, NULL}, msg)
 
 /* ------------------------------------------------------------------ modes */
 
@@ -211,14 +212,14 @@ Test(dot, unknown_mode)
           "--cmd", ".mode bogus", "SELECT 1");
 }
 
-/* ---------------------------------------------------- headers, nulls, widths */
+/* ---------------------------------------------------- headers, nulls, widths
+ */
 
 Test(dot, headers_on_and_off)
 {
     assert_output(".headers on", "SELECT 1 AS a, 2 AS b", "a|b\n1|2\n");
     struct harness_output o;
-    CLI(&o, "--cmd", ".headers off", "--cmd", ".mode table",
-        "SELECT 1 AS a");
+    CLI(&o, "--cmd", ".headers off", "--cmd", ".mode table", "SELECT 1 AS a");
     cr_assert_eq(o.status, 0, "stderr: %s", o.err);
     cr_assert_str_eq(o.out, "+---+\n| 1 |\n+---+\n");
     harness_output_free(&o);
@@ -277,8 +278,9 @@ Test(dot, width)
 /* Tabs expand to every 8th column, and CR LF breaks a line once. */
 Test(dot, tabs_and_crlf_in_columns)
 {
-    assert_output(".mode column", "SELECT 'a' || char(9) || 'b' AS t, "
-                                  "'c' || char(13, 10) || 'd' AS u",
+    assert_output(".mode column",
+                  "SELECT 'a' || char(9) || 'b' AS t, "
+                  "'c' || char(13, 10) || 'd' AS u",
                   "t          u\n"
                   "---------  -\n"
                   "a       b  c\n"
@@ -303,8 +305,7 @@ Test(dot, table_keeps_its_widths_past_the_first_rows)
     cr_assert(o.out_len > strlen(tail));
     cr_assert_str_eq(o.out + o.out_len - strlen(tail), tail, "ends:\n%s",
                      o.out + o.out_len - strlen(tail));
-    cr_assert(strncmp(o.out, head, strlen(head)) == 0, "begins:\n%.40s",
-              o.out);
+    cr_assert(strncmp(o.out, head, strlen(head)) == 0, "begins:\n%.40s", o.out);
     harness_output_free(&o);
 }
 
@@ -375,8 +376,8 @@ Test(dot, explain_draws_the_plan_as_a_tree)
 Test(dot, timer_prints_run_time)
 {
     struct harness_output o;
-    CLI(&o, "--cmd", ".timer on", "--cmd", "SELECT 1", "--cmd",
-        ".timer off", "SELECT 2");
+    CLI(&o, "--cmd", ".timer on", "--cmd", "SELECT 1", "--cmd", ".timer off",
+        "SELECT 2");
     cr_assert_eq(o.status, 0, "stderr: %s", o.err);
     /* One line after the first statement's rows, none after the second. */
     cr_assert(strncmp(o.out, "1\nRun Time: real ", 17) == 0, "%s", o.out);
@@ -442,8 +443,8 @@ Test(dot, output_to_a_command)
 
 Test(dot, output_that_cannot_be_opened)
 {
-    FAILS("cannot open /nonexistent/dir/x: No such file or directory",
-          "--cmd", ".output /nonexistent/dir/x", "SELECT 1");
+    FAILS("cannot open /nonexistent/dir/x: No such file or directory", "--cmd",
+          ".output /nonexistent/dir/x", "SELECT 1");
     FAILS("usage: .once FILE", "--cmd", ".once", "SELECT 1");
 }
 
@@ -452,10 +453,10 @@ Test(dot, output_that_cannot_be_opened)
 Test(dot, param_set_list_clear)
 {
     struct harness_output o;
-    CLI(&o, "--cmd", ".param set :id 2", "--cmd", ".param set @r 1.50",
-        "--cmd", ".param set $t 'it''s here'", "--cmd",
-        ".param set :b x'00Ff'", "--cmd", ".param set :n NULL", "--cmd",
-        ".param set :w word", "--cmd", ".param list",
+    CLI(&o, "--cmd", ".param set :id 2", "--cmd", ".param set @r 1.50", "--cmd",
+        ".param set $t 'it''s here'", "--cmd", ".param set :b x'00Ff'", "--cmd",
+        ".param set :n NULL", "--cmd", ".param set :w word", "--cmd",
+        ".param list",
         "SELECT name, @r, $t, :b, :n IS NULL, :w, ':id' FROM users "
         "WHERE id = :id");
     cr_assert_eq(o.status, 0, "stderr: %s", o.err);
@@ -478,13 +479,12 @@ Test(dot, param_set_list_clear)
 
     /* After .param clear, the parameter has no value: the daemon says so. */
     FAILS("SQLITE_RANGE: the statement has 1 parameter but 0 values were "
-          "given", "--cmd", ".param set :id 1",
-          "--cmd", ".param clear", "SELECT :id");
+          "given",
+          "--cmd", ".param set :id 1", "--cmd", ".param clear", "SELECT :id");
     FAILS("no such parameter: :x", "--cmd", ".param unset :x", "SELECT 1");
     FAILS("a BLOB is X'...' with an even number of hex digits", "--cmd",
           ".param set :b x'abc'", "SELECT 1");
-    FAILS("usage: .param set NAME VALUE", "--cmd", ".param set :x",
-          "SELECT 1");
+    FAILS("usage: .param set NAME VALUE", "--cmd", ".param set :x", "SELECT 1");
 }
 
 /* --------------------------------------------------------- help, mistakes */
@@ -492,9 +492,9 @@ Test(dot, param_set_list_clear)
 Test(dot, help_lists_every_command)
 {
     static const char *const names[] = {
-        ".exit",  ".explain", ".headers", ".help",  ".indexes", ".mode",
-        ".nullvalue", ".once", ".output", ".pager", ".param",   ".quit",
-        ".schema", ".tables", ".timer",   ".width",
+        ".exit",      ".explain", ".headers", ".help",  ".indexes", ".mode",
+        ".nullvalue", ".once",    ".output",  ".pager", ".param",   ".quit",
+        ".schema",    ".tables",  ".timer",   ".width",
     };
     struct harness_output o;
     CLI(&o, ".help");
@@ -502,15 +502,16 @@ Test(dot, help_lists_every_command)
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         char want[32];
         snprintf(want, sizeof(want), "\n%s ", names[i]);
-        cr_assert(strstr(o.out, want) || strncmp(o.out, want + 1,
-                                                 strlen(want + 1)) == 0,
+        cr_assert(strstr(o.out, want) ||
+                      strncmp(o.out, want + 1, strlen(want + 1)) == 0,
                   "no %s in:\n%s", names[i], o.out);
     }
     harness_output_free(&o);
     CLI(&o, ".help mode");
     cr_assert_eq(o.status, 0, "stderr: %s", o.err);
-    cr_assert(strncmp(o.out, ".mode [list|table|box|csv|json|line|markdown|"
-                             "column]\n",
+    cr_assert(strncmp(o.out,
+                      ".mode [list|table|box|csv|json|line|markdown|"
+                      "column]\n",
                       52) == 0,
               "%s", o.out);
     harness_output_free(&o);
