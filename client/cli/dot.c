@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "dot.h"
 #include "dump.h"
+#include "import.h"
 #include "text.h"
 
 static int dot_fail(const char *cmd, const char *what, const char *arg)
@@ -428,6 +429,8 @@ static const struct dot_command {
      "Print the column names above the rows, or not", dot_headers},
     {"help", 0, 1, ".help [COMMAND]",
      "List the dot-commands, or show how to use COMMAND", dot_help},
+    {"import", 2, 5, ".import [--csv] [--skip N] FILE TABLE",
+     "Load the CSV file FILE into TABLE (created if missing)", import_run},
     {"indexes", 0, 1, ".indexes [TABLE]",
      "List the indexes (of the tables matching the LIKE pattern)", dot_indexes},
     {"mode", 0, 1, ".mode [list|table|box|csv|json|line|markdown|column]",
