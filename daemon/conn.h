@@ -114,6 +114,14 @@ void conn_complete(struct job *job);
  * itself stays in flight until its worker hands it back. */
 void conn_expire(struct job *job);
 
+/* The client of @c sent `cancel` for its request @msgid: every request of
+ * @c with that msgid still unanswered is stopped. One waiting for a worker
+ * is answered SQLITED_INTERRUPTED now and never runs; a worker stops one
+ * it holds (job->cancel_asked) or answers it as it is, if it finished.
+ * Returns whether any such request was found. A close, a migrate and the
+ * daemon's own jobs are never cancelled. */
+bool conn_cancel(struct conn *c, uint32_t msgid);
+
 /* Sends the encoded reply of @job (made by a worker or by the loop thread
  * itself), after the answers sent before it: it is written at the end of
  * the loop's turn (conn_flush_all()). The connection takes the job. */

@@ -23,6 +23,7 @@
 #include "sqlited.h"
 
 #include "cli.h"
+#include "dot.h"
 #include "operator.h"
 #include "output.h"
 #include "session.h"
@@ -278,7 +279,15 @@ int main(int argc, char **argv)
         free(sql_buf);
         return report_connect_error(path, rc);
     }
-    status = session_run(&s, sql_arg);
+    /* A dot-command as the argument runs as the sqlite3 shell's does:
+     * sqlited-cli ".dump t". */
+    if (!sql_buf && sql_arg[0] == '.') {
+        status = dot_run(&s, sql_arg);
+        if (status == DOT_QUIT)
+            status = 0;
+    } else {
+        status = session_run(&s, sql_arg);
+    }
     sqlited_close(s.db);
     free(sql_buf);
     return finish_output(status);
