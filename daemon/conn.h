@@ -55,9 +55,13 @@ struct conn {
     struct job *outbox, **outbox_tail;
     unsigned noutbox;
     struct list flush;
-    uint64_t tx;         /* the open interactive transaction; 0: none */
-    struct list cursors; /* open (cursor->node) */
-    unsigned ncursors;   /* open, plus queries that may still open one */
+    uint64_t tx;             /* the open interactive transaction; 0: none */
+    struct cursor *snapshot; /* the open read-only transaction (cursor.h,
+                                snapshot.h); NULL: none */
+    unsigned begins, read_only_begins; /* begin requests in flight, and
+                                          those of them read-only */
+    struct list cursors;               /* open (cursor->node) */
+    unsigned ncursors; /* open, plus queries that may still open one */
     bool reading;
     bool paused_for_memory;
     bool half_closed;
@@ -150,6 +154,11 @@ void conn_track(struct conn *c, struct job *job);
  * route_decide() chose: ROUTE_READERS, ROUTE_WRITER or ROUTE_BACKUP (the
  * loop's own routes are its caller's). */
 void conn_submit(struct conn *c, struct job *job, enum route to);
+
+/* Queues @job, tracked already, for the thread @to as conn_submit() does:
+ * for a job that waited on the loop first (a read-only transaction's,
+ * which run one at a time: cursor.h). */
+void conn_queue(struct conn *c, struct job *job, enum route to);
 
 /* Stops reading and closes the connection once its replies are written;
  * work in flight finishes first. */

@@ -13,8 +13,8 @@ import re
 import sys
 
 # Top to bottom; modules of one layer do not include each other.
-LAYERS = [["server"], ["loop"], ["dispatch"], ["cursor", "health"], ["conn"],
-          ["state"], ["route"]]
+LAYERS = [["server"], ["loop"], ["dispatch"], ["snapshot"], ["cursor", "health"],
+          ["conn"], ["state"], ["route"]]
 LAYER = {m: i for i, layer in enumerate(LAYERS) for m in layer}
 
 
