@@ -50,14 +50,20 @@ static void restart_with(const char *const *extra_args)
 
 TestSuite(snapshot, .init = setup, .fini = teardown, .timeout = 120);
 
+/* Appends the options map {"read_only": true} to @b. */
+static void pack_read_only(struct codec_buf *b)
+{
+    msgpack_pack_map(&b->pk, 1);
+    codec_pack_cstr(b, "read_only");
+    msgpack_pack_true(&b->pk);
+}
+
 /* Sends begin [{"read_only": true}] on @c and stores the answer in @rep. */
 static void begin_read_only(struct harness_raw *c, struct reply *rep)
 {
     uint32_t msgid = ++c->last_msgid;
     harness_pack_request(&c->b, msgid, "begin", 1);
-    msgpack_pack_map(&c->b.pk, 1);
-    codec_pack_cstr(&c->b, "read_only");
-    msgpack_pack_true(&c->b.pk);
+    pack_read_only(&c->b);
     harness_raw_call(c, msgid, rep);
 }
 
@@ -236,9 +242,7 @@ Test(snapshot, one_transaction_per_connection)
     msgid = ++a.last_msgid;
     harness_pack_request(&a.b, msgid, "begin", 2);
     codec_pack_cstr(&a.b, "immediate");
-    msgpack_pack_map(&a.b.pk, 1);
-    codec_pack_cstr(&a.b, "read_only");
-    msgpack_pack_true(&a.b.pk);
+    pack_read_only(&a.b);
     harness_raw_call(&a, msgid, &rep);
     harness_assert_error(&rep, SQLITED_BAD_REQUEST, "SQLITED_BAD_REQUEST",
                          "do not go together");
@@ -256,9 +260,7 @@ Test(snapshot, one_transaction_per_connection)
     msgid = ++a.last_msgid;
     harness_pack_request(&a.b, msgid, "begin", 2);
     msgpack_pack_nil(&a.b.pk);
-    msgpack_pack_map(&a.b.pk, 1);
-    codec_pack_cstr(&a.b, "read_only");
-    msgpack_pack_true(&a.b.pk);
+    pack_read_only(&a.b);
     harness_raw_call(&a, msgid, &rep);
     cr_assert_not(rep.is_error, "%s: %s", rep.name, rep.message);
     int64_t id;
@@ -551,9 +553,7 @@ Test(snapshot, pipelined_begins_are_one_transaction)
     harness_pack_begin(&a.b, first, NULL);
     uint32_t second = ++a.last_msgid;
     harness_pack_request(&a.b, second, "begin", 1);
-    msgpack_pack_map(&a.b.pk, 1);
-    codec_pack_cstr(&a.b, "read_only");
-    msgpack_pack_true(&a.b.pk);
+    pack_read_only(&a.b);
     harness_send_buf(a.fd, &a.b);
     int64_t tx = 0;
     for (int i = 0; i < 2; i++) {
