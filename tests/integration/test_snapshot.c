@@ -50,12 +50,12 @@ static void restart_with(const char *const *extra_args)
 
 TestSuite(snapshot, .init = setup, .fini = teardown, .timeout = 120);
 
-/* Appends the options map {"read_only": true} to @b. */
-static void pack_read_only(struct codec_buf *b)
+/* Appends the options map {"read_only": true} to @buf. */
+static void pack_read_only(struct codec_buf *buf)
 {
-    msgpack_pack_map(&b->pk, 1);
-    codec_pack_cstr(b, "read_only");
-    msgpack_pack_true(&b->pk);
+    msgpack_pack_map(&buf->pk, 1);
+    codec_pack_cstr(buf, "read_only");
+    msgpack_pack_true(&buf->pk);
 }
 
 /* Sends begin [{"read_only": true}] on @c and stores the answer in @rep. */
