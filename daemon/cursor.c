@@ -1,6 +1,7 @@
 #include "cursor.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -29,6 +30,32 @@ static void remember(const struct cursor *cur, enum cursor_why why)
     ended[cur->id % ENDED].id = cur->id;
     ended[cur->id % ENDED].tx = cur->is_tx;
     ended[cur->id % ENDED].why = why;
+}
+
+/* The read-only transactions open in the daemon, on every loop: a request
+ * naming another connection's is told so (cursor_tx_open()). */
+static pthread_mutex_t open_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct list open_txs = {&open_txs, &open_txs};
+
+bool cursor_tx_open(uint64_t id)
+{
+    bool found = false;
+    pthread_mutex_lock(&open_mutex);
+    LIST_FOREACH (node, &open_txs)
+        if (LIST_ITEM(node, struct cursor, open_node)->id == id)
+            found = true;
+    pthread_mutex_unlock(&open_mutex);
+    return found;
+}
+
+static void open_txs_change(struct cursor *tx, bool add)
+{
+    pthread_mutex_lock(&open_mutex);
+    if (add)
+        list_add_tail(&open_txs, &tx->open_node);
+    else
+        list_remove(&tx->open_node);
+    pthread_mutex_unlock(&open_mutex);
 }
 
 enum cursor_why cursor_ended_why(uint64_t id, bool tx)
@@ -114,6 +141,7 @@ static void cursor_register(struct conn *c, struct cursor *cur)
     if (cur->is_tx) {
         cur->waiting_tail = &cur->waiting;
         c->snapshot = cur; /* its begin was the only one in flight */
+        open_txs_change(cur, true);
     } else {
         /* Counted in c->ncursors since its query was sent. */
         list_add_head(&c->cursors, &cur->node);
@@ -147,6 +175,7 @@ static void unlink_cursor(struct cursor *cur)
     list_remove(&cur->loop_node);
     if (cur->is_tx) {
         c->snapshot = NULL;
+        open_txs_change(cur, false);
     } else {
         list_remove(&cur->node);
         c->ncursors--;

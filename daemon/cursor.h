@@ -84,8 +84,9 @@ struct cursor {
                           statement belongs to; NULL: its own connection */
     struct job *waiting, **waiting_tail; /* is_tx: jobs for its connection,
                                             in order (job->next) */
-    struct job *end_job; /* is_tx: the commit or rollback that ended it */
-    unsigned inner;      /* is_tx: its cursors not freed yet */
+    struct job *end_job;   /* is_tx: the commit or rollback that ended it */
+    unsigned inner;        /* is_tx: its cursors not freed yet */
+    struct list open_node; /* is_tx: in the daemon's list of open ones */
 };
 
 /* Why the daemon ended a cursor or a read-only transaction, remembered for
@@ -129,6 +130,10 @@ void cursor_close_all(struct conn *c);
  * by the daemon or by its client's commit or rollback, as far as this loop
  * remembers; CURSOR_WHY_NONE when it does not. */
 enum cursor_why cursor_ended_why(uint64_t id, bool tx);
+
+/* Any thread. Whether read-only transaction @id is open, on any
+ * connection. */
+bool cursor_tx_open(uint64_t id);
 
 /* Loop thread. Runs @job, tracked by its connection, on the connection of
  * read-only transaction @tx once the jobs queued before it are done

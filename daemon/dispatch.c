@@ -1092,7 +1092,7 @@ struct job *dispatch_check(struct conn *c, const char *msg, size_t len,
     bool has_msgid = false;
     const char *why = NULL;
 
-    int rc = rpc_parse(msg, len, &req.m, &has_msgid, &why);
+    int rc = rpc_parse_framed(msg, len, &req.m, &has_msgid, &why);
     if (rc != 0) {
         if (has_msgid && req.m.kind == RPC_REQUEST) {
             rpc_pack_error_response(answer, req.m.msgid, rc, why);
@@ -1125,8 +1125,16 @@ struct job *dispatch_check(struct conn *c, const char *msg, size_t len,
         return NULL;
     }
     char denial[256];
-    int denied =
-        access_check_method(&c->peer, req.method, denial, sizeof(denial));
+    /* A client that may only read may still take a read snapshot: begin,
+     * commit and rollback are judged once it is known whether they are a
+     * read-only transaction's. */
+    bool snapshot_method = req.method == RPC_BEGIN ||
+                           req.method == RPC_COMMIT ||
+                           req.method == RPC_ROLLBACK;
+    int denied = 0;
+    if (!snapshot_method || c->peer.level >= ACCESS_WRITE)
+        denied =
+            access_check_method(&c->peer, req.method, denial, sizeof(denial));
     if (denied != 0) {
         reject(&req, denied, "%s", denial);
         return NULL;
@@ -1143,6 +1151,16 @@ struct job *dispatch_check(struct conn *c, const char *msg, size_t len,
         return NULL;
     }
     handlers[req.method](&req);
+    if (req.job && snapshot_method && !req.job->read_only_tx &&
+        req.job->snapshot == NULL &&
+        (denied = access_check_method(&c->peer, req.method, denial,
+                                      sizeof(denial))) != 0) {
+        job_free(req.job);
+        req.job = NULL;
+        codec_buf_reset(answer);
+        reject(&req, denied, "%s", denial);
+        return NULL;
+    }
     if (req.job && c->peer.level < ACCESS_WRITE) {
         req.job->read_only = c->peer.rule;
         req.job->peer = c->peer;
