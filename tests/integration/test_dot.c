@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "pty.h"
 
 static struct daemon d;
 
@@ -532,4 +533,87 @@ Test(dot, failing_command_stops_the_run)
     cr_assert_eq(o.status, 1);
     cr_assert_str_empty(o.out);
     harness_output_free(&o);
+}
+
+/* ------------------------------------------------------------------ pager */
+
+/* A pager that marks each line it shows, so that a test sees what went
+ * through it. */
+#define MARKING_PAGER "SQLITED_PAGER=sed s/^/paged:/"
+
+/* A query printing @n rows. */
+#define ROWS(n)                                                                \
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE "    \
+    "x < " #n ") SELECT x FROM c"
+
+/* Output wider than the terminal (80 columns) goes through the pager. */
+Test(dot, pager_takes_output_wider_than_the_terminal)
+{
+    struct pty_proc p = {0};
+    pty_cli(&p, &d, (const char *const[]){MARKING_PAGER, NULL},
+            (const char *const[]){"-m", "table",
+                                  "SELECT printf('%.90c', 'x') AS wide", NULL});
+    pty_expect(&p, "paged:+----");
+    pty_expect(&p, "paged:| xxxxxxxx");
+    cr_assert_eq(pty_wait_exit(&p), 0, "%s", pty_show(&p, 0));
+    pty_close(&p);
+}
+
+/* So does output longer than the terminal (24 rows), in a streaming mode:
+ * the first screenful is held, then goes to the pager with the rest. */
+Test(dot, pager_takes_output_longer_than_the_terminal)
+{
+    struct pty_proc p = {0};
+    pty_cli(&p, &d, (const char *const[]){MARKING_PAGER, NULL},
+            (const char *const[]){ROWS(30), NULL});
+    pty_expect(&p, "paged:1\n");
+    pty_expect(&p, "paged:30\n");
+    cr_assert_eq(pty_wait_exit(&p), 0, "%s", pty_show(&p, 0));
+    pty_close(&p);
+}
+
+/* Output that fits is printed as it is; so is any with .pager off. */
+Test(dot, pager_not_used_when_the_output_fits_or_is_off)
+{
+    struct pty_proc p = {0};
+    pty_cli(&p, &d, (const char *const[]){MARKING_PAGER, NULL},
+            (const char *const[]){ROWS(20), NULL});
+    cr_assert_eq(pty_wait_exit(&p), 0);
+    cr_assert(strstr(p.text, "1\n2\n") && strstr(p.text, "20\n") &&
+                  !strstr(p.text, "paged:"),
+              "%s", pty_show(&p, 0));
+    pty_close(&p);
+
+    pty_cli(&p, &d, (const char *const[]){MARKING_PAGER, NULL},
+            (const char *const[]){"--cmd", ".pager off", ROWS(30), NULL});
+    cr_assert_eq(pty_wait_exit(&p), 0);
+    cr_assert(strstr(p.text, "30\n") && !strstr(p.text, "paged:"), "%s",
+              pty_show(&p, 0));
+    pty_close(&p);
+}
+
+/* Never when standard output is not a terminal. */
+Test(dot, pager_never_used_off_a_terminal)
+{
+    setenv("SQLITED_PAGER", "sed s/^/paged:/", 1);
+    struct harness_output o;
+    CLI(&o, "-m", "table", "SELECT printf('%.90c', 'x') AS wide");
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert_null(strstr(o.out, "paged:"), "%s", o.out);
+    cr_assert_eq(strncmp(o.out, "+----", 5), 0, "%s", o.out);
+    harness_output_free(&o);
+}
+
+/* A user who quits the pager before the end stops the output: no error,
+ * and the rest of a large result is not waited for. */
+Test(dot, pager_quit_early_is_no_error)
+{
+    struct pty_proc p = {0};
+    pty_cli(&p, &d, (const char *const[]){"SQLITED_PAGER=head -n 2", NULL},
+            (const char *const[]){ROWS(50000), NULL});
+    cr_assert_eq(pty_wait_exit(&p), 0, "%s", pty_show(&p, 0));
+    cr_assert(strstr(p.text, "1\n2\n") && !strstr(p.text, "\n3\n") &&
+                  !strstr(p.text, "sqlited-cli:"),
+              "%s", pty_show(&p, 0));
+    pty_close(&p);
 }
