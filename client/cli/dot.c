@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "dot.h"
+#include "script.h"
 
 static int dot_quit(struct session *s, int argc, char **argv)
 {
@@ -11,6 +12,12 @@ static int dot_quit(struct session *s, int argc, char **argv)
     (void)argc;
     (void)argv;
     return DOT_QUIT;
+}
+
+static int dot_read(struct session *s, int argc, char **argv)
+{
+    (void)argc;
+    return script_read(s, argv[0]);
 }
 
 static const struct dot_command {
@@ -21,6 +28,7 @@ static const struct dot_command {
 } dot_commands[] = {
     {"exit", 0, 0, ".exit", dot_quit},
     {"quit", 0, 0, ".quit", dot_quit},
+    {"read", 1, 1, ".read FILE", dot_read},
 };
 
 #define MAX_ARGS 16
