@@ -22,6 +22,14 @@
  * While requests are pending a send never blocks for good, since the daemon
  * may wait for those responses to be read before it reads more
  * (conn_send()).
+ *
+ * Interrupts (sqlited_interrupt()) may come from a signal handler or another
+ * thread: they only set db->interrupt and write a byte into a pipe that
+ * every wait for the daemon polls beside the socket. The waiting call, in
+ * its own thread, then sends `cancel` for the request it waits for and
+ * goes on waiting for that request's answer, which is SQLITED_INTERRUPTED
+ * or, when the request finished first, its own. The answers to cancels are
+ * skipped wherever they come (cancel_answered()).
  */
 #include "sqlited.h"
 
@@ -31,6 +39,7 @@
 #include <math.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,7 +145,27 @@ struct sqlited {
 
     /* The strings of the last operation's result (sqlited_backup() ...). */
     char *op_strings;
+
+    /* sqlited_interrupt(), from any thread or a signal handler: sets
+     * @interrupt, then writes a byte into @wake[1] to wake the call that
+     * waits in poll(). A call clears both when it begins (call_begin()). */
+    atomic_int interrupt;
+    int wake[2];
+    /* Cancels sent (or still to send, in @cancel_out) whose answers have
+     * not come: they are skipped when they do, and no request gets their
+     * msgids meanwhile. */
+    uint32_t *cancels;
+    uint32_t ncancels, cancels_cap;
+    /* Encoded cancels the socket did not take yet: sent before anything
+     * else (conn_send()), or as soon as the socket has room while a call
+     * waits. @cancel_sent bytes of it are gone already. */
+    struct codec_buf cancel_out;
+    size_t cancel_sent;
 };
+
+/* A signal handler may call sqlited_interrupt(): the flag must be
+ * lock-free. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic int must be lock-free");
 
 enum rows_state { ROWS_BEFORE, ROWS_ON_ROW, ROWS_DONE, ROWS_FAILED };
 
@@ -354,12 +383,62 @@ static int wait_fd(int fd, short events, int64_t deadline)
     }
 }
 
+/* What conn_wait() returns when an interrupt ends the wait. */
+#define WAIT_INTERRUPTED (-EINTR)
+
+/* Empties the wake pipe of @db. */
+static void wake_drain(sqlited *db)
+{
+    char buf[64];
+
+    while (read(db->wake[0], buf, sizeof(buf)) > 0)
+        ;
+}
+
+/* Waits as wait_fd() does for @db's socket, watching its wake pipe too
+ * (sqlited_interrupt()). With @interruptible, an interrupt ends the wait:
+ * WAIT_INTERRUPTED, with the interrupt taken (cleared). Without, an
+ * interrupt stays for the next wait that is. */
+static int conn_wait(sqlited *db, short events, int64_t deadline,
+                     bool interruptible)
+{
+    for (;;) {
+        struct pollfd pfd[2] = {{.fd = db->fd, .events = events},
+                                {.fd = db->wake[0], .events = POLLIN}};
+        int timeout = -1;
+
+        /* Checked before each poll: the byte that woke an earlier one may
+         * be gone (a wait that is not interruptible drained it). */
+        if (interruptible && atomic_exchange(&db->interrupt, 0))
+            return WAIT_INTERRUPTED;
+        if (deadline >= 0) {
+            int64_t left = deadline - now_ms();
+            if (left < 0)
+                left = 0;
+            timeout = left > INT_MAX ? INT_MAX : (int)left;
+        }
+        int n = poll(pfd, 2, timeout);
+        if (n < 0 && errno != EINTR)
+            return -errno;
+        if (n == 0)
+            return -ETIMEDOUT;
+        if (n > 0 && pfd[1].revents)
+            wake_drain(db);
+        if (n > 0 && pfd[0].revents)
+            return pfd[0].revents;
+    }
+}
+
+static int cancel_flush(sqlited *db);
+
 /* Reads until the decoder holds a complete message and returns it in
- * *@msg and *@len (valid until the next decoder call). Returns 0,
- * SQLITED_ECLOSED at end of stream, SQLITED_EPROTO when the bytes are not
- * acceptable MessagePack (with the error recorded), or a negated errno. */
-static int conn_read_message(sqlited *db, int64_t deadline, const char **msg,
-                             size_t *len)
+ * *@msg and *@len (valid until the next decoder call). Cancels not sent yet
+ * go as soon as the socket has room. Returns 0, SQLITED_ECLOSED at end of
+ * stream, SQLITED_EPROTO when the bytes are not acceptable MessagePack
+ * (with the error recorded), WAIT_INTERRUPTED (with @interruptible, see
+ * conn_wait()), or a negated errno. */
+static int conn_read_message(sqlited *db, int64_t deadline, bool interruptible,
+                             const char **msg, size_t *len)
 {
     for (;;) {
         int st = codec_decoder_next(&db->dec, msg, len);
@@ -375,16 +454,20 @@ static int conn_read_message(sqlited *db, int64_t deadline, const char **msg,
         int rc = codec_decoder_reserve(&db->dec, READ_CHUNK, &space, &room);
         if (rc)
             return -ENOMEM;
-        if (deadline >= 0) {
-            rc = wait_fd(db->fd, POLLIN, deadline);
-            if (rc < 0)
-                return rc;
-        }
-        ssize_t n = recv(db->fd, space, room, deadline >= 0 ? MSG_DONTWAIT : 0);
+        bool owed = db->cancel_sent < db->cancel_out.len;
+        rc = conn_wait(db, owed ? POLLIN | POLLOUT : POLLIN, deadline,
+                       interruptible);
+        if (rc < 0)
+            return rc;
+        /* A cancel the socket cannot take is dropped: the read that
+         * follows finds why (the daemon hung up). */
+        if (owed && (rc & POLLOUT) && cancel_flush(db) != 0)
+            db->cancel_sent = db->cancel_out.len;
+        if (!(rc & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        ssize_t n = recv(db->fd, space, room, MSG_DONTWAIT);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (deadline >= 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
                 continue;
             return -errno;
         }
@@ -522,6 +605,103 @@ static struct pending pending_remove(sqlited *db, struct pending *p)
     return out;
 }
 
+/* ---------------------------------------------------------------- cancels
+ *
+ * A cancel [msgid] asks the daemon to stop that request; the request still
+ * gets its one answer (SQLITED_INTERRUPTED, or its own when it finished
+ * first), which the caller waits for as before. The cancel's own answer is
+ * of no interest: its msgid is kept in db->cancels until it comes, to be
+ * skipped. The encoded cancel waits in db->cancel_out until the socket
+ * takes it whole; it never blocks a call that waits for an answer.
+ */
+
+/* The index of cancel @msgid in db->cancels, or -1. */
+static int64_t cancel_find(const sqlited *db, uint32_t msgid)
+{
+    for (uint32_t i = 0; i < db->ncancels; i++)
+        if (db->cancels[i] == msgid)
+            return i;
+    return -1;
+}
+
+/* Whether @msgid is that of a cancel whose answer was awaited: it is not
+ * any more. */
+static bool cancel_answered(sqlited *db, uint32_t msgid)
+{
+    int64_t i = cancel_find(db, msgid);
+
+    if (i < 0)
+        return false;
+    db->cancels[i] = db->cancels[--db->ncancels];
+    return true;
+}
+
+/* Sends what the socket takes of db->cancel_out, without waiting. Returns
+ * 0 (all sent, or the rest waits for room) or a negated errno. */
+static int cancel_flush(sqlited *db)
+{
+    while (db->cancel_sent < db->cancel_out.len) {
+        ssize_t n = send(db->fd, db->cancel_out.data + db->cancel_sent,
+                         db->cancel_out.len - db->cancel_sent,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        if (n < 0)
+            return -errno;
+        db->cancel_sent += (size_t)n;
+    }
+    codec_buf_reset(&db->cancel_out);
+    db->cancel_sent = 0;
+    return 0;
+}
+
+static uint32_t next_msgid(sqlited *db);
+
+/* Queues cancel [@target] and sends what the socket takes now. Returns 0;
+ * -ENOMEM, with nothing queued (the request then simply runs on); or the
+ * socket's failure (a negated errno). */
+static int cancel_send(sqlited *db, uint32_t target)
+{
+    size_t mark = db->cancel_out.len;
+    uint32_t msgid;
+
+    if (db->ncancels == db->cancels_cap) {
+        uint32_t cap = db->cancels_cap ? db->cancels_cap * 2 : 8;
+        uint32_t *c = reallocarray(db->cancels, cap, sizeof(*c));
+        if (!c)
+            return -ENOMEM;
+        db->cancels = c;
+        db->cancels_cap = cap;
+    }
+    msgid = next_msgid(db);
+    rpc_pack_request_head(&db->cancel_out, msgid, "cancel", 1);
+    msgpack_pack_uint32(&db->cancel_out.pk, target);
+    if (db->cancel_out.error) {
+        codec_buf_truncate(&db->cancel_out, mark);
+        return -ENOMEM;
+    }
+    db->cancels[db->ncancels++] = msgid;
+    return cancel_flush(db);
+}
+
+/* An interrupt came while a call waits for the answer to @msgid: cancels
+ * it; with SQLITED_ANY, every pending request not answered yet. Returns 0
+ * or the socket's failure (a negated errno). */
+static int cancel_awaited(sqlited *db, uint32_t msgid)
+{
+    int rc = 0;
+
+    if (msgid != SQLITED_ANY)
+        rc = cancel_send(db, msgid);
+    for (uint32_t i = 0; msgid == SQLITED_ANY && i < db->npending; i++)
+        if (!db->pending[i].reply &&
+            (rc = cancel_send(db, db->pending[i].msgid)) < 0 && rc != -ENOMEM)
+            break;
+    return rc == -ENOMEM ? 0 : rc;
+}
+
 /* ---------------------------------------------------------------- replies */
 
 /* Records the failure @rc of conn_read_message() (SQLITED_EPROTO comes
@@ -582,11 +762,13 @@ static bool is_awaited(sqlited *db, uint32_t msgid, const struct rpc_message *m)
 /* Reads messages until the response to @msgid arrives, or with @msgid
  * SQLITED_ANY that of any pending request not answered yet, and decodes its
  * envelope into @m, whose readers point into the decoder's buffer (valid
- * until the next read). On the way, notifications are recorded and the
- * responses to other pending requests stashed. With @stash_only it awaits
- * nothing: it takes in what has come, without waiting, and returns 0 once
- * nothing more has (@m untouched). Returns 0, or a transport failure,
- * recorded, with the connection broken. */
+ * until the next read). On the way, notifications are recorded, the
+ * responses to other pending requests stashed, and those to cancels
+ * skipped; an interrupt (sqlited_interrupt()) sends cancel for what it
+ * waits for, then waits on. With @stash_only it awaits nothing: it takes in
+ * what has come, without waiting, and returns 0 once nothing more has (@m
+ * untouched). Returns 0, or a transport failure, recorded, with the
+ * connection broken. */
 static int conn_take(sqlited *db, uint32_t msgid, bool stash_only,
                      int64_t deadline, struct rpc_message *m)
 {
@@ -594,14 +776,22 @@ static int conn_take(sqlited *db, uint32_t msgid, bool stash_only,
         struct rpc_message got;
         const char *msg;
         size_t len;
-        int rc =
-            conn_read_message(db, stash_only ? now_ms() : deadline, &msg, &len);
+        int rc = conn_read_message(db, stash_only ? now_ms() : deadline,
+                                   !stash_only, &msg, &len);
 
         if (rc == -ETIMEDOUT && stash_only)
             return 0;
+        if (rc == WAIT_INTERRUPTED) {
+            rc = cancel_awaited(db, msgid);
+            if (rc)
+                return read_failed(db, rc);
+            continue; /* for the answer: the request's own, or the cancel's */
+        }
         if (rc)
             return read_failed(db, rc);
         rc = conn_parse(db, msg, len, &got);
+        if (rc == 1 && cancel_answered(db, got.msgid))
+            continue;
         if (rc == 1 && !stash_only && is_awaited(db, msgid, &got)) {
             *m = got;
             return 0;
@@ -635,23 +825,39 @@ static int conn_pump(sqlited *db)
     return conn_take(db, SQLITED_ANY, true, -1, NULL);
 }
 
-/* Sends all of @data. Without a deadline the send blocks, unless requests
- * sent with sqlited_send_*() are pending or fetches were sent ahead: past
- * its limits (PROTOCOL.md) the daemon stops reading a connection until the
- * client reads its responses, and a client blocked in send() would never
- * read them. While answers are due it therefore waits for room or for
- * responses, and stashes those.
+/* Sends all of @data, after the cancels that wait in db->cancel_out (a
+ * request must not land inside one). Without a deadline the send blocks,
+ * unless requests sent with sqlited_send_*() are pending, fetches were sent
+ * ahead or cancels are unanswered: past its limits (PROTOCOL.md) the daemon
+ * stops reading a connection until the client reads its responses, and a
+ * client blocked in send() would never read them. While answers are due
+ * it therefore waits for room or for responses, and stashes those.
  * Returns 0, a negated errno, or the failure of taking in a response,
  * recorded, with the connection broken. */
 static int conn_send(sqlited *db, const char *data, size_t len,
                      int64_t deadline)
 {
-    while (len > 0) {
-        bool pump = db->npending > 0 || db->nfetching > 0;
+    for (;;) {
+        bool owed = db->cancel_sent < db->cancel_out.len;
+        bool pump = db->npending > 0 || db->nfetching > 0 || db->ncancels > 0;
         bool nonblocking = pump || deadline >= 0;
-        ssize_t n = send(db->fd, data, len,
-                         MSG_NOSIGNAL | (nonblocking ? MSG_DONTWAIT : 0));
+        ssize_t n;
 
+        if (owed) {
+            int rc = cancel_flush(db);
+            if (rc)
+                return rc;
+            if (db->cancel_sent == db->cancel_out.len)
+                continue;
+            errno = EAGAIN; /* the rest waits for room */
+            n = -1;
+            nonblocking = true;
+        } else if (len == 0) {
+            return 0;
+        } else {
+            n = send(db->fd, data, len,
+                     MSG_NOSIGNAL | (nonblocking ? MSG_DONTWAIT : 0));
+        }
         if (n >= 0) {
             data += n;
             len -= (size_t)n;
@@ -662,7 +868,7 @@ static int conn_send(sqlited *db, const char *data, size_t len,
         if (!nonblocking || (errno != EAGAIN && errno != EWOULDBLOCK))
             return -errno;
         int ready =
-            wait_fd(db->fd, pump ? POLLOUT | POLLIN : POLLOUT, deadline);
+            conn_wait(db, pump ? POLLOUT | POLLIN : POLLOUT, deadline, false);
         if (ready < 0)
             return ready;
         if (pump && (ready & POLLIN)) {
@@ -671,21 +877,27 @@ static int conn_send(sqlited *db, const char *data, size_t len,
                 return rc;
         }
     }
-    return 0;
 }
 
-/* Starts a request in db->req: [0, msgid, method, [ with @nparams values
- * for the caller to pack. Returns the msgid: never 0 (SQLITED_ANY), and
- * once the counter has wrapped, never that of a request still pending or
- * of a fetch sent ahead. */
-static uint32_t req_begin(sqlited *db, const char *method, uint32_t nparams)
+/* The msgid of the next request: never 0 (SQLITED_ANY), and once the
+ * counter has wrapped, never that of a request still pending, of a fetch
+ * sent ahead or of a cancel not answered yet. */
+static uint32_t next_msgid(sqlited *db)
 {
     uint32_t msgid;
 
     do {
         msgid = db->next_msgid++;
     } while (msgid == SQLITED_ANY || pending_find(db, msgid) ||
-             fetch_find(db, msgid));
+             fetch_find(db, msgid) || cancel_find(db, msgid) >= 0);
+    return msgid;
+}
+
+/* Starts a request in db->req: [0, msgid, method, [ with @nparams values
+ * for the caller to pack. Returns the msgid (next_msgid()). */
+static uint32_t req_begin(sqlited *db, const char *method, uint32_t nparams)
+{
+    uint32_t msgid = next_msgid(db);
 
     /* A large request's buffer is not kept for the life of the connection. */
     if (db->req.cap > KEEP_BYTES) {
@@ -1105,9 +1317,18 @@ SQLITED_API int sqlited_open(const char *path, int timeout_ms, sqlited **out)
     db->max_params = RPC_MAX_PARAMS;
     db->max_items = RPC_MAX_ITEMS;
     db->timeout_ms = -1;
+    db->wake[0] = db->wake[1] = -1;
     codec_decoder_init(&db->dec, &limits);
     codec_buf_init(&db->req, 0);
+    codec_buf_init(&db->cancel_out, 0);
+    atomic_init(&db->interrupt, 0);
     err_ok(db);
+
+    if (pipe2(db->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+        rc = -errno;
+        db->wake[0] = db->wake[1] = -1;
+        goto fail;
+    }
 
     db->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (db->fd < 0) {
@@ -1175,8 +1396,14 @@ SQLITED_API void sqlited_close(sqlited *db)
     free(db->pending);
     if (db->fd >= 0)
         close(db->fd);
+    if (db->wake[0] >= 0) {
+        close(db->wake[0]);
+        close(db->wake[1]);
+    }
     codec_decoder_close(&db->dec);
     codec_buf_close(&db->req);
+    codec_buf_close(&db->cancel_out);
+    free(db->cancels);
     err_free_owned(db);
     note_clear(db);
     free(db->server_version);
@@ -1186,11 +1413,14 @@ SQLITED_API void sqlited_close(sqlited *db)
     free(db);
 }
 
-/* Common entry of every call: NULL and broken connections fail here. */
+/* Common entry of every call: NULL and broken connections fail here. An
+ * interrupt that came while no call waited is dropped. */
 static int call_begin(sqlited *db)
 {
     if (!db)
         return SQLITED_EMISUSE;
+    if (atomic_exchange(&db->interrupt, 0))
+        wake_drain(db);
     if (db->broken)
         return err_set(db, SQLITED_ECLOSED,
                        "the connection was closed by an earlier error");
@@ -2895,6 +3125,47 @@ SQLITED_API int sqlited_receive(sqlited *db, uint32_t id, uint32_t *got,
 SQLITED_API unsigned sqlited_pending(const sqlited *db)
 {
     return db ? db->npending : 0;
+}
+
+SQLITED_API int sqlited_cancel(sqlited *db, uint32_t id)
+{
+    struct pending *p;
+    int rc = call_begin(db);
+
+    if (rc)
+        return rc;
+    p = id != SQLITED_ANY ? pending_find(db, id) : NULL;
+    if (!p)
+        return err_setf(db, SQLITED_EMISUSE, "request %lu is not pending",
+                        (unsigned long)id);
+    if (p->reply)
+        return err_ok(db); /* answered: nothing to stop */
+    rc = cancel_send(db, id);
+    /* What the socket did not take goes before the next request, or while
+     * a call waits; here it is sent whole. */
+    if (rc == 0)
+        rc = conn_send(db, NULL, 0, io_deadline(db, -1));
+    if (rc == -ENOMEM)
+        return err_set(db, rc, NULL);
+    if (rc)
+        return conn_break(db, err_set(db, rc, NULL));
+    return err_ok(db);
+}
+
+/* ----------------------------------------------------------- interrupting */
+
+SQLITED_API void sqlited_interrupt(sqlited *db)
+{
+    int saved = errno;
+
+    if (!db)
+        return;
+    atomic_store(&db->interrupt, 1);
+    /* Wakes the poll of a call waiting for the daemon. A full pipe holds a
+     * wake-up already. */
+    if (write(db->wake[1], "", 1) < 0) {
+    }
+    errno = saved;
 }
 
 /* ---------------------------------------------------------------- operations

@@ -229,7 +229,8 @@ static int check_copy(sqlite3 *db, struct outcome *o)
 
 static bool abandoned(struct backup *b, struct job *job)
 {
-    return atomic_load(b->stop) || (job && atomic_load(&job->cancelled));
+    return atomic_load(b->stop) || (job && (atomic_load(&job->cancelled) ||
+                                            atomic_load(&job->cancel_asked)));
 }
 
 /* Copies the source, in steps, from the snapshot of one read transaction,
@@ -256,7 +257,12 @@ static int copy_pages(struct backup *b, struct job *job, sqlite3 *dst,
             fail(o, SQLITED_INTERRUPTED,
                  job && atomic_load(&job->cancelled)
                      ? "the client went away: the backup was abandoned"
+                 : job && atomic_load(&job->cancel_asked)
+                     ? "cancelled by the client (cancel): the backup was "
+                       "abandoned and its partial copy removed"
                      : "interrupted: the daemon is shutting down");
+            if (job && atomic_load(&job->cancel_asked))
+                stats_add(&b->stats->cancelled, 1);
             break;
         }
         if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {

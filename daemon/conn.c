@@ -232,10 +232,6 @@ void conn_send(struct conn *c, struct job *job)
     }
     metrics_add(&c->loop->metrics.bytes_out, job->reply_len);
     job->next = NULL;
-    if (c->loop->batching == 0) {
-        conn_write(c, job, 1);
-        return;
-    }
     /* Counted in writes: the connection is neither drained nor freed with
      * an answer still to write. */
     if (c->noutbox == 0)
@@ -268,15 +264,8 @@ static void conn_flush(struct conn *c)
         conn_check_drained(c);
 }
 
-void conn_batch_begin(struct io_loop *l)
+void conn_flush_all(struct io_loop *l)
 {
-    l->batching++;
-}
-
-void conn_batch_end(struct io_loop *l)
-{
-    if (--l->batching > 0)
-        return;
     while (!list_empty(&l->flush)) {
         struct conn *c = LIST_ITEM(l->flush.next, struct conn, flush);
         list_remove(&c->flush);
@@ -376,30 +365,81 @@ void conn_complete(struct job *job)
     }
 }
 
+/* Sends, from the loop thread, the answer @fill stores for @job, which the
+ * loop took from the workers (job_expire()): the job itself stays in flight
+ * until its worker hands it back. Returns false when the answer could not
+ * be made (out of memory): the connection is closed then, since its client
+ * would wait forever. */
+static bool conn_answer_instead(struct conn *c, struct job *job,
+                                void (*fill)(struct job *reply))
+{
+    struct job *reply = job_new(c, RPC_METHOD_COUNT, job->msgid);
+    if (reply) {
+        reply->timeout_ms = job->timeout_ms;
+        fill(reply);
+    }
+    if (reply == NULL || reply->reply == NULL) {
+        job_free(reply);
+        conn_close(c);
+        return false;
+    }
+    conn_send(c, reply);
+    return true;
+}
+
+static void fill_cancelled(struct job *reply)
+{
+    job_fail_cancelled(reply, false);
+}
+
 void conn_expire(struct job *job)
 {
     struct conn *c = job->conn;
     if (c->closing || !job_expire(job))
         return; /* nobody waits, or a worker has it: the worker answers */
-    struct job *reply = job_new(c, RPC_METHOD_COUNT, job->msgid);
     bool busy = atomic_load(&job->waits_for_lock);
-    if (reply) {
-        reply->timeout_ms = job->timeout_ms;
-        if (busy)
-            job_fail_busy(reply);
-        else
-            job_fail_timeout(reply);
-    }
-    if (reply == NULL || reply->reply == NULL) {
-        job_free(reply);
-        conn_close(c); /* the client would wait forever */
+    if (!conn_answer_instead(c, job, busy ? job_fail_busy : job_fail_timeout))
         return;
-    }
     if (!busy)
         stats_add(&c->srv->stats.timeouts, 1);
     metrics_request(&c->loop->metrics, job->method,
                     busy ? SQLITE_BUSY : SQLITED_TIMEOUT, job->started);
-    conn_send(c, reply);
+}
+
+/* Whether a request of method @m may be cancelled: a cursor's close ends
+ * the cursor anyway, and a migration is left to finish what it began. */
+static bool conn_cancellable(enum rpc_method m)
+{
+    return m != RPC_CLOSE && m != RPC_MIGRATE;
+}
+
+bool conn_cancel(struct conn *c, uint32_t msgid)
+{
+    bool found = false;
+
+    LIST_FOREACH (node, &c->inflight) {
+        struct job *job = LIST_ITEM(node, struct job, inflight);
+        if (job->msgid != msgid || job->internal ||
+            !conn_cancellable(job->method) ||
+            atomic_load(&job->state) == JOB_EXPIRED ||
+            atomic_load(&job->cancel_asked))
+            continue; /* not the client's, or answered already */
+        found = true;
+        /* A fetch keeps its cursor busy until its reader is done with it,
+         * so only its worker answers it (conn_track()). */
+        if (job->method != RPC_FETCH && job_expire(job)) {
+            /* It waited for a worker: answered now, it never runs. */
+            if (!conn_answer_instead(c, job, fill_cancelled))
+                return true;
+            stats_add(&c->srv->stats.cancelled, 1);
+            metrics_request(&c->loop->metrics, job->method, SQLITED_INTERRUPTED,
+                            job->started);
+        } else {
+            /* A worker has it: it stops it, or answers it as it is. */
+            atomic_store(&job->cancel_asked, true);
+        }
+    }
+    return found;
 }
 
 /* Room for more requests: few enough in flight, and the connection within
@@ -534,9 +574,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (nread > 0) {
         codec_decoder_commit(&c->dec, (size_t)nread);
         metrics_add(&c->loop->metrics.bytes_in, (uint64_t)nread);
-        conn_batch_begin(c->loop);
         conn_process(c);
-        conn_batch_end(c->loop);
         if (c->reading && !conn_has_room(c)) {
             uv_read_stop(stream);
             c->reading = false;

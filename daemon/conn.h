@@ -43,8 +43,8 @@ struct conn {
     struct memory mem; /* all it holds; parent: the server's total */
     uint64_t dec_held; /* of mem: the read buffer's capacity */
     unsigned writes;   /* answers not written yet: queued or in outbox */
-    /* Answers of one batch (conn_batch_begin()), written together at its
-     * end, and the node in the loop's list of connections to flush. */
+    /* Answers not written yet (conn_flush_all() writes them), and the node
+     * in the loop's list of connections that have some. */
     struct job *outbox, **outbox_tail;
     unsigned noutbox;
     struct list flush;
@@ -66,11 +66,12 @@ struct conn {
  * takes. Failures are logged (and @fd closed). */
 void conn_open(struct io_loop *l, int fd);
 
-/* Between these two calls, on @l's thread, the answers sent are gathered
- * per connection and written at the end, each connection's with one system
- * call. Calls nest. */
-void conn_batch_begin(struct io_loop *l);
-void conn_batch_end(struct io_loop *l);
+/* Writes the answers sent on @l since the last call: each connection's
+ * with one system call. The loop calls it once per turn, before it waits
+ * for events again, so that every answer of a turn is gathered, whatever
+ * sent it: a read, a worker's finished job, a timer (a deadline, an idle
+ * cursor, a health probe's), the shutdown. @l's thread. */
+void conn_flush_all(struct io_loop *l);
 
 /* A worker finished @job: send its reply, or drop it if the client left. */
 void conn_complete(struct job *job);
@@ -80,8 +81,17 @@ void conn_complete(struct job *job);
  * itself stays in flight until its worker hands it back. */
 void conn_expire(struct job *job);
 
+/* The client of @c sent `cancel` for its request @msgid: every request of
+ * @c with that msgid still unanswered is stopped. One waiting for a worker
+ * is answered SQLITED_INTERRUPTED now and never runs; a worker stops one
+ * it holds (job->cancel_asked) or answers it as it is, if it finished.
+ * Returns whether any such request was found. A close, a migrate and the
+ * daemon's own jobs are never cancelled. */
+bool conn_cancel(struct conn *c, uint32_t msgid);
+
 /* Sends the encoded reply of @job (made by a worker or by the loop thread
- * itself). The connection takes the job. */
+ * itself), after the answers sent before it: it is written at the end of
+ * the loop's turn (conn_flush_all()). The connection takes the job. */
 void conn_send(struct conn *c, struct job *job);
 
 /* Sends the message encoded in @b, taking its bytes. If it could not be

@@ -455,6 +455,11 @@ void cursor_run(struct job *job)
         }
         return;
     }
+    if (worker_cancel_asked(job)) {
+        worker_fail_cancelled(w, job, false);
+        cursor_close(cur, job); /* like any failed fetch */
+        return;
+    }
     if (clock_passed(job->deadline, clock_now())) {
         worker_fail_timeout(w, job);
         cursor_close(cur, job); /* like any failed fetch */
@@ -470,7 +475,7 @@ void cursor_run(struct job *job)
                     .max_bytes = cur->max_bytes};
     w->current = job;
     w->deadline = job->deadline;
-    w->timed_out = false;
+    w->timed_out = w->cancel_seen = false;
     codec_buf_init(&out, w->max_reply);
     rpc_pack_response_head(&out, job->msgid);
     size_t map = codec_pack_map_later(&out);

@@ -650,6 +650,32 @@ static void handle_cursor(struct request *req)
     job_free(job);
 }
 
+/* cancel: [msgid] -- stops this connection's request @msgid, if it is
+ * still unanswered (conn_cancel()). Answered here, at once, with
+ * {"cancelled": bool}; the request gets its own answer. */
+static void handle_cancel(struct request *req)
+{
+    static const char yes[] = "\x81\xa9"
+                              "cancelled\xc3",
+                      no[] = "\x81\xa9"
+                             "cancelled\xc2";
+    struct codec_reader r = req->m.params;
+    uint32_t msgid;
+
+    if (expect_params(req, 1, 1, "[msgid]"))
+        return;
+    if (codec_read_uint32(&r, &msgid)) {
+        reject(req, SQLITED_BAD_REQUEST,
+               "params[0] (msgid) must be the msgid of a request sent on "
+               "this connection, 0 to 4294967295");
+        return;
+    }
+    if (conn_cancel(req->c, msgid))
+        reply(req, yes, sizeof(yes) - 1);
+    else
+        reply(req, no, sizeof(no) - 1);
+}
+
 /* metrics: [] -- the Prometheus text (metrics.h), as a str. */
 static void handle_metrics(struct request *req)
 {
@@ -901,6 +927,7 @@ static handler_fn *const handlers[RPC_METHOD_COUNT] = {
     [RPC_COMMIT] = handle_end,
     [RPC_ROLLBACK] = handle_end,
     [RPC_CHECKPOINT] = handle_checkpoint,
+    [RPC_CANCEL] = handle_cancel,
 };
 
 /* While the start-up migrations run, the schema is changing under every

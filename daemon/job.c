@@ -20,6 +20,7 @@ struct job *job_new(struct conn *conn, enum rpc_method method, uint32_t msgid)
     job->method = method;
     job->msgid = msgid;
     atomic_init(&job->cancelled, false);
+    atomic_init(&job->cancel_asked, false);
     atomic_init(&job->state, JOB_QUEUED);
     atomic_init(&job->waits_for_lock, false);
     return job;
@@ -93,6 +94,12 @@ void job_fail_busy(struct job *job)
              "the request's deadline (%u ms); nothing of it was applied",
              job->timeout_ms);
     job_fail(job, SQLITE_BUSY, message);
+}
+
+void job_fail_cancelled(struct job *job, bool running)
+{
+    job_fail(job, SQLITED_INTERRUPTED,
+             running ? JOB_CANCELLED_RUNNING : JOB_CANCELLED_BEFORE);
 }
 
 void job_fail_timeout(struct job *job)

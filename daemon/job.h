@@ -9,9 +9,9 @@
  * queue until it hands it back (a reader may pass it on to the writer), then
  * the loop thread again. The queues' mutex orders each hand-over, so the
  * plain fields need no atomics; each field's comment says which side writes
- * it. Only the atomics (cancelled, state, waits_for_lock) and the memory
- * accounts are shared while a worker holds the job. Fields marked "loop"
- * are never read by a worker at all.
+ * it. Only the atomics (cancelled, cancel_asked, state, waits_for_lock)
+ * and the memory accounts are shared while a worker holds the job. Fields
+ * marked "loop" are never read by a worker at all.
  */
 #ifndef SQLITED_JOB_H
 #define SQLITED_JOB_H
@@ -117,6 +117,11 @@ struct job {
     /* Set by the loop thread when the client has gone: a worker skips the job
      * or interrupts it, and its reply is dropped. */
     atomic_bool cancelled;
+    /* Set by the loop thread when the client sent `cancel` for it while a
+     * worker held it: the worker answers it SQLITED_INTERRUPTED without
+     * running it, or interrupts it if it runs (cancel_stop()); one that
+     * finished first is answered as it is. */
+    atomic_bool cancel_asked;
 
     /* Who answers the job (enum job_state): a worker that claims it before
      * running or answering it, or the loop thread when its deadline passes
@@ -171,6 +176,18 @@ bool job_expire(struct job *job);
 /* Stores the SQLITED_TIMEOUT reply of a job whose deadline passed before it
  * could run. */
 void job_fail_timeout(struct job *job);
+
+/* The messages of a job its client cancelled (`cancel`). */
+#define JOB_CANCELLED_BEFORE                                                   \
+    "cancelled by the client (cancel) before it ran; nothing of it was "       \
+    "applied"
+#define JOB_CANCELLED_RUNNING                                                  \
+    "cancelled by the client (cancel) while it ran: it was interrupted and "   \
+    "nothing of it was applied"
+
+/* Stores the SQLITED_INTERRUPTED reply of a job its client cancelled:
+ * @running says whether it was stopped while it ran (else before). */
+void job_fail_cancelled(struct job *job, bool running);
 
 /* Stores the SQLITE_BUSY reply of a job that waited for the database lock
  * another process held until its deadline. */

@@ -42,8 +42,7 @@ static void resume_soon(struct io_loop *l)
 }
 
 /* uv_async_send coalesces: one wake-up may stand for many jobs and asks,
- * so each is looked at every time. The answers of the jobs are written
- * once all are in: each connection's answers with one system call. */
+ * so each is looked at every time. */
 static void on_wakeup(uv_async_t *async)
 {
     struct io_loop *l = async->data;
@@ -61,9 +60,6 @@ static void on_wakeup(uv_async_t *async)
     if (l->index == 0)
         server_on_wakeup(l->srv); /* the daemon's own asks */
     struct job *job = job_queue_take_all(&l->done);
-    if (job == NULL)
-        return;
-    conn_batch_begin(l);
     while (job) {
         struct job *next = job->next;
         if (job->probe)
@@ -74,7 +70,13 @@ static void on_wakeup(uv_async_t *async)
             conn_complete(job);
         job = next;
     }
-    conn_batch_end(l);
+}
+
+/* Runs once per turn of the loop, before it waits for events: writes the
+ * answers the turn gathered (conn_flush_all()). */
+static void on_turn_end(uv_prepare_t *prepare)
+{
+    conn_flush_all(prepare->data);
 }
 
 void loop_job_done(struct job *job)
@@ -269,6 +271,10 @@ int loop_init(struct io_loop *l, struct server *s, unsigned index)
     uv_timer_init(&l->uv, &l->resume);
     l->resume.data = l;
     uv_unref((uv_handle_t *)&l->resume);
+    uv_prepare_init(&l->uv, &l->turn_end);
+    l->turn_end.data = l;
+    uv_prepare_start(&l->turn_end, on_turn_end);
+    uv_unref((uv_handle_t *)&l->turn_end);
     return 0;
 fail:
     log_error("cannot create I/O loop %u", index);

@@ -67,7 +67,7 @@ struct io_loop {
     struct watchdog_beat beat;          /* its heartbeat (watchdog.h) */
     uv_timer_t resume;                  /* reads paused connections again */
     uv_timer_t sweep;                   /* looks at half-closed connections */
-    unsigned batching;                  /* conn_batch_begin() depth */
+    uv_prepare_t turn_end;              /* writes the answers of each turn */
     struct list flush;                  /* connections with answers in outbox */
     bool shutting_down;                 /* it took the daemon's shutdown */
     bool finished; /* shutting down and no connection left */

@@ -43,6 +43,13 @@ static void fail_db(struct worker *w, struct job *job, int rc, const char *what)
 
     if (code == SQLITE_OK)
         code = rc;
+    if ((rc & 0xff) == SQLITE_INTERRUPT && w->cancel_seen) {
+        snprintf(message, sizeof(message), "%s: %s", what,
+                 JOB_CANCELLED_RUNNING);
+        job_fail(job, SQLITED_INTERRUPTED, message);
+        stats_add(&w->stats->cancelled, 1);
+        return;
+    }
     if ((rc & 0xff) == SQLITE_INTERRUPT && w->timed_out) {
         snprintf(message, sizeof(message),
                  "%s: the request's deadline (%u ms) passed while it ran, so "

@@ -352,6 +352,10 @@ static const struct figure figures[] = {
     {"sqlited_timeouts_total", "counter",
      "Requests answered SQLITED_TIMEOUT: their deadline passed.",
      STAT(timeouts), 1},
+    {"sqlited_cancelled_total", "counter",
+     "Requests stopped by their client's cancel: answered "
+     "SQLITED_INTERRUPTED before or while they ran.",
+     STAT(cancelled), 1},
     {"sqlited_statement_cache_hits_total", "counter",
      "Statements found in the per-connection statement caches.",
      STAT(stmt_cache_hits), 1},

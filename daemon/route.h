@@ -31,7 +31,8 @@
  *                             changes, in order), checkpoint, optimize,
  *                             vacuum, migrate
  *
- * hello, ping, stats and metrics never become jobs: the loop answers them.
+ * hello, ping, stats, metrics and cancel never become jobs: the loop
+ * answers them.
  */
 #ifndef SQLITED_ROUTE_H
 #define SQLITED_ROUTE_H

@@ -23,6 +23,8 @@ int run_fail(struct run *r, int code, const char *fmt, ...)
 int run_fail_sqlite(struct run *r, int rc)
 {
     struct worker *w = r->w;
+    if ((rc & 0xff) == SQLITE_INTERRUPT && w->cancel_seen)
+        return run_fail(r, SQLITED_INTERRUPTED, "%s", JOB_CANCELLED_RUNNING);
     if ((rc & 0xff) == SQLITE_INTERRUPT && w->released)
         return run_fail(
             r, SQLITED_INTERRUPTED,
@@ -97,6 +99,8 @@ static void count_timeout(struct worker *w, int code)
 {
     if (code == SQLITED_TIMEOUT)
         stats_add(&w->stats->timeouts, 1);
+    else if (code == SQLITED_INTERRUPTED && w->cancel_seen)
+        stats_add(&w->stats->cancelled, 1);
 }
 
 /* Stores the job's reply: the encoding in @out, or r->code's error. */

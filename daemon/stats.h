@@ -15,6 +15,7 @@
     X(group_max)                                                               \
     X(busy_retries)                                                            \
     X(timeouts)                                                                \
+    X(cancelled)                                                               \
     X(tx_begun)                                                                \
     X(tx_committed)                                                            \
     X(tx_rolled_back)                                                          \

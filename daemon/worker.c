@@ -45,6 +45,10 @@ static int progress(void *arg)
     struct worker *w = arg;
     if (w->current && atomic_load(&w->current->cancelled))
         return 1;
+    if (w->current && worker_cancel_asked(w->current)) {
+        w->cancel_seen = true;
+        return 1;
+    }
     if (must_release(w)) {
         w->released = true;
         return 1;
@@ -58,13 +62,14 @@ static int progress(void *arg)
 
 /* Sleeps before retry @attempt (0, 1, ...) of work that met a lock held by
  * another process. Returns false, without sleeping, when the work must give
- * up instead: its deadline has passed, its client left, or the daemon is
- * stopping. Never sleeps past the deadline. */
+ * up instead: its deadline has passed, its client left or cancelled it, or
+ * the daemon is stopping. Never sleeps past the deadline. */
 bool worker_backoff(struct worker *w, int attempt)
 {
     int64_t now = clock_now();
     if (clock_passed(w->deadline, now) || atomic_load(w->stop) ||
-        (w->current && atomic_load(&w->current->cancelled)))
+        (w->current && (atomic_load(&w->current->cancelled) ||
+                        worker_cancel_asked(w->current))))
         return false;
     int64_t delay = BACKOFF_FIRST_NS << (attempt < 7 ? attempt : 7);
     if (delay > BACKOFF_MAX_NS)
@@ -207,11 +212,26 @@ bool worker_claim(struct worker *w, struct job *job)
 {
     if (!job_claim(job))
         return false;
+    if (worker_cancel_asked(job)) {
+        worker_fail_cancelled(w, job, false);
+        return false;
+    }
     if (clock_passed(job->deadline, clock_now())) {
         worker_fail_timeout(w, job);
         return false;
     }
     return true;
+}
+
+bool worker_cancel_asked(const struct job *job)
+{
+    return atomic_load_explicit(&job->cancel_asked, memory_order_relaxed);
+}
+
+void worker_fail_cancelled(struct worker *w, struct job *job, bool running)
+{
+    job_fail_cancelled(job, running);
+    stats_add(&w->stats->cancelled, 1);
 }
 
 void worker_begin(struct worker *w, struct job *job)
@@ -225,6 +245,7 @@ void worker_begin(struct worker *w, struct job *job)
         (w->deadline == 0 || w->deadline_cap < w->deadline))
         w->deadline = w->deadline_cap;
     w->timed_out = false;
+    w->cancel_seen = false;
 }
 
 void worker_fail_timeout(struct worker *w, struct job *job)

@@ -59,6 +59,8 @@ struct worker {
     int64_t deadline_cap; /* the writer's: an earlier end for every job (the
                              transaction's maximum duration); 0: none */
     bool timed_out;       /* the progress handler stopped at the deadline */
+    bool cancel_seen;     /* the progress handler stopped it: its client sent
+                             cancel (job->cancel_asked) */
     bool released; /* the progress handler stopped it for the WAL limit */
     struct worker_watch *watch; /* readers' (readers.c); NULL otherwise */
     bool in_tx;                 /* a transaction is open: jobs get savepoints */
@@ -102,8 +104,9 @@ void worker_rollback(struct worker *w);
 /* Answers @job with SQLITED_TIMEOUT: its deadline passed before it ran. */
 void worker_fail_timeout(struct worker *w, struct job *job);
 
-/* Claims @job for @w: false, with the job answered (SQLITED_TIMEOUT) or
- * dropped (its client left, or the loop answered it), when it must not run. */
+/* Claims @job for @w: false, with the job answered (SQLITED_TIMEOUT, or
+ * SQLITED_INTERRUPTED when its client cancelled it) or dropped (its client
+ * left, or the loop answered it), when it must not run. */
 bool worker_claim(struct worker *w, struct job *job);
 
 /* Makes @job the worker's current one: its deadline, capped by the
@@ -115,10 +118,17 @@ void worker_begin(struct worker *w, struct job *job);
  * process until its deadline. */
 void worker_fail_busy(struct worker *w, struct job *job);
 
+/* Answers @job with SQLITED_INTERRUPTED: its client cancelled it, before it
+ * ran (@running false) or while it ran. */
+void worker_fail_cancelled(struct worker *w, struct job *job, bool running);
+
+/* True when the client of @job asked to cancel it. */
+bool worker_cancel_asked(const struct job *job);
+
 /* Sleeps before retry @attempt (0, 1, ...) of work that met a lock held by
  * another process. Returns false, without sleeping, when the work must give
- * up instead: its deadline has passed, its client left, or the daemon is
- * stopping. Never sleeps past the deadline. */
+ * up instead: its deadline has passed, its client left or cancelled it, or
+ * the daemon is stopping. Never sleeps past the deadline. */
 bool worker_backoff(struct worker *w, int attempt);
 
 #endif /* SQLITED_WORKER_H */

@@ -205,6 +205,10 @@ static void tx_begin(struct writer *wr, struct job *job)
                                               : CONTROL_BEGIN_DEFERRED);
     w->deadline = 0;
     w->current = NULL;
+    if ((rc & 0xff) == SQLITE_BUSY && worker_cancel_asked(job)) {
+        worker_fail_cancelled(w, job, true); /* it waited for the lock */
+        return;
+    }
     if ((rc & 0xff) == SQLITE_BUSY) {
         worker_fail_busy(w, job);
         return;

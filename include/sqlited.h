@@ -697,6 +697,44 @@ SQLITED_API int sqlited_exec_many(sqlited *db, const char *sql,
                                   const sqlited_params *values,
                                   unsigned per_set);
 
+/* ------------------------------------------------------------- interrupting
+ *
+ * Stops the daemon's work on the call that @db is waiting in, without
+ * closing the connection (and so without ending its transaction): what
+ * Ctrl-C in a shell needs. Like sqlite3_interrupt(), it may be called from
+ * a signal handler (it is async-signal-safe) or from another thread, while
+ * the thread that owns @db is blocked in a call on it.
+ *
+ * It only records the interrupt and wakes the waiting call (a byte written
+ * into a pipe the call polls beside the socket); errno is left as it was.
+ * The call, in its own thread, then sends the daemon `cancel` for the
+ * request it waits for (protocol/PROTOCOL.md) and goes on waiting for that
+ * request's answer, which is what it returns:
+ *   SQLITED_INTERRUPTED (the message says "cancelled by the client") when
+ *     the daemon stopped it: nothing of it was applied (a write inside a
+ *     transaction of sqlited_begin() may have ended that transaction, as a
+ *     timed-out one does: the next call in it fails with SQLITED_TX_EXPIRED;
+ *     a read leaves it open);
+ *   its own result, as if there had been no interrupt, when it finished
+ *     first (a write already committed is never undone).
+ * Either way the connection stays usable. The calls this applies to are
+ * every call that waits for an answer: sqlited_query(), sqlited_exec(),
+ * sqlited_rows_next() waiting for the next chunk of a result that streams
+ * (the daemon then ends the result: later calls on the rows return the
+ * same code), sqlited_batch_run(), sqlited_receive() (with SQLITED_ANY
+ * every request not answered yet is cancelled), the operations
+ * (sqlited_backup() ...). A `close` of a cursor and sqlited_migrate() are
+ * not stopped by the daemon: they finish and answer as usual.
+ *
+ * An interrupt that comes while no call on @db waits (before a call begins,
+ * or between calls) is dropped by the next call, as sqlite3_interrupt()
+ * does when no statement runs. A call that is still sending its request
+ * notices the interrupt once it waits for the answer. A daemon that does
+ * not know `cancel` (older than this library) answers the request as
+ * usual. @db must be open: calling it during or after sqlited_close() is
+ * undefined. Accepts NULL (does nothing). */
+SQLITED_API void sqlited_interrupt(sqlited *db);
+
 /* --------------------------------------------------------------- pipelining
  *
  * Each call above sends one request and waits for its answer: a round trip
@@ -794,6 +832,20 @@ SQLITED_API int sqlited_receive(sqlited *db, uint32_t id, uint32_t *got,
  * sqlited_send_exec() whose results were not collected yet; 0 for NULL.
  * sqlited_close() forgets them (the daemon still carries them out). */
 SQLITED_API unsigned sqlited_pending(const sqlited *db);
+
+/* Asks the daemon to stop the pending request @id (sent with
+ * sqlited_send_query() or sqlited_send_exec()), without waiting. The
+ * request stays pending: sqlited_receive() collects its answer, which is
+ * SQLITED_INTERRUPTED when the daemon stopped it (before it ran, or while
+ * it ran; nothing of it was applied), or its own result when it finished
+ * first. Nothing is sent for a request whose answer came in already.
+ *
+ * Returns 0; SQLITED_EMISUSE (NULL @db, or @id not pending) or -ENOMEM,
+ * with nothing sent and the connection usable; or a failure of the
+ * socket (SQLITED_ECLOSED, a negated errno), with the connection broken as
+ * for sqlited_send_query(). Not for another thread or a signal handler:
+ * that is sqlited_interrupt(). */
+SQLITED_API int sqlited_cancel(sqlited *db, uint32_t id);
 
 /* --------------------------------------------------------------- operations
  *

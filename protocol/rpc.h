@@ -40,7 +40,8 @@
     X(MIGRATE, "migrate")                                                      \
     X(CHECKPOINT, "checkpoint")                                                \
     X(HEALTH, "health")                                                        \
-    X(METRICS, "metrics")
+    X(METRICS, "metrics")                                                      \
+    X(CANCEL, "cancel")
 
 #define RPC_METHOD_ENUM(id, name) RPC_##id,
 enum rpc_method { RPC_METHODS(RPC_METHOD_ENUM) RPC_METHOD_COUNT };

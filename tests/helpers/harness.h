@@ -45,6 +45,13 @@
     "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "          \
     "WHERE x < 1000000000) SELECT count(*) FROM c"
 
+/* An insert of one row into t(x), then minutes of work: a write that only
+ * a deadline or an interrupt ends, after it changed something. */
+#define HARNESS_ENDLESS_WRITE                                                  \
+    "INSERT INTO t(x) VALUES (1); "                                            \
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "          \
+    "WHERE x < 1000000000) INSERT INTO t(x) SELECT count(*) FROM c"
+
 /* A daemon under test and the directory it lives in. Zero-initialise it
  * (static storage does); daemon_cleanup() accepts one never started. */
 struct daemon {

@@ -10,13 +10,6 @@
 #define WITHIN(ms)                                                             \
     (&(struct harness_options){.has_timeout = true, .timeout_ms = (ms)})
 
-/* An insert of one row, then minutes of work: a write that only its deadline
- * ends, after it changed something. */
-#define ENDLESS_WRITE                                                          \
-    "INSERT INTO t(x) VALUES (1); "                                            \
-    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "          \
-    "WHERE x < 1000000000) INSERT INTO t(x) SELECT count(*) FROM c"
-
 /* How long a timed-out request may take to be answered: far above its
  * deadline, only so that a daemon that ignores deadlines fails instead of
  * hanging. */
@@ -96,7 +89,8 @@ Test(deadline, slow_write_times_out)
     struct harness_stats before, after;
     harness_stats(&d, &before);
     int64_t sent = harness_now_ms();
-    harness_pack_sql_options(&conn.b, 1, "exec", ENDLESS_WRITE, WITHIN(200));
+    harness_pack_sql_options(&conn.b, 1, "exec", HARNESS_ENDLESS_WRITE,
+                             WITHIN(200));
     harness_send_buf(conn.fd, &conn.b);
     /* Queued behind the slow write, without a deadline of its own. */
     harness_pack_sql(&other.b, 1, "exec", "INSERT INTO t(x) VALUES (2)");
@@ -123,7 +117,7 @@ Test(deadline, slow_write_times_out)
 Test(deadline, slow_batch_step_times_out)
 {
     static const char *const steps[] = {"INSERT INTO t(x) VALUES (10)",
-                                        ENDLESS_WRITE};
+                                        HARNESS_ENDLESS_WRITE};
     int64_t sent = harness_now_ms();
     harness_pack_batch_sql(&conn.b, 1, steps, 2, WITHIN(200));
     harness_send_buf(conn.fd, &conn.b);
@@ -193,7 +187,7 @@ Test(deadline, default_deadline_from_the_command_line)
     harness_send_buf(conn.fd, &conn.b);
     expect_timeout(&conn, 2, sent);
     /* Through libsqlited, which sends no options. */
-    int rc = sqlited_exec(db, ENDLESS_WRITE, NULL, NULL);
+    int rc = sqlited_exec(db, HARNESS_ENDLESS_WRITE, NULL, NULL);
     cr_assert_eq(rc, SQLITED_TIMEOUT, "rc %d %s: %s", rc, sqlited_errname(db),
                  sqlited_errmsg(db));
     cr_assert_eq(harness_query_int(db, "SELECT count(*) FROM t"), 0);
