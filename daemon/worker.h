@@ -70,6 +70,10 @@ struct worker {
     /* SQLite's memory for this connection (page cache, schema, prepared
      * statements), as of its last job: read by the loop for the metrics. */
     atomic_uint_fast64_t sqlite_memory;
+    /* The schema's and the statements' part of it, and when it was last
+     * measured (clock.h; 0: not yet, for this connection). */
+    uint64_t measured_bytes;
+    int64_t measured_at;
 };
 
 /* Prepares @w to run jobs on @db: installs its handlers and, for the writer,
@@ -82,8 +86,10 @@ int worker_init(struct worker *w, sqlite3 *db, bool writer,
  * the stats: its busy time, and its connection's page-cache hits, misses
  * and writes since the last call (sqlite3_db_status, per connection:
  * SQLite's global statistics are off, see db.c), and sets
- * w->sqlite_memory. @started 0 books no busy time (the loop's connection,
- * whose time is the loop's). The worker's thread only. */
+ * w->sqlite_memory: the page cache's as of now, the schema's and the
+ * prepared statements' as of their last measure, at most a second
+ * ago when the worker ran a job since. @started 0 books no busy time (the
+ * loop's connection, whose time is the loop's). The worker's thread only. */
 void worker_account(struct worker *w, int64_t started);
 
 /* Finalizes the worker's statements and closes its connection. */

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "dot.h"
+#include "dump.h"
 #include "script.h"
 
 static int dot_quit(struct session *s, int argc, char **argv)
@@ -26,6 +27,7 @@ static const struct dot_command {
     const char *usage;
     int (*run)(struct session *s, int argc, char **argv);
 } dot_commands[] = {
+    {"dump", 0, 1, ".dump [TABLE]", dump_run},
     {"exit", 0, 0, ".exit", dot_quit},
     {"quit", 0, 0, ".quit", dot_quit},
     {"read", 1, 1, ".read FILE", dot_read},

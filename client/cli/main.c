@@ -308,6 +308,8 @@ int main(int argc, char **argv)
             fclose(in);
         return report_connect_error(path, rc);
     }
+    /* A dot-command as the argument runs as the sqlite3 shell's does
+     * (sqlited-cli ".dump t"): the script runs it as one. */
     status = script_main(&s, in, sql_arg, name);
     sqlited_close(s.db);
     if (in && in != stdin)

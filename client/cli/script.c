@@ -282,11 +282,9 @@ static bool add_text(struct script *sc, const char *text, size_t n)
     return true;
 }
 
-static void script_init(struct script *sc, struct session *s,
-                        const char *name)
+static void script_init(struct script *sc, struct session *s, const char *name)
 {
-    *sc = (struct script){.s = s, .name = name, .line = 1,
-                          .line_start = true};
+    *sc = (struct script){.s = s, .name = name, .line = 1, .line_start = true};
 }
 
 int script_run_stream(struct session *s, FILE *in, const char *name)
@@ -365,8 +363,7 @@ int script_read(struct session *s, const char *path)
     return status;
 }
 
-int script_main(struct session *s, FILE *in, const char *text,
-                const char *name)
+int script_main(struct session *s, FILE *in, const char *text, const char *name)
 {
     bool atomic = s->atomic;
     int status;
@@ -379,8 +376,8 @@ int script_main(struct session *s, FILE *in, const char *text,
             return status;
         s->atomic = true;
     }
-    status = in ? script_run_stream(s, in, name)
-                : script_run_text(s, text, name);
+    status =
+        in ? script_run_stream(s, in, name) : script_run_text(s, text, name);
     s->src = (struct session_source){.file = name};
     if (atomic) {
         s->atomic = false;

@@ -244,7 +244,8 @@ Test(cancel, long_write_applies_nothing)
     harness_pack_sql(&other.b, 1, "exec", "INSERT INTO t(x) VALUES (10)");
     harness_send_buf(other.fd, &other.b);
     harness_assert_no_reply(&other.r, 200, "the write behind a transaction");
-    harness_pack_sql_options(&conn.b, 1, "exec", HARNESS_ENDLESS_WRITE, NO_DEADLINE);
+    harness_pack_sql_options(&conn.b, 1, "exec", HARNESS_ENDLESS_WRITE,
+                             NO_DEADLINE);
     harness_send_buf(conn.fd, &conn.b);
     harness_assert_no_reply(&conn.r, 200, "the write behind a transaction");
     harness_raw_end_ok(&holder, "commit", tx);
@@ -261,8 +262,8 @@ Test(cancel, long_write_applies_nothing)
                   rep.message);
     reply_free(&rep);
     harness_read_reply(&late.r, &rep);
-    cr_assert_not(rep.is_error, "the write sent while it ran: %s: %s",
-                  rep.name, rep.message);
+    cr_assert_not(rep.is_error, "the write sent while it ran: %s: %s", rep.name,
+                  rep.message);
     reply_free(&rep);
 
     cr_assert_eq(harness_query_int(db, "SELECT count(*) FROM t"), 2);

@@ -489,17 +489,26 @@ Test(raw, uint64_above_int64_max)
     reply_free(&rep);
 }
 
+/* The message names the value: by its position, or by its name. */
 Test(raw, container_and_ext_params_refused)
 {
+    static const char must[] =
+        "; a value must be nil, bool, int, float, str or bin";
     SEND("\x94\x00\x13\xa5query\x92\xa8select ?\x91\x92\x01\x02");
-    expect_error(19, -1000, "SQLITED_BAD_REQUEST", "array");
+    expect_error(19, -1000, "SQLITED_BAD_REQUEST", "parameter 1 is an array");
     SEND("\x94\x00\x14\xa5query\x92\xa8select ?\x91\x81\xa1k\x01");
-    expect_error(20, -1000, "SQLITED_BAD_REQUEST", "map");
+    expect_error(20, -1000, "SQLITED_BAD_REQUEST", "parameter 1 is a map");
     SEND("\x94\x00\x15\xa5query\x92\xa8select ?\x91\xd4\x01\x00");
-    expect_error(21, -1000, "SQLITED_BAD_REQUEST", "extension");
-    /* Also as a named value. */
+    expect_error(21, -1000, "SQLITED_BAD_REQUEST", must);
+    /* Also as a named value, and past the first. */
     SEND("\x94\x00\x16\xa5query\x92\xa9select :k\x81\xa1k\x90");
-    expect_error(22, -1000, "SQLITED_BAD_REQUEST", "array");
+    expect_error(22, -1000, "SQLITED_BAD_REQUEST",
+                 "parameter 'k' is an array; a value must be nil, bool, int, "
+                 "float, str or bin");
+    SEND("\x94\x00\x17\xa5query\x92\xaaselect ?,?\x92\x01\xd4\x01\x00");
+    expect_error(23, -1000, "SQLITED_BAD_REQUEST",
+                 "parameter 2 is an extension type; a value must be nil, "
+                 "bool, int, float, str or bin");
     assert_ping_works();
 }
 

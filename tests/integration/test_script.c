@@ -44,8 +44,7 @@ static int64_t query_int(const char *sql)
 
 static void assert_has(const char *text, const char *want)
 {
-    cr_assert_not_null(strstr(text, want), "wanted \"%s\" in:\n%s", want,
-                       text);
+    cr_assert_not_null(strstr(text, want), "wanted \"%s\" in:\n%s", want, text);
 }
 
 /* Every statement's rows are printed, from standard input and from the
@@ -181,7 +180,8 @@ Test(script, trigger_body_stays_one_statement)
         "  INSERT INTO log VALUES (new.x * 10);\n"
         "END;\n"
         "INSERT INTO t VALUES (4);\n"
-        "SELECT group_concat(y, ',') FROM log;\n", NULL);
+        "SELECT group_concat(y, ',') FROM log;\n",
+        NULL);
     cr_assert_eq(o.status, 0, "stderr: %s", o.err);
     cr_assert_str_eq(o.out, "4,40\n");
     harness_output_free(&o);
@@ -193,13 +193,15 @@ Test(script, begin_and_rollback_map_onto_the_methods)
 {
     struct harness_output o;
 
-    CLI(&o, "CREATE TABLE r(x);\n"
-            "BEGIN;\nINSERT INTO r VALUES (1);\nSELECT count(*) FROM r;\n"
-            "ROLLBACK;\nSELECT count(*) FROM r;\n"
-            "begin immediate transaction;\nINSERT INTO r VALUES (2);\n"
-            "end transaction;\n"
-            "BEGIN EXCLUSIVE;\nINSERT INTO r VALUES (3);\nCOMMIT;\n"
-            "SELECT group_concat(x) FROM r;\n", NULL);
+    CLI(&o,
+        "CREATE TABLE r(x);\n"
+        "BEGIN;\nINSERT INTO r VALUES (1);\nSELECT count(*) FROM r;\n"
+        "ROLLBACK;\nSELECT count(*) FROM r;\n"
+        "begin immediate transaction;\nINSERT INTO r VALUES (2);\n"
+        "end transaction;\n"
+        "BEGIN EXCLUSIVE;\nINSERT INTO r VALUES (3);\nCOMMIT;\n"
+        "SELECT group_concat(x) FROM r;\n",
+        NULL);
     cr_assert_eq(o.status, 0, "stderr: %s", o.err);
     cr_assert_str_eq(o.out, "1\n0\n2,3\n");
     harness_output_free(&o);
@@ -210,9 +212,11 @@ Test(script, begin_and_rollback_map_onto_the_methods)
     cr_assert_eq(st.tx_committed, 2);
 
     /* Savepoints pass through inside a transaction. */
-    CLI(&o, "BEGIN;\nINSERT INTO r VALUES (4);\nSAVEPOINT s;\n"
-            "INSERT INTO r VALUES (5);\nROLLBACK TO s;\nRELEASE s;\nCOMMIT;\n"
-            "SELECT group_concat(x) FROM r;\n", NULL);
+    CLI(&o,
+        "BEGIN;\nINSERT INTO r VALUES (4);\nSAVEPOINT s;\n"
+        "INSERT INTO r VALUES (5);\nROLLBACK TO s;\nRELEASE s;\nCOMMIT;\n"
+        "SELECT group_concat(x) FROM r;\n",
+        NULL);
     cr_assert_eq(o.status, 0, "stderr: %s", o.err);
     cr_assert_str_eq(o.out, "2,3,4\n");
     harness_output_free(&o);
@@ -243,14 +247,14 @@ Test(script, file_option_and_read)
     put_script("inner.sql", "SELECT 'inner';\n\nSELECT * FROM nope;\n", inner,
                sizeof(inner));
     char text[512];
-    snprintf(text, sizeof(text), "SELECT 'before';\n.read %s\nSELECT 'after';\n",
-             inner);
+    snprintf(text, sizeof(text),
+             "SELECT 'before';\n.read %s\nSELECT 'after';\n", inner);
     put_script("main.sql", text, main_path, sizeof(main_path));
     CLI(&o, NULL, "--no-bail", "-f", main_path);
     cr_assert_eq(o.status, 1, "stderr: %s", o.err);
     cr_assert_str_eq(o.out, "before\ninner\nafter\n");
-    snprintf(want, sizeof(want), "sqlited-cli: %s:3: SQLITE_ERROR: no such table",
-             inner);
+    snprintf(want, sizeof(want),
+             "sqlited-cli: %s:3: SQLITE_ERROR: no such table", inner);
     assert_has(o.err, want);
     harness_output_free(&o);
 
@@ -275,8 +279,8 @@ Test(script, file_option_and_read)
 static char *sqlite3_shell(const char *db_path, const char *arg,
                            const char *input)
 {
-    const char *argv[] = {"/usr/bin/sqlite3", "-batch", "-bail", db_path, arg,
-                          NULL};
+    const char *argv[] = {
+        "/usr/bin/sqlite3", "-batch", "-bail", db_path, arg, NULL};
     struct harness_output o;
 
     if (!arg)
@@ -308,7 +312,7 @@ static char *sqlite3_shell(const char *db_path, const char *arg,
     "DELETE FROM parent WHERE id = 3;\n"                                       \
     "INSERT INTO parent(name) VALUES ('four');\n"                              \
     "INSERT INTO child VALUES (1, 1, 1.5, x'00ff10', NULL),"                   \
-    " (2, 2, -2.5e-7, NULL, 'q\"x'), (3, NULL, 0.1, x'', 'tab\there'),"         \
+    " (2, 2, -2.5e-7, NULL, 'q\"x'), (3, NULL, 0.1, x'', 'tab\there'),"        \
     " (4, 4, 1e300, zeroblob(3), '');\n"
 
 /* The output of sqlite3's .dump (PRAGMA foreign_keys=OFF; BEGIN

@@ -1,0 +1,177 @@
+/* sqlited-cli's .dump: SQL that the sqlite3 shell loads into the same
+ * database, from one snapshot while clients write. */
+#include <criterion/criterion.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+static struct daemon d;
+
+static void setup(void)
+{
+    daemon_start(&d, NULL);
+}
+
+static void teardown(void)
+{
+    daemon_cleanup(&d);
+}
+
+TestSuite(dump, .init = setup, .fini = teardown, .timeout = 120);
+
+#define CLI(o, ...)                                                            \
+    harness_cli(&d, (o), NULL, (const char *const[]){__VA_ARGS__, NULL})
+
+/* Runs the sqlite3 shell on the database file @db with @script on its
+ * standard input; fails the test unless it succeeds. Returns its output
+ * (malloc'd). */
+static char *sqlite3_shell(const char *db, const char *script)
+{
+    struct harness_output o;
+    harness_run(
+        (const char *const[]){"/usr/bin/sqlite3", "-batch", "-bail", db, NULL},
+        script, HARNESS_RUN_TIMEOUT_MS, &o);
+    cr_assert_eq(o.status, 0, "sqlite3 %s: status %d: %s", db, o.status, o.err);
+    cr_assert_str_empty(o.err, "sqlite3 %s: %s", db, o.err);
+    char *out = o.out;
+    o.out = NULL;
+    harness_output_free(&o);
+    return out;
+}
+
+/* Runs .dump (with @args after it) and returns its output; fails the test
+ * unless it succeeds. */
+static char *cli_dump(const char *arg)
+{
+    struct harness_output o;
+    CLI(&o, arg);
+    cr_assert_eq(o.status, 0, "%s: status %d: %s", arg, o.status, o.err);
+    cr_assert_str_empty(o.err);
+    char *out = o.out;
+    o.out = NULL;
+    harness_output_free(&o);
+    return out;
+}
+
+/* A fresh database file in the daemon's directory, loaded with @sql by the
+ * sqlite3 shell. Returns its path in @path. */
+static void load_fresh(const char *sql, char *path, size_t size)
+{
+    snprintf(path, size, "%s/loaded.db", d.dir);
+    remove(path);
+    free(sqlite3_shell(path, sql));
+}
+
+/* Every kind of value and schema object a dump must carry. */
+#define SCHEMA                                                                 \
+    "CREATE TABLE t(id INTEGER PRIMARY KEY AUTOINCREMENT, a TEXT, b REAL, "    \
+    "  c BLOB, \"order\" INT, g INT GENERATED ALWAYS AS (id * 2));"            \
+    "CREATE INDEX t_a ON t(a);"                                                \
+    "CREATE VIEW v AS SELECT id, a FROM t;"                                    \
+    "CREATE TRIGGER t_log AFTER UPDATE ON t BEGIN "                            \
+    "  INSERT INTO log VALUES (new.id); END;"                                  \
+    "CREATE TABLE log(id);"                                                    \
+    "CREATE TABLE \"we\"\"ird name\"(\"sel ect\", x);"                         \
+    "INSERT INTO t(a, b, c, \"order\") VALUES "                                \
+    "  ('it''s', 0.1, x'00ff', 1),"                                            \
+    "  ('two' || char(10) || 'lines\\n and' || char(13) || char(10), "         \
+    "   1.0 / 3, NULL, 2),"                                                    \
+    "  (NULL, 1e308 * 10, x'', 3),"                                            \
+    "  ('nul' || char(0) || 'inside', -1e308 * 10, NULL, 4),"                  \
+    "  ('', 123456789.123456789, randomblob(64), 5),"                          \
+    "  ('ünïcödé ✓', 5e-324, NULL, -9223372036854775808),"               \
+    "  ('max', 1.7976931348623157e308, NULL, 9223372036854775807),"            \
+    "  ('int as real', 9007199254740993.0, NULL, NULL);"                       \
+    "DELETE FROM t WHERE \"order\" = 3;"                                       \
+    "INSERT INTO \"we\"\"ird name\" VALUES (1, 'a''b'), (x'01', 2.5);"
+
+Test(dump, loads_into_sqlite3_with_identical_contents)
+{
+    harness_exec_fresh(&d, SCHEMA);
+    char *dump = cli_dump(".dump");
+    cr_assert(strncmp(dump, "PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\n",
+                      44) == 0,
+              "%s", dump);
+    size_t len = strlen(dump);
+    cr_assert(len > 9 && strcmp(dump + len - 9, "\nCOMMIT;\n") == 0, "%s",
+              dump);
+    /* Indexes, triggers and views come after the data; sqlite_sequence
+     * last of the tables. */
+    char *insert =
+        strstr(dump, "INSERT INTO t VALUES(1,'it''s',0.1,X'00FF',1);");
+    char *seq = strstr(dump, "DELETE FROM sqlite_sequence;\n"
+                             "INSERT INTO sqlite_sequence VALUES('t',8);\n");
+    char *index = strstr(dump, "CREATE INDEX t_a ON t(a);\n");
+    cr_assert(insert && seq && index && insert < seq && seq < index, "%s",
+              dump);
+    /* Text with a NUL byte keeps it, and line breaks stay the dump's own. */
+    cr_assert(strstr(dump, "CAST(X'6E756C00696E73696465' AS TEXT)"), "%s",
+              dump);
+    cr_assert(strstr(dump, "replace(replace('two\\012lines\\n and\\r\\012',"
+                           "'\\012',char(10)),'\\r',char(13))"),
+              "%s", dump);
+
+    char loaded[256];
+    load_fresh(dump, loaded, sizeof(loaded));
+    /* The sqlite3 shell's own dumps of the two files are the same text:
+     * every value, with its type, in 20 significant digits for a REAL. */
+    char *want = sqlite3_shell(d.db_path, ".dump");
+    char *got = sqlite3_shell(loaded, ".dump");
+    cr_assert_str_eq(got, want);
+    /* The bytes themselves, which that dump truncates at a NUL. */
+    char *bytes = sqlite3_shell(
+        loaded, "SELECT id, typeof(a), hex(a), typeof(b), hex(c) FROM t;");
+    char *want_bytes = sqlite3_shell(
+        d.db_path, "SELECT id, typeof(a), hex(a), typeof(b), hex(c) FROM t;");
+    cr_assert_str_eq(bytes, want_bytes);
+    free(bytes);
+    free(want_bytes);
+    free(want);
+    free(got);
+    free(dump);
+}
+
+Test(dump, one_table_with_its_indexes_and_triggers)
+{
+    harness_exec_fresh(&d, SCHEMA);
+    char *dump = cli_dump(".dump t");
+    cr_assert(strstr(dump, "CREATE TABLE t("), "%s", dump);
+    cr_assert(strstr(dump, "CREATE INDEX t_a ON t(a);"), "%s", dump);
+    cr_assert(strstr(dump, "CREATE TRIGGER t_log"), "%s", dump);
+    cr_assert_null(strstr(dump, "CREATE TABLE log"), "%s", dump);
+    cr_assert_null(strstr(dump, "we\"\"ird"), "%s", dump);
+    cr_assert_null(strstr(dump, "sqlite_sequence"), "%s", dump);
+    cr_assert_null(strstr(dump, "CREATE VIEW"), "%s", dump);
+    cr_assert(strstr(dump, "\nCOMMIT;\n"), "%s", dump);
+    free(dump);
+
+    dump = cli_dump(".dump we%");
+    cr_assert_str_eq(dump, "PRAGMA foreign_keys=OFF;\n"
+                           "BEGIN TRANSACTION;\n"
+                           "CREATE TABLE \"we\"\"ird name\"(\"sel ect\", x);\n"
+                           "INSERT INTO \"we\"\"ird name\" VALUES(1,'a''b');\n"
+                           "INSERT INTO \"we\"\"ird name\" VALUES(X'01',2.5);\n"
+                           "COMMIT;\n");
+    free(dump);
+}
+
+Test(dump, empty_database)
+{
+    char *dump = cli_dump(".dump");
+    cr_assert_str_eq(dump, "PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\n"
+                           "COMMIT;\n");
+    free(dump);
+}
+
+Test(dump, usage_error_names_the_usage)
+{
+    struct harness_output o;
+    CLI(&o, ".dump a b");
+    cr_assert_eq(o.status, 1);
+    cr_assert_str_eq(o.err, "sqlited-cli: usage: .dump [TABLE]\n");
+    cr_assert_str_empty(o.out);
+    harness_output_free(&o);
+}
