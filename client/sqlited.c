@@ -130,6 +130,7 @@ struct sqlited {
     int io_timeout_ms;   /* a call's wait for the socket; 0: none */
     char *health_reason; /* of the last sqlited_health() answer */
     int64_t tx_id;       /* the open interactive transaction, 0 when none */
+    bool tx_read_only;   /* it is read-only (SQLITED_TX_READ_ONLY) */
     /* Sent with every query as options max_rows and max_bytes; 0: not sent. */
     uint64_t max_rows, max_bytes;
 
@@ -1670,7 +1671,15 @@ enum {
     OPTS_COMMON = 1,    /* tx and timeout_ms: query, exec, batch, bulk */
     OPTS_NONATOMIC = 2, /* a batch's "atomic": false */
     OPTS_LIMITS = 4,    /* a query's max_rows and max_bytes, when set */
+    OPTS_SNAPSHOT = 8,  /* tx, when the open transaction is read-only */
 };
+
+/* Whether a request with @opts carries the option tx. */
+static bool opts_tx(const sqlited *db, unsigned opts)
+{
+    return db->tx_id > 0 && ((opts & OPTS_COMMON) ||
+                             ((opts & OPTS_SNAPSHOT) && db->tx_read_only));
+}
 
 /* Entries of the options map that ends a SQL request on @db: those of
  * @opts that are set. 0 when the request carries no options map. */
@@ -1678,7 +1687,7 @@ static uint32_t opts_count(const sqlited *db, unsigned opts)
 {
     bool common = opts & OPTS_COMMON, limits = opts & OPTS_LIMITS;
 
-    return (common && db->tx_id > 0) + (common && db->timeout_ms >= 0) +
+    return opts_tx(db, opts) + (common && db->timeout_ms >= 0) +
            ((opts & OPTS_NONATOMIC) != 0) + (limits && db->max_rows > 0) +
            (limits && db->max_bytes > 0);
 }
@@ -1694,7 +1703,7 @@ static void opts_pack(sqlited *db, unsigned opts)
     if (n == 0)
         return;
     msgpack_pack_map(&db->req.pk, n);
-    if (common && db->tx_id > 0) {
+    if (opts_tx(db, opts)) {
         codec_pack_cstr(&db->req, "tx");
         msgpack_pack_int64(&db->req.pk, db->tx_id);
     }
@@ -1765,12 +1774,13 @@ static const char *const sql_method_name[] = {
     [SQL_EXPLAIN] = "explain",
 };
 
-/* explain takes no options: it runs on a reader, outside transactions, and
- * returns a plan of a few rows. */
+/* explain runs on a reader, outside a transaction of the writer, and
+ * returns a plan of a few rows: its one option is a read-only
+ * transaction's tx. */
 static const unsigned sql_method_opts[] = {
     [SQL_EXEC] = OPTS_COMMON,
     [SQL_QUERY] = OPTS_COMMON | OPTS_LIMITS,
-    [SQL_EXPLAIN] = 0,
+    [SQL_EXPLAIN] = OPTS_SNAPSHOT,
 };
 
 /* Packs in db->req the request of @method for @sql and @params, and stores
@@ -2462,6 +2472,7 @@ SQLITED_API int sqlited_begin(sqlited *db, int mode)
         [SQLITED_TX_DEFERRED] = "deferred",
         [SQLITED_TX_IMMEDIATE] = "immediate",
     };
+    bool read_only = mode == SQLITED_TX_READ_ONLY;
     struct rpc_message m;
     int64_t id;
     uint32_t msgid;
@@ -2469,7 +2480,8 @@ SQLITED_API int sqlited_begin(sqlited *db, int mode)
 
     if (rc)
         return rc;
-    if (mode != SQLITED_TX_DEFERRED && mode != SQLITED_TX_IMMEDIATE)
+    if (mode != SQLITED_TX_DEFERRED && mode != SQLITED_TX_IMMEDIATE &&
+        !read_only)
         return err_setf(db, SQLITED_EMISUSE, "unknown transaction mode %d",
                         mode);
     if (db->tx_id)
@@ -2477,7 +2489,14 @@ SQLITED_API int sqlited_begin(sqlited *db, int mode)
                         (long long)db->tx_id);
 
     msgid = req_begin(db, "begin", 1);
-    codec_pack_cstr(&db->req, modes[mode]);
+    if (read_only) {
+        /* [{"read_only": true}] */
+        msgpack_pack_map(&db->req.pk, 1);
+        codec_pack_cstr(&db->req, "read_only");
+        msgpack_pack_true(&db->req.pk);
+    } else {
+        codec_pack_cstr(&db->req, modes[mode]);
+    }
     rc = conn_call(db, msgid, -1, &m);
     if (rc)
         return rc;
@@ -2487,6 +2506,7 @@ SQLITED_API int sqlited_begin(sqlited *db, int mode)
                                       "the daemon's transaction id is not a "
                                       "positive integer"));
     db->tx_id = id;
+    db->tx_read_only = read_only;
     return err_ok(db);
 }
 

@@ -316,7 +316,7 @@ void conn_track(struct conn *c, struct job *job)
     /* A fetch or close keeps its cursor busy until a reader is done with
      * it, so only its worker answers it; the daemon's own jobs have no
      * client waiting. */
-    if (job->method != RPC_FETCH && job->method != RPC_CLOSE && !job->internal)
+    if (job->cursor == NULL && !job->internal)
         deadlines_add(&c->loop->deadlines, job);
     job->mem = &c->mem;
     job->mem_held = CONN_JOB_OVERHEAD + job->msg_len;
@@ -339,6 +339,10 @@ void conn_complete(struct job *job)
     list_remove(&job->inflight);
     c->ninflight--;
     atomic_fetch_sub_explicit(&c->loop->inflight, 1, memory_order_relaxed);
+    if (job->method == RPC_BEGIN) {
+        c->begins--;
+        c->read_only_begins -= job->read_only_tx;
+    }
     if (job->opened_tx)
         c->tx = job->tx;
     if (job->ended_tx && job->tx == c->tx)
@@ -421,13 +425,14 @@ bool conn_cancel(struct conn *c, uint32_t msgid)
         struct job *job = LIST_ITEM(node, struct job, inflight);
         if (job->msgid != msgid || job->internal ||
             !conn_cancellable(job->method) ||
-            atomic_load(&job->state) == JOB_EXPIRED ||
-            atomic_load(&job->cancel_asked))
+            atomic_load(&job->state) == JOB_EXPIRED)
             continue; /* not the client's, or answered already */
         found = true;
         /* A fetch keeps its cursor busy until its reader is done with it,
-         * so only its worker answers it (conn_track()). */
-        if (job->method != RPC_FETCH && job_expire(job)) {
+         * and a read-only transaction's commit or rollback ends it
+         * whatever happens, so only their worker answers them
+         * (conn_track()). */
+        if (job->cursor == NULL && job_expire(job)) {
             /* It waited for a worker: answered now, it never runs. */
             if (!conn_answer_instead(c, job, fill_cancelled))
                 return true;

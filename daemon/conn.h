@@ -48,9 +48,13 @@ struct conn {
     struct job *outbox, **outbox_tail;
     unsigned noutbox;
     struct list flush;
-    uint64_t tx;         /* the open interactive transaction; 0: none */
-    struct list cursors; /* open (cursor->node) */
-    unsigned ncursors;   /* open, plus queries that may still open one */
+    uint64_t tx;             /* the open interactive transaction; 0: none */
+    struct cursor *snapshot; /* the open read-only transaction (cursor.h,
+                                snapshot.h); NULL: none */
+    unsigned begins, read_only_begins; /* begin requests in flight, and
+                                          those of them read-only */
+    struct list cursors;               /* open (cursor->node) */
+    unsigned ncursors; /* open, plus queries that may still open one */
     bool reading;
     bool paused_for_memory;
     bool half_closed;

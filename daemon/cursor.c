@@ -13,18 +13,30 @@
 #include "server.h"
 #include "sqlited.h"
 
-/* Why the daemon ended a cursor, remembered for the client's next fetch. */
-enum why { WHY_IDLE = 1, WHY_AGE, WHY_WAL };
-
-/* The last cursors the daemon ended. Cursor ids are unique in the daemon,
- * so one ring serves every connection of a loop: each loop thread has its
- * own, since a connection's cursors are ended and asked about on its loop
- * only. */
+/* The last cursors and read-only transactions the daemon ended. Their ids
+ * are unique in the daemon (each kind in its own series), so one ring
+ * serves every connection of a loop: each loop thread has its own, since a
+ * connection's cursors are ended and asked about on its loop only. */
 #define ENDED 256
 static _Thread_local struct {
     uint64_t id;
-    enum why why;
+    bool tx;
+    enum cursor_why why;
 } ended[ENDED];
+
+static void remember(const struct cursor *cur, enum cursor_why why)
+{
+    ended[cur->id % ENDED].id = cur->id;
+    ended[cur->id % ENDED].tx = cur->is_tx;
+    ended[cur->id % ENDED].why = why;
+}
+
+enum cursor_why cursor_ended_why(uint64_t id, bool tx)
+{
+    if (ended[id % ENDED].id != id || ended[id % ENDED].tx != tx)
+        return CURSOR_WHY_NONE;
+    return ended[id % ENDED].why;
+}
 
 /* Publishes when @l's oldest cursor was opened, for cursor_release_oldest()
  * on loop 0. */
@@ -42,23 +54,29 @@ static void cursor_explain_gone(struct conn *c, uint64_t id, char *buf,
                                 size_t len);
 
 /* Ends @cur for @why, and remembers why. */
-static void end_for(struct cursor *cur, enum why why)
+static void end_for(struct cursor *cur, enum cursor_why why)
 {
     struct stats *st = &cur->conn->srv->stats;
-    ended[cur->id % ENDED].id = cur->id;
-    ended[cur->id % ENDED].why = why;
-    if (why == WHY_AGE)
+    remember(cur, why);
+    if (cur->is_tx)
+        stats_add(&st->tx_read_only_expired, 1);
+    else if (why == CURSOR_WHY_AGE)
         stats_add(&st->cursors_aged_out, 1);
-    else if (why == WHY_WAL)
+    if (why == CURSOR_WHY_WAL)
         stats_add(&st->snapshots_released, 1);
-    cursor_end(cur, NULL, why == WHY_IDLE);
+    cursor_end(cur, NULL, why == CURSOR_WHY_IDLE && !cur->is_tx);
 }
 
-/* Milliseconds left before @cur reaches --cursor-max-age; 0 when it has. */
+/* Milliseconds left before @cur reaches its maximum age (--cursor-max-age,
+ * or a transaction's --tx-max-duration); 0 when it has, UINT64_MAX when it
+ * has none. */
 static uint64_t age_left_ms(const struct cursor *cur)
 {
     const struct config *cfg = cur->conn->srv->cfg;
-    uint64_t max_age = CONFIG_LIVE(cfg, cursor_max_age_ms);
+    uint64_t max_age = cur->is_tx ? CONFIG_LIVE(cfg, tx_max_duration_ms)
+                                  : CONFIG_LIVE(cfg, cursor_max_age_ms);
+    if (cur->is_tx && max_age == 0)
+        return UINT64_MAX;
     int64_t age = (clock_now() - cur->opened) / CLOCK_NS_PER_MS;
     return age >= (int64_t)max_age ? 0 : max_age - (uint64_t)age;
 }
@@ -69,7 +87,8 @@ static void on_idle(uv_timer_t *timer)
     /* Set for the maximum age, the timer may fire a few ms before the
      * precise clock says the age is reached: the loop's clock is coarse,
      * and read when its iteration began. */
-    end_for(cur, cur->aging || age_left_ms(cur) == 0 ? WHY_AGE : WHY_IDLE);
+    end_for(cur, cur->aging || age_left_ms(cur) == 0 ? CURSOR_WHY_AGE
+                                                     : CURSOR_WHY_IDLE);
 }
 
 /* The idle timer also stands for the maximum age: it fires at whichever
@@ -77,24 +96,33 @@ static void on_idle(uv_timer_t *timer)
 static void start_idle(struct cursor *cur)
 {
     struct server *s = cur->conn->srv;
-    uint64_t ms = CONFIG_LIVE(s->cfg, cursor_idle_timeout_ms),
+    uint64_t ms = cur->is_tx ? CONFIG_LIVE(s->cfg, tx_idle_timeout_ms)
+                             : CONFIG_LIVE(s->cfg, cursor_idle_timeout_ms),
              left = age_left_ms(cur);
     cur->aging = left < ms;
     uv_timer_start(&cur->idle, on_idle, cur->aging ? left : ms, 0);
 }
 
-/* A reader opened @cur for @c's query: keep it, and start its idle timer. */
+/* A reader opened @cur for @c's query (or, a read-only transaction, for its
+ * begin): keep it, and start its idle timer. */
 static void cursor_register(struct conn *c, struct cursor *cur)
 {
     cur->conn = c;
     cur->opened = clock_now();
     uv_timer_init(&c->loop->uv, &cur->idle);
     cur->idle.data = cur;
-    /* Counted in c->ncursors since its query was sent. */
-    list_add_head(&c->cursors, &cur->node);
+    if (cur->is_tx) {
+        cur->waiting_tail = &cur->waiting;
+        c->snapshot = cur; /* its begin was the only one in flight */
+    } else {
+        /* Counted in c->ncursors since its query was sent. */
+        list_add_head(&c->cursors, &cur->node);
+    }
+    if (cur->tx)
+        cur->tx->inner++;
     list_add_tail(&c->loop->cursors, &cur->loop_node);
     publish_oldest(c->loop);
-    if (c->closing)
+    if (c->closing || (cur->tx && cur->tx->closing))
         cursor_end(cur, NULL, false);
     else
         start_idle(cur);
@@ -112,12 +140,92 @@ static struct cursor *find(struct conn *c, uint64_t id)
 
 static void unlink_cursor(struct cursor *cur)
 {
-    if (list_linked(&cur->node)) {
+    struct conn *c = cur->conn;
+
+    if (!list_linked(&cur->loop_node))
+        return;
+    list_remove(&cur->loop_node);
+    if (cur->is_tx) {
+        c->snapshot = NULL;
+    } else {
         list_remove(&cur->node);
-        list_remove(&cur->loop_node);
-        cur->conn->ncursors--;
-        publish_oldest(cur->conn->loop);
+        c->ncursors--;
     }
+    publish_oldest(c->loop);
+}
+
+/* The next job queued for read-only transaction @tx's connection goes to a
+ * reader, unless one is running there. Once it has ended and its cursors
+ * are closed, the last job is the one that closes it. */
+static void tx_next(struct cursor *tx)
+{
+    struct conn *c = tx->conn;
+    struct job *job = tx->waiting;
+
+    if (tx->busy)
+        return;
+    if (job != NULL) {
+        tx->waiting = job->next;
+        if (tx->waiting == NULL)
+            tx->waiting_tail = &tx->waiting;
+        job->next = NULL;
+    } else if (tx->closing && tx->inner == 0) {
+        job = tx->end_job;
+        tx->end_job = NULL;
+        if (job == NULL && (job = job_new(c, RPC_CLOSE, 0)) != NULL) {
+            job->internal = true;
+            job->cursor = job->snapshot = tx;
+            conn_track(c, job);
+        }
+        if (job == NULL) {
+            log_error("out of memory: read-only transaction %" PRIu64
+                      " stays open",
+                      tx->id);
+            return;
+        }
+    } else {
+        if (!tx->closing)
+            start_idle(tx);
+        return;
+    }
+    tx->busy = true;
+    uv_timer_stop(&tx->idle);
+    readers_submit(&c->srv->readers, job);
+}
+
+void cursor_submit_in(struct cursor *tx, struct job *job)
+{
+    job->snapshot = tx;
+    *tx->waiting_tail = job;
+    tx->waiting_tail = &job->next;
+    tx_next(tx);
+}
+
+/* A read-only transaction ends: its cursors end with it, and it closes
+ * once the jobs queued on its connection are done. */
+static void tx_end(struct cursor *tx, struct job *job)
+{
+    struct conn *c = tx->conn;
+
+    tx->closing = true;
+    if (job != NULL) {
+        job->cursor = job->snapshot = tx;
+        tx->end_job = job;
+        conn_track(c, job);
+    }
+    LIST_FOREACH (node, &c->cursors) {
+        struct cursor *cur = LIST_ITEM(node, struct cursor, node);
+        if (cur->tx == tx)
+            end_for(cur, CURSOR_WHY_TX);
+    }
+    stats_sub(&c->srv->stats.tx_read_only_open, 1);
+    tx_next(tx);
+}
+
+void cursor_end_tx(struct cursor *tx, struct job *job, enum cursor_why why)
+{
+    remember(tx, why);
+    cursor_end(tx, job, false);
 }
 
 /* Ends @cur: drops it from its connection's list and has a reader close it
@@ -132,6 +240,11 @@ static void cursor_end(struct cursor *cur, struct job *job, bool expired)
     uv_timer_stop(&cur->idle);
     if (expired)
         stats_add(&c->srv->stats.cursors_expired, 1);
+    if (cur->is_tx) {
+        if (!cur->closing)
+            tx_end(cur, job);
+        return;
+    }
     if (cur->busy) {
         cur->closing = true; /* when its fetch is back */
         return;
@@ -147,7 +260,10 @@ static void cursor_end(struct cursor *cur, struct job *job, bool expired)
     job->cursor = cur;
     cur->busy = true;
     conn_track(c, job);
-    readers_submit(&c->srv->readers, job);
+    if (cur->tx)
+        cursor_submit_in(cur->tx, job);
+    else
+        readers_submit(&c->srv->readers, job);
 }
 
 static void on_closed(uv_handle_t *handle)
@@ -163,6 +279,8 @@ static void fetch_done(struct job *job)
     cur->busy = false;
     if (job->cursor_ended) {
         unlink_cursor(cur);
+        if (cur->tx)
+            cur->tx->inner--;
         uv_close((uv_handle_t *)&cur->idle, on_closed);
     } else if (cur->closing || cur->conn->closing) {
         cursor_end(cur, NULL, false);
@@ -173,12 +291,24 @@ static void fetch_done(struct job *job)
 
 void cursor_job_done(struct conn *c, struct job *job)
 {
-    if (job->method == RPC_FETCH || job->method == RPC_CLOSE)
-        fetch_done(job);
-    else if (job->cursor)
-        cursor_register(c, job->cursor);
-    else if (job->may_open_cursor)
-        c->ncursors--; /* it did not */
+    struct cursor *tx = job->snapshot;
+    bool tx_closed = tx != NULL && job->cursor == tx && job->cursor_ended;
+
+    if (job->method == RPC_QUERY || job->method == RPC_BEGIN) {
+        /* A reader opened the cursor (a read-only transaction, for a
+         * begin), if any. */
+        if (job->cursor)
+            cursor_register(c, job->cursor);
+        else if (job->may_open_cursor)
+            c->ncursors--; /* it did not */
+    } else if (job->cursor) {
+        fetch_done(job); /* a fetch or close, or a transaction's end */
+    }
+    /* The transaction's connection is free for its next job. */
+    if (tx != NULL && !tx_closed) {
+        tx->busy = false;
+        tx_next(tx);
+    }
 }
 
 void cursor_reserve(struct conn *c, struct job *job)
@@ -218,11 +348,16 @@ void cursor_start(struct job *job)
     uv_timer_stop(&cur->idle);
     cur->busy = true;
     conn_track(job->conn, job);
-    readers_submit(&job->conn->srv->readers, job);
+    if (cur->tx)
+        cursor_submit_in(cur->tx, job);
+    else
+        readers_submit(&job->conn->srv->readers, job);
 }
 
 void cursor_close_all(struct conn *c)
 {
+    if (c->snapshot != NULL)
+        cursor_end(c->snapshot, NULL, false);
     while (!list_empty(&c->cursors))
         cursor_end(LIST_ITEM(c->cursors.next, struct cursor, node), NULL,
                    false);
@@ -235,16 +370,14 @@ static void cursor_explain_gone(struct conn *c, uint64_t id, char *buf,
                                 size_t len)
 {
     const struct config *cfg = c->srv->cfg;
-    enum why why = ended[id % ENDED].id == id ? ended[id % ENDED].why : 0;
-
-    switch (why) {
-    case WHY_IDLE:
+    switch (cursor_ended_why(id, false)) {
+    case CURSOR_WHY_IDLE:
         snprintf(buf, len,
                  "cursor %" PRIu64 " is not open: the daemon closed it when "
                  "no fetch came for %u ms (its --cursor-idle-timeout)",
                  id, CONFIG_LIVE(cfg, cursor_idle_timeout_ms));
         break;
-    case WHY_AGE:
+    case CURSOR_WHY_AGE:
         snprintf(buf, len,
                  "cursor %" PRIu64 " is not open: the daemon closed it when "
                  "it had been open for %u ms, its --cursor-max-age (a "
@@ -252,13 +385,20 @@ static void cursor_explain_gone(struct conn *c, uint64_t id, char *buf,
                  "checkpointed); read large results faster or in parts",
                  id, CONFIG_LIVE(cfg, cursor_max_age_ms));
         break;
-    case WHY_WAL:
+    case CURSOR_WHY_WAL:
         snprintf(buf, len,
                  "cursor %" PRIu64 " is not open: the daemon closed it when "
                  "the WAL passed its limit (--wal-max-bytes, %lld bytes), "
                  "since it held the oldest snapshot, which kept "
                  "checkpoints from completing",
                  id, (long long)cfg->wal_max_bytes);
+        break;
+    case CURSOR_WHY_TX:
+        snprintf(buf, len,
+                 "cursor %" PRIu64 " is not open: the read-only transaction "
+                 "it was read in ended (committed, rolled back or expired), "
+                 "and its cursors with it",
+                 id);
         break;
     default:
         snprintf(buf, len,
@@ -278,11 +418,12 @@ void cursor_release_on(struct io_loop *l, int64_t before)
         LIST_ITEM(l->cursors.next, struct cursor, loop_node);
     if (oldest->opened >= before)
         return; /* ended meanwhile: the writer asks again if need be */
-    log_warn("the WAL passed --wal-max-bytes (%lld bytes): closing the "
-             "oldest cursor, %" PRIu64 ", open for %lld ms",
-             (long long)l->srv->cfg->wal_max_bytes, oldest->id,
+    log_warn("the WAL passed --wal-max-bytes (%lld bytes): ending the "
+             "oldest %s, %" PRIu64 ", open for %lld ms",
+             (long long)l->srv->cfg->wal_max_bytes,
+             oldest->is_tx ? "read-only transaction" : "cursor", oldest->id,
              (long long)((clock_now() - oldest->opened) / CLOCK_NS_PER_MS));
-    end_for(oldest, WHY_WAL);
+    end_for(oldest, CURSOR_WHY_WAL);
 }
 
 void cursor_release_oldest(struct server *s, int64_t before)
@@ -410,8 +551,19 @@ void cursor_open(struct run *r)
         stats_sub(&w->stats->cursors_open, 1);
         return;
     }
-    stmt_cache_clear(&w->cache);
-    worker_init(&cur->w, w->db, false, w->cfg, w->stop, w->stats);
+    if (w->read_tx) {
+        /* In a read-only transaction: the statement stays on the
+         * transaction's connection, whose worker steps it (cursor_run()). */
+        cur->tx = r->job->snapshot;
+        cur->w = (struct worker){.cfg = w->cfg,
+                                 .max_reply = w->max_reply,
+                                 .stop = w->stop,
+                                 .stats = w->stats};
+    } else {
+        stmt_cache_clear(&w->cache);
+        worker_init(&cur->w, w->db, false, w->cfg, w->stop, w->stats);
+        w->db = NULL;
+    }
     cur->st = r->cursor_st;
     /* Its text and blob parameters are bound in place: keep their bytes. */
     cur->msg = r->job->msg;
@@ -421,34 +573,37 @@ void cursor_open(struct run *r)
     cur->bytes = r->bytes;
     cur->max_rows = r->max_rows;
     cur->max_bytes = r->max_bytes;
-    w->db = NULL;
     r->job->cursor = cur;
     stats_add(&w->stats->cursors_opened, 1);
 }
 
-/* Ends a cursor: its statement and its connection go. */
+/* Ends a cursor: its statement and its connection go (a cursor of a
+ * read-only transaction leaves the connection to the transaction; a
+ * transaction's has no statement, and its read ends with its connection). */
 static void cursor_close(struct cursor *cur, struct job *job)
 {
     sqlite3_finalize(cur->st);
     cur->st = NULL;
     free(cur->msg);
     cur->msg = NULL;
-    worker_close(&cur->w);
+    if (cur->tx == NULL)
+        worker_close(&cur->w);
     stats_sub(&cur->w.stats->cursors_open, 1);
     job->cursor_ended = true;
 }
 
-/* fetch: the cursor's next chunk. close: the end of it. Either runs on the
- * cursor's own connection, whichever reader thread takes the job. */
+/* fetch: the cursor's next chunk. close (or a read-only transaction's
+ * commit or rollback): the end of it. Either runs on the cursor's
+ * connection, whichever reader thread takes the job. */
 void cursor_run(struct job *job)
 {
     struct cursor *cur = job->cursor;
-    struct worker *w = &cur->w;
+    struct worker *w = cur->tx ? &cur->tx->w : &cur->w;
     struct codec_buf out;
     bool more = false;
 
-    if (job->method == RPC_CLOSE || atomic_load(&job->cancelled)) {
-        if (job->method == RPC_CLOSE) {
+    if (job->method != RPC_FETCH || atomic_load(&job->cancelled)) {
+        if (job->method != RPC_FETCH) {
             cursor_close(cur, job);
             if (!job->internal)
                 job_reply(job, "\xc0", 1); /* nil */

@@ -26,6 +26,16 @@
  *               (cursor_run() with a close job), and the loop frees it once
  *               that job is back. Why the daemon ended a cursor is
  *               remembered for the client's next fetch.
+ *
+ * A read-only transaction (snapshot.h) is a cursor without a statement: it
+ * holds its snapshot on a connection of its own, as a cursor does, so the
+ * same idle timer (at --tx-idle-timeout or --tx-max-duration), the WAL
+ * limit, --max-cursors and the close through a reader serve it. Its
+ * connection runs one job at a time, in the order the loop queued them
+ * (cursor_submit_in()): the queries sent in the transaction, and the
+ * fetches and closes of the cursors of their results, which step
+ * statements of that same connection (cursor->tx). It closes once those
+ * cursors are closed and its queue is empty.
  */
 #ifndef SQLITED_CURSOR_H
 #define SQLITED_CURSOR_H
@@ -63,6 +73,27 @@ struct cursor {
     bool busy;       /* a fetch or close job has it */
     bool aging;      /* the idle timer is set for the maximum age */
     bool closing;    /* end it once the running fetch is back */
+
+    /* Read-only transactions (snapshot.h); the loop side. */
+    bool is_tx;        /* this is one: no statement, an id of begin's */
+    struct cursor *tx; /* the transaction whose connection this cursor's
+                          statement belongs to; NULL: its own connection */
+    struct job *waiting, **waiting_tail; /* is_tx: jobs for its connection,
+                                            in order (job->next) */
+    struct job *end_job; /* is_tx: the commit or rollback that ended it */
+    unsigned inner;      /* is_tx: its cursors not freed yet */
+};
+
+/* Why the daemon ended a cursor or a read-only transaction, remembered for
+ * the client's next request naming it (cursor_ended_why()). */
+enum cursor_why {
+    CURSOR_WHY_NONE,
+    CURSOR_WHY_IDLE,     /* the idle timeout */
+    CURSOR_WHY_AGE,      /* --cursor-max-age, --tx-max-duration */
+    CURSOR_WHY_WAL,      /* it held the oldest snapshot past --wal-max-bytes */
+    CURSOR_WHY_TX,       /* a cursor: its read-only transaction ended */
+    CURSOR_WHY_COMMIT,   /* a transaction: committed */
+    CURSOR_WHY_ROLLBACK, /* a transaction: rolled back */
 };
 
 /* Loop thread. A query about to go to a reader may open a cursor: counts
@@ -86,8 +117,25 @@ void cursor_start(struct job *job);
  * opened, or gives back the share it reserved. */
 void cursor_job_done(struct conn *c, struct job *job);
 
-/* Loop thread. @c is closing: ends each of its cursors. */
+/* Loop thread. @c is closing: ends each of its cursors, and its read-only
+ * transaction. */
 void cursor_close_all(struct conn *c);
+
+/* Loop thread. Why cursor @id (@tx: read-only transaction @id) was ended
+ * by the daemon or by its client's commit or rollback, as far as this loop
+ * remembers; CURSOR_WHY_NONE when it does not. */
+enum cursor_why cursor_ended_why(uint64_t id, bool tx);
+
+/* Loop thread. Runs @job, tracked by its connection, on the connection of
+ * read-only transaction @tx once the jobs queued before it are done
+ * (job->snapshot is set to @tx). */
+void cursor_submit_in(struct cursor *tx, struct job *job);
+
+/* Loop thread. Ends read-only transaction @tx for @why (CURSOR_WHY_COMMIT
+ * or CURSOR_WHY_ROLLBACK, the client's @job, answered nil once it is
+ * closed). Its cursors end with it; requests already queued in it are
+ * still answered. */
+void cursor_end_tx(struct cursor *tx, struct job *job, enum cursor_why why);
 
 /* The WAL is over its limit (checkpoint.h): ends the oldest holder of a
  * snapshot taken before @before (clock.h), a cursor on any loop or a read

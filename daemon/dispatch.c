@@ -19,6 +19,7 @@
 #include "route.h"
 #include "rpc.h"
 #include "server.h"
+#include "snapshot.h"
 #include "sqlited.h"
 
 /* A request being checked on the loop thread. Checking sends and queues
@@ -330,9 +331,25 @@ static struct job *job_for(struct request *req, struct codec_reader *r)
     return job;
 }
 
-/* The request passed its checks: @job is what dispatch_message() queues. */
+static int check_snapshot(struct request *req, struct job *job);
+
+/* The request passed its checks: @job is what dispatch_message() queues,
+ * unless it names a read-only transaction it may not run in. */
 static void submit(struct request *req, struct job *job)
 {
+    if (job->tx != 0 && check_snapshot(req, job) != 0) {
+        job_free(job);
+        return;
+    }
+    if (job->method == RPC_EXPLAIN && job->tx != 0 && job->snapshot == NULL) {
+        reject(req, SQLITED_BAD_REQUEST,
+               "explain runs on a reader: its option tx may only name a "
+               "read-only transaction of this connection, and %" PRIu64
+               " is none",
+               job->tx);
+        job_free(job);
+        return;
+    }
     req->job = job;
 }
 
@@ -410,6 +427,14 @@ static void route(struct conn *c, struct job *job)
     if (job->method == RPC_FETCH || job->method == RPC_CLOSE) {
         cursor_start(job); /* the cursor's reader, or its end */
         return;
+    }
+    if (job->snapshot != NULL) {
+        snapshot_start(job); /* its read-only transaction's connection */
+        return;
+    }
+    if (job->method == RPC_BEGIN) {
+        c->begins++;
+        c->read_only_begins += job->read_only_tx;
     }
     if (to == ROUTE_LOOP)
         to = run_inline(c, job);
@@ -571,26 +596,91 @@ static bool str_is(const struct codec_value *v, const char *word)
            strncasecmp(v->v.s.ptr, word, v->v.s.len) == 0;
 }
 
-/* begin: [mode?] */
+/* begin's options map, params[@at]: {"read_only": bool}. */
+static int check_begin_options(struct request *req, struct codec_reader *r,
+                               unsigned at, struct job *job)
+{
+    struct codec_value v, b;
+
+    if (codec_read(r, &v) || (v.type != CODEC_MAP && v.type != CODEC_NIL))
+        return reject(req, SQLITED_BAD_REQUEST,
+                      "params[%u] (options) must be a map or nil", at);
+    for (uint32_t k = 0; v.type == CODEC_MAP && k < v.v.n; k++) {
+        const char *key;
+        uint32_t len;
+        if (codec_read_str(r, &key, &len))
+            return reject(req, SQLITED_BAD_REQUEST,
+                          "option names must be strings");
+        if (len == 9 && memcmp(key, "read_only", len) == 0) {
+            if (codec_read(r, &b) || b.type != CODEC_BOOL)
+                return reject(req, SQLITED_BAD_REQUEST,
+                              "option read_only must be true or false");
+            job->read_only_tx = b.v.b;
+        } else {
+            return reject(req, SQLITED_BAD_REQUEST,
+                          "unknown option '%.*s' for begin",
+                          (int)(len > 64 ? 64 : len), key);
+        }
+    }
+    return 0;
+}
+
+/* begin: [mode?, options?], or [options]: mode "deferred" or "immediate",
+ * options {"read_only": true} for a read-only transaction (snapshot.h). */
 static void handle_begin(struct request *req)
 {
-    struct codec_reader r;
+    struct codec_reader r, at;
     struct job *job;
     struct codec_value mode = {.type = CODEC_NIL};
+    char why[256];
+    int code;
 
-    if (expect_params(req, 0, 1, "[mode?]") || (job = job_for(req, &r)) == NULL)
+    if (expect_params(req, 0, 2, "[mode?, options?]") ||
+        (job = job_for(req, &r)) == NULL)
         return;
-    if (req->m.nparams == 1 && codec_read(&r, &mode) != 0)
+    at = r;
+    if (req->m.nparams >= 1 && codec_read(&r, &mode) != 0)
         mode.type = CODEC_EXT; /* malformed: refused below */
-    if (mode.type != CODEC_NIL && !str_is(&mode, "deferred") &&
-        !str_is(&mode, "immediate")) {
+    if (mode.type == CODEC_MAP && req->m.nparams == 1) {
+        /* [options]: the mode is left out. */
+        if (check_begin_options(req, &at, 0, job))
+            goto fail;
+        mode.type = CODEC_NIL;
+    } else if (mode.type != CODEC_NIL && !str_is(&mode, "deferred") &&
+               !str_is(&mode, "immediate")) {
         reject(req, SQLITED_BAD_REQUEST,
-               "params[0] (mode) must be \"deferred\" or \"immediate\"");
-        job_free(job);
-        return;
+               "params[0] (mode) must be \"deferred\", \"immediate\" or nil, "
+               "or the options map {\"read_only\": true}");
+        goto fail;
+    } else if (req->m.nparams == 2 && check_begin_options(req, &r, 1, job)) {
+        goto fail;
     }
     job->immediate = str_is(&mode, "immediate");
+    if (job->immediate && job->read_only_tx) {
+        reject(req, SQLITED_BAD_REQUEST,
+               "a read-only transaction takes no write lock: mode "
+               "\"immediate\" and read_only do not go together");
+        goto fail;
+    }
+    if ((code = snapshot_check_begin(req->c, job->read_only_tx, why,
+                                     sizeof(why))) != 0) {
+        reject(req, code, "%s", why);
+        goto fail;
+    }
     submit(req, job);
+    return;
+fail:
+    job_free(job);
+}
+
+/* A request naming a transaction (the option tx, or commit's and
+ * rollback's param): when it is the connection's read-only one, or one
+ * that ended, snapshot_take() decides; the writer decides the rest. */
+static int check_snapshot(struct request *req, struct job *job)
+{
+    char why[320];
+    int code = snapshot_take(req->c, job, why, sizeof(why));
+    return code == 0 ? 0 : reject(req, code, "%s", why);
 }
 
 /* commit and rollback: [tx] */
@@ -612,18 +702,19 @@ static void handle_end(struct request *req)
     submit(req, job);
 }
 
-/* explain: [sql, params?] */
+/* explain: [sql, params?, options?] */
 static void handle_explain(struct request *req)
 {
     struct codec_reader r;
     struct job *job;
 
-    if (expect_params(req, 1, 2, "[sql, params?]") ||
+    if (expect_params(req, 1, 3, "[sql, params?, options?]") ||
         (job = job_for(req, &r)) == NULL)
         return;
     if (check_sql(req, &r, "params[0]", &job->req) ||
-        (req->m.nparams == 2 &&
-         check_params(req, &r, "params[1]", &job->req))) {
+        (req->m.nparams >= 2 &&
+         check_params(req, &r, "params[1]", &job->req)) ||
+        (req->m.nparams >= 3 && check_options(req, &r, 2, job))) {
         job_free(job);
         return;
     }

@@ -1,5 +1,6 @@
 #include "execute.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,8 +116,17 @@ void execute_release(struct run *r, const struct sql_req *req, sqlite3_stmt *st,
 static enum execute_result run_one(struct run *r, const struct sql_req *req,
                                    sqlite3_stmt *st)
 {
-    if (!r->w->writer && !sqlite3_stmt_readonly(st))
-        return EXECUTE_FORWARD;
+    if (!r->w->writer && !sqlite3_stmt_readonly(st)) {
+        if (!r->w->read_tx)
+            return EXECUTE_FORWARD;
+        run_fail(r, SQLITE_READONLY,
+                 "this statement writes, and transaction %" PRIu64
+                 " is read-only (begun with read_only): nothing was "
+                 "written; write outside it, or in a transaction begun "
+                 "without read_only",
+                 r->job->tx);
+        return EXECUTE_DONE;
+    }
     if (bind_params(r, req, st) != SQLITE_OK)
         return EXECUTE_DONE;
 
@@ -340,7 +350,7 @@ static enum execute_result attempt(struct run *r)
         if (r->code != 0 || result != EXECUTE_DONE)
             worker_control(w, CONTROL_ROLLBACK_TO);
         worker_control(w, CONTROL_RELEASE);
-    } else if (!w->in_tx && !sqlite3_get_autocommit(w->db)) {
+    } else if (!w->in_tx && !w->read_tx && !sqlite3_get_autocommit(w->db)) {
         /* Cannot happen (the authorizer refuses transaction control), but a
          * transaction left open would swallow every later job. */
         worker_rollback(w);
@@ -387,7 +397,7 @@ enum execute_result execute_job(struct worker *w, struct job *job)
     struct run r;
     enum execute_result result;
 
-    if (job->method == RPC_FETCH || job->method == RPC_CLOSE) {
+    if (job->cursor != NULL) { /* fetch, close, a read-only tx's end */
         cursor_run(job);
         return EXECUTE_DONE;
     }

@@ -77,6 +77,7 @@ struct job {
     uint32_t nitems;
     bool atomic;         /* batch: all or nothing */
     bool immediate;      /* begin: BEGIN IMMEDIATE */
+    bool read_only_tx;   /* begin: a read-only transaction (snapshot.h) */
     bool alone;          /* must run outside any transaction (VACUUM) */
     bool full;           /* optimize: a full ANALYZE; integrity: the full
                             integrity_check, not quick_check; health: the
@@ -88,14 +89,17 @@ struct job {
     uint64_t tx;         /* the transaction it runs in; 0: none.
                             begin: the writer sets the new id */
     uint64_t max_rows, max_bytes; /* query: limits on the result; 0: none */
-    bool decltypes;        /* query: the answer carries the declared types */
-    struct cursor *cursor; /* fetch, close: the cursor; query: the one
-                              a reader opened for the rest of its rows
-                              (the reader sets it) */
-    bool cursor_ended;     /* fetch, close: set by the reader: the cursor
-                              is finished */
-    bool may_open_cursor;  /* query: its connection has cursors left */
-    int64_t started;       /* loop: clock_now() when it read it */
+    bool decltypes;          /* query: the answer carries the declared types */
+    struct cursor *cursor;   /* fetch, close: the cursor; query: the one
+                                a reader opened for the rest of its rows
+                                (the reader sets it) */
+    bool cursor_ended;       /* fetch, close: set by the reader: the cursor
+                                is finished */
+    struct cursor *snapshot; /* loop: the read-only transaction whose
+                                connection it runs on (cursor.h), set
+                                when it is queued there; NULL: none */
+    bool may_open_cursor;    /* query: its connection has cursors left */
+    int64_t started;         /* loop: clock_now() when it read it */
     struct health_probe *probe; /* a health check's own job (no conn): its
                                    reader or writer part (health.h) */
     const char *read_only;      /* its client may only read: the access rule

@@ -403,6 +403,15 @@ static const struct figure figures[] = {
      "Cursors closed and reads interrupted because the WAL passed "
      "--wal-max-bytes.",
      STAT(snapshots_released), 1},
+    {"sqlited_read_only_transactions_begun_total", "counter",
+     "Read-only transactions begun (begin with read_only).",
+     STAT(tx_read_only_begun), 1},
+    {"sqlited_read_only_transactions_expired_total", "counter",
+     "Read-only transactions the daemon ended: idle, at --tx-max-duration, "
+     "or for the WAL limit.",
+     STAT(tx_read_only_expired), 1},
+    {"sqlited_read_only_transactions_open", "gauge",
+     "Read-only transactions open now.", STAT(tx_read_only_open), 1},
     {"sqlited_inline_reads_total", "counter",
      "Reads the I/O loop answered itself, within --inline-budget.",
      STAT(inline_reads), 1},

@@ -5,10 +5,12 @@
 
 #include "clock.h"
 #include "crash.h"
+#include "cursor.h"
 #include "db.h"
 #include "log.h"
 #include "maintenance.h"
 #include "route.h"
+#include "snapshot.h"
 #include "sqlited.h"
 
 struct reader_arg {
@@ -33,7 +35,7 @@ static void *reader_main(void *arg)
         stats_sub(&rd->stats->reader_queue, 1);
         /* The last query gave this reader's connection to a cursor. A fetch
          * or close needs none: it uses its cursor's. */
-        bool own = job->method != RPC_FETCH && job->method != RPC_CLOSE;
+        bool own = job->cursor == NULL && job->snapshot == NULL;
         /* A new connection would open whatever file the path names now:
          * not while that is another database than the writer's. */
         char why[512];
@@ -64,6 +66,14 @@ static void *reader_main(void *arg)
         int64_t started = clock_now();
         if (job->method == RPC_INTEGRITY) {
             maintenance_integrity(w, job);
+            rd->done(job, rd->done_arg);
+        } else if (job->method == RPC_BEGIN) {
+            snapshot_begin(w, job, rd->writer);
+            rd->done(job, rd->done_arg);
+        } else if (job->snapshot != NULL && job->cursor == NULL) {
+            /* A read in a read-only transaction, on its connection: a
+             * statement that writes is refused there, never forwarded. */
+            execute_job(&job->snapshot->w, job);
             rd->done(job, rd->done_arg);
         } else if (execute_job(w, job) == EXECUTE_FORWARD &&
                    route_decide(job, ROUTE_WRITES) == ROUTE_WRITER) {

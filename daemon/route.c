@@ -4,6 +4,11 @@ enum route route_decide(const struct job *job, enum route_event event)
 {
     if (event == ROUTE_WRITES)
         return ROUTE_WRITER;
+    /* A read-only transaction's requests run on its connection, which a
+     * reader steps (snapshot.h). */
+    if (job->snapshot != NULL ||
+        (job->method == RPC_BEGIN && job->read_only_tx))
+        return ROUTE_READERS;
     switch (job->method) {
     case RPC_HEALTH:
         return ROUTE_HEALTH;

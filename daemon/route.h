@@ -17,6 +17,10 @@
  *                             PRAGMA wal_checkpoint, which is the
  *                             checkpoint method's (writer)
  *   explain, integrity        the reader pool
+ *   a read-only transaction   the reader pool: its begin takes a reader's
+ *   (begin read_only, and     connection for it; its queries, explain,
+ *   what names its tx)        fetches and commit or rollback run there,
+ *                             one at a time (snapshot.h)
  *   a read the loop gave up   the reader pool: past the budget, a lock
  *                             (the loop never waits), rows for a cursor;
  *                             it runs again there to its own deadline

@@ -429,7 +429,7 @@ void server_pack_hello(const struct server *s, struct codec_buf *b,
     codec_pack_cstr(b, "sqlite_version");
     codec_pack_cstr(b, s->sqlite_version);
     codec_pack_cstr(b, "limits");
-    msgpack_pack_map(&b->pk, 13);
+    msgpack_pack_map(&b->pk, 14);
     codec_pack_cstr(b, "max_message_size");
     msgpack_pack_uint64(&b->pk, s->limits.max_message);
     codec_pack_cstr(b, "max_depth");
@@ -456,6 +456,8 @@ void server_pack_hello(const struct server *s, struct codec_buf *b,
     msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, cursor_idle_timeout_ms));
     codec_pack_cstr(b, "cursor_max_age_ms");
     msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, cursor_max_age_ms));
+    codec_pack_cstr(b, "max_cursors");
+    msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, max_cursors));
     codec_pack_cstr(b, "access");
     codec_pack_cstr(b, access);
 }

@@ -20,6 +20,8 @@
     X(tx_committed)                                                            \
     X(tx_rolled_back)                                                          \
     X(tx_expired)                                                              \
+    X(tx_read_only_begun)                                                      \
+    X(tx_read_only_expired)                                                    \
     X(stmt_cache_hits)                                                         \
     X(stmt_cache_misses)                                                       \
     X(cursors_opened)                                                          \
@@ -57,7 +59,8 @@
 #define STATS_GAUGES(X)                                                        \
     X(writer_queue)                                                            \
     X(reader_queue)                                                            \
-    X(migrations_pending)
+    X(migrations_pending)                                                      \
+    X(tx_read_only_open)
 
 /* Group commits by size (requests): bucket i counts groups of at most
  * 2^i requests and more than 2^(i-1); the last, every larger group. */

@@ -64,7 +64,10 @@ struct worker {
     bool released; /* the progress handler stopped it for the WAL limit */
     struct worker_watch *watch; /* readers' (readers.c); NULL otherwise */
     bool in_tx;                 /* a transaction is open: jobs get savepoints */
-    bool grouped;               /* in a group commit: VACUUM must run alone */
+    bool read_tx; /* holds a read-only transaction (snapshot.h): a statement
+                     that writes is refused, not passed on to the writer,
+                     and a result's cursor keeps to this connection */
+    bool grouped; /* in a group commit: VACUUM must run alone */
     struct authorizer auth;
     sqlite3_stmt *control[CONTROL_COUNT]; /* writer only */
     /* SQLite's memory for this connection (page cache, schema, prepared

@@ -176,7 +176,7 @@ __attribute__((format(printf, 2, 3))) static void tx_end(struct writer *wr,
 static void tx_answer_gone(struct writer *wr, struct job *job)
 {
     uint64_t id = job->tx;
-    if (id > wr->last_tx) {
+    if (id > atomic_load(&wr->last_tx)) {
         fail(job, SQLITED_BAD_REQUEST,
              "there is no transaction %" PRIu64 "; begin returns the id", id);
         return;
@@ -217,7 +217,7 @@ static void tx_begin(struct writer *wr, struct job *job)
         fail(job, rc, "%s", sqlite3_errmsg(w->db));
         return;
     }
-    wr->tx.id = ++wr->last_tx;
+    wr->tx.id = writer_next_tx(wr);
     wr->tx.owner = job->conn_id;
     wr->tx.idle_deadline =
         clock_after_ms(CONFIG_LIVE(wr->cfg, tx_idle_timeout_ms));
@@ -795,6 +795,11 @@ void writer_submit(struct writer *wr, struct job *job)
 {
     stats_add(&wr->stats->writer_queue, 1);
     job_queue_push(&wr->queue, job);
+}
+
+uint64_t writer_next_tx(struct writer *wr)
+{
+    return atomic_fetch_add(&wr->last_tx, 1) + 1;
 }
 
 void writer_wake(struct writer *wr)

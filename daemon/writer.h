@@ -40,12 +40,14 @@ struct writer {
     /* The last migrate up or down that failed, until one succeeds. Read
      * migrate_failure() from any thread. */
     struct migrate_state migration;
+    /* The last transaction id given, by the writer or by a reader to a
+     * read-only transaction (writer_next_tx()). */
+    atomic_uint_fast64_t last_tx;
 
     /* The writer thread's own. */
     struct watchdog_slot *watchdog; /* busy from each job's start until it
                                        waits for work (watchdog.h) */
     struct list pending;     /* taken from the queue, not run (job->pending) */
-    uint64_t last_tx;        /* the last transaction id given */
     bool wal_secured;        /* the file is gone and the WAL was emptied */
     int64_t wal_secure_next; /* when to try emptying it again; 0: now */
     struct {
@@ -71,6 +73,11 @@ int writer_start(struct writer *wr, const struct config *cfg,
 
 /* Queues @job; thread-safe. */
 void writer_submit(struct writer *wr, struct job *job);
+
+/* A new transaction id, never given before in the daemon's life: the
+ * writer's transactions and the readers' read-only ones share the series,
+ * so that an id names one transaction. Thread-safe. */
+uint64_t writer_next_tx(struct writer *wr);
 
 /* Makes the thread look at the stop flag now; thread-safe. */
 void writer_wake(struct writer *wr);

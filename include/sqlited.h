@@ -517,6 +517,21 @@ SQLITED_API int sqlited_set_timeout(sqlited *db, int timeout_ms);
  * wait until it ends. A call that fails inside the transaction is rolled back
  * alone; the transaction stays open.
  *
+ * A read-only transaction (SQLITED_TX_READ_ONLY) holds no lock and keeps no
+ * writer waiting: the daemon takes one snapshot of the database when
+ * sqlited_begin() is answered, and every sqlited_query() and
+ * sqlited_explain() on @db until sqlited_commit() or sqlited_rollback()
+ * (the two mean the same there) reads that snapshot, on one of the
+ * daemon's readers: writes that other clients commit meanwhile are not
+ * seen, however long after the begin a query comes. Large results stream
+ * as outside a transaction. sqlited_exec(), sqlited_batch_run() and
+ * sqlited_exec_many() inside it fail with SQLITE_READONLY and write
+ * nothing, and so does a query whose statement writes; the transaction
+ * stays open. The daemon counts a read-only transaction against its
+ * --max-cursors (SQLITED_TOO_MANY_CURSORS from sqlited_begin() when none
+ * is left), and also ends one whose snapshot keeps the WAL past the
+ * daemon's --wal-max-bytes.
+ *
  * The daemon ends a transaction by itself when it stays idle longer than its
  * tx_idle_timeout_ms (5 s by default), when it has been open longer than
  * its tx_max_duration_ms (60 s by default, however busy; a statement still
@@ -531,10 +546,14 @@ SQLITED_API int sqlited_set_timeout(sqlited *db, int timeout_ms);
 enum sqlited_tx_mode {
     SQLITED_TX_DEFERRED = 0,  /* BEGIN DEFERRED: locks on the first write */
     SQLITED_TX_IMMEDIATE = 1, /* BEGIN IMMEDIATE: takes the write lock now */
+    SQLITED_TX_READ_ONLY = 2, /* a read-only transaction: one snapshot, read
+                                 on the daemon's readers; no lock, no write */
 };
 
-/* Opens a transaction in @mode, one of enum sqlited_tx_mode (the two differ
- * only towards other processes that open the database file directly).
+/* Opens a transaction in @mode, one of enum sqlited_tx_mode (deferred and
+ * immediate differ only towards other processes that open the database
+ * file directly; SQLITED_TX_READ_ONLY opens a read-only transaction, whose
+ * snapshot is taken before this returns 0).
  *
  * Returns 0 with the transaction open; SQLITED_EMISUSE without sending
  * anything (NULL @db, an unknown @mode, or a transaction already open on

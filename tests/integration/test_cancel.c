@@ -4,6 +4,7 @@
  * nothing of it stays applied, and the connection (and an interactive
  * transaction on it) carries on. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "harness.h"
@@ -304,17 +305,20 @@ Test(cancel, waiting_write_never_runs)
     harness_raw_close(&holder);
 }
 
-/* A read cancelled inside an interactive transaction leaves it open, with
- * its changes, for the requests that follow. */
-Test(cancel, transaction_stays_open)
+/* Begins a transaction on conn, inserts @x in it, then runs @sql with
+ * @method in it, cancels that while it runs and checks its answer. Returns
+ * the transaction's id. */
+static int64_t cancel_in_a_transaction(int x, const char *method,
+                                       const char *sql)
 {
     struct reply rep;
+    char insert[64];
     int64_t tx = harness_raw_begin(&conn, NULL);
-    harness_raw_exec(&conn, "INSERT INTO t(x) VALUES (1)",
-                     &(struct harness_options){.tx = tx});
+    snprintf(insert, sizeof(insert), "INSERT INTO t(x) VALUES (%d)", x);
+    harness_raw_exec(&conn, insert, &(struct harness_options){.tx = tx});
     uint32_t id = ++conn.last_msgid;
     harness_pack_sql_options(
-        &conn.b, id, "query", HARNESS_ENDLESS_SQL,
+        &conn.b, id, method, sql,
         &(struct harness_options){.tx = tx, .has_timeout = true});
     harness_send_buf(conn.fd, &conn.b);
     wait_running(1);
@@ -322,7 +326,14 @@ Test(cancel, transaction_stays_open)
     assert_cancelled(&rep, "while it ran");
     reply_free(&rep);
     conn.last_msgid = id + 1;
+    return tx;
+}
 
+/* A read cancelled inside an interactive transaction leaves it open, with
+ * its changes, for the requests that follow. */
+Test(cancel, transaction_stays_open)
+{
+    int64_t tx = cancel_in_a_transaction(1, "query", HARNESS_ENDLESS_SQL);
     harness_raw_exec(&conn, "INSERT INTO t(x) VALUES (2)",
                      &(struct harness_options){.tx = tx});
     cr_assert_eq(harness_raw_query_int(&conn, "SELECT sum(x) FROM t",
@@ -330,6 +341,23 @@ Test(cancel, transaction_stays_open)
                  3);
     harness_raw_end_ok(&conn, "commit", tx);
     cr_assert_eq(harness_query_int(db, "SELECT sum(x) FROM t"), 3);
+}
+
+/* A write cancelled inside an interactive transaction ends it, as one that
+ * fails by its deadline does (SQLite rolls the transaction back): nothing
+ * of the transaction stays, and the next request on it says so. */
+Test(cancel, write_in_a_transaction_ends_it)
+{
+    struct reply rep;
+    int64_t tx = cancel_in_a_transaction(5, "exec", HARNESS_ENDLESS_WRITE);
+
+    harness_raw_sql(&conn, "exec", "INSERT INTO t(x) VALUES (6)",
+                    &(struct harness_options){.tx = tx}, &rep);
+    harness_assert_error(&rep, SQLITED_TX_EXPIRED, "SQLITED_TX_EXPIRED",
+                         "is no longer open");
+    reply_free(&rep);
+    cr_assert_eq(harness_query_int(db, "SELECT count(*) FROM t"), 0);
+    assert_serves(&conn);
 }
 
 /* A fetch cancelled while it runs ends its cursor, as any failed fetch
@@ -370,4 +398,118 @@ Test(cancel, fetch_ends_its_cursor)
     conn.last_msgid = 4;
     assert_serves(&conn);
     cr_assert_eq(harness_stat(&d, "cursors_open"), 0);
+}
+
+/* Pipelined requests of every speed, a cancel after each of many: every
+ * request and every cancel gets exactly one answer, a request answered
+ * SQLITED_INTERRUPTED left nothing behind, and the others did their
+ * work. */
+Test(cancel, every_request_answered_once)
+{
+    enum { N = 60, CANCEL_BASE = 1000 };
+    static const char *const reads[] = {
+        "SELECT 1",
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+        "WHERE x < 20000) SELECT count(*) FROM c",
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+        "WHERE x < 200000) SELECT count(*) FROM c",
+    };
+    bool answered[N + 1] = {false}, cancel_answered[N + 1] = {false};
+    bool is_write[N + 1] = {false}, applied[N + 1] = {false};
+    bool cancel_sent[N + 1] = {false};
+    char sql[64];
+    int cancels = 0, interrupted = 0;
+
+    for (uint32_t i = 1; i <= N; i++) {
+        if (i % 3 == 0) {
+            snprintf(sql, sizeof(sql), "INSERT INTO t(x) VALUES (%u)", i);
+            harness_pack_sql(&conn.b, i, "exec", sql);
+            is_write[i] = true;
+        } else {
+            harness_pack_sql(&conn.b, i, "query", reads[(i + i / 7) % 3]);
+        }
+        harness_send_buf(conn.fd, &conn.b);
+        /* Cancels of the request just sent, of one sent a while ago (maybe
+         * answered), and of one never sent. */
+        uint32_t target = i % 2 ? i : i - (i % 5);
+        if (i % 4 != 3 && target >= 1) {
+            send_cancel(&conn, CANCEL_BASE + i, target);
+            cancel_sent[i] = true;
+            cancels++;
+        }
+    }
+    send_cancel(&conn, CANCEL_BASE, 99999);
+
+    for (int left = N + cancels + 1; left > 0; left--) {
+        struct reply rep;
+        harness_read_reply(&conn.r, &rep);
+        cr_assert_eq(rep.kind, 1, "a notification: %s", rep.message);
+        uint32_t id = rep.msgid;
+        if (id >= CANCEL_BASE) {
+            uint32_t i = id - CANCEL_BASE;
+            cr_assert(i <= N && (i == 0 || cancel_sent[i]),
+                      "an answer to %u, never sent", id);
+            cr_assert_not(cancel_answered[i], "cancel %u answered twice", id);
+            cancel_answered[i] = true;
+            bool found = cancel_result(&rep);
+            cr_assert(i != 0 || !found, "cancel of an id never sent found it");
+        } else {
+            cr_assert(id >= 1 && id <= N, "an answer to %u, never sent", id);
+            cr_assert_not(answered[id], "request %u answered twice", id);
+            answered[id] = true;
+            if (rep.is_error) {
+                assert_cancelled(&rep, "cancelled by the client");
+                interrupted++;
+            } else if (is_write[id]) {
+                applied[id] = true;
+            }
+        }
+        reply_free(&rep);
+    }
+    harness_assert_no_reply(&conn.r, 200, "an answer more");
+
+    int64_t want = 0, rows = 0;
+    for (uint32_t i = 1; i <= N; i++)
+        if (applied[i]) {
+            want += i;
+            rows++;
+        }
+    cr_assert_eq(harness_query_int(db, "SELECT count(*) FROM t"), rows);
+    cr_assert_eq(harness_query_int(db, "SELECT coalesce(sum(x), 0) FROM t"),
+                 want,
+                 "a write answered SQLITED_INTERRUPTED was applied, or "
+                 "one answered was not");
+    cr_assert_eq(harness_stat(&d, "cancelled"), interrupted);
+    cr_log_info("%d of %d requests cancelled", interrupted, N);
+    conn.last_msgid = 2 * CANCEL_BASE;
+    assert_serves(&conn);
+}
+
+/* A second cancel of a request still being stopped finds it too; the
+ * request is answered once. */
+Test(cancel, twice)
+{
+    bool got[4] = {false};
+    harness_pack_sql_options(&conn.b, 1, "query", HARNESS_ENDLESS_SQL,
+                             NO_DEADLINE);
+    harness_send_buf(conn.fd, &conn.b);
+    wait_running(1);
+    send_cancel(&conn, 2, 1);
+    send_cancel(&conn, 3, 1);
+    for (int i = 0; i < 3; i++) {
+        struct reply rep;
+        harness_read_reply(&conn.r, &rep);
+        cr_assert(rep.msgid >= 1 && rep.msgid <= 3 && !got[rep.msgid],
+                  "an answer to %u", rep.msgid);
+        got[rep.msgid] = true;
+        if (rep.msgid == 1)
+            assert_cancelled(&rep, "while it ran");
+        else
+            cr_assert(cancel_result(&rep), "cancel %u found nothing",
+                      rep.msgid);
+        reply_free(&rep);
+    }
+    harness_assert_no_reply(&conn.r, 200, "an answer more");
+    conn.last_msgid = 3;
+    assert_serves(&conn);
 }

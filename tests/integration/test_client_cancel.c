@@ -269,3 +269,80 @@ Test(interrupt, cancel_after_the_answer)
     sqlited_rows_close(rows);
     assert_usable();
 }
+
+/* A thread interrupting every few milliseconds while calls of every kind
+ * run: each call returns its result or SQLITED_INTERRUPTED, never anything
+ * else (the answers to the cancels are skipped wherever they come, and no
+ * request ever gets a cancel's msgid); a write interrupted left nothing, a
+ * write answered is there. */
+static void *hammer(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&thread_stop)) {
+        harness_sleep_ms(2);
+        sqlited_interrupt(db);
+    }
+    return NULL;
+}
+
+Test(interrupt, many_interrupts_keep_the_connection_in_step)
+{
+    enum { CALLS = 400 };
+    int64_t sum = 0;
+    int interrupted = 0, writes_interrupted = 0;
+    uint32_t id;
+    sqlited_params *p = harness_params_new();
+
+    atomic_store(&thread_stop, false);
+    cr_assert_eq(pthread_create(&thread, NULL, hammer, NULL), 0);
+    for (int i = 1; i <= CALLS; i++) {
+        sqlited_rows *rows = NULL;
+        int rc;
+        sqlited_params_clear(p);
+        assert_ok(sqlited_params_add_int64(p, NULL, i));
+        switch (i % 5) {
+        case 0:
+            rc = sqlited_exec(db, "INSERT INTO t(x) VALUES (?)", p, NULL);
+            if (rc == 0)
+                sum += i;
+            break;
+        case 1:
+            rc = sqlited_query(db,
+                               "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL "
+                               "SELECT x + 1 FROM c WHERE x < 100000) "
+                               "SELECT count(*) + ? FROM c",
+                               p, &rows);
+            break;
+        case 2:
+            rc = sqlited_send_exec(db, "INSERT INTO t(x) VALUES (?)", p, &id);
+            cr_assert_eq(rc, 0, "send: %s", sqlited_errmsg(db));
+            rc = sqlited_receive(db, id, NULL, NULL);
+            if (rc == 0)
+                sum += i;
+            break;
+        case 3:
+            rc = sqlited_ping(db);
+            break;
+        default:
+            rc = sqlited_query(db, "SELECT ?", p, &rows);
+            break;
+        }
+        if (rc == SQLITED_INTERRUPTED) {
+            interrupted++;
+            writes_interrupted += i % 5 == 0 || i % 5 == 2;
+        } else
+            cr_assert_eq(rc, 0, "call %d: rc %d (%s): %s", i, rc,
+                         sqlited_errname(db), sqlited_errmsg(db));
+        if (rows) {
+            cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW);
+            sqlited_rows_close(rows);
+        }
+    }
+    thread_stop_join();
+    sqlited_params_close(p);
+    cr_log_info("%d of %d calls interrupted, %d of them writes", interrupted,
+                CALLS, writes_interrupted);
+    assert_usable();
+    cr_assert_eq(harness_query_int(db, "SELECT coalesce(sum(x), 0) FROM t"),
+                 sum, "a write interrupted was applied, or one answered not");
+}

@@ -206,7 +206,7 @@ Test(client_tx, begin_twice_is_misuse)
     start(NULL);
     harness_exec(db, unique_table);
     cr_assert_eq(sqlited_begin(NULL, SQLITED_TX_DEFERRED), SQLITED_EMISUSE);
-    assert_error(sqlited_begin(db, 2), SQLITED_EMISUSE, "mode");
+    assert_error(sqlited_begin(db, 3), SQLITED_EMISUSE, "mode");
     cr_assert_eq(sqlited_tx_id(db), 0);
 
     assert_ok(sqlited_begin(db, SQLITED_TX_DEFERRED));

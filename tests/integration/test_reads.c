@@ -1480,13 +1480,14 @@ Test(explain, errors)
     expect_error(&conn, 3, 1, "SQLITE_ERROR", "no such table");
     send_explain(4, "");
     expect_error(&conn, 4, SQLITED_BAD_REQUEST, "SQLITED_BAD_REQUEST", "empty");
-    harness_pack_request(&conn.b, 5, "explain", 3);
+    harness_pack_request(&conn.b, 5, "explain", 4);
     codec_pack_cstr(&conn.b, "SELECT 1");
+    msgpack_pack_nil(&conn.b.pk);
     msgpack_pack_nil(&conn.b.pk);
     msgpack_pack_nil(&conn.b.pk);
     harness_send_buf(conn.fd, &conn.b);
     expect_error(&conn, 5, SQLITED_BAD_REQUEST, "SQLITED_BAD_REQUEST",
-                 "[sql, params?]");
+                 "[sql, params?, options?]");
     harness_pack_request(&conn.b, 6, "explain", 2);
     codec_pack_cstr(&conn.b, "SELECT * FROM t WHERE v = ?");
     msgpack_pack_array(&conn.b.pk, 2);
