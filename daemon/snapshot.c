@@ -10,8 +10,7 @@
 #include "sqlited.h"
 #include "writer.h"
 
-int snapshot_check_begin(struct conn *c, bool read_only, char *why,
-                         size_t len)
+int snapshot_check_begin(struct conn *c, bool read_only, char *why, size_t len)
 {
     if (c->snapshot != NULL) {
         snprintf(why, len,

@@ -27,8 +27,7 @@ struct writer;
  * 0, or SQLITED_BAD_REQUEST with the reason in @why when @c has a
  * read-only transaction open or being begun, or (@read_only) a transaction
  * of the writer open or being begun. The writer checks its own kind. */
-int snapshot_check_begin(struct conn *c, bool read_only, char *why,
-                         size_t len);
+int snapshot_check_begin(struct conn *c, bool read_only, char *why, size_t len);
 
 /* Loop thread. For a request of @c whose job->tx names @c's read-only
  * transaction, or one that has ended: returns 0 with job->snapshot set when

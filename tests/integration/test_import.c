@@ -104,10 +104,11 @@ Test(import, rows_of_a_large_file_with_a_progress_bar_on_a_terminal)
     pty_close(&p);
 
     /* The header named the new table's columns, all TEXT. */
-    sqlited_rows *rows = harness_query(
-        db, "SELECT group_concat(name || ' ' || type, ', ') FROM "
-            "pragma_table_info('big')",
-        NULL);
+    sqlited_rows *rows =
+        harness_query(db,
+                      "SELECT group_concat(name || ' ' || type, ', ') FROM "
+                      "pragma_table_info('big')",
+                      NULL);
     cr_assert_eq(sqlited_rows_next(rows), SQLITED_ROW);
     cr_assert_str_eq(sqlited_column_text(rows, 0),
                      "id TEXT, name TEXT, note TEXT");

@@ -155,8 +155,9 @@ Test(snapshot, writes_inside_are_refused)
 {
     int64_t tx = begin_ok(&a);
     expect_error(&a, "exec", "INSERT INTO t(x) VALUES (9)", tx, SQLITE_READONLY,
-                 "SQLITE_READONLY", "is read-only (begun with read_only), and "
-                                    "exec may write: nothing of it ran");
+                 "SQLITE_READONLY",
+                 "is read-only (begun with read_only), and "
+                 "exec may write: nothing of it ran");
     expect_error(&a, "query", "INSERT INTO t(x) VALUES (9) RETURNING id", tx,
                  SQLITE_READONLY, "SQLITE_READONLY",
                  "this statement writes, and transaction");
@@ -296,8 +297,7 @@ Test(snapshot, busy_transaction_expires_at_its_maximum_duration)
     /* Bounded: 50 queries 200 ms apart are ten times the maximum. */
     for (int i = 0; i < 50 && !expired; i++) {
         harness_sleep_ms(200);
-        harness_raw_sql(&a, "query", "SELECT count(*) FROM t", IN_TX(tx),
-                        &rep);
+        harness_raw_sql(&a, "query", "SELECT count(*) FROM t", IN_TX(tx), &rep);
         expired = rep.is_error;
         if (!expired)
             reply_free(&rep);
@@ -348,8 +348,7 @@ Test(snapshot, cursor_inside)
     struct codec_reader v;
     int64_t cursor;
     uint32_t rows = 0, n, ncols;
-    harness_raw_sql(&a, "query", "SELECT x FROM t ORDER BY x", IN_TX(tx),
-                    &rep);
+    harness_raw_sql(&a, "query", "SELECT x FROM t ORDER BY x", IN_TX(tx), &rep);
     cr_assert_not(rep.is_error, "%s: %s", rep.name, rep.message);
     harness_reply_rows(&rep, &n, &ncols);
     rows += n;
@@ -432,8 +431,8 @@ Test(snapshot, disconnect_releases_it)
     cr_assert_eq(count_in(&a, tx), 3);
     harness_exec(other, "INSERT INTO t(x) VALUES (4)");
     /* Held, the snapshot keeps TRUNCATE from finishing. */
-    sqlited_rows *rows = harness_query(other, "PRAGMA wal_checkpoint(TRUNCATE)",
-                                       NULL);
+    sqlited_rows *rows =
+        harness_query(other, "PRAGMA wal_checkpoint(TRUNCATE)", NULL);
     cr_assert_eq(sqlited_rows_next(rows), SQLITE_ROW);
     cr_assert_eq(sqlited_column_int64(rows, 0), 1, "the WAL was emptied");
     sqlited_rows_close(rows);
@@ -520,8 +519,8 @@ Test(snapshot, wal_limit_ends_it)
     cr_assert_geq(harness_stat(&d, "tx_read_only_expired"), 1,
                   "the read-only transaction outlived the WAL limit");
     cr_assert_geq(harness_stat(&d, "snapshots_released"), 1);
-    expect_error(&a, "query", "SELECT count(*) FROM t", tx,
-                 SQLITED_TX_EXPIRED, "SQLITED_TX_EXPIRED",
+    expect_error(&a, "query", "SELECT count(*) FROM t", tx, SQLITED_TX_EXPIRED,
+                 "SQLITED_TX_EXPIRED",
                  "the WAL passed its limit (--wal-max-bytes, 262144 bytes) "
                  "while this read-only transaction held the oldest snapshot");
     cr_assert_eq(harness_stat(&d, "tx_read_only_open"), 0);
