@@ -52,7 +52,9 @@ static void usage(FILE *f)
         "when it is not a terminal), statement by statement, printing\n"
         "each statement's rows. BEGIN, COMMIT and ROLLBACK open and end\n"
         "the daemon's transactions; lines starting with '.' are\n"
-        "dot-commands (.read FILE runs another script).\n"
+        "dot-commands (.read FILE runs another script); so is an\n"
+        "argument starting with '.' ('.tables', '.schema users'; '.help'\n"
+        "lists them).\n"
         "\n"
         "Commands:\n"
         "  .dump [TABLE]       SQL text that rebuilds the database (or the\n"
@@ -87,10 +89,10 @@ static void usage(FILE *f)
         "  -s, --socket PATH   daemon socket (default: $SQLITED_SOCKET, "
         "else\n"
         "                      " SQLITED_DEFAULT_SOCKET ")\n"
-        "  -m, --mode MODE     output: list, table, csv, json, line "
-        "(default list)\n"
-        "      --header        print column names (default for table, "
-        "csv)\n"
+        "  -m, --mode MODE     output: list, table, box, csv, json, line,\n"
+        "                      markdown, column (default list)\n"
+        "      --header        print column names (default for all but\n"
+        "                      list, json, line)\n"
         "      --no-header     do not print column names (default for "
         "list)\n"
         "  -t, --timeout MS    connect timeout in milliseconds, 0 for none\n"
@@ -99,6 +101,8 @@ static void usage(FILE *f)
         "      --json          operations: print the result as JSON (for\n"
         "                      SQL: --mode json)\n"
         "      --quick         health: also run PRAGMA quick_check\n"
+        "      --cmd COMMAND   run COMMAND (a dot-command such as\n"
+        "                      '.mode box', or SQL) first; repeatable\n"
         "  -f, --file FILE     run the script FILE ('-': standard input)\n"
         "      --bail          stop at the first statement that fails\n"
         "                      (the default)\n"
@@ -174,6 +178,7 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {"json", no_argument, NULL, 'J'},
         {"quick", no_argument, NULL, 'Q'},
+        {"cmd", required_argument, NULL, 'M'},
         {"file", required_argument, NULL, 'f'},
         {"bail", no_argument, NULL, 'B'},
         {"no-bail", no_argument, NULL, 'b'},
@@ -190,6 +195,8 @@ int main(int argc, char **argv)
     struct op_options op = {.interval_ms = -1};
     long v;
     struct session s = {.pr = {.mode = MODE_LIST, .out = stdout}, .bail = true};
+    const char *cmds[argc]; /* --cmd's, in order */
+    int ncmds = 0;
     const char *path = getenv("SQLITED_SOCKET");
     const char *sql_arg = NULL, *file = NULL, *name = NULL;
     FILE *in = NULL;
@@ -231,6 +238,9 @@ int main(int argc, char **argv)
             break;
         case 'Q':
             quick = true;
+            break;
+        case 'M':
+            cmds[ncmds++] = optarg;
             break;
         case 'f':
             if (file)
@@ -348,10 +358,11 @@ int main(int argc, char **argv)
                            NULL);
     if (json)
         s.pr.mode = MODE_JSON;
-    s.pr.header = header >= 0
-                      ? header
-                      : (s.pr.mode == MODE_TABLE || s.pr.mode == MODE_CSV);
+    s.pr.header_set = header >= 0;
+    s.pr.header = header >= 0 ? header : mode_default_header(s.pr.mode);
 
+    if (!sql_arg && ncmds > 0 && !file && isatty(STDIN_FILENO))
+        sql_arg = ""; /* only the --cmd's */
     if (sql_arg && strcmp(sql_arg, "-") == 0) {
         sql_arg = NULL;
         file = "-";
@@ -378,10 +389,16 @@ int main(int argc, char **argv)
             fclose(in);
         return report_connect_error(path, rc);
     }
-    /* A dot-command as the argument runs as the sqlite3 shell's does
-     * (sqlited-cli ".dump t"): the script runs it as one. */
-    status = script_main(&s, in, sql_arg, name);
-    sqlited_close(s.db);
+    /* --cmd's first, then the SQL argument or the script; the first
+     * failure stops the run. A dot-command as the argument runs as the
+     * sqlite3 shell's does (sqlited-cli ".dump t"): the script runner takes
+     * a line starting with '.' as one. */
+    status = 0;
+    for (int i = 0; i < ncmds && status == 0 && !s.quit; i++)
+        status = script_run_text(&s, cmds[i], NULL);
+    if (status == 0 && !s.quit)
+        status = script_main(&s, in, sql_arg, name);
+    status = session_close(&s, status);
     if (in && in != stdin)
         fclose(in);
     return finish_output(status);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -256,11 +257,34 @@ static int refuse(struct session *s, const char *sql)
     return EXIT_DAEMON_ERROR;
 }
 
-/* Prints the result of the statement @sql, which its call returned with
- * @rc and @rows (closed here), or reports its failure. Returns its exit
- * status. */
+static double now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int print_result(struct session *s, const char *sql, int rc,
+                        sqlited_rows *rows);
+
+/* Prints the result of the statement @sql, which its call (made at @start)
+ * returned with @rc and @rows (closed here), or reports its failure; then
+ * its run time with .timer on. Returns its exit status. */
 static int finish_sql(struct session *s, const char *sql, int rc,
-                      sqlited_rows *rows)
+                      sqlited_rows *rows, double start)
+{
+    int status = print_result(s, sql, rc, rows);
+
+    /* sqlite3 prints it to standard output, after the rows. */
+    if (s->timer)
+        printf("Run Time: real %.3f\n", now() - start);
+    output_command_done(&s->pr);
+    return status;
+}
+
+static int print_result(struct session *s, const char *sql, int rc,
+                        sqlited_rows *rows)
 {
     int status = 0;
 
@@ -274,7 +298,9 @@ static int finish_sql(struct session *s, const char *sql, int rc,
         status = report_failure(s, sql, rc);
     } else {
         rc = print_rows(&s->pr, rows);
-        if (rc != SQLITED_DONE && !out_failed(s->pr.out)) {
+        if (rc != SQLITED_DONE && out_failed(s->pr.out)) {
+            status = output_error(&s->pr);
+        } else if (rc != SQLITED_DONE) {
             if (sqlited_errcode(s->db) == rc)
                 session_report(s, sql, "%s: reading the result: %s",
                                sqlited_errname(s->db), sqlited_errmsg(s->db));
@@ -307,11 +333,19 @@ static void echo(struct session *s, const char *sql)
 static int run_sql(struct session *s, const char *sql)
 {
     sqlited_rows *rows = NULL;
-    int rc = sqlited_query(s->db, sql, NULL, &rows);
+    sqlited_params *params = NULL;
+    double start = now();
+    int rc = params_bind(&s->params, sql, &params);
 
+    if (rc) {
+        session_report(s, sql, "binding parameters: %s", sqlited_strerror(rc));
+        return EXIT_DAEMON_ERROR;
+    }
+    rc = sqlited_query(s->db, sql, params, &rows);
     if (rc == SQLITED_BAD_REQUEST)
-        rc = sqlited_exec(s->db, sql, NULL, &rows);
-    return finish_sql(s, sql, rc, rows);
+        rc = sqlited_exec(s->db, sql, params, &rows);
+    sqlited_params_close(params);
+    return finish_sql(s, sql, rc, rows, start);
 }
 
 /* Collects the oldest statement in flight and prints its result; drops it
@@ -335,7 +369,7 @@ static int collect(struct session *s)
     } else {
         s->src = p.src;
         echo(s, p.sql);
-        status = finish_sql(s, p.sql, rc, rows);
+        status = finish_sql(s, p.sql, rc, rows, p.start);
         s->src = src;
     }
     free(p.sql);
@@ -493,8 +527,8 @@ int session_send(struct session *s, const char *sql)
         if (status && s->bail)
             return status;
         echo(s, sql);
-        int now = run_now(s, sql, kind, mode);
-        return now > status ? now : status;
+        int ran = run_now(s, sql, kind, mode);
+        return ran > status ? ran : status;
     }
     if (s->npending == SESSION_PIPELINE) {
         status = collect(s);
@@ -504,8 +538,8 @@ int session_send(struct session *s, const char *sql)
     if (s->tx != SESSION_TX_OPEN || s->broken) {
         /* What was collected just now ended the transaction. */
         echo(s, sql);
-        int now = run_now(s, sql, kind, mode);
-        return now > status ? now : status;
+        int ran = run_now(s, sql, kind, mode);
+        return ran > status ? ran : status;
     }
     struct session_pending *p = &s->pending[s->npending];
     p->sql = strdup(sql);
@@ -513,16 +547,37 @@ int session_send(struct session *s, const char *sql)
         session_report(s, sql, "%s", strerror(ENOMEM));
         return EXIT_DAEMON_ERROR;
     }
-    int rc = sqlited_send_exec(s->db, sql, NULL, &p->id);
+    sqlited_params *params = NULL;
+    int rc = params_bind(&s->params, sql, &params);
+    if (rc) {
+        free(p->sql);
+        session_report(s, sql, "binding parameters: %s", sqlited_strerror(rc));
+        return EXIT_DAEMON_ERROR;
+    }
+    p->start = now();
+    rc = sqlited_send_exec(s->db, sql, params, &p->id);
+    sqlited_params_close(params);
     if (rc) {
         free(p->sql);
         echo(s, sql);
-        int now = finish_sql(s, sql, rc, NULL);
-        return now > status ? now : status;
+        int now_status = finish_sql(s, sql, rc, NULL, p->start);
+        return now_status > status ? now_status : status;
     }
     p->src = s->src;
     s->npending++;
     return status;
+}
+
+int session_close(struct session *s, int status)
+{
+    int end = session_finish(s);
+
+    if (end > status)
+        status = end;
+    sqlited_close(s->db);
+    s->db = NULL;
+    params_clear(&s->params);
+    return printer_close(&s->pr, status);
 }
 
 enum session_tx session_tx_state(const struct session *s)

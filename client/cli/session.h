@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "output.h"
+#include "params.h"
 #include "sqlited.h"
 
 /* Where the statement being run comes from, for error messages:
@@ -36,6 +37,7 @@ struct session_pending {
     uint32_t id;
     char *sql; /* owned */
     struct session_source src;
+    double start; /* when it was sent, for .timer */
 };
 
 /* How many statements a script sends ahead inside a transaction. */
@@ -44,6 +46,9 @@ enum { SESSION_PIPELINE = 16 };
 struct session {
     sqlited *db;
     struct printer pr;
+    struct params params; /* .param's, bound to the statements that name
+                             them */
+    bool timer;           /* .timer on: each statement's run time */
     struct session_source src;
     /* Scripts: stop at the first failed statement (--bail, the default),
      * print each statement before running it (--echo). Read by script.c,
@@ -99,6 +104,12 @@ int session_send(struct session *s, const char *sql);
 /* Collects every statement session_send() left in flight, as it does.
  * Returns the highest of their exit statuses, 0 when none failed. */
 int session_sync(struct session *s);
+
+/* Closes the connection and frees what the session holds (parameters, an
+ * .output file), after session_finish() (a transaction still open is rolled
+ * back, with a note). Returns @status, or 1 if it was 0 and the transaction
+ * was still open or closing the .output file failed. */
+int session_close(struct session *s, int status);
 
 /* The state of the user's transaction, for the shell's prompt. */
 enum session_tx session_tx_state(const struct session *s);
