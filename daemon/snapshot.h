@@ -52,4 +52,11 @@ void snapshot_start(struct job *job);
  * lock) is the reply instead, and @w keeps its connection. */
 void snapshot_begin(struct worker *w, struct job *job, struct writer *wr);
 
+/* Reader thread. Runs @job, a query or explain of a read-only transaction
+ * (job->snapshot), on the transaction's connection. A statement that writes
+ * is refused there, never passed on to the writer; one still running when
+ * the transaction reaches --tx-max-duration is interrupted and answered
+ * SQLITED_TX_EXPIRED. */
+void snapshot_run(struct job *job);
+
 #endif /* SQLITED_SNAPSHOT_H */
