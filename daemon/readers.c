@@ -5,12 +5,11 @@
 
 #include "clock.h"
 #include "crash.h"
-#include "cursor.h"
 #include "db.h"
 #include "log.h"
 #include "maintenance.h"
 #include "route.h"
-#include "snapshot.h"
+#include "run.h"
 #include "sqlited.h"
 
 struct reader_arg {

@@ -8,8 +8,9 @@
 #include "conn.h"
 #include "cursor.h"
 #include "execute.h"
-#include "server.h"
+#include "run.h"
 #include "sqlited.h"
+#include "state.h"
 #include "writer.h"
 
 int snapshot_check_begin(struct conn *c, bool read_only, char *why, size_t len)
@@ -137,8 +138,8 @@ void snapshot_start(struct job *job)
 
 void snapshot_run(struct job *job)
 {
-    struct worker *w = &job->snapshot->w;
-    uint64_t id = job->snapshot->id;
+    struct worker *w = cursor_worker(job->snapshot);
+    uint64_t id = job->tx;
 
     w->timed_out = false;
     execute_job(w, job);

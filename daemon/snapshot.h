@@ -19,8 +19,6 @@
 
 struct conn;
 struct job;
-struct worker;
-struct writer;
 
 /* Loop thread. Whether @c may begin a transaction (@read_only: a
  * read-only one) beside what it has: a connection has at most one. Returns
@@ -44,19 +42,7 @@ int snapshot_take(struct conn *c, struct job *job, char *why, size_t len);
  * connection is closed. */
 void snapshot_start(struct job *job);
 
-/* Reader thread. Runs @job, a read-only begin, on @w's connection: starts a
- * read transaction there, which takes the snapshot now, and hands the
- * connection to a new transaction (job->cursor, registered by the loop),
- * whose id, from @wr's series, is the reply. @w's connection is then NULL
- * until worker_reopen(). A failure (--max-cursors reached, the deadline, a
- * lock) is the reply instead, and @w keeps its connection. */
-void snapshot_begin(struct worker *w, struct job *job, struct writer *wr);
-
-/* Reader thread. Runs @job, a query or explain of a read-only transaction
- * (job->snapshot), on the transaction's connection. A statement that writes
- * is refused there, never passed on to the writer; one still running when
- * the transaction reaches --tx-max-duration is interrupted and answered
- * SQLITED_TX_EXPIRED. */
-void snapshot_run(struct job *job);
+/* Its worker half, snapshot_begin() and snapshot_run(), is declared in
+ * run.h. */
 
 #endif /* SQLITED_SNAPSHOT_H */
