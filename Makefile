@@ -39,12 +39,14 @@ DOCDIR ?= $(PREFIX)/share/doc/sqlited
 BUILD ?= build
 
 # ------------------------------------------------------------- dependencies
-DEPS_PKGS := libuv msgpack sqlite3 libsystemd libmicrohttpd criterion
+DEPS_PKGS := libuv msgpack sqlite3 libsystemd libmicrohttpd criterion libedit
 # libmicrohttpd: the --http listener (a well-kept HTTP server, rather than
-# HTTP parsed by hand); python3-prometheus-client: the tests check the
-# metrics with Prometheus' own parser.
+# HTTP parsed by hand); libedit: sqlited-cli's interactive shell (line
+# editing, history, completion from a well-kept line editor, rather than one
+# by hand); python3-prometheus-client: the tests check the metrics with
+# Prometheus' own parser.
 DEBIAN_DEPS := libuv1-dev libmsgpack-dev libsqlite3-dev libcriterion-dev \
-               libsystemd-dev libmicrohttpd-dev pkg-config \
+               libsystemd-dev libmicrohttpd-dev libedit-dev pkg-config \
                python3-prometheus-client
 NODEPS_GOALS := clean format format-check help
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -66,6 +68,10 @@ endif
 PKG_CFLAGS := $(shell pkg-config --cflags libuv msgpack sqlite3 libsystemd libmicrohttpd)
 DAEMON_LIBS := $(shell pkg-config --libs libuv msgpack sqlite3 libsystemd libmicrohttpd)
 CLIENT_LIBS := $(shell pkg-config --libs msgpack)
+# The CLI's shell: libedit, and sqlite3_complete() to tell where a statement
+# typed over several lines ends.
+CLI_CFLAGS := $(shell pkg-config --cflags libedit)
+CLI_LIBS := $(shell pkg-config --libs libedit sqlite3)
 TEST_CFLAGS := $(shell pkg-config --cflags criterion)
 TEST_LIBS := $(shell pkg-config --libs criterion)
 endif
@@ -153,8 +159,9 @@ $(SHARED_LIB): $(LIB_OBJ)
 	ln -sf libsqlited.so.$(VERSION) $(BUILD)/libsqlited.so.$(SOVERSION)
 	ln -sf libsqlited.so.$(VERSION) $(BUILD)/libsqlited.so
 
+$(BUILD)/obj/client/cli/%.o: ALL_CFLAGS += $(CLI_CFLAGS)
 $(CLI): $(CLI_OBJ) $(STATIC_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CLIENT_LIBS) $(CLI_LIBS)
 
 # Always rewritten (it is tiny), so that it carries the PREFIX of this run.
 $(BUILD)/sqlited.pc:

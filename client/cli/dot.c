@@ -63,3 +63,10 @@ int dot_run(struct session *s, const char *line)
     fprintf(stderr, "%s: unknown command .%s (try .help)\n", PROG, argv[0]);
     return EXIT_DAEMON_ERROR;
 }
+
+const char *dot_command_name(size_t i)
+{
+    return i < sizeof(dot_commands) / sizeof(dot_commands[0])
+               ? dot_commands[i].name
+               : NULL;
+}

@@ -27,12 +27,14 @@
 #include "operator.h"
 #include "output.h"
 #include "session.h"
+#include "shell.h"
 #include "text.h"
 
 static void usage(FILE *f)
 {
     fputs(
         "Usage: " PROG " [options] SQL\n"
+        "       " PROG " [options]            (on a terminal: the shell)\n"
         "       " PROG " [options] < script.sql\n"
         "       " PROG " [options] ping | health | stats | metrics\n"
         "       " PROG " [options] backup [DEST]\n"
@@ -45,6 +47,13 @@ static void usage(FILE *f)
         "Runs SQL (one argument, which may hold several statements; '-'\n"
         "reads it from standard input) on the sqlited daemon and prints\n"
         "the rows it returns.\n"
+        "\n"
+        "With no SQL on a terminal, it opens an interactive shell: a\n"
+        "statement runs once a ';' ends it, a line starting with '.' is a\n"
+        "dot-command (.help lists them), Tab completes keywords, tables,\n"
+        "columns and dot-commands, Ctrl-C drops the statement being typed\n"
+        "or interrupts the one running, Ctrl-D leaves. History is kept in\n"
+        "$SQLITED_HISTORY, else ~/.sqlited_history.\n"
         "\n"
         "Commands:\n"
         "  ping                check that the daemon's event loop answers\n"
@@ -263,11 +272,16 @@ int main(int argc, char **argv)
                       ? header
                       : (s.pr.mode == MODE_TABLE || s.pr.mode == MODE_CSV);
 
+    /* No SQL, on a terminal: the interactive shell. */
+    if (!sql_arg && isatty(STDIN_FILENO)) {
+        rc = sqlited_open(path, timeout_ms, &s.db);
+        if (rc)
+            return report_connect_error(path, rc);
+        status = shell_main(&s, path);
+        sqlited_close(s.db);
+        return finish_output(status);
+    }
     if (!sql_arg || strcmp(sql_arg, "-") == 0) {
-        if (!sql_arg && isatty(STDIN_FILENO))
-            return usage_error("no SQL given (pass it as an argument, or "
-                               "on standard input)",
-                               NULL);
         status = read_stdin(&sql_buf);
         if (status)
             return status;
