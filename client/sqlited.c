@@ -732,7 +732,7 @@ static int conn_parse(sqlited *db, const char *msg, size_t len,
     const char *why = "";
     bool has_msgid;
 
-    if (rpc_parse(msg, len, m, &has_msgid, &why))
+    if (rpc_parse_framed(msg, len, m, &has_msgid, &why))
         return conn_break(db, err_setf(db, SQLITED_EPROTO,
                                        "malformed reply from the daemon: %s",
                                        why ? why : "bad envelope"));
@@ -1505,11 +1505,12 @@ struct result_scan {
     int64_t cursor; /* positive */
 };
 
-/* Walks the result map in @r (keys in any order, unknown keys skipped).
- * Returns 0 or -1 when it is malformed. Row contents are checked later, one
- * row at a time, by sqlited_rows_next(). */
-static int result_scan(struct codec_reader r, struct result_scan *s)
+/* Walks the result map at @r (keys in any order, unknown keys skipped),
+ * leaving @r just past it. Returns 0 or -1 when it is malformed. Row
+ * contents are checked later, one row at a time, by sqlited_rows_next(). */
+static int result_scan(struct codec_reader *at, struct result_scan *s)
 {
+    struct codec_reader r = *at;
     uint32_t n;
 
     memset(s, 0, sizeof(*s));
@@ -1561,6 +1562,7 @@ static int result_scan(struct codec_reader r, struct result_scan *s)
     /* SQLite allows at most 32767 columns; an int must hold the count. */
     if (s->ncols > INT_MAX)
         return -1;
+    *at = r;
     return 0;
 }
 
@@ -1752,7 +1754,7 @@ static int result_check(sqlited *db, const struct rpc_message *m,
                         struct result_scan *scan, struct codec_reader *end)
 {
     *end = m->result;
-    if (result_scan(m->result, scan) || codec_skip(end))
+    if (result_scan(end, scan))
         return conn_break(db, err_set(db, SQLITED_EPROTO,
                                       "malformed result from the daemon"));
     return 0;
@@ -2724,7 +2726,7 @@ static int batch_scan_results(sqlited_batch *b, struct codec_reader *r,
 
         if (read_nil(r))
             continue;
-        if (s->state != STEP_NONE || result_scan(*r, &scan) || codec_skip(r))
+        if (s->state != STEP_NONE || result_scan(r, &scan))
             return -1;
         s->state = STEP_DONE;
         s->off = (size_t)(from - start);
@@ -2972,7 +2974,7 @@ SQLITED_API int sqlited_batch_step_rows(sqlited_batch *b, unsigned i,
         return SQLITED_EMISUSE;
     codec_reader_init(&r, b->result + s->off, s->len);
     /* Checked when the batch ran. */
-    if (result_scan(r, &scan))
+    if (result_scan(&r, &scan))
         return SQLITED_EPROTO;
     return rows_build(&scan, b->result + s->off, s->len, out);
 }

@@ -1048,7 +1048,7 @@ struct job *dispatch_check(struct conn *c, const char *msg, size_t len,
     bool has_msgid = false;
     const char *why = NULL;
 
-    int rc = rpc_parse(msg, len, &req.m, &has_msgid, &why);
+    int rc = rpc_parse_framed(msg, len, &req.m, &has_msgid, &why);
     if (rc != 0) {
         if (has_msgid && req.m.kind == RPC_REQUEST) {
             rpc_pack_error_response(answer, req.m.msgid, rc, why);

@@ -10,7 +10,8 @@
 struct conn;
 struct job;
 
-/* Handles one complete message @msg[0..len) received on @c. The bytes are
+/* Handles one complete message @msg[0..len) received on @c, as
+ * codec_decoder_next() delivered it (rpc_parse_framed()). The bytes are
  * only valid during the call. Every problem is answered with an error. */
 void dispatch_message(struct conn *c, const char *msg, size_t len);
 

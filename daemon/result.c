@@ -4,44 +4,45 @@
 
 #include "sqlited.h"
 
+/* Each value through sqlite3_column_value(): one call into the statement
+ * per value where sqlite3_column_type(), _text() and _bytes() make three,
+ * each taking the connection's mutex and checking for a memory failure.
+ * The value is read at once, on the worker's own thread, as those would. */
 static int pack_row(struct run *r, sqlite3_stmt *st, int ncols,
                     struct codec_buf *out)
 {
-    msgpack_pack_array(&out->pk, (size_t)ncols);
+    codec_pack_array(out, (uint32_t)ncols);
     for (int i = 0; i < ncols; i++) {
-        switch (sqlite3_column_type(st, i)) {
+        sqlite3_value *v = sqlite3_column_value(st, i);
+        switch (sqlite3_value_type(v)) {
         case SQLITE_INTEGER:
-            msgpack_pack_int64(&out->pk, sqlite3_column_int64(st, i));
+            codec_pack_int64(out, sqlite3_value_int64(v));
             break;
         case SQLITE_FLOAT:
-            msgpack_pack_double(&out->pk, sqlite3_column_double(st, i));
+            codec_pack_double(out, sqlite3_value_double(v));
             break;
         case SQLITE_TEXT: {
-            const char *s = (const char *)sqlite3_column_text(st, i);
-            size_t n = (size_t)sqlite3_column_bytes(st, i);
+            const char *s = (const char *)sqlite3_value_text(v);
+            size_t n = (size_t)sqlite3_value_bytes(v);
             if (s == NULL)
                 return run_fail(r, SQLITE_NOMEM, "out of memory");
             /* SQLite stores whatever bytes it is given as TEXT. A str must
              * be UTF-8 or strict decoders reject the whole reply, so other
              * bytes travel as bin: nothing is lost, and the type says so. */
-            if (codec_utf8_valid(s, n)) {
+            if (codec_utf8_valid(s, n))
                 codec_pack_str(out, s, n);
-            } else {
-                msgpack_pack_bin(&out->pk, n);
-                msgpack_pack_bin_body(&out->pk, s, n);
-            }
+            else
+                codec_pack_bin(out, s, n);
             break;
         }
         case SQLITE_BLOB: {
-            const void *b = sqlite3_column_blob(st, i);
-            int n = sqlite3_column_bytes(st, i);
-            msgpack_pack_bin(&out->pk, (size_t)n);
-            if (n > 0)
-                msgpack_pack_bin_body(&out->pk, b, (size_t)n);
+            const void *b = sqlite3_value_blob(v);
+            int n = sqlite3_value_bytes(v);
+            codec_pack_bin(out, b, (size_t)n);
             break;
         }
         default:
-            msgpack_pack_nil(&out->pk);
+            codec_pack_nil(out);
             break;
         }
     }

@@ -34,90 +34,66 @@ struct head {
     uint8_t n;     /* the length or count of a fix* form */
 };
 
-static struct head make_head(enum head_kind kind, uint8_t size, uint8_t width)
-{
-    struct head h = {kind, size, width, 0};
-    return h;
-}
+/* A head packed in 32 bits, for the table below: kind, size, width, n. */
+#define HEAD_PACK(kind, size, width, n)                                        \
+    ((uint32_t)(kind) | (uint32_t)(size) << 8 | (uint32_t)(width) << 16 |      \
+     (uint32_t)(n) << 24)
+
+/* The head of type byte @c, as a constant expression. In order: positive
+ * and negative fixint, fixmap, fixarray, fixstr; nil, false, true; bin 8,
+ * str 8; bin 16, str 16; bin 32, str 32; ext 8, 16, 32 (their heads end with
+ * the type byte, after the length); uint 8, int 8; uint 16, int 16; float
+ * 32, uint 32, int 32; float 64, uint 64, int 64; fixext 1, 2, 4, 8, 16 (type
+ * byte, type, payload); array 16, 32; map 16, 32; and 0xc1, which
+ * MessagePack never uses. */
+/* clang-format off */
+#define HEAD_OF(c)                                                             \
+    ((c) <= 0x7f || (c) >= 0xe0 ? HEAD_PACK(HEAD_SCALAR, 1, 0, 0)             \
+     : (c) <= 0x8f ? HEAD_PACK(HEAD_MAP, 1, 0, (c) & 0x0f)                    \
+     : (c) <= 0x9f ? HEAD_PACK(HEAD_ARRAY, 1, 0, (c) & 0x0f)                  \
+     : (c) <= 0xbf ? HEAD_PACK(HEAD_BODY, 1, 0, (c) & 0x1f)                   \
+     : (c) == 0xc0 || (c) == 0xc2 || (c) == 0xc3                               \
+                   ? HEAD_PACK(HEAD_SCALAR, 1, 0, 0)                           \
+     : (c) == 0xc4 || (c) == 0xd9 ? HEAD_PACK(HEAD_BODY, 2, 1, 0)              \
+     : (c) == 0xc5 || (c) == 0xda ? HEAD_PACK(HEAD_BODY, 3, 2, 0)              \
+     : (c) == 0xc6 || (c) == 0xdb ? HEAD_PACK(HEAD_BODY, 5, 4, 0)              \
+     : (c) == 0xc7 ? HEAD_PACK(HEAD_BODY, 3, 1, 0)                             \
+     : (c) == 0xc8 ? HEAD_PACK(HEAD_BODY, 4, 2, 0)                             \
+     : (c) == 0xc9 ? HEAD_PACK(HEAD_BODY, 6, 4, 0)                             \
+     : (c) == 0xcc || (c) == 0xd0 ? HEAD_PACK(HEAD_SCALAR, 2, 0, 0)            \
+     : (c) == 0xcd || (c) == 0xd1 ? HEAD_PACK(HEAD_SCALAR, 3, 0, 0)            \
+     : (c) == 0xca || (c) == 0xce || (c) == 0xd2                               \
+                   ? HEAD_PACK(HEAD_SCALAR, 5, 0, 0)                           \
+     : (c) == 0xcb || (c) == 0xcf || (c) == 0xd3                               \
+                   ? HEAD_PACK(HEAD_SCALAR, 9, 0, 0)                           \
+     : (c) == 0xd4 ? HEAD_PACK(HEAD_SCALAR, 3, 0, 0)                           \
+     : (c) == 0xd5 ? HEAD_PACK(HEAD_SCALAR, 4, 0, 0)                           \
+     : (c) == 0xd6 ? HEAD_PACK(HEAD_SCALAR, 6, 0, 0)                           \
+     : (c) == 0xd7 ? HEAD_PACK(HEAD_SCALAR, 10, 0, 0)                          \
+     : (c) == 0xd8 ? HEAD_PACK(HEAD_SCALAR, 18, 0, 0)                          \
+     : (c) == 0xdc ? HEAD_PACK(HEAD_ARRAY, 3, 2, 0)                            \
+     : (c) == 0xdd ? HEAD_PACK(HEAD_ARRAY, 5, 4, 0)                            \
+     : (c) == 0xde ? HEAD_PACK(HEAD_MAP, 3, 2, 0)                              \
+     : (c) == 0xdf ? HEAD_PACK(HEAD_MAP, 5, 4, 0)                              \
+     : HEAD_PACK(HEAD_BAD, 1, 0, 0))
+/* clang-format on */
+
+#define HEADS_4(c) HEAD_OF(c), HEAD_OF(c + 1), HEAD_OF(c + 2), HEAD_OF(c + 3)
+#define HEADS_16(c) HEADS_4(c), HEADS_4(c + 4), HEADS_4(c + 8), HEADS_4(c + 12)
+#define HEADS_64(c)                                                            \
+    HEADS_16(c), HEADS_16(c + 16), HEADS_16(c + 32), HEADS_16(c + 48)
+
+/* Every type byte's head, worked out by the compiler: the decoder and the
+ * reader look one up for every item, a table read rather than a switch. */
+static const uint32_t head_table[256] = {HEADS_64(0), HEADS_64(64),
+                                         HEADS_64(128), HEADS_64(192)};
 
 static struct head head_of(uint8_t c)
 {
-    struct head h = {HEAD_SCALAR, 1, 0, 0};
-
-    if (c <= 0x7f || c >= 0xe0) /* positive and negative fixint */
-        return h;
-    if (c <= 0x8f) {
-        h.kind = HEAD_MAP;
-        h.n = c & 0x0f;
-        return h;
-    }
-    if (c <= 0x9f) {
-        h.kind = HEAD_ARRAY;
-        h.n = c & 0x0f;
-        return h;
-    }
-    if (c <= 0xbf) {
-        h.kind = HEAD_BODY;
-        h.n = c & 0x1f;
-        return h;
-    }
-    switch (c) {
-    case 0xc0: /* nil */
-    case 0xc2: /* false */
-    case 0xc3: /* true */
-        return h;
-    case 0xc4: /* bin 8 */
-    case 0xd9: /* str 8 */
-        return make_head(HEAD_BODY, 2, 1);
-    case 0xc5: /* bin 16 */
-    case 0xda: /* str 16 */
-        return make_head(HEAD_BODY, 3, 2);
-    case 0xc6: /* bin 32 */
-    case 0xdb: /* str 32 */
-        return make_head(HEAD_BODY, 5, 4);
-    /* ext heads end with the type byte, after the length. */
-    case 0xc7:
-        return make_head(HEAD_BODY, 3, 1);
-    case 0xc8:
-        return make_head(HEAD_BODY, 4, 2);
-    case 0xc9:
-        return make_head(HEAD_BODY, 6, 4);
-    case 0xcc: /* uint 8 */
-    case 0xd0: /* int 8 */
-        return make_head(HEAD_SCALAR, 2, 0);
-    case 0xcd:
-    case 0xd1:
-        return make_head(HEAD_SCALAR, 3, 0);
-    case 0xca: /* float 32 */
-    case 0xce:
-    case 0xd2:
-        return make_head(HEAD_SCALAR, 5, 0);
-    case 0xcb: /* float 64 */
-    case 0xcf:
-    case 0xd3:
-        return make_head(HEAD_SCALAR, 9, 0);
-    /* fixext 1, 2, 4, 8, 16: type byte, type, payload. */
-    case 0xd4:
-        return make_head(HEAD_SCALAR, 3, 0);
-    case 0xd5:
-        return make_head(HEAD_SCALAR, 4, 0);
-    case 0xd6:
-        return make_head(HEAD_SCALAR, 6, 0);
-    case 0xd7:
-        return make_head(HEAD_SCALAR, 10, 0);
-    case 0xd8:
-        return make_head(HEAD_SCALAR, 18, 0);
-    case 0xdc:
-        return make_head(HEAD_ARRAY, 3, 2);
-    case 0xdd:
-        return make_head(HEAD_ARRAY, 5, 4);
-    case 0xde:
-        return make_head(HEAD_MAP, 3, 2);
-    case 0xdf:
-        return make_head(HEAD_MAP, 5, 4);
-    default: /* 0xc1 */
-        return make_head(HEAD_BAD, 1, 0);
-    }
+    uint32_t e = head_table[c];
+    struct head h = {(enum head_kind)(e & 0xff), (uint8_t)(e >> 8),
+                     (uint8_t)(e >> 16), (uint8_t)(e >> 24)};
+    return h;
 }
 
 static uint16_t be16(const uint8_t *p)
@@ -727,7 +703,16 @@ bool codec_utf8_valid(const char *str, size_t len)
         size_t more;
 
         if (c < 0x80) {
-            i++;
+            uint64_t word;
+            /* Most text is ASCII: eight bytes at a time while it is. */
+            while (len - i >= 8) {
+                memcpy(&word, s + i, sizeof(word));
+                if (word & UINT64_C(0x8080808080808080))
+                    break;
+                i += 8;
+            }
+            if (i < len && s[i] < 0x80)
+                i++;
             continue;
         }
         if (c >= 0xc2 && c <= 0xdf) {
@@ -809,15 +794,18 @@ char *codec_buf_steal(struct codec_buf *b, size_t *len)
     return data;
 }
 
-void codec_buf_append(struct codec_buf *b, const void *data, size_t n)
+/* Makes room for @n more bytes (n > 0) after b->len and returns where they
+ * go; the caller writes them and adds @n to b->len. NULL after an error,
+ * recorded (sticky). */
+static uint8_t *room(struct codec_buf *b, size_t n)
 {
-    if (b->error != CODEC_BUF_OK || n == 0)
-        return;
-    if (n > b->limit - b->len) {
-        b->error = CODEC_BUF_LIMIT;
-        return;
-    }
+    if (b->error != CODEC_BUF_OK)
+        return NULL;
     if (n > b->cap - b->len) {
+        if (n > b->limit - b->len) {
+            b->error = CODEC_BUF_LIMIT;
+            return NULL;
+        }
         size_t need = b->len + n;
         size_t cap = b->cap > 0 ? b->cap : CODEC_MIN_BUFFER;
         char *p;
@@ -829,24 +817,208 @@ void codec_buf_append(struct codec_buf *b, const void *data, size_t n)
         p = realloc(b->data, cap);
         if (p == NULL) {
             b->error = CODEC_BUF_NOMEM;
-            return;
+            return NULL;
         }
         b->data = p;
         b->cap = cap;
     }
-    memcpy(b->data + b->len, data, n);
+    return (uint8_t *)b->data + b->len;
+}
+
+void codec_buf_append(struct codec_buf *b, const void *data, size_t n)
+{
+    uint8_t *p;
+
+    if (n == 0 || (p = room(b, n)) == NULL)
+        return;
+    memcpy(p, data, n);
     b->len += n;
 }
 
-void codec_pack_str(struct codec_buf *b, const char *s, size_t len)
+static void put16(uint8_t *p, uint16_t v)
 {
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, (uint16_t)(v >> 16));
+    put16(p + 2, (uint16_t)v);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    put32(p, (uint32_t)(v >> 32));
+    put32(p + 4, (uint32_t)v);
+}
+
+/* Where a value of at most @n bytes goes: straight into @b when it has the
+ * room, else into @tmp, for put_done() to append. */
+static uint8_t *put_at(struct codec_buf *b, uint8_t *tmp, size_t n)
+{
+    if (b->error == CODEC_BUF_OK && b->cap - b->len >= n)
+        return (uint8_t *)b->data + b->len;
+    return tmp;
+}
+
+/* Counts the @n bytes written at @p, from put_at(). */
+static void put_done(struct codec_buf *b, const uint8_t *p, const uint8_t *tmp,
+                     size_t n)
+{
+    if (p == tmp)
+        codec_buf_append(b, tmp, n);
+    else
+        b->len += n;
+}
+
+/* Writes the head of a str (@bin false) or bin of @len bytes at @p, in the
+ * form msgpack-c picks, and returns its size. */
+static size_t put_body_head(uint8_t *p, size_t len, bool bin)
+{
+    if (!bin && len < 32) {
+        p[0] = (uint8_t)(0xa0 | len);
+        return 1;
+    }
+    if (len < 256) {
+        p[0] = bin ? 0xc4 : 0xd9;
+        p[1] = (uint8_t)len;
+        return 2;
+    }
+    if (len < 65536) {
+        p[0] = bin ? 0xc5 : 0xda;
+        put16(p + 1, (uint16_t)len);
+        return 3;
+    }
+    p[0] = bin ? 0xc6 : 0xdb;
+    put32(p + 1, (uint32_t)len);
+    return 5;
+}
+
+static void pack_body(struct codec_buf *b, const void *data, size_t len,
+                      bool bin)
+{
+    uint8_t head[5], *p;
+
     /* MessagePack lengths are 32-bit; msgpack-c would truncate silently. */
     if (len > UINT32_MAX) {
         if (b->error == CODEC_BUF_OK)
             b->error = CODEC_BUF_LIMIT;
         return;
     }
-    msgpack_pack_str_with_body(&b->pk, s, len);
+    if (b->error == CODEC_BUF_OK && b->cap - b->len >= 5 + len) {
+        p = (uint8_t *)b->data + b->len;
+        size_t n = put_body_head(p, len, bin);
+        if (len > 0)
+            memcpy(p + n, data, len);
+        b->len += n + len;
+        return;
+    }
+    size_t n = put_body_head(head, len, bin);
+    if ((p = room(b, n + len)) == NULL)
+        return;
+    memcpy(p, head, n);
+    if (len > 0)
+        memcpy(p + n, data, len);
+    b->len += n + len;
+}
+
+void codec_pack_str(struct codec_buf *b, const char *s, size_t len)
+{
+    pack_body(b, s, len, false);
+}
+
+void codec_pack_bin(struct codec_buf *b, const void *data, size_t len)
+{
+    pack_body(b, data, len, true);
+}
+
+void codec_pack_array(struct codec_buf *b, uint32_t n)
+{
+    uint8_t tmp[5], *head = put_at(b, tmp, sizeof(tmp));
+    size_t size = 1;
+
+    if (n < 16) {
+        head[0] = (uint8_t)(0x90 | n);
+    } else if (n < 65536) {
+        head[0] = 0xdc;
+        put16(head + 1, (uint16_t)n);
+        size = 3;
+    } else {
+        head[0] = 0xdd;
+        put32(head + 1, n);
+        size = 5;
+    }
+    put_done(b, head, tmp, size);
+}
+
+/* The forms msgpack-c's msgpack_pack_int64() picks, so that the bytes are
+ * the same whichever packs them. */
+void codec_pack_int64(struct codec_buf *b, int64_t v)
+{
+    uint8_t tmp[9], *p = put_at(b, tmp, sizeof(tmp));
+    size_t n;
+
+    if (v < -(INT64_C(1) << 5)) {
+        if (v < -(INT64_C(1) << 15)) {
+            if (v < -(INT64_C(1) << 31)) {
+                p[0] = 0xd3;
+                put64(p + 1, (uint64_t)v);
+                n = 9;
+            } else {
+                p[0] = 0xd2;
+                put32(p + 1, (uint32_t)(int32_t)v);
+                n = 5;
+            }
+        } else if (v < -(1 << 7)) {
+            p[0] = 0xd1;
+            put16(p + 1, (uint16_t)(int16_t)v);
+            n = 3;
+        } else {
+            p[0] = 0xd0;
+            p[1] = (uint8_t)(int8_t)v;
+            n = 2;
+        }
+    } else if (v < (1 << 7)) {
+        p[0] = (uint8_t)(int8_t)v;
+        n = 1;
+    } else if (v < (INT64_C(1) << 16)) {
+        if (v < (1 << 8)) {
+            p[0] = 0xcc;
+            p[1] = (uint8_t)v;
+            n = 2;
+        } else {
+            p[0] = 0xcd;
+            put16(p + 1, (uint16_t)v);
+            n = 3;
+        }
+    } else if (v < (INT64_C(1) << 32)) {
+        p[0] = 0xce;
+        put32(p + 1, (uint32_t)v);
+        n = 5;
+    } else {
+        p[0] = 0xcf;
+        put64(p + 1, (uint64_t)v);
+        n = 9;
+    }
+    put_done(b, p, tmp, n);
+}
+
+void codec_pack_double(struct codec_buf *b, double v)
+{
+    uint8_t tmp[9], *p = put_at(b, tmp, sizeof(tmp));
+    uint64_t bits;
+
+    memcpy(&bits, &v, sizeof(bits));
+    p[0] = 0xcb;
+    put64(p + 1, bits);
+    put_done(b, p, tmp, sizeof(tmp));
+}
+
+void codec_pack_nil(struct codec_buf *b)
+{
+    static const uint8_t nil = 0xc0;
+    codec_buf_append(b, &nil, 1);
 }
 
 void codec_pack_cstr(struct codec_buf *b, const char *s)

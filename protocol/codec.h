@@ -207,6 +207,14 @@ void codec_buf_append(struct codec_buf *b, const void *data, size_t n);
 /* Packs a string given by pointer and length, or NUL-terminated. */
 void codec_pack_str(struct codec_buf *b, const char *s, size_t len);
 void codec_pack_cstr(struct codec_buf *b, const char *s);
+/* Pack the same bytes as msgpack_pack_array(), _int64(), _double(), _nil()
+ * and _bin() with _bin_body(), each with one write into @b rather than one
+ * call of msgpack-c's write callback per piece: for result rows. */
+void codec_pack_array(struct codec_buf *b, uint32_t n);
+void codec_pack_int64(struct codec_buf *b, int64_t v);
+void codec_pack_double(struct codec_buf *b, double v);
+void codec_pack_nil(struct codec_buf *b);
+void codec_pack_bin(struct codec_buf *b, const void *data, size_t len);
 
 /* Writes an array header whose count is not known yet, in the 5-byte array32
  * form, and returns its offset; codec_patch_array() fills the count in.

@@ -38,9 +38,13 @@ const char *rpc_method_name(enum rpc_method m)
 
 /* Skips the @count values left in the envelope and requires that nothing
  * follows them: the decoder delivers exactly one object, but rpc_parse() is
- * safe on any bytes. Returns NULL or the reason. */
-static const char *check_rest(struct codec_reader r, uint32_t count)
+ * safe on any bytes. With @framed (rpc_parse_framed()), the decoder's word
+ * is taken. Returns NULL or the reason. */
+static const char *check_rest(struct codec_reader r, uint32_t count,
+                              bool framed)
 {
+    if (framed)
+        return NULL;
     for (uint32_t i = 0; i < count; i++)
         if (codec_skip(&r) != 0)
             return "message is truncated";
@@ -50,18 +54,20 @@ static const char *check_rest(struct codec_reader r, uint32_t count)
 }
 
 /* Reads "method, params" of a request or notification. */
-static const char *parse_call(struct codec_reader *r, struct rpc_message *m)
+static const char *parse_call(struct codec_reader *r, struct rpc_message *m,
+                              bool framed)
 {
     if (codec_read_str(r, &m->method, &m->method_len) != 0)
         return "method must be a string";
     if (codec_read_array(r, &m->nparams) != 0)
         return "params must be an array";
     m->params = *r;
-    return check_rest(*r, m->nparams);
+    return check_rest(*r, m->nparams, framed);
 }
 
 /* Reads "error, result" of a response. */
-static const char *parse_reply(struct codec_reader *r, struct rpc_message *m)
+static const char *parse_reply(struct codec_reader *r, struct rpc_message *m,
+                               bool framed)
 {
     struct codec_reader at = *r;
     struct codec_value v;
@@ -76,11 +82,11 @@ static const char *parse_reply(struct codec_reader *r, struct rpc_message *m)
     if (codec_skip(r) != 0)
         return "message is truncated";
     m->result = *r;
-    return check_rest(*r, 1);
+    return check_rest(*r, 1, framed);
 }
 
-int rpc_parse(const char *msg, size_t len, struct rpc_message *m,
-              bool *has_msgid, const char **why)
+static int parse(const char *msg, size_t len, struct rpc_message *m,
+                 bool *has_msgid, const char **why, bool framed)
 {
     struct codec_reader r;
     uint32_t n;
@@ -130,7 +136,8 @@ int rpc_parse(const char *msg, size_t len, struct rpc_message *m,
             reason = "msgid must be an unsigned 32-bit integer";
             goto fail;
         }
-        reason = type == RPC_REQUEST ? parse_call(&r, m) : parse_reply(&r, m);
+        reason = type == RPC_REQUEST ? parse_call(&r, m, framed)
+                                     : parse_reply(&r, m, framed);
         break;
     case RPC_NOTIFICATION:
         if (n != 3) {
@@ -138,7 +145,7 @@ int rpc_parse(const char *msg, size_t len, struct rpc_message *m,
             goto fail;
         }
         m->kind = RPC_NOTIFICATION;
-        reason = parse_call(&r, m);
+        reason = parse_call(&r, m, framed);
         break;
     default:
         reason = "unknown message type";
@@ -150,6 +157,18 @@ int rpc_parse(const char *msg, size_t len, struct rpc_message *m,
 fail:
     *why = reason;
     return SQLITED_BAD_REQUEST;
+}
+
+int rpc_parse(const char *msg, size_t len, struct rpc_message *m,
+              bool *has_msgid, const char **why)
+{
+    return parse(msg, len, m, has_msgid, why, false);
+}
+
+int rpc_parse_framed(const char *msg, size_t len, struct rpc_message *m,
+                     bool *has_msgid, const char **why)
+{
+    return parse(msg, len, m, has_msgid, why, true);
 }
 
 /* ----------------------------------------------------------------- encoders
@@ -167,10 +186,10 @@ void rpc_pack_request_head(struct codec_buf *b, uint32_t msgid,
 
 void rpc_pack_response_head(struct codec_buf *b, uint32_t msgid)
 {
-    msgpack_pack_array(&b->pk, 4);
-    msgpack_pack_int(&b->pk, RPC_RESPONSE);
-    msgpack_pack_uint32(&b->pk, msgid);
-    msgpack_pack_nil(&b->pk);
+    codec_pack_array(b, 4);
+    codec_pack_int64(b, RPC_RESPONSE);
+    codec_pack_int64(b, msgid);
+    codec_pack_nil(b);
 }
 
 void rpc_pack_error_response(struct codec_buf *b, uint32_t msgid, int code,

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "dot.h"
 #include "dump.h"
+#include "import.h"
 
 static int dot_quit(struct session *s, int argc, char **argv)
 {
@@ -22,6 +23,7 @@ static const struct dot_command {
 } dot_commands[] = {
     {"dump", 0, 1, ".dump [TABLE]", dump_run},
     {"exit", 0, 0, ".exit", dot_quit},
+    {"import", 2, 5, ".import [--csv] [--skip N] FILE TABLE", import_run},
     {"quit", 0, 0, ".quit", dot_quit},
 };
 

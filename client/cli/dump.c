@@ -53,7 +53,7 @@ static void add_literal(struct sbuf *b, const sqlited_rows *rows, int i)
         break;
     case SQLITED_TEXT:
         quote_text(b, sqlited_column_blob(rows, i),
-                         sqlited_column_bytes(rows, i));
+                   sqlited_column_bytes(rows, i));
         break;
     case SQLITED_BLOB:
         sbuf_add(b, "X'", 2);
@@ -166,8 +166,8 @@ static int list_objects(struct dump *d, const char *sql, const char *like,
         }
     }
     if (rc != SQLITED_DONE) {
-        int status = rc == -ENOMEM ? EXIT_DAEMON_ERROR
-                                   : report_rows_error(d->s->db, rc);
+        int status =
+            rc == -ENOMEM ? EXIT_DAEMON_ERROR : report_rows_error(d->s->db, rc);
         if (rc == -ENOMEM)
             fprintf(stderr, "%s: .dump: %s\n", PROG, strerror(ENOMEM));
         sqlited_rows_close(rows);

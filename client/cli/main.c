@@ -36,13 +36,18 @@ static void usage(FILE *f)
         "Usage: " PROG " [options] SQL\n"
         "       " PROG " [options]            (on a terminal: the shell)\n"
         "       " PROG " [options] < script.sql\n"
-        "       " PROG " [options] ping | health | stats | metrics\n"
+        "       " PROG " [options] .dump [TABLE] | .import FILE TABLE\n"
+        "       " PROG " [options] ping [--count N] [--interval MS] "
+        "[--latency]\n"
+        "       " PROG " [options] health [--quick] | metrics\n"
+        "       " PROG " [options] stats [--watch SECONDS [--count N]]\n"
         "       " PROG " [options] backup [DEST]\n"
         "       " PROG " [options] optimize [analyze]\n"
         "       " PROG " [options] vacuum\n"
         "       " PROG " [options] integrity [quick|full]\n"
         "       " PROG " [options] migrate up|down [VERSION] | status\n"
         "       " PROG " [options] checkpoint [MODE]\n"
+        "       " PROG " COMMAND --help\n"
         "\n"
         "Runs SQL (one argument, which may hold several statements; '-'\n"
         "reads it from standard input) on the sqlited daemon and prints\n"
@@ -56,11 +61,19 @@ static void usage(FILE *f)
         "$SQLITED_HISTORY, else ~/.sqlited_history.\n"
         "\n"
         "Commands:\n"
-        "  ping                check that the daemon's event loop answers\n"
+        "  .dump [TABLE]       SQL text that rebuilds the database (or the\n"
+        "                      tables TABLE matches), from one snapshot\n"
+        "  .import FILE TABLE  a CSV file into TABLE (created when missing),\n"
+        "                      all or nothing; --skip N skips N records\n"
+        "  ping                check that the daemon's event loop answers;\n"
+        "                      --count N, --interval MS, --latency: measure\n"
+        "                      round trips (min/avg/max/p99)\n"
         "  health              readiness probe: exit 0 ready, 1 the daemon\n"
         "                      answers but is not ready, 2 nothing answers,\n"
         "                      3 usage error; one line (or --json)\n"
-        "  stats               the daemon's counters, as JSON\n"
+        "  stats               the daemon's counters, as JSON; --watch\n"
+        "                      SECONDS: their rates, refreshed (--count N\n"
+        "                      lines, or until Ctrl-C)\n"
         "  metrics             the same, in Prometheus text format (--json:\n"
         "                      as stats)\n"
         "  backup [DEST]       have the daemon copy the database into its\n"
@@ -92,7 +105,13 @@ static void usage(FILE *f)
         "      --json          operations: print the result as JSON (for\n"
         "                      SQL: --mode json)\n"
         "      --quick         health: also run PRAGMA quick_check\n"
-        "  -h, --help          show this help and exit\n"
+        "      --count N       ping: N pings; stats --watch: N lines\n"
+        "      --interval MS   ping: between pings (default 1000, 10 with\n"
+        "                      --latency)\n"
+        "      --latency       ping: measure until Ctrl-C or --count\n"
+        "      --watch SECONDS stats: print the rates every SECONDS\n"
+        "  -h, --help          show this help and exit (after a command:\n"
+        "                      that command's manual)\n"
         "  -V, --version       show the version and exit\n"
         "\n"
         "Exit status: 0 success, 1 the daemon reported an error, 2 usage\n"
@@ -136,6 +155,18 @@ static int read_stdin(char **out)
     return 0;
 }
 
+/* Parses @arg, a whole number from @min to INT_MAX, into *@out. */
+static bool parse_count(const char *arg, long min, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno || end == arg || *end || v < min || v > INT_MAX)
+        return false;
+    *out = v;
+    return true;
+}
+
 /* Whether argv holds the word @cmd as an argument rather than as the value
  * of an option: decides, before the options are parsed, what a usage error
  * exits with. */
@@ -168,10 +199,16 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {"json", no_argument, NULL, 'J'},
         {"quick", no_argument, NULL, 'Q'},
+        {"count", required_argument, NULL, 'C'},
+        {"interval", required_argument, NULL, 'I'},
+        {"latency", no_argument, NULL, 'L'},
+        {"watch", required_argument, NULL, 'W'},
         {NULL, 0, NULL, 0},
     };
     const struct command *cmd = NULL;
-    bool json = false, quick = false;
+    bool json = false, quick = false, help = false;
+    struct op_options op = {.interval_ms = -1};
+    long v;
     struct session s = {.pr = {.mode = MODE_LIST, .out = stdout}};
     const char *path = getenv("SQLITED_SOCKET");
     const char *sql_arg = NULL;
@@ -213,18 +250,32 @@ int main(int argc, char **argv)
         case 'Q':
             quick = true;
             break;
-        case 't': {
-            char *end;
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (errno || end == optarg || *end || v < 0 || v > INT_MAX)
+        case 't':
+            if (!parse_count(optarg, 0, &v))
                 return usage_error("invalid timeout", optarg);
             timeout_ms = (int)v;
             break;
-        }
+        case 'C':
+            if (!parse_count(optarg, 1, &v))
+                return usage_error("--count takes a number, 1 or more", optarg);
+            op.count = v;
+            break;
+        case 'I':
+            if (!parse_count(optarg, 0, &v))
+                return usage_error("--interval takes milliseconds", optarg);
+            op.interval_ms = (int)v;
+            break;
+        case 'L':
+            op.latency = true;
+            break;
+        case 'W':
+            if (!parse_count(optarg, 1, &v) || v > 86400)
+                return usage_error("--watch takes seconds, 1 to 86400", optarg);
+            op.watch_s = (int)v;
+            break;
         case 'h':
-            usage(stdout);
-            return finish_output(0);
+            help = true;
+            break;
         case 'V':
             printf("%s %s (protocol %d)\n", PROG, SQLITED_VERSION,
                    SQLITED_PROTOCOL_VERSION);
@@ -233,9 +284,28 @@ int main(int argc, char **argv)
             return usage_error("invalid option", NULL);
         }
     }
+    const char *word = optind < argc ? argv[optind] : "";
+    /* `COMMAND --help` is that command's manual. */
+    if (help) {
+        const char *manual = command_help(word);
+        if (manual)
+            fputs(manual, stdout);
+        else
+            usage(stdout);
+        return finish_output(0);
+    }
+    op.json = json;
+    if ((op.count || op.interval_ms >= 0 || op.latency) &&
+        strcmp(word, "ping") != 0 &&
+        !(strcmp(word, "stats") == 0 && op.watch_s && !op.latency &&
+          op.interval_ms < 0))
+        return usage_error("--count, --interval and --latency apply to ping "
+                           "(and --count to stats --watch)",
+                           NULL);
+    if (op.watch_s && strcmp(word, "stats") != 0)
+        return usage_error("--watch applies to stats", NULL);
     /* The probes. Each always has a deadline: against a daemon that hangs
      * (stopped with SIGSTOP, say) it must still answer. */
-    const char *word = optind < argc ? argv[optind] : "";
     bool probe = strcmp(word, "ping") == 0 || strcmp(word, "health") == 0;
     if (probe && argc - optind > 1)
         return usage_error("too many arguments", word);
@@ -248,7 +318,7 @@ int main(int argc, char **argv)
     if (strcmp(word, "health") == 0)
         return finish_output(health_main(path, timeout_ms, json, quick));
     if (strcmp(word, "ping") == 0)
-        return ping_main(path, timeout_ms);
+        return ping_main(path, timeout_ms, &op);
     if (optind < argc && (cmd = command_find(argv[optind])) != NULL) {
         int nargs = argc - optind - 1;
         if (nargs < cmd->min_args || nargs > cmd->max_args)
@@ -256,7 +326,7 @@ int main(int argc, char **argv)
         rc = sqlited_open(path, timeout_ms, &db);
         if (rc)
             return report_connect_error(path, rc);
-        status = cmd->run(db, nargs, argv + optind + 1, json);
+        status = cmd->run(db, nargs, argv + optind + 1, &op);
         sqlited_close(db);
         return finish_output(status);
     }

@@ -199,7 +199,6 @@ void quote_identifier(struct sbuf *b, const char *name)
     sbuf_add(b, "\"", 1);
 }
 
-
 static bool holds(const char *s, size_t n, const char *what)
 {
     size_t k = strlen(what);
@@ -211,9 +210,8 @@ static bool holds(const char *s, size_t n, const char *what)
 
 /* A marker for @c in a text that holds neither @a nor @b (nor the other
  * marker @taken): the sqlite3 shell's unused_string(). */
-static void unused_marker(const char *s, size_t n, const char *a,
-                          const char *b, const char *taken, char *out,
-                          size_t size)
+static void unused_marker(const char *s, size_t n, const char *a, const char *b,
+                          const char *taken, char *out, size_t size)
 {
     if (!holds(s, n, a) && strcmp(a, taken) != 0) {
         snprintf(out, size, "%s", a);
@@ -276,4 +274,3 @@ void quote_text(struct sbuf *b, const char *s, size_t n)
         sbuf_adds(b, "',char(13))");
     }
 }
-

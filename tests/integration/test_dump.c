@@ -31,11 +31,10 @@ TestSuite(dump, .init = setup, .fini = teardown, .timeout = 120);
 static char *sqlite3_shell(const char *db, const char *script)
 {
     struct harness_output o;
-    harness_run((const char *const[]){"/usr/bin/sqlite3", "-batch", "-bail",
-                                      db, NULL},
-                script, HARNESS_RUN_TIMEOUT_MS, &o);
-    cr_assert_eq(o.status, 0, "sqlite3 %s: status %d: %s", db, o.status,
-                 o.err);
+    harness_run(
+        (const char *const[]){"/usr/bin/sqlite3", "-batch", "-bail", db, NULL},
+        script, HARNESS_RUN_TIMEOUT_MS, &o);
+    cr_assert_eq(o.status, 0, "sqlite3 %s: status %d: %s", db, o.status, o.err);
     cr_assert_str_empty(o.err, "sqlite3 %s: %s", db, o.err);
     char *out = o.out;
     o.out = NULL;
@@ -78,13 +77,13 @@ static void load_fresh(const char *sql, char *path, size_t size)
     "CREATE TABLE \"we\"\"ird name\"(\"sel ect\", x);"                         \
     "INSERT INTO t(a, b, c, \"order\") VALUES "                                \
     "  ('it''s', 0.1, x'00ff', 1),"                                            \
-    "  ('two' || char(10) || 'lines\\n and' || char(13) || char(10), "        \
+    "  ('two' || char(10) || 'lines\\n and' || char(13) || char(10), "         \
     "   1.0 / 3, NULL, 2),"                                                    \
     "  (NULL, 1e308 * 10, x'', 3),"                                            \
     "  ('nul' || char(0) || 'inside', -1e308 * 10, NULL, 4),"                  \
     "  ('', 123456789.123456789, randomblob(64), 5),"                          \
-    "  ('ünïcödé ✓', 5e-324, NULL, -9223372036854775808),"                     \
-    "  ('max', 1.7976931348623157e308, NULL, 9223372036854775807),"           \
+    "  ('ünïcödé ✓', 5e-324, NULL, -9223372036854775808),"               \
+    "  ('max', 1.7976931348623157e308, NULL, 9223372036854775807),"            \
     "  ('int as real', 9007199254740993.0, NULL, NULL);"                       \
     "DELETE FROM t WHERE \"order\" = 3;"                                       \
     "INSERT INTO \"we\"\"ird name\" VALUES (1, 'a''b'), (x'01', 2.5);"
@@ -101,7 +100,8 @@ Test(dump, loads_into_sqlite3_with_identical_contents)
               dump);
     /* Indexes, triggers and views come after the data; sqlite_sequence
      * last of the tables. */
-    char *insert = strstr(dump, "INSERT INTO t VALUES(1,'it''s',0.1,X'00FF',1);");
+    char *insert =
+        strstr(dump, "INSERT INTO t VALUES(1,'it''s',0.1,X'00FF',1);");
     char *seq = strstr(dump, "DELETE FROM sqlite_sequence;\n"
                              "INSERT INTO sqlite_sequence VALUES('t',8);\n");
     char *index = strstr(dump, "CREATE INDEX t_a ON t(a);\n");

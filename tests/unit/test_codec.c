@@ -705,6 +705,70 @@ Test(codec, utf8_validator)
     cr_assert_not(codec_utf8_valid("\xc3\xa9", 1));
 }
 
+/* ASCII goes eight bytes at a time: a byte that is not ASCII is found at
+ * any place in a run of it, and the length still counts, not the words. */
+Test(codec, utf8_validator_in_runs_of_ascii)
+{
+    char text[40];
+
+    for (size_t at = 0; at < 24; at++) {
+        memset(text, 'a', sizeof(text));
+        text[at] = (char)0xff;
+        cr_assert_not(codec_utf8_valid(text, sizeof(text)), "0xff at %zu", at);
+        cr_assert(codec_utf8_valid(text, at), "ASCII before %zu refused", at);
+        memcpy(text + at, "\xc3\xa9", 2);
+        cr_assert(codec_utf8_valid(text, sizeof(text)), "U+00E9 at %zu", at);
+        cr_assert_not(codec_utf8_valid(text, at + 1), "cut at %zu", at);
+    }
+}
+
+/* The packers write what msgpack-c writes, at every boundary of a form. */
+Test(codec, packers_write_what_msgpack_c_writes)
+{
+    static const int64_t ints[] = {
+        0,         1,      127,    128,           255,
+        256,       65535,  65536,  4294967295LL,  4294967296LL,
+        INT64_MAX, -1,     -32,    -33,           -128,
+        -129,      -32768, -32769, -2147483648LL, -2147483649LL,
+        INT64_MIN};
+    static const uint32_t counts[] = {0, 15, 16, 65535, 65536};
+    static const size_t lengths[] = {0, 1, 31, 32, 255, 256, 65535, 65536};
+    static const double doubles[] = {0.0, -1.5, 1e300};
+    static char body[65536];
+    struct codec_buf mine, theirs;
+
+    codec_buf_init(&mine, 0);
+    codec_buf_init(&theirs, 0);
+    for (size_t i = 0; i < sizeof(ints) / sizeof(*ints); i++) {
+        codec_pack_int64(&mine, ints[i]);
+        msgpack_pack_int64(&theirs.pk, ints[i]);
+    }
+    for (size_t i = 0; i < sizeof(counts) / sizeof(*counts); i++) {
+        codec_pack_array(&mine, counts[i]);
+        msgpack_pack_array(&theirs.pk, counts[i]);
+    }
+    for (size_t i = 0; i < sizeof(lengths) / sizeof(*lengths); i++) {
+        codec_pack_str(&mine, body, lengths[i]);
+        msgpack_pack_str_with_body(&theirs.pk, body, lengths[i]);
+        codec_pack_bin(&mine, body, lengths[i]);
+        msgpack_pack_bin_with_body(&theirs.pk, body, lengths[i]);
+    }
+    for (size_t i = 0; i < sizeof(doubles) / sizeof(*doubles); i++) {
+        codec_pack_double(&mine, doubles[i]);
+        msgpack_pack_double(&theirs.pk, doubles[i]);
+    }
+    codec_pack_nil(&mine);
+    msgpack_pack_nil(&theirs.pk);
+    codec_pack_bin(&mine, NULL, 0);
+    msgpack_pack_bin(&theirs.pk, 0);
+
+    cr_assert_eq(mine.error, CODEC_BUF_OK);
+    cr_assert_eq(mine.len, theirs.len);
+    cr_assert_eq(memcmp(mine.data, theirs.data, mine.len), 0);
+    codec_buf_close(&mine);
+    codec_buf_close(&theirs);
+}
+
 Test(codec, buf_limit_is_sticky_and_reset_clears_it)
 {
     struct codec_buf b;
@@ -715,16 +779,15 @@ Test(codec, buf_limit_is_sticky_and_reset_clears_it)
     codec_pack_cstr(&b, "four");
     cr_assert_eq(b.len, 5);
     cr_assert_eq(b.error, CODEC_BUF_OK);
-    /* msgpack-c writes the head (1 byte, fits) and the body (9, does not)
-     * separately: after an error the contents are garbage, only the error
-     * counts. */
+    /* The head (1 byte, would fit) and the body (9, do not) go in
+     * together: nothing of a string that does not fit is written. */
     codec_pack_cstr(&b, "too long!");
     cr_assert_eq(b.error, CODEC_BUF_LIMIT);
-    cr_assert_eq(b.len, 6);
+    cr_assert_eq(b.len, 5);
     cr_assert_neq(msgpack_pack_nil(&b.pk), 0);
-    cr_assert_eq(b.len, 6, "bytes after the error were kept");
+    cr_assert_eq(b.len, 5, "bytes after the error were kept");
     codec_buf_append(&b, "x", 1);
-    cr_assert_eq(b.len, 6, "bytes after the error were kept");
+    cr_assert_eq(b.len, 5, "bytes after the error were kept");
     cr_assert_leq(b.cap, 10);
 
     codec_buf_reset(&b);

@@ -77,6 +77,56 @@ Test(rpc, parse_response)
     codec_buf_close(&b);
 }
 
+/* On a message the decoder delivered, rpc_parse_framed() finds what
+ * rpc_parse() finds, without walking the params or the result again; the
+ * checks of the envelope itself stay. */
+Test(rpc, framed_parse_finds_the_same)
+{
+    struct codec_buf b;
+    struct rpc_message m, f;
+    bool has_msgid;
+    const char *why;
+
+    codec_buf_init(&b, 0);
+    rpc_pack_request_head(&b, 9, "query", 2);
+    codec_pack_cstr(&b, "select ?");
+    msgpack_pack_array(&b.pk, 2);
+    msgpack_pack_int(&b.pk, 1);
+    codec_pack_cstr(&b, "two");
+    cr_assert_eq(rpc_parse(b.data, b.len, &m, &has_msgid, &why), 0);
+    cr_assert_eq(rpc_parse_framed(b.data, b.len, &f, &has_msgid, &why), 0);
+    cr_assert_eq(f.kind, RPC_REQUEST);
+    cr_assert_eq(f.msgid, 9);
+    expect_str(f.method, f.method_len, "query");
+    cr_assert_eq(f.nparams, 2);
+    cr_assert_eq(f.params.p, m.params.p);
+    cr_assert_eq(f.params.end, m.params.end);
+
+    codec_buf_reset(&b);
+    rpc_pack_response_head(&b, 10);
+    msgpack_pack_map(&b.pk, 1);
+    codec_pack_cstr(&b, "rows");
+    msgpack_pack_array(&b.pk, 0);
+    cr_assert_eq(rpc_parse(b.data, b.len, &m, &has_msgid, &why), 0);
+    cr_assert_eq(rpc_parse_framed(b.data, b.len, &f, &has_msgid, &why), 0);
+    cr_assert_eq(f.kind, RPC_RESPONSE);
+    cr_assert_eq(f.msgid, 10);
+    cr_assert_not(f.is_error);
+    cr_assert_eq(f.result.p, m.result.p);
+    cr_assert_eq(f.result.end, b.data + b.len);
+
+    /* The envelope is still checked. */
+    codec_buf_reset(&b);
+    msgpack_pack_array(&b.pk, 3);
+    msgpack_pack_int(&b.pk, 1);
+    msgpack_pack_int(&b.pk, 11);
+    msgpack_pack_nil(&b.pk);
+    cr_assert_eq(rpc_parse_framed(b.data, b.len, &f, &has_msgid, &why),
+                 SQLITED_BAD_REQUEST);
+    cr_assert_str_eq(why, "response must be an array of 4 elements");
+    codec_buf_close(&b);
+}
+
 Test(rpc, parse_notification)
 {
     struct codec_buf b;
