@@ -2,7 +2,11 @@
 #
 #   make            build everything into build/
 #   make run        start the daemon on ./var/sqlited.db and ./var/sqlited.sock
-#   make test       the Criterion suite, then the Python one (test-python)
+#   make test       the Criterion suite, then the Python one (test-python);
+#                   first make layers
+#   make layers     checks that the I/O loop's modules form layers (see
+#                   daemon/state.h): no #include goes up, no cycle joins two
+#                   of them; prints their graph
 #   make asan       the suite under AddressSanitizer + UBSan (build-asan/)
 #   make tsan       the daemon under ThreadSanitizer (build-tsan/): the suite
 #                   against it, then a concurrent load (TSAN_SECONDS=25)
@@ -48,7 +52,7 @@ DEPS_PKGS := libuv msgpack sqlite3 libsystemd libmicrohttpd criterion libedit
 DEBIAN_DEPS := libuv1-dev libmsgpack-dev libsqlite3-dev libcriterion-dev \
                libsystemd-dev libmicrohttpd-dev libedit-dev pkg-config \
                python3-prometheus-client
-NODEPS_GOALS := clean format format-check help
+NODEPS_GOALS := clean format format-check help layers
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
@@ -122,7 +126,7 @@ SOAK_BIN := $(BUILD)/soak/sqlited-soak
 FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/fuzz-%,$(FUZZ_TARGETS))
 FUZZ_REPLAYS := $(patsubst %,$(BUILD)/fuzz/replay-%,$(FUZZ_TARGETS))
 
-.PHONY: all run test asan tsan bench fuzz fuzz-corpus valgrind soak install uninstall clean format format-check help \
+.PHONY: all run test layers asan tsan bench fuzz fuzz-corpus valgrind soak install uninstall clean format format-check help \
         test-python python-deps \
         $(BUILD)/sqlited.pc
 all: $(DAEMON) $(CLI) $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/sqlited.pc
@@ -229,12 +233,17 @@ run: $(DAEMON) $(CLI)
 # The benchmark and the soak are built (not run) too, so that they cannot rot
 # unseen. Every
 # input that ever crashed a fuzz target, and the seed corpora, are replayed.
-test: all $(TEST_BIN) $(README_EXAMPLE) $(BENCH_BIN) $(SOAK_BIN) $(FAULTVFS) $(FUZZ_REPLAYS)
+test: layers all $(TEST_BIN) $(README_EXAMPLE) $(BENCH_BIN) $(SOAK_BIN) $(FAULTVFS) $(FUZZ_REPLAYS)
 	$(TEST_BIN) $(TEST_ARGS)
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	    $(BUILD)/fuzz/replay-$$t tests/fuzz/crashes/$$t tests/fuzz/corpus/$$t; \
 	done
 	$(MAKE) --no-print-directory test-python
+
+# The I/O loop's modules form layers (daemon/state.h): tests/layers.py reads
+# the #include lines of daemon/ and fails on one that goes up.
+layers:
+	/usr/bin/python3 tests/layers.py -v
 
 # ------------------------------------------------------------------- Python
 # The driver (client/python) is tested with Debian's interpreter, where the

@@ -5,14 +5,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "cursor.h"
-#include "dispatch.h"
 #include "log.h"
-#include "loop.h"
 #include "reqlog.h"
 #include "rpc.h"
-#include "server.h"
 #include "sqlited.h"
+#include "state.h"
 
 /* Bytes asked for per read, and what an idle connection's buffer shrinks
  * back to after a large message. */
@@ -31,7 +28,7 @@ static void conn_hold(struct conn *c, uint64_t n)
 static void conn_release(struct conn *c, uint64_t n)
 {
     memory_sub(&c->mem, n);
-    loop_memory_released(c->loop);
+    c->loop->conn_events->released(c);
 }
 
 /* Accounts the read buffer's capacity as it is now. */
@@ -57,8 +54,11 @@ static void conn_maybe_free(struct conn *c)
     codec_decoder_close(&c->dec);
     conn_sync_buffer(c);
     conn_release(c, sizeof(*c));
-    loop_conn_gone(l, c);
+    list_remove(&c->node);
+    atomic_fetch_sub_explicit(&l->nconns, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&l->srv->nconns, 1, memory_order_relaxed);
     free(c);
+    l->conn_events->gone(l);
 }
 
 static void on_close(uv_handle_t *handle)
@@ -68,25 +68,15 @@ static void on_close(uv_handle_t *handle)
     conn_maybe_free(c);
 }
 
-/* The client has gone: roll its transaction back now, rather than let it
- * hold up every writer until its idle timeout. The job keeps the connection
- * alive until the writer is done with it. */
-static void conn_end_tx(struct conn *c)
+struct job *conn_job_new(struct conn *c, enum rpc_method method, uint32_t msgid)
 {
-    if (c->tx == 0)
-        return;
-    struct job *job = job_new(c, RPC_ROLLBACK, 0);
-    if (job == NULL) {
-        log_error("out of memory: transaction %" PRIu64
-                  " ends at its idle timeout",
-                  c->tx);
-        return;
+    struct job *job = job_new(method, msgid);
+    if (job) {
+        job->conn = c;
+        job->conn_id = c->id;
+        job->loop = c->loop;
     }
-    job->tx = c->tx;
-    job->internal = true;
-    c->tx = 0;
-    conn_track(c, job);
-    writer_submit(&c->srv->writer, job);
+    return job;
 }
 
 void conn_close(struct conn *c)
@@ -97,8 +87,7 @@ void conn_close(struct conn *c)
     c->reading = false;
     LIST_FOREACH (node, &c->inflight)
         atomic_store(&LIST_ITEM(node, struct job, inflight)->cancelled, true);
-    conn_end_tx(c);
-    cursor_close_all(c);
+    c->loop->conn_events->closing(c);
     uv_close((uv_handle_t *)&c->pipe, on_close);
 }
 
@@ -275,7 +264,7 @@ void conn_flush_all(struct io_loop *l)
 
 void conn_send_encoded(struct conn *c, struct codec_buf *b)
 {
-    struct job *job = job_new(c, RPC_METHOD_COUNT, 0);
+    struct job *job = conn_job_new(c, RPC_METHOD_COUNT, 0);
     if (job && b->error == CODEC_BUF_OK)
         job->reply = codec_buf_steal(b, &job->reply_len);
     if (job == NULL || job->reply == NULL) {
@@ -326,6 +315,30 @@ void conn_track(struct conn *c, struct job *job)
     atomic_fetch_add_explicit(&c->loop->inflight, 1, memory_order_relaxed);
 }
 
+void conn_submit(struct conn *c, struct job *job, enum route to)
+{
+    conn_track(c, job);
+    conn_queue(c, job, to);
+}
+
+void conn_queue(struct conn *c, struct job *job, enum route to)
+{
+    struct server *s = c->srv;
+
+    switch (to) {
+    case ROUTE_READERS:
+        readers_submit(&s->readers, job);
+        break;
+    case ROUTE_BACKUP:
+        backup_submit(&s->backup, job);
+        break;
+    case ROUTE_WRITER:
+    default: /* ROUTE_LOOP and ROUTE_HEALTH are not queues (dispatch.c) */
+        writer_submit(&s->writer, job);
+        break;
+    }
+}
+
 void conn_complete(struct job *job)
 {
     struct conn *c = job->conn;
@@ -339,18 +352,8 @@ void conn_complete(struct job *job)
     list_remove(&job->inflight);
     c->ninflight--;
     atomic_fetch_sub_explicit(&c->loop->inflight, 1, memory_order_relaxed);
-    if (job->method == RPC_BEGIN) {
-        c->begins--;
-        c->read_only_begins -= job->read_only_tx;
-    }
-    if (job->opened_tx)
-        c->tx = job->tx;
-    if (job->ended_tx && job->tx == c->tx)
-        c->tx = 0;
-    cursor_job_done(c, job);
 
     if (c->closing) {
-        conn_end_tx(c); /* a begin answered after the client left */
         job_free(job);
         conn_maybe_free(c);
         return;
@@ -377,7 +380,7 @@ void conn_complete(struct job *job)
 static bool conn_answer_instead(struct conn *c, struct job *job,
                                 void (*fill)(struct job *reply))
 {
-    struct job *reply = job_new(c, RPC_METHOD_COUNT, job->msgid);
+    struct job *reply = conn_job_new(c, RPC_METHOD_COUNT, job->msgid);
     if (reply) {
         reply->timeout_ms = job->timeout_ms;
         fill(reply);
@@ -460,7 +463,9 @@ static bool conn_has_room(struct conn *c)
     if (memory_used(&s->mem) >= s->mem.max &&
         memory_used(&c->mem) > CONN_SMALL) {
         c->paused_for_memory = true;
-        loop_memory_paused(c->loop);
+        if (!atomic_load_explicit(&c->loop->memory_paused,
+                                  memory_order_relaxed))
+            atomic_store(&c->loop->memory_paused, true);
         return false;
     }
     return true;
@@ -527,7 +532,7 @@ static void conn_process(struct conn *c)
             break;
         }
         if (status == CODEC_MESSAGE) {
-            dispatch_message(c, msg, len);
+            c->loop->conn_events->message(c, msg, len);
             continue;
         }
         /* The framing is lost: say why, then hang up once it is written. */
@@ -596,7 +601,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         c->half_closed = true;
         conn_drain(c);
         if (c->ninflight > 0)
-            loop_watch_half_closed(c->loop);
+            c->loop->conn_events->half_closed(c);
     } else if (nread < 0) {
         log_debug("connection %p: read: %s", (void *)c,
                   uv_strerror((int)nread));
@@ -678,7 +683,9 @@ void conn_open(struct io_loop *l, int fd)
     list_init(&c->inflight);
     list_init(&c->cursors);
     list_init(&c->flush);
-    loop_conn_added(l, c);
+    list_add_head(&l->conns, &c->node);
+    atomic_fetch_add_explicit(&l->nconns, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->nconns, 1, memory_order_relaxed);
 
     int rc = uv_pipe_open(&c->pipe, fd);
     if (rc < 0) {

@@ -1,4 +1,10 @@
-/* Handle a single client connection: read, frame, reply, backpressure. */
+/* Handle a single client connection: read, frame, reply, backpressure.
+ *
+ * The lowest of the loop's layers (state.h): dispatch and the cursors call
+ * it to answer and to hand jobs to the workers; it calls nothing above it.
+ * What it must tell the layers above (a message arrived, the connection is
+ * closing, it gave memory back, it is gone) goes through the table of
+ * callbacks its loop sets, struct conn_events. */
 #ifndef SQLITED_CONN_H
 #define SQLITED_CONN_H
 
@@ -11,6 +17,7 @@
 #include "codec.h"
 #include "job.h"
 #include "list.h"
+#include "route.h"
 
 struct cursor;
 struct io_loop;
@@ -66,6 +73,31 @@ struct conn {
     struct access_peer peer; /* who the client is, what it may do */
 };
 
+/* What a connection tells the layers above it, on its loop's thread: one
+ * table for every connection of a loop (io_loop.conn_events), set by the
+ * loop (loop.c). */
+struct conn_events {
+    /* A complete message arrived (dispatch.h): @msg[0..len) is valid
+     * during the call only. */
+    void (*message)(struct conn *c, const char *msg, size_t len);
+    /* @c is closing: its work in flight is cancelled; end what it holds
+     * above the socket (its transaction, its cursors). */
+    void (*closing)(struct conn *c);
+    /* @c gave memory back: connections paused for want of it may be read
+     * again. */
+    void (*released)(struct conn *c);
+    /* @c is half closed with work in flight: call conn_check_gone() now
+     * and then, until it returns false. */
+    void (*half_closed)(struct conn *c);
+    /* A connection of @l was freed, and left the loop's list. */
+    void (*gone)(struct io_loop *l);
+};
+
+/* A new job for @c (job_new()), which knows @c's id and loop. Returns NULL
+ * on out-of-memory. */
+struct job *conn_job_new(struct conn *c, enum rpc_method method,
+                         uint32_t msgid);
+
 /* Opens a connection on loop @l for the accepted socket @fd, which it
  * takes. Failures are logged (and @fd closed). */
 void conn_open(struct io_loop *l, int fd);
@@ -77,7 +109,8 @@ void conn_open(struct io_loop *l, int fd);
  * cursor, a health probe's), the shutdown. @l's thread. */
 void conn_flush_all(struct io_loop *l);
 
-/* A worker finished @job: send its reply, or drop it if the client left. */
+/* @job is back from its worker (dispatch_job_done()): no longer in flight;
+ * sends its reply, or drops it if the client left. */
 void conn_complete(struct job *job);
 
 /* The loop's deadline for @job passed while it waited for a worker:
@@ -113,8 +146,19 @@ void conn_send_notification(struct conn *c, int code, const char *message);
 void conn_send_error_at(struct conn *c, uint32_t msgid, int code,
                         const char *message, int64_t step);
 
-/* Hands @job to a worker: it counts as in flight until conn_complete(). */
+/* @job, which the loop does not run itself, counts as in flight on @c
+ * until conn_complete(): its deadline is watched, its memory held. */
 void conn_track(struct conn *c, struct job *job);
+
+/* Tracks @job (conn_track()) and queues it for the thread @to, which
+ * route_decide() chose: ROUTE_READERS, ROUTE_WRITER or ROUTE_BACKUP (the
+ * loop's own routes are its caller's). */
+void conn_submit(struct conn *c, struct job *job, enum route to);
+
+/* Queues @job, tracked already, for the thread @to as conn_submit() does:
+ * for a job that waited on the loop first (a read-only transaction's,
+ * which run one at a time: cursor.h). */
+void conn_queue(struct conn *c, struct job *job, enum route to);
 
 /* Stops reading and closes the connection once its replies are written;
  * work in flight finishes first. */

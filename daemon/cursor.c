@@ -1,17 +1,18 @@
 #include "cursor.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "checkpoint.h"
 #include "clock.h"
 #include "conn.h"
 #include "log.h"
-#include "loop.h"
 #include "result.h"
-#include "server.h"
+#include "route.h"
+#include "run.h"
 #include "sqlited.h"
+#include "state.h"
 
 /* The last cursors and read-only transactions the daemon ended. Their ids
  * are unique in the daemon (each kind in its own series), so one ring
@@ -31,6 +32,32 @@ static void remember(const struct cursor *cur, enum cursor_why why)
     ended[cur->id % ENDED].why = why;
 }
 
+/* The read-only transactions open in the daemon, on every loop: a request
+ * naming another connection's is told so (cursor_tx_open()). */
+static pthread_mutex_t open_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct list open_txs = {&open_txs, &open_txs};
+
+bool cursor_tx_open(uint64_t id)
+{
+    bool found = false;
+    pthread_mutex_lock(&open_mutex);
+    LIST_FOREACH (node, &open_txs)
+        if (LIST_ITEM(node, struct cursor, open_node)->id == id)
+            found = true;
+    pthread_mutex_unlock(&open_mutex);
+    return found;
+}
+
+static void open_txs_change(struct cursor *tx, bool add)
+{
+    pthread_mutex_lock(&open_mutex);
+    if (add)
+        list_add_tail(&open_txs, &tx->open_node);
+    else
+        list_remove(&tx->open_node);
+    pthread_mutex_unlock(&open_mutex);
+}
+
 enum cursor_why cursor_ended_why(uint64_t id, bool tx)
 {
     if (ended[id % ENDED].id != id || ended[id % ENDED].tx != tx)
@@ -38,8 +65,8 @@ enum cursor_why cursor_ended_why(uint64_t id, bool tx)
     return ended[id % ENDED].why;
 }
 
-/* Publishes when @l's oldest cursor was opened, for cursor_release_oldest()
- * on loop 0. */
+/* Publishes when @l's oldest cursor was opened, for the server's look for
+ * the oldest snapshot when the WAL is over its limit (server.c). */
 static void publish_oldest(struct io_loop *l)
 {
     int64_t opened =
@@ -114,6 +141,7 @@ static void cursor_register(struct conn *c, struct cursor *cur)
     if (cur->is_tx) {
         cur->waiting_tail = &cur->waiting;
         c->snapshot = cur; /* its begin was the only one in flight */
+        open_txs_change(cur, true);
     } else {
         /* Counted in c->ncursors since its query was sent. */
         list_add_head(&c->cursors, &cur->node);
@@ -147,6 +175,7 @@ static void unlink_cursor(struct cursor *cur)
     list_remove(&cur->loop_node);
     if (cur->is_tx) {
         c->snapshot = NULL;
+        open_txs_change(cur, false);
     } else {
         list_remove(&cur->node);
         c->ncursors--;
@@ -172,7 +201,7 @@ static void tx_next(struct cursor *tx)
     } else if (tx->closing && tx->inner == 0) {
         job = tx->end_job;
         tx->end_job = NULL;
-        if (job == NULL && (job = job_new(c, RPC_CLOSE, 0)) != NULL) {
+        if (job == NULL && (job = conn_job_new(c, RPC_CLOSE, 0)) != NULL) {
             job->internal = true;
             job->cursor = job->snapshot = tx;
             conn_track(c, job);
@@ -190,7 +219,7 @@ static void tx_next(struct cursor *tx)
     }
     tx->busy = true;
     uv_timer_stop(&tx->idle);
-    readers_submit(&c->srv->readers, job);
+    conn_queue(c, job, route_decide(job, ROUTE_NEW));
 }
 
 void cursor_submit_in(struct cursor *tx, struct job *job)
@@ -250,7 +279,7 @@ static void cursor_end(struct cursor *cur, struct job *job, bool expired)
         return;
     }
     if (job == NULL) {
-        job = job_new(c, RPC_CLOSE, 0);
+        job = conn_job_new(c, RPC_CLOSE, 0);
         if (job == NULL) {
             log_error("out of memory: cursor %p stays open", (void *)cur);
             return;
@@ -259,11 +288,12 @@ static void cursor_end(struct cursor *cur, struct job *job, bool expired)
     }
     job->cursor = cur;
     cur->busy = true;
-    conn_track(c, job);
-    if (cur->tx)
+    if (cur->tx) {
+        conn_track(c, job);
         cursor_submit_in(cur->tx, job);
-    else
-        readers_submit(&c->srv->readers, job);
+    } else {
+        conn_submit(c, job, route_decide(job, ROUTE_NEW));
+    }
 }
 
 static void on_closed(uv_handle_t *handle)
@@ -347,11 +377,12 @@ void cursor_start(struct job *job)
     }
     uv_timer_stop(&cur->idle);
     cur->busy = true;
-    conn_track(job->conn, job);
-    if (cur->tx)
+    if (cur->tx) {
+        conn_track(job->conn, job);
         cursor_submit_in(cur->tx, job);
-    else
-        readers_submit(&job->conn->srv->readers, job);
+    } else {
+        conn_submit(job->conn, job, route_decide(job, ROUTE_NEW));
+    }
 }
 
 void cursor_close_all(struct conn *c)
@@ -426,56 +457,12 @@ void cursor_release_on(struct io_loop *l, int64_t before)
     end_for(oldest, CURSOR_WHY_WAL);
 }
 
-void cursor_release_oldest(struct server *s, int64_t before)
-{
-    static int64_t last_warned;
-    struct io_loop *holder = NULL;
-    int64_t opened = 0, read_started = 0;
-
-    for (unsigned i = 0; i < s->nloops; i++) {
-        int64_t at = atomic_load_explicit(&s->loops[i].oldest_cursor,
-                                          memory_order_relaxed);
-        if (at != 0 && at < before && (holder == NULL || at < opened)) {
-            holder = &s->loops[i];
-            opened = at;
-        }
-    }
-    /* The loop's own connection (inline_read.h) is never a holder: it
-     * resets every statement after each job, so it keeps no snapshot
-     * between requests, and a read on it lasts at most --inline-budget.
-     * A read that began a moment ago ends by itself within the writer's
-     * wait; only one that has run longer is interrupted. */
-    int reader = readers_oldest(
-        &s->readers, before - CHECKPOINT_WAIT_MS * CLOCK_NS_PER_MS / 2,
-        &read_started);
-    if (reader >= 0 && (holder == NULL || read_started < opened)) {
-        log_warn("the WAL passed --wal-max-bytes (%lld bytes): interrupting "
-                 "the oldest read, running for %lld ms",
-                 (long long)s->cfg->wal_max_bytes,
-                 (long long)((clock_now() - read_started) / CLOCK_NS_PER_MS));
-        stats_add(&s->stats.snapshots_released, 1);
-        readers_release(&s->readers, (unsigned)reader, before);
-        return;
-    }
-    if (holder != NULL) {
-        if (holder->index == 0)
-            cursor_release_on(holder, before);
-        else
-            loop_ask_release(holder, before);
-        return;
-    }
-    int64_t now = clock_now();
-    if (now - last_warned > 60 * INT64_C(1000000000)) {
-        last_warned = now;
-        log_warn("the WAL passed --wal-max-bytes (%lld bytes) and no cursor "
-                 "or read of this daemon holds an old snapshot: another "
-                 "process reading the database keeps it from being "
-                 "checkpointed",
-                 (long long)s->cfg->wal_max_bytes);
-    }
-}
-
 /* ------------------------------------------------- the worker side */
+
+struct worker *cursor_worker(struct cursor *cur)
+{
+    return &cur->w;
+}
 
 /* Cursor ids, unique in the daemon's life. */
 static atomic_uint_fast64_t cursor_ids;

@@ -21,7 +21,7 @@
  *               waits meanwhile, one fetch at a time.
  *   5. end      Read to its end, closed by the client, idle, too old, its
  *               connection gone (cursor_close_all()), or the oldest snapshot
- *               when the WAL is over its limit (cursor_release_oldest()): a
+ *               when the WAL is over its limit (cursor_release_on()): a
  *               reader finalizes its statement and closes its connection
  *               (cursor_run() with a close job), and the loop frees it once
  *               that job is back. Why the daemon ended a cursor is
@@ -36,6 +36,10 @@
  * fetches and closes of the cursors of their results, which step
  * statements of that same connection (cursor->tx). It closes once those
  * cursors are closed and its queue is empty.
+ *
+ * On the loop, it sits under dispatch and snapshot, and over the
+ * connection (state.h): its jobs go out through conn_submit() or
+ * conn_queue(), where route_decide() says.
  */
 #ifndef SQLITED_CURSOR_H
 #define SQLITED_CURSOR_H
@@ -44,12 +48,12 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "execute.h"
 #include "list.h"
+#include "worker.h"
 
 struct conn;
 struct io_loop;
-struct server;
+struct job;
 
 /* Cursors one connection may hold open, so that one client cannot take all
  * of --max-cursors. */
@@ -80,8 +84,9 @@ struct cursor {
                           statement belongs to; NULL: its own connection */
     struct job *waiting, **waiting_tail; /* is_tx: jobs for its connection,
                                             in order (job->next) */
-    struct job *end_job; /* is_tx: the commit or rollback that ended it */
-    unsigned inner;      /* is_tx: its cursors not freed yet */
+    struct job *end_job;   /* is_tx: the commit or rollback that ended it */
+    unsigned inner;        /* is_tx: its cursors not freed yet */
+    struct list open_node; /* is_tx: in the daemon's list of open ones */
 };
 
 /* Why the daemon ended a cursor or a read-only transaction, remembered for
@@ -126,6 +131,10 @@ void cursor_close_all(struct conn *c);
  * remembers; CURSOR_WHY_NONE when it does not. */
 enum cursor_why cursor_ended_why(uint64_t id, bool tx);
 
+/* Any thread. Whether read-only transaction @id is open, on any
+ * connection. */
+bool cursor_tx_open(uint64_t id);
+
 /* Loop thread. Runs @job, tracked by its connection, on the connection of
  * read-only transaction @tx once the jobs queued before it are done
  * (job->snapshot is set to @tx). */
@@ -137,30 +146,12 @@ void cursor_submit_in(struct cursor *tx, struct job *job);
  * still answered. */
 void cursor_end_tx(struct cursor *tx, struct job *job, enum cursor_why why);
 
-/* The WAL is over its limit (checkpoint.h): ends the oldest holder of a
- * snapshot taken before @before (clock.h), a cursor on any loop or a read
- * running on a reader, so that a checkpoint can complete. Loop 0: a
- * cursor of another loop is ended by that loop (cursor_release_on()). */
-void cursor_release_oldest(struct server *s, int64_t before);
-
 /* On @l's thread: ends @l's oldest cursor if it was opened before
  * @before. */
 void cursor_release_on(struct io_loop *l, int64_t before);
 
-/* The worker side (run.h). A reader's query: its first chunk of rows goes
- * into the reply; when rows are left (and a cursor may still be opened), @st
- * stays with them for a cursor (r->cursor_st) and the reply says "cursor".
- * @rc is what @st's first step returned. */
-struct run;
-void cursor_first_chunk(struct run *r, sqlite3_stmt *st, int rc);
-
-/* Gives the rows left in r->cursor_st to a new cursor (r->job->cursor),
- * with the reader's connection (and nothing else of it: its cached
- * statements are dropped). On failure the reserved cursor is given back. */
-void cursor_open(struct run *r);
-
-/* fetch: the cursor's next chunk. close: the end of it. Either runs on the
- * cursor's own connection, whichever reader thread takes the job. */
-void cursor_run(struct job *job);
+/* The worker side, cursor_first_chunk(), cursor_open() and cursor_run(), is
+ * declared in run.h with the other runners of a job: a reader thread runs
+ * it, and the runners depend on nothing of the loop's layers. */
 
 #endif /* SQLITED_CURSOR_H */

@@ -14,13 +14,14 @@
 #include "conn.h"
 #include "cursor.h"
 #include "health.h"
+#include "log.h"
 #include "metrics.h"
 #include "migrate.h"
 #include "route.h"
 #include "rpc.h"
-#include "server.h"
 #include "snapshot.h"
 #include "sqlited.h"
+#include "state.h"
 
 /* A request being checked on the loop thread. Checking sends and queues
  * nothing: it ends with either an answer in @answer or a job in @job, which
@@ -73,13 +74,61 @@ static int expect_no_params(struct request *req, const char *method)
                   method, req->m.nparams);
 }
 
+/* Appends to @b the result of `hello` for a client that may do @access
+ * (access.h's level names): encoded at each call, since SIGHUP may change
+ * the timeouts it tells. */
+static void pack_hello(const struct server *s, struct codec_buf *b,
+                       const char *access)
+{
+    msgpack_pack_map(&b->pk, 6);
+    codec_pack_cstr(b, "server");
+    codec_pack_cstr(b, "sqlited");
+    codec_pack_cstr(b, "version");
+    codec_pack_cstr(b, SQLITED_VERSION);
+    codec_pack_cstr(b, "protocol");
+    msgpack_pack_int(&b->pk, SQLITED_PROTOCOL_VERSION);
+    codec_pack_cstr(b, "sqlite_version");
+    codec_pack_cstr(b, s->sqlite_version);
+    codec_pack_cstr(b, "limits");
+    msgpack_pack_map(&b->pk, 14);
+    codec_pack_cstr(b, "max_message_size");
+    msgpack_pack_uint64(&b->pk, s->limits.max_message);
+    codec_pack_cstr(b, "max_depth");
+    msgpack_pack_uint32(&b->pk, s->limits.max_depth);
+    codec_pack_cstr(b, "max_items");
+    msgpack_pack_uint32(&b->pk, s->limits.max_items);
+    codec_pack_cstr(b, "max_sql_length");
+    msgpack_pack_uint32(&b->pk, RPC_MAX_SQL_LENGTH);
+    codec_pack_cstr(b, "max_params");
+    msgpack_pack_uint32(&b->pk, RPC_MAX_PARAMS);
+    codec_pack_cstr(b, "timeout_ms");
+    msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, timeout_ms));
+    codec_pack_cstr(b, "max_timeout_ms");
+    msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, max_timeout_ms));
+    codec_pack_cstr(b, "tx_idle_timeout_ms");
+    msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, tx_idle_timeout_ms));
+    codec_pack_cstr(b, "tx_max_duration_ms");
+    msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, tx_max_duration_ms));
+    codec_pack_cstr(b, "chunk_rows");
+    msgpack_pack_uint32(&b->pk, s->cfg->chunk_rows);
+    codec_pack_cstr(b, "chunk_bytes");
+    msgpack_pack_uint64(&b->pk, s->cfg->chunk_bytes);
+    codec_pack_cstr(b, "cursor_idle_timeout_ms");
+    msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, cursor_idle_timeout_ms));
+    codec_pack_cstr(b, "cursor_max_age_ms");
+    msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, cursor_max_age_ms));
+    codec_pack_cstr(b, "max_cursors");
+    msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, max_cursors));
+    codec_pack_cstr(b, "access");
+    codec_pack_cstr(b, access);
+}
+
 static void handle_hello(struct request *req)
 {
     if (expect_no_params(req, "hello") != 0)
         return;
     rpc_pack_response_head(req->answer, req->m.msgid);
-    server_pack_hello(req->c->srv, req->answer,
-                      access_level_name(req->c->peer.level));
+    pack_hello(req->c->srv, req->answer, access_level_name(req->c->peer.level));
     metrics_request(&req->c->loop->metrics, req->method, 0, req->started);
 }
 
@@ -312,7 +361,7 @@ static int check_options(struct request *req, struct codec_reader *r,
  * buffer is reused), and sets @r on the copy's first param. */
 static struct job *job_for(struct request *req, struct codec_reader *r)
 {
-    struct job *job = job_new(req->c, req->method, req->m.msgid);
+    struct job *job = conn_job_new(req->c, req->method, req->m.msgid);
     if (job) {
         job->started = req->started;
         job->msg = malloc(req->len);
@@ -364,7 +413,7 @@ static void on_health_answer(const struct health_report *report, void *arg)
     if (b.error == CODEC_BUF_OK)
         job_reply(job, b.data, b.len);
     codec_buf_close(&b); /* no reply: the connection closes (conn_send) */
-    conn_complete(job);
+    dispatch_job_done(job);
 }
 
 /* A read the loop may answer itself (route.h): runs it on the loop's own
@@ -409,13 +458,12 @@ static void route(struct conn *c, struct job *job)
         if (health_probe_start(c->loop, job->full, job->timeout_ms,
                                on_health_answer, job) != 0) {
             job_fail(job, SQLITED_INTERNAL, "out of memory");
-            conn_complete(job);
+            dispatch_job_done(job);
         }
         return;
     }
     if (to == ROUTE_BACKUP) {
-        conn_track(c, job);
-        backup_submit(&s->backup, job);
+        conn_submit(c, job, to);
         return;
     }
     /* No request runs, or waits, without end: 0 and anything longer mean
@@ -444,11 +492,7 @@ static void route(struct conn *c, struct job *job)
      * connection's share until its answer shows whether it did. */
     if (to == ROUTE_READERS && job->method == RPC_QUERY)
         cursor_reserve(c, job);
-    conn_track(c, job);
-    if (to == ROUTE_READERS)
-        readers_submit(&s->readers, job);
-    else
-        writer_submit(&s->writer, job);
+    conn_submit(c, job, to);
 }
 
 /* Checks the number of params: from @min to @max. */
@@ -832,7 +876,7 @@ static void handle_health(struct request *req)
             }
         }
     }
-    struct job *job = job_new(req->c, RPC_HEALTH, req->m.msgid);
+    struct job *job = conn_job_new(req->c, RPC_HEALTH, req->m.msgid);
     if (job == NULL) {
         reject(req, SQLITED_INTERNAL, "out of memory");
         return;
@@ -1081,8 +1125,16 @@ struct job *dispatch_check(struct conn *c, const char *msg, size_t len,
         return NULL;
     }
     char denial[256];
-    int denied =
-        access_check_method(&c->peer, req.method, denial, sizeof(denial));
+    /* A client that may only read may still take a read snapshot: begin,
+     * commit and rollback are judged once it is known whether they are a
+     * read-only transaction's. */
+    bool snapshot_method = req.method == RPC_BEGIN ||
+                           req.method == RPC_COMMIT ||
+                           req.method == RPC_ROLLBACK;
+    int denied = 0;
+    if (!snapshot_method || c->peer.level >= ACCESS_WRITE)
+        denied =
+            access_check_method(&c->peer, req.method, denial, sizeof(denial));
     if (denied != 0) {
         reject(&req, denied, "%s", denial);
         return NULL;
@@ -1099,6 +1151,16 @@ struct job *dispatch_check(struct conn *c, const char *msg, size_t len,
         return NULL;
     }
     handlers[req.method](&req);
+    if (req.job && snapshot_method && !req.job->read_only_tx &&
+        req.job->snapshot == NULL &&
+        (denied = access_check_method(&c->peer, req.method, denial,
+                                      sizeof(denial))) != 0) {
+        job_free(req.job);
+        req.job = NULL;
+        codec_buf_reset(answer);
+        reject(&req, denied, "%s", denial);
+        return NULL;
+    }
     if (req.job && c->peer.level < ACCESS_WRITE) {
         req.job->read_only = c->peer.rule;
         req.job->peer = c->peer;
@@ -1116,4 +1178,49 @@ void dispatch_message(struct conn *c, const char *msg, size_t len)
     else if (answer.len > 0 || answer.error != CODEC_BUF_OK)
         conn_send_encoded(c, &answer);
     codec_buf_close(&answer);
+}
+
+/* The client has gone: roll its transaction back now, rather than let it
+ * hold up every writer until its idle timeout. The job, the daemon's own,
+ * goes where route_decide() sends a rollback, and keeps the connection
+ * alive until it is back. */
+static void end_tx(struct conn *c)
+{
+    if (c->tx == 0)
+        return;
+    struct job *job = conn_job_new(c, RPC_ROLLBACK, 0);
+    if (job == NULL) {
+        log_error("out of memory: transaction %" PRIu64
+                  " ends at its idle timeout",
+                  c->tx);
+        return;
+    }
+    job->tx = c->tx;
+    job->internal = true;
+    c->tx = 0;
+    conn_submit(c, job, route_decide(job, ROUTE_NEW));
+}
+
+void dispatch_conn_closing(struct conn *c)
+{
+    end_tx(c);
+    cursor_close_all(c);
+}
+
+void dispatch_job_done(struct job *job)
+{
+    struct conn *c = job->conn;
+
+    if (job->method == RPC_BEGIN) {
+        c->begins--;
+        c->read_only_begins -= job->read_only_tx;
+    }
+    if (job->opened_tx)
+        c->tx = job->tx;
+    if (job->ended_tx && job->tx == c->tx)
+        c->tx = 0;
+    cursor_job_done(c, job);
+    if (c->closing)
+        end_tx(c); /* a begin answered after the client left */
+    conn_complete(job);
 }

@@ -8,8 +8,6 @@
 #include "batch.h"
 #include "bind.h"
 #include "clock.h"
-#include "cursor.h"
-#include "health.h"
 #include "log.h"
 #include "result.h"
 #include "run.h"

@@ -12,13 +12,13 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "conn.h"
 #include "dbfile.h"
 #include "migrate.h"
 #include "readers.h"
 #include "rpc.h"
-#include "server.h"
+#include "run.h"
 #include "sqlited.h"
+#include "state.h"
 #include "writer.h"
 
 /* What the reader found; written by the reader thread before it hands the
@@ -418,7 +418,7 @@ void health_job_done(struct job *job)
 
 static struct job *probe_job(struct health_probe *p)
 {
-    struct job *job = job_new(NULL, RPC_HEALTH, 0);
+    struct job *job = job_new(RPC_HEALTH, 0);
     if (job) {
         job->probe = p;
         job->loop = p->loop;

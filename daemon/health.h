@@ -16,7 +16,6 @@
 #include <stdint.h>
 
 #include "codec.h"
-#include "execute.h"
 #include "job.h"
 
 struct io_loop;
@@ -54,9 +53,7 @@ int health_probe_start(struct io_loop *l, bool quick, uint32_t timeout_ms,
 /* Appends the result of `health` for @report (a map, PROTOCOL.md). */
 void health_pack(const struct health_report *report, struct codec_buf *b);
 
-/* A worker runs a probe's job (job->probe set): a reader reads, the writer
- * checks it may write. Stores nothing in job->reply. */
-void health_run(struct worker *w, struct job *job);
+/* Its worker half, health_run(), is declared in run.h. */
 
 /* The loop got a probe's job back from its worker. Frees the job. */
 void health_job_done(struct job *job);

@@ -16,7 +16,7 @@
 #include "health.h"
 #include "log.h"
 #include "metrics.h"
-#include "server.h"
+#include "state.h"
 
 /* How long a handler waits for the loop: a readiness probe's own deadline,
  * plus time for the loop to get to it. */

@@ -6,17 +6,13 @@
 #include <stdlib.h>
 
 #include "clock.h"
-#include "conn.h"
 #include "sqlited.h"
 
-struct job *job_new(struct conn *conn, enum rpc_method method, uint32_t msgid)
+struct job *job_new(enum rpc_method method, uint32_t msgid)
 {
     struct job *job = calloc(1, sizeof(*job));
     if (job == NULL)
         return NULL;
-    job->conn = conn;
-    job->conn_id = conn ? conn->id : 0;
-    job->loop = conn ? conn->loop : NULL;
     job->method = method;
     job->msgid = msgid;
     atomic_init(&job->cancelled, false);

@@ -1,8 +1,10 @@
 /* A request on its way through the daemon, and the queues that carry it.
  *
- * The loop thread builds a job from a decoded request, a worker thread (the
- * writer, a reader, the backup thread) runs it and encodes the reply, and
- * the loop thread writes the reply to the client and frees the job.
+ * The loop thread builds a job from a decoded request (dispatch.c) and
+ * queues it where route_decide() says (route.h, conn_submit()); a worker
+ * thread (the writer, a reader, the backup thread) runs it and encodes the
+ * reply; back on the loop (dispatch_job_done()), the connection writes the
+ * reply to the client and frees the job.
  *
  * Who may touch what. A job belongs to one thread at a time: the loop
  * thread until it queues the job, then the worker that took it from its
@@ -12,6 +14,13 @@
  * it. Only the atomics (cancelled, cancel_asked, state, waits_for_lock)
  * and the memory accounts are shared while a worker holds the job. Fields
  * marked "loop" are never read by a worker at all.
+ *
+ * A job is linked three ways, each link its own thread's: @next by whoever
+ * holds the job (a queue, the loop's finished jobs, a connection's answers
+ * to write, a writer's group), @inflight by the loop (its connection's
+ * jobs in flight), @pending by the writer thread (its jobs waiting for
+ * their turn). A job is in one queue or chain at a time, but may be in
+ * flight on its loop and pending on the writer at once.
  */
 #ifndef SQLITED_JOB_H
 #define SQLITED_JOB_H
@@ -209,8 +218,10 @@ void job_fail_busy(struct job *job);
  * error that says which. */
 void job_account_reply(struct job *job);
 
-/* Allocates a zeroed job for @conn. Returns NULL on out-of-memory. */
-struct job *job_new(struct conn *conn, enum rpc_method method, uint32_t msgid);
+/* Allocates a zeroed job of no connection's (the daemon's own); a
+ * connection's are made by conn_job_new() (conn.h). Returns NULL on
+ * out-of-memory. */
+struct job *job_new(enum rpc_method method, uint32_t msgid);
 /* Frees the job, its message and its reply. Accepts NULL. */
 void job_free(struct job *job);
 

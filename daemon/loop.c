@@ -9,9 +9,9 @@
 #include "conn.h"
 #include "crash.h"
 #include "cursor.h"
+#include "dispatch.h"
 #include "health.h"
 #include "log.h"
-#include "server.h"
 #include "sqlited.h"
 
 /* ------------------------------------------------------------ wake-ups */
@@ -58,16 +58,16 @@ static void on_wakeup(uv_async_t *async)
     if (before != 0)
         cursor_release_on(l, before);
     if (l->index == 0)
-        server_on_wakeup(l->srv); /* the daemon's own asks */
+        l->events->wakeup(l->srv); /* the daemon's own asks */
     struct job *job = job_queue_take_all(&l->done);
     while (job) {
         struct job *next = job->next;
         if (job->probe)
             health_job_done(job);
         else if (job->conn == NULL)
-            server_job_done(l->srv, job); /* of no client's: loop 0 */
+            l->events->job_done(l->srv, job); /* of no client's: loop 0 */
         else
-            conn_complete(job);
+            dispatch_job_done(job);
         job = next;
     }
 }
@@ -137,14 +137,11 @@ static void on_resume(uv_timer_t *timer)
     }
 }
 
-void loop_memory_paused(struct io_loop *l)
+/* A connection gave memory back: connections paused for want of it, on
+ * any loop, are read again soon if the daemon is back under its limit. */
+static void on_memory_released(struct conn *c)
 {
-    if (!atomic_load_explicit(&l->memory_paused, memory_order_relaxed))
-        atomic_store(&l->memory_paused, true);
-}
-
-void loop_memory_released(struct io_loop *l)
-{
+    struct io_loop *l = c->loop;
     struct server *s = l->srv;
     if (memory_used(&s->mem) >= s->mem.max)
         return;
@@ -176,8 +173,11 @@ static void on_sweep(uv_timer_t *timer)
         uv_timer_stop(&l->sweep);
 }
 
-void loop_watch_half_closed(struct io_loop *l)
+/* A half-closed connection has work in flight: look every second whether
+ * its client closed its socket since. */
+static void on_half_closed(struct conn *c)
 {
+    struct io_loop *l = c->loop;
     if (!uv_is_active((uv_handle_t *)&l->sweep) &&
         !uv_is_closing((uv_handle_t *)&l->sweep))
         uv_timer_start(&l->sweep, on_sweep, 1000, 1000);
@@ -197,23 +197,25 @@ static void loop_maybe_finish(struct io_loop *l)
         uv_unref((uv_handle_t *)&l->wakeup);
         watchdog_beat_stop(&l->beat);
     }
-    server_loop_finished(l->srv, l);
+    l->events->finished(l->srv, l);
 }
 
-void loop_conn_added(struct io_loop *l, struct conn *c)
+/* A connection of @l was freed (and left its list). */
+static void on_conn_gone(struct io_loop *l)
 {
-    list_add_head(&l->conns, &c->node);
-    atomic_fetch_add_explicit(&l->nconns, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&l->srv->nconns, 1, memory_order_relaxed);
-}
-
-void loop_conn_gone(struct io_loop *l, struct conn *c)
-{
-    list_remove(&c->node);
-    atomic_fetch_sub_explicit(&l->nconns, 1, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&l->srv->nconns, 1, memory_order_relaxed);
     loop_maybe_finish(l);
 }
+
+/* What the connections tell: their messages and their end go to dispatch,
+ * which owns what they hold above the socket; memory and half-closed
+ * sockets to the loop, which watches over all of its connections. */
+static const struct conn_events conn_events = {
+    .message = dispatch_message,
+    .closing = dispatch_conn_closing,
+    .released = on_memory_released,
+    .half_closed = on_half_closed,
+    .gone = on_conn_gone,
+};
 
 void loop_shutdown(struct io_loop *l)
 {
@@ -239,9 +241,13 @@ void loop_close_all(struct io_loop *l)
 
 /* ------------------------------------------------------------ lifecycle */
 
-int loop_init(struct io_loop *l, struct server *s, unsigned index)
+int loop_init(struct io_loop *l, struct server *s, unsigned index,
+              const struct loop_events *events)
 {
-    *l = (struct io_loop){.srv = s, .index = index};
+    *l = (struct io_loop){.srv = s,
+                          .index = index,
+                          .events = events,
+                          .conn_events = &conn_events};
     list_init(&l->conns);
     list_init(&l->cursors);
     list_init(&l->flush);

@@ -1,11 +1,12 @@
 /* One I/O loop: a thread with its own libuv loop, the connections it owns,
  * their timers and cursors, and the queue of jobs the workers finished for
- * them.
+ * them. The layer under the server and over dispatch and the connections
+ * (state.h); its state is struct io_loop (state.h).
  *
  * The daemon runs --io-threads loops. Loop 0 runs on the main thread and
  * also owns what is the daemon's as a whole (the listening socket, the
  * signals, the shutdown grace timer, the HTTP listener's requests: see
- * server.h); it accepts every connection and hands each to the next loop
+ * server.c); it accepts every connection and hands each to the next loop
  * in turn (round robin, itself included). From then on the connection, its
  * jobs' deadlines, its cursors and its answers are that loop's alone: only
  * its thread touches them, and the workers hand its finished jobs back to
@@ -19,63 +20,27 @@
 #ifndef SQLITED_LOOP_H
 #define SQLITED_LOOP_H
 
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdbool.h>
 #include <stdint.h>
-#include <uv.h>
 
-#include "deadlines.h"
-#include "inline_read.h"
 #include "job.h"
-#include "list.h"
-#include "metrics.h"
-#include "watchdog.h"
+#include "state.h"
 
-struct conn;
-struct server;
-
-struct io_loop {
-    struct server *srv;
-    unsigned index; /* 0 .. cfg->io_threads - 1 */
-    uv_loop_t uv;
-    pthread_t thread; /* loops 1 and up; loop 0 is the main thread */
-    bool thread_started;
-    bool initialized;
-
-    /* Shared with other threads. */
-    uv_async_t wakeup;     /* jobs are done, or another thread asks */
-    struct job_queue done; /* finished jobs, pushed by the workers */
-    pthread_mutex_t mutex; /* guards fds */
-    int *fds;              /* accepted connections handed over by loop 0 */
-    unsigned nfds, fds_cap;
-    atomic_bool ask_shutdown, ask_close_all, ask_resume;
-    atomic_int_fast64_t ask_release;   /* end the oldest cursor opened
-                                          before this (cursor.h); 0: no */
-    atomic_bool memory_paused;         /* some connections wait for memory */
-    atomic_uint nconns;                /* connections it owns */
-    atomic_uint inflight;              /* their jobs at the workers */
-    atomic_int_fast64_t oldest_cursor; /* opened (clock.h) of its oldest
-                                          open cursor; 0: none */
-    struct metrics metrics;            /* written by this loop only */
-
-    /* The loop's own. */
-    struct list conns;          /* every connection not yet freed */
-    struct list cursors;        /* open, oldest first (cursor->loop_node) */
-    struct deadlines deadlines; /* of jobs waiting for a worker */
-    struct inline_reader inline_reader; /* its own read-only connection */
-    struct watchdog_beat beat;          /* its heartbeat (watchdog.h) */
-    uv_timer_t resume;                  /* reads paused connections again */
-    uv_timer_t sweep;                   /* looks at half-closed connections */
-    uv_prepare_t turn_end;              /* writes the answers of each turn */
-    struct list flush;                  /* connections with answers in outbox */
-    bool shutting_down;                 /* it took the daemon's shutdown */
-    bool finished; /* shutting down and no connection left */
+/* What a loop tells the layer above it (server.c), on the loop's thread.
+ * One table for every loop, given to loop_init(). */
+struct loop_events {
+    /* Loop 0, at each of its wake-ups: the daemon's own asks (the WAL
+     * limit, loops that finished). */
+    void (*wakeup)(struct server *s);
+    /* Loop 0: a job of no client's (the start-up migrations) is back. */
+    void (*job_done)(struct server *s, struct job *job);
+    /* @l finished shutting down: it has no connection left. */
+    void (*finished)(struct server *s, struct io_loop *l);
 };
 
-/* Prepares loop @index of @s (not started). Returns 0, or -1 after logging
- * why; loop_close() undoes a partial init. */
-int loop_init(struct io_loop *l, struct server *s, unsigned index);
+/* Prepares loop @index of @s (not started), which tells @events (kept).
+ * Returns 0, or -1 after logging why; loop_close() undoes a partial init. */
+int loop_init(struct io_loop *l, struct server *s, unsigned index,
+              const struct loop_events *events);
 
 /* Starts @l's heartbeat for systemd's watchdog (nothing without one):
  * from then on the loop must keep turning until it finishes. */
@@ -115,22 +80,7 @@ void loop_ask_release(struct io_loop *l, int64_t before);
 /* Runs on a worker thread: @job is done, back to its loop. */
 void loop_job_done(struct job *job);
 
-/* ------------------------------------------- for the loop's own modules */
-
-/* Memory was released: connections paused for want of it, on any loop,
- * are read again soon if the daemon is back under its limit. */
-void loop_memory_released(struct io_loop *l);
-
-/* A connection of @l stopped reading for want of memory. */
-void loop_memory_paused(struct io_loop *l);
-
-/* A half-closed connection of @l has work in flight: look every second
- * whether its client closed its socket since. */
-void loop_watch_half_closed(struct io_loop *l);
-
-/* A connection of @l was accepted (counted) or freed. */
-void loop_conn_added(struct io_loop *l, struct conn *c);
-void loop_conn_gone(struct io_loop *l, struct conn *c);
+/* ------------------------------------------------- for the server */
 
 /* Starts the daemon's shutdown on @l: every connection closes once nothing
  * is owed to its client. */

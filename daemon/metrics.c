@@ -7,9 +7,8 @@
 #include <string.h>
 
 #include "clock.h"
-#include "conn.h"
-#include "server.h"
 #include "sqlited.h"
+#include "state.h"
 
 static const double latency_bounds[METRICS_LATENCY_BUCKETS] =
     METRICS_LATENCY_BOUNDS;

@@ -651,7 +651,7 @@ const char *migrate_progress(struct migrate_state *m, char *buf, size_t len)
 
 struct job *migrate_startup_job(struct migrate_state *m)
 {
-    struct job *job = job_new(NULL, RPC_MIGRATE, 0);
+    struct job *job = job_new(RPC_MIGRATE, 0);
     if (job == NULL)
         return NULL;
     /* migrate_run()'s action, as a client's "up" would carry it. */

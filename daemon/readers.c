@@ -5,12 +5,11 @@
 
 #include "clock.h"
 #include "crash.h"
-#include "cursor.h"
 #include "db.h"
 #include "log.h"
 #include "maintenance.h"
 #include "route.h"
-#include "snapshot.h"
+#include "run.h"
 #include "sqlited.h"
 
 struct reader_arg {
@@ -73,7 +72,7 @@ static void *reader_main(void *arg)
         } else if (job->snapshot != NULL && job->cursor == NULL) {
             /* A read in a read-only transaction, on its connection: a
              * statement that writes is refused there, never forwarded. */
-            execute_job(&job->snapshot->w, job);
+            execute_job(cursor_worker(job->snapshot), job);
             rd->done(job, rd->done_arg);
         } else if (execute_job(w, job) == EXECUTE_FORWARD &&
                    route_decide(job, ROUTE_WRITES) == ROUTE_WRITER) {

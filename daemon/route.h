@@ -36,7 +36,12 @@
  *                             vacuum, migrate
  *
  * hello, ping, stats, metrics and cancel never become jobs: the loop
- * answers them.
+ * answers them. Every job of a client's, and the daemon's own on a
+ * client's behalf (the rollback of a client that left, a cursor's close),
+ * is sent where this says (conn_submit()). The two jobs of no client's do
+ * not ask: the start-up migrations go to the writer (server.c), and a
+ * health probe's two parts to a reader and to the writer (health.c), which
+ * is what they are for.
  */
 #ifndef SQLITED_ROUTE_H
 #define SQLITED_ROUTE_H

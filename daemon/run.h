@@ -1,6 +1,6 @@
 /* One job's execution on a worker: its state, shared by the files that run
- * a job (execute.c, bind.c, result.c, batch.c, cursor.c), and how a failure
- * is recorded and a reply stored. Worker thread only.
+ * a job (execute.c, bind.c, result.c, batch.c, cursor.c, health.c), and how a
+ * failure is recorded and a reply stored. Worker thread only.
  */
 #ifndef SQLITED_RUN_H
 #define SQLITED_RUN_H
@@ -12,6 +12,9 @@
 #include "codec.h"
 #include "job.h"
 #include "worker.h"
+
+struct cursor;
+struct writer;
 
 /* The state of one job's execution. */
 struct run {
@@ -49,5 +52,43 @@ void run_fail_step(struct run *r, uint32_t i);
 
 /* Stores the job's reply: the encoding in @out, or r->code's error. */
 void run_store_reply(struct run *r, struct codec_buf *out);
+
+/* ------------------------------------------------------------------------
+ * The worker halves of a cursor (cursor.c), a read-only transaction
+ * (snapshot.c) and a health probe (health.c), whose loop halves are loop
+ * modules (state.h): declared here, with the runners that call them, so that no
+ * runner depends on the loop's layers. */
+
+/* A reader's query: its first chunk of rows goes into the reply; when rows
+ * are left (and a cursor may still be opened), @st stays with them for a
+ * cursor (r->cursor_st) and the reply says "cursor". @rc is what @st's first
+ * step returned. */
+void cursor_first_chunk(struct run *r, sqlite3_stmt *st, int rc);
+
+/* Gives the rows left in r->cursor_st to a new cursor (r->job->cursor),
+ * with the reader's connection (and nothing else of it: its cached
+ * statements are dropped). On failure the reserved cursor is given back. */
+void cursor_open(struct run *r);
+
+/* The connection of cursor or read-only transaction @cur: the one it
+ * holds its snapshot on. */
+struct worker *cursor_worker(struct cursor *cur);
+
+/* fetch: the cursor's next chunk. close: the end of it. Either runs on the
+ * cursor's own connection, whichever reader thread takes the job. */
+void cursor_run(struct job *job);
+
+/* A read-only transaction (snapshot.c). Reader thread. Runs @job, a read-only
+ * begin, on @w's connection: starts a read transaction there, which takes the
+ * snapshot now, and hands the connection to a new transaction (job->cursor,
+ * registered by the loop), whose id, from @wr's series, is the reply. @w's
+ * connection is then NULL until worker_reopen(). A failure (--max-cursors
+ * reached, the deadline, a lock) is the reply instead, and @w keeps its
+ * connection. */
+void snapshot_begin(struct worker *w, struct job *job, struct writer *wr);
+
+/* A worker runs a probe's job (job->probe set): a reader reads, the writer
+ * checks it may write. Stores nothing in job->reply. */
+void health_run(struct worker *w, struct job *job);
 
 #endif /* SQLITED_RUN_H */

@@ -14,14 +14,15 @@
 #include <unistd.h>
 
 #include "access.h"
+#include "checkpoint.h"
 #include "clock.h"
 #include "conn.h"
 #include "crash.h"
 #include "cursor.h"
 #include "db.h"
-#include "health.h"
 #include "http.h"
 #include "log.h"
+#include "loop.h"
 #include "migrate.h"
 #include "rpc.h"
 #include "sqlited.h"
@@ -59,7 +60,61 @@ static void server_maybe_finish(struct server *s)
     uv_close((uv_handle_t *)&s->sighup, on_handle_closed);
 }
 
-void server_loop_finished(struct server *s, struct io_loop *l)
+/* Loop 0: the WAL is over its limit (checkpoint.h): ends the oldest holder
+ * of a snapshot taken before @before (clock.h), a cursor on any loop or a
+ * read running on a reader, so that a checkpoint can complete. A cursor of
+ * another loop is ended by that loop (loop_ask_release()). */
+static void release_oldest_snapshot(struct server *s, int64_t before)
+{
+    static int64_t last_warned;
+    struct io_loop *holder = NULL;
+    int64_t opened = 0, read_started = 0;
+
+    for (unsigned i = 0; i < s->nloops; i++) {
+        int64_t at = atomic_load_explicit(&s->loops[i].oldest_cursor,
+                                          memory_order_relaxed);
+        if (at != 0 && at < before && (holder == NULL || at < opened)) {
+            holder = &s->loops[i];
+            opened = at;
+        }
+    }
+    /* The loop's own connection (inline_read.h) is never a holder: it
+     * resets every statement after each job, so it keeps no snapshot
+     * between requests, and a read on it lasts at most --inline-budget.
+     * A read that began a moment ago ends by itself within the writer's
+     * wait; only one that has run longer is interrupted. */
+    int reader = readers_oldest(
+        &s->readers, before - CHECKPOINT_WAIT_MS * CLOCK_NS_PER_MS / 2,
+        &read_started);
+    if (reader >= 0 && (holder == NULL || read_started < opened)) {
+        log_warn("the WAL passed --wal-max-bytes (%lld bytes): interrupting "
+                 "the oldest read, running for %lld ms",
+                 (long long)s->cfg->wal_max_bytes,
+                 (long long)((clock_now() - read_started) / CLOCK_NS_PER_MS));
+        stats_add(&s->stats.snapshots_released, 1);
+        readers_release(&s->readers, (unsigned)reader, before);
+        return;
+    }
+    if (holder != NULL) {
+        if (holder->index == 0)
+            cursor_release_on(holder, before);
+        else
+            loop_ask_release(holder, before);
+        return;
+    }
+    int64_t now = clock_now();
+    if (now - last_warned > 60 * INT64_C(1000000000)) {
+        last_warned = now;
+        log_warn("the WAL passed --wal-max-bytes (%lld bytes) and no cursor "
+                 "or read of this daemon holds an old snapshot: another "
+                 "process reading the database keeps it from being "
+                 "checkpointed",
+                 (long long)s->cfg->wal_max_bytes);
+    }
+}
+
+/* Loop @l finished shutting down (loop_events). */
+static void on_loop_finished(struct server *s, struct io_loop *l)
 {
     atomic_fetch_sub(&s->loops_busy, 1);
     if (l->index == 0)
@@ -68,11 +123,12 @@ void server_loop_finished(struct server *s, struct io_loop *l)
         uv_async_send(&s->loops[0].wakeup);
 }
 
-void server_on_wakeup(struct server *s)
+/* Loop 0 woke up (loop_events): the daemon's own asks. */
+static void on_wakeup(struct server *s)
 {
     int64_t before = atomic_exchange(&s->release_before, 0);
     if (before != 0)
-        cursor_release_oldest(s, before);
+        release_oldest_snapshot(s, before);
     server_maybe_finish(s);
 }
 
@@ -163,7 +219,7 @@ static void server_shutdown(struct server *s)
         log_warn("interrupting the start-up migrations (%s)", why);
         server_stop_work(s);
     }
-    http_shutdown(&s->http);
+    http_shutdown(s->http);
     atomic_store(&s->shutting_down, true);
     uv_timer_stop(&s->accept_pause);
     if (s->listening)
@@ -206,7 +262,7 @@ static void server_ready(struct server *s)
  * loop its own, loop_shutdown()) and exits with status 1. A failure after a
  * signal asked for shutdown (which interrupts them) only stops the daemon
  * as asked. */
-void server_job_done(struct server *s, struct job *job)
+static void on_migrations_done(struct server *s, struct job *job)
 {
     char err[1100];
 
@@ -416,58 +472,19 @@ static int listen_socket(struct server *s)
     return 0;
 }
 
-void server_pack_hello(const struct server *s, struct codec_buf *b,
-                       const char *access)
-{
-    msgpack_pack_map(&b->pk, 6);
-    codec_pack_cstr(b, "server");
-    codec_pack_cstr(b, "sqlited");
-    codec_pack_cstr(b, "version");
-    codec_pack_cstr(b, SQLITED_VERSION);
-    codec_pack_cstr(b, "protocol");
-    msgpack_pack_int(&b->pk, SQLITED_PROTOCOL_VERSION);
-    codec_pack_cstr(b, "sqlite_version");
-    codec_pack_cstr(b, s->sqlite_version);
-    codec_pack_cstr(b, "limits");
-    msgpack_pack_map(&b->pk, 14);
-    codec_pack_cstr(b, "max_message_size");
-    msgpack_pack_uint64(&b->pk, s->limits.max_message);
-    codec_pack_cstr(b, "max_depth");
-    msgpack_pack_uint32(&b->pk, s->limits.max_depth);
-    codec_pack_cstr(b, "max_items");
-    msgpack_pack_uint32(&b->pk, s->limits.max_items);
-    codec_pack_cstr(b, "max_sql_length");
-    msgpack_pack_uint32(&b->pk, RPC_MAX_SQL_LENGTH);
-    codec_pack_cstr(b, "max_params");
-    msgpack_pack_uint32(&b->pk, RPC_MAX_PARAMS);
-    codec_pack_cstr(b, "timeout_ms");
-    msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, timeout_ms));
-    codec_pack_cstr(b, "max_timeout_ms");
-    msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, max_timeout_ms));
-    codec_pack_cstr(b, "tx_idle_timeout_ms");
-    msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, tx_idle_timeout_ms));
-    codec_pack_cstr(b, "tx_max_duration_ms");
-    msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, tx_max_duration_ms));
-    codec_pack_cstr(b, "chunk_rows");
-    msgpack_pack_uint32(&b->pk, s->cfg->chunk_rows);
-    codec_pack_cstr(b, "chunk_bytes");
-    msgpack_pack_uint64(&b->pk, s->cfg->chunk_bytes);
-    codec_pack_cstr(b, "cursor_idle_timeout_ms");
-    msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, cursor_idle_timeout_ms));
-    codec_pack_cstr(b, "cursor_max_age_ms");
-    msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, cursor_max_age_ms));
-    codec_pack_cstr(b, "max_cursors");
-    msgpack_pack_uint32(&b->pk, CONFIG_LIVE(s->cfg, max_cursors));
-    codec_pack_cstr(b, "access");
-    codec_pack_cstr(b, access);
-}
-
 /* Runs on a worker thread: hand the finished job to its loop. */
 static void on_job_done(struct job *job, void *arg)
 {
     (void)arg;
     loop_job_done(job);
 }
+
+/* What the loops tell the server. */
+static const struct loop_events loop_events = {
+    .wakeup = on_wakeup,
+    .job_done = on_migrations_done,
+    .finished = on_loop_finished,
+};
 
 int server_init(struct server *s, const struct config *cfg)
 {
@@ -488,6 +505,11 @@ int server_init(struct server *s, const struct config *cfg)
     atomic_init(&s->nconns, 0);
     atomic_init(&s->last_conn_id, 0);
     s->started = clock_now();
+    s->http = calloc(1, sizeof(*s->http));
+    if (s->http == NULL) {
+        log_error("out of memory");
+        return -1;
+    }
     memory_init(&s->mem, cfg->max_memory, NULL, &s->stats.memory_bytes);
     s->conn_share = cfg->max_memory / 16;
     if (s->conn_share < CONN_SMALL)
@@ -503,7 +525,7 @@ int server_init(struct server *s, const struct config *cfg)
         return -1;
     }
     for (; s->nloops < cfg->io_threads; s->nloops++)
-        if (loop_init(&s->loops[s->nloops], s, s->nloops) != 0)
+        if (loop_init(&s->loops[s->nloops], s, s->nloops, &loop_events) != 0)
             return -1;
     atomic_init(&s->loops_busy, s->nloops);
     uv_loop_t *main_loop = &s->loops[0].uv;
@@ -567,7 +589,7 @@ int server_init(struct server *s, const struct config *cfg)
     /* Pending migrations are the writer's first job, ahead of every
      * client's: until they are applied the daemon answers only what tells
      * an operator it is migrating (dispatch.c, health.c), and does not
-     * report ready (server_job_done()). The job comes back to loop 0. */
+     * report ready (on_migrations_done()). The job comes back to loop 0. */
     if (cfg->migrations) {
         struct job *job = migrate_startup_job(&s->writer.migration);
         if (job == NULL) {
@@ -578,7 +600,7 @@ int server_init(struct server *s, const struct config *cfg)
         writer_submit(&s->writer, job);
     }
     /* Last: its threads ask loop 0, which runs once all is started. */
-    if (cfg->http && http_start(&s->http, s, cfg->http) != 0)
+    if (cfg->http && http_start(s->http, s, cfg->http) != 0)
         return -1;
     return 0;
 }
@@ -610,7 +632,11 @@ void server_close(struct server *s)
     }
     for (unsigned i = 1; i < s->nloops; i++)
         loop_join(&s->loops[i]);
-    http_stop(&s->http);
+    if (s->http) {
+        http_stop(s->http);
+        free(s->http);
+        s->http = NULL;
+    }
     backup_stop(&s->backup);
     access_close();
     for (unsigned i = 0; i < s->nloops; i++)

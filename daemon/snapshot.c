@@ -6,12 +6,12 @@
 
 #include "conn.h"
 #include "cursor.h"
-#include "server.h"
+#include "run.h"
 #include "sqlited.h"
+#include "state.h"
 #include "writer.h"
 
-int snapshot_check_begin(struct conn *c, bool read_only, char *why,
-                         size_t len)
+int snapshot_check_begin(struct conn *c, bool read_only, char *why, size_t len)
 {
     if (c->snapshot != NULL) {
         snprintf(why, len,
@@ -84,10 +84,18 @@ int snapshot_take(struct conn *c, struct job *job, char *why, size_t len)
 {
     struct cursor *tx = c->snapshot;
 
-    if (job->tx == 0)
-        return 0;
-    if (tx == NULL || tx->id != job->tx)
-        return explain_ended(c, job->tx, why, len) ? SQLITED_TX_EXPIRED : 0;
+    if (job->tx == 0 || job->tx == c->tx)
+        return 0; /* the connection's transaction of the writer */
+    if (tx == NULL || tx->id != job->tx) {
+        if (explain_ended(c, job->tx, why, len))
+            return SQLITED_TX_EXPIRED;
+        if (!cursor_tx_open(job->tx))
+            return 0; /* the writer's, or unknown: the writer answers */
+        snprintf(why, len,
+                 "transaction %" PRIu64 " belongs to another connection",
+                 job->tx);
+        return SQLITED_BAD_REQUEST;
+    }
     switch (job->method) {
     case RPC_QUERY:
     case RPC_EXPLAIN:

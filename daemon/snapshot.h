@@ -19,16 +19,13 @@
 
 struct conn;
 struct job;
-struct worker;
-struct writer;
 
 /* Loop thread. Whether @c may begin a transaction (@read_only: a
  * read-only one) beside what it has: a connection has at most one. Returns
  * 0, or SQLITED_BAD_REQUEST with the reason in @why when @c has a
  * read-only transaction open or being begun, or (@read_only) a transaction
  * of the writer open or being begun. The writer checks its own kind. */
-int snapshot_check_begin(struct conn *c, bool read_only, char *why,
-                         size_t len);
+int snapshot_check_begin(struct conn *c, bool read_only, char *why, size_t len);
 
 /* Loop thread. For a request of @c whose job->tx names @c's read-only
  * transaction, or one that has ended: returns 0 with job->snapshot set when
@@ -45,12 +42,6 @@ int snapshot_take(struct conn *c, struct job *job, char *why, size_t len);
  * connection is closed. */
 void snapshot_start(struct job *job);
 
-/* Reader thread. Runs @job, a read-only begin, on @w's connection: starts a
- * read transaction there, which takes the snapshot now, and hands the
- * connection to a new transaction (job->cursor, registered by the loop),
- * whose id, from @wr's series, is the reply. @w's connection is then NULL
- * until worker_reopen(). A failure (--max-cursors reached, the deadline, a
- * lock) is the reply instead, and @w keeps its connection. */
-void snapshot_begin(struct worker *w, struct job *job, struct writer *wr);
+/* Its worker half, snapshot_begin(), is declared in run.h. */
 
 #endif /* SQLITED_SNAPSHOT_H */

@@ -25,7 +25,9 @@
  * Thread safety. A connection (sqlited *) and everything obtained from it is
  * not internally locked: use it from one thread at a time; a result that
  * streams (see sqlited_rows_next()) counts as part of its connection. It may
- * move between threads. Use one connection per thread for parallel work; the
+ * move between threads. The one exception is sqlited_interrupt(), which
+ * another thread or a signal handler may call while a call on the
+ * connection is blocked. Use one connection per thread for parallel work; the
  * daemon runs reads from different connections in parallel. sqlited_strerror()
  * and parameter lists and batches not shared between threads are safe
  * everywhere.

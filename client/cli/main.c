@@ -51,7 +51,8 @@ static void usage(FILE *f)
         "\n"
         "Runs SQL (one argument, which may hold several statements; '-'\n"
         "reads it from standard input) on the sqlited daemon and prints\n"
-        "the rows it returns.\n"
+        "the rows it returns. An argument starting with '.' is a\n"
+        "dot-command ('.tables', '.schema users'; '.help' lists them).\n"
         "\n"
         "With no SQL on a terminal, it opens an interactive shell: a\n"
         "statement runs once a ';' ends it, a line starting with '.' is a\n"
@@ -93,10 +94,10 @@ static void usage(FILE *f)
         "  -s, --socket PATH   daemon socket (default: $SQLITED_SOCKET, "
         "else\n"
         "                      " SQLITED_DEFAULT_SOCKET ")\n"
-        "  -m, --mode MODE     output: list, table, csv, json, line "
-        "(default list)\n"
-        "      --header        print column names (default for table, "
-        "csv)\n"
+        "  -m, --mode MODE     output: list, table, box, csv, json, line,\n"
+        "                      markdown, column (default list)\n"
+        "      --header        print column names (default for all but\n"
+        "                      list, json, line)\n"
         "      --no-header     do not print column names (default for "
         "list)\n"
         "  -t, --timeout MS    connect timeout in milliseconds, 0 for none\n"
@@ -105,6 +106,8 @@ static void usage(FILE *f)
         "      --json          operations: print the result as JSON (for\n"
         "                      SQL: --mode json)\n"
         "      --quick         health: also run PRAGMA quick_check\n"
+        "      --cmd COMMAND   run COMMAND (a dot-command such as\n"
+        "                      '.mode box', or SQL) first; repeatable\n"
         "      --count N       ping: N pings; stats --watch: N lines\n"
         "      --interval MS   ping: between pings (default 1000, 10 with\n"
         "                      --latency)\n"
@@ -199,6 +202,7 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {"json", no_argument, NULL, 'J'},
         {"quick", no_argument, NULL, 'Q'},
+        {"cmd", required_argument, NULL, 'M'},
         {"count", required_argument, NULL, 'C'},
         {"interval", required_argument, NULL, 'I'},
         {"latency", no_argument, NULL, 'L'},
@@ -210,6 +214,8 @@ int main(int argc, char **argv)
     struct op_options op = {.interval_ms = -1};
     long v;
     struct session s = {.pr = {.mode = MODE_LIST, .out = stdout}};
+    const char *cmds[argc]; /* --cmd's, in order */
+    int ncmds = 0;
     const char *path = getenv("SQLITED_SOCKET");
     const char *sql_arg = NULL;
     char *sql_buf = NULL;
@@ -249,6 +255,9 @@ int main(int argc, char **argv)
             break;
         case 'Q':
             quick = true;
+            break;
+        case 'M':
+            cmds[ncmds++] = optarg;
             break;
         case 't':
             if (!parse_count(optarg, 0, &v))
@@ -338,12 +347,11 @@ int main(int argc, char **argv)
         sql_arg = argv[optind];
     if (json)
         s.pr.mode = MODE_JSON;
-    s.pr.header = header >= 0
-                      ? header
-                      : (s.pr.mode == MODE_TABLE || s.pr.mode == MODE_CSV);
+    s.pr.header_set = header >= 0;
+    s.pr.header = header >= 0 ? header : mode_default_header(s.pr.mode);
 
     /* No SQL, on a terminal: the interactive shell. */
-    if (!sql_arg && isatty(STDIN_FILENO)) {
+    if (!sql_arg && ncmds == 0 && isatty(STDIN_FILENO)) {
         rc = sqlited_open(path, timeout_ms, &s.db);
         if (rc)
             return report_connect_error(path, rc);
@@ -351,6 +359,8 @@ int main(int argc, char **argv)
         sqlited_close(s.db);
         return finish_output(status);
     }
+    if (!sql_arg && ncmds > 0 && isatty(STDIN_FILENO))
+        sql_arg = ""; /* only the --cmd's */
     if (!sql_arg || strcmp(sql_arg, "-") == 0) {
         status = read_stdin(&sql_buf);
         if (status)
@@ -363,16 +373,20 @@ int main(int argc, char **argv)
         free(sql_buf);
         return report_connect_error(path, rc);
     }
-    /* A dot-command as the argument runs as the sqlite3 shell's does:
-     * sqlited-cli ".dump t". */
-    if (!sql_buf && sql_arg[0] == '.') {
-        status = dot_run(&s, sql_arg);
-        if (status == DOT_QUIT)
-            status = 0;
-    } else {
-        status = session_run(&s, sql_arg);
+    /* --cmd's first, then the SQL; the first failure stops the run. */
+    status = 0;
+    for (int i = 0; i <= ncmds && status == 0; i++) {
+        const char *c = i < ncmds ? cmds[i] : sql_arg;
+        /* A dot-command as the argument runs as the sqlite3 shell's
+         * does: sqlited-cli ".dump t". */
+        if (c[0] == '.' && c != sql_buf)
+            status = dot_run(&s, c);
+        else if (i < ncmds || *c)
+            status = session_run(&s, c);
     }
-    sqlited_close(s.db);
+    if (status == DOT_QUIT)
+        status = 0;
+    status = session_close(&s, status);
     free(sql_buf);
     return finish_output(status);
 }

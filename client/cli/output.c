@@ -1,12 +1,20 @@
-/* Printing a result in the output modes of the sqlite3 shell (list, table,
- * csv, json, line), and the one check that standard output still works. */
+/* Printing a result in the output modes of the sqlite3 shell: list, csv,
+ * json and line row by row; table, box, markdown and column laid out in
+ * measured columns, a cell with several lines spanning several lines of
+ * its row (as sqlite3 3.40 does). On a terminal, output that does not fit
+ * goes through a pager; .output and .once send it to a file instead. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "output.h"
@@ -16,11 +24,12 @@ static const struct {
     const char *name;
     enum mode mode;
 } modes[] = {
-    {"list", MODE_LIST}, {"table", MODE_TABLE}, {"csv", MODE_CSV},
-    {"json", MODE_JSON}, {"line", MODE_LINE},
+    {"list", MODE_LIST},         {"table", MODE_TABLE},   {"box", MODE_BOX},
+    {"csv", MODE_CSV},           {"json", MODE_JSON},     {"line", MODE_LINE},
+    {"markdown", MODE_MARKDOWN}, {"column", MODE_COLUMN},
 };
 
-const char mode_names[] = "list, table, csv, json, line";
+const char mode_names[] = "list, table, box, csv, json, line, markdown, column";
 
 bool mode_parse(const char *name, enum mode *mode)
 {
@@ -33,13 +42,210 @@ bool mode_parse(const char *name, enum mode *mode)
     return false;
 }
 
-/* errno of the first failed write to standard output, kept for the message:
+const char *mode_name(enum mode mode)
+{
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+        if (modes[i].mode == mode)
+            return modes[i].name;
+    return "?";
+}
+
+bool mode_default_header(enum mode mode)
+{
+    return mode != MODE_LIST && mode != MODE_JSON && mode != MODE_LINE;
+}
+
+void printer_set_mode(struct printer *pr, enum mode mode)
+{
+    pr->mode = mode;
+    if (!pr->header_set)
+        pr->header = mode_default_header(mode);
+}
+
+int printer_set_nullvalue(struct printer *pr, const char *text)
+{
+    char *copy = strdup(text);
+
+    if (!copy)
+        return -ENOMEM;
+    free(pr->nullvalue);
+    pr->nullvalue = copy;
+    return 0;
+}
+
+int printer_set_widths(struct printer *pr, const int *w, int n)
+{
+    int *copy = NULL;
+
+    if (n > 0) {
+        if (!(copy = malloc((size_t)n * sizeof(*copy))))
+            return -ENOMEM;
+        memcpy(copy, w, (size_t)n * sizeof(*copy));
+    }
+    free(pr->width);
+    pr->width = copy;
+    pr->nwidth = n;
+    return 0;
+}
+
+/* errno of the first failed write to an output, kept for the message:
  * later stdio calls may change errno before it is reported. */
 static int out_errno;
 
-/* Appends the text form of column @i (list, line, table and csv modes):
- * NULL as nothing, a BLOB as X'0A1B'. */
-static void add_value(struct sbuf *b, const sqlited_rows *rows, int i)
+bool out_failed(FILE *out)
+{
+    if (!ferror(out))
+        return false;
+    if (!out_errno)
+        out_errno = errno ? errno : EIO;
+    return true;
+}
+
+/* ------------------------------------------------------------- the pager */
+
+/* Output on its way to standard output, on a terminal: it is held (at most
+ * a screenful) until it is known not to fit the terminal, then goes
+ * through the pager; if the result ends first, it goes out as it is. */
+struct gate {
+    FILE *mem; /* open_memstream over buf while holding */
+    char *buf;
+    size_t size;
+    size_t scanned; /* bytes of buf measured so far */
+    size_t lines;   /* complete lines among them */
+    size_t col;     /* width of the line being measured */
+    size_t rows, cols;
+    FILE *pipe; /* to the pager, once started */
+};
+
+/* Where a result is being written. */
+struct sink {
+    FILE *out;
+    struct gate *gate; /* NULL when not deciding whether to page */
+    bool quit;         /* the pager was quit before the end */
+};
+
+const char *output_pager(void)
+{
+    const char *cmd = getenv("SQLITED_PAGER");
+
+    if (!cmd)
+        cmd = getenv("PAGER");
+    if (cmd)
+        return *cmd ? cmd : NULL;
+    /* less, when installed: -S chops long lines (scroll sideways rather
+     * than wrap a wide table), -R passes colours, -X leaves the last
+     * screen on the terminal. */
+    const char *path = getenv("PATH");
+    char file[4096];
+    while (path && *path) {
+        size_t n = strcspn(path, ":");
+        snprintf(file, sizeof(file), "%.*s/less", (int)n, path);
+        if (access(file, X_OK) == 0) {
+            setenv("LESS", "-SRX", 0);
+            return "less";
+        }
+        path += n + (path[n] == ':');
+    }
+    return NULL;
+}
+
+/* Starts holding the output for @pr if it may go through the pager:
+ * standard output is a terminal of known size and paging is on. */
+static bool gate_open(const struct printer *pr, struct gate *g)
+{
+    struct winsize ws;
+
+    *g = (struct gate){0};
+    if (pr->no_pager || pr->out != stdout || !isatty(STDOUT_FILENO) ||
+        ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_row == 0 ||
+        ws.ws_col == 0 || !output_pager())
+        return false;
+    g->rows = ws.ws_row;
+    g->cols = ws.ws_col;
+    g->mem = open_memstream(&g->buf, &g->size);
+    return g->mem != NULL;
+}
+
+/* Sends what is held to @to and stops holding. */
+static void gate_release(struct gate *g, FILE *to)
+{
+    fflush(g->mem);
+    fwrite(g->buf, 1, g->size, to);
+    fclose(g->mem);
+    free(g->buf);
+    g->mem = NULL;
+    g->buf = NULL;
+}
+
+/* After each row: once what is held does not fit the terminal (a line
+ * wider than it, or more lines than it has rows less the prompt's), the
+ * pager starts with it and takes the rest. */
+static void gate_check(struct sink *k)
+{
+    struct gate *g = k->gate;
+    bool page = false;
+
+    if (!g || !g->mem)
+        return;
+    fflush(g->mem);
+    for (; g->scanned < g->size && !page; g->scanned++) {
+        unsigned char c = (unsigned char)g->buf[g->scanned];
+        if (c == '\n') {
+            g->lines++;
+            g->col = 0;
+        } else if ((c & 0xC0) != 0x80) {
+            g->col++;
+        }
+        page = g->col > g->cols || g->lines >= g->rows;
+    }
+    if (!page)
+        return;
+    fflush(stdout);
+    g->pipe = popen(output_pager(), "w");
+    gate_release(g, g->pipe ? g->pipe : stdout);
+    k->out = g->pipe ? g->pipe : stdout;
+    if (!g->pipe)
+        k->gate = NULL;
+}
+
+/* Whether writing must stop: the output failed, or the user quit the
+ * pager (which is no error). */
+static bool sink_failed(struct sink *k)
+{
+    if (k->gate && k->gate->pipe && k->out == k->gate->pipe) {
+        if (ferror(k->out))
+            k->quit = true;
+        return k->quit;
+    }
+    return out_failed(k->out);
+}
+
+/* Ends the output of one result: what is still held goes to standard
+ * output; a pager is waited for (the user reads, then quits it). */
+static void gate_close(struct sink *k)
+{
+    struct gate *g = k->gate;
+
+    if (!g)
+        return;
+    if (g->mem)
+        gate_release(g, stdout);
+    if (g->pipe) {
+        int st = pclose(g->pipe);
+        if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 127)
+            fprintf(stderr,
+                    "%s: the pager '%s' could not be run (set PAGER, or "
+                    ".pager off)\n",
+                    PROG, output_pager());
+    }
+}
+
+/* ---------------------------------------------------------------- values */
+
+/* Appends the text form of column @i (list, line, csv and the columnar
+ * modes): NULL as .nullvalue, a BLOB as X'0A1B'. */
+static void add_value(struct sbuf *b, const struct printer *pr,
+                      const sqlited_rows *rows, int i)
 {
     char num[64];
 
@@ -62,6 +268,8 @@ static void add_value(struct sbuf *b, const sqlited_rows *rows, int i)
         sbuf_add(b, "'", 1);
         break;
     default:
+        if (pr->nullvalue)
+            sbuf_adds(b, pr->nullvalue);
         break;
     }
 }
@@ -100,133 +308,20 @@ static void add_json_value(struct sbuf *b, const sqlited_rows *rows, int i)
     }
 }
 
-bool out_failed(FILE *out)
+static void emit(struct sink *k, const struct sbuf *b)
 {
-    if (!ferror(out))
-        return false;
-    if (!out_errno)
-        out_errno = errno ? errno : EIO;
-    return true;
+    fwrite(b->p ? b->p : "", 1, b->len, k->out);
 }
 
-static void emit(const struct printer *pr, const struct sbuf *b)
-{
-    fwrite(b->p ? b->p : "", 1, b->len, pr->out);
-}
+/* ------------------------------------------------------ row by row modes */
 
-/* Prints @n spaces or dashes. */
-static void pad(FILE *out, int c, size_t n)
-{
-    while (n-- > 0)
-        putc(c, out);
-}
-
-/* .mode table needs every cell before the first line to know the widths:
- * the cells are rendered into one buffer, then laid out. Unlike the other
- * modes, it holds the whole result, however many chunks it streams in. */
-static int print_table(const struct printer *pr, sqlited_rows *rows)
+/* Prints every row in list, csv, json or line mode. Returns SQLITED_DONE,
+ * the failure of sqlited_rows_next(), or -ENOMEM. */
+static int print_stream(const struct printer *pr, struct sink *k,
+                        sqlited_rows *rows)
 {
     int ncols = sqlited_rows_column_count(rows);
-    size_t *width = calloc((size_t)ncols + 1, sizeof(*width));
-    size_t *off = NULL, noff = 0, capoff = 0;
-    struct sbuf cells = {0}, line = {0};
-    int rc = SQLITED_DONE;
-
-    if (!width)
-        return -ENOMEM;
-    for (int i = 0; i < ncols; i++) {
-        const char *name = sqlited_rows_column_name(rows, i);
-        width[i] = text_width(name, strlen(name));
-    }
-    /* off[k] is where cell k starts; the cell ends where the next starts. */
-    for (;;) {
-        rc = sqlited_rows_next(rows);
-        if (rc != SQLITED_ROW)
-            break;
-        for (int i = 0; i < ncols; i++) {
-            if (noff + 2 > capoff) {
-                size_t cap = capoff ? capoff * 2 : 64;
-                size_t *p = realloc(off, cap * sizeof(*off));
-                if (!p) {
-                    rc = -ENOMEM;
-                    goto out;
-                }
-                off = p;
-                capoff = cap;
-            }
-            off[noff++] = cells.len;
-            add_value(&cells, rows, i);
-            if (cells.oom) {
-                rc = -ENOMEM;
-                goto out;
-            }
-            size_t w =
-                text_width(cells.p + off[noff - 1], cells.len - off[noff - 1]);
-            if (w > width[i])
-                width[i] = w;
-        }
-    }
-    if (rc != SQLITED_DONE || noff == 0)
-        goto out;
-    off[noff] = cells.len;
-
-    /* +---+---+ */
-    sbuf_add(&line, "+", 1);
-    for (int i = 0; i < ncols; i++) {
-        for (size_t k = 0; k < width[i] + 2; k++)
-            sbuf_add(&line, "-", 1);
-        sbuf_add(&line, "+", 1);
-    }
-    sbuf_add(&line, "\n", 1);
-    if (line.oom) {
-        rc = -ENOMEM;
-        goto out;
-    }
-
-    emit(pr, &line);
-    if (pr->header) {
-        /* Names are centred, as in the sqlite3 shell. */
-        putc('|', pr->out);
-        for (int i = 0; i < ncols; i++) {
-            const char *name = sqlited_rows_column_name(rows, i);
-            size_t len = strlen(name), w = text_width(name, len);
-            putc(' ', pr->out);
-            pad(pr->out, ' ', (width[i] - w) / 2);
-            fwrite(name, 1, len, pr->out);
-            pad(pr->out, ' ', (width[i] - w + 1) / 2);
-            fputs(" |", pr->out);
-        }
-        putc('\n', pr->out);
-        emit(pr, &line);
-    }
-    for (size_t k = 0; k < noff && !out_failed(pr->out);) {
-        putc('|', pr->out);
-        for (int i = 0; i < ncols; i++, k++) {
-            const char *s = cells.p + off[k];
-            size_t len = off[k + 1] - off[k];
-            putc(' ', pr->out);
-            fwrite(s, 1, len, pr->out);
-            pad(pr->out, ' ', width[i] - text_width(s, len));
-            fputs(" |", pr->out);
-        }
-        putc('\n', pr->out);
-    }
-    emit(pr, &line);
-
-out:
-    free(line.p);
-    free(width);
-    free(off);
-    free(cells.p);
-    return rc;
-}
-
-/* Prints every row in one of the streaming modes. Returns SQLITED_DONE
- * or the failure of sqlited_rows_next(). */
-static int print_stream(const struct printer *pr, sqlited_rows *rows)
-{
-    int ncols = sqlited_rows_column_count(rows);
-    struct sbuf b = {0};
+    struct sbuf b = {0}, v = {0};
     int line_width = 5; /* the sqlite3 shell's minimum in .mode line */
     uint64_t n = 0;
     int rc;
@@ -257,20 +352,19 @@ static int print_stream(const struct printer *pr, sqlited_rows *rows)
             for (int i = 0; i < ncols; i++) {
                 if (i > 0)
                     sbuf_add(&b, "|", 1);
-                add_value(&b, rows, i);
+                add_value(&b, pr, rows, i);
             }
             sbuf_add(&b, "\n", 1);
             break;
         case MODE_CSV:
             for (int i = 0; i < ncols; i++) {
-                struct sbuf v = {0};
                 if (i > 0)
                     sbuf_add(&b, ",", 1);
-                add_value(&v, rows, i);
+                v.len = 0;
+                add_value(&v, pr, rows, i);
                 if (v.oom)
                     b.oom = true;
                 add_csv_field(&b, v.p, v.len);
-                free(v.p);
             }
             sbuf_add(&b, "\r\n", 2);
             break;
@@ -292,11 +386,11 @@ static int print_stream(const struct printer *pr, sqlited_rows *rows)
             for (int i = 0; i < ncols; i++) {
                 const char *name = sqlited_rows_column_name(rows, i);
                 size_t len = strlen(name);
-                for (size_t k = len; k < (size_t)line_width; k++)
+                for (size_t j = len; j < (size_t)line_width; j++)
                     sbuf_add(&b, " ", 1);
                 sbuf_add(&b, name, len);
                 sbuf_add(&b, " = ", 3);
-                add_value(&b, rows, i);
+                add_value(&b, pr, rows, i);
                 sbuf_add(&b, "\n", 1);
             }
             break;
@@ -305,21 +399,470 @@ static int print_stream(const struct printer *pr, sqlited_rows *rows)
             rc = -ENOMEM;
             break;
         }
-        emit(pr, &b);
+        emit(k, &b);
         n++;
-        if (out_failed(pr->out))
+        gate_check(k);
+        if (sink_failed(k))
             break;
     }
     if (pr->mode == MODE_JSON && n > 0 && rc == SQLITED_DONE)
-        fputs("]\n", pr->out);
+        fputs("]\n", k->out);
     free(b.p);
+    free(v.p);
     return rc;
 }
 
-int print_rows(const struct printer *pr, sqlited_rows *rows)
+/* -------------------------------------------------------- columnar modes */
+
+/* How many rows, and bytes of their text, the columnar modes hold to
+ * measure the columns before printing; later rows are laid out in the
+ * widths measured on the first ones. */
+#define GRID_ROWS 10000
+#define GRID_BYTES ((size_t)16 << 20)
+
+/* The rows of a table being laid out. */
+struct grid {
+    enum mode mode;
+    int ncols;
+    size_t *width;  /* each column's width in characters */
+    size_t *wrap;   /* where its text wraps onto the next line; 0: never */
+    bool *right;    /* right-aligned (.width negative) */
+    bool multiline; /* a row spans several lines: rows are set apart */
+    bool started;   /* the top (and the header) is printed */
+    bool any_row;
+    struct sbuf cells; /* the held rows' cells, row after row */
+    size_t *off;       /* where each cell starts; one more: where it ends */
+    size_t noff, capoff;
+    const char **pos; /* print_cells(): where each cell's next line is */
+    bool *more;       /* and whether it has one */
+};
+
+/* The next line of a cell's text [*@s, @e) as it is displayed, appended
+ * to @out (NULL: only measured): up to a line break (any control
+ * character but TAB ends a line, CR LF counting as one), at most @wrap
+ * characters (0: no limit), tabs expanded to every 8th column. Returns its
+ * width; moves *@s to the next line, and clears *@more after the last. An
+ * empty cell is one empty line; a final line break adds none. */
+static size_t cell_line(const char **s, const char *e, size_t wrap,
+                        struct sbuf *out, bool *more)
 {
-    return pr->mode == MODE_TABLE ? print_table(pr, rows)
-                                  : print_stream(pr, rows);
+    const char *p = *s;
+    size_t w = 0, max = wrap ? wrap : SIZE_MAX;
+
+    while (p < e && w < max) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '\t') {
+            do {
+                if (out)
+                    sbuf_add(out, " ", 1);
+                w++;
+            } while ((w & 7) != 0 && w < max);
+            p++;
+            continue;
+        }
+        if (c < 0x20)
+            break;
+        const char *q = p + 1;
+        while (q < e && ((unsigned char)*q & 0xC0) == 0x80)
+            q++;
+        if (out)
+            sbuf_add(out, p, (size_t)(q - p));
+        w++;
+        p = q;
+    }
+    if (p < e && w >= max && (unsigned char)*p >= 0x20) {
+        *s = p; /* wrapped: the rest goes on the next line */
+    } else if (p < e) {
+        p += (*p == '\r' && p + 1 < e && p[1] == '\n') ? 2 : 1;
+        *s = p;
+    } else {
+        *s = p;
+    }
+    *more = *s < e;
+    return w;
+}
+
+static void put_n(FILE *out, const char *s, size_t n)
+{
+    while (n-- > 0)
+        fputs(s, out);
+}
+
+/* A horizontal rule: @left, each column's width + 2 of @fill, @mid
+ * between columns, @right. */
+static void rule(FILE *out, const struct grid *g, const char *left,
+                 const char *fill, const char *mid, const char *right)
+{
+    fputs(left, out);
+    for (int i = 0; i < g->ncols; i++) {
+        put_n(out, fill, g->width[i] + 2);
+        fputs(i == g->ncols - 1 ? right : mid, out);
+    }
+    putc('\n', out);
+}
+
+/* The rule between rows (and under the header) of table and box. */
+static void rule_between(FILE *out, const struct grid *g)
+{
+    if (g->mode == MODE_BOX)
+        rule(out, g, "\u251C", "\u2500", "\u253C", "\u2524");
+    else
+        rule(out, g, "+", "-", "+", "+");
+}
+
+static const char *col_sep(const struct grid *g)
+{
+    return g->mode == MODE_BOX      ? " \u2502 "
+           : g->mode == MODE_COLUMN ? "  "
+                                    : " | ";
+}
+
+/* Prints one row of cells (@cell[i], @len[i] bytes each), as many lines
+ * as its tallest cell needs; @header centres the names (but in column
+ * mode) and shows only their first line, as sqlite3 does. */
+static void print_cells(FILE *out, struct grid *g, const char *const *cell,
+                        const size_t *len, bool header)
+{
+    const char **pos = g->pos;
+    bool *more = g->more;
+    bool any;
+
+    for (int i = 0; i < g->ncols; i++) {
+        pos[i] = cell[i];
+        more[i] = true;
+    }
+    do {
+        any = false;
+        if (g->mode != MODE_COLUMN)
+            fputs(g->mode == MODE_BOX ? "\u2502 " : "| ", out);
+        for (int i = 0; i < g->ncols; i++) {
+            struct sbuf text = {0};
+            size_t w = 0;
+            if (more[i])
+                w = cell_line(&pos[i], cell[i] + len[i], g->wrap[i], &text,
+                              &more[i]);
+            if (header)
+                more[i] = false;
+            any = any || more[i];
+            size_t padding = g->width[i] > w ? g->width[i] - w : 0;
+            size_t before = 0;
+            if (header && g->mode != MODE_COLUMN)
+                before = padding / 2;
+            else if (g->right[i])
+                before = padding;
+            put_n(out, " ", before);
+            fwrite(text.p ? text.p : "", 1, text.len, out);
+            put_n(out, " ", padding - before);
+            free(text.p);
+            if (i < g->ncols - 1)
+                fputs(col_sep(g), out);
+        }
+        fputs(g->mode == MODE_BOX      ? " \u2502\n"
+              : g->mode == MODE_COLUMN ? "\n"
+                                       : " |\n",
+              out);
+    } while (any);
+}
+
+/* Measures cell @s (@n bytes): its widest line, and whether it has
+ * several. */
+static size_t measure(const struct grid *g, int i, const char *s, size_t n,
+                      bool *several)
+{
+    const char *e = s + n;
+    size_t max = 0;
+    bool more = true;
+    int lines = 0;
+
+    while (more) {
+        size_t w = cell_line(&s, e, g->wrap[i], NULL, &more);
+        if (w > max)
+            max = w;
+        lines++;
+    }
+    *several = lines > 1;
+    return max;
+}
+
+/* Prints the top of the table and its header. */
+static void print_top(FILE *out, struct grid *g, const struct printer *pr,
+                      sqlited_rows *rows)
+{
+    const char *name[g->ncols > 0 ? g->ncols : 1];
+    size_t len[g->ncols > 0 ? g->ncols : 1];
+
+    for (int i = 0; i < g->ncols; i++) {
+        name[i] = sqlited_rows_column_name(rows, i);
+        len[i] = strlen(name[i]);
+    }
+    if (g->mode == MODE_TABLE)
+        rule(out, g, "+", "-", "+", "+");
+    else if (g->mode == MODE_BOX)
+        rule(out, g, "\u250C", "\u2500", "\u252C", "\u2510");
+    if (!pr->header)
+        return;
+    print_cells(out, g, name, len, true);
+    if (g->mode == MODE_TABLE || g->mode == MODE_BOX) {
+        rule_between(out, g);
+    } else if (g->mode == MODE_MARKDOWN) {
+        rule(out, g, "|", "-", "|", "|");
+    } else {
+        for (int i = 0; i < g->ncols; i++) {
+            put_n(out, "-", g->width[i]);
+            fputs(i == g->ncols - 1 ? "\n" : "  ", out);
+        }
+    }
+}
+
+/* Lays out the held rows: the first time, measures the columns and prints
+ * the top; later, keeps those widths (a longer value wraps). */
+static void grid_flush(struct grid *g, const struct printer *pr, struct sink *k,
+                       sqlited_rows *rows)
+{
+    size_t nrows = g->noff / (size_t)g->ncols;
+    const char *cell[g->ncols];
+    size_t len[g->ncols];
+
+    if (nrows == 0)
+        return;
+    g->off[g->noff] = g->cells.len;
+    for (size_t c = 0; c < g->noff; c++) {
+        int i = (int)(c % (size_t)g->ncols);
+        bool several;
+        size_t w = measure(g, i, g->cells.p + g->off[c],
+                           g->off[c + 1] - g->off[c], &several);
+        if (!g->started && w > g->width[i])
+            g->width[i] = w;
+        g->multiline = g->multiline || several;
+    }
+    if (!g->started) {
+        print_top(k->out, g, pr, rows);
+        g->started = true;
+        /* From now on, values wider than their column wrap. */
+        for (int i = 0; i < g->ncols; i++)
+            if (g->wrap[i] == 0)
+                g->wrap[i] = g->width[i] > 0 ? g->width[i] : 1;
+    }
+    for (size_t r = 0; r < nrows && !sink_failed(k); r++) {
+        if (g->any_row && g->multiline) {
+            if (g->mode == MODE_TABLE || g->mode == MODE_BOX)
+                rule_between(k->out, g);
+            else if (g->mode == MODE_COLUMN)
+                putc('\n', k->out);
+        }
+        for (int i = 0; i < g->ncols; i++) {
+            size_t c = r * (size_t)g->ncols + (size_t)i;
+            cell[i] = g->cells.p + g->off[c];
+            len[i] = g->off[c + 1] - g->off[c];
+        }
+        print_cells(k->out, g, cell, len, false);
+        g->any_row = true;
+        gate_check(k);
+    }
+    g->noff = 0;
+    g->cells.len = 0;
+}
+
+/* Prints every row in table, box, markdown or column mode. */
+static int print_grid(const struct printer *pr, struct sink *k,
+                      sqlited_rows *rows)
+{
+    struct grid g = {.mode = pr->mode};
+    int rc = SQLITED_DONE;
+
+    g.ncols = sqlited_rows_column_count(rows);
+    if (g.ncols <= 0)
+        return SQLITED_DONE;
+    size_t n = (size_t)g.ncols;
+    g.width = calloc(n, sizeof(*g.width));
+    g.wrap = calloc(n, sizeof(*g.wrap));
+    g.right = calloc(n, sizeof(*g.right));
+    g.pos = calloc(n, sizeof(*g.pos));
+    g.more = calloc(n, sizeof(*g.more));
+    /* Cells are pointers into g.cells: give it memory even when they are
+     * all empty. */
+    sbuf_add(&g.cells, "", 1);
+    g.cells.len = 0;
+    if (!g.width || !g.wrap || !g.right || !g.pos || !g.more || g.cells.oom) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (int i = 0; i < g.ncols; i++) {
+        int w = i < pr->nwidth ? pr->width[i] : 0;
+        const char *name = sqlited_rows_column_name(rows, i);
+        g.right[i] = w < 0;
+        g.wrap[i] = w < 0 ? (size_t) - (long long)w : (size_t)w;
+        g.width[i] = g.wrap[i];
+        if (pr->header) {
+            /* The first line of the name is what shows. */
+            const char *s = name;
+            bool more;
+            size_t nw =
+                cell_line(&s, name + strlen(name), g.wrap[i], NULL, &more);
+            if (nw > g.width[i])
+                g.width[i] = nw;
+        }
+    }
+    for (;;) {
+        rc = sqlited_rows_next(rows);
+        if (rc != SQLITED_ROW)
+            break;
+        for (int i = 0; i < g.ncols; i++) {
+            if (g.noff + 2 > g.capoff) {
+                size_t cap = g.capoff ? g.capoff * 2 : 64;
+                size_t *p = realloc(g.off, cap * sizeof(*g.off));
+                if (!p) {
+                    rc = -ENOMEM;
+                    goto out;
+                }
+                g.off = p;
+                g.capoff = cap;
+            }
+            g.off[g.noff++] = g.cells.len;
+            add_value(&g.cells, pr, rows, i);
+        }
+        if (g.cells.oom) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        if (g.noff / n >= GRID_ROWS || g.cells.len >= GRID_BYTES) {
+            grid_flush(&g, pr, k, rows);
+            if (sink_failed(k))
+                goto out;
+        }
+    }
+    if (rc != SQLITED_DONE)
+        goto out;
+    grid_flush(&g, pr, k, rows);
+    if (g.started) {
+        if (g.mode == MODE_TABLE)
+            rule(k->out, &g, "+", "-", "+", "+");
+        else if (g.mode == MODE_BOX)
+            rule(k->out, &g, "\u2514", "\u2500", "\u2534", "\u2518");
+    }
+
+out:
+    free(g.width);
+    free(g.wrap);
+    free(g.right);
+    free(g.off);
+    free(g.cells.p);
+    free(g.pos);
+    free(g.more);
+    return rc;
+}
+
+int print_rows(struct printer *pr, sqlited_rows *rows)
+{
+    struct gate g;
+    struct sink k = {.out = pr->out};
+    int rc;
+
+    if (gate_open(pr, &g)) {
+        k.gate = &g;
+        k.out = g.mem;
+    }
+    if (pr->mode == MODE_TABLE || pr->mode == MODE_BOX ||
+        pr->mode == MODE_MARKDOWN || pr->mode == MODE_COLUMN)
+        rc = print_grid(pr, &k, rows);
+    else
+        rc = print_stream(pr, &k, rows);
+    gate_close(&k);
+    return k.quit ? SQLITED_DONE : rc;
+}
+
+/* ------------------------------------------------------ .output and .once */
+
+int output_error(struct printer *pr)
+{
+    if (pr->out != stdout)
+        fprintf(stderr, "%s: cannot write to %s: %s\n", PROG, pr->out_name,
+                strerror(out_errno ? out_errno : EIO));
+    return EXIT_DAEMON_ERROR;
+}
+
+int output_restore(struct printer *pr)
+{
+    int status = 0;
+
+    pr->once = 0;
+    if (pr->out == stdout)
+        return 0;
+    errno = 0;
+    bool failed = out_failed(pr->out);
+    if (pr->out_pipe) {
+        int st = pclose(pr->out);
+        if (!failed && st != 0) {
+            fprintf(stderr, "%s: %s exited with status %d\n", PROG,
+                    pr->out_name + 1,
+                    st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : st);
+            status = EXIT_DAEMON_ERROR;
+        }
+    } else if (fclose(pr->out) != 0 && !failed) {
+        out_errno = errno ? errno : EIO;
+        failed = true;
+    }
+    if (failed) {
+        fprintf(stderr, "%s: cannot write to %s: %s\n", PROG, pr->out_name,
+                strerror(out_errno ? out_errno : EIO));
+        status = EXIT_DAEMON_ERROR;
+    }
+    out_errno = 0;
+    pr->out = stdout;
+    pr->out_pipe = false;
+    free(pr->out_name);
+    pr->out_name = NULL;
+    return status;
+}
+
+int output_open(struct printer *pr, const char *path, bool once)
+{
+    char *name = strdup(path);
+    bool pipe = path[0] == '|';
+    FILE *f;
+
+    if (!name) {
+        fprintf(stderr, "%s: %s\n", PROG, strerror(ENOMEM));
+        return EXIT_DAEMON_ERROR;
+    }
+    if (pipe && !path[1 + strspn(path + 1, " \t")]) {
+        fprintf(stderr, "%s: '|' needs a command to write to\n", PROG);
+        free(name);
+        return EXIT_DAEMON_ERROR;
+    }
+    fflush(stdout);
+    f = pipe ? popen(path + 1, "w") : fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "%s: cannot open %s: %s\n", PROG, path,
+                strerror(errno));
+        free(name);
+        return EXIT_DAEMON_ERROR;
+    }
+    int status = output_restore(pr);
+    pr->out = f;
+    pr->out_pipe = pipe;
+    pr->out_name = name;
+    /* The .once command itself, then the one after it. */
+    pr->once = once ? 2 : 0;
+    return status;
+}
+
+void output_command_done(struct printer *pr)
+{
+    if (pr->once > 0 && --pr->once == 0)
+        output_restore(pr);
+}
+
+int printer_close(struct printer *pr, int status)
+{
+    int rc = output_restore(pr);
+
+    free(pr->nullvalue);
+    free(pr->width);
+    pr->nullvalue = NULL;
+    pr->width = NULL;
+    pr->nwidth = 0;
+    return status ? status : rc;
 }
 
 int finish_output(int status)

@@ -299,7 +299,7 @@ static void expect_text(struct worker *w, const char *sql, const char *want)
 void fuzz_core_close(struct fuzz_core *f)
 {
     while (!list_empty(&f->conn.cursors)) {
-        struct job *job = job_new(&f->conn, RPC_CLOSE, 0);
+        struct job *job = conn_job_new(&f->conn, RPC_CLOSE, 0);
         if (job == NULL)
             fuzz_fail("out of memory");
         job->internal = true;
@@ -309,7 +309,7 @@ void fuzz_core_close(struct fuzz_core *f)
     }
     /* As when a client leaves: its transaction is rolled back. */
     if (f->conn.tx != 0) {
-        struct job *job = job_new(&f->conn, RPC_ROLLBACK, 0);
+        struct job *job = conn_job_new(&f->conn, RPC_ROLLBACK, 0);
         if (job == NULL)
             fuzz_fail("out of memory");
         job->tx = f->conn.tx;

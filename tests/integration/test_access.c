@@ -37,7 +37,15 @@ struct outcome {
     char message[512];
 };
 
-enum action { OPEN_ONLY, READ, WRITE_EXEC, WRITE_QUERY, CHECKPOINT };
+enum action {
+    OPEN_ONLY,
+    READ,
+    WRITE_EXEC,
+    WRITE_QUERY,
+    CHECKPOINT,
+    READ_SNAPSHOT, /* a read-only transaction: begin, query, commit */
+    BEGIN_WRITE,   /* a transaction of the writer */
+};
 
 /* In a child that becomes uid/gid NOBODY: connects and runs @action, and
  * reports the first failure (or rc 0) through a pipe. No Criterion
@@ -79,6 +87,15 @@ static struct outcome as_nobody(enum action action)
                 break;
             case CHECKPOINT:
                 out.rc = sqlited_checkpoint(db, 0, NULL);
+                break;
+            case READ_SNAPSHOT:
+                if ((out.rc = sqlited_begin(db, SQLITED_TX_READ_ONLY)) == 0 &&
+                    (out.rc = sqlited_query(db, "select count(*) from t", NULL,
+                                            &rows)) == 0)
+                    out.rc = sqlited_commit(db);
+                break;
+            case BEGIN_WRITE:
+                out.rc = sqlited_begin(db, SQLITED_TX_DEFERRED);
                 break;
             }
             sqlited_rows_close(rows);
@@ -131,6 +148,14 @@ Test(access, a_reader_may_read_and_not_write)
     cr_assert_str_eq(o.message, "access denied: this statement writes, and "
                                 "this client may only read (allow-read "
                                 "uid:65534)");
+    /* A read snapshot is a read: begin read-only, query, commit. A
+     * transaction of the writer is not. */
+    o = as_nobody(READ_SNAPSHOT);
+    cr_assert_eq(o.rc, 0, "%s: %s", o.name, o.message);
+    o = as_nobody(BEGIN_WRITE);
+    cr_assert_eq(o.rc, SQLITE_AUTH, "rc %d %s: %s", o.rc, o.name, o.message);
+    cr_assert_str_eq(o.message, "access denied: begin may write, and uid "
+                                "65534 may only read (allow-read uid:65534)");
     sqlited *db = harness_connect(&d);
     cr_assert_eq(harness_query_int(db, "select count(*) from t"), 0);
     sqlited_close(db);

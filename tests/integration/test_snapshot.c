@@ -50,14 +50,20 @@ static void restart_with(const char *const *extra_args)
 
 TestSuite(snapshot, .init = setup, .fini = teardown, .timeout = 120);
 
+/* Appends the options map {"read_only": true} to @buf. */
+static void pack_read_only(struct codec_buf *buf)
+{
+    msgpack_pack_map(&buf->pk, 1);
+    codec_pack_cstr(buf, "read_only");
+    msgpack_pack_true(&buf->pk);
+}
+
 /* Sends begin [{"read_only": true}] on @c and stores the answer in @rep. */
 static void begin_read_only(struct harness_raw *c, struct reply *rep)
 {
     uint32_t msgid = ++c->last_msgid;
     harness_pack_request(&c->b, msgid, "begin", 1);
-    msgpack_pack_map(&c->b.pk, 1);
-    codec_pack_cstr(&c->b, "read_only");
-    msgpack_pack_true(&c->b.pk);
+    pack_read_only(&c->b);
     harness_raw_call(c, msgid, rep);
 }
 
@@ -155,8 +161,9 @@ Test(snapshot, writes_inside_are_refused)
 {
     int64_t tx = begin_ok(&a);
     expect_error(&a, "exec", "INSERT INTO t(x) VALUES (9)", tx, SQLITE_READONLY,
-                 "SQLITE_READONLY", "is read-only (begun with read_only), and "
-                                    "exec may write: nothing of it ran");
+                 "SQLITE_READONLY",
+                 "is read-only (begun with read_only), and "
+                 "exec may write: nothing of it ran");
     expect_error(&a, "query", "INSERT INTO t(x) VALUES (9) RETURNING id", tx,
                  SQLITE_READONLY, "SQLITE_READONLY",
                  "this statement writes, and transaction");
@@ -235,9 +242,7 @@ Test(snapshot, one_transaction_per_connection)
     msgid = ++a.last_msgid;
     harness_pack_request(&a.b, msgid, "begin", 2);
     codec_pack_cstr(&a.b, "immediate");
-    msgpack_pack_map(&a.b.pk, 1);
-    codec_pack_cstr(&a.b, "read_only");
-    msgpack_pack_true(&a.b.pk);
+    pack_read_only(&a.b);
     harness_raw_call(&a, msgid, &rep);
     harness_assert_error(&rep, SQLITED_BAD_REQUEST, "SQLITED_BAD_REQUEST",
                          "do not go together");
@@ -255,9 +260,7 @@ Test(snapshot, one_transaction_per_connection)
     msgid = ++a.last_msgid;
     harness_pack_request(&a.b, msgid, "begin", 2);
     msgpack_pack_nil(&a.b.pk);
-    msgpack_pack_map(&a.b.pk, 1);
-    codec_pack_cstr(&a.b, "read_only");
-    msgpack_pack_true(&a.b.pk);
+    pack_read_only(&a.b);
     harness_raw_call(&a, msgid, &rep);
     cr_assert_not(rep.is_error, "%s: %s", rep.name, rep.message);
     int64_t id;
@@ -296,8 +299,7 @@ Test(snapshot, busy_transaction_expires_at_its_maximum_duration)
     /* Bounded: 50 queries 200 ms apart are ten times the maximum. */
     for (int i = 0; i < 50 && !expired; i++) {
         harness_sleep_ms(200);
-        harness_raw_sql(&a, "query", "SELECT count(*) FROM t", IN_TX(tx),
-                        &rep);
+        harness_raw_sql(&a, "query", "SELECT count(*) FROM t", IN_TX(tx), &rep);
         expired = rep.is_error;
         if (!expired)
             reply_free(&rep);
@@ -348,8 +350,7 @@ Test(snapshot, cursor_inside)
     struct codec_reader v;
     int64_t cursor;
     uint32_t rows = 0, n, ncols;
-    harness_raw_sql(&a, "query", "SELECT x FROM t ORDER BY x", IN_TX(tx),
-                    &rep);
+    harness_raw_sql(&a, "query", "SELECT x FROM t ORDER BY x", IN_TX(tx), &rep);
     cr_assert_not(rep.is_error, "%s: %s", rep.name, rep.message);
     harness_reply_rows(&rep, &n, &ncols);
     rows += n;
@@ -432,8 +433,8 @@ Test(snapshot, disconnect_releases_it)
     cr_assert_eq(count_in(&a, tx), 3);
     harness_exec(other, "INSERT INTO t(x) VALUES (4)");
     /* Held, the snapshot keeps TRUNCATE from finishing. */
-    sqlited_rows *rows = harness_query(other, "PRAGMA wal_checkpoint(TRUNCATE)",
-                                       NULL);
+    sqlited_rows *rows =
+        harness_query(other, "PRAGMA wal_checkpoint(TRUNCATE)", NULL);
     cr_assert_eq(sqlited_rows_next(rows), SQLITE_ROW);
     cr_assert_eq(sqlited_column_int64(rows, 0), 1, "the WAL was emptied");
     sqlited_rows_close(rows);
@@ -520,9 +521,69 @@ Test(snapshot, wal_limit_ends_it)
     cr_assert_geq(harness_stat(&d, "tx_read_only_expired"), 1,
                   "the read-only transaction outlived the WAL limit");
     cr_assert_geq(harness_stat(&d, "snapshots_released"), 1);
-    expect_error(&a, "query", "SELECT count(*) FROM t", tx,
-                 SQLITED_TX_EXPIRED, "SQLITED_TX_EXPIRED",
+    expect_error(&a, "query", "SELECT count(*) FROM t", tx, SQLITED_TX_EXPIRED,
+                 "SQLITED_TX_EXPIRED",
                  "the WAL passed its limit (--wal-max-bytes, 262144 bytes) "
                  "while this read-only transaction held the oldest snapshot");
     cr_assert_eq(harness_stat(&d, "tx_read_only_open"), 0);
+}
+
+/* A read-only transaction belongs to its connection: another one naming it
+ * is refused, and it stays usable for its own. */
+Test(snapshot, another_connections_id_is_refused)
+{
+    int64_t tx = begin_ok(&a);
+    expect_error(&b, "query", "SELECT 1", tx, SQLITED_BAD_REQUEST,
+                 "SQLITED_BAD_REQUEST", "belongs to another connection");
+    struct reply rep;
+    harness_raw_tx_end(&b, "commit", tx, &rep);
+    harness_assert_error(&rep, SQLITED_BAD_REQUEST, "SQLITED_BAD_REQUEST",
+                         "belongs to another connection");
+    reply_free(&rep);
+    cr_assert_eq(count_in(&a, tx), 3);
+    harness_raw_end_ok(&a, "commit", tx);
+}
+
+/* Two begins sent without waiting: the second is refused while the first
+ * is still running, whichever kinds they are. */
+Test(snapshot, pipelined_begins_are_one_transaction)
+{
+    struct reply rep;
+    uint32_t first = ++a.last_msgid;
+    harness_pack_begin(&a.b, first, NULL);
+    uint32_t second = ++a.last_msgid;
+    harness_pack_request(&a.b, second, "begin", 1);
+    pack_read_only(&a.b);
+    harness_send_buf(a.fd, &a.b);
+    int64_t tx = 0;
+    for (int i = 0; i < 2; i++) {
+        harness_read_reply(&a.r, &rep);
+        if (rep.msgid == first) {
+            cr_assert_not(rep.is_error, "%s: %s", rep.name, rep.message);
+            struct codec_reader res = rep.result;
+            cr_assert_eq(codec_read_int64(&res, &tx), 0);
+        } else {
+            cr_assert_eq(rep.msgid, second);
+            harness_assert_error(&rep, SQLITED_BAD_REQUEST,
+                                 "SQLITED_BAD_REQUEST",
+                                 "a connection has at most one transaction");
+        }
+        reply_free(&rep);
+    }
+    harness_raw_end_ok(&a, "commit", tx);
+}
+
+/* A daemon stopped with a read-only transaction open (and a cursor in it)
+ * ends it and exits cleanly (daemon_cleanup() checks the exit status and
+ * the sanitizers' reports). */
+Test(snapshot, shutdown_ends_it)
+{
+    restart_with((const char *const[]){"--chunk-rows", "1", NULL});
+    int64_t tx = begin_ok(&a);
+    struct reply rep;
+    struct codec_reader v;
+    harness_raw_sql(&a, "query", "SELECT x FROM t", IN_TX(tx), &rep);
+    cr_assert(harness_map_find(rep.result, "cursor", &v), "no cursor");
+    reply_free(&rep);
+    cr_assert_eq(daemon_stop(&d), 0);
 }

@@ -16,7 +16,7 @@
 
 static struct job *make(uint32_t id)
 {
-    struct job *job = job_new(NULL, RPC_EXEC, id);
+    struct job *job = job_new(RPC_EXEC, id);
     cr_assert_not_null(job);
     return job;
 }

@@ -83,7 +83,7 @@ TestSuite(writer, .init = setup, .fini = teardown);
 static struct job *job_of(struct conn *client, enum rpc_method method,
                           const char *sql, uint64_t tx)
 {
-    struct job *job = job_new(client, method, ++last_msgid);
+    struct job *job = conn_job_new(client, method, ++last_msgid);
     cr_assert_not_null(job);
     if (sql) {
         job->req.sql = sql;

@@ -1,0 +1,535 @@
+/* sqlited-cli's output modes and dot-commands against a real daemon: each
+ * mode's exact output, .headers, .nullvalue, .width, the schema commands,
+ * .explain's tree, .timer, .output and .once, .param. The commands run
+ * through --cmd, before the SQL argument, as sqlite3's -cmd does. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static struct daemon d;
+
+static void setup(void)
+{
+    daemon_start(&d, NULL);
+    harness_exec_fresh(&d, "CREATE TABLE users(id INTEGER PRIMARY KEY, "
+                           "email TEXT UNIQUE, name TEXT);"
+                           "CREATE INDEX users_name ON users(name);"
+                           "CREATE TABLE orders(id INTEGER PRIMARY KEY, "
+                           "user_id INTEGER REFERENCES users(id), total "
+                           "REAL);"
+                           "CREATE VIEW big AS SELECT * FROM orders WHERE "
+                           "total > 100;"
+                           "INSERT INTO users VALUES (1, 'a@x', 'Ann'), "
+                           "(2, 'b@x', 'Bob');"
+                           "INSERT INTO orders VALUES (1, 1, 12.5), "
+                           "(2, 2, 250.0);");
+}
+
+static void teardown(void)
+{
+    daemon_cleanup(&d);
+}
+
+TestSuite(dot, .init = setup, .fini = teardown, .timeout = 60);
+
+#define CLI(o, ...)                                                            \
+    harness_cli(&d, (o), NULL, (const char *const[]){__VA_ARGS__, NULL})
+
+/* Two rows holding an INTEGER, TEXT with a newline, a NULL, a REAL and a
+ * BLOB, and the same kinds in the second row. */
+#define SAMPLE                                                                 \
+    "SELECT 1 AS id, 'two\nlines' AS t, NULL AS n, 1.5 AS r, x'00ff' AS b "    \
+    "UNION ALL SELECT 2, 'x', 'y', -0.25, x''"
+
+/* Runs @cmd (a dot-command) then @sql, and requires exactly @want on
+ * standard output and nothing on standard error. */
+static void assert_output(const char *cmd, const char *sql, const char *want)
+{
+    struct harness_output o;
+    CLI(&o, "--cmd", cmd, sql);
+    cr_assert_eq(o.status, 0, "%s: status %d, stderr: %s", cmd, o.status,
+                 o.err);
+    cr_assert_str_eq(o.out, want, "%s printed:\n%s", cmd, o.out);
+    cr_assert_str_empty(o.err);
+    harness_output_free(&o);
+}
+
+/* Requires that @args fail with status 1 and @msg in standard error. */
+static void assert_fails(const char *const *args, const char *msg)
+{
+    struct harness_output o;
+    harness_cli(&d, &o, NULL, args);
+    cr_assert_eq(o.status, 1, "status %d, stdout: %s, stderr: %s", o.status,
+                 o.out, o.err);
+    cr_assert(strstr(o.err, msg), "stderr lacks '%s': %s", msg, o.err);
+    harness_output_free(&o);
+}
+
+#define FAILS(msg, ...)                                                        \
+    assert_fails((const char *const[]){__VA_ARGS__, NULL}, msg)
+
+/* ------------------------------------------------------------------ modes */
+
+Test(dot, mode_list)
+{
+    assert_output(".mode list", SAMPLE,
+                  "1|two\nlines||1.5|X'00FF'\n"
+                  "2|x|y|-0.25|X''\n");
+}
+
+Test(dot, mode_csv)
+{
+    assert_output(".mode csv", SAMPLE,
+                  "id,t,n,r,b\r\n"
+                  "1,\"two\nlines\",,1.5,X'00FF'\r\n"
+                  "2,x,y,-0.25,X''\r\n");
+}
+
+Test(dot, mode_json)
+{
+    assert_output(".mode json", SAMPLE,
+                  "[{\"id\":1,\"t\":\"two\\u000Alines\",\"n\":null,"
+                  "\"r\":1.5,\"b\":\"00FF\"},\n"
+                  "{\"id\":2,\"t\":\"x\",\"n\":\"y\",\"r\":-0.25,"
+                  "\"b\":\"\"}]\n");
+}
+
+Test(dot, mode_line)
+{
+    assert_output(".mode line", SAMPLE,
+                  "   id = 1\n"
+                  "    t = two\nlines\n"
+                  "    n = \n"
+                  "    r = 1.5\n"
+                  "    b = X'00FF'\n"
+                  "\n"
+                  "   id = 2\n"
+                  "    t = x\n"
+                  "    n = y\n"
+                  "    r = -0.25\n"
+                  "    b = X''\n");
+}
+
+/* The columnar modes: a cell with a newline spans two lines of its row,
+ * and rows are then set apart (sqlite3 3.40's output, but BLOBs in hex). */
+Test(dot, mode_table)
+{
+    assert_output(".mode table", SAMPLE,
+                  "+----+-------+---+-------+---------+\n"
+                  "| id |   t   | n |   r   |    b    |\n"
+                  "+----+-------+---+-------+---------+\n"
+                  "| 1  | two   |   | 1.5   | X'00FF' |\n"
+                  "|    | lines |   |       |         |\n"
+                  "+----+-------+---+-------+---------+\n"
+                  "| 2  | x     | y | -0.25 | X''     |\n"
+                  "+----+-------+---+-------+---------+\n");
+}
+
+Test(dot, mode_box)
+{
+    assert_output(".mode box", SAMPLE,
+                  "┌────┬───────┬───┬───────┬─────────┐\n"
+                  "│ id │   t   │ n │   r   │    b    │\n"
+                  "├────┼───────┼───┼───────┼─────────┤\n"
+                  "│ 1  │ two   │   │ 1.5   │ X'00FF' │\n"
+                  "│    │ lines │   │       │         │\n"
+                  "├────┼───────┼───┼───────┼─────────┤\n"
+                  "│ 2  │ x     │ y │ -0.25 │ X''     │\n"
+                  "└────┴───────┴───┴───────┴─────────┘\n");
+}
+
+Test(dot, mode_markdown)
+{
+    assert_output(".mode markdown", SAMPLE,
+                  "| id |   t   | n |   r   |    b    |\n"
+                  "|----|-------|---|-------|---------|\n"
+                  "| 1  | two   |   | 1.5   | X'00FF' |\n"
+                  "|    | lines |   |       |         |\n"
+                  "| 2  | x     | y | -0.25 | X''     |\n");
+}
+
+Test(dot, mode_column)
+{
+    assert_output(".mode column", SAMPLE,
+                  "id  t      n  r      b      \n"
+                  "--  -----  -  -----  -------\n"
+                  "1   two       1.5    X'00FF'\n"
+                  "    lines                   \n"
+                  "\n"
+                  "2   x      y  -0.25  X''    \n");
+}
+
+/* Without a multi-line cell, rows follow each other without rules. */
+Test(dot, mode_box_single_lines)
+{
+    assert_output(".mode box", "SELECT id, name FROM users ORDER BY id",
+                  "┌────┬──────┐\n"
+                  "│ id │ name │\n"
+                  "├────┼──────┤\n"
+                  "│ 1  │ Ann  │\n"
+                  "│ 2  │ Bob  │\n"
+                  "└────┴──────┘\n");
+}
+
+/* -m takes the same names as .mode. */
+Test(dot, mode_flag_takes_every_mode)
+{
+    struct harness_output o;
+    CLI(&o, "-m", "markdown", "SELECT 1 AS a");
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert_str_eq(o.out, "| a |\n|---|\n| 1 |\n");
+    harness_output_free(&o);
+    CLI(&o, "--mode", "column", "SELECT 1 AS a");
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert_str_eq(o.out, "a\n-\n1\n");
+    harness_output_free(&o);
+}
+
+/* .mode with no argument names the mode; switches apply to what follows. */
+Test(dot, mode_switches_between_statements)
+{
+    struct harness_output o;
+    CLI(&o, "--cmd", ".mode", "--cmd", "SELECT 1 AS a", "--cmd", ".mode csv",
+        "--cmd", ".mode", "SELECT 2 AS a");
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert_str_eq(o.out, "current output mode: list\n"
+                            "1\n"
+                            "current output mode: csv\n"
+                            "a\r\n2\r\n");
+    harness_output_free(&o);
+}
+
+Test(dot, unknown_mode)
+{
+    FAILS(".mode: unknown mode 'bogus' (list, table, box, csv, json, line, "
+          "markdown, column)",
+          "--cmd", ".mode bogus", "SELECT 1");
+}
+
+/* ---------------------------------------------------- headers, nulls, widths
+ */
+
+Test(dot, headers_on_and_off)
+{
+    assert_output(".headers on", "SELECT 1 AS a, 2 AS b", "a|b\n1|2\n");
+    struct harness_output o;
+    CLI(&o, "--cmd", ".headers off", "--cmd", ".mode table", "SELECT 1 AS a");
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert_str_eq(o.out, "+---+\n| 1 |\n+---+\n");
+    harness_output_free(&o);
+    FAILS(".headers: expected on or off: maybe", "--cmd", ".headers maybe",
+          "SELECT 1");
+}
+
+Test(dot, nullvalue)
+{
+    assert_output(".nullvalue NULL", "SELECT 1, NULL, 'x'", "1|NULL|x\n");
+    struct harness_output o;
+    CLI(&o, "--cmd", ".nullvalue (null)", "--cmd", ".mode table",
+        "SELECT NULL AS n");
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert_str_eq(o.out, "+--------+\n"
+                            "|   n    |\n"
+                            "+--------+\n"
+                            "| (null) |\n"
+                            "+--------+\n");
+    harness_output_free(&o);
+    /* JSON keeps null. */
+    CLI(&o, "--cmd", ".nullvalue -", "-m", "json", "SELECT NULL AS n");
+    cr_assert_str_eq(o.out, "[{\"n\":null}]\n");
+    harness_output_free(&o);
+}
+
+/* A positive width wraps longer values onto more lines of the row (the
+ * header shows its first line), a negative one right-aligns, 0 measures;
+ * as sqlite3 3.40 does. */
+Test(dot, width)
+{
+    struct harness_output o;
+    CLI(&o, "--cmd", ".mode table", "--cmd", ".width 2 3 -6 0",
+        "SELECT id, name, email, 'x' AS z FROM users ORDER BY id");
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert_str_eq(o.out, "+----+-----+--------+---+\n"
+                            "| id | nam | email  | z |\n"
+                            "+----+-----+--------+---+\n"
+                            "| 1  | Ann |    a@x | x |\n"
+                            "| 2  | Bob |    b@x | x |\n"
+                            "+----+-----+--------+---+\n");
+    harness_output_free(&o);
+    CLI(&o, "--cmd", ".mode column", "--cmd", ".width 3",
+        "SELECT 'abcdefg' AS v");
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert_str_eq(o.out, "v  \n---\nabc\ndef\ng  \n");
+    harness_output_free(&o);
+    /* .width alone goes back to measuring. */
+    CLI(&o, "--cmd", ".mode column", "--cmd", ".width 3", "--cmd", ".width",
+        "SELECT 'abcdefg' AS v");
+    cr_assert_str_eq(o.out, "v      \n-------\nabcdefg\n");
+    harness_output_free(&o);
+    FAILS(".width: a width is a number", "--cmd", ".width x", "SELECT 1");
+}
+
+/* Tabs expand to every 8th column, and CR LF breaks a line once. */
+Test(dot, tabs_and_crlf_in_columns)
+{
+    assert_output(".mode column",
+                  "SELECT 'a' || char(9) || 'b' AS t, "
+                  "'c' || char(13, 10) || 'd' AS u",
+                  "t          u\n"
+                  "---------  -\n"
+                  "a       b  c\n"
+                  "           d\n");
+}
+
+/* Past the rows held to measure the columns (10,000), the widths stay:
+ * a longer value wraps instead of widening the table. */
+Test(dot, table_keeps_its_widths_past_the_first_rows)
+{
+    struct harness_output o;
+    CLI(&o, "--cmd", ".mode table",
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+        "WHERE x < 10001) SELECT CASE WHEN x = 10001 THEN 'abcdefghij' "
+        "ELSE 'ab' END AS v FROM c");
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    /* The header and the first rows measured 2 wide; the last row wraps
+     * in that width, and from then on rows are set apart by rules. */
+    const char *head = "+----+\n| v  |\n+----+\n| ab |\n| ab |\n";
+    const char *tail = "| ab |\n+----+\n| ab |\n| cd |\n| ef |\n| gh |\n"
+                       "| ij |\n+----+\n";
+    cr_assert(o.out_len > strlen(tail));
+    cr_assert_str_eq(o.out + o.out_len - strlen(tail), tail, "ends:\n%s",
+                     o.out + o.out_len - strlen(tail));
+    cr_assert(strncmp(o.out, head, strlen(head)) == 0, "begins:\n%.40s", o.out);
+    harness_output_free(&o);
+}
+
+/* ----------------------------------------------------------------- schema */
+
+Test(dot, tables)
+{
+    assert_output(".tables", "", "big     orders  users \n");
+    assert_output(".tables u%", "", "users\n");
+    /* Past 80 characters, names go down then across, as in sqlite3. */
+    harness_exec_fresh(&d, "CREATE TABLE t_a_rather_long_name_number_1(x);"
+                           "CREATE TABLE t_a_rather_long_name_number_2(x);"
+                           "CREATE TABLE t_a_rather_long_name_number_3(x);");
+    assert_output(".tables t%", "",
+                  "t_a_rather_long_name_number_1  "
+                  "t_a_rather_long_name_number_3\n"
+                  "t_a_rather_long_name_number_2\n");
+}
+
+Test(dot, schema)
+{
+    assert_output(".schema", "",
+                  "CREATE TABLE users(id INTEGER PRIMARY KEY, email TEXT "
+                  "UNIQUE, name TEXT);\n"
+                  "CREATE INDEX users_name ON users(name);\n"
+                  "CREATE TABLE orders(id INTEGER PRIMARY KEY, user_id "
+                  "INTEGER REFERENCES users(id), total REAL);\n"
+                  "CREATE VIEW big AS SELECT * FROM orders WHERE total > "
+                  "100;\n");
+    assert_output(".schema users", "",
+                  "CREATE TABLE users(id INTEGER PRIMARY KEY, email TEXT "
+                  "UNIQUE, name TEXT);\n"
+                  "CREATE INDEX users_name ON users(name);\n");
+    assert_output(".schema nope", "", "");
+}
+
+Test(dot, indexes)
+{
+    assert_output(".indexes", "",
+                  "sqlite_autoindex_users_1  users_name              \n");
+    assert_output(".indexes orders", "", "");
+}
+
+/* ------------------------------------------------------------------- plan */
+
+Test(dot, explain_draws_the_plan_as_a_tree)
+{
+    assert_output(".explain SELECT * FROM users JOIN orders ON "
+                  "orders.user_id = users.id WHERE users.name = 'Ann'",
+                  "",
+                  "QUERY PLAN\n"
+                  "|--SCAN orders\n"
+                  "`--SEARCH users USING INTEGER PRIMARY KEY (rowid=?)\n");
+    /* Nested: a subquery's rows hang under it. */
+    assert_output(".explain SELECT * FROM users WHERE id IN (SELECT "
+                  "user_id FROM orders WHERE total > 1)",
+                  "",
+                  "QUERY PLAN\n"
+                  "|--SEARCH users USING INTEGER PRIMARY KEY (rowid=?)\n"
+                  "`--LIST SUBQUERY 1\n"
+                  "   `--SCAN orders\n");
+    FAILS("no such table: nope", "--cmd", ".explain SELECT * FROM nope",
+          "SELECT 1");
+}
+
+/* ------------------------------------------------------------ timer, files */
+
+Test(dot, timer_prints_run_time)
+{
+    struct harness_output o;
+    CLI(&o, "--cmd", ".timer on", "--cmd", "SELECT 1", "--cmd", ".timer off",
+        "SELECT 2");
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    /* One line after the first statement's rows, none after the second. */
+    cr_assert(strncmp(o.out, "1\nRun Time: real ", 17) == 0, "%s", o.out);
+    char *line = o.out + 17;
+    cr_assert(strspn(line, "0123456789.") == strlen(line) - 3 &&
+                  strcmp(line + strlen(line) - 3, "\n2\n") == 0,
+              "%s", o.out);
+    harness_output_free(&o);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    static char buf[4096];
+    size_t n;
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+Test(dot, output_writes_the_file_until_output_alone)
+{
+    char path[256];
+    struct harness_output o;
+    snprintf(path, sizeof(path), "%s/out.txt", d.dir);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), ".output %s", path);
+    CLI(&o, "--cmd", cmd, "--cmd", "SELECT 1", "--cmd", ".tables users",
+        "--cmd", ".output", "SELECT 2");
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert_str_eq(o.out, "2\n");
+    cr_assert_str_eq(slurp(path), "1\nusers\n");
+    harness_output_free(&o);
+}
+
+Test(dot, once_writes_only_the_next_result)
+{
+    char path[256], cmd[300];
+    struct harness_output o;
+    snprintf(path, sizeof(path), "%s/once.txt", d.dir);
+    snprintf(cmd, sizeof(cmd), ".once %s", path);
+    CLI(&o, "--cmd", cmd, "--cmd", "SELECT 1", "SELECT 2");
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert_str_eq(o.out, "2\n");
+    cr_assert_str_eq(slurp(path), "1\n");
+    harness_output_free(&o);
+}
+
+Test(dot, output_to_a_command)
+{
+    char path[256], cmd[300];
+    struct harness_output o;
+    snprintf(path, sizeof(path), "%s/piped.txt", d.dir);
+    snprintf(cmd, sizeof(cmd), ".once '|tr a-z A-Z > %s'", path);
+    CLI(&o, "--cmd", cmd, "SELECT 'abc'");
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert_str_eq(o.out, "");
+    cr_assert_str_eq(slurp(path), "ABC\n");
+    harness_output_free(&o);
+}
+
+Test(dot, output_that_cannot_be_opened)
+{
+    FAILS("cannot open /nonexistent/dir/x: No such file or directory", "--cmd",
+          ".output /nonexistent/dir/x", "SELECT 1");
+    FAILS("usage: .once FILE", "--cmd", ".once", "SELECT 1");
+}
+
+/* ------------------------------------------------------------- parameters */
+
+Test(dot, param_set_list_clear)
+{
+    struct harness_output o;
+    CLI(&o, "--cmd", ".param set :id 2", "--cmd", ".param set @r 1.50", "--cmd",
+        ".param set $t 'it''s here'", "--cmd", ".param set :b x'00Ff'", "--cmd",
+        ".param set :n NULL", "--cmd", ".param set :w word", "--cmd",
+        ".param list",
+        "SELECT name, @r, $t, :b, :n IS NULL, :w, ':id' FROM users "
+        "WHERE id = :id");
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert_str_eq(o.out, "$t  'it''s here'\n"
+                            ":b  X'00FF'\n"
+                            ":id 2\n"
+                            ":n  NULL\n"
+                            ":w  'word'\n"
+                            "@r  1.5\n"
+                            "Bob|1.5|it's here|X'00FF'|1|word|:id\n");
+    harness_output_free(&o);
+
+    /* A name without its prefix binds whichever the statement uses; set
+     * again, it changes. */
+    CLI(&o, "--cmd", ".param set id 1", "--cmd", ".param set id 2",
+        "SELECT name FROM users WHERE id = $id");
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert_str_eq(o.out, "Bob\n");
+    harness_output_free(&o);
+
+    /* After .param clear, the parameter has no value: the daemon says so. */
+    FAILS("SQLITE_RANGE: the statement has 1 parameter but 0 values were "
+          "given",
+          "--cmd", ".param set :id 1", "--cmd", ".param clear", "SELECT :id");
+    FAILS("no such parameter: :x", "--cmd", ".param unset :x", "SELECT 1");
+    FAILS("a BLOB is X'...' with an even number of hex digits", "--cmd",
+          ".param set :b x'abc'", "SELECT 1");
+    FAILS("usage: .param set NAME VALUE", "--cmd", ".param set :x", "SELECT 1");
+}
+
+/* --------------------------------------------------------- help, mistakes */
+
+Test(dot, help_lists_every_command)
+{
+    static const char *const names[] = {
+        ".exit",      ".explain", ".headers", ".help",  ".indexes", ".mode",
+        ".nullvalue", ".once",    ".output",  ".pager", ".param",   ".quit",
+        ".schema",    ".tables",  ".timer",   ".width",
+    };
+    struct harness_output o;
+    CLI(&o, ".help");
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char want[32];
+        snprintf(want, sizeof(want), "\n%s ", names[i]);
+        cr_assert(strstr(o.out, want) ||
+                      strncmp(o.out, want + 1, strlen(want + 1)) == 0,
+                  "no %s in:\n%s", names[i], o.out);
+    }
+    harness_output_free(&o);
+    CLI(&o, ".help mode");
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert(strncmp(o.out,
+                      ".mode [list|table|box|csv|json|line|markdown|"
+                      "column]\n",
+                      52) == 0,
+              "%s", o.out);
+    harness_output_free(&o);
+}
+
+Test(dot, unknown_command)
+{
+    FAILS("unknown command .bogus (try .help)", ".bogus");
+    FAILS("usage: .timer on|off", ".timer");
+    FAILS(".help: no such command: .bogus", ".help .bogus");
+}
+
+/* A dot-command that fails stops the run: the SQL after it is not run. */
+Test(dot, failing_command_stops_the_run)
+{
+    struct harness_output o;
+    CLI(&o, "--cmd", ".bogus", "SELECT 1");
+    cr_assert_eq(o.status, 1);
+    cr_assert_str_empty(o.out);
+    harness_output_free(&o);
+}
