@@ -466,23 +466,21 @@ static bool may_change_schema(const char *sql)
 }
 
 /* Runs the statement or dot-command @what with Ctrl-C interrupting it.
- * Returns what dot_run() returns for a dot-command, else 0. */
+ * Returns what dot_run() returns for a dot-command, else the statement's
+ * exit status (reported already). */
 static int run(struct shell *sh, const char *what, bool dot)
 {
-    int rc = 0;
+    int rc;
 
     catch_sigint(true);
     interrupted = 0;
     running = sh->s->db;
-    if (dot)
-        rc = dot_run(sh->s, what);
-    else
-        session_run(sh->s, what);
+    rc = dot ? dot_run(sh->s, what) : session_run(sh->s, what);
     running = NULL;
     fflush(sh->s->pr.out);
     if (dot || may_change_schema(what))
         schema_free(sh);
-    return rc == DOT_QUIT ? DOT_QUIT : 0;
+    return rc;
 }
 
 /* Whether the lines typed so far end a statement: sqlite3_complete() knows
@@ -585,8 +583,16 @@ static int shell_loop(struct shell *sh)
             continue;
         sh->stmt.p[sh->stmt.len - 1] = '\0'; /* its last newline */
         history_add(sh, sh->stmt.p);
-        run(sh, sh->stmt.p, false);
+        int status = run(sh, sh->stmt.p, false);
         sh->stmt.len = 0;
+        if (status == EXIT_USAGE) {
+            /* The connection is gone (failure_status()): nothing more can
+             * run on it, and a transaction open on it is over. */
+            fprintf(stderr,
+                    "%s: the connection to %s is lost; leaving the shell\n",
+                    PROG, sh->path);
+            return EXIT_USAGE;
+        }
     }
 }
 

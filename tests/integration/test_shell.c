@@ -232,6 +232,16 @@ Test(shell, statement_half_typed_at_end_of_input_is_reported_not_run)
     sqlited_close(db);
 }
 
+Test(shell, losing_the_daemon_ends_the_shell)
+{
+    start_shell();
+    cr_assert_eq(daemon_stop(&d), 0);
+    pty_send(&p, "SELECT 6 * 7;\n");
+    pty_expect(&p, "the connection to ");
+    pty_expect(&p, " is lost; leaving the shell\n");
+    cr_assert_eq(pty_wait_exit(&p), 2);
+}
+
 Test(shell, dot_quit_exits_with_status_0)
 {
     start_shell();
