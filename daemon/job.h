@@ -132,7 +132,7 @@ struct job {
     atomic_bool cancelled;
     /* Set by the loop thread when the client sent `cancel` for it while a
      * worker held it: the worker answers it SQLITED_INTERRUPTED without
-     * running it, or interrupts it if it runs (cancel_stop()); one that
+     * running it, or interrupts it if it runs (worker_cancel_asked()); one that
      * finished first is answered as it is. */
     atomic_bool cancel_asked;
 

@@ -55,7 +55,8 @@ sqlite3_stmt *stmt_cache_take(struct stmt_cache *c, const char *sql,
         if (e->hash == h && e->len == len && memcmp(e->sql, sql, len) == 0) {
             sqlite3_stmt *st = e->st;
             unlink_entry(c, e);
-            free(e);
+            free(c->spare);
+            c->spare = e;
             return st;
         }
     }
@@ -82,10 +83,21 @@ void stmt_cache_put(struct stmt_cache *c, const char *sql, uint32_t len,
         }
         c->nbuckets = n;
     }
-    struct stmt_entry *e = malloc(sizeof(*e) + len);
+    struct stmt_entry *e = c->spare;
+    c->spare = NULL;
+    if (e != NULL && (e->len != len || memcmp(e->sql, sql, len) != 0)) {
+        free(e);
+        e = NULL;
+    }
     if (e == NULL) {
-        sqlite3_finalize(st);
-        return;
+        e = malloc(sizeof(*e) + len);
+        if (e == NULL) {
+            sqlite3_finalize(st);
+            return;
+        }
+        e->hash = hash(sql, len);
+        e->len = len;
+        memcpy(e->sql, sql, len);
     }
     if (c->count >= c->capacity) {
         struct stmt_entry *old = c->oldest;
@@ -94,9 +106,6 @@ void stmt_cache_put(struct stmt_cache *c, const char *sql, uint32_t len,
         free(old);
     }
     e->st = st;
-    e->hash = hash(sql, len);
-    e->len = len;
-    memcpy(e->sql, sql, len);
     struct stmt_entry **bucket = &c->buckets[e->hash & (c->nbuckets - 1)];
     e->chain = *bucket;
     *bucket = e;
@@ -120,5 +129,6 @@ void stmt_cache_clear(struct stmt_cache *c)
         e = older;
     }
     free(c->buckets);
+    free(c->spare);
     stmt_cache_init(c, c->capacity);
 }

@@ -21,6 +21,10 @@ struct stmt_cache {
     unsigned nbuckets; /* a power of two, or 0 before the first put */
     struct stmt_entry **buckets;
     struct stmt_entry *newest, *oldest; /* the LRU list */
+    /* The entry of the statement taken last, kept for its return: the put
+     * that follows a take reuses it, hash and all, rather than freeing it
+     * and building it again. */
+    struct stmt_entry *spare;
 };
 
 void stmt_cache_init(struct stmt_cache *c, unsigned capacity);

@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "dot.h"
+#include "script.h"
 #include "shell.h"
 #include "text.h"
 
@@ -90,13 +91,18 @@ struct shell {
     size_t nnames, capnames;
 };
 
-/* HOOK(script): whether a transaction the user opened with BEGIN is open:
- * read it from the session once script.c's transaction state lands
- * (session.h). */
-static bool in_transaction(const struct session *s)
+/* What the prompt shows of the user's transaction: '*' open (psql's
+ * "=*>"), '!' failed (statements are refused until ROLLBACK). */
+static const char *tx_mark(const struct session *s)
 {
-    (void)s;
-    return false;
+    switch (session_tx_state(s)) {
+    case SESSION_TX_OPEN:
+        return "*";
+    case SESSION_TX_FAILED:
+        return "!";
+    default:
+        return "";
+    }
 }
 
 static char *prompt_fn(EditLine *el)
@@ -107,8 +113,7 @@ static char *prompt_fn(EditLine *el)
     if (sh->stmt.len > 0)
         return continuation_prompt;
     free(sh->prompt);
-    if (asprintf(&sh->prompt, "sqlited %s%s> ", sh->path,
-                 in_transaction(sh->s) ? "*" : "") < 0)
+    if (asprintf(&sh->prompt, "sqlited %s%s> ", sh->path, tx_mark(sh->s)) < 0)
         sh->prompt = NULL;
     return sh->prompt ? sh->prompt : fallback_prompt;
 }
@@ -475,7 +480,7 @@ static int run(struct shell *sh, const char *what, bool dot)
     catch_sigint(true);
     interrupted = 0;
     running = sh->s->db;
-    rc = dot ? dot_run(sh->s, what) : session_run(sh->s, what);
+    rc = dot ? dot_run(sh->s, what) : script_run_text(sh->s, what, NULL);
     running = NULL;
     fflush(sh->s->pr.out);
     if (dot || may_change_schema(what))
@@ -585,7 +590,7 @@ static int shell_loop(struct shell *sh)
         history_add(sh, sh->stmt.p);
         int status = run(sh, sh->stmt.p, false);
         sh->stmt.len = 0;
-        if (status == EXIT_USAGE) {
+        if (status == EXIT_USAGE || sh->s->broken) {
             /* The connection is gone (failure_status()): nothing more can
              * run on it, and a transaction open on it is over. */
             fprintf(stderr,

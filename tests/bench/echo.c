@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,7 +268,10 @@ static void echo_close(struct client *c)
 }
 
 /* One round trip, as a synchronous client library makes it: one send, then
- * reads until the whole answer is in. */
+ * reads until the whole answer is in. It waits in poll() before each read,
+ * as libsqlited does: a thread blocked in recv() is also woken when the
+ * server reads the request (the socket's "room to write" wake-up), for
+ * nothing; one in poll() for POLLIN is not. */
 static int op_echo(struct client *c)
 {
     struct echo_client *e = c->conn;
@@ -277,7 +281,12 @@ static int op_echo(struct client *c)
     if (send(e->fd, e->msg, size, MSG_NOSIGNAL) != (ssize_t)size)
         return load_fail(c, "send: %s", strerror(errno));
     while (got < size) {
-        ssize_t n = recv(e->fd, back, sizeof(back), 0);
+        struct pollfd pfd = {.fd = e->fd, .events = POLLIN};
+        if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+            return load_fail(c, "poll: %s", strerror(errno));
+        ssize_t n = recv(e->fd, back, sizeof(back), MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
         if (n <= 0)
             return load_fail(c, "recv: %s", n ? strerror(errno) : "closed");
         got += (size_t)n;

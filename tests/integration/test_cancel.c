@@ -513,3 +513,34 @@ Test(cancel, twice)
     conn.last_msgid = 3;
     assert_serves(&conn);
 }
+
+/* A read waiting for a free reader (the only one is busy) is answered at
+ * once and never runs; the one running is interrupted. */
+Test(cancel, read_waiting_for_a_reader)
+{
+    teardown();
+    start((const char *const[]){"--readers", "1", NULL});
+    struct reply rep;
+    harness_pack_sql_options(&conn.b, 1, "query", HARNESS_ENDLESS_SQL,
+                             NO_DEADLINE);
+    harness_send_buf(conn.fd, &conn.b);
+    wait_running(1);
+    harness_pack_sql_options(&conn.b, 2, "query", HARNESS_ENDLESS_SQL,
+                             NO_DEADLINE);
+    harness_send_buf(conn.fd, &conn.b);
+    /* Past the loop's budget, it waits for the reader. */
+    int64_t until = harness_now_ms() + 20000;
+    while (harness_stat(&d, "reader_queue") != 1) {
+        cr_assert_lt(harness_now_ms(), until, "the read never queued");
+        harness_sleep_ms(10);
+    }
+    cancel_and_read(&conn, 3, 2, &rep);
+    assert_cancelled(&rep, "before it ran");
+    reply_free(&rep);
+    cancel_and_read(&conn, 4, 1, &rep);
+    assert_cancelled(&rep, "while it ran");
+    reply_free(&rep);
+    conn.last_msgid = 4;
+    assert_serves(&conn);
+    cr_assert_eq(harness_stat(&d, "cancelled"), 2);
+}

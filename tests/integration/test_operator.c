@@ -33,8 +33,9 @@ static void assert_summary(const char *s, int samples)
     int n = 0, used = 0;
     const char *at = strstr(s, "min/avg/max/p99 = ");
     cr_assert_not_null(at, "%s", s);
-    cr_assert_eq(sscanf(at, "min/avg/max/p99 = %lf/%lf/%lf/%lf ms (%d "
-                            "samples)%n",
+    cr_assert_eq(sscanf(at,
+                        "min/avg/max/p99 = %lf/%lf/%lf/%lf ms (%d "
+                        "samples)%n",
                         &min, &avg, &max, &p99, &n, &used),
                  5, "%s", s);
     cr_assert(used > 0, "%s", s);
@@ -52,10 +53,10 @@ Test(operator, ping_count_prints_each_round_trip_and_a_summary)
     const char *line = o.out;
     char want[256];
     for (int i = 1; i <= 5; i++) {
-        snprintf(want, sizeof(want), "pong from %s: seq=%d time=",
-                 d.sock_path, i);
-        cr_assert(strncmp(line, want, strlen(want)) == 0, "line %d of:\n%s",
-                  i, o.out);
+        snprintf(want, sizeof(want), "pong from %s: seq=%d time=", d.sock_path,
+                 i);
+        cr_assert(strncmp(line, want, strlen(want)) == 0, "line %d of:\n%s", i,
+                  o.out);
         cr_assert(strstr(line, " ms\n"), "%s", o.out);
         line = strchr(line, '\n') + 1;
     }
@@ -107,9 +108,9 @@ Test(operator, ping_latency_summarises_its_samples)
 Test(operator, ping_latency_runs_until_ctrl_c)
 {
     struct pty_proc p = {0};
-    pty_cli(&p, &d, NULL,
-            (const char *const[]){"ping", "--latency", "--interval", "5",
-                                  NULL});
+    pty_cli(
+        &p, &d, NULL,
+        (const char *const[]){"ping", "--latency", "--interval", "5", NULL});
     pty_expect(&p, "ms (1 sample)");
     pty_send(&p, PTY_CTRL_C);
     cr_assert_eq(pty_wait_exit(&p), 0);
@@ -165,8 +166,7 @@ Test(operator, stats_watch_refreshes_until_ctrl_c)
     /* The refreshed line is rewritten in place: no line end until the
      * run ends. */
     harness_sleep_ms(2500);
-    cr_assert_null(strchr(pty_since_mark(&p), '\n'), "%s",
-                   pty_since_mark(&p));
+    cr_assert_null(strchr(pty_since_mark(&p), '\n'), "%s", pty_since_mark(&p));
     pty_send(&p, PTY_CTRL_C);
     cr_assert_eq(pty_wait_exit(&p), 0);
     pty_close(&p);
@@ -176,7 +176,7 @@ Test(operator, stats_watch_refreshes_until_ctrl_c)
 Test(operator, each_command_has_its_manual)
 {
     static const char *const commands[] = {
-        "ping",     "health", "stats",     "metrics", "backup",
+        "ping",       "health",   "stats",  "metrics",   "backup",
         "checkpoint", "optimize", "vacuum", "integrity", "migrate",
     };
     for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++) {
@@ -228,8 +228,8 @@ Test(operator, options_out_of_place_are_usage_errors)
                  "sqlited-cli: %s\nTry 'sqlited-cli --help' for more "
                  "information.\n",
                  cases[i].err);
-        cr_assert_eq(o.status, strcmp(cases[i].args[0], "health") ? 2 : 3,
-                     "%s", o.err);
+        cr_assert_eq(o.status, strcmp(cases[i].args[0], "health") ? 2 : 3, "%s",
+                     o.err);
         cr_assert_str_eq(o.err, want);
         harness_output_free(&o);
     }

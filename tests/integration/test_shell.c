@@ -12,12 +12,14 @@
 
 static struct daemon d;
 static struct pty_proc p;
-static char prompt[192]; /* "sqlited DIR/sqlited.sock> " */
+static char prompt[192];    /* "sqlited DIR/sqlited.sock> " */
+static char tx_prompt[192]; /* "sqlited DIR/sqlited.sock*> " */
 
 static void setup(void)
 {
     daemon_start(&d, NULL);
     snprintf(prompt, sizeof(prompt), "sqlited %s> ", d.sock_path);
+    snprintf(tx_prompt, sizeof(tx_prompt), "sqlited %s*> ", d.sock_path);
 }
 
 static void teardown(void)
@@ -192,21 +194,77 @@ static void interrupt_until(const char *what)
     pty_expect(&p, what); /* fails, showing the transcript */
 }
 
+/* What another client sees of t. */
+static int64_t others_count(void)
+{
+    sqlited *db = harness_connect(&d);
+    int64_t n = harness_query_int(db, "SELECT count(*) FROM t");
+    sqlited_close(db);
+    return n;
+}
+
+Test(shell, transaction_typed_by_hand)
+{
+    harness_exec_fresh(&d, "CREATE TABLE t(x)");
+    start_shell();
+    pty_send(&p, "BEGIN;\n");
+    /* The prompt says a transaction is open. */
+    pty_expect(&p, tx_prompt);
+    pty_send(&p, "INSERT INTO t VALUES (42);\n");
+    pty_expect(&p, tx_prompt);
+    pty_send(&p, "SELECT x FROM t;\n");
+    pty_expect(&p, "\n42\n");
+    pty_expect(&p, tx_prompt);
+    /* Not committed: another client does not see the row... */
+    cr_assert_eq(others_count(), 0);
+    pty_send(&p, "COMMIT;\n");
+    pty_expect(&p, prompt);
+    /* ... until COMMIT. */
+    cr_assert_eq(others_count(), 1);
+    pty_send(&p, PTY_CTRL_D);
+    cr_assert_eq(pty_wait_exit(&p), 0);
+}
+
 Test(shell, ctrl_c_interrupts_the_running_query_and_keeps_the_session)
 {
+    harness_exec_fresh(&d, "CREATE TABLE t(x)");
     start_shell();
-    pty_send(&p, "SELECT 7 * 6 AS a;\n");
-    pty_expect(&p, "\n42\n");
-    pty_expect(&p, prompt);
+    pty_send(&p, "BEGIN;\n");
+    pty_expect(&p, tx_prompt);
+    pty_send(&p, "INSERT INTO t VALUES (42);\n");
+    pty_expect(&p, tx_prompt);
     pty_send(&p, HARNESS_ENDLESS_SQL ";\n");
     interrupt_until("SQLITED_INTERRUPTED: cancelled by the client");
     /* The daemon stopped it... */
     cr_assert_geq(harness_stat(&d, "cancelled"), 1);
-    /* ... and the shell goes on, on the same session. */
-    pty_expect(&p, prompt);
-    pty_send(&p, "SELECT 6 * 7;\n");
+    /* ... and the shell goes on, on the same session, in the same
+     * transaction. */
+    pty_expect(&p, tx_prompt);
+    pty_send(&p, "SELECT 6 * x / 6 FROM t;\n");
     pty_expect(&p, "\n42\n");
-    quit_shell();
+    pty_expect(&p, tx_prompt);
+    cr_assert_eq(others_count(), 0);
+    pty_send(&p, "COMMIT;\n");
+    pty_expect(&p, prompt);
+    cr_assert_eq(others_count(), 1);
+    pty_send(&p, PTY_CTRL_D);
+    cr_assert_eq(pty_wait_exit(&p), 0);
+}
+
+Test(shell, an_open_transaction_is_rolled_back_at_exit)
+{
+    harness_exec_fresh(&d, "CREATE TABLE t(x)");
+    start_shell();
+    pty_send(&p, "BEGIN;\n");
+    pty_expect(&p, tx_prompt);
+    pty_send(&p, "INSERT INTO t VALUES (42);\n");
+    pty_expect(&p, tx_prompt);
+    pty_send(&p, PTY_CTRL_D);
+    pty_expect(&p, "was never committed: rolled back, nothing of it was "
+                   "applied\n");
+    /* Like a script that leaves one open. */
+    cr_assert_eq(pty_wait_exit(&p), 1);
+    cr_assert_eq(others_count(), 0);
 }
 
 Test(shell, ctrl_d_exits_with_status_0)
@@ -240,6 +298,15 @@ Test(shell, losing_the_daemon_ends_the_shell)
     pty_expect(&p, "the connection to ");
     pty_expect(&p, " is lost; leaving the shell\n");
     cr_assert_eq(pty_wait_exit(&p), 2);
+}
+
+Test(shell, cmd_runs_before_the_first_prompt)
+{
+    pty_cli(&p, &d, NULL,
+            (const char *const[]){"--cmd", "SELECT 40 + 2", NULL});
+    pty_expect(&p, "42\n");
+    pty_expect(&p, "enter .help for usage hints\n");
+    quit_shell();
 }
 
 Test(shell, dot_quit_exits_with_status_0)

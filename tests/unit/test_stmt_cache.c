@@ -202,3 +202,28 @@ CACHE_TEST(clear_finalizes_everything_and_the_cache_goes_on)
     stmt_cache_clear(&c);
     stmt_cache_clear(&c); /* twice is harmless */
 }
+
+/* Statements taken one inside the other (a batch's steps) go back under
+ * their own texts, whichever comes back first: the entry kept from the last
+ * take serves only its own text. */
+CACHE_TEST(statements_taken_together_go_back_under_their_own_texts)
+{
+    struct stmt_cache c;
+    stmt_cache_init(&c, 4);
+    sqlite3_stmt *a = prepare("SELECT 1"), *b = prepare("SELECT 22");
+    stmt_cache_put(&c, "SELECT 1", 8, a);
+    stmt_cache_put(&c, "SELECT 22", 9, b);
+    cr_assert_eq(take(&c, "SELECT 1"), a);
+    cr_assert_eq(take(&c, "SELECT 22"), b);
+    stmt_cache_put(&c, "SELECT 1", 8, a);
+    stmt_cache_put(&c, "SELECT 22", 9, b);
+    cr_assert_eq(c.count, 2);
+    cr_assert_eq(take(&c, "SELECT 22"), b);
+    cr_assert_eq(take(&c, "SELECT 1"), a);
+    cr_assert_null(take(&c, "SELECT 22"));
+    /* A statement taken and never put back costs nothing once cleared. */
+    stmt_cache_put(&c, "SELECT 1", 8, a);
+    sqlite3_finalize(b);
+    stmt_cache_clear(&c);
+    cr_assert_eq(live(), 0);
+}
