@@ -43,13 +43,15 @@ DOCDIR ?= $(PREFIX)/share/doc/sqlited
 BUILD ?= build
 
 # ------------------------------------------------------------- dependencies
-DEPS_PKGS := libuv msgpack sqlite3 libsystemd libmicrohttpd criterion
+DEPS_PKGS := libuv msgpack sqlite3 libsystemd libmicrohttpd criterion libedit
 # libmicrohttpd: the --http listener (a well-kept HTTP server, rather than
-# HTTP parsed by hand); python3-prometheus-client: the tests check the
-# metrics with Prometheus' own parser; sqlite3: the tests load the shell's
-# own .dump output through sqlited-cli and compare with what it reads.
+# HTTP parsed by hand); libedit: sqlited-cli's interactive shell (line
+# editing, history, completion from a well-kept line editor, rather than one
+# by hand); python3-prometheus-client: the tests check the metrics with
+# Prometheus' own parser; sqlite3: the tests load the shell's own .dump
+# output through sqlited-cli and compare with what it reads.
 DEBIAN_DEPS := libuv1-dev libmsgpack-dev libsqlite3-dev libcriterion-dev \
-               libsystemd-dev libmicrohttpd-dev pkg-config \
+               libsystemd-dev libmicrohttpd-dev libedit-dev pkg-config \
                python3-prometheus-client sqlite3
 NODEPS_GOALS := clean format format-check help layers
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -72,8 +74,10 @@ endif
 PKG_CFLAGS := $(shell pkg-config --cflags libuv msgpack sqlite3 libsystemd libmicrohttpd)
 DAEMON_LIBS := $(shell pkg-config --libs libuv msgpack sqlite3 libsystemd libmicrohttpd)
 CLIENT_LIBS := $(shell pkg-config --libs msgpack)
-# sqlited-cli splits scripts into statements with sqlite3_complete().
-CLI_LIBS := $(CLIENT_LIBS) $(shell pkg-config --libs sqlite3)
+# sqlited-cli splits scripts and the shell's input into statements with
+# sqlite3_complete(); its shell edits lines with libedit.
+CLI_CFLAGS := $(shell pkg-config --cflags libedit)
+CLI_LIBS := $(CLIENT_LIBS) $(shell pkg-config --libs libedit sqlite3)
 TEST_CFLAGS := $(shell pkg-config --cflags criterion)
 TEST_LIBS := $(shell pkg-config --libs criterion)
 endif
@@ -161,6 +165,7 @@ $(SHARED_LIB): $(LIB_OBJ)
 	ln -sf libsqlited.so.$(VERSION) $(BUILD)/libsqlited.so.$(SOVERSION)
 	ln -sf libsqlited.so.$(VERSION) $(BUILD)/libsqlited.so
 
+$(BUILD)/obj/client/cli/%.o: ALL_CFLAGS += $(CLI_CFLAGS)
 $(CLI): $(CLI_OBJ) $(STATIC_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CLI_LIBS)
 

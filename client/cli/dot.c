@@ -603,3 +603,10 @@ int dot_run(struct session *s, const char *line)
         output_command_done(&s->pr);
     return status;
 }
+
+const char *dot_command_name(size_t i)
+{
+    return i < sizeof(dot_commands) / sizeof(dot_commands[0])
+               ? dot_commands[i].name
+               : NULL;
+}

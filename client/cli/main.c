@@ -27,11 +27,13 @@
 #include "output.h"
 #include "script.h"
 #include "session.h"
+#include "shell.h"
 
 static void usage(FILE *f)
 {
     fputs(
         "Usage: " PROG " [options] SQL\n"
+        "       " PROG " [options]            (on a terminal: the shell)\n"
         "       " PROG " [options] -f script.sql\n"
         "       " PROG " [options] < script.sql\n"
         "       " PROG " [options] .dump [TABLE] | .import FILE TABLE\n"
@@ -55,6 +57,13 @@ static void usage(FILE *f)
         "dot-commands (.read FILE runs another script); so is an\n"
         "argument starting with '.' ('.tables', '.schema users'; '.help'\n"
         "lists them).\n"
+        "\n"
+        "With no SQL on a terminal, it opens an interactive shell: a\n"
+        "statement runs once a ';' ends it, a line starting with '.' is a\n"
+        "dot-command (.help lists them), Tab completes keywords, tables,\n"
+        "columns and dot-commands, Ctrl-C drops the statement being typed\n"
+        "or interrupts the one running, Ctrl-D leaves. History is kept in\n"
+        "$SQLITED_HISTORY, else ~/.sqlited_history.\n"
         "\n"
         "Commands:\n"
         "  .dump [TABLE]       SQL text that rebuilds the database (or the\n"
@@ -361,19 +370,25 @@ int main(int argc, char **argv)
     s.pr.header_set = header >= 0;
     s.pr.header = header >= 0 ? header : mode_default_header(s.pr.mode);
 
-    if (!sql_arg && ncmds > 0 && !file && isatty(STDIN_FILENO))
-        sql_arg = ""; /* only the --cmd's */
+    /* No SQL and no script, on a terminal: the interactive shell, after
+     * the --cmd's (as sqlite3's -cmd). */
+    if (!sql_arg && !file && isatty(STDIN_FILENO)) {
+        rc = sqlited_open(path, timeout_ms, &s.db);
+        if (rc)
+            return report_connect_error(path, rc);
+        status = 0;
+        for (int i = 0; i < ncmds && status == 0 && !s.quit && !s.broken; i++)
+            status = script_run_text(&s, cmds[i], NULL);
+        if (!s.quit && !s.broken)
+            status = shell_main(&s, path);
+        return finish_output(session_close(&s, status));
+    }
     if (sql_arg && strcmp(sql_arg, "-") == 0) {
         sql_arg = NULL;
         file = "-";
     }
-    if (!sql_arg && !file) {
-        if (isatty(STDIN_FILENO))
-            return usage_error("no SQL given (pass it as an argument, a "
-                               "script with -f, or on standard input)",
-                               NULL);
+    if (!sql_arg && !file)
         file = "-";
-    }
     if (file) {
         /* Before connecting: a script that is not there is a usage error,
          * whatever the daemon. */
