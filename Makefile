@@ -43,13 +43,16 @@ DOCDIR ?= $(PREFIX)/share/doc/sqlited
 BUILD ?= build
 
 # ------------------------------------------------------------- dependencies
-DEPS_PKGS := libuv msgpack sqlite3 libsystemd libmicrohttpd criterion
+DEPS_PKGS := libuv msgpack sqlite3 libsystemd libmicrohttpd criterion libedit
 # libmicrohttpd: the --http listener (a well-kept HTTP server, rather than
-# HTTP parsed by hand); python3-prometheus-client: the tests check the
-# metrics with Prometheus' own parser.
+# HTTP parsed by hand); libedit: sqlited-cli's interactive shell (line
+# editing, history, completion from a well-kept line editor, rather than one
+# by hand); python3-prometheus-client: the tests check the metrics with
+# Prometheus' own parser; sqlite3: the tests load the shell's own .dump
+# output through sqlited-cli and compare with what it reads.
 DEBIAN_DEPS := libuv1-dev libmsgpack-dev libsqlite3-dev libcriterion-dev \
-               libsystemd-dev libmicrohttpd-dev pkg-config \
-               python3-prometheus-client
+               libsystemd-dev libmicrohttpd-dev libedit-dev pkg-config \
+               python3-prometheus-client sqlite3
 NODEPS_GOALS := clean format format-check help layers
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
@@ -57,6 +60,7 @@ ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
 DEPS_STATUS := $(shell command -v pkg-config >/dev/null 2>&1 && \
                  pkg-config --exists $(DEPS_PKGS) && \
                  /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null && \
+                 command -v sqlite3 >/dev/null 2>&1 && \
                  echo ok)
 ifneq ($(DEPS_STATUS),ok)
 $(info sqlited: installing missing Debian packages: $(DEBIAN_DEPS))
@@ -70,6 +74,10 @@ endif
 PKG_CFLAGS := $(shell pkg-config --cflags libuv msgpack sqlite3 libsystemd libmicrohttpd)
 DAEMON_LIBS := $(shell pkg-config --libs libuv msgpack sqlite3 libsystemd libmicrohttpd)
 CLIENT_LIBS := $(shell pkg-config --libs msgpack)
+# sqlited-cli splits scripts and the shell's input into statements with
+# sqlite3_complete(); its shell edits lines with libedit.
+CLI_CFLAGS := $(shell pkg-config --cflags libedit)
+CLI_LIBS := $(CLIENT_LIBS) $(shell pkg-config --libs libedit sqlite3)
 TEST_CFLAGS := $(shell pkg-config --cflags criterion)
 TEST_LIBS := $(shell pkg-config --libs criterion)
 endif
@@ -157,8 +165,9 @@ $(SHARED_LIB): $(LIB_OBJ)
 	ln -sf libsqlited.so.$(VERSION) $(BUILD)/libsqlited.so.$(SOVERSION)
 	ln -sf libsqlited.so.$(VERSION) $(BUILD)/libsqlited.so
 
+$(BUILD)/obj/client/cli/%.o: ALL_CFLAGS += $(CLI_CFLAGS)
 $(CLI): $(CLI_OBJ) $(STATIC_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CLI_LIBS)
 
 # Always rewritten (it is tiny), so that it carries the PREFIX of this run.
 $(BUILD)/sqlited.pc:

@@ -222,12 +222,14 @@ void conn_send(struct conn *c, struct job *job)
     metrics_add(&c->loop->metrics.bytes_out, job->reply_len);
     job->next = NULL;
     /* Counted in writes: the connection is neither drained nor freed with
-     * an answer still to write. */
+     * an answer still to write; and in its share (conn_has_room()), so that
+     * the answers one turn gathers stay within it. */
     if (c->noutbox == 0)
         c->outbox_tail = &c->outbox;
     *c->outbox_tail = job;
     c->outbox_tail = &job->next;
     c->noutbox++;
+    c->outbox_held += CONN_JOB_OVERHEAD + job->reply_len;
     c->writes++;
     if (!list_linked(&c->flush))
         list_add_tail(&c->loop->flush, &c->flush);
@@ -241,6 +243,7 @@ static void conn_flush(struct conn *c)
 
     c->outbox = NULL;
     c->noutbox = 0;
+    c->outbox_held = 0;
     c->writes -= n;
     if (c->closing) {
         free_chain(jobs);
@@ -251,6 +254,10 @@ static void conn_flush(struct conn *c)
         conn_write(c, jobs, n);
     if (!c->closing)
         conn_check_drained(c);
+    /* What the socket took is no longer held: the connection may have room
+     * again, with no write completion to say so. */
+    if (!c->closing)
+        conn_read_more(c);
 }
 
 void conn_flush_all(struct io_loop *l)
@@ -451,14 +458,15 @@ bool conn_cancel(struct conn *c, uint32_t msgid)
 }
 
 /* Room for more requests: few enough in flight, and the connection within
- * its memory share, its read buffer aside (a large message being received
- * was admitted whole by conn_admit()). While the daemon is at
+ * its memory share (what it holds and the answers it gathered this turn),
+ * its read buffer aside (a large message being received was admitted whole
+ * by conn_admit()). While the daemon is at
  * --max-memory, only connections that hold little are read. */
 static bool conn_has_room(struct conn *c)
 {
     struct server *s = c->srv;
     if (c->draining || c->closing || c->ninflight >= CONN_MAX_INFLIGHT ||
-        memory_used(&c->mem) - c->dec_held >= s->conn_share)
+        memory_used(&c->mem) + c->outbox_held - c->dec_held >= s->conn_share)
         return false;
     if (memory_used(&s->mem) >= s->mem.max &&
         memory_used(&c->mem) > CONN_SMALL) {

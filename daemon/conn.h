@@ -54,6 +54,7 @@ struct conn {
      * in the loop's list of connections that have some. */
     struct job *outbox, **outbox_tail;
     unsigned noutbox;
+    uint64_t outbox_held; /* what its answers cost (CONN_JOB_OVERHEAD each) */
     struct list flush;
     uint64_t tx;             /* the open interactive transaction; 0: none */
     struct cursor *snapshot; /* the open read-only transaction (cursor.h,

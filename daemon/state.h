@@ -12,8 +12,10 @@
  *   dispatch  one request: checked, answered on the loop or made a job and
  *             sent where route_decide() says; finished jobs come back
  *             through it (dispatch.c)
- *   cursor    a cursor's life; health, the readiness probe (cursor.c,
- *             health.c)
+ *   snapshot  a read-only transaction's requests, matched and queued on
+ *             its connection (snapshot.c)
+ *   cursor    a cursor's life (a read-only transaction's too); health, the
+ *             readiness probe (cursor.c, health.c)
  *   conn      one client's socket: framing, answers gathered into one
  *             write per turn, backpressure, work in flight (conn.c)
  *   state     this header; below it the rule (route.h), the jobs and
@@ -23,7 +25,10 @@
  * What a lower layer must tell a higher one goes through a table of
  * callbacks the higher one sets: struct loop_events (loop.h, set by the
  * server) and struct conn_events (conn.h, set by the loop). `make layers`
- * checks that no #include goes up.
+ * (tests/layers.py) checks that no #include goes up. The worker halves of
+ * the cursors, read-only transactions and health probes, which run on
+ * reader and writer threads, are declared in run.h, so that the workers,
+ * which struct server holds, include nothing of the loop.
  */
 #ifndef SQLITED_STATE_H
 #define SQLITED_STATE_H

@@ -67,8 +67,9 @@ static int progress(void *arg)
 
 /* Sleeps before retry @attempt (0, 1, ...) of work that met a lock held by
  * another process. Returns false, without sleeping, when the work must give
- * up instead: its deadline has passed, its client left or cancelled it, or
- * the daemon is stopping. Never sleeps past the deadline. */
+ * up instead: its deadline has passed, its client left or cancelled it (or
+ * cancelled one of the group waiting), or the daemon is stopping. Never
+ * sleeps past the deadline. */
 bool worker_backoff(struct worker *w, int attempt)
 {
     int64_t now = clock_now();
@@ -76,6 +77,9 @@ bool worker_backoff(struct worker *w, int attempt)
         (w->current && (atomic_load(&w->current->cancelled) ||
                         worker_cancel_asked(w->current))))
         return false;
+    for (const struct job *job = w->waiting; job; job = job->next)
+        if (worker_cancel_asked(job))
+            return false;
     int64_t delay = BACKOFF_FIRST_NS << (attempt < 7 ? attempt : 7);
     if (delay > BACKOFF_MAX_NS)
         delay = BACKOFF_MAX_NS;

@@ -55,6 +55,8 @@ struct worker {
     const atomic_bool *stop; /* set when running statements must end */
     struct stats *stats;
     struct job *current;  /* the job running now, for the handlers */
+    struct job *waiting;  /* the writer's: the group (linked by next) whose
+                             BEGIN waits for another process's lock */
     int64_t deadline;     /* the current job's (clock.h); 0: none */
     int64_t deadline_cap; /* the writer's: an earlier end for every job (the
                              transaction's maximum duration); 0: none */
@@ -136,8 +138,9 @@ bool worker_cancel_asked(const struct job *job);
 
 /* Sleeps before retry @attempt (0, 1, ...) of work that met a lock held by
  * another process. Returns false, without sleeping, when the work must give
- * up instead: its deadline has passed, its client left or cancelled it, or
- * the daemon is stopping. Never sleeps past the deadline. */
+ * up instead: its deadline has passed, its client left or cancelled it (or
+ * cancelled one of the group waiting), or the daemon is stopping. Never
+ * sleeps past the deadline. */
 bool worker_backoff(struct worker *w, int attempt);
 
 #endif /* SQLITED_WORKER_H */

@@ -425,7 +425,7 @@ static bool group_begin(struct writer *wr, struct job **group)
             /* Claimed now: while the writer waits for the lock on its
              * behalf, the loop must not answer it at its deadline too
              * (the writer answers SQLITE_BUSY then, saying why). */
-            if (!expired && job_claim(job)) {
+            if (!expired && job_claim(job) && !worker_cancel_asked(job)) {
                 if (job->deadline != 0 &&
                     (deadline == 0 || job->deadline < deadline))
                     deadline = job->deadline;
@@ -435,6 +435,8 @@ static bool group_begin(struct writer *wr, struct job **group)
             *link = job->next;
             if (!job_claim(job))
                 ; /* nothing to answer */
+            else if (worker_cancel_asked(job))
+                worker_fail_cancelled(w, job, false);
             else if (waited)
                 worker_fail_busy(w, job);
             else
@@ -449,14 +451,17 @@ static bool group_begin(struct writer *wr, struct job **group)
         for (struct job *job = *group; job; job = job->next)
             atomic_store(&job->waits_for_lock, true);
         w->deadline = deadline;
+        w->waiting = *group; /* a cancel of one ends the wait */
         int rc = worker_control(w, CONTROL_BEGIN_IMMEDIATE);
+        w->waiting = NULL;
         w->deadline = 0;
         for (struct job *job = *group; job; job = job->next)
             atomic_store(&job->waits_for_lock, false);
         if (rc == SQLITE_OK)
             return true;
         if ((rc & 0xff) == SQLITE_BUSY && !atomic_load(w->stop))
-            continue; /* the busy handler waited until a deadline */
+            continue; /* the busy handler waited until a deadline, or
+                         until one of the jobs was cancelled */
         const char *message = sqlite3_errmsg(w->db);
         dbfile_report(sqlite3_extended_errcode(w->db), message);
         while (*group) {

@@ -13,6 +13,7 @@
 #include "dot.h"
 #include "dump.h"
 #include "import.h"
+#include "script.h"
 #include "text.h"
 
 static int dot_fail(const char *cmd, const char *what, const char *arg)
@@ -401,6 +402,12 @@ static int dot_quit(struct session *s, int argc, char **argv)
     return DOT_QUIT;
 }
 
+static int dot_read(struct session *s, int argc, char **argv)
+{
+    (void)argc;
+    return script_read(s, argv[0]);
+}
+
 static int dot_help(struct session *s, int argc, char **argv);
 
 /* max_args of a command that takes the rest of its line whole. */
@@ -450,6 +457,8 @@ static const struct dot_command {
      "Manage the values bound to :NAME, @NAME and $NAME in statements",
      dot_param},
     {"quit", 0, 0, ".quit", "Leave", dot_quit},
+    {"read", 1, 1, ".read FILE",
+     "Run the SQL and dot-commands of FILE, statement by statement", dot_read},
     {"schema", 0, 1, ".schema [TABLE]",
      "Show the CREATE statements (of the tables matching the pattern)",
      dot_schema},
@@ -593,4 +602,11 @@ int dot_run(struct session *s, const char *line)
     if (status != DOT_QUIT)
         output_command_done(&s->pr);
     return status;
+}
+
+const char *dot_command_name(size_t i)
+{
+    return i < sizeof(dot_commands) / sizeof(dot_commands[0])
+               ? dot_commands[i].name
+               : NULL;
 }

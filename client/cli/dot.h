@@ -3,6 +3,8 @@
 #ifndef SQLITED_CLI_DOT_H
 #define SQLITED_CLI_DOT_H
 
+#include <stddef.h>
+
 #include "session.h"
 
 /* What dot_run() returns besides an exit status (0, 1, 2): the command was
@@ -13,5 +15,9 @@
  * session @s. Returns 0, the exit status of a failure already reported on
  * standard error, or DOT_QUIT. */
 int dot_run(struct session *s, const char *line);
+
+/* The name of the @i-th dot-command, without its '.' ("quit"), for the
+ * shell's completion; NULL past the last. */
+const char *dot_command_name(size_t i);
 
 #endif

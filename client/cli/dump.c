@@ -68,15 +68,18 @@ static void add_literal(struct sbuf *b, const sqlited_rows *rows, int i)
 
 /* -------------------------------------------------------------- snapshot */
 
+/* A read-only transaction of the daemon's: one snapshot, held on a
+ * connection of its own there, which keeps no writer waiting. */
 int dump_snapshot_begin(sqlited *db)
 {
-    (void)db;
-    return 0;
+    return sqlited_begin(db, SQLITED_TX_READ_ONLY);
 }
 
+/* Ends it, if the daemon has not already (for idling, say). */
 void dump_snapshot_end(sqlited *db)
 {
-    (void)db;
+    if (sqlited_tx_id(db) != 0)
+        sqlited_rollback(db);
 }
 
 /* ------------------------------------------------------------------ dump */

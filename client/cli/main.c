@@ -23,16 +23,18 @@
 #include "sqlited.h"
 
 #include "cli.h"
-#include "dot.h"
 #include "operator.h"
 #include "output.h"
+#include "script.h"
 #include "session.h"
-#include "text.h"
+#include "shell.h"
 
 static void usage(FILE *f)
 {
     fputs(
         "Usage: " PROG " [options] SQL\n"
+        "       " PROG " [options]            (on a terminal: the shell)\n"
+        "       " PROG " [options] -f script.sql\n"
         "       " PROG " [options] < script.sql\n"
         "       " PROG " [options] .dump [TABLE] | .import FILE TABLE\n"
         "       " PROG " [options] ping [--count N] [--interval MS] "
@@ -47,10 +49,21 @@ static void usage(FILE *f)
         "       " PROG " [options] checkpoint [MODE]\n"
         "       " PROG " COMMAND --help\n"
         "\n"
-        "Runs SQL (one argument, which may hold several statements; '-'\n"
-        "reads it from standard input) on the sqlited daemon and prints\n"
-        "the rows it returns. An argument starting with '.' is a\n"
-        "dot-command ('.tables', '.schema users'; '.help' lists them).\n"
+        "Runs SQL on the sqlited daemon and prints the rows it returns:\n"
+        "one argument, a script file (-f), or standard input ('-', or\n"
+        "when it is not a terminal), statement by statement, printing\n"
+        "each statement's rows. BEGIN, COMMIT and ROLLBACK open and end\n"
+        "the daemon's transactions; lines starting with '.' are\n"
+        "dot-commands (.read FILE runs another script); so is an\n"
+        "argument starting with '.' ('.tables', '.schema users'; '.help'\n"
+        "lists them).\n"
+        "\n"
+        "With no SQL on a terminal, it opens an interactive shell: a\n"
+        "statement runs once a ';' ends it, a line starting with '.' is a\n"
+        "dot-command (.help lists them), Tab completes keywords, tables,\n"
+        "columns and dot-commands, Ctrl-C drops the statement being typed\n"
+        "or interrupts the one running, Ctrl-D leaves. History is kept in\n"
+        "$SQLITED_HISTORY, else ~/.sqlited_history.\n"
         "\n"
         "Commands:\n"
         "  .dump [TABLE]       SQL text that rebuilds the database (or the\n"
@@ -99,6 +112,15 @@ static void usage(FILE *f)
         "      --quick         health: also run PRAGMA quick_check\n"
         "      --cmd COMMAND   run COMMAND (a dot-command such as\n"
         "                      '.mode box', or SQL) first; repeatable\n"
+        "  -f, --file FILE     run the script FILE ('-': standard input)\n"
+        "      --bail          stop at the first statement that fails\n"
+        "                      (the default)\n"
+        "      --no-bail       run the rest of the script after a failure\n"
+        "                      (the exit status is still 1)\n"
+        "      --echo          print each statement before its output\n"
+        "      --atomic        run the whole script as one transaction:\n"
+        "                      all of it applies, or nothing (rolled back\n"
+        "                      at the first failure)\n"
         "      --count N       ping: N pings; stats --watch: N lines\n"
         "      --interval MS   ping: between pings (default 1000, 10 with\n"
         "                      --latency)\n"
@@ -108,8 +130,8 @@ static void usage(FILE *f)
         "                      that command's manual)\n"
         "  -V, --version       show the version and exit\n"
         "\n"
-        "Exit status: 0 success, 1 the daemon reported an error, 2 usage\n"
-        "error or no connection.\n",
+        "Exit status: 0 success, 1 a statement failed (the daemon reported\n"
+        "an error), 2 usage error, no connection, or a connection lost.\n",
         f);
 }
 
@@ -118,35 +140,6 @@ static void hold_std_fds(void)
     for (int fd = 0; fd <= 2; fd++)
         if (fcntl(fd, F_GETFD) < 0 && errno == EBADF)
             open("/dev/null", O_RDONLY | O_CLOEXEC);
-}
-
-static int read_stdin(char **out)
-{
-    struct sbuf b = {0};
-    char chunk[65536];
-    size_t n;
-
-    while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
-        sbuf_add(&b, chunk, n);
-    if (ferror(stdin)) {
-        fprintf(stderr, "%s: cannot read SQL from standard input: %s\n", PROG,
-                strerror(errno));
-        free(b.p);
-        return EXIT_USAGE;
-    }
-    sbuf_add(&b, "", 1);
-    if (b.oom) {
-        fprintf(stderr, "%s: %s\n", PROG, strerror(ENOMEM));
-        free(b.p);
-        return EXIT_DAEMON_ERROR;
-    }
-    if (memchr(b.p, '\0', b.len - 1)) {
-        fprintf(stderr, "%s: SQL on standard input holds a NUL byte\n", PROG);
-        free(b.p);
-        return EXIT_USAGE;
-    }
-    *out = b.p;
-    return 0;
 }
 
 /* Parses @arg, a whole number from @min to INT_MAX, into *@out. */
@@ -172,7 +165,8 @@ static bool argv_has_command(int argc, char **argv, const char *cmd)
             i > 1 &&
             (strcmp(prev, "-s") == 0 || strcmp(prev, "--socket") == 0 ||
              strcmp(prev, "-m") == 0 || strcmp(prev, "--mode") == 0 ||
-             strcmp(prev, "-t") == 0 || strcmp(prev, "--timeout") == 0);
+             strcmp(prev, "-t") == 0 || strcmp(prev, "--timeout") == 0 ||
+             strcmp(prev, "-f") == 0 || strcmp(prev, "--file") == 0);
         if (strcmp(argv[i], "--") == 0)
             return i + 1 < argc && strcmp(argv[i + 1], cmd) == 0;
         if (!is_value && strcmp(argv[i], cmd) == 0)
@@ -194,6 +188,11 @@ int main(int argc, char **argv)
         {"json", no_argument, NULL, 'J'},
         {"quick", no_argument, NULL, 'Q'},
         {"cmd", required_argument, NULL, 'M'},
+        {"file", required_argument, NULL, 'f'},
+        {"bail", no_argument, NULL, 'B'},
+        {"no-bail", no_argument, NULL, 'b'},
+        {"echo", no_argument, NULL, 'E'},
+        {"atomic", no_argument, NULL, 'A'},
         {"count", required_argument, NULL, 'C'},
         {"interval", required_argument, NULL, 'I'},
         {"latency", no_argument, NULL, 'L'},
@@ -204,12 +203,13 @@ int main(int argc, char **argv)
     bool json = false, quick = false, help = false;
     struct op_options op = {.interval_ms = -1};
     long v;
-    struct session s = {.pr = {.mode = MODE_LIST, .out = stdout}};
+    struct session s = {.pr = {.mode = MODE_LIST, .out = stdout}, .bail = true};
     const char *cmds[argc]; /* --cmd's, in order */
     int ncmds = 0;
     const char *path = getenv("SQLITED_SOCKET");
-    const char *sql_arg = NULL;
-    char *sql_buf = NULL;
+    const char *sql_arg = NULL, *file = NULL, *name = NULL;
+    FILE *in = NULL;
+    bool no_bail = false;
     sqlited *db = NULL;
     int header = -1, timeout_ms = DEFAULT_TIMEOUT_MS;
     int opt, rc, status;
@@ -223,7 +223,8 @@ int main(int argc, char **argv)
         path = SQLITED_DEFAULT_SOCKET;
     if (argv_has_command(argc, argv, "health"))
         usage_status = HEALTH_USAGE;
-    while ((opt = getopt_long(argc, argv, "s:m:t:hV", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "s:m:t:f:hV", longopts, NULL)) !=
+           -1) {
         switch (opt) {
         case 's':
             path = optarg;
@@ -249,6 +250,26 @@ int main(int argc, char **argv)
             break;
         case 'M':
             cmds[ncmds++] = optarg;
+            break;
+        case 'f':
+            if (file)
+                return usage_error("one script at a time (-f given twice)",
+                                   optarg);
+            file = optarg;
+            break;
+        case 'B':
+            s.bail = true;
+            no_bail = false;
+            break;
+        case 'b':
+            s.bail = false;
+            no_bail = true;
+            break;
+        case 'E':
+            s.echo = true;
+            break;
+        case 'A':
+            s.atomic = true;
             break;
         case 't':
             if (!parse_count(optarg, 0, &v))
@@ -336,43 +357,64 @@ int main(int argc, char **argv)
                            NULL);
     if (optind < argc)
         sql_arg = argv[optind];
+    if (sql_arg && file)
+        return usage_error("give the SQL as an argument or a script (-f), "
+                           "not both",
+                           NULL);
+    if (s.atomic && no_bail)
+        return usage_error("--atomic stops at the first failure: it does "
+                           "not go with --no-bail",
+                           NULL);
     if (json)
         s.pr.mode = MODE_JSON;
     s.pr.header_set = header >= 0;
     s.pr.header = header >= 0 ? header : mode_default_header(s.pr.mode);
 
-    if (!sql_arg && ncmds > 0 && isatty(STDIN_FILENO))
-        sql_arg = ""; /* only the --cmd's */
-    if (!sql_arg || strcmp(sql_arg, "-") == 0) {
-        if (!sql_arg && isatty(STDIN_FILENO))
-            return usage_error("no SQL given (pass it as an argument, or "
-                               "on standard input)",
-                               NULL);
-        status = read_stdin(&sql_buf);
+    /* No SQL and no script, on a terminal: the interactive shell, after
+     * the --cmd's (as sqlite3's -cmd). */
+    if (!sql_arg && !file && isatty(STDIN_FILENO)) {
+        rc = sqlited_open(path, timeout_ms, &s.db);
+        if (rc)
+            return report_connect_error(path, rc);
+        status = 0;
+        for (int i = 0; i < ncmds && status == 0 && !s.quit && !s.broken; i++)
+            status = script_run_text(&s, cmds[i], NULL);
+        if (!s.quit && !s.broken)
+            status = shell_main(&s, path);
+        return finish_output(session_close(&s, status));
+    }
+    if (sql_arg && strcmp(sql_arg, "-") == 0) {
+        sql_arg = NULL;
+        file = "-";
+    }
+    if (!sql_arg && !file)
+        file = "-";
+    if (file) {
+        /* Before connecting: a script that is not there is a usage error,
+         * whatever the daemon. */
+        status = script_open(file, &in);
         if (status)
             return status;
-        sql_arg = sql_buf;
+        name = in == stdin ? "<stdin>" : file;
     }
 
     rc = sqlited_open(path, timeout_ms, &s.db);
     if (rc) {
-        free(sql_buf);
+        if (in && in != stdin)
+            fclose(in);
         return report_connect_error(path, rc);
     }
-    /* --cmd's first, then the SQL; the first failure stops the run. */
+    /* --cmd's first, then the SQL argument or the script; the first
+     * failure stops the run. A dot-command as the argument runs as the
+     * sqlite3 shell's does (sqlited-cli ".dump t"): the script runner takes
+     * a line starting with '.' as one. */
     status = 0;
-    for (int i = 0; i <= ncmds && status == 0; i++) {
-        const char *c = i < ncmds ? cmds[i] : sql_arg;
-        /* A dot-command as the argument runs as the sqlite3 shell's
-         * does: sqlited-cli ".dump t". */
-        if (c[0] == '.' && c != sql_buf)
-            status = dot_run(&s, c);
-        else if (i < ncmds || *c)
-            status = session_run(&s, c);
-    }
-    if (status == DOT_QUIT)
-        status = 0;
+    for (int i = 0; i < ncmds && status == 0 && !s.quit; i++)
+        status = script_run_text(&s, cmds[i], NULL);
+    if (status == 0 && !s.quit)
+        status = script_main(&s, in, sql_arg, name);
     status = session_close(&s, status);
-    free(sql_buf);
+    if (in && in != stdin)
+        fclose(in);
     return finish_output(status);
 }

@@ -415,8 +415,8 @@ static int print_stream(const struct printer *pr, struct sink *k,
 /* -------------------------------------------------------- columnar modes */
 
 /* How many rows, and bytes of their text, the columnar modes hold to
- * measure the columns before printing; later rows are laid out in the
- * widths measured on the first ones. */
+ * measure the columns before printing them; later rows are measured and
+ * printed as many at a time. */
 #define GRID_ROWS 10000
 #define GRID_BYTES ((size_t)16 << 20)
 
@@ -435,6 +435,7 @@ struct grid {
     size_t noff, capoff;
     const char **pos; /* print_cells(): where each cell's next line is */
     bool *more;       /* and whether it has one */
+    struct sbuf text; /* print_cells(): the line of a cell being printed */
 };
 
 /* The next line of a cell's text [*@s, @e) as it is displayed, appended
@@ -536,10 +537,11 @@ static void print_cells(FILE *out, struct grid *g, const char *const *cell,
         if (g->mode != MODE_COLUMN)
             fputs(g->mode == MODE_BOX ? "\u2502 " : "| ", out);
         for (int i = 0; i < g->ncols; i++) {
-            struct sbuf text = {0};
+            struct sbuf *text = &g->text;
             size_t w = 0;
+            text->len = 0;
             if (more[i])
-                w = cell_line(&pos[i], cell[i] + len[i], g->wrap[i], &text,
+                w = cell_line(&pos[i], cell[i] + len[i], g->wrap[i], text,
                               &more[i]);
             if (header)
                 more[i] = false;
@@ -551,9 +553,8 @@ static void print_cells(FILE *out, struct grid *g, const char *const *cell,
             else if (g->right[i])
                 before = padding;
             put_n(out, " ", before);
-            fwrite(text.p ? text.p : "", 1, text.len, out);
+            fwrite(text->p ? text->p : "", 1, text->len, out);
             put_n(out, " ", padding - before);
-            free(text.p);
             if (i < g->ncols - 1)
                 fputs(col_sep(g), out);
         }
@@ -615,13 +616,16 @@ static void print_top(FILE *out, struct grid *g, const struct printer *pr,
 }
 
 /* Lays out the held rows: the first time, measures the columns and prints
- * the top; later, keeps those widths (a longer value wraps). */
-static void grid_flush(struct grid *g, const struct printer *pr, struct sink *k,
-                       sqlited_rows *rows)
+ * the top. Later rows that need a wider column widen it from there on (the
+ * rows above stay as they were printed); in table and box a rule in the
+ * new widths marks where. */
+static void grid_flush(struct grid *g, const struct printer *pr,
+                       struct sink *k, sqlited_rows *rows)
 {
     size_t nrows = g->noff / (size_t)g->ncols;
     const char *cell[g->ncols];
     size_t len[g->ncols];
+    bool wider = false, ruled = false;
 
     if (nrows == 0)
         return;
@@ -631,20 +635,21 @@ static void grid_flush(struct grid *g, const struct printer *pr, struct sink *k,
         bool several;
         size_t w = measure(g, i, g->cells.p + g->off[c],
                            g->off[c + 1] - g->off[c], &several);
-        if (!g->started && w > g->width[i])
+        if (w > g->width[i]) {
             g->width[i] = w;
+            wider = true;
+        }
         g->multiline = g->multiline || several;
     }
     if (!g->started) {
         print_top(k->out, g, pr, rows);
         g->started = true;
-        /* From now on, values wider than their column wrap. */
-        for (int i = 0; i < g->ncols; i++)
-            if (g->wrap[i] == 0)
-                g->wrap[i] = g->width[i] > 0 ? g->width[i] : 1;
+    } else if (wider && (g->mode == MODE_TABLE || g->mode == MODE_BOX)) {
+        rule_between(k->out, g);
+        ruled = true;
     }
     for (size_t r = 0; r < nrows && !sink_failed(k); r++) {
-        if (g->any_row && g->multiline) {
+        if (g->any_row && g->multiline && !(r == 0 && ruled)) {
             if (g->mode == MODE_TABLE || g->mode == MODE_BOX)
                 rule_between(k->out, g);
             else if (g->mode == MODE_COLUMN)
@@ -749,6 +754,7 @@ out:
     free(g.cells.p);
     free(g.pos);
     free(g.more);
+    free(g.text.p);
     return rc;
 }
 

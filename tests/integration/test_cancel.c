@@ -4,6 +4,7 @@
  * nothing of it stays applied, and the connection (and an interactive
  * transaction on it) carries on. */
 #include <criterion/criterion.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -543,4 +544,33 @@ Test(cancel, read_waiting_for_a_reader)
     conn.last_msgid = 4;
     assert_serves(&conn);
     cr_assert_eq(harness_stat(&d, "cancelled"), 2);
+}
+
+/* A write waiting for the write lock another process holds (the test,
+ * through SQLite directly) is answered as soon as it is cancelled, not when
+ * the lock is released, and never runs. */
+Test(cancel, write_waiting_for_another_process)
+{
+    sqlite3 *other;
+    struct reply rep;
+    cr_assert_eq(
+        sqlite3_open_v2(d.db_path, &other, SQLITE_OPEN_READWRITE, NULL),
+        SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+                 SQLITE_OK, "%s", sqlite3_errmsg(other));
+
+    harness_pack_sql_options(&conn.b, 1, "exec", "INSERT INTO t(x) VALUES (1)",
+                             NO_DEADLINE);
+    harness_send_buf(conn.fd, &conn.b);
+    harness_assert_no_reply(&conn.r, 300, "the write behind the lock");
+    cancel_and_read(&conn, 2, 1, &rep);
+    assert_cancelled(&rep, "before it ran");
+    reply_free(&rep);
+
+    cr_assert_eq(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    conn.last_msgid = 2;
+    harness_raw_exec(&conn, "INSERT INTO t(x) VALUES (2)", NULL);
+    cr_assert_eq(harness_query_int(db, "SELECT sum(x) FROM t"), 2,
+                 "the cancelled write ran after all");
 }

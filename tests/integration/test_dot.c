@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "pty.h"
 
 static struct daemon d;
 
@@ -287,9 +288,10 @@ Test(dot, tabs_and_crlf_in_columns)
                   "           d\n");
 }
 
-/* Past the rows held to measure the columns (10,000), the widths stay:
- * a longer value wraps instead of widening the table. */
-Test(dot, table_keeps_its_widths_past_the_first_rows)
+/* Past the rows held to measure the columns (10,000), a wider value
+ * widens its column from there on, a rule marking where; memory stays
+ * bounded. */
+Test(dot, table_widens_past_the_first_rows)
 {
     struct harness_output o;
     CLI(&o, "--cmd", ".mode table",
@@ -297,11 +299,9 @@ Test(dot, table_keeps_its_widths_past_the_first_rows)
         "WHERE x < 10001) SELECT CASE WHEN x = 10001 THEN 'abcdefghij' "
         "ELSE 'ab' END AS v FROM c");
     cr_assert_eq(o.status, 0, "stderr: %s", o.err);
-    /* The header and the first rows measured 2 wide; the last row wraps
-     * in that width, and from then on rows are set apart by rules. */
     const char *head = "+----+\n| v  |\n+----+\n| ab |\n| ab |\n";
-    const char *tail = "| ab |\n+----+\n| ab |\n| cd |\n| ef |\n| gh |\n"
-                       "| ij |\n+----+\n";
+    const char *tail = "| ab |\n+------------+\n| abcdefghij |\n"
+                       "+------------+\n";
     cr_assert(o.out_len > strlen(tail));
     cr_assert_str_eq(o.out + o.out_len - strlen(tail), tail, "ends:\n%s",
                      o.out + o.out_len - strlen(tail));
@@ -531,5 +531,124 @@ Test(dot, failing_command_stops_the_run)
     CLI(&o, "--cmd", ".bogus", "SELECT 1");
     cr_assert_eq(o.status, 1);
     cr_assert_str_empty(o.out);
+    harness_output_free(&o);
+}
+
+/* ------------------------------------------------------------------ pager */
+
+/* A pager that marks each line it shows, so that a test sees what went
+ * through it. */
+#define MARKING_PAGER "SQLITED_PAGER=sed s/^/paged:/"
+
+/* A query printing @n rows. */
+#define ROWS(n)                                                                \
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE "    \
+    "x < " #n ") SELECT x FROM c"
+
+/* Output wider than the terminal (80 columns) goes through the pager. */
+Test(dot, pager_takes_output_wider_than_the_terminal)
+{
+    struct pty_proc p = {0};
+    pty_cli(&p, &d, (const char *const[]){MARKING_PAGER, NULL},
+            (const char *const[]){"-m", "table",
+                                  "SELECT printf('%.90c', 'x') AS wide", NULL});
+    pty_expect(&p, "paged:+----");
+    pty_expect(&p, "paged:| xxxxxxxx");
+    cr_assert_eq(pty_wait_exit(&p), 0, "%s", pty_show(&p, 0));
+    pty_close(&p);
+}
+
+/* So does output longer than the terminal (24 rows), in a streaming mode:
+ * the first screenful is held, then goes to the pager with the rest. */
+Test(dot, pager_takes_output_longer_than_the_terminal)
+{
+    struct pty_proc p = {0};
+    pty_cli(&p, &d, (const char *const[]){MARKING_PAGER, NULL},
+            (const char *const[]){ROWS(30), NULL});
+    pty_expect(&p, "paged:1\n");
+    pty_expect(&p, "paged:30\n");
+    cr_assert_eq(pty_wait_exit(&p), 0, "%s", pty_show(&p, 0));
+    pty_close(&p);
+}
+
+/* Output that fits is printed as it is; so is any with .pager off. */
+Test(dot, pager_not_used_when_the_output_fits_or_is_off)
+{
+    struct pty_proc p = {0};
+    pty_cli(&p, &d, (const char *const[]){MARKING_PAGER, NULL},
+            (const char *const[]){ROWS(20), NULL});
+    cr_assert_eq(pty_wait_exit(&p), 0);
+    cr_assert(strstr(p.text, "1\n2\n") && strstr(p.text, "20\n") &&
+                  !strstr(p.text, "paged:"),
+              "%s", pty_show(&p, 0));
+    pty_close(&p);
+
+    pty_cli(&p, &d, (const char *const[]){MARKING_PAGER, NULL},
+            (const char *const[]){"--cmd", ".pager off", ROWS(30), NULL});
+    cr_assert_eq(pty_wait_exit(&p), 0);
+    cr_assert(strstr(p.text, "30\n") && !strstr(p.text, "paged:"), "%s",
+              pty_show(&p, 0));
+    pty_close(&p);
+}
+
+/* Never when standard output is not a terminal. */
+Test(dot, pager_never_used_off_a_terminal)
+{
+    setenv("SQLITED_PAGER", "sed s/^/paged:/", 1);
+    struct harness_output o;
+    CLI(&o, "-m", "table", "SELECT printf('%.90c', 'x') AS wide");
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert_null(strstr(o.out, "paged:"), "%s", o.out);
+    cr_assert_eq(strncmp(o.out, "+----", 5), 0, "%s", o.out);
+    harness_output_free(&o);
+}
+
+/* A user who quits the pager before the end stops the output: no error,
+ * and the rest of a large result is not waited for. */
+Test(dot, pager_quit_early_is_no_error)
+{
+    struct pty_proc p = {0};
+    pty_cli(&p, &d, (const char *const[]){"SQLITED_PAGER=head -n 2", NULL},
+            (const char *const[]){ROWS(50000), NULL});
+    cr_assert_eq(pty_wait_exit(&p), 0, "%s", pty_show(&p, 0));
+    cr_assert(strstr(p.text, "1\n2\n") && !strstr(p.text, "\n3\n") &&
+                  !strstr(p.text, "sqlited-cli:"),
+              "%s", pty_show(&p, 0));
+    pty_close(&p);
+}
+
+/* ---------------------------------------------------------------- scripts */
+
+/* In a script on standard input, dot-commands and statements take turns:
+ * each statement prints in the mode, header and parameters set before it;
+ * .once takes the next statement's output only. */
+Test(dot, script_mixes_dot_commands_and_statements)
+{
+    char path[256], script[1024];
+    struct harness_output o;
+    snprintf(path, sizeof(path), "%s/once.csv", d.dir);
+    snprintf(script, sizeof(script),
+             ".mode csv\n"
+             "SELECT 1 AS a;\n"
+             ".headers off\n"
+             "SELECT 2 AS a;\n"
+             ".param set :x 21\n"
+             ".mode list\n"
+             "SELECT :x * 2;\n"
+             ".once %s\n"
+             "SELECT 'to the file';\n"
+             "SELECT 'back';\n"
+             ".mode markdown\n"
+             ".headers on\n"
+             "SELECT name FROM users WHERE id = :x - 20;\n",
+             path);
+    harness_cli(&d, &o, script, (const char *const[]){NULL});
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert_str_eq(o.out, "a\r\n1\r\n"
+                            "2\r\n"
+                            "42\n"
+                            "back\n"
+                            "| name |\n|------|\n| Ann  |\n");
+    cr_assert_str_eq(slurp(path), "to the file\n");
     harness_output_free(&o);
 }

@@ -1,0 +1,390 @@
+/* sqlited-cli's interactive shell, driven through a pseudo-terminal
+ * (tests/helpers/pty.h) against a real daemon: statements over several
+ * lines, completion, history, Ctrl-C and Ctrl-D. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "harness.h"
+#include "pty.h"
+
+static struct daemon d;
+static struct pty_proc p;
+static char prompt[192];    /* "sqlited DIR/sqlited.sock> " */
+static char tx_prompt[192]; /* "sqlited DIR/sqlited.sock*> " */
+
+static void setup(void)
+{
+    daemon_start(&d, NULL);
+    snprintf(prompt, sizeof(prompt), "sqlited %s> ", d.sock_path);
+    snprintf(tx_prompt, sizeof(tx_prompt), "sqlited %s*> ", d.sock_path);
+}
+
+static void teardown(void)
+{
+    pty_close(&p);
+    daemon_cleanup(&d);
+}
+
+TestSuite(shell, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Starts the shell and waits for its banner and first prompt. */
+static void start_shell(void)
+{
+    pty_cli(&p, &d, NULL, NULL);
+    pty_expect(&p, "enter .help for usage hints\n");
+    pty_expect(&p, prompt);
+}
+
+/* Ctrl-D at the next prompt: the shell exits with status 0. (Typed before
+ * the prompt shows, while the terminal is still in canonical mode for the
+ * statement that runs, the end-of-file would be lost when libedit switches
+ * it to its own mode.) */
+static void quit_shell(void)
+{
+    pty_expect(&p, prompt);
+    pty_send(&p, PTY_CTRL_D);
+    cr_assert_eq(pty_wait_exit(&p), 0, "transcript:\n%s", pty_show(&p, 0));
+}
+
+Test(shell, statement_over_several_lines)
+{
+    start_shell();
+    pty_send(&p, "SELECT 6\n");
+    pty_expect(&p, "\n   ...> ");
+    /* Nothing ran yet. */
+    cr_assert_null(strstr(pty_since_mark(&p), "6"));
+    pty_send(&p, "  * 7 AS answer;\n");
+    pty_expect(&p, "\n42\n");
+    quit_shell();
+}
+
+Test(shell, trigger_body_semicolons_do_not_end_the_statement)
+{
+    start_shell();
+    pty_send(&p, "CREATE TABLE t(x); CREATE TABLE log(x);\n");
+    pty_expect(&p, prompt);
+    pty_send(&p, "CREATE TRIGGER t_ins AFTER INSERT ON t BEGIN\n");
+    pty_expect(&p, "   ...> ");
+    pty_send(&p, "INSERT INTO log VALUES (new.x * 2);\n");
+    /* The ';' inside the body does not end the statement. */
+    pty_expect(&p, "   ...> ");
+    pty_send(&p, "END;\n");
+    pty_expect(&p, prompt);
+    pty_send(&p, "INSERT INTO t VALUES (21);\n");
+    pty_expect(&p, prompt);
+    pty_send(&p, "SELECT x + 0 FROM log;\n");
+    pty_expect(&p, "\n42\n");
+    quit_shell();
+}
+
+/* Two rows in a table whose name no keyword begins like, then the
+ * shell. */
+static void start_shell_on_inventory(void)
+{
+    harness_exec_fresh(&d, "CREATE TABLE inventory_items(id INTEGER PRIMARY "
+                           "KEY, quantity INTEGER);"
+                           "INSERT INTO inventory_items(quantity) VALUES "
+                           "(40), (2);");
+    start_shell();
+}
+
+Test(shell, tab_completes_a_table_name)
+{
+    start_shell_on_inventory();
+    pty_send(&p, "SELECT count(*) FROM inventory_i" PTY_TAB);
+    pty_expect(&p, "FROM inventory_items ");
+    /* The completed name runs. */
+    pty_send(&p, ";\n");
+    pty_expect(&p, "\n2\n");
+    quit_shell();
+}
+
+Test(shell, tab_completes_a_column_name)
+{
+    start_shell_on_inventory();
+    pty_send(&p, "SELECT sum(inventory_items.quan" PTY_TAB);
+    pty_expect(&p, "inventory_items.quantity ");
+    pty_send(&p, ") FROM inventory_items;\n");
+    pty_expect(&p, "\n42\n");
+    pty_expect(&p, prompt);
+    pty_send(&p, "SELECT max(quan" PTY_TAB);
+    pty_expect(&p, "max(quantity ");
+    pty_send(&p, ") + 2 FROM inventory_items;\n");
+    pty_expect(&p, "\n42\n");
+    quit_shell();
+}
+
+Test(shell, tab_completes_a_table_the_shell_created)
+{
+    start_shell();
+    /* The first Tab asks the daemon for the schema... */
+    pty_send(&p, "selec" PTY_TAB);
+    pty_expect(&p, "select ");
+    pty_send(&p, "zebra_s" PTY_TAB PTY_CTRL_C);
+    pty_expect(&p, prompt);
+    /* ... and a statement that changes it makes the shell ask again. */
+    pty_send(&p, "CREATE TABLE zebra_stripes(n); INSERT INTO zebra_stripes "
+                 "VALUES (42);\n");
+    pty_expect(&p, prompt);
+    pty_send(&p, "SELECT n FROM zebra_s" PTY_TAB);
+    pty_expect(&p, "FROM zebra_stripes ");
+    pty_send(&p, ";\n");
+    pty_expect(&p, "\n42\n");
+    quit_shell();
+}
+
+Test(shell, tab_completes_keywords_and_lists_choices)
+{
+    start_shell();
+    /* In the case typed: one keyword starts with "selec". */
+    pty_send(&p, "selec" PTY_TAB);
+    pty_expect(&p, "select ");
+    pty_send(&p, "6 * 7 ");
+    /* Several: completed as far as they agree ("INTERSECT", "INTO"
+     * agree on "INT"), listed when they agree no further. */
+    pty_send(&p, "INT" PTY_TAB);
+    pty_expect(&p, "\nINTERSECT");
+    pty_expect(&p, "INTO");
+    pty_send(&p, "ERS" PTY_TAB);
+    pty_expect(&p, "INTERSECT ");
+    pty_send(&p, "SELECT 42;\n");
+    pty_expect(&p, "\n42\n");
+    quit_shell();
+}
+
+Test(shell, tab_completes_dot_commands)
+{
+    start_shell();
+    pty_send(&p, ".qu" PTY_TAB);
+    pty_expect(&p, ".quit ");
+    pty_send(&p, PTY_ENTER);
+    cr_assert_eq(pty_wait_exit(&p), 0);
+}
+
+Test(shell, ctrl_c_while_typing_drops_the_statement)
+{
+    start_shell();
+    pty_send(&p, "SELECT 1,\n");
+    pty_expect(&p, "   ...> ");
+    pty_send(&p, "2, 3" PTY_CTRL_C);
+    /* A fresh prompt, not a continuation... */
+    pty_expect(&p, prompt);
+    /* ... and what was typed is gone: this runs on its own. */
+    pty_send(&p, "SELECT 6 * 7;\n");
+    pty_expect(&p, "\n42\n");
+    cr_assert_null(strstr(p.text, "syntax error"), "transcript:\n%s",
+                   pty_show(&p, 0));
+    quit_shell();
+}
+
+/* Ctrl-C until @what shows: the first may come before the statement's
+ * request is on its way (an interrupt then is dropped, by design, like
+ * sqlite3_interrupt() between statements). Bounded; nothing is timed. */
+static void interrupt_until(const char *what)
+{
+    int64_t deadline = harness_now_ms() + PTY_TIMEOUT_MS * harness_slowdown();
+    do {
+        pty_send(&p, PTY_CTRL_C);
+        if (pty_wait_for(&p, what, 200))
+            return;
+    } while (harness_now_ms() < deadline);
+    pty_expect(&p, what); /* fails, showing the transcript */
+}
+
+/* What another client sees of t. */
+static int64_t others_count(void)
+{
+    sqlited *db = harness_connect(&d);
+    int64_t n = harness_query_int(db, "SELECT count(*) FROM t");
+    sqlited_close(db);
+    return n;
+}
+
+Test(shell, transaction_typed_by_hand)
+{
+    harness_exec_fresh(&d, "CREATE TABLE t(x)");
+    start_shell();
+    pty_send(&p, "BEGIN;\n");
+    /* The prompt says a transaction is open. */
+    pty_expect(&p, tx_prompt);
+    pty_send(&p, "INSERT INTO t VALUES (42);\n");
+    pty_expect(&p, tx_prompt);
+    pty_send(&p, "SELECT x FROM t;\n");
+    pty_expect(&p, "\n42\n");
+    pty_expect(&p, tx_prompt);
+    /* Not committed: another client does not see the row... */
+    cr_assert_eq(others_count(), 0);
+    pty_send(&p, "COMMIT;\n");
+    pty_expect(&p, prompt);
+    /* ... until COMMIT. */
+    cr_assert_eq(others_count(), 1);
+    pty_send(&p, PTY_CTRL_D);
+    cr_assert_eq(pty_wait_exit(&p), 0);
+}
+
+Test(shell, ctrl_c_interrupts_the_running_query_and_keeps_the_session)
+{
+    harness_exec_fresh(&d, "CREATE TABLE t(x)");
+    start_shell();
+    pty_send(&p, "BEGIN;\n");
+    pty_expect(&p, tx_prompt);
+    pty_send(&p, "INSERT INTO t VALUES (42);\n");
+    pty_expect(&p, tx_prompt);
+    pty_send(&p, HARNESS_ENDLESS_SQL ";\n");
+    interrupt_until("SQLITED_INTERRUPTED: cancelled by the client");
+    /* The daemon stopped it... */
+    cr_assert_geq(harness_stat(&d, "cancelled"), 1);
+    /* ... and the shell goes on, on the same session, in the same
+     * transaction. */
+    pty_expect(&p, tx_prompt);
+    pty_send(&p, "SELECT 6 * x / 6 FROM t;\n");
+    pty_expect(&p, "\n42\n");
+    pty_expect(&p, tx_prompt);
+    cr_assert_eq(others_count(), 0);
+    pty_send(&p, "COMMIT;\n");
+    pty_expect(&p, prompt);
+    cr_assert_eq(others_count(), 1);
+    pty_send(&p, PTY_CTRL_D);
+    cr_assert_eq(pty_wait_exit(&p), 0);
+}
+
+Test(shell, an_open_transaction_is_rolled_back_at_exit)
+{
+    harness_exec_fresh(&d, "CREATE TABLE t(x)");
+    start_shell();
+    pty_send(&p, "BEGIN;\n");
+    pty_expect(&p, tx_prompt);
+    pty_send(&p, "INSERT INTO t VALUES (42);\n");
+    pty_expect(&p, tx_prompt);
+    pty_send(&p, PTY_CTRL_D);
+    pty_expect(&p, "was never committed: rolled back, nothing of it was "
+                   "applied\n");
+    /* Like a script that leaves one open. */
+    cr_assert_eq(pty_wait_exit(&p), 1);
+    cr_assert_eq(others_count(), 0);
+}
+
+Test(shell, ctrl_d_exits_with_status_0)
+{
+    start_shell();
+    pty_send(&p, "SELECT 6 * 7;\n");
+    pty_expect(&p, "\n42\n");
+    quit_shell();
+}
+
+Test(shell, statement_half_typed_at_end_of_input_is_reported_not_run)
+{
+    harness_exec_fresh(&d, "CREATE TABLE t(x)");
+    start_shell();
+    pty_send(&p, "INSERT INTO t VALUES (1)\n");
+    pty_expect(&p, "   ...> ");
+    pty_send(&p, PTY_CTRL_D);
+    pty_expect(&p, "end of input inside a statement, not run: INSERT INTO t "
+                   "VALUES (1)\n");
+    cr_assert_eq(pty_wait_exit(&p), 1);
+    sqlited *db = harness_connect(&d);
+    cr_assert_eq(harness_query_int(db, "SELECT count(*) FROM t"), 0);
+    sqlited_close(db);
+}
+
+Test(shell, losing_the_daemon_ends_the_shell)
+{
+    start_shell();
+    cr_assert_eq(daemon_stop(&d), 0);
+    pty_send(&p, "SELECT 6 * 7;\n");
+    pty_expect(&p, "the connection to ");
+    pty_expect(&p, " is lost; leaving the shell\n");
+    cr_assert_eq(pty_wait_exit(&p), 2);
+}
+
+Test(shell, cmd_runs_before_the_first_prompt)
+{
+    pty_cli(&p, &d, NULL,
+            (const char *const[]){"--cmd", "SELECT 40 + 2", NULL});
+    pty_expect(&p, "42\n");
+    pty_expect(&p, "enter .help for usage hints\n");
+    quit_shell();
+}
+
+Test(shell, dot_quit_exits_with_status_0)
+{
+    start_shell();
+    pty_send(&p, ".quit\n");
+    cr_assert_eq(pty_wait_exit(&p), 0);
+}
+
+/* The file the shell keeps its history in; pty_cli() points
+ * SQLITED_HISTORY there. */
+static char *read_history_file(void)
+{
+    char path[192];
+    snprintf(path, sizeof(path), "%s/history", d.dir);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "no history file %s", path);
+    char *buf = calloc(1, 65536);
+    cr_assert_not_null(buf);
+    size_t n = fread(buf, 1, 65535, f);
+    buf[n] = '\0';
+    struct stat st;
+    cr_assert_eq(fstat(fileno(f), &st), 0);
+    cr_assert_eq(st.st_mode & 077, 0, "history file mode %o",
+                 (unsigned)st.st_mode & 0777);
+    fclose(f);
+    return buf;
+}
+
+Test(shell, history_persists_across_runs)
+{
+    start_shell();
+    pty_send(&p, "SELECT 6 * 7;\n");
+    pty_expect(&p, "\n42\n");
+    pty_expect(&p, prompt);
+    /* A line that starts with a space is not recorded. */
+    pty_send(&p, " SELECT 'secret' || 'word';\n");
+    pty_expect(&p, "\nsecretword\n");
+    quit_shell();
+    char *h = read_history_file();
+    cr_assert_not_null(strstr(h, "SELECT"), "history file:\n%s", h);
+    cr_assert_null(strstr(h, "secret"), "history file:\n%s", h);
+    free(h);
+    pty_close(&p);
+
+    /* A second run: Up brings the statement back. */
+    start_shell();
+    pty_send(&p, "\033[A");
+    pty_expect(&p, "SELECT 6 * 7;");
+    pty_send(&p, PTY_ENTER);
+    pty_expect(&p, "\n42\n");
+    quit_shell();
+}
+
+Test(shell, history_is_bounded)
+{
+    /* A history of 1005 entries, as libedit writes it. */
+    char path[192];
+    snprintf(path, sizeof(path), "%s/history", d.dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("_HiStOrY_V2_\n", f);
+    for (int i = 0; i < 1005; i++)
+        fprintf(f, "SELECT\\040%d;\n", i);
+    cr_assert_eq(fclose(f), 0);
+
+    start_shell();
+    pty_send(&p, "SELECT 6 * 7;\n");
+    pty_expect(&p, "\n42\n");
+    quit_shell();
+    char *h = read_history_file();
+    size_t lines = 0;
+    for (char *c = h; *c; c++)
+        lines += *c == '\n';
+    /* libedit's header line, then the last 1000 entries. */
+    cr_assert_eq(lines, 1001, "history file of %zu lines", lines);
+    cr_assert_null(strstr(h, "SELECT\\0405;"), "the oldest entries stay");
+    cr_assert_not_null(strstr(h, "SELECT\\0406;"));
+    cr_assert_not_null(strstr(h, "SELECT\\0406\\040*\\0407;\n"));
+    free(h);
+}
