@@ -38,10 +38,15 @@ static void teardown(void)
 TestSuite(cancel, .init = setup, .fini = teardown, .timeout = 120);
 
 /* Sends cancel [@target] as request @msgid on @c, without reading. */
-static void send_cancel(struct harness_raw *c, uint32_t msgid, uint32_t target)
+static void pack_cancel(struct harness_raw *c, uint32_t msgid, uint32_t target)
 {
     harness_pack_request(&c->b, msgid, "cancel", 1);
     msgpack_pack_uint32(&c->b.pk, target);
+}
+
+static void send_cancel(struct harness_raw *c, uint32_t msgid, uint32_t target)
+{
+    pack_cancel(c, msgid, target);
     harness_send_buf(c->fd, &c->b);
 }
 
@@ -495,8 +500,11 @@ Test(cancel, twice)
                              NO_DEADLINE);
     harness_send_buf(conn.fd, &conn.b);
     wait_running(1);
-    send_cancel(&conn, 2, 1);
-    send_cancel(&conn, 3, 1);
+    /* Both cancels in one write, so that the loop reads them together,
+     * before it can learn that the interrupted read is done. */
+    pack_cancel(&conn, 2, 1);
+    pack_cancel(&conn, 3, 1);
+    harness_send_buf(conn.fd, &conn.b);
     for (int i = 0; i < 3; i++) {
         struct reply rep;
         harness_read_reply(&conn.r, &rep);
