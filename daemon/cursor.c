@@ -85,6 +85,11 @@ static void end_for(struct cursor *cur, enum cursor_why why)
 {
     struct stats *st = &cur->conn->srv->stats;
     remember(cur, why);
+    /* A read running in the transaction, and those queued behind it, stop
+     * at once: the snapshot is what holds the WAL. */
+    if (cur->is_tx && why == CURSOR_WHY_WAL)
+        atomic_store_explicit(&cur->watch.release_before, INT64_MAX,
+                              memory_order_relaxed);
     if (cur->is_tx)
         stats_add(&st->tx_read_only_expired, 1);
     else if (why == CURSOR_WHY_AGE)

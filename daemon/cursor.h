@@ -87,6 +87,9 @@ struct cursor {
     struct job *end_job;   /* is_tx: the commit or rollback that ended it */
     unsigned inner;        /* is_tx: its cursors not freed yet */
     struct list open_node; /* is_tx: in the daemon's list of open ones */
+    /* is_tx: the job running on its connection, which the loop interrupts
+     * when it ends the transaction for the WAL limit (worker.h). */
+    struct worker_watch watch;
 };
 
 /* Why the daemon ended a cursor or a read-only transaction, remembered for

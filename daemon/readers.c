@@ -72,7 +72,7 @@ static void *reader_main(void *arg)
         } else if (job->snapshot != NULL && job->cursor == NULL) {
             /* A read in a read-only transaction, on its connection: a
              * statement that writes is refused there, never forwarded. */
-            execute_job(cursor_worker(job->snapshot), job);
+            snapshot_run(job);
             rd->done(job, rd->done_arg);
         } else if (execute_job(w, job) == EXECUTE_FORWARD &&
                    route_decide(job, ROUTE_WRITES) == ROUTE_WRITER) {

@@ -87,6 +87,13 @@ void cursor_run(struct job *job);
  * connection. */
 void snapshot_begin(struct worker *w, struct job *job, struct writer *wr);
 
+/* Reader thread. Runs @job, a query or explain of a read-only transaction
+ * (job->snapshot), on the transaction's connection. A statement that writes
+ * is refused there, never passed on to the writer; one still running when
+ * the transaction reaches --tx-max-duration is interrupted and answered
+ * SQLITED_TX_EXPIRED. */
+void snapshot_run(struct job *job);
+
 /* A worker runs a probe's job (job->probe set): a reader reads, the writer
  * checks it may write. Stores nothing in job->reply. */
 void health_run(struct worker *w, struct job *job);

@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "cursor.h"
+#include "execute.h"
 #include "run.h"
 #include "sqlited.h"
 #include "state.h"
@@ -134,6 +136,26 @@ void snapshot_start(struct job *job)
 
 /* ------------------------------------------------- the worker side */
 
+void snapshot_run(struct job *job)
+{
+    struct worker *w = cursor_worker(job->snapshot);
+    uint64_t id = job->tx;
+
+    w->timed_out = false;
+    execute_job(w, job);
+    if (w->timed_out && w->deadline_cap != 0 &&
+        clock_passed(w->deadline_cap, clock_now()) &&
+        !atomic_load(&job->cancelled)) {
+        char why[256];
+        snprintf(why, sizeof(why),
+                 "transaction %" PRIu64 " reached its maximum duration "
+                 "(--tx-max-duration) while this request ran: the daemon "
+                 "interrupted it and ends the transaction",
+                 id);
+        job_fail(job, SQLITED_TX_EXPIRED, why);
+    }
+}
+
 /* Starts a read transaction on @w's connection: BEGIN alone takes no
  * snapshot, the first read does. Waits for a lock (a WAL being recovered
  * by another process) until the job's deadline. */
@@ -195,6 +217,10 @@ void snapshot_begin(struct worker *w, struct job *job, struct writer *wr)
     stmt_cache_clear(&w->cache);
     worker_init(&tx->w, w->db, false, w->cfg, w->stop, w->stats);
     tx->w.read_tx = true;
+    tx->w.watch = &tx->watch;
+    /* No read in it runs past its maximum duration. */
+    uint32_t max_ms = CONFIG_LIVE(w->cfg, tx_max_duration_ms);
+    tx->w.deadline_cap = max_ms ? clock_after_ms(max_ms) : 0;
     w->db = NULL;
     tx->is_tx = true;
     tx->id = writer_next_tx(wr);

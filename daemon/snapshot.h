@@ -42,6 +42,7 @@ int snapshot_take(struct conn *c, struct job *job, char *why, size_t len);
  * connection is closed. */
 void snapshot_start(struct job *job);
 
-/* Its worker half, snapshot_begin(), is declared in run.h. */
+/* Its worker half, snapshot_begin() and snapshot_run(), is declared in
+ * run.h. */
 
 #endif /* SQLITED_SNAPSHOT_H */

@@ -305,8 +305,7 @@ Test(dot, table_widens_past_the_first_rows)
     cr_assert(o.out_len > strlen(tail));
     cr_assert_str_eq(o.out + o.out_len - strlen(tail), tail, "ends:\n%s",
                      o.out + o.out_len - strlen(tail));
-    cr_assert(strncmp(o.out, head, strlen(head)) == 0, "begins:\n%.40s",
-              o.out);
+    cr_assert(strncmp(o.out, head, strlen(head)) == 0, "begins:\n%.40s", o.out);
     harness_output_free(&o);
 }
 
@@ -616,4 +615,40 @@ Test(dot, pager_quit_early_is_no_error)
                   !strstr(p.text, "sqlited-cli:"),
               "%s", pty_show(&p, 0));
     pty_close(&p);
+}
+
+/* ---------------------------------------------------------------- scripts */
+
+/* In a script on standard input, dot-commands and statements take turns:
+ * each statement prints in the mode, header and parameters set before it;
+ * .once takes the next statement's output only. */
+Test(dot, script_mixes_dot_commands_and_statements)
+{
+    char path[256], script[1024];
+    struct harness_output o;
+    snprintf(path, sizeof(path), "%s/once.csv", d.dir);
+    snprintf(script, sizeof(script),
+             ".mode csv\n"
+             "SELECT 1 AS a;\n"
+             ".headers off\n"
+             "SELECT 2 AS a;\n"
+             ".param set :x 21\n"
+             ".mode list\n"
+             "SELECT :x * 2;\n"
+             ".once %s\n"
+             "SELECT 'to the file';\n"
+             "SELECT 'back';\n"
+             ".mode markdown\n"
+             ".headers on\n"
+             "SELECT name FROM users WHERE id = :x - 20;\n",
+             path);
+    harness_cli(&d, &o, script, (const char *const[]){NULL});
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert_str_eq(o.out, "a\r\n1\r\n"
+                            "2\r\n"
+                            "42\n"
+                            "back\n"
+                            "| name |\n|------|\n| Ann  |\n");
+    cr_assert_str_eq(slurp(path), "to the file\n");
+    harness_output_free(&o);
 }

@@ -399,3 +399,48 @@ Test(script, expired_transaction_refuses_until_its_end)
     harness_output_free(&o);
     cr_assert_eq(query_int("SELECT sum(x) FROM e"), 3);
 }
+
+/* Inside a transaction statements are sent ahead (16 in flight): their
+ * rows and errors still come in order, each naming its own line; with
+ * --bail the transaction is then rolled back, nothing of it applied. */
+Test(script, statements_sent_ahead_keep_their_order)
+{
+    struct sbuf_local {
+        char text[8192];
+        size_t len;
+    } b = {.len = 0};
+    struct harness_output o;
+
+#define ADD(...)                                                               \
+    b.len +=                                                                   \
+        (size_t)snprintf(b.text + b.len, sizeof(b.text) - b.len, __VA_ARGS__)
+    ADD("CREATE TABLE w(x INTEGER PRIMARY KEY);\nBEGIN;\n");
+    for (int i = 1; i <= 40; i++) {
+        if (i == 30)
+            ADD("INSERT INTO w VALUES (1);\n"); /* line 34: a duplicate */
+        else
+            ADD("INSERT INTO w VALUES (%d);\n", i);
+        if (i % 10 == 0)
+            ADD("SELECT count(*) FROM w;\n");
+    }
+    ADD("COMMIT;\nSELECT count(*) FROM w;\n");
+#undef ADD
+
+    CLI(&o, b.text, "--no-bail");
+    cr_assert_eq(o.status, 1, "stderr: %s", o.err);
+    cr_assert_str_eq(o.out, "10\n20\n29\n39\n39\n");
+    cr_assert_str_eq(o.err, "sqlited-cli: <stdin>:34: "
+                            "SQLITE_CONSTRAINT_PRIMARYKEY: UNIQUE constraint "
+                            "failed: w.x\n  INSERT INTO w VALUES (1);\n");
+    harness_output_free(&o);
+
+    harness_exec_fresh(&d, "DROP TABLE w");
+    CLI(&o, b.text, NULL);
+    cr_assert_eq(o.status, 1, "stderr: %s", o.err);
+    cr_assert_str_eq(o.out, "10\n20\n");
+    assert_has(o.err, "<stdin>:34: SQLITE_CONSTRAINT_PRIMARYKEY");
+    assert_has(o.err, "the transaction (begun at <stdin>:2) was never "
+                      "committed: rolled back");
+    harness_output_free(&o);
+    cr_assert_eq(query_int("SELECT count(*) FROM w"), 0);
+}

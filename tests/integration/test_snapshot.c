@@ -491,33 +491,51 @@ Test(snapshot, libsqlited_read_only_transaction)
     sqlited_close(db);
 }
 
-/* Its snapshot keeps the WAL from being checkpointed: once the WAL passes
- * --wal-max-bytes while 4 clients write, the daemon ends it (the oldest
- * snapshot), and the next request naming it says why. */
-Test(snapshot, wal_limit_ends_it)
-{
-    enum { WRITERS = 4, ROWS = 2500 };
-    struct harness_writer w[WRITERS];
+/* Writers of about 10 MB in all, for the WAL limit's tests. */
+enum { WAL_WRITERS = 4, WAL_ROWS = 2500 };
+static struct harness_writer wal_writers[WAL_WRITERS];
 
+/* A daemon whose WAL limit is 256 KiB, with a table w to fill. */
+static void restart_for_the_wal_limit(void)
+{
     restart_with((const char *const[]){"--wal-checkpoint-bytes", "65536",
                                        "--wal-max-bytes", "262144",
                                        "--tx-idle-timeout", "60000", NULL});
     harness_exec(other, "CREATE TABLE w(id INTEGER, seq INTEGER, "
                         "pad BLOB DEFAULT (randomblob(1000)))");
+}
+
+static void start_wal_writers(void)
+{
+    for (int i = 0; i < WAL_WRITERS; i++) {
+        wal_writers[i] = (struct harness_writer){
+            .sock_path = d.sock_path,
+            .sql = "INSERT INTO w(id, seq) VALUES (?, ?)",
+            .id = i,
+            .count = WAL_ROWS};
+        harness_writer_start(&wal_writers[i]);
+    }
+}
+
+static void join_wal_writers(void)
+{
+    for (int i = 0; i < WAL_WRITERS; i++) {
+        harness_writer_join(&wal_writers[i]);
+        cr_assert_eq(wal_writers[i].rc, 0, "writer %d: %s", i,
+                     wal_writers[i].failure);
+    }
+}
+
+/* Its snapshot keeps the WAL from being checkpointed: once the WAL passes
+ * --wal-max-bytes while 4 clients write, the daemon ends it (the oldest
+ * snapshot), and the next request naming it says why. */
+Test(snapshot, wal_limit_ends_it)
+{
+    restart_for_the_wal_limit();
     int64_t tx = begin_ok(&a);
     cr_assert_eq(count_in(&a, tx), 3);
-    for (int i = 0; i < WRITERS; i++) {
-        w[i] = (struct harness_writer){.sock_path = d.sock_path,
-                                       .sql = "INSERT INTO w(id, seq) "
-                                              "VALUES (?, ?)",
-                                       .id = i,
-                                       .count = ROWS};
-        harness_writer_start(&w[i]);
-    }
-    for (int i = 0; i < WRITERS; i++) {
-        harness_writer_join(&w[i]);
-        cr_assert_eq(w[i].rc, 0, "writer %d: %s", i, w[i].failure);
-    }
+    start_wal_writers();
+    join_wal_writers();
     cr_assert_geq(harness_stat(&d, "tx_read_only_expired"), 1,
                   "the read-only transaction outlived the WAL limit");
     cr_assert_geq(harness_stat(&d, "snapshots_released"), 1);
@@ -586,4 +604,52 @@ Test(snapshot, shutdown_ends_it)
     cr_assert(harness_map_find(rep.result, "cursor", &v), "no cursor");
     reply_free(&rep);
     cr_assert_eq(daemon_stop(&d), 0);
+}
+
+/* A read still running in it at --tx-max-duration is interrupted and
+ * answered SQLITED_TX_EXPIRED, well before its own deadline. */
+Test(snapshot, read_at_the_maximum_duration_is_interrupted)
+{
+    restart_with((const char *const[]){"--tx-idle-timeout", "60000",
+                                       "--tx-max-duration", "500", NULL});
+    int64_t tx = begin_ok(&a);
+    struct reply rep;
+    harness_raw_sql(&a, "query", HARNESS_ENDLESS_SQL,
+                    &(struct harness_options){
+                        .tx = tx, .has_timeout = true, .timeout_ms = 60000},
+                    &rep);
+    harness_assert_error(&rep, SQLITED_TX_EXPIRED, "SQLITED_TX_EXPIRED",
+                         "reached its maximum duration (--tx-max-duration) "
+                         "while this request ran");
+    reply_free(&rep);
+    expect_error(&a, "query", "SELECT 1", tx, SQLITED_TX_EXPIRED,
+                 "SQLITED_TX_EXPIRED",
+                 "it was open for longer than the "
+                 "maximum of 500 ms");
+}
+
+/* A read running in it when the WAL passes --wal-max-bytes is interrupted
+ * with the transaction, whose snapshot it reads: SQLITED_INTERRUPTED,
+ * naming the limit, well before its own deadline. */
+Test(snapshot, read_running_when_the_wal_limit_ends_it_is_interrupted)
+{
+    restart_for_the_wal_limit();
+    int64_t tx = begin_ok(&a);
+    uint32_t msgid = ++a.last_msgid;
+    harness_pack_sql_options(&a.b, msgid, "query", HARNESS_ENDLESS_SQL,
+                             &(struct harness_options){.tx = tx,
+                                                       .has_timeout = true,
+                                                       .timeout_ms = 60000});
+    harness_send_buf(a.fd, &a.b);
+    start_wal_writers();
+    struct reply rep;
+    harness_read_reply(&a.r, &rep);
+    cr_assert_eq(rep.msgid, msgid);
+    harness_assert_error(&rep, SQLITED_INTERRUPTED, "SQLITED_INTERRUPTED",
+                         "the WAL passed its limit (--wal-max-bytes, 262144 "
+                         "bytes)");
+    reply_free(&rep);
+    join_wal_writers();
+    expect_error(&a, "query", "SELECT 1", tx, SQLITED_TX_EXPIRED,
+                 "SQLITED_TX_EXPIRED", "the WAL passed its limit");
 }

@@ -234,6 +234,29 @@ def test_context_manager_commits_or_rolls_back(conn):
     conn.execute("select 1")  # still open
 
 
+def test_read_only_transaction_reads_one_snapshot(daemon, conn):
+    other = sqlited.connect(daemon.socket, isolation_level=None)
+    other.execute("create table t(x)")
+    other.execute("insert into t values (1)")
+    conn.begin_read_only()
+    assert conn.in_transaction
+    # Committed after the begin: not seen inside, and not waiting for it.
+    other.execute("insert into t values (2)")
+    assert conn.execute("select count(*) from t").fetchone() == (1,)
+    with pytest.raises(sqlited.OperationalError) as e:
+        conn.execute("insert into t values (3)")
+    assert e.value.sqlite_errorname == "SQLITE_READONLY"
+    assert "is read-only" in str(e.value)
+    assert conn.in_transaction
+    with pytest.raises(sqlited.OperationalError,
+                       match="cannot start a transaction within a transaction"):
+        conn.begin_read_only()
+    conn.commit()
+    assert not conn.in_transaction
+    assert conn.execute("select count(*) from t").fetchone() == (2,)
+    other.close()
+
+
 def test_transaction_control_in_sql(daemon, conn):
     conn.isolation_level = None
     conn.execute("create table t(x)")

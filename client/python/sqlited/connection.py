@@ -16,8 +16,14 @@ one SQLAlchemy 1.4 and Flask applications use) and map onto the protocol:
   (a ``SAVEPOINT`` outside one begins it, and releasing that savepoint
   commits, as in SQLite).
 
-While a transaction is open, other clients' writes wait for it: keep it
-short. The daemon rolls back one left idle past its ``--tx-idle-timeout``;
+``begin_read_only()`` opens a read-only transaction instead: every query
+until ``commit()`` or ``rollback()`` reads one snapshot of the database,
+taken at the begin, on the daemon's readers, while other clients go on
+writing (none waits for it); a write in it raises ``OperationalError``
+(``SQLITE_READONLY``) and writes nothing.
+
+While a transaction of the writer is open, other clients' writes wait for
+it: keep it short. The daemon rolls back one left idle past its ``--tx-idle-timeout``;
 the next statement then fails with ``SQLITED_TX_EXPIRED`` and the connection
 can begin again.
 
@@ -188,6 +194,18 @@ class Connection:
         """``cursor().executescript(sql_script)``."""
         return self.cursor().executescript(sql_script)
 
+    def begin_read_only(self) -> None:
+        """Opens a read-only transaction (see the module doc): the
+        daemon takes its snapshot before this returns. ``commit()`` and
+        ``rollback()`` end it, as does leaving a ``with conn:`` block.
+        Raises ``OperationalError`` when a transaction is already open."""
+        self._check()
+        if self._tx is not None:
+            raise exc.OperationalError(
+                "cannot start a transaction within a transaction",
+                code=1, name="SQLITE_ERROR")
+        self._begin({"read_only": True})
+
     def commit(self) -> None:
         """Commits the open transaction (durable when this returns); does
         nothing without one. The transaction is over even when this raises
@@ -254,7 +272,9 @@ class Connection:
         self._tx_by_savepoint = False
         self._savepoints = []
 
-    def _begin(self, mode: str) -> None:
+    def _begin(self, mode: Any) -> None:
+        """Sends begin with @mode: "deferred", "immediate", or the
+        options map of a read-only transaction."""
         tx = self._call("begin", [mode])
         if not isinstance(tx, int):
             raise exc.InterfaceError("begin answered %r" % (tx,),
