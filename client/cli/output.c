@@ -619,8 +619,8 @@ static void print_top(FILE *out, struct grid *g, const struct printer *pr,
  * the top. Later rows that need a wider column widen it from there on (the
  * rows above stay as they were printed); in table and box a rule in the
  * new widths marks where. */
-static void grid_flush(struct grid *g, const struct printer *pr,
-                       struct sink *k, sqlited_rows *rows)
+static void grid_flush(struct grid *g, const struct printer *pr, struct sink *k,
+                       sqlited_rows *rows)
 {
     size_t nrows = g->noff / (size_t)g->ncols;
     const char *cell[g->ncols];

@@ -63,10 +63,11 @@ int printer_set_widths(struct printer *pr, const int *w, int n);
 /* Prints every row of @rows. list, csv, json and line print each row as it
  * arrives; table, box, markdown and column hold up to 10,000 rows (or 16
  * MiB) to measure the columns, print them, and so on: a later row that
- * needs a wider column widens it from there on. On a terminal, output that does not fit it goes through
- * the pager (see output_pager()). Returns SQLITED_DONE (also when the user
- * quit the pager early), the failure of sqlited_rows_next(), or -ENOMEM; a
- * failed write to the output ends it early (see out_failed()). */
+ * needs a wider column widens it from there on. On a terminal, output that does
+ * not fit it goes through the pager (see output_pager()). Returns SQLITED_DONE
+ * (also when the user quit the pager early), the failure of
+ * sqlited_rows_next(), or -ENOMEM; a failed write to the output ends it early
+ * (see out_failed()). */
 int print_rows(struct printer *pr, sqlited_rows *rows);
 
 /* The pager's command: $SQLITED_PAGER, else $PAGER, else less (with

@@ -652,3 +652,40 @@ Test(dot, script_mixes_dot_commands_and_statements)
     cr_assert_str_eq(slurp(path), "to the file\n");
     harness_output_free(&o);
 }
+
+/* ------------------------------------------------------------ in the shell */
+
+/* .mode switches typed in the interactive shell, on a terminal: each
+ * result comes out in the mode chosen last, the header following it. */
+Test(dot, mode_switches_in_the_shell)
+{
+    struct pty_proc p = {0};
+    pty_cli(&p, &d, (const char *const[]){"SQLITED_PAGER=", NULL}, NULL);
+    pty_expect(&p, "> ");
+    pty_send(&p, ".mode box\n");
+    pty_expect(&p, "> ");
+    pty_send(&p, "SELECT 1 AS a, 'two' || char(10) || 'lines' AS b;\n");
+    pty_expect(&p, "┌───┬───────┐\n"
+                   "│ a │   b   │\n"
+                   "├───┼───────┤\n"
+                   "│ 1 │ two   │\n"
+                   "│   │ lines │\n"
+                   "└───┴───────┘\n");
+    pty_send(&p, ".mode csv\n");
+    pty_expect(&p, "> ");
+    pty_send(&p, "SELECT 2 AS a;\n");
+    pty_expect(&p, "\na\n2\n");
+    pty_send(&p, ".mode\n");
+    pty_expect(&p, "current output mode: csv\n");
+    pty_send(&p, ".mode markdown\n");
+    pty_expect(&p, "> ");
+    pty_send(&p, "SELECT 3 AS a;\n");
+    pty_expect(&p, "\n| a |\n|---|\n| 3 |\n");
+    pty_send(&p, ".mode bogus\n");
+    pty_expect(&p, ".mode: unknown mode 'bogus'");
+    pty_send(&p, "SELECT 4 AS a;\n");
+    pty_expect(&p, "\n| a |\n|---|\n| 4 |\n");
+    pty_send(&p, PTY_CTRL_D);
+    cr_assert_eq(pty_wait_exit(&p), 0, "%s", pty_show(&p, 0));
+    pty_close(&p);
+}
