@@ -384,11 +384,14 @@ int params_bind(const struct params *p, const char *sql, sqlited_params **out)
         return 0;
     if ((rc = sqlited_params_open(&list)) != 0)
         return rc;
-    if (!(seen = calloc(p->n, sizeof(*seen)))) {
+    /* A name set without its prefix binds each spelling the statement
+     * uses (:n, @n and $n): at most three names bound per value. */
+    size_t most = 3 * p->n;
+    if (!(seen = calloc(most, sizeof(*seen)))) {
         sqlited_params_close(list);
         return -ENOMEM;
     }
-    for (const char *s = sql; *s && rc == 0 && nseen < p->n;) {
+    for (const char *s = sql; *s && rc == 0 && nseen < most;) {
         const char *e = skip_quoted(s);
         if (e != s) {
             s = e;

@@ -477,6 +477,12 @@ Test(dot, param_set_list_clear)
     cr_assert_str_eq(o.out, "Bob\n");
     harness_output_free(&o);
 
+    /* ... and each of its three spellings in one statement. */
+    CLI(&o, "--cmd", ".param set n 7", "SELECT :n, @n, $n");
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert_str_eq(o.out, "7|7|7\n");
+    harness_output_free(&o);
+
     /* After .param clear, the parameter has no value: the daemon says so. */
     FAILS("SQLITE_RANGE: the statement has 1 parameter but 0 values were "
           "given",
