@@ -477,6 +477,11 @@ static int import_records(struct import *im)
         status = import_row(im, line);
         progress_draw(&im->progress, im->imported + im->nrows, im->csv.consumed,
                       false);
+        if (status == 0 && im->s->interrupted && *im->s->interrupted) {
+            progress_clear(&im->progress);
+            fprintf(stderr, "%s: .import of %s: interrupted\n", PROG, im->file);
+            status = EXIT_DAEMON_ERROR;
+        }
     }
     if (status)
         return status;

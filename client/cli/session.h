@@ -4,6 +4,7 @@
 #ifndef SQLITED_CLI_SESSION_H
 #define SQLITED_CLI_SESSION_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -57,6 +58,10 @@ struct session {
     /* --atomic: the whole script is one transaction; BEGIN, COMMIT and
      * ROLLBACK in it are refused. */
     bool atomic;
+    /* The shell's Ctrl-C flag (NULL outside the shell): a dot-command that
+     * works between calls, such as .import, checks it, since libsqlited
+     * drops an interrupt that arrives while no call waits. */
+    volatile sig_atomic_t *interrupted;
     /* A .quit or .exit ran: the script (and the shell) stops. */
     bool quit;
     /* The connection is broken (lost, or the daemon spoke nonsense): nothing

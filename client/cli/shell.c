@@ -607,6 +607,8 @@ int shell_main(struct session *s, const char *path)
     struct sigaction old;
     int status;
 
+    s->interrupted = &interrupted;
+
     /* libedit reads and shows multibyte characters in the terminal's
      * encoding; nothing else depends on the locale's character type. */
     setlocale(LC_CTYPE, "");

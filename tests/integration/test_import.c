@@ -116,6 +116,30 @@ Test(import, rows_of_a_large_file_with_a_progress_bar_on_a_terminal)
     assert_rows("big", 100000);
 }
 
+/* Ctrl-C in the shell while .import runs: the import stops, nothing of it
+ * is applied, and the shell carries on. The file is large enough that the
+ * import is still running when the first drawing of its bar is seen. */
+Test(import, ctrl_c_in_the_shell_stops_it_and_applies_nothing)
+{
+    const char *path = write_csv("huge.csv", 2000000, -1, NULL);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), ".import %s huge\n", path);
+
+    struct pty_proc p = {0};
+    pty_cli(&p, &d, NULL, NULL);
+    pty_expect(&p, "> ");
+    pty_send(&p, cmd);
+    pty_expect(&p, " rows  ");
+    pty_send(&p, PTY_CTRL_C);
+    pty_expect(&p, "nothing was imported");
+    pty_expect(&p, "> ");
+    pty_send(&p, "SELECT count(*) FROM sqlite_schema WHERE name = 'huge';\n");
+    pty_expect(&p, "\n0\n");
+    pty_send(&p, PTY_CTRL_D);
+    cr_assert_eq(pty_wait_exit(&p), 0, "%s", pty_show(&p, 0));
+    pty_close(&p);
+}
+
 Test(import, into_an_existing_table_quietly_off_a_terminal)
 {
     const char *path = write_csv("some.csv", 2500, -1, NULL);
