@@ -23,6 +23,7 @@
 #include "sqlited.h"
 
 #include "cli.h"
+#include "dot.h"
 #include "operator.h"
 #include "output.h"
 #include "script.h"
@@ -312,10 +313,15 @@ int main(int argc, char **argv)
     /* `COMMAND --help` is that command's manual. */
     if (help) {
         const char *manual = command_help(word);
-        if (manual)
+        if (manual) {
             fputs(manual, stdout);
-        else
+        } else if (word[0] == '.') {
+            /* `.dump --help`: that dot-command's help. */
+            if (dot_command_help(word, stdout) != 0)
+                return usage_error("no such dot-command (try .help)", word);
+        } else {
             usage(stdout);
+        }
         return finish_output(0);
     }
     op.json = json;

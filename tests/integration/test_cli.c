@@ -254,6 +254,59 @@ Test(cli, help_exits_0)
     harness_output_free(&o);
 }
 
+/* `.dump --help` (a dot-command as the argument, then --help) is that
+ * command's help, not the whole --help; the rest of the argument does not
+ * matter. */
+Test(cli, a_dot_command_s_help_is_its_own)
+{
+    static const struct {
+        const char *arg, *usage, *says;
+    } cases[] = {
+        {".dump", "Usage: sqlited-cli [options] \".dump [TABLE]\"\n",
+         "ends in ROLLBACK;"},
+        {".import x.csv t",
+         "Usage: sqlited-cli [options] \".import [--csv] [--skip N] FILE "
+         "TABLE\"\n",
+         "--skip N        skip the first N records\n"},
+        {"dump", NULL, NULL},
+        {".mode", "Usage: sqlited-cli [options] \".mode [list|",
+         "\nSet how "
+         "results are "
+         "printed"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *argv[] = {SQLITED_CLI, cases[i].arg, "--help", NULL};
+        struct harness_output o;
+        harness_run(argv, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
+        cr_assert_eq(o.status, 0, "%s --help: status %d: %s", cases[i].arg,
+                     o.status, o.err);
+        cr_assert_str_empty(o.err);
+        if (cases[i].usage) {
+            cr_assert_eq(strncmp(o.out, cases[i].usage, strlen(cases[i].usage)),
+                         0, "%s --help:\n%s", cases[i].arg, o.out);
+            cr_assert_not_null(strstr(o.out, cases[i].says), "%s --help:\n%s",
+                               cases[i].arg, o.out);
+            cr_assert_null(strstr(o.out, "Options:\n  -s, --socket"),
+                           "%s --help is the whole help:\n%s", cases[i].arg,
+                           o.out);
+        } else {
+            /* Not a dot-command: the whole help. */
+            cr_assert_not_null(strstr(o.out, "Options:\n  -s, --socket"), "%s",
+                               o.out);
+        }
+        harness_output_free(&o);
+    }
+    const char *argv[] = {SQLITED_CLI, ".bogus", "--help", NULL};
+    struct harness_output o;
+    harness_run(argv, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
+    cr_assert_eq(o.status, 2);
+    cr_assert_str_empty(o.out);
+    cr_assert_str_eq(o.err, "sqlited-cli: no such dot-command (try .help): "
+                            ".bogus\nTry 'sqlited-cli --help' for more "
+                            "information.\n");
+    harness_output_free(&o);
+}
+
 /* The C example in README.md (built by make test from the README itself)
  * runs against a daemon at ./var/sqlited.sock and prints what it should. */
 Test(cli, readme_example_runs)
