@@ -2474,7 +2474,9 @@ SQLITED_API int sqlited_begin(sqlited *db, int mode)
         [SQLITED_TX_DEFERRED] = "deferred",
         [SQLITED_TX_IMMEDIATE] = "immediate",
     };
-    bool read_only = mode == SQLITED_TX_READ_ONLY;
+    bool fks_at_commit = (mode & SQLITED_TX_FOREIGN_KEYS_AT_COMMIT) != 0;
+    bool read_only =
+        (mode & ~SQLITED_TX_FOREIGN_KEYS_AT_COMMIT) == SQLITED_TX_READ_ONLY;
     struct rpc_message m;
     int64_t id;
     uint32_t msgid;
@@ -2482,6 +2484,12 @@ SQLITED_API int sqlited_begin(sqlited *db, int mode)
 
     if (rc)
         return rc;
+    if (read_only && fks_at_commit)
+        return err_set(db, SQLITED_EMISUSE,
+                       "a read-only transaction writes nothing: "
+                       "SQLITED_TX_FOREIGN_KEYS_AT_COMMIT does not go with "
+                       "SQLITED_TX_READ_ONLY");
+    mode &= ~SQLITED_TX_FOREIGN_KEYS_AT_COMMIT;
     if (mode != SQLITED_TX_DEFERRED && mode != SQLITED_TX_IMMEDIATE &&
         !read_only)
         return err_setf(db, SQLITED_EMISUSE, "unknown transaction mode %d",
@@ -2490,8 +2498,14 @@ SQLITED_API int sqlited_begin(sqlited *db, int mode)
         return err_setf(db, SQLITED_EMISUSE, "transaction %lld is still open",
                         (long long)db->tx_id);
 
-    msgid = req_begin(db, "begin", 1);
-    if (read_only) {
+    msgid = req_begin(db, "begin", fks_at_commit ? 2 : 1);
+    if (fks_at_commit) {
+        /* [mode, {"foreign_keys": "at_commit"}] */
+        codec_pack_cstr(&db->req, modes[mode]);
+        msgpack_pack_map(&db->req.pk, 1);
+        codec_pack_cstr(&db->req, "foreign_keys");
+        codec_pack_cstr(&db->req, "at_commit");
+    } else if (read_only) {
         /* [{"read_only": true}] */
         msgpack_pack_map(&db->req.pk, 1);
         codec_pack_cstr(&db->req, "read_only");

@@ -640,7 +640,8 @@ static bool str_is(const struct codec_value *v, const char *word)
            strncasecmp(v->v.s.ptr, word, v->v.s.len) == 0;
 }
 
-/* begin's options map, params[@at]: {"read_only": bool}. */
+/* begin's options map, params[@at]: {"read_only": bool, "foreign_keys":
+ * "at_commit"}. */
 static int check_begin_options(struct request *req, struct codec_reader *r,
                                unsigned at, struct job *job)
 {
@@ -660,6 +661,12 @@ static int check_begin_options(struct request *req, struct codec_reader *r,
                 return reject(req, SQLITED_BAD_REQUEST,
                               "option read_only must be true or false");
             job->read_only_tx = b.v.b;
+        } else if (len == 12 && memcmp(key, "foreign_keys", len) == 0) {
+            if (codec_read(r, &b) || !str_is(&b, "at_commit"))
+                return reject(req, SQLITED_BAD_REQUEST,
+                              "option foreign_keys must be \"at_commit\" "
+                              "(checked at COMMIT only)");
+            job->fks_at_commit = true;
         } else {
             return reject(req, SQLITED_BAD_REQUEST,
                           "unknown option '%.*s' for begin",
@@ -670,7 +677,9 @@ static int check_begin_options(struct request *req, struct codec_reader *r,
 }
 
 /* begin: [mode?, options?], or [options]: mode "deferred" or "immediate",
- * options {"read_only": true} for a read-only transaction (snapshot.h). */
+ * options {"read_only": true} for a read-only transaction (snapshot.h),
+ * {"foreign_keys": "at_commit"} for a writer's transaction whose foreign
+ * keys are checked at its COMMIT only (writer.c). */
 static void handle_begin(struct request *req)
 {
     struct codec_reader r, at;
@@ -694,7 +703,7 @@ static void handle_begin(struct request *req)
                !str_is(&mode, "immediate")) {
         reject(req, SQLITED_BAD_REQUEST,
                "params[0] (mode) must be \"deferred\", \"immediate\" or nil, "
-               "or the options map {\"read_only\": true}");
+               "or the options map ({\"read_only\": true})");
         goto fail;
     } else if (req->m.nparams == 2 && check_begin_options(req, &r, 1, job)) {
         goto fail;
@@ -704,6 +713,12 @@ static void handle_begin(struct request *req)
         reject(req, SQLITED_BAD_REQUEST,
                "a read-only transaction takes no write lock: mode "
                "\"immediate\" and read_only do not go together");
+        goto fail;
+    }
+    if (job->fks_at_commit && job->read_only_tx) {
+        reject(req, SQLITED_BAD_REQUEST,
+               "a read-only transaction writes nothing: read_only and "
+               "foreign_keys \"at_commit\" do not go together");
         goto fail;
     }
     if ((code = snapshot_check_begin(req->c, job->read_only_tx, why,

@@ -87,6 +87,7 @@ struct job {
     bool atomic;         /* batch: all or nothing */
     bool immediate;      /* begin: BEGIN IMMEDIATE */
     bool read_only_tx;   /* begin: a read-only transaction (snapshot.h) */
+    bool fks_at_commit;  /* begin: foreign keys checked at COMMIT only */
     bool alone;          /* must run outside any transaction (VACUUM) */
     bool full;           /* optimize: a full ANALYZE; integrity: the full
                             integrity_check, not quick_check; health: the

@@ -157,6 +157,101 @@ static void run_alone(struct writer *wr, struct job *job)
 /* ------------------------------------------------------------ transactions
  */
 
+/* PRAGMA foreign_keys=@on, outside a transaction (inside one it does
+ * nothing). Not a prepared control statement: SQLite sets the flag when it
+ * compiles the pragma, not when it runs it. */
+static int set_foreign_keys(struct writer *wr, bool on)
+{
+    struct worker *w = &wr->worker;
+    w->auth.internal = true;
+    int rc = sqlite3_exec(
+        w->db, on ? "PRAGMA foreign_keys=ON" : "PRAGMA foreign_keys=OFF", NULL,
+        NULL, NULL);
+    w->auth.internal = false;
+    return rc;
+}
+
+/* Turns foreign keys back on after a transaction begun with them off: every
+ * other client's writes count on them. Failing that (out of memory), the
+ * writer would go on without them, so that is logged loudly. */
+static void foreign_keys_on(struct writer *wr)
+{
+    if (set_foreign_keys(wr, true) != SQLITE_OK)
+        log_error("cannot turn foreign keys back on after a transaction: %s",
+                  sqlite3_errmsg(wr->worker.db));
+}
+
+/* Before the COMMIT of a transaction begun with foreign keys "at_commit":
+ * PRAGMA foreign_key_check over the whole database, under @job's deadline.
+ * Returns 0 when no row breaks a foreign key; otherwise answers @job with
+ * why (SQLITE_CONSTRAINT_FOREIGNKEY naming the first row and the count, or
+ * the error that stopped the check) and returns -1. */
+static int tx_check_foreign_keys(struct writer *wr, struct job *job)
+{
+    struct worker *w = &wr->worker;
+    sqlite3_stmt *st = NULL;
+    char first[256] = "", parent[128] = "";
+    uint64_t broken = 0;
+    int rc;
+
+    worker_begin(w, job);
+    w->auth.internal = true;
+    rc = sqlite3_prepare_v2(w->db, "PRAGMA foreign_key_check", -1, &st, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = SQLITE_OK;
+        if (broken++ > 0)
+            continue;
+        const char *table = (const char *)sqlite3_column_text(st, 0);
+        const char *to = (const char *)sqlite3_column_text(st, 2);
+        if (sqlite3_column_type(st, 1) == SQLITE_NULL)
+            snprintf(first, sizeof(first), "a row of %s", table ? table : "?");
+        else
+            snprintf(first, sizeof(first), "a row of %s (rowid %lld)",
+                     table ? table : "?", sqlite3_column_int64(st, 1));
+        snprintf(parent, sizeof(parent), "%s", to ? to : "?");
+    }
+    w->auth.internal = false;
+    w->current = NULL;
+    w->deadline = 0;
+    if (rc != SQLITE_DONE) {
+        char what[256];
+        snprintf(what, sizeof(what), "%s", sqlite3_errmsg(w->db));
+        sqlite3_finalize(st);
+        if (w->cancel_seen) {
+            worker_fail_cancelled(w, job, true);
+        } else if (w->timed_out) {
+            fail(job, SQLITED_TIMEOUT,
+                 "the foreign key check before COMMIT passed the deadline, "
+                 "so the transaction was rolled back");
+            stats_add(&w->stats->timeouts, 1);
+        } else {
+            fail(job, rc,
+                 "the foreign key check before COMMIT failed, so the "
+                 "transaction was rolled back: %s",
+                 what);
+        }
+        return -1;
+    }
+    sqlite3_finalize(st);
+    if (broken == 0)
+        return 0;
+    if (broken == 1)
+        fail(job, SQLITE_CONSTRAINT_FOREIGNKEY,
+             "FOREIGN KEY constraint failed at COMMIT: %s refers to a row of "
+             "%s that does not exist, so the transaction was rolled back (it "
+             "was begun with foreign keys checked at its COMMIT)",
+             first, parent);
+    else
+        fail(job, SQLITE_CONSTRAINT_FOREIGNKEY,
+             "FOREIGN KEY constraint failed at COMMIT: %" PRIu64
+             " rows refer to rows that do not exist, the first %s to a row "
+             "of %s (PRAGMA foreign_key_check lists them), so the "
+             "transaction was rolled back (it was begun with foreign keys "
+             "checked at its COMMIT)",
+             broken, first, parent);
+    return -1;
+}
+
 __attribute__((format(printf, 2, 3))) static void tx_end(struct writer *wr,
                                                          const char *fmt, ...)
 {
@@ -168,8 +263,11 @@ __attribute__((format(printf, 2, 3))) static void tx_end(struct writer *wr,
     va_end(ap);
     wr->ended[id % WRITER_ENDED].id = id;
     worker_rollback(&wr->worker);
+    if (wr->tx.fks_at_commit)
+        foreign_keys_on(wr);
     wr->tx.id = 0;
     wr->tx.owner = 0;
+    wr->tx.fks_at_commit = false;
 }
 
 /* A job names a transaction that is not open. */
@@ -199,12 +297,22 @@ static void tx_begin(struct writer *wr, struct job *job)
         fail_gone(wr, job, false);
         return;
     }
+    /* Only outside a transaction does the pragma take effect. */
+    if (job->fks_at_commit && set_foreign_keys(wr, false) != SQLITE_OK) {
+        fail(job, sqlite3_extended_errcode(w->db),
+             "cannot turn foreign keys off for the transaction: %s",
+             sqlite3_errmsg(w->db));
+        foreign_keys_on(wr);
+        return;
+    }
     w->deadline = job->deadline;
     w->current = job;
     int rc = worker_control(w, job->immediate ? CONTROL_BEGIN_IMMEDIATE
                                               : CONTROL_BEGIN_DEFERRED);
     w->deadline = 0;
     w->current = NULL;
+    if (rc != SQLITE_OK && job->fks_at_commit)
+        foreign_keys_on(wr);
     if ((rc & 0xff) == SQLITE_BUSY && worker_cancel_asked(job)) {
         worker_fail_cancelled(w, job, true); /* it waited for the lock */
         return;
@@ -219,6 +327,7 @@ static void tx_begin(struct writer *wr, struct job *job)
     }
     wr->tx.id = writer_next_tx(wr);
     wr->tx.owner = job->conn_id;
+    wr->tx.fks_at_commit = job->fks_at_commit;
     wr->tx.idle_deadline =
         clock_after_ms(CONFIG_LIVE(wr->cfg, tx_idle_timeout_ms));
     wr->tx.max_deadline =
@@ -233,10 +342,16 @@ static void tx_commit(struct writer *wr, struct job *job)
 {
     struct worker *w = &wr->worker;
 
+    job->ended_tx = true;
+    if (wr->tx.fks_at_commit && tx_check_foreign_keys(wr, job) != 0) {
+        tx_end(wr, "its COMMIT found rows breaking a foreign key, so it was "
+                   "rolled back");
+        stats_add(&wr->stats->tx_rolled_back, 1);
+        return;
+    }
     w->deadline = job->deadline;
     int rc = worker_control(w, CONTROL_COMMIT);
     w->deadline = 0;
-    job->ended_tx = true;
     if (rc == SQLITE_OK && !dbfile_verify(&wr->file)) {
         fail_gone(wr, job, true);
         tx_end(wr, "it was committed to a database file no longer at its "

@@ -55,6 +55,8 @@ struct writer {
         uint64_t owner; /* the conn_id of its connection (job.h) */
         int64_t idle_deadline;
         int64_t max_deadline; /* --tx-max-duration after it began; 0: none */
+        bool fks_at_commit;   /* foreign keys off until its COMMIT checks
+                                 them (begin's foreign_keys "at_commit") */
     } tx;
     struct {
         uint64_t id;

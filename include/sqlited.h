@@ -550,6 +550,9 @@ enum sqlited_tx_mode {
     SQLITED_TX_IMMEDIATE = 1, /* BEGIN IMMEDIATE: takes the write lock now */
     SQLITED_TX_READ_ONLY = 2, /* a read-only transaction: one snapshot, read
                                  on the daemon's readers; no lock, no write */
+    /* A flag for SQLITED_TX_DEFERRED or SQLITED_TX_IMMEDIATE (not
+     * SQLITED_TX_READ_ONLY): foreign keys are checked at COMMIT only. */
+    SQLITED_TX_FOREIGN_KEYS_AT_COMMIT = 0x100,
 };
 
 /* Opens a transaction in @mode, one of enum sqlited_tx_mode (deferred and
@@ -557,8 +560,22 @@ enum sqlited_tx_mode {
  * file directly; SQLITED_TX_READ_ONLY opens a read-only transaction, whose
  * snapshot is taken before this returns 0).
  *
+ * SQLITED_TX_DEFERRED or SQLITED_TX_IMMEDIATE ORed with
+ * SQLITED_TX_FOREIGN_KEYS_AT_COMMIT opens a transaction whose foreign keys
+ * are checked once, at its COMMIT, instead of at each statement, as a load
+ * of `sqlite3 DB .dump` output needs (it may insert rows before the rows
+ * they refer to, into tables created before the tables they refer to).
+ * Until then no foreign key is enforced in it: inserts, updates and deletes
+ * that break one succeed, and ON DELETE and ON UPDATE actions (CASCADE, SET
+ * NULL ...) do not run. sqlited_commit() first runs PRAGMA
+ * foreign_key_check over the whole database; when any row breaks a foreign
+ * key, it rolls the transaction back and returns
+ * SQLITE_CONSTRAINT_FOREIGNKEY, with a message naming the first such row and
+ * their count. Other clients' statements keep their foreign keys.
+ *
  * Returns 0 with the transaction open; SQLITED_EMISUSE without sending
- * anything (NULL @db, an unknown @mode, or a transaction already open on
+ * anything (NULL @db, an unknown @mode, SQLITED_TX_READ_ONLY with
+ * SQLITED_TX_FOREIGN_KEYS_AT_COMMIT, or a transaction already open on
  * @db); or an error from the daemon with the connection still usable and no
  * transaction open. SQLITED_ECLOSED, SQLITED_EPROTO and negated errno values
  * other than -ENOMEM mean the connection is broken. */

@@ -400,9 +400,6 @@ int session_sync(struct session *s)
     return worst;
 }
 
-/* The PRAGMA that makes a transaction check foreign keys at its COMMIT. */
-#define DEFER_FKS "PRAGMA defer_foreign_keys=ON"
-
 static int run_begin(struct session *s, const char *sql, int mode)
 {
     char where[300];
@@ -415,6 +412,8 @@ static int run_begin(struct session *s, const char *sql, int mode)
                        where);
         return EXIT_DAEMON_ERROR;
     }
+    if (s->fks_at_commit)
+        mode |= SQLITED_TX_FOREIGN_KEYS_AT_COMMIT;
     int rc = sqlited_begin(s->db, mode);
     if (rc)
         return report_failure(s, sql, rc);
@@ -424,7 +423,7 @@ static int run_begin(struct session *s, const char *sql, int mode)
         snprintf(s->tx_file, sizeof(s->tx_file), "%s", s->src.file);
         s->tx_src.file = s->tx_file;
     }
-    return s->defer_fks ? run_sql(s, DEFER_FKS) : 0;
+    return 0;
 }
 
 /* COMMIT (@commit) or ROLLBACK. */
@@ -469,13 +468,13 @@ static int run_end(struct session *s, const char *sql, bool commit)
                        "the transaction%s was rolled back: nothing of it was "
                        "applied",
                        where);
-    if (commit && s->defer_fks &&
-        (sqlited_errcode(s->db) & 0xff) == 19 /* SQLITE_CONSTRAINT */ &&
-        strstr(sqlited_errmsg(s->db), "FOREIGN KEY"))
+    if (commit && s->fks_at_commit &&
+        sqlited_errcode(s->db) == 787 /* SQLITE_CONSTRAINT_FOREIGNKEY */)
         session_report(s, NULL,
-                       "foreign keys stay on in sqlited: PRAGMA "
-                       "foreign_keys=OFF only defers their checks to COMMIT "
-                       "(PRAGMA foreign_key_check lists the rows at fault)");
+                       "sqlited keeps foreign keys on: after PRAGMA "
+                       "foreign_keys=OFF a transaction checks them at its "
+                       "COMMIT instead (the sqlite3 shell would not check "
+                       "them at all)");
     return status;
 }
 
@@ -501,15 +500,16 @@ static int run_now(struct session *s, const char *sql, enum stmt_kind kind,
     case STMT_ROLLBACK:
         return run_end(s, sql, false);
     case STMT_FKS_OFF:
+    case STMT_FKS_ON:
         /* The daemon keeps foreign keys on for every client (it refuses
          * foreign_keys=OFF); what a script that turns them off needs (the
-         * output of sqlite3's .dump, whose rows come table by table) is that
-         * they are checked at COMMIT instead. */
-        s->defer_fks = true;
-        return s->tx == SESSION_TX_OPEN ? run_sql(s, DEFER_FKS) : 0;
-    case STMT_FKS_ON:
-        s->defer_fks = false;
-        return run_sql(s, sql);
+         * output of sqlite3's .dump, whose tables and rows come in the
+         * order they were created, not of their references) is that its
+         * transactions check them at COMMIT instead. As in SQLite, the
+         * pragma does nothing inside a transaction. */
+        if (s->tx == SESSION_TX_NONE)
+            s->fks_at_commit = kind == STMT_FKS_OFF;
+        return 0;
     case STMT_SQL:
         break;
     }

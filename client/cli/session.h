@@ -67,11 +67,13 @@ struct session {
     /* The connection is broken (lost, or the daemon spoke nonsense): nothing
      * more can run on it. */
     bool broken;
-    /* PRAGMA foreign_keys=OFF was run: the daemon keeps foreign keys on, so
-     * every transaction BEGIN opens from then on defers their checks to its
-     * COMMIT instead (PRAGMA defer_foreign_keys=ON), as loading the output
-     * of sqlite3's .dump needs. PRAGMA foreign_keys=ON ends it. */
-    bool defer_fks;
+    /* PRAGMA foreign_keys=OFF was run outside a transaction: the daemon
+     * keeps foreign keys on for every client, so every transaction BEGIN
+     * opens from then on checks them at its COMMIT instead
+     * (SQLITED_TX_FOREIGN_KEYS_AT_COMMIT), as loading the output of
+     * sqlite3's .dump needs. PRAGMA foreign_keys=ON outside a transaction
+     * ends it. Inside one both are no-ops, as in SQLite. */
+    bool fks_at_commit;
     /* Statements sent and not collected, oldest first. */
     struct session_pending pending[SESSION_PIPELINE];
     unsigned npending;
@@ -84,8 +86,9 @@ struct session {
 /* Runs @sql, one statement (its trailing ';' optional; split a script with
  * script.h), and prints its rows as they come. BEGIN [DEFERRED | IMMEDIATE
  * | EXCLUSIVE] [TRANSACTION], COMMIT, END and ROLLBACK [TRANSACTION] become
- * the daemon's begin, commit and rollback; PRAGMA foreign_keys=OFF becomes
- * deferred foreign keys (see defer_fks); the rest goes to the daemon, inside
+ * the daemon's begin, commit and rollback; PRAGMA foreign_keys=OFF makes
+ * later transactions check foreign keys at COMMIT (see fks_at_commit); the
+ * rest goes to the daemon, inside
  * the open transaction if any. Returns the exit status: 0, 1 (the statement
  * failed), or 2 (the connection is lost: s->broken is set), the failure
  * already reported on standard error. */

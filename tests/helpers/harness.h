@@ -264,6 +264,19 @@ void harness_exec(sqlited *db, const char *sql);
                      sqlited_errmsg(db));                                      \
     } while (0)
 
+/* Asserts that a call on @db returned @code, that @db's error is that
+ * code, and that its message holds @text. */
+#define HARNESS_ASSERT_ERROR(db, got, code, text)                              \
+    do {                                                                       \
+        int got_ = (got);                                                      \
+        cr_assert_eq(got_, (code), "rc %d (%s), want %d: %s", got_,            \
+                     sqlited_codename(got_), (code), sqlited_errmsg(db));      \
+        cr_assert_eq(sqlited_errcode(db), (code));                             \
+        cr_assert_str_eq(sqlited_errname(db), sqlited_codename(code));         \
+        cr_assert_not_null(strstr(sqlited_errmsg(db), (text)), "message: %s",  \
+                           sqlited_errmsg(db));                                \
+    } while (0)
+
 /* Connects to @d, runs @sql as harness_exec() does, and closes that
  * connection again: for a test's own setup, or a write by another
  * client. */

@@ -26,18 +26,7 @@ TestSuite(client_tx, .fini = teardown, .timeout = 60);
 
 #define assert_ok(rc) HARNESS_ASSERT_OK(db, rc)
 
-/* Asserts that the last call on db failed with @code and a message that
- * holds @text. */
-#define assert_error(got, code, text)                                          \
-    do {                                                                       \
-        int got_ = (got);                                                      \
-        cr_assert_eq(got_, (code), "rc %d (%s), want %d: %s", got_,            \
-                     sqlited_codename(got_), (code), sqlited_errmsg(db));      \
-        cr_assert_eq(sqlited_errcode(db), (code));                             \
-        cr_assert_str_eq(sqlited_errname(db), sqlited_codename(code));         \
-        cr_assert_not_null(strstr(sqlited_errmsg(db), (text)), "message: %s",  \
-                           sqlited_errmsg(db));                                \
-    } while (0)
+#define assert_error(got, code, text) HARNESS_ASSERT_ERROR(db, got, code, text)
 
 /* Many seconds of work for the daemon, far beyond the deadlines below: the
  * count of 30 million generated rows. */
