@@ -321,6 +321,15 @@ static int print_result(struct session *s, const char *sql, int rc,
     return status;
 }
 
+/* Whether the run stops after a statement that ended with @status: with
+ * --bail, and whatever --no-bail says once nobody reads the output any
+ * more (`| head`): what follows would print to nobody, and a COMMIT after
+ * a result that was never read must not run. */
+static bool stops(const struct session *s, int status)
+{
+    return status && (s->bail || output_reader_gone());
+}
+
 static void echo(struct session *s, const char *sql)
 {
     if (s->echo) {
@@ -377,7 +386,7 @@ static int collect(struct session *s)
         s->src = src;
     }
     free(p.sql);
-    if (status && s->bail)
+    if (stops(s, status))
         s->stopping = true;
     return status;
 }
@@ -529,7 +538,7 @@ int session_run(struct session *s, const char *sql)
     int mode = SQLITED_TX_DEFERRED;
     int status = session_sync(s);
 
-    if (status && s->bail)
+    if (stops(s, status))
         return status;
     return run_now(s, sql, classify(sql, &mode), mode);
 }
@@ -541,7 +550,7 @@ int session_send(struct session *s, const char *sql)
 
     if (kind != STMT_SQL || s->tx != SESSION_TX_OPEN) {
         status = session_sync(s);
-        if (status && s->bail)
+        if (stops(s, status))
             return status;
         echo(s, sql);
         int ran = run_now(s, sql, kind, mode);
@@ -549,7 +558,7 @@ int session_send(struct session *s, const char *sql)
     }
     if (s->npending == SESSION_PIPELINE) {
         status = collect(s);
-        if (status && s->bail)
+        if (stops(s, status))
             return status;
     }
     if (s->tx != SESSION_TX_OPEN || s->broken) {
