@@ -153,12 +153,15 @@ static void free_chain(struct job *jobs)
     }
 }
 
-/* Writes the answers of @jobs (@n of them, chained by job->next) in order.
- * Most fit in the socket's buffer: written at once, with one system call
- * for them all, they need no write request, whose completion would cost
- * the loop another turn and an epoll_ctl. What the socket did not take is
- * queued with one write request, held by the first job left. */
-static void conn_write(struct conn *c, struct job *jobs, unsigned n)
+/* Writes the answers of @jobs (@n of them, chained by job->next) in order;
+ * @held is what @c holds for them (conn_send()). Most fit in the socket's
+ * buffer: written at once, with one system call for them all, they need no
+ * write request, whose completion would cost the loop another turn and an
+ * epoll_ctl. What the socket did not take is queued with one write
+ * request, held by the first job left (job->mem_held, until on_write());
+ * the rest of @held is given back. */
+static void conn_write(struct conn *c, struct job *jobs, unsigned n,
+                       uint64_t held)
 {
     uv_buf_t few[16], *bufs = few;
     unsigned i = 0;
@@ -167,6 +170,7 @@ static void conn_write(struct conn *c, struct job *jobs, unsigned n)
         (bufs = malloc(n * sizeof(*bufs))) == NULL) {
         log_error("connection %p: out of memory writing answers", (void *)c);
         free_chain(jobs);
+        conn_release(c, held);
         conn_close(c);
         return;
     }
@@ -202,9 +206,11 @@ static void conn_write(struct conn *c, struct job *jobs, unsigned n)
             holder->mem_held = 0;
             for (struct job *job = jobs; job; job = job->next)
                 holder->mem_held += CONN_JOB_OVERHEAD + job->reply_len;
-            conn_hold(c, holder->mem_held);
+            held -= holder->mem_held;
         }
     }
+    if (held > 0)
+        conn_release(c, held);
     if (bufs != few)
         free(bufs);
 }
@@ -222,14 +228,18 @@ void conn_send(struct conn *c, struct job *job)
     metrics_add(&c->loop->metrics.bytes_out, job->reply_len);
     job->next = NULL;
     /* Counted in writes: the connection is neither drained nor freed with
-     * an answer still to write; and in its share (conn_has_room()), so that
-     * the answers one turn gathers stay within it. */
+     * an answer still to write; and held at once, so that the answers one
+     * turn gathers count against the connection's share and the daemon's
+     * total (conn_has_room()), which a flood of cheap requests would
+     * otherwise outrun until the turn's end. */
     if (c->noutbox == 0)
         c->outbox_tail = &c->outbox;
     *c->outbox_tail = job;
     c->outbox_tail = &job->next;
     c->noutbox++;
-    c->outbox_held += CONN_JOB_OVERHEAD + job->reply_len;
+    uint64_t cost = CONN_JOB_OVERHEAD + job->reply_len;
+    c->outbox_held += cost;
+    conn_hold(c, cost);
     c->writes++;
     if (!list_linked(&c->flush))
         list_add_tail(&c->loop->flush, &c->flush);
@@ -240,6 +250,7 @@ static void conn_flush(struct conn *c)
 {
     struct job *jobs = c->outbox;
     unsigned n = c->noutbox;
+    uint64_t held = c->outbox_held;
 
     c->outbox = NULL;
     c->noutbox = 0;
@@ -247,11 +258,13 @@ static void conn_flush(struct conn *c)
     c->writes -= n;
     if (c->closing) {
         free_chain(jobs);
+        if (held > 0)
+            conn_release(c, held);
         conn_maybe_free(c);
         return;
     }
     if (n > 0)
-        conn_write(c, jobs, n);
+        conn_write(c, jobs, n, held);
     if (!c->closing)
         conn_check_drained(c);
     /* What the socket took is no longer held: the connection may have room
@@ -458,15 +471,16 @@ bool conn_cancel(struct conn *c, uint32_t msgid)
 }
 
 /* Room for more requests: few enough in flight, and the connection within
- * its memory share (what it holds and the answers it gathered this turn),
+ * its memory share (what it holds, answers gathered this turn included),
  * its read buffer aside (a large message being received was admitted whole
- * by conn_admit()). While the daemon is at
- * --max-memory, only connections that hold little are read. */
+ * by conn_admit()). While the daemon is at --max-memory, only connections
+ * that hold little (CONN_SMALL, answers gathered included) are read: each
+ * takes the daemon past its limit by little more than that. */
 static bool conn_has_room(struct conn *c)
 {
     struct server *s = c->srv;
     if (c->draining || c->closing || c->ninflight >= CONN_MAX_INFLIGHT ||
-        memory_used(&c->mem) + c->outbox_held - c->dec_held >= s->conn_share)
+        memory_used(&c->mem) - c->dec_held >= s->conn_share)
         return false;
     if (memory_used(&s->mem) >= s->mem.max &&
         memory_used(&c->mem) > CONN_SMALL) {

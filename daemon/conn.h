@@ -33,9 +33,10 @@ struct server;
  * about 600 bytes per queued reply in all). */
 #define CONN_JOB_OVERHEAD (sizeof(struct job) + 160)
 
-/* A connection holding no more than this is read even when the daemon is
- * at --max-memory, so that small requests (a ping, a one-row write) of
- * other clients are still served while a few hold the memory. */
+/* A connection holding no more than this (answers not yet written
+ * included) is read even when the daemon is at --max-memory, so that small
+ * requests (a ping, a one-row write) of other clients are still served
+ * while a few hold the memory. */
 #define CONN_SMALL (1u << 20)
 
 struct conn {
@@ -54,7 +55,8 @@ struct conn {
      * in the loop's list of connections that have some. */
     struct job *outbox, **outbox_tail;
     unsigned noutbox;
-    uint64_t outbox_held; /* what its answers cost (CONN_JOB_OVERHEAD each) */
+    uint64_t outbox_held; /* of mem: what its answers cost (reply and
+                             CONN_JOB_OVERHEAD each) */
     struct list flush;
     uint64_t tx;             /* the open interactive transaction; 0: none */
     struct cursor *snapshot; /* the open read-only transaction (cursor.h,
@@ -64,10 +66,8 @@ struct conn {
     struct list cursors;               /* open (cursor->node) */
     unsigned ncursors; /* open, plus queries that may still open one */
     bool reading;
-    bool paused_for_memory;
-    bool half_closed;
-    /* the client shut down its write side */ /* not read while the daemon
-                                                 is at its limit */
+    bool paused_for_memory;  /* not read while the daemon is at its limit */
+    bool half_closed;        /* the client shut down its write side */
     bool draining;           /* read no more; close once replies are out */
     bool closing;            /* uv_close called */
     bool closed;             /* close callback ran */

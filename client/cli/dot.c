@@ -413,6 +413,53 @@ static int dot_help(struct session *s, int argc, char **argv);
 /* max_args of a command that takes the rest of its line whole. */
 #define REST (-2)
 
+/* The longer manual of the commands that also run as the argument
+ * (sqlited-cli .dump > app.sql): what `.help CMD` and `sqlited-cli .CMD
+ * --help` print under the usage. */
+#define DUMP_MANUAL                                                            \
+    "Prints SQL text that rebuilds the database, in the sqlite3 shell's\n"     \
+    ".dump format (PRAGMA foreign_keys=OFF; BEGIN TRANSACTION; each table\n"   \
+    "and its rows as INSERTs, sqlite_sequence, then the indexes, triggers\n"   \
+    "and views; COMMIT;), which both sqlite3 and " PROG " load. With\n"        \
+    "TABLE (a LIKE pattern), only the tables it matches, with their\n"         \
+    "indexes and triggers.\n"                                                  \
+    "\n"                                                                       \
+    "Everything is read from one snapshot (a read-only transaction), so\n"     \
+    "the dump is consistent however busy the writers are, and it streams\n"    \
+    "row by row in constant memory. Values read back exactly. A dump that\n"   \
+    "fails or is interrupted (Ctrl-C) part way ends in ROLLBACK; instead\n"    \
+    "of COMMIT;, so that loading it applies nothing, and the exit status\n"    \
+    "is 1. The daemon ends a snapshot open longer than its\n"                  \
+    "--tx-max-duration (60 s) or idle for --tx-idle-timeout (5 s: output\n"    \
+    "blocked that long).\n"                                                    \
+    "\n"                                                                       \
+    "Examples:\n"                                                              \
+    "  " PROG " .dump > app.sql\n"                                             \
+    "  " PROG " \".dump users\" | sqlite3 copy.db\n"
+
+#define IMPORT_MANUAL                                                          \
+    "Loads the CSV file FILE (RFC 4180: quoted fields may hold commas,\n"      \
+    "line breaks and doubled quotes; LF or CRLF) into TABLE. A missing\n"      \
+    "TABLE is created with TEXT columns named by the first record; into an\n"  \
+    "existing one every record is a row (--skip 1 skips a header) and must\n"  \
+    "have as many fields as it has columns. Every value goes in as TEXT.\n"    \
+    "\n"                                                                       \
+    "The rows go through the bulk call in batches of 1,000 rows or 1 MiB,\n"   \
+    "all in one transaction: a malformed record or a refused row applies\n"    \
+    "nothing, not even the CREATE TABLE, and the error names FILE:LINE.\n"     \
+    "Other clients' writes wait while it runs; one longer than the\n"          \
+    "daemon's --tx-max-duration (60 s) fails whole. On a terminal a\n"         \
+    "progress bar shows the share read, rows, rows/s and the time left;\n"     \
+    "Ctrl-C in the shell stops it, applying nothing.\n"                        \
+    "\n"                                                                       \
+    "Options:\n"                                                               \
+    "      --skip N        skip the first N records\n"                         \
+    "      --csv           the format (the default and only one)\n"            \
+    "\n"                                                                       \
+    "Examples:\n"                                                              \
+    "  " PROG " \".import users.csv people\"\n"                                \
+    "  " PROG " \".import --skip 1 more.csv people\"\n"
+
 /* Every dot-command, in the order .help lists them: its name, how many
  * arguments it takes (max_args -1: any), its usage and one line of help,
  * its function (given the arguments without the name). A command whose
@@ -425,51 +472,57 @@ static const struct dot_command {
     const char *usage;
     const char *help;
     int (*run)(struct session *s, int argc, char **argv);
+    const char *manual; /* more, for .help CMD and --help (or NULL) */
 } dot_commands[] = {
     {"dump", 0, 1, ".dump [TABLE]",
      "SQL text that rebuilds the database (or the tables matching TABLE)",
-     dump_run},
-    {"exit", 0, 0, ".exit", "Leave (as .quit)", dot_quit},
+     dump_run, DUMP_MANUAL},
+    {"exit", 0, 0, ".exit", "Leave (as .quit)", dot_quit, NULL},
     {"explain", 1, REST, ".explain SQL",
-     "Show the query plan of SQL as a tree (it is not run)", dot_explain},
+     "Show the query plan of SQL as a tree (it is not run)", dot_explain, NULL},
     {"headers", 1, 1, ".headers on|off",
-     "Print the column names above the rows, or not", dot_headers},
+     "Print the column names above the rows, or not", dot_headers, NULL},
     {"help", 0, 1, ".help [COMMAND]",
-     "List the dot-commands, or show how to use COMMAND", dot_help},
+     "List the dot-commands, or show how to use COMMAND", dot_help, NULL},
     {"import", 2, 5, ".import [--csv] [--skip N] FILE TABLE",
-     "Load the CSV file FILE into TABLE (created if missing)", import_run},
+     "Load the CSV file FILE into TABLE (created if missing)", import_run,
+     IMPORT_MANUAL},
     {"indexes", 0, 1, ".indexes [TABLE]",
-     "List the indexes (of the tables matching the LIKE pattern)", dot_indexes},
+     "List the indexes (of the tables matching the LIKE pattern)", dot_indexes,
+     NULL},
     {"mode", 0, 1, ".mode [list|table|box|csv|json|line|markdown|column]",
-     "Set how results are printed (no argument: show the mode)", dot_mode},
+     "Set how results are printed (no argument: show the mode)", dot_mode,
+     NULL},
     {"nullvalue", 1, 1, ".nullvalue TEXT",
      "Print NULL as TEXT (default: "
      "nothing)",
-     dot_nullvalue},
+     dot_nullvalue, NULL},
     {"once", 1, 1, ".once FILE|'|COMMAND'",
-     "Send the next command's output to FILE (or to COMMAND)", dot_once},
+     "Send the next command's output to FILE (or to COMMAND)", dot_once, NULL},
     {"output", 0, 1, ".output [FILE|'|COMMAND']",
      "Send output to FILE or COMMAND (no argument: standard output)",
-     dot_output},
+     dot_output, NULL},
     {"pager", 1, 1, ".pager on|off",
-     "Page output that does not fit the terminal through $PAGER", dot_pager},
+     "Page output that does not fit the terminal through $PAGER", dot_pager,
+     NULL},
     {"param", 1, REST, ".param set NAME VALUE | unset NAME | list | clear",
      "Manage the values bound to :NAME, @NAME and $NAME in statements",
-     dot_param},
-    {"quit", 0, 0, ".quit", "Leave", dot_quit},
+     dot_param, NULL},
+    {"quit", 0, 0, ".quit", "Leave", dot_quit, NULL},
     {"read", 1, 1, ".read FILE",
-     "Run the SQL and dot-commands of FILE, statement by statement", dot_read},
+     "Run the SQL and dot-commands of FILE, statement by statement", dot_read,
+     NULL},
     {"schema", 0, 1, ".schema [TABLE]",
      "Show the CREATE statements (of the tables matching the pattern)",
-     dot_schema},
+     dot_schema, NULL},
     {"tables", 0, 1, ".tables [PATTERN]",
      "List the tables and views (whose names match the LIKE pattern)",
-     dot_tables},
+     dot_tables, NULL},
     {"timer", 1, 1, ".timer on|off", "Print how long each statement took",
-     dot_timer},
+     dot_timer, NULL},
     {"width", 0, -1, ".width [N ...]",
      "Column widths for table, box, markdown, column (0 auto, < 0 right)",
-     dot_width},
+     dot_width, NULL},
 };
 
 #define NCOMMANDS (sizeof(dot_commands) / sizeof(dot_commands[0]))
@@ -482,6 +535,40 @@ static const struct dot_command *find_command(const char *name)
     return NULL;
 }
 
+/* Prints the usage and help of @c, and its manual if it has one. */
+static void print_manual(const struct dot_command *c, FILE *out)
+{
+    fprintf(out, "%s\n    %s\n", c->usage, c->help);
+    if (c->manual)
+        fprintf(out, "\n%s", c->manual);
+}
+
+int dot_command_help(const char *word, FILE *out)
+{
+    char name[32];
+    size_t n;
+
+    word += *word == '.';
+    n = strcspn(word, " \t\r\n");
+    if (n >= sizeof(name))
+        return -1;
+    memcpy(name, word, n);
+    name[n] = '\0';
+    const struct dot_command *c = find_command(name);
+    if (!c)
+        return -1;
+    fprintf(out,
+            "Usage: %s [options] \"%s\"\n       (in the shell and in scripts: "
+            "%s)\n\n",
+            PROG, c->usage, c->usage);
+    /* The manual, or the one line of .help when there is none. */
+    if (c->manual)
+        fputs(c->manual, out);
+    else
+        fprintf(out, "%s.\n", c->help);
+    return 0;
+}
+
 static int dot_help(struct session *s, int argc, char **argv)
 {
     const struct dot_command *c;
@@ -491,7 +578,7 @@ static int dot_help(struct session *s, int argc, char **argv)
         const char *name = argv[0] + (argv[0][0] == '.');
         if (!(c = find_command(name)))
             return dot_fail("help", "no such command", argv[0]);
-        fprintf(s->pr.out, "%s\n    %s\n", c->usage, c->help);
+        print_manual(c, s->pr.out);
         return 0;
     }
     /* One line each: the name and what it does (.help CMD: its usage). */

@@ -4,6 +4,7 @@
 #define SQLITED_CLI_DOT_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "session.h"
 
@@ -15,6 +16,13 @@
  * session @s. Returns 0, the exit status of a failure already reported on
  * standard error, or DOT_QUIT. */
 int dot_run(struct session *s, const char *line);
+
+/* Prints the help of the dot-command @word names (".dump", or "dump t":
+ * its first word, with or without its '.') to @out, for `sqlited-cli .dump
+ * --help`: how it is used, as the argument and in the shell, and what it
+ * does (what .help CMD says). Returns 0, or -1 if there is no such
+ * command. */
+int dot_command_help(const char *word, FILE *out);
 
 /* The name of the @i-th dot-command, without its '.' ("quit"), for the
  * shell's completion; NULL past the last. */

@@ -94,7 +94,19 @@ struct dump {
     FILE *out;
     struct sbuf line;
     bool writable_schema; /* PRAGMA writable_schema=ON was written */
+    uint64_t rows;        /* INSERTs of rows written */
+    bool interrupted;     /* Ctrl-C in the shell stopped it */
 };
+
+/* Whether Ctrl-C stopped the dump: the daemon answered a call with
+ * SQLITED_INTERRUPTED, or the shell's flag is up (libsqlited drops an
+ * interrupt that comes while no call waits, as it does between rows). */
+static bool interrupted(struct dump *d, int rc)
+{
+    if (rc == SQLITED_INTERRUPTED || (d->s->interrupted && *d->s->interrupted))
+        d->interrupted = true;
+    return d->interrupted;
+}
 
 static void free_objects(struct object *objs, size_t n)
 {
@@ -132,6 +144,8 @@ static int query_arg(struct dump *d, const char *sql, const char *arg,
     }
     rc = sqlited_query(d->s->db, sql, p, rows);
     sqlited_params_close(p);
+    if (rc && interrupted(d, rc))
+        return EXIT_DAEMON_ERROR; /* dump_run() says so */
     return rc ? report_call_error(d->s->db, rc) : 0;
 }
 
@@ -169,8 +183,9 @@ static int list_objects(struct dump *d, const char *sql, const char *like,
         }
     }
     if (rc != SQLITED_DONE) {
-        int status =
-            rc == -ENOMEM ? EXIT_DAEMON_ERROR : report_rows_error(d->s->db, rc);
+        int status = rc == -ENOMEM || interrupted(d, rc)
+                         ? EXIT_DAEMON_ERROR
+                         : report_rows_error(d->s->db, rc);
         if (rc == -ENOMEM)
             fprintf(stderr, "%s: .dump: %s\n", PROG, strerror(ENOMEM));
         sqlited_rows_close(rows);
@@ -220,7 +235,9 @@ static int dump_columns(struct dump *d, const char *table, struct sbuf *select)
             sbuf_add(select, ",", 1);
         quote_identifier(select, name ? name : "");
     }
-    int status = rc == SQLITED_DONE ? 0 : report_rows_error(d->s->db, rc);
+    int status = rc == SQLITED_DONE   ? 0
+                 : interrupted(d, rc) ? EXIT_DAEMON_ERROR
+                                      : report_rows_error(d->s->db, rc);
     sqlited_rows_close(rows);
     if (status == 0 && select->oom) {
         fprintf(stderr, "%s: .dump: %s\n", PROG, strerror(ENOMEM));
@@ -271,9 +288,15 @@ static int dump_rows(struct dump *d, const char *name)
             status = line_failed(d);
             goto out;
         }
+        d->rows++;
+        if (interrupted(d, 0)) {
+            status = EXIT_DAEMON_ERROR;
+            goto out;
+        }
     }
     if (rc != SQLITED_DONE)
-        status = report_rows_error(d->s->db, rc);
+        status = interrupted(d, rc) ? EXIT_DAEMON_ERROR
+                                    : report_rows_error(d->s->db, rc);
 out:
     sqlited_rows_close(rows);
     free(select.p);
@@ -368,6 +391,13 @@ int dump_run(struct session *s, int argc, char **argv)
     int status, rc;
 
     rc = dump_snapshot_begin(s->db);
+    if (rc && interrupted(&d, rc)) {
+        fprintf(stderr,
+                "%s: .dump: interrupted before it began; nothing "
+                "was written\n",
+                PROG);
+        return EXIT_DAEMON_ERROR;
+    }
     if (rc)
         return report_call_error(s->db, rc);
     fputs("PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\n", d.out);
@@ -375,11 +405,22 @@ int dump_run(struct session *s, int argc, char **argv)
     dump_snapshot_end(s->db);
     /* A dump cut short must not load as a smaller database: it ends with
      * ROLLBACK instead of COMMIT, and says why. */
-    if (status == 0)
+    if (status == 0) {
         fputs("COMMIT;\n", d.out);
-    else
+    } else if (d.interrupted) {
+        fprintf(d.out,
+                "ROLLBACK; -- the dump was interrupted after %" PRIu64
+                " rows\n",
+                d.rows);
+        fprintf(stderr,
+                "%s: .dump: interrupted after %" PRIu64
+                " rows; the dump ends in ROLLBACK, so loading it applies "
+                "nothing\n",
+                PROG, d.rows);
+    } else {
         fputs("ROLLBACK; -- the dump failed: see the error it reported\n",
               d.out);
+    }
     free(d.line.p);
     return status;
 }

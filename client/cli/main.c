@@ -23,6 +23,7 @@
 #include "sqlited.h"
 
 #include "cli.h"
+#include "dot.h"
 #include "operator.h"
 #include "output.h"
 #include "script.h"
@@ -131,7 +132,8 @@ static void usage(FILE *f)
         "  -V, --version       show the version and exit\n"
         "\n"
         "Exit status: 0 success, 1 a statement failed (the daemon reported\n"
-        "an error), 2 usage error, no connection, or a connection lost.\n",
+        "an error), 2 usage error, no connection, or a connection lost;\n"
+        "a reader that goes away (| head) ends it quietly by SIGPIPE (141).\n",
         f);
 }
 
@@ -215,8 +217,10 @@ int main(int argc, char **argv)
     int opt, rc, status;
 
     hold_std_fds();
-    /* A reader that went away is reported as a write error (EPIPE), not a
-     * silent death by signal. */
+    /* A reader that went away shows as a write error (EPIPE), so that the
+     * cursor, the transaction and the connection are closed properly
+     * first; finish_output() then ends the process by SIGPIPE, quietly, as
+     * sqlite3 and psql end. */
     signal(SIGPIPE, SIG_IGN);
 
     if (!path || !*path)
@@ -309,10 +313,15 @@ int main(int argc, char **argv)
     /* `COMMAND --help` is that command's manual. */
     if (help) {
         const char *manual = command_help(word);
-        if (manual)
+        if (manual) {
             fputs(manual, stdout);
-        else
+        } else if (word[0] == '.') {
+            /* `.dump --help`: that dot-command's help. */
+            if (dot_command_help(word, stdout) != 0)
+                return usage_error("no such dot-command (try .help)", word);
+        } else {
             usage(stdout);
+        }
         return finish_output(0);
     }
     op.json = json;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -92,13 +93,23 @@ int printer_set_widths(struct printer *pr, const int *w, int n)
  * later stdio calls may change errno before it is reported. */
 static int out_errno;
 
+/* Standard output's reader went away (a write failed with EPIPE). */
+static bool stdout_gone;
+
 bool out_failed(FILE *out)
 {
     if (!ferror(out))
         return false;
     if (!out_errno)
         out_errno = errno ? errno : EIO;
+    if (out == stdout && (errno == EPIPE || out_errno == EPIPE))
+        stdout_gone = true;
     return true;
+}
+
+bool output_reader_gone(void)
+{
+    return stdout_gone;
 }
 
 /* ------------------------------------------------------------- the pager */
@@ -875,6 +886,18 @@ int finish_output(int status)
 {
     errno = 0;
     if (fflush(stdout) != 0 || out_failed(stdout)) {
+        if (stdout_gone) {
+            /* The reader took what it wanted (`| head`): end as SIGPIPE
+             * ends sqlite3, psql or cat, quietly and with the status that
+             * tells a shell (and set -o pipefail) that the output was cut
+             * short. Everything else is closed by now. */
+            sigset_t set;
+            sigemptyset(&set);
+            sigaddset(&set, SIGPIPE);
+            sigprocmask(SIG_UNBLOCK, &set, NULL);
+            signal(SIGPIPE, SIG_DFL);
+            raise(SIGPIPE);
+        }
         fprintf(stderr, "%s: cannot write output: %s\n", PROG,
                 strerror(out_errno ? out_errno
                          : errno   ? errno

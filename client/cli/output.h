@@ -79,6 +79,11 @@ const char *output_pager(void);
  * for the message of finish_output() or output_error(). */
 bool out_failed(FILE *out);
 
+/* Whether standard output's reader has gone away (a write to it failed
+ * with EPIPE: `sqlited-cli ... | head` once head has exited). A script
+ * stops there; finish_output() then ends the process by SIGPIPE. */
+bool output_reader_gone(void);
+
 /* Reports that writing to @pr's output failed (for standard output,
  * finish_output() does) and returns the exit status, 1. */
 int output_error(struct printer *pr);
@@ -102,9 +107,11 @@ void output_command_done(struct printer *pr);
  * 1 if it was 0 and closing the .output file failed. */
 int printer_close(struct printer *pr, int status);
 
-/* Flushes standard output; a failure (closed descriptor, full disk, reader
- * gone) is an error of the run. Returns @status, or 1 if it was 0 and the
- * output failed. */
+/* Flushes standard output; a failure (closed descriptor, full disk) is an
+ * error of the run. Returns @status, or 1 if it was 0 and the output
+ * failed. When the reader has gone (output_reader_gone()), it does not
+ * return: the process ends by SIGPIPE, without a message, as sqlite3 and
+ * psql do; call it last, with the connection closed. */
 int finish_output(int status);
 
 #endif

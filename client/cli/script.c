@@ -62,7 +62,9 @@ static bool outcome(struct script *sc, int status)
 
     if (status > sc->status)
         sc->status = status;
-    if (s->quit || s->broken)
+    /* Nobody reads the output any more (`| head`): the rest is not run,
+     * whatever --no-bail says. */
+    if (s->quit || s->broken || output_reader_gone())
         return false;
     return status == 0 || !s->bail;
 }

@@ -21,6 +21,8 @@ enum stmt_kind {
     STMT_ROLLBACK, /* ROLLBACK [TRANSACTION], not ROLLBACK TO */
     STMT_FKS_OFF,  /* PRAGMA [main.]foreign_keys = OFF */
     STMT_FKS_ON,   /* PRAGMA [main.]foreign_keys = ON */
+    STMT_WRITABLE_SCHEMA, /* PRAGMA [main.]writable_schema = ...: sent, and
+                             explained when the daemon refuses it */
 };
 
 const char *sql_skip_blank(const char *p)
@@ -130,6 +132,8 @@ static enum stmt_kind classify(const char *sql, int *mode)
                 return STMT_SQL;
             next_token(&p, tok, sizeof(tok));
         }
+        if (strcmp(tok, "writable_schema") == 0)
+            return STMT_WRITABLE_SCHEMA;
         if (strcmp(tok, "foreign_keys") != 0)
             return STMT_SQL;
         next_token(&p, tok, sizeof(tok));
@@ -317,6 +321,15 @@ static int print_result(struct session *s, const char *sql, int rc,
     return status;
 }
 
+/* Whether the run stops after a statement that ended with @status: with
+ * --bail, and whatever --no-bail says once nobody reads the output any
+ * more (`| head`): what follows would print to nobody, and a COMMIT after
+ * a result that was never read must not run. */
+static bool stops(const struct session *s, int status)
+{
+    return status && (s->bail || output_reader_gone());
+}
+
 static void echo(struct session *s, const char *sql)
 {
     if (s->echo) {
@@ -373,7 +386,7 @@ static int collect(struct session *s)
         s->src = src;
     }
     free(p.sql);
-    if (status && s->bail)
+    if (stops(s, status))
         s->stopping = true;
     return status;
 }
@@ -501,6 +514,19 @@ static int run_now(struct session *s, const char *sql, enum stmt_kind kind,
         if (s->tx == SESSION_TX_NONE)
             s->fks_at_commit = kind == STMT_FKS_OFF;
         return 0;
+    case STMT_WRITABLE_SCHEMA: {
+        int status = run_sql(s, sql);
+        if (status == EXIT_DAEMON_ERROR)
+            session_report(s, NULL,
+                           "sqlite3's .dump writes virtual tables (FTS, "
+                           "R*Tree ...) straight into the schema and their "
+                           "shadow tables, which sqlited never lets a client "
+                           "do: load such a dump with sqlite3 into a new "
+                           "file and start sqlited on it, or recreate those "
+                           "tables with CREATE VIRTUAL TABLE and fill them "
+                           "with INSERT");
+        return status;
+    }
     case STMT_SQL:
         break;
     }
@@ -512,7 +538,7 @@ int session_run(struct session *s, const char *sql)
     int mode = SQLITED_TX_DEFERRED;
     int status = session_sync(s);
 
-    if (status && s->bail)
+    if (stops(s, status))
         return status;
     return run_now(s, sql, classify(sql, &mode), mode);
 }
@@ -524,7 +550,7 @@ int session_send(struct session *s, const char *sql)
 
     if (kind != STMT_SQL || s->tx != SESSION_TX_OPEN) {
         status = session_sync(s);
-        if (status && s->bail)
+        if (stops(s, status))
             return status;
         echo(s, sql);
         int ran = run_now(s, sql, kind, mode);
@@ -532,7 +558,7 @@ int session_send(struct session *s, const char *sql)
     }
     if (s->npending == SESSION_PIPELINE) {
         status = collect(s);
-        if (status && s->bail)
+        if (stops(s, status))
             return status;
     }
     if (s->tx != SESSION_TX_OPEN || s->broken) {

@@ -570,6 +570,8 @@ static int shell_loop(struct shell *sh)
                 free(cmd);
                 if (rc == DOT_QUIT)
                     return 0;
+                if (output_reader_gone())
+                    return rc;
                 continue;
             }
         }
@@ -590,6 +592,8 @@ static int shell_loop(struct shell *sh)
         history_add(sh, sh->stmt.p);
         int status = run(sh, sh->stmt.p, false);
         sh->stmt.len = 0;
+        if (output_reader_gone())
+            return status; /* `sqlited-cli | head`: nobody reads any more */
         if (status == EXIT_USAGE || sh->s->broken) {
             /* The connection is gone (failure_status()): nothing more can
              * run on it, and a transaction open on it is over. */

@@ -309,8 +309,9 @@ bool daemon_notified_ready(struct daemon *d)
 }
 
 /* Waits (bounded) until @d is ready (READY=1) or, when @serving, until it
- * accepts connections on its socket; fails the test if it exits first. */
-static void wait_started(struct daemon *d, bool serving)
+ * accepts connections on its socket, and returns true; fails the test if it
+ * exits first, unless @may_exit: then returns false. */
+static bool wait_started(struct daemon *d, bool serving, bool may_exit)
 {
     int64_t deadline =
         harness_now_ms() + HARNESS_READY_TIMEOUT_MS * harness_slowdown();
@@ -319,6 +320,8 @@ static void wait_started(struct daemon *d, bool serving)
         pid_t w = waitpid(d->pid, &status, WNOHANG);
         if (w == d->pid) {
             d->pid = 0;
+            if (may_exit)
+                return false;
             char *log = daemon_log(d);
             cr_assert_fail("sqlited exited with status %d before it was "
                            "%s; its stderr:\n%s",
@@ -337,21 +340,21 @@ static void wait_started(struct daemon *d, bool serving)
             int fd = harness_raw_connect_path(d->sock_path);
             if (fd >= 0) {
                 close(fd);
-                return;
+                return true;
             }
             harness_sleep_ms(5);
             continue;
         }
         read_notify(d, left < 20 ? left : 20);
         if (d->ready)
-            return;
+            return true;
     }
 }
 
 void daemon_wait_ready(struct daemon *d)
 {
     cr_assert_gt(d->pid, 0, "the daemon is not running");
-    wait_started(d, false);
+    wait_started(d, false, false);
 }
 
 bool daemon_wait_watchdog(struct daemon *d, int timeout_ms)
@@ -368,9 +371,11 @@ bool daemon_wait_watchdog(struct daemon *d, int timeout_ms)
     }
 }
 
-static void daemon_spawn(struct daemon *d, const char *const *extra_args,
+/* Starts the daemon and waits for it as wait_started() does (@serving,
+ * @may_exit), returning what that returns. */
+static bool daemon_spawn(struct daemon *d, const char *const *extra_args,
                          const char *const *more_env, int listen_fd,
-                         bool serving)
+                         bool serving, bool may_exit)
 {
     const char *argv[MAX_ARGS];
     char notify_env[160];
@@ -416,40 +421,46 @@ static void daemon_spawn(struct daemon *d, const char *const *extra_args,
     free(env);
 
     /* Wait for READY=1 (or the socket), watching for an early exit. */
-    wait_started(d, serving);
+    return wait_started(d, serving, may_exit);
 }
 
 void daemon_start(struct daemon *d, const char *const *extra_args)
 {
     daemon_make_dir(d);
-    daemon_spawn(d, extra_args, NULL, -1, false);
+    daemon_spawn(d, extra_args, NULL, -1, false, false);
+}
+
+bool daemon_try_start(struct daemon *d, const char *const *extra_args)
+{
+    daemon_make_dir(d);
+    return daemon_spawn(d, extra_args, NULL, -1, false, true);
 }
 
 void daemon_start_env(struct daemon *d, const char *const *env,
                       const char *const *extra_args)
 {
     daemon_make_dir(d);
-    daemon_spawn(d, extra_args, env, -1, false);
+    daemon_spawn(d, extra_args, env, -1, false, false);
 }
 
 void daemon_start_activated(struct daemon *d, const char *const *extra_args)
 {
     daemon_make_dir(d);
     int fd = harness_listen(d->sock_path, 64);
-    daemon_spawn(d, extra_args, NULL, fd, false);
+    daemon_spawn(d, extra_args, NULL, fd, false, false);
     close(fd);
 }
 
 void daemon_restart(struct daemon *d, const char *const *extra_args)
 {
     cr_assert(d->has_dir, "daemon_restart before daemon_start");
-    daemon_spawn(d, extra_args, NULL, -1, false);
+    daemon_spawn(d, extra_args, NULL, -1, false, false);
 }
 
 void daemon_restart_serving(struct daemon *d, const char *const *extra_args)
 {
     cr_assert(d->has_dir, "daemon_restart_serving before daemon_start");
-    daemon_spawn(d, extra_args, NULL, -1, true);
+    daemon_spawn(d, extra_args, NULL, -1, true, false);
 }
 
 void daemon_signal(struct daemon *d, int sig)
@@ -785,6 +796,27 @@ long harness_status_kb(pid_t pid, const char *field)
 long harness_rss_kb(pid_t pid)
 {
     return harness_status_kb(pid, "VmRSS");
+}
+
+long harness_usable_kb(pid_t pid)
+{
+    char path[64], line[512], perms[8];
+    unsigned long start, end;
+    long kb = 0;
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3 &&
+            strncmp(perms, "---", 3) != 0)
+            kb += (long)((end - start) >> 10);
+        /* The rest of a line longer than the buffer (a long path). */
+        while (strchr(line, '\n') == NULL && fgets(line, sizeof(line), f))
+            ;
+    }
+    fclose(f);
+    return kb;
 }
 
 bool harness_wait_gone(const char *path, int timeout_ms)

@@ -1,8 +1,13 @@
 /* sqlited-cli against a real daemon: output modes, exit statuses. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -249,6 +254,59 @@ Test(cli, help_exits_0)
     harness_output_free(&o);
 }
 
+/* `.dump --help` (a dot-command as the argument, then --help) is that
+ * command's help, not the whole --help; the rest of the argument does not
+ * matter. */
+Test(cli, a_dot_command_s_help_is_its_own)
+{
+    static const struct {
+        const char *arg, *usage, *says;
+    } cases[] = {
+        {".dump", "Usage: sqlited-cli [options] \".dump [TABLE]\"\n",
+         "ends in ROLLBACK;"},
+        {".import x.csv t",
+         "Usage: sqlited-cli [options] \".import [--csv] [--skip N] FILE "
+         "TABLE\"\n",
+         "--skip N        skip the first N records\n"},
+        {"dump", NULL, NULL},
+        {".mode", "Usage: sqlited-cli [options] \".mode [list|",
+         "\nSet how "
+         "results are "
+         "printed"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *argv[] = {SQLITED_CLI, cases[i].arg, "--help", NULL};
+        struct harness_output o;
+        harness_run(argv, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
+        cr_assert_eq(o.status, 0, "%s --help: status %d: %s", cases[i].arg,
+                     o.status, o.err);
+        cr_assert_str_empty(o.err);
+        if (cases[i].usage) {
+            cr_assert_eq(strncmp(o.out, cases[i].usage, strlen(cases[i].usage)),
+                         0, "%s --help:\n%s", cases[i].arg, o.out);
+            cr_assert_not_null(strstr(o.out, cases[i].says), "%s --help:\n%s",
+                               cases[i].arg, o.out);
+            cr_assert_null(strstr(o.out, "Options:\n  -s, --socket"),
+                           "%s --help is the whole help:\n%s", cases[i].arg,
+                           o.out);
+        } else {
+            /* Not a dot-command: the whole help. */
+            cr_assert_not_null(strstr(o.out, "Options:\n  -s, --socket"), "%s",
+                               o.out);
+        }
+        harness_output_free(&o);
+    }
+    const char *argv[] = {SQLITED_CLI, ".bogus", "--help", NULL};
+    struct harness_output o;
+    harness_run(argv, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
+    cr_assert_eq(o.status, 2);
+    cr_assert_str_empty(o.out);
+    cr_assert_str_eq(o.err, "sqlited-cli: no such dot-command (try .help): "
+                            ".bogus\nTry 'sqlited-cli --help' for more "
+                            "information.\n");
+    harness_output_free(&o);
+}
+
 /* The C example in README.md (built by make test from the README itself)
  * runs against a daemon at ./var/sqlited.sock and prints what it should. */
 Test(cli, readme_example_runs)
@@ -268,4 +326,190 @@ Test(cli, readme_example_runs)
                             "1 squared is 1\n2 squared is 4\n"
                             "3 squared is 9\n4 squared is 16\n");
     harness_output_free(&o);
+}
+
+/* ------------------------------------------------------ stdout a pipe */
+
+/* A query that never ends by itself: one row after another. */
+#define ENDLESS_ROWS                                                           \
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "         \
+    "SELECT x FROM c"
+
+/* sqlited-cli with its standard output a pipe the test reads, as in
+ * `sqlited-cli ... | head`; its standard error goes to DIR/cli.err. */
+struct piped {
+    pid_t pid;
+    int out; /* the pipe's read end; -1 once closed */
+    char buf[65536];
+    size_t len;
+};
+
+static void piped_start(struct piped *c, const char *const *args)
+{
+    const char *argv[16] = {SQLITED_CLI, "-s", d.sock_path};
+    size_t n = 3;
+    char err[192];
+    int fds[2];
+
+    for (size_t i = 0; args[i]; i++) {
+        cr_assert_lt(n, 15);
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+    snprintf(err, sizeof(err), "%s/cli.err", d.dir);
+    int err_fd = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    cr_assert_geq(err_fd, 0);
+    cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+    pid_t parent = getpid();
+    c->pid = fork();
+    cr_assert_neq(c->pid, -1);
+    if (c->pid == 0) {
+        /* A test that fails must not leave an endless query running. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        /* As a shell starts a command: SIGPIPE not ignored. */
+        signal(SIGPIPE, SIG_DFL);
+        if (dup2(fds[1], STDOUT_FILENO) < 0 || dup2(err_fd, STDERR_FILENO) < 0)
+            _exit(127);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    close(err_fd);
+    c->out = fds[0];
+    c->len = 0;
+}
+
+/* Reads until the output holds @text (as `head` reads its lines), bounded
+ * by a generous deadline that only keeps a broken CLI from hanging the
+ * suite; fails the test if it never comes. Nothing is timed. */
+static void piped_expect(struct piped *c, const char *text)
+{
+    int64_t deadline =
+        harness_now_ms() + HARNESS_RUN_TIMEOUT_MS * harness_slowdown();
+
+    for (;;) {
+        c->buf[c->len] = '\0';
+        if (strstr(c->buf, text))
+            return;
+        int64_t left = deadline - harness_now_ms();
+        cr_assert_gt(left, 0,
+                     "the CLI never printed \"%s\"; it printed %zu bytes:\n%s",
+                     text, c->len, c->buf);
+        struct pollfd pfd = {.fd = c->out, .events = POLLIN};
+        if (poll(&pfd, 1, left > 1000 ? 1000 : (int)left) <= 0)
+            continue;
+        if (c->len + 1 >= sizeof(c->buf))
+            cr_assert_fail("%zu bytes and still no \"%s\"", c->len, text);
+        ssize_t got =
+            read(c->out, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
+        cr_assert_gt(got, 0, "the CLI's output ended before \"%s\":\n%s", text,
+                     c->buf);
+        c->len += (size_t)got;
+    }
+}
+
+/* Closes the reading end, as `head` does once it has its lines, and
+ * waits (bounded) for the CLI to end. Returns its exit code, or 128 + the
+ * signal that ended it; @err receives its standard error. */
+static int piped_close(struct piped *c, char *err, size_t errsize)
+{
+    int64_t deadline =
+        harness_now_ms() + HARNESS_RUN_TIMEOUT_MS * harness_slowdown();
+    int st;
+    pid_t r;
+
+    close(c->out);
+    c->out = -1;
+    while ((r = waitpid(c->pid, &st, WNOHANG)) == 0) {
+        if (harness_now_ms() > deadline) {
+            kill(c->pid, SIGKILL);
+            waitpid(c->pid, NULL, 0);
+            cr_assert_fail("the CLI went on after its reader had gone");
+        }
+        harness_sleep_ms(10);
+    }
+    cr_assert_eq(r, c->pid);
+    char path[192];
+    snprintf(path, sizeof(path), "%s/cli.err", d.dir);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(err, 1, errsize - 1, f);
+    err[n] = '\0';
+    fclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* An endless result starts arriving at once, row by row, in every mode;
+ * were it held until its end, nothing would ever come. */
+Test(cli, rows_stream_to_a_pipe_as_they_come)
+{
+    static const struct {
+        const char *mode, *first;
+    } cases[] = {
+        {"list", "\n1\n2\n3\n"},
+        {"csv", "x\r\n1\r\n2\r\n3\r\n"},
+        {"json", "[{\"x\":1},\n{\"x\":2},\n"},
+        {"box", "\u2502 1 "},
+        {"table", "| 1 "},
+        {"column", "-\n1 "},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct piped c;
+        char err[4096];
+        piped_start(&c, (const char *const[]){"--mode", cases[i].mode,
+                                              ENDLESS_ROWS, NULL});
+        /* A leading newline for list: the first row is "1". */
+        if (strcmp(cases[i].mode, "list") == 0) {
+            piped_expect(&c, "1\n2\n3\n");
+            cr_assert_eq(strncmp(c.buf, "1\n2\n3\n", 6), 0);
+        } else {
+            piped_expect(&c, cases[i].first);
+        }
+        piped_close(&c, err, sizeof(err));
+    }
+}
+
+/* `sqlited-cli ... | head -1`: once the reader has gone, the CLI ends
+ * quietly, by SIGPIPE like sqlite3 and psql (status 141 in the shell, so
+ * that set -o pipefail sees the output was cut short), its cursor and
+ * connection closed. */
+Test(cli, a_reader_that_goes_away_ends_it_quietly)
+{
+    struct piped c;
+    char err[4096];
+
+    piped_start(&c, (const char *const[]){ENDLESS_ROWS, NULL});
+    piped_expect(&c, "1\n");
+    cr_assert_eq(piped_close(&c, err, sizeof(err)), 128 + SIGPIPE, "stderr: %s",
+                 err);
+    cr_assert_str_empty(err);
+    /* Its cursor is gone with it. */
+    cr_assert_eq(harness_stat(&d, "cursors_open"), 0);
+}
+
+/* The same in a transaction, which is rolled back (said so: nothing of
+ * it was applied), and in a script with --no-bail, which stops there. */
+Test(cli, a_reader_that_goes_away_ends_a_transaction_and_a_script)
+{
+    struct piped c;
+    char err[4096];
+
+    piped_start(&c, (const char *const[]){
+                        "--no-bail",
+                        "BEGIN; INSERT INTO p(name) VALUES ('gone');"
+                        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT "
+                        "x + 1 FROM c WHERE x < 200000) SELECT x FROM c;"
+                        "COMMIT; INSERT INTO p(name) VALUES ('after')",
+                        NULL});
+    piped_expect(&c, "1\n");
+    cr_assert_eq(piped_close(&c, err, sizeof(err)), 128 + SIGPIPE, "stderr: %s",
+                 err);
+    cr_assert_str_eq(err, "sqlited-cli: the transaction (begun at line 1) "
+                          "was never committed: rolled back, nothing of it "
+                          "was applied\n");
+    sqlited *db = harness_connect(&d);
+    cr_assert_eq(harness_query_int(db, "SELECT count(*) FROM p"), 2);
+    sqlited_close(db);
 }

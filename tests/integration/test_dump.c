@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "pty.h"
 
 static struct daemon d;
 
@@ -294,4 +295,40 @@ Test(dump, one_snapshot_while_8_clients_write)
         "  HAVING max(seq) + 1 != count(*)));");
     cr_assert_str_eq(got, "1|1|0|0\n");
     free(got);
+}
+
+/* Ctrl-C in the shell while .dump writes: the dump stops at once, says
+ * how far it came (not that it was cancelled before it ran), ends in
+ * ROLLBACK; so that loading it applies nothing, and the shell carries on.
+ * The table is far larger than what the terminal takes while the test
+ * does not read: the dump is still writing when the Ctrl-C comes. */
+Test(dump, ctrl_c_in_the_shell_says_how_far_it_came)
+{
+    harness_exec_fresh(&d, "CREATE TABLE big(x INTEGER, pad TEXT);"
+                           "INSERT INTO big WITH RECURSIVE c(x) AS (SELECT 1 "
+                           "UNION ALL SELECT x + 1 FROM c WHERE x < 200000) "
+                           "SELECT x, printf('%.40c', 'p') FROM c");
+    struct pty_proc p = {0};
+    pty_cli(&p, &d, (const char *const[]){"SQLITED_PAGER=", NULL}, NULL);
+    pty_expect(&p, "> ");
+    pty_send(&p, ".dump\n");
+    pty_expect(&p, "INSERT INTO big VALUES(");
+    pty_send(&p, PTY_CTRL_C);
+    pty_expect(&p, "ROLLBACK; -- the dump was interrupted after ");
+    pty_expect(&p, "sqlited-cli: .dump: interrupted after ");
+    const char *after = pty_since_mark(&p);
+    long rows = strtol(after, NULL, 10);
+    cr_assert(rows >= 1 && rows < 200000, "%s", after);
+    pty_expect(&p, " rows; the dump ends in ROLLBACK, so loading it applies "
+                   "nothing\n");
+    cr_assert_null(strstr(p.text, "COMMIT;"), "%s", pty_show(&p, 0));
+    cr_assert_null(strstr(p.text, "before it ran"), "%s", pty_show(&p, 0));
+    /* The same session goes on. */
+    pty_expect(&p, "> ");
+    pty_send(&p, "SELECT count(*) FROM big;\n");
+    pty_expect(&p, "\n200000\n");
+    pty_expect(&p, "> ");
+    pty_send(&p, PTY_CTRL_D);
+    cr_assert_eq(pty_wait_exit(&p), 0, "%s", pty_show(&p, 0));
+    pty_close(&p);
 }

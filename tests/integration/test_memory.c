@@ -3,7 +3,9 @@
  * reading, large results pipelined without reading, unfinished large
  * messages on many connections) leave its peak RSS under a stated bound,
  * and another client is served meanwhile. The daemon runs with its default
- * limits (--max-memory 256 MiB, --max-message-size 64 MiB). */
+ * limits (--max-memory 256 MiB, --max-message-size 64 MiB), but for a
+ * fourth attack, many connections pipelining pings with the daemon at its
+ * limit, which runs it with --max-memory 128 MiB. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -204,6 +206,116 @@ Test(memory, unfinished_large_messages)
     for (int i = 0; i < N; i++)
         close(fds[i]);
     free(msg);
+}
+
+/* Floods each of @fds[0..n) with @data[0..len), as flood() does, all at
+ * once: until each is written whole, closed by the daemon, or nothing could
+ * be written to any for STALL_MS (twice that: the daemon has many
+ * connections to read). Returns how many were written whole. */
+static int flood_all(const int *fds, int n, const char *data, size_t len)
+{
+    size_t *done = calloc((size_t)n, sizeof(*done));
+    struct pollfd *p = calloc((size_t)n, sizeof(*p));
+    cr_assert(done && p);
+    int whole = 0, open = n;
+    int64_t progress = harness_now_ms();
+    for (int i = 0; i < n; i++)
+        fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+    while (open > 0 && harness_now_ms() - progress < 2 * STALL_MS) {
+        for (int i = 0; i < n; i++) {
+            p[i] = (struct pollfd){.fd = -1};
+            if (done[i] == SIZE_MAX)
+                continue; /* finished */
+            ssize_t k =
+                send(fds[i], data + done[i], len - done[i], MSG_NOSIGNAL);
+            if (k > 0) {
+                done[i] += (size_t)k;
+                progress = harness_now_ms();
+            } else if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+                       errno != EINTR) {
+                done[i] = SIZE_MAX; /* closed by the daemon */
+                open--;
+                continue;
+            }
+            if (done[i] == len) {
+                done[i] = SIZE_MAX;
+                whole++;
+                open--;
+                continue;
+            }
+            p[i] = (struct pollfd){.fd = fds[i], .events = POLLOUT};
+        }
+        poll(p, (nfds_t)n, 100);
+    }
+    for (int i = 0; i < n; i++)
+        fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) & ~O_NONBLOCK);
+    free(done);
+    free(p);
+    return whole;
+}
+
+/* A daemon with a small --max-memory, for the attack that needs many
+ * connections to reach it. */
+#define SMALL_MAX_MEMORY (128 << 20)
+
+static void setup_small(void)
+{
+    db = harness_start_connected(
+        &d, (const char *const[]){"--max-memory", "134217728", NULL});
+}
+
+/* (d) 32 connections each pipelining pings without reading, with the
+ * daemon at --max-memory 128 MiB: half of them fill it (a sixteenth each),
+ * and the others are still read, as connections that hold little are at
+ * the limit, until each holds 1 MiB (PROTOCOL.md, Limits), the answers
+ * gathered in a turn of the loop included. Were those answers not counted,
+ * each would be read up to its whole share of 8 MiB in one turn. */
+Test(memory, many_connections_pipelining_at_the_limit, .init = setup_small)
+{
+    static const char ping[] = "\x94\x00\x01\xa4ping\x90";
+    enum { PING = sizeof(ping) - 1, COUNT = 1000000, N = 32 };
+    /* What a connection read at the limit may hold: 1 MiB, then the
+     * message that took it past (a ping, its job and answer) beside its
+     * read buffer (64 KiB) and itself. */
+    const int64_t small = (1 << 20) + (128 << 10);
+    const int64_t bound = SMALL_MAX_MEMORY + N * small;
+    char *pings = malloc((size_t)PING * COUNT);
+    cr_assert_not_null(pings);
+    for (size_t i = 0; i < COUNT; i++)
+        memcpy(pings + i * PING, ping, PING);
+    long hwm_before = harness_status_kb(d.pid, "VmHWM");
+
+    int fds[N];
+    for (int i = 0; i < N; i++)
+        fds[i] = harness_raw_connect(&d);
+    int whole = flood_all(fds, N, pings, (size_t)PING * COUNT);
+    cr_assert_eq(whole, 0,
+                 "the daemon read all %d pings of %d connections with none "
+                 "of their replies read",
+                 COUNT, whole);
+    int64_t accounted = harness_stat(&d, "memory_bytes");
+    long hwm = harness_status_kb(d.pid, "VmHWM");
+    cr_log_info("%d connections pipelining pings: %lld bytes accounted "
+                "(bound %lld); daemon VmHWM %ld KiB before, %ld KiB during",
+                N, (long long)accounted, (long long)bound, hwm_before, hwm);
+    cr_assert_geq(accounted, SMALL_MAX_MEMORY,
+                  "the daemon did not reach --max-memory: %lld bytes",
+                  (long long)accounted);
+    cr_assert_leq(accounted, bound,
+                  "%d connections pipelining pings took %lld bytes, past "
+                  "--max-memory (128 MiB) and 1 MiB for each connection read "
+                  "at the limit",
+                  N, (long long)accounted);
+    /* What is accounted is what the daemon holds: its peak RSS grew by no
+     * more than that bound and the allocator's slack. */
+    if (harness_measures_memory())
+        cr_assert_lt((hwm - hwm_before) * 1024, bound + (64 << 20),
+                     "the daemon's peak RSS grew from %ld to %ld KiB",
+                     hwm_before, hwm);
+    HARNESS_ASSERT_OK(db, sqlited_ping(db));
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    free(pings);
 }
 
 /* stats reports the memory held for the connections, which goes back down
