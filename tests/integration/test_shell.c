@@ -388,3 +388,41 @@ Test(shell, history_is_bounded)
     cr_assert_not_null(strstr(h, "SELECT\\0406\\040*\\0407;\n"));
     free(h);
 }
+
+/* ---------------------------------------------------------- streaming */
+
+/* A query that never ends by itself: one row after another. */
+#define ENDLESS_ROWS                                                           \
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "         \
+    "SELECT x FROM c"
+
+/* The shell prints an endless result's first rows at once, in list mode
+ * (row by row) and in box mode (after its first 10,000 rows): were either
+ * held until the end, nothing would ever come. Ctrl-C stops it, and the
+ * prompt comes back on the same session. No pager: the output is the
+ * terminal's. */
+Test(shell, an_endless_result_streams_until_ctrl_c)
+{
+    pty_cli(&p, &d, (const char *const[]){"SQLITED_PAGER=", NULL}, NULL);
+    pty_expect(&p, prompt);
+    pty_send(&p, ENDLESS_ROWS ";\n");
+    pty_expect(&p, "\n1\n2\n3\n");
+    /* One Ctrl-C is enough, whether it comes while the shell waits for
+     * rows (the daemon stops the query) or while it prints them. */
+    pty_send(&p, PTY_CTRL_C);
+    pty_expect(&p, "SQLITED_INTERRUPTED: ");
+    pty_expect(&p, prompt);
+    pty_send(&p, ".mode box\n");
+    pty_expect(&p, prompt);
+    pty_send(&p, ENDLESS_ROWS ";\n");
+    pty_expect(&p, "\u2502   x   \u2502\n");
+    pty_expect(&p, "\u2502 1     \u2502\n\u2502 2     \u2502\n");
+    /* One Ctrl-C is enough, whether it comes while the shell waits for
+     * rows (the daemon stops the query) or while it prints them. */
+    pty_send(&p, PTY_CTRL_C);
+    pty_expect(&p, "SQLITED_INTERRUPTED: ");
+    pty_expect(&p, prompt);
+    pty_send(&p, "SELECT 6 * 7 AS n;\n");
+    pty_expect(&p, "\u2502 42 \u2502\n");
+    quit_shell();
+}
