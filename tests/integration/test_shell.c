@@ -426,3 +426,61 @@ Test(shell, an_endless_result_streams_until_ctrl_c)
     pty_expect(&p, "\u2502 42 \u2502\n");
     quit_shell();
 }
+
+/* ------------------------------------------------------------- paging */
+
+/* A pager that is a script: it records that it ran (a marker file), then
+ * shows what it is given. Returns the marker's path (static). */
+static const char *marking_pager(char *env, size_t size)
+{
+    static char marker[192];
+    char script[192];
+
+    snprintf(marker, sizeof(marker), "%s/pager-ran", d.dir);
+    snprintf(script, sizeof(script), "%s/pager.sh", d.dir);
+    FILE *f = fopen(script, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "#!/bin/sh\necho ran >> '%s'\nexec cat\n", marker);
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(chmod(script, 0700), 0);
+    snprintf(env, size, "PAGER=%s", script);
+    return marker;
+}
+
+/* In the shell, on a terminal of 80 x 24: output taller or wider than it
+ * goes through $PAGER; `select 1` does not. */
+Test(shell, pager_runs_for_output_that_does_not_fit)
+{
+    char env[256];
+    const char *marker = marking_pager(env, sizeof(env));
+    struct stat st;
+
+    unsetenv("SQLITED_PAGER"); /* it would come before $PAGER */
+    pty_cli(&p, &d, (const char *const[]){env, NULL}, NULL);
+    pty_expect(&p, prompt);
+    pty_send(&p, "SELECT 1;\n");
+    pty_expect(&p, "\n1\n");
+    pty_expect(&p, prompt);
+    cr_assert_neq(stat(marker, &st), 0, "the pager ran for select 1");
+    /* Taller: 30 rows. */
+    pty_send(&p, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
+                 "FROM c WHERE x < 30) SELECT x * 1000 FROM c;\n");
+    pty_expect(&p, "\n30000\n");
+    pty_expect(&p, prompt);
+    cr_assert_eq(stat(marker, &st), 0, "the pager did not run for 30 rows");
+    cr_assert_eq(st.st_size, 4); /* once: "ran\n" */
+    /* Wider: one line of 90 characters. */
+    pty_send(&p, "SELECT printf('%.90c', 'w');\n");
+    pty_expect(&p, "wwwwwwwwww\n");
+    pty_expect(&p, prompt);
+    cr_assert_eq(stat(marker, &st), 0);
+    cr_assert_eq(st.st_size, 8, "the pager did not run for a wide line");
+    /* And not for what fits, again. */
+    pty_send(&p, "SELECT 2;\n");
+    pty_expect(&p, "\n2\n");
+    pty_expect(&p, prompt);
+    cr_assert_eq(stat(marker, &st), 0);
+    cr_assert_eq(st.st_size, 8);
+    pty_send(&p, PTY_CTRL_D);
+    cr_assert_eq(pty_wait_exit(&p), 0);
+}
