@@ -484,3 +484,67 @@ Test(shell, pager_runs_for_output_that_does_not_fit)
     pty_send(&p, PTY_CTRL_D);
     cr_assert_eq(pty_wait_exit(&p), 0);
 }
+
+/* ------------------------------------------------ an expired transaction */
+
+/* The daemon ends a transaction typed by hand once it is idle past
+ * --tx-idle-timeout: the next statement says why it ended, the prompt
+ * shows '!', statements are refused until COMMIT (which says nothing was
+ * applied) or ROLLBACK, and the prompt is back to normal after. Nothing
+ * is timed: the test waits until the daemon has expired it. */
+Test(shell, a_transaction_the_daemon_expired)
+{
+    char failed_prompt[192];
+
+    cr_assert_eq(daemon_stop(&d), 0);
+    daemon_restart(&d, (const char *const[]){"--tx-idle-timeout", "200", NULL});
+    harness_exec_fresh(&d, "CREATE TABLE t(x)");
+    snprintf(failed_prompt, sizeof(failed_prompt), "sqlited %s!> ",
+             d.sock_path);
+    start_shell();
+    for (int round = 0; round < 2; round++) {
+        int64_t expired = harness_stat(&d, "tx_expired");
+        pty_send(&p, "BEGIN;\n");
+        pty_expect(&p, tx_prompt);
+        pty_send(&p, "INSERT INTO t VALUES (42);\n");
+        pty_expect(&p, tx_prompt);
+        int64_t deadline =
+            harness_now_ms() + PTY_TIMEOUT_MS * harness_slowdown();
+        while (harness_stat(&d, "tx_expired") == expired) {
+            cr_assert_lt(harness_now_ms(), deadline,
+                         "the daemon never expired the transaction");
+            harness_sleep_ms(20);
+        }
+        pty_send(&p, "INSERT INTO t VALUES (43);\n");
+        pty_expect(&p, "SQLITED_TX_EXPIRED: ");
+        pty_expect(&p, "idle");
+        pty_expect(&p, " for longer than 200 ms, so the daemon rolled it "
+                       "back\n");
+        pty_expect(&p, "sqlited-cli: the transaction is over"
+                       ", rolled back by the daemon: nothing of it was "
+                       "applied; statements are refused until COMMIT or "
+                       "ROLLBACK\n");
+        pty_expect(&p, failed_prompt);
+        pty_send(&p, "SELECT 6 * 7;\n");
+        pty_expect(&p, "not run: the transaction is over "
+                       "(see above); statements are refused until COMMIT or "
+                       "ROLLBACK\n");
+        pty_expect(&p, failed_prompt);
+        cr_assert_null(strstr(pty_since_mark(&p), "42"));
+        if (round == 0) {
+            pty_send(&p, "COMMIT;\n");
+            pty_expect(&p, "cannot commit: the transaction "
+                           "was rolled back already (see above), nothing of "
+                           "it was applied\n");
+        } else {
+            pty_send(&p, "ROLLBACK;\n");
+        }
+        pty_expect(&p, prompt);
+        pty_send(&p, "SELECT 6 * 7;\n");
+        pty_expect(&p, "\n42\n");
+        pty_expect(&p, prompt);
+        cr_assert_eq(others_count(), 0);
+    }
+    pty_send(&p, PTY_CTRL_D);
+    cr_assert_eq(pty_wait_exit(&p), 0);
+}
