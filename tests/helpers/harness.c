@@ -1667,3 +1667,54 @@ void harness_put_file(const char *dir, const char *name, const char *text)
     fputs(text, f);
     cr_assert_eq(fclose(f), 0);
 }
+
+void harness_pack_cancel(struct harness_raw *c, uint32_t msgid, uint32_t target)
+{
+    harness_pack_request(&c->b, msgid, "cancel", 1);
+    msgpack_pack_uint32(&c->b.pk, target);
+}
+
+void harness_send_cancel(struct harness_raw *c, uint32_t msgid, uint32_t target)
+{
+    harness_pack_cancel(c, msgid, target);
+    harness_send_buf(c->fd, &c->b);
+}
+
+bool harness_cancel_result(const struct reply *rep)
+{
+    struct codec_reader v;
+    struct codec_value b;
+    cr_assert_not(rep->is_error, "cancel failed: %s: %s", rep->name,
+                  rep->message);
+    cr_assert(harness_map_find(rep->result, "cancelled", &v),
+              "the answer to cancel has no \"cancelled\"");
+    cr_assert_eq(codec_read(&v, &b), 0);
+    cr_assert_eq(b.type, CODEC_BOOL, "\"cancelled\" is not a bool");
+    return b.v.b;
+}
+
+void harness_cancel_and_read(struct harness_raw *c, uint32_t msgid,
+                             uint32_t target, bool found, struct reply *rep)
+{
+    bool got_cancel = false, got_target = false;
+    harness_send_cancel(c, msgid, target);
+    while (!got_cancel || !got_target) {
+        struct reply r;
+        harness_read_reply(&c->r, &r);
+        cr_assert_eq(r.kind, 1, "a notification: %s: %s", r.name, r.message);
+        if (r.msgid == msgid && !got_cancel) {
+            cr_assert_eq(harness_cancel_result(&r), found,
+                         "cancel of request %u answered %s", target,
+                         found ? "false" : "true");
+            got_cancel = true;
+            reply_free(&r);
+        } else if (r.msgid == target && !got_target) {
+            *rep = r;
+            got_target = true;
+        } else {
+            cr_assert_fail("an answer to request %u", r.msgid);
+        }
+    }
+    if (msgid > c->last_msgid)
+        c->last_msgid = msgid;
+}

@@ -537,6 +537,25 @@ void harness_raw_end_ok(struct harness_raw *c, const char *method, int64_t tx);
 void harness_assert_no_reply(struct harness_reader *r, int ms,
                              const char *what);
 
+/* Appends cancel [@target] as request @msgid to @c->b, without sending. */
+void harness_pack_cancel(struct harness_raw *c, uint32_t msgid,
+                         uint32_t target);
+
+/* Sends cancel [@target] as request @msgid on @c, without reading. */
+void harness_send_cancel(struct harness_raw *c, uint32_t msgid,
+                         uint32_t target);
+
+/* The value of "cancelled" in the answer @rep to a cancel; fails the test
+ * on an error or an answer of another shape. */
+bool harness_cancel_result(const struct reply *rep);
+
+/* Cancels request @target on @c with cancel request @msgid and reads both
+ * answers, in whichever order they come, and nothing else: the cancel's
+ * must say "cancelled": @found, and @target's goes into @rep (the caller
+ * frees it). @c->last_msgid becomes at least @msgid. */
+void harness_cancel_and_read(struct harness_raw *c, uint32_t msgid,
+                             uint32_t target, bool found, struct reply *rep);
+
 /* The daemon's `stats` counters (PROTOCOL.md). */
 struct harness_stats {
     int64_t groups;
