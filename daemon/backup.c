@@ -26,8 +26,15 @@ struct outcome {
     uint64_t size;              /* bytes */
     uint64_t pages;
     uint64_t duration_ms;
-    int code; /* 0, a SQLite code or a SQLITED_* code */
+    int code;     /* 0, a SQLite code or a SQLITED_* code */
+    bool stopped; /* by its client: cancelled, or the client went away */
     char message[BACKUP_PATH_MAX + 256];
+};
+
+/* A backup being taken, for SQLite's progress handler on its copy. */
+struct backup_run {
+    struct backup *b;
+    struct job *job; /* NULL: a scheduled backup */
 };
 
 __attribute__((format(printf, 3, 4))) static int
@@ -233,6 +240,41 @@ static bool abandoned(struct backup *b, struct job *job)
                                             atomic_load(&job->cancel_asked)));
 }
 
+/* The outcome of a backup given up because abandoned() said so: its client
+ * cancelled it or went away, or the daemon is stopping. */
+static int fail_abandoned(struct backup *b, struct job *job, struct outcome *o)
+{
+    if (job && atomic_load(&job->cancelled)) {
+        o->stopped = true;
+        return fail(o, SQLITED_INTERRUPTED,
+                    "the client went away: the backup was abandoned");
+    }
+    if (job && atomic_load(&job->cancel_asked)) {
+        o->stopped = true;
+        stats_add(&b->stats->cancelled, 1);
+        return fail(o, SQLITED_INTERRUPTED,
+                    "cancelled by the client (cancel) while it ran: the "
+                    "backup was abandoned and its partial copy removed; "
+                    "nothing was written to %s",
+                    o->path);
+    }
+    return fail(o, SQLITED_INTERRUPTED,
+                "interrupted: the daemon is shutting down; the backup was "
+                "abandoned and its partial copy removed");
+}
+
+/* How many virtual-machine steps of the copy's check pass between two
+ * looks at whether the backup was abandoned. */
+#define BACKUP_CHECK_STEPS 1000
+
+/* SQLite's progress handler on the copy while it is checked: a backup
+ * abandoned meanwhile stops its check. */
+static int check_progress(void *arg)
+{
+    struct backup_run *run = arg;
+    return abandoned(run->b, run->job);
+}
+
 /* Copies the source, in steps, from the snapshot of one read transaction,
  * into the empty database @dst. */
 static int copy_pages(struct backup *b, struct job *job, sqlite3 *dst,
@@ -254,15 +296,7 @@ static int copy_pages(struct backup *b, struct job *job, sqlite3 *dst,
         if (rc == SQLITE_DONE)
             break;
         if (abandoned(b, job)) {
-            fail(o, SQLITED_INTERRUPTED,
-                 job && atomic_load(&job->cancelled)
-                     ? "the client went away: the backup was abandoned"
-                 : job && atomic_load(&job->cancel_asked)
-                     ? "cancelled by the client (cancel): the backup was "
-                       "abandoned and its partial copy removed"
-                     : "interrupted: the daemon is shutting down");
-            if (job && atomic_load(&job->cancel_asked))
-                stats_add(&b->stats->cancelled, 1);
+            fail_abandoned(b, job, o);
             break;
         }
         if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
@@ -333,12 +367,20 @@ static void take(struct backup *b, struct job *job, struct dest *d,
     }
     if (copy_pages(b, job, dst, o) != 0)
         goto fail;
+    /* Checking the copy takes longer than making it: a backup abandoned
+     * meanwhile stops there too. */
+    struct backup_run run = {.b = b, .job = job};
+    sqlite3_progress_handler(dst, BACKUP_CHECK_STEPS, check_progress, &run);
     /* The copy carries the source's WAL mode in its header: make it a
      * self-contained file, readable without a -wal or -shm beside it. */
     if (exec_sql(dst, "PRAGMA journal_mode=DELETE", o,
                  "cannot take the copy out of WAL mode") != SQLITE_OK ||
-        check_copy(dst, o) != 0)
+        check_copy(dst, o) != 0) {
+        if (abandoned(b, job))
+            fail_abandoned(b, job, o);
         goto fail;
+    }
+    sqlite3_progress_handler(dst, 0, NULL, NULL);
     if (sqlite3_close(dst) != SQLITE_OK) {
         fail(o, SQLITE_IOERR, "cannot close %s: %s", tmp_path,
              sqlite3_errmsg(dst));
@@ -359,6 +401,12 @@ static void take(struct backup *b, struct job *job, struct dest *d,
     }
     close(fd);
     o->size = (uint64_t)st.st_size;
+    /* The last moment a backup may be abandoned: once renamed, it is
+     * whole and is answered as such. */
+    if (abandoned(b, job)) {
+        fail_abandoned(b, job, o);
+        goto fail;
+    }
     if (renameat2(d->dirfd, tmp, d->dirfd, d->leaf, RENAME_NOREPLACE) != 0) {
         fail(o, SQLITE_IOERR, "cannot rename %s to %s: %s", tmp_path, o->path,
              strerror(errno));
@@ -508,7 +556,8 @@ static void record(struct backup *b, const struct outcome *o)
 {
     struct timespec now;
     if (o->code != 0) {
-        stats_add(&b->stats->backups_failed, 1);
+        if (!o->stopped)
+            stats_add(&b->stats->backups_failed, 1);
         return;
     }
     clock_gettime(CLOCK_REALTIME, &now);

@@ -21,6 +21,8 @@ enum stmt_kind {
     STMT_ROLLBACK, /* ROLLBACK [TRANSACTION], not ROLLBACK TO */
     STMT_FKS_OFF,  /* PRAGMA [main.]foreign_keys = OFF */
     STMT_FKS_ON,   /* PRAGMA [main.]foreign_keys = ON */
+    STMT_WRITABLE_SCHEMA, /* PRAGMA [main.]writable_schema = ...: sent, and
+                             explained when the daemon refuses it */
 };
 
 const char *sql_skip_blank(const char *p)
@@ -130,6 +132,8 @@ static enum stmt_kind classify(const char *sql, int *mode)
                 return STMT_SQL;
             next_token(&p, tok, sizeof(tok));
         }
+        if (strcmp(tok, "writable_schema") == 0)
+            return STMT_WRITABLE_SCHEMA;
         if (strcmp(tok, "foreign_keys") != 0)
             return STMT_SQL;
         next_token(&p, tok, sizeof(tok));
@@ -516,6 +520,19 @@ static int run_now(struct session *s, const char *sql, enum stmt_kind kind,
         if (s->tx == SESSION_TX_NONE)
             s->fks_at_commit = kind == STMT_FKS_OFF;
         return 0;
+    case STMT_WRITABLE_SCHEMA: {
+        int status = run_sql(s, sql);
+        if (status == EXIT_DAEMON_ERROR)
+            session_report(s, NULL,
+                           "sqlite3's .dump writes virtual tables (FTS, "
+                           "R*Tree ...) straight into the schema and their "
+                           "shadow tables, which sqlited never lets a client "
+                           "do: load such a dump with sqlite3 into a new "
+                           "file and start sqlited on it, or recreate those "
+                           "tables with CREATE VIRTUAL TABLE and fill them "
+                           "with INSERT");
+        return status;
+    }
     case STMT_SQL:
         break;
     }

@@ -309,8 +309,9 @@ bool daemon_notified_ready(struct daemon *d)
 }
 
 /* Waits (bounded) until @d is ready (READY=1) or, when @serving, until it
- * accepts connections on its socket; fails the test if it exits first. */
-static void wait_started(struct daemon *d, bool serving)
+ * accepts connections on its socket, and returns true; fails the test if it
+ * exits first, unless @may_exit: then returns false. */
+static bool wait_started(struct daemon *d, bool serving, bool may_exit)
 {
     int64_t deadline =
         harness_now_ms() + HARNESS_READY_TIMEOUT_MS * harness_slowdown();
@@ -319,6 +320,8 @@ static void wait_started(struct daemon *d, bool serving)
         pid_t w = waitpid(d->pid, &status, WNOHANG);
         if (w == d->pid) {
             d->pid = 0;
+            if (may_exit)
+                return false;
             char *log = daemon_log(d);
             cr_assert_fail("sqlited exited with status %d before it was "
                            "%s; its stderr:\n%s",
@@ -337,21 +340,21 @@ static void wait_started(struct daemon *d, bool serving)
             int fd = harness_raw_connect_path(d->sock_path);
             if (fd >= 0) {
                 close(fd);
-                return;
+                return true;
             }
             harness_sleep_ms(5);
             continue;
         }
         read_notify(d, left < 20 ? left : 20);
         if (d->ready)
-            return;
+            return true;
     }
 }
 
 void daemon_wait_ready(struct daemon *d)
 {
     cr_assert_gt(d->pid, 0, "the daemon is not running");
-    wait_started(d, false);
+    wait_started(d, false, false);
 }
 
 bool daemon_wait_watchdog(struct daemon *d, int timeout_ms)
@@ -368,9 +371,11 @@ bool daemon_wait_watchdog(struct daemon *d, int timeout_ms)
     }
 }
 
-static void daemon_spawn(struct daemon *d, const char *const *extra_args,
+/* Starts the daemon and waits for it as wait_started() does (@serving,
+ * @may_exit), returning what that returns. */
+static bool daemon_spawn(struct daemon *d, const char *const *extra_args,
                          const char *const *more_env, int listen_fd,
-                         bool serving)
+                         bool serving, bool may_exit)
 {
     const char *argv[MAX_ARGS];
     char notify_env[160];
@@ -416,40 +421,46 @@ static void daemon_spawn(struct daemon *d, const char *const *extra_args,
     free(env);
 
     /* Wait for READY=1 (or the socket), watching for an early exit. */
-    wait_started(d, serving);
+    return wait_started(d, serving, may_exit);
 }
 
 void daemon_start(struct daemon *d, const char *const *extra_args)
 {
     daemon_make_dir(d);
-    daemon_spawn(d, extra_args, NULL, -1, false);
+    daemon_spawn(d, extra_args, NULL, -1, false, false);
+}
+
+bool daemon_try_start(struct daemon *d, const char *const *extra_args)
+{
+    daemon_make_dir(d);
+    return daemon_spawn(d, extra_args, NULL, -1, false, true);
 }
 
 void daemon_start_env(struct daemon *d, const char *const *env,
                       const char *const *extra_args)
 {
     daemon_make_dir(d);
-    daemon_spawn(d, extra_args, env, -1, false);
+    daemon_spawn(d, extra_args, env, -1, false, false);
 }
 
 void daemon_start_activated(struct daemon *d, const char *const *extra_args)
 {
     daemon_make_dir(d);
     int fd = harness_listen(d->sock_path, 64);
-    daemon_spawn(d, extra_args, NULL, fd, false);
+    daemon_spawn(d, extra_args, NULL, fd, false, false);
     close(fd);
 }
 
 void daemon_restart(struct daemon *d, const char *const *extra_args)
 {
     cr_assert(d->has_dir, "daemon_restart before daemon_start");
-    daemon_spawn(d, extra_args, NULL, -1, false);
+    daemon_spawn(d, extra_args, NULL, -1, false, false);
 }
 
 void daemon_restart_serving(struct daemon *d, const char *const *extra_args)
 {
     cr_assert(d->has_dir, "daemon_restart_serving before daemon_start");
-    daemon_spawn(d, extra_args, NULL, -1, true);
+    daemon_spawn(d, extra_args, NULL, -1, true, false);
 }
 
 void daemon_signal(struct daemon *d, int sig)
@@ -785,6 +796,27 @@ long harness_status_kb(pid_t pid, const char *field)
 long harness_rss_kb(pid_t pid)
 {
     return harness_status_kb(pid, "VmRSS");
+}
+
+long harness_usable_kb(pid_t pid)
+{
+    char path[64], line[512], perms[8];
+    unsigned long start, end;
+    long kb = 0;
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3 &&
+            strncmp(perms, "---", 3) != 0)
+            kb += (long)((end - start) >> 10);
+        /* The rest of a line longer than the buffer (a long path). */
+        while (strchr(line, '\n') == NULL && fgets(line, sizeof(line), f))
+            ;
+    }
+    fclose(f);
+    return kb;
 }
 
 bool harness_wait_gone(const char *path, int timeout_ms)
@@ -1634,4 +1666,55 @@ void harness_put_file(const char *dir, const char *name, const char *text)
     cr_assert_not_null(f, "%s: %s", path, strerror(errno));
     fputs(text, f);
     cr_assert_eq(fclose(f), 0);
+}
+
+void harness_pack_cancel(struct harness_raw *c, uint32_t msgid, uint32_t target)
+{
+    harness_pack_request(&c->b, msgid, "cancel", 1);
+    msgpack_pack_uint32(&c->b.pk, target);
+}
+
+void harness_send_cancel(struct harness_raw *c, uint32_t msgid, uint32_t target)
+{
+    harness_pack_cancel(c, msgid, target);
+    harness_send_buf(c->fd, &c->b);
+}
+
+bool harness_cancel_result(const struct reply *rep)
+{
+    struct codec_reader v;
+    struct codec_value b;
+    cr_assert_not(rep->is_error, "cancel failed: %s: %s", rep->name,
+                  rep->message);
+    cr_assert(harness_map_find(rep->result, "cancelled", &v),
+              "the answer to cancel has no \"cancelled\"");
+    cr_assert_eq(codec_read(&v, &b), 0);
+    cr_assert_eq(b.type, CODEC_BOOL, "\"cancelled\" is not a bool");
+    return b.v.b;
+}
+
+void harness_cancel_and_read(struct harness_raw *c, uint32_t msgid,
+                             uint32_t target, bool found, struct reply *rep)
+{
+    bool got_cancel = false, got_target = false;
+    harness_send_cancel(c, msgid, target);
+    while (!got_cancel || !got_target) {
+        struct reply r;
+        harness_read_reply(&c->r, &r);
+        cr_assert_eq(r.kind, 1, "a notification: %s: %s", r.name, r.message);
+        if (r.msgid == msgid && !got_cancel) {
+            cr_assert_eq(harness_cancel_result(&r), found,
+                         "cancel of request %u answered %s", target,
+                         found ? "false" : "true");
+            got_cancel = true;
+            reply_free(&r);
+        } else if (r.msgid == target && !got_target) {
+            *rep = r;
+            got_target = true;
+        } else {
+            cr_assert_fail("an answer to request %u", r.msgid);
+        }
+    }
+    if (msgid > c->last_msgid)
+        c->last_msgid = msgid;
 }

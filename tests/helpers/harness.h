@@ -78,6 +78,13 @@ struct daemon {
  * hold --config, `--log-level warn` is left out: the file sets the level. */
 void daemon_start(struct daemon *d, const char *const *extra_args);
 
+/* Like daemon_start(), but returns false, rather than failing the test,
+ * when the daemon exits before it is ready: for a start that may lose a
+ * race with other processes (one took the --http port meanwhile, say).
+ * Its stderr is then in daemon_log(); daemon_cleanup() removes its
+ * directory. */
+bool daemon_try_start(struct daemon *d, const char *const *extra_args);
+
 /* Like daemon_start(), but the harness binds and listens on the socket
  * itself and hands it to the daemon as systemd's socket activation does:
  * fd 3, LISTEN_FDS=1, LISTEN_PID=its pid. */
@@ -198,6 +205,13 @@ long harness_rss_kb(pid_t pid);
 /* Any "Field: N kB" line of /proc/PID/status ("VmSize", "VmHWM"), in KiB;
  * -1 if unknown. */
 long harness_status_kb(pid_t pid, const char *field);
+/* The address space of @pid that it may use, in KiB: its mappings
+ * (/proc/PID/maps) but those that allow no access. Unlike VmSize, it leaves
+ * out the 64 MiB glibc reserves for each new malloc arena (a thread may get
+ * one whenever it meets another in malloc), which it makes usable as the
+ * arena grows; an allocation, even one never touched, counts whole. -1 if
+ * unknown. */
+long harness_usable_kb(pid_t pid);
 
 /* Polls (bounded) until @path no longer exists. Returns true if it went. */
 bool harness_wait_gone(const char *path, int timeout_ms);
@@ -522,6 +536,25 @@ void harness_raw_end_ok(struct harness_raw *c, const char *method, int64_t tx);
  * machine is slow.) */
 void harness_assert_no_reply(struct harness_reader *r, int ms,
                              const char *what);
+
+/* Appends cancel [@target] as request @msgid to @c->b, without sending. */
+void harness_pack_cancel(struct harness_raw *c, uint32_t msgid,
+                         uint32_t target);
+
+/* Sends cancel [@target] as request @msgid on @c, without reading. */
+void harness_send_cancel(struct harness_raw *c, uint32_t msgid,
+                         uint32_t target);
+
+/* The value of "cancelled" in the answer @rep to a cancel; fails the test
+ * on an error or an answer of another shape. */
+bool harness_cancel_result(const struct reply *rep);
+
+/* Cancels request @target on @c with cancel request @msgid and reads both
+ * answers, in whichever order they come, and nothing else: the cancel's
+ * must say "cancelled": @found, and @target's goes into @rep (the caller
+ * frees it). @c->last_msgid becomes at least @msgid. */
+void harness_cancel_and_read(struct harness_raw *c, uint32_t msgid,
+                             uint32_t target, bool found, struct reply *rep);
 
 /* The daemon's `stats` counters (PROTOCOL.md). */
 struct harness_stats {

@@ -37,59 +37,6 @@ static void teardown(void)
 
 TestSuite(cancel, .init = setup, .fini = teardown, .timeout = 120);
 
-/* Sends cancel [@target] as request @msgid on @c, without reading. */
-static void pack_cancel(struct harness_raw *c, uint32_t msgid, uint32_t target)
-{
-    harness_pack_request(&c->b, msgid, "cancel", 1);
-    msgpack_pack_uint32(&c->b.pk, target);
-}
-
-static void send_cancel(struct harness_raw *c, uint32_t msgid, uint32_t target)
-{
-    pack_cancel(c, msgid, target);
-    harness_send_buf(c->fd, &c->b);
-}
-
-/* The value of "cancelled" in the answer @rep to a cancel. */
-static bool cancel_result(const struct reply *rep)
-{
-    struct codec_reader v;
-    struct codec_value b;
-    cr_assert_not(rep->is_error, "cancel failed: %s: %s", rep->name,
-                  rep->message);
-    cr_assert(harness_map_find(rep->result, "cancelled", &v),
-              "the answer to cancel has no \"cancelled\"");
-    cr_assert_eq(codec_read(&v, &b), 0);
-    cr_assert_eq(b.type, CODEC_BOOL, "\"cancelled\" is not a bool");
-    return b.v.b;
-}
-
-/* Cancels request @target on @c with cancel request @msgid and reads both
- * answers, in whichever order they come: the cancel's must say
- * "cancelled": true, and @target's goes into @rep. */
-static void cancel_and_read(struct harness_raw *c, uint32_t msgid,
-                            uint32_t target, struct reply *rep)
-{
-    bool got_cancel = false, got_target = false;
-    send_cancel(c, msgid, target);
-    while (!got_cancel || !got_target) {
-        struct reply r;
-        harness_read_reply(&c->r, &r);
-        cr_assert_eq(r.kind, 1, "a notification: %s: %s", r.name, r.message);
-        if (r.msgid == msgid && !got_cancel) {
-            cr_assert(cancel_result(&r), "cancel did not find request %u",
-                      target);
-            got_cancel = true;
-            reply_free(&r);
-        } else if (r.msgid == target && !got_target) {
-            *rep = r;
-            got_target = true;
-        } else {
-            cr_assert_fail("an answer to request %u", r.msgid);
-        }
-    }
-}
-
 /* Waits until the daemon has @n requests in flight and none waiting for
  * a reader, then a little longer: the requests are running then, not
  * waiting for their worker to pick them up. */
@@ -127,7 +74,7 @@ static void read_long_and_cancel(void)
                              NO_DEADLINE);
     harness_send_buf(conn.fd, &conn.b);
     wait_running(1);
-    cancel_and_read(&conn, 2, 1, &rep);
+    harness_cancel_and_read(&conn, 2, 1, true, &rep);
     assert_cancelled(&rep, "while it ran");
     reply_free(&rep);
     conn.last_msgid = 2;
@@ -157,26 +104,28 @@ Test(cancel, read_past_the_inline_budget)
 Test(cancel, unknown_and_answered_ids)
 {
     struct reply rep;
-    send_cancel(&conn, 1, 12345);
+    harness_send_cancel(&conn, 1, 12345);
     harness_read_reply(&conn.r, &rep);
     cr_assert_eq(rep.msgid, 1);
-    cr_assert_not(cancel_result(&rep), "cancel found a request never sent");
+    cr_assert_not(harness_cancel_result(&rep),
+                  "cancel found a request never sent");
     reply_free(&rep);
 
     harness_pack_sql(&conn.b, 2, "query", "SELECT 1");
     harness_raw_call(&conn, 2, &rep);
     cr_assert_not(rep.is_error);
     reply_free(&rep);
-    send_cancel(&conn, 3, 2);
+    harness_send_cancel(&conn, 3, 2);
     harness_read_reply(&conn.r, &rep);
     cr_assert_eq(rep.msgid, 3);
-    cr_assert_not(cancel_result(&rep), "cancel found a request answered");
+    cr_assert_not(harness_cancel_result(&rep),
+                  "cancel found a request answered");
     reply_free(&rep);
     /* Its own msgid: answered by then. */
-    send_cancel(&conn, 4, 4);
+    harness_send_cancel(&conn, 4, 4);
     harness_read_reply(&conn.r, &rep);
     cr_assert_eq(rep.msgid, 4);
-    cr_assert_not(cancel_result(&rep));
+    cr_assert_not(harness_cancel_result(&rep));
     reply_free(&rep);
     conn.last_msgid = 4;
     assert_serves(&conn);
@@ -219,14 +168,15 @@ Test(cancel, another_connections_request_is_not_touched)
     harness_send_buf(conn.fd, &conn.b);
     wait_running(1);
 
-    send_cancel(&other, 1, 1);
+    harness_send_cancel(&other, 1, 1);
     harness_read_reply(&other.r, &rep);
     cr_assert_eq(rep.msgid, 1);
-    cr_assert_not(cancel_result(&rep), "cancel found another's request");
+    cr_assert_not(harness_cancel_result(&rep),
+                  "cancel found another's request");
     reply_free(&rep);
     harness_assert_no_reply(&conn.r, 300, "the other connection's query");
 
-    cancel_and_read(&conn, 2, 1, &rep);
+    harness_cancel_and_read(&conn, 2, 1, true, &rep);
     assert_cancelled(&rep, "while it ran");
     reply_free(&rep);
     harness_raw_close(&other);
@@ -261,7 +211,7 @@ Test(cancel, long_write_applies_nothing)
     harness_pack_sql(&late.b, 1, "exec", "INSERT INTO t(x) VALUES (100)");
     harness_send_buf(late.fd, &late.b);
 
-    cancel_and_read(&conn, 2, 1, &rep);
+    harness_cancel_and_read(&conn, 2, 1, true, &rep);
     assert_cancelled(&rep, "while it ran");
     reply_free(&rep);
     harness_read_reply(&other.r, &rep);
@@ -298,7 +248,7 @@ Test(cancel, waiting_write_never_runs)
                              NO_DEADLINE);
     harness_send_buf(conn.fd, &conn.b);
     harness_assert_no_reply(&conn.r, 200, "the write behind a transaction");
-    cancel_and_read(&conn, 2, 1, &rep);
+    harness_cancel_and_read(&conn, 2, 1, true, &rep);
     assert_cancelled(&rep, "before it ran");
     reply_free(&rep);
 
@@ -328,7 +278,7 @@ static int64_t cancel_in_a_transaction(int x, const char *method,
         &(struct harness_options){.tx = tx, .has_timeout = true});
     harness_send_buf(conn.fd, &conn.b);
     wait_running(1);
-    cancel_and_read(&conn, id + 1, id, &rep);
+    harness_cancel_and_read(&conn, id + 1, id, true, &rep);
     assert_cancelled(&rep, "while it ran");
     reply_free(&rep);
     conn.last_msgid = id + 1;
@@ -391,7 +341,7 @@ Test(cancel, fetch_ends_its_cursor)
     msgpack_pack_int64(&conn.b.pk, cursor);
     harness_send_buf(conn.fd, &conn.b);
     wait_running(1);
-    cancel_and_read(&conn, 3, 2, &rep);
+    harness_cancel_and_read(&conn, 3, 2, true, &rep);
     assert_cancelled(&rep, "while it ran");
     reply_free(&rep);
 
@@ -439,12 +389,12 @@ Test(cancel, every_request_answered_once)
          * answered), and of one never sent. */
         uint32_t target = i % 2 ? i : i - (i % 5);
         if (i % 4 != 3 && target >= 1) {
-            send_cancel(&conn, CANCEL_BASE + i, target);
+            harness_send_cancel(&conn, CANCEL_BASE + i, target);
             cancel_sent[i] = true;
             cancels++;
         }
     }
-    send_cancel(&conn, CANCEL_BASE, 99999);
+    harness_send_cancel(&conn, CANCEL_BASE, 99999);
 
     for (int left = N + cancels + 1; left > 0; left--) {
         struct reply rep;
@@ -457,7 +407,7 @@ Test(cancel, every_request_answered_once)
                       "an answer to %u, never sent", id);
             cr_assert_not(cancel_answered[i], "cancel %u answered twice", id);
             cancel_answered[i] = true;
-            bool found = cancel_result(&rep);
+            bool found = harness_cancel_result(&rep);
             cr_assert(i != 0 || !found, "cancel of an id never sent found it");
         } else {
             cr_assert(id >= 1 && id <= N, "an answer to %u, never sent", id);
@@ -502,8 +452,8 @@ Test(cancel, twice)
     wait_running(1);
     /* Both cancels in one write, so that the loop reads them together,
      * before it can learn that the interrupted read is done. */
-    pack_cancel(&conn, 2, 1);
-    pack_cancel(&conn, 3, 1);
+    harness_pack_cancel(&conn, 2, 1);
+    harness_pack_cancel(&conn, 3, 1);
     harness_send_buf(conn.fd, &conn.b);
     for (int i = 0; i < 3; i++) {
         struct reply rep;
@@ -514,7 +464,7 @@ Test(cancel, twice)
         if (rep.msgid == 1)
             assert_cancelled(&rep, "while it ran");
         else
-            cr_assert(cancel_result(&rep), "cancel %u found nothing",
+            cr_assert(harness_cancel_result(&rep), "cancel %u found nothing",
                       rep.msgid);
         reply_free(&rep);
     }
@@ -543,10 +493,10 @@ Test(cancel, read_waiting_for_a_reader)
         cr_assert_lt(harness_now_ms(), until, "the read never queued");
         harness_sleep_ms(10);
     }
-    cancel_and_read(&conn, 3, 2, &rep);
+    harness_cancel_and_read(&conn, 3, 2, true, &rep);
     assert_cancelled(&rep, "before it ran");
     reply_free(&rep);
-    cancel_and_read(&conn, 4, 1, &rep);
+    harness_cancel_and_read(&conn, 4, 1, true, &rep);
     assert_cancelled(&rep, "while it ran");
     reply_free(&rep);
     conn.last_msgid = 4;
@@ -571,7 +521,7 @@ Test(cancel, write_waiting_for_another_process)
                              NO_DEADLINE);
     harness_send_buf(conn.fd, &conn.b);
     harness_assert_no_reply(&conn.r, 300, "the write behind the lock");
-    cancel_and_read(&conn, 2, 1, &rep);
+    harness_cancel_and_read(&conn, 2, 1, true, &rep);
     assert_cancelled(&rep, "before it ran");
     reply_free(&rep);
 

@@ -32,8 +32,7 @@ TestSuite(fk_at_commit, .init = setup, .fini = teardown, .timeout = 60);
 
 #define assert_ok(rc) HARNESS_ASSERT_OK(db, rc)
 
-#define assert_error(got, code, text)                                          \
-    HARNESS_ASSERT_ERROR(db, got, code, text)
+#define assert_error(got, code, text) HARNESS_ASSERT_ERROR(db, got, code, text)
 
 #define AT_COMMIT (SQLITED_TX_DEFERRED | SQLITED_TX_FOREIGN_KEYS_AT_COMMIT)
 
@@ -41,9 +40,9 @@ TestSuite(fk_at_commit, .init = setup, .fini = teardown, .timeout = 60);
  * at once. */
 static void assert_keys_enforced(void)
 {
-    assert_error(sqlited_exec(db, "INSERT INTO child VALUES (100, 999)", NULL,
-                              NULL),
-                 SQLITE_CONSTRAINT_FOREIGNKEY, "FOREIGN KEY constraint failed");
+    assert_error(
+        sqlited_exec(db, "INSERT INTO child VALUES (100, 999)", NULL, NULL),
+        SQLITE_CONSTRAINT_FOREIGNKEY, "FOREIGN KEY constraint failed");
     cr_assert_eq(harness_query_int(db, "PRAGMA foreign_keys"), 1);
 }
 

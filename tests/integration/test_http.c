@@ -18,27 +18,69 @@
 static struct daemon d;
 static int port;
 
-/* A port nothing listens on now: the kernel's choice for a socket bound to
- * port 0, freed again for the daemon. */
-static int free_port(void)
+/* A port nothing listens on now on the loopback address of @family
+ * (AF_INET or AF_INET6): the kernel's choice for a socket bound to port 0,
+ * freed again for the daemon. Returns -1, errno set, if that address
+ * cannot be bound (no IPv6 here). */
+static int free_port(int family)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert_geq(fd, 0);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    struct sockaddr_storage ss = {.ss_family = (sa_family_t)family};
+    socklen_t len = sizeof(ss);
+    if (family == AF_INET6)
+        ((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
+    else
+        ((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        errno = e;
+        return -1;
+    }
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
     close(fd);
-    return ntohs(a.sin_port);
+    return ntohs(family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                    : ((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* Starts @dm with --http on a free port of the loopback address of
+ * @family, and the arguments @more (NULL-terminated, may be NULL). Returns
+ * the port. Another process may take it between free_port() and the
+ * daemon's bind (other suites run beside): the daemon then stops, saying
+ * it cannot listen there, and another port is tried. */
+static int start_with_http(struct daemon *dm, int family,
+                           const char *const *more)
+{
+    const char *args[8] = {"--http"};
+    char addr[64];
+    size_t n = 2;
+    for (; more && *more; more++) {
+        cr_assert_lt(n, sizeof(args) / sizeof(*args) - 1);
+        args[n++] = *more;
+    }
+    args[n] = NULL;
+    for (int attempt = 1;; attempt++) {
+        int at = free_port(family);
+        cr_assert_geq(at, 0, "no free port: %s", strerror(errno));
+        snprintf(addr, sizeof(addr),
+                 family == AF_INET6 ? "[::1]:%d" : "127.0.0.1:%d", at);
+        args[1] = addr;
+        if (daemon_try_start(dm, args))
+            return at;
+        char *log = daemon_log(dm);
+        cr_assert(strstr(log, "cannot listen there") && attempt < 10,
+                  "sqlited did not start with --http %s (attempt %d); its "
+                  "stderr:\n%s",
+                  addr, attempt, log);
+        free(log);
+        daemon_cleanup(dm);
+    }
 }
 
 static void setup(void)
 {
-    char addr[64];
-    port = free_port();
-    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
-    daemon_start(&d, (const char *const[]){"--http", addr, NULL});
+    port = start_with_http(&d, AF_INET, NULL);
 }
 
 static void teardown(void)
@@ -166,14 +208,11 @@ static char mdir[64];
 
 static void setup_migrations(void)
 {
-    char addr[64];
     snprintf(mdir, sizeof(mdir), "/tmp/sqlited-http-migrations-XXXXXX");
     cr_assert_not_null(mkdtemp(mdir));
     harness_put_file(mdir, "0001_a.up.sql", "CREATE TABLE a(x);");
-    port = free_port();
-    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
-    daemon_start(
-        &d, (const char *const[]){"--http", addr, "--migrations", mdir, NULL});
+    port = start_with_http(&d, AF_INET,
+                           (const char *const[]){"--migrations", mdir, NULL});
 }
 
 static void teardown_migrations(void)
@@ -293,30 +332,18 @@ Test(http, head_answers_the_status_without_a_body)
 /* The listener on an IPv6 address ([::1]:PORT) serves the same. */
 Test(http, ipv6_listener)
 {
-    struct sockaddr_in6 a = {.sin6_family = AF_INET6,
-                             .sin6_addr = IN6ADDR_LOOPBACK_INIT};
-    socklen_t len = sizeof(a);
     struct daemon d6 = {0};
     struct http_reply r;
-    char addr[64];
 
-    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
+    if (free_port(AF_INET6) < 0)
         cr_skip_test("::1 is not available here (%s): no IPv6 to test",
-                     strerror(e));
-    }
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    snprintf(addr, sizeof(addr), "[::1]:%d", ntohs(a.sin6_port));
-    daemon_start(&d6, (const char *const[]){"--http", addr, NULL});
-    http_at(AF_INET6, ntohs(a.sin6_port), "GET", "/readyz", &r);
+                     strerror(errno));
+    int port6 = start_with_http(&d6, AF_INET6, NULL);
+    http_at(AF_INET6, port6, "GET", "/readyz", &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
     cr_assert_str_eq(r.body, "ok: ready\n");
     free(r.body);
-    http_at(AF_INET6, ntohs(a.sin6_port), "GET", "/metrics", &r);
+    http_at(AF_INET6, port6, "GET", "/metrics", &r);
     cr_assert_eq(r.status, 200);
     cr_assert(strstr(r.body, "# TYPE sqlited_uptime_seconds gauge"), "%s",
               r.body);

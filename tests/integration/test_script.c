@@ -422,6 +422,29 @@ Test(script, dump_with_a_dangling_key_applies_nothing)
     cr_assert_eq(query_int("SELECT count(*) FROM sqlite_schema"), 0);
 }
 
+/* A dump of a virtual table (sqlite3 writes it into sqlite_schema under
+ * PRAGMA writable_schema=ON, and its rows into the shadow tables) is
+ * refused at that pragma, with what to do instead, and applies nothing. */
+Test(script, dump_of_a_virtual_table_is_refused_with_a_way_out)
+{
+    struct harness_output o;
+
+    free(load_sqlite3_dump("CREATE TABLE t(a);\n"
+                           "INSERT INTO t VALUES (1);\n"
+                           "CREATE VIRTUAL TABLE ft USING fts5(x);\n"
+                           "INSERT INTO ft VALUES ('hello world');\n",
+                           &o));
+    cr_assert_eq(o.status, 1);
+    assert_has(o.err, "dump.sql:5: SQLITE_AUTH: PRAGMA writable_schema "
+                      "cannot be set by a client");
+    assert_has(o.err, "dump.sql:5: sqlite3's .dump writes virtual tables "
+                      "(FTS, R*Tree ...) straight into the schema and their "
+                      "shadow tables, which sqlited never lets a client do: "
+                      "load such a dump with sqlite3 into a new file");
+    harness_output_free(&o);
+    cr_assert_eq(query_int("SELECT count(*) FROM sqlite_schema"), 0);
+}
+
 /* A transaction the daemon ends by itself (here: open past
  * --tx-max-duration while a slow statement runs in it) is reported, and
  * the statements after it are refused until COMMIT or ROLLBACK, instead of
