@@ -133,9 +133,19 @@ FUZZ_REPLAYS := $(patsubst %,$(BUILD)/fuzz/replay-%,$(FUZZ_TARGETS))
         $(BUILD)/sqlited.pc
 all: $(DAEMON) $(CLI) $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/sqlited.pc
 
+# An object is dated from when its compile began, not when it ended
+# (STAMP_START, STAMP_BEGAN): a source or header written in between, as a
+# git merge run while make compiles does, is then newer than the object,
+# and the next make compiles it again. Dated from its end, the object built
+# from the older text was kept for good: objects that disagree on a struct's
+# layout make a daemon that may abort (realloc(): invalid old size).
+STAMP_START = @touch $@.started
+STAMP_BEGAN = @touch -r $@.started $@ && rm -f $@.started
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
+	$(STAMP_START)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(STAMP_BEGAN)
 
 # The tests find the daemon they start through this absolute path.
 $(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(TEST_CFLAGS) -Itests/helpers \
@@ -204,6 +214,10 @@ $(SOAK_BIN): $(call obj,tests/soak/soak.c tests/bench/daemon.c) $(STATIC_LIB)
 
 # The fuzz targets reach into the daemon's core.
 $(BUILD)/obj/tests/fuzz/%.o: ALL_CFLAGS += -Idaemon
+
+# Named by the pattern rules below only, their objects would be intermediate
+# files to make, deleted after a build and compiled again by the next.
+.SECONDARY: $(call obj,$(wildcard tests/fuzz/*.c))
 
 # A fuzz target with libFuzzer (make fuzz), or with replay.c and the normal
 # compiler (make test replays the kept crashes and the seed corpus).

@@ -251,6 +251,12 @@ static void gate_close(struct sink *k)
     }
 }
 
+/* Whether Ctrl-C in the shell asks to stop printing. */
+static bool stop_asked(const struct printer *pr)
+{
+    return pr->interrupted && *pr->interrupted;
+}
+
 /* ---------------------------------------------------------------- values */
 
 /* Appends the text form of column @i (list, line, csv and the columnar
@@ -415,6 +421,10 @@ static int print_stream(const struct printer *pr, struct sink *k,
         gate_check(k);
         if (sink_failed(k))
             break;
+        if (stop_asked(pr)) {
+            rc = SQLITED_INTERRUPTED;
+            break;
+        }
     }
     if (pr->mode == MODE_JSON && n > 0 && rc == SQLITED_DONE)
         fputs("]\n", k->out);
@@ -659,7 +669,7 @@ static void grid_flush(struct grid *g, const struct printer *pr, struct sink *k,
         rule_between(k->out, g);
         ruled = true;
     }
-    for (size_t r = 0; r < nrows && !sink_failed(k); r++) {
+    for (size_t r = 0; r < nrows && !sink_failed(k) && !stop_asked(pr); r++) {
         if (g->any_row && g->multiline && !(r == 0 && ruled)) {
             if (g->mode == MODE_TABLE || g->mode == MODE_BOX)
                 rule_between(k->out, g);
@@ -741,13 +751,18 @@ static int print_grid(const struct printer *pr, struct sink *k,
             rc = -ENOMEM;
             goto out;
         }
+        if (stop_asked(pr)) {
+            rc = SQLITED_INTERRUPTED;
+            break;
+        }
         if (g.noff / n >= GRID_ROWS || g.cells.len >= GRID_BYTES) {
             grid_flush(&g, pr, k, rows);
             if (sink_failed(k))
                 goto out;
         }
     }
-    if (rc != SQLITED_DONE)
+    /* Stopped by Ctrl-C, the rows held are shown, and the table closed. */
+    if (rc != SQLITED_DONE && rc != SQLITED_INTERRUPTED)
         goto out;
     grid_flush(&g, pr, k, rows);
     if (g.started) {

@@ -4,6 +4,7 @@
 #ifndef SQLITED_CLI_OUTPUT_H
 #define SQLITED_CLI_OUTPUT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -34,6 +35,10 @@ struct printer {
     char *out_name; /* the .output/.once file or '|command', for messages */
     bool out_pipe;  /* out is a pipe to a command (popen) */
     int once;       /* commands left before .once's file is closed */
+    /* The shell's Ctrl-C flag (NULL outside the shell): printing a result
+     * stops at the next row once it is up, since libsqlited drops an
+     * interrupt that comes while no call waits (as while rows print). */
+    volatile sig_atomic_t *interrupted;
 };
 
 /* Sets *@mode to the mode named @name; false if there is none. */
@@ -66,7 +71,8 @@ int printer_set_widths(struct printer *pr, const int *w, int n);
  * needs a wider column widens it from there on. On a terminal, output that does
  * not fit it goes through the pager (see output_pager()). Returns SQLITED_DONE
  * (also when the user quit the pager early), the failure of
- * sqlited_rows_next(), or -ENOMEM; a failed write to the output ends it early
+ * sqlited_rows_next(), SQLITED_INTERRUPTED when pr->interrupted stopped it,
+ * or -ENOMEM; a failed write to the output ends it early
  * (see out_failed()). */
 int print_rows(struct printer *pr, sqlited_rows *rows);
 

@@ -304,6 +304,12 @@ static int print_result(struct session *s, const char *sql, int rc,
         rc = print_rows(&s->pr, rows);
         if (rc != SQLITED_DONE && out_failed(s->pr.out)) {
             status = output_error(&s->pr);
+        } else if (rc == SQLITED_INTERRUPTED && sqlited_errcode(s->db) != rc) {
+            /* Ctrl-C while the rows printed (struct printer). */
+            session_report(s, sql,
+                           "SQLITED_INTERRUPTED: interrupted (Ctrl-C); the "
+                           "rest of the result is not printed");
+            status = EXIT_DAEMON_ERROR;
         } else if (rc != SQLITED_DONE) {
             if (sqlited_errcode(s->db) == rc)
                 session_report(s, sql, "%s: reading the result: %s",

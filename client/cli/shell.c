@@ -612,6 +612,7 @@ int shell_main(struct session *s, const char *path)
     int status;
 
     s->interrupted = &interrupted;
+    s->pr.interrupted = &interrupted;
 
     /* libedit reads and shows multibyte characters in the terminal's
      * encoding; nothing else depends on the locale's character type. */

@@ -243,13 +243,19 @@ void pty_send(struct pty_proc *p, const char *keys)
 bool pty_wait_for(struct pty_proc *p, const char *text, int timeout_ms)
 {
     int64_t deadline = harness_now_ms() + timeout_ms;
+    size_t len = strlen(text), from = p->mark;
 
     for (;;) {
-        const char *at = strstr(p->text + p->mark, text);
+        const char *at = strstr(p->text + from, text);
         if (at) {
-            p->mark = (size_t)(at - p->text) + strlen(text);
+            p->mark = (size_t)(at - p->text) + len;
             return true;
         }
+        /* Search only what is new next time (and the end of what was
+         * there, where @text may begin): a program that prints without
+         * end makes the transcript long. */
+        if (p->text_len >= len && p->text_len - len + 1 > from)
+            from = p->text_len - len + 1;
         int64_t left = deadline - harness_now_ms();
         if (left <= 0 || p->eof)
             return false;

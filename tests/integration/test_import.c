@@ -141,6 +141,26 @@ Test(import, ctrl_c_in_the_shell_stops_it_and_applies_nothing)
     pty_close(&p);
 }
 
+/* .import of 100,000 rows typed at the shell's prompt: the prompt comes
+ * back once it is done, and another client sees every row. */
+Test(import, rows_of_a_large_file_typed_in_the_shell)
+{
+    const char *path = write_csv("typed.csv", 100000, -1, NULL);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), ".import %s typed\n", path);
+
+    struct pty_proc p = {0};
+    pty_cli(&p, &d, NULL, NULL);
+    pty_expect(&p, "> ");
+    pty_send(&p, cmd);
+    pty_expect(&p, "] 100%  100000 rows  ");
+    pty_expect(&p, "> ");
+    assert_rows("typed", 100000);
+    pty_send(&p, PTY_CTRL_D);
+    cr_assert_eq(pty_wait_exit(&p), 0, "%s", pty_show(&p, 0));
+    pty_close(&p);
+}
+
 Test(import, into_an_existing_table_quietly_off_a_terminal)
 {
     const char *path = write_csv("some.csv", 2500, -1, NULL);

@@ -388,3 +388,163 @@ Test(shell, history_is_bounded)
     cr_assert_not_null(strstr(h, "SELECT\\0406\\040*\\0407;\n"));
     free(h);
 }
+
+/* ---------------------------------------------------------- streaming */
+
+/* A query that never ends by itself: one row after another. */
+#define ENDLESS_ROWS                                                           \
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "         \
+    "SELECT x FROM c"
+
+/* The shell prints an endless result's first rows at once, in list mode
+ * (row by row) and in box mode (after its first 10,000 rows): were either
+ * held until the end, nothing would ever come. Ctrl-C stops it, and the
+ * prompt comes back on the same session. No pager: the output is the
+ * terminal's. */
+Test(shell, an_endless_result_streams_until_ctrl_c)
+{
+    pty_cli(&p, &d, (const char *const[]){"SQLITED_PAGER=", NULL}, NULL);
+    pty_expect(&p, prompt);
+    pty_send(&p, ENDLESS_ROWS ";\n");
+    pty_expect(&p, "\n1\n2\n3\n");
+    /* One Ctrl-C is enough, whether it comes while the shell waits for
+     * rows (the daemon stops the query) or while it prints them. */
+    pty_send(&p, PTY_CTRL_C);
+    pty_expect(&p, "SQLITED_INTERRUPTED: ");
+    pty_expect(&p, prompt);
+    pty_send(&p, ".mode box\n");
+    pty_expect(&p, prompt);
+    pty_send(&p, ENDLESS_ROWS ";\n");
+    pty_expect(&p, "\u2502   x   \u2502\n");
+    pty_expect(&p, "\u2502 1     \u2502\n\u2502 2     \u2502\n");
+    /* One Ctrl-C is enough, whether it comes while the shell waits for
+     * rows (the daemon stops the query) or while it prints them. */
+    pty_send(&p, PTY_CTRL_C);
+    pty_expect(&p, "SQLITED_INTERRUPTED: ");
+    pty_expect(&p, prompt);
+    pty_send(&p, "SELECT 6 * 7 AS n;\n");
+    pty_expect(&p, "\u2502 42 \u2502\n");
+    quit_shell();
+}
+
+/* ------------------------------------------------------------- paging */
+
+/* A pager that is a script: it records that it ran (a marker file), then
+ * shows what it is given. Returns the marker's path (static). */
+static const char *marking_pager(char *env, size_t size)
+{
+    static char marker[192];
+    char script[192];
+
+    snprintf(marker, sizeof(marker), "%s/pager-ran", d.dir);
+    snprintf(script, sizeof(script), "%s/pager.sh", d.dir);
+    FILE *f = fopen(script, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "#!/bin/sh\necho ran >> '%s'\nexec cat\n", marker);
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(chmod(script, 0700), 0);
+    snprintf(env, size, "PAGER=%s", script);
+    return marker;
+}
+
+/* In the shell, on a terminal of 80 x 24: output taller or wider than it
+ * goes through $PAGER; `select 1` does not. */
+Test(shell, pager_runs_for_output_that_does_not_fit)
+{
+    char env[256];
+    const char *marker = marking_pager(env, sizeof(env));
+    struct stat st;
+
+    unsetenv("SQLITED_PAGER"); /* it would come before $PAGER */
+    pty_cli(&p, &d, (const char *const[]){env, NULL}, NULL);
+    pty_expect(&p, prompt);
+    pty_send(&p, "SELECT 1;\n");
+    pty_expect(&p, "\n1\n");
+    pty_expect(&p, prompt);
+    cr_assert_neq(stat(marker, &st), 0, "the pager ran for select 1");
+    /* Taller: 30 rows. */
+    pty_send(&p, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
+                 "FROM c WHERE x < 30) SELECT x * 1000 FROM c;\n");
+    pty_expect(&p, "\n30000\n");
+    pty_expect(&p, prompt);
+    cr_assert_eq(stat(marker, &st), 0, "the pager did not run for 30 rows");
+    cr_assert_eq(st.st_size, 4); /* once: "ran\n" */
+    /* Wider: one line of 90 characters. */
+    pty_send(&p, "SELECT printf('%.90c', 'w');\n");
+    pty_expect(&p, "wwwwwwwwww\n");
+    pty_expect(&p, prompt);
+    cr_assert_eq(stat(marker, &st), 0);
+    cr_assert_eq(st.st_size, 8, "the pager did not run for a wide line");
+    /* And not for what fits, again. */
+    pty_send(&p, "SELECT 2;\n");
+    pty_expect(&p, "\n2\n");
+    pty_expect(&p, prompt);
+    cr_assert_eq(stat(marker, &st), 0);
+    cr_assert_eq(st.st_size, 8);
+    pty_send(&p, PTY_CTRL_D);
+    cr_assert_eq(pty_wait_exit(&p), 0);
+}
+
+/* ------------------------------------------------ an expired transaction */
+
+/* The daemon ends a transaction typed by hand once it is idle past
+ * --tx-idle-timeout: the next statement says why it ended, the prompt
+ * shows '!', statements are refused until COMMIT (which says nothing was
+ * applied) or ROLLBACK, and the prompt is back to normal after. Nothing
+ * is timed: the test waits until the daemon has expired it. */
+Test(shell, a_transaction_the_daemon_expired)
+{
+    char failed_prompt[192];
+
+    cr_assert_eq(daemon_stop(&d), 0);
+    daemon_restart(&d, (const char *const[]){"--tx-idle-timeout", "200", NULL});
+    harness_exec_fresh(&d, "CREATE TABLE t(x)");
+    snprintf(failed_prompt, sizeof(failed_prompt), "sqlited %s!> ",
+             d.sock_path);
+    start_shell();
+    for (int round = 0; round < 2; round++) {
+        int64_t expired = harness_stat(&d, "tx_expired");
+        pty_send(&p, "BEGIN;\n");
+        pty_expect(&p, tx_prompt);
+        pty_send(&p, "INSERT INTO t VALUES (42);\n");
+        pty_expect(&p, tx_prompt);
+        int64_t deadline =
+            harness_now_ms() + PTY_TIMEOUT_MS * harness_slowdown();
+        while (harness_stat(&d, "tx_expired") == expired) {
+            cr_assert_lt(harness_now_ms(), deadline,
+                         "the daemon never expired the transaction");
+            harness_sleep_ms(20);
+        }
+        pty_send(&p, "INSERT INTO t VALUES (43);\n");
+        pty_expect(&p, "SQLITED_TX_EXPIRED: ");
+        pty_expect(&p, "idle");
+        pty_expect(&p, " for longer than 200 ms, so the daemon rolled it "
+                       "back\n");
+        pty_expect(&p, "sqlited-cli: the transaction is over"
+                       ", rolled back by the daemon: nothing of it was "
+                       "applied; statements are refused until COMMIT or "
+                       "ROLLBACK\n");
+        pty_expect(&p, failed_prompt);
+        pty_send(&p, "SELECT 6 * 7;\n");
+        pty_expect(&p, "not run: the transaction is over "
+                       "(see above); statements are refused until COMMIT or "
+                       "ROLLBACK\n");
+        pty_expect(&p, failed_prompt);
+        cr_assert_null(strstr(pty_since_mark(&p), "42"));
+        if (round == 0) {
+            pty_send(&p, "COMMIT;\n");
+            pty_expect(&p, "cannot commit: the transaction "
+                           "was rolled back already (see above), nothing of "
+                           "it was applied\n");
+        } else {
+            pty_send(&p, "ROLLBACK;\n");
+        }
+        pty_expect(&p, prompt);
+        pty_send(&p, "SELECT 6 * 7;\n");
+        pty_expect(&p, "\n42\n");
+        pty_expect(&p, prompt);
+        cr_assert_eq(others_count(), 0);
+    }
+    pty_send(&p, PTY_CTRL_D);
+    cr_assert_eq(pty_wait_exit(&p), 0);
+}
