@@ -761,8 +761,10 @@ SQLITED_API int sqlited_exec_many(sqlited *db, const char *sql,
  * (the daemon then ends the result: later calls on the rows return the
  * same code), sqlited_batch_run(), sqlited_receive() (with SQLITED_ANY
  * every request not answered yet is cancelled), the operations
- * (sqlited_backup() ...). A `close` of a cursor and sqlited_migrate() are
- * not stopped by the daemon: they finish and answer as usual.
+ * (sqlited_backup(), sqlited_vacuum(), sqlited_optimize(),
+ * sqlited_integrity(): each says what is left). A `close` of a cursor,
+ * sqlited_migrate() and a sqlited_checkpoint() that already runs are not
+ * stopped by the daemon: they finish and answer as usual.
  *
  * An interrupt that comes while no call on @db waits (before a call begins,
  * or between calls) is dropped by the next call, as sqlite3_interrupt()
@@ -916,17 +918,22 @@ typedef struct sqlited_backup_info {
  * or @dest leaves the backup directory (an absolute path outside it, a
  * ".." component, a symbolic link on the way) or names a file that exists
  * (nothing is written then); SQLITE_CORRUPT when the copy failed its check
- * (it is removed); SQLITED_INTERRUPTED when the daemon shut down meanwhile;
- * a SQLite I/O code (SQLITE_IOERR, SQLITE_CANTOPEN, SQLITE_FULL ...) when
- * the copy could not be written. In every failure no file is left under the
- * name. The connection stays usable after these. */
+ * (it is removed); SQLITED_INTERRUPTED when the daemon shut down meanwhile,
+ * or sqlited_interrupt() stopped it (at any point before the copy got its
+ * name: the message says "cancelled by the client"); a SQLite I/O code
+ * (SQLITE_IOERR, SQLITE_CANTOPEN, SQLITE_FULL ...) when the copy could not
+ * be written. In every failure no file is left under the name, nor the
+ * temporary copy beside it. The connection stays usable after these. */
 SQLITED_API int sqlited_backup(sqlited *db, const char *dest,
                                sqlited_backup_info *out);
 
 /* Maintenance. Each carries the deadline of sqlited_set_timeout() (else the
  * daemon's --timeout applies; 0 means none): one that passes interrupts the
  * work, which fails with SQLITED_TIMEOUT and leaves the database as it was.
- * SQLITE_BUSY when another process held the database locked until then. */
+ * SQLITE_BUSY when another process held the database locked until then.
+ * sqlited_interrupt() stops them the same way, with SQLITED_INTERRUPTED and
+ * the database as it was, except a vacuum already writing the compacted
+ * database back (its last step), which finishes and returns 0. */
 
 /* Updates the query planner's statistics: PRAGMA optimize, which analyzes
  * the tables whose statistics are stale, or with @analyze nonzero a full

@@ -10,6 +10,7 @@
  * stats) before they cancel it; never for a time. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,14 @@ static void fill(struct harness_raw *c, int rows)
 }
 
 #define FILL_ROWS 300000
+
+/* The messages of a request cancelled while it ran, and before. */
+#define CANCELLED_RUNNING                                                      \
+    "cancelled by the client (cancel) while it ran: it was interrupted and "   \
+    "nothing of it was applied"
+#define CANCELLED_BEFORE                                                       \
+    "cancelled by the client (cancel) before it ran; nothing of it was "       \
+    "applied"
 
 /* The connection @c, and a new one, still serve requests. */
 static void assert_serves(struct harness_raw *c)
@@ -248,15 +257,83 @@ Test(cancel_ops, backup_of_a_client_that_goes)
     HARNESS_ASSERT_OK(db, sqlited_backup(db, "gone.db", NULL));
 }
 
-/* ---------------------------------------------------------- maintenance */
+/* A backup waiting behind another is answered at once when cancelled, and
+ * never runs; the one running goes on. */
+Test(cancel_ops, backup_waiting_behind_another_never_runs)
+{
+    struct reply rep;
+    setup_backups();
+    send_backup(&conn, 1, "first.db");
+    wait_copy("first.db", 0);
+    send_backup(&conn, 2, "second.db");
+    harness_cancel_and_read(&conn, 3, 2, true, &rep);
+    harness_assert_error(&rep, SQLITED_INTERRUPTED, "SQLITED_INTERRUPTED",
+                         CANCELLED_BEFORE);
+    reply_free(&rep);
+    harness_read_reply(&conn.r, &rep);
+    cr_assert_eq(rep.msgid, 1);
+    cr_assert_not(rep.is_error, "the first backup failed: %s: %s", rep.name,
+                  rep.message);
+    reply_free(&rep);
+    assert_no_backup("second.db");
+    cr_assert_eq(harness_stat(&d, "backups"), 1);
+}
 
-/* The messages of a request cancelled while it ran, and before. */
-#define CANCELLED_RUNNING                                                      \
-    "cancelled by the client (cancel) while it ran: it was interrupted and "   \
-    "nothing of it was applied"
-#define CANCELLED_BEFORE                                                       \
-    "cancelled by the client (cancel) before it ran; nothing of it was "       \
-    "applied"
+/* What sqlited_interrupt() needs to stop a backup: where it is, and the
+ * connection to interrupt. */
+struct interrupter {
+    sqlited *db;
+    const char *prefix; /* of the temporary copy to wait for */
+    bool fired;
+    pthread_t thread;
+};
+
+/* Waits (bounded) for the temporary copy, then interrupts: from a thread
+ * of its own, as a signal handler would, while the call waits. No
+ * assertions here: they belong to the test's thread. */
+static void *interrupt_when_copying(void *arg)
+{
+    struct interrupter *it = arg;
+    int64_t until = harness_now_ms() + 60000;
+    while (!it->fired && harness_now_ms() < until) {
+        DIR *dir = opendir(bkdir);
+        struct dirent *e;
+        while (dir && (e = readdir(dir)) != NULL)
+            if (strncmp(e->d_name, it->prefix, strlen(it->prefix)) == 0)
+                it->fired = true;
+        if (dir)
+            closedir(dir);
+        if (!it->fired)
+            harness_sleep_ms(1);
+    }
+    if (it->fired)
+        sqlited_interrupt(it->db);
+    return NULL;
+}
+
+/* sqlited_interrupt() during sqlited_backup() (Ctrl-C in a program that
+ * backs up): the call returns SQLITED_INTERRUPTED, nothing is left, and
+ * the connection backs up again. */
+Test(cancel_ops, backup_interrupted_through_libsqlited)
+{
+    struct interrupter it = {.prefix = ".lib.db.tmp-"};
+    sqlited_backup_info info;
+    setup_backups();
+    it.db = db;
+    cr_assert_eq(pthread_create(&it.thread, NULL, interrupt_when_copying, &it),
+                 0);
+    int rc = sqlited_backup(db, "lib.db", &info);
+    pthread_join(it.thread, NULL);
+    cr_assert(it.fired, "the backup never wrote its copy");
+    HARNESS_ASSERT_ERROR(db, rc, SQLITED_INTERRUPTED,
+                         "the backup was abandoned and its partial copy "
+                         "removed; nothing was written to ");
+    assert_no_backup("lib.db");
+    HARNESS_ASSERT_OK(db, sqlited_backup(db, "lib.db", &info));
+    cr_assert_gt(info.size, (uint64_t)FILL_ROWS * 100);
+}
+
+/* ---------------------------------------------------------- maintenance */
 
 /* Sends @method [{"timeout_ms": 0, ...}] as request @msgid on @c: no
  * deadline, so that only a cancel stops it. "analyze" is optimize with
