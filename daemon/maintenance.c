@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "codec.h"
+#include "log.h"
 #include "sqlited.h"
 
 bool maintenance_writer_job(const struct job *job)
@@ -34,24 +35,41 @@ static void leave(struct worker *w)
     w->deadline = 0;
 }
 
-/* Answers @job with the connection's error from @what; an interruption by
- * the progress handler is told as what it was. */
-static void fail_db(struct worker *w, struct job *job, int rc, const char *what)
+/* Answers @job with the connection's error from @what, into @message too;
+ * an interruption by the progress handler, and a cancel that ended a wait
+ * for another process's lock, are told as what they were. */
+static void fail_message(struct worker *w, struct job *job, int rc,
+                         const char *what, char *message, size_t size)
 {
-    char message[512];
     int code = sqlite3_extended_errcode(w->db);
 
     if (code == SQLITE_OK)
         code = rc;
-    if ((rc & 0xff) == SQLITE_INTERRUPT && w->cancel_seen) {
-        snprintf(message, sizeof(message), "%s: %s", what,
-                 JOB_CANCELLED_RUNNING);
+    /* The busy handler gives up on a cancel while the work waits for the
+     * write lock another process holds: it never began. */
+    if ((rc & 0xff) == SQLITE_BUSY && worker_cancel_asked(job)) {
+        snprintf(message, size, "%s: %s", what, JOB_CANCELLED_BEFORE);
         job_fail(job, SQLITED_INTERRUPTED, message);
         stats_add(&w->stats->cancelled, 1);
         return;
     }
+    if ((rc & 0xff) == SQLITE_INTERRUPT && w->cancel_seen) {
+        snprintf(message, size, "%s: %s", what, JOB_CANCELLED_RUNNING);
+        job_fail(job, SQLITED_INTERRUPTED, message);
+        stats_add(&w->stats->cancelled, 1);
+        return;
+    }
+    if ((rc & 0xff) == SQLITE_INTERRUPT && atomic_load(&job->cancelled)) {
+        /* Nobody reads the answer: the log line is what remains. */
+        snprintf(message, size,
+                 "%s: the client went away: it was interrupted and nothing "
+                 "of it was applied",
+                 what);
+        job_fail(job, SQLITED_INTERRUPTED, message);
+        return;
+    }
     if ((rc & 0xff) == SQLITE_INTERRUPT && w->timed_out) {
-        snprintf(message, sizeof(message),
+        snprintf(message, size,
                  "%s: the request's deadline (%u ms) passed while it ran, so "
                  "it was interrupted (set timeout_ms, 0 for none)",
                  what, job->timeout_ms);
@@ -60,13 +78,22 @@ static void fail_db(struct worker *w, struct job *job, int rc, const char *what)
         return;
     }
     if ((rc & 0xff) == SQLITE_INTERRUPT && atomic_load(w->stop)) {
-        snprintf(message, sizeof(message),
-                 "%s: interrupted: the daemon is shutting down", what);
+        snprintf(message, size, "%s: interrupted: the daemon is shutting down",
+                 what);
         job_fail(job, SQLITED_INTERRUPTED, message);
         return;
     }
-    snprintf(message, sizeof(message), "%s: %s", what, sqlite3_errmsg(w->db));
+    snprintf(message, size, "%s: %s", what, sqlite3_errmsg(w->db));
     job_fail(job, code, message);
+}
+
+/* fail_message(), and the log line that says how the work ended. */
+static void fail_db(struct worker *w, struct job *job, int rc, const char *what)
+{
+    char message[512];
+
+    fail_message(w, job, rc, what, message, sizeof(message));
+    log_info("%s", message);
 }
 
 /* Runs @sql, which returns at most one integer, into *@out (may be NULL). */
@@ -103,6 +130,7 @@ static void run_optimize(struct worker *w, struct job *job)
     struct codec_buf out;
     int64_t start = clock_now();
     const char *sql = job->full ? "ANALYZE" : "PRAGMA optimize";
+    log_info("optimize: %s started", sql);
     int rc = run_int(w, sql, NULL);
 
     if (rc != SQLITE_OK) {
@@ -119,6 +147,7 @@ static void run_optimize(struct worker *w, struct job *job)
     codec_pack_cstr(&out, "duration_ms");
     msgpack_pack_uint64(&out.pk, ms_since(start));
     reply(job, &out);
+    log_info("optimize: %s done in %" PRIu64 " ms", sql, ms_since(start));
 }
 
 /* vacuum: the database's size (pages times page size) before and after.
@@ -136,6 +165,8 @@ static void run_vacuum(struct worker *w, struct job *job)
         fail_db(w, job, rc, "reading the database's size");
         return;
     }
+    log_info("vacuum: started on %" PRId64 " pages of %" PRId64 " bytes",
+             before, page_size);
     if ((rc = run_int(w, "VACUUM", NULL)) != SQLITE_OK) {
         fail_db(w, job, rc, "VACUUM");
         return;
@@ -158,6 +189,9 @@ static void run_vacuum(struct worker *w, struct job *job)
     codec_pack_cstr(&out, "duration_ms");
     msgpack_pack_uint64(&out.pk, ms_since(start));
     reply(job, &out);
+    log_info("vacuum: done in %" PRIu64 " ms, %" PRIu64 " bytes reclaimed",
+             ms_since(start),
+             size_before > size_after ? size_before - size_after : 0);
 }
 
 void maintenance_run(struct worker *w, struct job *job)
@@ -185,6 +219,8 @@ void maintenance_integrity(struct worker *w, struct job *job)
         return;
     snprintf(sql, sizeof(sql), "PRAGMA %s(%d)", pragma,
              MAINTENANCE_MAX_PROBLEMS);
+    int64_t start = clock_now();
+    log_info("integrity: PRAGMA %s started", pragma);
     rc = sqlite3_prepare_v2(w->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK) {
         fail_db(w, job, rc, sql);
@@ -220,4 +256,7 @@ void maintenance_integrity(struct worker *w, struct job *job)
         msgpack_pack_false(&out.pk);
     leave(w);
     reply(job, &out);
+    log_info("integrity: PRAGMA %s done in %" PRIu64 " ms, %" PRIu32
+             " problems",
+             pragma, ms_since(start), n);
 }

@@ -543,7 +543,9 @@ int migrate_exec(sqlite3 *db, const char *dir, enum migrate_action action,
     }
     if (action == MIGRATE_UP) {
         int64_t target = version == MIGRATE_DEFAULT ? latest : version;
-        if (target > latest || target < 1) {
+        /* With no migration in the directory yet, the latest is 0: the
+         * default up has nothing to apply, and is no error. */
+        if (target > latest || (target < 1 && version != MIGRATE_DEFAULT)) {
             rc = fail(&p, SQLITED_BAD_REQUEST,
                       "there is no migration %" PRId64 " in %s (1 to %" PRId64
                       ")",

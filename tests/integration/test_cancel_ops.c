@@ -86,6 +86,24 @@ static void assert_serves(struct harness_raw *c)
     harness_raw_close(&other);
 }
 
+/* Waits until the daemon's log holds @text, looking every millisecond or
+ * two: the tests cancel work as soon as its line says it began, while the
+ * part that can be stopped runs (daemon_wait_log() looks every 20 ms). */
+static void wait_log(const char *text)
+{
+    int64_t until = harness_now_ms() + 60000;
+    for (;;) {
+        char *log = daemon_log(&d);
+        bool found = strstr(log, text) != NULL;
+        free(log);
+        if (found)
+            return;
+        cr_assert_lt(harness_now_ms(), until, "no '%s' in the daemon's log",
+                     text);
+        harness_sleep_ms(1);
+    }
+}
+
 /* --------------------------------------------------------------- backup */
 
 /* Sends backup [@name] as request @msgid on @c. */
@@ -228,4 +246,379 @@ Test(cancel_ops, backup_of_a_client_that_goes)
     harness_raw_open(&conn, &d);
     assert_serves(&conn);
     HARNESS_ASSERT_OK(db, sqlited_backup(db, "gone.db", NULL));
+}
+
+/* ---------------------------------------------------------- maintenance */
+
+/* The messages of a request cancelled while it ran, and before. */
+#define CANCELLED_RUNNING                                                      \
+    "cancelled by the client (cancel) while it ran: it was interrupted and "   \
+    "nothing of it was applied"
+#define CANCELLED_BEFORE                                                       \
+    "cancelled by the client (cancel) before it ran; nothing of it was "       \
+    "applied"
+
+/* Sends @method [{"timeout_ms": 0, ...}] as request @msgid on @c: no
+ * deadline, so that only a cancel stops it. "analyze" is optimize with
+ * {"analyze": true}; integrity runs the full integrity_check. */
+static void send_maintenance(struct harness_raw *c, uint32_t msgid,
+                             const char *method)
+{
+    bool integrity = strcmp(method, "integrity") == 0;
+    bool analyze = strcmp(method, "analyze") == 0;
+    harness_pack_request(&c->b, msgid, analyze ? "optimize" : method, 1);
+    msgpack_pack_map(&c->b.pk, integrity || analyze ? 2 : 1);
+    codec_pack_cstr(&c->b, "timeout_ms");
+    msgpack_pack_int64(&c->b.pk, 0);
+    if (integrity) {
+        codec_pack_cstr(&c->b, "check");
+        codec_pack_cstr(&c->b, "full");
+    }
+    if (analyze) {
+        codec_pack_cstr(&c->b, "analyze");
+        msgpack_pack_true(&c->b.pk);
+    }
+    harness_send_buf(c->fd, &c->b);
+}
+
+/* What VACUUM would change: the pages of the database and those free. */
+struct pages {
+    int64_t count, free;
+};
+
+static struct pages pages_now(struct harness_raw *c)
+{
+    return (struct pages){
+        .count = harness_raw_query_int(c, "PRAGMA page_count", NULL),
+        .free = harness_raw_query_int(c, "PRAGMA freelist_count", NULL)};
+}
+
+/* Frees a few thousand pages for VACUUM to reclaim. */
+static struct pages make_free_pages(struct harness_raw *c)
+{
+    harness_raw_exec(c,
+                     "CREATE TABLE waste AS SELECT * FROM big LIMIT 50000;"
+                     "DROP TABLE waste",
+                     NULL);
+    struct pages p = pages_now(c);
+    cr_assert_gt(p.free, 100, "only %lld free pages", (long long)p.free);
+    return p;
+}
+
+static void assert_pages(struct harness_raw *c, struct pages want)
+{
+    struct pages now = pages_now(c);
+    cr_assert_eq(now.count, want.count,
+                 "the database has %lld pages, %lld before: the vacuum was "
+                 "applied",
+                 (long long)now.count, (long long)want.count);
+    cr_assert_eq(now.free, want.free, "%lld free pages, %lld before",
+                 (long long)now.free, (long long)want.free);
+}
+
+/* A vacuum cancelled while it copies the database changes nothing. */
+Test(cancel_ops, vacuum_while_it_runs)
+{
+    struct reply rep;
+    start(NULL);
+    fill(&conn, FILL_ROWS);
+    struct pages before = make_free_pages(&conn);
+    int64_t cancelled = harness_stat(&d, "cancelled");
+
+    send_maintenance(&conn, 1, "vacuum");
+    wait_log("vacuum: started on");
+    harness_cancel_and_read(&conn, 2, 1, true, &rep);
+    harness_assert_error(&rep, SQLITED_INTERRUPTED, "SQLITED_INTERRUPTED",
+                         "VACUUM: " CANCELLED_RUNNING);
+    reply_free(&rep);
+    assert_pages(&conn, before);
+    cr_assert_eq(harness_stat(&d, "cancelled"), cancelled + 1);
+    assert_serves(&conn);
+
+    sqlited_vacuum_info info;
+    HARNESS_ASSERT_OK(db, sqlited_vacuum(db, &info));
+    cr_assert_gt(info.reclaimed, 0, "the writer did not vacuum afterwards");
+}
+
+/* A vacuum whose client goes away is stopped the same way. */
+Test(cancel_ops, vacuum_of_a_client_that_goes)
+{
+    start(NULL);
+    fill(&conn, FILL_ROWS);
+    struct pages before = make_free_pages(&conn);
+
+    send_maintenance(&conn, 1, "vacuum");
+    wait_log("vacuum: started on");
+    harness_raw_close(&conn);
+    free(daemon_wait_log(&d, "VACUUM: the client went away"));
+    harness_raw_open(&conn, &d);
+    assert_pages(&conn, before);
+    assert_serves(&conn);
+}
+
+/* Holds the write lock from outside the daemon, as another process would
+ * (the test, through SQLite directly). */
+static sqlite3 *lock_from_outside(void)
+{
+    sqlite3 *other;
+    cr_assert_eq(
+        sqlite3_open_v2(d.db_path, &other, SQLITE_OPEN_READWRITE, NULL),
+        SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+                 SQLITE_OK, "%s", sqlite3_errmsg(other));
+    return other;
+}
+
+static void unlock_from_outside(sqlite3 *other)
+{
+    cr_assert_eq(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+}
+
+/* Waits until the daemon's busy handler has waited at least once more than
+ * @before times: the work is waiting for the lock. */
+static void wait_busy_retry(int64_t before)
+{
+    int64_t until = harness_now_ms() + 60000;
+    while (harness_stat(&d, "busy_retries") <= before) {
+        cr_assert_lt(harness_now_ms(), until, "the work never met the lock");
+        harness_sleep_ms(1);
+    }
+}
+
+/* vacuum, and optimize with analyze, waiting for the write lock another
+ * process holds are answered at once when cancelled, and never run. */
+Test(cancel_ops, vacuum_and_analyze_waiting_for_another_process)
+{
+    struct reply rep;
+    start(NULL);
+    fill(&conn, 20000);
+    struct pages before = make_free_pages(&conn);
+    sqlite3 *other = lock_from_outside();
+
+    int64_t retries = harness_stat(&d, "busy_retries");
+    send_maintenance(&conn, 1, "vacuum");
+    wait_busy_retry(retries);
+    harness_cancel_and_read(&conn, 2, 1, true, &rep);
+    harness_assert_error(&rep, SQLITED_INTERRUPTED, "SQLITED_INTERRUPTED",
+                         "VACUUM: " CANCELLED_BEFORE);
+    reply_free(&rep);
+
+    retries = harness_stat(&d, "busy_retries");
+    send_maintenance(&conn, 3, "analyze");
+    wait_busy_retry(retries);
+    harness_cancel_and_read(&conn, 4, 3, true, &rep);
+    harness_assert_error(&rep, SQLITED_INTERRUPTED, "SQLITED_INTERRUPTED",
+                         "ANALYZE: " CANCELLED_BEFORE);
+    reply_free(&rep);
+
+    unlock_from_outside(other);
+    assert_pages(&conn, before);
+    cr_assert_eq(harness_raw_query_int(&conn,
+                                       "SELECT count(*) FROM sqlite_schema "
+                                       "WHERE name = 'sqlite_stat1'",
+                                       NULL),
+                 0, "ANALYZE ran after all");
+}
+
+/* integrity on the only reader, cancelled while it runs: the reader is
+ * free again at once. */
+Test(cancel_ops, integrity_while_it_runs)
+{
+    struct reply rep;
+    start(
+        (const char *const[]){"--readers", "1", "--inline-budget", "0", NULL});
+    fill(&conn, FILL_ROWS);
+    int64_t cancelled = harness_stat(&d, "cancelled");
+
+    send_maintenance(&conn, 1, "integrity");
+    wait_log("integrity: PRAGMA integrity_check started");
+    harness_cancel_and_read(&conn, 2, 1, true, &rep);
+    harness_assert_error(&rep, SQLITED_INTERRUPTED, "SQLITED_INTERRUPTED",
+                         "PRAGMA integrity_check(100): " CANCELLED_RUNNING);
+    reply_free(&rep);
+    cr_assert_eq(harness_stat(&d, "cancelled"), cancelled + 1);
+    assert_serves(&conn);
+}
+
+/* integrity whose client goes away stops, and the reader serves others. */
+Test(cancel_ops, integrity_of_a_client_that_goes)
+{
+    start(
+        (const char *const[]){"--readers", "1", "--inline-budget", "0", NULL});
+    fill(&conn, FILL_ROWS);
+
+    send_maintenance(&conn, 1, "integrity");
+    wait_log("integrity: PRAGMA integrity_check started");
+    harness_raw_close(&conn);
+    char *rest = daemon_wait_log(
+        &d, "PRAGMA integrity_check(100): the client went away");
+    cr_assert_null(strstr(rest, "integrity: PRAGMA integrity_check done"),
+                   "the check ran to its end: %s", rest);
+    free(rest);
+    harness_raw_open(&conn, &d);
+    assert_serves(&conn);
+}
+
+/* ----------------------------------------------------------- checkpoint */
+
+/* Sends checkpoint [@mode] as request @msgid on @c. */
+static void send_checkpoint(struct harness_raw *c, uint32_t msgid,
+                            const char *mode)
+{
+    harness_pack_request(&c->b, msgid, "checkpoint", 1);
+    codec_pack_cstr(&c->b, mode);
+    harness_send_buf(c->fd, &c->b);
+}
+
+/* A checkpoint is not stopped once it runs: cancelled while a FULL one
+ * waits for a reader on an older snapshot, it answers its result. */
+Test(cancel_ops, checkpoint_running_answers_its_result)
+{
+    struct reply rep;
+    sqlite3 *reader;
+    start(NULL);
+    harness_raw_exec(&conn, "CREATE TABLE t(x); INSERT INTO t VALUES (1)",
+                     NULL);
+    /* A reader of another process on the snapshot of now... */
+    cr_assert_eq(
+        sqlite3_open_v2(d.db_path, &reader, SQLITE_OPEN_READONLY, NULL),
+        SQLITE_OK);
+    cr_assert_eq(
+        sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM t", NULL, NULL, NULL),
+        SQLITE_OK, "%s", sqlite3_errmsg(reader));
+    /* ...which the WAL then passes. */
+    harness_raw_exec(&conn, "INSERT INTO t VALUES (2)", NULL);
+
+    int64_t retries = harness_stat(&d, "busy_retries");
+    send_checkpoint(&conn, 1, "FULL");
+    wait_busy_retry(retries);
+    harness_cancel_and_read(&conn, 2, 1, true, &rep);
+    cr_assert_not(rep.is_error, "the checkpoint failed: %s: %s", rep.name,
+                  rep.message);
+    cr_assert_eq(harness_result_int(rep.result, "busy"), 1);
+    reply_free(&rep);
+    sqlite3_close(reader);
+    cr_assert_eq(harness_raw_query_int(&conn, "SELECT sum(x) FROM t", NULL), 3);
+}
+
+/* A checkpoint still waiting for the writer (busy with another client's
+ * transaction) is answered at once when cancelled, and never runs. */
+Test(cancel_ops, checkpoint_waiting_never_runs)
+{
+    struct harness_raw other;
+    struct reply rep;
+    start(NULL);
+    harness_raw_exec(&conn, "CREATE TABLE t(x); INSERT INTO t VALUES (1)",
+                     NULL);
+    harness_raw_open(&other, &d);
+    int64_t tx = harness_raw_begin(&other, NULL);
+    int64_t checkpoints = harness_stat(&d, "checkpoints");
+
+    send_checkpoint(&conn, 1, "TRUNCATE");
+    harness_assert_no_reply(&conn.r, 300,
+                            "the checkpoint behind the "
+                            "transaction");
+    harness_cancel_and_read(&conn, 2, 1, true, &rep);
+    harness_assert_error(&rep, SQLITED_INTERRUPTED, "SQLITED_INTERRUPTED",
+                         CANCELLED_BEFORE);
+    reply_free(&rep);
+    harness_raw_end_ok(&other, "rollback", tx);
+    harness_raw_close(&other);
+    cr_assert_eq(harness_stat(&d, "checkpoints"), checkpoints);
+}
+
+/* -------------------------------------------------------------- migrate */
+
+/* A migration that takes a second or so: three million rows. */
+#define SLOW_MIGRATION                                                         \
+    "CREATE TABLE m(x INTEGER);\n"                                             \
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "          \
+    "WHERE x < 3000000) INSERT INTO m SELECT x FROM c;\n"
+
+/* Starts the daemon on an empty migrations directory, then puts the slow
+ * migration in it (so that it is not applied at start-up). */
+static void start_with_migrations(void)
+{
+    snprintf(mdir, sizeof(mdir), "/tmp/sqlited-cancel-ops-XXXXXX");
+    cr_assert_not_null(mkdtemp(mdir));
+    start((const char *const[]){"--migrations", mdir, NULL});
+    harness_put_file(mdir, "0001_slow.up.sql", SLOW_MIGRATION);
+    harness_put_file(mdir, "0001_slow.down.sql", "DROP TABLE m;\n");
+}
+
+/* Sends migrate ["up"] as request @msgid on @c and waits until the
+ * migration runs. */
+static void migrate_up_running(struct harness_raw *c, uint32_t msgid)
+{
+    harness_pack_request(&c->b, msgid, "migrate", 1);
+    codec_pack_cstr(&c->b, "up");
+    harness_send_buf(c->fd, &c->b);
+    int64_t until = harness_now_ms() + 60000;
+    while (harness_stat(&d, "migrations_pending") == 0) {
+        cr_assert_lt(harness_now_ms(), until, "the migration never ran");
+        harness_sleep_ms(1);
+    }
+}
+
+/* migrate finishes what it began: a cancel finds nothing to stop, and the
+ * migration is applied whole. */
+Test(cancel_ops, migrate_running_is_not_stopped)
+{
+    struct reply rep;
+    start_with_migrations();
+    migrate_up_running(&conn, 1);
+    harness_cancel_and_read(&conn, 2, 1, false, &rep);
+    cr_assert_not(rep.is_error, "migrate failed: %s: %s", rep.name,
+                  rep.message);
+    cr_assert_eq(harness_result_int(rep.result, "to"), 1);
+    reply_free(&rep);
+    cr_assert_eq(harness_raw_query_int(&conn, "SELECT count(*) FROM m", NULL),
+                 3000000);
+    cr_assert_eq(harness_stat(&d, "migrations_pending"), 0);
+}
+
+/* A migration whose client goes away is applied whole all the same. */
+Test(cancel_ops, migrate_of_a_client_that_goes)
+{
+    start_with_migrations();
+    migrate_up_running(&conn, 1);
+    harness_raw_close(&conn);
+    free(daemon_wait_log(&d, "0001_slow.up.sql applied: version 1"));
+    harness_raw_open(&conn, &d);
+    cr_assert_eq(harness_raw_query_int(&conn, "SELECT count(*) FROM m", NULL),
+                 3000000);
+}
+
+/* Nor is a migrate waiting for the writer (busy with another client's
+ * transaction) cancelled: it runs once the writer is free. */
+Test(cancel_ops, migrate_waiting_is_not_cancelled)
+{
+    struct harness_raw other;
+    struct reply rep;
+    start_with_migrations();
+    harness_raw_open(&other, &d);
+    int64_t tx = harness_raw_begin(&other, NULL);
+
+    harness_pack_request(&conn.b, 1, "migrate", 1);
+    codec_pack_cstr(&conn.b, "up");
+    harness_send_buf(conn.fd, &conn.b);
+    harness_assert_no_reply(&conn.r, 300, "the migrate behind the transaction");
+    harness_send_cancel(&conn, 2, 1);
+    harness_read_reply(&conn.r, &rep);
+    cr_assert_eq(rep.msgid, 2);
+    cr_assert_not(harness_cancel_result(&rep), "cancel found the migrate");
+    reply_free(&rep);
+
+    harness_raw_end_ok(&other, "rollback", tx);
+    harness_raw_close(&other);
+    harness_read_reply(&conn.r, &rep);
+    cr_assert_eq(rep.msgid, 1);
+    cr_assert_not(rep.is_error, "migrate failed: %s: %s", rep.name,
+                  rep.message);
+    cr_assert_eq(harness_result_int(rep.result, "to"), 1);
+    reply_free(&rep);
+    conn.last_msgid = 2;
+    cr_assert_eq(harness_raw_query_int(&conn, "SELECT count(*) FROM m", NULL),
+                 3000000);
 }

@@ -230,6 +230,25 @@ Test(migrate, up_down_status)
     sqlited_close(db);
 }
 
+/* A migrations directory with no migration in it yet (a new project) is
+ * fine: the daemon starts, and migrate up applies nothing. */
+Test(migrate, empty_directory)
+{
+    sqlited_migrate_info info;
+    sqlited *db = start();
+    HARNESS_ASSERT_OK(db, sqlited_migrate(db, SQLITED_MIGRATE_UP,
+                                          SQLITED_MIGRATE_DEFAULT, &info));
+    cr_assert_eq(info.from, 0);
+    cr_assert_eq(info.to, 0);
+    cr_assert_eq(info.latest, 0);
+    cr_assert_eq(info.count, 0);
+    cr_assert_eq(sqlited_migrate(db, SQLITED_MIGRATE_UP, 1, &info),
+                 SQLITED_BAD_REQUEST);
+    cr_assert(strstr(sqlited_errmsg(db), "there is no migration 1"), "%s",
+              sqlited_errmsg(db));
+    sqlited_close(db);
+}
+
 /* A migration whose file changed after it was applied stops the daemon at
  * start-up, and migrate up, with an error naming the file. */
 Test(migrate, changed_file)
