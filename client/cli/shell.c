@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -62,6 +63,47 @@ static void catch_sigint(bool restart)
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = restart ? SA_RESTART : 0;
     sigaction(SIGINT, &sa, NULL);
+}
+
+/* ------------------------------------------------------- keys typed ahead */
+
+/* While a statement runs, the terminal is in libedit's "execute" mode,
+ * canonical: what is typed meanwhile waits in the line discipline, and
+ * libedit reads it at the next prompt (the next statement typed ahead runs
+ * then, as in sqlite3 and psql). But a canonical terminal takes Ctrl-D as
+ * end-of-file, which it keeps as no byte at all (an empty end of line), so
+ * a Ctrl-D typed ahead would be gone by the time libedit reads, and the
+ * shell would not leave. So while something runs, Ctrl-D is an ordinary
+ * key (VEOF off): it waits as \004, which libedit then reads as its own
+ * end-of-file key. VEOF is put back before libedit takes the terminal
+ * again, so that libedit finds it as it left it. */
+static cc_t saved_veof;
+static bool veof_off;
+
+static void typeahead_keep_eof(void)
+{
+    struct termios t;
+
+    if (veof_off || tcgetattr(STDIN_FILENO, &t) != 0 || !(t.c_lflag & ICANON) ||
+        t.c_cc[VEOF] == _POSIX_VDISABLE)
+        return;
+    saved_veof = t.c_cc[VEOF];
+    t.c_cc[VEOF] = _POSIX_VDISABLE;
+    /* TCSANOW: nothing typed is flushed. */
+    veof_off = tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0;
+}
+
+static void typeahead_restore_eof(void)
+{
+    struct termios t;
+
+    if (!veof_off)
+        return;
+    veof_off = false;
+    if (tcgetattr(STDIN_FILENO, &t) == 0) {
+        t.c_cc[VEOF] = saved_veof;
+        tcsetattr(STDIN_FILENO, TCSANOW, &t);
+    }
 }
 
 /* ------------------------------------------------------------- the shell */
@@ -479,6 +521,11 @@ static int run(struct shell *sh, const char *what, bool dot)
 
     catch_sigint(true);
     interrupted = 0;
+    /* Not for the commands that may read the terminal themselves (.read
+     * /dev/stdin, .import /dev/stdin t), which need Ctrl-D to end it. */
+    if (dot &&
+        (strncmp(what, ".read", 5) == 0 || strncmp(what, ".import", 7) == 0))
+        typeahead_restore_eof();
     running = sh->s->db;
     rc = dot ? dot_run(sh->s, what) : script_run_text(sh->s, what, NULL);
     running = NULL;
@@ -521,8 +568,11 @@ static int shell_loop(struct shell *sh)
          * (libedit's own order): a key typed as soon as the prompt shows is
          * then read as a key, not taken as a signal or as the end of a
          * canonical line. */
+        typeahead_restore_eof();
         el_set(sh->el, EL_PREP_TERM, 1);
         line = el_gets(sh->el, &n);
+        /* At once: a key may already be on its way. */
+        typeahead_keep_eof();
         if (sh->cancelled || (!line && n < 0 && errno == EINTR)) {
             /* Ctrl-C: drop what was typed, like psql. */
             sh->stmt.len = 0;
@@ -643,6 +693,7 @@ int shell_main(struct session *s, const char *path)
     sigaction(SIGINT, NULL, &old);
     banner(&sh);
     status = shell_loop(&sh);
+    typeahead_restore_eof();
     sigaction(SIGINT, &old, NULL);
 
     el_end(sh.el);

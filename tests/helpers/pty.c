@@ -302,6 +302,25 @@ const char *pty_since_mark(struct pty_proc *p)
     return p->text + p->mark;
 }
 
+void pty_wait_running(struct pty_proc *p)
+{
+    int64_t deadline = harness_now_ms() + PTY_TIMEOUT_MS * harness_slowdown();
+    struct termios t;
+
+    /* On Linux the master side reports the terminal side's modes. */
+    for (;;) {
+        cr_assert_eq(tcgetattr(p->fd, &t), 0, "pty: tcgetattr: %s",
+                     strerror(errno));
+        if ((t.c_lflag & ICANON) && t.c_cc[VEOF] == _POSIX_VDISABLE)
+            return;
+        cr_assert_lt(harness_now_ms(), deadline,
+                     "pty: the terminal never went canonical with Ctrl-D "
+                     "an ordinary key (lflag %#o, VEOF %#x)",
+                     (unsigned)t.c_lflag, (unsigned)t.c_cc[VEOF]);
+        pump(p, 10);
+    }
+}
+
 int pty_wait_exit(struct pty_proc *p)
 {
     int64_t deadline = harness_now_ms() + PTY_TIMEOUT_MS * harness_slowdown();

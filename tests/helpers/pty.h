@@ -109,6 +109,13 @@ void pty_expect(struct pty_proc *p, const char *text);
  * what comes after it. */
 const char *pty_since_mark(struct pty_proc *p);
 
+/* Waits (bounded) until sqlited-cli's shell runs what was entered: its
+ * line editor, which reads key by key, has given the terminal back in
+ * canonical mode, with Ctrl-D an ordinary key for the time (so that one
+ * typed ahead is kept for the next prompt). Fails the test if that never
+ * comes. */
+void pty_wait_running(struct pty_proc *p);
+
 /* Waits (bounded) until the program exits, reading its output meanwhile
  * (the transcript then holds everything it wrote), and returns its exit
  * code, or 128 + the signal that killed it. Fails the test if it does not

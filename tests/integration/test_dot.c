@@ -691,7 +691,8 @@ Test(dot, mode_switches_in_the_shell)
     pty_expect(&p, ".mode: unknown mode 'bogus'");
     pty_send(&p, "SELECT 4 AS a;\n");
     pty_expect(&p, "\n| a |\n|---|\n| 4 |\n");
-    /* A key typed before the shell reads again would be lost. */
+    /* At the prompt, as a person would (a Ctrl-D typed ahead works too:
+     * shell/keys_typed_ahead_while_a_statement_runs). */
     pty_expect(&p, "> ");
     pty_send(&p, PTY_CTRL_D);
     cr_assert_eq(pty_wait_exit(&p), 0, "%s", pty_show(&p, 0));

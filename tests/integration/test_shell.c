@@ -38,10 +38,8 @@ static void start_shell(void)
     pty_expect(&p, prompt);
 }
 
-/* Ctrl-D at the next prompt: the shell exits with status 0. (Typed before
- * the prompt shows, while the terminal is still in canonical mode for the
- * statement that runs, the end-of-file would be lost when libedit switches
- * it to its own mode.) */
+/* Ctrl-D at the next prompt: the shell exits with status 0. (Typed ahead
+ * also works: see keys_typed_ahead_while_a_statement_runs.) */
 static void quit_shell(void)
 {
     pty_expect(&p, prompt);
@@ -547,4 +545,32 @@ Test(shell, a_transaction_the_daemon_expired)
     }
     pty_send(&p, PTY_CTRL_D);
     cr_assert_eq(pty_wait_exit(&p), 0);
+}
+
+/* ----------------------------------------------------------- typed ahead */
+
+/* Keys typed while a statement runs wait for the next prompt, as in
+ * sqlite3 and psql: the next statement runs then, and a Ctrl-D leaves.
+ * The statement waits for another client's transaction, so it is surely
+ * running while the keys are typed; nothing is timed. */
+Test(shell, keys_typed_ahead_while_a_statement_runs)
+{
+    harness_exec_fresh(&d, "CREATE TABLE t(x)");
+    sqlited *other = harness_connect(&d);
+    cr_assert_eq(sqlited_begin(other, SQLITED_TX_IMMEDIATE), 0);
+    sqlited_rows *r = NULL;
+    cr_assert_eq(sqlited_exec(other, "INSERT INTO t VALUES (1)", NULL, &r), 0);
+    sqlited_rows_close(r);
+    start_shell();
+    pty_send(&p, "INSERT INTO t VALUES (2);\n");
+    pty_wait_running(&p);
+    pty_send(&p, "SELECT 6 * 7;\n" PTY_CTRL_D);
+    /* Whatever became of it (the other transaction may have expired
+     * meanwhile), the shell's INSERT goes on once it ends. */
+    sqlited_commit(other);
+    sqlited_close(other);
+    pty_expect(&p, prompt);
+    pty_expect(&p, "\n42\n");
+    cr_assert_eq(pty_wait_exit(&p), 0, "transcript:\n%s", pty_show(&p, 0));
+    cr_assert_eq(others_count(), 2);
 }
