@@ -579,6 +579,40 @@ Test(cancel_ops, checkpoint_running_answers_its_result)
     cr_assert_eq(harness_raw_query_int(&conn, "SELECT sum(x) FROM t", NULL), 3);
 }
 
+/* A checkpoint whose client goes away while it waits for a reader ends as
+ * it would have (busy: it could not pass the reader; its answer dropped),
+ * and the daemon goes on. */
+Test(cancel_ops, checkpoint_of_a_client_that_goes)
+{
+    sqlite3 *reader;
+    start(NULL);
+    harness_raw_exec(&conn, "CREATE TABLE t(x); INSERT INTO t VALUES (1)",
+                     NULL);
+    cr_assert_eq(
+        sqlite3_open_v2(d.db_path, &reader, SQLITE_OPEN_READONLY, NULL),
+        SQLITE_OK);
+    cr_assert_eq(
+        sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM t", NULL, NULL, NULL),
+        SQLITE_OK, "%s", sqlite3_errmsg(reader));
+    harness_raw_exec(&conn, "INSERT INTO t VALUES (2)", NULL);
+
+    int64_t retries = harness_stat(&d, "busy_retries");
+    int64_t busy = harness_stat(&d, "checkpoints_busy");
+    send_checkpoint(&conn, 1, "FULL");
+    wait_busy_retry(retries);
+    harness_raw_close(&conn);
+    /* It ends once its wait for the reader does, which it could not pass:
+     * counted as a checkpoint that could not copy everything. */
+    int64_t until = harness_now_ms() + 60000;
+    while (harness_stat(&d, "checkpoints_busy") == busy) {
+        cr_assert_lt(harness_now_ms(), until, "the checkpoint never ended");
+        harness_sleep_ms(1);
+    }
+    sqlite3_close(reader);
+    harness_raw_open(&conn, &d);
+    cr_assert_eq(harness_raw_query_int(&conn, "SELECT sum(x) FROM t", NULL), 3);
+}
+
 /* A checkpoint still waiting for the writer (busy with another client's
  * transaction) is answered at once when cancelled, and never runs. */
 Test(cancel_ops, checkpoint_waiting_never_runs)
