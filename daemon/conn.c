@@ -475,7 +475,9 @@ bool conn_cancel(struct conn *c, uint32_t msgid)
  * its read buffer aside (a large message being received was admitted whole
  * by conn_admit()). While the daemon is at --max-memory, only connections
  * that hold little (CONN_SMALL, answers gathered included) are read: each
- * takes the daemon past its limit by little more than that. */
+ * takes the daemon past its limit by about that, and the answers of its
+ * requests in flight (up to JOB_SMALL_REPLY each: larger ones are checked
+ * against the limit as they are built). */
 static bool conn_has_room(struct conn *c)
 {
     struct server *s = c->srv;
