@@ -548,24 +548,31 @@ static void send_checkpoint(struct harness_raw *c, uint32_t msgid,
     harness_send_buf(c->fd, &c->b);
 }
 
-/* A checkpoint is not stopped once it runs: cancelled while a FULL one
- * waits for a reader on an older snapshot, it answers its result. */
-Test(cancel_ops, checkpoint_running_answers_its_result)
+/* Makes t(x) hold 1 and 2, and returns a reader of another process (the
+ * test, through SQLite directly) on the snapshot that holds only 1: a FULL
+ * checkpoint waits for it. */
+static sqlite3 *reader_behind(void)
 {
-    struct reply rep;
     sqlite3 *reader;
-    start(NULL);
     harness_raw_exec(&conn, "CREATE TABLE t(x); INSERT INTO t VALUES (1)",
                      NULL);
-    /* A reader of another process on the snapshot of now... */
     cr_assert_eq(
         sqlite3_open_v2(d.db_path, &reader, SQLITE_OPEN_READONLY, NULL),
         SQLITE_OK);
     cr_assert_eq(
         sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM t", NULL, NULL, NULL),
         SQLITE_OK, "%s", sqlite3_errmsg(reader));
-    /* ...which the WAL then passes. */
     harness_raw_exec(&conn, "INSERT INTO t VALUES (2)", NULL);
+    return reader;
+}
+
+/* A checkpoint is not stopped once it runs: cancelled while a FULL one
+ * waits for a reader on an older snapshot, it answers its result. */
+Test(cancel_ops, checkpoint_running_answers_its_result)
+{
+    struct reply rep;
+    start(NULL);
+    sqlite3 *reader = reader_behind();
 
     int64_t retries = harness_stat(&d, "busy_retries");
     send_checkpoint(&conn, 1, "FULL");
@@ -584,17 +591,8 @@ Test(cancel_ops, checkpoint_running_answers_its_result)
  * and the daemon goes on. */
 Test(cancel_ops, checkpoint_of_a_client_that_goes)
 {
-    sqlite3 *reader;
     start(NULL);
-    harness_raw_exec(&conn, "CREATE TABLE t(x); INSERT INTO t VALUES (1)",
-                     NULL);
-    cr_assert_eq(
-        sqlite3_open_v2(d.db_path, &reader, SQLITE_OPEN_READONLY, NULL),
-        SQLITE_OK);
-    cr_assert_eq(
-        sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM t", NULL, NULL, NULL),
-        SQLITE_OK, "%s", sqlite3_errmsg(reader));
-    harness_raw_exec(&conn, "INSERT INTO t VALUES (2)", NULL);
+    sqlite3 *reader = reader_behind();
 
     int64_t retries = harness_stat(&d, "busy_retries");
     int64_t busy = harness_stat(&d, "checkpoints_busy");
