@@ -195,9 +195,9 @@ void job_fail_timeout(struct job *job);
 #define JOB_CANCELLED_BEFORE                                                   \
     "cancelled by the client (cancel) before it ran; nothing of it was "       \
     "applied"
+#define JOB_CANCELLED_WHILE "cancelled by the client (cancel) while it ran: "
 #define JOB_CANCELLED_RUNNING                                                  \
-    "cancelled by the client (cancel) while it ran: it was interrupted and "   \
-    "nothing of it was applied"
+    JOB_CANCELLED_WHILE "it was interrupted and nothing of it was applied"
 
 /* Stores the SQLITED_INTERRUPTED reply of a job its client cancelled:
  * @running says whether it was stopped while it ran (else before). */

@@ -23,8 +23,14 @@ int run_fail(struct run *r, int code, const char *fmt, ...)
 int run_fail_sqlite(struct run *r, int rc)
 {
     struct worker *w = r->w;
+    /* A reader (pool or loop) cannot have applied anything: saying so of
+     * a SELECT would only puzzle. */
+    const char *undone =
+        w->writer ? "it was interrupted and nothing of it was applied"
+                  : "the read was interrupted";
     if ((rc & 0xff) == SQLITE_INTERRUPT && w->cancel_seen)
-        return run_fail(r, SQLITED_INTERRUPTED, "%s", JOB_CANCELLED_RUNNING);
+        return run_fail(r, SQLITED_INTERRUPTED, JOB_CANCELLED_WHILE "%s",
+                        undone);
     if ((rc & 0xff) == SQLITE_INTERRUPT && w->released)
         return run_fail(
             r, SQLITED_INTERRUPTED,
@@ -35,9 +41,8 @@ int run_fail_sqlite(struct run *r, int rc)
     if ((rc & 0xff) == SQLITE_INTERRUPT && w->timed_out)
         return run_fail(
             r, SQLITED_TIMEOUT,
-            "the request's deadline (%u ms) passed while it ran: it "
-            "was interrupted and nothing of it was applied",
-            r->job->timeout_ms);
+            "the request's deadline (%u ms) passed while it ran: %s",
+            r->job->timeout_ms, undone);
     if ((rc & 0xff) == SQLITE_INTERRUPT && atomic_load(w->stop))
         return run_fail(
             r, SQLITED_INTERRUPTED,

@@ -75,7 +75,9 @@ static void read_long_and_cancel(void)
     harness_send_buf(conn.fd, &conn.b);
     wait_running(1);
     harness_cancel_and_read(&conn, 2, 1, true, &rep);
-    assert_cancelled(&rep, "while it ran");
+    assert_cancelled(&rep, "while it ran: the read was interrupted");
+    cr_assert_null(strstr(rep.message, "applied"),
+                   "a read says nothing was applied: %s", rep.message);
     reply_free(&rep);
     conn.last_msgid = 2;
     assert_serves(&conn);

@@ -37,16 +37,23 @@ static void teardown(void)
 
 TestSuite(deadline, .init = setup, .fini = teardown, .timeout = 60);
 
-/* Reads the answer to @msgid on @c, which must be SQLITED_TIMEOUT, and
- * checks it came within PROMPT_MS of @sent_ms. */
+/* What the error says of a request stopped while it ran: a read only that
+ * it was interrupted, a write also that nothing of it was applied. */
+#define READ_STOPPED "passed while it ran: the read was interrupted"
+#define WRITE_STOPPED                                                          \
+    "passed while it ran: it was interrupted and nothing of it was applied"
+
+/* Reads the answer to @msgid on @c, which must be SQLITED_TIMEOUT with a
+ * message that says @says, and checks it came within PROMPT_MS of
+ * @sent_ms. */
 static void expect_timeout(struct harness_raw *c, uint32_t msgid,
-                           int64_t sent_ms)
+                           int64_t sent_ms, const char *says)
 {
     struct reply rep;
     harness_read_reply(&c->r, &rep);
     int64_t took = harness_now_ms() - sent_ms;
     cr_assert_eq(rep.msgid, msgid);
-    harness_assert_error(&rep, SQLITED_TIMEOUT, "SQLITED_TIMEOUT", NULL);
+    harness_assert_error(&rep, SQLITED_TIMEOUT, "SQLITED_TIMEOUT", says);
     reply_free(&rep);
     cr_assert_lt(took, PROMPT_MS, "SQLITED_TIMEOUT came after %lld ms",
                  (long long)took);
@@ -74,7 +81,7 @@ Test(deadline, slow_query_times_out)
     harness_pack_sql_options(&conn.b, 1, "query", HARNESS_ENDLESS_SQL,
                              WITHIN(200));
     harness_send_buf(conn.fd, &conn.b);
-    expect_timeout(&conn, 1, sent);
+    expect_timeout(&conn, 1, sent, READ_STOPPED);
     assert_carries_on(&conn);
     harness_stats(&d, &after);
     cr_assert_eq(after.timeouts, before.timeouts + 1);
@@ -96,7 +103,7 @@ Test(deadline, slow_write_times_out)
     harness_pack_sql(&other.b, 1, "exec", "INSERT INTO t(x) VALUES (2)");
     harness_send_buf(other.fd, &other.b);
 
-    expect_timeout(&conn, 1, sent);
+    expect_timeout(&conn, 1, sent, WRITE_STOPPED);
     struct reply rep;
     harness_read_reply(&other.r, &rep);
     cr_assert_not(rep.is_error, "the other write: %s: %s", rep.name,
@@ -149,7 +156,7 @@ Test(deadline, write_waiting_past_its_deadline_never_runs)
     harness_pack_sql_options(&conn.b, 1, "exec", "INSERT INTO t(x) VALUES (2)",
                              WITHIN(300));
     harness_send_buf(conn.fd, &conn.b);
-    expect_timeout(&conn, 1, sent);
+    expect_timeout(&conn, 1, sent, "passed before it could run");
 
     harness_raw_end_ok(&holder, "commit", tx);
     /* Sent after the commit, so answered after anything still queued. */
@@ -185,7 +192,7 @@ Test(deadline, default_deadline_from_the_command_line)
     int64_t sent = harness_now_ms();
     harness_pack_sql(&conn.b, 2, "query", HARNESS_ENDLESS_SQL);
     harness_send_buf(conn.fd, &conn.b);
-    expect_timeout(&conn, 2, sent);
+    expect_timeout(&conn, 2, sent, READ_STOPPED);
     /* Through libsqlited, which sends no options. */
     int rc = sqlited_exec(db, HARNESS_ENDLESS_WRITE, NULL, NULL);
     cr_assert_eq(rc, SQLITED_TIMEOUT, "rc %d %s: %s", rc, sqlited_errname(db),
