@@ -307,14 +307,21 @@ out:
 
 /* One table: its CREATE statement, then its rows (the sqlite3 shell's
  * dump_callback()). sqlite_sequence is emptied and refilled instead of
- * created; SQLite's other tables are its own (sqlite_stat1 is rebuilt by
- * ANALYZE); a virtual table is entered into the schema as the sqlite3
- * shell does, since creating it would also create its shadow tables,
- * which the dump holds already. */
+ * created; the statistics of ANALYZE (sqlite_stat1, sqlite_stat4) are
+ * created by an ANALYZE of the schema alone and refilled, so the query
+ * planner's choices survive the reload; SQLite's other tables are its
+ * own; a virtual table is entered into the schema as the sqlite3 shell
+ * does, since creating it would also create its shadow tables, which the
+ * dump holds already. A table whose stored SQL quotes its name (as it is
+ * after a rebuild from a dump) is created IF NOT EXISTS, as the sqlite3
+ * shell writes it, so the two shells' dumps read alike. */
 static int dump_table(struct dump *d, const struct object *o)
 {
     if (strcmp(o->name, "sqlite_sequence") == 0) {
         sbuf_adds(&d->line, "DELETE FROM sqlite_sequence;\n");
+    } else if (strncmp(o->name, "sqlite_stat", 11) == 0 &&
+               strlen(o->name) == 12) {
+        sbuf_adds(&d->line, "ANALYZE sqlite_schema;\n");
     } else if (strncmp(o->name, "sqlite_", 7) == 0) {
         return 0;
     } else if (strncmp(o->sql, "CREATE VIRTUAL TABLE", 20) == 0) {
@@ -331,6 +338,11 @@ static int dump_table(struct dump *d, const struct object *o)
         quote_text(&d->line, o->sql, strlen(o->sql));
         sbuf_adds(&d->line, ");\n");
         return flush_line(d) ? 0 : line_failed(d);
+    } else if (strncmp(o->sql, "CREATE TABLE ", 13) == 0 &&
+               (o->sql[13] == '"' || o->sql[13] == '\'')) {
+        sbuf_adds(&d->line, "CREATE TABLE IF NOT EXISTS ");
+        sbuf_adds(&d->line, o->sql + 13);
+        sbuf_adds(&d->line, ";\n");
     } else {
         sbuf_adds(&d->line, o->sql);
         sbuf_adds(&d->line, ";\n");

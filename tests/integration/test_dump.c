@@ -88,7 +88,8 @@ static void load_fresh(const char *sql, char *path, size_t size)
     "  ('max', 1.7976931348623157e308, NULL, 9223372036854775807),"            \
     "  ('int as real', 9007199254740993.0, NULL, NULL);"                       \
     "DELETE FROM t WHERE \"order\" = 3;"                                       \
-    "INSERT INTO \"we\"\"ird name\" VALUES (1, 'a''b'), (x'01', 2.5);"
+    "INSERT INTO \"we\"\"ird name\" VALUES (1, 'a''b'), (x'01', 2.5);"         \
+    "ANALYZE;"
 
 Test(dump, loads_into_sqlite3_with_identical_contents)
 {
@@ -153,10 +154,41 @@ Test(dump, one_table_with_its_indexes_and_triggers)
     dump = cli_dump(".dump we%");
     cr_assert_str_eq(dump, "PRAGMA foreign_keys=OFF;\n"
                            "BEGIN TRANSACTION;\n"
-                           "CREATE TABLE \"we\"\"ird name\"(\"sel ect\", x);\n"
+                           "CREATE TABLE IF NOT EXISTS \"we\"\"ird name\"("
+                           "\"sel ect\", x);\n"
                            "INSERT INTO \"we\"\"ird name\" VALUES(1,'a''b');\n"
                            "INSERT INTO \"we\"\"ird name\" VALUES(X'01',2.5);\n"
                            "COMMIT;\n");
+    free(dump);
+}
+
+/* Where the values need no care of their own (see above), sqlited-cli's
+ * dump is the sqlite3 shell's, line for line: a table whose name its SQL
+ * quotes is created IF NOT EXISTS, and ANALYZE's statistics come back, so
+ * the query planner chooses as before. */
+Test(dump, reads_as_the_sqlite3_shell_s_own)
+{
+    harness_exec_fresh(&d, "CREATE TABLE \"p\"(id INTEGER PRIMARY KEY, x);"
+                           "CREATE TABLE q(p_id REFERENCES p, y TEXT);"
+                           "INSERT INTO p(x) VALUES (1), (2), (2);"
+                           "INSERT INTO q VALUES (1, 'one'), (3, NULL);"
+                           "CREATE INDEX px ON p(x);"
+                           "ANALYZE;");
+    char *dump = cli_dump(".dump");
+    char *want = sqlite3_shell(d.db_path, ".dump");
+    cr_assert_str_eq(dump, want);
+    cr_assert(strstr(dump, "ANALYZE sqlite_schema;\n"
+                           "INSERT INTO sqlite_stat1 VALUES("),
+              "%s", dump);
+
+    char loaded[256];
+    load_fresh(dump, loaded, sizeof(loaded));
+    char *stats = sqlite3_shell(loaded, "SELECT * FROM sqlite_stat1;");
+    char *want_stats = sqlite3_shell(d.db_path, "SELECT * FROM sqlite_stat1;");
+    cr_assert_str_eq(stats, want_stats);
+    free(stats);
+    free(want_stats);
+    free(want);
     free(dump);
 }
 
