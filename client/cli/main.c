@@ -177,6 +177,42 @@ static bool argv_has_command(int argc, char **argv, const char *cmd)
     return false;
 }
 
+/* The usage error for @extra, the first word after what @usage takes. */
+static int too_many_arguments(const char *usage, const char *extra)
+{
+    char what[128];
+    snprintf(what, sizeof(what), "too many arguments (usage: %s)", usage);
+    return usage_error(what, extra);
+}
+
+/* The usage error for what getopt_long() refused: @opt is ':' for an option
+ * without its value, '?' for an unknown one or a long one given a value it
+ * does not take (optopt names it). A short option inside a cluster (-hx) is
+ * known only by optopt; a long one by the word just read. A negative number
+ * (migrate up -1) reads as an option, so it is named as what it is. */
+static int bad_option(int opt, int argc, char **argv)
+{
+    const char *word = argv[optind - 1];
+    char shortopt[3] = {'-', (char)optopt, '\0'};
+    bool in_cluster = optind < argc && optopt && argv[optind][0] == '-' &&
+                      argv[optind][1] != '-' &&
+                      strchr(argv[optind] + 1, optopt);
+
+    if (in_cluster || strncmp(word, "--", 2) != 0)
+        word = shortopt;
+    if (opt == ':')
+        return usage_error("option needs a value", word);
+    if (word != shortopt && optopt && strchr(word, '='))
+        return usage_error("option takes no value", word);
+    if (optopt >= '0' && optopt <= '9')
+        for (int i = 1; i < argc; i++)
+            if (argv[i][0] == '-' && argv[i][1] == optopt)
+                return usage_error("a negative number is not an argument "
+                                   "any command takes",
+                                   argv[i]);
+    return usage_error("unknown option", word);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -227,7 +263,8 @@ int main(int argc, char **argv)
         path = SQLITED_DEFAULT_SOCKET;
     if (argv_has_command(argc, argv, "health"))
         usage_status = HEALTH_USAGE;
-    while ((opt = getopt_long(argc, argv, "s:m:t:f:hV", longopts, NULL)) !=
+    opterr = 0; /* bad_option() says what was wrong, in one line */
+    while ((opt = getopt_long(argc, argv, ":s:m:t:f:hV", longopts, NULL)) !=
            -1) {
         switch (opt) {
         case 's':
@@ -306,7 +343,7 @@ int main(int argc, char **argv)
                    SQLITED_PROTOCOL_VERSION);
             return finish_output(0);
         default:
-            return usage_error("invalid option", NULL);
+            return bad_option(opt, argc, argv);
         }
     }
     const char *word = optind < argc ? argv[optind] : "";
@@ -338,7 +375,11 @@ int main(int argc, char **argv)
      * (stopped with SIGSTOP, say) it must still answer. */
     bool probe = strcmp(word, "ping") == 0 || strcmp(word, "health") == 0;
     if (probe && argc - optind > 1)
-        return usage_error("too many arguments", word);
+        return too_many_arguments(strcmp(word, "ping") == 0
+                                      ? "ping [--count N] [--interval MS] "
+                                        "[--latency]"
+                                      : "health [--quick]",
+                                  argv[optind + 1]);
     if (probe && timeout_ms == 0)
         return usage_error("a probe needs a deadline: --timeout must be at "
                            "least 1 ms",
@@ -351,8 +392,11 @@ int main(int argc, char **argv)
         return ping_main(path, timeout_ms, &op);
     if (optind < argc && (cmd = command_find(argv[optind])) != NULL) {
         int nargs = argc - optind - 1;
-        if (nargs < cmd->min_args || nargs > cmd->max_args)
-            return usage_error("usage", cmd->args);
+        if (nargs > cmd->max_args)
+            return too_many_arguments(cmd->args,
+                                      argv[optind + 1 + cmd->max_args]);
+        if (nargs < cmd->min_args)
+            return usage_error("missing argument: usage", cmd->args);
         rc = sqlited_open(path, timeout_ms, &db);
         if (rc)
             return report_connect_error(path, rc);

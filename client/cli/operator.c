@@ -537,14 +537,18 @@ static int cmd_migrate(sqlited *db, int argc, char **argv,
         action = SQLITED_MIGRATE_DOWN;
     else if (strcmp(argv[0], "status") == 0 && argc == 1)
         action = SQLITED_MIGRATE_STATUS;
+    else if (strcmp(argv[0], "status") == 0)
+        return usage_error("too many arguments (usage: migrate status)",
+                           argv[1]);
     else
-        return usage_error("usage", "migrate up|down [VERSION] | status");
+        return usage_error("migrate takes up, down or status", argv[0]);
     if (argc == 2) {
         char *end;
         errno = 0;
         long long v = strtoll(argv[1], &end, 10);
         if (errno || end == argv[1] || *end || v < 0)
-            return usage_error("invalid version", argv[1]);
+            return usage_error("a version is a whole number, 0 or more",
+                               argv[1]);
         version = v;
     }
     int rc = sqlited_migrate(db, action, version, &info);

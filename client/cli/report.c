@@ -60,8 +60,11 @@ int report_connect_error(const char *path, int rc)
         rc < 0 && rc > -1000 ? strerror(-rc) : sqlited_strerror(rc);
     const char *hint = "";
 
+    /* No socket file, or one nobody listens on: the daemon is not running
+     * there, or the client looks in the wrong place. */
     if (rc == -ENOENT || rc == -ECONNREFUSED)
-        hint = " (is the daemon running? start it with make run)";
+        hint = " (is sqlited running on that socket? -s PATH or "
+               "$SQLITED_SOCKET names another)";
     fprintf(stderr, "%s: cannot connect to %s: %s%s\n", PROG, path, why, hint);
     return EXIT_USAGE;
 }

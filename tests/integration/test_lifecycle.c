@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -134,7 +135,8 @@ Test(lifecycle, sigterm_commits_write_in_flight)
     sqlited_close(db);
 }
 
-/* Once shutting down, the daemon accepts no new connections. */
+/* Once shutting down, the daemon accepts no new connections: its socket is
+ * gone, and `sqlited-cli health` says so (no answer, 2). */
 Test(lifecycle, sigterm_stops_accepting)
 {
     daemon_start(&d, patient);
@@ -148,6 +150,14 @@ Test(lifecycle, sigterm_stops_accepting)
     int rc = sqlited_open(d.sock_path, 1000, &db);
     cr_assert_eq(rc, -ENOENT, "open during shutdown: %d", rc);
     cr_assert_null(db);
+    /* So a readiness probe finds nothing to ask (as documented). */
+    struct harness_output o;
+    char want[300];
+    harness_cli(&d, &o, NULL, (const char *const[]){"health", NULL});
+    snprintf(want, sizeof(want), "%s: no answer: no socket\n", d.sock_path);
+    cr_assert_eq(o.status, 2, "%s%s", o.out, o.err);
+    cr_assert_str_eq(o.out, want);
+    harness_output_free(&o);
     struct reply rep;
     harness_read_reply(&c.r, &rep);
     cr_assert_eq(rep.msgid, 1);

@@ -203,7 +203,9 @@ Test(operator, each_command_has_its_manual)
     harness_output_free(&o);
 }
 
-Test(operator, options_out_of_place_are_usage_errors)
+/* Each usage error names what is wrong in one line, the word included,
+ * and exits 2 (health: 3). */
+Test(operator, usage_errors_name_what_is_wrong)
 {
     static const struct {
         const char *args[4];
@@ -219,6 +221,29 @@ Test(operator, options_out_of_place_are_usage_errors)
         {{"vacuum", "--latency"},
          "--count, --interval and --latency apply to ping (and --count to "
          "stats --watch)"},
+        {{"ping", "extra"},
+         "too many arguments (usage: ping [--count N] [--interval MS] "
+         "[--latency]): extra"},
+        {{"health", "extra"},
+         "too many arguments (usage: health [--quick]): "
+         "extra"},
+        {{"stats", "extra"}, "too many arguments (usage: stats): extra"},
+        {{"backup", "a", "b"}, "too many arguments (usage: backup [DEST]): b"},
+        {{"migrate"},
+         "missing argument: usage: migrate up|down [VERSION] | status"},
+        {{"migrate", "sideways"}, "migrate takes up, down or status: sideways"},
+        {{"migrate", "status", "3"},
+         "too many arguments (usage: migrate status): 3"},
+        {{"migrate", "up", "-1"},
+         "a negative number is not an argument any command takes: -1"},
+        {{"migrate", "up", "1.5"},
+         "a version is a whole number, 0 or more: 1.5"},
+        {{"--no-such", "ping"}, "unknown option: --no-such"},
+        {{"-hx", "ping"}, "unknown option: -x"},
+        {{"-x", "ping"}, "unknown option: -x"},
+        {{"ping", "--count"}, "option needs a value: --count"},
+        {{"ping", "-t"}, "option needs a value: -t"},
+        {{"--json=yes", "ping"}, "option takes no value: --json=yes"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
         struct harness_output o;
@@ -230,6 +255,7 @@ Test(operator, options_out_of_place_are_usage_errors)
                  cases[i].err);
         cr_assert_eq(o.status, strcmp(cases[i].args[0], "health") ? 2 : 3, "%s",
                      o.err);
+        cr_assert_str_empty(o.out);
         cr_assert_str_eq(o.err, want);
         harness_output_free(&o);
     }
