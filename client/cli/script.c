@@ -104,7 +104,9 @@ static bool run_dot(struct script *sc, char *line, int lineno)
         fflush(s->pr.out);
     }
     s->src = (struct session_source){.file = sc->name, .line = lineno};
-    int status = dot_run(s, line);
+    int status = session_atomic_begin(s);
+    if (status == 0)
+        status = dot_run(s, line);
     if (status == DOT_QUIT) {
         s->quit = true;
         status = 0;
@@ -371,23 +373,19 @@ int script_main(struct session *s, FILE *in, const char *text, const char *name)
     int status;
 
     s->src = (struct session_source){.file = name};
-    if (atomic) {
-        s->atomic = false;
-        status = session_run(s, "BEGIN");
-        if (status)
-            return status;
-        s->atomic = true;
-    }
+    s->atomic_pending = atomic;
     status =
         in ? script_run_stream(s, in, name) : script_run_text(s, text, name);
     s->src = (struct session_source){.file = name};
     if (atomic) {
-        s->atomic = false;
-        if (s->broken)
+        bool begun = !s->atomic_pending;
+        s->atomic = s->atomic_pending = false;
+        if (s->broken || !begun)
             return status;
         if (status == 0)
             return session_run(s, "COMMIT");
-        session_run(s, "ROLLBACK");
+        if (session_tx_state(s) != SESSION_TX_NONE)
+            session_run(s, "ROLLBACK");
         fprintf(stderr,
                 "%s: --atomic: rolled back the whole script, nothing of it "
                 "was applied\n",

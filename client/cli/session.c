@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <sqlite3.h> /* result codes */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,6 +247,12 @@ static void check_tx(struct session *s, int rc)
                        "nothing of it was applied; statements are refused "
                        "until COMMIT or ROLLBACK",
                        where);
+    if (!s->broken && strstr(sqlited_errmsg(s->db), "--tx-max-duration"))
+        session_report(s, NULL,
+                       "a longer transaction needs the daemon's "
+                       "--tx-max-duration raised; a dump too large for it "
+                       "loads with sqlite3 into a new file while the daemon "
+                       "is stopped");
 }
 
 /* Refuses @sql while the transaction is SESSION_TX_FAILED. */
@@ -300,6 +307,15 @@ static int print_result(struct session *s, const char *sql, int rc,
     }
     if (rc) {
         status = report_failure(s, sql, rc);
+        if (s->fks_at_commit && s->tx == SESSION_TX_NONE &&
+            sqlited_errcode(s->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
+            session_report(s, NULL,
+                           "sqlited keeps foreign keys on: after PRAGMA "
+                           "foreign_keys=OFF only a transaction checks them "
+                           "at its COMMIT; a statement outside one is "
+                           "checked at once. Put the statements between "
+                           "BEGIN and COMMIT, or run the script with "
+                           "--atomic");
     } else {
         rc = print_rows(&s->pr, rows);
         if (rc != SQLITED_DONE && out_failed(s->pr.out)) {
@@ -479,12 +495,20 @@ static int run_end(struct session *s, const char *sql, bool commit)
                        "applied",
                        where);
     if (commit && s->fks_at_commit &&
-        sqlited_errcode(s->db) == 787 /* SQLITE_CONSTRAINT_FOREIGNKEY */)
+        sqlited_errcode(s->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
         session_report(s, NULL,
                        "sqlited keeps foreign keys on: after PRAGMA "
                        "foreign_keys=OFF a transaction checks them at its "
                        "COMMIT instead (the sqlite3 shell would not check "
-                       "them at all)");
+                       "them at all); sqlite3 DB 'PRAGMA foreign_key_check' "
+                       "lists the rows of the source database that refer "
+                       "to none");
+    else if (commit && s->fks_at_commit && rc == SQLITED_TIMEOUT)
+        session_report(s, NULL,
+                       "the daemon's --timeout bounds the check of every "
+                       "foreign key at COMMIT: raise it for a database this "
+                       "large, or load the dump with sqlite3 into a new file "
+                       "while the daemon is stopped");
     return status;
 }
 
@@ -496,8 +520,15 @@ static int run_now(struct session *s, const char *sql, enum stmt_kind kind,
         (kind == STMT_BEGIN || kind == STMT_COMMIT || kind == STMT_ROLLBACK)) {
         session_report(s, sql,
                        "transaction control in an --atomic script: the "
-                       "whole script is one transaction already");
+                       "whole script is one transaction already (run a "
+                       "script with its own BEGIN ... COMMIT, such as "
+                       "sqlite3's .dump, without --atomic)");
         return EXIT_DAEMON_ERROR;
+    }
+    if (kind != STMT_FKS_OFF && kind != STMT_FKS_ON) {
+        int status = session_atomic_begin(s);
+        if (status)
+            return status;
     }
     if (s->tx == SESSION_TX_FAILED && kind != STMT_COMMIT &&
         kind != STMT_ROLLBACK)
@@ -516,9 +547,18 @@ static int run_now(struct session *s, const char *sql, enum stmt_kind kind,
          * output of sqlite3's .dump, whose tables and rows come in the
          * order they were created, not of their references) is that its
          * transactions check them at COMMIT instead. As in SQLite, the
-         * pragma does nothing inside a transaction. */
+         * pragma does nothing inside a transaction; unlike the sqlite3
+         * shell, the CLI says so. */
         if (s->tx == SESSION_TX_NONE)
             s->fks_at_commit = kind == STMT_FKS_OFF;
+        else
+            session_report(s, sql,
+                           "note: PRAGMA foreign_keys does nothing inside a "
+                           "transaction (as in SQLite): this one checks "
+                           "foreign keys %s; the pragma applies to the "
+                           "transactions begun after it",
+                           s->fks_at_commit ? "at its COMMIT"
+                                            : "at each statement");
         return 0;
     case STMT_WRITABLE_SCHEMA: {
         int status = run_sql(s, sql);
@@ -537,6 +577,14 @@ static int run_now(struct session *s, const char *sql, enum stmt_kind kind,
         break;
     }
     return run_sql(s, sql);
+}
+
+int session_atomic_begin(struct session *s)
+{
+    if (!s->atomic_pending)
+        return 0;
+    s->atomic_pending = false;
+    return run_begin(s, "BEGIN", SQLITED_TX_DEFERRED);
 }
 
 int session_run(struct session *s, const char *sql)

@@ -56,8 +56,10 @@ struct session {
      * also for .read. */
     bool bail, echo;
     /* --atomic: the whole script is one transaction; BEGIN, COMMIT and
-     * ROLLBACK in it are refused. */
-    bool atomic;
+     * ROLLBACK in it are refused. It begins at the script's first
+     * statement or dot-command (atomic_pending until then), so that a
+     * leading PRAGMA foreign_keys=OFF applies to it. */
+    bool atomic, atomic_pending;
     /* The shell's Ctrl-C flag (NULL outside the shell): a dot-command that
      * works between calls, such as .import, checks it, since libsqlited
      * drops an interrupt that arrives while no call waits. */
@@ -72,7 +74,7 @@ struct session {
      * opens from then on checks them at its COMMIT instead
      * (SQLITED_TX_FOREIGN_KEYS_AT_COMMIT), as loading the output of
      * sqlite3's .dump needs. PRAGMA foreign_keys=ON outside a transaction
-     * ends it. Inside one both are no-ops, as in SQLite. */
+     * ends it. Inside one both are no-ops, as in SQLite (noted). */
     bool fks_at_commit;
     /* Statements sent and not collected, oldest first. */
     struct session_pending pending[SESSION_PIPELINE];
@@ -108,6 +110,12 @@ int session_run(struct session *s, const char *sql);
  * are collected without printing anything: they ran inside the transaction,
  * which is then never committed by this script (it stops). */
 int session_send(struct session *s, const char *sql);
+
+/* With --atomic (s->atomic_pending), begins the script's transaction, once:
+ * session_run() and session_send() call it before any statement but PRAGMA
+ * foreign_keys, the script runner before a dot-command. Returns 0, or the
+ * exit status of the failed BEGIN (reported). */
+int session_atomic_begin(struct session *s);
 
 /* Collects every statement session_send() left in flight, as it does.
  * Returns the highest of their exit statuses, 0 when none failed. */

@@ -418,8 +418,120 @@ Test(script, dump_with_a_dangling_key_applies_nothing)
                       "refers to a row of p that does not exist");
     assert_has(o.err, "after PRAGMA foreign_keys=OFF a transaction checks "
                       "them at its COMMIT instead");
+    assert_has(o.err, "sqlite3 DB 'PRAGMA foreign_key_check' lists the rows "
+                      "of the source database that refer to none");
     harness_output_free(&o);
     cr_assert_eq(query_int("SELECT count(*) FROM sqlite_schema"), 0);
+}
+
+/* PRAGMA foreign_keys=OFF where it cannot do what sqlite3 does is never
+ * silently ignored: leading an --atomic script it applies to the script's
+ * transaction (begun at the first statement after it); inside a
+ * transaction it is a no-op, as in SQLite, and the CLI says so; outside
+ * one a statement is still checked at once, and a failure says why. */
+Test(script, foreign_keys_off_is_applied_or_explained)
+{
+    struct harness_output o;
+    const char *later_parent =
+        "PRAGMA foreign_keys=OFF;\n"
+        "CREATE TABLE c(id INTEGER PRIMARY KEY, p REFERENCES p(id));\n"
+        "INSERT INTO c VALUES (1, 1);\n"
+        "CREATE TABLE p(id INTEGER PRIMARY KEY);\n"
+        "INSERT INTO p VALUES (1);\n";
+
+    CLI(&o, later_parent, "--atomic");
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert_str_empty(o.err);
+    harness_output_free(&o);
+    cr_assert_eq(query_int("SELECT count(*) FROM c JOIN p ON c.p = p.id"), 1);
+    cr_assert_eq(harness_stat(&d, "tx_committed"), 1);
+
+    /* A row that refers to none fails the script's COMMIT: nothing. */
+    CLI(&o,
+        "PRAGMA foreign_keys=OFF;\n"
+        "CREATE TABLE c2(id INTEGER PRIMARY KEY, p REFERENCES p(id));\n"
+        "INSERT INTO c2 VALUES (1, 42);\n",
+        "--atomic");
+    cr_assert_eq(o.status, 1, "stderr: %s", o.err);
+    assert_has(o.err, "FOREIGN KEY constraint failed at COMMIT: a row of c2 "
+                      "(rowid 1) refers to a row of p that does not exist");
+    harness_output_free(&o);
+    cr_assert_eq(query_int("SELECT count(*) FROM sqlite_schema WHERE name = "
+                           "'c2'"),
+                 0);
+
+    /* Only the pragma: no transaction at all. */
+    CLI(&o, "PRAGMA foreign_keys=OFF;\n", "--atomic");
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    harness_output_free(&o);
+    cr_assert_eq(harness_stat(&d, "tx_committed"), 1);
+
+    CLI(&o,
+        "BEGIN;\nPRAGMA foreign_keys=OFF;\nINSERT INTO p VALUES (2);\n"
+        "COMMIT;\n",
+        "--bail");
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    assert_has(o.err, "<stdin>:2: note: PRAGMA foreign_keys does nothing "
+                      "inside a transaction (as in SQLite): this one checks "
+                      "foreign keys at each statement");
+    harness_output_free(&o);
+    cr_assert_eq(query_int("SELECT count(*) FROM p"), 2);
+
+    CLI(&o, "PRAGMA foreign_keys=OFF;\nINSERT INTO c VALUES (3, 99);\n",
+        "--bail");
+    cr_assert_eq(o.status, 1, "stderr: %s", o.err);
+    assert_has(o.err, "<stdin>:2: SQLITE_CONSTRAINT_FOREIGNKEY");
+    assert_has(o.err, "after PRAGMA foreign_keys=OFF only a transaction "
+                      "checks them at its COMMIT; a statement outside one "
+                      "is checked at once");
+    harness_output_free(&o);
+    cr_assert_eq(query_int("SELECT count(*) FROM c"), 1);
+
+    /* A script with its own BEGIN ... COMMIT, as a dump, says to run it
+     * without --atomic. */
+    CLI(&o, "PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\nCOMMIT;\n",
+        "--atomic");
+    cr_assert_eq(o.status, 1);
+    assert_has(o.err, "<stdin>:2: transaction control in an --atomic script: "
+                      "the whole script is one transaction already (run a "
+                      "script with its own BEGIN ... COMMIT, such as "
+                      "sqlite3's .dump, without --atomic)");
+    harness_output_free(&o);
+}
+
+/* The check of every foreign key at COMMIT runs under the daemon's
+ * --timeout: a database too large for it fails the COMMIT, with nothing
+ * applied and what to do. */
+Test(script, foreign_key_check_past_the_deadline_says_what_to_do)
+{
+    struct harness_output o;
+    sqlited *db = harness_connect(&d);
+
+    /* Eight keys a row, 8,000,000 to check: about 250 ms of SQLite's. */
+    harness_exec(db, "CREATE TABLE p(id INTEGER PRIMARY KEY);"
+                     "CREATE TABLE c(a REFERENCES p, b REFERENCES p, "
+                     "c REFERENCES p, d REFERENCES p, e REFERENCES p, "
+                     "f REFERENCES p, g REFERENCES p, h REFERENCES p);"
+                     "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
+                     "FROM n WHERE x < 1000000) INSERT INTO p SELECT x FROM n;"
+                     "INSERT INTO c SELECT id, id, id, id, id, id, id, id "
+                     "FROM p;");
+    sqlited_close(db);
+    /* Restarted, so that its writer is idle (the WAL checkpointed). */
+    cr_assert_eq(daemon_stop(&d), 0);
+    daemon_restart(&d, (const char *const[]){"--timeout", "60", NULL});
+    CLI(&o,
+        "PRAGMA foreign_keys=OFF;\nBEGIN;\n"
+        "INSERT INTO c VALUES (1, 1, 1, 1, 1, 1, 1, 1);\n"
+        "COMMIT;\n",
+        "--bail");
+    cr_assert_eq(o.status, 1, "stderr: %s", o.err);
+    assert_has(o.err, "<stdin>:4: SQLITED_TIMEOUT: the foreign key check "
+                      "before COMMIT passed the deadline");
+    assert_has(o.err, "the daemon's --timeout bounds the check of every "
+                      "foreign key at COMMIT: raise it");
+    harness_output_free(&o);
+    cr_assert_eq(query_int("SELECT count(*) FROM c"), 1000000);
 }
 
 /* A dump of a virtual table (sqlite3 writes it into sqlite_schema under
@@ -469,6 +581,8 @@ Test(script, expired_transaction_refuses_until_its_end)
                       "<stdin>:1) is over");
     assert_has(o.err, "<stdin>:5: cannot commit: the transaction (begun at "
                       "<stdin>:1) was rolled back already");
+    assert_has(o.err, "a longer transaction needs the daemon's "
+                      "--tx-max-duration raised");
     harness_output_free(&o);
     cr_assert_eq(query_int("SELECT sum(x) FROM e"), 3);
 }
