@@ -3744,10 +3744,14 @@ static int json_add_value(struct codec_buf *b, struct codec_reader *r,
         json_add(b, num);
         return 0;
     case CODEC_FLOAT:
-        if (isfinite(v.v.f))
-            snprintf(num, sizeof(num), "%.17g", v.v.f);
-        else
-            snprintf(num, sizeof(num), "null");
+        /* The fewest digits that read back as the same double: 0.00025,
+         * not 0.00025000000000000001. */
+        snprintf(num, sizeof(num), "null");
+        for (int digits = 15; isfinite(v.v.f) && digits <= 17; digits++) {
+            snprintf(num, sizeof(num), "%.*g", digits, v.v.f);
+            if (strtod(num, NULL) == v.v.f)
+                break;
+        }
         json_add(b, num);
         return 0;
     case CODEC_STR:

@@ -545,6 +545,13 @@ int migrate_exec(sqlite3 *db, const char *dir, enum migrate_action action,
         int64_t target = version == MIGRATE_DEFAULT ? latest : version;
         /* With no migration in the directory yet, the latest is 0: the
          * default up has nothing to apply, and is no error. */
+        if (latest == 0 && version != MIGRATE_DEFAULT) {
+            rc = fail(&p, SQLITED_BAD_REQUEST,
+                      "there is no migration %" PRId64 " in %s (it holds "
+                      "none)",
+                      target, dir);
+            goto out;
+        }
         if (target > latest || (target < 1 && version != MIGRATE_DEFAULT)) {
             rc = fail(&p, SQLITED_BAD_REQUEST,
                       "there is no migration %" PRId64 " in %s (1 to %" PRId64

@@ -189,10 +189,10 @@ static int json_print(struct json *j)
 
 /* ------------------------------------------------------------------ ping
  *
- * `ping` alone answers "pong". With --count or --latency it measures round
- * trips, keeping their distribution in a histogram of constant size (64
- * buckets to each power of two nanoseconds: a p99 within 1.6%), for runs
- * of any length.
+ * `ping` alone answers "pong". With --count or --latency (or --json: one
+ * ping's summary) it measures round trips, keeping their distribution in
+ * a histogram of constant size (64 buckets to each power of two
+ * nanoseconds: a p99 within 1.6%), for runs of any length.
  */
 
 /* Set by Ctrl-C (SIGINT) in the commands that run until it. */
@@ -404,13 +404,17 @@ int ping_main(const char *path, int timeout_ms, const struct op_options *o)
     if (rc)
         return report_connect_error(path, rc);
     sqlited_set_io_timeout(db, timeout_ms);
-    if (o->count || o->latency) {
-        status = ping_run(db, path, o);
+    if (o->count || o->latency || o->json) {
+        /* --json has one shape, the summary, for one ping as for many. */
+        struct op_options run = *o;
+        if (!run.count && !run.latency)
+            run.count = 1;
+        status = ping_run(db, path, &run);
     } else {
         rc = sqlited_ping(db);
         status = rc ? report_call_error(db, rc) : 0;
         if (rc == 0)
-            puts(o->json ? "{\"pong\": true}" : "pong");
+            puts("pong");
     }
     sqlited_close(db);
     return finish_output(status);

@@ -346,14 +346,45 @@ Test(lifecycle, acknowledged_writes_survive_sigkill)
     sqlited_close(db);
 }
 
-Test(lifecycle, help_exits_0)
+/* --help lists every option, and so does sqlited(8): each long option of
+ * the one is in the other, as roff writes it (\-\-socket\-mode). */
+Test(lifecycle, help_exits_0_and_the_manual_names_every_option)
 {
     const char *argv[] = {harness_daemon_bin(), "--help", NULL};
     struct harness_output o;
+    static char manual[64 * 1024];
+    int options = 0;
+
     harness_run(argv, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
     cr_assert_eq(o.status, 0, "stderr: %s", o.err);
     cr_assert_not_null(strstr(o.out, "usage: sqlited"), "stdout: %s", o.out);
     cr_assert_not_null(strstr(o.out, "--socket"));
+
+    FILE *f = fopen(SQLITED_SOURCE_DIR "/man/sqlited.8", "r");
+    cr_assert_not_null(f);
+    size_t n = fread(manual, 1, sizeof(manual) - 1, f);
+    cr_assert(n > 0 && n < sizeof(manual) - 1 && feof(f));
+    fclose(f);
+    for (const char *line = o.out; line; line = strchr(line, '\n')) {
+        line += *line == '\n';
+        /* "  -d, --database PATH ..." or "      --config PATH ..." */
+        const char *opt = strstr(line, "--");
+        if (!opt || strspn(line, " ") > 6 ||
+            (line[2] != '-' && opt - line != 6))
+            continue;
+        char roff[96];
+        size_t len = strcspn(opt, " \n"), r = 0;
+        for (size_t i = 0; i < len && r + 3 < sizeof(roff); i++) {
+            if (opt[i] == '-')
+                roff[r++] = '\\';
+            roff[r++] = opt[i];
+        }
+        roff[r] = '\0';
+        cr_assert_not_null(strstr(manual, roff), "sqlited(8) lacks %.*s",
+                           (int)len, opt);
+        options++;
+    }
+    cr_assert_gt(options, 40);
     harness_output_free(&o);
 }
 

@@ -81,6 +81,30 @@ Test(operator, ping_count_prints_each_round_trip_and_a_summary)
     harness_output_free(&o);
 }
 
+/* --json has one shape for ping, however many; the daemon's figures print
+ * as written, in the fewest digits that read back the same. */
+Test(operator, json_reads_the_same_whatever_the_run)
+{
+    struct harness_output o;
+
+    CLI(&o, "ping", "--json");
+    cr_assert_eq(o.status, 0, "%s", o.err);
+    char want[300];
+    snprintf(want, sizeof(want),
+             "{\"socket\": \"%s\", \"sent\": 1, "
+             "\"answered\": 1, \"min_ms\": ",
+             d.sock_path);
+    cr_assert(strncmp(o.out, want, strlen(want)) == 0, "%s", o.out);
+    harness_output_free(&o);
+
+    CLI(&o, "stats");
+    cr_assert_eq(o.status, 0, "%s", o.err);
+    cr_assert(strstr(o.out, "\"le\": [0.0001, 0.00025, 0.0005, 0.001, "), "%s",
+              o.out);
+    cr_assert_null(strstr(o.out, "0000001"), "%s", o.out);
+    harness_output_free(&o);
+}
+
 Test(operator, ping_latency_summarises_its_samples)
 {
     /* Off a terminal: the summary only. */
