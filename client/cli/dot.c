@@ -16,12 +16,15 @@
 #include "script.h"
 #include "text.h"
 
-static int dot_fail(const char *cmd, const char *what, const char *arg)
+/* Reports what is wrong with the dot-command .@cmd, naming the script's
+ * FILE:LINE when it comes from one. */
+static int dot_fail(const struct session *s, const char *cmd, const char *what,
+                    const char *arg)
 {
     if (arg)
-        fprintf(stderr, "%s: .%s: %s: %s\n", PROG, cmd, what, arg);
+        session_report(s, NULL, ".%s: %s: %s", cmd, what, arg);
     else
-        fprintf(stderr, "%s: .%s: %s\n", PROG, cmd, what);
+        session_report(s, NULL, ".%s: %s", cmd, what);
     return EXIT_DAEMON_ERROR;
 }
 
@@ -44,10 +47,11 @@ static bool parse_bool(const char *s, bool *v)
     return false;
 }
 
-static int set_flag(const char *cmd, const char *arg, bool *flag)
+static int set_flag(const struct session *s, const char *cmd, const char *arg,
+                    bool *flag)
 {
     if (!parse_bool(arg, flag))
-        return dot_fail(cmd, "expected on or off", arg);
+        return dot_fail(s, cmd, "expected on or off", arg);
     return 0;
 }
 
@@ -62,8 +66,8 @@ static int dot_mode(struct session *s, int argc, char **argv)
         return 0;
     }
     if (!mode_parse(argv[0], &mode)) {
-        fprintf(stderr, "%s: .mode: unknown mode '%s' (%s)\n", PROG, argv[0],
-                mode_names);
+        session_report(s, NULL, ".mode: unknown mode '%s' (%s)", argv[0],
+                       mode_names);
         return EXIT_DAEMON_ERROR;
     }
     printer_set_mode(&s->pr, mode);
@@ -73,7 +77,7 @@ static int dot_mode(struct session *s, int argc, char **argv)
 static int dot_headers(struct session *s, int argc, char **argv)
 {
     (void)argc;
-    int rc = set_flag("headers", argv[0], &s->pr.header);
+    int rc = set_flag(s, "headers", argv[0], &s->pr.header);
 
     if (rc == 0)
         s->pr.header_set = true;
@@ -84,7 +88,7 @@ static int dot_nullvalue(struct session *s, int argc, char **argv)
 {
     (void)argc;
     if (printer_set_nullvalue(&s->pr, argv[0]))
-        return dot_fail("nullvalue", strerror(ENOMEM), NULL);
+        return dot_fail(s, "nullvalue", strerror(ENOMEM), NULL);
     return 0;
 }
 
@@ -97,14 +101,14 @@ static int dot_width(struct session *s, int argc, char **argv)
         errno = 0;
         long v = strtol(argv[i], &end, 10);
         if (errno || end == argv[i] || *end || v < -10000 || v > 10000)
-            return dot_fail("width",
+            return dot_fail(s, "width",
                             "a width is a number of characters from -10000 "
                             "to 10000",
                             argv[i]);
         w[i] = (int)v;
     }
     if (printer_set_widths(&s->pr, w, argc))
-        return dot_fail("width", strerror(ENOMEM), NULL);
+        return dot_fail(s, "width", strerror(ENOMEM), NULL);
     return 0;
 }
 
@@ -112,29 +116,45 @@ static int dot_pager(struct session *s, int argc, char **argv)
 {
     (void)argc;
     bool on;
-    int rc = set_flag("pager", argv[0], &on);
+    int rc = set_flag(s, "pager", argv[0], &on);
 
     if (rc == 0)
         s->pr.no_pager = !on;
     return rc;
 }
 
+/* .output FILE and .once FILE. */
+static int open_output(struct session *s, const char *cmd, const char *path,
+                       bool once)
+{
+    int rc = output_open(&s->pr, path, once);
+
+    if (rc == -EINVAL)
+        return dot_fail(s, cmd, "'|' needs a command to write to", NULL);
+    if (rc < 0) {
+        session_report(s, NULL, ".%s: cannot open %s: %s", cmd, path,
+                       strerror(-rc));
+        return EXIT_DAEMON_ERROR;
+    }
+    return rc;
+}
+
 static int dot_output(struct session *s, int argc, char **argv)
 {
     return argc == 0 ? output_restore(&s->pr)
-                     : output_open(&s->pr, argv[0], false);
+                     : open_output(s, "output", argv[0], false);
 }
 
 static int dot_once(struct session *s, int argc, char **argv)
 {
     (void)argc;
-    return output_open(&s->pr, argv[0], true);
+    return open_output(s, "once", argv[0], true);
 }
 
 static int dot_timer(struct session *s, int argc, char **argv)
 {
     (void)argc;
-    return set_flag("timer", argv[0], &s->timer);
+    return set_flag(s, "timer", argv[0], &s->timer);
 }
 
 /* ------------------------------------------------------------ parameters */
@@ -170,18 +190,17 @@ static int dot_param(struct session *s, int argc, char **argv)
     }
     if (strcmp(sub, "unset") == 0 && *name && !*p) {
         if (!params_unset(&s->params, name))
-            return dot_fail("param", "no such parameter", name);
+            return dot_fail(s, "param", "no such parameter", name);
         return 0;
     }
     if (strcmp(sub, "set") == 0 && *name && *p) {
         if (params_set(&s->params, name, p, err, sizeof(err)))
-            return dot_fail("param", err, NULL);
+            return dot_fail(s, "param", err, NULL);
         return 0;
     }
-    fprintf(stderr,
-            "%s: usage: .param set NAME VALUE | unset NAME | list | "
-            "clear\n",
-            PROG);
+    session_report(s, NULL,
+                   "usage: .param set NAME VALUE | unset NAME | list | "
+                   "clear");
     return EXIT_DAEMON_ERROR;
 }
 
@@ -201,7 +220,7 @@ static int query_each(struct session *s, const char *sql, const char *pattern,
         rc = sqlited_params_add_text(params, NULL, pattern, -1);
     if (rc) {
         sqlited_params_close(params);
-        fprintf(stderr, "%s: %s\n", PROG, sqlited_strerror(rc));
+        session_report(s, NULL, "%s", sqlited_strerror(rc));
         return EXIT_DAEMON_ERROR;
     }
     rc = sqlited_query(s->db, sql, params, &rows);
@@ -248,7 +267,7 @@ static int list_names(struct session *s, const char *sql, const char *pattern)
     size_t maxlen = 0;
 
     if (status == 0 && (nm.oom || nm.text.oom)) {
-        fprintf(stderr, "%s: %s\n", PROG, strerror(ENOMEM));
+        session_report(s, NULL, "%s", strerror(ENOMEM));
         status = EXIT_DAEMON_ERROR;
     }
     if (status == 0 && nm.n > 0) {
@@ -577,7 +596,7 @@ static int dot_help(struct session *s, int argc, char **argv)
     if (argc == 1) {
         const char *name = argv[0] + (argv[0][0] == '.');
         if (!(c = find_command(name)))
-            return dot_fail("help", "no such command", argv[0]);
+            return dot_fail(s, "help", "no such command", argv[0]);
         print_manual(c, s->pr.out);
         return 0;
     }
@@ -642,11 +661,11 @@ int dot_run(struct session *s, const char *line)
     int argc, status;
 
     if (len == 0 || line[0] != '.') {
-        fprintf(stderr, "%s: a dot-command starts with '.'\n", PROG);
+        session_report(s, NULL, "a dot-command starts with '.'");
         return EXIT_DAEMON_ERROR;
     }
     if (!(buf = malloc(len))) {
-        fprintf(stderr, "%s: %s\n", PROG, strerror(ENOMEM));
+        session_report(s, NULL, "%s", strerror(ENOMEM));
         return EXIT_DAEMON_ERROR;
     }
     /* The line without its leading '.'. */
@@ -656,9 +675,9 @@ int dot_run(struct session *s, const char *line)
         find_command(argv[0])->max_args == REST)
         argc = 2; /* it takes its line whole: the words do not count */
     if (argc < 0) {
-        status = dot_fail(argv[0], "too many arguments", NULL);
+        status = dot_fail(s, argv[0], "too many arguments", NULL);
     } else if (argc == 0) {
-        fprintf(stderr, "%s: a dot-command needs a name (try .help)\n", PROG);
+        session_report(s, NULL, "a dot-command needs a name (try .help)");
         status = EXIT_DAEMON_ERROR;
     } else {
         const struct dot_command *c = find_command(argv[0]);
@@ -675,11 +694,10 @@ int dot_run(struct session *s, const char *line)
             n = 1;
         }
         if (!c) {
-            fprintf(stderr, "%s: unknown command .%s (try .help)\n", PROG,
-                    argv[0]);
+            session_report(s, NULL, "unknown command .%s (try .help)", argv[0]);
             status = EXIT_DAEMON_ERROR;
         } else if (n < c->min_args || (c->max_args >= 0 && n > c->max_args)) {
-            fprintf(stderr, "%s: usage: %s\n", PROG, c->usage);
+            session_report(s, NULL, "usage: %s", c->usage);
             status = EXIT_DAEMON_ERROR;
         } else {
             status = c->run(s, n, rest ? &rest : argv + 1);

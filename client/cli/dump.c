@@ -138,7 +138,7 @@ static int query_arg(struct dump *d, const char *sql, const char *arg,
             rc = sqlited_params_add_text(p, NULL, arg, -1);
         if (rc) {
             sqlited_params_close(p);
-            fprintf(stderr, "%s: .dump: %s\n", PROG, sqlited_strerror(rc));
+            session_report(d->s, NULL, ".dump: %s", sqlited_strerror(rc));
             return EXIT_DAEMON_ERROR;
         }
     }
@@ -187,7 +187,7 @@ static int list_objects(struct dump *d, const char *sql, const char *like,
                          ? EXIT_DAEMON_ERROR
                          : report_rows_error(d->s->db, rc);
         if (rc == -ENOMEM)
-            fprintf(stderr, "%s: .dump: %s\n", PROG, strerror(ENOMEM));
+            session_report(d->s, NULL, ".dump: %s", strerror(ENOMEM));
         sqlited_rows_close(rows);
         free_objects(objs, n);
         return status;
@@ -211,7 +211,7 @@ static bool flush_line(struct dump *d)
 static int line_failed(struct dump *d)
 {
     if (d->line.oom) {
-        fprintf(stderr, "%s: .dump: %s\n", PROG, strerror(ENOMEM));
+        session_report(d->s, NULL, ".dump: %s", strerror(ENOMEM));
         return EXIT_DAEMON_ERROR;
     }
     return EXIT_DAEMON_ERROR; /* finish_output() reports a write error */
@@ -240,7 +240,7 @@ static int dump_columns(struct dump *d, const char *table, struct sbuf *select)
                                       : report_rows_error(d->s->db, rc);
     sqlited_rows_close(rows);
     if (status == 0 && select->oom) {
-        fprintf(stderr, "%s: .dump: %s\n", PROG, strerror(ENOMEM));
+        session_report(d->s, NULL, ".dump: %s", strerror(ENOMEM));
         status = EXIT_DAEMON_ERROR;
     }
     return status;
@@ -267,7 +267,7 @@ static int dump_rows(struct dump *d, const char *name)
     quote_identifier(&prefix, name);
     sbuf_adds(&prefix, " VALUES(");
     if (sql.oom || prefix.oom) {
-        fprintf(stderr, "%s: .dump: %s\n", PROG, strerror(ENOMEM));
+        session_report(d->s, NULL, ".dump: %s", strerror(ENOMEM));
         status = EXIT_DAEMON_ERROR;
         goto out;
     }
@@ -402,12 +402,21 @@ int dump_run(struct session *s, int argc, char **argv)
     struct dump d = {.s = s, .out = s->pr.out};
     int status, rc;
 
+    /* sqlite3's .dump takes options (--data-only, --nosys ...) that this
+     * one has not: as a pattern such a word would dump nothing, silently. */
+    if (argc > 0 && strncmp(argv[0], "--", 2) == 0) {
+        session_report(s, NULL,
+                       ".dump: unknown option %s (usage: .dump "
+                       "[TABLE])",
+                       argv[0]);
+        return EXIT_DAEMON_ERROR;
+    }
+
     rc = dump_snapshot_begin(s->db);
     if (rc && interrupted(&d, rc)) {
-        fprintf(stderr,
-                "%s: .dump: interrupted before it began; nothing "
-                "was written\n",
-                PROG);
+        session_report(s, NULL,
+                       ".dump: interrupted before it began; nothing "
+                       "was written");
         return EXIT_DAEMON_ERROR;
     }
     if (rc)
@@ -424,11 +433,12 @@ int dump_run(struct session *s, int argc, char **argv)
                 "ROLLBACK; -- the dump was interrupted after %" PRIu64
                 " rows\n",
                 d.rows);
-        fprintf(stderr,
-                "%s: .dump: interrupted after %" PRIu64
-                " rows; the dump ends in ROLLBACK, so loading it applies "
-                "nothing\n",
-                PROG, d.rows);
+        session_report(
+            s, NULL,
+            ".dump: interrupted after %" PRIu64
+            " rows; the dump ends in ROLLBACK, so loading it applies "
+            "nothing",
+            d.rows);
     } else {
         fputs("ROLLBACK; -- the dump failed: see the error it reported\n",
               d.out);

@@ -303,7 +303,7 @@ struct import {
 static int import_oom(struct import *im)
 {
     progress_clear(&im->progress);
-    fprintf(stderr, "%s: .import: %s\n", PROG, strerror(ENOMEM));
+    session_report(im->s, NULL, ".import: %s", strerror(ENOMEM));
     return EXIT_DAEMON_ERROR;
 }
 
@@ -384,8 +384,9 @@ static int import_prepare(struct import *im, uint64_t line)
     free(create.p);
     if (rc) {
         progress_clear(&im->progress);
-        fprintf(stderr, "%s: %s:%" PRIu64 ": cannot create table %s: %s\n",
-                PROG, im->file, line, im->table, sqlited_errmsg(db));
+        session_report(im->s, NULL,
+                       "%s:%" PRIu64 ": cannot create table %s: %s", im->file,
+                       line, im->table, sqlited_errmsg(db));
         return failure_status(rc);
     }
     return 0;
@@ -407,13 +408,13 @@ static int import_flush(struct import *im)
         progress_clear(&im->progress);
         if (sscanf(msg, "step %lu: %n", &step, &used) == 1 && used > 0 &&
             step < im->nrows)
-            fprintf(stderr, "%s: %s:%" PRIu64 ": %s: %s\n", PROG, im->file,
-                    im->lines[step], sqlited_errname(db), msg + used);
+            session_report(im->s, NULL, "%s:%" PRIu64 ": %s: %s", im->file,
+                           im->lines[step], sqlited_errname(db), msg + used);
         else if (rc == SQLITED_TOO_LARGE)
-            fprintf(stderr,
-                    "%s: %s:%" PRIu64 ": a batch of rows from this line on "
-                    "is over the daemon's limits: %s\n",
-                    PROG, im->file, im->lines[0], sqlited_strerror(rc));
+            session_report(im->s, NULL,
+                           "%s:%" PRIu64 ": a batch of rows from this line on "
+                           "is over the daemon's limits: %s",
+                           im->file, im->lines[0], sqlited_strerror(rc));
         else
             report_call_error(db, rc);
         return failure_status(rc);
@@ -431,10 +432,10 @@ static int import_row(struct import *im, uint64_t line)
 {
     if (im->csv.nfields != im->ncols) {
         progress_clear(&im->progress);
-        fprintf(stderr,
-                "%s: %s:%" PRIu64 ": expected %zu columns, found %zu "
-                "(table %s)\n",
-                PROG, im->file, line, im->ncols, im->csv.nfields, im->table);
+        session_report(im->s, NULL,
+                       "%s:%" PRIu64 ": expected %zu columns, found %zu "
+                       "(table %s)",
+                       im->file, line, im->ncols, im->csv.nfields, im->table);
         return EXIT_DAEMON_ERROR;
     }
     for (size_t i = 0; i < im->ncols; i++) {
@@ -445,8 +446,8 @@ static int import_row(struct import *im, uint64_t line)
             return import_oom(im);
         if (rc) {
             progress_clear(&im->progress);
-            fprintf(stderr, "%s: %s:%" PRIu64 ": %s\n", PROG, im->file, line,
-                    sqlited_strerror(rc));
+            session_report(im->s, NULL, "%s:%" PRIu64 ": %s", im->file, line,
+                           sqlited_strerror(rc));
             return EXIT_DAEMON_ERROR;
         }
         im->bytes += len;
@@ -479,7 +480,7 @@ static int import_records(struct import *im)
                       false);
         if (status == 0 && im->s->interrupted && *im->s->interrupted) {
             progress_clear(&im->progress);
-            fprintf(stderr, "%s: .import of %s: interrupted\n", PROG, im->file);
+            session_report(im->s, NULL, ".import of %s: interrupted", im->file);
             status = EXIT_DAEMON_ERROR;
         }
     }
@@ -490,23 +491,23 @@ static int import_records(struct import *im)
         return EXIT_DAEMON_ERROR;
     }
     if (first && im->create) {
-        fprintf(stderr,
-                "%s: %s: no record to name the columns of the new table "
-                "%s\n",
-                PROG, im->file, im->table);
+        session_report(im->s, NULL,
+                       "%s: no record to name the columns of the new table "
+                       "%s",
+                       im->file, im->table);
         return EXIT_DAEMON_ERROR;
     }
     return import_flush(im);
 }
 
-static int parse_skip(const char *arg, uint64_t *out)
+static int parse_skip(const struct session *s, const char *arg, uint64_t *out)
 {
     char *end;
     errno = 0;
     unsigned long long v = strtoull(arg, &end, 10);
     if (errno || end == arg || *end || arg[0] == '-') {
-        fprintf(stderr, "%s: .import: --skip takes a number of records: %s\n",
-                PROG, arg);
+        session_report(s, NULL, ".import: --skip takes a number of records: %s",
+                       arg);
         return EXIT_DAEMON_ERROR;
     }
     *out = v;
@@ -525,11 +526,11 @@ int import_run(struct session *s, int argc, char **argv)
         if (strcmp(argv[i], "--csv") == 0)
             continue;
         if (strcmp(argv[i], "--skip") == 0 && i + 1 < argc) {
-            if ((status = parse_skip(argv[++i], &im.skip)) != 0)
+            if ((status = parse_skip(s, argv[++i], &im.skip)) != 0)
                 return status;
         } else if (argv[i][0] == '-' && argv[i][1] == '-') {
-            fprintf(stderr, "%s: .import: unknown option %s (usage: %s)\n",
-                    PROG, argv[i], IMPORT_USAGE);
+            session_report(s, NULL, ".import: unknown option %s (usage: %s)",
+                           argv[i], IMPORT_USAGE);
             return EXIT_DAEMON_ERROR;
         } else if (nargs < 2) {
             args[nargs++] = argv[i];
@@ -538,7 +539,7 @@ int import_run(struct session *s, int argc, char **argv)
         }
     }
     if (nargs != 2) {
-        fprintf(stderr, "%s: usage: %s\n", PROG, IMPORT_USAGE);
+        session_report(s, NULL, "usage: %s", IMPORT_USAGE);
         return EXIT_DAEMON_ERROR;
     }
     im.file = args[0];
@@ -548,8 +549,7 @@ int import_run(struct session *s, int argc, char **argv)
 
     im.csv.f = fopen(im.file, "rb");
     if (!im.csv.f) {
-        fprintf(stderr, "%s: cannot open %s: %s\n", PROG, im.file,
-                strerror(errno));
+        session_report(s, NULL, "cannot open %s: %s", im.file, strerror(errno));
         return EXIT_DAEMON_ERROR;
     }
     struct stat st;
@@ -583,8 +583,7 @@ int import_run(struct session *s, int argc, char **argv)
         progress_draw(&im.progress, im.imported, im.csv.consumed, true);
         fputc('\n', stderr);
     } else if (status) {
-        fprintf(stderr, "%s: .import of %s: nothing was imported\n", PROG,
-                im.file);
+        session_report(s, NULL, ".import of %s: nothing was imported", im.file);
     }
 out:
     fclose(im.csv.f);

@@ -849,26 +849,20 @@ int output_restore(struct printer *pr)
 
 int output_open(struct printer *pr, const char *path, bool once)
 {
-    char *name = strdup(path);
     bool pipe = path[0] == '|';
+    char *name;
     FILE *f;
 
-    if (!name) {
-        fprintf(stderr, "%s: %s\n", PROG, strerror(ENOMEM));
-        return EXIT_DAEMON_ERROR;
-    }
-    if (pipe && !path[1 + strspn(path + 1, " \t")]) {
-        fprintf(stderr, "%s: '|' needs a command to write to\n", PROG);
-        free(name);
-        return EXIT_DAEMON_ERROR;
-    }
+    if (pipe && !path[1 + strspn(path + 1, " \t")])
+        return -EINVAL;
+    if (!(name = strdup(path)))
+        return -ENOMEM;
     fflush(stdout);
     f = pipe ? popen(path + 1, "w") : fopen(path, "w");
     if (!f) {
-        fprintf(stderr, "%s: cannot open %s: %s\n", PROG, path,
-                strerror(errno));
+        int err = errno ? errno : EIO;
         free(name);
-        return EXIT_DAEMON_ERROR;
+        return -err;
     }
     int status = output_restore(pr);
     pr->out = f;

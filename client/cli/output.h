@@ -96,7 +96,9 @@ int output_error(struct printer *pr);
 
 /* Sends output to @path (or, when it starts with '|', to that command's
  * standard input) instead of standard output; with @once, only for the
- * next command. Returns 0, or 1 after printing why the file cannot be
+ * next command. Returns 0; 1 when closing the previous output failed
+ * (reported); or, with nothing changed and nothing printed, a negated
+ * errno: -EINVAL for a '|' without a command, else why @path cannot be
  * opened. */
 int output_open(struct printer *pr, const char *path, bool once);
 

@@ -208,6 +208,13 @@ Test(dump, usage_error_names_the_usage)
     cr_assert_str_eq(o.err, "sqlited-cli: usage: .dump [TABLE]\n");
     cr_assert_str_empty(o.out);
     harness_output_free(&o);
+    /* sqlite3's options are not patterns that match nothing. */
+    CLI(&o, ".dump --data-only");
+    cr_assert_eq(o.status, 1);
+    cr_assert_str_eq(o.err, "sqlited-cli: .dump: unknown option --data-only "
+                            "(usage: .dump [TABLE])\n");
+    cr_assert_str_empty(o.out);
+    harness_output_free(&o);
 }
 
 /* A client thread writing one row into each of a and b, the same (w, seq),

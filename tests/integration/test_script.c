@@ -168,6 +168,32 @@ Test(script, atomic_applies_nothing_on_an_error)
     harness_output_free(&o);
 }
 
+/* A dot-command that fails in a script names its line, as a statement
+ * does. */
+Test(script, dot_command_errors_name_their_line)
+{
+    struct harness_output o;
+
+    CLI(&o,
+        "select 1;\n.mode nonsense\n.nosuch\n.width x\n"
+        ".output /nonexistent/x\n.import --skip x f t\n.dump a b\n",
+        "--no-bail");
+    cr_assert_eq(o.status, 1, "stderr: %s", o.err);
+    cr_assert_str_eq(
+        o.err,
+        "sqlited-cli: <stdin>:2: .mode: unknown mode 'nonsense' (list, "
+        "table, box, csv, json, line, markdown, column)\n"
+        "sqlited-cli: <stdin>:3: unknown command .nosuch (try .help)\n"
+        "sqlited-cli: <stdin>:4: .width: a width is a number of characters "
+        "from -10000 to 10000: x\n"
+        "sqlited-cli: <stdin>:5: .output: cannot open /nonexistent/x: No "
+        "such file or directory\n"
+        "sqlited-cli: <stdin>:6: .import: --skip takes a number of records: "
+        "x\n"
+        "sqlited-cli: <stdin>:7: usage: .dump [TABLE]\n");
+    harness_output_free(&o);
+}
+
 /* A trigger's body holds ';' that do not end the statement. */
 Test(script, trigger_body_stays_one_statement)
 {
