@@ -369,12 +369,23 @@ static int dot_explain(struct session *s, int argc, char **argv)
     struct plan_row *r = NULL;
     size_t n = 0, cap = 0;
     char prefix[300];
-    int status = 0;
+    int status = 0, detail = 2;
     int rc = params_bind(&s->params, sql, &params);
 
     (void)argc;
-    if (rc == 0)
+    if (rc == 0 && sqlited_tx_id(s->db) != 0) {
+        /* sqlited_explain() plans outside any transaction: inside the
+         * user's, ask it, so that the tables it made are seen. */
+        struct sbuf eqp = {0};
+        sbuf_adds(&eqp, "EXPLAIN QUERY PLAN ");
+        sbuf_adds(&eqp, sql);
+        sbuf_add(&eqp, "", 1);
+        rc = eqp.oom ? -ENOMEM : sqlited_query(s->db, eqp.p, params, &rows);
+        detail = 3; /* id, parent, notused, detail */
+        free(eqp.p);
+    } else if (rc == 0) {
         rc = sqlited_explain(s->db, sql, params, &rows);
+    }
     sqlited_params_close(params);
     if (rc)
         return report_call_error(s->db, rc);
@@ -391,7 +402,7 @@ static int dot_explain(struct session *s, int argc, char **argv)
         }
         r[n].id = sqlited_column_int64(rows, 0);
         r[n].parent = sqlited_column_int64(rows, 1);
-        r[n].detail = strdup(sqlited_column_text(rows, 2));
+        r[n].detail = strdup(sqlited_column_text(rows, detail));
         if (!r[n].detail) {
             rc = -ENOMEM;
             break;
@@ -701,6 +712,7 @@ int dot_run(struct session *s, const char *line)
             status = EXIT_DAEMON_ERROR;
         } else {
             status = c->run(s, n, rest ? &rest : argv + 1);
+            session_check_tx(s);
         }
     }
     free(buf);

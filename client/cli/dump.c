@@ -68,17 +68,20 @@ static void add_literal(struct sbuf *b, const sqlited_rows *rows, int i)
 
 /* -------------------------------------------------------------- snapshot */
 
-/* A read-only transaction of the daemon's: one snapshot, held on a
- * connection of its own there, which keeps no writer waiting. */
-int dump_snapshot_begin(sqlited *db)
+int dump_snapshot_begin(sqlited *db, bool *began)
 {
-    return sqlited_begin(db, SQLITED_TX_READ_ONLY);
+    *began = false;
+    if (sqlited_tx_id(db) != 0)
+        return 0; /* the user's transaction: read what it sees */
+    int rc = sqlited_begin(db, SQLITED_TX_READ_ONLY);
+    *began = rc == 0;
+    return rc;
 }
 
-/* Ends it, if the daemon has not already (for idling, say). */
-void dump_snapshot_end(sqlited *db)
+void dump_snapshot_end(sqlited *db, bool began)
 {
-    if (sqlited_tx_id(db) != 0)
+    /* Unless the daemon ended it already (for idling, say). */
+    if (began && sqlited_tx_id(db) != 0)
         sqlited_rollback(db);
 }
 
@@ -412,7 +415,8 @@ int dump_run(struct session *s, int argc, char **argv)
         return EXIT_DAEMON_ERROR;
     }
 
-    rc = dump_snapshot_begin(s->db);
+    bool began;
+    rc = dump_snapshot_begin(s->db, &began);
     if (rc && interrupted(&d, rc)) {
         session_report(s, NULL,
                        ".dump: interrupted before it began; nothing "
@@ -423,7 +427,7 @@ int dump_run(struct session *s, int argc, char **argv)
         return report_call_error(s->db, rc);
     fputs("PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\n", d.out);
     status = dump_all(&d, argc > 0 ? argv[0] : NULL);
-    dump_snapshot_end(s->db);
+    dump_snapshot_end(s->db, began);
     /* A dump cut short must not load as a smaller database: it ends with
      * ROLLBACK instead of COMMIT, and says why. */
     if (status == 0) {

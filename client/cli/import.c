@@ -12,7 +12,9 @@
  * per batch of rows, commit): a bad record, a failed constraint or an
  * interrupted run applies nothing, not even the CREATE TABLE. While it
  * runs, other clients' writes wait; one that takes longer than the daemon's
- * --tx-max-duration (60 s by default) is rolled back and fails.
+ * --tx-max-duration (60 s by default) is rolled back and fails. Inside the
+ * user's transaction (BEGIN typed before it) it is a savepoint of that
+ * one: all or nothing again, committed with it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -298,6 +300,7 @@ struct import {
     size_t nrows;          /* rows in the batch */
     size_t bytes;          /* of values in the batch */
     uint64_t imported;     /* rows sent in batches that succeeded */
+    bool nested;           /* a savepoint in the user's transaction */
 };
 
 static int import_oom(struct import *im)
@@ -323,7 +326,8 @@ static int import_check_table(struct import *im)
         sqlited_params_close(p);
         return import_oom(im);
     }
-    rc = dump_snapshot_begin(db);
+    bool began;
+    rc = dump_snapshot_begin(db, &began);
     if (rc == 0)
         rc = sqlited_query(db, "SELECT count(*) FROM pragma_table_info(?1)", p,
                            &rows);
@@ -335,7 +339,7 @@ static int import_check_table(struct import *im)
         rc = 0;
     }
     sqlited_rows_close(rows);
-    dump_snapshot_end(db);
+    dump_snapshot_end(db, began);
     return rc ? report_call_error(db, rc) : 0;
 }
 
@@ -500,6 +504,36 @@ static int import_records(struct import *im)
     return import_flush(im);
 }
 
+/* Begins the import's transaction: its own, or in the user's, a
+ * savepoint. */
+static int import_begin(struct import *im)
+{
+    sqlited *db = im->s->db;
+
+    im->nested = sqlited_tx_id(db) != 0;
+    if (im->nested)
+        return sqlited_exec(db, "SAVEPOINT sqlited_import", NULL, NULL);
+    return sqlited_begin(db, SQLITED_TX_IMMEDIATE);
+}
+
+/* Commits (@commit) or rolls back what import_begin() began. A
+ * transaction the daemon ended meanwhile applied nothing: there is nothing
+ * to roll back, and a commit fails as the statement did. */
+static int import_end(struct import *im, bool commit)
+{
+    sqlited *db = im->s->db;
+
+    if (!im->nested && commit)
+        return sqlited_commit(db);
+    if (sqlited_tx_id(db) == 0)
+        return 0;
+    if (!im->nested)
+        return sqlited_rollback(db);
+    if (!commit)
+        sqlited_exec(db, "ROLLBACK TO sqlited_import", NULL, NULL);
+    return sqlited_exec(db, "RELEASE sqlited_import", NULL, NULL);
+}
+
 static int parse_skip(const struct session *s, const char *arg, uint64_t *out)
 {
     char *end;
@@ -542,6 +576,13 @@ int import_run(struct session *s, int argc, char **argv)
         session_report(s, NULL, "usage: %s", IMPORT_USAGE);
         return EXIT_DAEMON_ERROR;
     }
+    if (session_tx_state(s) == SESSION_TX_FAILED) {
+        session_report(s, NULL,
+                       ".import not run: the transaction is over (see "
+                       "above); statements are refused until COMMIT or "
+                       "ROLLBACK");
+        return EXIT_DAEMON_ERROR;
+    }
     im.file = args[0];
     im.table = args[1];
     im.csv.path = im.file;
@@ -564,20 +605,20 @@ int import_run(struct session *s, int argc, char **argv)
         status = import_oom(&im);
         goto out;
     }
-    int rc = sqlited_begin(s->db, SQLITED_TX_IMMEDIATE);
+    int rc = import_begin(&im);
     if (rc) {
         status = report_call_error(s->db, rc);
         goto out;
     }
     status = import_records(&im);
     if (status == 0) {
-        rc = sqlited_commit(s->db);
+        rc = import_end(&im, true);
         if (rc) {
             progress_clear(&im.progress);
             status = report_call_error(s->db, rc);
         }
-    } else if (sqlited_tx_id(s->db) != 0) {
-        sqlited_rollback(s->db);
+    } else {
+        import_end(&im, false);
     }
     if (status == 0 && im.progress.on) {
         progress_draw(&im.progress, im.imported, im.csv.consumed, true);

@@ -512,10 +512,19 @@ static int run_end(struct session *s, const char *sql, bool commit)
     return status;
 }
 
+void session_check_tx(struct session *s)
+{
+    check_tx(s, 0);
+}
+
 /* Runs @sql, classified as @kind with BEGIN's @mode, now. */
 static int run_now(struct session *s, const char *sql, enum stmt_kind kind,
                    int mode)
 {
+    /* Never outside the user's transaction: if it ended unseen (a
+     * dot-command's call found it over), it is reported now and @sql is
+     * refused below, not run on its own. */
+    check_tx(s, 0);
     if (s->atomic &&
         (kind == STMT_BEGIN || kind == STMT_COMMIT || kind == STMT_ROLLBACK)) {
         session_report(s, sql,
@@ -602,6 +611,7 @@ int session_send(struct session *s, const char *sql)
     int mode = SQLITED_TX_DEFERRED, status = 0;
     enum stmt_kind kind = classify(sql, &mode);
 
+    check_tx(s, 0);
     if (kind != STMT_SQL || s->tx != SESSION_TX_OPEN) {
         status = session_sync(s);
         if (stops(s, status))

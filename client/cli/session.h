@@ -117,6 +117,12 @@ int session_send(struct session *s, const char *sql);
  * exit status of the failed BEGIN (reported). */
 int session_atomic_begin(struct session *s);
 
+/* After calls made on s->db outside the session (a dot-command's): if the
+ * user's transaction is no longer open on the connection (the daemon ended
+ * it), says so and refuses statements until COMMIT or ROLLBACK, as when a
+ * statement finds it over. */
+void session_check_tx(struct session *s);
+
 /* Collects every statement session_send() left in flight, as it does.
  * Returns the highest of their exit statuses, 0 when none failed. */
 int session_sync(struct session *s);

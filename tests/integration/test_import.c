@@ -316,3 +316,81 @@ Test(import, usage_and_missing_file)
                             "such file or directory\n");
     harness_output_free(&o);
 }
+
+/* Inside a transaction typed before it, .import is a savepoint of that
+ * transaction: it sees and writes what the transaction does, a failed one
+ * undoes only itself, and all of it commits or rolls back with the rest.
+ * (It used to roll the user's transaction back, and the statements after
+ * it then ran outside any.) */
+Test(import, inside_a_transaction_is_a_savepoint_of_it)
+{
+    const char *path = write_csv("in.csv", 1000, -1, NULL);
+    char script[2048];
+    struct harness_output o;
+
+    harness_exec(db, "CREATE TABLE log(x)");
+    snprintf(script, sizeof(script),
+             "BEGIN;\nINSERT INTO log VALUES ('before');\n"
+             "CREATE TABLE t(id, name, note);\n"
+             ".import --skip 1 %s t\n"
+             ".import %s missing_a_column_of_t_is_fine\n"
+             ".import --skip 1 /nonexistent.csv t\n"
+             "INSERT INTO log VALUES ('after');\nCOMMIT;\n",
+             path, path);
+    harness_cli(&d, &o, script, (const char *const[]){"--no-bail", NULL});
+    cr_assert_eq(o.status, 1, "%s", o.err);
+    cr_assert(strstr(o.err, "<stdin>:6: cannot open /nonexistent.csv"), "%s",
+              o.err);
+    harness_output_free(&o);
+    assert_rows("t", 1000);
+    assert_rows("missing_a_column_of_t_is_fine", 1000);
+    cr_assert_eq(harness_query_int(db, "SELECT count(*) FROM log"), 2);
+
+    /* A failed one undoes itself only; ROLLBACK undoes everything. */
+    int line = 0;
+    const char *bad = write_csv("bad.csv", 100, 50, &line);
+    snprintf(script, sizeof(script),
+             "BEGIN;\nINSERT INTO log VALUES ('third');\n"
+             ".import --skip 1 %s t\n"
+             "SELECT count(*) FROM t;\nROLLBACK;\n",
+             bad);
+    harness_cli(&d, &o, script, (const char *const[]){"--no-bail", NULL});
+    cr_assert_eq(o.status, 1, "%s", o.err);
+    cr_assert_str_eq(o.out, "1000\n");
+    harness_output_free(&o);
+    cr_assert_eq(harness_query_int(db, "SELECT count(*) FROM log"), 2);
+    assert_rows("t", 1000);
+}
+
+/* A transaction the daemon ends while .import runs in it (here: open past
+ * --tx-max-duration) is reported, and what follows is refused until its
+ * COMMIT or ROLLBACK: nothing runs outside it. */
+Test(import, a_transaction_that_ends_under_it_refuses_what_follows)
+{
+    char script[1024];
+    struct harness_output o;
+
+    harness_cleanup_connected(&d, &db);
+    memset(&d, 0, sizeof(d));
+    db = harness_start_connected(
+        &d, (const char *const[]){"--tx-max-duration", "200", NULL});
+    harness_exec(db, "CREATE TABLE log(x)");
+    const char *path = write_csv("big.csv", 500000, -1, NULL);
+    snprintf(script, sizeof(script),
+             "BEGIN;\nINSERT INTO log VALUES (1);\n.import %s t\n"
+             "INSERT INTO log VALUES (2);\nCOMMIT;\n"
+             "INSERT INTO log VALUES (3);\n",
+             path);
+    harness_cli(&d, &o, script, (const char *const[]){"--no-bail", NULL});
+    cr_assert_eq(o.status, 1, "%s", o.err);
+    cr_assert(strstr(o.err, "nothing was imported"), "%s", o.err);
+    cr_assert(strstr(o.err, "the transaction (begun at <stdin>:1) is over"),
+              "%s", o.err);
+    cr_assert(strstr(o.err, "<stdin>:4: not run: the transaction"), "%s",
+              o.err);
+    harness_output_free(&o);
+    cr_assert_eq(harness_query_int(db, "SELECT sum(x) FROM log"), 3);
+    cr_assert_eq(harness_query_int(db, "SELECT count(*) FROM sqlite_schema "
+                                       "WHERE name = 't'"),
+                 0);
+}

@@ -657,3 +657,23 @@ Test(script, statements_sent_ahead_keep_their_order)
     harness_output_free(&o);
     cr_assert_eq(query_int("SELECT count(*) FROM w"), 0);
 }
+
+/* Inside the user's transaction, .dump and .explain see what it sees (a
+ * table it created), as in the sqlite3 shell, and leave it open. */
+Test(script, dot_commands_inside_a_transaction_see_it)
+{
+    struct harness_output o;
+
+    CLI(&o,
+        "BEGIN;\nCREATE TABLE intx(a);\nINSERT INTO intx VALUES (1);\n"
+        ".dump intx\n.explain SELECT * FROM intx WHERE a = 1\n"
+        "INSERT INTO intx VALUES (2);\nCOMMIT;\n",
+        "--bail");
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert_str_eq(o.out, "PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\n"
+                            "CREATE TABLE intx(a);\n"
+                            "INSERT INTO intx VALUES(1);\nCOMMIT;\n"
+                            "QUERY PLAN\n`--SCAN intx\n");
+    harness_output_free(&o);
+    cr_assert_eq(query_int("SELECT sum(a) FROM intx"), 3);
+}
