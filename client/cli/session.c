@@ -17,11 +17,14 @@
  * those below the daemon refuses as SQL, and the session carries out. */
 enum stmt_kind {
     STMT_SQL,
-    STMT_BEGIN,    /* BEGIN [DEFERRED | IMMEDIATE | EXCLUSIVE] [TRANSACTION] */
-    STMT_COMMIT,   /* COMMIT | END [TRANSACTION] */
-    STMT_ROLLBACK, /* ROLLBACK [TRANSACTION], not ROLLBACK TO */
-    STMT_FKS_OFF,  /* PRAGMA [main.]foreign_keys = OFF */
-    STMT_FKS_ON,   /* PRAGMA [main.]foreign_keys = ON */
+    STMT_BEGIN,     /* BEGIN [DEFERRED | IMMEDIATE | EXCLUSIVE] [TRANSACTION] */
+    STMT_COMMIT,    /* COMMIT | END [TRANSACTION] */
+    STMT_ROLLBACK,  /* ROLLBACK [TRANSACTION], not ROLLBACK TO */
+    STMT_SAVEPOINT, /* SAVEPOINT name */
+    STMT_RELEASE,   /* RELEASE [SAVEPOINT] name */
+    STMT_ROLLBACK_TO,     /* ROLLBACK [TRANSACTION] TO [SAVEPOINT] name */
+    STMT_FKS_OFF,         /* PRAGMA [main.]foreign_keys = OFF */
+    STMT_FKS_ON,          /* PRAGMA [main.]foreign_keys = ON */
     STMT_WRITABLE_SCHEMA, /* PRAGMA [main.]writable_schema = ...: sent, and
                              explained when the daemon refuses it */
 };
@@ -97,6 +100,28 @@ static bool trans_opt_end(const char *p)
            strcmp(tok, "to") != 0 && at_end(q);
 }
 
+/* A savepoint's name and the end: @p after SAVEPOINT, RELEASE [SAVEPOINT]
+ * or ROLLBACK [TRANSACTION] TO [SAVEPOINT]. The name is the last token,
+ * which savepoint_name() reads. */
+static bool savepoint_end(const char *p)
+{
+    char tok[8];
+
+    next_token(&p, tok, sizeof(tok));
+    return tok[0] != '\0' && strcmp(tok, ";") != 0 && at_end(p);
+}
+
+/* The name of the savepoint @sql (a STMT_SAVEPOINT, STMT_RELEASE or
+ * STMT_ROLLBACK_TO) names, lower-cased, as SQLite compares them. */
+static void savepoint_name(const char *sql, char *name, size_t size)
+{
+    const char *p = sql;
+
+    name[0] = '\0';
+    while (!at_end(p))
+        next_token(&p, name, size);
+}
+
 /* Classifies @sql; *@mode receives BEGIN's mode. Anything that does not
  * match exactly is SQL, which the daemon refuses with its own message when
  * it is transaction control after all. */
@@ -123,8 +148,28 @@ static enum stmt_kind classify(const char *sql, int *mode)
     }
     if (strcmp(tok, "commit") == 0 || strcmp(tok, "end") == 0)
         return trans_opt_end(p) ? STMT_COMMIT : STMT_SQL;
-    if (strcmp(tok, "rollback") == 0)
-        return trans_opt_end(p) ? STMT_ROLLBACK : STMT_SQL;
+    if (strcmp(tok, "rollback") == 0) {
+        const char *q = p;
+        next_token(&q, tok, sizeof(tok));
+        if (strcmp(tok, "transaction") == 0)
+            next_token(&q, tok, sizeof(tok));
+        if (strcmp(tok, "to") != 0)
+            return trans_opt_end(p) ? STMT_ROLLBACK : STMT_SQL;
+        p = q;
+        next_token(&q, tok, sizeof(tok));
+        if (strcmp(tok, "savepoint") == 0 && !at_end(q))
+            p = q;
+        return savepoint_end(p) ? STMT_ROLLBACK_TO : STMT_SQL;
+    }
+    if (strcmp(tok, "savepoint") == 0)
+        return savepoint_end(p) ? STMT_SAVEPOINT : STMT_SQL;
+    if (strcmp(tok, "release") == 0) {
+        const char *q = p;
+        next_token(&q, tok, sizeof(tok));
+        if (strcmp(tok, "savepoint") == 0 && !at_end(q))
+            p = q;
+        return savepoint_end(p) ? STMT_RELEASE : STMT_SQL;
+    }
     if (strcmp(tok, "pragma") == 0) {
         next_token(&p, tok, sizeof(tok));
         if (strcmp(tok, "main") == 0) {
@@ -426,6 +471,88 @@ int session_sync(struct session *s)
     return worst;
 }
 
+/* ------------------------------------------------------------ savepoints
+ *
+ * A SAVEPOINT outside a transaction begins one, as in SQLite (the daemon
+ * takes savepoints only inside its transactions): the session begins it,
+ * then sends the SAVEPOINT, and keeps the names of the savepoints opened in
+ * it, so that the RELEASE that empties the stack commits it, as SQLite's
+ * does. In a transaction begun by BEGIN they pass through.
+ */
+
+static void savepoints_clear(struct session *s)
+{
+    for (size_t i = 0; i < s->nsavepoints; i++)
+        free(s->savepoints[i]);
+    free(s->savepoints);
+    s->savepoints = NULL;
+    s->nsavepoints = 0;
+}
+
+static bool savepoints_push(struct session *s, const char *name)
+{
+    char **grown =
+        realloc(s->savepoints, (s->nsavepoints + 1) * sizeof(*s->savepoints));
+    if (!grown)
+        return false;
+    s->savepoints = grown;
+    return (s->savepoints[s->nsavepoints] = strdup(name)) != NULL &&
+           ++s->nsavepoints;
+}
+
+/* Drops the savepoints from the innermost one named @name on (@keep: the
+ * ones above it only, as ROLLBACK TO does). */
+static void savepoints_pop(struct session *s, const char *name, bool keep)
+{
+    size_t i = s->nsavepoints;
+
+    while (i > 0 && strcmp(s->savepoints[i - 1], name) != 0)
+        i--;
+    if (i == 0)
+        return; /* no such one: the daemon said so */
+    for (size_t j = keep ? i : i - 1; j < s->nsavepoints; j++)
+        free(s->savepoints[j]);
+    s->nsavepoints = keep ? i : i - 1;
+}
+
+static int run_sql(struct session *s, const char *sql);
+static int run_begin(struct session *s, const char *sql, int mode);
+static int run_end(struct session *s, const char *sql, bool commit);
+
+static int run_savepoint_stmt(struct session *s, const char *sql,
+                              enum stmt_kind kind)
+{
+    char name[256];
+    bool begun = false;
+    int status;
+
+    savepoint_name(sql, name, sizeof(name));
+    if (kind == STMT_SAVEPOINT && s->tx == SESSION_TX_NONE) {
+        if ((status = run_begin(s, sql, SQLITED_TX_DEFERRED)) != 0)
+            return status;
+        begun = true;
+    }
+    status = run_sql(s, sql);
+    if (status && begun && s->tx == SESSION_TX_OPEN)
+        run_end(s, sql, false); /* nothing ran in it */
+    if (status || (!begun && s->nsavepoints == 0))
+        return status;
+    switch (kind) {
+    case STMT_SAVEPOINT:
+        if (!savepoints_push(s, name)) {
+            session_report(s, sql, "%s", strerror(ENOMEM));
+            return EXIT_DAEMON_ERROR;
+        }
+        return 0;
+    case STMT_RELEASE:
+        savepoints_pop(s, name, false);
+        return s->nsavepoints == 0 ? run_end(s, sql, true) : 0;
+    default: /* STMT_ROLLBACK_TO */
+        savepoints_pop(s, name, true);
+        return 0;
+    }
+}
+
 static int run_begin(struct session *s, const char *sql, int mode)
 {
     char where[300];
@@ -459,6 +586,7 @@ static int run_end(struct session *s, const char *sql, bool commit)
     int rc;
 
     tx_where(s, where, sizeof(where));
+    savepoints_clear(s); /* whatever happens, the transaction ends */
     switch (s->tx) {
     case SESSION_TX_NONE:
         session_report(s, sql,
@@ -569,6 +697,10 @@ static int run_now(struct session *s, const char *sql, enum stmt_kind kind,
                            s->fks_at_commit ? "at its COMMIT"
                                             : "at each statement");
         return 0;
+    case STMT_SAVEPOINT:
+    case STMT_RELEASE:
+    case STMT_ROLLBACK_TO:
+        return run_savepoint_stmt(s, sql, kind);
     case STMT_WRITABLE_SCHEMA: {
         int status = run_sql(s, sql);
         if (status == EXIT_DAEMON_ERROR)
@@ -679,6 +811,7 @@ int session_finish(struct session *s)
 {
     char where[300];
 
+    savepoints_clear(s);
     switch (s->tx) {
     case SESSION_TX_NONE:
         return 0;

@@ -81,6 +81,11 @@ struct session {
     unsigned npending;
     bool stopping; /* one of them failed with bail: drop the rest */
     enum session_tx tx;
+    /* The transaction was begun by a SAVEPOINT: the savepoints open in it,
+     * outermost first (lower-cased), so that the RELEASE of the outermost
+     * commits it, as in SQLite. None when BEGIN began it. */
+    char **savepoints;
+    size_t nsavepoints;
     struct session_source tx_src; /* where the transaction was begun */
     char tx_file[256];            /* tx_src.file's copy */
 };

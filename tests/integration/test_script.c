@@ -677,3 +677,35 @@ Test(script, dot_commands_inside_a_transaction_see_it)
     harness_output_free(&o);
     cr_assert_eq(query_int("SELECT sum(a) FROM intx"), 3);
 }
+
+/* A SAVEPOINT outside a transaction begins one, as in SQLite (the daemon
+ * takes savepoints only inside its transactions): ROLLBACK TO keeps it
+ * open, and the RELEASE of the outermost savepoint commits it. In a
+ * transaction begun by BEGIN, releasing every savepoint commits nothing. */
+Test(script, savepoint_outside_a_transaction_begins_one)
+{
+    struct harness_output o;
+
+    CLI(&o,
+        "CREATE TABLE sp(x);\nSAVEPOINT a;\nINSERT INTO sp VALUES (1);\n"
+        "SAVEPOINT \"B\";\nINSERT INTO sp VALUES (2);\n"
+        "ROLLBACK TRANSACTION TO SAVEPOINT b;\nINSERT INTO sp VALUES (3);\n"
+        "RELEASE a;\n"
+        "BEGIN;\nSAVEPOINT c;\nINSERT INTO sp VALUES (4);\nRELEASE c;\n"
+        "ROLLBACK;\nSELECT group_concat(x) FROM sp;\n",
+        "--bail");
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert_str_eq(o.out, "1,3\n");
+    cr_assert_str_empty(o.err);
+    harness_output_free(&o);
+    cr_assert_eq(harness_stat(&d, "tx_committed"), 1);
+
+    /* Left open at the end, it is rolled back, as any transaction. */
+    CLI(&o, "SAVEPOINT a;\nINSERT INTO sp VALUES (5);\n", "--bail");
+    cr_assert_eq(o.status, 1);
+    cr_assert(strstr(o.err, "the transaction (begun at <stdin>:1) was never "
+                            "committed"),
+              "%s", o.err);
+    harness_output_free(&o);
+    cr_assert_eq(query_int("SELECT count(*) FROM sp"), 2);
+}
