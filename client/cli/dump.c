@@ -57,7 +57,8 @@ static void add_literal(struct sbuf *b, const sqlited_rows *rows, int i)
         break;
     case SQLITED_BLOB:
         sbuf_add(b, "X'", 2);
-        add_hex(b, sqlited_column_blob(rows, i), sqlited_column_bytes(rows, i));
+        add_hex_lower(b, sqlited_column_blob(rows, i),
+                      sqlited_column_bytes(rows, i));
         sbuf_add(b, "'", 1);
         break;
     default:
@@ -357,15 +358,20 @@ static int dump_table(struct dump *d, const struct object *o)
 
 /* The schema queries, the sqlite3 shell's: tables in the order created,
  * sqlite_sequence last (its rows name the tables); then everything else
- * that has SQL. With a pattern, the tables it matches and the indexes,
- * triggers and views on them. */
+ * that has SQL. With a pattern, the tables it matches (with the shadow
+ * tables of a virtual table it matches, NAME_..., without which it would
+ * not load) and the indexes, triggers and views on them. */
 #define TABLES_SQL                                                             \
-    "SELECT name, type, sql FROM sqlite_schema WHERE sql NOT NULL AND "        \
+    "SELECT name, type, sql FROM sqlite_schema AS o WHERE sql NOT NULL AND "   \
     "type == 'table'%s ORDER BY tbl_name == 'sqlite_sequence', rowid"
 #define OTHERS_SQL                                                             \
     "SELECT name, type, sql FROM sqlite_schema WHERE sql NOT NULL AND "        \
     "type IN ('index', 'trigger', 'view')%s ORDER BY rowid"
-#define LIKE_TABLE " AND name LIKE ?1 ESCAPE '\\'"
+#define LIKE_TABLE                                                             \
+    " AND (name LIKE ?1 ESCAPE '\\' OR EXISTS (SELECT 1 FROM sqlite_schema "   \
+    "AS v WHERE v.name LIKE ?1 ESCAPE '\\' AND v.sql LIKE 'CREATE VIRTUAL "    \
+    "TABLE%%' AND substr(o.name, 1, length(v.name) + 1) == "                   \
+    "v.name || '_'))"
 #define LIKE_OTHER " AND tbl_name LIKE ?1 ESCAPE '\\'"
 
 static int dump_all(struct dump *d, const char *like)

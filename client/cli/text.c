@@ -56,14 +56,23 @@ void format_real(double d, char *buf, size_t size)
         strncat(buf, ".0", size - strlen(buf) - 1);
 }
 
-void add_hex(struct sbuf *b, const unsigned char *p, size_t n)
+static void hex_digits(struct sbuf *b, const unsigned char *p, size_t n,
+                       const char digits[16])
 {
-    static const char digits[] = "0123456789ABCDEF";
-
     for (size_t i = 0; i < n; i++) {
         char h[2] = {digits[p[i] >> 4], digits[p[i] & 15]};
         sbuf_add(b, h, 2);
     }
+}
+
+void add_hex(struct sbuf *b, const unsigned char *p, size_t n)
+{
+    hex_digits(b, p, n, "0123456789ABCDEF");
+}
+
+void add_hex_lower(struct sbuf *b, const unsigned char *p, size_t n)
+{
+    hex_digits(b, p, n, "0123456789abcdef");
 }
 
 /* Length of the valid UTF-8 sequence at @s (@n bytes left), 0 if invalid. */

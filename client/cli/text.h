@@ -20,8 +20,10 @@ void sbuf_adds(struct sbuf *b, const char *s);
  * same double, always recognisable as a REAL ("1.0", not "1"). */
 void format_real(double d, char *buf, size_t size);
 
-/* Appends @n bytes as upper-case hex digits. */
+/* Appends @n bytes as upper-case hex digits (as SQL's quote() writes a
+ * BLOB), or lower-case ones (as the sqlite3 shell's .dump does). */
 void add_hex(struct sbuf *b, const unsigned char *p, size_t n);
+void add_hex_lower(struct sbuf *b, const unsigned char *p, size_t n);
 
 /* Appends @s (@n bytes) as a JSON string; bytes that are not UTF-8 become
  * U+FFFD, so the output is always valid JSON. */

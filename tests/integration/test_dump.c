@@ -104,7 +104,7 @@ Test(dump, loads_into_sqlite3_with_identical_contents)
     /* Indexes, triggers and views come after the data; sqlite_sequence
      * last of the tables. */
     char *insert =
-        strstr(dump, "INSERT INTO t VALUES(1,'it''s',0.1,X'00FF',1);");
+        strstr(dump, "INSERT INTO t VALUES(1,'it''s',0.1,X'00ff',1);");
     char *seq = strstr(dump, "DELETE FROM sqlite_sequence;\n"
                              "INSERT INTO sqlite_sequence VALUES('t',8);\n");
     char *index = strstr(dump, "CREATE INDEX t_a ON t(a);\n");
@@ -173,10 +173,21 @@ Test(dump, reads_as_the_sqlite3_shell_s_own)
                            "INSERT INTO p(x) VALUES (1), (2), (2);"
                            "INSERT INTO q VALUES (1, 'one'), (3, NULL);"
                            "CREATE INDEX px ON p(x);"
+                           "CREATE TABLE b(v BLOB);"
+                           "INSERT INTO b VALUES (x'00ABcdEF');"
+                           "CREATE VIRTUAL TABLE ft USING fts5(t);"
+                           "INSERT INTO ft VALUES ('hello world');"
                            "ANALYZE;");
     char *dump = cli_dump(".dump");
     char *want = sqlite3_shell(d.db_path, ".dump");
     cr_assert_str_eq(dump, want);
+    /* A pattern takes a virtual table's shadow tables along, as there. */
+    char *ft = cli_dump(".dump ft");
+    char *want_ft = sqlite3_shell(d.db_path, ".dump ft");
+    cr_assert_str_eq(ft, want_ft);
+    cr_assert(strstr(ft, "CREATE TABLE IF NOT EXISTS 'ft_content'"), "%s", ft);
+    free(ft);
+    free(want_ft);
     cr_assert(strstr(dump, "ANALYZE sqlite_schema;\n"
                            "INSERT INTO sqlite_stat1 VALUES("),
               "%s", dump);
