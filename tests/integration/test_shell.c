@@ -134,6 +134,48 @@ Test(shell, tab_completes_a_table_the_shell_created)
     quit_shell();
 }
 
+/* Names that are no plain identifier complete in double quotes, an
+ * embedded one doubled, whether the word is typed with a quote or not; so
+ * do the columns after "quoted table". Each completed statement runs: the
+ * rows come only if the SQL is valid. */
+Test(shell, tab_completes_names_that_need_quotes)
+{
+    harness_exec_fresh(&d, "CREATE TABLE \"my tab\"(a, \"b c\");"
+                           "INSERT INTO \"my tab\" VALUES (40, 2);"
+                           "CREATE TABLE \"he said \"\"hi\"\"\"(x);"
+                           "INSERT INTO \"he said \"\"hi\"\"\" VALUES (42);");
+    start_shell();
+    /* Typed without a quote. */
+    pty_send(&p, "SELECT count(*) + 41 FROM my" PTY_TAB);
+    pty_expect(&p, "\"my tab\" ");
+    pty_send(&p, ";\n");
+    pty_expect(&p, "\n42\n");
+    pty_expect(&p, prompt);
+    /* Typed with one: matched without it, and closed. */
+    pty_send(&p, "SELECT count(*) + 41 FROM \"my" PTY_TAB);
+    pty_expect(&p, "\"my tab\" ");
+    pty_send(&p, ";\n");
+    pty_expect(&p, "\n42\n");
+    pty_expect(&p, prompt);
+    /* An embedded quote is doubled. */
+    pty_send(&p, "SELECT x FROM \"he" PTY_TAB);
+    pty_expect(&p, "\"he said \"\"hi\"\"\" ");
+    pty_send(&p, ";\n");
+    pty_expect(&p, "\n42\n");
+    pty_expect(&p, prompt);
+    /* After "my tab". its columns, quoted as needed... */
+    pty_send(&p, "SELECT \"my tab\"." PTY_TAB);
+    pty_expect(&p, "\n\"my tab\".\"b c\"  \"my tab\".a\n");
+    /* ... whether the column is typed with a quote or not. */
+    pty_send(&p, "a + \"my tab\".b" PTY_TAB);
+    pty_expect(&p, "\"my tab\".\"b c\" ");
+    pty_send(&p, "+ \"my tab\".\"b" PTY_TAB);
+    pty_expect(&p, "\"my tab\".\"b c\" ");
+    pty_send(&p, "- 2 FROM \"my tab\";\n");
+    pty_expect(&p, "\n42\n");
+    quit_shell();
+}
+
 Test(shell, tab_completes_keywords_and_lists_choices)
 {
     start_shell();
