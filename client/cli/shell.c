@@ -126,6 +126,7 @@ struct shell {
     char *hist_path; /* NULL: the history is not kept in a file */
     bool hist_warned;
     bool cancelled;   /* Ctrl-C ended the line being read */
+    bool tx_noted;    /* the note on the daemon's transaction limits shown */
     struct sbuf stmt; /* the statement typed so far, lines joined by \n */
     char *prompt;
     /* The tables and columns, asked from the daemon at the first Tab after
@@ -147,6 +148,25 @@ static const char *tx_mark(const struct session *s)
     default:
         return "";
     }
+}
+
+/* The first time the shell finds a transaction open (a BEGIN, typed or
+ * from --cmd), a note, once per session: someone at a prompt pauses, and
+ * the daemon, whose only writer the transaction holds, does not wait for
+ * them. The daemon's values come in its handshake, but libsqlited hands
+ * the shell none of them, so the note names the flags and their
+ * defaults. Scripts never come here. */
+static void tx_note(struct shell *sh)
+{
+    if (sh->tx_noted || session_tx_state(sh->s) != SESSION_TX_OPEN)
+        return;
+    sh->tx_noted = true;
+    fprintf(stderr,
+            "%s: note: an open transaction holds the daemon's only writer: "
+            "it is rolled back once idle for --tx-idle-timeout "
+            "(5 s by default) or open for --tx-max-duration (60 s by "
+            "default)\n",
+            PROG);
 }
 
 static char *prompt_fn(EditLine *el)
@@ -714,6 +734,7 @@ static int run(struct shell *sh, const char *what, bool dot)
     fflush(sh->s->pr.out);
     if (dot || may_change_schema(what))
         schema_free(sh);
+    tx_note(sh);
     return rc;
 }
 
@@ -874,6 +895,7 @@ int shell_main(struct session *s, const char *path)
 
     sigaction(SIGINT, NULL, &old);
     banner(&sh);
+    tx_note(&sh); /* --cmd BEGIN */
     status = shell_loop(&sh);
     typeahead_restore_eof();
     sigaction(SIGINT, &old, NULL);

@@ -265,6 +265,37 @@ Test(shell, transaction_typed_by_hand)
     cr_assert_eq(pty_wait_exit(&p), 0);
 }
 
+/* The note the shell gives when the first transaction typed by hand
+ * opens. */
+#define TX_NOTE                                                                \
+    "sqlited-cli: note: an open transaction holds the daemon's only "          \
+    "writer: it is rolled back once idle for --tx-idle-timeout (5 s by "       \
+    "default) or open for --tx-max-duration (60 s by default)\n"
+
+/* A person at the prompt pauses, and the daemon does not wait: the first
+ * BEGIN of the session says how long it keeps the transaction; the
+ * second says nothing. */
+Test(shell, the_first_begin_notes_the_daemon_s_limits_once)
+{
+    start_shell();
+    pty_send(&p, "SELECT 6 * 7;\n");
+    pty_expect(&p, "\n42\n");
+    pty_expect(&p, prompt);
+    pty_send(&p, "BEGIN;\n");
+    pty_expect(&p, "BEGIN;\n" TX_NOTE);
+    pty_expect(&p, tx_prompt);
+    pty_send(&p, "COMMIT;\n");
+    pty_expect(&p, prompt);
+    pty_send(&p, "BEGIN;\n");
+    pty_expect(&p, tx_prompt);
+    pty_send(&p, "ROLLBACK;\n");
+    quit_shell();
+    const char *note = strstr(p.text, TX_NOTE);
+    cr_assert_not_null(note);
+    cr_assert_null(strstr(note + 1, TX_NOTE), "transcript:\n%s",
+                   pty_show(&p, 0));
+}
+
 Test(shell, ctrl_c_interrupts_the_running_query_and_keeps_the_session)
 {
     harness_exec_fresh(&d, "CREATE TABLE t(x)");
