@@ -17,9 +17,11 @@
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include "cli.h"
 #include "dot.h"
+#include "quote.h"
 #include "script.h"
 #include "shell.h"
 #include "text.h"
@@ -124,6 +126,7 @@ struct shell {
     char *hist_path; /* NULL: the history is not kept in a file */
     bool hist_warned;
     bool cancelled;   /* Ctrl-C ended the line being read */
+    bool tx_noted;    /* the note on the daemon's transaction limits shown */
     struct sbuf stmt; /* the statement typed so far, lines joined by \n */
     char *prompt;
     /* The tables and columns, asked from the daemon at the first Tab after
@@ -145,6 +148,25 @@ static const char *tx_mark(const struct session *s)
     default:
         return "";
     }
+}
+
+/* The first time the shell finds a transaction open (a BEGIN, typed or
+ * from --cmd), a note, once per session: someone at a prompt pauses, and
+ * the daemon, whose only writer the transaction holds, does not wait for
+ * them. The daemon's values come in its handshake, but libsqlited hands
+ * the shell none of them, so the note names the flags and their
+ * defaults. Scripts never come here. */
+static void tx_note(struct shell *sh)
+{
+    if (sh->tx_noted || session_tx_state(sh->s) != SESSION_TX_OPEN)
+        return;
+    sh->tx_noted = true;
+    fprintf(stderr,
+            "%s: note: an open transaction holds the daemon's only writer: "
+            "it is rolled back once idle for --tx-idle-timeout "
+            "(5 s by default) or open for --tx-max-duration (60 s by "
+            "default)\n",
+            PROG);
 }
 
 static char *prompt_fn(EditLine *el)
@@ -349,27 +371,138 @@ static bool is_word_byte(unsigned char c)
     return isalnum(c) || c == '_' || c == '$' || c == '.' || c >= 0x80;
 }
 
+/* Where the word that ends at @end starts, reading the line from @line: a
+ * run of name bytes and double-quoted identifiers, as in "my tab".col or
+ * "my t (an identifier still open). Inside a string literal, only the name
+ * bytes before @end. */
+static const char *word_start(const char *line, const char *end)
+{
+    const char *w = NULL;
+    bool in_ident = false, in_string = false;
+
+    /* From the start of the line: only there is it known whether a quote
+     * opens or closes. A doubled quote ("" or '') closes and opens again. */
+    for (const char *p = line; p < end; p++) {
+        if (in_string) {
+            in_string = *p != '\'';
+        } else if (in_ident) {
+            in_ident = *p != '"';
+        } else if (*p == '\'') {
+            in_string = true;
+            w = NULL;
+        } else if (*p == '"') {
+            in_ident = true;
+            w = w ? w : p;
+        } else if (is_word_byte((unsigned char)*p)) {
+            w = w ? w : p;
+        } else {
+            w = NULL;
+        }
+    }
+    if (in_string)
+        for (w = end; w > line && is_word_byte((unsigned char)w[-1]);)
+            w--;
+    return w ? w : end;
+}
+
+/* The first '.' of the word @w (@len bytes) outside double quotes, the one
+ * of table.column; NULL when there is none. */
+static const char *word_dot(const char *w, size_t len)
+{
+    bool quoted = false;
+
+    for (size_t i = 0; i < len; i++) {
+        if (w[i] == '"')
+            quoted = !quoted;
+        else if (w[i] == '.' && !quoted)
+            return w + i;
+    }
+    return NULL;
+}
+
+/* Appends to @b, NUL-terminated, the name that the identifier @s (@n
+ * bytes, as typed) stands for: without its double quotes, a doubled one
+ * read as one ("my tab", "my t and my tab read my tab, my t, my tab).
+ * Returns whether @s is quoted and its quote closed. */
+static bool unquote(struct sbuf *b, const char *s, size_t n)
+{
+    bool closed = false;
+
+    if (n == 0 || s[0] != '"') {
+        sbuf_add(b, s, n);
+    } else {
+        for (size_t i = 1; i < n && !closed; i++) {
+            if (s[i] != '"')
+                sbuf_add(b, s + i, 1);
+            else if (i + 1 < n && s[i + 1] == '"')
+                sbuf_add(b, s + i++, 1);
+            else
+                closed = true;
+        }
+    }
+    sbuf_add(b, "", 1);
+    return closed;
+}
+
+/* Adds the candidate @prefix (@plen bytes) followed by the identifier
+ * @name, quoted when it needs it (quote_identifier()) or when @quote. */
+static void cands_add_name(struct cands *c, const char *prefix, size_t plen,
+                           const char *name, bool quote)
+{
+    struct sbuf b = {0};
+
+    quote_identifier(&b, name);
+    if (quote && !b.oom && b.p[0] != '"') {
+        /* A plain name: no double quote to double. */
+        b.len = 0;
+        sbuf_add(&b, "\"", 1);
+        sbuf_adds(&b, name);
+        sbuf_add(&b, "\"", 1);
+    }
+    if (b.oom)
+        c->oom = true;
+    else
+        cands_add(c, prefix, plen, b.p, b.len);
+    free(b.p);
+}
+
 /* Adds the candidates for the word @w (@len bytes) in the SQL: keywords
  * (in the case the word is typed in), tables and columns; after "table."
- * the columns of that table. */
+ * the columns of that table. A name that is no plain identifier is
+ * offered in double quotes, and so is every name when the word (or the
+ * part after "table.") starts with one: it is matched without them, and a
+ * name is offered only whole when they are closed. Sets *@plen to the
+ * bytes of the word before the part completed ("table.", else none). */
 static void complete_sql(struct shell *sh, const char *w, size_t len,
-                         struct cands *c)
+                         struct cands *c, size_t *plen)
 {
-    const char *dot = memchr(w, '.', len);
+    const char *dot = word_dot(w, len);
+    const char *part = dot ? dot + 1 : w;
+    struct sbuf prefix = {0}, table = {0};
 
+    *plen = (size_t)(part - w);
+    size_t tlen = len - *plen;
+    bool quoted = tlen > 0 && part[0] == '"';
+    bool whole = unquote(&prefix, part, tlen);
+    if (dot)
+        unquote(&table, w, (size_t)(dot - w));
+    if (prefix.oom || table.oom) {
+        c->oom = true;
+        goto out;
+    }
     if (!sh->schema_loaded)
         schema_load(sh);
-    if (dot) {
-        size_t tlen = (size_t)(dot - w), plen = len - tlen - 1;
-        for (size_t i = 0; i < sh->nnames; i++) {
-            const struct schema_name *n = &sh->names[i];
-            if (n->column && strlen(n->table) == tlen &&
-                strncasecmp(n->table, w, tlen) == 0 &&
-                strncasecmp(n->column, dot + 1, plen) == 0)
-                cands_add(c, w, tlen + 1, n->column, strlen(n->column));
-        }
-        return;
+    for (size_t i = 0; i < sh->nnames; i++) {
+        const struct schema_name *n = &sh->names[i];
+        const char *name = n->column ? n->column : n->table;
+        if (dot && (!n->column || strcasecmp(n->table, table.p) != 0))
+            continue;
+        if (whole ? strcasecmp(name, prefix.p) == 0
+                  : strncasecmp(name, prefix.p, prefix.len - 1) == 0)
+            cands_add_name(c, w, *plen, name, quoted);
     }
+    if (dot || quoted)
+        goto out;
     bool lower = len > 0 && islower((unsigned char)w[0]);
     for (int i = 0; i < sqlite3_keyword_count(); i++) {
         const char *kw;
@@ -383,12 +516,9 @@ static void complete_sql(struct shell *sh, const char *w, size_t len,
             buf[k] = (char)(lower ? tolower((unsigned char)kw[k]) : kw[k]);
         cands_add(c, "", 0, buf, (size_t)kwlen);
     }
-    for (size_t i = 0; i < sh->nnames; i++) {
-        const char *name =
-            sh->names[i].column ? sh->names[i].column : sh->names[i].table;
-        if (strncasecmp(name, w, len) == 0)
-            cands_add(c, "", 0, name, strlen(name));
-    }
+out:
+    free(prefix.p);
+    free(table.p);
 }
 
 /* Prints the candidates under the line, in columns as wide as the
@@ -421,21 +551,80 @@ static void cands_print(FILE *out, const struct cands *c)
     }
 }
 
+/* The characters (not bytes) of @s, @n bytes in the terminal's encoding:
+ * what el_deletestr() counts. */
+static int char_count(const char *s, size_t n)
+{
+    mbstate_t st = {0};
+    int k = 0;
+
+    while (n > 0) {
+        size_t r = mbrlen(s, n, &st);
+        if (r == 0 || r > n) /* NUL, or not a character: a byte */
+            r = 1;
+        s += r;
+        n -= r;
+        k++;
+    }
+    return k;
+}
+
+/* How many bytes the candidates agree on (ignoring case), cut back so as
+ * not to end inside a UTF-8 character, nor (several candidates) just after
+ * the quote that would close the identifier ("a" of "a" and "a""b"). */
+static size_t cands_common(const struct cands *c, size_t plen)
+{
+    size_t common = strlen(c->v[0]);
+    struct sbuf b = {0};
+
+    for (size_t i = 1; i < c->n; i++) {
+        size_t k = 0;
+        while (k < common && c->v[i][k] &&
+               tolower((unsigned char)c->v[i][k]) ==
+                   tolower((unsigned char)c->v[0][k]))
+            k++;
+        common = k;
+    }
+    while (common > 0 && ((unsigned char)c->v[0][common] & 0xC0) == 0x80)
+        common--;
+    if (c->n > 1 && common > plen && unquote(&b, c->v[0] + plen, common - plen))
+        common--;
+    free(b.p);
+    return common;
+}
+
+/* Replaces the @len bytes before the cursor with @n bytes of @s. */
+static bool replace_before(EditLine *el, const char *typed, size_t len,
+                           const char *s, size_t n)
+{
+    char *copy = strndup(s, n);
+    bool ok = copy != NULL;
+
+    if (ok) {
+        el_deletestr(el, char_count(typed, len));
+        ok = el_insertstr(el, copy) == 0;
+    }
+    free(copy);
+    return ok;
+}
+
 /* Tab: completes the word before the cursor. One candidate is inserted
  * with a space after it; several are completed as far as they agree, and
- * listed when they agree no further; none rings the bell. */
+ * listed when they agree no further; none rings the bell. What was typed
+ * stays as typed when the candidates extend it; when they quote it (my to
+ * "my tab"), the part being completed gives way to them. */
 static unsigned char complete(EditLine *el, int ch)
 {
     struct shell *sh;
     const LineInfo *li = el_line(el);
-    const char *start = li->cursor, *first = li->buffer;
+    const char *start = word_start(li->buffer, li->cursor);
+    const char *first = li->buffer;
     struct cands c = {0};
+    size_t plen = 0;
     unsigned char ret = CC_ERROR;
 
     (void)ch;
     el_get(el, EL_CLIENTDATA, &sh);
-    while (start > li->buffer && is_word_byte((unsigned char)start[-1]))
-        start--;
     while (first < li->cursor && isspace((unsigned char)*first))
         first++;
     size_t len = (size_t)(li->cursor - start);
@@ -447,31 +636,44 @@ static unsigned char complete(EditLine *el, int ch)
             if (strncmp(name, start + 1, len - 1) == 0)
                 cands_add(&c, ".", 1, name, strlen(name));
     } else {
-        complete_sql(sh, start, len, &c);
+        complete_sql(sh, start, len, &c, &plen);
     }
     if (c.oom || c.n == 0)
         goto out;
     cands_sort(&c);
+    size_t common = cands_common(&c, plen);
+    bool extends = common >= len && strncasecmp(c.v[0], start, len) == 0;
     if (c.n == 1) {
-        if (el_insertstr(el, c.v[0] + len) == 0 && el_insertstr(el, " ") == 0)
+        bool ok = extends
+                      ? el_insertstr(el, c.v[0] + len) == 0
+                      : replace_before(el, start + plen, len - plen,
+                                       c.v[0] + plen, strlen(c.v[0]) - plen);
+        if (ok && el_insertstr(el, " ") == 0)
             ret = CC_REFRESH;
         goto out;
     }
-    size_t common = strlen(c.v[0]);
-    for (size_t i = 1; i < c.n; i++) {
-        size_t k = 0;
-        while (k < common && c.v[i][k] &&
-               tolower((unsigned char)c.v[i][k]) ==
-                   tolower((unsigned char)c.v[0][k]))
-            k++;
-        common = k;
-    }
-    if (common > len) {
+    if (extends && common > len) {
         char *more = strndup(c.v[0] + len, common - len);
         if (more && el_insertstr(el, more) == 0)
             ret = CC_REFRESH;
         free(more);
         goto out;
+    }
+    if (!extends && common > plen) {
+        /* Quoted, they may still agree on more than was typed: "my t of
+         * "my tab" and "my tub" for my. */
+        struct sbuf typed = {0}, agreed = {0};
+        unquote(&typed, start + plen, len - plen);
+        unquote(&agreed, c.v[0] + plen, common - plen);
+        bool more = !typed.oom && !agreed.oom && agreed.len > typed.len;
+        free(typed.p);
+        free(agreed.p);
+        if (more) {
+            if (replace_before(el, start + plen, len - plen, c.v[0] + plen,
+                               common - plen))
+                ret = CC_REFRESH;
+            goto out;
+        }
     }
     cands_print(sh->out, &c);
     ret = CC_REDISPLAY;
@@ -532,6 +734,7 @@ static int run(struct shell *sh, const char *what, bool dot)
     fflush(sh->s->pr.out);
     if (dot || may_change_schema(what))
         schema_free(sh);
+    tx_note(sh);
     return rc;
 }
 
@@ -692,6 +895,7 @@ int shell_main(struct session *s, const char *path)
 
     sigaction(SIGINT, NULL, &old);
     banner(&sh);
+    tx_note(&sh); /* --cmd BEGIN */
     status = shell_loop(&sh);
     typeahead_restore_eof();
     sigaction(SIGINT, &old, NULL);

@@ -134,6 +134,48 @@ Test(shell, tab_completes_a_table_the_shell_created)
     quit_shell();
 }
 
+/* Names that are no plain identifier complete in double quotes, an
+ * embedded one doubled, whether the word is typed with a quote or not; so
+ * do the columns after "quoted table". Each completed statement runs: the
+ * rows come only if the SQL is valid. */
+Test(shell, tab_completes_names_that_need_quotes)
+{
+    harness_exec_fresh(&d, "CREATE TABLE \"my tab\"(a, \"b c\");"
+                           "INSERT INTO \"my tab\" VALUES (40, 2);"
+                           "CREATE TABLE \"he said \"\"hi\"\"\"(x);"
+                           "INSERT INTO \"he said \"\"hi\"\"\" VALUES (42);");
+    start_shell();
+    /* Typed without a quote. */
+    pty_send(&p, "SELECT count(*) + 41 FROM my" PTY_TAB);
+    pty_expect(&p, "\"my tab\" ");
+    pty_send(&p, ";\n");
+    pty_expect(&p, "\n42\n");
+    pty_expect(&p, prompt);
+    /* Typed with one: matched without it, and closed. */
+    pty_send(&p, "SELECT count(*) + 41 FROM \"my" PTY_TAB);
+    pty_expect(&p, "\"my tab\" ");
+    pty_send(&p, ";\n");
+    pty_expect(&p, "\n42\n");
+    pty_expect(&p, prompt);
+    /* An embedded quote is doubled. */
+    pty_send(&p, "SELECT x FROM \"he" PTY_TAB);
+    pty_expect(&p, "\"he said \"\"hi\"\"\" ");
+    pty_send(&p, ";\n");
+    pty_expect(&p, "\n42\n");
+    pty_expect(&p, prompt);
+    /* After "my tab". its columns, quoted as needed... */
+    pty_send(&p, "SELECT \"my tab\"." PTY_TAB);
+    pty_expect(&p, "\n\"my tab\".\"b c\"  \"my tab\".a\n");
+    /* ... whether the column is typed with a quote or not. */
+    pty_send(&p, "a + \"my tab\".b" PTY_TAB);
+    pty_expect(&p, "\"my tab\".\"b c\" ");
+    pty_send(&p, "+ \"my tab\".\"b" PTY_TAB);
+    pty_expect(&p, "\"my tab\".\"b c\" ");
+    pty_send(&p, "- 2 FROM \"my tab\";\n");
+    pty_expect(&p, "\n42\n");
+    quit_shell();
+}
+
 Test(shell, tab_completes_keywords_and_lists_choices)
 {
     start_shell();
@@ -221,6 +263,37 @@ Test(shell, transaction_typed_by_hand)
     cr_assert_eq(others_count(), 1);
     pty_send(&p, PTY_CTRL_D);
     cr_assert_eq(pty_wait_exit(&p), 0);
+}
+
+/* The note the shell gives when the first transaction typed by hand
+ * opens. */
+#define TX_NOTE                                                                \
+    "sqlited-cli: note: an open transaction holds the daemon's only "          \
+    "writer: it is rolled back once idle for --tx-idle-timeout (5 s by "       \
+    "default) or open for --tx-max-duration (60 s by default)\n"
+
+/* A person at the prompt pauses, and the daemon does not wait: the first
+ * BEGIN of the session says how long it keeps the transaction; the
+ * second says nothing. */
+Test(shell, the_first_begin_notes_the_daemon_s_limits_once)
+{
+    start_shell();
+    pty_send(&p, "SELECT 6 * 7;\n");
+    pty_expect(&p, "\n42\n");
+    pty_expect(&p, prompt);
+    pty_send(&p, "BEGIN;\n");
+    pty_expect(&p, "BEGIN;\n" TX_NOTE);
+    pty_expect(&p, tx_prompt);
+    pty_send(&p, "COMMIT;\n");
+    pty_expect(&p, prompt);
+    pty_send(&p, "BEGIN;\n");
+    pty_expect(&p, tx_prompt);
+    pty_send(&p, "ROLLBACK;\n");
+    quit_shell();
+    const char *note = strstr(p.text, TX_NOTE);
+    cr_assert_not_null(note);
+    cr_assert_null(strstr(note + 1, TX_NOTE), "transcript:\n%s",
+                   pty_show(&p, 0));
 }
 
 Test(shell, ctrl_c_interrupts_the_running_query_and_keeps_the_session)
