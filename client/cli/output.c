@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -96,13 +97,33 @@ static int out_errno;
 /* Standard output's reader went away (a write failed with EPIPE). */
 static bool stdout_gone;
 
+/* Whether @out, which failed, is a pipe or a socket whose reader has gone:
+ * the write failed with EPIPE. errno may have changed since (a close, a
+ * call to the daemon), so the descriptor is asked too: the write end of a
+ * pipe with no reader polls POLLERR, a socket whose peer closed POLLHUP. */
+static bool reader_gone(FILE *out, int err)
+{
+    int fd = fileno(out);
+    struct stat st;
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+
+    if (fd < 0 || fstat(fd, &st) != 0 ||
+        !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+        return false;
+    if (err == EPIPE)
+        return true;
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
+}
+
 bool out_failed(FILE *out)
 {
+    int err = errno;
+
     if (!ferror(out))
         return false;
     if (!out_errno)
-        out_errno = errno ? errno : EIO;
-    if (out == stdout && (errno == EPIPE || out_errno == EPIPE))
+        out_errno = err ? err : EIO;
+    if (out == stdout && !stdout_gone && reader_gone(out, err))
         stdout_gone = true;
     return true;
 }
@@ -807,9 +828,15 @@ int print_rows(struct printer *pr, sqlited_rows *rows)
 
 int output_error(struct printer *pr)
 {
-    if (pr->out != stdout)
-        fprintf(stderr, "%s: cannot write to %s: %s\n", PROG, pr->out_name,
-                strerror(out_errno ? out_errno : EIO));
+    if (pr->out == stdout)
+        return EXIT_DAEMON_ERROR;
+    /* A command that took what it wanted and left (.once '|head -2'):
+     * the result ends there, which is no error; output_restore() tells
+     * whether the command itself failed. */
+    if (pr->out_pipe && reader_gone(pr->out, out_errno))
+        return 0;
+    fprintf(stderr, "%s: cannot write to %s: %s\n", PROG, pr->out_name,
+            strerror(out_errno ? out_errno : EIO));
     return EXIT_DAEMON_ERROR;
 }
 
@@ -822,6 +849,8 @@ int output_restore(struct printer *pr)
         return 0;
     errno = 0;
     bool failed = out_failed(pr->out);
+    if (failed && pr->out_pipe && reader_gone(pr->out, out_errno))
+        failed = false; /* its reader left: as output_error() says */
     if (pr->out_pipe) {
         int st = pclose(pr->out);
         if (!failed && st != 0) {
@@ -894,7 +923,10 @@ int printer_close(struct printer *pr, int status)
 int finish_output(int status)
 {
     errno = 0;
-    if (fflush(stdout) != 0 || out_failed(stdout)) {
+    /* A failed flush sets the stream's error, which out_failed() reads;
+     * it also tells whether the reader has gone. */
+    fflush(stdout);
+    if (out_failed(stdout)) {
         if (stdout_gone) {
             /* The reader took what it wanted (`| head`): end as SIGPIPE
              * ends sqlite3, psql or cat, quietly and with the status that

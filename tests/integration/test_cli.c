@@ -344,12 +344,13 @@ struct piped {
     size_t len;
 };
 
-static void piped_start(struct piped *c, const char *const *args)
+/* Starts sqlited-cli -s (the daemon's socket) with @args, its standard
+ * output @out_fd and its standard error DIR/cli.err (see read_err()). */
+static pid_t cli_start(const char *const *args, int out_fd)
 {
     const char *argv[16] = {SQLITED_CLI, "-s", d.sock_path};
     size_t n = 3;
     char err[192];
-    int fds[2];
 
     for (size_t i = 0; args[i]; i++) {
         cr_assert_lt(n, 15);
@@ -359,24 +360,45 @@ static void piped_start(struct piped *c, const char *const *args)
     snprintf(err, sizeof(err), "%s/cli.err", d.dir);
     int err_fd = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     cr_assert_geq(err_fd, 0);
-    cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
     pid_t parent = getpid();
-    c->pid = fork();
-    cr_assert_neq(c->pid, -1);
-    if (c->pid == 0) {
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
         /* A test that fails must not leave an endless query running. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127);
         /* As a shell starts a command: SIGPIPE not ignored. */
         signal(SIGPIPE, SIG_DFL);
-        if (dup2(fds[1], STDOUT_FILENO) < 0 || dup2(err_fd, STDERR_FILENO) < 0)
+        if (dup2(out_fd, STDOUT_FILENO) < 0 || dup2(err_fd, STDERR_FILENO) < 0)
             _exit(127);
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
-    close(fds[1]);
     close(err_fd);
+    return pid;
+}
+
+/* What the CLI started by cli_start() wrote on its standard error, into
+ * @err (@errsize bytes at most, NUL-terminated). */
+static void read_err(char *err, size_t errsize)
+{
+    char path[192];
+    snprintf(path, sizeof(path), "%s/cli.err", d.dir);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(err, 1, errsize - 1, f);
+    err[n] = '\0';
+    fclose(f);
+}
+
+static void piped_start(struct piped *c, const char *const *args)
+{
+    int fds[2];
+
+    cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+    c->pid = cli_start(args, fds[1]);
+    close(fds[1]);
     c->out = fds[0];
     c->len = 0;
 }
@@ -431,13 +453,7 @@ static int piped_close(struct piped *c, char *err, size_t errsize)
         harness_sleep_ms(10);
     }
     cr_assert_eq(r, c->pid);
-    char path[192];
-    snprintf(path, sizeof(path), "%s/cli.err", d.dir);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    size_t n = fread(err, 1, errsize - 1, f);
-    err[n] = '\0';
-    fclose(f);
+    read_err(err, errsize);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
@@ -512,4 +528,46 @@ Test(cli, a_reader_that_goes_away_ends_a_transaction_and_a_script)
     sqlited *db = harness_connect(&d);
     cr_assert_eq(harness_query_int(db, "SELECT count(*) FROM p"), 2);
     sqlited_close(db);
+}
+
+/* Runs sqlited-cli with @args and its standard output a pipe whose read
+ * end is closed before it starts: its first write finds the reader gone.
+ * Returns its exit code, or 128 + the signal that ended it; @err receives
+ * its standard error. */
+static int run_unread(const char *const *args, char *err, size_t errsize)
+{
+    int fds[2], st;
+
+    cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+    close(fds[0]);
+    pid_t pid = cli_start(args, fds[1]);
+    close(fds[1]);
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    read_err(err, errsize);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* `sqlited-cli stats | true`: a small output is written only at the end,
+ * when the reader may be gone already; that too ends quietly by SIGPIPE,
+ * whichever command printed it, as sqlited-cli(1) says. */
+Test(cli, a_reader_gone_before_a_small_output_ends_it_by_sigpipe)
+{
+    static const char *const cases[][4] = {
+        {"select 1"},
+        {"--mode", "box", "select 1"},
+        {"ping"},
+        {"ping", "--json"},
+        {"stats"},
+        {"metrics"},
+        {"health", "--json"},
+        {"--version"},
+        {".tables"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char err[4096];
+        int status = run_unread(cases[i], err, sizeof(err));
+        cr_assert_eq(status, 128 + SIGPIPE, "%s: status %d, stderr: %s",
+                     cases[i][0], status, err);
+        cr_assert_str_empty(err, "%s: stderr: %s", cases[i][0], err);
+    }
 }

@@ -441,6 +441,25 @@ Test(dot, output_to_a_command)
     harness_output_free(&o);
 }
 
+/* A command that leaves before the result ends (.once '|head -2') took
+ * what it wanted: the result stops there quietly, and the run goes on. A
+ * command that fails is still named. */
+Test(dot, output_to_a_command_that_leaves_early)
+{
+    struct harness_output o;
+    CLI(&o, "--cmd", ".once '|head -2'", "--cmd",
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+        "WHERE x < 200000) SELECT x FROM c",
+        "SELECT 'after'");
+    cr_assert_eq(o.status, 0, "status %d, stderr: %s", o.status, o.err);
+    cr_assert_str_eq(o.out, "1\n2\nafter\n");
+    cr_assert_str_empty(o.err);
+    harness_output_free(&o);
+    CLI(&o, "--cmd", ".once '|exit 3'", "--cmd", "SELECT 1", "SELECT 2");
+    cr_assert_str_eq(o.err, "sqlited-cli: exit 3 exited with status 3\n");
+    harness_output_free(&o);
+}
+
 Test(dot, output_that_cannot_be_opened)
 {
     FAILS("cannot open /nonexistent/dir/x: No such file or directory", "--cmd",
