@@ -281,7 +281,8 @@ static bool stop_asked(const struct printer *pr)
 /* ---------------------------------------------------------------- values */
 
 /* Appends the text form of column @i (list, line, csv and the columnar
- * modes): NULL as .nullvalue, a BLOB as X'0A1B'. */
+ * modes): NULL as .nullvalue, a REAL as sqlite3 shows it (15 digits), a
+ * BLOB as X'0A1B'. */
 static void add_value(struct sbuf *b, const struct printer *pr,
                       const sqlited_rows *rows, int i)
 {
@@ -293,7 +294,7 @@ static void add_value(struct sbuf *b, const struct printer *pr,
         sbuf_adds(b, num);
         break;
     case SQLITED_FLOAT:
-        format_real(sqlited_column_double(rows, i), num, sizeof(num));
+        format_real_shell(sqlited_column_double(rows, i), num, sizeof(num));
         sbuf_adds(b, num);
         break;
     case SQLITED_TEXT:

@@ -148,6 +148,57 @@ Test(cli, reals_and_blobs)
     harness_output_free(&o);
 }
 
+/* REALs whose shortest exact form is not what the sqlite3 shell shows. */
+#define REALS                                                                  \
+    "SELECT 1.1 * 3 AS a, 1 / 3.0 AS b, 1e20 AS c, 1e999 AS d, -1e999 AS e, "  \
+    "-0.0 AS f, 1e15 AS g, 1e-7 AS h, 2.0 / 3 AS i, 123456789012345678.0 AS j"
+
+/* The text modes show a REAL as the sqlite3 shell does, in 15 significant
+ * digits (SQLite's "%!.15g"): the same bytes as sqlite3's own output. */
+Test(cli, reals_print_as_the_sqlite3_shell_prints_them)
+{
+    static const char *const modes[] = {"list",  "line",     "box",
+                                        "table", "markdown", "column"};
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        char flag[32];
+        struct harness_output o, want;
+        snprintf(flag, sizeof(flag), "-%s", modes[i]);
+        harness_run((const char *const[]){"/usr/bin/sqlite3", "-header", flag,
+                                          ":memory:", REALS, NULL},
+                    NULL, HARNESS_RUN_TIMEOUT_MS, &want);
+        cr_assert_eq(want.status, 0, "sqlite3 %s: %s", flag, want.err);
+        CLI(&o, "--header", "--mode", modes[i], REALS);
+        cr_assert_eq(o.status, 0, "--mode %s: stderr: %s", modes[i], o.err);
+        cr_assert_str_eq(o.out, want.out,
+                         "--mode %s printed:\n%s\nsqlite3:\n%s", modes[i],
+                         o.out, want.out);
+        harness_output_free(&o);
+        harness_output_free(&want);
+    }
+    struct harness_output o;
+    CLI(&o, "--mode", "csv", "--no-header", REALS);
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert_str_eq(o.out, "3.3,0.333333333333333,1.0e+20,Inf,-Inf,0.0,"
+                            "1.0e+15,1.0e-07,0.666666666666667,"
+                            "1.23456789012346e+17\r\n");
+    harness_output_free(&o);
+}
+
+/* JSON keeps every digit that reads back as the same double. */
+Test(cli, reals_in_json_read_back_exactly)
+{
+    struct harness_output o;
+    CLI(&o, "--json", REALS);
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert_str_eq(o.out, "[{\"a\":3.3000000000000003,"
+                            "\"b\":0.3333333333333333,\"c\":1e+20,"
+                            "\"d\":null,\"e\":null,\"f\":-0.0,"
+                            "\"g\":1e+15,\"h\":1e-07,"
+                            "\"i\":0.6666666666666666,"
+                            "\"j\":1.2345678901234568e+17}]\n");
+    harness_output_free(&o);
+}
+
 /* A script as one argument; its effects are visible afterwards. */
 Test(cli, script_argument)
 {
