@@ -57,6 +57,14 @@ bool mode_default_header(enum mode mode)
     return mode != MODE_LIST && mode != MODE_JSON && mode != MODE_LINE;
 }
 
+/* Whether @pr prints the column names: table, box and markdown always do,
+ * as in sqlite3, whose .headers off leaves them alone. */
+static bool shows_header(const struct printer *pr)
+{
+    return pr->header || pr->mode == MODE_TABLE || pr->mode == MODE_BOX ||
+           pr->mode == MODE_MARKDOWN;
+}
+
 void printer_set_mode(struct printer *pr, enum mode mode)
 {
     pr->mode = mode;
@@ -643,7 +651,7 @@ static void print_top(FILE *out, struct grid *g, const struct printer *pr,
         rule(out, g, "+", "-", "+", "+");
     else if (g->mode == MODE_BOX)
         rule(out, g, "\u250C", "\u2500", "\u252C", "\u2510");
-    if (!pr->header)
+    if (!shows_header(pr))
         return;
     print_cells(out, g, name, len, true);
     if (g->mode == MODE_TABLE || g->mode == MODE_BOX) {
@@ -741,7 +749,7 @@ static int print_grid(const struct printer *pr, struct sink *k,
         g.right[i] = w < 0;
         g.wrap[i] = w < 0 ? (size_t) - (long long)w : (size_t)w;
         g.width[i] = g.wrap[i];
-        if (pr->header) {
+        if (shows_header(pr)) {
             /* The first line of the name is what shows. */
             const char *s = name;
             bool more;

@@ -220,12 +220,54 @@ Test(dot, headers_on_and_off)
 {
     assert_output(".headers on", "SELECT 1 AS a, 2 AS b", "a|b\n1|2\n");
     struct harness_output o;
-    CLI(&o, "--cmd", ".headers off", "--cmd", ".mode table", "SELECT 1 AS a");
+    CLI(&o, "--cmd", ".headers off", "--cmd", ".mode column", "SELECT 1 AS a");
     cr_assert_eq(o.status, 0, "stderr: %s", o.err);
-    cr_assert_str_eq(o.out, "+---+\n| 1 |\n+---+\n");
+    cr_assert_str_eq(o.out, "1\n");
     harness_output_free(&o);
     FAILS(".headers: expected on or off: maybe", "--cmd", ".headers maybe",
           "SELECT 1");
+}
+
+/* sqlite3 always prints the header in table, box and markdown; .headers
+ * off (or -noheader) drops it in list, csv and column only. Each way of
+ * turning it off prints what sqlite3 prints. */
+Test(dot, headers_off_as_sqlite3_has_it)
+{
+    static const char *const modes[] = {"table",  "box",  "markdown",
+                                        "column", "list", "csv"};
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        char mode[32], flag[32];
+        struct harness_output o, want;
+        snprintf(mode, sizeof(mode), ".mode %s", modes[i]);
+        snprintf(flag, sizeof(flag), "-%s", modes[i]);
+        harness_run((const char *const[]){"/usr/bin/sqlite3", "-cmd",
+                                          ".headers off", "-cmd", mode,
+                                          ":memory:", "SELECT 1 AS a, 2 AS b",
+                                          NULL},
+                    NULL, HARNESS_RUN_TIMEOUT_MS, &want);
+        cr_assert_eq(want.status, 0, "sqlite3 %s: %s", mode, want.err);
+        CLI(&o, "--cmd", ".headers off", "--cmd", mode,
+            "SELECT 1 AS a, 2 AS b");
+        cr_assert_eq(o.status, 0, "%s: stderr: %s", mode, o.err);
+        cr_assert_str_eq(o.out, want.out, "%s printed:\n%s\nsqlite3:\n%s", mode,
+                         o.out, want.out);
+        harness_output_free(&o);
+        harness_output_free(&want);
+        if (strcmp(modes[i], "csv") == 0)
+            continue; /* sqlite3's -csv ends lines in LF, .mode csv CR LF */
+        harness_run((const char *const[]){"/usr/bin/sqlite3", "-noheader", flag,
+                                          ":memory:", "SELECT 1 AS a, 2 AS b",
+                                          NULL},
+                    NULL, HARNESS_RUN_TIMEOUT_MS, &want);
+        cr_assert_eq(want.status, 0, "sqlite3 %s: %s", flag, want.err);
+        CLI(&o, "--no-header", "-m", modes[i], "SELECT 1 AS a, 2 AS b");
+        cr_assert_eq(o.status, 0, "-m %s: stderr: %s", modes[i], o.err);
+        cr_assert_str_eq(o.out, want.out,
+                         "--no-header -m %s printed:\n%s\nsqlite3:\n%s",
+                         modes[i], o.out, want.out);
+        harness_output_free(&o);
+        harness_output_free(&want);
+    }
 }
 
 Test(dot, nullvalue)
