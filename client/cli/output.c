@@ -456,8 +456,10 @@ static int print_stream(const struct printer *pr, struct sink *k,
             break;
         }
     }
-    if (pr->mode == MODE_JSON && n > 0 && rc == SQLITED_DONE)
-        fputs("]\n", k->out);
+    /* A JSON row ends its line only when the next begins; one cut short
+     * (Ctrl-C, an error) ends it here, before the message follows. */
+    if (pr->mode == MODE_JSON && n > 0)
+        fputs(rc == SQLITED_DONE ? "]\n" : "\n", k->out);
     free(b.p);
     free(v.p);
     return rc;
@@ -830,6 +832,11 @@ int print_rows(struct printer *pr, sqlited_rows *rows)
     else
         rc = print_stream(pr, &k, rows);
     gate_close(&k);
+    /* A result cut short is followed by a message on standard error: all
+     * of its text goes out first, not after it (a terminal's standard
+     * output holds back a line until it ends). */
+    if (rc != SQLITED_DONE)
+        fflush(pr->out);
     return k.quit ? SQLITED_DONE : rc;
 }
 

@@ -759,3 +759,32 @@ Test(dot, mode_switches_in_the_shell)
     cr_assert_eq(pty_wait_exit(&p), 0, "%s", pty_show(&p, 0));
     pty_close(&p);
 }
+
+/* Ctrl-C while a JSON result prints: the row being printed ends its line,
+ * and all of the result comes out before the message, none after it (a
+ * terminal's standard output holds back a line until it ends). */
+Test(dot, an_interrupted_result_ends_before_its_message)
+{
+    struct pty_proc p = {0};
+    pty_cli(&p, &d, (const char *const[]){"SQLITED_PAGER=", NULL},
+            (const char *const[]){"--cmd", ".mode json", NULL});
+    pty_expect(&p, "> ");
+    pty_send(&p, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
+                 "FROM c) SELECT x FROM c;\n");
+    pty_expect(&p, "{\"x\":1000}");
+    /* Bounded; a Ctrl-C is resent only if nothing came of the last. */
+    int64_t deadline = harness_now_ms() + PTY_TIMEOUT_MS * harness_slowdown();
+    do {
+        pty_send(&p, PTY_CTRL_C);
+        if (pty_wait_for(&p, "SQLITED_INTERRUPTED", 200))
+            break;
+    } while (harness_now_ms() < deadline);
+    pty_expect(&p, "\n");
+    size_t from = p.mark;
+    pty_expect(&p, "> ");
+    cr_assert_null(memchr(p.text + from, '{', p.mark - from),
+                   "a row after the message:\n%s", pty_show(&p, 0));
+    pty_send(&p, PTY_CTRL_D);
+    cr_assert_eq(pty_wait_exit(&p), 0, "%s", pty_show(&p, 0));
+    pty_close(&p);
+}
