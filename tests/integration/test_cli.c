@@ -305,6 +305,48 @@ Test(cli, help_exits_0)
     harness_output_free(&o);
 }
 
+/* The manual's SYNOPSIS has every form --help's usage shows: the first
+ * word of each, and of each alternative after a '|'. */
+Test(cli, the_manual_s_synopsis_has_every_form_of_the_usage)
+{
+    const char *argv[] = {SQLITED_CLI, "--help", NULL};
+    struct harness_output o;
+    char man[65536], synopsis[8192] = "", *w = synopsis;
+
+    harness_run(argv, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
+    cr_assert_eq(o.status, 0);
+    FILE *f = fopen(SQLITED_SOURCE_DIR "/man/sqlited-cli.1", "r");
+    cr_assert_not_null(f);
+    man[fread(man, 1, sizeof(man) - 1, f)] = '\0';
+    fclose(f);
+    /* The section, as it reads: "\-" is '-'. */
+    const char *p = strstr(man, ".SH SYNOPSIS"), *end = strstr(man, ".SH DESC");
+    cr_assert(p && end && end > p);
+    for (; p < end && w < synopsis + sizeof(synopsis) - 1; p++)
+        if (!(p[0] == '\\' && p[1] == '-'))
+            *w++ = *p;
+    *w = '\0';
+    char *usage = strstr(o.out, "Usage:"), *blank = strstr(o.out, "\n\n");
+    cr_assert(usage && blank);
+    *blank = '\0';
+    for (char *line = strtok(usage, "\n"); line; line = strtok(NULL, "\n")) {
+        char *form = strstr(line, "[options]");
+        form = form ? form + strlen("[options]") : strstr(line, "COMMAND");
+        for (char *alt = form; alt; alt = strstr(alt, " | ")) {
+            char word[64];
+            if (strncmp(alt, " | ", 3) == 0)
+                alt += 3;
+            if (sscanf(alt, " %63s", word) != 1 || word[0] == '(')
+                break;
+            cr_assert(strstr(synopsis, word),
+                      "sqlited-cli(1) SYNOPSIS lacks %s (--help: %s)", word,
+                      line);
+            alt++;
+        }
+    }
+    harness_output_free(&o);
+}
+
 /* `.dump --help` (a dot-command as the argument, then --help) is that
  * command's help, not the whole --help; the rest of the argument does not
  * matter. */
