@@ -103,8 +103,8 @@ static void usage(FILE *f)
         "                      markdown, column (default list)\n"
         "      --header        print column names (default for all but\n"
         "                      list, json, line)\n"
-        "      --no-header     do not print column names (default for "
-        "list)\n"
+        "      --no-header     do not print column names (default for\n"
+        "                      list; table, box and markdown always do)\n"
         "  -t, --timeout MS    connect timeout in milliseconds, 0 for none\n"
         "                      (default 5000); for ping and health the\n"
         "                      whole probe's deadline, which must be set\n"
@@ -132,7 +132,8 @@ static void usage(FILE *f)
         "  -V, --version       show the version and exit\n"
         "\n"
         "Exit status: 0 success, 1 a statement failed (the daemon reported\n"
-        "an error), 2 usage error, no connection, or a connection lost;\n"
+        "an error) or a dot-command did, 2 a usage error on the command\n"
+        "line, no connection, or a connection lost;\n"
         "a reader that goes away (| head) ends it quietly by SIGPIPE (141).\n",
         f);
 }

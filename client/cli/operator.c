@@ -303,8 +303,10 @@ static void latency_summary(const struct latency *l, char *buf, size_t size)
              ms_of(latency_p99(l)), l->n, l->n == 1 ? "" : "s");
 }
 
+/* ping --json: the summary, and with @error (NULL: none) why the pings
+ * stopped, in the few words health --json gives as its reason. */
 static int latency_json(const char *path, const struct latency *l,
-                        uint64_t sent)
+                        uint64_t sent, const char *error)
 {
     char num[32];
     struct json j = {0};
@@ -323,6 +325,8 @@ static int latency_json(const char *path, const struct latency *l,
         snprintf(num, sizeof(num), "%.3f", ms_of(v[i]));
         sbuf_adds(&j.b, num);
     }
+    if (error)
+        json_str(&j, "error", error);
     return json_print(&j);
 }
 
@@ -340,6 +344,7 @@ static int ping_run(sqlited *db, const char *path, const struct op_options *o)
     int64_t drawn = 0;
     uint64_t sent = 0;
     int status = 0;
+    const char *error = NULL;
     char line[160];
 
     if (!l) {
@@ -362,6 +367,7 @@ static int ping_run(sqlited *db, const char *path, const struct op_options *o)
                 break;
             }
             status = report_call_error(db, rc);
+            error = no_answer_reason(rc);
             break;
         }
         latency_add(l, (uint64_t)(t1 - t0));
@@ -379,7 +385,7 @@ static int ping_run(sqlited *db, const char *path, const struct op_options *o)
         }
     }
     if (o->json) {
-        int printed = latency_json(path, l, sent);
+        int printed = latency_json(path, l, sent, error);
         free(l);
         return printed ? printed : status;
     }
@@ -397,12 +403,19 @@ static int ping_run(sqlited *db, const char *path, const struct op_options *o)
 /* ping: the loop's liveness answer, every wait bounded by @timeout_ms. */
 int ping_main(const char *path, int timeout_ms, const struct op_options *o)
 {
+    static const struct latency none;
     sqlited *db = NULL;
     int rc = sqlited_open(path, timeout_ms, &db);
     int status;
 
-    if (rc)
-        return report_connect_error(path, rc);
+    if (rc) {
+        /* --json answers in JSON, as health --json does: the summary of
+         * no ping, and why. */
+        status = report_connect_error(path, rc);
+        if (o->json)
+            latency_json(path, &none, 0, no_answer_reason(rc));
+        return finish_output(status);
+    }
     sqlited_set_io_timeout(db, timeout_ms);
     if (o->count || o->latency || o->json) {
         /* --json has one shape, the summary, for one ping as for many. */
@@ -986,7 +999,8 @@ static const struct {
      "      --latency       measure round trips until Ctrl-C or --count\n"
      "      --json          print only the summary, as one JSON object:\n"
      "                      socket, sent, answered, min_ms, avg_ms, max_ms,\n"
-     "                      p99_ms\n"
+     "                      p99_ms, and error when a ping or the connect\n"
+     "                      failed (\"no socket\", as health --json says)\n"
      "  -t, --timeout MS    the deadline of the connect and of each ping\n"
      "                      (default 5000; 0 is refused)\n"
      "  -s, --socket PATH   the daemon's socket\n"

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -56,6 +57,14 @@ bool mode_default_header(enum mode mode)
     return mode != MODE_LIST && mode != MODE_JSON && mode != MODE_LINE;
 }
 
+/* Whether @pr prints the column names: table, box and markdown always do,
+ * as in sqlite3, whose .headers off leaves them alone. */
+static bool shows_header(const struct printer *pr)
+{
+    return pr->header || pr->mode == MODE_TABLE || pr->mode == MODE_BOX ||
+           pr->mode == MODE_MARKDOWN;
+}
+
 void printer_set_mode(struct printer *pr, enum mode mode)
 {
     pr->mode = mode;
@@ -96,13 +105,33 @@ static int out_errno;
 /* Standard output's reader went away (a write failed with EPIPE). */
 static bool stdout_gone;
 
+/* Whether @out, which failed, is a pipe or a socket whose reader has gone:
+ * the write failed with EPIPE. errno may have changed since (a close, a
+ * call to the daemon), so the descriptor is asked too: the write end of a
+ * pipe with no reader polls POLLERR, a socket whose peer closed POLLHUP. */
+static bool reader_gone(FILE *out, int err)
+{
+    int fd = fileno(out);
+    struct stat st;
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+
+    if (fd < 0 || fstat(fd, &st) != 0 ||
+        !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+        return false;
+    if (err == EPIPE)
+        return true;
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
+}
+
 bool out_failed(FILE *out)
 {
+    int err = errno;
+
     if (!ferror(out))
         return false;
     if (!out_errno)
-        out_errno = errno ? errno : EIO;
-    if (out == stdout && (errno == EPIPE || out_errno == EPIPE))
+        out_errno = err ? err : EIO;
+    if (out == stdout && !stdout_gone && reader_gone(out, err))
         stdout_gone = true;
     return true;
 }
@@ -260,7 +289,8 @@ static bool stop_asked(const struct printer *pr)
 /* ---------------------------------------------------------------- values */
 
 /* Appends the text form of column @i (list, line, csv and the columnar
- * modes): NULL as .nullvalue, a BLOB as X'0A1B'. */
+ * modes): NULL as .nullvalue, a REAL as sqlite3 shows it (15 digits), a
+ * BLOB as X'0A1B'. */
 static void add_value(struct sbuf *b, const struct printer *pr,
                       const sqlited_rows *rows, int i)
 {
@@ -272,7 +302,7 @@ static void add_value(struct sbuf *b, const struct printer *pr,
         sbuf_adds(b, num);
         break;
     case SQLITED_FLOAT:
-        format_real(sqlited_column_double(rows, i), num, sizeof(num));
+        format_real_shell(sqlited_column_double(rows, i), num, sizeof(num));
         sbuf_adds(b, num);
         break;
     case SQLITED_TEXT:
@@ -426,8 +456,10 @@ static int print_stream(const struct printer *pr, struct sink *k,
             break;
         }
     }
-    if (pr->mode == MODE_JSON && n > 0 && rc == SQLITED_DONE)
-        fputs("]\n", k->out);
+    /* A JSON row ends its line only when the next begins; one cut short
+     * (Ctrl-C, an error) ends it here, before the message follows. */
+    if (pr->mode == MODE_JSON && n > 0)
+        fputs(rc == SQLITED_DONE ? "]\n" : "\n", k->out);
     free(b.p);
     free(v.p);
     return rc;
@@ -621,7 +653,7 @@ static void print_top(FILE *out, struct grid *g, const struct printer *pr,
         rule(out, g, "+", "-", "+", "+");
     else if (g->mode == MODE_BOX)
         rule(out, g, "\u250C", "\u2500", "\u252C", "\u2510");
-    if (!pr->header)
+    if (!shows_header(pr))
         return;
     print_cells(out, g, name, len, true);
     if (g->mode == MODE_TABLE || g->mode == MODE_BOX) {
@@ -719,7 +751,7 @@ static int print_grid(const struct printer *pr, struct sink *k,
         g.right[i] = w < 0;
         g.wrap[i] = w < 0 ? (size_t) - (long long)w : (size_t)w;
         g.width[i] = g.wrap[i];
-        if (pr->header) {
+        if (shows_header(pr)) {
             /* The first line of the name is what shows. */
             const char *s = name;
             bool more;
@@ -800,6 +832,11 @@ int print_rows(struct printer *pr, sqlited_rows *rows)
     else
         rc = print_stream(pr, &k, rows);
     gate_close(&k);
+    /* A result cut short is followed by a message on standard error: all
+     * of its text goes out first, not after it (a terminal's standard
+     * output holds back a line until it ends). */
+    if (rc != SQLITED_DONE)
+        fflush(pr->out);
     return k.quit ? SQLITED_DONE : rc;
 }
 
@@ -807,9 +844,15 @@ int print_rows(struct printer *pr, sqlited_rows *rows)
 
 int output_error(struct printer *pr)
 {
-    if (pr->out != stdout)
-        fprintf(stderr, "%s: cannot write to %s: %s\n", PROG, pr->out_name,
-                strerror(out_errno ? out_errno : EIO));
+    if (pr->out == stdout)
+        return EXIT_DAEMON_ERROR;
+    /* A command that took what it wanted and left (.once '|head -2'):
+     * the result ends there, which is no error; output_restore() tells
+     * whether the command itself failed. */
+    if (pr->out_pipe && reader_gone(pr->out, out_errno))
+        return 0;
+    fprintf(stderr, "%s: cannot write to %s: %s\n", PROG, pr->out_name,
+            strerror(out_errno ? out_errno : EIO));
     return EXIT_DAEMON_ERROR;
 }
 
@@ -822,6 +865,8 @@ int output_restore(struct printer *pr)
         return 0;
     errno = 0;
     bool failed = out_failed(pr->out);
+    if (failed && pr->out_pipe && reader_gone(pr->out, out_errno))
+        failed = false; /* its reader left: as output_error() says */
     if (pr->out_pipe) {
         int st = pclose(pr->out);
         if (!failed && st != 0) {
@@ -894,7 +939,10 @@ int printer_close(struct printer *pr, int status)
 int finish_output(int status)
 {
     errno = 0;
-    if (fflush(stdout) != 0 || out_failed(stdout)) {
+    /* A failed flush sets the stream's error, which out_failed() reads;
+     * it also tells whether the reader has gone. */
+    fflush(stdout);
+    if (out_failed(stdout)) {
         if (stdout_gone) {
             /* The reader took what it wanted (`| head`): end as SIGPIPE
              * ends sqlite3, psql or cat, quietly and with the status that

@@ -25,7 +25,7 @@ enum mode {
  * stdout}; printer_close() frees what it holds. */
 struct printer {
     enum mode mode;
-    bool header;     /* print the column names */
+    bool header;     /* print the column names (list, csv, column) */
     bool header_set; /* chosen (--header, .headers): .mode keeps it */
     bool no_pager;   /* .pager off */
     FILE *out;       /* stdout, or the file of .output or .once */
@@ -51,7 +51,9 @@ const char *mode_name(enum mode mode);
 extern const char mode_names[];
 
 /* Switches @pr to @mode; unless chosen explicitly, the header follows the
- * mode: on for table, box, markdown, column and csv, off for the others. */
+ * mode: on for table, box, markdown, column and csv, off for the others.
+ * table, box and markdown print it even when it is off, as sqlite3 does:
+ * the header only switches it in list, csv and column. */
 void printer_set_mode(struct printer *pr, enum mode mode);
 
 /* Whether @mode prints the column names unless told otherwise. */

@@ -1,14 +1,16 @@
 /* The CLI's growable text buffer, and the escaping every output needs:
- * JSON strings, CSV fields, REALs that read back exactly, hex for BLOBs. */
+ * JSON strings, CSV fields, REALs (as the sqlite3 shell shows them, or in
+ * every digit that reads back), hex for BLOBs. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <stdint.h>
+#include <sqlite3.h>
 
 #include "text.h"
 
@@ -54,6 +56,14 @@ void format_real(double d, char *buf, size_t size)
     }
     if (!strpbrk(buf, ".e") && !strstr(buf, "inf") && !strstr(buf, "nan"))
         strncat(buf, ".0", size - strlen(buf) - 1);
+}
+
+/* sqlite3's own printf, so that every corner (Inf, -0.0, the exponent's
+ * two digits) is the shell's: its "!" flag keeps a REAL recognisable
+ * ("1.0", "1.0e+20"). */
+void format_real_shell(double d, char *buf, size_t size)
+{
+    sqlite3_snprintf(size > INT_MAX ? INT_MAX : (int)size, buf, "%!.15g", d);
 }
 
 static void hex_digits(struct sbuf *b, const unsigned char *p, size_t n,

@@ -17,8 +17,15 @@ void sbuf_add(struct sbuf *b, const void *data, size_t n);
 void sbuf_adds(struct sbuf *b, const char *s);
 
 /* Formats a REAL with the fewest digits (15 to 17) that read back as the
- * same double, always recognisable as a REAL ("1.0", not "1"). */
+ * same double, always recognisable as a REAL ("1.0", not "1"): for JSON,
+ * .dump and parameters, which must read back exactly. */
 void format_real(double d, char *buf, size_t size);
+
+/* Formats a REAL as the sqlite3 shell shows it in its text modes: SQLite's
+ * "%!.15g", 15 significant digits ("3.3" for 1.1*3, "0.333333333333333"),
+ * "1.0e+20", "1.0e-07", "Inf", "-Inf", "0.0" for -0.0. Lossy: for display
+ * only. @size is at least 32. */
+void format_real_shell(double d, char *buf, size_t size);
 
 /* Appends @n bytes as upper-case hex digits (as SQL's quote() writes a
  * BLOB), or lower-case ones (as the sqlite3 shell's .dump does). */

@@ -148,6 +148,57 @@ Test(cli, reals_and_blobs)
     harness_output_free(&o);
 }
 
+/* REALs whose shortest exact form is not what the sqlite3 shell shows. */
+#define REALS                                                                  \
+    "SELECT 1.1 * 3 AS a, 1 / 3.0 AS b, 1e20 AS c, 1e999 AS d, -1e999 AS e, "  \
+    "-0.0 AS f, 1e15 AS g, 1e-7 AS h, 2.0 / 3 AS i, 123456789012345678.0 AS j"
+
+/* The text modes show a REAL as the sqlite3 shell does, in 15 significant
+ * digits (SQLite's "%!.15g"): the same bytes as sqlite3's own output. */
+Test(cli, reals_print_as_the_sqlite3_shell_prints_them)
+{
+    static const char *const modes[] = {"list",  "line",     "box",
+                                        "table", "markdown", "column"};
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        char flag[32];
+        struct harness_output o, want;
+        snprintf(flag, sizeof(flag), "-%s", modes[i]);
+        harness_run((const char *const[]){"/usr/bin/sqlite3", "-header", flag,
+                                          ":memory:", REALS, NULL},
+                    NULL, HARNESS_RUN_TIMEOUT_MS, &want);
+        cr_assert_eq(want.status, 0, "sqlite3 %s: %s", flag, want.err);
+        CLI(&o, "--header", "--mode", modes[i], REALS);
+        cr_assert_eq(o.status, 0, "--mode %s: stderr: %s", modes[i], o.err);
+        cr_assert_str_eq(o.out, want.out,
+                         "--mode %s printed:\n%s\nsqlite3:\n%s", modes[i],
+                         o.out, want.out);
+        harness_output_free(&o);
+        harness_output_free(&want);
+    }
+    struct harness_output o;
+    CLI(&o, "--mode", "csv", "--no-header", REALS);
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert_str_eq(o.out, "3.3,0.333333333333333,1.0e+20,Inf,-Inf,0.0,"
+                            "1.0e+15,1.0e-07,0.666666666666667,"
+                            "1.23456789012346e+17\r\n");
+    harness_output_free(&o);
+}
+
+/* JSON keeps every digit that reads back as the same double. */
+Test(cli, reals_in_json_read_back_exactly)
+{
+    struct harness_output o;
+    CLI(&o, "--json", REALS);
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert_str_eq(o.out, "[{\"a\":3.3000000000000003,"
+                            "\"b\":0.3333333333333333,\"c\":1e+20,"
+                            "\"d\":null,\"e\":null,\"f\":-0.0,"
+                            "\"g\":1e+15,\"h\":1e-07,"
+                            "\"i\":0.6666666666666666,"
+                            "\"j\":1.2345678901234568e+17}]\n");
+    harness_output_free(&o);
+}
+
 /* A script as one argument; its effects are visible afterwards. */
 Test(cli, script_argument)
 {
@@ -256,6 +307,48 @@ Test(cli, help_exits_0)
     harness_output_free(&o);
 }
 
+/* The manual's SYNOPSIS has every form --help's usage shows: the first
+ * word of each, and of each alternative after a '|'. */
+Test(cli, the_manual_s_synopsis_has_every_form_of_the_usage)
+{
+    const char *argv[] = {SQLITED_CLI, "--help", NULL};
+    struct harness_output o;
+    char man[65536], synopsis[8192] = "", *w = synopsis;
+
+    harness_run(argv, NULL, HARNESS_RUN_TIMEOUT_MS, &o);
+    cr_assert_eq(o.status, 0);
+    FILE *f = fopen(SQLITED_SOURCE_DIR "/man/sqlited-cli.1", "r");
+    cr_assert_not_null(f);
+    man[fread(man, 1, sizeof(man) - 1, f)] = '\0';
+    fclose(f);
+    /* The section, as it reads: "\-" is '-'. */
+    const char *p = strstr(man, ".SH SYNOPSIS"), *end = strstr(man, ".SH DESC");
+    cr_assert(p && end && end > p);
+    for (; p < end && w < synopsis + sizeof(synopsis) - 1; p++)
+        if (!(p[0] == '\\' && p[1] == '-'))
+            *w++ = *p;
+    *w = '\0';
+    char *usage = strstr(o.out, "Usage:"), *blank = strstr(o.out, "\n\n");
+    cr_assert(usage && blank);
+    *blank = '\0';
+    for (char *line = strtok(usage, "\n"); line; line = strtok(NULL, "\n")) {
+        char *form = strstr(line, "[options]");
+        form = form ? form + strlen("[options]") : strstr(line, "COMMAND");
+        for (char *alt = form; alt; alt = strstr(alt, " | ")) {
+            char word[64];
+            if (strncmp(alt, " | ", 3) == 0)
+                alt += 3;
+            if (sscanf(alt, " %63s", word) != 1 || word[0] == '(')
+                break;
+            cr_assert(strstr(synopsis, word),
+                      "sqlited-cli(1) SYNOPSIS lacks %s (--help: %s)", word,
+                      line);
+            alt++;
+        }
+    }
+    harness_output_free(&o);
+}
+
 /* `.dump --help` (a dot-command as the argument, then --help) is that
  * command's help, not the whole --help; the rest of the argument does not
  * matter. */
@@ -346,12 +439,13 @@ struct piped {
     size_t len;
 };
 
-static void piped_start(struct piped *c, const char *const *args)
+/* Starts sqlited-cli -s (the daemon's socket) with @args, its standard
+ * output @out_fd and its standard error DIR/cli.err (see read_err()). */
+static pid_t cli_start(const char *const *args, int out_fd)
 {
     const char *argv[16] = {SQLITED_CLI, "-s", d.sock_path};
     size_t n = 3;
     char err[192];
-    int fds[2];
 
     for (size_t i = 0; args[i]; i++) {
         cr_assert_lt(n, 15);
@@ -361,24 +455,45 @@ static void piped_start(struct piped *c, const char *const *args)
     snprintf(err, sizeof(err), "%s/cli.err", d.dir);
     int err_fd = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     cr_assert_geq(err_fd, 0);
-    cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
     pid_t parent = getpid();
-    c->pid = fork();
-    cr_assert_neq(c->pid, -1);
-    if (c->pid == 0) {
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
         /* A test that fails must not leave an endless query running. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127);
         /* As a shell starts a command: SIGPIPE not ignored. */
         signal(SIGPIPE, SIG_DFL);
-        if (dup2(fds[1], STDOUT_FILENO) < 0 || dup2(err_fd, STDERR_FILENO) < 0)
+        if (dup2(out_fd, STDOUT_FILENO) < 0 || dup2(err_fd, STDERR_FILENO) < 0)
             _exit(127);
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
-    close(fds[1]);
     close(err_fd);
+    return pid;
+}
+
+/* What the CLI started by cli_start() wrote on its standard error, into
+ * @err (@errsize bytes at most, NUL-terminated). */
+static void read_err(char *err, size_t errsize)
+{
+    char path[192];
+    snprintf(path, sizeof(path), "%s/cli.err", d.dir);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(err, 1, errsize - 1, f);
+    err[n] = '\0';
+    fclose(f);
+}
+
+static void piped_start(struct piped *c, const char *const *args)
+{
+    int fds[2];
+
+    cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+    c->pid = cli_start(args, fds[1]);
+    close(fds[1]);
     c->out = fds[0];
     c->len = 0;
 }
@@ -433,13 +548,7 @@ static int piped_close(struct piped *c, char *err, size_t errsize)
         harness_sleep_ms(10);
     }
     cr_assert_eq(r, c->pid);
-    char path[192];
-    snprintf(path, sizeof(path), "%s/cli.err", d.dir);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    size_t n = fread(err, 1, errsize - 1, f);
-    err[n] = '\0';
-    fclose(f);
+    read_err(err, errsize);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
@@ -514,4 +623,46 @@ Test(cli, a_reader_that_goes_away_ends_a_transaction_and_a_script)
     sqlited *db = harness_connect(&d);
     cr_assert_eq(harness_query_int(db, "SELECT count(*) FROM p"), 2);
     sqlited_close(db);
+}
+
+/* Runs sqlited-cli with @args and its standard output a pipe whose read
+ * end is closed before it starts: its first write finds the reader gone.
+ * Returns its exit code, or 128 + the signal that ended it; @err receives
+ * its standard error. */
+static int run_unread(const char *const *args, char *err, size_t errsize)
+{
+    int fds[2], st;
+
+    cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+    close(fds[0]);
+    pid_t pid = cli_start(args, fds[1]);
+    close(fds[1]);
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    read_err(err, errsize);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* `sqlited-cli stats | true`: a small output is written only at the end,
+ * when the reader may be gone already; that too ends quietly by SIGPIPE,
+ * whichever command printed it, as sqlited-cli(1) says. */
+Test(cli, a_reader_gone_before_a_small_output_ends_it_by_sigpipe)
+{
+    static const char *const cases[][4] = {
+        {"select 1"},
+        {"--mode", "box", "select 1"},
+        {"ping"},
+        {"ping", "--json"},
+        {"stats"},
+        {"metrics"},
+        {"health", "--json"},
+        {"--version"},
+        {".tables"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char err[4096];
+        int status = run_unread(cases[i], err, sizeof(err));
+        cr_assert_eq(status, 128 + SIGPIPE, "%s: status %d, stderr: %s",
+                     cases[i][0], status, err);
+        cr_assert_str_empty(err, "%s: stderr: %s", cases[i][0], err);
+    }
 }

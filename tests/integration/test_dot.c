@@ -220,12 +220,54 @@ Test(dot, headers_on_and_off)
 {
     assert_output(".headers on", "SELECT 1 AS a, 2 AS b", "a|b\n1|2\n");
     struct harness_output o;
-    CLI(&o, "--cmd", ".headers off", "--cmd", ".mode table", "SELECT 1 AS a");
+    CLI(&o, "--cmd", ".headers off", "--cmd", ".mode column", "SELECT 1 AS a");
     cr_assert_eq(o.status, 0, "stderr: %s", o.err);
-    cr_assert_str_eq(o.out, "+---+\n| 1 |\n+---+\n");
+    cr_assert_str_eq(o.out, "1\n");
     harness_output_free(&o);
     FAILS(".headers: expected on or off: maybe", "--cmd", ".headers maybe",
           "SELECT 1");
+}
+
+/* sqlite3 always prints the header in table, box and markdown; .headers
+ * off (or -noheader) drops it in list, csv and column only. Each way of
+ * turning it off prints what sqlite3 prints. */
+Test(dot, headers_off_as_sqlite3_has_it)
+{
+    static const char *const modes[] = {"table",  "box",  "markdown",
+                                        "column", "list", "csv"};
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        char mode[32], flag[32];
+        struct harness_output o, want;
+        snprintf(mode, sizeof(mode), ".mode %s", modes[i]);
+        snprintf(flag, sizeof(flag), "-%s", modes[i]);
+        harness_run((const char *const[]){"/usr/bin/sqlite3", "-cmd",
+                                          ".headers off", "-cmd", mode,
+                                          ":memory:", "SELECT 1 AS a, 2 AS b",
+                                          NULL},
+                    NULL, HARNESS_RUN_TIMEOUT_MS, &want);
+        cr_assert_eq(want.status, 0, "sqlite3 %s: %s", mode, want.err);
+        CLI(&o, "--cmd", ".headers off", "--cmd", mode,
+            "SELECT 1 AS a, 2 AS b");
+        cr_assert_eq(o.status, 0, "%s: stderr: %s", mode, o.err);
+        cr_assert_str_eq(o.out, want.out, "%s printed:\n%s\nsqlite3:\n%s", mode,
+                         o.out, want.out);
+        harness_output_free(&o);
+        harness_output_free(&want);
+        if (strcmp(modes[i], "csv") == 0)
+            continue; /* sqlite3's -csv ends lines in LF, .mode csv CR LF */
+        harness_run((const char *const[]){"/usr/bin/sqlite3", "-noheader", flag,
+                                          ":memory:", "SELECT 1 AS a, 2 AS b",
+                                          NULL},
+                    NULL, HARNESS_RUN_TIMEOUT_MS, &want);
+        cr_assert_eq(want.status, 0, "sqlite3 %s: %s", flag, want.err);
+        CLI(&o, "--no-header", "-m", modes[i], "SELECT 1 AS a, 2 AS b");
+        cr_assert_eq(o.status, 0, "-m %s: stderr: %s", modes[i], o.err);
+        cr_assert_str_eq(o.out, want.out,
+                         "--no-header -m %s printed:\n%s\nsqlite3:\n%s",
+                         modes[i], o.out, want.out);
+        harness_output_free(&o);
+        harness_output_free(&want);
+    }
 }
 
 Test(dot, nullvalue)
@@ -438,6 +480,25 @@ Test(dot, output_to_a_command)
     cr_assert_eq(o.status, 0, "stderr: %s", o.err);
     cr_assert_str_eq(o.out, "");
     cr_assert_str_eq(slurp(path), "ABC\n");
+    harness_output_free(&o);
+}
+
+/* A command that leaves before the result ends (.once '|head -2') took
+ * what it wanted: the result stops there quietly, and the run goes on. A
+ * command that fails is still named. */
+Test(dot, output_to_a_command_that_leaves_early)
+{
+    struct harness_output o;
+    CLI(&o, "--cmd", ".once '|head -2'", "--cmd",
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+        "WHERE x < 200000) SELECT x FROM c",
+        "SELECT 'after'");
+    cr_assert_eq(o.status, 0, "status %d, stderr: %s", o.status, o.err);
+    cr_assert_str_eq(o.out, "1\n2\nafter\n");
+    cr_assert_str_empty(o.err);
+    harness_output_free(&o);
+    CLI(&o, "--cmd", ".once '|exit 3'", "--cmd", "SELECT 1", "SELECT 2");
+    cr_assert_str_eq(o.err, "sqlited-cli: exit 3 exited with status 3\n");
     harness_output_free(&o);
 }
 
@@ -694,6 +755,35 @@ Test(dot, mode_switches_in_the_shell)
     /* At the prompt, as a person would (a Ctrl-D typed ahead works too:
      * shell/keys_typed_ahead_while_a_statement_runs). */
     pty_expect(&p, "> ");
+    pty_send(&p, PTY_CTRL_D);
+    cr_assert_eq(pty_wait_exit(&p), 0, "%s", pty_show(&p, 0));
+    pty_close(&p);
+}
+
+/* Ctrl-C while a JSON result prints: the row being printed ends its line,
+ * and all of the result comes out before the message, none after it (a
+ * terminal's standard output holds back a line until it ends). */
+Test(dot, an_interrupted_result_ends_before_its_message)
+{
+    struct pty_proc p = {0};
+    pty_cli(&p, &d, (const char *const[]){"SQLITED_PAGER=", NULL},
+            (const char *const[]){"--cmd", ".mode json", NULL});
+    pty_expect(&p, "> ");
+    pty_send(&p, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
+                 "FROM c) SELECT x FROM c;\n");
+    pty_expect(&p, "{\"x\":1000}");
+    /* Bounded; a Ctrl-C is resent only if nothing came of the last. */
+    int64_t deadline = harness_now_ms() + PTY_TIMEOUT_MS * harness_slowdown();
+    do {
+        pty_send(&p, PTY_CTRL_C);
+        if (pty_wait_for(&p, "SQLITED_INTERRUPTED", 200))
+            break;
+    } while (harness_now_ms() < deadline);
+    pty_expect(&p, "\n");
+    size_t from = p.mark;
+    pty_expect(&p, "> ");
+    cr_assert_null(memchr(p.text + from, '{', p.mark - from),
+                   "a row after the message:\n%s", pty_show(&p, 0));
     pty_send(&p, PTY_CTRL_D);
     cr_assert_eq(pty_wait_exit(&p), 0, "%s", pty_show(&p, 0));
     pty_close(&p);

@@ -105,6 +105,32 @@ Test(operator, json_reads_the_same_whatever_the_run)
     harness_output_free(&o);
 }
 
+/* ping --json answers in JSON when nothing answers, as health --json
+ * does: the summary of no ping and why, with the exit status and the
+ * message on standard error that a failed connect has without it. */
+Test(operator, ping_json_without_a_daemon_is_json)
+{
+    char path[192], want[512];
+    struct harness_output o;
+
+    snprintf(path, sizeof(path), "%s/none.sock", d.dir);
+    harness_run(
+        (const char *const[]){SQLITED_CLI, "-s", path, "ping", "--json", NULL},
+        NULL, HARNESS_RUN_TIMEOUT_MS, &o);
+    cr_assert_eq(o.status, 2, "status %d: %s", o.status, o.err);
+    snprintf(want, sizeof(want),
+             "{\"socket\": \"%s\", \"sent\": 0, \"answered\": 0, "
+             "\"min_ms\": null, \"avg_ms\": null, \"max_ms\": null, "
+             "\"p99_ms\": null, \"error\": \"no socket\"}\n",
+             path);
+    cr_assert_str_eq(o.out, want);
+    snprintf(want, sizeof(want),
+             "sqlited-cli: cannot connect to %s: No such file or directory",
+             path);
+    cr_assert(strncmp(o.err, want, strlen(want)) == 0, "stderr: %s", o.err);
+    harness_output_free(&o);
+}
+
 Test(operator, ping_latency_summarises_its_samples)
 {
     /* Off a terminal: the summary only. */
