@@ -716,8 +716,11 @@ int dot_run(struct session *s, const char *line)
         }
     }
     free(buf);
-    if (status != DOT_QUIT)
-        output_command_done(&s->pr);
+    if (status != DOT_QUIT) {
+        int done = output_command_done(&s->pr);
+        if (done > status)
+            status = done;
+    }
     return status;
 }
 

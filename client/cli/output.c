@@ -918,10 +918,11 @@ int output_open(struct printer *pr, const char *path, bool once)
     return status;
 }
 
-void output_command_done(struct printer *pr)
+int output_command_done(struct printer *pr)
 {
     if (pr->once > 0 && --pr->once == 0)
-        output_restore(pr);
+        return output_restore(pr);
+    return 0;
 }
 
 int printer_close(struct printer *pr, int status)

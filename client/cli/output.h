@@ -110,8 +110,10 @@ int output_open(struct printer *pr, const char *path, bool once);
 int output_restore(struct printer *pr);
 
 /* Called after each command (a statement or a dot-command): ends .once's
- * redirection after the one command it was for. */
-void output_command_done(struct printer *pr);
+ * redirection after the one command it was for. Returns as
+ * output_restore(): 1 when writing the file failed, which fails the
+ * command. */
+int output_command_done(struct printer *pr);
 
 /* Frees what @pr holds and restores standard output. Returns @status, or
  * 1 if it was 0 and closing the .output file failed. */

@@ -335,8 +335,8 @@ static int finish_sql(struct session *s, const char *sql, int rc,
     /* sqlite3 prints it to standard output, after the rows. */
     if (s->timer)
         printf("Run Time: real %.3f\n", now() - start);
-    output_command_done(&s->pr);
-    return status;
+    int done = output_command_done(&s->pr);
+    return done > status ? done : status;
 }
 
 static int print_result(struct session *s, const char *sql, int rc,

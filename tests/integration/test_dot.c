@@ -499,6 +499,13 @@ Test(dot, output_to_a_command_that_leaves_early)
     harness_output_free(&o);
     CLI(&o, "--cmd", ".once '|exit 3'", "--cmd", "SELECT 1", "SELECT 2");
     cr_assert_str_eq(o.err, "sqlited-cli: exit 3 exited with status 3\n");
+    cr_assert_eq(o.status, 1);
+    harness_output_free(&o);
+    /* A file that cannot take the result fails the command it was for. */
+    CLI(&o, "--cmd", ".once /dev/full", "SELECT 1");
+    cr_assert_eq(o.status, 1, "stderr: %s", o.err);
+    cr_assert_str_eq(o.err, "sqlited-cli: cannot write to /dev/full: No space "
+                            "left on device\n");
     harness_output_free(&o);
 }
 
