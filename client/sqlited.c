@@ -117,6 +117,7 @@ struct sqlited {
     size_t max_message;
     unsigned max_params;
     uint32_t max_items; /* elements of one array in a request */
+    int64_t tx_idle_timeout_ms, tx_max_duration_ms; /* -1: not told */
 
     int64_t changes;
     int64_t last_insert_rowid;
@@ -1179,6 +1180,14 @@ static int hello_limits(sqlited *db, struct codec_reader *r)
         } else if (kr == 0 && key_is(k, klen, "max_items")) {
             if (codec_read_uint32(r, &db->max_items))
                 return -1;
+        } else if (kr == 0 && key_is(k, klen, "tx_idle_timeout_ms")) {
+            if (codec_read_int64(r, &db->tx_idle_timeout_ms) ||
+                db->tx_idle_timeout_ms < 0)
+                return -1;
+        } else if (kr == 0 && key_is(k, klen, "tx_max_duration_ms")) {
+            if (codec_read_int64(r, &db->tx_max_duration_ms) ||
+                db->tx_max_duration_ms < 0)
+                return -1;
         } else if (codec_skip(r)) {
             return -1;
         }
@@ -1317,6 +1326,7 @@ SQLITED_API int sqlited_open(const char *path, int timeout_ms, sqlited **out)
     db->max_message = RPC_MAX_MESSAGE_DEFAULT;
     db->max_params = RPC_MAX_PARAMS;
     db->max_items = RPC_MAX_ITEMS;
+    db->tx_idle_timeout_ms = db->tx_max_duration_ms = -1;
     db->timeout_ms = -1;
     db->wake[0] = db->wake[1] = -1;
     codec_decoder_init(&db->dec, &limits);
@@ -1464,6 +1474,16 @@ SQLITED_API size_t sqlited_max_message_size(sqlited *db)
 SQLITED_API unsigned sqlited_max_params(sqlited *db)
 {
     return db ? db->max_params : 0;
+}
+
+SQLITED_API int64_t sqlited_tx_idle_timeout(sqlited *db)
+{
+    return db ? db->tx_idle_timeout_ms : -1;
+}
+
+SQLITED_API int64_t sqlited_tx_max_duration(sqlited *db)
+{
+    return db ? db->tx_max_duration_ms : -1;
 }
 
 SQLITED_API int sqlited_errcode(sqlited *db)

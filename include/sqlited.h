@@ -241,6 +241,15 @@ SQLITED_API const char *sqlited_sqlite_version(sqlited *db);
 SQLITED_API size_t sqlited_max_message_size(sqlited *db);
 SQLITED_API unsigned sqlited_max_params(sqlited *db);
 
+/* How long the daemon keeps an interactive transaction (sqlited_begin()),
+ * in milliseconds, from the handshake: it rolls one back once idle that
+ * long (its --tx-idle-timeout), or open that long however busy (its
+ * --tx-max-duration; 0: no limit). -1 when the daemon did not say, or for
+ * a NULL @db. A SIGHUP that reloads the daemon's configuration may change
+ * them for later transactions; these are the values at connect time. */
+SQLITED_API int64_t sqlited_tx_idle_timeout(sqlited *db);
+SQLITED_API int64_t sqlited_tx_max_duration(sqlited *db);
+
 /* ------------------------------------------------------------------- queries
  */
 

@@ -153,20 +153,31 @@ static const char *tx_mark(const struct session *s)
 /* The first time the shell finds a transaction open (a BEGIN, typed or
  * from --cmd), a note, once per session: someone at a prompt pauses, and
  * the daemon, whose only writer the transaction holds, does not wait for
- * them. The daemon's values come in its handshake, but libsqlited hands
- * the shell none of them, so the note names the flags and their
- * defaults. Scripts never come here. */
+ * them. Its limits come from the handshake; a daemon that did not send
+ * them gets the flags' defaults named. Scripts never come here. */
 static void tx_note(struct shell *sh)
 {
+    int64_t idle = sqlited_tx_idle_timeout(sh->s->db);
+    int64_t max = sqlited_tx_max_duration(sh->s->db);
+
     if (sh->tx_noted || session_tx_state(sh->s) != SESSION_TX_OPEN)
         return;
     sh->tx_noted = true;
     fprintf(stderr,
             "%s: note: an open transaction holds the daemon's only writer: "
-            "it is rolled back once idle for --tx-idle-timeout "
-            "(5 s by default) or open for --tx-max-duration (60 s by "
-            "default)\n",
+            "it is rolled back once idle for ",
             PROG);
+    if (idle < 0 || max < 0) {
+        fputs("--tx-idle-timeout (5 s by default) or open for "
+              "--tx-max-duration (60 s by default)\n",
+              stderr);
+        return;
+    }
+    fprintf(stderr, "%g s (--tx-idle-timeout)", (double)idle / 1000);
+    if (max > 0)
+        fprintf(stderr, " or open for %g s (--tx-max-duration)",
+                (double)max / 1000);
+    fputc('\n', stderr);
 }
 
 static char *prompt_fn(EditLine *el)

@@ -234,13 +234,20 @@ Test(client, handshake_information)
     cr_assert_str_eq(sqlited_sqlite_version(db), sqlite3_libversion());
     cr_assert_eq(sqlited_max_message_size(db), 64u << 20);
     cr_assert_eq(sqlited_max_params(db), 32766);
+    cr_assert_eq(sqlited_tx_idle_timeout(db), 5000);
+    cr_assert_eq(sqlited_tx_max_duration(db), 60000);
+    cr_assert_eq(sqlited_tx_idle_timeout(NULL), -1);
+    cr_assert_eq(sqlited_tx_max_duration(NULL), -1);
     sqlited_close(db);
 
     cr_assert_eq(daemon_stop(&d), 0);
-    daemon_restart(&d,
-                   (const char *const[]){"--max-message-size", "100000", NULL});
+    daemon_restart(&d, (const char *const[]){"--max-message-size", "100000",
+                                             "--tx-idle-timeout", "700",
+                                             "--tx-max-duration", "0", NULL});
     db = harness_connect(&d);
     cr_assert_eq(sqlited_max_message_size(db), 100000);
+    cr_assert_eq(sqlited_tx_idle_timeout(db), 700);
+    cr_assert_eq(sqlited_tx_max_duration(db), 0);
     sqlited_close(db);
 }
 

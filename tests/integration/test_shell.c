@@ -269,8 +269,8 @@ Test(shell, transaction_typed_by_hand)
  * opens. */
 #define TX_NOTE                                                                \
     "sqlited-cli: note: an open transaction holds the daemon's only "          \
-    "writer: it is rolled back once idle for --tx-idle-timeout (5 s by "       \
-    "default) or open for --tx-max-duration (60 s by default)\n"
+    "writer: it is rolled back once idle for 5 s (--tx-idle-timeout) or "      \
+    "open for 60 s (--tx-max-duration)\n"
 
 /* A person at the prompt pauses, and the daemon does not wait: the first
  * BEGIN of the session says how long it keeps the transaction; the
@@ -294,6 +294,25 @@ Test(shell, the_first_begin_notes_the_daemon_s_limits_once)
     cr_assert_not_null(note);
     cr_assert_null(strstr(note + 1, TX_NOTE), "transcript:\n%s",
                    pty_show(&p, 0));
+}
+
+/* The note gives the daemon's own limits, from the handshake. */
+Test(shell, the_note_gives_the_daemon_s_own_limits)
+{
+    daemon_cleanup(&d);
+    memset(&d, 0, sizeof(d));
+    daemon_start(&d, (const char *const[]){"--tx-idle-timeout", "1500",
+                                           "--tx-max-duration", "0", NULL});
+    snprintf(prompt, sizeof(prompt), "sqlited %s> ", d.sock_path);
+    snprintf(tx_prompt, sizeof(tx_prompt), "sqlited %s*> ", d.sock_path);
+    start_shell();
+    pty_send(&p, "BEGIN;\n");
+    pty_expect(&p, "BEGIN;\nsqlited-cli: note: an open transaction holds the "
+                   "daemon's only writer: it is rolled back once idle for "
+                   "1.5 s (--tx-idle-timeout)\n");
+    pty_expect(&p, tx_prompt);
+    pty_send(&p, "ROLLBACK;\n");
+    quit_shell();
 }
 
 Test(shell, ctrl_c_interrupts_the_running_query_and_keeps_the_session)
