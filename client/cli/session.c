@@ -496,8 +496,10 @@ static bool savepoints_push(struct session *s, const char *name)
     if (!grown)
         return false;
     s->savepoints = grown;
-    return (s->savepoints[s->nsavepoints] = strdup(name)) != NULL &&
-           ++s->nsavepoints;
+    if (!(s->savepoints[s->nsavepoints] = strdup(name)))
+        return false;
+    s->nsavepoints++;
+    return true;
 }
 
 /* Drops the savepoints from the innermost one named @name on (@keep: the
@@ -513,44 +515,6 @@ static void savepoints_pop(struct session *s, const char *name, bool keep)
     for (size_t j = keep ? i : i - 1; j < s->nsavepoints; j++)
         free(s->savepoints[j]);
     s->nsavepoints = keep ? i : i - 1;
-}
-
-static int run_sql(struct session *s, const char *sql);
-static int run_begin(struct session *s, const char *sql, int mode);
-static int run_end(struct session *s, const char *sql, bool commit);
-
-static int run_savepoint_stmt(struct session *s, const char *sql,
-                              enum stmt_kind kind)
-{
-    char name[256];
-    bool begun = false;
-    int status;
-
-    savepoint_name(sql, name, sizeof(name));
-    if (kind == STMT_SAVEPOINT && s->tx == SESSION_TX_NONE) {
-        if ((status = run_begin(s, sql, SQLITED_TX_DEFERRED)) != 0)
-            return status;
-        begun = true;
-    }
-    status = run_sql(s, sql);
-    if (status && begun && s->tx == SESSION_TX_OPEN)
-        run_end(s, sql, false); /* nothing ran in it */
-    if (status || (!begun && s->nsavepoints == 0))
-        return status;
-    switch (kind) {
-    case STMT_SAVEPOINT:
-        if (!savepoints_push(s, name)) {
-            session_report(s, sql, "%s", strerror(ENOMEM));
-            return EXIT_DAEMON_ERROR;
-        }
-        return 0;
-    case STMT_RELEASE:
-        savepoints_pop(s, name, false);
-        return s->nsavepoints == 0 ? run_end(s, sql, true) : 0;
-    default: /* STMT_ROLLBACK_TO */
-        savepoints_pop(s, name, true);
-        return 0;
-    }
 }
 
 static int run_begin(struct session *s, const char *sql, int mode)
@@ -638,6 +602,41 @@ static int run_end(struct session *s, const char *sql, bool commit)
                        "large, or load the dump with sqlite3 into a new file "
                        "while the daemon is stopped");
     return status;
+}
+
+/* SAVEPOINT, RELEASE and ROLLBACK TO (see "savepoints" above). */
+static int run_savepoint_stmt(struct session *s, const char *sql,
+                              enum stmt_kind kind)
+{
+    char name[256];
+    bool begun = false;
+    int status;
+
+    savepoint_name(sql, name, sizeof(name));
+    if (kind == STMT_SAVEPOINT && s->tx == SESSION_TX_NONE) {
+        if ((status = run_begin(s, sql, SQLITED_TX_DEFERRED)) != 0)
+            return status;
+        begun = true;
+    }
+    status = run_sql(s, sql);
+    if (status && begun && s->tx == SESSION_TX_OPEN)
+        run_end(s, sql, false); /* nothing ran in it */
+    if (status || (!begun && s->nsavepoints == 0))
+        return status;
+    switch (kind) {
+    case STMT_SAVEPOINT:
+        if (!savepoints_push(s, name)) {
+            session_report(s, sql, "%s", strerror(ENOMEM));
+            return EXIT_DAEMON_ERROR;
+        }
+        return 0;
+    case STMT_RELEASE:
+        savepoints_pop(s, name, false);
+        return s->nsavepoints == 0 ? run_end(s, sql, true) : 0;
+    default: /* STMT_ROLLBACK_TO */
+        savepoints_pop(s, name, true);
+        return 0;
+    }
 }
 
 void session_check_tx(struct session *s)
